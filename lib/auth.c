@@ -1,0 +1,305 @@
+/* auth: HS256 JWT verification and signing with OpenSSL's HMAC. */
+#include "auth.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+
+static const char b64url_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static int b64url_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
+long auth_b64url_decode(const char *in, size_t len, unsigned char *out,
+			size_t cap)
+{
+	unsigned long acc = 0;
+	size_t n = 0;
+	int bits = 0;
+
+	if (len % 4 == 1)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		int v = b64url_value((unsigned char)in[i]);
+		if (v < 0)
+			return -1;
+		acc = (acc << 6) | (unsigned long)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (n >= cap)
+				return -1;
+			out[n++] = (unsigned char)(acc >> bits);
+			acc &= (1UL << bits) - 1;
+		}
+	}
+	/* Leftover bits must be zero: one encoding per byte string. */
+	if (acc != 0)
+		return -1;
+	return (long)n;
+}
+
+void auth_b64url_encode(const unsigned char *in, size_t n, char *out)
+{
+	size_t i = 0, o = 0;
+
+	for (; i + 2 < n; i += 3) {
+		unsigned long v = ((unsigned long)in[i] << 16) |
+				  ((unsigned long)in[i + 1] << 8) | in[i + 2];
+		out[o++] = b64url_alphabet[(v >> 18) & 63];
+		out[o++] = b64url_alphabet[(v >> 12) & 63];
+		out[o++] = b64url_alphabet[(v >> 6) & 63];
+		out[o++] = b64url_alphabet[v & 63];
+	}
+	if (n - i == 1) {
+		unsigned long v = (unsigned long)in[i] << 16;
+		out[o++] = b64url_alphabet[(v >> 18) & 63];
+		out[o++] = b64url_alphabet[(v >> 12) & 63];
+	} else if (n - i == 2) {
+		unsigned long v = ((unsigned long)in[i] << 16) |
+				  ((unsigned long)in[i + 1] << 8);
+		out[o++] = b64url_alphabet[(v >> 18) & 63];
+		out[o++] = b64url_alphabet[(v >> 12) & 63];
+		out[o++] = b64url_alphabet[(v >> 6) & 63];
+	}
+	out[o] = '\0';
+}
+
+const char *auth_role_name(auth_role role)
+{
+	switch (role) {
+	case AUTH_ROLE_STUDENT: return "student";
+	case AUTH_ROLE_PROCTOR: return "proctor";
+	case AUTH_ROLE_ADMIN: return "admin";
+	case AUTH_ROLE_NONE: break;
+	}
+	return NULL;
+}
+
+auth_role auth_role_parse(const char *name)
+{
+	for (int r = AUTH_ROLE_STUDENT; r <= AUTH_ROLE_ADMIN; r++)
+		if (strcmp(name, auth_role_name((auth_role)r)) == 0)
+			return (auth_role)r;
+	return AUTH_ROLE_NONE;
+}
+
+/* Decodes one base64url JSON segment into a cJSON tree (caller deletes). */
+static cJSON *decode_json_segment(const char *seg, size_t len)
+{
+	unsigned char raw[AUTH_MAX_TOKEN_LEN];
+	long n = auth_b64url_decode(seg, len, raw, sizeof raw - 1);
+
+	if (n <= 0)
+		return NULL;
+	return cJSON_ParseWithLength((const char *)raw, (size_t)n);
+}
+
+/* A numeric date claim: 0 = absent, 1 = present in *v, -1 = malformed. */
+static int numeric_claim(const cJSON *payload, const char *name, long long *v)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(payload, name);
+	double d;
+
+	if (item == NULL)
+		return 0;
+	if (!cJSON_IsNumber(item))
+		return -1;
+	d = item->valuedouble;
+	if (!isfinite(d) || d < 0 || d > 1e15)
+		return -1;
+	*v = (long long)d;
+	return 1;
+}
+
+static int check_header(const char *seg, size_t len)
+{
+	cJSON *header = decode_json_segment(seg, len);
+	const cJSON *alg, *typ;
+	int ok = 0;
+
+	if (!cJSON_IsObject(header))
+		goto out;
+	alg = cJSON_GetObjectItemCaseSensitive(header, "alg");
+	typ = cJSON_GetObjectItemCaseSensitive(header, "typ");
+	if (!cJSON_IsString(alg) || strcmp(alg->valuestring, "HS256") != 0)
+		goto out;
+	if (typ != NULL && !(cJSON_IsString(typ) &&
+			     (strcmp(typ->valuestring, "JWT") == 0 ||
+			      strcmp(typ->valuestring, "jwt") == 0)))
+		goto out;
+	/* Critical extensions we do not understand must be refused. */
+	if (cJSON_GetObjectItemCaseSensitive(header, "crit") != NULL)
+		goto out;
+	ok = 1;
+out:
+	cJSON_Delete(header);
+	return ok;
+}
+
+static int check_signature(const char *token, size_t signed_len,
+			   const char *sig, size_t sig_len, const char *secret,
+			   size_t secret_len)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned char given[64];
+	unsigned int mac_len = 0;
+	long n;
+
+	n = auth_b64url_decode(sig, sig_len, given, sizeof given);
+	if (n != 32)
+		return 0;
+	if (HMAC(EVP_sha256(), secret, (int)secret_len,
+		 (const unsigned char *)token, signed_len, mac, &mac_len) == NULL ||
+	    mac_len != 32)
+		return 0;
+	return CRYPTO_memcmp(mac, given, 32) == 0;
+}
+
+static att_err check_payload(const char *seg, size_t len, time_t now,
+			     auth_claims *out)
+{
+	cJSON *payload = decode_json_segment(seg, len);
+	const cJSON *sub, *role;
+	long long exp = 0, nbf = 0, iat = 0;
+	auth_claims c;
+	att_err err = ATT_EAUTH;
+
+	if (!cJSON_IsObject(payload))
+		goto out;
+	sub = cJSON_GetObjectItemCaseSensitive(payload, "sub");
+	role = cJSON_GetObjectItemCaseSensitive(payload, "role");
+	if (!cJSON_IsString(sub) || !uuid_valid(sub->valuestring))
+		goto out;
+	if (!cJSON_IsString(role))
+		goto out;
+	memset(&c, 0, sizeof c);
+	c.role = auth_role_parse(role->valuestring);
+	if (c.role == AUTH_ROLE_NONE)
+		goto out;
+	if (numeric_claim(payload, "exp", &exp) != 1)
+		goto out;
+	if ((long long)now > exp + AUTH_LEEWAY_S)
+		goto out;
+	switch (numeric_claim(payload, "nbf", &nbf)) {
+	case -1: goto out;
+	case 1: if (nbf > (long long)now + AUTH_LEEWAY_S) goto out; break;
+	default: break;
+	}
+	switch (numeric_claim(payload, "iat", &iat)) {
+	case -1: goto out;
+	case 1: if (iat > (long long)now + AUTH_LEEWAY_S) goto out; break;
+	default: break;
+	}
+	memcpy(c.sub, sub->valuestring, UUID_STR_LEN + 1);
+	c.exp = exp;
+	snprintf(c.json, sizeof c.json, "{\"sub\":\"%s\",\"role\":\"%s\"}", c.sub,
+		 auth_role_name(c.role));
+	*out = c;
+	err = ATT_OK;
+out:
+	cJSON_Delete(payload);
+	return err;
+}
+
+att_err auth_verify(const char *token, const char *secret, size_t secret_len,
+		    time_t now, auth_claims *out)
+{
+	const char *dot1, *dot2;
+	size_t len;
+
+	if (token == NULL || secret == NULL)
+		return ATT_EAUTH;
+	len = strlen(token);
+	if (len == 0 || len > AUTH_MAX_TOKEN_LEN)
+		return ATT_EAUTH;
+	dot1 = strchr(token, '.');
+	if (dot1 == NULL)
+		return ATT_EAUTH;
+	dot2 = strchr(dot1 + 1, '.');
+	if (dot2 == NULL || strchr(dot2 + 1, '.') != NULL)
+		return ATT_EAUTH;
+	if (!check_header(token, (size_t)(dot1 - token)))
+		return ATT_EAUTH;
+	if (!check_signature(token, (size_t)(dot2 - token), dot2 + 1,
+			     strlen(dot2 + 1), secret, secret_len))
+		return ATT_EAUTH;
+	return check_payload(dot1 + 1, (size_t)(dot2 - dot1 - 1), now, out);
+}
+
+att_err auth_verify_header(const char *authorization, const char *secret,
+			   size_t secret_len, time_t now, auth_claims *out)
+{
+	const char *p = authorization;
+
+	if (p == NULL || strncasecmp(p, "Bearer ", 7) != 0)
+		return ATT_EAUTH;
+	p += 7;
+	while (*p == ' ')
+		p++;
+	return auth_verify(p, secret, secret_len, now, out);
+}
+
+/* Appends the base64url form of s to b. */
+static void append_b64url(buf *b, const unsigned char *s, size_t n)
+{
+	char *enc = malloc(4 * ((n + 2) / 3) + 1);
+
+	if (enc == NULL) {
+		b->failed = 1;
+		return;
+	}
+	auth_b64url_encode(s, n, enc);
+	buf_puts(b, enc);
+	free(enc);
+}
+
+char *auth_sign(const char *sub, auth_role role, time_t iat, time_t exp,
+		const char *secret, size_t secret_len)
+{
+	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int mac_len = 0;
+	buf payload = BUF_INIT, tok = BUF_INIT;
+	const char *role_name = auth_role_name(role);
+
+	if (role_name == NULL || sub == NULL)
+		return NULL;
+	buf_printf(&payload, "{\"sub\":\"%s\",\"role\":\"%s\",\"iat\":%lld,\"exp\":%lld}",
+		   sub, role_name, (long long)iat, (long long)exp);
+	append_b64url(&tok, (const unsigned char *)header, sizeof header - 1);
+	buf_putc(&tok, '.');
+	if (!payload.failed)
+		append_b64url(&tok, (const unsigned char *)payload.data, payload.len);
+	buf_free(&payload);
+	if (tok.failed ||
+	    HMAC(EVP_sha256(), secret, (int)secret_len,
+		 (const unsigned char *)tok.data, tok.len, mac, &mac_len) == NULL) {
+		buf_free(&tok);
+		return NULL;
+	}
+	buf_putc(&tok, '.');
+	append_b64url(&tok, mac, mac_len);
+	return buf_take(&tok);
+}

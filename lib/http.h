@@ -1,0 +1,130 @@
+/* http: the request as the web server hands it over (CGI/FastCGI
+ * parameters and body) and the response we write back (status, headers,
+ * JSON body, the error shape of API.md section 3). Owns parsing and
+ * serialisation; knows nothing of routes or the database. */
+#ifndef ATT_HTTP_H
+#define ATT_HTTP_H
+
+#include <stddef.h>
+#include <cJSON.h>
+
+#include "att_err.h"
+#include "buf.h"
+
+typedef enum http_method {
+	HTTP_GET = 1 << 0,
+	HTTP_HEAD = 1 << 1,
+	HTTP_POST = 1 << 2,
+	HTTP_PUT = 1 << 3,
+	HTTP_PATCH = 1 << 4,
+	HTTP_DELETE = 1 << 5,
+	HTTP_OPTIONS = 1 << 6,
+	HTTP_OTHER = 1 << 7
+} http_method;
+
+/* Looks up a CGI parameter (REQUEST_METHOD, HTTP_AUTHORIZATION...). The
+ * returned text must stay valid until the request is finished. */
+typedef const char *(*http_param_fn)(void *ctx, const char *name);
+/* Reads up to n body bytes; returns bytes read, 0 at end, -1 on error. */
+typedef long (*http_read_fn)(void *ctx, char *dst, size_t n);
+
+#define HTTP_MAX_QUERY_PARAMS 32
+#define HTTP_REQUEST_ID_MAX 128
+
+typedef struct http_query_param {
+	char *name;  /* percent-decoded */
+	char *value; /* percent-decoded */
+} http_query_param;
+
+typedef struct http_request {
+	http_method method;
+	const char *method_name;
+	char *path;          /* decoded path, no query */
+	const char *query;   /* raw query string, never NULL */
+	http_query_param params[HTTP_MAX_QUERY_PARAMS];
+	int nparams;
+	/* Header values; NULL when absent. Borrowed from the parameter source. */
+	const char *authorization;
+	const char *if_match;
+	const char *if_none_match;
+	const char *cache_control;
+	const char *content_type;
+	long long content_length;   /* -1 when absent */
+	char request_id[HTTP_REQUEST_ID_MAX + 1];
+	/* Body, filled by http_request_read_body; NUL-terminated. */
+	char *body;
+	size_t body_len;
+	/* Where the parameters and body come from. */
+	http_param_fn param;
+	http_read_fn read;
+	void *io_ctx;
+} http_request;
+
+/* Fills req from the server's parameters. Fails with ATT_EINVAL when the
+ * query string has malformed percent escapes or too many parameters, and
+ * ATT_ENOMEM on allocation failure; req is usable (for an error response)
+ * either way and must be released with http_request_free(). */
+att_err http_request_init(http_request *req, http_param_fn param,
+			  http_read_fn read, void *io_ctx) ATT_MUSTCHECK;
+
+/* Reads the whole body, refusing more than max bytes (ATT_ETOOBIG) by
+ * Content-Length or by count. ATT_EIO if the stream fails or ends early. */
+att_err http_request_read_body(http_request *req, size_t max) ATT_MUSTCHECK;
+
+/* Frees what http_request_init and read_body allocated. Accepts NULL. */
+void http_request_free(http_request *req);
+
+/* The decoded value of query parameter name, or NULL. */
+const char *http_query(const http_request *req, const char *name);
+
+/* Decodes %XX escapes (and '+' as space when plus_is_space) in place.
+ * Returns 0, or -1 on a malformed escape or an encoded NUL. */
+int http_percent_decode(char *s, int plus_is_space);
+
+/* Parses an HTTP method name. */
+http_method http_method_parse(const char *name);
+
+/* Writes "GET, POST" for a method mask into out. */
+void http_methods_text(unsigned mask, char *out, size_t n);
+
+typedef struct http_response {
+	int status;
+	buf headers; /* "Name: value\r\n" lines */
+	buf body;
+	int has_content_type;
+} http_response;
+
+void http_response_init(http_response *resp);
+/* Frees the response's buffers. Accepts NULL. */
+void http_response_free(http_response *resp);
+/* Forgets status, headers and body (e.g. to replace a half-built answer). */
+void http_response_reset(http_response *resp);
+
+/* Adds a header line. Values must not contain CR or LF (they are dropped). */
+void http_header(http_response *resp, const char *name, const char *value);
+void http_headerf(http_response *resp, const char *name, const char *fmt, ...)
+	ATT_PRINTF(3, 4);
+
+/* Sets status and a JSON body printed from item (not consumed). */
+void http_json(http_response *resp, int status, const cJSON *item);
+/* Sets status and a JSON body from already printed text. */
+void http_json_text(http_response *resp, int status, const char *text,
+		    size_t len);
+/* Sets the error shape: {"error":{"code","message","details"?}}. details
+ * may be NULL; it is not consumed. */
+void http_error(http_response *resp, int status, const char *code,
+		const char *message, const cJSON *details);
+/* As http_error with details {"field": field}: 422 validation_failed. */
+void http_error_field(http_response *resp, const char *field,
+		      const char *message);
+
+/* The reason phrase for a status code ("Not Found"). */
+const char *http_reason(int status);
+
+/* Serialises the response as a CGI response ("Status: ..." first) through
+ * write_fn. Returns ATT_OK or ATT_EIO/ATT_ENOMEM. */
+typedef int (*http_write_fn)(void *ctx, const char *data, size_t n);
+att_err http_response_write(const http_response *resp, http_write_fn write_fn,
+			    void *ctx) ATT_MUSTCHECK;
+
+#endif

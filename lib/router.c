@@ -1,0 +1,200 @@
+/* router: the route table and the steps common to every request. */
+#include "router.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "attempt_ops.h"
+#include "json.h"
+#include "uuid.h"
+
+
+static const route routes[] = {
+	{ROUTE_PATH_HEALTH, NULL, HTTP_GET, 0, ops_health},
+	{ROUTE_PATH_EXAMS, NULL, HTTP_POST, ROUTE_AUTH | ROUTE_JSON_BODY, ops_exam_create},
+	{ROUTE_PATH_EXAM, NULL, HTTP_GET, ROUTE_AUTH | ROUTE_PATH_UUID, ops_exam_get},
+	{ROUTE_PATH_ATTEMPT, "start", HTTP_POST, ROUTE_AUTH | ROUTE_JSON_BODY, ops_start},
+	{ROUTE_PATH_ATTEMPT, "state", HTTP_GET, ROUTE_AUTH | ROUTE_PATH_UUID, ops_state},
+	{ROUTE_PATH_ATTEMPT, "info", HTTP_GET, ROUTE_AUTH | ROUTE_PATH_UUID, ops_info},
+	{ROUTE_PATH_ATTEMPT, "save", HTTP_PATCH,
+	 ROUTE_AUTH | ROUTE_PATH_UUID | ROUTE_JSON_BODY, ops_save},
+};
+
+#define NROUTES (sizeof routes / sizeof routes[0])
+
+/* Matches prefix exactly at the start of s; returns the rest or NULL. */
+static const char *skip_prefix(const char *s, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return strncmp(s, prefix, n) == 0 ? s + n : NULL;
+}
+
+/* Copies the segment [s, end) into id, or "" if it does not fit. */
+static void copy_segment(const char *s, size_t len, char *id, size_t idcap)
+{
+	if (len >= idcap)
+		len = 0;
+	memcpy(id, s, len);
+	id[len] = '\0';
+}
+
+route_path router_match_path(const char *path, char *id, size_t idcap)
+{
+	const char *rest;
+
+	id[0] = '\0';
+	if (path == NULL)
+		return ROUTE_PATH_NONE;
+	if (strcmp(path, "/api/health") == 0)
+		return ROUTE_PATH_HEALTH;
+	if (strcmp(path, "/api/exams") == 0)
+		return ROUTE_PATH_EXAMS;
+	if ((rest = skip_prefix(path, "/api/exams/")) != NULL) {
+		size_t len = strlen(rest);
+		if (len == 0 || strchr(rest, '/') != NULL)
+			return ROUTE_PATH_NONE;
+		copy_segment(rest, len, id, idcap);
+		return ROUTE_PATH_EXAM;
+	}
+	if ((rest = skip_prefix(path, "/api/attempts/")) != NULL) {
+		const char *slash = strchr(rest, '/');
+		size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
+		if (len == 0)
+			return ROUTE_PATH_NONE;
+		if (slash != NULL && strcmp(slash, "/route.ts") != 0)
+			return ROUTE_PATH_NONE;
+		copy_segment(rest, len, id, idcap);
+		return ROUTE_PATH_ATTEMPT;
+	}
+	return ROUTE_PATH_NONE;
+}
+
+const route *router_find(route_path path, const char *action,
+			 http_method method, unsigned *allowed)
+{
+	*allowed = 0;
+	for (size_t i = 0; i < NROUTES; i++) {
+		const route *r = &routes[i];
+		if (r->path != path)
+			continue;
+		if (path == ROUTE_PATH_ATTEMPT &&
+		    (action == NULL || strcmp(r->action, action) != 0))
+			continue;
+		if (r->methods & (unsigned)method)
+			return r;
+		*allowed |= r->methods;
+	}
+	return NULL;
+}
+
+static void reply_unauthorized(http_response *resp)
+{
+	http_header(resp, "WWW-Authenticate", "Bearer");
+	http_error(resp, 401, "unauthorized",
+		   "a valid bearer token is required", NULL);
+}
+
+/* Reads and parses the body per the route's flags; 0 if the handler may
+ * run, else the error response is set. */
+static int load_body(req_ctx *rc, const route *r)
+{
+	const config *cfg = app_config(rc->app);
+	att_err err = http_request_read_body(rc->req, (size_t)cfg->max_body_bytes);
+
+	if (err == ATT_ETOOBIG) {
+		http_error(rc->resp, 413, "payload_too_large",
+			   "request body exceeds the limit", NULL);
+		return -1;
+	}
+	if (err != ATT_OK) {
+		http_error(rc->resp, 400, "invalid_body",
+			   "request body could not be read", NULL);
+		return -1;
+	}
+	if (rc->req->body_len == 0 && (r->flags & ROUTE_JSON_OPTIONAL))
+		return 0;
+	rc->body = json_parse(rc->req->body, rc->req->body_len);
+	if (rc->body == NULL) {
+		http_error(rc->resp, 400, "invalid_json",
+			   "request body is not valid JSON", NULL);
+		return -1;
+	}
+	if (!cJSON_IsObject(rc->body)) {
+		http_error_field(rc->resp, "body", "request body must be a JSON object");
+		return -1;
+	}
+	return 0;
+}
+
+/* Finds the route or sets the 404/400/405 answer; NULL in that case. */
+static const route *resolve(req_ctx *rc, route_path path)
+{
+	const char *action = NULL;
+	unsigned allowed = 0;
+	const route *r;
+
+	if (path == ROUTE_PATH_NONE) {
+		http_error(rc->resp, 404, "not_found", "no such resource", NULL);
+		return NULL;
+	}
+	if (path == ROUTE_PATH_ATTEMPT) {
+		action = http_query(rc->req, "action");
+		if (action == NULL || *action == '\0') {
+			http_error(rc->resp, 400, "unknown_action",
+				   "the action query parameter is required", NULL);
+			return NULL;
+		}
+	}
+	r = router_find(path, action, rc->req->method, &allowed);
+	if (r != NULL)
+		return r;
+	if (allowed == 0) {
+		http_error(rc->resp, 400, "unknown_action", "unknown action", NULL);
+	} else {
+		char text[128];
+		http_methods_text(allowed, text, sizeof text);
+		http_header(rc->resp, "Allow", text);
+		http_error(rc->resp, 405, "method_not_allowed",
+			   "method not allowed for this action", NULL);
+	}
+	return NULL;
+}
+
+void router_dispatch(app *a, http_request *req, http_response *resp)
+{
+	char id[64];
+	route_path path = router_match_path(req->path, id, sizeof id);
+	req_ctx rc;
+	const route *r;
+
+	memset(&rc, 0, sizeof rc);
+	rc.app = a;
+	rc.req = req;
+	rc.resp = resp;
+	rc.path_id = id;
+	r = resolve(&rc, path);
+	if (r == NULL)
+		return;
+	if (r->flags & ROUTE_AUTH) {
+		const config *cfg = app_config(a);
+		if (auth_verify_header(req->authorization, cfg->jwt_secret,
+				       strlen(cfg->jwt_secret), time(NULL),
+				       &rc.claims) != ATT_OK) {
+			reply_unauthorized(resp);
+			return;
+		}
+	}
+	if ((r->flags & ROUTE_PATH_UUID) && !uuid_valid(id)) {
+		http_error(resp, 400, "invalid_uuid",
+			   "the id in the path is not a canonical UUID", NULL);
+		return;
+	}
+	if ((r->flags & (ROUTE_JSON_BODY | ROUTE_JSON_OPTIONAL)) && load_body(&rc, r) != 0)
+		goto out;
+	r->handler(&rc);
+out:
+	cJSON_Delete(rc.body);
+}

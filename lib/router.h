@@ -1,0 +1,63 @@
+/* router: the route table (path shape + method + action -> handler) and
+ * the steps every request takes before its handler: path match (404),
+ * action lookup (400 unknown_action, 405 with Allow), authentication
+ * (401), path id check (400 invalid_uuid), JSON body (413, 400, 422).
+ * Owns request dispatch; handlers live in attempt_ops. */
+#ifndef ATT_ROUTER_H
+#define ATT_ROUTER_H
+
+#include <cJSON.h>
+
+#include "auth.h"
+#include "http.h"
+
+typedef struct app app;
+
+/* Everything a handler sees of its request. */
+typedef struct req_ctx {
+	app *app;
+	http_request *req;
+	http_response *resp;
+	const char *path_id;   /* the {id} path segment (checked if the route asks) */
+	auth_claims claims;    /* valid when the route requires authentication */
+	cJSON *body;           /* parsed JSON body, when the route takes one */
+} req_ctx;
+
+typedef void (*route_handler)(req_ctx *rc);
+
+typedef enum route_path {
+	ROUTE_PATH_NONE = 0,
+	ROUTE_PATH_HEALTH,     /* /api/health */
+	ROUTE_PATH_EXAMS,      /* /api/exams */
+	ROUTE_PATH_EXAM,       /* /api/exams/{id} */
+	ROUTE_PATH_ATTEMPT     /* /api/attempts/{id}[/route.ts] */
+} route_path;
+
+enum {
+	ROUTE_AUTH = 1 << 0,        /* needs a valid bearer token */
+	ROUTE_PATH_UUID = 1 << 1,   /* {id} must be a UUID */
+	ROUTE_JSON_BODY = 1 << 2,   /* body must be a JSON object */
+	ROUTE_JSON_OPTIONAL = 1 << 3 /* body may be empty; if not, an object */
+};
+
+typedef struct route {
+	route_path path;
+	const char *action;     /* for ROUTE_PATH_ATTEMPT; NULL otherwise */
+	unsigned methods;       /* http_method mask */
+	unsigned flags;
+	route_handler handler;
+} route;
+
+/* Classifies path; on a match with an id segment, copies it into id
+ * (size idcap, truncated) . */
+route_path router_match_path(const char *path, char *id, size_t idcap);
+
+/* Finds the route for (path, action, method). Returns it, or NULL with
+ * *allowed set to the methods the (path, action) accepts (0 = unknown). */
+const route *router_find(route_path path, const char *action,
+			 http_method method, unsigned *allowed);
+
+/* Runs the request through the common steps and its handler. */
+void router_dispatch(app *a, http_request *req, http_response *resp);
+
+#endif

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# sql/migrate.sh [conninfo] — brings a database up to date with sql/:
+# every numbered migration (NNN_*.sql) not yet recorded in
+# attempts.schema_migrations, once each, in name order, each together with
+# its record in one transaction; then each repeatable file (attempt_rpcs.sql,
+# attempt_optimization_rpcs.sql) whose SHA-256 differs from the recorded one.
+# conninfo defaults to $ATTEMPTS_DB. Prints "applied <file>" per file, or
+# "up to date". The SQL files are found beside this script.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+conninfo=${1:-${ATTEMPTS_DB:-}}
+if [ -z "$conninfo" ]; then
+	echo "usage: $0 [conninfo]   (or set ATTEMPTS_DB)" >&2
+	exit 2
+fi
+
+psql_bin=${PSQL:-psql}
+if ! command -v "$psql_bin" >/dev/null 2>&1; then
+	if [ -x /usr/lib/postgresql/15/bin/psql ]; then
+		psql_bin=/usr/lib/postgresql/15/bin/psql
+	else
+		echo "$0: psql not found (set PSQL or PATH)" >&2
+		exit 1
+	fi
+fi
+PSQL=("$psql_bin" -X -q -v ON_ERROR_STOP=1 -d "$conninfo")
+
+"${PSQL[@]}" <<'SQL'
+SET client_min_messages = warning;
+CREATE SCHEMA IF NOT EXISTS attempts;
+CREATE TABLE IF NOT EXISTS attempts.schema_migrations (
+    name       text PRIMARY KEY,
+    checksum   text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+SQL
+
+declare -A recorded=()
+while IFS='|' read -r name sum; do
+	[ -n "$name" ] && recorded[$name]=$sum
+done < <("${PSQL[@]}" -A -t -F '|' -c 'SELECT name, checksum FROM attempts.schema_migrations')
+
+applied=0
+
+# Runs FILE and records NAME/SUM in the same transaction. The record's values
+# travel as psql variables, quoted by psql (:'var'), never pasted into SQL.
+apply_file() {
+	local file=$1 name=$2 sum=$3
+	"${PSQL[@]}" --single-transaction -v mname="$name" -v msum="$sum" \
+		-f "$file" -f - <<'SQL'
+INSERT INTO attempts.schema_migrations (name, checksum)
+VALUES (:'mname', :'msum')
+ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now();
+SQL
+	echo "applied $name"
+	applied=$((applied + 1))
+}
+
+shopt -s nullglob
+for file in "$here"/[0-9][0-9][0-9]_*.sql; do
+	name=$(basename "$file")
+	sum=$(sha256sum "$file" | cut -d' ' -f1)
+	if [ -n "${recorded[$name]+set}" ]; then
+		if [ "${recorded[$name]}" != "$sum" ]; then
+			echo "warning: $name changed after it was applied; add a new migration instead" >&2
+		fi
+		continue
+	fi
+	apply_file "$file" "$name" "$sum"
+done
+
+for name in attempt_rpcs.sql attempt_optimization_rpcs.sql; do
+	file=$here/$name
+	if [ ! -f "$file" ]; then
+		echo "$0: missing $file" >&2
+		exit 1
+	fi
+	sum=$(sha256sum "$file" | cut -d' ' -f1)
+	if [ "${recorded[$name]:-}" = "$sum" ]; then
+		continue
+	fi
+	apply_file "$file" "$name" "$sum"
+done
+
+if [ "$applied" -eq 0 ]; then
+	echo "up to date"
+fi
