@@ -1,19 +1,96 @@
-/* app: a worker process's shared state and the request entry point. */
+/* app: a worker process's shared state, housekeeping and request entry. */
 #include "app.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
-#include "db.h"
+#include "clock.h"
 #include "log.h"
 #include "router.h"
 
+#define HOUSEKEEPING_TICK_MS 100
+#define REAP_EVERY_TICKS 100
+
+static const char *const app_channels[] = {"attempts_changed",
+					   "attempts_clear_cache", NULL};
+
 struct app {
 	const config *cfg;
-	db_pool *pool;
+	db_env db;
+	cache *cache;
+	metrics *metrics;
+	listener *listener;
+	pthread_t housekeeper;
+	int housekeeper_started;
+	pthread_mutex_t stop_lock;
+	pthread_cond_t stop_cond;
+	int stopping;
 };
 
-att_err app_create(const config *cfg, app **out)
+void app_cache_key(char *out, size_t n, const char *kind, const char *id)
 {
+	snprintf(out, n, "%s:%s", kind, id);
+}
+
+void app_invalidate_attempt(app *a, const char *attempt_id)
+{
+	char key[96];
+
+	app_cache_key(key, sizeof key, "state", attempt_id);
+	cache_remove(a->cache, key);
+	app_cache_key(key, sizeof key, "info", attempt_id);
+	cache_remove(a->cache, key);
+}
+
+static void on_notify(void *arg, const char *channel, const char *payload)
+{
+	app *a = arg;
+
+	if (strcmp(channel, "attempts_changed") == 0)
+		app_invalidate_attempt(a, payload);
+	else if (strcmp(channel, "attempts_clear_cache") == 0)
+		cache_clear(a->cache);
+}
+
+static void on_reset(void *arg)
+{
+	cache_clear(((app *)arg)->cache);
+}
+
+/* Keeps the listener connected and closes connections idle too long. */
+static void *housekeeping(void *arg)
+{
+	app *a = arg;
+	unsigned tick = 0;
+
+	pthread_mutex_lock(&a->stop_lock);
+	while (!a->stopping) {
+		struct timespec until;
+
+		pthread_mutex_unlock(&a->stop_lock);
+		listener_maintain(a->listener);
+		if (++tick % REAP_EVERY_TICKS == 0)
+			pool_reap_idle(a->db.pool);
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += HOUSEKEEPING_TICK_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&a->stop_lock);
+		if (!a->stopping)
+			pthread_cond_timedwait(&a->stop_cond, &a->stop_lock, &until);
+	}
+	pthread_mutex_unlock(&a->stop_lock);
+	return NULL;
+}
+
+static att_err create_parts(app *a)
+{
+	const config *cfg = a->cfg;
 	pool_options opt = {
 		.conninfo = cfg->db,
 		.min_size = (int)cfg->pool_min,
@@ -25,15 +102,45 @@ att_err app_create(const config *cfg, app **out)
 		.setup = db_prepare_all,
 		.setup_arg = NULL,
 	};
+	listener_callbacks cb = {on_notify, on_reset, a};
+	att_err err;
+
+	a->db.retry.attempts = (int)cfg->retry_attempts;
+	a->db.retry.base_delay_ms = cfg->retry_base_delay_ms;
+	a->db.retry.max_delay_ms = cfg->retry_max_delay_ms;
+	err = pool_create(&opt, &a->db.pool);
+	if (err == ATT_OK)
+		err = breaker_create((int)cfg->breaker_failure_threshold,
+				     cfg->breaker_timeout_ms, NULL, NULL, &a->db.breaker);
+	if (err == ATT_OK)
+		err = cache_create((size_t)cfg->cache_max_entries,
+				   (size_t)cfg->cache_max_bytes, NULL, NULL, &a->cache);
+	if (err == ATT_OK)
+		err = metrics_create(router_op_names(), router_op_count(), &a->metrics);
+	if (err == ATT_OK)
+		err = listener_create(cfg->db, app_channels, &cb, &a->listener);
+	return err;
+}
+
+att_err app_create(const config *cfg, app **out)
+{
 	app *a = calloc(1, sizeof *a);
 	att_err err;
 
 	if (a == NULL)
 		return ATT_ENOMEM;
 	a->cfg = cfg;
-	err = pool_create(&opt, &a->pool);
+	pthread_mutex_init(&a->stop_lock, NULL);
+	pthread_cond_init(&a->stop_cond, NULL);
+	err = create_parts(a);
+	if (err == ATT_OK) {
+		if (pthread_create(&a->housekeeper, NULL, housekeeping, a) != 0)
+			err = ATT_ENOMEM;
+		else
+			a->housekeeper_started = 1;
+	}
 	if (err != ATT_OK) {
-		free(a);
+		app_free(a);
 		return err;
 	}
 	*out = a;
@@ -44,13 +151,36 @@ void app_free(app *a)
 {
 	if (a == NULL)
 		return;
-	pool_free(a->pool);
+	if (a->housekeeper_started) {
+		pthread_mutex_lock(&a->stop_lock);
+		a->stopping = 1;
+		pthread_cond_signal(&a->stop_cond);
+		pthread_mutex_unlock(&a->stop_lock);
+		pthread_join(a->housekeeper, NULL);
+	}
+	listener_free(a->listener);
+	metrics_free(a->metrics);
+	cache_free(a->cache);
+	breaker_free(a->db.breaker);
+	pool_free(a->db.pool);
+	pthread_cond_destroy(&a->stop_cond);
+	pthread_mutex_destroy(&a->stop_lock);
 	free(a);
+}
+
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 	      http_write_fn write, void *write_ctx)
 {
+	long long started = now_us();
+	router_outcome outcome = {-1, 0, 0};
 	http_request req;
 	http_response resp;
 	att_err err;
@@ -65,13 +195,20 @@ int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 	else if (err != ATT_OK)
 		http_error(&resp, 500, "internal_error", att_strerror(err), NULL);
 	else
-		router_dispatch(a, &req, &resp);
+		router_dispatch(a, &req, &resp, &outcome);
 	status = resp.status;
 	if (http_response_write(&resp, write, write_ctx) != ATT_OK)
 		status = -1;
+	metrics_record(a->metrics, outcome.op, now_us() - started, outcome.db_calls,
+		       outcome.cache_hits, status < 0 || status >= 500);
 	http_request_free(&req);
 	http_response_free(&resp);
 	return status;
+}
+
+int app_cache_usable(app *a)
+{
+	return listener_drain(a->listener);
 }
 
 const config *app_config(const app *a)
@@ -79,7 +216,27 @@ const config *app_config(const app *a)
 	return a->cfg;
 }
 
-db_pool *app_pool(const app *a)
+const db_env *app_db(const app *a)
 {
-	return a->pool;
+	return &a->db;
+}
+
+cache *app_cache(const app *a)
+{
+	return a->cache;
+}
+
+metrics *app_metrics(const app *a)
+{
+	return a->metrics;
+}
+
+breaker *app_breaker(const app *a)
+{
+	return a->db.breaker;
+}
+
+listener *app_listener(const app *a)
+{
+	return a->listener;
 }

@@ -1,21 +1,26 @@
-/* app: one worker process's shared state - configuration, connection pool
- * (and later cache, breaker, metrics) - and the entry point that turns one
- * request into one response. Owns the lifetime of those parts. */
+/* app: one worker process's shared state - configuration, connection pool,
+ * TTL cache kept honest by the change listener, circuit breaker, metrics -
+ * its housekeeping thread, and the entry point that turns one request into
+ * one response. Owns the lifetime of those parts. */
 #ifndef ATT_APP_H
 #define ATT_APP_H
 
 #include "att_err.h"
+#include "breaker.h"
+#include "cache.h"
 #include "config.h"
-#include "db_pool.h"
+#include "db.h"
 #include "http.h"
+#include "listener.h"
+#include "metrics.h"
 
 typedef struct app app;
 
-/* Builds the process state from cfg (which must outlive the app). The
- * caller frees it with app_free(). */
+/* Builds the process state from cfg (which must outlive the app) and
+ * starts its housekeeping thread. The caller frees it with app_free(). */
 att_err app_create(const config *cfg, app **out) ATT_MUSTCHECK;
 
-/* Frees the app. Accepts NULL. */
+/* Stops the housekeeping thread and frees everything. Accepts NULL. */
 void app_free(app *a);
 
 /* Answers one request: reads it through param/read, dispatches it and
@@ -25,6 +30,20 @@ int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 	      http_write_fn write, void *write_ctx);
 
 const config *app_config(const app *a);
-db_pool *app_pool(const app *a);
+const db_env *app_db(const app *a);
+cache *app_cache(const app *a);
+metrics *app_metrics(const app *a);
+breaker *app_breaker(const app *a);
+listener *app_listener(const app *a);
+
+/* Delivers pending change notifications to the cache and says whether the
+ * cache may be used now (0 while the listener is disconnected). */
+int app_cache_usable(app *a);
+
+/* Drops this process's cached entries of one attempt. */
+void app_invalidate_attempt(app *a, const char *attempt_id);
+
+/* Builds a cache key "<kind>:<id>" into out (size n). */
+void app_cache_key(char *out, size_t n, const char *kind, const char *id);
 
 #endif

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "db.h"
@@ -70,13 +73,83 @@ int ops_parse_if_match(const char *value, long *version)
 	return 1;
 }
 
+int ops_etag_matches(const char *if_none_match, long long version)
+{
+	char want[32];
+	const char *p = if_none_match;
+	size_t wlen;
+
+	if (p == NULL)
+		return 0;
+	snprintf(want, sizeof want, "\"%lld\"", version);
+	wlen = strlen(want);
+	while (*p) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (*p == '*')
+			return 1;
+		if (strncmp(p, "W/", 2) == 0)
+			p += 2;
+		if (strncmp(p, want, wlen) == 0 &&
+		    (p[wlen] == '\0' || p[wlen] == ',' || p[wlen] == ' '))
+			return 1;
+		while (*p && *p != ',')
+			p++;
+	}
+	return 0;
+}
+
+long long ops_parse_utc_ms(const char *text)
+{
+	struct tm tm;
+	int y, mo, d, h, mi, s, n = 0;
+	long long ms = 0;
+	const char *p;
+
+	if (text == NULL ||
+	    sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &n) != 6)
+		return -1;
+	p = text + n;
+	if (*p == '.') {
+		int digits = 0;
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+			if (digits < 3)
+				ms = ms * 10 + (*p - '0');
+		for (; digits < 3; digits++)
+			ms *= 10;
+	}
+	if (strcmp(p, "Z") != 0)
+		return -1;
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = s;
+	return (long long)timegm(&tm) * 1000 + ms;
+}
+
+static long long wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------- database calls */
+
 /* Answers for a failed database call. */
 static void reply_db_failure(req_ctx *rc, att_err err, const db_failure *why)
 {
 	if (err == ATT_ETIMEOUT || err == ATT_EUNAVAILABLE) {
-		http_header(rc->resp, "Retry-After", "1");
+		long long secs = why->breaker_open ? (why->retry_after_ms + 999) / 1000 : 1;
+		http_headerf(rc->resp, "Retry-After", "%lld", secs > 0 ? secs : 1);
 		http_error(rc->resp, 503, "service_unavailable",
-			   "the database is unavailable; retry shortly", NULL);
+			   why->breaker_open ? "the database is unavailable (circuit open); retry later"
+					     : "the database is unavailable; retry shortly",
+			   NULL);
 		return;
 	}
 	log_error("request %s: database error %s: %s", rc->req->request_id,
@@ -106,17 +179,15 @@ static void reply_sql_error(req_ctx *rc, const char *text)
 	cJSON_Delete(root);
 }
 
-/* Runs stmt and answers with its result: success_status and the JSON
- * result as is, or the mapped error. Returns the result text on success
- * (caller frees) when keep is set, else NULL. */
-static char *call_and_reply(req_ctx *rc, db_stmt stmt, const char *const *params,
-			    int success_status, int keep)
+/* Runs stmt under the caller's claims. Returns the successful result text
+ * (caller frees), or NULL with the error response already written. */
+static char *call(req_ctx *rc, db_stmt stmt, const char *const *params)
 {
 	db_failure why;
 	char *text = NULL;
-	att_err err = db_call(app_pool(rc->app), rc->claims.json, stmt, params,
-			      &text, &why);
+	att_err err = db_call(app_db(rc->app), rc->claims.json, stmt, params, &text, &why);
 
+	rc->db_calls += why.tries;
 	if (err != ATT_OK) {
 		reply_db_failure(rc, err, &why);
 		return NULL;
@@ -130,24 +201,36 @@ static char *call_and_reply(req_ctx *rc, db_stmt stmt, const char *const *params
 		free(text);
 		return NULL;
 	}
-	http_json_text(rc->resp, success_status, text, strlen(text));
-	if (keep)
-		return text;
-	free(text);
-	return NULL;
+	return text;
 }
+
+/* Runs stmt and answers success_status with its JSON result as is. */
+static void call_and_reply(req_ctx *rc, db_stmt stmt, const char *const *params,
+			   int success_status)
+{
+	char *text = call(rc, stmt, params);
+
+	if (text != NULL)
+		http_json_text(rc->resp, success_status, text, strlen(text));
+	free(text);
+}
+
+/* ---------------------------------------------------------------- health */
 
 void ops_health(req_ctx *rc)
 {
 	db_failure why;
 	char *text = NULL;
-	att_err err = db_call(app_pool(rc->app), NULL, DB_STMT_PING, NULL, &text, &why);
+	att_err err = db_call(app_db(rc->app), NULL, DB_STMT_PING, NULL, &text, &why);
+	breaker_state bs = breaker_get_state(app_breaker(rc->app));
 	cJSON *root = cJSON_CreateObject();
-	int ok = err == ATT_OK;
+	int ok = err == ATT_OK && bs == BREAKER_CLOSED;
 
+	rc->db_calls += why.tries;
 	free(text);
 	cJSON_AddStringToObject(root, "status", ok ? "ok" : "degraded");
-	cJSON_AddStringToObject(root, "db", ok ? "ok" : "unavailable");
+	cJSON_AddStringToObject(root, "db", err == ATT_OK ? "ok" : "unavailable");
+	cJSON_AddStringToObject(root, "breaker", breaker_state_name(bs));
 	if (!ok)
 		http_header(rc->resp, "Retry-After", "1");
 	http_header(rc->resp, "Cache-Control", "no-store");
@@ -155,21 +238,24 @@ void ops_health(req_ctx *rc)
 	cJSON_Delete(root);
 }
 
+/* ----------------------------------------------------------------- exams */
+
 void ops_exam_create(req_ctx *rc)
 {
-	char *text = json_print(rc->body);
-	const char *params[1] = {text};
+	char *text;
+	const char *params[1];
 
+	if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(rc->body, "title"))) {
+		http_error_field(rc->resp, "title", "title is required and must be a string");
+		return;
+	}
+	text = json_print(rc->body);
 	if (text == NULL) {
 		http_error(rc->resp, 500, "internal_error", "out of memory", NULL);
 		return;
 	}
-	if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(rc->body, "title"))) {
-		http_error_field(rc->resp, "title", "title is required and must be a string");
-		cJSON_free(text);
-		return;
-	}
-	free(call_and_reply(rc, DB_STMT_CREATE_EXAM, params, 201, 0));
+	params[0] = text;
+	call_and_reply(rc, DB_STMT_CREATE_EXAM, params, 201);
 	cJSON_free(text);
 }
 
@@ -177,8 +263,10 @@ void ops_exam_get(req_ctx *rc)
 {
 	const char *params[1] = {rc->path_id};
 
-	free(call_and_reply(rc, DB_STMT_GET_EXAM, params, 200, 0));
+	call_and_reply(rc, DB_STMT_GET_EXAM, params, 200);
 }
+
+/* ---------------------------------------------------------------- start */
 
 void ops_start(req_ctx *rc)
 {
@@ -192,14 +280,13 @@ void ops_start(req_ctx *rc)
 		return;
 	}
 	params[0] = exam_id;
-	text = call_and_reply(rc, DB_STMT_START_ATTEMPT, params, 200, 1);
+	text = call(rc, DB_STMT_START_ATTEMPT, params);
 	if (text == NULL)
 		return;
 	/* {"state": {...}, "created": bool} -> 201/200 with the state. */
 	root = cJSON_Parse(text);
 	state = cJSON_GetObjectItemCaseSensitive(root, "state");
 	if (!cJSON_IsObject(state)) {
-		http_response_reset(rc->resp);
 		http_error(rc->resp, 500, "internal_error", "unexpected result", NULL);
 	} else {
 		int created = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "created"));
@@ -209,19 +296,127 @@ void ops_start(req_ctx *rc)
 	free(text);
 }
 
+/* ------------------------------------------------- cached attempt reads */
+
+static int wants_no_cache(const char *cache_control)
+{
+	return cache_control != NULL && (strcasestr(cache_control, "no-cache") != NULL ||
+					 strcasestr(cache_control, "no-store") != NULL);
+}
+
+/* Facts about a state/info body for the cache: version, owner, deadline,
+ * and where its time_remaining_s number sits (recomputed on every hit). */
+static int describe_attempt(const char *text, cache_meta *meta)
+{
+	static const char hole_key[] = "\"time_remaining_s\": ";
+	cJSON *root = cJSON_Parse(text);
+	const cJSON *version = cJSON_GetObjectItemCaseSensitive(root, "version");
+	const cJSON *user = cJSON_GetObjectItemCaseSensitive(root, "user_id");
+	const cJSON *deadline = cJSON_GetObjectItemCaseSensitive(root, "deadline_at");
+	const cJSON *remaining = cJSON_GetObjectItemCaseSensitive(root, "time_remaining_s");
+	int ok = cJSON_IsNumber(version) && cJSON_IsString(user);
+	const char *hole;
+
+	memset(meta, 0, sizeof *meta);
+	meta->hole_offset = -1;
+	meta->deadline_ms = -1;
+	if (ok) {
+		meta->version = (long long)version->valuedouble;
+		snprintf(meta->tag, sizeof meta->tag, "%s", user->valuestring);
+		if (cJSON_IsNumber(remaining) && cJSON_IsString(deadline) &&
+		    (hole = strstr(text, hole_key)) != NULL) {
+			const char *num = hole + sizeof hole_key - 1;
+			meta->deadline_ms = ops_parse_utc_ms(deadline->valuestring);
+			meta->hole_offset = (int)(num - text);
+			meta->hole_length = (int)strspn(num, "-0123456789");
+		}
+	}
+	cJSON_Delete(root);
+	return ok;
+}
+
+/* May the caller see an attempt owned by tag? */
+static int may_read(const auth_claims *claims, const char *owner)
+{
+	return claims->role != AUTH_ROLE_STUDENT || strcmp(claims->sub, owner) == 0;
+}
+
+/* Answers a state/info body: ETag, 304 on a matching If-None-Match, and
+ * time_remaining_s recomputed from the deadline now. */
+static void reply_attempt(req_ctx *rc, const char *text, size_t len,
+			  const cache_meta *meta, int hit)
+{
+	http_response *resp = rc->resp;
+
+	http_header(resp, "X-Cache", hit ? "HIT" : "MISS");
+	http_headerf(resp, "ETag", "\"%lld\"", meta->version);
+	http_header(resp, "Cache-Control", "private, no-cache");
+	if (ops_etag_matches(rc->req->if_none_match, meta->version)) {
+		resp->status = 304;
+		return;
+	}
+	if (meta->hole_offset < 0 || meta->deadline_ms < 0) {
+		http_json_text(resp, 200, text, len);
+		return;
+	}
+	long long left = (meta->deadline_ms - wall_ms()) / 1000;
+	http_json_text(resp, 200, text, (size_t)meta->hole_offset);
+	buf_printf(&resp->body, "%lld", left > 0 ? left : 0);
+	buf_append(&resp->body, text + meta->hole_offset + meta->hole_length,
+		   len - (size_t)meta->hole_offset - (size_t)meta->hole_length);
+}
+
+static void read_attempt(req_ctx *rc, db_stmt stmt, const char *kind, long long ttl_ms)
+{
+	cache *c = app_cache(rc->app);
+	int usable = app_cache_usable(rc->app);
+	const char *params[1] = {rc->path_id};
+	char key[96];
+	char *text;
+	size_t len;
+	cache_meta meta;
+	unsigned long long epoch;
+
+	app_cache_key(key, sizeof key, kind, rc->path_id);
+	if (usable && !wants_no_cache(rc->req->cache_control) &&
+	    cache_get(c, key, &text, &len, &meta)) {
+		int allowed = may_read(&rc->claims, meta.tag);
+		if (allowed) {
+			rc->cache_hits++;
+			reply_attempt(rc, text, len, &meta, 1);
+		}
+		free(text);
+		if (allowed)
+			return;
+	}
+	epoch = cache_epoch(c);
+	text = call(rc, stmt, params);
+	if (text == NULL)
+		return;
+	len = strlen(text);
+	if (!describe_attempt(text, &meta)) {
+		http_json_text(rc->resp, 200, text, len);
+	} else {
+		if (usable && cache_put(c, key, text, len, &meta, ttl_ms, epoch) != ATT_OK)
+			log_warn("cache: cannot store %s", key);
+		reply_attempt(rc, text, len, &meta, 0);
+	}
+	free(text);
+}
+
 void ops_state(req_ctx *rc)
 {
-	const char *params[1] = {rc->path_id};
-
-	free(call_and_reply(rc, DB_STMT_ATTEMPT_STATE, params, 200, 0));
+	read_attempt(rc, DB_STMT_ATTEMPT_STATE, "state",
+		     app_config(rc->app)->cache_ttl_attempt_state_ms);
 }
 
 void ops_info(req_ctx *rc)
 {
-	const char *params[1] = {rc->path_id};
-
-	free(call_and_reply(rc, DB_STMT_ATTEMPT_INFO, params, 200, 0));
+	read_attempt(rc, DB_STMT_ATTEMPT_INFO, "info",
+		     app_config(rc->app)->cache_ttl_attempt_info_ms);
 }
+
+/* ------------------------------------------------------------------ save */
 
 /* The expected version from the body or If-Match: 1 found, 0 none, -1 bad
  * (the 422 is written). */
@@ -286,11 +481,95 @@ void ops_save(req_ctx *rc)
 	params[2] = autosave_text;
 	params[3] = have_version ? version : NULL;
 	params[4] = limit;
-	free(call_and_reply(rc, DB_STMT_SAVE_ATTEMPT, params, 200, 0));
+	call_and_reply(rc, DB_STMT_SAVE_ATTEMPT, params, 200);
+	/* Whatever the outcome (a deadline close writes too), drop what this
+	 * process cached; other processes hear it from the trigger. */
+	app_invalidate_attempt(rc->app, rc->path_id);
 	goto out;
 nomem:
 	http_error(rc->resp, 500, "internal_error", "out of memory", NULL);
 out:
 	cJSON_free(answers_text);
 	cJSON_free(autosave_text);
+}
+
+/* ----------------------------------------------------------------- stats */
+
+static cJSON *optimization_json(app *a)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *cj = cJSON_AddObjectToObject(root, "cache");
+	cJSON *pj = cJSON_AddObjectToObject(root, "connection_pool");
+	cJSON *bj = cJSON_AddObjectToObject(root, "circuit_breaker");
+	cJSON *proc = cJSON_AddObjectToObject(root, "process");
+	cJSON *lj = cJSON_AddObjectToObject(root, "listener");
+	cache_stats cs;
+	pool_stats ps;
+	breaker_stats bs;
+	unsigned long long notes, resets;
+	int connected;
+	double lookups;
+
+	if (cj == NULL || pj == NULL || bj == NULL || proc == NULL || lj == NULL) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	cache_get_stats(app_cache(a), &cs);
+	lookups = (double)(cs.hits + cs.misses);
+	cJSON_AddNumberToObject(cj, "size", (double)cs.entries);
+	cJSON_AddNumberToObject(cj, "bytes", (double)cs.bytes);
+	cJSON_AddNumberToObject(cj, "hits", (double)cs.hits);
+	cJSON_AddNumberToObject(cj, "misses", (double)cs.misses);
+	cJSON_AddNumberToObject(cj, "hit_rate", lookups > 0 ? (double)cs.hits / lookups : 0);
+	cJSON_AddNumberToObject(cj, "evictions", (double)cs.evictions);
+	cJSON_AddNumberToObject(cj, "expirations", (double)cs.expirations);
+	cJSON_AddNumberToObject(cj, "invalidations", (double)cs.invalidations);
+	cJSON_AddItemToObject(root, "query_optimization",
+			      metrics_operations_json(app_metrics(a)));
+	pool_get_stats(app_db(a)->pool, &ps);
+	cJSON_AddNumberToObject(pj, "size", ps.size);
+	cJSON_AddNumberToObject(pj, "active_connections", ps.active);
+	cJSON_AddNumberToObject(pj, "idle", ps.idle);
+	cJSON_AddNumberToObject(pj, "query_count", (double)ps.queries);
+	cJSON_AddNumberToObject(pj, "reconnects", (double)ps.reconnects);
+	cJSON_AddNumberToObject(pj, "acquire_waits", (double)ps.acquire_waits);
+	cJSON_AddNumberToObject(pj, "acquire_timeouts", (double)ps.acquire_timeouts);
+	breaker_get_stats(app_breaker(a), &bs);
+	cJSON_AddStringToObject(bj, "state", breaker_state_name(bs.state));
+	cJSON_AddNumberToObject(bj, "failures", bs.failures);
+	cJSON_AddNumberToObject(bj, "opened_count", (double)bs.opened_count);
+	cJSON_AddNumberToObject(bj, "rejected", (double)bs.rejected);
+	listener_get_stats(app_listener(a), &notes, &resets, &connected);
+	cJSON_AddBoolToObject(lj, "connected", connected);
+	cJSON_AddNumberToObject(lj, "notifications", (double)notes);
+	cJSON_AddNumberToObject(lj, "resets", (double)resets);
+	cJSON_AddNumberToObject(proc, "pid", (double)getpid());
+	cJSON_AddNumberToObject(proc, "uptime_s", (double)metrics_uptime_s(app_metrics(a)));
+	cJSON_AddNumberToObject(proc, "requests", (double)metrics_requests(app_metrics(a)));
+	cJSON_AddNumberToObject(proc, "db_calls", (double)metrics_db_calls(app_metrics(a)));
+	return root;
+}
+
+void ops_stats(req_ctx *rc)
+{
+	const char *type = http_query(rc->req, "type");
+	cJSON *root;
+
+	if (type == NULL || strcmp(type, "optimization") != 0) {
+		http_error(rc->resp, 400, "invalid_query",
+			   "type must be optimization", NULL);
+		return;
+	}
+	if (rc->claims.role != AUTH_ROLE_ADMIN) {
+		http_error(rc->resp, 403, "forbidden", "admin role required", NULL);
+		return;
+	}
+	root = optimization_json(rc->app);
+	if (root == NULL) {
+		http_error(rc->resp, 500, "internal_error", "out of memory", NULL);
+		return;
+	}
+	http_header(rc->resp, "Cache-Control", "no-store");
+	http_json(rc->resp, 200, root);
+	cJSON_Delete(root);
 }

@@ -14,10 +14,19 @@ void ops_start(req_ctx *rc);
 void ops_state(req_ctx *rc);
 void ops_info(req_ctx *rc);
 void ops_save(req_ctx *rc);
+void ops_stats(req_ctx *rc);
 
 /* HTTP status for an error code returned by the SQL functions (500 for an
  * unknown code). */
 int ops_status_for_code(const char *code);
+
+/* Does an If-None-Match value match ETag "<version>"? (handles lists, W/
+ * and "*"). */
+int ops_etag_matches(const char *if_none_match, long long version);
+
+/* Parses an RFC 3339 UTC timestamp ("...Z") into epoch milliseconds;
+ * -1 if it is not one. */
+long long ops_parse_utc_ms(const char *text);
 
 /* Parses an If-Match value ("3", W/"3" or 3). Returns 1 and sets *version,
  * 0 if absent or "*", -1 if malformed. */

@@ -1,9 +1,11 @@
-/* db: prepared statement table and the pipelined claims+call+commit. */
+/* db: prepared statement table, the pipelined claims+call+commit, and the
+ * breaker/retry loop around it. */
 #include "db.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -11,23 +13,26 @@ typedef struct db_statement {
 	const char *name;
 	const char *sql;
 	int nparams;
+	int idempotent; /* read-only: safe to repeat even if it may have run */
 } db_statement;
 
 static const db_statement db_statements[DB_STMT_COUNT] = {
 	[DB_STMT_SET_CLAIMS] = {"set_claims",
-		"SELECT pg_catalog.set_config('request.jwt.claims', $1, true)", 1},
-	[DB_STMT_PING] = {"ping", "SELECT 1", 0},
+		"SELECT pg_catalog.set_config('request.jwt.claims', $1, true)", 1, 1},
+	[DB_STMT_PING] = {"ping", "SELECT 1", 0, 1},
 	[DB_STMT_CREATE_EXAM] = {"create_exam",
-		"SELECT attempts.create_exam($1::jsonb)", 1},
-	[DB_STMT_GET_EXAM] = {"get_exam", "SELECT attempts.get_exam($1::uuid)", 1},
+		"SELECT attempts.create_exam($1::jsonb)", 1, 0},
+	[DB_STMT_GET_EXAM] = {"get_exam", "SELECT attempts.get_exam($1::uuid)", 1, 1},
 	[DB_STMT_START_ATTEMPT] = {"start_attempt",
-		"SELECT attempts.start_attempt($1::uuid)", 1},
+		"SELECT attempts.start_attempt($1::uuid)", 1, 0},
 	[DB_STMT_ATTEMPT_STATE] = {"attempt_state",
-		"SELECT attempts.get_attempt_state($1::uuid)", 1},
+		"SELECT attempts.get_attempt_state($1::uuid)", 1, 1},
 	[DB_STMT_ATTEMPT_INFO] = {"attempt_info",
-		"SELECT attempts.get_attempt_info($1::uuid)", 1},
+		"SELECT attempts.get_attempt_info($1::uuid)", 1, 1},
 	[DB_STMT_SAVE_ATTEMPT] = {"save_attempt",
-		"SELECT attempts.save_attempt($1::uuid, $2::jsonb, $3::jsonb, $4::int, $5::int)", 5},
+		"SELECT attempts.save_attempt($1::uuid, $2::jsonb, $3::jsonb, $4::int, $5::int)", 5, 0},
+	[DB_STMT_CLEAR_CACHE] = {"clear_cache",
+		"SELECT attempts.broadcast_clear_cache()", 0, 0},
 };
 
 int db_stmt_nparams(db_stmt stmt)
@@ -54,20 +59,34 @@ int db_prepare_all(PGconn *conn, void *unused)
 	return 0;
 }
 
-static void set_failure(db_failure *why, const PGresult *res, PGconn *conn,
-			int sent)
+/* How one try ended. */
+typedef enum try_outcome {
+	TRY_OK = 0,
+	TRY_SQL_ERROR,    /* the server refused the statement; it is up */
+	TRY_NO_CONN,      /* no connection could be had or opened */
+	TRY_NOT_SENT,     /* the connection failed before the call was sent */
+	TRY_LOST,         /* the connection failed after sending: outcome unknown */
+	TRY_TIMEOUT,      /* no free connection in time */
+	TRY_NOMEM
+} try_outcome;
+
+static void note_failure(db_failure *why, const PGresult *res, PGconn *conn)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *msg = res ? PQresultErrorMessage(res) : NULL;
 
-	if (why == NULL)
-		return;
-	why->sent = sent;
 	snprintf(why->sqlstate, sizeof why->sqlstate, "%s", state ? state : "");
-	if (msg == NULL || *msg == '\0')
+	if ((msg == NULL || *msg == '\0') && conn != NULL)
 		msg = PQerrorMessage(conn);
 	snprintf(why->message, sizeof why->message, "%s", msg ? msg : "");
 	why->message[strcspn(why->message, "\n")] = '\0';
+}
+
+/* SQLSTATEs that say the server or the connection went away. */
+static int sqlstate_is_connection_loss(const char *s)
+{
+	return strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 ||
+	       strcmp(s, "57P02") == 0 || strcmp(s, "57P03") == 0;
 }
 
 /* Reads the results of one pipelined query up to its terminating NULL.
@@ -85,7 +104,8 @@ static PGresult *read_query_results(PGconn *conn)
 	return first;
 }
 
-/* Sends claims + statement + sync; returns 0 if everything was queued. */
+/* Sends claims + statement + sync; returns 0 if everything was queued and
+ * flushed. */
 static int send_pipeline(PGconn *conn, const char *claims_json, db_stmt stmt,
 			 const char *const *params)
 {
@@ -104,66 +124,145 @@ static int send_pipeline(PGconn *conn, const char *claims_json, db_stmt stmt,
 	return PQpipelineSync(conn) == 1 ? 0 : -1;
 }
 
-att_err db_call(db_pool *pool, const char *claims_json, db_stmt stmt,
-		const char *const *params, char **out, db_failure *why)
+/* Reads what send_pipeline asked for. */
+static try_outcome read_pipeline(PGconn *conn, int with_claims, char **out,
+				 db_failure *why)
 {
-	PGconn *conn = NULL;
-	PGresult *claims_res = NULL, *res = NULL, *sync = NULL;
-	att_err err;
-	int broken = 0;
+	PGresult *claims_res = NULL, *res, *sync;
+	try_outcome outcome = TRY_OK;
 
-	err = pool_acquire(pool, &conn);
-	if (err != ATT_OK) {
-		if (why != NULL) {
-			memset(why, 0, sizeof *why);
-			snprintf(why->message, sizeof why->message, "%s", att_strerror(err));
-		}
-		return err;
-	}
-	pool_count_query(pool);
-	if (send_pipeline(conn, claims_json, stmt, params) != 0) {
-		set_failure(why, NULL, conn, 0);
-		err = ATT_EUNAVAILABLE;
-		broken = 1;
-		goto out;
-	}
-	if (claims_json != NULL)
+	if (with_claims)
 		claims_res = read_query_results(conn);
 	res = read_query_results(conn);
 	sync = PQgetResult(conn);
-	if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC ||
-	    PQexitPipelineMode(conn) != 1) {
-		/* The connection died mid-call: the outcome is unknown. */
-		set_failure(why, res, conn, 1);
-		err = ATT_EUNAVAILABLE;
-		broken = 1;
-		goto out;
-	}
-	if (claims_res != NULL && PQresultStatus(claims_res) != PGRES_TUPLES_OK) {
-		set_failure(why, claims_res, conn, 1);
-		err = ATT_EDB;
-		goto out;
-	}
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    PQnfields(res) != 1) {
-		set_failure(why, res, conn, 1);
-		err = ATT_EDB;
-		goto out;
-	}
-	if (PQgetisnull(res, 0, 0)) {
+	if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC || PQexitPipelineMode(conn) != 1) {
+		note_failure(why, res ? res : claims_res, conn);
+		outcome = TRY_LOST;
+	} else if (claims_res != NULL && PQresultStatus(claims_res) != PGRES_TUPLES_OK) {
+		note_failure(why, claims_res, conn);
+		outcome = TRY_SQL_ERROR;
+	} else if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+		   PQnfields(res) != 1) {
+		note_failure(why, res, conn);
+		outcome = TRY_SQL_ERROR;
+	} else if (PQgetisnull(res, 0, 0)) {
 		*out = NULL;
-	} else {
-		*out = strdup(PQgetvalue(res, 0, 0));
-		if (*out == NULL) {
-			err = ATT_ENOMEM;
-			goto out;
-		}
+	} else if ((*out = strdup(PQgetvalue(res, 0, 0))) == NULL) {
+		outcome = TRY_NOMEM;
 	}
-	err = ATT_OK;
-out:
+	if (outcome == TRY_SQL_ERROR && sqlstate_is_connection_loss(why->sqlstate))
+		outcome = TRY_LOST;
 	PQclear(claims_res);
 	PQclear(res);
 	PQclear(sync);
-	pool_release(pool, conn, broken);
-	return err;
+	return outcome;
+}
+
+static try_outcome try_once(const db_env *env, const char *claims_json,
+			    db_stmt stmt, const char *const *params, char **out,
+			    db_failure *why)
+{
+	PGconn *conn = NULL;
+	try_outcome outcome;
+	att_err err = pool_acquire(env->pool, &conn);
+
+	if (err == ATT_ETIMEOUT) {
+		snprintf(why->message, sizeof why->message, "no free database connection");
+		return TRY_TIMEOUT;
+	}
+	if (err != ATT_OK) {
+		snprintf(why->message, sizeof why->message, "cannot connect to the database");
+		return TRY_NO_CONN;
+	}
+	pool_count_query(env->pool);
+	why->tries++;
+	if (send_pipeline(conn, claims_json, stmt, params) != 0) {
+		note_failure(why, NULL, conn);
+		outcome = TRY_NOT_SENT;
+	} else {
+		outcome = read_pipeline(conn, claims_json != NULL, out, why);
+	}
+	pool_release(env->pool, conn, outcome == TRY_NOT_SENT || outcome == TRY_LOST);
+	return outcome;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+/* Reports a try's outcome to the breaker. */
+static void tell_breaker(breaker *b, try_outcome outcome, int probe)
+{
+	if (b == NULL)
+		return;
+	switch (outcome) {
+	case TRY_OK:
+	case TRY_SQL_ERROR:
+		breaker_success(b, probe);
+		break;
+	case TRY_NO_CONN:
+	case TRY_NOT_SENT:
+	case TRY_LOST:
+		breaker_failure(b, probe);
+		break;
+	case TRY_TIMEOUT:
+	case TRY_NOMEM:
+		breaker_cancel(b, probe);
+		break;
+	}
+}
+
+static int outcome_is_safe_to_repeat(try_outcome outcome, const db_failure *why,
+				     int idempotent)
+{
+	switch (outcome) {
+	case TRY_NO_CONN:
+	case TRY_NOT_SENT:
+		return retry_is_safe(RETRY_NOT_SENT, NULL, idempotent);
+	case TRY_LOST:
+		return retry_is_safe(RETRY_LOST_AFTER_SEND, NULL, idempotent);
+	case TRY_SQL_ERROR:
+		return retry_is_safe(RETRY_SQL_ERROR, why->sqlstate, idempotent);
+	default:
+		return 0;
+	}
+}
+
+att_err db_call(const db_env *env, const char *claims_json, db_stmt stmt,
+		const char *const *params, char **out, db_failure *why)
+{
+	unsigned seed = (unsigned)time(NULL) ^ (unsigned)(size_t)why;
+	try_outcome outcome = TRY_NO_CONN;
+	int attempts = env->retry.attempts > 0 ? env->retry.attempts : 1;
+
+	memset(why, 0, sizeof *why);
+	for (int attempt = 1; attempt <= attempts; attempt++) {
+		int probe = 0;
+
+		if (env->breaker != NULL && !breaker_allow(env->breaker, &probe)) {
+			why->breaker_open = 1;
+			why->retry_after_ms = breaker_retry_after_ms(env->breaker);
+			snprintf(why->message, sizeof why->message, "circuit breaker open");
+			return ATT_EUNAVAILABLE;
+		}
+		outcome = try_once(env, claims_json, stmt, params, out, why);
+		tell_breaker(env->breaker, outcome, probe);
+		if (outcome == TRY_OK)
+			return ATT_OK;
+		if (attempt == attempts ||
+		    !outcome_is_safe_to_repeat(outcome, why, db_statements[stmt].idempotent))
+			break;
+		sleep_ms(retry_delay_ms(&env->retry, attempt + 1, &seed));
+	}
+	why->sent = outcome == TRY_LOST || outcome == TRY_SQL_ERROR;
+	switch (outcome) {
+	case TRY_TIMEOUT: return ATT_ETIMEOUT;
+	case TRY_NOMEM: return ATT_ENOMEM;
+	case TRY_SQL_ERROR: return ATT_EDB;
+	default: return ATT_EUNAVAILABLE;
+	}
 }

@@ -1,15 +1,18 @@
 /* db: the service's prepared statements and the one-round-trip call that
  * runs a statement under the caller's claims. Each call pipelines
  * set_config('request.jwt.claims'), the statement and a Sync, so claims,
- * call and commit cost one network round trip. Owns the statement table;
- * connections come from db_pool. */
+ * call and commit cost one network round trip. Calls pass the circuit
+ * breaker and are retried with backoff where repeating is safe. Owns the
+ * statement table and that call protocol; connections come from db_pool. */
 #ifndef ATT_DB_H
 #define ATT_DB_H
 
 #include <libpq-fe.h>
 
 #include "att_err.h"
+#include "breaker.h"
 #include "db_pool.h"
+#include "retry.h"
 
 typedef enum db_stmt {
 	DB_STMT_SET_CLAIMS = 0,
@@ -20,13 +23,24 @@ typedef enum db_stmt {
 	DB_STMT_ATTEMPT_STATE,
 	DB_STMT_ATTEMPT_INFO,
 	DB_STMT_SAVE_ATTEMPT,
+	DB_STMT_CLEAR_CACHE,
 	DB_STMT_COUNT
 } db_stmt;
 
-/* What went wrong in a failed call, for logging and retry decisions. */
+/* What a call needs besides its arguments. */
+typedef struct db_env {
+	db_pool *pool;
+	breaker *breaker;     /* NULL = no breaker */
+	retry_policy retry;
+} db_env;
+
+/* What happened in a call, for logging, metrics and the 503 answer. */
 typedef struct db_failure {
-	char sqlstate[6];     /* "" when the failure was not an SQL error */
-	int sent;             /* the statement may have reached the server */
+	char sqlstate[6];        /* "" when the failure was not an SQL error */
+	int sent;                /* the statement may have reached the server */
+	int breaker_open;        /* refused by the open breaker */
+	long long retry_after_ms;
+	int tries;               /* statements sent (database round trips) */
 	char message[256];
 } db_failure;
 
@@ -39,10 +53,11 @@ int db_stmt_nparams(db_stmt stmt);
 /* Runs stmt with params (db_stmt_nparams(stmt) values, NULL = SQL NULL)
  * under claims_json (NULL = no claims) in one round trip, and returns in
  * *out the text of the single result value (NULL for SQL NULL), which the
- * caller frees with free(). Errors: ATT_ETIMEOUT / ATT_EUNAVAILABLE (no
- * connection), ATT_EDB (the server refused; see *why), ATT_ENOMEM. why may
- * be NULL. */
-att_err db_call(db_pool *pool, const char *claims_json, db_stmt stmt,
+ * caller frees with free(). Errors: ATT_ETIMEOUT (no free connection in
+ * time), ATT_EUNAVAILABLE (database unreachable, connection lost, or the
+ * breaker is open), ATT_EDB (the server refused the statement),
+ * ATT_ENOMEM. *why is always filled. */
+att_err db_call(const db_env *env, const char *claims_json, db_stmt stmt,
 		const char *const *params, char **out,
 		db_failure *why) ATT_MUSTCHECK;
 

@@ -4,6 +4,7 @@
 #include "db_pool.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,15 +146,31 @@ void pool_free(db_pool *pool)
 	free(pool);
 }
 
-/* A parked connection is usable if libpq thinks so and, after a long idle
- * spell, the server still answers. */
+/* A parked connection is usable if libpq thinks so, the server has not
+ * said goodbye on it (a restarting server sends a FATAL message and
+ * closes: the socket turns readable), and after a long idle spell the
+ * server still answers. */
 static int connection_healthy(PGconn *conn, long long idle_ms, int check_after)
 {
+	struct pollfd pfd;
 	PGresult *res;
 	int ok;
 
 	if (PQstatus(conn) != CONNECTION_OK)
 		return 0;
+	pfd.fd = PQsocket(conn);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (pfd.fd < 0)
+		return 0;
+	if (poll(&pfd, 1, 0) != 0) {
+		if (PQconsumeInput(conn) != 1 || PQstatus(conn) != CONNECTION_OK)
+			return 0;
+		/* Anything else unsolicited (a notice) is harmless; a result
+		 * would mean a protocol mix-up, so do not trust it. */
+		if (PQisBusy(conn))
+			return 0;
+	}
 	if (check_after <= 0 || idle_ms < check_after)
 		return 1;
 	res = PQexec(conn, "");

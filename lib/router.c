@@ -11,18 +11,40 @@
 #include "uuid.h"
 
 
+#define AUTH_ID (ROUTE_AUTH | ROUTE_PATH_UUID)
+
 static const route routes[] = {
 	{ROUTE_PATH_HEALTH, NULL, HTTP_GET, 0, ops_health},
-	{ROUTE_PATH_EXAMS, NULL, HTTP_POST, ROUTE_AUTH | ROUTE_JSON_BODY, ops_exam_create},
-	{ROUTE_PATH_EXAM, NULL, HTTP_GET, ROUTE_AUTH | ROUTE_PATH_UUID, ops_exam_get},
-	{ROUTE_PATH_ATTEMPT, "start", HTTP_POST, ROUTE_AUTH | ROUTE_JSON_BODY, ops_start},
-	{ROUTE_PATH_ATTEMPT, "state", HTTP_GET, ROUTE_AUTH | ROUTE_PATH_UUID, ops_state},
-	{ROUTE_PATH_ATTEMPT, "info", HTTP_GET, ROUTE_AUTH | ROUTE_PATH_UUID, ops_info},
-	{ROUTE_PATH_ATTEMPT, "save", HTTP_PATCH,
-	 ROUTE_AUTH | ROUTE_PATH_UUID | ROUTE_JSON_BODY, ops_save},
+	{ROUTE_PATH_EXAMS, NULL, HTTP_POST, ROUTE_AUTH | ROUTE_JSON_BODY,
+	 ops_exam_create},
+	{ROUTE_PATH_EXAM, NULL, HTTP_GET, AUTH_ID, ops_exam_get},
+	{ROUTE_PATH_ATTEMPT, "start", HTTP_POST, ROUTE_AUTH | ROUTE_JSON_BODY,
+	 ops_start},
+	{ROUTE_PATH_ATTEMPT, "state", HTTP_GET, AUTH_ID, ops_state},
+	{ROUTE_PATH_ATTEMPT, "info", HTTP_GET, AUTH_ID, ops_info},
+	{ROUTE_PATH_ATTEMPT, "save", HTTP_PATCH, AUTH_ID | ROUTE_JSON_BODY, ops_save},
+	{ROUTE_PATH_ATTEMPT, "stats", HTTP_GET, AUTH_ID, ops_stats},
 };
 
 #define NROUTES (sizeof routes / sizeof routes[0])
+
+/* Operation names for metrics, in the order of routes[]. */
+static const char *const route_names[] = {
+	"health", "exam_create", "exam_get", "start", "state", "info", "save", "stats",
+};
+
+_Static_assert(sizeof route_names / sizeof route_names[0] == NROUTES,
+	       "one name per route");
+
+const char *const *router_op_names(void)
+{
+	return route_names;
+}
+
+int router_op_count(void)
+{
+	return (int)NROUTES;
+}
 
 /* Matches prefix exactly at the start of s; returns the rest or NULL. */
 static const char *skip_prefix(const char *s, const char *prefix)
@@ -163,7 +185,8 @@ static const route *resolve(req_ctx *rc, route_path path)
 	return NULL;
 }
 
-void router_dispatch(app *a, http_request *req, http_response *resp)
+void router_dispatch(app *a, http_request *req, http_response *resp,
+		     router_outcome *out)
 {
 	char id[64];
 	route_path path = router_match_path(req->path, id, sizeof id);
@@ -178,6 +201,7 @@ void router_dispatch(app *a, http_request *req, http_response *resp)
 	r = resolve(&rc, path);
 	if (r == NULL)
 		return;
+	out->op = (int)(r - routes);
 	if (r->flags & ROUTE_AUTH) {
 		const config *cfg = app_config(a);
 		if (auth_verify_header(req->authorization, cfg->jwt_secret,
@@ -196,5 +220,7 @@ void router_dispatch(app *a, http_request *req, http_response *resp)
 		goto out;
 	r->handler(&rc);
 out:
+	out->db_calls = rc.db_calls;
+	out->cache_hits = rc.cache_hits;
 	cJSON_Delete(rc.body);
 }

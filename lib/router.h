@@ -21,7 +21,16 @@ typedef struct req_ctx {
 	const char *path_id;   /* the {id} path segment (checked if the route asks) */
 	auth_claims claims;    /* valid when the route requires authentication */
 	cJSON *body;           /* parsed JSON body, when the route takes one */
+	int db_calls;          /* database round trips made (for metrics) */
+	int cache_hits;
 } req_ctx;
+
+/* What dispatch reports for metrics. */
+typedef struct router_outcome {
+	int op;        /* index of the route taken, -1 if none */
+	int db_calls;
+	int cache_hits;
+} router_outcome;
 
 typedef void (*route_handler)(req_ctx *rc);
 
@@ -57,7 +66,12 @@ route_path router_match_path(const char *path, char *id, size_t idcap);
 const route *router_find(route_path path, const char *action,
 			 http_method method, unsigned *allowed);
 
-/* Runs the request through the common steps and its handler. */
-void router_dispatch(app *a, http_request *req, http_response *resp);
+/* Runs the request through the common steps and its handler; fills *out. */
+void router_dispatch(app *a, http_request *req, http_response *resp,
+		     router_outcome *out);
+
+/* The operations (routes) by index, for metrics. */
+const char *const *router_op_names(void);
+int router_op_count(void);
 
 #endif

@@ -140,12 +140,32 @@ $$;
 
 ------------------------------------------------------------------ JCS (RFC 8785)
 
+-- A decimal numeral as float8, NULL when it does not fit a double.
+CREATE OR REPLACE FUNCTION attempts.float8_or_null(p text)
+RETURNS float8
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, attempts
+AS $$
+BEGIN
+    RETURN p::float8;
+EXCEPTION WHEN numeric_value_out_of_range OR invalid_text_representation THEN
+    RETURN NULL;
+END
+$$;
+
 -- A JSON number in ECMAScript Number::toString form, as JCS requires: the
 -- value is first rounded to an IEEE double, whose shortest round-trip digits
 -- (float8 output with extra_float_digits >= 1) are laid out by ECMAScript's
 -- rules: 1.0 -> 1, 1e21 -> 1e+21, 1e-7 -> 1e-7, 0.000001 -> 0.000001, -0 -> 0.
 -- Magnitudes beyond a double give what a JavaScript implementation gives:
 -- underflow -> 0, overflow -> null (JSON.stringify(Infinity)).
+-- PostgreSQL's shortest output never picks a decimal lying exactly on the
+-- rounding boundary of the double (its Ryu excludes the bounds), where
+-- ECMAScript does when the mantissa is even: -3.9126e21 prints as
+-- -3.9126000000000003e+21. That can only happen when 16 or 17 digits come
+-- out, and the shorter boundary decimal is then the floor or the ceiling of
+-- those digits at some shorter length, so we try those (round trip through
+-- float8in, which rounds half to even).
 CREATE OR REPLACE FUNCTION attempts.jcs_number(p numeric)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE STRICT
@@ -162,6 +182,15 @@ DECLARE
     v_zeros  int;
     v_k      int;   -- number of significant digits
     v_n      int;   -- value = 0.digits * 10^n
+    v_x      float8;
+    v_m      int;
+    v_lo     text;
+    v_hi     text;
+    v_lo_ok  boolean;
+    v_hi_ok  boolean;
+    v_scale  numeric;
+    v_d_lo   numeric;
+    v_d_hi   numeric;
 BEGIN
     IF p = 0 THEN
         RETURN '0';
@@ -191,6 +220,36 @@ BEGIN
         RETURN '0';
     END IF;
     v_n := v_exp - length(v_frac) + v_zeros + v_k;
+
+    IF v_k >= 16 THEN
+        v_x := abs(p)::float8;
+        FOR v_m IN 1 .. v_k - 1 LOOP
+            v_lo := left(v_digits, v_m);
+            v_hi := (v_lo::numeric + 1)::text;
+            IF v_x > 1e307 OR v_x < 1e-306 THEN   -- a candidate may not fit a double
+                v_lo_ok := coalesce(float8_or_null(v_lo || 'e' || (v_n - v_m)) = v_x, false);
+                v_hi_ok := coalesce(float8_or_null(v_hi || 'e' || (v_n - v_m)) = v_x, false);
+            ELSE
+                v_lo_ok := (v_lo || 'e' || (v_n - v_m))::float8 = v_x;
+                v_hi_ok := (v_hi || 'e' || (v_n - v_m))::float8 = v_x;
+            END IF;
+            IF v_lo_ok AND v_hi_ok THEN   -- both on bounds: keep the nearer, or the even
+                v_scale := 10::numeric ^ (v_k - v_m);
+                v_d_lo := v_digits::numeric - v_lo::numeric * v_scale;
+                v_d_hi := v_hi::numeric * v_scale - v_digits::numeric;
+                IF v_d_hi < v_d_lo OR (v_d_hi = v_d_lo AND right(v_hi, 1)::int % 2 = 0) THEN
+                    v_lo_ok := false;
+                END IF;
+            END IF;
+            IF v_lo_ok OR v_hi_ok THEN
+                v_lo := CASE WHEN v_lo_ok THEN v_lo ELSE v_hi END;
+                v_n := v_n - v_m + length(v_lo);
+                v_digits := rtrim(v_lo, '0');
+                v_k := length(v_digits);
+                EXIT;
+            END IF;
+        END LOOP;
+    END IF;
 
     IF v_k <= v_n AND v_n <= 21 THEN
         v_text := v_digits || repeat('0', v_n - v_k);

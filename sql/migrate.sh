@@ -25,6 +25,8 @@ if ! command -v "$psql_bin" >/dev/null 2>&1; then
 	fi
 fi
 PSQL=("$psql_bin" -X -q -v ON_ERROR_STOP=1 -d "$conninfo")
+# Keep NOTICEs such as "schema ... already exists, skipping" off the output.
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 
 "${PSQL[@]}" <<'SQL'
 SET client_min_messages = warning;

@@ -1,0 +1,150 @@
+/* listener: one LISTEN connection behind a mutex; drained before cached
+ * answers are trusted, kept alive by the housekeeping thread. */
+#include "listener.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+
+struct listener {
+	pthread_mutex_t lock;
+	char *conninfo;
+	const char *const *channels;
+	listener_callbacks cb;
+	PGconn *conn;
+	unsigned long long notifications;
+	unsigned long long resets;
+};
+
+/* Connects and LISTENs (without the lock: it may block). Returns the
+ * connection, or NULL. */
+static PGconn *connect_and_listen(const listener *l)
+{
+	static const char *const keys[] = {"connect_timeout", "application_name",
+					   "dbname", NULL};
+	const char *values[] = {"3", "attempts.fcgi listener", l->conninfo, NULL};
+	PGconn *conn = PQconnectdbParams(keys, values, 1);
+	buf sql = BUF_INIT;
+	PGresult *res;
+	int ok;
+
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+		PQfinish(conn);
+		return NULL;
+	}
+	/* Channel names are our own constants, never client input. */
+	for (int i = 0; l->channels[i] != NULL; i++)
+		buf_printf(&sql, "LISTEN %s;", l->channels[i]);
+	if (sql.failed) {
+		buf_free(&sql);
+		PQfinish(conn);
+		return NULL;
+	}
+	res = PQexec(conn, sql.data);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	PQclear(res);
+	buf_free(&sql);
+	if (!ok || PQsetnonblocking(conn, 1) != 0) {
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+att_err listener_create(const char *conninfo, const char *const *channels,
+			const listener_callbacks *cb, listener **out)
+{
+	listener *l = calloc(1, sizeof *l);
+
+	if (l == NULL)
+		return ATT_ENOMEM;
+	l->conninfo = strdup(conninfo);
+	if (l->conninfo == NULL) {
+		free(l);
+		return ATT_ENOMEM;
+	}
+	pthread_mutex_init(&l->lock, NULL);
+	l->channels = channels;
+	l->cb = *cb;
+	l->conn = connect_and_listen(l);
+	if (l->conn == NULL)
+		log_warn("listener: cannot connect yet; caching stays off until it does");
+	*out = l;
+	return ATT_OK;
+}
+
+void listener_free(listener *l)
+{
+	if (l == NULL)
+		return;
+	PQfinish(l->conn);
+	pthread_mutex_destroy(&l->lock);
+	free(l->conninfo);
+	free(l);
+}
+
+/* Drops a dead connection and tells the owner; lock held. */
+static void lose_connection(listener *l)
+{
+	log_warn("listener: connection lost; cache emptied");
+	PQfinish(l->conn);
+	l->conn = NULL;
+	l->resets++;
+	l->cb.on_reset(l->cb.arg);
+}
+
+int listener_drain(listener *l)
+{
+	PGnotify *n;
+	int connected;
+
+	pthread_mutex_lock(&l->lock);
+	if (l->conn != NULL &&
+	    (PQconsumeInput(l->conn) != 1 || PQstatus(l->conn) != CONNECTION_OK))
+		lose_connection(l);
+	if (l->conn != NULL) {
+		while ((n = PQnotifies(l->conn)) != NULL) {
+			l->notifications++;
+			l->cb.on_notify(l->cb.arg, n->relname, n->extra);
+			PQfreemem(n);
+		}
+	}
+	connected = l->conn != NULL;
+	pthread_mutex_unlock(&l->lock);
+	return connected;
+}
+
+int listener_maintain(listener *l)
+{
+	PGconn *conn;
+
+	if (listener_drain(l))
+		return 1;
+	/* Only this thread reconnects, so nobody else installs a connection
+	 * while we connect without the lock. */
+	conn = connect_and_listen(l);
+	if (conn == NULL)
+		return 0;
+	pthread_mutex_lock(&l->lock);
+	l->conn = conn;
+	l->resets++;
+	l->cb.on_reset(l->cb.arg);
+	pthread_mutex_unlock(&l->lock);
+	log_info("listener: connected again; cache emptied");
+	return 1;
+}
+
+void listener_get_stats(listener *l, unsigned long long *notifications,
+			unsigned long long *resets, int *connected)
+{
+	pthread_mutex_lock(&l->lock);
+	*notifications = l->notifications;
+	*resets = l->resets;
+	*connected = l->conn != NULL;
+	pthread_mutex_unlock(&l->lock);
+}

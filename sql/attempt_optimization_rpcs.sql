@@ -1,0 +1,481 @@
+-- attempt_optimization_rpcs.sql — batch, statistics, validation and preload
+-- RPC functions (docs/API.md §6 batch/stats/optimize, §9). Repeatable: only
+-- CREATE OR REPLACE, re-applied by sql/migrate.sh whenever this file changes.
+-- Builds on the helpers of attempt_rpcs.sql.
+--
+-- Batch functions answer one element per input item, in input order, in one
+-- statement; an item fails alone (an attempt the caller may not touch is
+-- not_found, as for a single call). Only a caller who may not use the
+-- function at all gets a single error object instead of an array.
+
+------------------------------------------------------------------ helpers
+
+-- p_error ({"error": ...}) with details.field, if any, prefixed by p_prefix
+-- and a dot: "answers" -> "data[3].answers".
+CREATE OR REPLACE FUNCTION attempts.prefix_field(p_error jsonb, p_prefix text)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, attempts
+AS $$
+    SELECT CASE
+        WHEN p_error #>> '{error,details,field}' IS NULL THEN p_error
+        ELSE jsonb_set(p_error, '{error,details,field}',
+                       to_jsonb(p_prefix || '.' || (p_error #>> '{error,details,field}')))
+    END
+$$;
+
+-- The attempt ids (canonical UUID strings) of the object items of p_items,
+-- for locking; other items are left out.
+CREATE OR REPLACE FUNCTION attempts.item_attempt_ids(p_items jsonb)
+RETURNS uuid[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, attempts
+AS $$
+    SELECT coalesce(array_agg((e.value ->> 'attempt_id')::uuid), '{}')
+      FROM jsonb_array_elements(CASE WHEN jsonb_typeof(p_items) = 'array'
+                                     THEN p_items ELSE '[]' END) AS e(value)
+     WHERE CASE WHEN jsonb_typeof(e.value) = 'object' AND jsonb_typeof(e.value -> 'attempt_id') = 'string'
+                THEN is_uuid(e.value ->> 'attempt_id') ELSE false END
+$$;
+
+-- Locks, in attempt_id order, the attempts among p_ids that the caller may
+-- write (its own; every one for p_all), so that concurrent batches touching
+-- the same attempts cannot deadlock.
+CREATE OR REPLACE FUNCTION attempts.lock_attempts(p_ids uuid[], p_sub uuid, p_all boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, attempts
+AS $$
+BEGIN
+    PERFORM 1 FROM attempts.attempts a
+      WHERE a.attempt_id = ANY (p_ids) AND (p_all OR a.user_id = p_sub)
+      ORDER BY a.attempt_id
+        FOR UPDATE;
+END
+$$;
+
+-- The problems of a readable attempt for validate_multiple_attempts:
+-- ["submitted"] alone, or any of "deadline_passed", "answers_too_large".
+CREATE OR REPLACE FUNCTION attempts.attempt_problems(a attempts.attempts)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, attempts
+AS $$
+    SELECT CASE
+        WHEN a.status = 'submitted' THEN '["submitted"]'::jsonb
+        ELSE CASE WHEN past_grace(a) THEN '["deadline_passed"]'::jsonb ELSE '[]'::jsonb END
+          || CASE WHEN octet_length(a.answers::text) > 524288
+                  THEN '["answers_too_large"]'::jsonb ELSE '[]'::jsonb END
+    END
+$$;
+
+-- One batch_save item: validates its shape (fields named p_at.attempt_id,
+-- ...), runs save_core, and shapes the result item.
+CREATE OR REPLACE FUNCTION attempts.batch_save_item(p_sub uuid, p_role text, p_item jsonb,
+                                                    p_at text, p_max_answers_bytes int)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_id jsonb := CASE WHEN jsonb_typeof(p_item) = 'object' THEN p_item -> 'attempt_id' END;
+    v_answers jsonb := nullif(p_item -> 'answers', 'null'::jsonb);
+    v_auto jsonb := nullif(p_item -> 'auto_save_data', 'null'::jsonb);
+    v_ver jsonb := nullif(p_item -> 'expected_version', 'null'::jsonb);
+    v_res jsonb;
+BEGIN
+    IF jsonb_typeof(p_item) IS DISTINCT FROM 'object' THEN
+        v_res := invalid(p_at, 'an item must be an object');
+    ELSIF jsonb_typeof(v_id) IS DISTINCT FROM 'string' OR NOT is_uuid(v_id #>> '{}') THEN
+        v_res := invalid(p_at || '.attempt_id', 'attempt_id must be a UUID');
+    ELSIF jsonb_typeof(v_answers) <> 'object' THEN
+        v_res := invalid(p_at || '.answers', 'answers must be an object');
+    ELSIF jsonb_typeof(v_auto) <> 'object' THEN
+        v_res := invalid(p_at || '.auto_save_data', 'auto_save_data must be an object');
+    ELSIF v_ver IS NOT NULL AND json_int(v_ver, -2147483648, 2147483647) IS NULL THEN
+        v_res := invalid(p_at || '.expected_version', 'expected_version must be an integer');
+    ELSE
+        v_res := prefix_field(
+            save_core(p_sub, p_role, (v_id #>> '{}')::uuid, v_answers, v_auto,
+                      json_int(v_ver, -2147483648, 2147483647)::int, p_max_answers_bytes),
+            p_at);
+    END IF;
+    IF v_res ? 'error' THEN
+        RETURN jsonb_build_object('attempt_id', v_id, 'success', false, 'error', v_res -> 'error');
+    END IF;
+    RETURN jsonb_build_object('attempt_id', v_id, 'success', true, 'version', v_res -> 'version');
+END
+$$;
+
+------------------------------------------------------------------ batch functions
+
+-- Saves many attempts, each exactly as save_attempt (owner only) with
+-- {"attempt_id", "answers", "auto_save_data", "expected_version"}. Returns
+-- [{"attempt_id", "success": true, "version"} | {"attempt_id", "success": false, "error"}].
+CREATE OR REPLACE FUNCTION attempts.batch_save_attempts(p_operations jsonb,
+                                                        p_max_answers_bytes int DEFAULT 524288)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_sub uuid;
+    v_role text;
+    v_item jsonb;
+    v_i bigint;
+    v_out jsonb := '[]';
+BEGIN
+    SELECT c.sub, c.role INTO v_sub, v_role FROM caller() c;
+    IF v_sub IS NULL THEN
+        RETURN unauthorized();
+    END IF;
+    IF jsonb_typeof(p_operations) IS DISTINCT FROM 'array' THEN
+        RETURN invalid('data', 'data must be an array');
+    END IF;
+    PERFORM lock_attempts(item_attempt_ids(p_operations), v_sub, false);
+    FOR v_item, v_i IN SELECT e.value, e.ord - 1
+                         FROM jsonb_array_elements(p_operations) WITH ORDINALITY AS e(value, ord)
+                        ORDER BY e.ord LOOP
+        v_out := v_out || jsonb_build_array(
+            batch_save_item(v_sub, v_role, v_item, 'data[' || v_i || ']', p_max_answers_bytes));
+    END LOOP;
+    RETURN v_out;
+END
+$$;
+
+-- The state of each attempt (read access), or {"attempt_id", "error"}; in
+-- input order, duplicates answered each time.
+CREATE OR REPLACE FUNCTION attempts.get_multiple_attempt_states(p_attempt_ids uuid[])
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_sub uuid;
+    v_role text;
+BEGIN
+    SELECT c.sub, c.role INTO v_sub, v_role FROM caller() c;
+    IF v_sub IS NULL THEN
+        RETURN unauthorized();
+    END IF;
+    RETURN coalesce((
+        SELECT jsonb_agg(CASE WHEN access_error(a, v_sub, v_role, 'read') IS NULL
+                              THEN attempt_state_json(a)
+                              ELSE jsonb_build_object('attempt_id', u.id)
+                                   || access_error(a, v_sub, v_role, 'read') END
+                         ORDER BY u.ord)
+          FROM unnest(p_attempt_ids) WITH ORDINALITY AS u(id, ord)
+          LEFT JOIN attempts.attempts a ON a.attempt_id = u.id), '[]'::jsonb);
+END
+$$;
+
+-- As get_multiple_attempt_states, with the info object (batch "query" of type info).
+CREATE OR REPLACE FUNCTION attempts.get_multiple_attempt_infos(p_attempt_ids uuid[])
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_sub uuid;
+    v_role text;
+BEGIN
+    SELECT c.sub, c.role INTO v_sub, v_role FROM caller() c;
+    IF v_sub IS NULL THEN
+        RETURN unauthorized();
+    END IF;
+    RETURN coalesce((
+        SELECT jsonb_agg(CASE WHEN access_error(a, v_sub, v_role, 'read') IS NULL
+                              THEN attempt_info_json(a)
+                              ELSE jsonb_build_object('attempt_id', u.id)
+                                   || access_error(a, v_sub, v_role, 'read') END
+                         ORDER BY u.ord)
+          FROM unnest(p_attempt_ids) WITH ORDINALITY AS u(id, ord)
+          LEFT JOIN attempts.attempts a ON a.attempt_id = u.id), '[]'::jsonb);
+END
+$$;
+
+-- Logs activity for many attempts, each item {"attempt_id", "events"} as
+-- log_attempt_activity. Returns [{"attempt_id", "logged", "duplicates"} |
+-- {"attempt_id", "error"}].
+CREATE OR REPLACE FUNCTION attempts.batch_log_attempt_activity(p_batch jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_sub uuid;
+    v_role text;
+    v_item jsonb;
+    v_i bigint;
+    v_id jsonb;
+    v_at text;
+    v_res jsonb;
+    v_out jsonb := '[]';
+BEGIN
+    SELECT c.sub, c.role INTO v_sub, v_role FROM caller() c;
+    IF v_sub IS NULL THEN
+        RETURN unauthorized();
+    END IF;
+    IF jsonb_typeof(p_batch) IS DISTINCT FROM 'array' THEN
+        RETURN invalid('data', 'data must be an array');
+    END IF;
+    PERFORM lock_attempts(item_attempt_ids(p_batch), v_sub, false);
+    FOR v_item, v_i IN SELECT e.value, e.ord - 1
+                         FROM jsonb_array_elements(p_batch) WITH ORDINALITY AS e(value, ord)
+                        ORDER BY e.ord LOOP
+        v_at := 'data[' || v_i || ']';
+        v_id := CASE WHEN jsonb_typeof(v_item) = 'object' THEN v_item -> 'attempt_id' END;
+        IF jsonb_typeof(v_item) IS DISTINCT FROM 'object' THEN
+            v_res := invalid(v_at, 'an item must be an object');
+        ELSIF jsonb_typeof(v_id) IS DISTINCT FROM 'string' OR NOT is_uuid(v_id #>> '{}') THEN
+            v_res := invalid(v_at || '.attempt_id', 'attempt_id must be a UUID');
+        ELSE
+            v_res := prefix_field(log_core(v_sub, v_role, (v_id #>> '{}')::uuid,
+                                           v_item -> 'events'), v_at);
+        END IF;
+        -- {"attempt_id"} + either {"logged", "duplicates"} or {"error"}
+        v_out := v_out || jsonb_build_array(jsonb_build_object('attempt_id', v_id) || v_res);
+    END LOOP;
+    RETURN v_out;
+END
+$$;
+
+-- Submits many attempts for a proctor/admin (reason cleanup). Returns
+-- [{"attempt_id", "submitted": true, "already_submitted", "receipt"} |
+-- {"attempt_id", "error"}]; a student gets one forbidden error object.
+CREATE OR REPLACE FUNCTION attempts.batch_submit_attempts(p_attempt_ids uuid[])
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_sub uuid;
+    v_role text;
+    v_id uuid;
+    v_a attempts.attempts;
+    v_already boolean;
+    v_out jsonb := '[]';
+BEGIN
+    SELECT c.sub, c.role INTO v_sub, v_role FROM caller() c;
+    IF v_sub IS NULL THEN
+        RETURN unauthorized();
+    END IF;
+    IF v_role NOT IN ('proctor', 'admin') THEN
+        RETURN err('forbidden', 'proctor or admin role required');
+    END IF;
+    PERFORM lock_attempts(p_attempt_ids, v_sub, true);
+    FOR v_id IN SELECT u.id FROM unnest(p_attempt_ids) WITH ORDINALITY AS u(id, ord)
+                 ORDER BY u.ord LOOP
+        v_a := load_attempt(v_id, true);
+        IF v_a.attempt_id IS NULL THEN
+            v_out := v_out || jsonb_build_array(jsonb_build_object('attempt_id', v_id)
+                                                || err('not_found', 'attempt not found'));
+            CONTINUE;
+        END IF;
+        v_already := v_a.status = 'submitted';
+        IF NOT v_already THEN
+            v_a := close_attempt(v_id, 'cleanup');
+        END IF;
+        v_out := v_out || jsonb_build_array(jsonb_build_object(
+            'attempt_id', v_id, 'submitted', true,
+            'already_submitted', v_already, 'receipt', v_a.receipt));
+    END LOOP;
+    RETURN v_out;
+END
+$$;
+
+------------------------------------------------------------------ statistics
+
+-- Statistics of an exam for a proctor/admin: {"exam_id", "total",
+-- "in_progress", "submitted", "avg_duration_s", "median_duration_s" (of the
+-- submitted attempts, null if none), "avg_answered" (keys in answers, over
+-- all attempts), "last_activity_at"}. Durations are seconds, 3 decimals.
+CREATE OR REPLACE FUNCTION attempts.get_attempt_statistics(p_exam_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_role text;
+BEGIN
+    SELECT c.role INTO v_role FROM caller() c;
+    IF v_role IS NULL THEN
+        RETURN unauthorized();
+    END IF;
+    IF v_role NOT IN ('proctor', 'admin') THEN
+        RETURN err('forbidden', 'proctor or admin role required');
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM attempts.exams WHERE exam_id = p_exam_id) THEN
+        RETURN err('not_found', 'exam not found');
+    END IF;
+    RETURN (
+        SELECT jsonb_build_object(
+            'exam_id', p_exam_id,
+            'total', count(*),
+            'in_progress', count(*) FILTER (WHERE s.status = 'in_progress'),
+            'submitted', count(*) FILTER (WHERE s.status = 'submitted'),
+            'avg_duration_s', round(avg(s.duration_s), 3),
+            'median_duration_s', round((percentile_cont(0.5) WITHIN GROUP (ORDER BY s.duration_s))::numeric, 3),
+            'avg_answered', round(avg(s.answered), 3),
+            'last_activity_at', ts(max(s.last_activity_at)))
+          FROM (SELECT a.status, a.last_activity_at,
+                       (SELECT count(*) FROM jsonb_object_keys(a.answers)) AS answered,
+                       CASE WHEN a.status = 'submitted'
+                            THEN extract(epoch FROM a.submitted_at - a.started_at) END AS duration_s
+                  FROM attempts.attempts a WHERE a.exam_id = p_exam_id) AS s);
+END
+$$;
+
+-- The attempts in progress of an exam for a proctor/admin, oldest first:
+-- {"exam_id", "attempts": [{"attempt_id", "user_id", "started_at",
+-- "last_activity_at", "time_remaining_s", "version", "answered_count"}]}.
+CREATE OR REPLACE FUNCTION attempts.get_active_attempts(p_exam_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_role text;
+BEGIN
+    SELECT c.role INTO v_role FROM caller() c;
+    IF v_role IS NULL THEN
+        RETURN unauthorized();
+    END IF;
+    IF v_role NOT IN ('proctor', 'admin') THEN
+        RETURN err('forbidden', 'proctor or admin role required');
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM attempts.exams WHERE exam_id = p_exam_id) THEN
+        RETURN err('not_found', 'exam not found');
+    END IF;
+    RETURN jsonb_build_object('exam_id', p_exam_id, 'attempts', coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'attempt_id', a.attempt_id,
+                   'user_id', a.user_id,
+                   'started_at', ts(a.started_at),
+                   'last_activity_at', ts(a.last_activity_at),
+                   'time_remaining_s', time_remaining_s(a),
+                   'version', a.version,
+                   'answered_count', (SELECT count(*) FROM jsonb_object_keys(a.answers)))
+                 ORDER BY a.started_at, a.attempt_id)
+          FROM attempts.attempts a
+         WHERE a.exam_id = p_exam_id AND a.status = 'in_progress'), '[]'::jsonb));
+END
+$$;
+
+------------------------------------------------------------------ validation
+
+-- Whether the owner may upload a file of p_content_type and p_size_bytes
+-- (each optional) to the attempt: {"valid": true, "max_bytes",
+-- "allowed_types", "upload_count"}, or attempt_submitted, attempt_closed,
+-- unsupported_media_type, payload_too_large, validation_failed (20 uploads).
+-- Writes nothing.
+CREATE OR REPLACE FUNCTION attempts.validate_attempt_upload(p_attempt_id uuid,
+                                                            p_content_type text DEFAULT NULL,
+                                                            p_size_bytes bigint DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_sub uuid;
+    v_role text;
+    v_a attempts.attempts;
+    v_err jsonb;
+BEGIN
+    SELECT c.sub, c.role INTO v_sub, v_role FROM caller() c;
+    IF v_sub IS NULL THEN
+        RETURN unauthorized();
+    END IF;
+    SELECT * INTO v_a FROM attempts.attempts WHERE attempt_id = p_attempt_id;
+    v_err := access_error(v_a, v_sub, v_role, 'owner');
+    IF v_err IS NULL THEN
+        v_err := upload_check(v_a, p_content_type, p_size_bytes);
+    END IF;
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
+    END IF;
+    RETURN (SELECT jsonb_build_object(
+                'valid', true,
+                'max_bytes', e.upload_max_bytes,
+                'allowed_types', to_jsonb(e.upload_allowed_types),
+                'upload_count', (SELECT count(*) FROM attempts.attempt_uploads u
+                                 WHERE u.attempt_id = v_a.attempt_id))
+              FROM attempts.exams e WHERE e.exam_id = v_a.exam_id);
+END
+$$;
+
+-- For each attempt (read access) {"attempt_id", "valid", "problems"}, or
+-- {"attempt_id", "error"} (not_found); in input order.
+CREATE OR REPLACE FUNCTION attempts.validate_multiple_attempts(p_attempt_ids uuid[])
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_sub uuid;
+    v_role text;
+BEGIN
+    SELECT c.sub, c.role INTO v_sub, v_role FROM caller() c;
+    IF v_sub IS NULL THEN
+        RETURN unauthorized();
+    END IF;
+    RETURN coalesce((
+        SELECT jsonb_agg(CASE WHEN access_error(a, v_sub, v_role, 'read') IS NULL
+                              THEN jsonb_build_object('attempt_id', u.id,
+                                                      'valid', attempt_problems(a) = '[]'::jsonb,
+                                                      'problems', attempt_problems(a))
+                              ELSE jsonb_build_object('attempt_id', u.id)
+                                   || access_error(a, v_sub, v_role, 'read') END
+                         ORDER BY u.ord)
+          FROM unnest(p_attempt_ids) WITH ORDINALITY AS u(id, ord)
+          LEFT JOIN attempts.attempts a ON a.attempt_id = u.id), '[]'::jsonb);
+END
+$$;
+
+------------------------------------------------------------------ cache support
+
+-- The states of the attempts in progress of the given exams (admin), oldest
+-- first, for a worker to preload its cache in one query.
+CREATE OR REPLACE FUNCTION attempts.preload_attempt_states(p_exam_ids uuid[])
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_role text;
+BEGIN
+    SELECT c.role INTO v_role FROM caller() c;
+    IF v_role IS NULL THEN
+        RETURN unauthorized();
+    END IF;
+    IF v_role <> 'admin' THEN
+        RETURN err('forbidden', 'admin role required');
+    END IF;
+    RETURN coalesce((
+        SELECT jsonb_agg(attempt_state_json(a) ORDER BY a.started_at, a.attempt_id)
+          FROM attempts.attempts a
+         WHERE a.exam_id = ANY (p_exam_ids) AND a.status = 'in_progress'), '[]'::jsonb);
+END
+$$;
+
+-- Tells every worker to clear its cache (NOTIFY attempts_clear_cache with
+-- the sender's backend pid, delivered at commit); admin. {"broadcast": true}.
+CREATE OR REPLACE FUNCTION attempts.broadcast_clear_cache()
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_role text;
+BEGIN
+    SELECT c.role INTO v_role FROM caller() c;
+    IF v_role IS NULL THEN
+        RETURN unauthorized();
+    END IF;
+    IF v_role <> 'admin' THEN
+        RETURN err('forbidden', 'admin role required');
+    END IF;
+    PERFORM pg_notify('attempts_clear_cache', pg_backend_pid()::text);
+    RETURN jsonb_build_object('broadcast', true);
+END
+$$;

@@ -1,0 +1,385 @@
+/* check_config: defaults (API.md section 10), the key = value file, the
+ * ATTEMPTS_* environment over it, and every way a value can be refused. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_suites.h"
+#include "config.h"
+
+#define SECRET32 "0123456789abcdef0123456789abcdef"
+
+/* The fake environment: NULL-terminated name/value pairs. */
+static const char *const *fake_env;
+
+static const char *fake_getenv(const char *name)
+{
+	for (const char *const *p = fake_env; p != NULL && p[0] != NULL; p += 2)
+		if (strcmp(p[0], name) == 0)
+			return p[1];
+	return NULL;
+}
+
+static const char *const env_secret_only[] = {
+	"ATTEMPTS_JWT_SECRET", SECRET32, NULL};
+
+/* Writes text to a fresh temporary file; returns its path (static storage,
+ * one at a time) which the caller unlinks. */
+static const char *temp_config(const char *text)
+{
+	static char path[64];
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof path, "/tmp/check_config_XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+	return path;
+}
+
+/* Loads from a file with text (NULL = no file) and env; returns the result
+ * and leaves any message in *msg. */
+static att_err load(config *cfg, const char *text, const char *const *env,
+		    char **msg)
+{
+	const char *path = text ? temp_config(text) : NULL;
+	att_err err;
+
+	fake_env = env;
+	*msg = NULL;
+	err = config_load_from(cfg, path, env ? fake_getenv : NULL, msg);
+	if (path != NULL)
+		unlink(path);
+	return err;
+}
+
+/* Asserts that loading fails with ATT_ECONFIG and a message containing
+ * every word in needle (a key name, typically). */
+static void expect_error(const char *text, const char *const *env,
+			 const char *needle)
+{
+	config cfg;
+	char *msg = NULL;
+	att_err err = load(&cfg, text, env, &msg);
+
+	ck_assert_int_eq(err, ATT_ECONFIG);
+	ck_assert_ptr_nonnull(msg);
+	ck_assert_msg(strstr(msg, needle) != NULL,
+		      "message \"%s\" does not name \"%s\"", msg, needle);
+	free(msg);
+	config_free(&cfg);
+}
+
+START_TEST(test_config_defaults)
+{
+	config cfg;
+	char *msg;
+
+	ck_assert_int_eq(load(&cfg, NULL, env_secret_only, &msg), ATT_OK);
+	ck_assert_ptr_null(msg);
+	ck_assert_str_eq(cfg.jwt_secret, SECRET32);
+	ck_assert_ptr_nonnull(cfg.db);
+	ck_assert_ptr_nonnull(cfg.upload_dir);
+	ck_assert_str_eq(cfg.log_level, "info");
+	ck_assert_int_eq(cfg.threads, 4);
+	ck_assert_int_eq(cfg.pool_min, 1);
+	ck_assert_int_eq(cfg.pool_max, 4); /* = threads */
+	ck_assert_int_eq(cfg.pool_acquire_timeout_ms, 2000);
+	ck_assert_int_eq(cfg.cache_ttl_attempt_state_ms, 30000);
+	ck_assert_int_eq(cfg.cache_ttl_attempt_info_ms, 300000);
+	ck_assert_int_eq(cfg.cache_ttl_attempt_stats_ms, 120000);
+	ck_assert_int_eq(cfg.cache_ttl_batch_operations_ms, 60000);
+	ck_assert_int_eq(cfg.cache_max_entries, 10000);
+	ck_assert_int_eq(cfg.cache_max_bytes, 16L * 1024 * 1024);
+	ck_assert_int_eq(cfg.breaker_failure_threshold, 5);
+	ck_assert_int_eq(cfg.breaker_timeout_ms, 60000);
+	ck_assert_int_eq(cfg.retry_attempts, 3);
+	ck_assert_int_eq(cfg.retry_base_delay_ms, 50);
+	ck_assert_int_eq(cfg.retry_max_delay_ms, 2000);
+	ck_assert_int_eq(cfg.max_body_bytes, 1024L * 1024);
+	/* section 3 limits */
+	ck_assert_int_eq(cfg.max_answers_bytes, 512L * 1024);
+	ck_assert_int_eq(cfg.max_event_payload_bytes, 16L * 1024);
+	ck_assert_int_eq(cfg.max_batch_items, 100);
+	ck_assert_int_eq(cfg.max_events, 500);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_config_pool_max_follows_threads)
+{
+	static const char *const env[] = {
+		"ATTEMPTS_JWT_SECRET", SECRET32, "ATTEMPTS_THREADS", "8", NULL};
+	config cfg;
+	char *msg;
+
+	ck_assert_int_eq(load(&cfg, "pool_max = 0\n", env, &msg), ATT_OK);
+	ck_assert_int_eq(cfg.threads, 8);
+	ck_assert_int_eq(cfg.pool_max, 8);
+	config_free(&cfg);
+
+	ck_assert_int_eq(load(&cfg, "threads = 6\npool_max = 3\n", env_secret_only,
+			      &msg), ATT_OK);
+	ck_assert_int_eq(cfg.threads, 6);
+	ck_assert_int_eq(cfg.pool_max, 3);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_config_file_overrides)
+{
+	config cfg;
+	char *msg;
+
+	ck_assert_int_eq(load(&cfg,
+			      "db = host=/tmp dbname=t\n"
+			      "jwt_secret = " SECRET32 "zz\n"
+			      "threads=2\n"
+			      "  pool_min   =   2  \n"
+			      "cache_max_bytes = 4096\n"
+			      "log_level = debug\n"
+			      "upload_dir = /srv/up\n",
+			      NULL, &msg),
+			 ATT_OK);
+	ck_assert_str_eq(cfg.db, "host=/tmp dbname=t"); /* '=' in a value kept */
+	ck_assert_str_eq(cfg.jwt_secret, SECRET32 "zz");
+	ck_assert_int_eq(cfg.threads, 2);
+	ck_assert_int_eq(cfg.pool_min, 2);
+	ck_assert_int_eq(cfg.pool_max, 2);
+	ck_assert_int_eq(cfg.cache_max_bytes, 4096);
+	ck_assert_str_eq(cfg.log_level, "debug");
+	ck_assert_str_eq(cfg.upload_dir, "/srv/up");
+	/* untouched keys keep their defaults */
+	ck_assert_int_eq(cfg.retry_attempts, 3);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_config_env_beats_file)
+{
+	static const char *const env[] = {
+		"ATTEMPTS_JWT_SECRET", SECRET32 "-from-env",
+		"ATTEMPTS_BREAKER_TIMEOUT_MS", "1234",
+		"ATTEMPTS_DB", "dbname=fromenv",
+		"attempts_threads", "9", /* wrong case: not ours */
+		NULL};
+	config cfg;
+	char *msg;
+
+	ck_assert_int_eq(load(&cfg,
+			      "jwt_secret = " SECRET32 "-from-file\n"
+			      "breaker_timeout_ms = 999\n"
+			      "db = dbname=fromfile\n"
+			      "threads = 3\n",
+			      env, &msg),
+			 ATT_OK);
+	ck_assert_str_eq(cfg.jwt_secret, SECRET32 "-from-env");
+	ck_assert_int_eq(cfg.breaker_timeout_ms, 1234);
+	ck_assert_str_eq(cfg.db, "dbname=fromenv");
+	ck_assert_int_eq(cfg.threads, 3);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_config_comments_blank_lines)
+{
+	config cfg;
+	char *msg;
+
+	ck_assert_int_eq(load(&cfg,
+			      "# a comment\n"
+			      "\n"
+			      "   \t\n"
+			      "   # indented comment = with equals\n"
+			      "retry_attempts = 7\n"
+			      "\n",
+			      env_secret_only, &msg),
+			 ATT_OK);
+	ck_assert_ptr_null(msg);
+	ck_assert_int_eq(cfg.retry_attempts, 7);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_config_unknown_key)
+{
+	expect_error("threads = 2\nno_such_key = 1\n", env_secret_only,
+		     "no_such_key");
+}
+END_TEST
+
+START_TEST(test_config_missing_equals)
+{
+	expect_error("threads 2\n", env_secret_only, "line 1");
+}
+END_TEST
+
+START_TEST(test_config_bad_integer_file)
+{
+	expect_error("threads = four\n", env_secret_only, "threads");
+	expect_error("threads = 4x\n", env_secret_only, "threads");
+	expect_error("threads =\n", env_secret_only, "threads");
+	expect_error("pool_acquire_timeout_ms = 99999999999999999999999\n",
+		     env_secret_only, "pool_acquire_timeout_ms");
+}
+END_TEST
+
+START_TEST(test_config_bad_integer_env)
+{
+	static const char *const env[] = {
+		"ATTEMPTS_JWT_SECRET", SECRET32, "ATTEMPTS_THREADS", "lots", NULL};
+
+	expect_error(NULL, env, "threads");
+}
+END_TEST
+
+START_TEST(test_config_out_of_range)
+{
+	static const char *const env[] = {
+		"ATTEMPTS_JWT_SECRET", SECRET32, "ATTEMPTS_RETRY_ATTEMPTS", "0", NULL};
+
+	expect_error("threads = 0\n", env_secret_only, "threads");
+	expect_error("threads = -1\n", env_secret_only, "threads");
+	expect_error("threads = 257\n", env_secret_only, "threads");
+	expect_error("max_body_bytes = 10\n", env_secret_only, "max_body_bytes");
+	expect_error(NULL, env, "retry_attempts");
+}
+END_TEST
+
+START_TEST(test_config_jwt_secret_required)
+{
+	static const char *const short_env[] = {
+		"ATTEMPTS_JWT_SECRET", "0123456789abcdef0123456789abcde", NULL};
+
+	expect_error(NULL, NULL, "jwt_secret");
+	expect_error("threads = 2\n", NULL, "jwt_secret");
+	expect_error(NULL, short_env, "jwt_secret"); /* 31 bytes */
+}
+END_TEST
+
+START_TEST(test_config_pool_min_over_max)
+{
+	expect_error("pool_min = 5\npool_max = 4\n", env_secret_only, "pool_min");
+	/* pool_max defaults to threads (4) */
+	expect_error("pool_min = 5\n", env_secret_only, "pool_min");
+}
+END_TEST
+
+START_TEST(test_config_bad_log_level)
+{
+	expect_error("log_level = loud\n", env_secret_only, "log_level");
+}
+END_TEST
+
+START_TEST(test_config_retry_delays)
+{
+	expect_error("retry_base_delay_ms = 3000\nretry_max_delay_ms = 2000\n",
+		     env_secret_only, "retry_base_delay_ms");
+}
+END_TEST
+
+START_TEST(test_config_missing_file)
+{
+	config cfg;
+	char *msg = NULL;
+
+	fake_env = env_secret_only;
+	ck_assert_int_eq(config_load_from(&cfg, "/nonexistent/attempts.conf",
+					  fake_getenv, &msg),
+			 ATT_ECONFIG);
+	ck_assert_ptr_nonnull(msg);
+	ck_assert_ptr_nonnull(strstr(msg, "/nonexistent/attempts.conf"));
+	free(msg);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_config_null_errmsg)
+{
+	config cfg;
+
+	fake_env = NULL;
+	ck_assert_int_eq(config_load_from(&cfg, NULL, NULL, NULL), ATT_ECONFIG);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_config_free_null)
+{
+	config cfg;
+	char *msg;
+
+	config_free(NULL);
+	ck_assert_int_eq(load(&cfg, NULL, env_secret_only, &msg), ATT_OK);
+	config_free(&cfg);
+	ck_assert_ptr_null(cfg.db);
+	ck_assert_ptr_null(cfg.jwt_secret);
+	config_free(&cfg); /* twice is harmless */
+}
+END_TEST
+
+START_TEST(test_config_write_table)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	ck_assert_ptr_nonnull(f);
+	config_write_table(f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_ptr_nonnull(strstr(text, "`breaker_timeout_ms` | `ATTEMPTS_BREAKER_TIMEOUT_MS`"));
+	ck_assert_ptr_nonnull(strstr(text, "`jwt_secret`"));
+	ck_assert_ptr_nonnull(strstr(text, "`max_body_bytes`"));
+	free(text);
+}
+END_TEST
+
+Suite *config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc;
+
+	tc = tcase_create("defaults");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_config_defaults);
+	tcase_add_test(tc, test_config_pool_max_follows_threads);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("file");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_config_file_overrides);
+	tcase_add_test(tc, test_config_comments_blank_lines);
+	tcase_add_test(tc, test_config_missing_file);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("environment");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_config_env_beats_file);
+	tcase_add_test(tc, test_config_bad_integer_env);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("refusals");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_config_unknown_key);
+	tcase_add_test(tc, test_config_missing_equals);
+	tcase_add_test(tc, test_config_bad_integer_file);
+	tcase_add_test(tc, test_config_out_of_range);
+	tcase_add_test(tc, test_config_jwt_secret_required);
+	tcase_add_test(tc, test_config_pool_min_over_max);
+	tcase_add_test(tc, test_config_bad_log_level);
+	tcase_add_test(tc, test_config_retry_delays);
+	tcase_add_test(tc, test_config_null_errmsg);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("free");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_config_free_null);
+	tcase_add_test(tc, test_config_write_table);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,454 @@
+/* check_json: typed field access (ABSENT / OK / BAD), strict parsing of
+ * request bodies (UTF-8, NUL, trailing garbage), timestamps and paths. */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_suites.h"
+#include "json.h"
+
+#define UUID_A "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+
+static cJSON *doc;
+
+static void json_setup(void)
+{
+	static const char text[] =
+		"{\"obj\":{\"k\":1},\"arr\":[1,2],\"str\":\"hello\",\"empty\":\"\","
+		"\"n\":42,\"neg\":-7,\"frac\":1.5,\"big\":1e300,\"nul\":null,"
+		"\"numstr\":\"42\",\"t\":true,\"uuid\":\"" UUID_A "\","
+		"\"UUID\":\"0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D\","
+		"\"short_uuid\":\"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4\","
+		"\"ts\":\"2024-05-01T12:30:00Z\",\"ts_bad\":\"2024-05-01 12:30:00\","
+		"\"zero\":0,\"exp\":1e2}";
+
+	doc = json_parse(text, sizeof text - 1);
+	ck_assert_ptr_nonnull(doc);
+}
+
+static void json_teardown(void)
+{
+	cJSON_Delete(doc);
+	doc = NULL;
+}
+
+/* json_parse on a C string. */
+static cJSON *parse_str(const char *s)
+{
+	return json_parse(s, strlen(s));
+}
+
+/* Asserts that json_parse refuses the len bytes at s. */
+static void refuse(const char *s, size_t len)
+{
+	cJSON *j = json_parse(s, len);
+
+	ck_assert_msg(j == NULL, "json_parse accepted \"%.*s\"", (int)len, s);
+	cJSON_Delete(j);
+}
+
+static void accept_ok(const char *s)
+{
+	cJSON *j = parse_str(s);
+
+	ck_assert_msg(j != NULL, "json_parse refused \"%s\"", s);
+	cJSON_Delete(j);
+}
+
+START_TEST(test_json_get_object)
+{
+	const cJSON *out = NULL;
+
+	ck_assert_int_eq(json_get_object(doc, "obj", &out), JSON_FIELD_OK);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(out, "k"));
+	out = NULL;
+	ck_assert_int_eq(json_get_object(doc, "missing", &out), JSON_FIELD_ABSENT);
+	ck_assert_int_eq(json_get_object(doc, "nul", &out), JSON_FIELD_ABSENT);
+	ck_assert_int_eq(json_get_object(doc, "arr", &out), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_object(doc, "str", &out), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_object(doc, "OBJ", &out), JSON_FIELD_ABSENT);
+	ck_assert_ptr_null(out); /* written only on success */
+}
+END_TEST
+
+START_TEST(test_json_get_array)
+{
+	const cJSON *out = NULL;
+
+	ck_assert_int_eq(json_get_array(doc, "arr", &out), JSON_FIELD_OK);
+	ck_assert_int_eq(cJSON_GetArraySize(out), 2);
+	out = NULL;
+	ck_assert_int_eq(json_get_array(doc, "missing", &out), JSON_FIELD_ABSENT);
+	ck_assert_int_eq(json_get_array(doc, "nul", &out), JSON_FIELD_ABSENT);
+	ck_assert_int_eq(json_get_array(doc, "obj", &out), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_array(doc, "n", &out), JSON_FIELD_BAD);
+	ck_assert_ptr_null(out);
+}
+END_TEST
+
+START_TEST(test_json_get_string)
+{
+	const char *out = NULL;
+
+	ck_assert_int_eq(json_get_string(doc, "str", 1, 64, &out), JSON_FIELD_OK);
+	ck_assert_str_eq(out, "hello");
+	out = NULL;
+	ck_assert_int_eq(json_get_string(doc, "str", 5, 5, &out), JSON_FIELD_OK);
+	out = NULL;
+	ck_assert_int_eq(json_get_string(doc, "str", 6, 64, &out), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_string(doc, "str", 1, 4, &out), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_string(doc, "empty", 1, 4, &out), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_string(doc, "n", 0, 64, &out), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_string(doc, "t", 0, 64, &out), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_string(doc, "nul", 0, 64, &out), JSON_FIELD_ABSENT);
+	ck_assert_int_eq(json_get_string(doc, "missing", 0, 64, &out), JSON_FIELD_ABSENT);
+	ck_assert_ptr_null(out);
+	ck_assert_int_eq(json_get_string(doc, "empty", 0, 4, &out), JSON_FIELD_OK);
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
+START_TEST(test_json_get_long)
+{
+	long v = -99;
+
+	ck_assert_int_eq(json_get_long(doc, "n", 0, 100, &v), JSON_FIELD_OK);
+	ck_assert_int_eq(v, 42);
+	ck_assert_int_eq(json_get_long(doc, "neg", -10, 0, &v), JSON_FIELD_OK);
+	ck_assert_int_eq(v, -7);
+	ck_assert_int_eq(json_get_long(doc, "exp", 0, 100, &v), JSON_FIELD_OK);
+	ck_assert_int_eq(v, 100);
+	ck_assert_int_eq(json_get_long(doc, "zero", 0, 0, &v), JSON_FIELD_OK);
+	ck_assert_int_eq(v, 0);
+	v = -99;
+	ck_assert_int_eq(json_get_long(doc, "n", 43, 100, &v), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_long(doc, "n", 0, 41, &v), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_long(doc, "neg", 0, 100, &v), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_long(doc, "frac", 0, 100, &v), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_long(doc, "big", LONG_MIN, LONG_MAX, &v), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_long(doc, "numstr", 0, 100, &v), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_long(doc, "t", 0, 100, &v), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_long(doc, "nul", 0, 100, &v), JSON_FIELD_ABSENT);
+	ck_assert_int_eq(json_get_long(doc, "missing", 0, 100, &v), JSON_FIELD_ABSENT);
+	ck_assert_int_eq(v, -99);
+}
+END_TEST
+
+START_TEST(test_json_number_is_long)
+{
+	ck_assert_int_eq(json_number_is_long(3.0, 0, 10), 1);
+	ck_assert_int_eq(json_number_is_long(0.0, 0, 0), 1);
+	ck_assert_int_eq(json_number_is_long(-0.0, 0, 10), 1);
+	ck_assert_int_eq(json_number_is_long(10.0, 0, 10), 1);
+	ck_assert_int_eq(json_number_is_long(10.5, 0, 20), 0);
+	ck_assert_int_eq(json_number_is_long(11.0, 0, 10), 0);
+	ck_assert_int_eq(json_number_is_long(-1.0, 0, 10), 0);
+	ck_assert_int_eq(json_number_is_long(NAN, 0, 10), 0);
+	ck_assert_int_eq(json_number_is_long(INFINITY, LONG_MIN, LONG_MAX), 0);
+	ck_assert_int_eq(json_number_is_long(-INFINITY, LONG_MIN, LONG_MAX), 0);
+	ck_assert_int_eq(json_number_is_long(2147483647.0, 0, 2147483647L), 1);
+	ck_assert_int_eq(json_number_is_long(2147483648.0, 0, 2147483647L), 0);
+}
+END_TEST
+
+/* 2^63 does not fit a long, yet (double)LONG_MAX rounds up to exactly 2^63,
+ * so a [.., LONG_MAX] range check on doubles lets it through and the cast
+ * to long that follows is undefined. */
+START_TEST(test_json_number_is_long_2pow63)
+{
+	ck_assert_int_eq(json_number_is_long(9223372036854775808.0, LONG_MIN, LONG_MAX), 0);
+}
+END_TEST
+
+START_TEST(test_json_get_uuid)
+{
+	const char *out = NULL;
+
+	ck_assert_int_eq(json_get_uuid(doc, "uuid", &out), JSON_FIELD_OK);
+	ck_assert_str_eq(out, UUID_A);
+	out = NULL;
+	ck_assert_int_eq(json_get_uuid(doc, "UUID", &out), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_uuid(doc, "short_uuid", &out), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_uuid(doc, "str", &out), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_uuid(doc, "n", &out), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_uuid(doc, "nul", &out), JSON_FIELD_ABSENT);
+	ck_assert_int_eq(json_get_uuid(doc, "missing", &out), JSON_FIELD_ABSENT);
+	ck_assert_ptr_null(out);
+}
+END_TEST
+
+START_TEST(test_json_get_timestamp)
+{
+	const char *out = NULL;
+
+	ck_assert_int_eq(json_get_timestamp(doc, "ts", &out), JSON_FIELD_OK);
+	ck_assert_str_eq(out, "2024-05-01T12:30:00Z");
+	out = NULL;
+	ck_assert_int_eq(json_get_timestamp(doc, "ts_bad", &out), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_timestamp(doc, "n", &out), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_timestamp(doc, "empty", &out), JSON_FIELD_BAD);
+	ck_assert_int_eq(json_get_timestamp(doc, "nul", &out), JSON_FIELD_ABSENT);
+	ck_assert_int_eq(json_get_timestamp(doc, "missing", &out), JSON_FIELD_ABSENT);
+	ck_assert_ptr_null(out);
+}
+END_TEST
+
+START_TEST(test_json_is_timestamp)
+{
+	ck_assert_int_eq(json_is_timestamp("2024-05-01T12:30:00Z"), 1);
+	ck_assert_int_eq(json_is_timestamp("2024-05-01t12:30:00z"), 1);
+	ck_assert_int_eq(json_is_timestamp("2024-05-01T12:30:00.123456Z"), 1);
+	ck_assert_int_eq(json_is_timestamp("2024-05-01T12:30:00+02:00"), 1);
+	ck_assert_int_eq(json_is_timestamp("2024-05-01T12:30:00.5-05:30"), 1);
+	ck_assert_int_eq(json_is_timestamp(""), 0);
+	ck_assert_int_eq(json_is_timestamp("2024-05-01"), 0);
+	ck_assert_int_eq(json_is_timestamp("2024-05-01T12:30:00"), 0);
+	ck_assert_int_eq(json_is_timestamp("2024-05-01 12:30:00Z"), 0);
+	ck_assert_int_eq(json_is_timestamp("2024-05-01T12:30:00.Z"), 0);
+	ck_assert_int_eq(json_is_timestamp("2024-05-01T12:30:00ZZ"), 0);
+	ck_assert_int_eq(json_is_timestamp("2024-05-01T12:30:00+0200"), 0);
+	ck_assert_int_eq(json_is_timestamp("2024-05-01T12:30:00+02:00x"), 0);
+	ck_assert_int_eq(json_is_timestamp("2024-05-01T12:30:00+02"), 0);
+	ck_assert_int_eq(json_is_timestamp("24-05-01T12:30:00Zxx"), 0);
+	ck_assert_int_eq(json_is_timestamp("2024/05/01T12:30:00Z"), 0);
+	ck_assert_int_eq(json_is_timestamp("2024-05-01T12-30-00Z"), 0);
+	ck_assert_int_eq(json_is_timestamp("abcd-ef-ghTij:kl:mnZ"), 0);
+}
+END_TEST
+
+START_TEST(test_json_path)
+{
+	json_path p;
+
+	json_path_set(&p, "answers");
+	ck_assert_str_eq(p.text, "answers");
+	json_path_index(&p, "events", 3, "payload");
+	ck_assert_str_eq(p.text, "events[3].payload");
+	json_path_index(&p, "data", 0, NULL);
+	ck_assert_str_eq(p.text, "data[0]");
+	json_path_index(&p, "data", 12, "");
+	ck_assert_str_eq(p.text, "data[12]");
+}
+END_TEST
+
+START_TEST(test_json_path_truncates)
+{
+	json_path p;
+	char longname[400];
+
+	memset(longname, 'a', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+	json_path_set(&p, longname);
+	ck_assert_uint_eq(strlen(p.text), sizeof p.text - 1);
+	json_path_index(&p, longname, 1, "x");
+	ck_assert_uint_eq(strlen(p.text), sizeof p.text - 1);
+}
+END_TEST
+
+START_TEST(test_json_print)
+{
+	cJSON *j = parse_str(" { \"a\" : [ 1 , \"x\" ] } ");
+	char *text;
+
+	ck_assert_ptr_nonnull(j);
+	text = json_print(j);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_str_eq(text, "{\"a\":[1,\"x\"]}");
+	cJSON_free(text);
+	cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(test_json_parse_accepts)
+{
+	accept_ok("{}");
+	accept_ok("[]");
+	accept_ok("0");
+	accept_ok("\"s\"");
+	accept_ok("null");
+	accept_ok(" \t\r\n{\"a\":1} \t\r\n");
+	accept_ok("{\"emoji\":\"\xf0\x9f\x98\x80\",\"e\":\"\xc3\xa9\",\"cjk\":\"\xe4\xb8\xad\"}");
+	accept_ok("\"\\ud83d\\ude00\"");
+	accept_ok("{\"a\":\"\xef\xbf\xbf\"}"); /* U+FFFF */
+	accept_ok("\"\xf4\x8f\xbf\xbf\"");     /* U+10FFFF */
+}
+END_TEST
+
+START_TEST(test_json_parse_exact_length)
+{
+	/* only len bytes are parsed: what follows is not looked at */
+	static const char text[] = "{\"a\":1}GARBAGE";
+	cJSON *j = json_parse(text, 7);
+
+	ck_assert_ptr_nonnull(j);
+	ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(j, "a")->valueint, 1);
+	cJSON_Delete(j);
+	refuse(text, 6);
+}
+END_TEST
+
+START_TEST(test_json_parse_trailing_garbage)
+{
+	refuse("{} x", 4);
+	refuse("{}{}", 4);
+	refuse("[1] ,", 5);
+	refuse("1 2", 3);
+	refuse("{\"a\":1}}", 8);
+}
+END_TEST
+
+START_TEST(test_json_parse_empty_and_malformed)
+{
+	refuse("", 0);
+	refuse("   ", 3);
+	refuse("{", 1);
+	refuse("{\"a\":}", 6);
+	refuse("[1,]", 4);
+	refuse("{\"a\":1,}", 8);
+	refuse("tru", 3);
+	refuse("'a'", 3);
+	refuse("{a:1}", 5);
+	ck_assert_ptr_null(json_parse(NULL, 5));
+}
+END_TEST
+
+START_TEST(test_json_parse_nul_bytes)
+{
+	refuse("{}\0", 3);
+	refuse("\0{}", 3);
+	refuse("{\"a\":\"x\0y\"}", 11);
+}
+END_TEST
+
+START_TEST(test_json_parse_invalid_utf8)
+{
+	refuse("\"\xc0\xaf\"", 4);             /* overlong '/' */
+	refuse("\"\xc1\xbf\"", 4);             /* overlong */
+	refuse("\"\xe0\x80\xaf\"", 5);         /* overlong 3-byte */
+	refuse("\"\xf0\x80\x80\xaf\"", 6);     /* overlong 4-byte */
+	refuse("\"\xed\xa0\x80\"", 5);         /* U+D800 surrogate */
+	refuse("\"\xed\xbf\xbf\"", 5);         /* U+DFFF surrogate */
+	refuse("\"\xf4\x90\x80\x80\"", 6);     /* above U+10FFFF */
+	refuse("\"\xf8\x88\x80\x80\x80\"", 7); /* 5-byte form */
+	refuse("\"\xff\"", 3);
+	refuse("\"\x80\"", 3);                 /* lone continuation */
+	refuse("\"\xc3\"", 3);                 /* truncated 2-byte */
+	refuse("\"\xe4\xb8\"", 4);             /* truncated 3-byte */
+	refuse("\"\xf0\x9f\x98\"", 5);         /* truncated 4-byte */
+	refuse("\"\xc3(\"", 4);                /* bad continuation */
+	refuse("\xc3", 1);                     /* truncated at the very end */
+	refuse("\"\\ud800\"", 8);              /* escaped lone surrogate */
+}
+END_TEST
+
+START_TEST(test_json_utf8_valid)
+{
+	ck_assert_int_eq(json_utf8_valid("", 0), 1);
+	ck_assert_int_eq(json_utf8_valid("abc", 3), 1);
+	ck_assert_int_eq(json_utf8_valid("\xc2\x80", 2), 1);
+	ck_assert_int_eq(json_utf8_valid("\xdf\xbf", 2), 1);
+	ck_assert_int_eq(json_utf8_valid("\xe0\xa0\x80", 3), 1);
+	ck_assert_int_eq(json_utf8_valid("\xf0\x90\x80\x80", 4), 1);
+	ck_assert_int_eq(json_utf8_valid("\xc2\x80", 1), 0);
+	ck_assert_int_eq(json_utf8_valid("a\0b", 3), 0);
+	ck_assert_int_eq(json_utf8_valid("\xed\x9f\xbf", 3), 1); /* U+D7FF */
+	ck_assert_int_eq(json_utf8_valid("\xee\x80\x80", 3), 1); /* U+E000 */
+}
+END_TEST
+
+/* Bodies that are not JSON (RFC 8259) but that cJSON's lenient parser
+ * takes. json_parse promises "valid ... one complete JSON value". */
+START_TEST(test_json_parse_control_whitespace)
+{
+	refuse("\x01{}", 3);  /* not JSON whitespace */
+	refuse("\f{}", 3);
+	refuse("{}\x0b", 3);
+}
+END_TEST
+
+START_TEST(test_json_parse_raw_control_in_string)
+{
+	refuse("{\"a\":\"x\ty\"}", 11);  /* raw TAB must be escaped */
+	refuse("{\"a\":\"x\ny\"}", 11);
+}
+END_TEST
+
+START_TEST(test_json_parse_bad_numbers)
+{
+	refuse("01", 2);
+	refuse("1.", 2);
+	refuse("{\"v\":-01}", 9);
+}
+END_TEST
+
+/* cJSON decodes \u0000 to a NUL and silently cuts the string there, so
+ * {"exam_id":"<uuid>\u0000junk"} validates as the bare uuid and answer keys
+ * change. PostgreSQL's jsonb refuses \u0000 too. */
+START_TEST(test_json_parse_escaped_nul)
+{
+	static const char text[] = "{\"a\":\"x\\u0000y\"}";
+	cJSON *j = json_parse(text, sizeof text - 1);
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "a");
+
+	ck_assert_msg(j == NULL || (cJSON_IsString(a) && strcmp(a->valuestring, "x") != 0),
+		      "\\u0000 silently truncated the string to \"x\"");
+	cJSON_Delete(j);
+}
+END_TEST
+
+Suite *json_suite(void)
+{
+	Suite *s = suite_create("json");
+	TCase *tc;
+
+	tc = tcase_create("fields");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_checked_fixture(tc, json_setup, json_teardown);
+	tcase_add_test(tc, test_json_get_object);
+	tcase_add_test(tc, test_json_get_array);
+	tcase_add_test(tc, test_json_get_string);
+	tcase_add_test(tc, test_json_get_long);
+	tcase_add_test(tc, test_json_get_uuid);
+	tcase_add_test(tc, test_json_get_timestamp);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("numbers");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_json_number_is_long);
+	tcase_add_test(tc, test_json_number_is_long_2pow63);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("timestamps");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_json_is_timestamp);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("paths");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_json_path);
+	tcase_add_test(tc, test_json_path_truncates);
+	tcase_add_test(tc, test_json_print);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("parse");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_json_parse_accepts);
+	tcase_add_test(tc, test_json_parse_exact_length);
+	tcase_add_test(tc, test_json_parse_trailing_garbage);
+	tcase_add_test(tc, test_json_parse_empty_and_malformed);
+	tcase_add_test(tc, test_json_parse_nul_bytes);
+	tcase_add_test(tc, test_json_parse_invalid_utf8);
+	tcase_add_test(tc, test_json_utf8_valid);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("parse_strict");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_json_parse_control_whitespace);
+	tcase_add_test(tc, test_json_parse_raw_control_in_string);
+	tcase_add_test(tc, test_json_parse_bad_numbers);
+	tcase_add_test(tc, test_json_parse_escaped_nul);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,21 @@
+/* check_main: the unit-test runner; chains every module's suite (libevdev's
+ * test-main style). CK_FORK=no runs in-process, e.g. under valgrind. */
+#include <stdlib.h>
+
+#include "check_suites.h"
+
+int main(void)
+{
+	SRunner *sr = srunner_create(buf_suite());
+	int failed;
+
+	srunner_add_suite(sr, config_suite());
+	srunner_add_suite(sr, json_suite());
+	srunner_add_suite(sr, http_suite());
+	srunner_add_suite(sr, auth_suite());
+	srunner_add_suite(sr, router_suite());
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,18 @@
+/* check_suites: one Suite per unit-test file, chained by check_main.c.
+ * Each tests/check_<module>.c defines exactly one of these. */
+#ifndef ATT_CHECK_SUITES_H
+#define ATT_CHECK_SUITES_H
+
+#include <check.h>
+
+Suite *buf_suite(void);
+Suite *config_suite(void);
+Suite *json_suite(void);
+Suite *http_suite(void);
+Suite *auth_suite(void);
+Suite *router_suite(void);
+
+/* Generous per-test timeout (seconds) for every TCase. */
+#define CHECK_TIMEOUT_S 10
+
+#endif

@@ -1,0 +1,1746 @@
+/* check_e2e: end-to-end tests of the routes of issue #2 (health, exams,
+ * start, state, info, save; routing and authentication) against a running
+ * stack: real nginx, real workers, real PostgreSQL, spoken to over HTTP.
+ *
+ * Environment: ATTEMPTS_TEST_URL (http://127.0.0.1:PORT), ATTEMPTS_JWT_SECRET
+ * (the stack's secret) and ATTEMPTS_TEST_DB (libpq conninfo of the stack's
+ * database, to set up and inspect rows directly). Exits 77 (automake SKIP)
+ * when one is missing. Every test makes its own users and exams. */
+#include <check.h>
+#include <cJSON.h>
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth.h"
+#include "http_client.h"
+#include "uuid.h"
+
+static const char *g_url;
+static const char *g_secret;
+static const char *g_db;
+
+#define ONE_MIB (1024 * 1024)
+
+/* ------------------------------------------------------------ users */
+
+typedef struct user {
+	char sub[UUID_STR_LEN + 1];
+	char *token; /* freed with user_free() */
+	auth_role role;
+} user;
+
+/* A fresh user with a random sub and a token valid for an hour. */
+static user user_new(auth_role role)
+{
+	user u;
+	time_t now = time(NULL);
+
+	memset(&u, 0, sizeof u);
+	ck_assert_int_eq(uuid_generate(u.sub), ATT_OK);
+	u.role = role;
+	u.token = auth_sign(u.sub, role, now, now + 3600, g_secret,
+			    strlen(g_secret));
+	ck_assert_ptr_nonnull(u.token);
+	return u;
+}
+
+static void user_free(user *u)
+{
+	free(u->token);
+	u->token = NULL;
+}
+
+/* Signs an arbitrary header and payload (JSON text) with HMAC-SHA256 under
+ * secret; with secret NULL the signature part is empty. Caller frees. */
+static char *sign_raw(const char *header, const char *payload,
+		      const char *secret)
+{
+	size_t hl = strlen(header), pl = strlen(payload);
+	char *tok = malloc(4 * ((hl + 2) / 3) + 4 * ((pl + 2) / 3) + 64);
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int mac_len = 0;
+	size_t n;
+
+	ck_assert_ptr_nonnull(tok);
+	auth_b64url_encode((const unsigned char *)header, hl, tok);
+	n = strlen(tok);
+	tok[n++] = '.';
+	auth_b64url_encode((const unsigned char *)payload, pl, tok + n);
+	n = strlen(tok);
+	if (secret != NULL) {
+		ck_assert_ptr_nonnull(HMAC(EVP_sha256(), secret, (int)strlen(secret),
+					   (const unsigned char *)tok, n, mac,
+					   &mac_len));
+		tok[n++] = '.';
+		auth_b64url_encode(mac, mac_len, tok + n);
+	} else {
+		tok[n++] = '.';
+		tok[n] = '\0';
+	}
+	return tok;
+}
+
+/* ------------------------------------------------------------ HTTP */
+
+typedef struct resp {
+	http_client_response r;
+	cJSON *json; /* the parsed body, NULL if it is not JSON */
+	char what[160]; /* "METHOD path", for messages */
+} resp;
+
+static void resp_free(resp *r)
+{
+	http_client_response_free(&r->r);
+	cJSON_Delete(r->json);
+	r->json = NULL;
+}
+
+/* Sends one request with an optional bearer token (raw), an optional JSON
+ * body and optional extra header lines (NULL-terminated). Fails the test
+ * if the exchange itself fails. */
+static void send_raw(resp *out, const char *method, const char *path,
+		     const char *token, const char *body, size_t body_len,
+		     const char *const *extra)
+{
+	const char *headers[16];
+	char auth[AUTH_MAX_TOKEN_LEN + 32];
+	size_t n = 0;
+
+	memset(out, 0, sizeof *out);
+	snprintf(out->what, sizeof out->what, "%s %.140s", method, path);
+	if (token != NULL) {
+		snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+		headers[n++] = auth;
+	}
+	if (body != NULL)
+		headers[n++] = "Content-Type: application/json";
+	for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 15; i++)
+		headers[n++] = extra[i];
+	headers[n] = NULL;
+	ck_assert_msg(http_client_request(g_url, method, path, headers, body,
+					  body_len, &out->r) == 0,
+		      "%s: %s", out->what, out->r.error);
+	out->json = cJSON_ParseWithLength(out->r.body, out->r.body_len);
+}
+
+static void send_req(resp *out, const char *method, const char *path,
+		     const user *u, const char *body, const char *const *extra)
+{
+	send_raw(out, method, path, u ? u->token : NULL, body,
+		 body ? strlen(body) : 0, extra);
+}
+
+static void expect_json_type(const resp *r)
+{
+	const char *ct = http_client_header(&r->r, "Content-Type");
+
+	ck_assert_msg(ct != NULL && strncmp(ct, "application/json", 16) == 0,
+		      "%s: Content-Type %s, want application/json", r->what,
+		      ct ? ct : "(none)");
+}
+
+/* Asserts the status and a JSON object body; returns the body. */
+static const cJSON *expect_ok(const resp *r, int status)
+{
+	ck_assert_msg(r->r.status == status, "%s: status %d, want %d; body %.600s",
+		      r->what, r->r.status, status, r->r.body);
+	expect_json_type(r);
+	ck_assert_msg(cJSON_IsObject(r->json), "%s: body is not a JSON object: %.300s",
+		      r->what, r->r.body);
+	return r->json;
+}
+
+/* Asserts an error answer of API.md section 3: status, JSON content type,
+ * exactly {"error": {"code", "message"[, "details"]}} with code as given.
+ * Returns details (NULL when absent). */
+static const cJSON *expect_error(const resp *r, int status, const char *code)
+{
+	const cJSON *err, *c, *m, *d, *it;
+	int top = 0;
+
+	ck_assert_msg(r->r.status == status, "%s: status %d, want %d; body %.600s",
+		      r->what, r->r.status, status, r->r.body);
+	expect_json_type(r);
+	ck_assert_msg(cJSON_IsObject(r->json), "%s: error body is not a JSON object: %.300s",
+		      r->what, r->r.body);
+	cJSON_ArrayForEach(it, r->json) top++;
+	err = cJSON_GetObjectItemCaseSensitive(r->json, "error");
+	ck_assert_msg(top == 1 && cJSON_IsObject(err),
+		      "%s: error body must be exactly {\"error\": {...}}: %.300s",
+		      r->what, r->r.body);
+	cJSON_ArrayForEach(it, err) {
+		ck_assert_msg(strcmp(it->string, "code") == 0 ||
+				      strcmp(it->string, "message") == 0 ||
+				      strcmp(it->string, "details") == 0,
+			      "%s: unexpected key error.%s in %.300s", r->what,
+			      it->string, r->r.body);
+	}
+	c = cJSON_GetObjectItemCaseSensitive(err, "code");
+	m = cJSON_GetObjectItemCaseSensitive(err, "message");
+	d = cJSON_GetObjectItemCaseSensitive(err, "details");
+	ck_assert_msg(cJSON_IsString(c) && strcmp(c->valuestring, code) == 0,
+		      "%s: error code %s, want %s", r->what,
+		      cJSON_IsString(c) ? c->valuestring : "(not a string)", code);
+	ck_assert_msg(cJSON_IsString(m) && m->valuestring[0] != '\0',
+		      "%s: error.message must be a non-empty string", r->what);
+	ck_assert_msg(d == NULL || cJSON_IsObject(d),
+		      "%s: error.details must be an object when present", r->what);
+	return d;
+}
+
+/* Asserts 422 validation_failed naming field in details.field. */
+static void expect_field(const resp *r, const char *field)
+{
+	const cJSON *d = expect_error(r, 422, "validation_failed");
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(d, "field");
+
+	ck_assert_msg(cJSON_IsString(f) && strcmp(f->valuestring, field) == 0,
+		      "%s: details.field %s, want %s", r->what,
+		      cJSON_IsString(f) ? f->valuestring : "(absent)", field);
+}
+
+static void expect_unauthorized(const resp *r)
+{
+	const char *www = http_client_header(&r->r, "WWW-Authenticate");
+
+	expect_error(r, 401, "unauthorized");
+	ck_assert_msg(www != NULL && strncmp(www, "Bearer", 6) == 0,
+		      "%s: WWW-Authenticate %s, want Bearer", r->what,
+		      www ? www : "(none)");
+}
+
+/* ------------------------------------------------------------ JSON values */
+
+static const cJSON *jget(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	ck_assert_msg(v != NULL, "key %s missing", key);
+	return v;
+}
+
+static const char *jstr(const cJSON *obj, const char *key)
+{
+	const cJSON *v = jget(obj, key);
+
+	ck_assert_msg(cJSON_IsString(v), "%s is not a string", key);
+	return v->valuestring;
+}
+
+static double jnum(const cJSON *obj, const char *key)
+{
+	const cJSON *v = jget(obj, key);
+
+	ck_assert_msg(cJSON_IsNumber(v), "%s is not a number", key);
+	return v->valuedouble;
+}
+
+static void expect_null(const cJSON *obj, const char *key)
+{
+	ck_assert_msg(cJSON_IsNull(jget(obj, key)), "%s is not null", key);
+}
+
+static void expect_str(const cJSON *obj, const char *key, const char *want)
+{
+	const char *got = jstr(obj, key);
+
+	ck_assert_msg(strcmp(got, want) == 0, "%s is \"%s\", want \"%s\"", key,
+		      got, want);
+}
+
+static void expect_num(const cJSON *obj, const char *key, double want)
+{
+	double got = jnum(obj, key);
+
+	ck_assert_msg(got == want, "%s is %g, want %g", key, got, want);
+}
+
+/* obj[key] equals the JSON text want (structurally). */
+static void expect_json_eq(const cJSON *obj, const char *key, const char *want)
+{
+	cJSON *w = cJSON_Parse(want);
+	const cJSON *got = jget(obj, key);
+	char *got_text = cJSON_PrintUnformatted(got);
+	int same;
+
+	ck_assert_ptr_nonnull(w);
+	same = cJSON_Compare(got, w, 1);
+	ck_assert_msg(same, "%s is %s, want %s", key, got_text, want);
+	cJSON_free(got_text);
+	cJSON_Delete(w);
+}
+
+/* An RFC 3339 UTC timestamp: YYYY-MM-DDTHH:MM:SS[.frac]Z. */
+static void expect_ts(const cJSON *obj, const char *key)
+{
+	const char *s = jstr(obj, key), *p = s;
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	int ok = 1;
+
+	for (size_t i = 0; i < sizeof shape - 1 && ok; i++, p++)
+		ok = shape[i] == 'd' ? (*p >= '0' && *p <= '9') : *p == shape[i];
+	if (ok && *p == '.') {
+		p++;
+		ok = *p >= '0' && *p <= '9';
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	ok = ok && p[0] == 'Z' && p[1] == '\0';
+	ck_assert_msg(ok, "%s is \"%s\", not an RFC 3339 UTC timestamp", key, s);
+}
+
+static void expect_uuid(const cJSON *obj, const char *key)
+{
+	const char *s = jstr(obj, key);
+
+	ck_assert_msg(uuid_valid(s), "%s is \"%s\", not a canonical UUID", key, s);
+}
+
+static int has_key(const cJSON *obj, const char *key)
+{
+	return cJSON_GetObjectItemCaseSensitive(obj, key) != NULL;
+}
+
+/* ------------------------------------------------------------ database */
+
+/* Runs sql with text parameters on a fresh connection and returns the
+ * tuples result; the caller PQclear()s it. */
+static PGresult *db_query(const char *sql, int nparams, const char *const *params)
+{
+	PGconn *c = PQconnectdb(g_db);
+	PGresult *res;
+
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connect %s: %s", g_db,
+		      PQerrorMessage(c));
+	res = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK ||
+			      PQresultStatus(res) == PGRES_COMMAND_OK,
+		      "%s: %s", sql, PQerrorMessage(c));
+	PQfinish(c);
+	return res;
+}
+
+/* One value of one row, as malloc'd text (NULL for SQL NULL). */
+static char *db_value(const char *sql, const char *param)
+{
+	const char *params[1] = {param};
+	PGresult *res = db_query(sql, 1, params);
+	char *v = NULL;
+
+	ck_assert_msg(PQntuples(res) == 1, "%s: %d rows, want 1", sql,
+		      PQntuples(res));
+	if (!PQgetisnull(res, 0, 0))
+		v = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+static long db_version(const char *attempt_id)
+{
+	char *v = db_value("SELECT version FROM attempts.attempts WHERE attempt_id = $1",
+			   attempt_id);
+	long n = strtol(v, NULL, 10);
+
+	free(v);
+	return n;
+}
+
+/* Asserts the stored answers equal the JSON text want. */
+static void db_expect_answers(const char *attempt_id, const char *want)
+{
+	const char *params[2] = {attempt_id, want};
+	PGresult *res = db_query("SELECT answers::text, answers = $2::jsonb"
+				 " FROM attempts.attempts WHERE attempt_id = $1",
+				 2, params);
+
+	ck_assert_int_eq(PQntuples(res), 1);
+	ck_assert_msg(strcmp(PQgetvalue(res, 0, 1), "t") == 0,
+		      "stored answers %s, want %s", PQgetvalue(res, 0, 0), want);
+	PQclear(res);
+}
+
+/* Marks the attempt submitted directly in the database (as the submit
+ * action would, without going through it). The receipt keeps the schema's
+ * check constraint satisfied. */
+static void db_submit(const char *attempt_id)
+{
+	const char *params[1] = {attempt_id};
+	PGresult *res = db_query(
+		"UPDATE attempts.attempts SET status = 'submitted',"
+		" submitted_at = now(), submit_reason = 'student',"
+		" receipt = encode(sha256(convert_to(answers::text, 'UTF8')), 'hex')"
+		" WHERE attempt_id = $1 AND status = 'in_progress'",
+		1, params);
+
+	ck_assert_msg(strcmp(PQcmdTuples(res), "1") == 0, "submit %s: %s rows",
+		      attempt_id, PQcmdTuples(res));
+	PQclear(res);
+}
+
+/* ------------------------------------------------------------ fixtures */
+
+/* Creates an exam as u from the JSON body; copies its id. */
+static void exam_create(const user *u, const char *body, char id[UUID_STR_LEN + 1])
+{
+	resp r;
+	const cJSON *o;
+
+	send_req(&r, "POST", "/api/exams", u, body, NULL);
+	o = expect_ok(&r, 201);
+	expect_uuid(o, "exam_id");
+	memcpy(id, jstr(o, "exam_id"), UUID_STR_LEN + 1);
+	resp_free(&r);
+}
+
+/* Starts u's attempt of exam_id, expecting 201; copies its id. */
+static void attempt_start(const user *u, const char *exam_id,
+			  char id[UUID_STR_LEN + 1])
+{
+	char body[128];
+	resp r;
+	const cJSON *o;
+
+	snprintf(body, sizeof body, "{\"exam_id\":\"%s\"}", exam_id);
+	send_req(&r, "POST", "/api/attempts/new?action=start", u, body, NULL);
+	o = expect_ok(&r, 201);
+	expect_uuid(o, "attempt_id");
+	memcpy(id, jstr(o, "attempt_id"), UUID_STR_LEN + 1);
+	resp_free(&r);
+}
+
+/* A proctor, an exam made by it from body, a student and the student's
+ * started attempt: the world most attempt tests need. */
+typedef struct world {
+	user proctor, student;
+	char exam_id[UUID_STR_LEN + 1];
+	char attempt_id[UUID_STR_LEN + 1];
+} world;
+
+static void world_new(world *w, const char *exam_body)
+{
+	w->proctor = user_new(AUTH_ROLE_PROCTOR);
+	w->student = user_new(AUTH_ROLE_STUDENT);
+	exam_create(&w->proctor, exam_body, w->exam_id);
+	attempt_start(&w->student, w->exam_id, w->attempt_id);
+}
+
+static void world_free(world *w)
+{
+	user_free(&w->proctor);
+	user_free(&w->student);
+}
+
+static void attempt_path(char *out, size_t cap, const char *id, const char *action)
+{
+	snprintf(out, cap, "/api/attempts/%s?action=%s", id, action);
+}
+
+static void expect_request_id_shape(const resp *r)
+{
+	const char *id = http_client_header(&r->r, "X-Request-Id");
+	size_t n;
+
+	ck_assert_msg(id != NULL, "%s: no X-Request-Id", r->what);
+	n = strlen(id);
+	ck_assert_msg(n >= 1 && n <= 128 &&
+			      strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n,
+		      "%s: X-Request-Id \"%s\" is not 1..128 of [A-Za-z0-9._-]",
+		      r->what, id);
+}
+
+/* ============================================================ health */
+
+START_TEST(test_health_ok)
+{
+	resp r;
+	const cJSON *o;
+
+	send_req(&r, "GET", "/api/health", NULL, NULL, NULL);
+	o = expect_ok(&r, 200);
+	expect_str(o, "status", "ok");
+	expect_str(o, "db", "ok");
+	expect_request_id_shape(&r);
+	resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_health_request_id_echoed)
+{
+	const char *h[] = {"X-Request-Id: abc-123", NULL};
+	resp r;
+
+	send_req(&r, "GET", "/api/health", NULL, NULL, h);
+	expect_ok(&r, 200);
+	ck_assert_str_eq(http_client_header(&r.r, "X-Request-Id"), "abc-123");
+	resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_health_request_id_128_echoed)
+{
+	char id[129], line[160];
+	const char *h[] = {line, NULL};
+	resp r;
+
+	memset(id, 'a', 128);
+	id[0] = 'Z';
+	id[127] = '9';
+	id[128] = '\0';
+	snprintf(line, sizeof line, "X-Request-Id: %s", id);
+	send_req(&r, "GET", "/api/health", NULL, NULL, h);
+	expect_ok(&r, 200);
+	ck_assert_str_eq(http_client_header(&r.r, "X-Request-Id"), id);
+	resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_health_request_id_space_replaced)
+{
+	const char *h[] = {"X-Request-Id: abc 123", NULL};
+	resp r;
+
+	send_req(&r, "GET", "/api/health", NULL, NULL, h);
+	expect_ok(&r, 200);
+	expect_request_id_shape(&r);
+	ck_assert_str_ne(http_client_header(&r.r, "X-Request-Id"), "abc 123");
+	resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_health_request_id_too_long_replaced)
+{
+	char id[201], line[240];
+	const char *h[] = {line, NULL};
+	resp r;
+
+	memset(id, 'b', 200);
+	id[200] = '\0';
+	snprintf(line, sizeof line, "X-Request-Id: %s", id);
+	send_req(&r, "GET", "/api/health", NULL, NULL, h);
+	expect_ok(&r, 200);
+	expect_request_id_shape(&r);
+	ck_assert_str_ne(http_client_header(&r.r, "X-Request-Id"), id);
+	/* Not a truncation of the client's either. */
+	ck_assert_int_ne(strncmp(http_client_header(&r.r, "X-Request-Id"), id, 128), 0);
+	resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_request_id_on_errors)
+{
+	const char *h[] = {"X-Request-Id: err.req_1", NULL};
+	resp r;
+
+	send_req(&r, "GET", "/api/nothing", NULL, NULL, h);
+	expect_error(&r, 404, "not_found");
+	ck_assert_str_eq(http_client_header(&r.r, "X-Request-Id"), "err.req_1");
+	resp_free(&r);
+	send_req(&r, "POST", "/api/exams", NULL, "{\"title\":\"x\"}", h);
+	expect_unauthorized(&r);
+	ck_assert_str_eq(http_client_header(&r.r, "X-Request-Id"), "err.req_1");
+	resp_free(&r);
+}
+END_TEST
+
+/* ============================================================ exams */
+
+static const char *const default_types =
+	"[\"application/pdf\",\"image/png\",\"image/jpeg\",\"text/plain\"]";
+
+START_TEST(test_exam_create_defaults)
+{
+	user p = user_new(AUTH_ROLE_PROCTOR);
+	resp r;
+	const cJSON *o, *up;
+
+	send_req(&r, "POST", "/api/exams", &p, "{\"title\":\"Algebra I\"}", NULL);
+	o = expect_ok(&r, 201);
+	expect_uuid(o, "exam_id");
+	expect_str(o, "title", "Algebra I");
+	expect_null(o, "time_limit_s");
+	expect_num(o, "grace_s", 0);
+	expect_num(o, "max_attempts", 1);
+	expect_null(o, "opens_at");
+	expect_null(o, "closes_at");
+	up = jget(o, "upload");
+	ck_assert(cJSON_IsObject(up));
+	expect_num(up, "max_bytes", 10485760);
+	expect_json_eq(up, "allowed_types", default_types);
+	resp_free(&r);
+	user_free(&p);
+}
+END_TEST
+
+START_TEST(test_exam_create_all_fields_and_get)
+{
+	user a = user_new(AUTH_ROLE_ADMIN), s = user_new(AUTH_ROLE_STUDENT);
+	char id[UUID_STR_LEN + 1], path[96];
+	resp r;
+	const cJSON *o;
+
+	exam_create(&a,
+		    "{\"title\":\"Physics\",\"time_limit_s\":1800,\"grace_s\":30,"
+		    "\"max_attempts\":3,\"opens_at\":\"2020-01-01T00:00:00Z\","
+		    "\"closes_at\":\"2099-01-01T00:00:00Z\","
+		    "\"upload\":{\"max_bytes\":4096,\"allowed_types\":[\"text/plain\"]}}",
+		    id);
+	snprintf(path, sizeof path, "/api/exams/%s", id);
+	send_req(&r, "GET", path, &s, NULL, NULL);
+	o = expect_ok(&r, 200);
+	expect_str(o, "exam_id", id);
+	expect_str(o, "title", "Physics");
+	expect_num(o, "time_limit_s", 1800);
+	expect_num(o, "grace_s", 30);
+	expect_num(o, "max_attempts", 3);
+	expect_ts(o, "opens_at");
+	ck_assert_int_eq(strncmp(jstr(o, "opens_at"), "2020-01-01T00:00:00", 19), 0);
+	expect_ts(o, "closes_at");
+	ck_assert_int_eq(strncmp(jstr(o, "closes_at"), "2099-01-01T00:00:00", 19), 0);
+	expect_num(jget(o, "upload"), "max_bytes", 4096);
+	expect_json_eq(jget(o, "upload"), "allowed_types", "[\"text/plain\"]");
+	resp_free(&r);
+	user_free(&a);
+	user_free(&s);
+}
+END_TEST
+
+START_TEST(test_exam_create_partial_upload)
+{
+	user p = user_new(AUTH_ROLE_PROCTOR);
+	resp r;
+	const cJSON *o;
+
+	send_req(&r, "POST", "/api/exams", &p,
+		 "{\"title\":\"Partial 1\",\"upload\":{\"max_bytes\":2048}}", NULL);
+	o = expect_ok(&r, 201);
+	expect_num(jget(o, "upload"), "max_bytes", 2048);
+	expect_json_eq(jget(o, "upload"), "allowed_types", default_types);
+	resp_free(&r);
+
+	send_req(&r, "POST", "/api/exams", &p,
+		 "{\"title\":\"Partial 2\",\"upload\":{\"allowed_types\":[\"image/png\"]}}",
+		 NULL);
+	o = expect_ok(&r, 201);
+	expect_num(jget(o, "upload"), "max_bytes", 10485760);
+	expect_json_eq(jget(o, "upload"), "allowed_types", "[\"image/png\"]");
+	resp_free(&r);
+	user_free(&p);
+}
+END_TEST
+
+START_TEST(test_exam_create_student_forbidden)
+{
+	user s = user_new(AUTH_ROLE_STUDENT);
+	resp r;
+	char *n;
+
+	send_req(&r, "POST", "/api/exams", &s, "{\"title\":\"Nope\"}", NULL);
+	expect_error(&r, 403, "forbidden");
+	resp_free(&r);
+	n = db_value("SELECT count(*) FROM attempts.exams WHERE created_by = $1", s.sub);
+	ck_assert_str_eq(n, "0");
+	free(n);
+	user_free(&s);
+}
+END_TEST
+
+START_TEST(test_exam_create_validation)
+{
+	user p = user_new(AUTH_ROLE_PROCTOR);
+	resp r;
+
+	send_req(&r, "POST", "/api/exams", &p, "{\"time_limit_s\":60}", NULL);
+	expect_field(&r, "title");
+	resp_free(&r);
+
+	send_req(&r, "POST", "/api/exams", &p, "{\"title\":42}", NULL);
+	expect_field(&r, "title");
+	resp_free(&r);
+
+	send_req(&r, "POST", "/api/exams", &p, "{\"title\":\"T\",\"time_limit_s\":\"x\"}", NULL);
+	expect_field(&r, "time_limit_s");
+	resp_free(&r);
+
+	send_req(&r, "POST", "/api/exams", &p, "{\"title\":\"T\",\"max_attempts\":\"2\"}", NULL);
+	expect_field(&r, "max_attempts");
+	resp_free(&r);
+
+	send_req(&r, "POST", "/api/exams", &p, "{\"title\":\"T\",\"grace_s\":-1}", NULL);
+	expect_field(&r, "grace_s");
+	resp_free(&r);
+	user_free(&p);
+}
+END_TEST
+
+START_TEST(test_exam_create_invalid_json)
+{
+	user p = user_new(AUTH_ROLE_PROCTOR);
+	resp r;
+
+	send_req(&r, "POST", "/api/exams", &p, "{\"title\": \"x\"", NULL);
+	expect_error(&r, 400, "invalid_json");
+	resp_free(&r);
+	send_req(&r, "POST", "/api/exams", &p, "", NULL);
+	expect_error(&r, 400, "invalid_json");
+	resp_free(&r);
+	user_free(&p);
+}
+END_TEST
+
+START_TEST(test_exam_create_no_token)
+{
+	resp r;
+
+	send_req(&r, "POST", "/api/exams", NULL, "{\"title\":\"x\"}", NULL);
+	expect_unauthorized(&r);
+	resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_exam_get_errors)
+{
+	user s = user_new(AUTH_ROLE_STUDENT);
+	char id[UUID_STR_LEN + 1], path[96];
+	resp r;
+
+	ck_assert_int_eq(uuid_generate(id), ATT_OK);
+	snprintf(path, sizeof path, "/api/exams/%s", id);
+	send_req(&r, "GET", path, &s, NULL, NULL);
+	expect_error(&r, 404, "not_found");
+	resp_free(&r);
+
+	send_req(&r, "GET", "/api/exams/not-a-uuid", &s, NULL, NULL);
+	expect_error(&r, 400, "invalid_uuid");
+	resp_free(&r);
+
+	/* Canonical form is lowercase only. */
+	for (char *c = id; *c; c++)
+		if (*c >= 'a' && *c <= 'f')
+			*c = (char)(*c - 'a' + 'A');
+	snprintf(path, sizeof path, "/api/exams/%s", id);
+	send_req(&r, "GET", path, &s, NULL, NULL);
+	if (strpbrk(id, "ABCDEF") != NULL)
+		expect_error(&r, 400, "invalid_uuid");
+	resp_free(&r);
+
+	send_req(&r, "GET", path, NULL, NULL, NULL);
+	expect_unauthorized(&r);
+	resp_free(&r);
+	user_free(&s);
+}
+END_TEST
+
+/* ============================================================ start */
+
+/* Asserts every key of an attempt state (API.md section 5). */
+static void expect_state_keys(const cJSON *o)
+{
+	static const char *const keys[] = {
+		"attempt_id", "exam_id", "user_id", "attempt_number", "status",
+		"answers", "auto_save_data", "version", "started_at",
+		"deadline_at", "submitted_at", "updated_at", "time_remaining_s"};
+
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		ck_assert_msg(has_key(o, keys[i]), "state lacks %s", keys[i]);
+}
+
+START_TEST(test_start_timed)
+{
+	user p = user_new(AUTH_ROLE_PROCTOR), s = user_new(AUTH_ROLE_STUDENT);
+	char exam[UUID_STR_LEN + 1], body[96];
+	resp r;
+	const cJSON *o;
+	double left;
+
+	exam_create(&p, "{\"title\":\"Timed\",\"time_limit_s\":600}", exam);
+	snprintf(body, sizeof body, "{\"exam_id\":\"%s\"}", exam);
+	send_req(&r, "POST", "/api/attempts/new?action=start", &s, body, NULL);
+	o = expect_ok(&r, 201);
+	expect_state_keys(o);
+	expect_uuid(o, "attempt_id");
+	expect_str(o, "exam_id", exam);
+	expect_str(o, "user_id", s.sub);
+	expect_num(o, "attempt_number", 1);
+	expect_str(o, "status", "in_progress");
+	expect_json_eq(o, "answers", "{}");
+	ck_assert(cJSON_IsObject(jget(o, "auto_save_data")));
+	expect_num(o, "version", 1);
+	expect_ts(o, "started_at");
+	expect_ts(o, "deadline_at");
+	expect_ts(o, "updated_at");
+	expect_null(o, "submitted_at");
+	left = jnum(o, "time_remaining_s");
+	ck_assert_msg(left > 590 && left <= 600, "time_remaining_s %g, want ~600", left);
+	resp_free(&r);
+	user_free(&p);
+	user_free(&s);
+}
+END_TEST
+
+START_TEST(test_start_untimed_and_again)
+{
+	user p = user_new(AUTH_ROLE_PROCTOR), s = user_new(AUTH_ROLE_STUDENT);
+	char exam[UUID_STR_LEN + 1], body[96], first[UUID_STR_LEN + 1];
+	resp r;
+	const cJSON *o;
+
+	exam_create(&p, "{\"title\":\"Untimed\"}", exam);
+	snprintf(body, sizeof body, "{\"exam_id\":\"%s\"}", exam);
+	send_req(&r, "POST", "/api/attempts/new?action=start", &s, body, NULL);
+	o = expect_ok(&r, 201);
+	expect_state_keys(o);
+	expect_null(o, "time_remaining_s");
+	expect_null(o, "deadline_at");
+	expect_num(o, "version", 1);
+	memcpy(first, jstr(o, "attempt_id"), sizeof first);
+	resp_free(&r);
+
+	/* A retry answers 200 with the same attempt. */
+	send_req(&r, "POST", "/api/attempts/new?action=start", &s, body, NULL);
+	o = expect_ok(&r, 200);
+	expect_str(o, "attempt_id", first);
+	expect_num(o, "attempt_number", 1);
+	expect_num(o, "version", 1);
+	resp_free(&r);
+
+	{
+		char *n = db_value("SELECT count(*) FROM attempts.attempts WHERE user_id = $1",
+				   s.sub);
+		ck_assert_str_eq(n, "1");
+		free(n);
+	}
+	user_free(&p);
+	user_free(&s);
+}
+END_TEST
+
+START_TEST(test_start_validation)
+{
+	user s = user_new(AUTH_ROLE_STUDENT);
+	resp r;
+
+	send_req(&r, "POST", "/api/attempts/new?action=start", &s, "{}", NULL);
+	expect_field(&r, "exam_id");
+	resp_free(&r);
+	send_req(&r, "POST", "/api/attempts/new?action=start", &s,
+		 "{\"exam_id\":\"not-a-uuid\"}", NULL);
+	expect_field(&r, "exam_id");
+	resp_free(&r);
+	send_req(&r, "POST", "/api/attempts/new?action=start", &s, "{\"exam_id\":7}", NULL);
+	expect_field(&r, "exam_id");
+	resp_free(&r);
+	send_req(&r, "POST", "/api/attempts/new?action=start", &s, "{\"exam_id\":", NULL);
+	expect_error(&r, 400, "invalid_json");
+	resp_free(&r);
+	send_req(&r, "POST", "/api/attempts/new?action=start", NULL,
+		 "{\"exam_id\":\"00000000-0000-4000-8000-000000000000\"}", NULL);
+	expect_unauthorized(&r);
+	resp_free(&r);
+	user_free(&s);
+}
+END_TEST
+
+START_TEST(test_start_unknown_exam)
+{
+	user s = user_new(AUTH_ROLE_STUDENT);
+	char exam[UUID_STR_LEN + 1], body[96];
+	resp r;
+
+	ck_assert_int_eq(uuid_generate(exam), ATT_OK);
+	snprintf(body, sizeof body, "{\"exam_id\":\"%s\"}", exam);
+	send_req(&r, "POST", "/api/attempts/new?action=start", &s, body, NULL);
+	expect_error(&r, 404, "not_found");
+	resp_free(&r);
+	user_free(&s);
+}
+END_TEST
+
+START_TEST(test_start_exam_closed)
+{
+	user p = user_new(AUTH_ROLE_PROCTOR), s = user_new(AUTH_ROLE_STUDENT);
+	char past[UUID_STR_LEN + 1], future[UUID_STR_LEN + 1], body[96];
+	resp r;
+	char *n;
+
+	exam_create(&p, "{\"title\":\"Closed\",\"closes_at\":\"2001-01-01T00:00:00Z\"}", past);
+	snprintf(body, sizeof body, "{\"exam_id\":\"%s\"}", past);
+	send_req(&r, "POST", "/api/attempts/new?action=start", &s, body, NULL);
+	expect_error(&r, 409, "exam_closed");
+	resp_free(&r);
+
+	exam_create(&p, "{\"title\":\"Not yet\",\"opens_at\":\"2098-01-01T00:00:00Z\"}", future);
+	snprintf(body, sizeof body, "{\"exam_id\":\"%s\"}", future);
+	send_req(&r, "POST", "/api/attempts/new?action=start", &s, body, NULL);
+	expect_error(&r, 409, "exam_closed");
+	resp_free(&r);
+
+	n = db_value("SELECT count(*) FROM attempts.attempts WHERE user_id = $1", s.sub);
+	ck_assert_str_eq(n, "0");
+	free(n);
+	user_free(&p);
+	user_free(&s);
+}
+END_TEST
+
+START_TEST(test_start_max_attempts)
+{
+	world w;
+	char body[96];
+	resp r;
+
+	world_new(&w, "{\"title\":\"Once\"}");
+	db_submit(w.attempt_id);
+	snprintf(body, sizeof body, "{\"exam_id\":\"%s\"}", w.exam_id);
+	send_req(&r, "POST", "/api/attempts/new?action=start", &w.student, body, NULL);
+	expect_error(&r, 409, "max_attempts_reached");
+	resp_free(&r);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_start_second_attempt)
+{
+	world w;
+	char body[96];
+	resp r;
+	const cJSON *o;
+
+	world_new(&w, "{\"title\":\"Twice\",\"max_attempts\":2}");
+	db_submit(w.attempt_id);
+	snprintf(body, sizeof body, "{\"exam_id\":\"%s\"}", w.exam_id);
+	send_req(&r, "POST", "/api/attempts/new?action=start", &w.student, body, NULL);
+	o = expect_ok(&r, 201);
+	expect_num(o, "attempt_number", 2);
+	ck_assert_str_ne(jstr(o, "attempt_id"), w.attempt_id);
+	resp_free(&r);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_start_route_ts_alias)
+{
+	user p = user_new(AUTH_ROLE_PROCTOR), s = user_new(AUTH_ROLE_STUDENT);
+	char exam[UUID_STR_LEN + 1], body[96];
+	resp r;
+	const cJSON *o;
+
+	exam_create(&p, "{\"title\":\"Alias\"}", exam);
+	snprintf(body, sizeof body, "{\"exam_id\":\"%s\"}", exam);
+	send_req(&r, "POST", "/api/attempts/any-id/route.ts?action=start", &s, body, NULL);
+	o = expect_ok(&r, 201);
+	expect_str(o, "exam_id", exam);
+	expect_str(o, "user_id", s.sub);
+	resp_free(&r);
+	user_free(&p);
+	user_free(&s);
+}
+END_TEST
+
+/* ============================================================ state */
+
+START_TEST(test_state_readers)
+{
+	world w;
+	user a = user_new(AUTH_ROLE_ADMIN), other_p = user_new(AUTH_ROLE_PROCTOR);
+	const user *readers[] = {&w.student, &w.proctor, &other_p, &a};
+	char path[128];
+	resp r;
+	const cJSON *o;
+
+	world_new(&w, "{\"title\":\"State\",\"time_limit_s\":900}");
+	attempt_path(path, sizeof path, w.attempt_id, "state");
+	for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++) {
+		send_req(&r, "GET", path, readers[i], NULL, NULL);
+		o = expect_ok(&r, 200);
+		expect_state_keys(o);
+		expect_str(o, "attempt_id", w.attempt_id);
+		expect_str(o, "user_id", w.student.sub);
+		expect_num(o, "version", 1);
+		ck_assert(jnum(o, "time_remaining_s") > 0);
+		resp_free(&r);
+	}
+	snprintf(path, sizeof path, "/api/attempts/%s/route.ts?action=state", w.attempt_id);
+	send_req(&r, "GET", path, &w.student, NULL, NULL);
+	o = expect_ok(&r, 200);
+	expect_str(o, "attempt_id", w.attempt_id);
+	resp_free(&r);
+	user_free(&a);
+	user_free(&other_p);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_state_no_leak)
+{
+	world w;
+	user other = user_new(AUTH_ROLE_STUDENT);
+	char path[128], missing[UUID_STR_LEN + 1];
+	resp r1, r2;
+
+	world_new(&w, "{\"title\":\"Leak\"}");
+	attempt_path(path, sizeof path, w.attempt_id, "state");
+	send_req(&r1, "GET", path, &other, NULL, NULL);
+	expect_error(&r1, 404, "not_found");
+
+	ck_assert_int_eq(uuid_generate(missing), ATT_OK);
+	attempt_path(path, sizeof path, missing, "state");
+	send_req(&r2, "GET", path, &other, NULL, NULL);
+	expect_error(&r2, 404, "not_found");
+	ck_assert_msg(cJSON_Compare(r1.json, r2.json, 1),
+		      "someone else's attempt answers %s, a missing one %s",
+		      r1.r.body, r2.r.body);
+	resp_free(&r1);
+	resp_free(&r2);
+
+	snprintf(path, sizeof path, "/api/attempts/%s/route.ts?action=state", w.attempt_id);
+	send_req(&r1, "GET", path, &other, NULL, NULL);
+	expect_error(&r1, 404, "not_found");
+	resp_free(&r1);
+	user_free(&other);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_state_bad_ids)
+{
+	user s = user_new(AUTH_ROLE_STUDENT);
+	resp r;
+
+	send_req(&r, "GET", "/api/attempts/abc?action=state", &s, NULL, NULL);
+	expect_error(&r, 400, "invalid_uuid");
+	resp_free(&r);
+	send_req(&r, "GET", "/api/attempts/abc/route.ts?action=state", &s, NULL, NULL);
+	expect_error(&r, 400, "invalid_uuid");
+	resp_free(&r);
+	send_req(&r, "GET", "/api/attempts/00000000-0000-4000-8000-000000000001?action=state",
+		 NULL, NULL, NULL);
+	expect_unauthorized(&r);
+	resp_free(&r);
+	user_free(&s);
+}
+END_TEST
+
+/* ============================================================ info */
+
+START_TEST(test_info_fields)
+{
+	world w;
+	char path[128];
+	resp r;
+	const cJSON *o;
+
+	world_new(&w, "{\"title\":\"Info exam\",\"time_limit_s\":1200}");
+	attempt_path(path, sizeof path, w.attempt_id, "info");
+	send_req(&r, "GET", path, &w.student, NULL, NULL);
+	o = expect_ok(&r, 200);
+	expect_str(o, "attempt_id", w.attempt_id);
+	expect_str(o, "exam_id", w.exam_id);
+	expect_str(o, "user_id", w.student.sub);
+	expect_str(o, "status", "in_progress");
+	expect_num(o, "version", 1);
+	expect_str(o, "exam_title", "Info exam");
+	expect_num(o, "activity_count", 0);
+	expect_num(o, "upload_count", 0);
+	expect_null(o, "submit_reason");
+	expect_null(o, "receipt");
+	expect_null(o, "submitted_at");
+	expect_ts(o, "deadline_at");
+	ck_assert(jnum(o, "time_remaining_s") > 1190);
+	ck_assert_msg(!has_key(o, "answers"), "info must not carry answers");
+	ck_assert_msg(!has_key(o, "auto_save_data"), "info must not carry auto_save_data");
+	resp_free(&r);
+
+	send_req(&r, "GET", path, &w.proctor, NULL, NULL);
+	expect_ok(&r, 200);
+	resp_free(&r);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_info_submitted_and_errors)
+{
+	world w;
+	user other = user_new(AUTH_ROLE_STUDENT);
+	char path[128];
+	resp r;
+	const cJSON *o;
+
+	world_new(&w, "{\"title\":\"Info 2\",\"time_limit_s\":1200}");
+	attempt_path(path, sizeof path, w.attempt_id, "info");
+	send_req(&r, "GET", path, &other, NULL, NULL);
+	expect_error(&r, 404, "not_found");
+	resp_free(&r);
+
+	db_submit(w.attempt_id);
+	/* The direct UPDATE bypasses the service; skip any cached copy. */
+	{
+		const char *h[] = {"Cache-Control: no-cache", NULL};
+		send_req(&r, "GET", path, &w.student, NULL, h);
+	}
+	o = expect_ok(&r, 200);
+	expect_str(o, "status", "submitted");
+	expect_str(o, "submit_reason", "student");
+	ck_assert_int_eq((int)strlen(jstr(o, "receipt")), 64);
+	expect_ts(o, "submitted_at");
+	expect_null(o, "time_remaining_s");
+	resp_free(&r);
+
+	send_req(&r, "GET", "/api/attempts/xyz?action=info", &w.student, NULL, NULL);
+	expect_error(&r, 400, "invalid_uuid");
+	resp_free(&r);
+	user_free(&other);
+	world_free(&w);
+}
+END_TEST
+
+/* ============================================================ save */
+
+static void save(resp *r, const user *u, const char *attempt_id,
+		 const char *body, const char *const *extra)
+{
+	char path[128];
+
+	attempt_path(path, sizeof path, attempt_id, "save");
+	send_req(r, "PATCH", path, u, body, extra);
+}
+
+START_TEST(test_save_merge)
+{
+	world w;
+	char path[128];
+	resp r;
+	const cJSON *o;
+
+	world_new(&w, "{\"title\":\"Save\",\"time_limit_s\":3600}");
+	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"a\",\"q2\":\"b\"}}", NULL);
+	o = expect_ok(&r, 200);
+	expect_str(o, "attempt_id", w.attempt_id);
+	expect_num(o, "version", 2);
+	expect_ts(o, "saved_at");
+	ck_assert(jnum(o, "time_remaining_s") > 3500);
+	resp_free(&r);
+
+	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q2\":null,\"q3\":\"c\"}}", NULL);
+	o = expect_ok(&r, 200);
+	expect_num(o, "version", 3);
+	resp_free(&r);
+
+	attempt_path(path, sizeof path, w.attempt_id, "state");
+	send_req(&r, "GET", path, &w.student, NULL, NULL);
+	o = expect_ok(&r, 200);
+	expect_json_eq(o, "answers", "{\"q1\":\"a\",\"q3\":\"c\"}");
+	expect_num(o, "version", 3);
+	resp_free(&r);
+	ck_assert_int_eq(db_version(w.attempt_id), 3);
+	db_expect_answers(w.attempt_id, "{\"q1\":\"a\",\"q3\":\"c\"}");
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_save_untimed_and_alias)
+{
+	world w;
+	char path[128];
+	resp r;
+	const cJSON *o;
+
+	world_new(&w, "{\"title\":\"Save untimed\"}");
+	snprintf(path, sizeof path, "/api/attempts/%s/route.ts?action=save", w.attempt_id);
+	send_req(&r, "PATCH", path, &w.student, "{\"answers\":{\"q\":[1,2,{\"x\":true}]}}", NULL);
+	o = expect_ok(&r, 200);
+	expect_num(o, "version", 2);
+	expect_null(o, "time_remaining_s");
+	resp_free(&r);
+	db_expect_answers(w.attempt_id, "{\"q\":[1,2,{\"x\":true}]}");
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_save_auto_save_replaced)
+{
+	world w;
+	char path[128];
+	resp r;
+	const cJSON *o;
+
+	world_new(&w, "{\"title\":\"Autosave\"}");
+	save(&r, &w.student, w.attempt_id,
+	     "{\"answers\":{\"q1\":\"a\"},\"auto_save_data\":{\"progress\":10,\"tab\":\"x\"}}", NULL);
+	expect_num(expect_ok(&r, 200), "version", 2);
+	resp_free(&r);
+	save(&r, &w.student, w.attempt_id, "{\"auto_save_data\":{\"progress\":50}}", NULL);
+	expect_num(expect_ok(&r, 200), "version", 3);
+	resp_free(&r);
+
+	attempt_path(path, sizeof path, w.attempt_id, "state");
+	send_req(&r, "GET", path, &w.student, NULL, NULL);
+	o = expect_ok(&r, 200);
+	expect_json_eq(o, "auto_save_data", "{\"progress\":50}");
+	expect_json_eq(o, "answers", "{\"q1\":\"a\"}");
+	resp_free(&r);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_save_expected_version)
+{
+	world w;
+	resp r;
+	const cJSON *d;
+
+	world_new(&w, "{\"title\":\"Versions\"}");
+	save(&r, &w.student, w.attempt_id,
+	     "{\"answers\":{\"q1\":\"a\"},\"auto_save_data\":{\"p\":1},\"expected_version\":1}",
+	     NULL);
+	expect_num(expect_ok(&r, 200), "version", 2);
+	resp_free(&r);
+
+	/* Stale: nothing written, the current data in the details. */
+	save(&r, &w.student, w.attempt_id,
+	     "{\"answers\":{\"q1\":\"LOST\"},\"expected_version\":1}", NULL);
+	d = expect_error(&r, 409, "version_conflict");
+	ck_assert_ptr_nonnull(d);
+	expect_num(d, "current_version", 2);
+	expect_json_eq(d, "answers", "{\"q1\":\"a\"}");
+	expect_json_eq(d, "auto_save_data", "{\"p\":1}");
+	resp_free(&r);
+	ck_assert_int_eq(db_version(w.attempt_id), 2);
+	db_expect_answers(w.attempt_id, "{\"q1\":\"a\"}");
+
+	/* Ahead of the stored version is a conflict too. */
+	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"b\"},\"expected_version\":7}", NULL);
+	expect_error(&r, 409, "version_conflict");
+	resp_free(&r);
+	ck_assert_int_eq(db_version(w.attempt_id), 2);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_save_if_match)
+{
+	world w;
+	const char *v1[] = {"If-Match: \"1\"", NULL};
+	const char *v2[] = {"If-Match: \"2\"", NULL};
+	resp r;
+	const cJSON *d;
+
+	world_new(&w, "{\"title\":\"If-Match\"}");
+	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"a\"}}", v1);
+	expect_num(expect_ok(&r, 200), "version", 2);
+	resp_free(&r);
+
+	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"stale\"}}", v1);
+	d = expect_error(&r, 409, "version_conflict");
+	expect_num(d, "current_version", 2);
+	resp_free(&r);
+	ck_assert_int_eq(db_version(w.attempt_id), 2);
+	db_expect_answers(w.attempt_id, "{\"q1\":\"a\"}");
+
+	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q2\":\"b\"}}", v2);
+	expect_num(expect_ok(&r, 200), "version", 3);
+	resp_free(&r);
+	db_expect_answers(w.attempt_id, "{\"q1\":\"a\",\"q2\":\"b\"}");
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_save_access)
+{
+	world w;
+	user other = user_new(AUTH_ROLE_STUDENT), a = user_new(AUTH_ROLE_ADMIN);
+	char missing[UUID_STR_LEN + 1];
+	resp r;
+
+	world_new(&w, "{\"title\":\"Access\"}");
+	save(&r, &other, w.attempt_id, "{\"answers\":{\"q1\":\"x\"}}", NULL);
+	expect_error(&r, 404, "not_found");
+	resp_free(&r);
+
+	save(&r, &w.proctor, w.attempt_id, "{\"answers\":{\"q1\":\"x\"}}", NULL);
+	expect_error(&r, 403, "forbidden");
+	resp_free(&r);
+
+	save(&r, &a, w.attempt_id, "{\"answers\":{\"q1\":\"x\"}}", NULL);
+	expect_error(&r, 403, "forbidden");
+	resp_free(&r);
+
+	ck_assert_int_eq(db_version(w.attempt_id), 1);
+	db_expect_answers(w.attempt_id, "{}");
+
+	ck_assert_int_eq(uuid_generate(missing), ATT_OK);
+	save(&r, &w.student, missing, "{\"answers\":{\"q1\":\"x\"}}", NULL);
+	expect_error(&r, 404, "not_found");
+	resp_free(&r);
+
+	save(&r, NULL, w.attempt_id, "{\"answers\":{\"q1\":\"x\"}}", NULL);
+	expect_unauthorized(&r);
+	resp_free(&r);
+
+	save(&r, &w.student, "abc", "{\"answers\":{\"q1\":\"x\"}}", NULL);
+	expect_error(&r, 400, "invalid_uuid");
+	resp_free(&r);
+	ck_assert_int_eq(db_version(w.attempt_id), 1);
+	user_free(&other);
+	user_free(&a);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_save_validation)
+{
+	world w;
+	resp r;
+
+	world_new(&w, "{\"title\":\"Save validation\"}");
+	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":", NULL);
+	expect_error(&r, 400, "invalid_json");
+	resp_free(&r);
+
+	save(&r, &w.student, w.attempt_id, "{\"answers\":\"q1=a\"}", NULL);
+	expect_field(&r, "answers");
+	resp_free(&r);
+
+	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"a\"},\"expected_version\":\"x\"}", NULL);
+	expect_field(&r, "expected_version");
+	resp_free(&r);
+
+	save(&r, &w.student, w.attempt_id, "{}", NULL);
+	expect_error(&r, 422, "validation_failed");
+	resp_free(&r);
+
+	save(&r, &w.student, w.attempt_id, "{\"expected_version\":1}", NULL);
+	expect_error(&r, 422, "validation_failed");
+	resp_free(&r);
+
+	ck_assert_int_eq(db_version(w.attempt_id), 1);
+	db_expect_answers(w.attempt_id, "{}");
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_save_too_large)
+{
+	world w;
+	size_t n = ONE_MIB + 1024;
+	char *body = malloc(n + 64);
+	resp r;
+	char path[128];
+
+	ck_assert_ptr_nonnull(body);
+	world_new(&w, "{\"title\":\"Big\"}");
+	strcpy(body, "{\"answers\":{\"q1\":\"");
+	memset(body + strlen(body), 'x', n);
+	strcpy(body + strlen("{\"answers\":{\"q1\":\"") + n, "\"}}");
+	attempt_path(path, sizeof path, w.attempt_id, "save");
+	send_raw(&r, "PATCH", path, w.student.token, body, strlen(body), NULL);
+	expect_error(&r, 413, "payload_too_large");
+	resp_free(&r);
+	free(body);
+	ck_assert_int_eq(db_version(w.attempt_id), 1);
+	db_expect_answers(w.attempt_id, "{}");
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_save_submitted)
+{
+	world w;
+	resp r;
+
+	world_new(&w, "{\"title\":\"Submitted\"}");
+	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"a\"}}", NULL);
+	expect_ok(&r, 200);
+	resp_free(&r);
+	db_submit(w.attempt_id);
+	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"late\"}}", NULL);
+	expect_error(&r, 409, "attempt_submitted");
+	resp_free(&r);
+	ck_assert_int_eq(db_version(w.attempt_id), 2);
+	db_expect_answers(w.attempt_id, "{\"q1\":\"a\"}");
+	world_free(&w);
+}
+END_TEST
+
+/* ============================================================ routing */
+
+START_TEST(test_route_unknown_path)
+{
+	user s = user_new(AUTH_ROLE_STUDENT);
+	resp r;
+
+	send_req(&r, "GET", "/api/nothing", NULL, NULL, NULL);
+	expect_error(&r, 404, "not_found");
+	resp_free(&r);
+	send_req(&r, "GET", "/api/nothing", &s, NULL, NULL);
+	expect_error(&r, 404, "not_found");
+	resp_free(&r);
+	send_req(&r, "POST", "/api/nothing", NULL, "{}", NULL);
+	expect_error(&r, 404, "not_found");
+	resp_free(&r);
+	send_req(&r, "GET",
+		 "/api/attempts/00000000-0000-4000-8000-000000000001/other.ts?action=state",
+		 &s, NULL, NULL);
+	expect_error(&r, 404, "not_found");
+	resp_free(&r);
+	user_free(&s);
+}
+END_TEST
+
+START_TEST(test_route_unknown_action)
+{
+	user s = user_new(AUTH_ROLE_STUDENT);
+	static const char *const paths[] = {
+		"/api/attempts/00000000-0000-4000-8000-000000000001",
+		"/api/attempts/00000000-0000-4000-8000-000000000001?action=",
+		"/api/attempts/00000000-0000-4000-8000-000000000001?action=bogus",
+		"/api/attempts/00000000-0000-4000-8000-000000000001/route.ts?action=bogus",
+	};
+	resp r;
+
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+		send_req(&r, "GET", paths[i], &s, NULL, NULL);
+		expect_error(&r, 400, "unknown_action");
+		resp_free(&r);
+		/* Routing comes before authentication. */
+		send_req(&r, "GET", paths[i], NULL, NULL, NULL);
+		expect_error(&r, 400, "unknown_action");
+		resp_free(&r);
+	}
+	user_free(&s);
+}
+END_TEST
+
+START_TEST(test_route_method_not_allowed)
+{
+	world w;
+	char path[128];
+	resp r;
+	const char *allow;
+
+	world_new(&w, "{\"title\":\"Methods\"}");
+	attempt_path(path, sizeof path, w.attempt_id, "state");
+	send_req(&r, "DELETE", path, &w.student, NULL, NULL);
+	expect_error(&r, 405, "method_not_allowed");
+	allow = http_client_header(&r.r, "Allow");
+	ck_assert_msg(allow != NULL && strcmp(allow, "GET") == 0, "Allow: %s, want GET",
+		      allow ? allow : "(none)");
+	resp_free(&r);
+
+	attempt_path(path, sizeof path, w.attempt_id, "save");
+	send_req(&r, "POST", path, &w.student, "{\"answers\":{\"q1\":\"a\"}}", NULL);
+	expect_error(&r, 405, "method_not_allowed");
+	allow = http_client_header(&r.r, "Allow");
+	ck_assert_msg(allow != NULL && strstr(allow, "PATCH") != NULL,
+		      "Allow: %s, want PATCH", allow ? allow : "(none)");
+	resp_free(&r);
+	ck_assert_int_eq(db_version(w.attempt_id), 1);
+
+	/* Before authentication too. */
+	send_req(&r, "POST", path, NULL, "{}", NULL);
+	expect_error(&r, 405, "method_not_allowed");
+	resp_free(&r);
+
+	send_req(&r, "GET", "/api/attempts/new?action=start", &w.student, NULL, NULL);
+	expect_error(&r, 405, "method_not_allowed");
+	allow = http_client_header(&r.r, "Allow");
+	ck_assert_msg(allow != NULL && strstr(allow, "POST") != NULL,
+		      "Allow: %s, want POST", allow ? allow : "(none)");
+	resp_free(&r);
+
+	send_req(&r, "GET", "/api/exams", &w.proctor, NULL, NULL);
+	expect_error(&r, 405, "method_not_allowed");
+	allow = http_client_header(&r.r, "Allow");
+	ck_assert_msg(allow != NULL && strstr(allow, "POST") != NULL,
+		      "Allow: %s, want POST", allow ? allow : "(none)");
+	resp_free(&r);
+	world_free(&w);
+}
+END_TEST
+
+/* ============================================================ auth */
+
+/* GET the state of a fresh attempt with the given raw token; 401 expected. */
+static void expect_token_refused(const char *token)
+{
+	world w;
+	char path[128];
+	resp r;
+
+	world_new(&w, "{\"title\":\"Auth\"}");
+	attempt_path(path, sizeof path, w.attempt_id, "state");
+	send_raw(&r, "GET", path, token, NULL, 0, NULL);
+	expect_unauthorized(&r);
+	resp_free(&r);
+	world_free(&w);
+}
+
+START_TEST(test_auth_expired)
+{
+	char sub[UUID_STR_LEN + 1];
+	time_t now = time(NULL);
+	char *tok;
+
+	ck_assert_int_eq(uuid_generate(sub), ATT_OK);
+	tok = auth_sign(sub, AUTH_ROLE_STUDENT, now - 7200, now - 3600, g_secret,
+			strlen(g_secret));
+	ck_assert_ptr_nonnull(tok);
+	expect_token_refused(tok);
+	free(tok);
+}
+END_TEST
+
+START_TEST(test_auth_expired_within_leeway)
+{
+	world w;
+	char path[128];
+	time_t now = time(NULL);
+	char *tok;
+	resp r;
+
+	world_new(&w, "{\"title\":\"Leeway\"}");
+	/* 30 s past exp is inside the 60 s leeway: accepted. */
+	tok = auth_sign(w.student.sub, AUTH_ROLE_STUDENT, now - 600, now - 30,
+			g_secret, strlen(g_secret));
+	ck_assert_ptr_nonnull(tok);
+	attempt_path(path, sizeof path, w.attempt_id, "state");
+	send_raw(&r, "GET", path, tok, NULL, 0, NULL);
+	expect_ok(&r, 200);
+	resp_free(&r);
+	free(tok);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_auth_wrong_secret)
+{
+	char sub[UUID_STR_LEN + 1];
+	const char *other = "this-is-not-the-secret-of-the-stack-0123456789";
+	time_t now = time(NULL);
+	char *tok;
+
+	ck_assert_int_eq(uuid_generate(sub), ATT_OK);
+	tok = auth_sign(sub, AUTH_ROLE_ADMIN, now, now + 3600, other, strlen(other));
+	ck_assert_ptr_nonnull(tok);
+	expect_token_refused(tok);
+	free(tok);
+}
+END_TEST
+
+START_TEST(test_auth_alg_none)
+{
+	char sub[UUID_STR_LEN + 1], payload[256];
+	time_t now = time(NULL);
+	char *tok;
+
+	ck_assert_int_eq(uuid_generate(sub), ATT_OK);
+	snprintf(payload, sizeof payload,
+		 "{\"sub\":\"%s\",\"role\":\"admin\",\"iat\":%lld,\"exp\":%lld}", sub,
+		 (long long)now, (long long)now + 3600);
+	tok = sign_raw("{\"alg\":\"none\",\"typ\":\"JWT\"}", payload, NULL);
+	expect_token_refused(tok);
+	free(tok);
+	/* Even with a valid HMAC over the "none" header. */
+	tok = sign_raw("{\"alg\":\"none\",\"typ\":\"JWT\"}", payload, g_secret);
+	expect_token_refused(tok);
+	free(tok);
+	tok = sign_raw("{\"alg\":\"HS512\",\"typ\":\"JWT\"}", payload, g_secret);
+	expect_token_refused(tok);
+	free(tok);
+}
+END_TEST
+
+START_TEST(test_auth_bad_claims)
+{
+	char sub[UUID_STR_LEN + 1], payload[256];
+	const char *hdr = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+	time_t now = time(NULL);
+	char *tok;
+
+	ck_assert_int_eq(uuid_generate(sub), ATT_OK);
+	/* The same shape with role student is accepted: the signing is right. */
+	snprintf(payload, sizeof payload,
+		 "{\"sub\":\"%s\",\"role\":\"student\",\"iat\":%lld,\"exp\":%lld}", sub,
+		 (long long)now, (long long)now + 3600);
+	tok = sign_raw(hdr, payload, g_secret);
+	{
+		resp r;
+		send_raw(&r, "GET", "/api/exams/00000000-0000-4000-8000-000000000009",
+			 tok, NULL, 0, NULL);
+		expect_error(&r, 404, "not_found");
+		resp_free(&r);
+	}
+	free(tok);
+
+	snprintf(payload, sizeof payload,
+		 "{\"sub\":\"%s\",\"role\":\"teacher\",\"iat\":%lld,\"exp\":%lld}", sub,
+		 (long long)now, (long long)now + 3600);
+	tok = sign_raw(hdr, payload, g_secret);
+	expect_token_refused(tok);
+	free(tok);
+
+	/* No exp. */
+	snprintf(payload, sizeof payload, "{\"sub\":\"%s\",\"role\":\"student\"}", sub);
+	tok = sign_raw(hdr, payload, g_secret);
+	expect_token_refused(tok);
+	free(tok);
+
+	/* sub not a UUID. */
+	snprintf(payload, sizeof payload,
+		 "{\"sub\":\"alice\",\"role\":\"student\",\"exp\":%lld}",
+		 (long long)now + 3600);
+	tok = sign_raw(hdr, payload, g_secret);
+	expect_token_refused(tok);
+	free(tok);
+
+	/* iat an hour in the future. */
+	snprintf(payload, sizeof payload,
+		 "{\"sub\":\"%s\",\"role\":\"student\",\"iat\":%lld,\"exp\":%lld}", sub,
+		 (long long)now + 3600, (long long)now + 7200);
+	tok = sign_raw(hdr, payload, g_secret);
+	expect_token_refused(tok);
+	free(tok);
+}
+END_TEST
+
+START_TEST(test_auth_malformed_header)
+{
+	user s = user_new(AUTH_ROLE_STUDENT);
+	char basic[AUTH_MAX_TOKEN_LEN + 32];
+	const char *h1[] = {basic, NULL};
+	const char *h2[] = {"Authorization: Bearer", NULL};
+	resp r;
+
+	snprintf(basic, sizeof basic, "Authorization: Basic %s", s.token);
+	send_req(&r, "GET", "/api/exams/00000000-0000-4000-8000-000000000009", NULL, NULL, h1);
+	expect_unauthorized(&r);
+	resp_free(&r);
+	send_req(&r, "GET", "/api/exams/00000000-0000-4000-8000-000000000009", NULL, NULL, h2);
+	expect_unauthorized(&r);
+	resp_free(&r);
+	send_raw(&r, "GET", "/api/exams/00000000-0000-4000-8000-000000000009",
+		 "not.a.jwt", NULL, 0, NULL);
+	expect_unauthorized(&r);
+	resp_free(&r);
+	user_free(&s);
+}
+END_TEST
+
+/* ============================================================ runner */
+
+static TCase *tcase(const char *name)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_set_timeout(tc, 60);
+	return tc;
+}
+
+static Suite *e2e_suite(void)
+{
+	Suite *s = suite_create("e2e");
+	TCase *tc;
+
+	tc = tcase("health");
+	tcase_add_test(tc, test_health_ok);
+	tcase_add_test(tc, test_health_request_id_echoed);
+	tcase_add_test(tc, test_health_request_id_128_echoed);
+	tcase_add_test(tc, test_health_request_id_space_replaced);
+	tcase_add_test(tc, test_health_request_id_too_long_replaced);
+	tcase_add_test(tc, test_request_id_on_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("exams");
+	tcase_add_test(tc, test_exam_create_defaults);
+	tcase_add_test(tc, test_exam_create_all_fields_and_get);
+	tcase_add_test(tc, test_exam_create_partial_upload);
+	tcase_add_test(tc, test_exam_create_student_forbidden);
+	tcase_add_test(tc, test_exam_create_validation);
+	tcase_add_test(tc, test_exam_create_invalid_json);
+	tcase_add_test(tc, test_exam_create_no_token);
+	tcase_add_test(tc, test_exam_get_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("start");
+	tcase_add_test(tc, test_start_timed);
+	tcase_add_test(tc, test_start_untimed_and_again);
+	tcase_add_test(tc, test_start_validation);
+	tcase_add_test(tc, test_start_unknown_exam);
+	tcase_add_test(tc, test_start_exam_closed);
+	tcase_add_test(tc, test_start_max_attempts);
+	tcase_add_test(tc, test_start_second_attempt);
+	tcase_add_test(tc, test_start_route_ts_alias);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("state");
+	tcase_add_test(tc, test_state_readers);
+	tcase_add_test(tc, test_state_no_leak);
+	tcase_add_test(tc, test_state_bad_ids);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("info");
+	tcase_add_test(tc, test_info_fields);
+	tcase_add_test(tc, test_info_submitted_and_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("save");
+	tcase_add_test(tc, test_save_merge);
+	tcase_add_test(tc, test_save_untimed_and_alias);
+	tcase_add_test(tc, test_save_auto_save_replaced);
+	tcase_add_test(tc, test_save_expected_version);
+	tcase_add_test(tc, test_save_if_match);
+	tcase_add_test(tc, test_save_access);
+	tcase_add_test(tc, test_save_validation);
+	tcase_add_test(tc, test_save_too_large);
+	tcase_add_test(tc, test_save_submitted);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("routing");
+	tcase_add_test(tc, test_route_unknown_path);
+	tcase_add_test(tc, test_route_unknown_action);
+	tcase_add_test(tc, test_route_method_not_allowed);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("auth");
+	tcase_add_test(tc, test_auth_expired);
+	tcase_add_test(tc, test_auth_expired_within_leeway);
+	tcase_add_test(tc, test_auth_wrong_secret);
+	tcase_add_test(tc, test_auth_alg_none);
+	tcase_add_test(tc, test_auth_bad_claims);
+	tcase_add_test(tc, test_auth_malformed_header);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	static const char *const vars[] = {"ATTEMPTS_TEST_URL", "ATTEMPTS_JWT_SECRET",
+					   "ATTEMPTS_TEST_DB"};
+	SRunner *sr;
+	int failed;
+
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+		const char *v = getenv(vars[i]);
+		if (v == NULL || *v == '\0') {
+			fprintf(stderr,
+				"check_e2e: %s is not set; these tests need a running stack"
+				" (see tests/e2e/README.md). Skipping.\n",
+				vars[i]);
+			return 77;
+		}
+	}
+	g_url = getenv("ATTEMPTS_TEST_URL");
+	g_secret = getenv("ATTEMPTS_JWT_SECRET");
+	g_db = getenv("ATTEMPTS_TEST_DB");
+
+	sr = srunner_create(e2e_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}

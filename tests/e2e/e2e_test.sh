@@ -1,0 +1,340 @@
+#!/usr/bin/env bash
+# tests/e2e/e2e_test.sh — end-to-end tests (automake runs it from `make check`).
+#
+# Starts the whole embedded stack (`./dev up`: PostgreSQL, spawn-fcgi +
+# multiwatch workers, nginx with nginx/attempts.conf) in a temporary run
+# directory on free ports, runs the Check program tests/e2e/check_e2e against
+# it over HTTP, then checks from the shell what only the shell can see: the
+# supervisor, nginx's own JSON errors, `up` twice, and that `down` leaves no
+# process behind. Exit 77 (skip) when nginx, spawn-fcgi, multiwatch or
+# PostgreSQL is missing, 99 when the stack cannot be started.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# automake exports srcdir (top source directory, relative to the build
+# directory we run in; Makefile.am also exports abs_top_srcdir and
+# abs_top_builddir); run by hand, the checkout is two levels up.
+srcdir=${abs_top_srcdir:-${srcdir:-$here/../..}}
+[[ -x $srcdir/dev ]] || srcdir=$here/../..
+srcdir=$(cd "$srcdir" && pwd)
+if [[ -n ${abs_top_builddir:-} ]]; then
+	builddir=$abs_top_builddir
+elif [[ -f ./config.status && -x ./cgi-bin/attempts.fcgi ]]; then
+	builddir=$PWD
+else
+	builddir=$srcdir
+fi
+check_bin=${CHECK_E2E:-tests/e2e/check_e2e}
+[[ $check_bin == /* ]] || check_bin=$builddir/$check_bin
+fcgi_bin=$builddir/cgi-bin/attempts.fcgi
+
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+have_tool() {
+	command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 || -x /sbin/$1 ]]
+}
+
+have_tool nginx || skip "nginx not installed (Debian: nginx-light)"
+have_tool spawn-fcgi || skip "spawn-fcgi not installed"
+have_tool multiwatch || skip "multiwatch not installed"
+have_tool curl || skip "curl not installed"
+# shellcheck source=tests/lib/pg.sh
+. "$srcdir/tests/lib/pg.sh"
+pg_bindir >/dev/null 2>&1 || skip "PostgreSQL server (initdb) not installed (Debian: postgresql-15)"
+
+if [[ ! -x $fcgi_bin ]]; then
+	echo "ERROR: $fcgi_bin not built"
+	exit 99
+fi
+
+# The test owns its world: nothing of the caller's configuration leaks in.
+for v in $(compgen -e); do
+	case $v in
+	ATTEMPTS_*) unset "$v" ;;
+	esac
+done
+
+# True if TCP port $1 on 127.0.0.1 has no listener.
+port_free() {
+	if command -v ss >/dev/null 2>&1; then
+		[[ -z $(ss -ltnH "sport = :$1" 2>/dev/null) ]]
+	else
+		! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+	fi
+}
+
+# Prints the first free port from $1 upward.
+free_port() {
+	local p
+	for ((p = $1; p < $1 + 1000; p++)); do
+		if port_free "$p"; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+port=$(free_port 18080) || {
+	echo "ERROR: no free TCP port from 18080"
+	exit 99
+}
+pgport=$(free_port 56000) || {
+	echo "ERROR: no free port number from 56000"
+	exit 99
+}
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/attempts-e2e.XXXXXX") || exit 99
+chmod 755 "$dir"
+dev=$srcdir/dev
+failed_any=0
+
+# shellcheck disable=SC2317 # called from the EXIT trap
+print_logs() {
+	local f
+	for f in "$dir/logs/workers.log" "$dir/logs/nginx-error.log" "$dir/pg/postgres.log"; do
+		[[ -f $f ]] || continue
+		echo "--- tail of $f"
+		tail -n 40 "$f"
+	done
+}
+
+# shellcheck disable=SC2317 # the EXIT trap
+cleanup() {
+	local rc=$?
+	trap - EXIT
+	if ((rc != 0 && rc != 77)) || ((failed_any)); then
+		print_logs
+	fi
+	ATTEMPTS_RUN_DIR=$dir "$dev" down >/dev/null 2>&1 || true
+	rm -rf "$dir"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+export ATTEMPTS_RUN_DIR=$dir ATTEMPTS_PORT=$port ATTEMPTS_PG_PORT=$pgport
+export ATTEMPTS_WORKERS=2 ATTEMPTS_THREADS=4 ATTEMPTS_FCGI_BIN=$fcgi_bin PG_FAST=1
+ATTEMPTS_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
+export ATTEMPTS_JWT_SECRET
+url=http://127.0.0.1:$port
+conninfo=$(pg_cluster_conninfo "$dir/pg" "$pgport")
+
+echo "# e2e: run dir $dir, nginx $url, PostgreSQL port $pgport"
+if ! "$dev" up --no-install --no-build --no-demo; then
+	echo "ERROR: ./dev up failed"
+	exit 99
+fi
+
+# ------------------------------------------------------------ the Check suite
+
+check_rc=0
+if [[ -x $check_bin ]]; then
+	echo "# running $check_bin"
+	ATTEMPTS_TEST_URL=$url ATTEMPTS_TEST_DB=$conninfo "$check_bin" || check_rc=$?
+	echo "# check_e2e exited $check_rc"
+else
+	echo "FAIL: $check_bin not built"
+	check_rc=1
+fi
+
+# ------------------------------------------------------------ shell checks
+
+n_pass=0
+n_fail=0
+ok() {
+	echo "ok - $1"
+	n_pass=$((n_pass + 1))
+}
+not_ok() {
+	echo "not ok - $1${2:+: $2}"
+	n_fail=$((n_fail + 1))
+	failed_any=1
+}
+
+read_pid() {
+	local pid=
+	read -r pid 2>/dev/null <"$1" || true
+	[[ $pid =~ ^[0-9]+$ ]] && echo "$pid"
+}
+
+# True if $1 is a live, non-zombie process.
+alive() {
+	local stat
+	[[ ${1:-} =~ ^[0-9]+$ ]] || return 1
+	read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+	stat=${stat##*) }
+	[[ ${stat:0:1} != Z ]]
+}
+
+children_of() {
+	local f stat ppid pid
+	for f in /proc/[0-9]*/stat; do
+		read -r stat 2>/dev/null <"$f" || continue
+		stat=${stat##*) }
+		read -r _ ppid _ <<<"$stat"
+		if [[ $ppid == "$1" ]] && alive "${f//[!0-9]/}"; then
+			pid=${f#/proc/}
+			echo "${pid%/stat}"
+		fi
+	done
+}
+
+# HTTP status of a request: http_code [curl args...]
+http_code() {
+	curl -s -o /dev/null -m 5 -w '%{http_code}' "$@" || true
+}
+
+mw_pid=$(read_pid "$dir/fcgi.pid")
+nginx_pid=$(read_pid "$dir/nginx/nginx.pid")
+pg_pid=$(read_pid "$dir/pg/data/postmaster.pid")
+
+# up twice: the same processes keep running, nothing fails.
+if out=$("$dev" up --no-install --no-build --no-demo 2>&1); then
+	if [[ $(read_pid "$dir/fcgi.pid") == "$mw_pid" && $(read_pid "$dir/nginx/nginx.pid") == "$nginx_pid" &&
+		$(read_pid "$dir/pg/data/postmaster.pid") == "$pg_pid" ]] && alive "$mw_pid" && alive "$nginx_pid"; then
+		ok "a second ./dev up keeps the running stack"
+	else
+		not_ok "a second ./dev up keeps the running stack" "pids changed"
+	fi
+else
+	not_ok "a second ./dev up succeeds" "$out"
+fi
+
+if out=$("$dev" status 2>&1); then
+	ok "./dev status reports everything up"
+else
+	not_ok "./dev status reports everything up" "$out"
+fi
+
+token=$("$dev" token --role admin 2>&1)
+if [[ $token =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]]; then
+	ok "./dev token prints a JWT"
+else
+	not_ok "./dev token prints a JWT" "$token"
+fi
+
+# nginx's own errors speak the service's JSON error shape (docs/API.md §3).
+big=$dir/big.json
+head -c 1100000 /dev/zero | tr '\0' ' ' >"$big"
+resp=$(curl -s -m 10 -D - -X POST -H 'Content-Type: application/json' -H 'X-Request-Id: e2e-413' \
+	--data-binary @"$big" "$url/api/attempts/new?action=start" | tr -d '\r')
+if [[ $resp == "HTTP/1.1 413"* && $resp == *'"code":"payload_too_large"'* &&
+	$resp == *$'\n'[Cc]ontent-[Tt]ype:\ application/json* && $resp == *$'\n'[Xx]-[Rr]equest-[Ii]d:\ e2e-413* ]]; then
+	ok "a body over 1 MiB answers 413 payload_too_large in JSON with X-Request-Id"
+else
+	not_ok "a body over 1 MiB answers 413 payload_too_large in JSON" "$(head -c 400 <<<"$resp")"
+fi
+rm -f "$big"
+
+resp=$(curl -s -m 5 -D - "$url/no/such/place" | tr -d '\r')
+if [[ $resp == "HTTP/1.1 404"* && $resp == *'"code":"not_found"'* && $resp == *$'\n'[Xx]-[Rr]equest-[Ii]d:* ]]; then
+	ok "a path outside /api/ answers 404 not_found in JSON"
+else
+	not_ok "a path outside /api/ answers 404 not_found in JSON" "$(head -c 400 <<<"$resp")"
+fi
+
+# Supervisor: a killed worker is replaced and the service answers again.
+mapfile -t kids < <(children_of "$mw_pid")
+if ((${#kids[@]} != ATTEMPTS_WORKERS)); then
+	not_ok "multiwatch runs $ATTEMPTS_WORKERS workers" "children: ${kids[*]:-none}"
+else
+	ok "multiwatch runs $ATTEMPTS_WORKERS workers"
+	victim=${kids[0]}
+	kill -KILL "$victim"
+	replaced=0
+	healthy=0
+	for ((i = 0; i < 100; i++)); do
+		mapfile -t now < <(children_of "$mw_pid")
+		if ((${#now[@]} == ATTEMPTS_WORKERS)) && [[ " ${now[*]} " != *" $victim "* ]]; then
+			replaced=1
+			[[ $(http_code "$url/api/health") == 200 ]] && healthy=1
+		fi
+		((replaced && healthy)) && break
+		sleep 0.1
+	done
+	if ((replaced)); then
+		ok "a worker killed with SIGKILL is replaced (new pids: ${now[*]})"
+	else
+		not_ok "a worker killed with SIGKILL is replaced within 10 s" "children: ${now[*]:-none}"
+	fi
+	if ((healthy)); then
+		ok "/api/health answers 200 again after the kill"
+	else
+		not_ok "/api/health answers 200 again within 10 s of the kill" "last: $(http_code "$url/api/health")"
+	fi
+fi
+
+# Without workers nginx answers 502 in JSON; ./dev up brings them back.
+mapfile -t kids < <(children_of "$mw_pid")
+kill -TERM "$mw_pid"
+for ((i = 0; i < 100; i++)); do
+	left=0
+	for p in "$mw_pid" "${kids[@]}"; do
+		alive "$p" && left=1
+	done
+	((left)) || break
+	sleep 0.1
+done
+resp=$(curl -s -m 5 -D - "$url/api/health" | tr -d '\r')
+if [[ $resp == "HTTP/1.1 502"* && $resp == *'"code":"bad_gateway"'* ]]; then
+	ok "with the workers stopped nginx answers 502 bad_gateway in JSON"
+else
+	not_ok "with the workers stopped nginx answers 502 bad_gateway in JSON" "$(head -c 400 <<<"$resp")"
+fi
+if out=$("$dev" up --no-install --no-build --no-demo 2>&1) &&
+	[[ $(http_code "$url/api/health") == 200 ]] && [[ $(read_pid "$dir/fcgi.pid") != "$mw_pid" ]]; then
+	ok "./dev up restarts stopped workers"
+else
+	not_ok "./dev up restarts stopped workers" "$(tail -n 5 <<<"$out")"
+fi
+
+# ./dev down stops every process of the run directory.
+pids=()
+for p in "$(read_pid "$dir/fcgi.pid")" "$(read_pid "$dir/nginx/nginx.pid")" "$(read_pid "$dir/pg/data/postmaster.pid")"; do
+	[[ -n $p ]] || continue
+	pids+=("$p")
+	mapfile -t -O "${#pids[@]}" pids < <(children_of "$p")
+done
+if out=$("$dev" down 2>&1); then
+	ok "./dev down succeeds"
+else
+	not_ok "./dev down succeeds" "$out"
+fi
+left=()
+for ((i = 0; i < 50; i++)); do
+	left=()
+	for p in "${pids[@]}"; do
+		alive "$p" && left+=("$p")
+	done
+	((${#left[@]} == 0)) && break
+	sleep 0.1
+done
+# Anything else still naming the run directory (command line or environment).
+for f in /proc/[0-9]*/cmdline /proc/[0-9]*/environ; do
+	p=${f#/proc/}
+	p=${p%%/*}
+	[[ $p == "$$" || $p == "$BASHPID" ]] && continue
+	if grep -qaF -- "$dir" "$f" 2>/dev/null && alive "$p" && [[ " ${left[*]} " != *" $p "* ]]; then
+		left+=("$p")
+	fi
+done
+if ((${#left[@]} == 0)) && [[ ! -e $dir/fcgi.sock ]]; then
+	ok "./dev down left no process behind (${#pids[@]} stopped)"
+else
+	detail=
+	for p in "${left[@]}"; do
+		detail+="$p($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | head -c 80)) "
+	done
+	not_ok "./dev down left no process behind" "left: ${detail:-none}; socket: $(ls "$dir/fcgi.sock" 2>&1)"
+fi
+
+echo "shell-checks: $n_pass passed, $n_fail failed"
+if ((check_rc != 0 || n_fail != 0)); then
+	failed_any=1
+	exit 1
+fi
+exit 0
