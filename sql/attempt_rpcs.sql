@@ -283,12 +283,16 @@ BEGIN
     CASE jsonb_typeof(p)
     WHEN 'object' THEN
         RETURN '{' || coalesce((
-            SELECT string_agg(to_json(e.key)::text || ':' || jcs(e.value), ','
-                              ORDER BY e.key COLLATE "C")
+            SELECT string_agg(to_json(e.key)::text || ':'
+                              || CASE WHEN jsonb_typeof(e.value) IN ('string', 'boolean', 'null')
+                                      THEN e.value::text ELSE jcs(e.value) END,
+                              ',' ORDER BY e.key COLLATE "C")
             FROM jsonb_each(p) AS e), '') || '}';
-    WHEN 'array' THEN
+    WHEN 'array' THEN   -- scalar leaves inline: saves a call per element
         RETURN '[' || coalesce((
-            SELECT string_agg(jcs(e.value), ',' ORDER BY e.ord)
+            SELECT string_agg(CASE WHEN jsonb_typeof(e.value) IN ('string', 'boolean', 'null')
+                                   THEN e.value::text ELSE jcs(e.value) END,
+                              ',' ORDER BY e.ord)
             FROM jsonb_array_elements(p) WITH ORDINALITY AS e(value, ord)), '') || ']';
     WHEN 'number' THEN
         RETURN jcs_number(p::numeric);

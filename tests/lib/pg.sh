@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/lib/pg.sh — start and stop a throw-away PostgreSQL cluster that
 # listens on a unix socket only, for tests. Source it; it defines functions
 # and sets no shell options of its own.

@@ -1,0 +1,598 @@
+/* check_auth: HS256 JWT verification - the happy path and every refusal,
+ * with tokens crafted by hand (correctly signed, only the claim or header
+ * wrong) - plus base64url and role names. */
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "check_suites.h"
+
+#define SECRET "0123456789abcdef0123456789abcdef"
+#define SUB "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+#define NOW 1700000000LL
+#define HDR "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
+
+static void append_b64(buf *b, const void *data, size_t n)
+{
+	char *enc = malloc(4 * ((n + 2) / 3) + 1);
+
+	ck_assert_ptr_nonnull(enc);
+	auth_b64url_encode(data, n, enc);
+	buf_puts(b, enc);
+	free(enc);
+}
+
+/* header.payload signed with secret by OpenSSL directly. The caller frees
+ * the token with free(). */
+static char *craft(const char *header, const char *payload, const char *secret)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int mac_len = 0;
+	buf b = BUF_INIT;
+	char *tok;
+
+	append_b64(&b, header, strlen(header));
+	buf_putc(&b, '.');
+	append_b64(&b, payload, strlen(payload));
+	ck_assert_int_eq(b.failed, 0);
+	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), secret, (int)strlen(secret),
+				   (const unsigned char *)b.data, b.len, mac, &mac_len));
+	ck_assert_uint_eq(mac_len, 32);
+	buf_putc(&b, '.');
+	append_b64(&b, mac, mac_len);
+	tok = buf_take(&b);
+	ck_assert_ptr_nonnull(tok);
+	return tok;
+}
+
+static char *craftf(const char *header, const char *fmt, ...) ATT_PRINTF(2, 3);
+
+/* craft() with a printf-formatted payload and the test secret. */
+static char *craftf(const char *header, const char *fmt, ...)
+{
+	char payload[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(payload, sizeof payload, fmt, ap);
+	va_end(ap);
+	return craft(header, payload, SECRET);
+}
+
+static att_err verify(const char *token, long long now, auth_claims *out)
+{
+	return auth_verify(token, SECRET, strlen(SECRET), (time_t)now, out);
+}
+
+/* Asserts that token is refused at NOW and that *out stays untouched;
+ * frees token. */
+static void expect_refused(char *token, const char *why)
+{
+	auth_claims c, before;
+
+	memset(&c, 0x5a, sizeof c);
+	before = c;
+	ck_assert_msg(verify(token, NOW, &c) == ATT_EAUTH, "accepted: %s", why);
+	ck_assert_msg(memcmp(&c, &before, sizeof c) == 0, "out written: %s", why);
+	free(token);
+}
+
+static void expect_accepted(char *token, const char *why)
+{
+	auth_claims c;
+
+	ck_assert_msg(verify(token, NOW, &c) == ATT_OK, "refused: %s", why);
+	ck_assert_str_eq(c.sub, SUB);
+	free(token);
+}
+
+/* ------------------------------------------------------------ sign/verify */
+
+START_TEST(test_auth_round_trip)
+{
+	static const auth_role roles[] = {AUTH_ROLE_STUDENT, AUTH_ROLE_PROCTOR,
+					  AUTH_ROLE_ADMIN};
+
+	for (int i = 0; i < 3; i++) {
+		char *tok = auth_sign(SUB, roles[i], (time_t)NOW, (time_t)(NOW + 3600),
+				      SECRET, strlen(SECRET));
+		auth_claims c;
+		char json[96];
+
+		ck_assert_ptr_nonnull(tok);
+		ck_assert_int_eq(verify(tok, NOW, &c), ATT_OK);
+		ck_assert_str_eq(c.sub, SUB);
+		ck_assert_int_eq(c.role, roles[i]);
+		ck_assert_int_eq(c.exp, NOW + 3600);
+		snprintf(json, sizeof json, "{\"sub\":\"%s\",\"role\":\"%s\"}", SUB,
+			 auth_role_name(roles[i]));
+		ck_assert_str_eq(c.json, json);
+		free(tok);
+	}
+}
+END_TEST
+
+START_TEST(test_auth_crafted_valid)
+{
+	/* the hand-made tokens below differ from this one in one thing only */
+	expect_accepted(craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld}",
+			       SUB, NOW + 10), "plain");
+	expect_accepted(craftf("{\"alg\":\"HS256\"}",
+			       "{\"sub\":\"%s\",\"role\":\"admin\",\"exp\":%lld}", SUB,
+			       NOW + 10), "no typ");
+	expect_accepted(craftf(HDR, "{\"sub\":\"%s\",\"role\":\"proctor\",\"exp\":%lld,"
+			       "\"nbf\":%lld,\"iat\":%lld,\"extra\":[1,{}]}",
+			       SUB, NOW + 10, NOW - 5, NOW - 5), "all claims");
+}
+END_TEST
+
+START_TEST(test_auth_sign_refuses)
+{
+	ck_assert_ptr_null(auth_sign(SUB, AUTH_ROLE_NONE, (time_t)NOW, (time_t)NOW,
+				     SECRET, strlen(SECRET)));
+	ck_assert_ptr_null(auth_sign(NULL, AUTH_ROLE_ADMIN, (time_t)NOW, (time_t)NOW,
+				     SECRET, strlen(SECRET)));
+}
+END_TEST
+
+START_TEST(test_auth_wrong_secret)
+{
+	char *tok = auth_sign(SUB, AUTH_ROLE_STUDENT, (time_t)NOW, (time_t)(NOW + 60),
+			      SECRET, strlen(SECRET));
+	auth_claims c;
+
+	ck_assert_ptr_nonnull(tok);
+	ck_assert_int_eq(auth_verify(tok, SECRET "x", strlen(SECRET) + 1, (time_t)NOW, &c),
+			 ATT_EAUTH);
+	ck_assert_int_eq(auth_verify(tok, SECRET, strlen(SECRET) - 1, (time_t)NOW, &c),
+			 ATT_EAUTH);
+	free(tok);
+	expect_refused(craft(HDR, "{\"sub\":\"" SUB "\",\"role\":\"student\",\"exp\":9999999999}",
+			     "another-secret-another-secret-xx"), "other secret");
+}
+END_TEST
+
+START_TEST(test_auth_tampered_payload)
+{
+	char *good = craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld}",
+			    SUB, NOW + 100);
+	char *evil = craftf(HDR, "{\"sub\":\"%s\",\"role\":\"admin\",\"exp\":%lld}",
+			    SUB, NOW + 100);
+	const char *gsig = strrchr(good, '.');
+	char *edot = strrchr(evil, '.');
+	buf b = BUF_INIT;
+
+	/* evil header.payload with good's signature */
+	buf_append(&b, evil, (size_t)(edot - evil));
+	buf_puts(&b, gsig);
+	expect_refused(buf_take(&b), "payload swapped");
+	/* one character of the payload changed */
+	{
+		char *t = strdup(good);
+		char *p = strchr(t, '.') + 5;
+		*p = *p == 'A' ? 'B' : 'A';
+		expect_refused(t, "payload byte flipped");
+	}
+	free(good);
+	free(evil);
+}
+END_TEST
+
+START_TEST(test_auth_tampered_signature)
+{
+	char *good = craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld}",
+			    SUB, NOW + 100);
+	size_t n = strlen(good);
+	char *t;
+	buf b = BUF_INIT;
+
+	t = strdup(good);
+	t[n - 3] = t[n - 3] == 'A' ? 'B' : 'A';
+	expect_refused(t, "signature byte flipped");
+	/* last char carries 2 unused bits: a different char with the same
+	 * decoded bytes would be a second encoding */
+	t = strdup(good);
+	t[n - 1] = t[n - 1] == 'A' ? 'B' : 'A';
+	expect_refused(t, "last signature char changed");
+	t = strdup(good);
+	t[n - 1] = '\0';
+	expect_refused(t, "signature truncated");
+	buf_puts(&b, good);
+	buf_puts(&b, "AAAA");
+	expect_refused(buf_take(&b), "signature extended");
+	t = strdup(good);
+	*(strrchr(t, '.') + 1) = '\0';
+	expect_refused(t, "signature empty");
+	t = strdup(good);
+	t[n - 5] = '+';
+	expect_refused(t, "signature with non-url alphabet");
+	free(good);
+}
+END_TEST
+
+START_TEST(test_auth_bad_alg)
+{
+	static const char *const headers[] = {
+		"{\"alg\":\"none\",\"typ\":\"JWT\"}",
+		"{\"alg\":\"HS512\",\"typ\":\"JWT\"}",
+		"{\"alg\":\"HS384\"}",
+		"{\"alg\":\"RS256\"}",
+		"{\"alg\":\"hs256\"}",
+		"{\"typ\":\"JWT\"}",
+		"{\"alg\":null}",
+		"{\"alg\":256}",
+		"{\"alg\":\"HS256\",\"typ\":\"JWS\"}",
+		"{\"alg\":\"HS256\",\"crit\":[\"exp\"]}",
+		"[\"HS256\"]",
+		"\"HS256\"",
+		"not json",
+		"",
+		NULL};
+
+	for (int i = 0; headers[i] != NULL; i++)
+		expect_refused(craftf(headers[i],
+				      "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld}",
+				      SUB, NOW + 100), headers[i]);
+}
+END_TEST
+
+START_TEST(test_auth_alg_none_unsigned)
+{
+	buf b = BUF_INIT;
+	static const char hdr[] = "{\"alg\":\"none\"}";
+	char payload[256];
+
+	snprintf(payload, sizeof payload,
+		 "{\"sub\":\"%s\",\"role\":\"admin\",\"exp\":%lld}", SUB, NOW + 100);
+	append_b64(&b, hdr, strlen(hdr));
+	buf_putc(&b, '.');
+	append_b64(&b, payload, strlen(payload));
+	buf_putc(&b, '.');
+	expect_refused(buf_take(&b), "alg none, empty signature");
+}
+END_TEST
+
+/* ------------------------------------------------------------ time claims */
+
+START_TEST(test_auth_exp)
+{
+	static const char fmt[] = "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld}";
+
+	expect_refused(craftf(HDR, fmt, SUB, NOW - AUTH_LEEWAY_S - 1), "exp beyond leeway");
+	expect_refused(craftf(HDR, fmt, SUB, NOW - 3600), "exp an hour ago");
+	expect_accepted(craftf(HDR, fmt, SUB, NOW - AUTH_LEEWAY_S), "exp at leeway edge");
+	expect_accepted(craftf(HDR, fmt, SUB, NOW - 1), "exp within leeway");
+	expect_accepted(craftf(HDR, fmt, SUB, NOW), "exp now");
+}
+END_TEST
+
+START_TEST(test_auth_exp_malformed)
+{
+	expect_refused(craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\"}", SUB),
+		       "exp missing");
+	expect_refused(craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":\"%lld\"}",
+			      SUB, NOW + 100), "exp a string");
+	expect_refused(craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":null}", SUB),
+		       "exp null");
+	expect_refused(craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":true}", SUB),
+		       "exp true");
+	expect_refused(craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":-5}", SUB),
+		       "exp negative");
+	expect_refused(craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":1e300}", SUB),
+		       "exp huge");
+}
+END_TEST
+
+START_TEST(test_auth_nbf)
+{
+	static const char fmt[] =
+		"{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld,\"nbf\":%lld}";
+
+	expect_refused(craftf(HDR, fmt, SUB, NOW + 3600, NOW + AUTH_LEEWAY_S + 1),
+		       "nbf beyond leeway");
+	expect_accepted(craftf(HDR, fmt, SUB, NOW + 3600, NOW + AUTH_LEEWAY_S),
+			"nbf at leeway edge");
+	expect_accepted(craftf(HDR, fmt, SUB, NOW + 3600, NOW - 100), "nbf past");
+	expect_refused(craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld,"
+			      "\"nbf\":\"soon\"}", SUB, NOW + 3600), "nbf a string");
+}
+END_TEST
+
+START_TEST(test_auth_iat)
+{
+	static const char fmt[] =
+		"{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld,\"iat\":%lld}";
+
+	expect_refused(craftf(HDR, fmt, SUB, NOW + 3600, NOW + AUTH_LEEWAY_S + 1),
+		       "iat beyond leeway");
+	expect_refused(craftf(HDR, fmt, SUB, NOW + 3600, NOW + 86400), "iat tomorrow");
+	expect_accepted(craftf(HDR, fmt, SUB, NOW + 3600, NOW + AUTH_LEEWAY_S),
+			"iat at leeway edge");
+	expect_refused(craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld,"
+			      "\"iat\":[1]}", SUB, NOW + 3600), "iat an array");
+}
+END_TEST
+
+/* ------------------------------------------------------------ identity */
+
+START_TEST(test_auth_sub)
+{
+	static const char fmt[] = "{%s\"role\":\"student\",\"exp\":%lld}";
+
+	expect_refused(craftf(HDR, fmt, "", NOW + 100), "sub missing");
+	expect_refused(craftf(HDR, fmt, "\"sub\":\"user-1\",", NOW + 100), "sub not a uuid");
+	expect_refused(craftf(HDR, fmt,
+			      "\"sub\":\"0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D\",",
+			      NOW + 100), "sub uppercase");
+	expect_refused(craftf(HDR, fmt, "\"sub\":\"{" SUB "}\",", NOW + 100),
+		       "sub braced");
+	expect_refused(craftf(HDR, fmt, "\"sub\":42,", NOW + 100), "sub a number");
+	expect_refused(craftf(HDR, fmt, "\"sub\":null,", NOW + 100), "sub null");
+}
+END_TEST
+
+START_TEST(test_auth_role)
+{
+	static const char fmt[] = "{\"sub\":\"%s\",%s\"exp\":%lld}";
+
+	expect_refused(craftf(HDR, fmt, SUB, "", NOW + 100), "role missing");
+	expect_refused(craftf(HDR, fmt, SUB, "\"role\":\"superuser\",", NOW + 100),
+		       "role unknown");
+	expect_refused(craftf(HDR, fmt, SUB, "\"role\":\"Admin\",", NOW + 100),
+		       "role wrong case");
+	expect_refused(craftf(HDR, fmt, SUB, "\"role\":\"\",", NOW + 100), "role empty");
+	expect_refused(craftf(HDR, fmt, SUB, "\"role\":3,", NOW + 100), "role a number");
+	expect_refused(craftf(HDR, fmt, SUB, "\"role\":[\"admin\"],", NOW + 100),
+		       "role an array");
+}
+END_TEST
+
+START_TEST(test_auth_payload_not_object)
+{
+	expect_refused(craft(HDR, "[]", SECRET), "payload array");
+	expect_refused(craft(HDR, "null", SECRET), "payload null");
+	expect_refused(craft(HDR, "{", SECRET), "payload broken");
+	expect_refused(craft(HDR, "", SECRET), "payload empty");
+}
+END_TEST
+
+/* ------------------------------------------------------------ shape */
+
+START_TEST(test_auth_token_shape)
+{
+	char *good = craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld}",
+			    SUB, NOW + 100);
+	auth_claims c;
+	buf b = BUF_INIT;
+
+	ck_assert_int_eq(verify(good, NOW, &c), ATT_OK);
+	ck_assert_int_eq(verify("", NOW, &c), ATT_EAUTH);
+	ck_assert_int_eq(verify("abc", NOW, &c), ATT_EAUTH);
+	ck_assert_int_eq(verify("a.b", NOW, &c), ATT_EAUTH);
+	ck_assert_int_eq(verify("..", NOW, &c), ATT_EAUTH);
+	ck_assert_int_eq(verify("...", NOW, &c), ATT_EAUTH);
+	ck_assert_int_eq(verify(NULL, NOW, &c), ATT_EAUTH);
+	ck_assert_int_eq(auth_verify(good, NULL, 0, (time_t)NOW, &c), ATT_EAUTH);
+	buf_puts(&b, good);
+	buf_puts(&b, ".x");
+	expect_refused(buf_take(&b), "extra segment");
+	buf_puts(&b, good);
+	buf_puts(&b, ".");
+	expect_refused(buf_take(&b), "trailing dot");
+	buf_puts(&b, " ");
+	buf_puts(&b, good);
+	expect_refused(buf_take(&b), "leading space");
+	/* two dots missing: header and payload only */
+	*strrchr(good, '.') = '\0';
+	ck_assert_int_eq(verify(good, NOW, &c), ATT_EAUTH);
+	free(good);
+}
+END_TEST
+
+START_TEST(test_auth_token_length)
+{
+	char pad[4000];
+	char *tok;
+	auth_claims c;
+
+	/* just under the limit: accepted */
+	memset(pad, 'p', 2900);
+	pad[2900] = '\0';
+	tok = craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld,\"pad\":\"%s\"}",
+		     SUB, NOW + 100, pad);
+	ck_assert_uint_le(strlen(tok), AUTH_MAX_TOKEN_LEN);
+	ck_assert_int_eq(verify(tok, NOW, &c), ATT_OK);
+	free(tok);
+	/* over the limit, correctly signed: refused */
+	memset(pad, 'p', 3100);
+	pad[3100] = '\0';
+	tok = craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld,\"pad\":\"%s\"}",
+		     SUB, NOW + 100, pad);
+	ck_assert_uint_gt(strlen(tok), AUTH_MAX_TOKEN_LEN);
+	expect_refused(tok, "token over 4096 chars");
+}
+END_TEST
+
+/* ------------------------------------------------------------ header */
+
+START_TEST(test_auth_bearer_prefix)
+{
+	char *tok = auth_sign(SUB, AUTH_ROLE_PROCTOR, (time_t)NOW, (time_t)(NOW + 600),
+			      SECRET, strlen(SECRET));
+	static const char *const ok_prefix[] = {"Bearer ", "bearer ", "BEARER ",
+						"bEaReR ", "Bearer   ", NULL};
+	static const char *const bad_prefix[] = {"", "Bearer", "Basic ", "Token ",
+						 "Bearer:", " Bearer ", "Bearer\t",
+						 "Bearerx ", NULL};
+	char header[1024];
+	auth_claims c;
+
+	ck_assert_ptr_nonnull(tok);
+	for (int i = 0; ok_prefix[i] != NULL; i++) {
+		snprintf(header, sizeof header, "%s%s", ok_prefix[i], tok);
+		memset(&c, 0, sizeof c);
+		ck_assert_msg(auth_verify_header(header, SECRET, strlen(SECRET),
+						 (time_t)NOW, &c) == ATT_OK,
+			      "prefix \"%s\" refused", ok_prefix[i]);
+		ck_assert_int_eq(c.role, AUTH_ROLE_PROCTOR);
+	}
+	for (int i = 0; bad_prefix[i] != NULL; i++) {
+		snprintf(header, sizeof header, "%s%s", bad_prefix[i], tok);
+		ck_assert_msg(auth_verify_header(header, SECRET, strlen(SECRET),
+						 (time_t)NOW, &c) == ATT_EAUTH,
+			      "prefix \"%s\" accepted", bad_prefix[i]);
+	}
+	ck_assert_int_eq(auth_verify_header(NULL, SECRET, strlen(SECRET), (time_t)NOW, &c),
+			 ATT_EAUTH);
+	ck_assert_int_eq(auth_verify_header("Bearer ", SECRET, strlen(SECRET),
+					    (time_t)NOW, &c), ATT_EAUTH);
+	free(tok);
+}
+END_TEST
+
+/* ------------------------------------------------------------ base64url */
+
+START_TEST(test_auth_b64url_vectors)
+{
+	static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+	static const char *const enc[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE",
+					  "Zm9vYmFy"};
+	static const unsigned char urlsafe[] = {0xfb, 0xff, 0xbf};
+	char out[16];
+	unsigned char raw[16];
+
+	for (int i = 0; i < 7; i++) {
+		auth_b64url_encode((const unsigned char *)plain[i], strlen(plain[i]), out);
+		ck_assert_str_eq(out, enc[i]);
+		ck_assert_int_eq(auth_b64url_decode(enc[i], strlen(enc[i]), raw, sizeof raw),
+				 (long)strlen(plain[i]));
+		ck_assert_mem_eq(raw, plain[i], strlen(plain[i]));
+	}
+	auth_b64url_encode(urlsafe, 3, out);
+	ck_assert_str_eq(out, "-_-_");
+	auth_b64url_encode(urlsafe, 2, out);
+	ck_assert_str_eq(out, "-_8");
+	ck_assert_int_eq(auth_b64url_decode("-_8", 3, raw, sizeof raw), 2);
+	ck_assert_int_eq(raw[0], 0xfb);
+	ck_assert_int_eq(raw[1], 0xff);
+}
+END_TEST
+
+START_TEST(test_auth_b64url_round_trip)
+{
+	unsigned char in[70], back[70];
+	char enc[4 * 24 + 1];
+
+	for (size_t i = 0; i < sizeof in; i++)
+		in[i] = (unsigned char)(i * 37 + 11);
+	for (size_t n = 0; n < sizeof in; n++) {
+		auth_b64url_encode(in, n, enc);
+		ck_assert_uint_eq(strlen(enc), (4 * n + 2) / 3);
+		ck_assert_ptr_null(strpbrk(enc, "+/="));
+		ck_assert_int_eq(auth_b64url_decode(enc, strlen(enc), back, sizeof back),
+				 (long)n);
+		ck_assert_mem_eq(back, in, n);
+	}
+}
+END_TEST
+
+START_TEST(test_auth_b64url_invalid)
+{
+	unsigned char raw[16];
+
+	ck_assert_int_eq(auth_b64url_decode("Zg==", 4, raw, sizeof raw), -1);  /* padding */
+	ck_assert_int_eq(auth_b64url_decode("Zm8=", 4, raw, sizeof raw), -1);
+	ck_assert_int_eq(auth_b64url_decode("Z", 1, raw, sizeof raw), -1);     /* 6 bits */
+	ck_assert_int_eq(auth_b64url_decode("Zm9vY", 5, raw, sizeof raw), -1);
+	ck_assert_int_eq(auth_b64url_decode("Zh", 2, raw, sizeof raw), -1);    /* stray bits */
+	ck_assert_int_eq(auth_b64url_decode("Zm9", 3, raw, sizeof raw), -1);
+	ck_assert_int_eq(auth_b64url_decode("Zm+v", 4, raw, sizeof raw), -1);  /* std alphabet */
+	ck_assert_int_eq(auth_b64url_decode("Zm/v", 4, raw, sizeof raw), -1);
+	ck_assert_int_eq(auth_b64url_decode("Zm 9v", 5, raw, sizeof raw), -1);
+	ck_assert_int_eq(auth_b64url_decode("Zm.v", 4, raw, sizeof raw), -1);
+	ck_assert_int_eq(auth_b64url_decode("Zm9v", 4, raw, 2), -1);           /* no room */
+	ck_assert_int_eq(auth_b64url_decode("Zm9v", 4, raw, 3), 3);
+	ck_assert_int_eq(auth_b64url_decode("", 0, raw, 0), 0);
+}
+END_TEST
+
+START_TEST(test_auth_roles)
+{
+	ck_assert_str_eq(auth_role_name(AUTH_ROLE_STUDENT), "student");
+	ck_assert_str_eq(auth_role_name(AUTH_ROLE_PROCTOR), "proctor");
+	ck_assert_str_eq(auth_role_name(AUTH_ROLE_ADMIN), "admin");
+	ck_assert_ptr_null(auth_role_name(AUTH_ROLE_NONE));
+	ck_assert_int_eq(auth_role_parse("student"), AUTH_ROLE_STUDENT);
+	ck_assert_int_eq(auth_role_parse("proctor"), AUTH_ROLE_PROCTOR);
+	ck_assert_int_eq(auth_role_parse("admin"), AUTH_ROLE_ADMIN);
+	ck_assert_int_eq(auth_role_parse("Admin"), AUTH_ROLE_NONE);
+	ck_assert_int_eq(auth_role_parse(""), AUTH_ROLE_NONE);
+	ck_assert_int_eq(auth_role_parse("teacher"), AUTH_ROLE_NONE);
+}
+END_TEST
+
+Suite *auth_suite(void)
+{
+	Suite *s = suite_create("auth");
+	TCase *tc;
+
+	tc = tcase_create("sign_verify");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_auth_round_trip);
+	tcase_add_test(tc, test_auth_crafted_valid);
+	tcase_add_test(tc, test_auth_sign_refuses);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("signature");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_auth_wrong_secret);
+	tcase_add_test(tc, test_auth_tampered_payload);
+	tcase_add_test(tc, test_auth_tampered_signature);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("alg");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_auth_bad_alg);
+	tcase_add_test(tc, test_auth_alg_none_unsigned);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("time_claims");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_auth_exp);
+	tcase_add_test(tc, test_auth_exp_malformed);
+	tcase_add_test(tc, test_auth_nbf);
+	tcase_add_test(tc, test_auth_iat);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("identity_claims");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_auth_sub);
+	tcase_add_test(tc, test_auth_role);
+	tcase_add_test(tc, test_auth_payload_not_object);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("token_shape");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_auth_token_shape);
+	tcase_add_test(tc, test_auth_token_length);
+	tcase_add_test(tc, test_auth_bearer_prefix);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("base64url");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_auth_b64url_vectors);
+	tcase_add_test(tc, test_auth_b64url_round_trip);
+	tcase_add_test(tc, test_auth_b64url_invalid);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("roles");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_auth_roles);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,1032 @@
+/* check_http: request parsing from a fake CGI parameter table and body
+ * reader, response building and serialisation through a capture writer,
+ * and the uuid helpers the request id and routes rely on. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_suites.h"
+#include "http.h"
+#include "uuid.h"
+
+/* A fake web server: CGI parameters as NULL-terminated name/value pairs,
+ * and a body handed out in chunks. */
+typedef struct fake_io {
+	const char *const *params;
+	const char *body;
+	size_t body_len;
+	size_t pos;
+	size_t chunk;      /* most bytes per read; 0 = no limit */
+	long fail_at;      /* read fails once pos >= fail_at; -1 = never */
+	int infinite;      /* never ends: repeats 'x' */
+	int reads;
+} fake_io;
+
+static const char *fake_param(void *ctx, const char *name)
+{
+	const fake_io *io = ctx;
+
+	for (const char *const *p = io->params; p[0] != NULL; p += 2)
+		if (strcmp(p[0], name) == 0)
+			return p[1];
+	return NULL;
+}
+
+static long fake_read(void *ctx, char *dst, size_t n)
+{
+	fake_io *io = ctx;
+	size_t left;
+
+	io->reads++;
+	if (io->fail_at >= 0 && io->pos >= (size_t)io->fail_at)
+		return -1;
+	if (io->chunk > 0 && n > io->chunk)
+		n = io->chunk;
+	if (io->infinite) {
+		memset(dst, 'x', n);
+		io->pos += n;
+		return (long)n;
+	}
+	left = io->body_len - io->pos;
+	if (n > left)
+		n = left;
+	memcpy(dst, io->body + io->pos, n);
+	io->pos += n;
+	return (long)n;
+}
+
+static void fake_init(fake_io *io, const char *const *params, const char *body,
+		      size_t chunk)
+{
+	memset(io, 0, sizeof *io);
+	io->params = params;
+	io->body = body;
+	io->body_len = body ? strlen(body) : 0;
+	io->chunk = chunk;
+	io->fail_at = -1;
+}
+
+/* What http_response_write wrote, and a way to make it fail. */
+typedef struct capture {
+	buf out;
+	int calls;
+	int fail_call;     /* 1-based call that fails; 0 = none */
+} capture;
+
+static int capture_write(void *ctx, const char *data, size_t n)
+{
+	capture *c = ctx;
+
+	c->calls++;
+	if (c->fail_call != 0 && c->calls == c->fail_call)
+		return -1;
+	buf_append(&c->out, data, n);
+	return 0;
+}
+
+/* Counts occurrences of needle in hay. */
+static int count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+/* Runs http_request_init on params; asserts its result. */
+static void init_req(http_request *req, fake_io *io, const char *const *params,
+		     att_err expect)
+{
+	fake_init(io, params, NULL, 0);
+	ck_assert_int_eq(http_request_init(req, fake_param, fake_read, io), expect);
+}
+
+static int starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static int is_hex32(const char *s)
+{
+	if (strlen(s) != 32)
+		return 0;
+	for (int i = 0; i < 32; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* ------------------------------------------------------------ method */
+
+START_TEST(test_http_method_parse)
+{
+	ck_assert_int_eq(http_method_parse("GET"), HTTP_GET);
+	ck_assert_int_eq(http_method_parse("HEAD"), HTTP_HEAD);
+	ck_assert_int_eq(http_method_parse("POST"), HTTP_POST);
+	ck_assert_int_eq(http_method_parse("PUT"), HTTP_PUT);
+	ck_assert_int_eq(http_method_parse("PATCH"), HTTP_PATCH);
+	ck_assert_int_eq(http_method_parse("DELETE"), HTTP_DELETE);
+	ck_assert_int_eq(http_method_parse("OPTIONS"), HTTP_OPTIONS);
+	ck_assert_int_eq(http_method_parse("get"), HTTP_OTHER);
+	ck_assert_int_eq(http_method_parse("BREW"), HTTP_OTHER);
+	ck_assert_int_eq(http_method_parse(""), HTTP_OTHER);
+	ck_assert_int_eq(http_method_parse(NULL), HTTP_OTHER);
+}
+END_TEST
+
+START_TEST(test_http_request_method)
+{
+	static const char *const p1[] = {"REQUEST_METHOD", "PATCH",
+					 "DOCUMENT_URI", "/x", NULL};
+	static const char *const p2[] = {"DOCUMENT_URI", "/x", NULL};
+	http_request req;
+	fake_io io;
+
+	init_req(&req, &io, p1, ATT_OK);
+	ck_assert_int_eq(req.method, HTTP_PATCH);
+	ck_assert_str_eq(req.method_name, "PATCH");
+	http_request_free(&req);
+	init_req(&req, &io, p2, ATT_OK);
+	ck_assert_int_eq(req.method, HTTP_OTHER);
+	ck_assert_ptr_null(req.method_name);
+	http_request_free(&req);
+}
+END_TEST
+
+START_TEST(test_http_methods_text)
+{
+	char text[64];
+
+	http_methods_text(HTTP_GET, text, sizeof text);
+	ck_assert_str_eq(text, "GET");
+	http_methods_text(HTTP_PATCH | HTTP_GET | HTTP_POST, text, sizeof text);
+	ck_assert_str_eq(text, "GET, POST, PATCH");
+	http_methods_text(0, text, sizeof text);
+	ck_assert_str_eq(text, "");
+	http_methods_text(HTTP_GET | HTTP_HEAD | HTTP_POST | HTTP_PUT | HTTP_PATCH |
+			  HTTP_DELETE | HTTP_OPTIONS, text, sizeof text);
+	ck_assert_str_eq(text, "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+	text[0] = 'z';
+	http_methods_text(HTTP_GET, text, 0); /* no room: untouched */
+	ck_assert_int_eq(text[0], 'z');
+}
+END_TEST
+
+/* ------------------------------------------------------------ path */
+
+START_TEST(test_http_path_document_uri)
+{
+	static const char *const p[] = {
+		"REQUEST_METHOD", "GET", "DOCUMENT_URI", "/api/health",
+		"REQUEST_URI", "/other?x=1", "SCRIPT_NAME", "/s", "PATH_INFO", "/i",
+		NULL};
+	http_request req;
+	fake_io io;
+
+	init_req(&req, &io, p, ATT_OK);
+	ck_assert_str_eq(req.path, "/api/health");
+	http_request_free(&req);
+}
+END_TEST
+
+START_TEST(test_http_path_request_uri)
+{
+	static const char *const p[] = {
+		"REQUEST_METHOD", "GET", "REQUEST_URI", "/api/a%20b+c?action=x%20y",
+		"SCRIPT_NAME", "/s", "PATH_INFO", "/i", NULL};
+	static const char *const nul[] = {"REQUEST_URI", "/api/a%00b", NULL};
+	static const char *const bad[] = {"REQUEST_URI", "/api/%zz", NULL};
+	static const char *const empty_doc[] = {"DOCUMENT_URI", "",
+						"REQUEST_URI", "/r", NULL};
+	http_request req;
+	fake_io io;
+
+	init_req(&req, &io, p, ATT_OK);
+	ck_assert_str_eq(req.path, "/api/a b+c"); /* '+' is no space in a path */
+	http_request_free(&req);
+	init_req(&req, &io, nul, ATT_EINVAL);
+	http_request_free(&req);
+	init_req(&req, &io, bad, ATT_EINVAL);
+	http_request_free(&req);
+	init_req(&req, &io, empty_doc, ATT_OK);
+	ck_assert_str_eq(req.path, "/r");
+	http_request_free(&req);
+}
+END_TEST
+
+START_TEST(test_http_path_script_name)
+{
+	static const char *const p[] = {
+		"REQUEST_METHOD", "GET", "SCRIPT_NAME", "/cgi-bin/attempts.fcgi",
+		"PATH_INFO", "/api/health", NULL};
+	static const char *const none[] = {"REQUEST_METHOD", "GET", NULL};
+	http_request req;
+	fake_io io;
+
+	init_req(&req, &io, p, ATT_OK);
+	ck_assert_str_eq(req.path, "/cgi-bin/attempts.fcgi/api/health");
+	http_request_free(&req);
+	init_req(&req, &io, none, ATT_OK);
+	ck_assert_ptr_nonnull(req.path);
+	ck_assert_str_eq(req.path, "");
+	http_request_free(&req);
+}
+END_TEST
+
+/* ------------------------------------------------------------ query */
+
+START_TEST(test_http_query_parse)
+{
+	static const char *const p[] = {
+		"REQUEST_METHOD", "GET", "DOCUMENT_URI", "/x",
+		"QUERY_STRING", "action=state&x=a%20b+c&&empty=&flag&%61ct=%2B%26%3d",
+		NULL};
+	http_request req;
+	fake_io io;
+
+	init_req(&req, &io, p, ATT_OK);
+	ck_assert_int_eq(req.nparams, 5);
+	ck_assert_str_eq(req.query, "action=state&x=a%20b+c&&empty=&flag&%61ct=%2B%26%3d");
+	ck_assert_str_eq(http_query(&req, "action"), "state");
+	ck_assert_str_eq(http_query(&req, "x"), "a b c");
+	ck_assert_str_eq(http_query(&req, "empty"), "");
+	ck_assert_str_eq(http_query(&req, "flag"), "");
+	ck_assert_str_eq(http_query(&req, "act"), "+&=");
+	ck_assert_ptr_null(http_query(&req, "missing"));
+	ck_assert_ptr_null(http_query(&req, "ACTION"));
+	http_request_free(&req);
+}
+END_TEST
+
+START_TEST(test_http_query_absent)
+{
+	static const char *const p[] = {"REQUEST_METHOD", "GET",
+					"DOCUMENT_URI", "/x", NULL};
+	http_request req;
+	fake_io io;
+
+	init_req(&req, &io, p, ATT_OK);
+	ck_assert_ptr_nonnull(req.query);
+	ck_assert_str_eq(req.query, "");
+	ck_assert_int_eq(req.nparams, 0);
+	ck_assert_ptr_null(http_query(&req, "action"));
+	http_request_free(&req);
+}
+END_TEST
+
+START_TEST(test_http_query_first_wins)
+{
+	static const char *const p[] = {"DOCUMENT_URI", "/x",
+					"QUERY_STRING", "a=1&a=2", NULL};
+	http_request req;
+	fake_io io;
+
+	init_req(&req, &io, p, ATT_OK);
+	ck_assert_int_eq(req.nparams, 2);
+	ck_assert_str_eq(http_query(&req, "a"), "1");
+	http_request_free(&req);
+}
+END_TEST
+
+START_TEST(test_http_query_malformed)
+{
+	static const char *const bad[] = {
+		"a=%zz", "a=%4", "a=%", "%g1=x", "a=%00", "%00=a", "x=1&y=a%0", NULL};
+
+	for (int i = 0; bad[i] != NULL; i++) {
+		const char *p[] = {"DOCUMENT_URI", "/x", "QUERY_STRING", bad[i], NULL};
+		http_request req;
+		fake_io io;
+
+		fake_init(&io, p, NULL, 0);
+		ck_assert_msg(http_request_init(&req, fake_param, fake_read, &io) == ATT_EINVAL,
+			      "query \"%s\" was not refused", bad[i]);
+		/* usable for an error response and freeable */
+		ck_assert_ptr_nonnull(req.path);
+		ck_assert_int_eq(strlen(req.request_id), 32);
+		http_request_free(&req);
+	}
+}
+END_TEST
+
+START_TEST(test_http_query_too_many)
+{
+	char query[HTTP_MAX_QUERY_PARAMS * 8 + 16];
+	size_t n = 0;
+	http_request req;
+	fake_io io;
+	const char *p[] = {"DOCUMENT_URI", "/x", "QUERY_STRING", query, NULL};
+
+	for (int i = 0; i < HTTP_MAX_QUERY_PARAMS; i++)
+		n += (size_t)snprintf(query + n, sizeof query - n, "%sp%d=%d",
+				      i ? "&" : "", i, i);
+	fake_init(&io, p, NULL, 0);
+	ck_assert_int_eq(http_request_init(&req, fake_param, fake_read, &io), ATT_OK);
+	ck_assert_int_eq(req.nparams, HTTP_MAX_QUERY_PARAMS);
+	ck_assert_str_eq(http_query(&req, "p31"), "31");
+	http_request_free(&req);
+	snprintf(query + n, sizeof query - n, "&one=more");
+	fake_init(&io, p, NULL, 0);
+	ck_assert_int_eq(http_request_init(&req, fake_param, fake_read, &io), ATT_EINVAL);
+	http_request_free(&req);
+}
+END_TEST
+
+START_TEST(test_http_percent_decode)
+{
+	char s1[] = "a%2Fb%2fc+d";
+	char s2[] = "a+b";
+	char s3[] = "%41%42%43";
+	char s4[] = "100%";
+	char s5[] = "%0";
+	char s6[] = "x%00y";
+	char s7[] = "%e2%82%ac";
+
+	ck_assert_int_eq(http_percent_decode(s1, 1), 0);
+	ck_assert_str_eq(s1, "a/b/c d");
+	ck_assert_int_eq(http_percent_decode(s2, 0), 0);
+	ck_assert_str_eq(s2, "a+b");
+	ck_assert_int_eq(http_percent_decode(s3, 0), 0);
+	ck_assert_str_eq(s3, "ABC");
+	ck_assert_int_eq(http_percent_decode(s4, 1), -1);
+	ck_assert_int_eq(http_percent_decode(s5, 1), -1);
+	ck_assert_int_eq(http_percent_decode(s6, 1), -1);
+	ck_assert_int_eq(http_percent_decode(s7, 1), 0);
+	ck_assert_str_eq(s7, "\xe2\x82\xac");
+}
+END_TEST
+
+/* ------------------------------------------------------------ headers */
+
+START_TEST(test_http_request_headers)
+{
+	static const char *const p[] = {
+		"REQUEST_METHOD", "PATCH", "DOCUMENT_URI", "/x",
+		"HTTP_AUTHORIZATION", "Bearer t", "HTTP_IF_MATCH", "\"3\"",
+		"HTTP_IF_NONE_MATCH", "\"4\"", "HTTP_CACHE_CONTROL", "no-cache",
+		"CONTENT_TYPE", "application/json", "CONTENT_LENGTH", "17", NULL};
+	static const char *const none[] = {"DOCUMENT_URI", "/x", NULL};
+	http_request req;
+	fake_io io;
+
+	init_req(&req, &io, p, ATT_OK);
+	ck_assert_str_eq(req.authorization, "Bearer t");
+	ck_assert_str_eq(req.if_match, "\"3\"");
+	ck_assert_str_eq(req.if_none_match, "\"4\"");
+	ck_assert_str_eq(req.cache_control, "no-cache");
+	ck_assert_str_eq(req.content_type, "application/json");
+	ck_assert_int_eq(req.content_length, 17);
+	ck_assert_ptr_null(req.body);
+	http_request_free(&req);
+	init_req(&req, &io, none, ATT_OK);
+	ck_assert_ptr_null(req.authorization);
+	ck_assert_ptr_null(req.if_match);
+	ck_assert_ptr_null(req.if_none_match);
+	ck_assert_ptr_null(req.cache_control);
+	ck_assert_ptr_null(req.content_type);
+	ck_assert_int_eq(req.content_length, -1);
+	http_request_free(&req);
+}
+END_TEST
+
+START_TEST(test_http_content_length_garbage)
+{
+	static const char *const bad[] = {"abc", "12x", "-5", "", NULL};
+
+	for (int i = 0; bad[i] != NULL; i++) {
+		const char *p[] = {"DOCUMENT_URI", "/x", "CONTENT_LENGTH", bad[i], NULL};
+		http_request req;
+		fake_io io;
+
+		init_req(&req, &io, p, ATT_OK);
+		ck_assert_int_eq(req.content_length, -1);
+		http_request_free(&req);
+	}
+}
+END_TEST
+
+/* ------------------------------------------------------------ request id */
+
+/* The request id chosen for a client id and an nginx id (either NULL). */
+static void request_id_for(const char *client, const char *nginx, char *out)
+{
+	const char *p[7] = {"DOCUMENT_URI", "/x", NULL, NULL, NULL, NULL, NULL};
+	int n = 2;
+	http_request req;
+	fake_io io;
+
+	if (client != NULL) {
+		p[n++] = "HTTP_X_REQUEST_ID";
+		p[n++] = client;
+	}
+	if (nginx != NULL) {
+		p[n++] = "REQUEST_ID";
+		p[n++] = nginx;
+	}
+	init_req(&req, &io, p, ATT_OK);
+	strcpy(out, req.request_id);
+	http_request_free(&req);
+}
+
+START_TEST(test_http_request_id_client_kept)
+{
+	char id[HTTP_REQUEST_ID_MAX + 1];
+	char max[HTTP_REQUEST_ID_MAX + 1];
+
+	request_id_for("abc-DEF_1.2", "0123456789abcdef0123456789abcdef", id);
+	ck_assert_str_eq(id, "abc-DEF_1.2");
+	request_id_for("x", NULL, id);
+	ck_assert_str_eq(id, "x");
+	memset(max, 'a', HTTP_REQUEST_ID_MAX);
+	max[HTTP_REQUEST_ID_MAX] = '\0';
+	request_id_for(max, NULL, id);
+	ck_assert_str_eq(id, max);
+}
+END_TEST
+
+START_TEST(test_http_request_id_invalid_client)
+{
+	static const char nginx_id[] = "fedcba9876543210fedcba9876543210";
+	char id[HTTP_REQUEST_ID_MAX + 1];
+	char over[HTTP_REQUEST_ID_MAX + 2];
+	static const char *const bad[] = {"", "has space", "semi;colon",
+					  "new\r\nline", "slash/", "\xc3\xa9", NULL};
+
+	memset(over, 'a', HTTP_REQUEST_ID_MAX + 1);
+	over[HTTP_REQUEST_ID_MAX + 1] = '\0';
+	request_id_for(over, nginx_id, id);
+	ck_assert_str_eq(id, nginx_id);
+	for (int i = 0; bad[i] != NULL; i++) {
+		request_id_for(bad[i], nginx_id, id);
+		ck_assert_msg(strcmp(id, nginx_id) == 0, "client id \"%s\" kept", bad[i]);
+	}
+	request_id_for(over, NULL, id);
+	ck_assert_msg(is_hex32(id), "generated id \"%s\"", id);
+	request_id_for("bad id", "bad nginx id", id);
+	ck_assert_msg(is_hex32(id), "generated id \"%s\"", id);
+}
+END_TEST
+
+START_TEST(test_http_request_id_generated)
+{
+	char a[HTTP_REQUEST_ID_MAX + 1], b[HTTP_REQUEST_ID_MAX + 1];
+
+	request_id_for(NULL, NULL, a);
+	request_id_for(NULL, NULL, b);
+	ck_assert(is_hex32(a));
+	ck_assert(is_hex32(b));
+	ck_assert_str_ne(a, b);
+}
+END_TEST
+
+/* ------------------------------------------------------------ body */
+
+/* Reads body (with CONTENT_LENGTH cl, NULL = absent) in chunks under max;
+ * returns the result and, on success, checks the body came through whole. */
+static att_err read_body(const char *body, const char *cl, size_t chunk,
+			 size_t max, fake_io *io)
+{
+	const char *p[] = {"REQUEST_METHOD", "POST", "DOCUMENT_URI", "/x",
+			   cl ? "CONTENT_LENGTH" : NULL, cl, NULL};
+	http_request req;
+	att_err err;
+
+	fake_init(io, p, body, chunk);
+	ck_assert_int_eq(http_request_init(&req, fake_param, fake_read, io), ATT_OK);
+	err = http_request_read_body(&req, max);
+	if (err == ATT_OK) {
+		ck_assert_ptr_nonnull(req.body);
+		ck_assert_uint_eq(req.body_len, strlen(body));
+		ck_assert_mem_eq(req.body, body, req.body_len);
+		ck_assert_int_eq(req.body[req.body_len], '\0');
+	} else {
+		ck_assert_ptr_null(req.body);
+	}
+	http_request_free(&req);
+	return err;
+}
+
+START_TEST(test_http_body_chunks)
+{
+	static const size_t chunks[] = {0, 1, 2, 3, 7, 64, 4095, 4096, 5000};
+	char big[10001];
+	char cl[16];
+	fake_io io;
+
+	memset(big, 'b', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
+		ck_assert_int_eq(read_body("{\"a\":1}", "7", chunks[i], 1024, &io), ATT_OK);
+		ck_assert_int_eq(read_body("{\"a\":1}", NULL, chunks[i], 1024, &io), ATT_OK);
+		snprintf(cl, sizeof cl, "%zu", strlen(big));
+		ck_assert_int_eq(read_body(big, cl, chunks[i], 20000, &io), ATT_OK);
+		ck_assert_int_eq(read_body(big, NULL, chunks[i], 20000, &io), ATT_OK);
+	}
+}
+END_TEST
+
+START_TEST(test_http_body_empty)
+{
+	fake_io io;
+
+	ck_assert_int_eq(read_body("", "0", 0, 1024, &io), ATT_OK);
+	ck_assert_int_eq(read_body("", NULL, 0, 1024, &io), ATT_OK);
+}
+END_TEST
+
+START_TEST(test_http_body_exact_max)
+{
+	char body[1025];
+	fake_io io;
+
+	memset(body, 'm', 1024);
+	body[1024] = '\0';
+	ck_assert_int_eq(read_body(body, "1024", 100, 1024, &io), ATT_OK);
+	ck_assert_int_eq(read_body(body, NULL, 100, 1024, &io), ATT_OK);
+	ck_assert_int_eq(read_body(body, NULL, 0, 1024, &io), ATT_OK);
+}
+END_TEST
+
+START_TEST(test_http_body_too_big_by_length)
+{
+	fake_io io;
+
+	ck_assert_int_eq(read_body("tiny", "1025", 0, 1024, &io), ATT_ETOOBIG);
+	ck_assert_int_eq(io.reads, 0); /* refused before reading */
+	ck_assert_int_eq(read_body("tiny", "99999999999", 0, 1024, &io), ATT_ETOOBIG);
+}
+END_TEST
+
+START_TEST(test_http_body_too_big_by_count)
+{
+	char body[1026];
+	fake_io io;
+	const char *p[] = {"DOCUMENT_URI", "/x", NULL};
+	http_request req;
+
+	memset(body, 'o', 1025);
+	body[1025] = '\0';
+	ck_assert_int_eq(read_body(body, NULL, 0, 1024, &io), ATT_ETOOBIG);
+	ck_assert_int_eq(read_body(body, NULL, 10, 1024, &io), ATT_ETOOBIG);
+	/* Content-Length lies low: the count still decides */
+	ck_assert_int_eq(read_body(body, "10", 0, 1024, &io), ATT_ETOOBIG);
+	/* an endless stream stops soon after the limit */
+	fake_init(&io, p, NULL, 0);
+	io.infinite = 1;
+	ck_assert_int_eq(http_request_init(&req, fake_param, fake_read, &io), ATT_OK);
+	ck_assert_int_eq(http_request_read_body(&req, 1024), ATT_ETOOBIG);
+	ck_assert_uint_le(io.pos, 8192);
+	http_request_free(&req);
+}
+END_TEST
+
+START_TEST(test_http_body_stream_error)
+{
+	const char *p[] = {"DOCUMENT_URI", "/x", "CONTENT_LENGTH", "10", NULL};
+	http_request req;
+	fake_io io;
+
+	fake_init(&io, p, "0123456789", 3);
+	io.fail_at = 6;
+	ck_assert_int_eq(http_request_init(&req, fake_param, fake_read, &io), ATT_OK);
+	ck_assert_int_eq(http_request_read_body(&req, 1024), ATT_EIO);
+	ck_assert_ptr_null(req.body);
+	http_request_free(&req);
+	fake_init(&io, p, "0123456789", 0);
+	io.fail_at = 0;
+	ck_assert_int_eq(http_request_init(&req, fake_param, fake_read, &io), ATT_OK);
+	ck_assert_int_eq(http_request_read_body(&req, 1024), ATT_EIO);
+	http_request_free(&req);
+}
+END_TEST
+
+START_TEST(test_http_body_short)
+{
+	fake_io io;
+
+	ck_assert_int_eq(read_body("12345", "10", 0, 1024, &io), ATT_EIO);
+	ck_assert_int_eq(read_body("12345", "10", 2, 1024, &io), ATT_EIO);
+	ck_assert_int_eq(read_body("", "1", 0, 1024, &io), ATT_EIO);
+	/* more than announced is no better */
+	ck_assert_int_eq(read_body("1234567890", "5", 0, 1024, &io), ATT_EIO);
+}
+END_TEST
+
+START_TEST(test_http_body_read_twice)
+{
+	const char *p[] = {"DOCUMENT_URI", "/x", NULL};
+	http_request req;
+	fake_io io;
+	char *first;
+
+	fake_init(&io, p, "abc", 0);
+	ck_assert_int_eq(http_request_init(&req, fake_param, fake_read, &io), ATT_OK);
+	ck_assert_int_eq(http_request_read_body(&req, 1024), ATT_OK);
+	first = req.body;
+	ck_assert_int_eq(http_request_read_body(&req, 1024), ATT_OK);
+	ck_assert_ptr_eq(req.body, first);
+	ck_assert_str_eq(req.body, "abc");
+	http_request_free(&req);
+	http_request_free(&req); /* idempotent */
+	http_request_free(NULL);
+}
+END_TEST
+
+/* ------------------------------------------------------------ response */
+
+/* Parses an error body and checks it is exactly the section 3 shape with
+ * this code; returns the tree (caller deletes) for further checks. */
+static cJSON *check_error_body(const http_response *resp, const char *code)
+{
+	cJSON *root, *err;
+	const cJSON *c, *m, *it;
+	int n = 0;
+
+	ck_assert_int_eq(resp->body.failed, 0);
+	ck_assert_ptr_nonnull(resp->body.data);
+	root = cJSON_ParseWithLength(resp->body.data, resp->body.len);
+	ck_assert_ptr_nonnull(root);
+	ck_assert_int_eq(cJSON_GetArraySize(root), 1);
+	err = cJSON_GetObjectItemCaseSensitive(root, "error");
+	ck_assert(cJSON_IsObject(err));
+	c = cJSON_GetObjectItemCaseSensitive(err, "code");
+	m = cJSON_GetObjectItemCaseSensitive(err, "message");
+	ck_assert(cJSON_IsString(c));
+	ck_assert_str_eq(c->valuestring, code);
+	ck_assert(cJSON_IsString(m));
+	ck_assert_uint_gt(strlen(m->valuestring), 0);
+	cJSON_ArrayForEach(it, err) {
+		ck_assert_msg(strcmp(it->string, "code") == 0 ||
+			      strcmp(it->string, "message") == 0 ||
+			      (strcmp(it->string, "details") == 0 && cJSON_IsObject(it)),
+			      "unexpected member \"%s\" in error", it->string);
+		n++;
+	}
+	ck_assert_int_ge(n, 2);
+	return root;
+}
+
+START_TEST(test_http_error_shape)
+{
+	http_response resp;
+	cJSON *root;
+
+	http_response_init(&resp);
+	http_error(&resp, 404, "not_found", "no such attempt", NULL);
+	ck_assert_int_eq(resp.status, 404);
+	root = check_error_body(&resp, "not_found");
+	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(root, "error"), "details"));
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(root, "error"), "message")->valuestring,
+		"no such attempt");
+	cJSON_Delete(root);
+	ck_assert_int_eq(count_of(resp.headers.data, "Content-Type: application/json; charset=utf-8\r\n"), 1);
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_error_details)
+{
+	http_response resp;
+	cJSON *details = cJSON_CreateObject();
+	cJSON *root;
+	const cJSON *d;
+
+	cJSON_AddNumberToObject(details, "current_version", 3);
+	http_response_init(&resp);
+	http_error(&resp, 409, "version_conflict", "stale", details);
+	ck_assert_int_eq(resp.status, 409);
+	root = check_error_body(&resp, "version_conflict");
+	d = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "error"),
+					     "details");
+	ck_assert(cJSON_IsObject(d));
+	ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(d, "current_version")->valueint, 3);
+	cJSON_Delete(root);
+	/* details is not consumed */
+	ck_assert_int_eq(cJSON_GetArraySize(details), 1);
+	cJSON_Delete(details);
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_error_field)
+{
+	http_response resp;
+	cJSON *root;
+	const cJSON *d;
+
+	http_response_init(&resp);
+	http_error_field(&resp, "events[0].event_type", "bad event type");
+	ck_assert_int_eq(resp.status, 422);
+	root = check_error_body(&resp, "validation_failed");
+	d = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "error"),
+					     "details");
+	ck_assert(cJSON_IsObject(d));
+	ck_assert_int_eq(cJSON_GetArraySize(d), 1);
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(d, "field")->valuestring,
+			 "events[0].event_type");
+	cJSON_Delete(root);
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_error_replaces_body)
+{
+	http_response resp;
+	cJSON *root;
+
+	http_response_init(&resp);
+	http_json_text(&resp, 200, "{\"ok\":true}", 11);
+	http_error(&resp, 500, "internal_error", "late failure", NULL);
+	ck_assert_int_eq(resp.status, 500);
+	root = check_error_body(&resp, "internal_error");
+	cJSON_Delete(root);
+	ck_assert_int_eq(count_of(resp.headers.data, "Content-Type"), 1);
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_header_crlf)
+{
+	http_response resp;
+
+	http_response_init(&resp);
+	http_header(&resp, "X-Test", "a\r\nSet-Cookie: evil\rb\nc");
+	ck_assert_str_eq(resp.headers.data, "X-Test: aSet-Cookie: evilbc\r\n");
+	http_headerf(&resp, "X-Num", "%d\r\n%s", 7, "z");
+	ck_assert_str_eq(resp.headers.data,
+			 "X-Test: aSet-Cookie: evilbc\r\nX-Num: 7z\r\n");
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_json)
+{
+	http_response resp;
+	cJSON *obj = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(obj, "status", "ok");
+	http_response_init(&resp);
+	ck_assert_int_eq(resp.status, 200);
+	http_json(&resp, 201, obj);
+	ck_assert_int_eq(resp.status, 201);
+	ck_assert_str_eq(resp.body.data, "{\"status\":\"ok\"}");
+	ck_assert_int_eq(resp.has_content_type, 1);
+	cJSON_Delete(obj);
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_content_type_once)
+{
+	http_response resp;
+
+	http_response_init(&resp);
+	http_header(&resp, "content-type", "application/problem+json");
+	http_json_text(&resp, 200, "{}", 2);
+	http_json_text(&resp, 200, "[]", 2);
+	ck_assert_int_eq(count_of(resp.headers.data, "ontent-"), 1);
+	ck_assert_str_eq(resp.body.data, "[]");
+	http_response_reset(&resp);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_uint_eq(resp.headers.len, 0);
+	ck_assert_uint_eq(resp.body.len, 0);
+	ck_assert_int_eq(resp.has_content_type, 0);
+	http_response_free(&resp);
+	http_response_free(&resp);
+	http_response_free(NULL);
+}
+END_TEST
+
+START_TEST(test_http_response_write)
+{
+	http_response resp;
+	capture c;
+	const char *out;
+
+	memset(&c, 0, sizeof c);
+	http_response_init(&resp);
+	http_header(&resp, "X-Request-Id", "rid");
+	http_json_text(&resp, 201, "{\"a\":1}", 7);
+	ck_assert_int_eq(http_response_write(&resp, capture_write, &c), ATT_OK);
+	out = c.out.data;
+	ck_assert_str_eq(out,
+			 "Status: 201 Created\r\n"
+			 "X-Request-Id: rid\r\n"
+			 "Content-Type: application/json; charset=utf-8\r\n"
+			 "Content-Length: 7\r\n"
+			 "\r\n"
+			 "{\"a\":1}");
+	buf_free(&c.out);
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_response_write_empty_body)
+{
+	http_response resp;
+	capture c;
+
+	memset(&c, 0, sizeof c);
+	http_response_init(&resp);
+	resp.status = 200;
+	ck_assert_int_eq(http_response_write(&resp, capture_write, &c), ATT_OK);
+	ck_assert_str_eq(c.out.data, "Status: 200 OK\r\nContent-Length: 0\r\n\r\n");
+	buf_free(&c.out);
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_response_write_304)
+{
+	http_response resp;
+	capture c;
+
+	memset(&c, 0, sizeof c);
+	http_response_init(&resp);
+	http_header(&resp, "ETag", "\"3\"");
+	http_json_text(&resp, 304, "{\"ignored\":1}", 13);
+	ck_assert_int_eq(http_response_write(&resp, capture_write, &c), ATT_OK);
+	ck_assert_ptr_null(strstr(c.out.data, "ignored"));
+	ck_assert_ptr_null(strstr(c.out.data, "Content-Length"));
+	ck_assert(starts_with(c.out.data, "Status: 304 Not Modified\r\nETag: \"3\"\r\n"));
+	ck_assert_uint_ge(c.out.len, 4);
+	ck_assert_str_eq(c.out.data + c.out.len - 4, "\r\n\r\n");
+	ck_assert_int_eq(count_of(c.out.data, "\r\n\r\n"), 1);
+	buf_free(&c.out);
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_response_write_fails)
+{
+	http_response resp;
+	capture c;
+
+	http_response_init(&resp);
+	http_json_text(&resp, 200, "{}", 2);
+	for (int call = 1; call <= 4; call++) {
+		memset(&c, 0, sizeof c);
+		c.fail_call = call;
+		ck_assert_msg(http_response_write(&resp, capture_write, &c) == ATT_EIO,
+			      "failure of write call %d not reported", call);
+		buf_free(&c.out);
+	}
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_response_write_failed_buffer)
+{
+	http_response resp;
+	capture c;
+
+	memset(&c, 0, sizeof c);
+	http_response_init(&resp);
+	http_json_text(&resp, 200, "{}", 2);
+	resp.body.failed = 1;
+	ck_assert_int_eq(http_response_write(&resp, capture_write, &c), ATT_ENOMEM);
+	ck_assert(starts_with(c.out.data, "Status: 500 Internal Server Error\r\n"));
+	ck_assert_ptr_nonnull(strstr(c.out.data, "\"code\":\"internal_error\""));
+	buf_free(&c.out);
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_reason)
+{
+	ck_assert_str_eq(http_reason(200), "OK");
+	ck_assert_str_eq(http_reason(304), "Not Modified");
+	ck_assert_str_eq(http_reason(401), "Unauthorized");
+	ck_assert_str_eq(http_reason(404), "Not Found");
+	ck_assert_str_eq(http_reason(405), "Method Not Allowed");
+	ck_assert_str_eq(http_reason(413), "Payload Too Large");
+	ck_assert_str_eq(http_reason(422), "Unprocessable Entity");
+	ck_assert_str_eq(http_reason(503), "Service Unavailable");
+	ck_assert_ptr_nonnull(http_reason(599));
+}
+END_TEST
+
+/* ------------------------------------------------------------ uuid */
+
+START_TEST(test_uuid_valid)
+{
+	ck_assert_int_eq(uuid_valid("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"), 1);
+	ck_assert_int_eq(uuid_valid("00000000-0000-0000-0000-000000000000"), 1);
+	ck_assert_int_eq(uuid_valid("ffffffff-ffff-ffff-ffff-ffffffffffff"), 1);
+	ck_assert_int_eq(uuid_valid("0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D"), 0);
+	ck_assert_int_eq(uuid_valid("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4D"), 0);
+	ck_assert_int_eq(uuid_valid("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4"), 0);
+	ck_assert_int_eq(uuid_valid("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d0"), 0);
+	ck_assert_int_eq(uuid_valid("0a1b2c3d4e5f4a6b8c7d9e0f1a2b3c4d"), 0);
+	ck_assert_int_eq(uuid_valid("0a1b2c3d-4e5f-4a6b-8c7d9e0f1a2b3c4d-"), 0);
+	ck_assert_int_eq(uuid_valid("0a1b2c3-d4e5f-4a6b-8c7d-9e0f1a2b3c4d"), 0);
+	ck_assert_int_eq(uuid_valid("{0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d}"), 0);
+	ck_assert_int_eq(uuid_valid("0a1b2c3g-4e5f-4a6b-8c7d-9e0f1a2b3c4d"), 0);
+	ck_assert_int_eq(uuid_valid(""), 0);
+	ck_assert_int_eq(uuid_valid("new"), 0);
+}
+END_TEST
+
+START_TEST(test_uuid_generate)
+{
+	char ids[64][UUID_STR_LEN + 1];
+
+	for (int i = 0; i < 64; i++) {
+		ck_assert_int_eq(uuid_generate(ids[i]), ATT_OK);
+		ck_assert_msg(uuid_valid(ids[i]), "generated \"%s\"", ids[i]);
+		ck_assert_int_eq(ids[i][14], '4');
+		ck_assert_ptr_nonnull(strchr("89ab", ids[i][19]));
+		for (int j = 0; j < i; j++)
+			ck_assert_str_ne(ids[i], ids[j]);
+	}
+}
+END_TEST
+
+Suite *http_suite(void)
+{
+	Suite *s = suite_create("http");
+	TCase *tc;
+
+	tc = tcase_create("method");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_http_method_parse);
+	tcase_add_test(tc, test_http_request_method);
+	tcase_add_test(tc, test_http_methods_text);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("path");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_http_path_document_uri);
+	tcase_add_test(tc, test_http_path_request_uri);
+	tcase_add_test(tc, test_http_path_script_name);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("query");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_http_query_parse);
+	tcase_add_test(tc, test_http_query_absent);
+	tcase_add_test(tc, test_http_query_first_wins);
+	tcase_add_test(tc, test_http_query_malformed);
+	tcase_add_test(tc, test_http_query_too_many);
+	tcase_add_test(tc, test_http_percent_decode);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("headers");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_http_request_headers);
+	tcase_add_test(tc, test_http_content_length_garbage);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("request_id");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_http_request_id_client_kept);
+	tcase_add_test(tc, test_http_request_id_invalid_client);
+	tcase_add_test(tc, test_http_request_id_generated);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("body");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_http_body_chunks);
+	tcase_add_test(tc, test_http_body_empty);
+	tcase_add_test(tc, test_http_body_exact_max);
+	tcase_add_test(tc, test_http_body_too_big_by_length);
+	tcase_add_test(tc, test_http_body_too_big_by_count);
+	tcase_add_test(tc, test_http_body_stream_error);
+	tcase_add_test(tc, test_http_body_short);
+	tcase_add_test(tc, test_http_body_read_twice);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("error_shape");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_http_error_shape);
+	tcase_add_test(tc, test_http_error_details);
+	tcase_add_test(tc, test_http_error_field);
+	tcase_add_test(tc, test_http_error_replaces_body);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("response");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_http_header_crlf);
+	tcase_add_test(tc, test_http_json);
+	tcase_add_test(tc, test_http_content_type_once);
+	tcase_add_test(tc, test_http_reason);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("write");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_http_response_write);
+	tcase_add_test(tc, test_http_response_write_empty_body);
+	tcase_add_test(tc, test_http_response_write_304);
+	tcase_add_test(tc, test_http_response_write_fails);
+	tcase_add_test(tc, test_http_response_write_failed_buffer);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("uuid");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_uuid_valid);
+	tcase_add_test(tc, test_uuid_generate);
+	suite_add_tcase(s, tc);
+	return s;
+}
