@@ -60,20 +60,45 @@ static void on_reset(void *arg)
 	cache_clear(((app *)arg)->cache);
 }
 
-/* Keeps the listener connected and closes connections idle too long. */
+/* Closes attempts left open past deadline + grace. Every worker tries;
+ * an advisory lock in the SQL lets one at a time do it. */
+static void sweep_deadlines(app *a)
+{
+	static const char claims[] =
+		"{\"sub\":\"00000000-0000-0000-0000-000000000000\",\"role\":\"admin\"}";
+	db_failure why;
+	char *text = NULL;
+
+	if (db_call(&a->db, claims, DB_STMT_CLOSE_EXPIRED, NULL, &text, &why) != ATT_OK)
+		log_debug("sweep: %s", why.message);
+	else if (text != NULL && strstr(text, "\"closed\": 0") == NULL)
+		log_info("sweep: %s", text);
+	free(text);
+}
+
+/* Keeps the listener connected, closes connections idle too long, and
+ * runs the deadline sweep. */
 static void *housekeeping(void *arg)
 {
 	app *a = arg;
 	unsigned tick = 0;
+	long long last_sweep = clock_monotonic_ms(NULL);
 
 	pthread_mutex_lock(&a->stop_lock);
 	while (!a->stopping) {
 		struct timespec until;
+		long long now;
 
 		pthread_mutex_unlock(&a->stop_lock);
 		listener_maintain(a->listener);
 		if (++tick % REAP_EVERY_TICKS == 0)
 			pool_reap_idle(a->db.pool);
+		now = clock_monotonic_ms(NULL);
+		if (a->cfg->sweep_interval_ms > 0 &&
+		    now - last_sweep >= a->cfg->sweep_interval_ms) {
+			last_sweep = now;
+			sweep_deadlines(a);
+		}
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_nsec += HOUSEKEEPING_TICK_MS * 1000000L;
 		if (until.tv_nsec >= 1000000000L) {

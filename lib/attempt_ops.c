@@ -12,6 +12,7 @@
 #include "db.h"
 #include "json.h"
 #include "log.h"
+#include "uuid.h"
 
 static const struct {
 	const char *code;
@@ -179,9 +180,7 @@ static void reply_sql_error(req_ctx *rc, const char *text)
 	cJSON_Delete(root);
 }
 
-/* Runs stmt under the caller's claims. Returns the successful result text
- * (caller frees), or NULL with the error response already written. */
-static char *call(req_ctx *rc, db_stmt stmt, const char *const *params)
+char *ops_call(req_ctx *rc, db_stmt stmt, const char *const *params)
 {
 	db_failure why;
 	char *text = NULL;
@@ -208,7 +207,7 @@ static char *call(req_ctx *rc, db_stmt stmt, const char *const *params)
 static void call_and_reply(req_ctx *rc, db_stmt stmt, const char *const *params,
 			   int success_status)
 {
-	char *text = call(rc, stmt, params);
+	char *text = ops_call(rc, stmt, params);
 
 	if (text != NULL)
 		http_json_text(rc->resp, success_status, text, strlen(text));
@@ -280,7 +279,7 @@ void ops_start(req_ctx *rc)
 		return;
 	}
 	params[0] = exam_id;
-	text = call(rc, DB_STMT_START_ATTEMPT, params);
+	text = ops_call(rc, DB_STMT_START_ATTEMPT, params);
 	if (text == NULL)
 		return;
 	/* {"state": {...}, "created": bool} -> 201/200 with the state. */
@@ -298,15 +297,13 @@ void ops_start(req_ctx *rc)
 
 /* ------------------------------------------------- cached attempt reads */
 
-static int wants_no_cache(const char *cache_control)
+int ops_wants_no_cache(const char *cache_control)
 {
 	return cache_control != NULL && (strcasestr(cache_control, "no-cache") != NULL ||
 					 strcasestr(cache_control, "no-store") != NULL);
 }
 
-/* Facts about a state/info body for the cache: version, owner, deadline,
- * and where its time_remaining_s number sits (recomputed on every hit). */
-static int describe_attempt(const char *text, cache_meta *meta)
+int ops_describe_attempt(const char *text, cache_meta *meta)
 {
 	static const char hole_key[] = "\"time_remaining_s\": ";
 	cJSON *root = cJSON_Parse(text);
@@ -335,8 +332,7 @@ static int describe_attempt(const char *text, cache_meta *meta)
 	return ok;
 }
 
-/* May the caller see an attempt owned by tag? */
-static int may_read(const auth_claims *claims, const char *owner)
+int ops_may_read(const auth_claims *claims, const char *owner)
 {
 	return claims->role != AUTH_ROLE_STUDENT || strcmp(claims->sub, owner) == 0;
 }
@@ -355,14 +351,22 @@ static void reply_attempt(req_ctx *rc, const char *text, size_t len,
 		resp->status = 304;
 		return;
 	}
+	http_json_text(resp, 200, "", 0);
+	ops_render_attempt(text, len, meta, &resp->body);
+}
+
+void ops_render_attempt(const char *text, size_t len, const cache_meta *meta, buf *out)
+{
+	long long left;
+
 	if (meta->hole_offset < 0 || meta->deadline_ms < 0) {
-		http_json_text(resp, 200, text, len);
+		buf_append(out, text, len);
 		return;
 	}
-	long long left = (meta->deadline_ms - wall_ms()) / 1000;
-	http_json_text(resp, 200, text, (size_t)meta->hole_offset);
-	buf_printf(&resp->body, "%lld", left > 0 ? left : 0);
-	buf_append(&resp->body, text + meta->hole_offset + meta->hole_length,
+	left = (meta->deadline_ms - wall_ms()) / 1000;
+	buf_append(out, text, (size_t)meta->hole_offset);
+	buf_printf(out, "%lld", left > 0 ? left : 0);
+	buf_append(out, text + meta->hole_offset + meta->hole_length,
 		   len - (size_t)meta->hole_offset - (size_t)meta->hole_length);
 }
 
@@ -378,9 +382,9 @@ static void read_attempt(req_ctx *rc, db_stmt stmt, const char *kind, long long 
 	unsigned long long epoch;
 
 	app_cache_key(key, sizeof key, kind, rc->path_id);
-	if (usable && !wants_no_cache(rc->req->cache_control) &&
+	if (usable && !ops_wants_no_cache(rc->req->cache_control) &&
 	    cache_get(c, key, &text, &len, &meta)) {
-		int allowed = may_read(&rc->claims, meta.tag);
+		int allowed = ops_may_read(&rc->claims, meta.tag);
 		if (allowed) {
 			rc->cache_hits++;
 			reply_attempt(rc, text, len, &meta, 1);
@@ -390,11 +394,11 @@ static void read_attempt(req_ctx *rc, db_stmt stmt, const char *kind, long long 
 			return;
 	}
 	epoch = cache_epoch(c);
-	text = call(rc, stmt, params);
+	text = ops_call(rc, stmt, params);
 	if (text == NULL)
 		return;
 	len = strlen(text);
-	if (!describe_attempt(text, &meta)) {
+	if (!ops_describe_attempt(text, &meta)) {
 		http_json_text(rc->resp, 200, text, len);
 	} else {
 		if (usable && cache_put(c, key, text, len, &meta, ttl_ms, epoch) != ATT_OK)
@@ -550,14 +554,67 @@ static cJSON *optimization_json(app *a)
 	return root;
 }
 
+/* Statistics of type stats|active for exam_id (query) or the path
+ * attempt's exam, cached for the stats TTL (no read-your-writes promise). */
+static void exam_statistics(req_ctx *rc, const char *type)
+{
+	const char *exam_id = http_query(rc->req, "exam_id");
+	db_stmt stmt = strcmp(type, "stats") == 0 ? DB_STMT_STATISTICS : DB_STMT_ACTIVE_ATTEMPTS;
+	cache *c = app_cache(rc->app);
+	const char *params[2];
+	cache_meta meta;
+	char key[128];
+	char *text;
+	size_t len;
+	unsigned long long epoch;
+
+	if (exam_id != NULL && !uuid_valid(exam_id)) {
+		http_error(rc->resp, 400, "invalid_uuid", "exam_id is not a canonical UUID", NULL);
+		return;
+	}
+	if (rc->claims.role == AUTH_ROLE_STUDENT) {
+		http_error(rc->resp, 403, "forbidden", "proctor or admin role required", NULL);
+		return;
+	}
+	snprintf(key, sizeof key, "stats:%s:%s:%s", type, exam_id ? "exam" : "attempt",
+		 exam_id ? exam_id : rc->path_id);
+	if (!ops_wants_no_cache(rc->req->cache_control) && cache_get(c, key, &text, &len, &meta)) {
+		rc->cache_hits++;
+		http_header(rc->resp, "X-Cache", "HIT");
+		http_json_text(rc->resp, 200, text, len);
+		free(text);
+		return;
+	}
+	epoch = cache_epoch(c);
+	params[0] = exam_id;
+	params[1] = rc->path_id;
+	text = ops_call(rc, stmt, params);
+	if (text == NULL)
+		return;
+	len = strlen(text);
+	memset(&meta, 0, sizeof meta);
+	if (cache_put(c, key, text, len, &meta,
+		      app_config(rc->app)->cache_ttl_attempt_stats_ms, epoch) != ATT_OK)
+		log_warn("cache: cannot store %s", key);
+	http_header(rc->resp, "X-Cache", "MISS");
+	http_json_text(rc->resp, 200, text, len);
+	free(text);
+}
+
 void ops_stats(req_ctx *rc)
 {
 	const char *type = http_query(rc->req, "type");
 	cJSON *root;
 
-	if (type == NULL || strcmp(type, "optimization") != 0) {
+	if (type == NULL)
+		type = "stats";
+	if (strcmp(type, "stats") == 0 || strcmp(type, "active") == 0) {
+		exam_statistics(rc, type);
+		return;
+	}
+	if (strcmp(type, "optimization") != 0) {
 		http_error(rc->resp, 400, "invalid_query",
-			   "type must be optimization", NULL);
+			   "type must be stats, active or optimization", NULL);
 		return;
 	}
 	if (rc->claims.role != AUTH_ROLE_ADMIN) {
@@ -572,4 +629,170 @@ void ops_stats(req_ctx *rc)
 	http_header(rc->resp, "Cache-Control", "no-store");
 	http_json(rc->resp, 200, root);
 	cJSON_Delete(root);
+}
+
+/* -------------------------------------------------------------- activity */
+
+int ops_check_events(const cJSON *events, const char *prefix, const config *cfg,
+		     ops_invalid *bad)
+{
+	const cJSON *ev;
+	int i = 0;
+
+	bad->status = 422;
+	bad->code = "validation_failed";
+	bad->message = "events must be an array of event objects";
+	snprintf(bad->field, sizeof bad->field, "%s%s", prefix, "events");
+	if (!cJSON_IsArray(events))
+		return -1;
+	if (cJSON_GetArraySize(events) > cfg->max_events) {
+		bad->status = 413;
+		bad->code = "batch_too_large";
+		bad->message = "too many events in one request";
+		return -1;
+	}
+	cJSON_ArrayForEach(ev, events) {
+		const char *s = NULL;
+		const cJSON *payload = cJSON_GetObjectItemCaseSensitive(ev, "payload");
+		json_path path;
+
+		json_path_index(&path, "events", i, NULL);
+		snprintf(bad->field, sizeof bad->field, "%s%s", prefix, path.text);
+		if (!cJSON_IsObject(ev)) {
+			bad->message = "an event must be an object";
+			return -1;
+		}
+		json_path_index(&path, "events", i, "event_type");
+		snprintf(bad->field, sizeof bad->field, "%s%s", prefix, path.text);
+		if (json_get_string(ev, "event_type", 1, 64, &s) != JSON_FIELD_OK ||
+		    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.-") != strlen(s)) {
+			bad->message = "event_type must be 1..64 characters of [a-z0-9_.-]";
+			return -1;
+		}
+		json_path_index(&path, "events", i, "client_event_id");
+		snprintf(bad->field, sizeof bad->field, "%s%s", prefix, path.text);
+		if (json_get_string(ev, "client_event_id", 1, 128, &s) == JSON_FIELD_BAD) {
+			bad->message = "client_event_id must be a string of 1..128 characters";
+			return -1;
+		}
+		json_path_index(&path, "events", i, "occurred_at");
+		snprintf(bad->field, sizeof bad->field, "%s%s", prefix, path.text);
+		if (json_get_timestamp(ev, "occurred_at", &s) == JSON_FIELD_BAD) {
+			bad->message = "occurred_at must be an RFC 3339 timestamp";
+			return -1;
+		}
+		json_path_index(&path, "events", i, "payload");
+		snprintf(bad->field, sizeof bad->field, "%s%s", prefix, path.text);
+		if (payload != NULL && !cJSON_IsNull(payload)) {
+			char *text = json_print(payload);
+			size_t len = text ? strlen(text) : 0;
+			cJSON_free(text);
+			if (text == NULL || len > (size_t)cfg->max_event_payload_bytes) {
+				bad->status = 413;
+				bad->code = "payload_too_large";
+				bad->message = "event payload too large";
+				return -1;
+			}
+		}
+		i++;
+	}
+	return 0;
+}
+
+void ops_reply_invalid(req_ctx *rc, const ops_invalid *bad)
+{
+	cJSON *details = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(details, "field", bad->field);
+	http_error(rc->resp, bad->status, bad->code, bad->message, details);
+	cJSON_Delete(details);
+}
+
+void ops_activity(req_ctx *rc)
+{
+	const cJSON *events = cJSON_GetObjectItemCaseSensitive(rc->body, "events");
+	ops_invalid bad;
+	const char *params[2];
+	char *text;
+
+	if (ops_check_events(events, "", app_config(rc->app), &bad) != 0) {
+		ops_reply_invalid(rc, &bad);
+		return;
+	}
+	text = json_print(events);
+	if (text == NULL) {
+		http_error(rc->resp, 500, "internal_error", "out of memory", NULL);
+		return;
+	}
+	params[0] = rc->path_id;
+	params[1] = text;
+	call_and_reply(rc, DB_STMT_LOG_ACTIVITY, params, 200);
+	cJSON_free(text);
+}
+
+/* ---------------------------------------------------------------- submit */
+
+void ops_submit(req_ctx *rc)
+{
+	const cJSON *answers = NULL;
+	char *answers_text = NULL;
+	char version[24], limit[24];
+	const char *params[4];
+	long expected = 0;
+	int have_version = 0;
+
+	if (rc->body != NULL) {
+		if (json_get_object(rc->body, "answers", &answers) == JSON_FIELD_BAD) {
+			http_error_field(rc->resp, "answers", "answers must be an object");
+			return;
+		}
+		have_version = expected_version(rc, &expected);
+	} else {
+		switch (ops_parse_if_match(rc->req->if_match, &expected)) {
+		case 1: have_version = 1; break;
+		case -1:
+			http_error_field(rc->resp, "If-Match",
+					 "If-Match must be a quoted version number");
+			return;
+		default: break;
+		}
+	}
+	if (have_version < 0)
+		return;
+	if (answers != NULL && (answers_text = json_print(answers)) == NULL) {
+		http_error(rc->resp, 500, "internal_error", "out of memory", NULL);
+		return;
+	}
+	snprintf(version, sizeof version, "%ld", expected);
+	snprintf(limit, sizeof limit, "%ld", app_config(rc->app)->max_answers_bytes);
+	params[0] = rc->path_id;
+	params[1] = answers_text;
+	params[2] = have_version ? version : NULL;
+	params[3] = limit;
+	call_and_reply(rc, DB_STMT_SUBMIT_ATTEMPT, params, 200);
+	app_invalidate_attempt(rc->app, rc->path_id);
+	cJSON_free(answers_text);
+}
+
+/* ---------------------------------------------------------------- extend */
+
+void ops_extend(req_ctx *rc)
+{
+	long extra = 0;
+	char text[24];
+	const char *params[2];
+
+	if (json_get_long(rc->body, "extra_s", 1, 86400, &extra) != JSON_FIELD_OK) {
+		http_error_field(rc->resp, "extra_s", "extra_s must be an integer in 1..86400");
+		return;
+	}
+	if (rc->claims.role == AUTH_ROLE_STUDENT) {
+		http_error(rc->resp, 403, "forbidden", "proctor or admin role required", NULL);
+		return;
+	}
+	snprintf(text, sizeof text, "%ld", extra);
+	params[0] = rc->path_id;
+	params[1] = text;
+	call_and_reply(rc, DB_STMT_EXTEND_ATTEMPT, params, 200);
+	app_invalidate_attempt(rc->app, rc->path_id);
 }

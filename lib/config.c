@@ -55,6 +55,8 @@ static const cfg_key cfg_keys[] = {
 	KEY_LONG(max_event_payload_bytes, "16384", 16, 1048576, "largest payload of one activity event"),
 	KEY_LONG(max_batch_items, "100", 1, 10000, "most items in one batch request"),
 	KEY_LONG(max_events, "500", 1, 100000, "most events in one activity request"),
+	KEY_LONG(sweep_interval_ms, "5000", 0, 86400000,
+		 "how often a worker closes attempts past deadline + grace (0 = never)"),
 };
 
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])

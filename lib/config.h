@@ -35,6 +35,7 @@ typedef struct config {
 	long max_event_payload_bytes;
 	long max_batch_items;
 	long max_events;
+	long sweep_interval_ms;     /* deadline sweep period, 0 = off */
 } config;
 
 /* Fills cfg from defaults, the file named by $ATTEMPTS_CONFIG (if set) and

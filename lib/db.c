@@ -33,6 +33,37 @@ static const db_statement db_statements[DB_STMT_COUNT] = {
 		"SELECT attempts.save_attempt($1::uuid, $2::jsonb, $3::jsonb, $4::int, $5::int)", 5, 0},
 	[DB_STMT_CLEAR_CACHE] = {"clear_cache",
 		"SELECT attempts.broadcast_clear_cache()", 0, 0},
+	[DB_STMT_SUBMIT_ATTEMPT] = {"submit_attempt",
+		"SELECT attempts.submit_attempt($1::uuid, $2::jsonb, $3::int, $4::int)", 4, 0},
+	[DB_STMT_LOG_ACTIVITY] = {"log_activity",
+		"SELECT attempts.log_attempt_activity($1::uuid, $2::jsonb)", 2, 0},
+	[DB_STMT_EXTEND_ATTEMPT] = {"extend_attempt",
+		"SELECT attempts.extend_attempt($1::uuid, $2::int)", 2, 0},
+	/* $1 exam id, else the exam of attempt $2. */
+	[DB_STMT_STATISTICS] = {"statistics",
+		"SELECT attempts.get_attempt_statistics(COALESCE($1::uuid, "
+		"(SELECT exam_id FROM attempts.attempts WHERE attempt_id = $2::uuid)))", 2, 1},
+	[DB_STMT_ACTIVE_ATTEMPTS] = {"active_attempts",
+		"SELECT attempts.get_active_attempts(COALESCE($1::uuid, "
+		"(SELECT exam_id FROM attempts.attempts WHERE attempt_id = $2::uuid)))", 2, 1},
+	[DB_STMT_BATCH_SAVE] = {"batch_save",
+		"SELECT attempts.batch_save_attempts($1::jsonb, $2::int)", 2, 0},
+	[DB_STMT_MULTIPLE_STATES] = {"multiple_states",
+		"SELECT attempts.get_multiple_attempt_states($1::uuid[])", 1, 1},
+	[DB_STMT_MULTIPLE_INFOS] = {"multiple_infos",
+		"SELECT attempts.get_multiple_attempt_infos($1::uuid[])", 1, 1},
+	[DB_STMT_BATCH_LOG] = {"batch_log",
+		"SELECT attempts.batch_log_attempt_activity($1::jsonb)", 1, 0},
+	[DB_STMT_VALIDATE_MULTIPLE] = {"validate_multiple",
+		"SELECT attempts.validate_multiple_attempts($1::uuid[])", 1, 1},
+	[DB_STMT_BATCH_SUBMIT] = {"batch_submit",
+		"SELECT attempts.batch_submit_attempts($1::uuid[])", 1, 0},
+	[DB_STMT_PRELOAD] = {"preload",
+		"SELECT attempts.preload_attempt_states($1::uuid[])", 1, 1},
+	[DB_STMT_CLOSE_EXPIRED] = {"close_expired",
+		"SELECT attempts.close_expired_attempts()", 0, 0},
+	[DB_STMT_ANALYZE] = {"analyze",
+		"SELECT attempts.analyze_observations()", 0, 1},
 };
 
 int db_stmt_nparams(db_stmt stmt)

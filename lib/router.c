@@ -8,6 +8,7 @@
 #include "app.h"
 #include "attempt_ops.h"
 #include "json.h"
+#include "query_optimizer.h"
 #include "uuid.h"
 
 
@@ -24,6 +25,11 @@ static const route routes[] = {
 	{ROUTE_PATH_ATTEMPT, "info", HTTP_GET, AUTH_ID, ops_info},
 	{ROUTE_PATH_ATTEMPT, "save", HTTP_PATCH, AUTH_ID | ROUTE_JSON_BODY, ops_save},
 	{ROUTE_PATH_ATTEMPT, "stats", HTTP_GET, AUTH_ID, ops_stats},
+	{ROUTE_PATH_ATTEMPT, "activity", HTTP_POST, AUTH_ID | ROUTE_JSON_BODY, ops_activity},
+	{ROUTE_PATH_ATTEMPT, "submit", HTTP_POST, AUTH_ID | ROUTE_JSON_OPTIONAL, ops_submit},
+	{ROUTE_PATH_ATTEMPT, "extend", HTTP_PATCH, AUTH_ID | ROUTE_JSON_BODY, ops_extend},
+	{ROUTE_PATH_ATTEMPT, "batch", HTTP_POST, ROUTE_AUTH | ROUTE_JSON_BODY, qopt_batch},
+	{ROUTE_PATH_ATTEMPT, "optimize", HTTP_PATCH, AUTH_ID | ROUTE_JSON_BODY, qopt_optimize},
 };
 
 #define NROUTES (sizeof routes / sizeof routes[0])
@@ -31,6 +37,7 @@ static const route routes[] = {
 /* Operation names for metrics, in the order of routes[]. */
 static const char *const route_names[] = {
 	"health", "exam_create", "exam_get", "start", "state", "info", "save", "stats",
+	"activity", "submit", "extend", "batch", "optimize",
 };
 
 _Static_assert(sizeof route_names / sizeof route_names[0] == NROUTES,

@@ -479,3 +479,40 @@ BEGIN
     RETURN jsonb_build_object('broadcast', true);
 END
 $$;
+
+-- analyze_observations(): what PostgreSQL's statistics views say about the
+-- service's tables, for the optimize "analyze" operation (admin only):
+-- {"pg_stat_statements": bool, "buffer_hit_ratio": n|null,
+--  "tables": [{"table", "seq_scan", "seq_tup_read", "idx_scan", "n_live_tup"}]}
+CREATE OR REPLACE FUNCTION attempts.analyze_observations()
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_role text;
+BEGIN
+    SELECT c.role INTO v_role FROM caller() c;
+    IF v_role IS NULL THEN
+        RETURN unauthorized();
+    END IF;
+    IF v_role <> 'admin' THEN
+        RETURN err('forbidden', 'admin role required');
+    END IF;
+    RETURN jsonb_build_object(
+        'pg_stat_statements',
+            EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'),
+        'buffer_hit_ratio',
+            (SELECT CASE WHEN blks_hit + blks_read > 0
+                         THEN round(blks_hit::numeric / (blks_hit + blks_read), 4) END
+               FROM pg_stat_database WHERE datname = current_database()),
+        'tables',
+            COALESCE((SELECT jsonb_agg(jsonb_build_object(
+                                'table', relname, 'seq_scan', seq_scan,
+                                'seq_tup_read', seq_tup_read,
+                                'idx_scan', COALESCE(idx_scan, 0),
+                                'n_live_tup', n_live_tup) ORDER BY relname)
+                        FROM pg_stat_user_tables WHERE schemaname = 'attempts'),
+                     '[]'::jsonb));
+END
+$$;

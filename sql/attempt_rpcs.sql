@@ -280,19 +280,31 @@ LANGUAGE plpgsql IMMUTABLE STRICT
 SET search_path = pg_catalog, attempts
 AS $$
 BEGIN
+    -- Members and elements that are strings, literals or integers of at most
+    -- 2^53 (exact in a double, so printed as their digits) are written
+    -- inline: a function call each is what makes large answers slow.
     CASE jsonb_typeof(p)
     WHEN 'object' THEN
         RETURN '{' || coalesce((
-            SELECT string_agg(to_json(e.key)::text || ':'
-                              || CASE WHEN jsonb_typeof(e.value) IN ('string', 'boolean', 'null')
-                                      THEN e.value::text ELSE jcs(e.value) END,
-                              ',' ORDER BY e.key COLLATE "C")
+            SELECT string_agg(to_json(e.key)::text || ':' || CASE
+                       WHEN jsonb_typeof(e.value) IN ('string', 'boolean', 'null') THEN e.value::text
+                       WHEN jsonb_typeof(e.value) = 'number'
+                            AND abs(e.value::numeric) <= 9007199254740992
+                            AND e.value::numeric = trunc(e.value::numeric)
+                            THEN trunc(e.value::numeric)::text
+                       ELSE jcs(e.value) END,
+                   ',' ORDER BY e.key COLLATE "C")
             FROM jsonb_each(p) AS e), '') || '}';
-    WHEN 'array' THEN   -- scalar leaves inline: saves a call per element
+    WHEN 'array' THEN
         RETURN '[' || coalesce((
-            SELECT string_agg(CASE WHEN jsonb_typeof(e.value) IN ('string', 'boolean', 'null')
-                                   THEN e.value::text ELSE jcs(e.value) END,
-                              ',' ORDER BY e.ord)
+            SELECT string_agg(CASE
+                       WHEN jsonb_typeof(e.value) IN ('string', 'boolean', 'null') THEN e.value::text
+                       WHEN jsonb_typeof(e.value) = 'number'
+                            AND abs(e.value::numeric) <= 9007199254740992
+                            AND e.value::numeric = trunc(e.value::numeric)
+                            THEN trunc(e.value::numeric)::text
+                       ELSE jcs(e.value) END,
+                   ',' ORDER BY e.ord)
             FROM jsonb_array_elements(p) WITH ORDINALITY AS e(value, ord)), '') || ']';
     WHEN 'number' THEN
         RETURN jcs_number(p::numeric);
@@ -1110,15 +1122,24 @@ BEGIN
     IF NOT pg_try_advisory_xact_lock(7310594523462267185) THEN
         RETURN jsonb_build_object('closed', 0, 'skipped', true);
     END IF;
-    WITH closed AS (
+    -- Rows locked in attempt_id order, as the batch functions lock theirs;
+    -- a row another transaction holds (a save, which closes it itself if
+    -- due) is left to the next sweep.
+    WITH due AS (
+        SELECT a.attempt_id
+          FROM attempts.attempts a
+          JOIN attempts.exams e ON e.exam_id = a.exam_id
+         WHERE a.status = 'in_progress'
+           AND a.deadline_at < now()
+           AND now() > a.deadline_at + make_interval(secs => e.grace_s)
+         ORDER BY a.attempt_id
+           FOR UPDATE OF a SKIP LOCKED),
+    closed AS (
         UPDATE attempts.attempts a
            SET status = 'submitted', submit_reason = 'deadline', submitted_at = now(),
                receipt = receipt_of(a.answers), version = a.version + 1, updated_at = now()
-          FROM attempts.exams e
-         WHERE e.exam_id = a.exam_id
-           AND a.status = 'in_progress'
-           AND a.deadline_at < now()
-           AND now() > a.deadline_at + make_interval(secs => e.grace_s)
+          FROM due
+         WHERE a.attempt_id = due.attempt_id
         RETURNING 1)
     SELECT count(*) INTO v_closed FROM closed;
     RETURN jsonb_build_object('closed', v_closed);
@@ -1203,14 +1224,16 @@ DECLARE
     v_role text;
     v_a attempts.attempts;
     v_u attempts.attempt_uploads;
+    v_err jsonb;
 BEGIN
     SELECT c.sub, c.role INTO v_sub, v_role FROM caller() c;
     IF v_sub IS NULL THEN
         RETURN unauthorized();
     END IF;
     SELECT * INTO v_a FROM attempts.attempts WHERE attempt_id = p_attempt_id;
-    IF access_error(v_a, v_sub, v_role, 'read') IS NOT NULL THEN
-        RETURN access_error(v_a, v_sub, v_role, 'read');
+    v_err := access_error(v_a, v_sub, v_role, 'read');
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
     END IF;
     SELECT * INTO v_u FROM attempts.attempt_uploads
      WHERE upload_id = p_upload_id AND attempt_id = p_attempt_id;
@@ -1231,14 +1254,16 @@ DECLARE
     v_sub uuid;
     v_role text;
     v_a attempts.attempts;
+    v_err jsonb;
 BEGIN
     SELECT c.sub, c.role INTO v_sub, v_role FROM caller() c;
     IF v_sub IS NULL THEN
         RETURN unauthorized();
     END IF;
     SELECT * INTO v_a FROM attempts.attempts WHERE attempt_id = p_attempt_id;
-    IF access_error(v_a, v_sub, v_role, 'read') IS NOT NULL THEN
-        RETURN access_error(v_a, v_sub, v_role, 'read');
+    v_err := access_error(v_a, v_sub, v_role, 'read');
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
     END IF;
     RETURN jsonb_build_object('uploads', coalesce((
         SELECT jsonb_agg(upload_json(u) ORDER BY u.created_at, u.upload_id)

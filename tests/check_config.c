@@ -5,8 +5,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "check_suites.h"
-#include "config.h"
+/* Spelled with its directory: a bare "config.h" finds autoconf's config.h
+ * in the top build directory first (-I. comes before -Ilib). */
+#include "../lib/config.h"
 
 #define SECRET32 "0123456789abcdef0123456789abcdef"
 
@@ -206,6 +209,85 @@ START_TEST(test_config_comments_blank_lines)
 }
 END_TEST
 
+START_TEST(test_config_crlf_and_duplicates)
+{
+	config cfg;
+	char *msg;
+
+	ck_assert_int_eq(load(&cfg,
+			      "threads = 2\r\n"
+			      "upload_dir = /a\r\n"
+			      "threads = 5\r\n"
+			      "upload_dir = /b\r\n",
+			      env_secret_only, &msg),
+			 ATT_OK);
+	ck_assert_int_eq(cfg.threads, 5);
+	ck_assert_str_eq(cfg.upload_dir, "/b");
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_config_key_case)
+{
+	expect_error("THREADS = 2\n", env_secret_only, "THREADS");
+	expect_error(" = 2\n", env_secret_only, "unknown");
+}
+END_TEST
+
+START_TEST(test_config_env_strings)
+{
+	static const char *const env[] = {
+		"ATTEMPTS_JWT_SECRET", SECRET32,
+		"ATTEMPTS_UPLOAD_DIR", "/env/uploads",
+		"ATTEMPTS_LOG_LEVEL", "warn",
+		"ATTEMPTS_POOL_MAX", "0",
+		"ATTEMPTS_THREADS", "3",
+		NULL};
+	static const char *const bad_level[] = {
+		"ATTEMPTS_JWT_SECRET", SECRET32, "ATTEMPTS_LOG_LEVEL", "chatty", NULL};
+	config cfg;
+	char *msg;
+
+	ck_assert_int_eq(load(&cfg, "pool_max = 2\n", env, &msg), ATT_OK);
+	ck_assert_str_eq(cfg.upload_dir, "/env/uploads");
+	ck_assert_str_eq(cfg.log_level, "warn");
+	ck_assert_int_eq(cfg.pool_max, 3); /* env 0 beats file 2, then = threads */
+	config_free(&cfg);
+	expect_error(NULL, bad_level, "log_level");
+}
+END_TEST
+
+/* A line longer than the reader's line buffer must be taken whole or
+ * refused, never split into two settings. */
+START_TEST(test_config_long_line)
+{
+	buf text = BUF_INIT;
+	config cfg;
+	char *msg = NULL;
+	char *t;
+	att_err err;
+
+	buf_puts(&text, "upload_dir = /");
+	for (int i = 0; i < 4100 - 14; i++)
+		buf_putc(&text, 'd');
+	buf_puts(&text, "threads = 200\n");
+	t = buf_take(&text);
+	ck_assert_ptr_nonnull(t);
+	err = load(&cfg, t, env_secret_only, &msg);
+	if (err == ATT_OK) {
+		ck_assert_msg(strlen(cfg.upload_dir) == strlen(t) - 14 - 1,
+			      "upload_dir cut to %zu bytes, threads = %ld",
+			      strlen(cfg.upload_dir), cfg.threads);
+		ck_assert_int_eq(cfg.threads, 4);
+	} else {
+		ck_assert_int_eq(err, ATT_ECONFIG);
+	}
+	free(msg);
+	free(t);
+	config_free(&cfg);
+}
+END_TEST
+
 START_TEST(test_config_unknown_key)
 {
 	expect_error("threads = 2\nno_such_key = 1\n", env_secret_only,
@@ -355,17 +437,21 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_config_file_overrides);
 	tcase_add_test(tc, test_config_comments_blank_lines);
 	tcase_add_test(tc, test_config_missing_file);
+	tcase_add_test(tc, test_config_crlf_and_duplicates);
+	tcase_add_test(tc, test_config_long_line);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("environment");
 	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_config_env_beats_file);
 	tcase_add_test(tc, test_config_bad_integer_env);
+	tcase_add_test(tc, test_config_env_strings);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("refusals");
 	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_config_unknown_key);
+	tcase_add_test(tc, test_config_key_case);
 	tcase_add_test(tc, test_config_missing_equals);
 	tcase_add_test(tc, test_config_bad_integer_file);
 	tcase_add_test(tc, test_config_out_of_range);

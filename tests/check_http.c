@@ -1,6 +1,7 @@
 /* check_http: request parsing from a fake CGI parameter table and body
  * reader, response building and serialisation through a capture writer,
  * and the uuid helpers the request id and routes rely on. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -353,6 +354,39 @@ START_TEST(test_http_percent_decode)
 	ck_assert_int_eq(http_percent_decode(s6, 1), -1);
 	ck_assert_int_eq(http_percent_decode(s7, 1), 0);
 	ck_assert_str_eq(s7, "\xe2\x82\xac");
+}
+END_TEST
+
+START_TEST(test_http_response_write_204)
+{
+	http_response resp;
+	capture c;
+
+	memset(&c, 0, sizeof c);
+	http_response_init(&resp);
+	resp.status = 204;
+	http_header(&resp, "X-Request-Id", "r");
+	ck_assert_int_eq(http_response_write(&resp, capture_write, &c), ATT_OK);
+	ck_assert_str_eq(c.out.data, "Status: 204 No Content\r\nX-Request-Id: r\r\n\r\n");
+	buf_free(&c.out);
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_query_plus_and_names)
+{
+	static const char *const p[] = {"DOCUMENT_URI", "/x",
+					"QUERY_STRING", "a+b=c+d&=v&filename=essay%2B1.pdf",
+					NULL};
+	http_request req;
+	fake_io io;
+
+	init_req(&req, &io, p, ATT_OK);
+	ck_assert_int_eq(req.nparams, 3);
+	ck_assert_str_eq(http_query(&req, "a b"), "c d");
+	ck_assert_str_eq(http_query(&req, ""), "v");
+	ck_assert_str_eq(http_query(&req, "filename"), "essay+1.pdf");
+	http_request_free(&req);
 }
 END_TEST
 
@@ -971,6 +1005,7 @@ Suite *http_suite(void)
 	tcase_add_test(tc, test_http_query_malformed);
 	tcase_add_test(tc, test_http_query_too_many);
 	tcase_add_test(tc, test_http_percent_decode);
+	tcase_add_test(tc, test_http_query_plus_and_names);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("headers");
@@ -1019,6 +1054,7 @@ Suite *http_suite(void)
 	tcase_add_test(tc, test_http_response_write);
 	tcase_add_test(tc, test_http_response_write_empty_body);
 	tcase_add_test(tc, test_http_response_write_304);
+	tcase_add_test(tc, test_http_response_write_204);
 	tcase_add_test(tc, test_http_response_write_fails);
 	tcase_add_test(tc, test_http_response_write_failed_buffer);
 	suite_add_tcase(s, tc);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "check_suites.h"
 #include "json.h"
 
@@ -133,6 +134,49 @@ START_TEST(test_json_get_long)
 	ck_assert_int_eq(json_get_long(doc, "nul", 0, 100, &v), JSON_FIELD_ABSENT);
 	ck_assert_int_eq(json_get_long(doc, "missing", 0, 100, &v), JSON_FIELD_ABSENT);
 	ck_assert_int_eq(v, -99);
+}
+END_TEST
+
+START_TEST(test_json_fields_of_null)
+{
+	const cJSON *o = NULL;
+	const char *str = NULL;
+	long v = 5;
+
+	ck_assert_int_eq(json_get_object(NULL, "a", &o), JSON_FIELD_ABSENT);
+	ck_assert_int_eq(json_get_array(NULL, "a", &o), JSON_FIELD_ABSENT);
+	ck_assert_int_eq(json_get_string(NULL, "a", 0, 9, &str), JSON_FIELD_ABSENT);
+	ck_assert_int_eq(json_get_long(NULL, "a", 0, 9, &v), JSON_FIELD_ABSENT);
+	ck_assert_int_eq(json_get_uuid(NULL, "a", &str), JSON_FIELD_ABSENT);
+	ck_assert_ptr_null(o);
+	ck_assert_ptr_null(str);
+	ck_assert_int_eq(v, 5);
+}
+END_TEST
+
+START_TEST(test_json_string_length_in_bytes)
+{
+	cJSON *j = parse_str("{\"s\":\"\xc3\xa9\xc3\xa9\"}"); /* 2 chars, 4 bytes */
+	const char *out = NULL;
+
+	ck_assert_ptr_nonnull(j);
+	ck_assert_int_eq(json_get_string(j, "s", 4, 4, &out), JSON_FIELD_OK);
+	ck_assert_int_eq(json_get_string(j, "s", 1, 2, &out), JSON_FIELD_BAD);
+	cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(test_json_parse_deep_nesting)
+{
+	buf b = BUF_INIT;
+
+	for (int i = 0; i < 5000; i++)
+		buf_putc(&b, '[');
+	for (int i = 0; i < 5000; i++)
+		buf_putc(&b, ']');
+	ck_assert_int_eq(b.failed, 0);
+	refuse(b.data, b.len);
+	buf_free(&b);
 }
 END_TEST
 
@@ -414,6 +458,12 @@ Suite *json_suite(void)
 	tcase_add_test(tc, test_json_get_timestamp);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("fields_edge");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_json_fields_of_null);
+	tcase_add_test(tc, test_json_string_length_in_bytes);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("numbers");
 	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_json_number_is_long);
@@ -441,6 +491,7 @@ Suite *json_suite(void)
 	tcase_add_test(tc, test_json_parse_nul_bytes);
 	tcase_add_test(tc, test_json_parse_invalid_utf8);
 	tcase_add_test(tc, test_json_utf8_valid);
+	tcase_add_test(tc, test_json_parse_deep_nesting);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("parse_strict");

@@ -1,0 +1,680 @@
+/* query_optimizer: batch operations and optimize. Each batch operation
+ * costs one database round trip (query: at most one per type, none for
+ * items served from the cache). Items the C side can already refuse (bad
+ * ids, bad events) become error items in place; the rest go to SQL as one
+ * array, and its result array is merged back in input order. */
+#include "query_optimizer.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "attempt_ops.h"
+#include "buf.h"
+#include "json.h"
+#include "log.h"
+#include "uuid.h"
+
+/* ------------------------------------------------------- result merging */
+
+/* One batch under construction: a slot per input item, either filled by C
+ * or left for the next element of the SQL result array. */
+typedef struct batch {
+	int n;
+	cJSON **slots;
+} batch;
+
+static int batch_init(batch *b, int n)
+{
+	b->n = n;
+	b->slots = calloc((size_t)(n > 0 ? n : 1), sizeof *b->slots);
+	return b->slots ? 0 : -1;
+}
+
+static void batch_free(batch *b)
+{
+	for (int i = 0; i < b->n; i++)
+		cJSON_Delete(b->slots[i]);
+	free(b->slots);
+}
+
+/* An error item {"attempt_id": id|null, "error": {...}} in slot i. */
+static void batch_error(batch *b, int i, const char *attempt_id, const char *code,
+			const char *message, const char *field)
+{
+	cJSON *item = cJSON_CreateObject();
+	cJSON *err;
+
+	if (attempt_id != NULL)
+		cJSON_AddStringToObject(item, "attempt_id", attempt_id);
+	else
+		cJSON_AddNullToObject(item, "attempt_id");
+	err = cJSON_AddObjectToObject(item, "error");
+	cJSON_AddStringToObject(err, "code", code);
+	cJSON_AddStringToObject(err, "message", message);
+	if (field != NULL)
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(err, "details"), "field", field);
+	b->slots[i] = item;
+}
+
+/* Fills the empty slots, in order, from the SQL result array text. Returns
+ * 0, or -1 if the result is not an array of the expected length. */
+static int batch_merge(batch *b, const char *sql_array)
+{
+	cJSON *arr = cJSON_Parse(sql_array);
+	cJSON *item;
+	int i = 0;
+
+	if (!cJSON_IsArray(arr)) {
+		cJSON_Delete(arr);
+		return -1;
+	}
+	while ((item = cJSON_DetachItemFromArray(arr, 0)) != NULL) {
+		while (i < b->n && b->slots[i] != NULL)
+			i++;
+		if (i == b->n) {
+			cJSON_Delete(item);
+			cJSON_Delete(arr);
+			return -1;
+		}
+		b->slots[i++] = item;
+	}
+	cJSON_Delete(arr);
+	for (i = 0; i < b->n; i++)
+		if (b->slots[i] == NULL)
+			return -1;
+	return 0;
+}
+
+/* Answers {"results": [...]} from the slots. */
+static void batch_reply(req_ctx *rc, batch *b)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *results = cJSON_AddArrayToObject(root, "results");
+
+	for (int i = 0; i < b->n; i++) {
+		cJSON_AddItemToArray(results, b->slots[i]);
+		b->slots[i] = NULL;
+	}
+	http_json(rc->resp, 200, root);
+	cJSON_Delete(root);
+}
+
+/* Answers {"results": <sql array>} without parsing it. */
+static void reply_results_text(req_ctx *rc, const char *sql_array)
+{
+	http_json_text(rc->resp, 200, "{\"results\":", 11);
+	buf_puts(&rc->resp->body, sql_array);
+	buf_putc(&rc->resp->body, '}');
+}
+
+static void internal_error(req_ctx *rc, const char *what)
+{
+	log_error("request %s: %s", rc->req->request_id, what);
+	http_response_reset(rc->resp);
+	http_header(rc->resp, "X-Request-Id", rc->req->request_id);
+	http_error(rc->resp, 500, "internal_error", "internal error", NULL);
+}
+
+/* Runs stmt on one array argument and merges its result. */
+static void call_and_merge(req_ctx *rc, batch *b, db_stmt stmt, const char *arg)
+{
+	const char *params[1] = {arg};
+	char *text = ops_call(rc, stmt, params);
+
+	if (text == NULL)
+		return;
+	if (batch_merge(b, text) != 0)
+		internal_error(rc, "batch result does not match its items");
+	else
+		batch_reply(rc, b);
+	free(text);
+}
+
+/* Items that are attempt ids: invalid ones become error items; the valid
+ * ones are appended to *ids as a PostgreSQL array literal "{a,b}" (safe:
+ * every element is a checked canonical UUID). */
+static void collect_ids(const cJSON *data, batch *b, buf *ids)
+{
+	const cJSON *item;
+	int i = 0, first = 1;
+
+	buf_putc(ids, '{');
+	cJSON_ArrayForEach(item, data) {
+		if (cJSON_IsString(item) && uuid_valid(item->valuestring)) {
+			if (!first)
+				buf_putc(ids, ',');
+			buf_puts(ids, item->valuestring);
+			first = 0;
+		} else {
+			json_path p;
+			json_path_index(&p, "data", i, NULL);
+			batch_error(b, i, NULL, "validation_failed",
+				    "an attempt id must be a UUID", p.text);
+		}
+		i++;
+	}
+	buf_putc(ids, '}');
+}
+
+/* Drops this process's cache entries for every attempt id among the items
+ * (plain ids or objects with "attempt_id"). */
+static void invalidate_items(req_ctx *rc, const cJSON *data)
+{
+	const cJSON *item;
+
+	cJSON_ArrayForEach(item, data) {
+		const cJSON *id = cJSON_IsObject(item)
+					  ? cJSON_GetObjectItemCaseSensitive(item, "attempt_id")
+					  : item;
+		if (cJSON_IsString(id) && uuid_valid(id->valuestring))
+			app_invalidate_attempt(rc->app, id->valuestring);
+	}
+}
+
+/* Puts one attempt state into the cache with the batch TTL. */
+static void cache_state(req_ctx *rc, const cJSON *item, unsigned long long epoch)
+{
+	cache *c = app_cache(rc->app);
+	long long ttl = app_config(rc->app)->cache_ttl_batch_operations_ms;
+
+	{
+		char *text;
+		cache_meta meta;
+		char key[96];
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "attempt_id");
+
+		if (!cJSON_IsString(id) || cJSON_GetObjectItemCaseSensitive(item, "error") != NULL)
+			return;
+		text = json_print(item);
+		if (text == NULL)
+			return;
+		if (ops_describe_attempt(text, &meta)) {
+			app_cache_key(key, sizeof key, "state", id->valuestring);
+			if (cache_put(c, key, text, strlen(text), &meta, ttl, epoch) != ATT_OK)
+				log_warn("cache: cannot store %s", key);
+		}
+		cJSON_free(text);
+	}
+}
+
+/* ------------------------------------------------------------ operations */
+
+static void batch_by_ids(req_ctx *rc, const cJSON *data, db_stmt stmt)
+{
+	batch b;
+	buf ids = BUF_INIT;
+	unsigned long long epoch = cache_epoch(app_cache(rc->app));
+	int fill = stmt == DB_STMT_MULTIPLE_STATES && app_cache_usable(rc->app);
+	const char *params[1];
+	char *text = NULL;
+
+	if (batch_init(&b, cJSON_GetArraySize(data)) != 0) {
+		internal_error(rc, "out of memory");
+		return;
+	}
+	collect_ids(data, &b, &ids);
+	params[0] = ids.data;
+	if (ids.failed) {
+		internal_error(rc, "out of memory");
+	} else if ((text = ops_call(rc, stmt, params)) != NULL) {
+		if (batch_merge(&b, text) != 0) {
+			internal_error(rc, "batch result does not match its items");
+		} else {
+			for (int i = 0; fill && i < b.n; i++)
+				cache_state(rc, b.slots[i], epoch);
+			batch_reply(rc, &b);
+		}
+	}
+	if (stmt == DB_STMT_BATCH_SUBMIT)
+		invalidate_items(rc, data);
+	free(text);
+	buf_free(&ids);
+	batch_free(&b);
+}
+
+static void batch_save(req_ctx *rc, const cJSON *data)
+{
+	char *items = json_print(data);
+	char limit[24];
+	const char *params[2] = {items, limit};
+	char *text;
+
+	if (items == NULL) {
+		internal_error(rc, "out of memory");
+		return;
+	}
+	snprintf(limit, sizeof limit, "%ld", app_config(rc->app)->max_answers_bytes);
+	text = ops_call(rc, DB_STMT_BATCH_SAVE, params);
+	if (text != NULL)
+		reply_results_text(rc, text);
+	invalidate_items(rc, data);
+	free(text);
+	cJSON_free(items);
+}
+
+static void batch_log(req_ctx *rc, const cJSON *data)
+{
+	const config *cfg = app_config(rc->app);
+	cJSON *valid = cJSON_CreateArray();
+	const cJSON *item;
+	char *text = NULL;
+	batch b;
+	int i = 0;
+
+	if (valid == NULL || batch_init(&b, cJSON_GetArraySize(data)) != 0) {
+		cJSON_Delete(valid);
+		internal_error(rc, "out of memory");
+		return;
+	}
+	cJSON_ArrayForEach(item, data) {
+		const char *id = NULL;
+		char prefix[32];
+		ops_invalid bad;
+		json_path p;
+
+		snprintf(prefix, sizeof prefix, "data[%d].", i);
+		json_path_index(&p, "data", i, "attempt_id");
+		if (!cJSON_IsObject(item) || json_get_uuid(item, "attempt_id", &id) != JSON_FIELD_OK) {
+			batch_error(&b, i, NULL, "validation_failed",
+				    "attempt_id must be a UUID", p.text);
+		} else if (ops_check_events(cJSON_GetObjectItemCaseSensitive(item, "events"),
+					    prefix, cfg, &bad) != 0) {
+			batch_error(&b, i, id, bad.code, bad.message, bad.field);
+		} else {
+			cJSON_AddItemToArray(valid, cJSON_Duplicate(item, 1));
+		}
+		i++;
+	}
+	if (cJSON_GetArraySize(valid) == 0) {
+		batch_reply(rc, &b);
+	} else if ((text = json_print(valid)) == NULL) {
+		internal_error(rc, "out of memory");
+	} else {
+		call_and_merge(rc, &b, DB_STMT_BATCH_LOG, text);
+	}
+	cJSON_free(text);
+	cJSON_Delete(valid);
+	batch_free(&b);
+}
+
+/* query: {"type": "state"|"info", "attempt_id"} items, from the cache
+ * where possible, else one call per type for the rest. */
+typedef struct query_group {
+	const char *kind;
+	db_stmt stmt;
+	buf ids;
+	int *positions;
+	int count;
+} query_group;
+
+static int query_from_cache(req_ctx *rc, const char *kind, const char *id, cJSON **out)
+{
+	char key[96];
+	char *text;
+	size_t len;
+	cache_meta meta;
+	buf rendered = BUF_INIT;
+	int ok = 0;
+
+	app_cache_key(key, sizeof key, kind, id);
+	if (!cache_get(app_cache(rc->app), key, &text, &len, &meta))
+		return 0;
+	if (ops_may_read(&rc->claims, meta.tag)) {
+		ops_render_attempt(text, len, &meta, &rendered);
+		if (!rendered.failed && (*out = json_parse(rendered.data, rendered.len)) != NULL) {
+			rc->cache_hits++;
+			ok = 1;
+		}
+	}
+	buf_free(&rendered);
+	free(text);
+	return ok;
+}
+
+static int query_group_call(req_ctx *rc, query_group *g, batch *b)
+{
+	const char *params[1];
+	cJSON *arr, *item;
+	char *text;
+	int k = 0;
+
+	if (g->count == 0)
+		return 0;
+	buf_putc(&g->ids, '}');
+	if (g->ids.failed)
+		return -1;
+	params[0] = g->ids.data;
+	text = ops_call(rc, g->stmt, params);
+	if (text == NULL)
+		return -1;
+	arr = cJSON_Parse(text);
+	free(text);
+	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != g->count) {
+		cJSON_Delete(arr);
+		internal_error(rc, "query result does not match its items");
+		return -1;
+	}
+	while ((item = cJSON_DetachItemFromArray(arr, 0)) != NULL)
+		b->slots[g->positions[k++]] = item;
+	cJSON_Delete(arr);
+	return 0;
+}
+
+static void batch_query(req_ctx *rc, const cJSON *data)
+{
+	int n = cJSON_GetArraySize(data);
+	int usable = app_cache_usable(rc->app) && !ops_wants_no_cache(rc->req->cache_control);
+	query_group groups[2] = {
+		{"state", DB_STMT_MULTIPLE_STATES, BUF_INIT, NULL, 0},
+		{"info", DB_STMT_MULTIPLE_INFOS, BUF_INIT, NULL, 0},
+	};
+	const cJSON *item;
+	batch b;
+	int i = 0, failed = 0;
+
+	if (batch_init(&b, n) != 0)
+		goto nomem;
+	for (int g = 0; g < 2; g++) {
+		groups[g].positions = calloc((size_t)(n > 0 ? n : 1), sizeof(int));
+		if (groups[g].positions == NULL)
+			goto nomem;
+		buf_putc(&groups[g].ids, '{');
+	}
+	cJSON_ArrayForEach(item, data) {
+		const char *type = NULL, *id = NULL;
+		json_path p;
+		int g;
+
+		json_path_index(&p, "data", i, "type");
+		if (!cJSON_IsObject(item) || json_get_string(item, "type", 1, 8, &type) != JSON_FIELD_OK ||
+		    (strcmp(type, "state") != 0 && strcmp(type, "info") != 0)) {
+			batch_error(&b, i++, NULL, "validation_failed",
+				    "type must be state or info", p.text);
+			continue;
+		}
+		json_path_index(&p, "data", i, "attempt_id");
+		if (json_get_uuid(item, "attempt_id", &id) != JSON_FIELD_OK) {
+			batch_error(&b, i++, NULL, "validation_failed",
+				    "attempt_id must be a UUID", p.text);
+			continue;
+		}
+		g = strcmp(type, "state") == 0 ? 0 : 1;
+		if (usable && query_from_cache(rc, groups[g].kind, id, &b.slots[i])) {
+			i++;
+			continue;
+		}
+		if (groups[g].count > 0)
+			buf_putc(&groups[g].ids, ',');
+		buf_puts(&groups[g].ids, id);
+		groups[g].positions[groups[g].count++] = i++;
+	}
+	for (int g = 0; g < 2 && !failed; g++)
+		failed = query_group_call(rc, &groups[g], &b) != 0;
+	if (!failed)
+		batch_reply(rc, &b);
+	goto out;
+nomem:
+	internal_error(rc, "out of memory");
+out:
+	for (int g = 0; g < 2; g++) {
+		free(groups[g].positions);
+		buf_free(&groups[g].ids);
+	}
+	if (b.slots != NULL)
+		batch_free(&b);
+}
+
+void qopt_batch(req_ctx *rc)
+{
+	const char *op = NULL;
+	const cJSON *data = NULL;
+	const config *cfg = app_config(rc->app);
+
+	if (json_get_string(rc->body, "operation", 1, 64, &op) != JSON_FIELD_OK) {
+		http_error_field(rc->resp, "operation", "operation must be a string");
+		return;
+	}
+	if (json_get_array(rc->body, "data", &data) != JSON_FIELD_OK) {
+		http_error_field(rc->resp, "data", "data must be an array");
+		return;
+	}
+	if (cJSON_GetArraySize(data) > cfg->max_batch_items) {
+		cJSON *details = cJSON_CreateObject();
+		cJSON_AddNumberToObject(details, "limit", (double)cfg->max_batch_items);
+		http_error(rc->resp, 413, "batch_too_large", "too many items in one batch", details);
+		cJSON_Delete(details);
+		return;
+	}
+	if (strcmp(op, "batch_save") == 0)
+		batch_save(rc, data);
+	else if (strcmp(op, "multiple_states") == 0)
+		batch_by_ids(rc, data, DB_STMT_MULTIPLE_STATES);
+	else if (strcmp(op, "batch_log") == 0)
+		batch_log(rc, data);
+	else if (strcmp(op, "validate_multiple") == 0)
+		batch_by_ids(rc, data, DB_STMT_VALIDATE_MULTIPLE);
+	else if (strcmp(op, "batch_submit") == 0) {
+		if (rc->claims.role == AUTH_ROLE_STUDENT) {
+			http_error(rc->resp, 403, "forbidden", "proctor or admin role required", NULL);
+			return;
+		}
+		batch_by_ids(rc, data, DB_STMT_BATCH_SUBMIT);
+	} else if (strcmp(op, "query") == 0)
+		batch_query(rc, data);
+	else
+		http_error_field(rc->resp, "operation",
+				 "operation must be batch_save, multiple_states, batch_log, "
+				 "validate_multiple, batch_submit or query");
+}
+
+/* -------------------------------------------------------------- optimize */
+
+static void optimize_clear_cache(req_ctx *rc)
+{
+	size_t cleared = cache_clear(app_cache(rc->app));
+	char *text = ops_call(rc, DB_STMT_CLEAR_CACHE, NULL);
+	cJSON *root;
+
+	if (text == NULL)
+		return;
+	free(text);
+	root = cJSON_CreateObject();
+	cJSON_AddNumberToObject(root, "cleared", (double)cleared);
+	http_json(rc->resp, 200, root);
+	cJSON_Delete(root);
+}
+
+static void optimize_preload(req_ctx *rc)
+{
+	const cJSON *exams = NULL;
+	unsigned long long epoch = cache_epoch(app_cache(rc->app));
+	const char *params[1];
+	cJSON *arr, *root, *item;
+	buf ids = BUF_INIT;
+	char *text;
+	int n = 0;
+
+	if (json_get_array(rc->body, "exam_ids", &exams) != JSON_FIELD_OK) {
+		http_error_field(rc->resp, "exam_ids", "exam_ids must be an array of UUIDs");
+		return;
+	}
+	if (cJSON_GetArraySize(exams) > app_config(rc->app)->max_batch_items) {
+		http_error(rc->resp, 413, "batch_too_large", "too many exam ids", NULL);
+		return;
+	}
+	buf_putc(&ids, '{');
+	cJSON_ArrayForEach(item, exams) {
+		if (!cJSON_IsString(item) || !uuid_valid(item->valuestring)) {
+			json_path p;
+			json_path_index(&p, "exam_ids", n, NULL);
+			http_error_field(rc->resp, p.text, "an exam id must be a UUID");
+			buf_free(&ids);
+			return;
+		}
+		if (n++ > 0)
+			buf_putc(&ids, ',');
+		buf_puts(&ids, item->valuestring);
+	}
+	buf_putc(&ids, '}');
+	params[0] = ids.data;
+	text = ids.failed ? NULL : ops_call(rc, DB_STMT_PRELOAD, params);
+	buf_free(&ids);
+	if (text == NULL)
+		return;
+	arr = cJSON_Parse(text);
+	free(text);
+	n = 0;
+	if (app_cache_usable(rc->app)) {
+		cJSON_ArrayForEach(item, arr) {
+			cache_state(rc, item, epoch);
+			n++;
+		}
+	}
+	cJSON_Delete(arr);
+	root = cJSON_CreateObject();
+	cJSON_AddNumberToObject(root, "preloaded", n);
+	http_json(rc->resp, 200, root);
+	cJSON_Delete(root);
+}
+
+/* Adds one recommendation text. */
+static void recommend(cJSON *list, const char *fmt, ...) ATT_PRINTF(2, 3);
+
+static void recommend(cJSON *list, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	cJSON_AddItemToArray(list, cJSON_CreateString(text));
+}
+
+static unsigned long long op_calls(metrics *m, const char *name)
+{
+	const char *const *names = router_op_names();
+
+	for (int i = 0; i < router_op_count(); i++)
+		if (strcmp(names[i], name) == 0)
+			return metrics_calls(m, i);
+	return 0;
+}
+
+/* Recommendations from this process's metrics. */
+static void analyze_metrics(app *a, cJSON *obs, cJSON *recs)
+{
+	cache_stats cs;
+	pool_stats ps;
+	breaker_stats bs;
+	metrics *m = app_metrics(a);
+	unsigned long long lookups, saves = op_calls(m, "save"), batches = op_calls(m, "batch");
+	double rate;
+
+	cache_get_stats(app_cache(a), &cs);
+	pool_get_stats(app_db(a)->pool, &ps);
+	breaker_get_stats(app_breaker(a), &bs);
+	lookups = cs.hits + cs.misses;
+	rate = lookups ? (double)cs.hits / (double)lookups : 0;
+	cJSON_AddNumberToObject(obs, "cache_hit_rate", rate);
+	cJSON_AddNumberToObject(obs, "cache_lookups", (double)lookups);
+	cJSON_AddNumberToObject(obs, "cache_evictions", (double)cs.evictions);
+	cJSON_AddNumberToObject(obs, "single_saves", (double)saves);
+	cJSON_AddNumberToObject(obs, "batch_requests", (double)batches);
+	cJSON_AddNumberToObject(obs, "pool_acquire_timeouts", (double)ps.acquire_timeouts);
+	cJSON_AddNumberToObject(obs, "breaker_opened", (double)bs.opened_count);
+	if (lookups >= 100 && rate < 0.5)
+		recommend(recs, "Cache hit rate is %.1f%% over %llu lookups: preload the "
+			  "attempts of running exams (optimize preload) or raise "
+			  "cache_ttl_attempt_state_ms.", rate * 100, lookups);
+	if (cs.evictions > 0)
+		recommend(recs, "The cache evicted %llu entries to stay within its bounds: "
+			  "raise cache_max_entries or cache_max_bytes.", cs.evictions);
+	if (saves >= 100 && batches * 10 < saves)
+		recommend(recs, "%llu single saves against %llu batch requests: clients that "
+			  "save several attempts should use batch_save (one round trip per "
+			  "batch).", saves, batches);
+	if (ps.acquire_timeouts > 0)
+		recommend(recs, "%llu requests timed out waiting for a database connection: "
+			  "raise pool_max (now %d in use at most).", ps.acquire_timeouts, ps.size);
+	if (bs.opened_count > 0)
+		recommend(recs, "The circuit breaker opened %llu times: check the database's "
+			  "availability.", bs.opened_count);
+}
+
+/* Recommendations from PostgreSQL's statistics (analyze_observations). */
+static void analyze_database(const cJSON *db, cJSON *recs)
+{
+	const cJSON *pss = cJSON_GetObjectItemCaseSensitive(db, "pg_stat_statements");
+	const cJSON *ratio = cJSON_GetObjectItemCaseSensitive(db, "buffer_hit_ratio");
+	const cJSON *t;
+
+	if (cJSON_IsFalse(pss))
+		recommend(recs, "pg_stat_statements is not installed: add it to "
+			  "shared_preload_libraries and CREATE EXTENSION pg_stat_statements "
+			  "to see what each statement costs.");
+	if (cJSON_IsNumber(ratio) && ratio->valuedouble < 0.9)
+		recommend(recs, "PostgreSQL's buffer cache hit ratio is %.1f%%: raise "
+			  "shared_buffers.", ratio->valuedouble * 100);
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(db, "tables")) {
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "table");
+		const cJSON *seq = cJSON_GetObjectItemCaseSensitive(t, "seq_scan");
+		const cJSON *idx = cJSON_GetObjectItemCaseSensitive(t, "idx_scan");
+		const cJSON *rows = cJSON_GetObjectItemCaseSensitive(t, "n_live_tup");
+
+		if (!cJSON_IsString(name) || !cJSON_IsNumber(seq) || !cJSON_IsNumber(rows))
+			continue;
+		if (rows->valuedouble >= 10000 && seq->valuedouble > 0 &&
+		    seq->valuedouble > (cJSON_IsNumber(idx) ? idx->valuedouble : 0))
+			recommend(recs, "Table %s: %.0f sequential scans against %.0f index "
+				  "scans over %.0f rows: look for a missing index.",
+				  name->valuestring, seq->valuedouble,
+				  cJSON_IsNumber(idx) ? idx->valuedouble : 0, rows->valuedouble);
+	}
+}
+
+static void optimize_analyze(req_ctx *rc)
+{
+	char *text = ops_call(rc, DB_STMT_ANALYZE, NULL);
+	cJSON *root, *obs, *recs, *db;
+
+	if (text == NULL)
+		return;
+	db = cJSON_Parse(text);
+	free(text);
+	root = cJSON_CreateObject();
+	recs = cJSON_AddArrayToObject(root, "recommendations");
+	obs = cJSON_AddObjectToObject(root, "observations");
+	analyze_metrics(rc->app, obs, recs);
+	analyze_database(db, recs);
+	if (db != NULL)
+		cJSON_AddItemToObject(obs, "database", db);
+	http_json(rc->resp, 200, root);
+	cJSON_Delete(root);
+}
+
+void qopt_optimize(req_ctx *rc)
+{
+	const char *op = NULL;
+
+	if (json_get_string(rc->body, "operation", 1, 64, &op) != JSON_FIELD_OK) {
+		http_error_field(rc->resp, "operation", "operation must be a string");
+		return;
+	}
+	if (rc->claims.role != AUTH_ROLE_ADMIN) {
+		http_error(rc->resp, 403, "forbidden", "admin role required", NULL);
+		return;
+	}
+	if (strcmp(op, "clear_cache") == 0)
+		optimize_clear_cache(rc);
+	else if (strcmp(op, "preload") == 0)
+		optimize_preload(rc);
+	else if (strcmp(op, "analyze") == 0)
+		optimize_analyze(rc);
+	else
+		http_error_field(rc->resp, "operation",
+				 "operation must be clear_cache, preload or analyze");
+}

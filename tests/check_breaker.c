@@ -1,0 +1,462 @@
+/* check_breaker: every transition of the circuit breaker on a fake clock,
+ * and the one-probe rule under concurrent use. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "breaker.h"
+#include "check_suites.h"
+
+#define THRESHOLD 3
+#define TIMEOUT_MS 1000
+
+static long long fake_clock(void *ctx)
+{
+	return *(const long long *)ctx;
+}
+
+static breaker *new_breaker(long long *now)
+{
+	breaker *b = NULL;
+
+	ck_assert_int_eq(breaker_create(THRESHOLD, TIMEOUT_MS, fake_clock, now, &b), ATT_OK);
+	ck_assert_ptr_nonnull(b);
+	return b;
+}
+
+static breaker_stats stats_of(breaker *b)
+{
+	breaker_stats s;
+
+	breaker_get_stats(b, &s);
+	return s;
+}
+
+/* One allowed, non-probe call that fails (or succeeds). */
+static void call(breaker *b, int ok)
+{
+	int probe = -1;
+
+	ck_assert_int_eq(breaker_allow(b, &probe), 1);
+	ck_assert_int_eq(probe, 0);
+	if (ok)
+		breaker_success(b, probe);
+	else
+		breaker_failure(b, probe);
+}
+
+/* Fails THRESHOLD calls in a row from closed: the breaker opens. */
+static void trip_it(breaker *b)
+{
+	for (int i = 0; i < THRESHOLD; i++)
+		call(b, 0);
+	ck_assert_int_eq(breaker_get_state(b), BREAKER_OPEN);
+}
+
+START_TEST(test_breaker_starts_closed)
+{
+	long long now = 0;
+	breaker *b = new_breaker(&now);
+	breaker_stats s = stats_of(b);
+
+	ck_assert_int_eq(s.state, BREAKER_CLOSED);
+	ck_assert_int_eq(s.failures, 0);
+	ck_assert_uint_eq(s.opened_count, 0);
+	ck_assert_uint_eq(s.rejected, 0);
+	ck_assert_int_eq(breaker_retry_after_ms(b), 0);
+	call(b, 1);
+	ck_assert_int_eq(breaker_get_state(b), BREAKER_CLOSED);
+	breaker_free(b);
+}
+END_TEST
+
+START_TEST(test_breaker_closed_below_threshold)
+{
+	long long now = 0;
+	breaker *b = new_breaker(&now);
+	breaker_stats s;
+
+	for (int i = 0; i < THRESHOLD - 1; i++)
+		call(b, 0);
+	s = stats_of(b);
+	ck_assert_int_eq(s.state, BREAKER_CLOSED);
+	ck_assert_int_eq(s.failures, THRESHOLD - 1);
+	ck_assert_uint_eq(s.opened_count, 0);
+	ck_assert_int_eq(breaker_retry_after_ms(b), 0);
+	call(b, 1); /* still lets calls through */
+	breaker_free(b);
+}
+END_TEST
+
+START_TEST(test_breaker_success_resets_count)
+{
+	long long now = 0;
+	breaker *b = new_breaker(&now);
+
+	for (int round = 0; round < 5; round++) {
+		for (int i = 0; i < THRESHOLD - 1; i++)
+			call(b, 0);
+		call(b, 1);
+		ck_assert_int_eq(stats_of(b).failures, 0);
+		ck_assert_int_eq(breaker_get_state(b), BREAKER_CLOSED);
+	}
+	ck_assert_uint_eq(stats_of(b).opened_count, 0);
+	/* Only consecutive failures count: now THRESHOLD in a row open it. */
+	trip_it(b);
+	breaker_free(b);
+}
+END_TEST
+
+START_TEST(test_breaker_opens_at_threshold)
+{
+	long long now = 5000;
+	breaker *b = new_breaker(&now);
+	breaker_stats s;
+	int probe = -1;
+
+	trip_it(b);
+	s = stats_of(b);
+	ck_assert_int_eq(s.state, BREAKER_OPEN);
+	ck_assert_uint_eq(s.opened_count, 1);
+	ck_assert_uint_eq(s.rejected, 0);
+	ck_assert_int_eq(breaker_retry_after_ms(b), TIMEOUT_MS);
+	/* Open: refuses, counts each refusal, and says when to come back. */
+	ck_assert_int_eq(breaker_allow(b, &probe), 0);
+	ck_assert_int_eq(probe, 0);
+	ck_assert_int_eq(breaker_allow(b, &probe), 0);
+	ck_assert_uint_eq(stats_of(b).rejected, 2);
+	now += 400;
+	ck_assert_int_eq(breaker_retry_after_ms(b), TIMEOUT_MS - 400);
+	ck_assert_int_eq(breaker_allow(b, &probe), 0);
+	now += TIMEOUT_MS - 400 - 1;
+	ck_assert_int_eq(breaker_retry_after_ms(b), 1);
+	ck_assert_int_eq(breaker_get_state(b), BREAKER_OPEN);
+	ck_assert_int_eq(breaker_allow(b, &probe), 0);
+	s = stats_of(b);
+	ck_assert_uint_eq(s.rejected, 4);
+	ck_assert_uint_eq(s.opened_count, 1);
+	breaker_free(b);
+}
+END_TEST
+
+START_TEST(test_breaker_half_open_one_probe)
+{
+	long long now = 0;
+	breaker *b = new_breaker(&now);
+	int probe = -1;
+
+	trip_it(b);
+	now = TIMEOUT_MS; /* exactly at the timeout */
+	ck_assert_int_eq(breaker_get_state(b), BREAKER_HALF_OPEN);
+	ck_assert_int_eq(breaker_retry_after_ms(b), 0);
+	ck_assert_str_eq(breaker_state_name(stats_of(b).state), "half_open");
+	ck_assert_int_eq(breaker_allow(b, &probe), 1);
+	ck_assert_int_eq(probe, 1);
+	/* While the probe is out every other call is refused. */
+	for (int i = 0; i < 3; i++) {
+		int p = -1;
+		ck_assert_int_eq(breaker_allow(b, &p), 0);
+		ck_assert_int_eq(p, 0);
+	}
+	now += 10 * TIMEOUT_MS; /* however long the probe takes */
+	ck_assert_int_eq(breaker_allow(b, &(int){0}), 0);
+	ck_assert_uint_eq(stats_of(b).rejected, 4);
+	ck_assert_int_eq(breaker_get_state(b), BREAKER_HALF_OPEN);
+	breaker_success(b, probe);
+	breaker_free(b);
+}
+END_TEST
+
+START_TEST(test_breaker_probe_success_closes)
+{
+	long long now = 0;
+	breaker *b = new_breaker(&now);
+	breaker_stats s;
+	int probe = 0;
+
+	trip_it(b);
+	now = TIMEOUT_MS;
+	ck_assert_int_eq(breaker_allow(b, &probe), 1);
+	ck_assert_int_eq(probe, 1);
+	breaker_success(b, probe);
+	s = stats_of(b);
+	ck_assert_int_eq(s.state, BREAKER_CLOSED);
+	ck_assert_int_eq(s.failures, 0);
+	ck_assert_uint_eq(s.opened_count, 1);
+	ck_assert_int_eq(breaker_retry_after_ms(b), 0);
+	/* Closed again: ordinary calls, and a full threshold to reopen. */
+	for (int i = 0; i < 10; i++)
+		call(b, 1);
+	for (int i = 0; i < THRESHOLD - 1; i++)
+		call(b, 0);
+	ck_assert_int_eq(breaker_get_state(b), BREAKER_CLOSED);
+	call(b, 0);
+	ck_assert_int_eq(breaker_get_state(b), BREAKER_OPEN);
+	ck_assert_uint_eq(stats_of(b).opened_count, 2);
+	breaker_free(b);
+}
+END_TEST
+
+START_TEST(test_breaker_probe_failure_reopens)
+{
+	long long now = 0;
+	breaker *b = new_breaker(&now);
+	breaker_stats s;
+	int probe = 0;
+
+	trip_it(b);
+	now = 3 * TIMEOUT_MS; /* long after the timeout */
+	ck_assert_int_eq(breaker_allow(b, &probe), 1);
+	ck_assert_int_eq(probe, 1);
+	now += 123; /* the probe took a while */
+	breaker_failure(b, probe);
+	s = stats_of(b);
+	ck_assert_int_eq(s.state, BREAKER_OPEN);
+	ck_assert_uint_eq(s.opened_count, 2);
+	/* A fresh timeout, counted from the probe's failure. */
+	ck_assert_int_eq(breaker_retry_after_ms(b), TIMEOUT_MS);
+	ck_assert_int_eq(breaker_allow(b, &probe), 0);
+	ck_assert_int_eq(probe, 0);
+	now += TIMEOUT_MS - 1;
+	ck_assert_int_eq(breaker_retry_after_ms(b), 1);
+	ck_assert_int_eq(breaker_allow(b, &probe), 0);
+	now += 1;
+	ck_assert_int_eq(breaker_allow(b, &probe), 1);
+	ck_assert_int_eq(probe, 1);
+	breaker_success(b, probe);
+	ck_assert_int_eq(breaker_get_state(b), BREAKER_CLOSED);
+	ck_assert_uint_eq(stats_of(b).opened_count, 2);
+	breaker_free(b);
+}
+END_TEST
+
+START_TEST(test_breaker_cancel_returns_probe)
+{
+	long long now = 0;
+	breaker *b = new_breaker(&now);
+	breaker_stats before, after;
+	int probe = 0, p2 = 0;
+
+	trip_it(b);
+	now = TIMEOUT_MS;
+	ck_assert_int_eq(breaker_allow(b, &probe), 1);
+	ck_assert_int_eq(probe, 1);
+	ck_assert_int_eq(breaker_allow(b, &p2), 0);
+	before = stats_of(b);
+	breaker_cancel(b, probe);
+	after = stats_of(b);
+	ck_assert_int_eq(after.state, BREAKER_HALF_OPEN);
+	ck_assert_int_eq(after.failures, before.failures);
+	ck_assert_uint_eq(after.opened_count, before.opened_count);
+	ck_assert_uint_eq(after.rejected, before.rejected);
+	/* The slot is free again: exactly one new probe. */
+	ck_assert_int_eq(breaker_allow(b, &p2), 1);
+	ck_assert_int_eq(p2, 1);
+	ck_assert_int_eq(breaker_allow(b, &probe), 0);
+	breaker_cancel(b, p2);
+	ck_assert_int_eq(breaker_get_state(b), BREAKER_HALF_OPEN);
+	breaker_free(b);
+}
+END_TEST
+
+START_TEST(test_breaker_cancel_non_probe)
+{
+	long long now = 0;
+	breaker *b = new_breaker(&now);
+	breaker_stats s;
+	int probe = -1;
+
+	/* Closed: a cancelled call is no verdict either way. */
+	for (int i = 0; i < THRESHOLD - 1; i++)
+		call(b, 0);
+	ck_assert_int_eq(breaker_allow(b, &probe), 1);
+	breaker_cancel(b, probe);
+	s = stats_of(b);
+	ck_assert_int_eq(s.state, BREAKER_CLOSED);
+	ck_assert_int_eq(s.failures, THRESHOLD - 1);
+	/* Half-open with the probe out: cancelling some other call does not
+	 * hand out a second probe. */
+	call(b, 0);
+	now = TIMEOUT_MS;
+	ck_assert_int_eq(breaker_allow(b, &probe), 1);
+	ck_assert_int_eq(probe, 1);
+	breaker_cancel(b, 0);
+	ck_assert_int_eq(breaker_allow(b, &(int){0}), 0);
+	ck_assert_int_eq(breaker_get_state(b), BREAKER_HALF_OPEN);
+	breaker_failure(b, probe);
+	ck_assert_int_eq(breaker_get_state(b), BREAKER_OPEN);
+	breaker_free(b);
+}
+END_TEST
+
+START_TEST(test_breaker_threshold_one_and_bad)
+{
+	long long now = 0;
+	breaker *b = NULL;
+
+	/* A threshold below 1 behaves as 1. */
+	ck_assert_int_eq(breaker_create(0, TIMEOUT_MS, fake_clock, &now, &b), ATT_OK);
+	call(b, 0);
+	ck_assert_int_eq(breaker_get_state(b), BREAKER_OPEN);
+	breaker_free(b);
+	b = NULL;
+	ck_assert_int_eq(breaker_create(1, TIMEOUT_MS, NULL, NULL, &b), ATT_OK);
+	call(b, 1);
+	call(b, 0);
+	ck_assert_int_eq(breaker_get_state(b), BREAKER_OPEN);
+	ck_assert_int_gt(breaker_retry_after_ms(b), 0);
+	ck_assert_int_le(breaker_retry_after_ms(b), TIMEOUT_MS);
+	breaker_free(b);
+}
+END_TEST
+
+START_TEST(test_breaker_state_name)
+{
+	ck_assert_str_eq(breaker_state_name(BREAKER_CLOSED), "closed");
+	ck_assert_str_eq(breaker_state_name(BREAKER_OPEN), "open");
+	ck_assert_str_eq(breaker_state_name(BREAKER_HALF_OPEN), "half_open");
+	ck_assert_ptr_nonnull(breaker_state_name((breaker_state)42));
+}
+END_TEST
+
+START_TEST(test_breaker_free_null)
+{
+	breaker_free(NULL);
+}
+END_TEST
+
+/* ---------------------------------------------------------- concurrency */
+
+#define HAMMER_THREADS 8
+#define HAMMER_ITERS 100000
+
+typedef struct hammer_shared {
+	breaker *b;
+	atomic_llong now;        /* fake clock, one tick per call */
+	atomic_int probes_out;   /* probes between allow and verdict */
+	atomic_int max_probes_out;
+	atomic_ullong probes;
+	atomic_ullong allowed;
+	atomic_ullong refused;
+} hammer_shared;
+
+typedef struct hammer_arg {
+	hammer_shared *sh;
+	unsigned seed;
+} hammer_arg;
+
+static long long hammer_clock(void *ctx)
+{
+	return atomic_load(&((hammer_shared *)ctx)->now);
+}
+
+static void note_max(atomic_int *max, int v)
+{
+	int cur = atomic_load(max);
+
+	while (v > cur && !atomic_compare_exchange_weak(max, &cur, v))
+		;
+}
+
+static void *hammer(void *p)
+{
+	hammer_arg *a = p;
+	hammer_shared *sh = a->sh;
+
+	for (int i = 0; i < HAMMER_ITERS; i++) {
+		int probe = 0;
+		int r = rand_r(&a->seed);
+
+		atomic_fetch_add(&sh->now, 1);
+		if (!breaker_allow(sh->b, &probe)) {
+			atomic_fetch_add(&sh->refused, 1);
+			continue;
+		}
+		atomic_fetch_add(&sh->allowed, 1);
+		if (probe) {
+			atomic_fetch_add(&sh->probes, 1);
+			note_max(&sh->max_probes_out, atomic_fetch_add(&sh->probes_out, 1) + 1);
+			for (int spin = r % 64; spin > 0; spin--)
+				atomic_fetch_add(&sh->now, 0);
+			/* Out of the count before the verdict hands the slot back. */
+			atomic_fetch_sub(&sh->probes_out, 1);
+		}
+		switch (r % 8) {
+		case 0:
+			breaker_cancel(sh->b, probe);
+			break;
+		case 1:
+		case 2:
+		case 3:
+			breaker_success(sh->b, probe);
+			break;
+		default:
+			breaker_failure(sh->b, probe);
+			break;
+		}
+	}
+	return NULL;
+}
+
+START_TEST(test_breaker_concurrent_single_probe)
+{
+	hammer_shared sh;
+	hammer_arg args[HAMMER_THREADS];
+	pthread_t th[HAMMER_THREADS];
+	breaker_stats s;
+
+	memset(&sh, 0, sizeof sh);
+	atomic_init(&sh.now, 0);
+	atomic_init(&sh.probes_out, 0);
+	atomic_init(&sh.max_probes_out, 0);
+	atomic_init(&sh.probes, 0);
+	atomic_init(&sh.allowed, 0);
+	atomic_init(&sh.refused, 0);
+	ck_assert_int_eq(breaker_create(3, 50, hammer_clock, &sh, &sh.b), ATT_OK);
+	for (int i = 0; i < HAMMER_THREADS; i++) {
+		args[i].sh = &sh;
+		args[i].seed = 777u + (unsigned)i * 104729u;
+		ck_assert_int_eq(pthread_create(&th[i], NULL, hammer, &args[i]), 0);
+	}
+	for (int i = 0; i < HAMMER_THREADS; i++)
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+	s = stats_of(sh.b);
+	ck_assert_int_eq(atomic_load(&sh.max_probes_out), 1);
+	ck_assert_uint_gt(atomic_load(&sh.probes), 0);
+	ck_assert_uint_gt(s.opened_count, 1);
+	ck_assert_uint_eq(s.rejected, atomic_load(&sh.refused));
+	ck_assert_uint_eq(atomic_load(&sh.allowed) + atomic_load(&sh.refused),
+			  (unsigned long long)HAMMER_THREADS * HAMMER_ITERS);
+	breaker_free(sh.b);
+}
+END_TEST
+
+Suite *breaker_suite(void);
+Suite *breaker_suite(void)
+{
+	Suite *s = suite_create("breaker");
+	TCase *tc;
+
+	tc = tcase_create("transitions");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_breaker_starts_closed);
+	tcase_add_test(tc, test_breaker_closed_below_threshold);
+	tcase_add_test(tc, test_breaker_success_resets_count);
+	tcase_add_test(tc, test_breaker_opens_at_threshold);
+	tcase_add_test(tc, test_breaker_half_open_one_probe);
+	tcase_add_test(tc, test_breaker_probe_success_closes);
+	tcase_add_test(tc, test_breaker_probe_failure_reopens);
+	tcase_add_test(tc, test_breaker_cancel_returns_probe);
+	tcase_add_test(tc, test_breaker_cancel_non_probe);
+	tcase_add_test(tc, test_breaker_threshold_one_and_bad);
+	tcase_add_test(tc, test_breaker_state_name);
+	tcase_add_test(tc, test_breaker_free_null);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("concurrency");
+	tcase_set_timeout(tc, 6 * CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_breaker_concurrent_single_probe);
+	suite_add_tcase(s, tc);
+	return s;
+}

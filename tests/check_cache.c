@@ -1,0 +1,682 @@
+/* check_cache: the TTL + LRU response cache on a fake clock - expiry at the
+ * boundary, entry and byte bounds, counters, meta, invalidation epochs,
+ * and invariants under concurrent use. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "check_suites.h"
+
+#define BIG_BYTES ((size_t)1 << 30)
+#define COST(key, len) (strlen(key) + (len) + 64) /* cache.h's entry cost */
+
+/* The fake clock: ctx points at a long long the test advances. */
+static long long fake_clock(void *ctx)
+{
+	return *(const long long *)ctx;
+}
+
+static cache *new_cache(size_t max_entries, size_t max_bytes, long long *now)
+{
+	cache *c = NULL;
+
+	ck_assert_int_eq(cache_create(max_entries, max_bytes, fake_clock, now, &c), ATT_OK);
+	ck_assert_ptr_nonnull(c);
+	return c;
+}
+
+/* Puts a NUL-terminated value with an empty meta under the current epoch. */
+static void put(cache *c, const char *key, const char *value, long long ttl_ms)
+{
+	cache_meta meta = {.version = 1, .deadline_ms = -1, .hole_offset = -1};
+
+	ck_assert_int_eq(cache_put(c, key, value, strlen(value), &meta, ttl_ms,
+				   cache_epoch(c)),
+			 ATT_OK);
+}
+
+/* Returns 1 and checks the value if key is live, else 0. want may be NULL. */
+static int get(cache *c, const char *key, const char *want)
+{
+	char *value = NULL;
+	size_t len = 0;
+	cache_meta meta;
+	int hit = cache_get(c, key, &value, &len, &meta);
+
+	if (hit) {
+		ck_assert_ptr_nonnull(value);
+		ck_assert_uint_eq(len, strlen(value));
+		if (want != NULL)
+			ck_assert_str_eq(value, want);
+		free(value);
+	}
+	return hit;
+}
+
+static cache_stats stats_of(cache *c)
+{
+	cache_stats s;
+
+	cache_get_stats(c, &s);
+	return s;
+}
+
+/* A value of n copies of ch; the caller frees it. */
+static char *filled(size_t n, char ch)
+{
+	char *s = malloc(n + 1);
+
+	ck_assert_ptr_nonnull(s);
+	memset(s, ch, n);
+	s[n] = '\0';
+	return s;
+}
+
+START_TEST(test_cache_ttl_boundary)
+{
+	long long now = 1000;
+	cache *c = new_cache(10, BIG_BYTES, &now);
+	cache_stats s;
+
+	put(c, "k", "v", 100); /* expires_at = 1100 */
+	now = 1099;
+	ck_assert_int_eq(get(c, "k", "v"), 1);
+	now = 1100; /* expires_at <= now: expired */
+	ck_assert_int_eq(get(c, "k", NULL), 0);
+	s = stats_of(c);
+	ck_assert_uint_eq(s.hits, 1);
+	ck_assert_uint_eq(s.misses, 1);
+	ck_assert_uint_eq(s.expirations, 1);
+	ck_assert_uint_eq(s.evictions, 0);
+	ck_assert_uint_eq(s.entries, 0);
+	ck_assert_uint_eq(s.bytes, 0);
+	/* A second miss on the same key is not a second expiration. */
+	ck_assert_int_eq(get(c, "k", NULL), 0);
+	s = stats_of(c);
+	ck_assert_uint_eq(s.expirations, 1);
+	ck_assert_uint_eq(s.misses, 2);
+	cache_free(c);
+}
+END_TEST
+
+START_TEST(test_cache_ttl_per_entry)
+{
+	long long now = 0;
+	cache *c = new_cache(10, BIG_BYTES, &now);
+
+	put(c, "short", "s", 100);
+	now = 50;
+	put(c, "long", "l", 300); /* expires_at = 350 */
+	now = 99;
+	ck_assert_int_eq(get(c, "short", "s"), 1);
+	now = 100;
+	ck_assert_int_eq(get(c, "short", NULL), 0);
+	ck_assert_int_eq(get(c, "long", "l"), 1);
+	now = 349;
+	ck_assert_int_eq(get(c, "long", "l"), 1);
+	now = 350;
+	ck_assert_int_eq(get(c, "long", NULL), 0);
+	ck_assert_uint_eq(stats_of(c).expirations, 2);
+	ck_assert_uint_eq(stats_of(c).entries, 0);
+	/* A replaced entry takes the new TTL from the time of the put. */
+	put(c, "k", "old", 1000); /* until 1350 */
+	now = 400;
+	put(c, "k", "new", 10);   /* until 410 */
+	now = 409;
+	ck_assert_int_eq(get(c, "k", "new"), 1);
+	now = 410;
+	ck_assert_int_eq(get(c, "k", NULL), 0);
+	cache_free(c);
+}
+END_TEST
+
+START_TEST(test_cache_ttl_not_positive_not_stored)
+{
+	long long now = 0;
+	cache *c = new_cache(10, BIG_BYTES, &now);
+	cache_stats s;
+
+	put(c, "zero", "v", 0);
+	put(c, "negative", "v", -5);
+	s = stats_of(c);
+	ck_assert_uint_eq(s.entries, 0);
+	ck_assert_uint_eq(s.bytes, 0);
+	ck_assert_int_eq(get(c, "zero", NULL), 0);
+	ck_assert_int_eq(get(c, "negative", NULL), 0);
+	/* Nor does a ttl <= 0 put disturb an existing entry's neighbours. */
+	put(c, "live", "v", 10);
+	put(c, "other", "v", 0);
+	ck_assert_int_eq(get(c, "live", "v"), 1);
+	s = stats_of(c);
+	ck_assert_uint_eq(s.entries, 1);
+	ck_assert_uint_eq(s.evictions, 0);
+	cache_free(c);
+}
+END_TEST
+
+START_TEST(test_cache_lru_entries)
+{
+	long long now = 0;
+	cache *c = new_cache(3, BIG_BYTES, &now);
+	cache_stats s;
+
+	put(c, "a", "A", 1000);
+	put(c, "b", "B", 1000);
+	put(c, "c", "C", 1000);
+	ck_assert_int_eq(get(c, "a", "A"), 1); /* a is now the most recent */
+	put(c, "d", "D", 1000);                  /* evicts b, the oldest untouched */
+	s = stats_of(c);
+	ck_assert_uint_eq(s.entries, 3);
+	ck_assert_uint_eq(s.evictions, 1);
+	ck_assert_int_eq(get(c, "b", NULL), 0);
+	ck_assert_int_eq(get(c, "a", "A"), 1);
+	ck_assert_int_eq(get(c, "c", "C"), 1);
+	ck_assert_int_eq(get(c, "d", "D"), 1);
+	/* Recency is now a, c, d (oldest first): e evicts a. */
+	put(c, "e", "E", 1000);
+	ck_assert_int_eq(get(c, "a", NULL), 0);
+	ck_assert_int_eq(get(c, "c", "C"), 1);
+	ck_assert_int_eq(get(c, "d", "D"), 1);
+	ck_assert_int_eq(get(c, "e", "E"), 1);
+	s = stats_of(c);
+	ck_assert_uint_eq(s.entries, 3);
+	ck_assert_uint_eq(s.evictions, 2);
+	ck_assert_uint_eq(s.bytes, 3 * COST("x", 1));
+	cache_free(c);
+}
+END_TEST
+
+START_TEST(test_cache_lru_replace_refreshes)
+{
+	long long now = 0;
+	cache *c = new_cache(2, BIG_BYTES, &now);
+
+	put(c, "a", "A", 1000);
+	put(c, "b", "B", 1000);
+	put(c, "a", "A2", 1000); /* replacing a makes it the most recent */
+	put(c, "c", "C", 1000);  /* evicts b */
+	ck_assert_int_eq(get(c, "b", NULL), 0);
+	ck_assert_int_eq(get(c, "a", "A2"), 1);
+	ck_assert_int_eq(get(c, "c", "C"), 1);
+	ck_assert_uint_eq(stats_of(c).evictions, 1);
+	cache_free(c);
+}
+END_TEST
+
+START_TEST(test_cache_zero_entries_stores_nothing)
+{
+	long long now = 0;
+	cache *c = new_cache(0, BIG_BYTES, &now);
+
+	put(c, "a", "A", 1000);
+	ck_assert_int_eq(get(c, "a", NULL), 0);
+	ck_assert_uint_eq(stats_of(c).entries, 0);
+	cache_free(c);
+}
+END_TEST
+
+START_TEST(test_cache_byte_bound)
+{
+	long long now = 0;
+	size_t unit = COST("a", 10); /* 75 */
+	cache *c = new_cache(100, 3 * unit, &now);
+	char *ten = filled(10, 'x');
+	char *too_big = filled(3 * unit - 64 - 1 + 1, 'y'); /* cost = 3 * unit + 1 */
+	char *exact = filled(3 * unit - 64 - 1, 'z');       /* cost = 3 * unit */
+	cache_stats s;
+
+	put(c, "a", ten, 1000);
+	put(c, "b", ten, 1000);
+	put(c, "c", ten, 1000);
+	s = stats_of(c);
+	ck_assert_uint_eq(s.entries, 3);
+	ck_assert_uint_eq(s.bytes, 3 * unit);
+	ck_assert_uint_eq(s.evictions, 0);
+
+	/* One more of the same size pushes out the least recently used. */
+	put(c, "d", ten, 1000);
+	s = stats_of(c);
+	ck_assert_uint_eq(s.entries, 3);
+	ck_assert_uint_eq(s.bytes, 3 * unit);
+	ck_assert_uint_eq(s.evictions, 1);
+	ck_assert_int_eq(get(c, "a", NULL), 0);
+
+	/* An entry larger than the whole bound alone is not stored, and
+	 * evicts nothing. */
+	put(c, "x", too_big, 1000);
+	s = stats_of(c);
+	ck_assert_uint_eq(s.entries, 3);
+	ck_assert_uint_eq(s.bytes, 3 * unit);
+	ck_assert_uint_eq(s.evictions, 1);
+	ck_assert_int_eq(get(c, "x", NULL), 0);
+
+	/* One exactly the size of the bound is stored, evicting all others. */
+	put(c, "z", exact, 1000);
+	s = stats_of(c);
+	ck_assert_uint_eq(s.entries, 1);
+	ck_assert_uint_eq(s.bytes, 3 * unit);
+	ck_assert_uint_eq(s.evictions, 4);
+	ck_assert_int_eq(get(c, "z", exact), 1);
+	free(ten);
+	free(too_big);
+	free(exact);
+	cache_free(c);
+}
+END_TEST
+
+START_TEST(test_cache_byte_bound_evicts_several)
+{
+	long long now = 0;
+	size_t unit = COST("a", 10); /* 75 */
+	cache *c = new_cache(100, 4 * unit, &now);
+	char *ten = filled(10, 'x');
+	char *big = filled(2 * unit - 64 - 3, 'b'); /* key "big": cost 2 * unit */
+	cache_stats s;
+
+	put(c, "a", ten, 1000);
+	put(c, "b", ten, 1000);
+	put(c, "c", ten, 1000);
+	put(c, "d", ten, 1000);
+	ck_assert_int_eq(get(c, "a", ten), 1); /* order now b, c, d, a */
+	put(c, "big", big, 1000);               /* needs 2 units: b and c go */
+	s = stats_of(c);
+	ck_assert_uint_eq(s.evictions, 2);
+	ck_assert_uint_eq(s.entries, 3);
+	ck_assert_uint_eq(s.bytes, 4 * unit);
+	ck_assert_int_eq(get(c, "b", NULL), 0);
+	ck_assert_int_eq(get(c, "c", NULL), 0);
+	ck_assert_int_eq(get(c, "d", ten), 1);
+	ck_assert_int_eq(get(c, "a", ten), 1);
+	ck_assert_int_eq(get(c, "big", big), 1);
+	free(ten);
+	free(big);
+	cache_free(c);
+}
+END_TEST
+
+START_TEST(test_cache_replace_counts)
+{
+	long long now = 0;
+	cache *c = new_cache(10, BIG_BYTES, &now);
+	cache_stats s;
+
+	put(c, "key", "0123456789", 1000);
+	put(c, "other", "o", 1000);
+	put(c, "key", "01234567890123456789", 1000);
+	s = stats_of(c);
+	ck_assert_uint_eq(s.entries, 2);
+	ck_assert_uint_eq(s.bytes, COST("key", 20) + COST("other", 1));
+	ck_assert_uint_eq(s.evictions, 0);
+	ck_assert_uint_eq(s.invalidations, 0);
+	ck_assert_uint_eq(s.expirations, 0);
+	ck_assert_int_eq(get(c, "key", "01234567890123456789"), 1);
+	put(c, "key", "", 1000);
+	s = stats_of(c);
+	ck_assert_uint_eq(s.entries, 2);
+	ck_assert_uint_eq(s.bytes, COST("key", 0) + COST("other", 1));
+	ck_assert_int_eq(get(c, "key", ""), 1);
+	cache_free(c);
+}
+END_TEST
+
+/* Replacing a key when the cache is full: the old copy's room is used,
+ * nothing else is evicted. */
+START_TEST(test_cache_replace_when_full)
+{
+	long long now = 0;
+	cache *c = new_cache(2, BIG_BYTES, &now);
+	cache_stats s;
+
+	put(c, "a", "A", 1000);
+	put(c, "b", "B", 1000);
+	put(c, "a", "AA", 1000);
+	s = stats_of(c);
+	ck_assert_uint_eq(s.entries, 2);
+	ck_assert_uint_eq(s.evictions, 0);
+	ck_assert_int_eq(get(c, "b", "B"), 1);
+	ck_assert_int_eq(get(c, "a", "AA"), 1);
+	cache_free(c);
+}
+END_TEST
+
+START_TEST(test_cache_counters_exact)
+{
+	long long now = 0;
+	cache *c = new_cache(2, BIG_BYTES, &now);
+	cache_stats s;
+
+	ck_assert_int_eq(get(c, "nothing", NULL), 0);    /* miss 1 */
+	put(c, "a", "A", 100);
+	put(c, "b", "BB", 1000);
+	ck_assert_int_eq(get(c, "a", "A"), 1);            /* hit 1 */
+	ck_assert_int_eq(get(c, "a", "A"), 1);            /* hit 2 */
+	put(c, "c", "CCC", 1000);                          /* evicts b */
+	ck_assert_int_eq(get(c, "b", NULL), 0);           /* miss 2 */
+	now = 100;
+	ck_assert_int_eq(get(c, "a", NULL), 0);           /* miss 3, expiration 1 */
+	ck_assert_int_eq(cache_remove(c, "c"), 1);         /* invalidation 1 */
+	ck_assert_int_eq(cache_remove(c, "c"), 0);
+	put(c, "d", "D", 1000);
+	put(c, "e", "E", 1000);
+	ck_assert_uint_eq(cache_clear(c), 2);              /* invalidations 3 */
+	s = stats_of(c);
+	ck_assert_uint_eq(s.hits, 2);
+	ck_assert_uint_eq(s.misses, 3);
+	ck_assert_uint_eq(s.evictions, 1);
+	ck_assert_uint_eq(s.expirations, 1);
+	ck_assert_uint_eq(s.invalidations, 3);
+	ck_assert_uint_eq(s.entries, 0);
+	ck_assert_uint_eq(s.bytes, 0);
+	cache_free(c);
+}
+END_TEST
+
+START_TEST(test_cache_meta_round_trip)
+{
+	long long now = 0;
+	cache *c = new_cache(10, BIG_BYTES, &now);
+	static const char value[] = "{\"t\":\0 1234}"; /* an embedded NUL */
+	size_t vlen = sizeof value - 1;
+	cache_meta in, out;
+	char *got = NULL;
+	size_t len = 0;
+
+	memset(&in, 0, sizeof in);
+	in.version = 9876543210LL;
+	in.deadline_ms = 1700000000123LL;
+	in.hole_offset = 7;
+	in.hole_length = 4;
+	snprintf(in.tag, sizeof in.tag, "%s", "0b7c1d2e-3f40-4152-8a63-748596a7b8c9");
+	ck_assert_int_eq(cache_put(c, "k", value, vlen, &in, 100, cache_epoch(c)), ATT_OK);
+	memset(&in, 0x5a, sizeof in); /* the cache keeps its own copy */
+	memset(&out, 0, sizeof out);
+	ck_assert_int_eq(cache_get(c, "k", &got, &len, &out), 1);
+	ck_assert_uint_eq(len, vlen);
+	ck_assert_mem_eq(got, value, vlen);
+	ck_assert_int_eq(got[len], '\0');
+	ck_assert_int_eq(out.version, 9876543210LL);
+	ck_assert_int_eq(out.deadline_ms, 1700000000123LL);
+	ck_assert_int_eq(out.hole_offset, 7);
+	ck_assert_int_eq(out.hole_length, 4);
+	ck_assert_str_eq(out.tag, "0b7c1d2e-3f40-4152-8a63-748596a7b8c9");
+	/* The copy handed out is the caller's: changing it changes nothing. */
+	got[0] = '#';
+	free(got);
+	got = NULL;
+	ck_assert_int_eq(cache_get(c, "k", &got, &len, &out), 1);
+	ck_assert_mem_eq(got, value, vlen);
+	free(got);
+	cache_free(c);
+}
+END_TEST
+
+START_TEST(test_cache_miss_leaves_outputs)
+{
+	long long now = 0;
+	cache *c = new_cache(10, BIG_BYTES, &now);
+	char *value = (char *)"untouched";
+	size_t len = 42;
+	cache_meta meta = {.version = 5};
+
+	ck_assert_int_eq(cache_get(c, "absent", &value, &len, &meta), 0);
+	ck_assert_str_eq(value, "untouched");
+	ck_assert_uint_eq(len, 42);
+	ck_assert_int_eq(meta.version, 5);
+	cache_free(c);
+}
+END_TEST
+
+START_TEST(test_cache_remove_clear)
+{
+	long long now = 0;
+	cache *c = new_cache(10, BIG_BYTES, &now);
+	cache_stats s;
+
+	ck_assert_int_eq(cache_remove(c, "absent"), 0);
+	ck_assert_uint_eq(cache_clear(c), 0);
+	put(c, "a", "A", 1000);
+	put(c, "b", "B", 1000);
+	put(c, "c", "C", 1000);
+	ck_assert_int_eq(cache_remove(c, "b"), 1);
+	ck_assert_int_eq(get(c, "b", NULL), 0);
+	ck_assert_int_eq(get(c, "a", "A"), 1);
+	s = stats_of(c);
+	ck_assert_uint_eq(s.entries, 2);
+	ck_assert_uint_eq(s.bytes, 2 * COST("a", 1));
+	ck_assert_uint_eq(s.invalidations, 1);
+	ck_assert_uint_eq(cache_clear(c), 2);
+	ck_assert_int_eq(get(c, "a", NULL), 0);
+	ck_assert_int_eq(get(c, "c", NULL), 0);
+	s = stats_of(c);
+	ck_assert_uint_eq(s.entries, 0);
+	ck_assert_uint_eq(s.bytes, 0);
+	ck_assert_uint_eq(s.invalidations, 3);
+	ck_assert_uint_eq(cache_clear(c), 0);
+	/* The cache is usable after a clear. */
+	put(c, "a", "A2", 1000);
+	ck_assert_int_eq(get(c, "a", "A2"), 1);
+	cache_free(c);
+}
+END_TEST
+
+START_TEST(test_cache_epoch_rule)
+{
+	long long now = 0;
+	cache *c = new_cache(10, BIG_BYTES, &now);
+	cache_meta meta = {.deadline_ms = -1, .hole_offset = -1};
+	unsigned long long e0, e1, e2;
+
+	e0 = cache_epoch(c);
+	ck_assert_uint_eq(cache_epoch(c), e0); /* reading it changes nothing */
+	/* A put or a get does not bump it. */
+	put(c, "a", "A", 1000);
+	ck_assert_int_eq(get(c, "a", "A"), 1);
+	ck_assert_uint_eq(cache_epoch(c), e0);
+
+	/* cache_remove bumps it even when the key was absent. */
+	ck_assert_int_eq(cache_remove(c, "absent"), 0);
+	e1 = cache_epoch(c);
+	ck_assert_uint_ne(e1, e0);
+	ck_assert_int_eq(cache_put(c, "k", "stale", 5, &meta, 1000, e0), ATT_OK);
+	ck_assert_int_eq(get(c, "k", NULL), 0);
+	/* A stale put does not disturb what is cached. */
+	ck_assert_int_eq(cache_put(c, "a", "stale", 5, &meta, 1000, e0), ATT_OK);
+	ck_assert_int_eq(get(c, "a", "A"), 1);
+	ck_assert_int_eq(cache_put(c, "k", "fresh", 5, &meta, 1000, e1), ATT_OK);
+	ck_assert_int_eq(get(c, "k", "fresh"), 1);
+
+	/* cache_clear bumps it, on an empty cache too. */
+	ck_assert_uint_eq(cache_clear(c), 2);
+	ck_assert_uint_eq(cache_clear(c), 0);
+	e2 = cache_epoch(c);
+	ck_assert_uint_ne(e2, e1);
+	ck_assert_int_eq(cache_put(c, "k", "stale", 5, &meta, 1000, e1), ATT_OK);
+	ck_assert_int_eq(get(c, "k", NULL), 0);
+	ck_assert_int_eq(cache_put(c, "k", "fresh", 5, &meta, 1000, e2), ATT_OK);
+	ck_assert_int_eq(get(c, "k", "fresh"), 1);
+	ck_assert_uint_eq(stats_of(c).entries, 1);
+	cache_free(c);
+}
+END_TEST
+
+START_TEST(test_cache_free_null)
+{
+	cache_free(NULL);
+}
+END_TEST
+
+START_TEST(test_cache_real_clock)
+{
+	cache *c = NULL;
+
+	ck_assert_int_eq(cache_create(4, 4096, NULL, NULL, &c), ATT_OK);
+	put(c, "a", "A", 60000);
+	ck_assert_int_eq(get(c, "a", "A"), 1);
+	cache_free(c);
+}
+END_TEST
+
+/* ---------------------------------------------------------- concurrency */
+
+#define CONC_THREADS 8
+#define CONC_OPS 20000
+#define CONC_KEYS 200
+#define CONC_MAX_ENTRIES 50
+#define CONC_MAX_BYTES 6000
+
+typedef struct conc_shared {
+	cache *c;
+	atomic_llong now;      /* the fake clock, advanced by the threads */
+	atomic_ullong gets;
+	atomic_int bad_values; /* a get returned something never put for its key */
+} conc_shared;
+
+static long long atomic_clock(void *ctx)
+{
+	return atomic_load(&((conc_shared *)ctx)->now);
+}
+
+typedef struct conc_arg {
+	conc_shared *sh;
+	unsigned seed;
+} conc_arg;
+
+/* Values are "<key>=<digits>", so a get can check it got its own key's. */
+static void *conc_worker(void *p)
+{
+	conc_arg *a = p;
+	conc_shared *sh = a->sh;
+	unsigned long long gets = 0;
+	char key[16], value[160];
+
+	for (int i = 0; i < CONC_OPS; i++) {
+		int r = rand_r(&a->seed);
+		int k = r % CONC_KEYS;
+		int op = (r / CONC_KEYS) % 10;
+
+		snprintf(key, sizeof key, "k%d", k);
+		atomic_fetch_add(&sh->now, 1);
+		if (op < 5) {
+			char *got = NULL;
+			size_t len = 0;
+			cache_meta meta;
+			size_t klen = strlen(key);
+
+			gets++;
+			if (cache_get(sh->c, key, &got, &len, &meta)) {
+				if (len != strlen(got) || strncmp(got, key, klen) != 0 ||
+				    got[klen] != '=' || meta.hole_offset != k)
+					atomic_fetch_add(&sh->bad_values, 1);
+				free(got);
+			}
+		} else if (op < 9) {
+			unsigned long long epoch = cache_epoch(sh->c);
+			cache_meta meta = {.version = i, .deadline_ms = -1, .hole_offset = k};
+			int n = snprintf(value, sizeof value, "%s=", key);
+			int pad = rand_r(&a->seed) % 120;
+
+			for (int j = 0; j < pad; j++)
+				value[n++] = (char)('0' + j % 10);
+			value[n] = '\0';
+			if (cache_put(sh->c, key, value, (size_t)n, &meta,
+				      1 + rand_r(&a->seed) % 3000, epoch) != ATT_OK)
+				atomic_fetch_add(&sh->bad_values, 1);
+		} else if (r % 97 == 0) {
+			(void)cache_clear(sh->c);
+		} else {
+			(void)cache_remove(sh->c, key);
+		}
+	}
+	atomic_fetch_add(&sh->gets, gets);
+	return NULL;
+}
+
+START_TEST(test_cache_concurrent_invariants)
+{
+	conc_shared sh;
+	conc_arg args[CONC_THREADS];
+	pthread_t th[CONC_THREADS];
+	cache_stats s;
+	size_t cleared;
+
+	memset(&sh, 0, sizeof sh);
+	atomic_init(&sh.now, 0);
+	atomic_init(&sh.gets, 0);
+	atomic_init(&sh.bad_values, 0);
+	ck_assert_int_eq(cache_create(CONC_MAX_ENTRIES, CONC_MAX_BYTES, atomic_clock,
+				      &sh, &sh.c),
+			 ATT_OK);
+	for (int i = 0; i < CONC_THREADS; i++) {
+		args[i].sh = &sh;
+		args[i].seed = 12345u + (unsigned)i * 7919u;
+		ck_assert_int_eq(pthread_create(&th[i], NULL, conc_worker, &args[i]), 0);
+	}
+	for (int i = 0; i < CONC_THREADS; i++)
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+
+	s = stats_of(sh.c);
+	ck_assert_int_eq(atomic_load(&sh.bad_values), 0);
+	ck_assert_uint_le(s.entries, CONC_MAX_ENTRIES);
+	ck_assert_uint_le(s.bytes, CONC_MAX_BYTES);
+	ck_assert_uint_eq(s.hits + s.misses, atomic_load(&sh.gets));
+	/* The run exercised every path. */
+	ck_assert_uint_gt(s.hits, 0);
+	ck_assert_uint_gt(s.evictions, 0);
+	ck_assert_uint_gt(s.expirations, 0);
+	ck_assert_uint_gt(s.invalidations, 0);
+	/* The books balance: clearing removes exactly the entries counted, and
+	 * leaves no bytes behind. */
+	cleared = cache_clear(sh.c);
+	ck_assert_uint_eq(cleared, s.entries);
+	s = stats_of(sh.c);
+	ck_assert_uint_eq(s.entries, 0);
+	ck_assert_uint_eq(s.bytes, 0);
+	cache_free(sh.c);
+}
+END_TEST
+
+Suite *cache_suite(void);
+Suite *cache_suite(void)
+{
+	Suite *s = suite_create("cache");
+	TCase *tc;
+
+	tc = tcase_create("ttl");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_cache_ttl_boundary);
+	tcase_add_test(tc, test_cache_ttl_per_entry);
+	tcase_add_test(tc, test_cache_ttl_not_positive_not_stored);
+	tcase_add_test(tc, test_cache_real_clock);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("bounds");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_cache_lru_entries);
+	tcase_add_test(tc, test_cache_lru_replace_refreshes);
+	tcase_add_test(tc, test_cache_zero_entries_stores_nothing);
+	tcase_add_test(tc, test_cache_byte_bound);
+	tcase_add_test(tc, test_cache_byte_bound_evicts_several);
+	tcase_add_test(tc, test_cache_replace_counts);
+	tcase_add_test(tc, test_cache_replace_when_full);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("api");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_cache_counters_exact);
+	tcase_add_test(tc, test_cache_meta_round_trip);
+	tcase_add_test(tc, test_cache_miss_leaves_outputs);
+	tcase_add_test(tc, test_cache_remove_clear);
+	tcase_add_test(tc, test_cache_epoch_rule);
+	tcase_add_test(tc, test_cache_free_null);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("concurrency");
+	/* Under valgrind (CK_FORK=no) no timeout applies; forked, this is ample. */
+	tcase_set_timeout(tc, 6 * CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_cache_concurrent_invariants);
+	suite_add_tcase(s, tc);
+	return s;
+}

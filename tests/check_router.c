@@ -1,0 +1,1006 @@
+/* check_router: path shapes and the route table, then whole requests
+ * through app_serve with a fake parameter table, body reader and capture
+ * writer. The app's database points nowhere reachable, so every request
+ * that gets as far as the database must answer 503. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "attempt_ops.h"
+#include "auth.h"
+#include "buf.h"
+#include "check_suites.h"
+#include "../lib/config.h" /* not autoconf's config.h, see check_config.c */
+#include "log.h"
+#include "router.h"
+
+#define SECRET "router-test-secret-0123456789abcdef"
+#define UUID_A "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+#define UUID_U "user0000-0000-4000-8000-000000000001"
+#define SUB "11111111-2222-4333-8444-555555555555"
+#define ATTEMPT "/api/attempts/" UUID_A
+#define MAX_BODY 4096
+
+/* ------------------------------------------------------------ fakes */
+
+static const char *const app_env[] = {
+	"ATTEMPTS_JWT_SECRET", SECRET,
+	"ATTEMPTS_DB", "host=/nonexistent port=1 dbname=x connect_timeout=1",
+	"ATTEMPTS_THREADS", "2",
+	"ATTEMPTS_POOL_MIN", "0",
+	"ATTEMPTS_POOL_ACQUIRE_TIMEOUT_MS", "200",
+	"ATTEMPTS_MAX_BODY_BYTES", "4096",
+	NULL};
+
+static const char *app_getenv(const char *name)
+{
+	for (const char *const *p = app_env; p[0] != NULL; p += 2)
+		if (strcmp(p[0], name) == 0)
+			return p[1];
+	return NULL;
+}
+
+typedef struct fake_io {
+	const char *params[64];  /* name, value pairs, NULL-terminated */
+	const char *body;
+	size_t body_len;
+	size_t pos;
+} fake_io;
+
+static const char *fake_param(void *ctx, const char *name)
+{
+	const fake_io *io = ctx;
+
+	for (const char *const *p = io->params; p[0] != NULL; p += 2)
+		if (strcmp(p[0], name) == 0)
+			return p[1];
+	return NULL;
+}
+
+/* Hands the body out in small chunks, as a socket would. */
+static long fake_read(void *ctx, char *dst, size_t n)
+{
+	fake_io *io = ctx;
+	size_t left = io->body_len - io->pos;
+
+	if (n > 100)
+		n = 100;
+	if (n > left)
+		n = left;
+	memcpy(dst, io->body + io->pos, n);
+	io->pos += n;
+	return (long)n;
+}
+
+static int capture_write(void *ctx, const char *data, size_t n)
+{
+	buf_append(ctx, data, n);
+	return 0;
+}
+
+/* One answered request, taken apart. */
+typedef struct result {
+	int ret;          /* what app_serve returned */
+	int status;       /* from the Status: line */
+	buf raw;
+	char *head;       /* header lines after the status line, NUL-terminated */
+	const char *body;
+	size_t body_len;
+	cJSON *json;      /* the body parsed, or NULL */
+} result;
+
+static config cfg;
+static app *the_app;
+static char *student_token;   /* "Bearer <jwt>", valid for an hour */
+
+static void router_setup(void)
+{
+	char *msg = NULL;
+	char *tok;
+	time_t now = time(NULL);
+	buf b = BUF_INIT;
+
+	log_set_level(LOG_LVL_ERROR);
+	ck_assert_int_eq(config_load_from(&cfg, NULL, app_getenv, &msg), ATT_OK);
+	ck_assert_int_eq(app_create(&cfg, &the_app), ATT_OK);
+	tok = auth_sign(SUB, AUTH_ROLE_STUDENT, now, now + 3600, SECRET, strlen(SECRET));
+	ck_assert_ptr_nonnull(tok);
+	buf_printf(&b, "Bearer %s", tok);
+	free(tok);
+	student_token = buf_take(&b);
+	ck_assert_ptr_nonnull(student_token);
+}
+
+static void router_teardown(void)
+{
+	app_free(the_app);
+	the_app = NULL;
+	config_free(&cfg);
+	free(student_token);
+	student_token = NULL;
+}
+
+static void result_free(result *r)
+{
+	buf_free(&r->raw);
+	free(r->head);
+	cJSON_Delete(r->json);
+	memset(r, 0, sizeof *r);
+}
+
+/* Serves one request. extra (NULL-terminated pairs, may be NULL) comes
+ * first and so overrides the defaults, CONTENT_LENGTH included. */
+static void serve(result *r, const char *method, const char *uri,
+		  const char *query, const char *authorization, const char *body,
+		  const char *const *extra)
+{
+	fake_io io;
+	char cl[32];
+	int n = 0;
+	const char *sep, *eol;
+
+	memset(&io, 0, sizeof io);
+	memset(r, 0, sizeof *r);
+	for (; extra != NULL && extra[0] != NULL; extra += 2) {
+		io.params[n++] = extra[0];
+		io.params[n++] = extra[1];
+	}
+	io.params[n++] = "REQUEST_METHOD";
+	io.params[n++] = method;
+	io.params[n++] = "DOCUMENT_URI";
+	io.params[n++] = uri;
+	io.params[n++] = "REQUEST_URI";
+	io.params[n++] = uri;
+	if (query != NULL) {
+		io.params[n++] = "QUERY_STRING";
+		io.params[n++] = query;
+	}
+	if (authorization != NULL) {
+		io.params[n++] = "HTTP_AUTHORIZATION";
+		io.params[n++] = authorization;
+	}
+	if (body != NULL) {
+		io.body = body;
+		io.body_len = strlen(body);
+		snprintf(cl, sizeof cl, "%zu", io.body_len);
+		io.params[n++] = "CONTENT_LENGTH";
+		io.params[n++] = cl;
+		io.params[n++] = "CONTENT_TYPE";
+		io.params[n++] = "application/json";
+	}
+	io.params[n] = NULL;
+	ck_assert_int_lt(n, 64);
+
+	r->ret = app_serve(the_app, fake_param, fake_read, &io, capture_write, &r->raw);
+	ck_assert_int_eq(r->raw.failed, 0);
+	ck_assert_ptr_nonnull(r->raw.data);
+	ck_assert_int_eq(sscanf(r->raw.data, "Status: %d ", &r->status), 1);
+	ck_assert_int_eq(r->ret, r->status);
+	eol = strstr(r->raw.data, "\r\n");
+	sep = strstr(r->raw.data, "\r\n\r\n");
+	ck_assert_ptr_nonnull(sep);
+	r->head = strndup(eol + 2, (size_t)(sep + 2 - (eol + 2)));
+	ck_assert_ptr_nonnull(r->head);
+	r->body = sep + 4;
+	r->body_len = r->raw.len - (size_t)(r->body - r->raw.data);
+	if (r->body_len > 0)
+		r->json = cJSON_ParseWithLength(r->body, r->body_len);
+}
+
+/* The value of header name (first occurrence) copied into out, and the
+ * number of times it occurs. */
+static int header(const result *r, const char *name, char *out, size_t cap)
+{
+	size_t nlen = strlen(name);
+	int count = 0;
+
+	if (cap > 0)
+		out[0] = '\0';
+	for (const char *line = r->head; *line;) {
+		const char *eol = strstr(line, "\r\n");
+		ck_assert_ptr_nonnull(eol);
+		if (strncasecmp(line, name, nlen) == 0 && line[nlen] == ':') {
+			const char *v = line + nlen + 1;
+			while (*v == ' ')
+				v++;
+			if (count++ == 0)
+				snprintf(out, cap, "%.*s", (int)(eol - v), v);
+		}
+		line = eol + 2;
+	}
+	return count;
+}
+
+static void expect_header(const result *r, const char *name, const char *value)
+{
+	char got[512];
+	int n = header(r, name, got, sizeof got);
+
+	ck_assert_msg(n == 1, "header %s appears %d times", name, n);
+	ck_assert_str_eq(got, value);
+}
+
+static void expect_no_header(const result *r, const char *name)
+{
+	char got[512];
+
+	ck_assert_msg(header(r, name, got, sizeof got) == 0, "unexpected %s: %s", name, got);
+}
+
+/* Checks the response is the section 3 error shape with this status and
+ * code (and details.field when field is not NULL), well framed. */
+static void expect_error(const result *r, int status, const char *code,
+			 const char *field)
+{
+	const cJSON *err, *c, *m, *d, *it;
+	char len[32];
+
+	ck_assert_msg(r->status == status, "status %d, expected %d; body %.*s",
+		      r->status, status, (int)r->body_len, r->body);
+	expect_header(r, "Content-Type", "application/json; charset=utf-8");
+	snprintf(len, sizeof len, "%zu", r->body_len);
+	expect_header(r, "Content-Length", len);
+	ck_assert_ptr_nonnull(r->json);
+	ck_assert_int_eq(cJSON_GetArraySize(r->json), 1);
+	err = cJSON_GetObjectItemCaseSensitive(r->json, "error");
+	ck_assert(cJSON_IsObject(err));
+	c = cJSON_GetObjectItemCaseSensitive(err, "code");
+	m = cJSON_GetObjectItemCaseSensitive(err, "message");
+	d = cJSON_GetObjectItemCaseSensitive(err, "details");
+	ck_assert(cJSON_IsString(c));
+	ck_assert_str_eq(c->valuestring, code);
+	ck_assert(cJSON_IsString(m));
+	ck_assert_uint_gt(strlen(m->valuestring), 0);
+	cJSON_ArrayForEach(it, err)
+		ck_assert_msg(strcmp(it->string, "code") == 0 ||
+			      strcmp(it->string, "message") == 0 ||
+			      strcmp(it->string, "details") == 0,
+			      "unexpected member \"%s\" in error", it->string);
+	if (field != NULL) {
+		const cJSON *f = cJSON_GetObjectItemCaseSensitive(d, "field");
+		ck_assert(cJSON_IsObject(d));
+		ck_assert(cJSON_IsString(f));
+		ck_assert_str_eq(f->valuestring, field);
+	} else {
+		ck_assert(d == NULL || cJSON_IsObject(d));
+	}
+	/* every response names its request */
+	ck_assert_int_eq(header(r, "X-Request-Id", len, sizeof len), 1);
+}
+
+/* Serves and checks an error answer in one go. */
+static void expect(const char *method, const char *uri, const char *query,
+		   const char *authorization, const char *body, int status,
+		   const char *code, const char *field)
+{
+	result r;
+
+	serve(&r, method, uri, query, authorization, body, NULL);
+	expect_error(&r, status, code, field);
+	result_free(&r);
+}
+
+/* ------------------------------------------------------------ units */
+
+START_TEST(test_router_match_path)
+{
+	char id[64];
+
+	ck_assert_int_eq(router_match_path("/api/health", id, sizeof id), ROUTE_PATH_HEALTH);
+	ck_assert_str_eq(id, "");
+	ck_assert_int_eq(router_match_path("/api/exams", id, sizeof id), ROUTE_PATH_EXAMS);
+	ck_assert_int_eq(router_match_path("/api/exams/" UUID_A, id, sizeof id), ROUTE_PATH_EXAM);
+	ck_assert_str_eq(id, UUID_A);
+	ck_assert_int_eq(router_match_path(ATTEMPT, id, sizeof id), ROUTE_PATH_ATTEMPT);
+	ck_assert_str_eq(id, UUID_A);
+	ck_assert_int_eq(router_match_path("/api/attempts/new", id, sizeof id), ROUTE_PATH_ATTEMPT);
+	ck_assert_str_eq(id, "new");
+	ck_assert_int_eq(router_match_path(ATTEMPT "/route.ts", id, sizeof id), ROUTE_PATH_ATTEMPT);
+	ck_assert_str_eq(id, UUID_A);
+	ck_assert_int_eq(router_match_path("/api/attempts/any-id/route.ts", id, sizeof id),
+			 ROUTE_PATH_ATTEMPT);
+	ck_assert_str_eq(id, "any-id");
+}
+END_TEST
+
+START_TEST(test_router_match_path_none)
+{
+	static const char *const paths[] = {
+		"", "/", "/api", "/api/", "/api/health/", "/api/healthz",
+		"/API/health", "/api/exams/", "/api/exams/" UUID_A "/x",
+		"/api/examsx", "/api/attempts", "/api/attempts/",
+		"/api/attempts//route.ts", ATTEMPT "/", ATTEMPT "/route",
+		ATTEMPT "/route.tsx", ATTEMPT "/route.ts/", ATTEMPT "/other",
+		ATTEMPT "/route.ts/x", "api/health", "/api/health?x=1",
+		"//api/health", NULL};
+	char id[64];
+
+	for (int i = 0; paths[i] != NULL; i++)
+		ck_assert_msg(router_match_path(paths[i], id, sizeof id) == ROUTE_PATH_NONE,
+			      "\"%s\" matched", paths[i]);
+	ck_assert_int_eq(router_match_path(NULL, id, sizeof id), ROUTE_PATH_NONE);
+	ck_assert_str_eq(id, "");
+}
+END_TEST
+
+START_TEST(test_router_match_path_long_id)
+{
+	char id[UUID_STR_LEN + 1];
+	char longpath[512];
+
+	/* an id that does not fit is not cut down to one that might pass */
+	ck_assert_int_eq(router_match_path(ATTEMPT "0", id, sizeof id), ROUTE_PATH_ATTEMPT);
+	ck_assert(!uuid_valid(id));
+	ck_assert_str_ne(id, UUID_A);
+	ck_assert_int_eq(router_match_path("/api/exams/" UUID_A "0", id, sizeof id),
+			 ROUTE_PATH_EXAM);
+	ck_assert(!uuid_valid(id));
+	memset(longpath, 0, sizeof longpath);
+	strcpy(longpath, "/api/attempts/");
+	memset(longpath + strlen(longpath), 'a', 300);
+	ck_assert_int_eq(router_match_path(longpath, id, sizeof id), ROUTE_PATH_ATTEMPT);
+	ck_assert_uint_lt(strlen(id), sizeof id);
+	ck_assert(!uuid_valid(id));
+}
+END_TEST
+
+START_TEST(test_router_find)
+{
+	unsigned allowed = 0xffff;
+	const route *r;
+
+	r = router_find(ROUTE_PATH_ATTEMPT, "state", HTTP_GET, &allowed);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_eq((void *)r->handler, (void *)ops_state);
+	ck_assert_uint_eq(r->flags & (ROUTE_AUTH | ROUTE_PATH_UUID), ROUTE_AUTH | ROUTE_PATH_UUID);
+	r = router_find(ROUTE_PATH_ATTEMPT, "save", HTTP_PATCH, &allowed);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_eq((void *)r->handler, (void *)ops_save);
+	ck_assert_uint_ne(r->flags & ROUTE_JSON_BODY, 0);
+	r = router_find(ROUTE_PATH_ATTEMPT, "start", HTTP_POST, &allowed);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_eq((void *)r->handler, (void *)ops_start);
+	ck_assert_uint_eq(r->flags & ROUTE_PATH_UUID, 0); /* path id ignored */
+	r = router_find(ROUTE_PATH_ATTEMPT, "info", HTTP_GET, &allowed);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_eq((void *)r->handler, (void *)ops_info);
+	r = router_find(ROUTE_PATH_HEALTH, NULL, HTTP_GET, &allowed);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->flags & ROUTE_AUTH, 0);
+	r = router_find(ROUTE_PATH_HEALTH, "state", HTTP_GET, &allowed);
+	ck_assert_ptr_nonnull(r);
+	r = router_find(ROUTE_PATH_EXAM, NULL, HTTP_GET, &allowed);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->flags & (ROUTE_AUTH | ROUTE_PATH_UUID), ROUTE_AUTH | ROUTE_PATH_UUID);
+	r = router_find(ROUTE_PATH_EXAMS, NULL, HTTP_POST, &allowed);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_ne(r->flags & ROUTE_AUTH, 0);
+}
+END_TEST
+
+START_TEST(test_router_find_refusals)
+{
+	unsigned allowed;
+
+	allowed = 0xffff;
+	ck_assert_ptr_null(router_find(ROUTE_PATH_ATTEMPT, "bogus", HTTP_GET, &allowed));
+	ck_assert_uint_eq(allowed, 0);
+	allowed = 0xffff;
+	ck_assert_ptr_null(router_find(ROUTE_PATH_ATTEMPT, NULL, HTTP_GET, &allowed));
+	ck_assert_uint_eq(allowed, 0);
+	allowed = 0xffff;
+	ck_assert_ptr_null(router_find(ROUTE_PATH_ATTEMPT, "STATE", HTTP_GET, &allowed));
+	ck_assert_uint_eq(allowed, 0);
+	ck_assert_ptr_null(router_find(ROUTE_PATH_ATTEMPT, "state", HTTP_DELETE, &allowed));
+	ck_assert_uint_eq(allowed, HTTP_GET);
+	ck_assert_ptr_null(router_find(ROUTE_PATH_ATTEMPT, "save", HTTP_GET, &allowed));
+	ck_assert_uint_eq(allowed, HTTP_PATCH);
+	ck_assert_ptr_null(router_find(ROUTE_PATH_ATTEMPT, "start", HTTP_GET, &allowed));
+	ck_assert_uint_eq(allowed, HTTP_POST);
+	ck_assert_ptr_null(router_find(ROUTE_PATH_EXAMS, NULL, HTTP_GET, &allowed));
+	ck_assert_uint_eq(allowed, HTTP_POST);
+	ck_assert_ptr_null(router_find(ROUTE_PATH_HEALTH, NULL, HTTP_POST, &allowed));
+	ck_assert_uint_eq(allowed, HTTP_GET);
+	ck_assert_ptr_null(router_find(ROUTE_PATH_HEALTH, NULL, HTTP_OTHER, &allowed));
+	ck_assert_uint_eq(allowed, HTTP_GET);
+	allowed = 0xffff;
+	ck_assert_ptr_null(router_find(ROUTE_PATH_NONE, NULL, HTTP_GET, &allowed));
+	ck_assert_uint_eq(allowed, 0);
+}
+END_TEST
+
+START_TEST(test_ops_parse_if_match)
+{
+	static const struct {
+		const char *value;
+		int ret;
+		long version;
+	} cases[] = {
+		{"\"3\"", 1, 3},
+		{"W/\"7\"", 1, 7},
+		{"3", 1, 3},
+		{"  \"12\"  ", 1, 12},
+		{"\"0\"", 1, 0},
+		{"\"2147483647\"", 1, 2147483647L},
+		{NULL, 0, -1},
+		{"", 0, -1},
+		{"   ", 0, -1},
+		{"*", 0, -1},
+		{"\"2147483648\"", -1, -1},
+		{"\"99999999999999999999999\"", -1, -1},
+		{"\"-1\"", -1, -1},
+		{"-1", -1, -1},
+		{"+3", -1, -1},
+		{"\"abc\"", -1, -1},
+		{"\"\"", -1, -1},
+		{"\"3", -1, -1},
+		{"3\"", -1, -1},
+		{"\"3x\"", -1, -1},
+		{"\"3\", \"4\"", -1, -1},
+		{"W/", -1, -1},
+		{"w/\"3\"", -1, -1},
+		{"1.5", -1, -1},
+		{"\"3\"x", -1, -1},
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		long v = -1;
+		int ret = ops_parse_if_match(cases[i].value, &v);
+		ck_assert_msg(ret == cases[i].ret, "If-Match [%s]: %d, expected %d",
+			      cases[i].value ? cases[i].value : "(null)", ret, cases[i].ret);
+		ck_assert_msg(v == cases[i].version, "If-Match [%s]: version %ld, expected %ld",
+			      cases[i].value ? cases[i].value : "(null)", v, cases[i].version);
+	}
+}
+END_TEST
+
+START_TEST(test_ops_status_for_code)
+{
+	static const struct {
+		const char *code;
+		int status;
+	} cases[] = {
+		{"unauthorized", 401},
+		{"forbidden", 403},
+		{"not_found", 404},
+		{"version_conflict", 409},
+		{"attempt_submitted", 409},
+		{"attempt_closed", 409},
+		{"exam_closed", 409},
+		{"max_attempts_reached", 409},
+		{"not_extendable", 409},
+		{"payload_too_large", 413},
+		{"batch_too_large", 413},
+		{"unsupported_media_type", 415},
+		{"invalid_filename", 400},
+		{"validation_failed", 422},
+		{"no_such_code", 500},
+		{"", 500},
+		{"NOT_FOUND", 500},
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		ck_assert_msg(ops_status_for_code(cases[i].code) == cases[i].status,
+			      "%s -> %d, expected %d", cases[i].code,
+			      ops_status_for_code(cases[i].code), cases[i].status);
+}
+END_TEST
+
+/* ------------------------------------------------------------ routing */
+
+START_TEST(test_app_unknown_path)
+{
+	expect("GET", "/api/nope", NULL, NULL, NULL, 404, "not_found", NULL);
+	expect("GET", "/api/nope", NULL, student_token, NULL, 404, "not_found", NULL);
+	expect("GET", "/api/nope", NULL, "Bearer junk", NULL, 404, "not_found", NULL);
+	expect("GET", "/", NULL, NULL, NULL, 404, "not_found", NULL);
+	expect("GET", "/api/attempts/", "action=state", student_token, NULL, 404,
+	       "not_found", NULL);
+	expect("GET", "/api/exams/", NULL, student_token, NULL, 404, "not_found", NULL);
+	expect("GET", ATTEMPT "/route.tsx", "action=state", student_token, NULL, 404,
+	       "not_found", NULL);
+	expect("GET", ATTEMPT "/extra", "action=state", NULL, NULL, 404, "not_found", NULL);
+	expect("DELETE", "/api/nope", NULL, NULL, NULL, 404, "not_found", NULL);
+}
+END_TEST
+
+START_TEST(test_app_missing_action)
+{
+	expect("GET", ATTEMPT, NULL, student_token, NULL, 400, "unknown_action", NULL);
+	expect("GET", ATTEMPT, "", NULL, NULL, 400, "unknown_action", NULL);
+	expect("GET", ATTEMPT, "action=", student_token, NULL, 400, "unknown_action", NULL);
+	expect("GET", ATTEMPT, "type=stats", student_token, NULL, 400, "unknown_action", NULL);
+}
+END_TEST
+
+START_TEST(test_app_unknown_action)
+{
+	result r;
+
+	serve(&r, "GET", ATTEMPT, "action=bogus", student_token, NULL, NULL);
+	expect_error(&r, 400, "unknown_action", NULL);
+	expect_no_header(&r, "Allow");
+	result_free(&r);
+	expect("POST", ATTEMPT, "action=State", NULL, NULL, 400, "unknown_action", NULL);
+	expect("DELETE", ATTEMPT, "action=drop", NULL, NULL, 400, "unknown_action", NULL);
+}
+END_TEST
+
+START_TEST(test_app_method_not_allowed)
+{
+	result r;
+
+	/* routing comes before authentication: no token needed for a 405 */
+	serve(&r, "DELETE", ATTEMPT, "action=state", NULL, NULL, NULL);
+	expect_error(&r, 405, "method_not_allowed", NULL);
+	expect_header(&r, "Allow", "GET");
+	expect_no_header(&r, "WWW-Authenticate");
+	result_free(&r);
+
+	serve(&r, "GET", ATTEMPT, "action=save", student_token, NULL, NULL);
+	expect_error(&r, 405, "method_not_allowed", NULL);
+	expect_header(&r, "Allow", "PATCH");
+	result_free(&r);
+
+	serve(&r, "GET", "/api/attempts/new", "action=start", student_token, NULL, NULL);
+	expect_error(&r, 405, "method_not_allowed", NULL);
+	expect_header(&r, "Allow", "POST");
+	result_free(&r);
+
+	serve(&r, "GET", "/api/exams", NULL, student_token, NULL, NULL);
+	expect_error(&r, 405, "method_not_allowed", NULL);
+	expect_header(&r, "Allow", "POST");
+	result_free(&r);
+
+	serve(&r, "POST", "/api/health", NULL, NULL, "{}", NULL);
+	expect_error(&r, 405, "method_not_allowed", NULL);
+	expect_header(&r, "Allow", "GET");
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_app_malformed_query)
+{
+	expect("GET", ATTEMPT, "action=state&x=%zz", student_token, NULL, 400,
+	       "invalid_query", NULL);
+	expect("GET", ATTEMPT, "action=st%00ate", student_token, NULL, 400,
+	       "invalid_query", NULL);
+}
+END_TEST
+
+START_TEST(test_app_other_methods)
+{
+	result r;
+
+	serve(&r, "BREW", ATTEMPT, "action=state", student_token, NULL, NULL);
+	expect_error(&r, 405, "method_not_allowed", NULL);
+	expect_header(&r, "Allow", "GET");
+	result_free(&r);
+	serve(&r, "PUT", ATTEMPT, "action=save", student_token, "{}", NULL);
+	expect_error(&r, 405, "method_not_allowed", NULL);
+	expect_header(&r, "Allow", "PATCH");
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_app_encoded_action)
+{
+	/* the action is matched after percent-decoding: this one is "state" */
+	expect("GET", ATTEMPT, "action=st%61te", NULL, NULL, 401, "unauthorized", NULL);
+	expect("GET", ATTEMPT, "x=1&action=state", NULL, NULL, 401, "unauthorized", NULL);
+	expect("GET", ATTEMPT, "action=state+", NULL, NULL, 400, "unknown_action", NULL);
+}
+END_TEST
+
+/* ------------------------------------------------------------ auth */
+
+START_TEST(test_app_no_token)
+{
+	result r;
+
+	serve(&r, "GET", ATTEMPT, "action=state", NULL, NULL, NULL);
+	expect_error(&r, 401, "unauthorized", NULL);
+	expect_header(&r, "WWW-Authenticate", "Bearer");
+	result_free(&r);
+	/* authentication before the id check and the body */
+	serve(&r, "PATCH", "/api/attempts/not-a-uuid", "action=save", NULL, "not json", NULL);
+	expect_error(&r, 401, "unauthorized", NULL);
+	expect_header(&r, "WWW-Authenticate", "Bearer");
+	result_free(&r);
+	expect("GET", "/api/exams/" UUID_A, NULL, NULL, NULL, 401, "unauthorized", NULL);
+	expect("POST", "/api/exams", NULL, NULL, "{\"title\":\"t\"}", 401, "unauthorized", NULL);
+	expect("POST", "/api/attempts/new", "action=start", NULL,
+	       "{\"exam_id\":\"" UUID_A "\"}", 401, "unauthorized", NULL);
+}
+END_TEST
+
+START_TEST(test_app_bad_token)
+{
+	time_t now = time(NULL);
+	char *expired = auth_sign(SUB, AUTH_ROLE_ADMIN, now - 7200, now - 3600, SECRET,
+				  strlen(SECRET));
+	char *other = auth_sign(SUB, AUTH_ROLE_ADMIN, now, now + 3600,
+				"another-secret-another-secret-xx", 32);
+	char h1[1024], h2[1024], h3[1024];
+	result r;
+
+	ck_assert_ptr_nonnull(expired);
+	ck_assert_ptr_nonnull(other);
+	snprintf(h1, sizeof h1, "Bearer %s", expired);
+	snprintf(h2, sizeof h2, "Bearer %s", other);
+	snprintf(h3, sizeof h3, "%s", student_token + strlen("Bearer "));
+	serve(&r, "GET", ATTEMPT, "action=state", "Bearer junk", NULL, NULL);
+	expect_error(&r, 401, "unauthorized", NULL);
+	expect_header(&r, "WWW-Authenticate", "Bearer");
+	result_free(&r);
+	expect("GET", ATTEMPT, "action=state", h1, NULL, 401, "unauthorized", NULL);
+	expect("GET", ATTEMPT, "action=state", h2, NULL, 401, "unauthorized", NULL);
+	expect("GET", ATTEMPT, "action=state", h3, NULL, 401, "unauthorized", NULL);
+	expect("GET", ATTEMPT, "action=state", "Basic dXNlcjpwYXNz", NULL, 401,
+	       "unauthorized", NULL);
+	expect("GET", ATTEMPT, "action=state", "", NULL, 401, "unauthorized", NULL);
+	free(expired);
+	free(other);
+}
+END_TEST
+
+START_TEST(test_app_invalid_uuid)
+{
+	expect("GET", "/api/attempts/not-a-uuid", "action=state", student_token, NULL, 400,
+	       "invalid_uuid", NULL);
+	expect("GET", "/api/attempts/0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D", "action=info",
+	       student_token, NULL, 400, "invalid_uuid", NULL);
+	expect("GET", ATTEMPT "0", "action=state", student_token, NULL, 400,
+	       "invalid_uuid", NULL);
+	expect("GET", ATTEMPT "/route.ts", "action=state", NULL, NULL, 401, "unauthorized",
+	       NULL);
+	expect("GET", "/api/attempts/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4/route.ts",
+	       "action=state", student_token, NULL, 400, "invalid_uuid", NULL);
+	expect("PATCH", "/api/attempts/new", "action=save", student_token,
+	       "{\"answers\":{}}", 400, "invalid_uuid", NULL);
+	expect("GET", "/api/exams/abc", NULL, student_token, NULL, 400, "invalid_uuid", NULL);
+}
+END_TEST
+
+/* ------------------------------------------------------------ bodies */
+
+START_TEST(test_app_invalid_json)
+{
+	expect("PATCH", ATTEMPT, "action=save", student_token, "{\"answers\":", 400,
+	       "invalid_json", NULL);
+	expect("PATCH", ATTEMPT, "action=save", student_token, "", 400, "invalid_json", NULL);
+	expect("PATCH", ATTEMPT, "action=save", student_token, "{\"answers\":{}} x", 400,
+	       "invalid_json", NULL);
+	expect("PATCH", ATTEMPT, "action=save", student_token,
+	       "{\"answers\":{\"q\":\"\xc3\x28\"}}", 400, "invalid_json", NULL);
+	expect("POST", "/api/attempts/new", "action=start", student_token, "nope", 400,
+	       "invalid_json", NULL);
+	expect("POST", "/api/exams", NULL, student_token, "{'title':1}", 400,
+	       "invalid_json", NULL);
+}
+END_TEST
+
+START_TEST(test_app_body_not_object)
+{
+	expect("PATCH", ATTEMPT, "action=save", student_token, "[{\"answers\":{}}]", 422,
+	       "validation_failed", "body");
+	expect("PATCH", ATTEMPT, "action=save", student_token, "\"answers\"", 422,
+	       "validation_failed", "body");
+	expect("POST", "/api/attempts/new", "action=start", student_token, "null", 422,
+	       "validation_failed", "body");
+}
+END_TEST
+
+START_TEST(test_app_save_fields)
+{
+	expect("PATCH", ATTEMPT, "action=save", student_token, "{\"answers\":[1]}", 422,
+	       "validation_failed", "answers");
+	expect("PATCH", ATTEMPT, "action=save", student_token, "{\"answers\":\"a\"}", 422,
+	       "validation_failed", "answers");
+	expect("PATCH", ATTEMPT, "action=save", student_token,
+	       "{\"answers\":{},\"auto_save_data\":5}", 422, "validation_failed",
+	       "auto_save_data");
+	/* neither answers nor auto_save_data */
+	expect("PATCH", ATTEMPT, "action=save", student_token, "{}", 422,
+	       "validation_failed", "answers");
+	expect("PATCH", ATTEMPT, "action=save", student_token,
+	       "{\"answers\":null,\"expected_version\":1}", 422, "validation_failed",
+	       "answers");
+}
+END_TEST
+
+START_TEST(test_app_save_expected_version)
+{
+	static const char *const bad[] = {
+		"{\"answers\":{},\"expected_version\":-1}",
+		"{\"answers\":{},\"expected_version\":1.5}",
+		"{\"answers\":{},\"expected_version\":\"3\"}",
+		"{\"answers\":{},\"expected_version\":2147483648}",
+		"{\"answers\":{},\"expected_version\":true}",
+		"{\"auto_save_data\":{},\"expected_version\":[3]}",
+		NULL};
+
+	for (int i = 0; bad[i] != NULL; i++)
+		expect("PATCH", ATTEMPT, "action=save", student_token, bad[i], 422,
+		       "validation_failed", "expected_version");
+}
+END_TEST
+
+START_TEST(test_app_save_if_match)
+{
+	static const char *const bad[] = {"\"abc\"", "\"-1\"", "\"3", "1.5", "\"3\", \"4\"",
+					  NULL};
+
+	for (int i = 0; bad[i] != NULL; i++) {
+		const char *extra[] = {"HTTP_IF_MATCH", bad[i], NULL};
+		result r;
+
+		serve(&r, "PATCH", ATTEMPT, "action=save", student_token,
+		      "{\"answers\":{\"q1\":\"a\"}}", extra);
+		expect_error(&r, 422, "validation_failed", "If-Match");
+		result_free(&r);
+	}
+}
+END_TEST
+
+START_TEST(test_app_start_exam_id)
+{
+	expect("POST", "/api/attempts/new", "action=start", student_token,
+	       "{\"exam_id\":\"nope\"}", 422, "validation_failed", "exam_id");
+	expect("POST", "/api/attempts/any-id", "action=start", student_token,
+	       "{\"exam_id\":\"0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D\"}", 422,
+	       "validation_failed", "exam_id");
+	expect("POST", "/api/attempts/new", "action=start", student_token,
+	       "{\"exam_id\":42}", 422, "validation_failed", "exam_id");
+	expect("POST", "/api/attempts/new", "action=start", student_token, "{}", 422,
+	       "validation_failed", "exam_id");
+}
+END_TEST
+
+START_TEST(test_app_exam_create_title)
+{
+	expect("POST", "/api/exams", NULL, student_token, "{\"time_limit_s\":60}", 422,
+	       "validation_failed", "title");
+	expect("POST", "/api/exams", NULL, student_token, "{\"title\":7}", 422,
+	       "validation_failed", "title");
+}
+END_TEST
+
+START_TEST(test_app_payload_too_large)
+{
+	char body[MAX_BODY + 64];
+	size_t n;
+	result r;
+	static const char *const lying_cl[] = {"CONTENT_LENGTH", "10", NULL};
+	static const char *const no_cl[] = {"CONTENT_LENGTH", "", NULL};
+
+	n = (size_t)snprintf(body, sizeof body, "{\"answers\":{\"q\":\"");
+	memset(body + n, 'a', MAX_BODY - n);
+	strcpy(body + MAX_BODY - 3, "\"}}");
+	ck_assert_uint_eq(strlen(body), MAX_BODY);
+	/* exactly the limit is fine: it reaches the database (503) */
+	serve(&r, "PATCH", ATTEMPT, "action=save", student_token, body, NULL);
+	ck_assert_int_eq(r.status, 503);
+	result_free(&r);
+	/* one byte more is not */
+	strcpy(body + MAX_BODY - 3, "a\"}}");
+	expect("PATCH", ATTEMPT, "action=save", student_token, body, 413,
+	       "payload_too_large", NULL);
+	serve(&r, "PATCH", ATTEMPT, "action=save", student_token, body, no_cl);
+	expect_error(&r, 413, "payload_too_large", NULL);
+	result_free(&r);
+	serve(&r, "PATCH", ATTEMPT, "action=save", student_token, body, lying_cl);
+	expect_error(&r, 413, "payload_too_large", NULL);
+	result_free(&r);
+	expect("POST", "/api/exams", NULL, student_token, body, 413, "payload_too_large",
+	       NULL);
+}
+END_TEST
+
+START_TEST(test_app_short_body)
+{
+	static const char *const cl[] = {"CONTENT_LENGTH", "100", NULL};
+	result r;
+
+	serve(&r, "PATCH", ATTEMPT, "action=save", student_token, "{\"answers\":{}}", cl);
+	ck_assert_int_eq(r.status, 400);
+	expect_error(&r, 400, "invalid_body", NULL);
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_app_exam_body_not_object)
+{
+	expect("POST", "/api/exams", NULL, student_token, "[\"title\"]", 422,
+	       "validation_failed", "body");
+	expect("POST", "/api/exams", NULL, student_token, "", 400, "invalid_json", NULL);
+}
+END_TEST
+
+/* ------------------------------------------------------------ headers */
+
+START_TEST(test_app_request_id)
+{
+	static const char *const good[] = {"HTTP_X_REQUEST_ID", "client-id_1.2", NULL};
+	static const char *const bad[] = {"HTTP_X_REQUEST_ID", "bad id\r\nX-Evil: 1", NULL};
+	char id[256];
+	result r;
+
+	serve(&r, "GET", "/api/nope", NULL, NULL, NULL, good);
+	expect_error(&r, 404, "not_found", NULL);
+	expect_header(&r, "X-Request-Id", "client-id_1.2");
+	result_free(&r);
+
+	serve(&r, "GET", ATTEMPT, "action=state", NULL, NULL, bad);
+	expect_error(&r, 401, "unauthorized", NULL);
+	ck_assert_int_eq(header(&r, "X-Request-Id", id, sizeof id), 1);
+	ck_assert_uint_eq(strlen(id), 32);
+	ck_assert_uint_eq(strspn(id, "0123456789abcdef"), 32);
+	expect_no_header(&r, "X-Evil");
+	result_free(&r);
+
+	serve(&r, "GET", "/api/health", NULL, NULL, NULL, good);
+	expect_header(&r, "X-Request-Id", "client-id_1.2");
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_app_request_id_fallbacks)
+{
+	static const char *const nginx[] = {"HTTP_X_REQUEST_ID", "no spaces please",
+					    "REQUEST_ID", "abcdef0123456789abcdef0123456789",
+					    NULL};
+	char id[256];
+	char first[256];
+	result r;
+
+	serve(&r, "GET", "/api/nope", NULL, NULL, NULL, nginx);
+	expect_header(&r, "X-Request-Id", "abcdef0123456789abcdef0123456789");
+	result_free(&r);
+	serve(&r, "GET", "/api/nope", NULL, NULL, NULL, NULL);
+	ck_assert_int_eq(header(&r, "X-Request-Id", first, sizeof first), 1);
+	ck_assert_uint_eq(strspn(first, "0123456789abcdef"), 32);
+	ck_assert_uint_eq(strlen(first), 32);
+	result_free(&r);
+	serve(&r, "GET", "/api/nope", NULL, NULL, NULL, NULL);
+	ck_assert_int_eq(header(&r, "X-Request-Id", id, sizeof id), 1);
+	ck_assert_str_ne(id, first);
+	result_free(&r);
+}
+END_TEST
+
+/* ------------------------------------------------------------ database */
+
+START_TEST(test_app_health_degraded)
+{
+	result r;
+	const cJSON *status;
+
+	serve(&r, "GET", "/api/health", NULL, NULL, NULL, NULL);
+	ck_assert_int_eq(r.status, 503);
+	ck_assert_ptr_nonnull(r.json);
+	status = cJSON_GetObjectItemCaseSensitive(r.json, "status");
+	ck_assert(cJSON_IsString(status));
+	ck_assert_str_eq(status->valuestring, "degraded");
+	ck_assert(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r.json, "db")));
+	ck_assert_str_ne(cJSON_GetObjectItemCaseSensitive(r.json, "db")->valuestring, "ok");
+	expect_header(&r, "Content-Type", "application/json; charset=utf-8");
+	expect_no_header(&r, "WWW-Authenticate");
+	result_free(&r);
+	/* a token changes nothing */
+	serve(&r, "GET", "/api/health", NULL, "Bearer junk", NULL, NULL);
+	ck_assert_int_eq(r.status, 503);
+	result_free(&r);
+}
+END_TEST
+
+/* Asserts the request passed every check and met the unreachable database. */
+static void expect_unavailable(const char *method, const char *uri,
+			       const char *query, const char *body,
+			       const char *const *extra)
+{
+	result r;
+	char v[64];
+
+	serve(&r, method, uri, query, student_token, body, extra);
+	expect_error(&r, 503, "service_unavailable", NULL);
+	ck_assert_int_eq(header(&r, "Retry-After", v, sizeof v), 1);
+	ck_assert_int_ge(atoi(v), 1);
+	result_free(&r);
+}
+
+START_TEST(test_app_db_unreachable)
+{
+	static const char *const if_match[] = {"HTTP_IF_MATCH", "\"3\"", NULL};
+
+	expect_unavailable("GET", ATTEMPT, "action=state", NULL, NULL);
+	expect_unavailable("GET", ATTEMPT "/route.ts", "action=info", NULL, NULL);
+	expect_unavailable("GET", "/api/exams/" UUID_A, NULL, NULL, NULL);
+	expect_unavailable("POST", "/api/exams", NULL, "{\"title\":\"Algebra\"}", NULL);
+	expect_unavailable("POST", "/api/attempts/new", "action=start",
+			   "{\"exam_id\":\"" UUID_A "\"}", NULL);
+	expect_unavailable("PATCH", ATTEMPT, "action=save",
+			   "{\"answers\":{\"q1\":\"a\",\"q2\":null},\"auto_save_data\":{\"p\":5},"
+			   "\"expected_version\":3}", NULL);
+	expect_unavailable("PATCH", ATTEMPT, "action=save",
+			   " {\"auto_save_data\":{}} \n", if_match);
+	expect_unavailable("GET", ATTEMPT, "action=state&action=bogus", NULL, NULL);
+}
+END_TEST
+
+Suite *router_suite(void)
+{
+	Suite *s = suite_create("router");
+	TCase *tc;
+
+	tc = tcase_create("match_path");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_router_match_path);
+	tcase_add_test(tc, test_router_match_path_none);
+	tcase_add_test(tc, test_router_match_path_long_id);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("find");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_router_find);
+	tcase_add_test(tc, test_router_find_refusals);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ops_units");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_ops_parse_if_match);
+	tcase_add_test(tc, test_ops_status_for_code);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("routing");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_checked_fixture(tc, router_setup, router_teardown);
+	tcase_add_test(tc, test_app_unknown_path);
+	tcase_add_test(tc, test_app_missing_action);
+	tcase_add_test(tc, test_app_unknown_action);
+	tcase_add_test(tc, test_app_method_not_allowed);
+	tcase_add_test(tc, test_app_malformed_query);
+	tcase_add_test(tc, test_app_other_methods);
+	tcase_add_test(tc, test_app_encoded_action);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("authentication");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_checked_fixture(tc, router_setup, router_teardown);
+	tcase_add_test(tc, test_app_no_token);
+	tcase_add_test(tc, test_app_bad_token);
+	tcase_add_test(tc, test_app_invalid_uuid);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("bodies");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_checked_fixture(tc, router_setup, router_teardown);
+	tcase_add_test(tc, test_app_invalid_json);
+	tcase_add_test(tc, test_app_body_not_object);
+	tcase_add_test(tc, test_app_save_fields);
+	tcase_add_test(tc, test_app_save_expected_version);
+	tcase_add_test(tc, test_app_save_if_match);
+	tcase_add_test(tc, test_app_start_exam_id);
+	tcase_add_test(tc, test_app_exam_create_title);
+	tcase_add_test(tc, test_app_payload_too_large);
+	tcase_add_test(tc, test_app_short_body);
+	tcase_add_test(tc, test_app_exam_body_not_object);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("request_id");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_checked_fixture(tc, router_setup, router_teardown);
+	tcase_add_test(tc, test_app_request_id);
+	tcase_add_test(tc, test_app_request_id_fallbacks);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("database_unreachable");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_checked_fixture(tc, router_setup, router_teardown);
+	tcase_add_test(tc, test_app_health_degraded);
+	tcase_add_test(tc, test_app_db_unreachable);
+	suite_add_tcase(s, tc);
+	return s;
+}
