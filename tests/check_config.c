@@ -267,8 +267,10 @@ START_TEST(test_config_long_line)
 	char *t;
 	att_err err;
 
+	/* 4095 bytes before "threads": exactly what one fgets into a 4096-byte
+	 * buffer takes */
 	buf_puts(&text, "upload_dir = /");
-	for (int i = 0; i < 4100 - 14; i++)
+	for (int i = 0; i < 4095 - 14; i++)
 		buf_putc(&text, 'd');
 	buf_puts(&text, "threads = 200\n");
 	t = buf_take(&text);

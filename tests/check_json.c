@@ -2,6 +2,7 @@
  * request bodies (UTF-8, NUL, trailing garbage), timestamps and paths. */
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,12 +41,29 @@ static cJSON *parse_str(const char *s)
 	return json_parse(s, strlen(s));
 }
 
+/* Writes s (len bytes, shortened) with non-printable bytes as \xNN. */
+static void escape(const char *s, size_t len, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len && o + 5 < cap; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c < 0x7f)
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+	}
+	out[o] = '\0';
+}
+
 /* Asserts that json_parse refuses the len bytes at s. */
 static void refuse(const char *s, size_t len)
 {
 	cJSON *j = json_parse(s, len);
+	char shown[128];
 
-	ck_assert_msg(j == NULL, "json_parse accepted \"%.*s\"", (int)len, s);
+	escape(s, len, shown, sizeof shown);
+	ck_assert_msg(j == NULL, "json_parse accepted \"%s\"", shown);
 	cJSON_Delete(j);
 }
 

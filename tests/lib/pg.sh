@@ -36,7 +36,7 @@ pg__as_owner() {
 	local dir=$1
 	shift
 	if [ "$(id -u)" -eq 0 ]; then
-		(cd "$dir" && runuser -u postgres -- "$@")
+		(cd "$dir" && "$(pg__runuser)" -u postgres -- "$@")
 	else
 		(cd "$dir" && "$@")
 	fi
@@ -64,7 +64,7 @@ pg_cluster_start() {
 	dir=$(cd "$dir" && pwd) || return 1
 	if [ "$(id -u)" -eq 0 ]; then
 		chown postgres: "$dir" && chmod 755 "$dir" || return 1
-		if ! runuser -u postgres -- test -w "$dir" -a -x "$dir"; then
+		if ! "$(pg__runuser)" -u postgres -- test -w "$dir" -a -x "$dir"; then
 			echo "pg_cluster_start: user postgres cannot reach $dir (a parent directory is not traversable?)" >&2
 			return 1
 		fi
@@ -84,7 +84,10 @@ pg_cluster_start() {
 		fi
 	fi
 
+	# pg_stat_statements lets tests count the statements a request costs
+	# and lets the optimize "analyze" operation see per-statement costs.
 	opts="-c listen_addresses='' -c unix_socket_directories='$dir' -c port=$port"
+	opts="$opts -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
 	if [ "${PG_FAST:-0}" = 1 ]; then
 		opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 	fi
@@ -114,7 +117,14 @@ pg_cluster_start() {
 		-c "SELECT 1 FROM pg_database WHERE datname = 'attempts'")" ]; then
 		"$bin/createdb" -h "$dir" -p "$port" -U postgres attempts || return 1
 	fi
+	"$bin/psql" -X -q -h "$dir" -p "$port" -U postgres -d attempts \
+		-c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1 || true
 	return 0
+}
+
+# runuser lives in /usr/sbin, which root's PATH may lack.
+pg__runuser() {
+	command -v runuser 2>/dev/null || echo /usr/sbin/runuser
 }
 
 # Stops the cluster in DIR (fast shutdown). Not running is not an error.
