@@ -22,6 +22,9 @@ void ops_stats(req_ctx *rc);
 void ops_activity(req_ctx *rc);
 void ops_submit(req_ctx *rc);
 void ops_extend(req_ctx *rc);
+void ops_upload(req_ctx *rc);
+void ops_download(req_ctx *rc);
+void ops_uploads(req_ctx *rc);
 
 /* Why a request part is invalid: 422 (or 413 for sizes) and the field. */
 typedef struct ops_invalid {

@@ -64,6 +64,15 @@ static const db_statement db_statements[DB_STMT_COUNT] = {
 		"SELECT attempts.close_expired_attempts()", 0, 0},
 	[DB_STMT_ANALYZE] = {"analyze",
 		"SELECT attempts.analyze_observations()", 0, 1},
+	[DB_STMT_VALIDATE_UPLOAD] = {"validate_upload",
+		"SELECT attempts.validate_attempt_upload($1::uuid, $2::text, $3::bigint)", 3, 1},
+	[DB_STMT_RECORD_UPLOAD] = {"record_upload",
+		"SELECT attempts.record_attempt_upload($1::uuid, $2::uuid, $3::text, $4::text, "
+		"$5::bigint, $6::text)", 6, 0},
+	[DB_STMT_GET_UPLOAD] = {"get_upload",
+		"SELECT attempts.get_attempt_upload($1::uuid, $2::uuid)", 2, 1},
+	[DB_STMT_LIST_UPLOADS] = {"list_uploads",
+		"SELECT attempts.list_attempt_uploads($1::uuid)", 1, 1},
 };
 
 int db_stmt_nparams(db_stmt stmt)

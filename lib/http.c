@@ -1,11 +1,13 @@
 /* http: CGI-style request parsing and response serialisation. */
 #include "http.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "uuid.h"
@@ -123,7 +125,11 @@ static att_err parse_query(http_request *req)
  * SCRIPT_NAME + PATH_INFO (Apache, CGI), else REQUEST_URI decoded. */
 static att_err parse_path(http_request *req)
 {
-	const char *doc = req->param(req->io_ctx, "DOCUMENT_URI");
+	/* nginx's upload location rewrites the URI and passes the original. */
+	const char *doc = req->param(req->io_ctx, "ATTEMPTS_PATH");
+
+	if (doc == NULL || *doc == '\0')
+		doc = req->param(req->io_ctx, "DOCUMENT_URI");
 	const char *uri;
 	size_t len;
 
@@ -207,6 +213,12 @@ att_err http_request_init(http_request *req, http_param_fn param,
 	req->if_none_match = param(io_ctx, "HTTP_IF_NONE_MATCH");
 	req->cache_control = param(io_ctx, "HTTP_CACHE_CONTROL");
 	req->content_type = param(io_ctx, "CONTENT_TYPE");
+	req->body_file = param(io_ctx, "REQUEST_BODY_FILE");
+	if (req->body_file != NULL && *req->body_file == '\0')
+		req->body_file = NULL;
+	req->accel_prefix = param(io_ctx, "ATTEMPTS_ACCEL_PREFIX");
+	if (req->accel_prefix != NULL && *req->accel_prefix == '\0')
+		req->accel_prefix = NULL;
 	cl = param(io_ctx, "CONTENT_LENGTH");
 	if (cl != NULL && *cl) {
 		char *end;
@@ -295,6 +307,8 @@ const char *http_query(const http_request *req, const char *name)
 void http_response_init(http_response *resp)
 {
 	resp->status = 200;
+	resp->body_fd = -1;
+	resp->body_fd_size = 0;
 	buf_init(&resp->headers);
 	buf_init(&resp->body);
 	resp->has_content_type = 0;
@@ -306,6 +320,9 @@ void http_response_free(http_response *resp)
 		return;
 	buf_free(&resp->headers);
 	buf_free(&resp->body);
+	if (resp->body_fd >= 0)
+		close(resp->body_fd);
+	resp->body_fd = -1;
 }
 
 void http_response_reset(http_response *resp)
@@ -345,6 +362,37 @@ void http_json_text(http_response *resp, int status, const char *text,
 	buf_append(&resp->body, text, len);
 	if (!resp->has_content_type)
 		http_header(resp, "Content-Type", "application/json; charset=utf-8");
+}
+
+void http_file(http_response *resp, int status, int fd, long long size)
+{
+	resp->status = status;
+	buf_reset(&resp->body);
+	if (resp->body_fd >= 0)
+		close(resp->body_fd);
+	resp->body_fd = fd;
+	resp->body_fd_size = size;
+}
+
+/* Streams the response's file body through write_fn. */
+static att_err write_file_body(const http_response *resp, http_write_fn write_fn,
+			       void *ctx)
+{
+	char chunk[65536];
+	long long left = resp->body_fd_size;
+
+	while (left > 0) {
+		ssize_t n = read(resp->body_fd, chunk,
+				 left < (long long)sizeof chunk ? (size_t)left : sizeof chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return ATT_EIO;
+		if (write_fn(ctx, chunk, (size_t)n) != 0)
+			return ATT_EIO;
+		left -= n;
+	}
+	return ATT_OK;
 }
 
 void http_json(http_response *resp, int status, const cJSON *item)
@@ -438,6 +486,13 @@ att_err http_response_write(const http_response *resp, http_write_fn write_fn,
 	if (resp->headers.len > 0 &&
 	    write_fn(ctx, resp->headers.data, resp->headers.len) != 0)
 		return ATT_EIO;
+	if (resp->body_fd >= 0) {
+		n = snprintf(status, sizeof status, "Content-Length: %lld\r\n\r\n",
+			     resp->body_fd_size);
+		if (write_fn(ctx, status, (size_t)n) != 0)
+			return ATT_EIO;
+		return write_file_body(resp, write_fn, ctx);
+	}
 	if (resp->status != 304 && resp->status != 204) {
 		n = snprintf(status, sizeof status, "Content-Length: %zu\r\n\r\n",
 			     resp->body.len);

@@ -50,6 +50,8 @@ typedef struct http_request {
 	const char *cache_control;
 	const char *content_type;
 	long long content_length;   /* -1 when absent */
+	const char *body_file;      /* REQUEST_BODY_FILE: nginx wrote the body here */
+	const char *accel_prefix;   /* ATTEMPTS_ACCEL_PREFIX: serve files via X-Accel-Redirect */
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 	/* Body, filled by http_request_read_body; NUL-terminated. */
 	char *body;
@@ -92,6 +94,8 @@ typedef struct http_response {
 	buf headers; /* "Name: value\r\n" lines */
 	buf body;
 	int has_content_type;
+	int body_fd;            /* >= 0: stream this file as the body instead */
+	long long body_fd_size;
 } http_response;
 
 void http_response_init(http_response *resp);
@@ -110,6 +114,10 @@ void http_json(http_response *resp, int status, const cJSON *item);
 /* Sets status and a JSON body from already printed text. */
 void http_json_text(http_response *resp, int status, const char *text,
 		    size_t len);
+/* Sets status and a body streamed from the open file fd of size bytes,
+ * which the response now owns (closed by http_response_free). */
+void http_file(http_response *resp, int status, int fd, long long size);
+
 /* Sets the error shape: {"error":{"code","message","details"?}}. details
  * may be NULL; it is not consumed. */
 void http_error(http_response *resp, int status, const char *code,

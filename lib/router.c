@@ -30,6 +30,9 @@ static const route routes[] = {
 	{ROUTE_PATH_ATTEMPT, "extend", HTTP_PATCH, AUTH_ID | ROUTE_JSON_BODY, ops_extend},
 	{ROUTE_PATH_ATTEMPT, "batch", HTTP_POST, ROUTE_AUTH | ROUTE_JSON_BODY, qopt_batch},
 	{ROUTE_PATH_ATTEMPT, "optimize", HTTP_PATCH, AUTH_ID | ROUTE_JSON_BODY, qopt_optimize},
+	{ROUTE_PATH_ATTEMPT, "upload", HTTP_POST, AUTH_ID, ops_upload},
+	{ROUTE_PATH_ATTEMPT, "upload", HTTP_GET, AUTH_ID, ops_download},
+	{ROUTE_PATH_ATTEMPT, "uploads", HTTP_GET, AUTH_ID, ops_uploads},
 };
 
 #define NROUTES (sizeof routes / sizeof routes[0])
@@ -37,7 +40,7 @@ static const route routes[] = {
 /* Operation names for metrics, in the order of routes[]. */
 static const char *const route_names[] = {
 	"health", "exam_create", "exam_get", "start", "state", "info", "save", "stats",
-	"activity", "submit", "extend", "batch", "optimize",
+	"activity", "submit", "extend", "batch", "optimize", "upload", "download", "uploads",
 };
 
 _Static_assert(sizeof route_names / sizeof route_names[0] == NROUTES,

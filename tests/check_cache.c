@@ -133,6 +133,51 @@ START_TEST(test_cache_ttl_per_entry)
 }
 END_TEST
 
+/* Many keys, so that expired entries share hash buckets with live ones:
+ * an expired key must read as a miss, never as some other key's value. */
+START_TEST(test_cache_expired_among_live)
+{
+	long long now = 0;
+	cache *c = new_cache(1000, BIG_BYTES, &now);
+	char key[32], want[32];
+	int wrong = 0, hits = 0;
+	cache_stats s;
+
+	for (int i = 0; i < 500; i++) {
+		snprintf(key, sizeof key, "live-%d", i);
+		put(c, key, key, 100000);
+	}
+	for (int i = 0; i < 500; i++) {
+		snprintf(key, sizeof key, "short-%d", i);
+		put(c, key, key, 10);
+	}
+	now = 10;
+	for (int i = 0; i < 500; i++) {
+		char *value = NULL;
+		size_t len = 0;
+		cache_meta meta;
+
+		snprintf(key, sizeof key, "short-%d", i);
+		if (cache_get(c, key, &value, &len, &meta)) {
+			if (wrong++ == 0)
+				fprintf(stderr, "cache: expired \"%s\" read as \"%s\"\n", key, value);
+			free(value);
+		}
+	}
+	ck_assert_msg(wrong == 0, "%d of 500 expired keys read as hits", wrong);
+	for (int i = 0; i < 500; i++) {
+		snprintf(key, sizeof key, "live-%d", i);
+		snprintf(want, sizeof want, "live-%d", i);
+		hits += get(c, key, want);
+	}
+	ck_assert_int_eq(hits, 500);
+	s = stats_of(c);
+	ck_assert_uint_eq(s.expirations, 500);
+	ck_assert_uint_eq(s.entries, 500);
+	cache_free(c);
+}
+END_TEST
+
 START_TEST(test_cache_ttl_not_positive_not_stored)
 {
 	long long now = 0;
@@ -648,6 +693,7 @@ Suite *cache_suite(void)
 	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_cache_ttl_boundary);
 	tcase_add_test(tc, test_cache_ttl_per_entry);
+	tcase_add_test(tc, test_cache_expired_among_live);
 	tcase_add_test(tc, test_cache_ttl_not_positive_not_stored);
 	tcase_add_test(tc, test_cache_real_clock);
 	suite_add_tcase(s, tc);

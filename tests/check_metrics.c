@@ -1,0 +1,368 @@
+/* check_metrics: per-operation counters, histogram quantiles, the JSON of
+ * the optimization statistics, and exact sums under concurrent recording. */
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "check_suites.h"
+#include "metrics.h"
+
+static const char *const op_names[] = {"alpha", "beta", "gamma"};
+#define NOPS 3
+
+static metrics *new_metrics(void)
+{
+	metrics *m = NULL;
+
+	ck_assert_int_eq(metrics_create(op_names, NOPS, &m), ATT_OK);
+	ck_assert_ptr_nonnull(m);
+	return m;
+}
+
+/* The number at key in obj, which must be there and be a number. */
+static double num(const cJSON *obj, const char *key)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	ck_assert_msg(cJSON_IsNumber(item), "no number at \"%s\"", key);
+	return item->valuedouble;
+}
+
+START_TEST(test_metrics_fresh)
+{
+	metrics *m = new_metrics();
+	cJSON *json;
+
+	ck_assert_uint_eq(metrics_requests(m), 0);
+	ck_assert_uint_eq(metrics_db_calls(m), 0);
+	for (int i = 0; i < NOPS; i++) {
+		ck_assert_uint_eq(metrics_calls(m, i), 0);
+		ck_assert_uint_eq(metrics_op_db_calls(m, i), 0);
+		ck_assert_int_eq(metrics_quantile_us(m, i, 0.5), 0);
+	}
+	ck_assert_int_ge(metrics_uptime_s(m), 0);
+	json = metrics_operations_json(m);
+	ck_assert_ptr_nonnull(json);
+	ck_assert(cJSON_IsObject(json));
+	ck_assert_int_eq(cJSON_GetArraySize(json), 0);
+	cJSON_Delete(json);
+	metrics_free(m);
+}
+END_TEST
+
+START_TEST(test_metrics_record_and_read)
+{
+	metrics *m = new_metrics();
+	cJSON *json, *op;
+
+	metrics_record(m, 0, 1000, 2, 1, 0);
+	metrics_record(m, 0, 2000, 3, 0, 1);
+	metrics_record(m, 0, 500, 0, 4, 1);
+	metrics_record(m, 2, 10, 1, 0, 0);
+	metrics_add_db_calls(m, 1, 7); /* housekeeping, no call */
+	ck_assert_uint_eq(metrics_requests(m), 4);
+	ck_assert_uint_eq(metrics_calls(m, 0), 3);
+	ck_assert_uint_eq(metrics_calls(m, 1), 0);
+	ck_assert_uint_eq(metrics_calls(m, 2), 1);
+	ck_assert_uint_eq(metrics_op_db_calls(m, 0), 5);
+	ck_assert_uint_eq(metrics_op_db_calls(m, 1), 7);
+	ck_assert_uint_eq(metrics_op_db_calls(m, 2), 1);
+	ck_assert_uint_eq(metrics_db_calls(m), 13);
+	/* Out-of-range operations read as zero and are not counted. */
+	metrics_add_db_calls(m, -1, 100);
+	metrics_add_db_calls(m, NOPS, 100);
+	ck_assert_uint_eq(metrics_db_calls(m), 13);
+	ck_assert_uint_eq(metrics_calls(m, -1), 0);
+	ck_assert_uint_eq(metrics_calls(m, NOPS), 0);
+	ck_assert_uint_eq(metrics_op_db_calls(m, NOPS), 0);
+	ck_assert_int_eq(metrics_quantile_us(m, NOPS, 0.5), 0);
+	ck_assert_int_eq(metrics_quantile_us(m, -1, 0.5), 0);
+
+	/* cache_hits and errors are read through the JSON. */
+	json = metrics_operations_json(m);
+	ck_assert_ptr_nonnull(json);
+	op = cJSON_GetObjectItemCaseSensitive(json, "alpha");
+	ck_assert_ptr_nonnull(op);
+	ck_assert_double_eq(num(op, "calls"), 3);
+	ck_assert_double_eq(num(op, "db_calls"), 5);
+	ck_assert_double_eq(num(op, "cache_hits"), 5);
+	ck_assert_double_eq(num(op, "errors"), 2);
+	op = cJSON_GetObjectItemCaseSensitive(json, "gamma");
+	ck_assert_ptr_nonnull(op);
+	ck_assert_double_eq(num(op, "calls"), 1);
+	ck_assert_double_eq(num(op, "db_calls"), 1);
+	ck_assert_double_eq(num(op, "cache_hits"), 0);
+	ck_assert_double_eq(num(op, "errors"), 0);
+	cJSON_Delete(json);
+	metrics_free(m);
+}
+END_TEST
+
+START_TEST(test_metrics_op_minus_one_counts_request_only)
+{
+	metrics *m = new_metrics();
+	cJSON *json;
+
+	metrics_record(m, -1, 12345, 9, 9, 1);
+	metrics_record(m, NOPS, 12345, 9, 9, 1); /* out of range: the same */
+	ck_assert_uint_eq(metrics_requests(m), 2);
+	ck_assert_uint_eq(metrics_db_calls(m), 0);
+	for (int i = 0; i < NOPS; i++) {
+		ck_assert_uint_eq(metrics_calls(m, i), 0);
+		ck_assert_int_eq(metrics_quantile_us(m, i, 0.99), 0);
+	}
+	json = metrics_operations_json(m);
+	ck_assert_ptr_nonnull(json);
+	ck_assert_int_eq(cJSON_GetArraySize(json), 0);
+	cJSON_Delete(json);
+	metrics_free(m);
+}
+END_TEST
+
+/* Bucket i holds latencies in [1.2^(i-1), 1.2^i) and a quantile reports
+ * the bucket's upper bound, so a lone sample L reads as a value in
+ * (L, 1.2 L], rounded up to whole microseconds. */
+START_TEST(test_metrics_quantile_single_sample_bounds)
+{
+	static const long long samples[] = {1, 2, 3, 5, 7, 17, 99, 100, 999, 1000,
+					    1001, 4096, 50000, 123456, 999999,
+					    1000000, 7654321, 10000000};
+
+	for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+		static const char *const one[] = {"op"};
+		long long l = samples[i], q;
+		metrics *m = NULL;
+
+		ck_assert_int_eq(metrics_create(one, 1, &m), ATT_OK);
+		metrics_record(m, 0, l, 0, 0, 0);
+		q = metrics_quantile_us(m, 0, 0.5);
+		ck_assert_msg(q >= l && q <= (long long)ceil(1.2 * (double)l),
+			      "latency %lld us reads as %lld us", l, q);
+		ck_assert_int_eq(metrics_quantile_us(m, 0, 0.0), q);
+		ck_assert_int_eq(metrics_quantile_us(m, 0, 1.0), q);
+		metrics_free(m);
+	}
+}
+END_TEST
+
+START_TEST(test_metrics_quantiles)
+{
+	metrics *m = new_metrics();
+	long long p50, p95, p99, pmax;
+
+	for (int i = 0; i < 100; i++)
+		metrics_record(m, 1, 1000, 0, 0, 0);
+	metrics_record(m, 1, 100000, 0, 0, 0);
+	p50 = metrics_quantile_us(m, 1, 0.50);
+	p95 = metrics_quantile_us(m, 1, 0.95);
+	p99 = metrics_quantile_us(m, 1, 0.99);
+	pmax = metrics_quantile_us(m, 1, 1.0);
+	/* 1000 us sits in a bucket whose upper bound is under 1.2 * 1000. */
+	ck_assert_int_ge(p50, 1000);
+	ck_assert_int_le(p50, 1200);
+	ck_assert_int_eq(p95, p50);
+	/* The 99th percentile of 101 samples is the 100th smallest
+	 * (ceil(0.99 * 101) = 100): still 1000 us, not the outlier. */
+	ck_assert_int_eq(p99, p50);
+	ck_assert_int_le(p99, 1200);
+	/* The outlier is the maximum. */
+	ck_assert_int_ge(pmax, 100000);
+	ck_assert_int_le(pmax, 120000);
+	/* Other operations are untouched: empty reads as 0. */
+	ck_assert_int_eq(metrics_quantile_us(m, 0, 0.5), 0);
+	ck_assert_int_eq(metrics_quantile_us(m, 2, 0.99), 0);
+	metrics_free(m);
+}
+END_TEST
+
+START_TEST(test_metrics_quantiles_monotonic)
+{
+	metrics *m = new_metrics();
+	long long prev = 0;
+
+	for (long long l = 1; l <= 1000000; l = l * 3 + 1)
+		for (int k = 0; k < 5; k++)
+			metrics_record(m, 0, l, 0, 0, 0);
+	for (int i = 0; i <= 100; i++) {
+		long long q = metrics_quantile_us(m, 0, i / 100.0);
+
+		ck_assert_int_ge(q, prev);
+		prev = q;
+	}
+	metrics_free(m);
+}
+END_TEST
+
+START_TEST(test_metrics_json_shape)
+{
+	static const char *const keys[] = {"calls", "db_calls", "cache_hits", "errors",
+					   "p50_ms", "p95_ms", "p99_ms"};
+	metrics *m = new_metrics();
+	cJSON *json, *op, *field;
+	int nops = 0;
+
+	metrics_record(m, 0, 1000, 1, 0, 0);
+	metrics_record(m, 2, 2500, 0, 1, 1);
+	metrics_add_db_calls(m, 1, 3); /* db calls alone do not list beta */
+	json = metrics_operations_json(m);
+	ck_assert_ptr_nonnull(json);
+	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(json, "beta"));
+	cJSON_ArrayForEach(op, json)
+	{
+		int nfields = 0, idx = strcmp(op->string, "alpha") == 0 ? 0 : 2;
+
+		ck_assert_msg(strcmp(op->string, "alpha") == 0 ||
+				      strcmp(op->string, "gamma") == 0,
+			      "unexpected operation \"%s\"", op->string);
+		ck_assert(cJSON_IsObject(op));
+		nops++;
+		cJSON_ArrayForEach(field, op)
+		{
+			int known = 0;
+
+			for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+				known |= strcmp(field->string, keys[k]) == 0;
+			ck_assert_msg(known, "unexpected key \"%s\"", field->string);
+			ck_assert(cJSON_IsNumber(field));
+			nfields++;
+		}
+		ck_assert_int_eq(nfields, 7);
+		for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+			(void)num(op, keys[k]);
+		/* The quantiles are the microsecond ones in milliseconds. */
+		ck_assert_double_eq_tol(num(op, "p50_ms"),
+					metrics_quantile_us(m, idx, 0.50) / 1000.0, 1e-9);
+		ck_assert_double_eq_tol(num(op, "p95_ms"),
+					metrics_quantile_us(m, idx, 0.95) / 1000.0, 1e-9);
+		ck_assert_double_eq_tol(num(op, "p99_ms"),
+					metrics_quantile_us(m, idx, 0.99) / 1000.0, 1e-9);
+	}
+	ck_assert_int_eq(nops, 2);
+	op = cJSON_GetObjectItemCaseSensitive(json, "gamma");
+	ck_assert_double_ge(num(op, "p50_ms"), 2.5);
+	ck_assert_double_le(num(op, "p50_ms"), 3.0);
+	cJSON_Delete(json);
+	metrics_free(m);
+}
+END_TEST
+
+START_TEST(test_metrics_free_null)
+{
+	metrics_free(NULL);
+}
+END_TEST
+
+/* ---------------------------------------------------------- concurrency */
+
+#define REC_THREADS 8
+#define REC_ITERS 50000
+
+typedef struct rec_arg {
+	metrics *m;
+	int id;
+} rec_arg;
+
+/* Thread t records REC_ITERS requests round-robin over ops -1..NOPS-1,
+ * each with 2 db calls, 1 cache hit, and a failure every 4th. */
+static void *recorder(void *p)
+{
+	rec_arg *a = p;
+
+	for (int i = 0; i < REC_ITERS; i++) {
+		int op = (i + a->id) % (NOPS + 1) - 1;
+
+		metrics_record(a->m, op, 1 + (i % 5000) * 37, 2, 1, i % 4 == 0);
+		if (i % 10 == 0)
+			metrics_add_db_calls(a->m, i % NOPS, 1);
+	}
+	return NULL;
+}
+
+START_TEST(test_metrics_concurrent_sums)
+{
+	metrics *m = new_metrics();
+	pthread_t th[REC_THREADS];
+	rec_arg args[REC_THREADS];
+	unsigned long long want_calls[NOPS] = {0}, want_db[NOPS] = {0};
+	unsigned long long want_hits[NOPS] = {0}, want_err[NOPS] = {0};
+	unsigned long long want_db_total = 0;
+	cJSON *json;
+
+	/* What the threads will record, computed the same way serially. */
+	for (int t = 0; t < REC_THREADS; t++)
+		for (int i = 0; i < REC_ITERS; i++) {
+			int op = (i + t) % (NOPS + 1) - 1;
+
+			if (op >= 0) {
+				want_calls[op]++;
+				want_db[op] += 2;
+				want_hits[op]++;
+				want_err[op] += i % 4 == 0;
+			}
+			if (i % 10 == 0)
+				want_db[i % NOPS]++;
+		}
+	for (int i = 0; i < NOPS; i++)
+		want_db_total += want_db[i];
+
+	for (int t = 0; t < REC_THREADS; t++) {
+		args[t].m = m;
+		args[t].id = t;
+		ck_assert_int_eq(pthread_create(&th[t], NULL, recorder, &args[t]), 0);
+	}
+	for (int t = 0; t < REC_THREADS; t++)
+		ck_assert_int_eq(pthread_join(th[t], NULL), 0);
+
+	ck_assert_uint_eq(metrics_requests(m), (unsigned long long)REC_THREADS * REC_ITERS);
+	ck_assert_uint_eq(metrics_db_calls(m), want_db_total);
+	json = metrics_operations_json(m);
+	ck_assert_ptr_nonnull(json);
+	for (int i = 0; i < NOPS; i++) {
+		const cJSON *op = cJSON_GetObjectItemCaseSensitive(json, op_names[i]);
+
+		ck_assert_uint_eq(metrics_calls(m, i), want_calls[i]);
+		ck_assert_uint_eq(metrics_op_db_calls(m, i), want_db[i]);
+		ck_assert_ptr_nonnull(op);
+		ck_assert_double_eq(num(op, "calls"), (double)want_calls[i]);
+		ck_assert_double_eq(num(op, "cache_hits"), (double)want_hits[i]);
+		ck_assert_double_eq(num(op, "errors"), (double)want_err[i]);
+		/* Every sample landed in some bucket: the maximum is found. */
+		ck_assert_int_ge(metrics_quantile_us(m, i, 1.0), 1 + 4999 * 37);
+	}
+	cJSON_Delete(json);
+	metrics_free(m);
+}
+END_TEST
+
+Suite *metrics_suite(void);
+Suite *metrics_suite(void)
+{
+	Suite *s = suite_create("metrics");
+	TCase *tc;
+
+	tc = tcase_create("counters");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_metrics_fresh);
+	tcase_add_test(tc, test_metrics_record_and_read);
+	tcase_add_test(tc, test_metrics_op_minus_one_counts_request_only);
+	tcase_add_test(tc, test_metrics_free_null);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("quantiles");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_metrics_quantile_single_sample_bounds);
+	tcase_add_test(tc, test_metrics_quantiles);
+	tcase_add_test(tc, test_metrics_quantiles_monotonic);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("json");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_metrics_json_shape);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("concurrency");
+	tcase_set_timeout(tc, 6 * CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_metrics_concurrent_sums);
+	suite_add_tcase(s, tc);
+	return s;
+}

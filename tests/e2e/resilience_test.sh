@@ -1,0 +1,910 @@
+#!/usr/bin/env bash
+# tests/e2e/resilience_test.sh — resilience tests of the running stack
+# (automake runs it from `make check`; run by hand it works from the build
+# directory or the checkout).
+#
+# Starts its own embedded stack (`./dev up`: PostgreSQL, spawn-fcgi +
+# multiwatch workers, nginx) in a temporary run directory on free ports and
+# checks, over HTTP and psql, what docs/API.md §7 and §8 promise:
+#   1. read-your-writes across 4 worker processes (LISTEN/NOTIFY
+#      invalidation): no stale read after an acknowledged save;
+#   5. the cache hit rate of a 90 % read / 10 % save mix (a figure);
+#   2. PostgreSQL stopped for 5 s under load: workers survive, every request
+#      answers 503 (or a cached 200) within 1 s, service is back within the
+#      breaker timeout + 2 s, nothing acknowledged is lost;
+#   3. a worker killed with SIGKILL under load is replaced, nothing
+#      acknowledged is lost;
+#   4. pool exhaustion (1 worker x 8 threads, pool_max 2, a row lock held
+#      from psql): the surplus saves answer 503 + Retry-After after the
+#      acquire timeout, the blocked ones complete once the lock goes.
+# Prints one `ok - ...` / `FAIL - ...` line per check, then
+# `resilience: N passed, N failed`; writes the measured figures to
+# tests/e2e/resilience-figures.txt under the build directory
+# ($abs_top_builddir, else the current directory). Exit 0 all passed,
+# 1 a check failed, 77 (skip) nginx/spawn-fcgi/multiwatch/PostgreSQL/curl
+# missing, 99 the stack could not be started.
+set -uo pipefail
+export LC_ALL=C # $EPOCHREALTIME and awk with a decimal point
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+srcdir=${abs_top_srcdir:-${srcdir:-$here/../..}}
+[[ -x $srcdir/dev ]] || srcdir=$here/../..
+srcdir=$(cd "$srcdir" && pwd)
+if [[ -n ${abs_top_builddir:-} ]]; then
+	builddir=$abs_top_builddir
+elif [[ -f ./config.status && -x ./cgi-bin/attempts.fcgi ]]; then
+	builddir=$PWD
+else
+	builddir=$srcdir
+fi
+fcgi_bin=$builddir/cgi-bin/attempts.fcgi
+figures_file=${abs_top_builddir:-$PWD}/tests/e2e/resilience-figures.txt
+
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+have_tool() {
+	command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 || -x /sbin/$1 ]]
+}
+
+have_tool nginx || skip "nginx not installed (Debian: nginx-light)"
+have_tool spawn-fcgi || skip "spawn-fcgi not installed"
+have_tool multiwatch || skip "multiwatch not installed"
+have_tool curl || skip "curl not installed"
+# shellcheck source=tests/lib/pg.sh
+. "$srcdir/tests/lib/pg.sh"
+pg_bindir >/dev/null 2>&1 || skip "PostgreSQL server (initdb) not installed (Debian: postgresql-15)"
+PSQL=$(pg_bindir)/psql
+[[ -x $PSQL ]] || PSQL=$(command -v psql) || skip "psql not installed"
+# %header{} in --write-out needs curl 7.84.
+curl -s -o /dev/null -w '%header{x}' file:///dev/null 2>/dev/null ||
+	skip "curl too old (--write-out %header{} needs 7.84)"
+
+if [[ ! -x $fcgi_bin ]]; then
+	echo "ERROR: $fcgi_bin not built"
+	exit 99
+fi
+
+# The test owns its world: nothing of the caller's configuration leaks in.
+for v in $(compgen -e); do
+	case $v in
+	ATTEMPTS_*) unset "$v" ;;
+	esac
+done
+
+# ------------------------------------------------------------------ helpers
+
+port_free() {
+	if command -v ss >/dev/null 2>&1; then
+		[[ -z $(ss -ltnH "sport = :$1" 2>/dev/null) ]]
+	else
+		! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+	fi
+}
+
+# Prints the first free port from $1 upward whose unix socket name is free
+# too (PostgreSQL's port numbers name sockets only).
+free_port() {
+	local p
+	for ((p = $1; p < $1 + 1000; p++)); do
+		if port_free "$p" && [[ ! -e /tmp/.s.PGSQL.$p ]]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+read_pid() {
+	local pid=
+	read -r pid 2>/dev/null <"$1" || true
+	[[ $pid =~ ^[0-9]+$ ]] && echo "$pid"
+}
+
+alive() {
+	local stat
+	[[ ${1:-} =~ ^[0-9]+$ ]] || return 1
+	read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+	stat=${stat##*) }
+	[[ ${stat:0:1} != Z ]]
+}
+
+# Prints the live children of pid $1, sorted (from /proc: no procps needed).
+children_of() {
+	local f stat ppid pid
+	for f in /proc/[0-9]*/stat; do
+		read -r stat 2>/dev/null <"$f" || continue
+		stat=${stat##*) }
+		read -r _ ppid _ <<<"$stat"
+		if [[ $ppid == "$1" ]]; then
+			pid=${f#/proc/}
+			pid=${pid%/stat}
+			alive "$pid" && echo "$pid"
+		fi
+	done | sort -n
+}
+
+now() { printf '%s\n' "$EPOCHREALTIME"; }
+# fcalc EXPR: prints EXPR evaluated by awk with 3 decimals.
+fcalc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
+# flt A B: true if A < B (floating point).
+flt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
+
+# jnum KEY TEXT: the first integer value of "KEY" in the JSON TEXT.
+jnum() {
+	local re="\"$1\": *(-?[0-9]+)"
+	[[ $2 =~ $re ]] && printf '%s\n' "${BASH_REMATCH[1]}"
+}
+jstr() {
+	local re="\"$1\": *\"([^\"]*)\""
+	[[ $2 =~ $re ]] && printf '%s\n' "${BASH_REMATCH[1]}"
+}
+
+n_pass=0
+n_fail=0
+ok() {
+	echo "ok - $1"
+	n_pass=$((n_pass + 1))
+}
+not_ok() {
+	echo "FAIL - $1${2:+: $2}"
+	n_fail=$((n_fail + 1))
+}
+# check COND_STATUS DESCRIPTION [DETAIL]: ok when the status is 0.
+check() {
+	if (($1 == 0)); then ok "$2"; else not_ok "$2" "${3:-}"; fi
+}
+
+figures=()
+figure() {
+	figures+=("$*")
+	echo "# figure: $*"
+}
+
+write_figures() {
+	local d
+	((${#figures[@]})) || return 0
+	d=$(dirname "$figures_file")
+	mkdir -p "$d" 2>/dev/null || return 0
+	{
+		echo "# tests/e2e/resilience_test.sh figures, $(date -u +%Y-%m-%dT%H:%M:%SZ), host $(uname -n), $(nproc 2>/dev/null || echo '?') CPUs"
+		printf '%s\n' "${figures[@]}"
+		echo "checks: $n_pass passed, $n_fail failed"
+	} >"$figures_file.tmp" && mv -f "$figures_file.tmp" "$figures_file"
+}
+
+# ------------------------------------------------------------------ the stack
+
+port=$(free_port 18600) || {
+	echo "ERROR: no free TCP port from 18600"
+	exit 99
+}
+pgport=$(free_port 56600) || {
+	echo "ERROR: no free port number from 56600"
+	exit 99
+}
+# Short: PostgreSQL's socket path must fit in 108 bytes.
+dir=$(mktemp -d /tmp/attempts-res.XXXXXX) || exit 99
+chmod 755 "$dir"
+mkdir -p "$dir/w"
+dev=$srcdir/dev
+bg_pids=()
+started_at=$SECONDS
+
+# shellcheck disable=SC2317 # called from the EXIT trap
+print_logs() {
+	local f
+	for f in "$dir/logs/workers.log" "$dir/logs/nginx-error.log" "$dir/pg/postgres.log"; do
+		[[ -f $f ]] || continue
+		echo "--- tail of $f"
+		tail -n 30 "$f"
+	done
+}
+
+# shellcheck disable=SC2317 # the EXIT trap
+cleanup() {
+	local rc=$? p
+	trap - EXIT
+	touch "$dir/w/stop" 2>/dev/null
+	for p in "${bg_pids[@]}"; do
+		alive "$p" && kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${bg_pids[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	if ((rc != 0 && rc != 77)) || ((n_fail)); then
+		print_logs
+	fi
+	write_figures
+	ATTEMPTS_RUN_DIR=$dir "$dev" down >/dev/null 2>&1 || true
+	rm -rf "$dir"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+export ATTEMPTS_RUN_DIR=$dir ATTEMPTS_PORT=$port ATTEMPTS_PG_PORT=$pgport
+export ATTEMPTS_FCGI_BIN=$fcgi_bin PG_FAST=1
+ATTEMPTS_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
+export ATTEMPTS_JWT_SECRET
+url=http://127.0.0.1:$port
+conninfo=$(pg_cluster_conninfo "$dir/pg" "$pgport")
+breaker_timeout_ms=2000
+workers=0
+mw_pid=
+
+# stack_up WORKERS THREADS [ATTEMPTS_X=value...]: (re)starts the stack with
+# that worker environment.
+stack_up() {
+	local w=$1 t=$2 i
+	shift 2
+	if ! env ATTEMPTS_WORKERS="$w" ATTEMPTS_THREADS="$t" "$@" \
+		"$dev" up --no-install --no-build --no-demo >"$dir/dev-up.log" 2>&1; then
+		cat "$dir/dev-up.log"
+		echo "ERROR: ./dev up failed"
+		exit 99
+	fi
+	workers=$w
+	mw_pid=$(read_pid "$dir/fcgi.pid")
+	for ((i = 0; i < 50; i++)); do
+		[[ $(children_of "$mw_pid" | wc -l) -ge $w ]] && return 0
+		sleep 0.1
+	done
+	echo "ERROR: multiwatch ($mw_pid) did not start $w workers"
+	exit 99
+}
+
+stack_down() {
+	"$dev" down >"$dir/dev-down.log" 2>&1 || {
+		cat "$dir/dev-down.log"
+		echo "ERROR: ./dev down failed"
+		exit 99
+	}
+}
+
+token() {
+	"$dev" token --role "$1" --sub "$2" --ttl 3600
+}
+
+psql_q() {
+	"$PSQL" -X -A -t -q -v ON_ERROR_STOP=1 -d "$conninfo" -c "$1"
+}
+
+# api METHOD PATH TOKEN [BODY] [CURL ARGS...]: one request; sets R_CODE,
+# R_TIME, R_BODY and R_HDRS (header lines, CR removed).
+api() {
+	local method=$1 path=$2 tok=$3 body=${4-} out last hf=$dir/w/hdr.$BASHPID
+	local args=(-s -m 5 -X "$method" -D "$hf" -w '\n%{http_code} %{time_total}')
+	shift 3
+	(($#)) && shift
+	[[ -n $tok ]] && args+=(-H "Authorization: Bearer $tok")
+	[[ -n $body ]] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	out=$(curl "${args[@]}" "$@" "$url$path")
+	last=${out##*$'\n'}
+	R_BODY=${out%$'\n'*}
+	R_CODE=${last%% *}
+	R_TIME=${last#* }
+	R_HDRS=$(tr -d '\r' <"$hf" 2>/dev/null)
+	rm -f "$hf"
+}
+
+# The version of attempt $1 (token $2) as the database has it (no cache).
+fresh_version() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		api GET "/api/attempts/$1?action=state" "$2" '' -H 'Cache-Control: no-cache'
+		if [[ $R_CODE == 200 ]]; then
+			jnum version "$R_BODY"
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# Prints "pid hits misses size opened_count rejected" for every worker,
+# one line each, from action=stats&type=optimization: parallel bursts until
+# $workers distinct pids answered (at most 10 bursts).
+sample_stats() {
+	local i f text pid line
+	local -A seen=()
+	mkdir -p "$dir/w/st"
+	for ((i = 0; i < 10; i++)); do
+		rm -f "$dir/w/st/"*
+		curl -s -m 5 --parallel --parallel-max 16 -H "Authorization: Bearer $admin_tok" \
+			-o "$dir/w/st/s_#1" \
+			"$url/api/attempts/$stats_id?action=stats&type=optimization&r=[1-40]" >/dev/null 2>&1
+		for f in "$dir/w/st/"s_*; do
+			[[ -f $f ]] || continue
+			text=$(<"$f")
+			pid=$(jnum pid "$text") || continue
+			line="$pid $(jnum hits "$text") $(jnum misses "$text") $(jnum size "$text")"
+			line+=" $(jnum opened_count "$text") $(jnum rejected "$text")"
+			seen[$pid]=$line
+		done
+		((${#seen[@]} >= workers)) && break
+	done
+	for pid in "${!seen[@]}"; do
+		echo "${seen[$pid]}"
+	done | sort -n
+}
+
+# Missing acknowledged saves: prints each key of ACKFILE ("key value
+# version" lines) that attempt $1 does not hold with that value. Returns 2
+# if the query failed.
+missing_acks() {
+	local id=$1 f=$2 values out
+	[[ -s $f ]] || return 0
+	values=$(awk '{ printf "%s(\047%s\047, \047%s\047)", (NR > 1 ? ", " : ""), $1, $2 }' "$f")
+	out=$(psql_q "SELECT v.k FROM (VALUES $values) AS v(k, val)
+		WHERE NOT EXISTS (SELECT 1 FROM attempts.attempts a
+		WHERE a.attempt_id = '$id' AND a.answers ->> v.k = v.val)") || return 2
+	[[ -n $out ]] && printf '%s\n' "$out"
+	return 0
+}
+
+# save_loop TOKEN ID PREFIX LOG ACKS READS: saves (a distinct answer key
+# each, with the expected_version last acknowledged) until $dir/w/stop
+# exists, each followed by a state read when READS is 1. LOG gets
+# "save|read START_EPOCH STATUS TIME_TOTAL [X-Cache]" lines; ACKS gets
+# "key value version" for every 2xx save.
+save_loop() {
+	local tok=$1 id=$2 prefix=$3 log=$4 acks=$5 reads=$6
+	local n=0 exp ver key val t0 out last body code t cur
+	exp=$(fresh_version "$id" "$tok") || exp=1
+	while [[ ! -e $dir/w/stop ]]; do
+		n=$((n + 1))
+		key=${prefix}_$n
+		val=v${n}_$RANDOM
+		t0=$EPOCHREALTIME
+		out=$(curl -s -m 5 -X PATCH -H "Authorization: Bearer $tok" \
+			-H 'Content-Type: application/json' \
+			--data-binary "{\"answers\":{\"$key\":\"$val\"},\"expected_version\":$exp}" \
+			-w '\n%{http_code} %{time_total}' "$url/api/attempts/$id?action=save")
+		last=${out##*$'\n'}
+		body=${out%$'\n'*}
+		code=${last%% *}
+		t=${last#* }
+		echo "save $t0 $code $t $key" >>"$log"
+		case $code in
+		2??)
+			if ver=$(jnum version "$body"); then
+				echo "$key $val $ver" >>"$acks"
+				exp=$ver
+			else
+				echo "badbody $t0 $code $t $body" >>"$log"
+			fi
+			;;
+		409)
+			cur=$(jnum current_version "$body") && exp=$cur
+			;;
+		esac
+		if ((reads)); then
+			t0=$EPOCHREALTIME
+			out=$(curl -s -m 5 -o /dev/null -H "Authorization: Bearer $tok" \
+				-w '%{http_code} %{time_total} %header{x-cache}' \
+				"$url/api/attempts/$id?action=state")
+			echo "read $t0 $out" >>"$log"
+		fi
+	done
+}
+
+# Prints "kind:status count" pairs of a loop log, for requests whose start
+# lies in [FROM, TO).
+status_counts() {
+	awk -v from="$2" -v to="$3" '$2 >= from && $2 < to { n[$1 ":" $3 ($1 == "read" && $3 == 200 ? "/" $5 : "")]++ }
+		END { for (k in n) printf "%s=%d ", k, n[k] }' "$1" | tr ' ' '\n' | sort | paste -sd ' '
+}
+
+echo "# resilience: run dir $dir, nginx $url, PostgreSQL port $pgport"
+stack_a_env=(ATTEMPTS_BREAKER_TIMEOUT_MS=$breaker_timeout_ms ATTEMPTS_BREAKER_FAILURE_THRESHOLD=5
+	ATTEMPTS_POOL_ACQUIRE_TIMEOUT_MS=500 ATTEMPTS_RETRY_ATTEMPTS=3 ATTEMPTS_RETRY_BASE_DELAY_MS=50
+	ATTEMPTS_RETRY_MAX_DELAY_MS=2000)
+stack_up 4 4 "${stack_a_env[@]}"
+echo "# stack A: 4 workers x 4 threads, ${stack_a_env[*]}"
+figure "stack_a: workers=4 threads=4 ${stack_a_env[*]}"
+
+# ------------------------------------------------------------------ fixtures
+
+uuid_of() { printf '00000000-0000-4000-8000-%012d' "$1"; }
+proctor_tok=$(token proctor "$(uuid_of 900001)")
+admin_tok=$(token admin "$(uuid_of 900002)")
+api POST /api/exams "$proctor_tok" '{"title":"resilience","time_limit_s":3600}'
+exam_id=$(jstr exam_id "$R_BODY")
+if [[ $R_CODE != 201 || -z $exam_id ]]; then
+	echo "ERROR: cannot create an exam: $R_CODE $R_BODY"
+	exit 99
+fi
+# Students 1..26, one attempt each: 1..20 the mixed run (1 also the
+# consistency cycles), 21..22 the outage, 23..25 the kill, 26 the pool.
+n_students=26
+stu_tok=()
+att=()
+for ((i = 1; i <= n_students; i++)); do
+	stu_tok[i]=$(token student "$(uuid_of "$i")")
+	api POST /api/attempts/new?action=start "${stu_tok[i]}" "{\"exam_id\":\"$exam_id\"}"
+	att[i]=$(jstr attempt_id "$R_BODY")
+	if [[ $R_CODE != 201 || -z ${att[i]} ]]; then
+		echo "ERROR: cannot start attempt $i: $R_CODE $R_BODY"
+		exit 99
+	fi
+done
+stats_id=${att[1]}
+echo "# fixtures: exam $exam_id, $n_students attempts ($((SECONDS - started_at)) s)"
+
+# =================================================== 1. cross-worker consistency
+echo "# 1. cross-worker consistency: warm every worker, save, read 50 times, x5"
+s1_tok=${stu_tok[1]}
+s1_id=${att[1]}
+mkdir -p "$dir/w/s1"
+
+# read_batch N TAG: N parallel state reads of attempt 1 (up to 16 at
+# once); prints "status x-cache etag time file" per read.
+read_batch() {
+	curl -s -m 5 --parallel --parallel-max 16 -H "Authorization: Bearer $s1_tok" \
+		-o "$dir/w/s1/$2_#1" \
+		-w '%{http_code} %header{x-cache} %header{etag} %{time_total} %{filename_effective}\n' \
+		"$url/api/attempts/$s1_id?action=state&r=[1-$1]" 2>/dev/null
+}
+
+# Warm-up reaches every worker: each worker's cache holds the entry.
+s1_warm_ok=0
+s1_warm_detail=
+for ((try = 1; try <= 5; try++)); do
+	read_batch 40 warm$try >/dev/null
+	mapfile -t st < <(sample_stats)
+	filled=0
+	for line in "${st[@]}"; do
+		read -r _ _ _ size _ _ <<<"$line"
+		((size >= 1)) && filled=$((filled + 1))
+	done
+	s1_warm_detail="$filled of $workers workers hold a cached state after $try warm-up batch(es) of 40 reads (pid hits misses size: $(printf '%s; ' "${st[@]}"))"
+	if ((filled == workers && ${#st[@]} == workers)); then
+		s1_warm_ok=1
+		break
+	fi
+done
+check $((!s1_warm_ok)) "1: warm-up reads reach all $workers workers' caches" "$s1_warm_detail"
+echo "# $s1_warm_detail"
+
+s1_stale=0
+s1_errors=0
+s1_reads=0
+s1_miss=0
+s1_hit=0
+s1_detail=
+version=$(fresh_version "$s1_id" "$s1_tok")
+for ((cycle = 1; cycle <= 5; cycle++)); do
+	read_batch 40 "pre$cycle" >/dev/null
+	api PATCH "/api/attempts/$s1_id?action=save" "$s1_tok" \
+		"{\"answers\":{\"c$cycle\":\"x$cycle\"},\"expected_version\":$version}"
+	if [[ $R_CODE != 200 ]]; then
+		not_ok "1: cycle $cycle save answers 200" "$R_CODE $R_BODY"
+		version=$(fresh_version "$s1_id" "$s1_tok")
+		continue
+	fi
+	version=$(jnum version "$R_BODY")
+	stale=0 errs=0 hits=0 misses=0
+	while read -r code xc etag t file; do
+		s1_reads=$((s1_reads + 1))
+		if [[ $code != 200 ]]; then
+			errs=$((errs + 1))
+			s1_detail+=" cycle $cycle: status $code;"
+			continue
+		fi
+		[[ $xc == HIT ]] && hits=$((hits + 1))
+		[[ $xc == MISS ]] && misses=$((misses + 1))
+		bodyv=$(jnum version "$(<"$file")")
+		if [[ $etag != "\"$version\"" || $bodyv != "$version" ]]; then
+			stale=$((stale + 1))
+			s1_detail+=" cycle $cycle: saw ETag $etag body version $bodyv ($xc) after save acked $version;"
+		fi
+	done < <(read_batch 50 "post$cycle")
+	echo "# cycle $cycle: save acked version $version; 50 reads: $hits HIT, $misses MISS, $stale stale, $errs errors"
+	s1_stale=$((s1_stale + stale))
+	s1_errors=$((s1_errors + errs))
+	s1_hit=$((s1_hit + hits))
+	s1_miss=$((s1_miss + misses))
+done
+check $((s1_stale + s1_errors > 0)) "1: 5 save/read cycles, every one of $s1_reads reads after the save shows the new version" "$s1_stale stale, $s1_errors errors:$s1_detail"
+figure "consistency_cycles: cycles=5 reads=$s1_reads stale=$s1_stale errors=$s1_errors hit=$s1_hit miss=$s1_miss"
+
+# Phase B: readers hammer the attempt (no pause) while saves land every
+# 150 ms; a read that started after a save was acknowledged must not show
+# an older version. Start times are taken before curl is spawned and ack
+# times after it returned, so a flagged read is certainly stale.
+echo "# 1b. continuous readers during saves"
+rm -f "$dir/w/stop"
+reader() {
+	local t0 out
+	while [[ ! -e $dir/w/stop ]]; do
+		t0=$EPOCHREALTIME
+		out=$(curl -s -m 5 -o /dev/null -H "Authorization: Bearer $s1_tok" \
+			-w '%{http_code} %header{etag} %header{x-cache}' \
+			"$url/api/attempts/$s1_id?action=state")
+		echo "$t0 $out" >>"$1"
+	done
+}
+for ((r = 1; r <= 8; r++)); do
+	reader "$dir/w/s1/readers.$r" &
+	bg_pids+=($!)
+done
+sleep 0.3
+: >"$dir/w/s1/acks"
+for ((k = 1; k <= 15; k++)); do
+	api PATCH "/api/attempts/$s1_id?action=save" "$s1_tok" \
+		"{\"answers\":{\"b$k\":\"y$k\"},\"expected_version\":$version}"
+	t_ack=$(now)
+	if [[ $R_CODE == 200 ]]; then
+		version=$(jnum version "$R_BODY")
+		echo "$t_ack $version" >>"$dir/w/s1/acks"
+	else
+		version=$(fresh_version "$s1_id" "$s1_tok")
+	fi
+	sleep 0.15
+done
+sleep 0.3
+touch "$dir/w/stop"
+for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null; done
+bg_pids=()
+# awk: acks first ("t version"), then reads ("t0 status etag xcache").
+s1b=$(cat "$dir/w/s1/readers."* | sort -n | awk '
+	NR == FNR { at[NR] = $1; av[NR] = $2; na = NR; next }
+	{
+		reads++
+		if ($2 != 200) { errs++; next }
+		v = $3; gsub(/"/, "", v)
+		want = 0; lag = 0
+		for (i = 1; i <= na; i++) if (at[i] < $1) { want = av[i]; lag = $1 - at[i] }
+		if (v + 0 < want) { stale++; if (lag > maxlag) maxlag = lag }
+	}
+	END { printf "%d %d %d %.3f\n", reads, stale + 0, errs + 0, maxlag }' "$dir/w/s1/acks" -)
+read -r b_reads b_stale b_errs b_lag <<<"$s1b"
+b_saves=$(wc -l <"$dir/w/s1/acks")
+check $((b_stale + b_errs > 0 || b_saves < 10)) "1b: $b_reads reads by 8 concurrent readers during $b_saves saves: none started after an ack shows an older version" "$b_stale stale (largest time since the ack $b_lag s), $b_errs errors"
+figure "consistency_concurrent: readers=8 reads=$b_reads saves=$b_saves stale=$b_stale errors=$b_errs max_stale_lag_s=$b_lag"
+
+# =================================================== 5. mixed run, cache hit rate
+echo "# 5. mixed run: 90% reads / 10% saves, 2000 requests on 20 attempts"
+mapfile -t before < <(sample_stats)
+declare -A b_hits=() b_miss=()
+for line in "${before[@]}"; do
+	read -r pid h m _ <<<"$line"
+	b_hits[$pid]=$h
+	b_miss[$pid]=$m
+done
+# 10 clients, each one curl process over 200 requests on its own 2
+# attempts (saves without expected_version: last writer wins).
+mkdir -p "$dir/w/s5"
+t5=$(now)
+for ((c = 0; c < 10; c++)); do
+	args=()
+	for ((q = 0; q < 200; q++)); do
+		i=$((c * 2 + 1 + RANDOM % 2))
+		((q > 0)) && args+=(--next)
+		args+=(-s -m 5 -o /dev/null -H "Authorization: Bearer ${stu_tok[i]}")
+		if ((RANDOM % 10 == 0)); then
+			args+=(-w 'save %{http_code} %{time_total} -\n' -X PATCH -H 'Content-Type: application/json'
+				--data-binary "{\"answers\":{\"m$q\":$RANDOM}}" "$url/api/attempts/${att[i]}?action=save")
+		else
+			args+=(-w 'read %{http_code} %{time_total} %header{x-cache}\n'
+				"$url/api/attempts/${att[i]}?action=state")
+		fi
+	done
+	curl "${args[@]}" >"$dir/w/s5/client.$c" 2>/dev/null &
+	bg_pids+=($!)
+done
+for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null; done
+bg_pids=()
+t5_end=$(now)
+mapfile -t after < <(sample_stats)
+read -r m_total m_reads m_saves m_bad m_chit <<<"$(cat "$dir/w/s5/client."* | awk '
+	{ n++; if ($1 == "read") r++; else s++; if ($2 !~ /^2/) bad++; if ($4 == "HIT") h++ }
+	END { printf "%d %d %d %d %d\n", n, r, s, bad, h }')"
+m_p=$(cat "$dir/w/s5/client."* | awk '{ print $1, $3 }' | sort -k1,1 -k2,2n | awk '
+	{ t[$1, ++n[$1]] = $2 }
+	END { for (k in n) printf "%s_p50_ms=%.1f %s_p95_ms=%.1f ", k, 1000 * t[k, int(n[k] * 0.5 + 0.5)], k, 1000 * t[k, int(n[k] * 0.95 + 0.5)] }')
+hits=0 misses=0 per=
+for line in "${after[@]}"; do
+	read -r pid h m _ <<<"$line"
+	if [[ -n ${b_hits[$pid]:-} ]]; then
+		dh=$((h - b_hits[$pid]))
+		dm=$((m - b_miss[$pid]))
+	else
+		dh=$h dm=$m
+	fi
+	hits=$((hits + dh))
+	misses=$((misses + dm))
+	per+="pid $pid: $dh/$((dh + dm)); "
+done
+rate=$(fcalc "($hits + $misses) > 0 ? $hits / ($hits + $misses) : 0")
+crate=$(fcalc "$m_reads > 0 ? $m_chit / $m_reads : 0")
+echo "# mixed run: $m_total requests ($m_reads reads, $m_saves saves) in $(fcalc "$t5_end - $t5") s; $m_p"
+echo "# cache (stats of ${#after[@]} workers, this run only): $hits hits / $((hits + misses)) lookups = $rate; per worker: $per"
+echo "# client-side X-Cache: $m_chit HIT of $m_reads reads = $crate"
+check $((m_bad > 0 || m_total < 2000)) "5: mixed run of $m_total requests answered 2xx" "$m_bad not 2xx"
+figure "mixed_run: requests=$m_total reads=$m_reads saves=$m_saves non_2xx=$m_bad seconds=$(fcalc "$t5_end - $t5") $m_p"
+figure "cache_hit_rate: $rate (hits=$hits lookups=$((hits + misses)) from stats&type=optimization summed over ${#after[@]} workers; client X-Cache HIT rate $crate)"
+
+# =================================================== 2. fault injection
+echo "# 2. PostgreSQL stopped for 5 s under load"
+rm -f "$dir/w/stop"
+mkdir -p "$dir/w/s2"
+pids_before=$(children_of "$mw_pid" | paste -sd ' ')
+for c in 21 22; do
+	save_loop "${stu_tok[c]}" "${att[c]}" "o$c" "$dir/w/s2/log.$c" "$dir/w/s2/acks.$c" 1 &
+	bg_pids+=($!)
+done
+sleep 1.5
+t_stop0=$(now)
+pg_cluster_stop "$dir/pg" || not_ok "2: pg_ctl stop -m fast"
+t_down=$(now)
+sleep 5
+t_start0=$(now)
+pg_cluster_start "$dir/pg" "$pgport" >"$dir/w/s2/pgstart.log" 2>&1 || {
+	cat "$dir/w/s2/pgstart.log"
+	not_ok "2: PostgreSQL starts again"
+}
+t_up=$(now)
+# Until the first 2xx save after the restart (at most 15 s), then 1.5 s more.
+for ((i = 0; i < 150; i++)); do
+	cat "$dir/w/s2/log."* 2>/dev/null | awk -v s="$t_start0" '$1 == "save" && $2 >= s && $3 ~ /^2/ { f = 1 } END { exit !f }' && break
+	sleep 0.1
+done
+sleep 1.5
+touch "$dir/w/stop"
+for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null; done
+bg_pids=()
+pids_after=$(children_of "$mw_pid" | paste -sd ' ')
+s2log=$dir/w/s2/all
+cat "$dir/w/s2/log."* | sort -k2,2n >"$s2log"
+
+check "$([[ $pids_before == "$pids_after" && -n $pids_before ]] && echo 0 || echo 1)" \
+	"2: worker pids unchanged across the outage ($pids_before)" "before: $pids_before; after: $pids_after"
+
+# During the outage: each request 503, or 200 from the cache for reads,
+# within 1 s.
+read -r out_n out_bad out_slow out_max <<<"$(awk -v a="$t_down" -v b="$t_start0" '
+	$2 >= a && $2 < b {
+		n++
+		good = ($3 == 503) || ($1 == "read" && $3 == 200 && $5 == "HIT")
+		if (!good) bad++
+		if ($4 + 0 >= 1.0) slow++
+		if ($4 + 0 > max) max = $4 + 0
+	}
+	END { printf "%d %d %d %.3f\n", n, bad, slow, max }' "$s2log")"
+out_counts=$(status_counts "$s2log" "$t_down" "$t_start0")
+check $((out_n == 0 || out_bad > 0)) "2: all $out_n requests issued while PostgreSQL was down answered 503 (or a cached 200)" \
+	"$out_bad others: $(awk -v a="$t_down" -v b="$t_start0" '$2 >= a && $2 < b && !($3 == 503 || ($1 == "read" && $3 == 200 && $5 == "HIT"))' "$s2log" | head -n 5 | paste -sd ';')"
+check $((out_n == 0 || out_slow > 0)) "2: each of them answered within 1 s (slowest $out_max s)" \
+	"$out_slow took >= 1 s: $(awk -v a="$t_down" -v b="$t_start0" '$2 >= a && $2 < b && $4 >= 1.0' "$s2log" | head -n 5 | paste -sd ';')"
+hung=$(awk '$3 == "000" || $4 + 0 >= 4.9' "$s2log" | wc -l)
+check $((hung > 0)) "2: no request hung (none timed out at 5 s) during the whole run ($(wc -l <"$s2log") requests)" \
+	"$(awk '$3 == "000" || $4 + 0 >= 4.9' "$s2log" | head -n 5 | paste -sd ';')"
+
+# Recovery: first 2xx save that started after the restart began, measured
+# from the moment PostgreSQL answered again.
+first_ok=$(awk -v s="$t_start0" '$1 == "save" && $2 >= s && $3 ~ /^2/ { printf "%.6f\n", $2 + $4; exit }' "$s2log")
+if [[ -n $first_ok ]]; then
+	recovery=$(fcalc "$first_ok - $t_up")
+	limit=$(fcalc "$breaker_timeout_ms / 1000 + 2")
+	check "$(flt "$recovery" "$limit" && echo 0 || echo 1)" \
+		"2: first 2xx save $recovery s after PostgreSQL was back (limit: breaker timeout + 2 s = $limit s)" \
+		"too slow"
+else
+	recovery=none
+	not_ok "2: a save succeeds after PostgreSQL is back" "no 2xx save in 15 s: $(tail -n 5 "$s2log" | paste -sd ';')"
+fi
+first_503=$(awk -v s="$t_stop0" '$2 >= s && $3 == 503 { printf "%.3f\n", $2 + $4 - s; exit }' "$s2log")
+during_stop=$(status_counts "$s2log" "$t_stop0" "$t_down")
+during_start=$(status_counts "$s2log" "$t_start0" "$t_up")
+after_up=$(status_counts "$s2log" "$t_up" 1e12)
+mapfile -t st < <(sample_stats)
+opened=0
+for line in "${st[@]}"; do
+	read -r _ _ _ _ o _ <<<"$line"
+	opened=$((opened + o))
+done
+echo "# stop took $(fcalc "$t_down - $t_stop0") s; down for $(fcalc "$t_start0 - $t_down") s; start took $(fcalc "$t_up - $t_start0") s; first 503 $first_503 s after the stop began"
+echo "# requests while stopping: $during_stop"
+echo "# requests while down ($out_n): $out_counts (slowest $out_max s)"
+echo "# requests while starting: $during_start"
+echo "# requests after it was back: $after_up"
+echo "# recovery: first 2xx save $recovery s after PostgreSQL was back; breakers opened $opened times in total"
+figure "outage: down_s=$(fcalc "$t_start0 - $t_down") stop_s=$(fcalc "$t_down - $t_stop0") start_s=$(fcalc "$t_up - $t_start0") first_503_after_stop_s=$first_503"
+figure "outage_requests_while_down: total=$out_n $out_counts slowest_s=$out_max"
+figure "outage_requests_while_stopping: $during_stop"
+figure "outage_requests_while_starting: $during_start"
+figure "outage_requests_after_back: $after_up"
+figure "recovery_s: $recovery (first 2xx save after PostgreSQL answered again; breaker_timeout_ms=$breaker_timeout_ms; breaker opened_count summed over workers=$opened)"
+
+lost=0 acked=0 lostkeys=
+for c in 21 22; do
+	[[ -f $dir/w/s2/acks.$c ]] && acked=$((acked + $(wc -l <"$dir/w/s2/acks.$c")))
+	m=$(missing_acks "${att[c]}" "$dir/w/s2/acks.$c")
+	rc=$?
+	if ((rc == 2)); then
+		lost=-1
+		lostkeys+=" query failed for attempt $c"
+	elif [[ -n $m ]]; then
+		((lost >= 0)) && lost=$((lost + $(wc -l <<<"$m")))
+		lostkeys+=" $(paste -sd ' ' <<<"$m")"
+	fi
+done
+check $((lost != 0 || acked == 0)) "2: all $acked acknowledged saves are in the database" "lost: $lost:$lostkeys"
+# The caches were emptied when the listeners lost PostgreSQL: the state
+# read through any worker shows the last acknowledged version.
+stale2=
+for c in 21 22; do
+	want=$(tail -n 1 "$dir/w/s2/acks.$c" | awk '{ print $3 }')
+	got=$(curl -s -m 5 --parallel --parallel-max 8 -H "Authorization: Bearer ${stu_tok[c]}" -o /dev/null \
+		-w '%header{etag}\n' "$url/api/attempts/${att[c]}?action=state&r=[1-16]" 2>/dev/null | tr -d '"' | sort -u | paste -sd ' ')
+	[[ $got == "$want" ]] || stale2+=" attempt $c: acked $want, reads show $got;"
+done
+check "$([[ -z $stale2 ]] && echo 0 || echo 1)" "2: after recovery, reads through every worker show the last acknowledged version" "$stale2"
+figure "outage_acked_saves: $acked lost=$lost"
+
+# =================================================== 3. kill -9 a worker under load
+echo "# 3. kill -9 a worker under load"
+rm -f "$dir/w/stop"
+mkdir -p "$dir/w/s3"
+for c in 23 24 25; do
+	save_loop "${stu_tok[c]}" "${att[c]}" "k$c" "$dir/w/s3/log.$c" "$dir/w/s3/acks.$c" 0 &
+	bg_pids+=($!)
+done
+sleep 1
+mapfile -t kids < <(children_of "$mw_pid")
+# The victim: the worker holding the most connections from nginx (so it
+# serves the load), else the first.
+victim=
+if command -v ss >/dev/null 2>&1; then
+	victim=$(ss -xpH state established src "$dir/fcgi.sock" 2>/dev/null |
+		grep -o 'pid=[0-9]*' | sort | uniq -c | sort -rn | awk 'NR == 1 { sub("pid=", "", $2); print $2 }')
+fi
+[[ " ${kids[*]} " == *" $victim "* ]] || victim=${kids[0]}
+t_kill=$(now)
+kill -KILL "$victim"
+replaced= t_replaced=
+for ((i = 0; i < 100; i++)); do
+	mapfile -t nowk < <(children_of "$mw_pid")
+	if ((${#nowk[@]} == workers)) && [[ " ${nowk[*]} " != *" $victim "* ]]; then
+		replaced=$(comm -13 <(printf '%s\n' "${kids[@]}" | sort) <(printf '%s\n' "${nowk[@]}" | sort) | paste -sd ' ')
+		t_replaced=$(now)
+		break
+	fi
+	sleep 0.1
+done
+if [[ -n $t_replaced ]]; then
+	ok "3: killed worker $victim replaced by $replaced after $(fcalc "$t_replaced - $t_kill") s"
+else
+	not_ok "3: killed worker $victim replaced within 10 s" "children now: ${nowk[*]:-none}"
+	t_replaced=$(now)
+fi
+healthy=
+for ((i = 0; i < 100; i++)); do
+	if [[ $(curl -s -o /dev/null -m 5 -w '%{http_code}' "$url/api/health") == 200 ]]; then
+		healthy=$(fcalc "$(now) - $t_kill")
+		break
+	fi
+	sleep 0.1
+done
+check "$([[ -n $healthy ]] && echo 0 || echo 1)" "3: /api/health answers 200 again (${healthy:-never} s after the kill)" "not within 10 s"
+sleep 1.5
+touch "$dir/w/stop"
+for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null; done
+bg_pids=()
+s3log=$dir/w/s3/all
+cat "$dir/w/s3/log."* | sort -k2,2n >"$s3log"
+k_counts=$(status_counts "$s3log" 0 1e12)
+k_after=$(awk -v s="$t_replaced" '$2 >= s && $3 ~ /^2/' "$s3log" | wc -l)
+check $((k_after == 0)) "3: saves succeed after the replacement ($k_after 2xx)" "$(tail -n 3 "$s3log" | paste -sd ';')"
+lost=0 acked=0 lostkeys=
+for c in 23 24 25; do
+	[[ -f $dir/w/s3/acks.$c ]] && acked=$((acked + $(wc -l <"$dir/w/s3/acks.$c")))
+	m=$(missing_acks "${att[c]}" "$dir/w/s3/acks.$c")
+	rc=$?
+	if ((rc == 2)); then
+		lost=-1
+		lostkeys+=" query failed for attempt $c"
+	elif [[ -n $m ]]; then
+		((lost >= 0)) && lost=$((lost + $(wc -l <<<"$m")))
+		lostkeys+=" $(paste -sd ' ' <<<"$m")"
+	fi
+done
+check $((lost != 0 || acked == 0)) "3: all $acked acknowledged saves are in the database" "lost: $lost:$lostkeys"
+echo "# kill: statuses $k_counts"
+figure "kill9: victim=$victim replaced_by=${replaced:-none} replaced_after_s=$(fcalc "$t_replaced - $t_kill") health_200_after_s=${healthy:-never} statuses: $k_counts acked=$acked lost=$lost"
+
+# =================================================== 4. pool exhaustion
+echo "# 4. pool exhaustion: 1 worker x 8 threads, pool_max 2, acquire timeout 500 ms"
+stack_down
+stack_b_env=(ATTEMPTS_POOL_MAX=2 ATTEMPTS_POOL_ACQUIRE_TIMEOUT_MS=500
+	ATTEMPTS_BREAKER_TIMEOUT_MS=$breaker_timeout_ms ATTEMPTS_BREAKER_FAILURE_THRESHOLD=5)
+stack_up 1 8 "${stack_b_env[@]}"
+figure "stack_b: workers=1 threads=8 ${stack_b_env[*]}"
+p_tok=${stu_tok[26]}
+p_id=${att[26]}
+p_ver=$(fresh_version "$p_id" "$p_tok")
+mkdir -p "$dir/w/s4"
+# The lock holder: a transaction holding the attempt's row for 4 s.
+printf '%s\n' "BEGIN;" "SELECT 1 FROM attempts.attempts WHERE attempt_id = '$p_id' FOR UPDATE;" \
+	"SELECT pg_sleep(4);" "COMMIT;" |
+	PGAPPNAME=resilience-lock "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$conninfo" >"$dir/w/s4/lock.log" 2>&1 &
+lock_pid=$!
+bg_pids+=("$lock_pid")
+locked=
+for ((i = 0; i < 50; i++)); do
+	if [[ $(psql_q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'resilience-lock'
+		AND state = 'active' AND query LIKE '%pg_sleep%'") == 1 ]]; then
+		locked=$(now)
+		break
+	fi
+	sleep 0.05
+done
+if [[ -z $locked ]]; then
+	not_ok "4: psql holds the row lock" "$(cat "$dir/w/s4/lock.log")"
+	locked=$(now)
+fi
+t_fire=$(now)
+save_pids=()
+for ((j = 1; j <= 6; j++)); do
+	(
+		t0=$EPOCHREALTIME
+		curl -s -m 10 -X PATCH -D "$dir/w/s4/hdr.$j" -o "$dir/w/s4/body.$j" \
+			-H "Authorization: Bearer $p_tok" -H 'Content-Type: application/json' \
+			--data-binary "{\"answers\":{\"p$j\":\"w$j\"},\"expected_version\":$p_ver}" \
+			-w "$t0 %{http_code} %{time_total}\n" "$url/api/attempts/$p_id?action=save" >"$dir/w/s4/res.$j"
+	) &
+	save_pids+=($!)
+	bg_pids+=($!)
+done
+wait "$lock_pid"
+t_release=$(now)
+for p in "${save_pids[@]}"; do wait "$p" 2>/dev/null; done
+bg_pids=()
+n503=0 n_done=0 bad503= baddone= p_lines=
+for ((j = 1; j <= 6; j++)); do
+	read -r t0 code t <"$dir/w/s4/res.$j" || code=none
+	body=$(cat "$dir/w/s4/body.$j" 2>/dev/null)
+	hdrs=$(tr -d '\r' <"$dir/w/s4/hdr.$j" 2>/dev/null)
+	end=$(fcalc "${t0:-0} + ${t:-0}")
+	p_lines+=" $code/${t}s"
+	if [[ $code == 503 ]]; then
+		n503=$((n503 + 1))
+		ra=$(grep -i '^retry-after:' <<<"$hdrs" | awk '{ print $2 }')
+		if [[ $(jstr code "$body") != service_unavailable || -z $ra ]] ||
+			flt "$t" 0.4 || ! flt "$t" 3; then
+			bad503+=" save $j: $t s, Retry-After '${ra}', body $body;"
+		fi
+	elif [[ $code == 200 || $code == 409 ]]; then
+		n_done=$((n_done + 1))
+		# It waited for the lock and finished soon after it went.
+		if flt "$end" "$(fcalc "$t_release - 1")" || ! flt "$end" "$(fcalc "$t_release + 2")"; then
+			baddone+=" save $j ($code) ended $(fcalc "$end - $t_release") s after the lock was released;"
+		fi
+	else
+		baddone+=" save $j: status $code after $t s: $body;"
+	fi
+done
+echo "# pool: lock held $(fcalc "$t_release - $locked") s; saves fired $(fcalc "$t_fire - $locked") s after it was taken; results:$p_lines"
+check "$([[ $n503 == 4 && -z $bad503 ]] && echo 0 || echo 1)" \
+	"4: 4 of 6 concurrent saves answer 503 service_unavailable with Retry-After after 0.4..3 s" \
+	"$n503 answered 503:$bad503 (all:$p_lines)"
+check "$([[ $n_done == 2 && -z $baddone ]] && echo 0 || echo 1)" \
+	"4: the 2 saves holding connections complete (200/409) once the lock is released" \
+	"$n_done completed:$baddone (all:$p_lines)"
+p_ver=$(fresh_version "$p_id" "$p_tok")
+api PATCH "/api/attempts/$p_id?action=save" "$p_tok" "{\"answers\":{\"pfresh\":\"z\"},\"expected_version\":$p_ver}"
+check "$([[ $R_CODE == 200 ]] && flt "$R_TIME" 2 && echo 0 || echo 1)" \
+	"4: a fresh save afterwards answers 200 at once ($R_TIME s): no deadlock" "$R_CODE after $R_TIME s: $R_BODY"
+mapfile -t st < <(sample_stats)
+figure "pool_exhaustion: results(status/time):$p_lines lock_held_s=$(fcalc "$t_release - $locked") fresh_save=$R_CODE/${R_TIME}s worker_stats(pid hits misses size opened rejected)=${st[*]}"
+
+stack_down
+echo "# total time $((SECONDS - started_at)) s"
+figure "runtime_s: $((SECONDS - started_at))"
+echo "resilience: $n_pass passed, $n_fail failed"
+((n_fail == 0)) || exit 1
+exit 0
