@@ -186,7 +186,7 @@ int main(int argc, char **argv)
 		log_error("FCGX_Init failed");
 		goto out;
 	}
-	if (app_create(&cfg, &a) != ATT_OK) {
+	if (app_create(&cfg, FCGX_IsCGI() ? APP_ONESHOT : APP_PERSISTENT, &a) != ATT_OK) {
 		log_error("cannot create the worker state");
 		goto out;
 	}

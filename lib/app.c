@@ -113,7 +113,7 @@ static void *housekeeping(void *arg)
 	return NULL;
 }
 
-static att_err create_parts(app *a)
+static att_err create_parts(app *a, app_mode mode)
 {
 	const config *cfg = a->cfg;
 	pool_options opt = {
@@ -142,12 +142,13 @@ static att_err create_parts(app *a)
 				   (size_t)cfg->cache_max_bytes, NULL, NULL, &a->cache);
 	if (err == ATT_OK)
 		err = metrics_create(router_op_names(), router_op_count(), &a->metrics);
-	if (err == ATT_OK)
+	/* Without a listener the cache is never trusted (app_cache_usable). */
+	if (err == ATT_OK && mode == APP_PERSISTENT)
 		err = listener_create(cfg->db, app_channels, &cb, &a->listener);
 	return err;
 }
 
-att_err app_create(const config *cfg, app **out)
+att_err app_create(const config *cfg, app_mode mode, app **out)
 {
 	app *a = calloc(1, sizeof *a);
 	att_err err;
@@ -157,8 +158,8 @@ att_err app_create(const config *cfg, app **out)
 	a->cfg = cfg;
 	pthread_mutex_init(&a->stop_lock, NULL);
 	pthread_cond_init(&a->stop_cond, NULL);
-	err = create_parts(a);
-	if (err == ATT_OK) {
+	err = create_parts(a, mode);
+	if (err == ATT_OK && mode == APP_PERSISTENT) {
 		if (pthread_create(&a->housekeeper, NULL, housekeeping, a) != 0)
 			err = ATT_ENOMEM;
 		else
@@ -233,7 +234,7 @@ int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 
 int app_cache_usable(app *a)
 {
-	return listener_drain(a->listener);
+	return a->listener != NULL && listener_drain(a->listener);
 }
 
 const config *app_config(const app *a)

@@ -16,9 +16,15 @@
 
 typedef struct app app;
 
-/* Builds the process state from cfg (which must outlive the app) and
- * starts its housekeeping thread. The caller frees it with app_free(). */
-att_err app_create(const config *cfg, app **out) ATT_MUSTCHECK;
+typedef enum app_mode {
+	APP_PERSISTENT = 0, /* FastCGI: cache, listener, housekeeping thread */
+	APP_ONESHOT         /* plain CGI: one request, nothing worth keeping */
+} app_mode;
+
+/* Builds the process state from cfg (which must outlive the app); in
+ * APP_PERSISTENT mode also the change listener and the housekeeping thread.
+ * The caller frees it with app_free(). */
+att_err app_create(const config *cfg, app_mode mode, app **out) ATT_MUSTCHECK;
 
 /* Stops the housekeeping thread and frees everything. Accepts NULL. */
 void app_free(app *a);

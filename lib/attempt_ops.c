@@ -546,7 +546,10 @@ static cJSON *optimization_json(app *a)
 	cJSON_AddNumberToObject(bj, "failures", bs.failures);
 	cJSON_AddNumberToObject(bj, "opened_count", (double)bs.opened_count);
 	cJSON_AddNumberToObject(bj, "rejected", (double)bs.rejected);
-	listener_get_stats(app_listener(a), &notes, &resets, &connected);
+	notes = resets = 0;
+	connected = 0;
+	if (app_listener(a) != NULL)
+		listener_get_stats(app_listener(a), &notes, &resets, &connected);
 	cJSON_AddBoolToObject(lj, "connected", connected);
 	cJSON_AddNumberToObject(lj, "notifications", (double)notes);
 	cJSON_AddNumberToObject(lj, "resets", (double)resets);

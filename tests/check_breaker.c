@@ -1,6 +1,7 @@
 /* check_breaker: every transition of the circuit breaker on a fake clock,
  * and the one-probe rule under concurrent use. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,6 +291,39 @@ START_TEST(test_breaker_cancel_non_probe)
 }
 END_TEST
 
+/* A call let through while closed may report after the breaker opened and
+ * went half-open. Whatever that late verdict does, no second probe may be
+ * let through while the first is still out. */
+START_TEST(test_breaker_late_verdict_keeps_single_probe)
+{
+	long long now = 0;
+	breaker *b = new_breaker(&now);
+	int late = -1, probe = 0;
+
+	ck_assert_int_eq(breaker_allow(b, &late), 1); /* a slow call */
+	ck_assert_int_eq(late, 0);
+	trip_it(b);
+	now = TIMEOUT_MS;
+	ck_assert_int_eq(breaker_allow(b, &probe), 1);
+	ck_assert_int_eq(probe, 1);
+	breaker_success(b, late); /* the slow call reports now */
+	for (int i = 0; i < 3 * THRESHOLD + 3; i++) {
+		int p = 0;
+
+		if (breaker_allow(b, &p)) {
+			ck_assert_msg(p == 0,
+				      "a second probe was let through while the first was "
+				      "out (call %d after the late verdict)", i);
+			breaker_failure(b, p);
+		}
+		now += TIMEOUT_MS;
+	}
+	breaker_failure(b, probe);
+	ck_assert_int_eq(breaker_get_state(b), BREAKER_OPEN);
+	breaker_free(b);
+}
+END_TEST
+
 START_TEST(test_breaker_threshold_one_and_bad)
 {
 	long long now = 0;
@@ -329,7 +363,7 @@ END_TEST
 /* ---------------------------------------------------------- concurrency */
 
 #define HAMMER_THREADS 8
-#define HAMMER_ITERS 100000
+#define HAMMER_ITERS 50000
 
 typedef struct hammer_shared {
 	breaker *b;
@@ -359,6 +393,14 @@ static void note_max(atomic_int *max, int v)
 		;
 }
 
+/* Lets the other threads run for a while: calls to the database take
+ * time, and verdicts arrive in any order. */
+static void hold(int n)
+{
+	while (n-- > 0)
+		sched_yield();
+}
+
 static void *hammer(void *p)
 {
 	hammer_arg *a = p;
@@ -377,11 +419,11 @@ static void *hammer(void *p)
 		if (probe) {
 			atomic_fetch_add(&sh->probes, 1);
 			note_max(&sh->max_probes_out, atomic_fetch_add(&sh->probes_out, 1) + 1);
-			for (int spin = r % 64; spin > 0; spin--)
-				atomic_fetch_add(&sh->now, 0);
-			/* Out of the count before the verdict hands the slot back. */
-			atomic_fetch_sub(&sh->probes_out, 1);
 		}
+		hold(r % 16);
+		/* Out of the count before the verdict hands the slot back. */
+		if (probe)
+			atomic_fetch_sub(&sh->probes_out, 1);
 		switch (r % 8) {
 		case 0:
 			breaker_cancel(sh->b, probe);
@@ -405,6 +447,7 @@ START_TEST(test_breaker_concurrent_single_probe)
 	hammer_arg args[HAMMER_THREADS];
 	pthread_t th[HAMMER_THREADS];
 	breaker_stats s;
+	int max_out;
 
 	memset(&sh, 0, sizeof sh);
 	atomic_init(&sh.now, 0);
@@ -422,7 +465,8 @@ START_TEST(test_breaker_concurrent_single_probe)
 	for (int i = 0; i < HAMMER_THREADS; i++)
 		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
 	s = stats_of(sh.b);
-	ck_assert_int_eq(atomic_load(&sh.max_probes_out), 1);
+	max_out = atomic_load(&sh.max_probes_out);
+	ck_assert_msg(max_out == 1, "%d probes were in flight at once", max_out);
 	ck_assert_uint_gt(atomic_load(&sh.probes), 0);
 	ck_assert_uint_gt(s.opened_count, 1);
 	ck_assert_uint_eq(s.rejected, atomic_load(&sh.refused));
@@ -449,6 +493,7 @@ Suite *breaker_suite(void)
 	tcase_add_test(tc, test_breaker_probe_failure_reopens);
 	tcase_add_test(tc, test_breaker_cancel_returns_probe);
 	tcase_add_test(tc, test_breaker_cancel_non_probe);
+	tcase_add_test(tc, test_breaker_late_verdict_keeps_single_probe);
 	tcase_add_test(tc, test_breaker_threshold_one_and_bad);
 	tcase_add_test(tc, test_breaker_state_name);
 	tcase_add_test(tc, test_breaker_free_null);
