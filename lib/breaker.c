@@ -77,13 +77,17 @@ int breaker_allow(breaker *b, int *probe)
 	return allowed;
 }
 
+/* Only the probe's verdict moves an open or half-open breaker; late
+ * verdicts of calls let through before it opened are stale news. */
 void breaker_success(breaker *b, int probe)
 {
 	pthread_mutex_lock(&b->lock);
-	b->failures = 0;
-	if (probe || b->state == BREAKER_HALF_OPEN) {
+	if (probe) {
 		b->state = BREAKER_CLOSED;
 		b->probe_out = 0;
+		b->failures = 0;
+	} else if (b->state == BREAKER_CLOSED) {
+		b->failures = 0;
 	}
 	pthread_mutex_unlock(&b->lock);
 }
@@ -91,10 +95,10 @@ void breaker_success(breaker *b, int probe)
 void breaker_failure(breaker *b, int probe)
 {
 	pthread_mutex_lock(&b->lock);
-	b->failures++;
 	if (probe) {
+		b->failures++;
 		trip(b);
-	} else if (b->state == BREAKER_CLOSED && b->failures >= b->threshold) {
+	} else if (b->state == BREAKER_CLOSED && ++b->failures >= b->threshold) {
 		trip(b);
 	}
 	pthread_mutex_unlock(&b->lock);

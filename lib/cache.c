@@ -145,10 +145,10 @@ int cache_get(cache *c, const char *key, char **value, size_t *len,
 	pthread_mutex_lock(&c->lock);
 	slot = find_slot(c, key, h);
 	if (*slot != NULL && (*slot)->expires_at <= c->clock(c->clock_ctx)) {
+		/* drop() moves the bucket's next entry into *slot: not ours. */
 		drop(c, slot);
 		c->stats.expirations++;
-	}
-	if (*slot != NULL) {
+	} else if (*slot != NULL) {
 		cache_entry *e = *slot;
 		copy = malloc(e->len + 1);
 		if (copy != NULL) {

@@ -157,6 +157,12 @@ static att_err load_file(config *cfg, const char *path, char **errmsg)
 		const cfg_key *k;
 
 		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			set_errmsg(errmsg, "%s line %u: longer than %zu bytes", path, lineno,
+				   sizeof line - 2);
+			err = ATT_ECONFIG;
+			goto out;
+		}
 		key = trim(line);
 		if (*key == '\0' || *key == '#')
 			continue;

@@ -76,8 +76,15 @@ json_field json_get_string(const cJSON *obj, const char *name, size_t minlen,
 
 int json_number_is_long(double d, long min, long max)
 {
-	return isfinite(d) && d == floor(d) && d >= (double)min &&
-	       d <= (double)max;
+	long v;
+
+	/* Only integers a double holds exactly (|d| < 2^53) are taken, so the
+	 * conversion below is always defined. */
+	if (!isfinite(d) || d != floor(d) || d <= -9007199254740992.0 ||
+	    d >= 9007199254740992.0)
+		return 0;
+	v = (long)d;
+	return v >= min && v <= max;
 }
 
 json_field json_get_long(const cJSON *obj, const char *name, long min,
@@ -198,12 +205,195 @@ int json_utf8_valid(const char *s, size_t len)
 	return 1;
 }
 
+/* A strict RFC 8259 checker, run before cJSON (which is lenient: it takes
+ * control bytes as whitespace, leading zeros, "1." and raw newlines in
+ * strings, and cuts strings at an escaped NUL). */
+typedef struct json_scan {
+	const char *p;
+	const char *end;
+	int depth;
+} json_scan;
+
+#define JSON_MAX_DEPTH 256
+
+static int scan_value(json_scan *s);
+
+static void skip_ws(json_scan *s)
+{
+	while (s->p < s->end &&
+	       (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+static int scan_digits(json_scan *s)
+{
+	const char *start = s->p;
+
+	while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+		s->p++;
+	return s->p > start;
+}
+
+static int scan_number(json_scan *s)
+{
+	if (s->p < s->end && *s->p == '-')
+		s->p++;
+	if (s->p < s->end && *s->p == '0')
+		s->p++;
+	else if (!scan_digits(s))
+		return 0;
+	if (s->p < s->end && *s->p == '.') {
+		s->p++;
+		if (!scan_digits(s))
+			return 0;
+	}
+	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+		s->p++;
+		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+			s->p++;
+		if (!scan_digits(s))
+			return 0;
+	}
+	return 1;
+}
+
+/* Reads 4 hex digits into *cp. */
+static int scan_hex4(json_scan *s, unsigned *cp)
+{
+	unsigned v = 0;
+
+	if (s->end - s->p < 4)
+		return 0;
+	for (int i = 0; i < 4; i++) {
+		char h = *s->p++;
+		v <<= 4;
+		if (h >= '0' && h <= '9')
+			v |= (unsigned)(h - '0');
+		else if (h >= 'a' && h <= 'f')
+			v |= (unsigned)(h - 'a' + 10);
+		else if (h >= 'A' && h <= 'F')
+			v |= (unsigned)(h - 'A' + 10);
+		else
+			return 0;
+	}
+	*cp = v;
+	return 1;
+}
+
+static int scan_string(json_scan *s)
+{
+	s->p++; /* opening quote */
+	while (s->p < s->end) {
+		unsigned char c = (unsigned char)*s->p++;
+		if (c == '"')
+			return 1;
+		if (c < 0x20)
+			return 0;
+		if (c != '\\')
+			continue;
+		if (s->p >= s->end)
+			return 0;
+		c = (unsigned char)*s->p++;
+		if (c == 'u') {
+			unsigned cp;
+			if (!scan_hex4(s, &cp) || cp == 0) /* \u0000: jsonb refuses it */
+				return 0;
+			if (cp >= 0xdc00 && cp <= 0xdfff) /* lone low surrogate */
+				return 0;
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				unsigned lo;
+				if (s->end - s->p < 2 || s->p[0] != '\\' || s->p[1] != 'u')
+					return 0;
+				s->p += 2;
+				if (!scan_hex4(s, &lo) || lo < 0xdc00 || lo > 0xdfff)
+					return 0;
+			}
+		} else if (strchr("\"\\/bfnrt", c) == NULL || c == '\0') {
+			return 0;
+		}
+	}
+	return 0;
+}
+
+static int scan_literal(json_scan *s, const char *word)
+{
+	size_t n = strlen(word);
+
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+		return 0;
+	s->p += n;
+	return 1;
+}
+
+/* Objects and arrays: open, members separated by commas, close. */
+static int scan_container(json_scan *s, char close, int is_object)
+{
+	if (++s->depth > JSON_MAX_DEPTH)
+		return 0;
+	s->p++;
+	skip_ws(s);
+	if (s->p < s->end && *s->p == close) {
+		s->p++;
+		s->depth--;
+		return 1;
+	}
+	for (;;) {
+		skip_ws(s);
+		if (is_object) {
+			if (s->p >= s->end || *s->p != '"' || !scan_string(s))
+				return 0;
+			skip_ws(s);
+			if (s->p >= s->end || *s->p++ != ':')
+				return 0;
+		}
+		if (!scan_value(s))
+			return 0;
+		skip_ws(s);
+		if (s->p >= s->end)
+			return 0;
+		if (*s->p == ',') {
+			s->p++;
+			continue;
+		}
+		if (*s->p++ != close)
+			return 0;
+		s->depth--;
+		return 1;
+	}
+}
+
+static int scan_value(json_scan *s)
+{
+	skip_ws(s);
+	if (s->p >= s->end)
+		return 0;
+	switch (*s->p) {
+	case '{': return scan_container(s, '}', 1);
+	case '[': return scan_container(s, ']', 0);
+	case '"': return scan_string(s);
+	case 't': return scan_literal(s, "true");
+	case 'f': return scan_literal(s, "false");
+	case 'n': return scan_literal(s, "null");
+	default: return scan_number(s);
+	}
+}
+
+int json_valid(const char *text, size_t len)
+{
+	json_scan s = {text, text + len, 0};
+
+	if (!scan_value(&s))
+		return 0;
+	skip_ws(&s);
+	return s.p == s.end;
+}
+
 cJSON *json_parse(const char *text, size_t len)
 {
 	const char *end = NULL;
 	cJSON *item;
 
-	if (text == NULL || len == 0 || !json_utf8_valid(text, len))
+	if (text == NULL || len == 0 || !json_utf8_valid(text, len) || !json_valid(text, len))
 		return NULL;
 	item = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (item == NULL)

@@ -52,6 +52,11 @@ char *json_print(const cJSON *item) ATT_MUSTCHECK;
 /* Returns 1 if the len bytes at s are valid UTF-8 without NUL bytes. */
 int json_utf8_valid(const char *s, size_t len);
 
+/* Returns 1 if the len bytes at s are exactly one JSON value by RFC 8259
+ * (surrounding whitespace allowed), with no \u0000 escape and nesting of
+ * at most 256 levels. */
+int json_valid(const char *s, size_t len);
+
 /* Parses exactly len bytes; NULL unless they are valid UTF-8 holding one
  * complete JSON value (surrounding whitespace allowed). */
 cJSON *json_parse(const char *text, size_t len) ATT_MUSTCHECK;

@@ -58,7 +58,7 @@ typedef struct route {
 } route;
 
 /* Classifies path; on a match with an id segment, copies it into id
- * (size idcap, truncated) . */
+ * (size idcap; an id that does not fit is stored as "", which no check accepts). */
 route_path router_match_path(const char *path, char *id, size_t idcap);
 
 /* Finds the route for (path, action, method). Returns it, or NULL with

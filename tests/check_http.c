@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check_suites.h"
 #include "http.h"
@@ -230,6 +231,46 @@ START_TEST(test_http_path_script_name)
 	init_req(&req, &io, none, ATT_OK);
 	ck_assert_ptr_nonnull(req.path);
 	ck_assert_str_eq(req.path, "");
+	http_request_free(&req);
+}
+END_TEST
+
+START_TEST(test_http_path_attempts_path)
+{
+	/* nginx's upload location rewrites the URI and passes the original */
+	static const char *const p[] = {"ATTEMPTS_PATH", "/api/attempts/x",
+					"DOCUMENT_URI", "/internal/upload", NULL};
+	static const char *const empty[] = {"ATTEMPTS_PATH", "",
+					    "DOCUMENT_URI", "/api/health", NULL};
+	http_request req;
+	fake_io io;
+
+	init_req(&req, &io, p, ATT_OK);
+	ck_assert_str_eq(req.path, "/api/attempts/x");
+	http_request_free(&req);
+	init_req(&req, &io, empty, ATT_OK);
+	ck_assert_str_eq(req.path, "/api/health");
+	http_request_free(&req);
+}
+END_TEST
+
+START_TEST(test_http_body_file_params)
+{
+	static const char *const p[] = {"DOCUMENT_URI", "/x",
+					"REQUEST_BODY_FILE", "/tmp/nginx/0001",
+					"ATTEMPTS_ACCEL_PREFIX", "/_uploads/", NULL};
+	static const char *const empty[] = {"DOCUMENT_URI", "/x", "REQUEST_BODY_FILE", "",
+					    "ATTEMPTS_ACCEL_PREFIX", "", NULL};
+	http_request req;
+	fake_io io;
+
+	init_req(&req, &io, p, ATT_OK);
+	ck_assert_str_eq(req.body_file, "/tmp/nginx/0001");
+	ck_assert_str_eq(req.accel_prefix, "/_uploads/");
+	http_request_free(&req);
+	init_req(&req, &io, empty, ATT_OK);
+	ck_assert_ptr_null(req.body_file);
+	ck_assert_ptr_null(req.accel_prefix);
 	http_request_free(&req);
 }
 END_TEST
@@ -893,6 +934,55 @@ START_TEST(test_http_response_write_304)
 }
 END_TEST
 
+/* An unlinked temporary file holding text, positioned at its start. */
+static int temp_file_with(const char *text)
+{
+	char path[] = "/tmp/check_http_XXXXXX";
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	return fd;
+}
+
+START_TEST(test_http_response_write_file)
+{
+	http_response resp;
+	capture c;
+
+	memset(&c, 0, sizeof c);
+	http_response_init(&resp);
+	http_header(&resp, "Content-Type", "application/pdf");
+	http_file(&resp, 200, temp_file_with("%PDF-1.4 bytes"), 14);
+	ck_assert_int_eq(http_response_write(&resp, capture_write, &c), ATT_OK);
+	ck_assert_str_eq(c.out.data, "Status: 200 OK\r\n"
+				     "Content-Type: application/pdf\r\n"
+				     "Content-Length: 14\r\n"
+				     "\r\n"
+				     "%PDF-1.4 bytes");
+	buf_free(&c.out);
+	http_response_free(&resp); /* closes the file */
+	ck_assert_int_eq(resp.body_fd, -1);
+}
+END_TEST
+
+START_TEST(test_http_response_write_file_short)
+{
+	http_response resp;
+	capture c;
+
+	memset(&c, 0, sizeof c);
+	http_response_init(&resp);
+	/* the file ends before the promised size */
+	http_file(&resp, 200, temp_file_with("short"), 100);
+	ck_assert_int_eq(http_response_write(&resp, capture_write, &c), ATT_EIO);
+	buf_free(&c.out);
+	http_response_free(&resp);
+}
+END_TEST
+
 START_TEST(test_http_response_write_fails)
 {
 	http_response resp;
@@ -995,6 +1085,7 @@ Suite *http_suite(void)
 	tcase_add_test(tc, test_http_path_document_uri);
 	tcase_add_test(tc, test_http_path_request_uri);
 	tcase_add_test(tc, test_http_path_script_name);
+	tcase_add_test(tc, test_http_path_attempts_path);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("query");
@@ -1012,6 +1103,7 @@ Suite *http_suite(void)
 	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_http_request_headers);
 	tcase_add_test(tc, test_http_content_length_garbage);
+	tcase_add_test(tc, test_http_body_file_params);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("request_id");
@@ -1055,6 +1147,8 @@ Suite *http_suite(void)
 	tcase_add_test(tc, test_http_response_write_empty_body);
 	tcase_add_test(tc, test_http_response_write_304);
 	tcase_add_test(tc, test_http_response_write_204);
+	tcase_add_test(tc, test_http_response_write_file);
+	tcase_add_test(tc, test_http_response_write_file_short);
 	tcase_add_test(tc, test_http_response_write_fails);
 	tcase_add_test(tc, test_http_response_write_failed_buffer);
 	suite_add_tcase(s, tc);

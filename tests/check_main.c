@@ -14,6 +14,11 @@ int main(void)
 	srunner_add_suite(sr, http_suite());
 	srunner_add_suite(sr, auth_suite());
 	srunner_add_suite(sr, router_suite());
+	srunner_add_suite(sr, cache_suite());
+	srunner_add_suite(sr, breaker_suite());
+	srunner_add_suite(sr, retry_suite());
+	srunner_add_suite(sr, metrics_suite());
+	srunner_add_suite(sr, db_pool_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -32,6 +32,10 @@ static const char *const app_env[] = {
 	"ATTEMPTS_POOL_MIN", "0",
 	"ATTEMPTS_POOL_ACQUIRE_TIMEOUT_MS", "200",
 	"ATTEMPTS_MAX_BODY_BYTES", "4096",
+	"ATTEMPTS_MAX_EVENTS", "3",
+	"ATTEMPTS_MAX_EVENT_PAYLOAD_BYTES", "64",
+	"ATTEMPTS_MAX_BATCH_ITEMS", "3",
+	"ATTEMPTS_UPLOAD_DIR", "/nonexistent/uploads",
 	NULL};
 
 static const char *app_getenv(const char *name)
@@ -94,23 +98,37 @@ typedef struct result {
 static config cfg;
 static app *the_app;
 static char *student_token;   /* "Bearer <jwt>", valid for an hour */
+static char *proctor_token;
+static char *admin_token;
+
+/* "Bearer <jwt>" for role, valid for an hour; the caller frees it. */
+static char *bearer(auth_role role)
+{
+	time_t now = time(NULL);
+	char *tok = auth_sign(SUB, role, now, now + 3600, SECRET, strlen(SECRET));
+	buf b = BUF_INIT;
+	char *out;
+
+	ck_assert_ptr_nonnull(tok);
+	buf_printf(&b, "Bearer %s", tok);
+	free(tok);
+	out = buf_take(&b);
+	ck_assert_ptr_nonnull(out);
+	return out;
+}
 
 static void router_setup(void)
 {
 	char *msg = NULL;
-	char *tok;
-	time_t now = time(NULL);
-	buf b = BUF_INIT;
 
 	log_set_level(LOG_LVL_ERROR);
 	ck_assert_int_eq(config_load_from(&cfg, NULL, app_getenv, &msg), ATT_OK);
-	ck_assert_int_eq(app_create(&cfg, &the_app), ATT_OK);
-	tok = auth_sign(SUB, AUTH_ROLE_STUDENT, now, now + 3600, SECRET, strlen(SECRET));
-	ck_assert_ptr_nonnull(tok);
-	buf_printf(&b, "Bearer %s", tok);
-	free(tok);
-	student_token = buf_take(&b);
-	ck_assert_ptr_nonnull(student_token);
+	/* one-shot: no change listener or housekeeping thread dialling the
+	 * unreachable database in the background */
+	ck_assert_int_eq(app_create(&cfg, APP_ONESHOT, &the_app), ATT_OK);
+	student_token = bearer(AUTH_ROLE_STUDENT);
+	proctor_token = bearer(AUTH_ROLE_PROCTOR);
+	admin_token = bearer(AUTH_ROLE_ADMIN);
 }
 
 static void router_teardown(void)
@@ -119,7 +137,9 @@ static void router_teardown(void)
 	the_app = NULL;
 	config_free(&cfg);
 	free(student_token);
-	student_token = NULL;
+	free(proctor_token);
+	free(admin_token);
+	student_token = proctor_token = admin_token = NULL;
 }
 
 static void result_free(result *r)
@@ -878,6 +898,7 @@ START_TEST(test_app_health_degraded)
 {
 	result r;
 	const cJSON *status;
+	char first_value[64];
 
 	serve(&r, "GET", "/api/health", NULL, NULL, NULL, NULL);
 	ck_assert_int_eq(r.status, 503);
@@ -886,7 +907,10 @@ START_TEST(test_app_health_degraded)
 	ck_assert(cJSON_IsString(status));
 	ck_assert_str_eq(status->valuestring, "degraded");
 	ck_assert(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r.json, "db")));
-	ck_assert_str_ne(cJSON_GetObjectItemCaseSensitive(r.json, "db")->valuestring, "ok");
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r.json, "db")->valuestring,
+			 "unavailable");
+	ck_assert(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r.json, "breaker")));
+	ck_assert_int_eq(header(&r, "Retry-After", first_value, sizeof first_value), 1);
 	expect_header(&r, "Content-Type", "application/json; charset=utf-8");
 	expect_no_header(&r, "WWW-Authenticate");
 	result_free(&r);
@@ -898,18 +922,31 @@ START_TEST(test_app_health_degraded)
 END_TEST
 
 /* Asserts the request passed every check and met the unreachable database. */
-static void expect_unavailable(const char *method, const char *uri,
-			       const char *query, const char *body,
-			       const char *const *extra)
+static void expect_unavailable_full(const char *authorization, const char *method,
+				    const char *uri, const char *query,
+				    const char *body, const char *const *extra)
 {
 	result r;
 	char v[64];
 
-	serve(&r, method, uri, query, student_token, body, extra);
+	serve(&r, method, uri, query, authorization, body, extra);
 	expect_error(&r, 503, "service_unavailable", NULL);
 	ck_assert_int_eq(header(&r, "Retry-After", v, sizeof v), 1);
 	ck_assert_int_ge(atoi(v), 1);
 	result_free(&r);
+}
+
+static void expect_unavailable(const char *method, const char *uri,
+			       const char *query, const char *body,
+			       const char *const *extra)
+{
+	expect_unavailable_full(student_token, method, uri, query, body, extra);
+}
+
+static void expect_unavailable_as(const char *authorization, const char *method,
+				  const char *uri, const char *query, const char *body)
+{
+	expect_unavailable_full(authorization, method, uri, query, body, NULL);
 }
 
 START_TEST(test_app_db_unreachable)
@@ -928,6 +965,282 @@ START_TEST(test_app_db_unreachable)
 	expect_unavailable("PATCH", ATTEMPT, "action=save",
 			   " {\"auto_save_data\":{}} \n", if_match);
 	expect_unavailable("GET", ATTEMPT, "action=state&action=bogus", NULL, NULL);
+}
+END_TEST
+
+/* ------------------------------------------------------------ more actions */
+
+START_TEST(test_app_stats_checks)
+{
+	expect("GET", ATTEMPT, "action=stats&type=bogus", proctor_token, NULL, 400,
+	       "invalid_query", NULL);
+	expect("GET", ATTEMPT, "action=stats&type=stats", student_token, NULL, 403,
+	       "forbidden", NULL);
+	expect("GET", ATTEMPT, "action=stats", student_token, NULL, 403, "forbidden", NULL);
+	expect("GET", ATTEMPT, "action=stats&type=active&exam_id=nope", proctor_token, NULL,
+	       400, "invalid_uuid", NULL);
+	expect("GET", ATTEMPT, "action=stats&type=optimization", student_token, NULL, 403,
+	       "forbidden", NULL);
+	expect("GET", ATTEMPT, "action=stats&type=optimization", proctor_token, NULL, 403,
+	       "forbidden", NULL);
+	expect("GET", "/api/attempts/nope", "action=stats&type=stats", proctor_token, NULL,
+	       400, "invalid_uuid", NULL);
+	expect_unavailable_as(proctor_token, "GET", ATTEMPT,
+			      "action=stats&type=stats&exam_id=" UUID_A, NULL);
+}
+END_TEST
+
+START_TEST(test_app_stats_optimization)
+{
+	static const char *const sections[] = {"cache", "query_optimization",
+					       "connection_pool", "circuit_breaker",
+					       "process", NULL};
+	result r;
+	const cJSON *pool;
+
+	/* answered from this process's own counters: no database needed */
+	serve(&r, "GET", ATTEMPT, "action=stats&type=optimization", admin_token, NULL, NULL);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(r.json);
+	for (int i = 0; sections[i] != NULL; i++)
+		ck_assert_msg(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(r.json, sections[i])),
+			      "section %s missing", sections[i]);
+	pool = cJSON_GetObjectItemCaseSensitive(r.json, "connection_pool");
+	ck_assert(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pool, "active_connections")));
+	ck_assert(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(r.json, "circuit_breaker"), "state")));
+	ck_assert(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(r.json, "cache"), "hit_rate")));
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_app_activity_checks)
+{
+	char body[1024];
+
+	expect("POST", ATTEMPT, "action=activity", student_token, "{}", 422,
+	       "validation_failed", "events");
+	expect("POST", ATTEMPT, "action=activity", student_token, "{\"events\":{}}", 422,
+	       "validation_failed", "events");
+	expect("POST", ATTEMPT, "action=activity", student_token, "{\"events\":[1]}", 422,
+	       "validation_failed", "events[0]");
+	expect("POST", ATTEMPT, "action=activity", student_token,
+	       "{\"events\":[{\"event_type\":\"ok\"},{\"event_type\":\"Bad Type\"}]}", 422,
+	       "validation_failed", "events[1].event_type");
+	expect("POST", ATTEMPT, "action=activity", student_token,
+	       "{\"events\":[{}]}", 422, "validation_failed", "events[0].event_type");
+	snprintf(body, sizeof body, "{\"events\":[{\"event_type\":\"%065d\"}]}", 0);
+	expect("POST", ATTEMPT, "action=activity", student_token, body, 422,
+	       "validation_failed", "events[0].event_type");
+	expect("POST", ATTEMPT, "action=activity", student_token,
+	       "{\"events\":[{\"event_type\":\"x\",\"client_event_id\":\"\"}]}", 422,
+	       "validation_failed", "events[0].client_event_id");
+	expect("POST", ATTEMPT, "action=activity", student_token,
+	       "{\"events\":[{\"event_type\":\"x\",\"occurred_at\":\"yesterday\"}]}", 422,
+	       "validation_failed", "events[0].occurred_at");
+	/* limits: max_events 3, max_event_payload_bytes 64 in this app */
+	expect("POST", ATTEMPT, "action=activity", student_token,
+	       "{\"events\":[{\"event_type\":\"a\"},{\"event_type\":\"b\"},"
+	       "{\"event_type\":\"c\"},{\"event_type\":\"d\"}]}",
+	       413, "batch_too_large", NULL);
+	snprintf(body, sizeof body,
+		 "{\"events\":[{\"event_type\":\"x\",\"payload\":{\"k\":\"%070d\"}}]}", 0);
+	expect("POST", ATTEMPT, "action=activity", student_token, body, 413,
+	       "payload_too_large", "events[0].payload");
+	expect_unavailable_as(student_token, "POST", ATTEMPT, "action=activity",
+			      "{\"events\":[{\"event_type\":\"answer_changed\","
+			      "\"client_event_id\":\"tab1-17\",\"occurred_at\":"
+			      "\"2024-05-01T12:00:00Z\",\"payload\":{\"q\":1}}]}");
+}
+END_TEST
+
+START_TEST(test_app_submit_checks)
+{
+	static const char *const bad_if_match[] = {"HTTP_IF_MATCH", "\"x\"", NULL};
+	result r;
+
+	expect("POST", ATTEMPT, "action=submit", student_token, "{\"answers\":[]}", 422,
+	       "validation_failed", "answers");
+	expect("POST", ATTEMPT, "action=submit", student_token,
+	       "{\"expected_version\":-3}", 422, "validation_failed", "expected_version");
+	expect("POST", ATTEMPT, "action=submit", student_token, "[]", 422,
+	       "validation_failed", "body");
+	expect("POST", ATTEMPT, "action=submit", student_token, "{", 400, "invalid_json",
+	       NULL);
+	serve(&r, "POST", ATTEMPT, "action=submit", student_token, NULL, bad_if_match);
+	expect_error(&r, 422, "validation_failed", "If-Match");
+	result_free(&r);
+	/* the body is optional */
+	expect_unavailable_as(student_token, "POST", ATTEMPT, "action=submit", NULL);
+	expect_unavailable_as(student_token, "POST", ATTEMPT, "action=submit", "");
+	expect_unavailable_as(student_token, "POST", ATTEMPT, "action=submit",
+			      "{\"answers\":{\"q1\":\"b\"},\"expected_version\":4}");
+}
+END_TEST
+
+START_TEST(test_app_extend_checks)
+{
+	static const char *const bad[] = {"{}", "{\"extra_s\":0}", "{\"extra_s\":86401}",
+					  "{\"extra_s\":1.5}", "{\"extra_s\":\"600\"}",
+					  "{\"extra_s\":-600}", NULL};
+
+	for (int i = 0; bad[i] != NULL; i++)
+		expect("PATCH", ATTEMPT, "action=extend", proctor_token, bad[i], 422,
+		       "validation_failed", "extra_s");
+	expect("PATCH", ATTEMPT, "action=extend", student_token, "{\"extra_s\":600}", 403,
+	       "forbidden", NULL);
+	expect_unavailable_as(proctor_token, "PATCH", ATTEMPT, "action=extend",
+			      "{\"extra_s\":600}");
+	expect_unavailable_as(admin_token, "PATCH", ATTEMPT, "action=extend",
+			      "{\"extra_s\":86400}");
+}
+END_TEST
+
+START_TEST(test_app_upload_checks)
+{
+	static const char *const bad[] = {
+		"action=upload", "action=upload&filename=", "action=upload&filename=..%2Fx",
+		"action=upload&filename=a%2Fb", "action=upload&filename=a%5Cb",
+		"action=upload&filename=.hidden", "action=upload&filename=a%01b",
+		"action=upload&filename=a%0Ab", "action=upload&filename=%C3%28.pdf", NULL};
+	char query[400];
+	int n;
+
+	for (int i = 0; bad[i] != NULL; i++)
+		expect("POST", ATTEMPT, bad[i], student_token, "data", 400, "invalid_filename",
+		       NULL);
+	n = snprintf(query, sizeof query, "action=upload&filename=");
+	memset(query + n, 'f', 256);
+	query[n + 256] = '\0';
+	expect("POST", ATTEMPT, query, student_token, "data", 400, "invalid_filename", NULL);
+	query[n + 255] = '\0';
+	expect_unavailable_as(student_token, "POST", ATTEMPT, query, "data");
+	expect_unavailable_as(student_token, "POST", ATTEMPT,
+			      "action=upload&filename=essay%20final.pdf", "%PDF-1.4");
+}
+END_TEST
+
+START_TEST(test_app_download_checks)
+{
+	expect("GET", ATTEMPT, "action=upload", student_token, NULL, 400, "invalid_uuid",
+	       NULL);
+	expect("GET", ATTEMPT, "action=upload&upload_id=x", student_token, NULL, 400,
+	       "invalid_uuid", NULL);
+	expect("GET", ATTEMPT, "action=upload&upload_id=0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D",
+	       student_token, NULL, 400, "invalid_uuid", NULL);
+	expect_unavailable_as(student_token, "GET", ATTEMPT,
+			      "action=upload&upload_id=" UUID_A, NULL);
+	expect_unavailable_as(student_token, "GET", ATTEMPT, "action=uploads", NULL);
+	expect("DELETE", ATTEMPT, "action=upload", student_token, NULL, 405,
+	       "method_not_allowed", NULL);
+}
+END_TEST
+
+START_TEST(test_app_upload_allow)
+{
+	result r;
+
+	serve(&r, "PATCH", ATTEMPT, "action=upload", NULL, NULL, NULL);
+	expect_error(&r, 405, "method_not_allowed", NULL);
+	expect_header(&r, "Allow", "GET, POST");
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_app_batch_checks)
+{
+	expect("POST", "/api/attempts/any-id", "action=batch", student_token,
+	       "{\"data\":[]}", 422, "validation_failed", "operation");
+	expect("POST", "/api/attempts/any-id", "action=batch", student_token,
+	       "{\"operation\":\"query\"}", 422, "validation_failed", "data");
+	expect("POST", "/api/attempts/any-id", "action=batch", student_token,
+	       "{\"operation\":\"query\",\"data\":{}}", 422, "validation_failed", "data");
+	expect("POST", "/api/attempts/any-id", "action=batch", student_token,
+	       "{\"operation\":\"drop_all\",\"data\":[]}", 422, "validation_failed",
+	       "operation");
+	/* max_batch_items is 3 in this app */
+	expect("POST", "/api/attempts/any-id", "action=batch", student_token,
+	       "{\"operation\":\"multiple_states\",\"data\":[\"" UUID_A "\",\"" UUID_A
+	       "\",\"" UUID_A "\",\"" UUID_A "\"]}", 413, "batch_too_large", NULL);
+	expect("POST", "/api/attempts/any-id", "action=batch", student_token,
+	       "{\"operation\":\"batch_submit\",\"data\":[\"" UUID_A "\"]}", 403,
+	       "forbidden", NULL);
+	expect("POST", "/api/attempts/new", "action=batch", NULL,
+	       "{\"operation\":\"query\",\"data\":[]}", 401, "unauthorized", NULL);
+}
+END_TEST
+
+START_TEST(test_app_optimize_checks)
+{
+	expect("PATCH", ATTEMPT, "action=optimize", admin_token, "{}", 422,
+	       "validation_failed", "operation");
+	expect("PATCH", ATTEMPT, "action=optimize", student_token,
+	       "{\"operation\":\"clear_cache\"}", 403, "forbidden", NULL);
+	expect("PATCH", ATTEMPT, "action=optimize", proctor_token,
+	       "{\"operation\":\"analyze\"}", 403, "forbidden", NULL);
+	expect("PATCH", ATTEMPT, "action=optimize", admin_token,
+	       "{\"operation\":\"vacuum\"}", 422, "validation_failed", "operation");
+	expect("PATCH", ATTEMPT, "action=optimize", admin_token,
+	       "{\"operation\":\"preload\"}", 422, "validation_failed", "exam_ids");
+	expect("PATCH", ATTEMPT, "action=optimize", admin_token,
+	       "{\"operation\":\"preload\",\"exam_ids\":[\"" UUID_A "\",\"nope\"]}", 422,
+	       "validation_failed", "exam_ids[1]");
+	expect("PATCH", ATTEMPT, "action=optimize", admin_token,
+	       "{\"operation\":\"preload\",\"exam_ids\":[\"" UUID_A "\",\"" UUID_A "\",\""
+	       UUID_A "\",\"" UUID_A "\"]}", 413, "batch_too_large", NULL);
+	expect_unavailable_as(admin_token, "PATCH", ATTEMPT, "action=optimize",
+			      "{\"operation\":\"clear_cache\"}");
+}
+END_TEST
+
+START_TEST(test_ops_etag_matches)
+{
+	ck_assert_int_eq(ops_etag_matches("\"3\"", 3), 1);
+	ck_assert_int_eq(ops_etag_matches("W/\"3\"", 3), 1);
+	ck_assert_int_eq(ops_etag_matches("\"1\", \"3\"", 3), 1);
+	ck_assert_int_eq(ops_etag_matches("\"1\",\"3\"", 3), 1);
+	ck_assert_int_eq(ops_etag_matches("*", 3), 1);
+	ck_assert_int_eq(ops_etag_matches("\"30\"", 3), 0);
+	ck_assert_int_eq(ops_etag_matches("\"3\"", 30), 0);
+	ck_assert_int_eq(ops_etag_matches("\"4\"", 3), 0);
+	ck_assert_int_eq(ops_etag_matches("3", 3), 0);
+	ck_assert_int_eq(ops_etag_matches("", 3), 0);
+	ck_assert_int_eq(ops_etag_matches(NULL, 3), 0);
+}
+END_TEST
+
+START_TEST(test_ops_parse_utc_ms)
+{
+	ck_assert_int_eq(ops_parse_utc_ms("1970-01-01T00:00:00Z"), 0);
+	ck_assert_int_eq(ops_parse_utc_ms("2024-01-01T00:00:00Z"), 1704067200000LL);
+	ck_assert_int_eq(ops_parse_utc_ms("2024-01-01T00:00:00.5Z"), 1704067200500LL);
+	ck_assert_int_eq(ops_parse_utc_ms("2024-01-01T00:00:00.123456Z"), 1704067200123LL);
+	ck_assert_int_eq(ops_parse_utc_ms("2024-01-01T00:00:00+01:00"), -1);
+	ck_assert_int_eq(ops_parse_utc_ms("2024-01-01T00:00:00"), -1);
+	ck_assert_int_eq(ops_parse_utc_ms("2024-01-01"), -1);
+	ck_assert_int_eq(ops_parse_utc_ms(NULL), -1);
+}
+END_TEST
+
+START_TEST(test_ops_cache_helpers)
+{
+	auth_claims c;
+
+	ck_assert_int_eq(ops_wants_no_cache("no-cache"), 1);
+	ck_assert_int_eq(ops_wants_no_cache("max-age=0, No-Cache"), 1);
+	ck_assert_int_eq(ops_wants_no_cache("no-store"), 1);
+	ck_assert_int_eq(ops_wants_no_cache("max-age=60"), 0);
+	ck_assert_int_eq(ops_wants_no_cache(NULL), 0);
+	memset(&c, 0, sizeof c);
+	strcpy(c.sub, SUB);
+	c.role = AUTH_ROLE_STUDENT;
+	ck_assert_int_eq(ops_may_read(&c, SUB), 1);
+	ck_assert_int_eq(ops_may_read(&c, UUID_A), 0);
+	c.role = AUTH_ROLE_PROCTOR;
+	ck_assert_int_eq(ops_may_read(&c, UUID_A), 1);
+	c.role = AUTH_ROLE_ADMIN;
+	ck_assert_int_eq(ops_may_read(&c, UUID_A), 1);
 }
 END_TEST
 
@@ -953,6 +1266,9 @@ Suite *router_suite(void)
 	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_ops_parse_if_match);
 	tcase_add_test(tc, test_ops_status_for_code);
+	tcase_add_test(tc, test_ops_etag_matches);
+	tcase_add_test(tc, test_ops_parse_utc_ms);
+	tcase_add_test(tc, test_ops_cache_helpers);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("routing");
@@ -1002,6 +1318,21 @@ Suite *router_suite(void)
 	tcase_add_checked_fixture(tc, router_setup, router_teardown);
 	tcase_add_test(tc, test_app_health_degraded);
 	tcase_add_test(tc, test_app_db_unreachable);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("actions");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_checked_fixture(tc, router_setup, router_teardown);
+	tcase_add_test(tc, test_app_stats_checks);
+	tcase_add_test(tc, test_app_stats_optimization);
+	tcase_add_test(tc, test_app_activity_checks);
+	tcase_add_test(tc, test_app_submit_checks);
+	tcase_add_test(tc, test_app_extend_checks);
+	tcase_add_test(tc, test_app_upload_checks);
+	tcase_add_test(tc, test_app_download_checks);
+	tcase_add_test(tc, test_app_upload_allow);
+	tcase_add_test(tc, test_app_batch_checks);
+	tcase_add_test(tc, test_app_optimize_checks);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -11,6 +11,11 @@ Suite *json_suite(void);
 Suite *http_suite(void);
 Suite *auth_suite(void);
 Suite *router_suite(void);
+Suite *cache_suite(void);
+Suite *breaker_suite(void);
+Suite *retry_suite(void);
+Suite *metrics_suite(void);
+Suite *db_pool_suite(void);   /* needs ATTEMPTS_TEST_DB; skips its tests without */
 
 /* Generous per-test timeout (seconds) for every TCase. */
 #define CHECK_TIMEOUT_S 10

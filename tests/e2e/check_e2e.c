@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,8 +50,7 @@ static user user_new(auth_role role)
 	memset(&u, 0, sizeof u);
 	ck_assert_int_eq(uuid_generate(u.sub), ATT_OK);
 	u.role = role;
-	u.token = auth_sign(u.sub, role, now, now + 3600, g_secret,
-			    strlen(g_secret));
+	u.token = auth_sign(u.sub, role, now, now + 3600, g_secret, strlen(g_secret));
 	ck_assert_ptr_nonnull(u.token);
 	return u;
 }
@@ -63,8 +63,7 @@ static void user_free(user *u)
 
 /* Signs an arbitrary header and payload (JSON text) with HMAC-SHA256 under
  * secret; with secret NULL the signature part is empty. Caller frees. */
-static char *sign_raw(const char *header, const char *payload,
-		      const char *secret)
+static char *sign_raw(const char *header, const char *payload, const char *secret)
 {
 	size_t hl = strlen(header), pl = strlen(payload);
 	char *tok = malloc(4 * ((hl + 2) / 3) + 4 * ((pl + 2) / 3) + 64);
@@ -80,8 +79,7 @@ static char *sign_raw(const char *header, const char *payload,
 	n = strlen(tok);
 	if (secret != NULL) {
 		ck_assert_ptr_nonnull(HMAC(EVP_sha256(), secret, (int)strlen(secret),
-					   (const unsigned char *)tok, n, mac,
-					   &mac_len));
+					   (const unsigned char *)tok, n, mac, &mac_len));
 		tok[n++] = '.';
 		auth_b64url_encode(mac, mac_len, tok + n);
 	} else {
@@ -95,7 +93,7 @@ static char *sign_raw(const char *header, const char *payload,
 
 typedef struct resp {
 	http_client_response r;
-	cJSON *json; /* the parsed body, NULL if it is not JSON */
+	cJSON *json;	/* the parsed body, NULL if it is not JSON */
 	char what[160]; /* "METHOD path", for messages */
 } resp;
 
@@ -109,9 +107,8 @@ static void resp_free(resp *r)
 /* Sends one request with an optional bearer token (raw), an optional JSON
  * body and optional extra header lines (NULL-terminated). Fails the test
  * if the exchange itself fails. */
-static void send_raw(resp *out, const char *method, const char *path,
-		     const char *token, const char *body, size_t body_len,
-		     const char *const *extra)
+static void send_raw(resp *out, const char *method, const char *path, const char *token,
+		     const char *body, size_t body_len, const char *const *extra)
 {
 	const char *headers[16];
 	char auth[AUTH_MAX_TOKEN_LEN + 32];
@@ -128,17 +125,16 @@ static void send_raw(resp *out, const char *method, const char *path,
 	for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 15; i++)
 		headers[n++] = extra[i];
 	headers[n] = NULL;
-	ck_assert_msg(http_client_request(g_url, method, path, headers, body,
-					  body_len, &out->r) == 0,
+	ck_assert_msg(http_client_request(g_url, method, path, headers, body, body_len, &out->r) ==
+			      0,
 		      "%s: %s", out->what, out->r.error);
 	out->json = cJSON_ParseWithLength(out->r.body, out->r.body_len);
 }
 
-static void send_req(resp *out, const char *method, const char *path,
-		     const user *u, const char *body, const char *const *extra)
+static void send_req(resp *out, const char *method, const char *path, const user *u,
+		     const char *body, const char *const *extra)
 {
-	send_raw(out, method, path, u ? u->token : NULL, body,
-		 body ? strlen(body) : 0, extra);
+	send_raw(out, method, path, u ? u->token : NULL, body, body ? strlen(body) : 0, extra);
 }
 
 static void expect_json_type(const resp *r)
@@ -146,18 +142,17 @@ static void expect_json_type(const resp *r)
 	const char *ct = http_client_header(&r->r, "Content-Type");
 
 	ck_assert_msg(ct != NULL && strncmp(ct, "application/json", 16) == 0,
-		      "%s: Content-Type %s, want application/json", r->what,
-		      ct ? ct : "(none)");
+		      "%s: Content-Type %s, want application/json", r->what, ct ? ct : "(none)");
 }
 
 /* Asserts the status and a JSON object body; returns the body. */
 static const cJSON *expect_ok(const resp *r, int status)
 {
-	ck_assert_msg(r->r.status == status, "%s: status %d, want %d; body %.600s",
-		      r->what, r->r.status, status, r->r.body);
+	ck_assert_msg(r->r.status == status, "%s: status %d, want %d; body %.600s", r->what,
+		      r->r.status, status, r->r.body);
 	expect_json_type(r);
-	ck_assert_msg(cJSON_IsObject(r->json), "%s: body is not a JSON object: %.300s",
-		      r->what, r->r.body);
+	ck_assert_msg(cJSON_IsObject(r->json), "%s: body is not a JSON object: %.300s", r->what,
+		      r->r.body);
 	return r->json;
 }
 
@@ -169,22 +164,22 @@ static const cJSON *expect_error(const resp *r, int status, const char *code)
 	const cJSON *err, *c, *m, *d, *it;
 	int top = 0;
 
-	ck_assert_msg(r->r.status == status, "%s: status %d, want %d; body %.600s",
-		      r->what, r->r.status, status, r->r.body);
+	ck_assert_msg(r->r.status == status, "%s: status %d, want %d; body %.600s", r->what,
+		      r->r.status, status, r->r.body);
 	expect_json_type(r);
 	ck_assert_msg(cJSON_IsObject(r->json), "%s: error body is not a JSON object: %.300s",
 		      r->what, r->r.body);
 	cJSON_ArrayForEach(it, r->json) top++;
 	err = cJSON_GetObjectItemCaseSensitive(r->json, "error");
 	ck_assert_msg(top == 1 && cJSON_IsObject(err),
-		      "%s: error body must be exactly {\"error\": {...}}: %.300s",
-		      r->what, r->r.body);
-	cJSON_ArrayForEach(it, err) {
-		ck_assert_msg(strcmp(it->string, "code") == 0 ||
-				      strcmp(it->string, "message") == 0 ||
-				      strcmp(it->string, "details") == 0,
-			      "%s: unexpected key error.%s in %.300s", r->what,
-			      it->string, r->r.body);
+		      "%s: error body must be exactly {\"error\": {...}}: %.300s", r->what,
+		      r->r.body);
+	cJSON_ArrayForEach(it, err)
+	{
+		ck_assert_msg(
+			strcmp(it->string, "code") == 0 || strcmp(it->string, "message") == 0 ||
+				strcmp(it->string, "details") == 0,
+			"%s: unexpected key error.%s in %.300s", r->what, it->string, r->r.body);
 	}
 	c = cJSON_GetObjectItemCaseSensitive(err, "code");
 	m = cJSON_GetObjectItemCaseSensitive(err, "message");
@@ -216,8 +211,7 @@ static void expect_unauthorized(const resp *r)
 
 	expect_error(r, 401, "unauthorized");
 	ck_assert_msg(www != NULL && strncmp(www, "Bearer", 6) == 0,
-		      "%s: WWW-Authenticate %s, want Bearer", r->what,
-		      www ? www : "(none)");
+		      "%s: WWW-Authenticate %s, want Bearer", r->what, www ? www : "(none)");
 }
 
 /* ------------------------------------------------------------ JSON values */
@@ -255,8 +249,7 @@ static void expect_str(const cJSON *obj, const char *key, const char *want)
 {
 	const char *got = jstr(obj, key);
 
-	ck_assert_msg(strcmp(got, want) == 0, "%s is \"%s\", want \"%s\"", key,
-		      got, want);
+	ck_assert_msg(strcmp(got, want) == 0, "%s is \"%s\", want \"%s\"", key, got, want);
 }
 
 static void expect_num(const cJSON *obj, const char *key, double want)
@@ -321,8 +314,7 @@ static PGresult *db_query(const char *sql, int nparams, const char *const *param
 	PGconn *c = PQconnectdb(g_db);
 	PGresult *res;
 
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connect %s: %s", g_db,
-		      PQerrorMessage(c));
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connect %s: %s", g_db, PQerrorMessage(c));
 	res = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
 	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK ||
 			      PQresultStatus(res) == PGRES_COMMAND_OK,
@@ -338,8 +330,7 @@ static char *db_value(const char *sql, const char *param)
 	PGresult *res = db_query(sql, 1, params);
 	char *v = NULL;
 
-	ck_assert_msg(PQntuples(res) == 1, "%s: %d rows, want 1", sql,
-		      PQntuples(res));
+	ck_assert_msg(PQntuples(res) == 1, "%s: %d rows, want 1", sql, PQntuples(res));
 	if (!PQgetisnull(res, 0, 0))
 		v = strdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
@@ -348,8 +339,8 @@ static char *db_value(const char *sql, const char *param)
 
 static long db_version(const char *attempt_id)
 {
-	char *v = db_value("SELECT version FROM attempts.attempts WHERE attempt_id = $1",
-			   attempt_id);
+	char *v =
+		db_value("SELECT version FROM attempts.attempts WHERE attempt_id = $1", attempt_id);
 	long n = strtol(v, NULL, 10);
 
 	free(v);
@@ -365,8 +356,8 @@ static void db_expect_answers(const char *attempt_id, const char *want)
 				 2, params);
 
 	ck_assert_int_eq(PQntuples(res), 1);
-	ck_assert_msg(strcmp(PQgetvalue(res, 0, 1), "t") == 0,
-		      "stored answers %s, want %s", PQgetvalue(res, 0, 0), want);
+	ck_assert_msg(strcmp(PQgetvalue(res, 0, 1), "t") == 0, "stored answers %s, want %s",
+		      PQgetvalue(res, 0, 0), want);
 	PQclear(res);
 }
 
@@ -376,15 +367,15 @@ static void db_expect_answers(const char *attempt_id, const char *want)
 static void db_submit(const char *attempt_id)
 {
 	const char *params[1] = {attempt_id};
-	PGresult *res = db_query(
-		"UPDATE attempts.attempts SET status = 'submitted',"
-		" submitted_at = now(), submit_reason = 'student',"
-		" receipt = encode(sha256(convert_to(answers::text, 'UTF8')), 'hex')"
-		" WHERE attempt_id = $1 AND status = 'in_progress'",
-		1, params);
+	PGresult *res =
+		db_query("UPDATE attempts.attempts SET status = 'submitted',"
+			 " submitted_at = now(), submit_reason = 'student',"
+			 " receipt = encode(sha256(convert_to(answers::text, 'UTF8')), 'hex')"
+			 " WHERE attempt_id = $1 AND status = 'in_progress'",
+			 1, params);
 
-	ck_assert_msg(strcmp(PQcmdTuples(res), "1") == 0, "submit %s: %s rows",
-		      attempt_id, PQcmdTuples(res));
+	ck_assert_msg(strcmp(PQcmdTuples(res), "1") == 0, "submit %s: %s rows", attempt_id,
+		      PQcmdTuples(res));
 	PQclear(res);
 }
 
@@ -404,8 +395,7 @@ static void exam_create(const user *u, const char *body, char id[UUID_STR_LEN + 
 }
 
 /* Starts u's attempt of exam_id, expecting 201; copies its id. */
-static void attempt_start(const user *u, const char *exam_id,
-			  char id[UUID_STR_LEN + 1])
+static void attempt_start(const user *u, const char *exam_id, char id[UUID_STR_LEN + 1])
 {
 	char body[128];
 	resp r;
@@ -454,9 +444,9 @@ static void expect_request_id_shape(const resp *r)
 	ck_assert_msg(id != NULL, "%s: no X-Request-Id", r->what);
 	n = strlen(id);
 	ck_assert_msg(n >= 1 && n <= 128 &&
-			      strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n,
-		      "%s: X-Request-Id \"%s\" is not 1..128 of [A-Za-z0-9._-]",
-		      r->what, id);
+			      strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234"
+					 "56789._-") == n,
+		      "%s: X-Request-Id \"%s\" is not 1..128 of [A-Za-z0-9._-]", r->what, id);
 }
 
 /* A few shorthands used by many tests. */
@@ -465,8 +455,7 @@ static void start_body(char *out, size_t cap, const char *exam_id)
 	snprintf(out, cap, "{\"exam_id\":\"%s\"}", exam_id);
 }
 
-static void get_action(resp *r, const user *u, const char *attempt_id,
-		       const char *action)
+static void get_action(resp *r, const user *u, const char *attempt_id, const char *action)
 {
 	char path[128];
 
@@ -474,8 +463,8 @@ static void get_action(resp *r, const user *u, const char *attempt_id,
 	send_req(r, "GET", path, u, NULL, NULL);
 }
 
-static void save(resp *r, const user *u, const char *attempt_id,
-		 const char *body, const char *const *extra)
+static void save(resp *r, const user *u, const char *attempt_id, const char *body,
+		 const char *const *extra)
 {
 	char path[128];
 
@@ -502,10 +491,11 @@ static long db_count(const char *sql, const char *param)
 /* Asserts every key of an attempt state (API.md section 5). */
 static void expect_state_keys(const cJSON *o)
 {
-	static const char *const keys[] = {
-		"attempt_id", "exam_id", "user_id", "attempt_number", "status",
-		"answers", "auto_save_data", "version", "started_at",
-		"deadline_at", "submitted_at", "updated_at", "time_remaining_s"};
+	static const char *const keys[] = {"attempt_id",      "exam_id",      "user_id",
+					   "attempt_number",  "status",	      "answers",
+					   "auto_save_data",  "version",      "started_at",
+					   "deadline_at",     "submitted_at", "updated_at",
+					   "time_remaining_s"};
 
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		ck_assert_msg(has_key(o, keys[i]), "state lacks %s", keys[i]);
@@ -647,8 +637,8 @@ static void exam_create_expect_field(const char *body, const char *field)
 	send_req(&r, "POST", "/api/exams", &p, body, NULL);
 	expect_field(&r, field);
 	resp_free(&r);
-	ck_assert_int_eq(db_count("SELECT count(*) FROM attempts.exams WHERE created_by = $1",
-				  p.sub), 0);
+	ck_assert_int_eq(
+		db_count("SELECT count(*) FROM attempts.exams WHERE created_by = $1", p.sub), 0);
 	user_free(&p);
 }
 
@@ -758,8 +748,7 @@ START_TEST(test_exam_create_partial_upload_types)
 	const cJSON *o;
 
 	send_req(&r, "POST", "/api/exams", &p,
-		 "{\"title\":\"Partial 2\",\"upload\":{\"allowed_types\":[\"image/png\"]}}",
-		 NULL);
+		 "{\"title\":\"Partial 2\",\"upload\":{\"allowed_types\":[\"image/png\"]}}", NULL);
 	o = expect_ok(&r, 201);
 	expect_num(jget(o, "upload"), "max_bytes", 10485760);
 	expect_json_eq(jget(o, "upload"), "allowed_types", "[\"image/png\"]");
@@ -776,8 +765,8 @@ START_TEST(test_exam_create_student_forbidden)
 	send_req(&r, "POST", "/api/exams", &s, "{\"title\":\"Nope\"}", NULL);
 	expect_error(&r, 403, "forbidden");
 	resp_free(&r);
-	ck_assert_int_eq(db_count("SELECT count(*) FROM attempts.exams WHERE created_by = $1",
-				  s.sub), 0);
+	ck_assert_int_eq(
+		db_count("SELECT count(*) FROM attempts.exams WHERE created_by = $1", s.sub), 0);
 	user_free(&s);
 }
 END_TEST
@@ -886,8 +875,8 @@ END_TEST
 /* ============================================================ start */
 
 /* POST start as u with body; expect the error. */
-static void start_expect_error(const user *u, const char *body, int status,
-			       const char *code, const char *field)
+static void start_expect_error(const user *u, const char *body, int status, const char *code,
+			       const char *field)
 {
 	resp r;
 
@@ -899,7 +888,9 @@ static void start_expect_error(const user *u, const char *body, int status,
 	resp_free(&r);
 	if (u != NULL)
 		ck_assert_int_eq(db_count("SELECT count(*) FROM attempts.attempts"
-					  " WHERE user_id = $1", u->sub), 0);
+					  " WHERE user_id = $1",
+					  u->sub),
+				 0);
 }
 
 START_TEST(test_start_timed)
@@ -975,7 +966,8 @@ START_TEST(test_start_again_same_attempt)
 	expect_num(o, "version", 1);
 	resp_free(&r);
 	ck_assert_int_eq(db_count("SELECT count(*) FROM attempts.attempts WHERE user_id = $1",
-				  w.student.sub), 1);
+				  w.student.sub),
+			 1);
 	world_free(&w);
 }
 END_TEST
@@ -1067,7 +1059,8 @@ START_TEST(test_start_max_attempts)
 	expect_error(&r, 409, "max_attempts_reached");
 	resp_free(&r);
 	ck_assert_int_eq(db_count("SELECT count(*) FROM attempts.attempts WHERE user_id = $1",
-				  w.student.sub), 1);
+				  w.student.sub),
+			 1);
 	world_free(&w);
 }
 END_TEST
@@ -1193,8 +1186,7 @@ START_TEST(test_state_other_student_as_missing)
 	get_action(&r2, &other, missing, "state");
 	expect_error(&r2, 404, "not_found");
 	ck_assert_msg(cJSON_Compare(r1.json, r2.json, 1),
-		      "someone else's attempt answers %s, a missing one %s",
-		      r1.r.body, r2.r.body);
+		      "someone else's attempt answers %s, a missing one %s", r1.r.body, r2.r.body);
 	resp_free(&r1);
 	resp_free(&r2);
 
@@ -1399,8 +1391,10 @@ START_TEST(test_save_response)
 	expect_ts(o, "saved_at");
 	ck_assert(jnum(o, "time_remaining_s") > 3500);
 	cJSON_ArrayForEach(it, o) keys++;
-	ck_assert_msg(keys == 4, "save answers %d keys, want attempt_id, version,"
-		      " saved_at, time_remaining_s: %s", keys, r.r.body);
+	ck_assert_msg(keys == 4,
+		      "save answers %d keys, want attempt_id, version,"
+		      " saved_at, time_remaining_s: %s",
+		      keys, r.r.body);
 	resp_free(&r);
 	ck_assert_int_eq(db_version(w.attempt_id), 2);
 	world_free(&w);
@@ -1440,8 +1434,8 @@ START_TEST(test_save_merge_top_level_only)
 	resp r;
 
 	world_new(&w, "{\"title\":\"Top level\"}");
-	save(&r, &w.student, w.attempt_id,
-	     "{\"answers\":{\"q1\":{\"a\":1,\"b\":2},\"q2\":[1,2]}}", NULL);
+	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":{\"a\":1,\"b\":2},\"q2\":[1,2]}}",
+	     NULL);
 	expect_ok(&r, 200);
 	resp_free(&r);
 	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":{\"c\":3},\"q2\":[3]}}", NULL);
@@ -1479,7 +1473,8 @@ START_TEST(test_save_auto_save_replaced)
 
 	world_new(&w, "{\"title\":\"Autosave\"}");
 	save(&r, &w.student, w.attempt_id,
-	     "{\"answers\":{\"q1\":\"a\"},\"auto_save_data\":{\"progress\":10,\"tab\":\"x\"}}", NULL);
+	     "{\"answers\":{\"q1\":\"a\"},\"auto_save_data\":{\"progress\":10,\"tab\":\"x\"}}",
+	     NULL);
 	expect_num(expect_ok(&r, 200), "version", 2);
 	resp_free(&r);
 	save(&r, &w.student, w.attempt_id, "{\"auto_save_data\":{\"progress\":50}}", NULL);
@@ -1502,10 +1497,12 @@ START_TEST(test_save_expected_version_ok)
 	resp r;
 
 	world_new(&w, "{\"title\":\"Versions ok\"}");
-	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"a\"},\"expected_version\":1}", NULL);
+	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"a\"},\"expected_version\":1}",
+	     NULL);
 	expect_num(expect_ok(&r, 200), "version", 2);
 	resp_free(&r);
-	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"b\"},\"expected_version\":2}", NULL);
+	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"b\"},\"expected_version\":2}",
+	     NULL);
 	expect_num(expect_ok(&r, 200), "version", 3);
 	resp_free(&r);
 	db_expect_answers(w.attempt_id, "{\"q1\":\"b\"}");
@@ -1547,7 +1544,8 @@ START_TEST(test_save_version_ahead_conflict)
 	resp r;
 
 	world_new(&w, "{\"title\":\"Versions ahead\"}");
-	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"b\"},\"expected_version\":7}", NULL);
+	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"b\"},\"expected_version\":7}",
+	     NULL);
 	expect_num(expect_error(&r, 409, "version_conflict"), "current_version", 1);
 	resp_free(&r);
 	db_expect_untouched(w.attempt_id);
@@ -1611,8 +1609,7 @@ START_TEST(test_save_other_student)
 	save(&r2, &other, missing, "{\"answers\":{\"q1\":\"x\"}}", NULL);
 	expect_error(&r2, 404, "not_found");
 	ck_assert_msg(cJSON_Compare(r1.json, r2.json, 1),
-		      "someone else's attempt answers %s, a missing one %s",
-		      r1.r.body, r2.r.body);
+		      "someone else's attempt answers %s, a missing one %s", r1.r.body, r2.r.body);
 	resp_free(&r1);
 	resp_free(&r2);
 	user_free(&other);
@@ -1697,8 +1694,8 @@ START_TEST(test_save_expected_version_not_number)
 	     "{\"answers\":{\"q1\":\"a\"},\"expected_version\":\"x\"}", NULL);
 	expect_field(&r, "expected_version");
 	resp_free(&r);
-	save(&r, &w.student, w.attempt_id,
-	     "{\"answers\":{\"q1\":\"a\"},\"expected_version\":1.5}", NULL);
+	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"a\"},\"expected_version\":1.5}",
+	     NULL);
 	expect_field(&r, "expected_version");
 	resp_free(&r);
 	db_expect_untouched(w.attempt_id);
@@ -1800,7 +1797,11 @@ START_TEST(test_route_unknown_path)
 {
 	user s = user_new(AUTH_ROLE_STUDENT);
 	static const char *const paths[] = {
-		"/api/nothing", "/api", "/api/", "/api/exams/", "/api/attempts/",
+		"/api/nothing",
+		"/api",
+		"/api/",
+		"/api/exams/",
+		"/api/attempts/",
 		"/api/attempts/00000000-0000-4000-8000-000000000001/other.ts?action=state",
 		"/api/exams/00000000-0000-4000-8000-000000000001/x",
 	};
@@ -1882,7 +1883,8 @@ START_TEST(test_route_delete_state)
 		      allow ? allow : "(none)");
 	resp_free(&r);
 	ck_assert_int_eq(db_count("SELECT count(*) FROM attempts.attempts WHERE attempt_id = $1",
-				  w.attempt_id), 1);
+				  w.attempt_id),
+			 1);
 	world_free(&w);
 }
 END_TEST
@@ -1899,8 +1901,8 @@ START_TEST(test_route_post_save)
 	send_req(&r, "POST", path, &w.student, "{\"answers\":{\"q1\":\"a\"}}", NULL);
 	expect_error(&r, 405, "method_not_allowed");
 	allow = http_client_header(&r.r, "Allow");
-	ck_assert_msg(allow != NULL && strstr(allow, "PATCH") != NULL,
-		      "Allow: %s, want PATCH", allow ? allow : "(none)");
+	ck_assert_msg(allow != NULL && strstr(allow, "PATCH") != NULL, "Allow: %s, want PATCH",
+		      allow ? allow : "(none)");
 	resp_free(&r);
 	/* Before authentication too. */
 	send_req(&r, "POST", path, NULL, "{}", NULL);
@@ -1920,22 +1922,22 @@ START_TEST(test_route_other_wrong_methods)
 	send_req(&r, "GET", "/api/attempts/new?action=start", &p, NULL, NULL);
 	expect_error(&r, 405, "method_not_allowed");
 	allow = http_client_header(&r.r, "Allow");
-	ck_assert_msg(allow != NULL && strstr(allow, "POST") != NULL,
-		      "Allow: %s, want POST", allow ? allow : "(none)");
+	ck_assert_msg(allow != NULL && strstr(allow, "POST") != NULL, "Allow: %s, want POST",
+		      allow ? allow : "(none)");
 	resp_free(&r);
 
 	send_req(&r, "GET", "/api/exams", &p, NULL, NULL);
 	expect_error(&r, 405, "method_not_allowed");
 	allow = http_client_header(&r.r, "Allow");
-	ck_assert_msg(allow != NULL && strstr(allow, "POST") != NULL,
-		      "Allow: %s, want POST", allow ? allow : "(none)");
+	ck_assert_msg(allow != NULL && strstr(allow, "POST") != NULL, "Allow: %s, want POST",
+		      allow ? allow : "(none)");
 	resp_free(&r);
 
 	send_req(&r, "PUT", "/api/exams/00000000-0000-4000-8000-000000000001", &p, "{}", NULL);
 	expect_error(&r, 405, "method_not_allowed");
 	allow = http_client_header(&r.r, "Allow");
-	ck_assert_msg(allow != NULL && strstr(allow, "GET") != NULL,
-		      "Allow: %s, want GET", allow ? allow : "(none)");
+	ck_assert_msg(allow != NULL && strstr(allow, "GET") != NULL, "Allow: %s, want GET",
+		      allow ? allow : "(none)");
 	resp_free(&r);
 	user_free(&p);
 }
@@ -1969,8 +1971,7 @@ START_TEST(test_auth_expired)
 	char *tok;
 
 	ck_assert_int_eq(uuid_generate(sub), ATT_OK);
-	tok = auth_sign(sub, AUTH_ROLE_ADMIN, now - 7200, now - 3600, g_secret,
-			strlen(g_secret));
+	tok = auth_sign(sub, AUTH_ROLE_ADMIN, now - 7200, now - 3600, g_secret, strlen(g_secret));
 	ck_assert_ptr_nonnull(tok);
 	expect_token_refused(tok);
 	free(tok);
@@ -1984,8 +1985,7 @@ START_TEST(test_auth_expired_beyond_leeway)
 	char *tok;
 
 	ck_assert_int_eq(uuid_generate(sub), ATT_OK);
-	tok = auth_sign(sub, AUTH_ROLE_ADMIN, now - 600, now - 90, g_secret,
-			strlen(g_secret));
+	tok = auth_sign(sub, AUTH_ROLE_ADMIN, now - 600, now - 90, g_secret, strlen(g_secret));
 	ck_assert_ptr_nonnull(tok);
 	expect_token_refused(tok);
 	free(tok);
@@ -2002,8 +2002,8 @@ START_TEST(test_auth_expired_within_leeway)
 
 	world_new(&w, "{\"title\":\"Leeway\"}");
 	/* 20 s past exp is inside the 60 s leeway: accepted. */
-	tok = auth_sign(w.student.sub, AUTH_ROLE_STUDENT, now - 600, now - 20,
-			g_secret, strlen(g_secret));
+	tok = auth_sign(w.student.sub, AUTH_ROLE_STUDENT, now - 600, now - 20, g_secret,
+			strlen(g_secret));
 	ck_assert_ptr_nonnull(tok);
 	attempt_path(path, sizeof path, w.attempt_id, "state");
 	send_raw(&r, "GET", path, tok, NULL, 0, NULL);
@@ -2035,8 +2035,8 @@ static void admin_payload(char *out, size_t cap, const char *role)
 	time_t now = time(NULL);
 
 	ck_assert_int_eq(uuid_generate(sub), ATT_OK);
-	snprintf(out, cap, "{\"sub\":\"%s\",\"role\":\"%s\",\"iat\":%lld,\"exp\":%lld}",
-		 sub, role, (long long)now, (long long)now + 3600);
+	snprintf(out, cap, "{\"sub\":\"%s\",\"role\":\"%s\",\"iat\":%lld,\"exp\":%lld}", sub, role,
+		 (long long)now, (long long)now + 3600);
 }
 
 START_TEST(test_auth_alg_none)
@@ -2077,8 +2077,7 @@ START_TEST(test_auth_handmade_token_accepted)
 
 	admin_payload(payload, sizeof payload, "student");
 	tok = sign_raw("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", payload, g_secret);
-	send_raw(&r, "GET", "/api/exams/00000000-0000-4000-8000-000000000009", tok,
-		 NULL, 0, NULL);
+	send_raw(&r, "GET", "/api/exams/00000000-0000-4000-8000-000000000009", tok, NULL, 0, NULL);
 	expect_error(&r, 404, "not_found");
 	resp_free(&r);
 	free(tok);
@@ -2132,8 +2131,7 @@ START_TEST(test_auth_iat_in_future)
 	char *tok;
 
 	ck_assert_int_eq(uuid_generate(sub), ATT_OK);
-	tok = auth_sign(sub, AUTH_ROLE_ADMIN, now + 3600, now + 7200, g_secret,
-			strlen(g_secret));
+	tok = auth_sign(sub, AUTH_ROLE_ADMIN, now + 3600, now + 7200, g_secret, strlen(g_secret));
 	ck_assert_ptr_nonnull(tok);
 	expect_token_refused(tok);
 	free(tok);
@@ -2155,11 +2153,325 @@ START_TEST(test_auth_malformed_header)
 	send_req(&r, "GET", "/api/exams/00000000-0000-4000-8000-000000000009", NULL, NULL, h2);
 	expect_unauthorized(&r);
 	resp_free(&r);
-	send_raw(&r, "GET", "/api/exams/00000000-0000-4000-8000-000000000009",
-		 "not.a.jwt", NULL, 0, NULL);
+	send_raw(&r, "GET", "/api/exams/00000000-0000-4000-8000-000000000009", "not.a.jwt", NULL, 0,
+		 NULL);
 	expect_unauthorized(&r);
 	resp_free(&r);
 	user_free(&s);
+}
+END_TEST
+
+/* ============================================================ more */
+
+START_TEST(test_exam_timestamps_in_utc)
+{
+	user p = user_new(AUTH_ROLE_PROCTOR);
+	resp r;
+	const cJSON *o;
+
+	send_req(&r, "POST", "/api/exams", &p,
+		 "{\"title\":\"Offsets\",\"opens_at\":\"2030-01-01T00:00:00+02:00\"}", NULL);
+	o = expect_ok(&r, 201);
+	expect_ts(o, "opens_at");
+	ck_assert_msg(strncmp(jstr(o, "opens_at"), "2029-12-31T22:00:00", 19) == 0,
+		      "opens_at %s, want 2029-12-31T22:00:00Z", jstr(o, "opens_at"));
+	resp_free(&r);
+	user_free(&p);
+}
+END_TEST
+
+START_TEST(test_exam_create_out_of_range)
+{
+	exam_create_expect_field("{\"title\":\"\"}", "title");
+	exam_create_expect_field("{\"title\":\"T\",\"time_limit_s\":0}", "time_limit_s");
+	exam_create_expect_field("{\"title\":\"T\",\"max_attempts\":0}", "max_attempts");
+	exam_create_expect_field("{\"title\":\"T\",\"grace_s\":-1}", "grace_s");
+	exam_create_expect_field("{\"title\":\"T\",\"opens_at\":\"tomorrow\"}", "opens_at");
+	exam_create_expect_field("{\"title\":\"T\",\"upload\":\"x\"}", "upload");
+	exam_create_expect_field("{\"title\":\"T\",\"upload\":{\"allowed_types\":\"text/plain\"}}",
+				 "upload.allowed_types");
+}
+END_TEST
+
+START_TEST(test_start_open_window)
+{
+	user p = user_new(AUTH_ROLE_PROCTOR), s = user_new(AUTH_ROLE_STUDENT);
+	char exam[UUID_STR_LEN + 1], attempt[UUID_STR_LEN + 1];
+
+	exam_create(&p,
+		    "{\"title\":\"Window\",\"opens_at\":\"2001-01-01T00:00:00Z\","
+		    "\"closes_at\":\"2099-01-01T00:00:00Z\"}",
+		    exam);
+	attempt_start(&s, exam, attempt);
+	ck_assert_int_eq(db_version(attempt), 1);
+	user_free(&p);
+	user_free(&s);
+}
+END_TEST
+
+/* Concurrent requests from threads: results are collected and asserted in
+ * the test's own thread (Check's asserts are not thread-safe). */
+#define PAR 8
+
+typedef struct par_call {
+	const char *method;
+	char path[128];
+	const char *token;
+	char body[256];
+	int status;
+	char attempt_id[UUID_STR_LEN + 1];
+	long version;
+} par_call;
+
+static void *par_run(void *arg)
+{
+	par_call *c = arg;
+	char auth[AUTH_MAX_TOKEN_LEN + 32];
+	const char *h[] = {auth, "Content-Type: application/json", NULL};
+	http_client_response r;
+
+	snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->token);
+	c->status = -1;
+	if (http_client_request(g_url, c->method, c->path, h, c->body, strlen(c->body), &r) == 0) {
+		cJSON *j = cJSON_ParseWithLength(r.body, r.body_len);
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "attempt_id");
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "version");
+
+		c->status = r.status;
+		if (cJSON_IsString(id))
+			snprintf(c->attempt_id, sizeof c->attempt_id, "%s", id->valuestring);
+		if (cJSON_IsNumber(v))
+			c->version = (long)v->valuedouble;
+		cJSON_Delete(j);
+	}
+	http_client_response_free(&r);
+	return NULL;
+}
+
+static void par_all(par_call *calls, int n)
+{
+	pthread_t t[PAR];
+
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, par_run, &calls[i]), 0);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+}
+
+START_TEST(test_start_concurrent_one_created)
+{
+	user p = user_new(AUTH_ROLE_PROCTOR), s = user_new(AUTH_ROLE_STUDENT);
+	char exam[UUID_STR_LEN + 1];
+	par_call calls[PAR];
+	int created = 0;
+
+	exam_create(&p, "{\"title\":\"Race\"}", exam);
+	memset(calls, 0, sizeof calls);
+	for (int i = 0; i < PAR; i++) {
+		calls[i].method = "POST";
+		snprintf(calls[i].path, sizeof calls[i].path, "/api/attempts/new?action=start");
+		calls[i].token = s.token;
+		start_body(calls[i].body, sizeof calls[i].body, exam);
+	}
+	par_all(calls, PAR);
+	for (int i = 0; i < PAR; i++) {
+		ck_assert_msg(calls[i].status == 201 || calls[i].status == 200,
+			      "concurrent start %d answered %d", i, calls[i].status);
+		created += calls[i].status == 201;
+		ck_assert_str_eq(calls[i].attempt_id, calls[0].attempt_id);
+	}
+	ck_assert_int_eq(created, 1);
+	ck_assert_int_eq(
+		db_count("SELECT count(*) FROM attempts.attempts WHERE user_id = $1", s.sub), 1);
+	user_free(&p);
+	user_free(&s);
+}
+END_TEST
+
+START_TEST(test_save_concurrent_versions)
+{
+	world w;
+	par_call calls[PAR];
+	int seen[PAR + 2] = {0};
+
+	world_new(&w, "{\"title\":\"Save race\"}");
+	memset(calls, 0, sizeof calls);
+	for (int i = 0; i < PAR; i++) {
+		calls[i].method = "PATCH";
+		attempt_path(calls[i].path, sizeof calls[i].path, w.attempt_id, "save");
+		calls[i].token = w.student.token;
+		snprintf(calls[i].body, sizeof calls[i].body, "{\"answers\":{\"q%d\":%d}}", i, i);
+	}
+	par_all(calls, PAR);
+	for (int i = 0; i < PAR; i++) {
+		ck_assert_msg(calls[i].status == 200, "concurrent save %d answered %d", i,
+			      calls[i].status);
+		ck_assert_msg(calls[i].version >= 2 && calls[i].version <= PAR + 1,
+			      "version %ld out of 2..%d", calls[i].version, PAR + 1);
+		seen[calls[i].version]++;
+	}
+	/* Each save took exactly one version: 2..PAR+1, each once. */
+	for (int v = 2; v <= PAR + 1; v++)
+		ck_assert_msg(seen[v] == 1, "version %d answered %d times", v, seen[v]);
+	ck_assert_int_eq(db_version(w.attempt_id), PAR + 1);
+	db_expect_answers(
+		w.attempt_id,
+		"{\"q0\":0,\"q1\":1,\"q2\":2,\"q3\":3,\"q4\":4,\"q5\":5,\"q6\":6,\"q7\":7}");
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_save_answers_limit)
+{
+	world w;
+	size_t n = 300 * 1024;
+	char *body = malloc(n + 64);
+	char path[128];
+	resp r;
+	const cJSON *o;
+
+	ck_assert_ptr_nonnull(body);
+	world_new(&w, "{\"title\":\"Answers limit\"}");
+	attempt_path(path, sizeof path, w.attempt_id, "save");
+	/* 300 KiB fits the 512 KiB of stored answers... */
+	strcpy(body, "{\"answers\":{\"q1\":\"");
+	memset(body + strlen(body), 'x', n);
+	strcpy(body + strlen("{\"answers\":{\"q1\":\"") + n, "\"}}");
+	send_raw(&r, "PATCH", path, w.student.token, body, strlen(body), NULL);
+	expect_num(expect_ok(&r, 200), "version", 2);
+	resp_free(&r);
+	/* ...twice after the merge does not, though the body is under 1 MiB. */
+	ck_assert_int_eq(memcmp(body + 12, "\"q1\"", 4), 0);
+	body[14] = '2';
+	send_raw(&r, "PATCH", path, w.student.token, body, strlen(body), NULL);
+	expect_error(&r, 413, "payload_too_large");
+	resp_free(&r);
+	free(body);
+	ck_assert_int_eq(db_version(w.attempt_id), 2);
+	ck_assert_int_eq(db_count("SELECT count(*) FROM attempts.attempts"
+				  " WHERE attempt_id = $1 AND answers ? 'q2'",
+				  w.attempt_id),
+			 0);
+	get_action(&r, &w.student, w.attempt_id, "state");
+	o = expect_ok(&r, 200);
+	expect_num(o, "version", 2);
+	resp_free(&r);
+	world_free(&w);
+}
+END_TEST
+
+/* Moves the attempt's clock back: started 2 h ago, deadline_ago_s ago. */
+static void db_backdate(const char *attempt_id, int deadline_ago_s)
+{
+	char ago[32];
+	const char *params[2] = {attempt_id, ago};
+	PGresult *res;
+
+	snprintf(ago, sizeof ago, "%d", deadline_ago_s);
+	res = db_query("UPDATE attempts.attempts SET started_at = now() - interval '2 hours',"
+		       " deadline_at = now() - make_interval(secs => $2::int)"
+		       " WHERE attempt_id = $1",
+		       2, params);
+	ck_assert_str_eq(PQcmdTuples(res), "1");
+	PQclear(res);
+}
+
+START_TEST(test_save_in_grace)
+{
+	world w;
+	const char *h[] = {"Cache-Control: no-cache", NULL};
+	char path[128];
+	resp r;
+	const cJSON *o;
+
+	world_new(&w, "{\"title\":\"Grace\",\"time_limit_s\":600,\"grace_s\":3600}");
+	db_backdate(w.attempt_id, 600);
+	attempt_path(path, sizeof path, w.attempt_id, "state");
+	send_req(&r, "GET", path, &w.student, NULL, h);
+	o = expect_ok(&r, 200);
+	expect_str(o, "status", "in_progress");
+	expect_num(o, "time_remaining_s", 0); /* never negative */
+	resp_free(&r);
+	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"in grace\"}}", NULL);
+	o = expect_ok(&r, 200);
+	expect_num(o, "version", 2);
+	expect_num(o, "time_remaining_s", 0);
+	resp_free(&r);
+	db_expect_answers(w.attempt_id, "{\"q1\":\"in grace\"}");
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_save_past_deadline_closes)
+{
+	world w;
+	resp r;
+	const cJSON *o;
+	char *v;
+
+	world_new(&w, "{\"title\":\"Deadline\",\"time_limit_s\":600}");
+	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"kept\"}}", NULL);
+	expect_num(expect_ok(&r, 200), "version", 2);
+	resp_free(&r);
+	/* The workers' deadline sweep (every few seconds) may close it first;
+	 * the next save is then attempt_submitted, which proves nothing here,
+	 * so the deadline is set just before the save. */
+	db_backdate(w.attempt_id, 3600);
+	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"late\"}}", NULL);
+	if (r.r.status == 409 && strstr(r.r.body, "attempt_submitted") != NULL) {
+		/* Lost the race to the sweep: its closing is checked below. */
+		fprintf(stderr, "test_save_past_deadline_closes: the sweep closed it first\n");
+	} else {
+		expect_error(&r, 409, "attempt_closed");
+	}
+	resp_free(&r);
+	v = db_value("SELECT status || ',' || submit_reason || ',' || version"
+		     " FROM attempts.attempts WHERE attempt_id = $1",
+		     w.attempt_id);
+	ck_assert_str_eq(v, "submitted,deadline,3");
+	free(v);
+	db_expect_answers(w.attempt_id, "{\"q1\":\"kept\"}");
+
+	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"later\"}}", NULL);
+	expect_error(&r, 409, "attempt_submitted");
+	resp_free(&r);
+	get_action(&r, &w.student, w.attempt_id, "info");
+	o = expect_ok(&r, 200);
+	expect_str(o, "status", "submitted");
+	expect_str(o, "submit_reason", "deadline");
+	expect_null(o, "time_remaining_s");
+	expect_num(o, "version", 3);
+	resp_free(&r);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_state_etag)
+{
+	world w;
+	char path[128], inm[64];
+	const char *h[] = {inm, NULL};
+	resp r;
+
+	world_new(&w, "{\"title\":\"ETag\"}");
+	get_action(&r, &w.student, w.attempt_id, "state");
+	expect_ok(&r, 200);
+	ck_assert_str_eq(http_client_header(&r.r, "ETag"), "\"1\"");
+	resp_free(&r);
+	attempt_path(path, sizeof path, w.attempt_id, "state");
+	snprintf(inm, sizeof inm, "If-None-Match: \"1\"");
+	send_req(&r, "GET", path, &w.student, NULL, h);
+	ck_assert_int_eq(r.r.status, 304);
+	ck_assert_int_eq(r.r.body_len, 0);
+	resp_free(&r);
+	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"a\"}}", NULL);
+	expect_ok(&r, 200);
+	resp_free(&r);
+	send_req(&r, "GET", path, &w.student, NULL, h);
+	expect_num(expect_ok(&r, 200), "version", 2);
+	ck_assert_str_eq(http_client_header(&r.r, "ETag"), "\"2\"");
+	resp_free(&r);
+	world_free(&w);
 }
 END_TEST
 
@@ -2242,8 +2554,8 @@ static int one_shot(const char *canned, const char *method, const char *body,
 	pid_t pid = one_shot_server(canned, &port);
 
 	snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
-	rc = http_client_request(url, method, "/p?q=1", headers, body,
-				 body ? strlen(body) : 0, out);
+	rc = http_client_request(url, method, "/p?q=1", headers, body, body ? strlen(body) : 0,
+				 out);
 	one_shot_wait(pid);
 	return rc;
 }
@@ -2276,7 +2588,8 @@ START_TEST(test_client_chunked)
 	ck_assert_int_eq(one_shot("HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n"
 				  "X-Test:  v1 \r\n\r\n5\r\nhello\r\n7;ext=1\r\n, world\r\n"
 				  "0\r\nTrailer: x\r\n\r\n",
-				  "GET", NULL, NULL, &r), 0);
+				  "GET", NULL, NULL, &r),
+			 0);
 	ck_assert_int_eq(r.status, 201);
 	ck_assert_str_eq(r.body, "hello, world");
 	ck_assert_int_eq(r.body_len, 12);
@@ -2292,13 +2605,14 @@ START_TEST(test_client_close_delimited_and_empty)
 	http_client_response r;
 
 	ck_assert_int_eq(one_shot("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close",
-				  "GET", NULL, NULL, &r), 0);
+				  "GET", NULL, NULL, &r),
+			 0);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_str_eq(r.body, "until close");
 	http_client_response_free(&r);
 
-	ck_assert_int_eq(one_shot("HTTP/1.1 204 No Content\r\nX-A: b\r\n\r\n", "DELETE",
-				  NULL, NULL, &r), 0);
+	ck_assert_int_eq(
+		one_shot("HTTP/1.1 204 No Content\r\nX-A: b\r\n\r\n", "DELETE", NULL, NULL, &r), 0);
 	ck_assert_int_eq(r.status, 204);
 	ck_assert_str_eq(r.body, "");
 	ck_assert_int_eq(r.body_len, 0);
@@ -2311,16 +2625,17 @@ START_TEST(test_client_failures)
 	http_client_response r;
 
 	/* Content-Length promises more than arrives. */
-	ck_assert_int_eq(one_shot("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
-				  "GET", NULL, NULL, &r), -1);
+	ck_assert_int_eq(
+		one_shot("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "GET", NULL, NULL, &r),
+		-1);
 	ck_assert_msg(r.error[0] != '\0', "no error text");
 	ck_assert_ptr_null(r.body);
 	http_client_response_free(&r);
 	/* Not HTTP at all. */
 	ck_assert_int_eq(one_shot("SSH-2.0-OpenSSH\r\n\r\n", "GET", NULL, NULL, &r), -1);
 	http_client_response_free(&r);
-	ck_assert_int_eq(http_client_request("https://127.0.0.1:1", "GET", "/", NULL,
-					     NULL, 0, &r), -1);
+	ck_assert_int_eq(http_client_request("https://127.0.0.1:1", "GET", "/", NULL, NULL, 0, &r),
+			 -1);
 	http_client_response_free(&r);
 }
 END_TEST
@@ -2374,6 +2689,8 @@ static Suite *e2e_suite(void)
 	tcase_add_test(tc, test_exam_get_unknown);
 	tcase_add_test(tc, test_exam_get_invalid_uuid);
 	tcase_add_test(tc, test_exam_get_no_token);
+	tcase_add_test(tc, test_exam_timestamps_in_utc);
+	tcase_add_test(tc, test_exam_create_out_of_range);
 
 	tc = tcase(s, "start");
 	tcase_add_test(tc, test_start_timed);
@@ -2388,6 +2705,8 @@ static Suite *e2e_suite(void)
 	tcase_add_test(tc, test_start_max_attempts);
 	tcase_add_test(tc, test_start_second_attempt);
 	tcase_add_test(tc, test_start_route_ts_alias);
+	tcase_add_test(tc, test_start_open_window);
+	tcase_add_test(tc, test_start_concurrent_one_created);
 
 	tc = tcase(s, "state");
 	tcase_add_test(tc, test_state_owner);
@@ -2398,6 +2717,7 @@ static Suite *e2e_suite(void)
 	tcase_add_test(tc, test_state_invalid_uuid);
 	tcase_add_test(tc, test_state_no_token);
 	tcase_add_test(tc, test_state_submitted);
+	tcase_add_test(tc, test_state_etag);
 
 	tc = tcase(s, "info");
 	tcase_add_test(tc, test_info_fields);
@@ -2426,6 +2746,10 @@ static Suite *e2e_suite(void)
 	tcase_add_test(tc, test_save_too_large);
 	tcase_add_test(tc, test_save_submitted);
 	tcase_add_test(tc, test_save_then_state_read_your_writes);
+	tcase_add_test(tc, test_save_concurrent_versions);
+	tcase_add_test(tc, test_save_answers_limit);
+	tcase_add_test(tc, test_save_in_grace);
+	tcase_add_test(tc, test_save_past_deadline_closes);
 
 	tc = tcase(s, "routing");
 	tcase_add_test(tc, test_route_unknown_path);

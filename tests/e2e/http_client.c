@@ -61,8 +61,8 @@ static void set_error(http_client_response *out, const char *fmt, ...)
 
 /* Splits "http://host[:port][/]" into host and port (default "80").
  * Returns 0, or -1 if base_url has another shape. */
-static int parse_base_url(const char *base_url, char *host, size_t hostcap,
-			  char *port, size_t portcap)
+static int parse_base_url(const char *base_url, char *host, size_t hostcap, char *port,
+			  size_t portcap)
 {
 	const char *p, *end, *colon;
 	size_t hlen;
@@ -104,8 +104,7 @@ static int parse_base_url(const char *base_url, char *host, size_t hostcap,
 
 /* Connects to host:port with send/receive timeouts set (on Linux the send
  * timeout also bounds connect()). Returns the socket or -1. */
-static int connect_to(const char *host, const char *port,
-		      http_client_response *out)
+static int connect_to(const char *host, const char *port, http_client_response *out)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	struct timeval tv = {HTTP_CLIENT_TIMEOUT_S, 0};
@@ -116,13 +115,11 @@ static int connect_to(const char *host, const char *port,
 	hints.ai_socktype = SOCK_STREAM;
 	rc = getaddrinfo(host, port, &hints, &res);
 	if (rc != 0) {
-		set_error(out, "getaddrinfo %s:%s: %s", host, port,
-			  gai_strerror(rc));
+		set_error(out, "getaddrinfo %s:%s: %s", host, port, gai_strerror(rc));
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-			    ai->ai_protocol);
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 		if (fd < 0) {
 			saved = errno;
 			continue;
@@ -162,8 +159,7 @@ static int send_all(int fd, const char *p, size_t n)
 static size_t header_end(const char *p, size_t n)
 {
 	for (size_t i = 3; i < n; i++)
-		if (p[i] == '\n' && p[i - 1] == '\r' && p[i - 2] == '\n' &&
-		    p[i - 3] == '\r')
+		if (p[i] == '\n' && p[i - 1] == '\r' && p[i - 2] == '\n' && p[i - 3] == '\r')
 			return i + 1;
 	return 0;
 }
@@ -189,8 +185,7 @@ static int dechunk(const char *p, size_t n, hc_buf *out)
 			return 0;
 		errno = 0;
 		size = strtoull(p + i, &endp, 16);
-		if (endp == p + i || errno != 0 ||
-		    (endp != eol && *endp != ';' && *endp != ' '))
+		if (endp == p + i || errno != 0 || (endp != eol && *endp != ';' && *endp != ' '))
 			return -1;
 		i = (size_t)(eol - p) + 2;
 		if (size == 0) {
@@ -219,7 +214,7 @@ static int dechunk(const char *p, size_t n, hc_buf *out)
 
 /* What the header block says about the body. */
 typedef struct body_frame {
-	int no_body;            /* HEAD, 1xx, 204, 304 */
+	int no_body; /* HEAD, 1xx, 204, 304 */
 	int chunked;
 	long long content_length; /* -1 when absent */
 } body_frame;
@@ -300,22 +295,20 @@ static int contains_ci(const char *s, const char *word)
 	return 0;
 }
 
-static int frame_of(const http_client_response *r, const char *method,
-		    body_frame *fr)
+static int frame_of(const http_client_response *r, const char *method, body_frame *fr)
 {
 	const char *te = http_client_header(r, "Transfer-Encoding");
 	const char *cl = http_client_header(r, "Content-Length");
 
-	fr->no_body = strcmp(method, "HEAD") == 0 || r->status / 100 == 1 ||
-		      r->status == 204 || r->status == 304;
+	fr->no_body = strcmp(method, "HEAD") == 0 || r->status / 100 == 1 || r->status == 204 ||
+		      r->status == 304;
 	fr->chunked = te != NULL && contains_ci(te, "chunked");
 	fr->content_length = -1;
 	if (cl != NULL && !fr->chunked) {
 		char *end;
 		errno = 0;
 		fr->content_length = strtoll(cl, &end, 10);
-		if (errno != 0 || end == cl || *end != '\0' ||
-		    fr->content_length < 0)
+		if (errno != 0 || end == cl || *end != '\0' || fr->content_length < 0)
 			return -1;
 	}
 	return 0;
@@ -323,8 +316,7 @@ static int frame_of(const http_client_response *r, const char *method,
 
 /* Receives into in until the response is complete, the peer closes, or
  * the timeout strikes. Fills out on success. Returns 0 or -1. */
-static int receive(int fd, const char *method, hc_buf *in,
-		   http_client_response *out)
+static int receive(int fd, const char *method, hc_buf *in, http_client_response *out)
 {
 	size_t hend = 0;
 	body_frame fr = {0, 0, -1};
@@ -334,8 +326,7 @@ static int receive(int fd, const char *method, hc_buf *in,
 		char chunk[16384];
 		ssize_t r;
 
-		if (hend == 0 && (hend = header_end(in->data ? in->data : "",
-						     in->len)) != 0) {
+		if (hend == 0 && (hend = header_end(in->data ? in->data : "", in->len)) != 0) {
 			const char *first_eol = strstr(in->data, "\r\n");
 			size_t status_len = (size_t)(first_eol - in->data);
 
@@ -343,8 +334,7 @@ static int receive(int fd, const char *method, hc_buf *in,
 				set_error(out, "malformed status line");
 				return -1;
 			}
-			if (parse_fields(first_eol + 2,
-					 hend - 2 - (status_len + 2), out) != 0 ||
+			if (parse_fields(first_eol + 2, hend - 2 - (status_len + 2), out) != 0 ||
 			    frame_of(out, method, &fr) != 0) {
 				set_error(out, "malformed response headers");
 				return -1;
@@ -362,8 +352,7 @@ static int receive(int fd, const char *method, hc_buf *in,
 				}
 				if (c == 1)
 					break;
-			} else if (fr.content_length >= 0 &&
-				   have >= (size_t)fr.content_length) {
+			} else if (fr.content_length >= 0 && have >= (size_t)fr.content_length) {
 				break;
 			}
 			if (eof) {
@@ -375,7 +364,8 @@ static int receive(int fd, const char *method, hc_buf *in,
 				break; /* body delimited by the close */
 			}
 		} else if (eof) {
-			set_error(out, "connection closed before the end of the headers (%zu bytes)",
+			set_error(out,
+				  "connection closed before the end of the headers (%zu bytes)",
 				  in->len);
 			return -1;
 		}
@@ -419,8 +409,7 @@ static int receive(int fd, const char *method, hc_buf *in,
 				goto oom;
 			}
 		} else {
-			size_t n = fr.content_length >= 0 ? (size_t)fr.content_length
-							  : have;
+			size_t n = fr.content_length >= 0 ? (size_t)fr.content_length : have;
 			if (hc_buf_append(&body, in->data + hend, n) != 0)
 				goto oom;
 		}
@@ -451,10 +440,9 @@ static void response_clear(http_client_response *r)
 	r->status = 0;
 }
 
-int http_client_request(const char *base_url, const char *method,
-			const char *path_and_query,
-			const char *const *headers, const char *body,
-			size_t body_len, http_client_response *out)
+int http_client_request(const char *base_url, const char *method, const char *path_and_query,
+			const char *const *headers, const char *body, size_t body_len,
+			http_client_response *out)
 {
 	char host[256], port[16], num[32];
 	hc_buf req = {NULL, 0, 0}, in = {NULL, 0, 0};
@@ -471,12 +459,9 @@ int http_client_request(const char *base_url, const char *method,
 		goto out;
 	}
 	if (hc_buf_puts(&req, method) || hc_buf_puts(&req, " ") ||
-	    hc_buf_puts(&req, path_and_query) ||
-	    hc_buf_puts(&req, " HTTP/1.1\r\nHost: ") ||
-	    hc_buf_puts(&req, strchr(host, ':') ? "[" : "") ||
-	    hc_buf_puts(&req, host) ||
-	    hc_buf_puts(&req, strchr(host, ':') ? "]:" : ":") ||
-	    hc_buf_puts(&req, port) ||
+	    hc_buf_puts(&req, path_and_query) || hc_buf_puts(&req, " HTTP/1.1\r\nHost: ") ||
+	    hc_buf_puts(&req, strchr(host, ':') ? "[" : "") || hc_buf_puts(&req, host) ||
+	    hc_buf_puts(&req, strchr(host, ':') ? "]:" : ":") || hc_buf_puts(&req, port) ||
 	    hc_buf_puts(&req, "\r\nConnection: close\r\n"))
 		goto oom;
 	for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
@@ -484,12 +469,11 @@ int http_client_request(const char *base_url, const char *method,
 			goto oom;
 	if (body != NULL) {
 		snprintf(num, sizeof num, "%zu", body_len);
-		if (hc_buf_puts(&req, "Content-Length: ") ||
-		    hc_buf_puts(&req, num) || hc_buf_puts(&req, "\r\n"))
+		if (hc_buf_puts(&req, "Content-Length: ") || hc_buf_puts(&req, num) ||
+		    hc_buf_puts(&req, "\r\n"))
 			goto oom;
 	}
-	if (hc_buf_puts(&req, "\r\n") ||
-	    (body != NULL && hc_buf_append(&req, body, body_len)))
+	if (hc_buf_puts(&req, "\r\n") || (body != NULL && hc_buf_append(&req, body, body_len)))
 		goto oom;
 
 	fd = connect_to(host, port, out);
@@ -522,8 +506,7 @@ out:
 	return rc;
 }
 
-const char *http_client_header(const http_client_response *resp,
-			       const char *name)
+const char *http_client_header(const http_client_response *resp, const char *name)
 {
 	if (resp == NULL || name == NULL)
 		return NULL;

@@ -16,15 +16,15 @@ typedef struct http_client_field {
 } http_client_field;
 
 typedef struct http_client_response {
-	int status;                /* e.g. 200 */
-	char *raw_headers;         /* the header lines after the status line,
+	int status;		   /* e.g. 200 */
+	char *raw_headers;	   /* the header lines after the status line,
 				    * "\r\n"-separated, NUL-terminated */
 	http_client_field *fields; /* the same lines, parsed, in order */
 	size_t nfields;
-	char *body;                /* decoded body (chunked undone),
-				    * NUL-terminated, never NULL on success */
+	char *body; /* decoded body (chunked undone),
+		     * NUL-terminated, never NULL on success */
 	size_t body_len;
-	char error[256];           /* why http_client_request failed */
+	char error[256]; /* why http_client_request failed */
 } http_client_response;
 
 /* Sends one request to base_url ("http://HOST:PORT", no path) and reads
@@ -33,16 +33,13 @@ typedef struct http_client_response {
  * Content-Length are added. Returns 0 and fills *out, or -1 with the
  * reason in out->error (and nothing else in *out to free). Either way
  * the caller releases *out with http_client_response_free(). */
-int http_client_request(const char *base_url, const char *method,
-			const char *path_and_query,
-			const char *const *headers, const char *body,
-			size_t body_len, http_client_response *out)
-	__attribute__((warn_unused_result));
+int http_client_request(const char *base_url, const char *method, const char *path_and_query,
+			const char *const *headers, const char *body, size_t body_len,
+			http_client_response *out) __attribute__((warn_unused_result));
 
 /* The value of the first header called name (case-insensitive), or NULL.
  * The text belongs to resp. */
-const char *http_client_header(const http_client_response *resp,
-			       const char *name);
+const char *http_client_header(const http_client_response *resp, const char *name);
 
 /* Frees what a response holds and zeroes it. Accepts NULL. */
 void http_client_response_free(http_client_response *resp);

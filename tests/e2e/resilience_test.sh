@@ -128,7 +128,7 @@ children_of() {
 
 now() { printf '%s\n' "$EPOCHREALTIME"; }
 # fcalc EXPR: prints EXPR evaluated by awk with 3 decimals.
-fcalc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
+fcalc() { awk "BEGIN { printf \"%.3f\", ($1) }"; }
 # flt A B: true if A < B (floating point).
 flt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
 
@@ -238,14 +238,25 @@ mw_pid=
 # stack_up WORKERS THREADS [ATTEMPTS_X=value...]: (re)starts the stack with
 # that worker environment.
 stack_up() {
-	local w=$1 t=$2 i
+	local w=$1 t=$2 i try
 	shift 2
-	if ! env ATTEMPTS_WORKERS="$w" ATTEMPTS_THREADS="$t" "$@" \
-		"$dev" up --no-install --no-build --no-demo >"$dir/dev-up.log" 2>&1; then
+	for ((try = 1; ; try++)); do
+		if env ATTEMPTS_WORKERS="$w" ATTEMPTS_THREADS="$t" "$@" \
+			"$dev" up --no-install --no-build --no-demo >"$dir/dev-up.log" 2>&1; then
+			break
+		fi
+		# Someone took the port since we looked: the next free one.
+		if ((try < 5)) && grep -q 'already in use' "$dir/dev-up.log" &&
+			port=$(free_port $((port + 1))); then
+			export ATTEMPTS_PORT=$port
+			url=http://127.0.0.1:$port
+			echo "# port taken meanwhile: nginx on $url"
+			continue
+		fi
 		cat "$dir/dev-up.log"
 		echo "ERROR: ./dev up failed"
 		exit 99
-	fi
+	done
 	workers=$w
 	mw_pid=$(read_pid "$dir/fcgi.pid")
 	for ((i = 0; i < 50; i++)); do
@@ -273,10 +284,10 @@ psql_q() {
 }
 
 # api METHOD PATH TOKEN [BODY] [CURL ARGS...]: one request; sets R_CODE,
-# R_TIME, R_BODY and R_HDRS (header lines, CR removed).
+# R_TIME and R_BODY.
 api() {
-	local method=$1 path=$2 tok=$3 body=${4-} out last hf=$dir/w/hdr.$BASHPID
-	local args=(-s -m 5 -X "$method" -D "$hf" -w '\n%{http_code} %{time_total}')
+	local method=$1 path=$2 tok=$3 body=${4-} out last
+	local args=(-s -m 5 -X "$method" -w '\n%{http_code} %{time_total}')
 	shift 3
 	(($#)) && shift
 	[[ -n $tok ]] && args+=(-H "Authorization: Bearer $tok")
@@ -286,8 +297,6 @@ api() {
 	R_BODY=${out%$'\n'*}
 	R_CODE=${last%% *}
 	R_TIME=${last#* }
-	R_HDRS=$(tr -d '\r' <"$hf" 2>/dev/null)
-	rm -f "$hf"
 }
 
 # The version of attempt $1 (token $2) as the database has it (no cache).
@@ -347,12 +356,13 @@ missing_acks() {
 
 # save_loop TOKEN ID PREFIX LOG ACKS READS: saves (a distinct answer key
 # each, with the expected_version last acknowledged) until $dir/w/stop
-# exists, each followed by a state read when READS is 1. LOG gets
-# "save|read START_EPOCH STATUS TIME_TOTAL [X-Cache]" lines; ACKS gets
-# "key value version" for every 2xx save.
+# exists, each followed by a state read when READS is 1. LOG gets one line
+# a request: "save|read START_EPOCH STATUS TIME_TOTAL X-CACHE RETRY-AFTER
+# ERROR_CODE KEY" ("-" for what is absent); ACKS gets "key value version"
+# for every 2xx save.
 save_loop() {
 	local tok=$1 id=$2 prefix=$3 log=$4 acks=$5 reads=$6
-	local n=0 exp ver key val t0 out last body code t cur
+	local n=0 exp ver key val t0 out last body code t ra xc cur ecode
 	exp=$(fresh_version "$id" "$tok") || exp=1
 	while [[ ! -e $dir/w/stop ]]; do
 		n=$((n + 1))
@@ -362,19 +372,20 @@ save_loop() {
 		out=$(curl -s -m 5 -X PATCH -H "Authorization: Bearer $tok" \
 			-H 'Content-Type: application/json' \
 			--data-binary "{\"answers\":{\"$key\":\"$val\"},\"expected_version\":$exp}" \
-			-w '\n%{http_code} %{time_total}' "$url/api/attempts/$id?action=save")
+			-w '\n%{http_code} %{time_total} R%header{retry-after}' "$url/api/attempts/$id?action=save")
 		last=${out##*$'\n'}
 		body=${out%$'\n'*}
-		code=${last%% *}
-		t=${last#* }
-		echo "save $t0 $code $t $key" >>"$log"
+		read -r code t ra <<<"$last"
+		ra=${ra#R}
+		ecode=$(jstr code "$body") || ecode=-
+		echo "save $t0 $code $t - ${ra:--} $ecode $key" >>"$log"
 		case $code in
 		2??)
 			if ver=$(jnum version "$body"); then
 				echo "$key $val $ver" >>"$acks"
 				exp=$ver
 			else
-				echo "badbody $t0 $code $t $body" >>"$log"
+				echo "badbody $t0 $code $t - - - $body" >>"$log"
 			fi
 			;;
 		409)
@@ -384,9 +395,12 @@ save_loop() {
 		if ((reads)); then
 			t0=$EPOCHREALTIME
 			out=$(curl -s -m 5 -o /dev/null -H "Authorization: Bearer $tok" \
-				-w '%{http_code} %{time_total} %header{x-cache}' \
+				-w '%{http_code} %{time_total} X%header{x-cache} R%header{retry-after}' \
 				"$url/api/attempts/$id?action=state")
-			echo "read $t0 $out" >>"$log"
+			read -r code t xc ra <<<"$out"
+			xc=${xc#X}
+			ra=${ra#R}
+			echo "read $t0 $code $t ${xc:--} ${ra:--} - -" >>"$log"
 		fi
 	done
 }
@@ -399,7 +413,7 @@ status_counts() {
 }
 
 echo "# resilience: run dir $dir, nginx $url, PostgreSQL port $pgport"
-stack_a_env=(ATTEMPTS_BREAKER_TIMEOUT_MS=$breaker_timeout_ms ATTEMPTS_BREAKER_FAILURE_THRESHOLD=5
+stack_a_env=("ATTEMPTS_BREAKER_TIMEOUT_MS=$breaker_timeout_ms" ATTEMPTS_BREAKER_FAILURE_THRESHOLD=5
 	ATTEMPTS_POOL_ACQUIRE_TIMEOUT_MS=500 ATTEMPTS_RETRY_ATTEMPTS=3 ATTEMPTS_RETRY_BASE_DELAY_MS=50
 	ATTEMPTS_RETRY_MAX_DELAY_MS=2000)
 stack_up 4 4 "${stack_a_env[@]}"
@@ -626,7 +640,7 @@ echo "# cache (stats of ${#after[@]} workers, this run only): $hits hits / $((hi
 echo "# client-side X-Cache: $m_chit HIT of $m_reads reads = $crate"
 check $((m_bad > 0 || m_total < 2000)) "5: mixed run of $m_total requests answered 2xx" "$m_bad not 2xx"
 figure "mixed_run: requests=$m_total reads=$m_reads saves=$m_saves non_2xx=$m_bad seconds=$(fcalc "$t5_end - $t5") $m_p"
-figure "cache_hit_rate: $rate (hits=$hits lookups=$((hits + misses)) from stats&type=optimization summed over ${#after[@]} workers; client X-Cache HIT rate $crate)"
+figure "cache_hit_rate: $rate (hits=$hits lookups=$((hits + misses)) from stats&type=optimization summed over ${#after[@]} workers; per worker hits/lookups: $per client X-Cache HIT rate $crate)"
 
 # =================================================== 2. fault injection
 echo "# 2. PostgreSQL stopped for 5 s under load"
@@ -641,7 +655,20 @@ sleep 1.5
 t_stop0=$(now)
 pg_cluster_stop "$dir/pg" || not_ok "2: pg_ctl stop -m fast"
 t_down=$(now)
-sleep 5
+# Down for 5 s: meanwhile /api/health (about every 0.5 s) and, half-way,
+# every worker's breaker.
+: >"$dir/w/s2/health"
+mid_stats=
+while flt "$(now)" "$(fcalc "$t_down + 5")"; do
+	out=$(curl -s -m 5 -w '\n%{http_code} %{time_total}' "$url/api/health")
+	echo "${out##*$'\n'} $(jstr status "${out%$'\n'*}")" >>"$dir/w/s2/health"
+	if [[ -z $mid_stats ]] && flt "$(fcalc "$t_down + 2.5")" "$(now)"; then
+		mid_stats=$(sample_stats | awk '{ printf "%s%s:opened_count=%s,rejected=%s", (NR > 1 ? " " : ""), $1, $5, $6 }')
+	fi
+	left=$(fcalc "$t_down + 5 - $(now)")
+	flt "$left" 0.5 || left=0.5
+	flt 0 "$left" && sleep "$left"
+done
 t_start0=$(now)
 pg_cluster_start "$dir/pg" "$pgport" >"$dir/w/s2/pgstart.log" 2>&1 || {
 	cat "$dir/w/s2/pgstart.log"
@@ -680,6 +707,13 @@ check $((out_n == 0 || out_bad > 0)) "2: all $out_n requests issued while Postgr
 	"$out_bad others: $(awk -v a="$t_down" -v b="$t_start0" '$2 >= a && $2 < b && !($3 == 503 || ($1 == "read" && $3 == 200 && $5 == "HIT"))' "$s2log" | head -n 5 | paste -sd ';')"
 check $((out_n == 0 || out_slow > 0)) "2: each of them answered within 1 s (slowest $out_max s)" \
 	"$out_slow took >= 1 s: $(awk -v a="$t_down" -v b="$t_start0" '$2 >= a && $2 < b && $4 >= 1.0' "$s2log" | head -n 5 | paste -sd ';')"
+bad_ra=$(awk '$3 == 503 && ($6 == "-" || ($1 == "save" && $7 != "service_unavailable"))' "$s2log")
+check "$([[ -z $bad_ra ]] && echo 0 || echo 1)" \
+	"2: every 503 ($(awk '$3 == 503' "$s2log" | wc -l)) carries Retry-After (and, for saves, code service_unavailable)" \
+	"$(head -n 5 <<<"$bad_ra" | paste -sd ';')"
+read -r h_n h_bad <<<"$(awk '{ n++; if (!($1 == 503 && $2 + 0 < 1.0 && $3 == "degraded")) bad++ } END { printf "%d %d\n", n, bad }' "$dir/w/s2/health")"
+check $((h_n == 0 || h_bad > 0)) "2: /api/health answered 503 degraded within 1 s during the outage ($h_n probes)" \
+	"$(paste -sd ';' "$dir/w/s2/health")"
 hung=$(awk '$3 == "000" || $4 + 0 >= 4.9' "$s2log" | wc -l)
 check $((hung > 0)) "2: no request hung (none timed out at 5 s) during the whole run ($(wc -l <"$s2log") requests)" \
 	"$(awk '$3 == "000" || $4 + 0 >= 4.9' "$s2log" | head -n 5 | paste -sd ';')"
@@ -712,15 +746,28 @@ echo "# requests while stopping: $during_stop"
 echo "# requests while down ($out_n): $out_counts (slowest $out_max s)"
 echo "# requests while starting: $during_start"
 echo "# requests after it was back: $after_up"
+check $((opened == 0)) "2: the circuit breaker opened during the outage (opened_count summed over workers: $opened)" "never opened"
+echo "# breakers half-way through the outage: $mid_stats"
 echo "# recovery: first 2xx save $recovery s after PostgreSQL was back; breakers opened $opened times in total"
 figure "outage: down_s=$(fcalc "$t_start0 - $t_down") stop_s=$(fcalc "$t_down - $t_stop0") start_s=$(fcalc "$t_up - $t_start0") first_503_after_stop_s=$first_503"
+figure "outage_breakers_midway: $mid_stats"
+figure "outage_health_probes: $(awk '{ printf "%s%s/%ss", (NR > 1 ? " " : ""), $1, $2 }' "$dir/w/s2/health")"
 figure "outage_requests_while_down: total=$out_n $out_counts slowest_s=$out_max"
 figure "outage_requests_while_stopping: $during_stop"
 figure "outage_requests_while_starting: $during_start"
 figure "outage_requests_after_back: $after_up"
 figure "recovery_s: $recovery (first 2xx save after PostgreSQL answered again; breaker_timeout_ms=$breaker_timeout_ms; breaker opened_count summed over workers=$opened)"
 
-lost=0 acked=0 lostkeys=
+h_ok=""
+for ((i = 0; i < 50; i++)); do
+	if [[ $(curl -s -o /dev/null -m 5 -w '%{http_code}' "$url/api/health") == 200 ]]; then
+		h_ok=$(fcalc "$(now) - $t_up")
+		break
+	fi
+	sleep 0.1
+done
+check "$([[ -n $h_ok ]] && echo 0 || echo 1)" "2: /api/health answers 200 after recovery" "not 200 within 5 s"
+lost=0 acked=0 lostkeys=""
 for c in 21 22; do
 	[[ -f $dir/w/s2/acks.$c ]] && acked=$((acked + $(wc -l <"$dir/w/s2/acks.$c")))
 	m=$(missing_acks "${att[c]}" "$dir/w/s2/acks.$c")
@@ -766,7 +813,7 @@ fi
 [[ " ${kids[*]} " == *" $victim "* ]] || victim=${kids[0]}
 t_kill=$(now)
 kill -KILL "$victim"
-replaced= t_replaced=
+replaced="" t_replaced=""
 for ((i = 0; i < 100; i++)); do
 	mapfile -t nowk < <(children_of "$mw_pid")
 	if ((${#nowk[@]} == workers)) && [[ " ${nowk[*]} " != *" $victim "* ]]; then
@@ -800,7 +847,7 @@ cat "$dir/w/s3/log."* | sort -k2,2n >"$s3log"
 k_counts=$(status_counts "$s3log" 0 1e12)
 k_after=$(awk -v s="$t_replaced" '$2 >= s && $3 ~ /^2/' "$s3log" | wc -l)
 check $((k_after == 0)) "3: saves succeed after the replacement ($k_after 2xx)" "$(tail -n 3 "$s3log" | paste -sd ';')"
-lost=0 acked=0 lostkeys=
+lost=0 acked=0 lostkeys=""
 for c in 23 24 25; do
 	[[ -f $dir/w/s3/acks.$c ]] && acked=$((acked + $(wc -l <"$dir/w/s3/acks.$c")))
 	m=$(missing_acks "${att[c]}" "$dir/w/s3/acks.$c")
@@ -821,7 +868,7 @@ figure "kill9: victim=$victim replaced_by=${replaced:-none} replaced_after_s=$(f
 echo "# 4. pool exhaustion: 1 worker x 8 threads, pool_max 2, acquire timeout 500 ms"
 stack_down
 stack_b_env=(ATTEMPTS_POOL_MAX=2 ATTEMPTS_POOL_ACQUIRE_TIMEOUT_MS=500
-	ATTEMPTS_BREAKER_TIMEOUT_MS=$breaker_timeout_ms ATTEMPTS_BREAKER_FAILURE_THRESHOLD=5)
+	"ATTEMPTS_BREAKER_TIMEOUT_MS=$breaker_timeout_ms" ATTEMPTS_BREAKER_FAILURE_THRESHOLD=5)
 stack_up 1 8 "${stack_b_env[@]}"
 figure "stack_b: workers=1 threads=8 ${stack_b_env[*]}"
 p_tok=${stu_tok[26]}
@@ -864,7 +911,7 @@ wait "$lock_pid"
 t_release=$(now)
 for p in "${save_pids[@]}"; do wait "$p" 2>/dev/null; done
 bg_pids=()
-n503=0 n_done=0 bad503= baddone= p_lines=
+n503=0 n_done=0 bad503="" baddone="" p_lines=""
 for ((j = 1; j <= 6; j++)); do
 	read -r t0 code t <"$dir/w/s4/res.$j" || code=none
 	body=$(cat "$dir/w/s4/body.$j" 2>/dev/null)
@@ -899,8 +946,17 @@ p_ver=$(fresh_version "$p_id" "$p_tok")
 api PATCH "/api/attempts/$p_id?action=save" "$p_tok" "{\"answers\":{\"pfresh\":\"z\"},\"expected_version\":$p_ver}"
 check "$([[ $R_CODE == 200 ]] && flt "$R_TIME" 2 && echo 0 || echo 1)" \
 	"4: a fresh save afterwards answers 200 at once ($R_TIME s): no deadlock" "$R_CODE after $R_TIME s: $R_BODY"
+p_fresh=$R_CODE/${R_TIME}s
+# Pool timeouts are not database failures: the breaker stays closed.
+api GET "/api/attempts/$p_id?action=stats&type=optimization" "$admin_tok"
+p_to=$(jnum acquire_timeouts "$R_BODY")
+p_opened=$(jnum opened_count "$R_BODY")
+p_state=$(jstr state "$R_BODY")
+check "$([[ $p_to == 4 && $p_opened == 0 && $p_state == closed ]] && echo 0 || echo 1)" \
+	"4: the worker counted 4 acquire timeouts and its breaker stayed closed" \
+	"acquire_timeouts=$p_to opened_count=$p_opened state=$p_state"
 mapfile -t st < <(sample_stats)
-figure "pool_exhaustion: results(status/time):$p_lines lock_held_s=$(fcalc "$t_release - $locked") fresh_save=$R_CODE/${R_TIME}s worker_stats(pid hits misses size opened rejected)=${st[*]}"
+figure "pool_exhaustion: results(status/time):$p_lines lock_held_s=$(fcalc "$t_release - $locked") fresh_save=$p_fresh acquire_timeouts=$p_to breaker=$p_state worker_stats(pid hits misses size opened rejected)=${st[*]}"
 
 stack_down
 echo "# total time $((SECONDS - started_at)) s"
