@@ -164,15 +164,14 @@ static int connection_healthy(PGconn *conn, long long idle_ms, int check_after)
 	if (pfd.fd < 0)
 		return 0;
 	if (poll(&pfd, 1, 0) != 0) {
+		/* The server sent something unasked: usually its goodbye before
+		 * closing. libpq may still say CONNECTION_OK until it reads the
+		 * end of the stream, so ask the server now. */
 		if (PQconsumeInput(conn) != 1 || PQstatus(conn) != CONNECTION_OK)
 			return 0;
-		/* Anything else unsolicited (a notice) is harmless; a result
-		 * would mean a protocol mix-up, so do not trust it. */
-		if (PQisBusy(conn))
-			return 0;
-	}
-	if (check_after <= 0 || idle_ms < check_after)
+	} else if (check_after <= 0 || idle_ms < check_after) {
 		return 1;
+	}
 	res = PQexec(conn, "");
 	ok = PQresultStatus(res) == PGRES_EMPTY_QUERY;
 	PQclear(res);
