@@ -3,11 +3,12 @@
 #
 # Starts the whole embedded stack (`./dev up`: PostgreSQL, spawn-fcgi +
 # multiwatch workers, nginx with nginx/attempts.conf) in a temporary run
-# directory on free ports, runs the Check program tests/e2e/check_e2e against
-# it over HTTP, then checks from the shell what only the shell can see: the
-# supervisor, nginx's own JSON errors, `up` twice, and that `down` leaves no
-# process behind. Exit 77 (skip) when nginx, spawn-fcgi, multiwatch or
-# PostgreSQL is missing, 99 when the stack cannot be started.
+# directory on free ports, runs the Check programs tests/e2e/check_e2e and
+# tests/e2e/check_api against it over HTTP, then checks from the shell what
+# only the shell can see: the supervisor, nginx's own JSON errors, `up`
+# twice, and that `down` leaves no process behind. Exit 77 (skip) when
+# nginx, spawn-fcgi, multiwatch or PostgreSQL is missing, 99 when the stack
+# cannot be started.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,6 +27,8 @@ else
 fi
 check_bin=${CHECK_E2E:-tests/e2e/check_e2e}
 [[ $check_bin == /* ]] || check_bin=$builddir/$check_bin
+api_bin=${CHECK_API:-tests/e2e/check_api}
+[[ $api_bin == /* ]] || api_bin=$builddir/$api_bin
 fcgi_bin=$builddir/cgi-bin/attempts.fcgi
 
 skip() {
@@ -118,6 +121,8 @@ trap 'exit 130' INT TERM HUP
 
 export ATTEMPTS_RUN_DIR=$dir ATTEMPTS_PORT=$port ATTEMPTS_PG_PORT=$pgport
 export ATTEMPTS_WORKERS=2 ATTEMPTS_THREADS=4 ATTEMPTS_FCGI_BIN=$fcgi_bin PG_FAST=1
+# A quick deadline sweep: check_api waits for it to close an expired attempt.
+export ATTEMPTS_SWEEP_INTERVAL_MS=500
 ATTEMPTS_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
 export ATTEMPTS_JWT_SECRET
 url=http://127.0.0.1:$port
@@ -139,6 +144,18 @@ if [[ -x $check_bin ]]; then
 else
 	echo "FAIL: $check_bin not built"
 	check_rc=1
+fi
+
+# The rest of the API (activity, submit, deadlines, batch, stats, optimize)
+# against the same stack.
+api_rc=0
+if [[ -x $api_bin ]]; then
+	echo "# running $api_bin"
+	ATTEMPTS_TEST_URL=$url ATTEMPTS_TEST_DB=$conninfo "$api_bin" || api_rc=$?
+	echo "# check_api exited $api_rc"
+else
+	echo "FAIL: $api_bin not built"
+	api_rc=1
 fi
 
 # ------------------------------------------------------------ shell checks
@@ -333,7 +350,7 @@ else
 fi
 
 echo "shell-checks: $n_pass passed, $n_fail failed"
-if ((check_rc != 0 || n_fail != 0)); then
+if ((check_rc != 0 || api_rc != 0 || n_fail != 0)); then
 	failed_any=1
 	exit 1
 fi

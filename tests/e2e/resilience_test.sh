@@ -226,7 +226,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 export ATTEMPTS_RUN_DIR=$dir ATTEMPTS_PORT=$port ATTEMPTS_PG_PORT=$pgport
-export ATTEMPTS_FCGI_BIN=$fcgi_bin PG_FAST=1
+# A copy of the worker binary: a rebuild of the tree during the run (make
+# relinks it in place) must not pull it from under the stack.
+cp "$fcgi_bin" "$dir/attempts.fcgi" || exit 99
+export ATTEMPTS_FCGI_BIN=$dir/attempts.fcgi PG_FAST=1
 ATTEMPTS_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
 export ATTEMPTS_JWT_SECRET
 url=http://127.0.0.1:$port
@@ -276,7 +279,13 @@ stack_down() {
 }
 
 token() {
-	"$dev" token --role "$1" --sub "$2" --ttl 3600
+	local t
+	if ! t=$("$dev" token --role "$1" --sub "$2" --ttl 3600 2>&1) ||
+		[[ ! $t =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]]; then
+		echo "ERROR: ./dev token --role $1 failed: $t" >&2
+		return 1
+	fi
+	printf '%s\n' "$t"
 }
 
 psql_q() {
@@ -423,8 +432,8 @@ figure "stack_a: workers=4 threads=4 ${stack_a_env[*]}"
 # ------------------------------------------------------------------ fixtures
 
 uuid_of() { printf '00000000-0000-4000-8000-%012d' "$1"; }
-proctor_tok=$(token proctor "$(uuid_of 900001)")
-admin_tok=$(token admin "$(uuid_of 900002)")
+proctor_tok=$(token proctor "$(uuid_of 900001)") || exit 99
+admin_tok=$(token admin "$(uuid_of 900002)") || exit 99
 api POST /api/exams "$proctor_tok" '{"title":"resilience","time_limit_s":3600}'
 exam_id=$(jstr exam_id "$R_BODY")
 if [[ $R_CODE != 201 || -z $exam_id ]]; then
@@ -437,7 +446,7 @@ n_students=26
 stu_tok=()
 att=()
 for ((i = 1; i <= n_students; i++)); do
-	stu_tok[i]=$(token student "$(uuid_of "$i")")
+	stu_tok[i]=$(token student "$(uuid_of "$i")") || exit 99
 	api POST /api/attempts/new?action=start "${stu_tok[i]}" "{\"exam_id\":\"$exam_id\"}"
 	att[i]=$(jstr attempt_id "$R_BODY")
 	if [[ $R_CODE != 201 || -z ${att[i]} ]]; then
@@ -675,12 +684,16 @@ pg_cluster_start "$dir/pg" "$pgport" >"$dir/w/s2/pgstart.log" 2>&1 || {
 	not_ok "2: PostgreSQL starts again"
 }
 t_up=$(now)
-# Until the first 2xx save after the restart (at most 15 s), then 1.5 s more.
+# Until the first 2xx save after the restart (at most 15 s), then on until
+# every worker's breaker has had its chance to close (breaker timeout + 3 s
+# after PostgreSQL was back), at least 1.5 s more.
 for ((i = 0; i < 150; i++)); do
 	cat "$dir/w/s2/log."* 2>/dev/null | awk -v s="$t_start0" '$1 == "save" && $2 >= s && $3 ~ /^2/ { f = 1 } END { exit !f }' && break
 	sleep 0.1
 done
-sleep 1.5
+left=$(fcalc "$t_up + $breaker_timeout_ms / 1000 + 3 - $(now)")
+flt 1.5 "$left" || left=1.5
+sleep "$left"
 touch "$dir/w/stop"
 for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null; done
 bg_pids=()
@@ -731,6 +744,12 @@ else
 	recovery=none
 	not_ok "2: a save succeeds after PostgreSQL is back" "no 2xx save in 15 s: $(tail -n 5 "$s2log" | paste -sd ';')"
 fi
+# Every worker back: nothing started after breaker timeout + 2 s answers 503.
+late=$(awk -v s="$(fcalc "$t_up + $breaker_timeout_ms / 1000 + 2")" '$2 >= s && $3 !~ /^(2..|409)$/' "$s2log")
+check "$([[ -z $late ]] && echo 0 || echo 1)" \
+	"2: every request started later than breaker timeout + 2 s after PostgreSQL was back succeeds ($(awk -v s="$(fcalc "$t_up + $breaker_timeout_ms / 1000 + 2")" '$2 >= s' "$s2log" | wc -l) requests)" \
+	"$(head -n 5 <<<"$late" | paste -sd ';')"
+full_recovery=$(awk -v u="$t_up" '$2 + $4 >= u && $3 !~ /^(2..|409)$/ { e = $2 + $4 - u } END { printf "%.3f\n", e }' "$s2log")
 first_503=$(awk -v s="$t_stop0" '$2 >= s && $3 == 503 { printf "%.3f\n", $2 + $4 - s; exit }' "$s2log")
 during_stop=$(status_counts "$s2log" "$t_stop0" "$t_down")
 during_start=$(status_counts "$s2log" "$t_start0" "$t_up")
@@ -748,7 +767,7 @@ echo "# requests while starting: $during_start"
 echo "# requests after it was back: $after_up"
 check $((opened == 0)) "2: the circuit breaker opened during the outage (opened_count summed over workers: $opened)" "never opened"
 echo "# breakers half-way through the outage: $mid_stats"
-echo "# recovery: first 2xx save $recovery s after PostgreSQL was back; breakers opened $opened times in total"
+echo "# recovery: first 2xx save $recovery s after PostgreSQL was back, last failure ended $full_recovery s after; breakers opened $opened times in total"
 figure "outage: down_s=$(fcalc "$t_start0 - $t_down") stop_s=$(fcalc "$t_down - $t_stop0") start_s=$(fcalc "$t_up - $t_start0") first_503_after_stop_s=$first_503"
 figure "outage_breakers_midway: $mid_stats"
 figure "outage_health_probes: $(awk '{ printf "%s%s/%ss", (NR > 1 ? " " : ""), $1, $2 }' "$dir/w/s2/health")"
@@ -757,6 +776,7 @@ figure "outage_requests_while_stopping: $during_stop"
 figure "outage_requests_while_starting: $during_start"
 figure "outage_requests_after_back: $after_up"
 figure "recovery_s: $recovery (first 2xx save after PostgreSQL answered again; breaker_timeout_ms=$breaker_timeout_ms; breaker opened_count summed over workers=$opened)"
+figure "full_recovery_s: $full_recovery (end of the last failed request after PostgreSQL answered again)"
 
 h_ok=""
 for ((i = 0; i < 50; i++)); do
@@ -913,7 +933,8 @@ for p in "${save_pids[@]}"; do wait "$p" 2>/dev/null; done
 bg_pids=()
 n503=0 n_done=0 bad503="" baddone="" p_lines=""
 for ((j = 1; j <= 6; j++)); do
-	read -r t0 code t <"$dir/w/s4/res.$j" || code=none
+	t0=0 code=none t=0
+	read -r t0 code t <"$dir/w/s4/res.$j" 2>/dev/null
 	body=$(cat "$dir/w/s4/body.$j" 2>/dev/null)
 	hdrs=$(tr -d '\r' <"$dir/w/s4/hdr.$j" 2>/dev/null)
 	end=$(fcalc "${t0:-0} + ${t:-0}")
