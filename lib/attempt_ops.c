@@ -144,10 +144,24 @@ static long long wall_ms(void)
 
 /* ------------------------------------------------------- database calls */
 
+/* SQLSTATEs of transient conditions whose statement did not commit: a
+ * statement_timeout cancel, a serialization failure or deadlock that
+ * outlived its retries, too many connections. The client may retry. */
+static int sqlstate_is_transient(const char *s)
+{
+	return strcmp(s, "57014") == 0 || strcmp(s, "40001") == 0 ||
+	       strcmp(s, "40P01") == 0 || strcmp(s, "53300") == 0 ||
+	       strcmp(s, "55P03") == 0;
+}
+
 /* Answers for a failed database call. */
 static void reply_db_failure(req_ctx *rc, att_err err, const db_failure *why)
 {
-	if (err == ATT_ETIMEOUT || err == ATT_EUNAVAILABLE) {
+	if (err == ATT_EDB && sqlstate_is_transient(why->sqlstate))
+		log_warn("request %s: transient database error %s: %s", rc->req->request_id,
+			 why->sqlstate, why->message);
+	if (err == ATT_ETIMEOUT || err == ATT_EUNAVAILABLE ||
+	    (err == ATT_EDB && sqlstate_is_transient(why->sqlstate))) {
 		long long secs = why->breaker_open ? (why->retry_after_ms + 999) / 1000 : 1;
 		http_headerf(rc->resp, "Retry-After", "%lld", secs > 0 ? secs : 1);
 		http_error(rc->resp, 503, "service_unavailable",

@@ -781,7 +781,7 @@ static void world_free(world *w)
 
 static void attempt_path(char *out, size_t cap, const char *id, const char *action)
 {
-	snprintf(out, cap, "/api/attempts/%s?action=%s", id, action);
+	snprintf(out, cap, "/api/attempts/%.64s?action=%.32s", id, action);
 }
 
 /* Sends METHOD /api/attempts/{id}?action=... as u. */
