@@ -133,6 +133,7 @@ static att_err create_parts(app *a, app_mode mode)
 	a->db.retry.attempts = (int)cfg->retry_attempts;
 	a->db.retry.base_delay_ms = cfg->retry_base_delay_ms;
 	a->db.retry.max_delay_ms = cfg->retry_max_delay_ms;
+	a->db.call_timeout_ms = (int)cfg->db_call_timeout_ms;
 	err = pool_create(&opt, &a->db.pool);
 	if (err == ATT_OK)
 		err = breaker_create((int)cfg->breaker_failure_threshold,
@@ -234,7 +235,16 @@ int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 
 int app_cache_usable(app *a)
 {
-	return a->listener != NULL && listener_drain(a->listener);
+	if (a->listener == NULL)
+		return 0;
+	if (listener_drain(a->listener))
+		return 1;
+	/* The listener is down. While the breaker is open the database is
+	 * unreachable for every worker, so nothing can change what is cached:
+	 * cached reads keep answering (API.md section 8). Otherwise another
+	 * worker may be writing unseen: bypass the cache. The reconnect
+	 * empties it. */
+	return breaker_get_state(a->db.breaker) != BREAKER_CLOSED;
 }
 
 const config *app_config(const app *a)

@@ -43,7 +43,8 @@ breaker *app_breaker(const app *a);
 listener *app_listener(const app *a);
 
 /* Delivers pending change notifications to the cache and says whether the
- * cache may be used now (0 while the listener is disconnected). */
+ * cache may be used now: while the listener is connected, or while it is
+ * not but the breaker is open or half-open (the database is down). */
 int app_cache_usable(app *a);
 
 /* Drops this process's cached entries of one attempt. */

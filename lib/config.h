@@ -19,6 +19,7 @@ typedef struct config {
 	long pool_acquire_timeout_ms;
 	long pool_idle_timeout_ms;
 	long db_statement_timeout_ms;
+	long db_call_timeout_ms;      /* client-side deadline of one call */
 	long cache_ttl_attempt_state_ms;
 	long cache_ttl_attempt_info_ms;
 	long cache_ttl_attempt_stats_ms;

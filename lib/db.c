@@ -2,6 +2,8 @@
  * breaker/retry loop around it. */
 #include "db.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,13 +131,44 @@ static int sqlstate_is_connection_loss(const char *s)
 	       strcmp(s, "57P02") == 0 || strcmp(s, "57P03") == 0;
 }
 
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* PQgetResult that waits at most until deadline (monotonic ms): a hung
+ * server must not hold a request thread. On timeout sets *late and
+ * returns NULL; the connection is then unusable (mid-protocol). */
+static PGresult *get_result_by(PGconn *conn, long long deadline, int *late)
+{
+	while (!*late && PQisBusy(conn)) {
+		struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
+		long long left = deadline - monotonic_ms();
+		int rc;
+
+		if (left <= 0) {
+			*late = 1;
+			break;
+		}
+		rc = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		if (rc < 0 && errno != EINTR)
+			break; /* let PQgetResult report the broken connection */
+		if (rc > 0 && PQconsumeInput(conn) != 1)
+			break;
+	}
+	return *late ? NULL : PQgetResult(conn);
+}
+
 /* Reads the results of one pipelined query up to its terminating NULL.
  * Keeps the first result; returns it (caller clears) or NULL. */
-static PGresult *read_query_results(PGconn *conn)
+static PGresult *read_query_results(PGconn *conn, long long deadline, int *late)
 {
 	PGresult *first = NULL, *res;
 
-	while ((res = PQgetResult(conn)) != NULL) {
+	while ((res = get_result_by(conn, deadline, late)) != NULL) {
 		if (first == NULL)
 			first = res;
 		else
@@ -164,18 +197,24 @@ static int send_pipeline(PGconn *conn, const char *claims_json, db_stmt stmt,
 	return PQpipelineSync(conn) == 1 ? 0 : -1;
 }
 
-/* Reads what send_pipeline asked for. */
-static try_outcome read_pipeline(PGconn *conn, int with_claims, char **out,
-				 db_failure *why)
+/* Reads what send_pipeline asked for, waiting at most timeout_ms. */
+static try_outcome read_pipeline(PGconn *conn, int with_claims, int timeout_ms,
+				 char **out, db_failure *why)
 {
 	PGresult *claims_res = NULL, *res, *sync;
 	try_outcome outcome = TRY_OK;
+	long long deadline = monotonic_ms() + timeout_ms;
+	int late = 0;
 
 	if (with_claims)
-		claims_res = read_query_results(conn);
-	res = read_query_results(conn);
-	sync = PQgetResult(conn);
-	if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC || PQexitPipelineMode(conn) != 1) {
+		claims_res = read_query_results(conn, deadline, &late);
+	res = read_query_results(conn, deadline, &late);
+	sync = get_result_by(conn, deadline, &late);
+	if (late) {
+		snprintf(why->message, sizeof why->message,
+			 "no answer from the database within %d ms", timeout_ms);
+		outcome = TRY_LOST;
+	} else if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC || PQexitPipelineMode(conn) != 1) {
 		note_failure(why, res ? res : claims_res, conn);
 		outcome = TRY_LOST;
 	} else if (claims_res != NULL && PQresultStatus(claims_res) != PGRES_TUPLES_OK) {
@@ -220,7 +259,8 @@ static try_outcome try_once(const db_env *env, const char *claims_json,
 		note_failure(why, NULL, conn);
 		outcome = TRY_NOT_SENT;
 	} else {
-		outcome = read_pipeline(conn, claims_json != NULL, out, why);
+		outcome = read_pipeline(conn, claims_json != NULL,
+					env->call_timeout_ms > 0 ? env->call_timeout_ms : 60000, out, why);
 	}
 	pool_release(env->pool, conn, outcome == TRY_NOT_SENT || outcome == TRY_LOST);
 	return outcome;

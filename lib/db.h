@@ -50,6 +50,7 @@ typedef struct db_env {
 	db_pool *pool;
 	breaker *breaker;     /* NULL = no breaker */
 	retry_policy retry;
+	int call_timeout_ms;  /* waiting for a result longer drops the connection */
 } db_env;
 
 /* What happened in a call, for logging, metrics and the 503 answer. */

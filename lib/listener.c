@@ -88,14 +88,14 @@ void listener_free(listener *l)
 	free(l);
 }
 
-/* Drops a dead connection and tells the owner; lock held. */
+/* Drops a dead connection; lock held. The owner hears on_reset when the
+ * connection is back (it may have missed notifications meanwhile); until
+ * then listener_drain says the listener is down. */
 static void lose_connection(listener *l)
 {
-	log_warn("listener: connection lost; cache emptied");
+	log_warn("listener: connection lost");
 	PQfinish(l->conn);
 	l->conn = NULL;
-	l->resets++;
-	l->cb.on_reset(l->cb.arg);
 }
 
 int listener_drain(listener *l)

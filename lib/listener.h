@@ -12,8 +12,8 @@ typedef struct listener listener;
 typedef struct listener_callbacks {
 	/* One notification: channel name and payload. */
 	void (*on_notify)(void *arg, const char *channel, const char *payload);
-	/* Notifications may have been missed (connection lost or regained):
-	 * forget everything that depended on them. */
+	/* Notifications may have been missed (the connection is back after a
+	 * loss): forget everything that depended on them. */
 	void (*on_reset)(void *arg);
 	void *arg;
 } listener_callbacks;
