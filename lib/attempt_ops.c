@@ -258,21 +258,13 @@ void ops_health(req_ctx *rc)
 
 void ops_exam_create(req_ctx *rc)
 {
-	char *text;
-	const char *params[1];
+	const char *params[1] = {rc->req->body};
 
 	if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(rc->body, "title"))) {
 		http_error_field(rc->resp, "title", "title is required and must be a string");
 		return;
 	}
-	text = json_print(rc->body);
-	if (text == NULL) {
-		http_error(rc->resp, 500, "internal_error", "out of memory", NULL);
-		return;
-	}
-	params[0] = text;
 	call_and_reply(rc, DB_STMT_CREATE_EXAM, params, 201);
-	cJSON_free(text);
 }
 
 void ops_exam_get(req_ctx *rc)
@@ -468,9 +460,8 @@ static int expected_version(req_ctx *rc, long *version)
 void ops_save(req_ctx *rc)
 {
 	const cJSON *answers = NULL, *autosave = NULL;
-	char *answers_text = NULL, *autosave_text = NULL;
 	char version[24], limit[24];
-	const char *params[5];
+	const char *params[4];
 	long expected = 0;
 	int have_version;
 	const config *cfg = app_config(rc->app);
@@ -491,27 +482,16 @@ void ops_save(req_ctx *rc)
 	have_version = expected_version(rc, &expected);
 	if (have_version < 0)
 		return;
-	if (answers != NULL && (answers_text = json_print(answers)) == NULL)
-		goto nomem;
-	if (autosave != NULL && (autosave_text = json_print(autosave)) == NULL)
-		goto nomem;
 	snprintf(version, sizeof version, "%ld", expected);
 	snprintf(limit, sizeof limit, "%ld", cfg->max_answers_bytes);
 	params[0] = rc->path_id;
-	params[1] = answers_text;
-	params[2] = autosave_text;
-	params[3] = have_version ? version : NULL;
-	params[4] = limit;
+	params[1] = rc->req->body; /* the fields are picked in SQL */
+	params[2] = have_version ? version : NULL;
+	params[3] = limit;
 	call_and_reply(rc, DB_STMT_SAVE_ATTEMPT, params, 200);
 	/* Whatever the outcome (a deadline close writes too), drop what this
 	 * process cached; other processes hear it from the trigger. */
 	app_invalidate_attempt(rc->app, rc->path_id);
-	goto out;
-nomem:
-	http_error(rc->resp, 500, "internal_error", "out of memory", NULL);
-out:
-	cJSON_free(answers_text);
-	cJSON_free(autosave_text);
 }
 
 /* ----------------------------------------------------------------- stats */
@@ -598,6 +578,7 @@ static void exam_statistics(req_ctx *rc, const char *type)
 	}
 	snprintf(key, sizeof key, "stats:%s:%s:%s", type, exam_id ? "exam" : "attempt",
 		 exam_id ? exam_id : rc->path_id);
+	http_header(rc->resp, "Cache-Control", "no-store");
 	if (!ops_wants_no_cache(rc->req->cache_control) && cache_get(c, key, &text, &len, &meta)) {
 		rc->cache_hits++;
 		http_header(rc->resp, "X-Cache", "HIT");
@@ -732,22 +713,15 @@ void ops_activity(req_ctx *rc)
 {
 	const cJSON *events = cJSON_GetObjectItemCaseSensitive(rc->body, "events");
 	ops_invalid bad;
-	const char *params[2];
-	char *text;
+	const char *params[2] = {rc->path_id, rc->req->body};
 
 	if (ops_check_events(events, "", app_config(rc->app), &bad) != 0) {
 		ops_reply_invalid(rc, &bad);
 		return;
 	}
-	text = json_print(events);
-	if (text == NULL) {
-		http_error(rc->resp, 500, "internal_error", "out of memory", NULL);
-		return;
-	}
-	params[0] = rc->path_id;
-	params[1] = text;
 	call_and_reply(rc, DB_STMT_LOG_ACTIVITY, params, 200);
-	cJSON_free(text);
+	/* info's activity_count and last_activity_at changed. */
+	app_invalidate_attempt(rc->app, rc->path_id);
 }
 
 /* ---------------------------------------------------------------- submit */
@@ -755,43 +729,27 @@ void ops_activity(req_ctx *rc)
 void ops_submit(req_ctx *rc)
 {
 	const cJSON *answers = NULL;
-	char *answers_text = NULL;
 	char version[24], limit[24];
 	const char *params[4];
 	long expected = 0;
-	int have_version = 0;
+	int have_version;
 
-	if (rc->body != NULL) {
-		if (json_get_object(rc->body, "answers", &answers) == JSON_FIELD_BAD) {
-			http_error_field(rc->resp, "answers", "answers must be an object");
-			return;
-		}
-		have_version = expected_version(rc, &expected);
-	} else {
-		switch (ops_parse_if_match(rc->req->if_match, &expected)) {
-		case 1: have_version = 1; break;
-		case -1:
-			http_error_field(rc->resp, "If-Match",
-					 "If-Match must be a quoted version number");
-			return;
-		default: break;
-		}
+	if (json_get_object(rc->body, "answers", &answers) == JSON_FIELD_BAD) {
+		http_error_field(rc->resp, "answers", "answers must be an object");
+		return;
 	}
+	/* An empty body has no expected_version: only If-Match counts then. */
+	have_version = expected_version(rc, &expected);
 	if (have_version < 0)
 		return;
-	if (answers != NULL && (answers_text = json_print(answers)) == NULL) {
-		http_error(rc->resp, 500, "internal_error", "out of memory", NULL);
-		return;
-	}
 	snprintf(version, sizeof version, "%ld", expected);
 	snprintf(limit, sizeof limit, "%ld", app_config(rc->app)->max_answers_bytes);
 	params[0] = rc->path_id;
-	params[1] = answers_text;
+	params[1] = rc->body != NULL ? rc->req->body : NULL;
 	params[2] = have_version ? version : NULL;
 	params[3] = limit;
 	call_and_reply(rc, DB_STMT_SUBMIT_ATTEMPT, params, 200);
 	app_invalidate_attempt(rc->app, rc->path_id);
-	cJSON_free(answers_text);
 }
 
 /* ---------------------------------------------------------------- extend */

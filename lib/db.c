@@ -22,6 +22,8 @@ static const db_statement db_statements[DB_STMT_COUNT] = {
 	[DB_STMT_SET_CLAIMS] = {"set_claims",
 		"SELECT pg_catalog.set_config('request.jwt.claims', $1, true)", 1, 1},
 	[DB_STMT_PING] = {"ping", "SELECT 1", 0, 1},
+	/* Statements that take a request body get it verbatim ($n::jsonb) and
+	 * pick their fields in SQL: numbers reach jsonb exactly as sent. */
 	[DB_STMT_CREATE_EXAM] = {"create_exam",
 		"SELECT attempts.create_exam($1::jsonb)", 1, 0},
 	[DB_STMT_GET_EXAM] = {"get_exam", "SELECT attempts.get_exam($1::uuid)", 1, 1},
@@ -32,13 +34,15 @@ static const db_statement db_statements[DB_STMT_COUNT] = {
 	[DB_STMT_ATTEMPT_INFO] = {"attempt_info",
 		"SELECT attempts.get_attempt_info($1::uuid)", 1, 1},
 	[DB_STMT_SAVE_ATTEMPT] = {"save_attempt",
-		"SELECT attempts.save_attempt($1::uuid, $2::jsonb, $3::jsonb, $4::int, $5::int)", 5, 0},
+		"SELECT attempts.save_attempt($1::uuid, NULLIF($2::jsonb -> 'answers', 'null'), "
+		"NULLIF($2::jsonb -> 'auto_save_data', 'null'), $3::int, $4::int)", 4, 0},
 	[DB_STMT_CLEAR_CACHE] = {"clear_cache",
 		"SELECT attempts.broadcast_clear_cache()", 0, 0},
 	[DB_STMT_SUBMIT_ATTEMPT] = {"submit_attempt",
-		"SELECT attempts.submit_attempt($1::uuid, $2::jsonb, $3::int, $4::int)", 4, 0},
+		"SELECT attempts.submit_attempt($1::uuid, NULLIF($2::jsonb -> 'answers', 'null'), "
+		"$3::int, $4::int)", 4, 0},
 	[DB_STMT_LOG_ACTIVITY] = {"log_activity",
-		"SELECT attempts.log_attempt_activity($1::uuid, $2::jsonb)", 2, 0},
+		"SELECT attempts.log_attempt_activity($1::uuid, $2::jsonb -> 'events')", 2, 0},
 	[DB_STMT_EXTEND_ATTEMPT] = {"extend_attempt",
 		"SELECT attempts.extend_attempt($1::uuid, $2::int)", 2, 0},
 	/* $1 exam id, else the exam of attempt $2. */
@@ -49,13 +53,16 @@ static const db_statement db_statements[DB_STMT_COUNT] = {
 		"SELECT attempts.get_active_attempts(COALESCE($1::uuid, "
 		"(SELECT exam_id FROM attempts.attempts WHERE attempt_id = $2::uuid)))", 2, 1},
 	[DB_STMT_BATCH_SAVE] = {"batch_save",
-		"SELECT attempts.batch_save_attempts($1::jsonb, $2::int)", 2, 0},
+		"SELECT attempts.batch_save_attempts($1::jsonb -> 'data', $2::int)", 2, 0},
 	[DB_STMT_MULTIPLE_STATES] = {"multiple_states",
 		"SELECT attempts.get_multiple_attempt_states($1::uuid[])", 1, 1},
 	[DB_STMT_MULTIPLE_INFOS] = {"multiple_infos",
 		"SELECT attempts.get_multiple_attempt_infos($1::uuid[])", 1, 1},
 	[DB_STMT_BATCH_LOG] = {"batch_log",
-		"SELECT attempts.batch_log_attempt_activity($1::jsonb)", 1, 0},
+		/* $1 the body, $2 the indexes (1-based) of the items C accepted. */
+		"SELECT attempts.batch_log_attempt_activity((SELECT jsonb_agg(e.item ORDER BY e.n) "
+		"FROM jsonb_array_elements($1::jsonb -> 'data') WITH ORDINALITY AS e(item, n) "
+		"WHERE e.n = ANY ($2::bigint[])))", 2, 0},
 	[DB_STMT_VALIDATE_MULTIPLE] = {"validate_multiple",
 		"SELECT attempts.validate_multiple_attempts($1::uuid[])", 1, 1},
 	[DB_STMT_BATCH_SUBMIT] = {"batch_submit",

@@ -118,10 +118,9 @@ static void internal_error(req_ctx *rc, const char *what)
 	http_error(rc->resp, 500, "internal_error", "internal error", NULL);
 }
 
-/* Runs stmt on one array argument and merges its result. */
-static void call_and_merge(req_ctx *rc, batch *b, db_stmt stmt, const char *arg)
+/* Runs stmt with params and merges its result array into b. */
+static void call_and_merge(req_ctx *rc, batch *b, db_stmt stmt, const char *const *params)
 {
-	const char *params[1] = {arg};
 	char *text = ops_call(rc, stmt, params);
 
 	if (text == NULL)
@@ -237,38 +236,32 @@ static void batch_by_ids(req_ctx *rc, const cJSON *data, db_stmt stmt)
 
 static void batch_save(req_ctx *rc, const cJSON *data)
 {
-	char *items = json_print(data);
 	char limit[24];
-	const char *params[2] = {items, limit};
+	const char *params[2] = {rc->req->body, limit}; /* items picked in SQL */
 	char *text;
 
-	if (items == NULL) {
-		internal_error(rc, "out of memory");
-		return;
-	}
 	snprintf(limit, sizeof limit, "%ld", app_config(rc->app)->max_answers_bytes);
 	text = ops_call(rc, DB_STMT_BATCH_SAVE, params);
 	if (text != NULL)
 		reply_results_text(rc, text);
 	invalidate_items(rc, data);
 	free(text);
-	cJSON_free(items);
 }
 
 static void batch_log(req_ctx *rc, const cJSON *data)
 {
 	const config *cfg = app_config(rc->app);
-	cJSON *valid = cJSON_CreateArray();
 	const cJSON *item;
-	char *text = NULL;
+	const char *params[2];
+	buf valid = BUF_INIT; /* 1-based indexes of the items SQL gets */
 	batch b;
-	int i = 0;
+	int i = 0, nvalid = 0;
 
-	if (valid == NULL || batch_init(&b, cJSON_GetArraySize(data)) != 0) {
-		cJSON_Delete(valid);
+	if (batch_init(&b, cJSON_GetArraySize(data)) != 0) {
 		internal_error(rc, "out of memory");
 		return;
 	}
+	buf_putc(&valid, '{');
 	cJSON_ArrayForEach(item, data) {
 		const char *id = NULL;
 		char prefix[32];
@@ -284,19 +277,21 @@ static void batch_log(req_ctx *rc, const cJSON *data)
 					    prefix, cfg, &bad) != 0) {
 			batch_error(&b, i, id, bad.code, bad.message, bad.field);
 		} else {
-			cJSON_AddItemToArray(valid, cJSON_Duplicate(item, 1));
+			buf_printf(&valid, "%s%d", nvalid++ ? "," : "", i + 1);
 		}
 		i++;
 	}
-	if (cJSON_GetArraySize(valid) == 0) {
-		batch_reply(rc, &b);
-	} else if ((text = json_print(valid)) == NULL) {
+	buf_putc(&valid, '}');
+	params[0] = rc->req->body;
+	params[1] = valid.data;
+	if (valid.failed)
 		internal_error(rc, "out of memory");
-	} else {
-		call_and_merge(rc, &b, DB_STMT_BATCH_LOG, text);
-	}
-	cJSON_free(text);
-	cJSON_Delete(valid);
+	else if (nvalid == 0)
+		batch_reply(rc, &b);
+	else
+		call_and_merge(rc, &b, DB_STMT_BATCH_LOG, params);
+	invalidate_items(rc, data);
+	buf_free(&valid);
 	batch_free(&b);
 }
 

@@ -122,7 +122,7 @@ pids_running() {
 	for f in /proc/[0-9]*/cmdline; do
 		p=${f#/proc/}
 		p=${p%/cmdline}
-		cmd=$(tr '\0' ' ' <"$f" 2>/dev/null) || continue
+		cmd=$(tr '\0' ' ' 2>/dev/null <"$f") || continue
 		[[ $cmd == "$1"* ]] && alive "$p" && echo "$p"
 	done
 	return 0
@@ -173,7 +173,11 @@ cleanup() {
 		done
 	fi
 	pg_cluster_stop "$dir/pg" >/dev/null 2>&1
-	rm -rf "$dir"
+	if [[ -n ${APACHE_TEST_KEEP:-} ]]; then
+		echo "# kept $dir (APACHE_TEST_KEEP)"
+	else
+		rm -rf "$dir"
+	fi
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -240,6 +244,13 @@ payload=$dir/payload.pdf
 	head -c 204800 /dev/urandom
 } >"$payload"
 payload_sha=$(sha256sum "$payload" | cut -d' ' -f1)
+# A valid JSON body of 600 KiB (under max_body_bytes).
+bigjson=$dir/big.json
+{
+	printf '{"exam_id":"%s","pad":"' "$exam"
+	head -c 614400 /dev/zero | tr '\0' 'x'
+	printf '"}'
+} >"$bigjson"
 payload_size=$(stat -c %s "$payload")
 
 # ------------------------------------------------------------ Apache configs
@@ -258,7 +269,7 @@ fill_template() {
 # Writes $sr/httpd.conf for mode $1 (fcgid, cgi, htaccess) listening on $2,
 # with the service's upload store $3.
 write_conf() {
-	local mode=$1 port=$2 uploads=$3 mpm=event mods types=/dev/null
+	local mode=$1 port=$2 uploads=$3 mpm=event mods mod types=/dev/null
 	local fill=(BINARY "$dir/bin/attempts.fcgi" DB "$conninfo" JWT_SECRET "$secret"
 		UPLOAD_DIR "$uploads" PROCESSES 4)
 	mods=(authz_core mime alias env)
@@ -282,8 +293,8 @@ write_conf() {
 		echo "ErrorLog \"$sr/error.log\""
 		echo "LogLevel warn"
 		echo "LoadModule mpm_${mpm}_module $MODS/mod_mpm_$mpm.so"
-		for m in "${mods[@]}"; do
-			echo "LoadModule ${m}_module $MODS/mod_$m.so"
+		for mod in "${mods[@]}"; do
+			echo "LoadModule ${mod}_module $MODS/mod_$mod.so"
 		done
 		if [[ -n $run_user ]]; then
 			echo "User $run_user"
@@ -303,6 +314,12 @@ write_conf() {
 		echo "<Directory />"
 		echo "    AllowOverride None"
 		echo "    Require all denied"
+		echo "</Directory>"
+		# Apache looks PATH_INFO up under the DocumentRoot (for
+		# PATH_TRANSLATED): grant it, as Debian grants /var/www, or every
+		# request logs "client denied by server configuration".
+		echo "<Directory \"$sr/htdocs\">"
+		echo "    Require all granted"
 		echo "</Directory>"
 		echo "<Files \".ht*\">"
 		echo "    Require all denied"
@@ -428,7 +445,7 @@ flow() {
 
 	req GET "$api/$a1?action=state" -H "$auth" -H 'Cache-Control: no-cache'
 	check "$m: state reflects both saves" "$(seen)" \
-		eval '[[ $code == 200 && $(jqr .version) == $((v2 + 1)) && $(jqr -c .answers) == "{\"q1\":\"a\",\"q2\":[1,2],\"q3\":\"c\"}" && $(jqr -c .auto_save_data) == "{\"progress\":50}" ]]'
+		eval '[[ $code == 200 && $(jqr .version) == $((v2 + 1)) && $(jqr '"'"'.answers == {"q1": "a", "q2": [1, 2], "q3": "c"} and .auto_save_data == {"progress": 50}'"'"') == true ]]'
 
 	req POST "$api/$a1?action=submit" -H "$auth"
 	receipt=$(jqr .receipt)
@@ -479,10 +496,15 @@ flow() {
 	check "$m: no temporary file is left in the upload dir" "$(ls -A "$uploads" | tr '\n' ' ')" \
 		is "$(ls -A "$uploads")" "$up"
 
+	# Refusals before the body is read: the program must still be heard
+	# (under mod_cgid it must read its whole stdin before it exits).
 	req POST "$api/$a2?action=upload&filename=x.exe" -H "$auth" \
-		-H 'Content-Type: application/x-msdownload' --data-binary 'MZ'
-	check "$m: an upload of a type the exam does not allow answers 415 unsupported_media_type" "$(seen)" \
+		-H 'Content-Type: application/x-msdownload' --data-binary @"$payload"
+	check "$m: an upload ($payload_size bytes) of a type the exam does not allow answers 415 unsupported_media_type" "$(seen)" \
 		json_error 415 unsupported_media_type
+	req POST "$api/new?action=start" -H 'Content-Type: application/json' --data-binary @"$bigjson"
+	check "$m: a start without a token and with a 600 KiB JSON body answers 401 unauthorized" "$(seen)" \
+		json_error 401 unauthorized
 }
 
 # ------------------------------------------------------------ figures
@@ -567,7 +589,7 @@ run_mode() {
 	fi
 
 	mapfile -t kids < <(for f in /proc/[0-9]*/stat; do
-		read -r s <"$f" 2>/dev/null || continue
+		read -r s 2>/dev/null <"$f" || continue
 		s=${s##*) }
 		read -r _ ppid _ <<<"$s"
 		[[ $ppid == "$pid" ]] && { p=${f#/proc/}; echo "${p%/stat}"; }
@@ -575,7 +597,7 @@ run_mode() {
 	stop_apache "$conf"
 	check "$m: apache2 -k stop stops Apache" "pid $pid" eval '! alive "$pid"'
 	left=()
-	for ((i = 0; i < 50; i++)); do
+	for ((i = 0; i < 150; i++)); do
 		left=()
 		for p in "${kids[@]}" $(pids_running "$dir/"); do
 			alive "$p" && left+=("$p")
@@ -585,14 +607,26 @@ run_mode() {
 	done
 	check "$m: no Apache child or service process is left after the stop" "${left[*]}" \
 		eval '((${#left[@]} == 0))'
+	if [[ $m == fcgid ]]; then
+		# mod_fcgid stops its processes with SIGTERM, then KILLs those
+		# still there a few seconds later.
+		check "$m: the workers exit on mod_fcgid's SIGTERM (no 'terminating forcefully' in error.log)" \
+			"$(grep -m 3 'terminating forcefully' "$sr/error.log" | tr '\n' ' ')" \
+			eval '! grep -q "terminating forcefully" "$sr/error.log"'
+	fi
 	if grep -qE 'AH[0-9]+:.*(segfault|exit signal)' "$sr/error.log" 2>/dev/null; then
 		check "$m: no process crashed (error.log)" "$(grep -E 'segfault|exit signal' "$sr/error.log" | head -n 3)" false
 	fi
 }
 
-run_mode fcgid 00000000-0000-4000-8000-00000000f001
-run_mode cgi 00000000-0000-4000-8000-00000000c001
-run_mode htaccess 00000000-0000-4000-8000-00000000a001
+for mode in ${APACHE_TEST_MODES:-fcgid cgi htaccess}; do
+	case $mode in
+	fcgid) run_mode fcgid 00000000-0000-4000-8000-00000000f001 ;;
+	cgi) run_mode cgi 00000000-0000-4000-8000-00000000c001 ;;
+	htaccess) run_mode htaccess 00000000-0000-4000-8000-00000000a001 ;;
+	*) check "APACHE_TEST_MODES names known modes" "unknown mode '$mode'" false ;;
+	esac
+done
 
 mkdir -p "$(dirname "$figures")"
 {
