@@ -99,11 +99,15 @@ static void reply(FCGX_Request *req, int status, const char *body, size_t len)
 			     : status == 409 ? "Conflict"
 					     : "Internal Server Error";
 
-	FCGX_FPrintF(req->out,
-		     "Status: %d %s\r\n"
-		     "Content-Type: application/json; charset=utf-8\r\n"
-		     "Content-Length: %zu\r\n\r\n",
-		     status, reason, len);
+	char head[160];
+	/* snprintf, not FCGX_FPrintF: libfcgi's own printf knows no %zu. */
+	int n = snprintf(head, sizeof head,
+			 "Status: %d %s\r\n"
+			 "Content-Type: application/json; charset=utf-8\r\n"
+			 "Content-Length: %zu\r\n\r\n",
+			 status, reason, len);
+
+	FCGX_PutStr(head, n, req->out);
 	FCGX_PutStr(body, (int)len, req->out);
 }
 

@@ -11,6 +11,8 @@
 --                  connections are on distinct records)
 --   stop=N         stop each thread after N responses (wrk has no request
 --                  count of its own; used for the RSS phase)
+--   mark=PATH      with stop: then create PATH.<thread> (wrk itself runs
+--                  until -d or SIGINT; bench.sh waits for the marks)
 --   plus the script's own keys (nocache=1, events=N, run=ID)
 --
 -- done() prints one line that bench.sh parses:
@@ -103,7 +105,13 @@ function bench.install_stop(o)
 		local seen = 0
 		response = function(status, headers, body)
 			seen = seen + 1
-			if seen >= o.stop then
+			if seen == o.stop then
+				if o.mark ~= nil then
+					local f = io.open(o.mark .. "." .. tostring(tid or 1), "w")
+					if f ~= nil then
+						f:close()
+					end
+				end
 				wrk.thread:stop()
 			end
 		end

@@ -15,6 +15,13 @@
 # when Apache, mod_fcgid, PostgreSQL, curl or jq is missing. Requests per
 # second of GET state (wrk, else ab) go to
 # $abs_top_builddir/tests/deploy/apache-figures.txt; nothing asserts on time.
+#
+# Environment: APACHE (/usr/sbin/apache2), APACHE_MODULES
+# (/usr/lib/apache2/modules), APACHE_TEST_MODES (fcgid cgi htaccess),
+# APACHE_TEST_KEEP=1 keeps the temp dir (logs, configs) for a look.
+#
+# The checks are single-quoted expressions run by `check ... eval`:
+# shellcheck disable=SC2016,SC2034,SC2317
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -447,6 +454,20 @@ flow() {
 	check "$m: state reflects both saves" "$(seen)" \
 		eval '[[ $code == 200 && $(jqr .version) == $((v2 + 1)) && $(jqr '"'"'.answers == {"q1": "a", "q2": [1, 2], "q3": "c"} and .auto_save_data == {"progress": 50}'"'"') == true ]]'
 
+	if [[ $m == fcgid ]]; then
+		# A persistent worker caches states: a repeated GET hits, one
+		# with Cache-Control: no-cache must not.
+		local hit=0 i
+		for ((i = 0; i < 10; i++)); do
+			req GET "$api/$a1?action=state" -H "$auth"
+			[[ $code == 200 && $(header X-Cache) == HIT ]] && hit=1 && break
+		done
+		req GET "$api/$a1?action=state" -H "$auth" -H 'Cache-Control: no-cache'
+		check "$m: Cache-Control: no-cache reaches the worker (X-Cache: HIT without it, MISS with it)" \
+			"hit seen: $hit; with no-cache: $code X-Cache $(header X-Cache)" \
+			eval '((hit)) && [[ $code == 200 && $(header X-Cache) == MISS ]]'
+	fi
+
 	req POST "$api/$a1?action=submit" -H "$auth"
 	receipt=$(jqr .receipt)
 	check "$m: submit answers 200 with a 64-hex receipt" "$(seen)" \
@@ -491,10 +512,17 @@ flow() {
 	check "$m: the uploads list shows the file" "$(seen)" \
 		eval '[[ $code == 200 && $(jqr "[.uploads[] | select(.upload_id == \"$up\") | .sha256] | join(\",\")") == "$payload_sha" && $(jqr ".uploads | length") == 1 ]]'
 
-	check "$m: the file sits in the upload dir under its id, same bytes" "$(ls -la "$uploads" 2>&1 | tail -n +2 | tr '\n' ';')" \
+	check "$m: the file sits in the upload dir under its id, same bytes" "$(find "$uploads" -mindepth 1 -printf '%f %s; ')" \
 		cmp -s "$payload" "$uploads/$up"
-	check "$m: no temporary file is left in the upload dir" "$(ls -A "$uploads" | tr '\n' ' ')" \
-		is "$(ls -A "$uploads")" "$up"
+	check "$m: no temporary file is left in the upload dir" "$(find "$uploads" -mindepth 1 -printf '%f ')" \
+		is "$(find "$uploads" -mindepth 1 -printf '%f\n')" "$up"
+
+	# A body without Content-Length (chunked): Apache passes it on
+	# de-chunked; the service reads to its end.
+	req POST "$api/$a2?action=upload&filename=chunked.pdf" -H "$auth" \
+		-H 'Content-Type: application/pdf' -H 'Transfer-Encoding: chunked' --data-binary @"$payload"
+	check "$m: a chunked upload (no Content-Length) answers 201 with the right sha256 and size" "$(seen)" \
+		eval '[[ $code == 201 && $(jqr .sha256) == "$payload_sha" && $(jqr .size_bytes) == "$payload_size" ]]'
 
 	# Refusals before the body is read: the program must still be heard
 	# (under mod_cgid it must read its whole stdin before it exits).

@@ -426,58 +426,68 @@ typedef struct route_spec {
 	const char *ctype; /* NULL: application/json */
 	who legit;
 	int items; /* batch: number of result items; 0 for other routes */
+	/* The role cases send {A} = the other student's own attempt, so the
+	 * foreign id is {U} (an upload of the owner's attempt). */
+	int foreign_upload;
 } route_spec;
 
 #define ATT "/api/attempts/{A}?action="
 #define BATCH "/api/attempts/any-id?action=batch"
 
 static const route_spec routes[] = {
-	{"health", "GET", "/api/health", NULL, NULL, WHO_ANYONE, 0},
-	{"exams POST", "POST", "/api/exams", "{\"title\":\"authz probe\"}", NULL, WHO_PROCTOR, 0},
-	{"exams/{id} GET", "GET", "/api/exams/{E}", NULL, NULL, WHO_OWNER, 0},
-	{"state", "GET", ATT "state", NULL, NULL, WHO_OWNER, 0},
-	{"info", "GET", ATT "info", NULL, NULL, WHO_OWNER, 0},
-	{"stats type=stats", "GET", ATT "stats&type=stats", NULL, NULL, WHO_PROCTOR, 0},
-	{"stats type=active", "GET", ATT "stats&type=active", NULL, NULL, WHO_PROCTOR, 0},
+	{"health", "GET", "/api/health", NULL, NULL, WHO_ANYONE, 0, 0},
+	{"exams POST", "POST", "/api/exams", "{\"title\":\"authz probe\"}", NULL, WHO_PROCTOR, 0, 0},
+	{"exams/{id} GET", "GET", "/api/exams/{E}", NULL, NULL, WHO_OWNER, 0, 0},
+	{"state", "GET", ATT "state", NULL, NULL, WHO_OWNER, 0, 0},
+	{"info", "GET", ATT "info", NULL, NULL, WHO_OWNER, 0, 0},
+	{"stats type=stats", "GET", ATT "stats&type=stats", NULL, NULL, WHO_PROCTOR, 0, 0},
+	{"stats type=active", "GET", ATT "stats&type=active", NULL, NULL, WHO_PROCTOR, 0, 0},
 	{"stats type=optimization", "GET", ATT "stats&type=optimization", NULL, NULL, WHO_ADMIN,
-	 0},
-	{"upload GET", "GET", ATT "upload&upload_id={U}", NULL, NULL, WHO_OWNER, 0},
-	{"uploads", "GET", ATT "uploads", NULL, NULL, WHO_OWNER, 0},
+	 0, 0},
+	{"upload GET", "GET", ATT "upload&upload_id={U}", NULL, NULL, WHO_OWNER, 0, 0},
+	/* An upload id of the owner's attempt through another attempt's path. */
+	{"upload GET, foreign id", "GET", ATT "upload&upload_id={U}", NULL, NULL, WHO_OWNER, 0, 1},
+	{"uploads", "GET", ATT "uploads", NULL, NULL, WHO_OWNER, 0, 0},
 	{"activity", "POST", ATT "activity",
 	 "{\"events\":[{\"event_type\":\"authz_probe\",\"payload\":{\"x\":1}}]}", NULL, WHO_OWNER,
-	 0},
-	{"submit", "POST", ATT "submit", "{\"answers\":{\"authz_probe\":1}}", NULL, WHO_OWNER, 0},
+	 0, 0},
+	{"submit", "POST", ATT "submit", "{\"answers\":{\"authz_probe\":1}}", NULL, WHO_OWNER, 0, 0},
 	{"upload POST", "POST", ATT "upload&filename=probe.txt", "authz probe bytes", "text/plain",
-	 WHO_OWNER, 0},
+	 WHO_OWNER, 0, 0},
 	{"batch batch_save", "POST", BATCH,
 	 "{\"operation\":\"batch_save\",\"data\":[{\"attempt_id\":\"{A}\","
 	 "\"answers\":{\"authz_probe\":1},\"auto_save_data\":{\"p\":2}}]}",
-	 NULL, WHO_OWNER, 1},
+	 NULL, WHO_OWNER, 1, 0},
 	{"batch multiple_states", "POST", BATCH,
-	 "{\"operation\":\"multiple_states\",\"data\":[\"{A}\"]}", NULL, WHO_OWNER, 1},
+	 "{\"operation\":\"multiple_states\",\"data\":[\"{A}\"]}", NULL, WHO_OWNER, 1, 0},
 	{"batch batch_log", "POST", BATCH,
 	 "{\"operation\":\"batch_log\",\"data\":[{\"attempt_id\":\"{A}\","
 	 "\"events\":[{\"event_type\":\"authz_probe\"}]}]}",
-	 NULL, WHO_OWNER, 1},
+	 NULL, WHO_OWNER, 1, 0},
 	{"batch validate_multiple", "POST", BATCH,
-	 "{\"operation\":\"validate_multiple\",\"data\":[\"{A}\"]}", NULL, WHO_OWNER, 1},
+	 "{\"operation\":\"validate_multiple\",\"data\":[\"{A}\"]}", NULL, WHO_OWNER, 1, 0},
 	{"batch batch_submit", "POST", BATCH, "{\"operation\":\"batch_submit\",\"data\":[\"{A}\"]}",
-	 NULL, WHO_PROCTOR, 1},
+	 NULL, WHO_PROCTOR, 1, 0},
 	{"batch query", "POST", BATCH,
 	 "{\"operation\":\"query\",\"data\":[{\"type\":\"state\",\"attempt_id\":\"{A}\"},"
 	 "{\"type\":\"info\",\"attempt_id\":\"{A}\"}]}",
-	 NULL, WHO_OWNER, 2},
+	 NULL, WHO_OWNER, 2, 0},
 	{"start", "POST", "/api/attempts/new?action=start", "{\"exam_id\":\"{E}\"}", NULL,
-	 WHO_STARTER, 0},
+	 WHO_STARTER, 0, 0},
 	{"save", "PATCH", ATT "save", "{\"answers\":{\"authz_probe\":1},\"auto_save_data\":{\"p\":2}}",
-	 NULL, WHO_OWNER, 0},
+	 NULL, WHO_OWNER, 0, 0},
 	{"optimize clear_cache", "PATCH", ATT "optimize", "{\"operation\":\"clear_cache\"}", NULL,
-	 WHO_ADMIN, 0},
+	 WHO_ADMIN, 0, 0},
 	{"optimize preload", "PATCH", ATT "optimize",
-	 "{\"operation\":\"preload\",\"exam_ids\":[\"{E}\"]}", NULL, WHO_ADMIN, 0},
+	 "{\"operation\":\"preload\",\"exam_ids\":[\"{E}\"]}", NULL, WHO_ADMIN, 0, 0},
 	{"optimize analyze", "PATCH", ATT "optimize", "{\"operation\":\"analyze\"}", NULL, WHO_ADMIN,
-	 0},
-	{"extend", "PATCH", ATT "extend", "{\"extra_s\":600}", NULL, WHO_PROCTOR, 0},
+	 0, 0},
+	{"extend", "PATCH", ATT "extend", "{\"extra_s\":600}", NULL, WHO_PROCTOR, 0, 0},
+	/* The seed's /route.ts alias (API.md §2) follows the same rules. */
+	{"state via route.ts", "GET", "/api/attempts/{A}/route.ts?action=state", NULL, NULL,
+	 WHO_OWNER, 0, 0},
+	{"save via route.ts", "PATCH", "/api/attempts/{A}/route.ts?action=save",
+	 "{\"answers\":{\"authz_probe\":2}}", NULL, WHO_OWNER, 0, 0},
 };
 
 #define NROUTES ((int)(sizeof routes / sizeof routes[0]))
@@ -541,6 +551,7 @@ static const expect matrix[][K_COUNT] = {
 /* stats type=active     */ {TOKENS, E403, E403,  NA_,   NA_,   NA_,   S200},
 /* stats type=optimiz.   */ {TOKENS, E403, E403,  E403,  NA_,   NA_,   S200},
 /* upload GET            */ {TOKENS, E404, NA_,   NA_,   NA_,   NA_,   S200},
+/* upload GET, foreign id*/ {TOKENS, E404, NA_,   NA_,   NA_,   NA_,   S200},
 /* uploads               */ {TOKENS, E404, NA_,   NA_,   NA_,   NA_,   S200},
 /* activity              */ {TOKENS, E404, NA_,   NA_,   E403,  E403,  S200},
 /* submit                */ {TOKENS, E404, NA_,   NA_,   E403,  E403,  S200},
@@ -557,6 +568,8 @@ static const expect matrix[][K_COUNT] = {
 /* optimize preload      */ {TOKENS, E403, E403,  E403,  NA_,   NA_,   S200},
 /* optimize analyze      */ {TOKENS, E403, E403,  E403,  NA_,   NA_,   S200},
 /* extend                */ {TOKENS, E403, E403,  NA_,   NA_,   NA_,   S200},
+/* state via route.ts    */ {TOKENS, E404, NA_,   NA_,   NA_,   NA_,   S200},
+/* save via route.ts     */ {TOKENS, E404, NA_,   NA_,   E403,  E403,  S200},
 };
 /* clang-format on */
 
@@ -789,6 +802,10 @@ static void expect_same_as_missing(const resp *got, int ri, const char *auth)
 	resp m;
 
 	ck_assert_int_eq(uuid_generate(missing), ATT_OK);
+	if (routes[ri].foreign_upload) {
+		t.attempt = W.other_attempt_id;
+		t.upload = missing;
+	}
 	send_route(&m, ri, &t, auth);
 	ck_assert_msg(m.r.status == got->r.status,
 		      "%s: status %d on another's attempt but %d on a missing one", got->what,
@@ -844,7 +861,7 @@ static void control_cell(int ri, expect e)
 	send_route(&r, ri, &t, rs->legit != WHO_ANYONE ? auth : NULL);
 	ck_assert_msg(r.r.status == e.status, "control: %s: status %d, want %d; body %.400s", r.what,
 		      r.r.status, e.status, r.r.body);
-	if (strcmp(rs->name, "upload GET") == 0) {
+	if (strstr(rs->path, "action=upload&upload_id=") != NULL) { /* a download */
 		ck_assert_msg(r.r.body_len == strlen(upload_bytes) &&
 				      memcmp(r.r.body, upload_bytes, r.r.body_len) == 0,
 			      "control: %s: the download is not the uploaded bytes: %.200s", r.what,
@@ -889,6 +906,8 @@ START_TEST(test_cell)
 		auth = strdup(vauth);
 		ck_assert_ptr_nonnull(auth);
 	}
+	if (routes[ri].foreign_upload && k >= K_OTHER_STUDENT)
+		t.attempt = W.other_attempt_id;
 	c = db_connect();
 	before = db_snapshot(c, W.attempt_id);
 	files_before = store_entries();
@@ -1180,7 +1199,7 @@ END_TEST
 
 static void print_matrix(void)
 {
-	int applicable = 0, per_status[600] = {0};
+	int applicable = 0, items = 0, per_status[600] = {0};
 
 	printf("authz matrix (status per route x case; '-' = not applicable):\n");
 	printf("  %-24s", "route \\ case");
@@ -1196,7 +1215,10 @@ static void print_matrix(void)
 				continue;
 			}
 			applicable++;
-			per_status[e.status]++;
+			if (e.code != NULL && e.status == 200)
+				items++;
+			else
+				per_status[e.status]++;
 			printf(" %c%c", e.code != NULL && e.status == 200 ? '*' : ' ',
 			       e.status == 401 ? 'U' : e.status == 403 ? 'F' : e.status == 404 ? 'N' : 'S');
 		}
@@ -1208,10 +1230,11 @@ static void print_matrix(void)
 	printf("  U=401 unauthorized, F=403 forbidden, N=404 not_found, S=2xx,"
 	       " *=200 with every batch item refused\n");
 	printf("authz matrix: %d routes x %d cases = %d cells, %d applicable (%d x 401, %d x 403,"
-	       " %d x 404, %d x 2xx), plus %d SQL cases and %d x %d SQL unauthorized calls\n",
+	       " %d x 404, %d x 200 with refused items, %d x 2xx); SQL level: %d cases and"
+	       " %d claims x %d functions unauthorized\n",
 	       NROUTES, (int)K_COUNT, NROUTES * (int)K_COUNT, applicable, per_status[401],
-	       per_status[403], per_status[404], per_status[200] + per_status[201], NSQLCASES,
-	       NBADCLAIMS, NSQLCALLS);
+	       per_status[403], per_status[404], items, per_status[200] + per_status[201],
+	       NSQLCASES, NBADCLAIMS, NSQLCALLS);
 	fflush(stdout);
 }
 
