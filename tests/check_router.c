@@ -73,6 +73,8 @@ static long fake_read(void *ctx, char *dst, size_t n)
 		n = 100;
 	if (n > left)
 		n = left;
+	if (n == 0)
+		return 0;
 	memcpy(dst, io->body + io->pos, n);
 	io->pos += n;
 	return (long)n;

@@ -19,7 +19,7 @@ usage() {
 usage: ./dev bench [--quick] [--write] [--keep] [--duration S] [--conc N]
                    [--rss-requests N] [--out FILE]
 
-  --quick           smoke run: 3 s per scenario, 20,000 requests for the RSS
+  --quick           smoke run: 3 s per scenario, 10,000 requests for the RSS
                     phase; the report goes to the run directory only
   --write           also write docs/BENCHMARKS.md in quick mode
   --keep            leave the stack running if this run started it
@@ -72,7 +72,7 @@ while (($#)); do
 done
 if ((QUICK)); then
 	DUR=${DUR:-3}
-	RSS_N=${RSS_N:-20000}
+	RSS_N=${RSS_N:-10000}
 	WARMUP=1
 else
 	DUR=${DUR:-15}
@@ -335,12 +335,27 @@ token() {
 	env -i PATH="$PATH" ATTEMPTS_JWT_SECRET="$SECRET" ATTEMPTS_DB="$CONNINFO" \
 		ATTEMPTS_UPLOAD_DIR="$RUN_DIR/uploads" "$FCGI_BIN" token "$@"
 }
-say "seed: tokens for $N_STUDENTS students, data files in $B"
+# Tokens (valid 24 h) are kept in the run directory for 12 h, with a
+# digest of the secret they were signed with.
 declare -a TOK
-for ((s = 1; s <= N_STUDENTS; s++)); do
-	TOK[s]=$(token --role student --sub "$(uuid_student "$s")" --ttl 86400)
-done
-ADMIN_TOKEN=$(token --role admin --sub 00000000-0000-4000-8000-00000000a000 --ttl 86400)
+secret_tag=$(printf '%s' "$SECRET" | cksum | cut -d' ' -f1)
+if [[ -f $B/tokens.txt && -n $(find "$B/tokens.txt" -mmin -720 2>/dev/null) ]] &&
+	[[ $(head -n 1 "$B/tokens.txt") == "# $secret_tag $N_STUDENTS" ]]; then
+	say "seed: tokens for $N_STUDENTS students from $B/tokens.txt"
+else
+	say "seed: signing tokens for $N_STUDENTS students"
+	{
+		echo "# $secret_tag $N_STUDENTS"
+		token --role admin --sub 00000000-0000-4000-8000-00000000a000 --ttl 86400
+		for ((s = 1; s <= N_STUDENTS; s++)); do
+			token --role student --sub "$(uuid_student "$s")" --ttl 86400
+		done
+	} >"$B/tokens.txt.tmp"
+	mv -f "$B/tokens.txt.tmp" "$B/tokens.txt"
+fi
+mapfile -t TOK < <(sed 1d "$B/tokens.txt")
+ADMIN_TOKEN=${TOK[0]}
+((${#TOK[@]} == N_STUDENTS + 1)) || die "bad token file $B/tokens.txt"
 {
 	for ((s = 1; s <= N_SINGLE; s++)); do
 		echo "$(uuid_attempt 1 "$s") $(uuid_student "$s") ${TOK[s]}"
@@ -727,8 +742,9 @@ cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 mem_total=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
 pg_version=$(psql_q -c 'SHOW server_version' 2>/dev/null || echo '?')
 pg_settings=$(psql_q -F ' ' -c "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers', 'max_connections', 'full_page_writes')" 2>/dev/null || echo '?')
-nginx_version=$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')
-wrk_version=$("$WRK" -v 2>&1 | head -n 1 | awk '{print $2}')
+nginx_version=$("$NGINX" -v 2>&1 | sed 's/^nginx version: //' || true)
+# (wrk -v prints its version and usage, and exits 1)
+wrk_version=$("$WRK" -v 2>&1 | head -n 1 | awk '{print $2}' || true)
 git_rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')
 git_dirty=$(git -C "$repo" status --porcelain 2>/dev/null | wc -l)
 worker_settings=$(grep '^ATTEMPTS_' "$RUN_DIR/env" | grep -v -e '^ATTEMPTS_DB=' -e '^ATTEMPTS_UPLOAD_DIR=' | paste -sd ' ' || true)

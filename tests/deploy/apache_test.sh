@@ -466,6 +466,12 @@ flow() {
 		check "$m: Cache-Control: no-cache reaches the worker (X-Cache: HIT without it, MISS with it)" \
 			"hit seen: $hit; with no-cache: $code X-Cache $(header X-Cache)" \
 			eval '((hit)) && [[ $code == 200 && $(header X-Cache) == MISS ]]'
+	else
+		# One process per request: nothing is cached between requests.
+		req GET "$api/$a1?action=state" -H "$auth"
+		req GET "$api/$a1?action=state" -H "$auth"
+		check "$m: a repeated state answers X-Cache: MISS (no cache between CGI requests)" \
+			"$code X-Cache '$(header X-Cache)'" eval '[[ $code == 200 && $(header X-Cache) == MISS ]]'
 	fi
 
 	req POST "$api/$a1?action=submit" -H "$auth"
@@ -573,6 +579,9 @@ measure() {
 # figures, stop, nothing left.
 run_mode() {
 	local m=$1 student=$2 port sr conf uploads out pid i kids workers left
+	local pass0=$n_pass fail0=$n_fail
+	# shellcheck disable=SC2064 # the counts at the start, now
+	trap "echo \"# $m: \$((n_pass - $pass0)) passed, \$((n_fail - $fail0)) failed\"" RETURN
 	sr=$dir/$m
 	conf=$sr/httpd.conf
 	uploads=$sr/uploads
@@ -660,6 +669,7 @@ mkdir -p "$(dirname "$figures")"
 {
 	echo "# tests/deploy/apache_test.sh figures, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc 2>/dev/null || echo '?') CPUs, $("$APACHE" -v | sed -n 's/^Server version: //p')"
 	echo "# GET ?action=state of one attempt, 8 connections; fcgid: FcgidMaxProcessesPerClass 4, 1 thread each"
+	echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null) (other work on the machine skews these)"
 	printf '%s\n' "${figure_lines[@]}"
 } >"$figures"
 echo "# figures written to $figures"

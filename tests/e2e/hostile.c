@@ -25,6 +25,8 @@
  *
  * Usage: hostile [-n REQUESTS] [-c CONNECTIONS] [-s SEED] [-1 INDEX]
  *   -1 INDEX replays request INDEX of the run with that seed, verbosely.
+ *   HOSTILE_LOG=FILE writes one line per exchange (index, status, kind,
+ *   request line) to FILE.
  * Environment: ATTEMPTS_TEST_URL (http://127.0.0.1:PORT: loopback only),
  * ATTEMPTS_JWT_SECRET (the stack's secret, to sign valid tokens),
  * optional ATTEMPTS_HOSTILE_FOREIGN_ATTEMPT: an attempt of somebody else
@@ -60,6 +62,7 @@ static char g_host[64];
 static int g_port;
 static const char *g_secret;
 static const char *g_foreign; /* may be NULL */
+static FILE *g_log;	      /* HOSTILE_LOG: one line per exchange */
 
 /* ================================================================ buffers */
 
@@ -554,9 +557,14 @@ static void fail(stats *s, int f, long index, const request *q, const answer *a,
 static void account(stats *s, long index, const request *q, const answer *a)
 {
 	int st = a->status;
+	int nonjson = st != 0 && !q->head && a->body.len > 0 && !is_json(&a->body);
 	char why[128] = "";
 
 	s->kind_count[q->kind]++;
+	if (g_log != NULL)
+		fprintf(g_log, "%ld %d %s [%s] %s%s%s\n", index, st,
+			nonjson ? (by_nginx(a) ? "non-JSON(nginx)" : "non-JSON") : "-",
+			kind_names[q->kind], q->line, a->error[0] ? " | " : "", a->error);
 	if (q->slow_give_up) {
 		s->slow_abandoned++;
 		s->kind_status[q->kind][0]++;
@@ -577,7 +585,7 @@ static void account(stats *s, long index, const request *q, const answer *a)
 	s->per_status[st]++;
 	if (!a->has_request_id)
 		s->no_request_id[st]++;
-	if (!q->head && a->body.len > 0 && !is_json(&a->body)) {
+	if (nonjson) {
 		s->nonjson[st]++;
 		if (by_nginx(a))
 			s->nonjson_nginx[st]++;
@@ -1468,6 +1476,10 @@ int main(int argc, char **argv)
 	if (parse_url(url) != 0) {
 		fprintf(stderr, "hostile: ATTEMPTS_TEST_URL must be http://127.0.0.1:PORT"
 				" (loopback only), not %s\n", url);
+		return 2;
+	}
+	if (getenv("HOSTILE_LOG") != NULL && (g_log = fopen(getenv("HOSTILE_LOG"), "w")) == NULL) {
+		perror("hostile: HOSTILE_LOG");
 		return 2;
 	}
 	g_foreign = getenv("ATTEMPTS_HOSTILE_FOREIGN_ATTEMPT");
