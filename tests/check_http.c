@@ -51,7 +51,8 @@ static long fake_read(void *ctx, char *dst, size_t n)
 	left = io->body_len - io->pos;
 	if (n > left)
 		n = left;
-	memcpy(dst, io->body + io->pos, n);
+	if (n > 0)
+		memcpy(dst, io->body + io->pos, n);
 	io->pos += n;
 	return (long)n;
 }
