@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,47 +61,136 @@ static long cgi_read(void *ctx, char *dst, size_t n)
 	return (long)got;
 }
 
+/* Some servers (mod_cgid) drop the answer of a program that exits without
+ * reading its whole request body: read what is left before answering. */
+static void cgi_drain_stdin(void)
+{
+	static int drained;
+	char sink[65536];
+
+	if (drained)
+		return;
+	drained = 1;
+	while (fread(sink, 1, sizeof sink, stdin) > 0)
+		;
+}
+
 static int cgi_write(void *ctx, const char *data, size_t n)
 {
 	(void)ctx;
+	cgi_drain_stdin();
 	return fwrite(data, 1, n, stdout) == n ? 0 : -1;
 }
 
 /* ---------------------------------------------------------- accept loop */
 
+typedef struct accept_thread {
+	pthread_t tid;
+	app *app;
+	atomic_int idle; /* waiting for a request (in or near accept) */
+	atomic_int done;
+} accept_thread;
+
 static void *accept_loop(void *arg)
 {
-	app *a = arg;
+	accept_thread *t = arg;
 	FCGX_Request req;
 
 	if (FCGX_InitRequest(&req, 0, 0) != 0) {
 		log_error("FCGX_InitRequest failed");
+		atomic_store(&t->done, 1);
 		return NULL;
 	}
-	while (FCGX_Accept_r(&req) >= 0) {
-		app_serve(a, fcgx_param, fcgx_read, &req, fcgx_write, &req);
+	for (;;) {
+		int rc;
+
+		atomic_store(&t->idle, 1);
+		rc = FCGX_Accept_r(&req);
+		atomic_store(&t->idle, 0);
+		if (rc < 0)
+			break;
+		app_serve(t->app, fcgx_param, fcgx_read, &req, fcgx_write, &req);
 		FCGX_Finish_r(&req);
 	}
-	log_warn("accept loop ended");
+	FCGX_Free(&req, 1);
+	atomic_store(&t->done, 1);
 	return NULL;
 }
 
+/* The signals that stop a worker. The accepting threads block them, and
+ * libfcgi's own handler would only set a flag they never look at. */
+static void stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+	sigaddset(set, SIGUSR1);
+}
+
+/* SIGUSR2 only interrupts a blocked accept() (no SA_RESTART). */
+static void on_wake(int sig)
+{
+	(void)sig;
+}
+
+/* After a stop signal: tells libfcgi to stop, then interrupts the threads
+ * that wait in accept() until every thread has left its loop; threads busy
+ * with a request finish it first and are interrupted once idle. */
+static void stop_threads(accept_thread *threads, long n)
+{
+	struct timespec tick = {0, 20 * 1000000L};
+	long left;
+
+	FCGX_ShutdownPending();
+	do {
+		left = 0;
+		for (long i = 0; i < n; i++) {
+			if (atomic_load(&threads[i].done))
+				continue;
+			left++;
+			if (atomic_load(&threads[i].idle))
+				pthread_kill(threads[i].tid, SIGUSR2);
+		}
+		if (left > 0)
+			nanosleep(&tick, NULL);
+	} while (left > 0);
+}
+
+/* Runs nthreads accepting threads until a stop signal, lets the requests
+ * in flight finish, and returns. */
 static int serve_fastcgi(app *a, long nthreads)
 {
-	pthread_t *threads = calloc((size_t)nthreads, sizeof *threads);
+	accept_thread *threads = calloc((size_t)nthreads, sizeof *threads);
+	struct sigaction wake;
 	long started = 0;
+	sigset_t stops;
+	int sig = 0;
 
 	if (threads == NULL)
 		return 1;
+	memset(&wake, 0, sizeof wake);
+	wake.sa_handler = on_wake;
+	sigemptyset(&wake.sa_mask);
+	sigaction(SIGUSR2, &wake, NULL);
+	stop_signals(&stops);
+	pthread_sigmask(SIG_BLOCK, &stops, NULL);
 	for (; started < nthreads; started++) {
-		if (pthread_create(&threads[started], NULL, accept_loop, a) != 0) {
+		threads[started].app = a;
+		if (pthread_create(&threads[started].tid, NULL, accept_loop, &threads[started]) != 0) {
 			log_error("cannot start thread %ld: %s", started, strerror(errno));
 			break;
 		}
 	}
 	log_info("worker ready: %ld accepting threads", started);
+	if (started > 0) {
+		sigwait(&stops, &sig);
+		log_info("signal %d: finishing the requests in flight, then exiting", sig);
+		stop_threads(threads, started);
+	}
 	for (long i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
+		pthread_join(threads[i].tid, NULL);
 	free(threads);
 	return started == nthreads ? 0 : 1;
 }

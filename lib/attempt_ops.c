@@ -851,10 +851,16 @@ void ops_upload(req_ctx *rc)
 			   "the file exceeds the exam's upload limit", NULL);
 		return;
 	}
+	if (err == ATT_EIO && rc->req->body_file == NULL) {
+		/* The client's body stream broke off. */
+		http_error(rc->resp, 400, "invalid_body", "the upload body could not be read", NULL);
+		return;
+	}
 	if (err != ATT_OK) {
-		http_error(rc->resp, err == ATT_EIO ? 400 : 500,
-			   err == ATT_EIO ? "invalid_body" : "internal_error",
-			   "the upload could not be stored", NULL);
+		/* Our side: the body file or the store (permissions, disk). */
+		log_error("request %s: upload could not be stored (%s)", rc->req->request_id,
+			  att_strerror(err));
+		http_error(rc->resp, 500, "internal_error", "the upload could not be stored", NULL);
 		return;
 	}
 	snprintf(size_text, sizeof size_text, "%lld", size);

@@ -73,12 +73,13 @@ done
 if ((QUICK)); then
 	DUR=${DUR:-3}
 	RSS_N=${RSS_N:-10000}
-	WARMUP=1
 else
 	DUR=${DUR:-15}
 	RSS_N=${RSS_N:-200000}
-	WARMUP=2
 fi
+WARMUP=1
+# pgbench has no warm-up to wait for; 10 s keeps a full run within budget.
+PG_DUR=$((DUR > 10 ? 10 : DUR))
 is_uint "$DUR" && ((DUR >= 1)) || die "--duration must be a positive integer"
 is_uint "$RSS_N" && ((RSS_N >= 1000)) || die "--rss-requests must be at least 1000"
 [[ -z $CONC ]] || { is_uint "$CONC" && ((CONC >= 1)); } || die "--conc must be a positive integer"
@@ -464,10 +465,12 @@ stop_base() {
 
 # ------------------------------------------------------------------ the service's counters
 
-# Prints "pid requests db_calls cache_hits cache_misses cache_size evictions"
-# for every worker: stats requests in parallel through nginx until each
-# worker pid has answered (the kept-alive upstream connections pin
-# threads, so one request at a time may never reach the other process).
+# Prints, for every worker, one line: pid requests db_calls cache_hits
+# cache_misses cache_size evictions, then calls and db_calls of the
+# operations state, save, batch, activity (fields 8-15). Stats requests go
+# in parallel through nginx until each worker pid has answered (the
+# kept-alive upstream connections pin threads, so one request at a time may
+# never reach the other process).
 snapshot() {
 	local round urls=() i got want
 	want=$(worker_pids | paste -sd ' ')
@@ -478,7 +481,7 @@ snapshot() {
 	for ((round = 0; round < 30; round++)); do
 		"$CURL" -sS -m 5 --parallel --parallel-immediate --parallel-max 16 \
 			-H "Authorization: Bearer $ADMIN_TOKEN" "${urls[@]}" 2>/dev/null |
-			"$JQ" -r '"\(.process.pid) \(.process.requests) \(.process.db_calls) \(.cache.hits) \(.cache.misses) \(.cache.size) \(.cache.evictions)"' \
+			"$JQ" -r '.query_optimization as $q | "\(.process.pid) \(.process.requests) \(.process.db_calls) \(.cache.hits) \(.cache.misses) \(.cache.size) \(.cache.evictions) \($q.state.calls // 0) \($q.state.db_calls // 0) \($q.save.calls // 0) \($q.save.db_calls // 0) \($q.batch.calls // 0) \($q.batch.db_calls // 0) \($q.activity.calls // 0) \($q.activity.db_calls // 0)"' \
 				>>"$B/snap.raw" 2>/dev/null || true
 		got=$(awk '{print $1}' "$B/snap.raw" | sort -un | paste -sd ' ')
 		local missing=0 p
@@ -489,12 +492,18 @@ snapshot() {
 	sort -k1,1n -k2,2n "$B/snap.raw" | awk '{last[$1]=$0} END {for (p in last) print last[p]}' | sort -n
 }
 
-# Sums the deltas of two snapshots (files) over the pids present in both:
-# "db_calls hits misses pids_in_both".
+# snap_delta BEFORE AFTER OP: the deltas summed over the pids present in
+# both snapshots: "calls db_calls" of operation OP (state, save, batch,
+# activity), then "cache_hits cache_misses pids_in_both".
 snap_delta() {
-	awk 'NR==FNR {r[$1]=$2; d[$1]=$3; h[$1]=$4; m[$1]=$5; next}
-	     ($1 in d) {dd += $3 - d[$1]; dh += $4 - h[$1]; dm += $5 - m[$1]; n++}
-	     END {printf "%d %d %d %d\n", dd, dh, dm, n}' "$1" "$2"
+	local col
+	case $3 in
+	state) col=8 ;; save) col=10 ;; batch) col=12 ;; activity) col=14 ;;
+	*) die "snap_delta: unknown operation $3" ;;
+	esac
+	awk -v c="$col" 'NR==FNR {oc[$1]=$c; od[$1]=$(c+1); h[$1]=$4; m[$1]=$5; next}
+	     ($1 in oc) {dc += $c - oc[$1]; dd += $(c+1) - od[$1]; dh += $4 - h[$1]; dm += $5 - m[$1]; n++}
+	     END {printf "%d %d %d %d %d\n", dc, dd, dh, dm, n}' "$1" "$2"
 }
 
 # ------------------------------------------------------------------ runs
@@ -533,6 +542,11 @@ side_pids() {
 }
 declare -A CPU_APP CPU_NGX CPU_PG CPU_ALL
 
+# Full mode warms every scenario up; quick mode only the one that needs a
+# full cache (a fresh baseline or pool opens its connections in its first
+# milliseconds).
+want_warm() { ((!QUICK)) || [[ $1 == svc_get_hit ]]; }
+
 # warm_wrk NAME URL SCRIPT [KEY=VALUE...]: the warm-up run (fills the
 # caches and the pools; its figures are kept but not reported).
 warm_wrk() {
@@ -551,7 +565,7 @@ run_wrk() {
 	shift 3
 	[[ $url == "$BASE_URL" ]] && side=base
 	out=$RESULTS/$name.txt
-	[[ ${NOWARM:-0} == 1 ]] || warm_wrk "$name" "$url" "$script" "$@"
+	[[ ${NOWARM:-0} == 1 ]] || ! want_warm "$name" || warm_wrk "$name" "$url" "$script" "$@"
 	{ read -r app; read -r ngx; read -r pg; } < <(side_pids "$side")
 	# shellcheck disable=SC2086
 	a0=$(cpu_ticks $app) n0=$(cpu_ticks $ngx) p0=$(cpu_ticks $pg) t0=$(awk '/^cpu / {print $2 + $3 + $4 + $6 + $7 + $8}' /proc/stat)
@@ -578,21 +592,19 @@ run_wrk() {
 		"${CPU_APP[$name]}" "${CPU_NGX[$name]}" "${CPU_PG[$name]}" "${CPU_ALL[$name]}"
 }
 
-# A service run between two counter snapshots: round trips per request
-# and the cache hit rate.
+# run_svc NAME OP SCRIPT [KEY=VALUE...]: a service run between two counter
+# snapshots; round trips per request of operation OP (its db_calls over
+# its calls, as the workers counted them) and the cache hit rate.
 run_svc() {
-	local name=$1 d
-	shift
-	warm_wrk "$name" "$SVC_URL" "$@"
+	local name=$1 op=$2 d
+	shift 2
+	want_warm "$name" && warm_wrk "$name" "$SVC_URL" "$@"
 	snapshot >"$RESULTS/$name.snap.before"
 	NOWARM=1 run_wrk "$name" "$SVC_URL" "$@"
 	snapshot >"$RESULTS/$name.snap.after"
-	d=$(snap_delta "$RESULTS/$name.snap.before" "$RESULTS/$name.snap.after")
-	read -r dcalls dhits dmiss npids <<<"$d"
-	# The warm-up's requests fall before the first snapshot, in-flight
-	# ones at wrk's end (at most --conc) after it; the stats requests
-	# themselves make no database call.
-	RT[$name]=$(awk -v c="$dcalls" -v r="${REQS[$name]}" 'BEGIN {printf "%.3f", r ? c / r : 0}')
+	d=$(snap_delta "$RESULTS/$name.snap.before" "$RESULTS/$name.snap.after" "$op")
+	read -r dops dcalls dhits dmiss npids <<<"$d"
+	RT[$name]=$(awk -v c="$dcalls" -v r="$dops" 'BEGIN {printf "%.3f", r ? c / r : 0}')
 	HIT[$name]=$(awk -v h="$dhits" -v m="$dmiss" 'BEGIN {printf "%.1f", h + m ? 100 * h / (h + m) : 0}')
 	((npids == WORKERS)) || RT[$name]="${RT[$name]}?"
 	printf '    %-16s db round trips/request %s, cache hit %s%%\n' "$name" "${RT[$name]}" "${HIT[$name]}"
@@ -608,27 +620,23 @@ T_START=$SECONDS
 say "scenarios: ${DUR} s each (warm-up ${WARMUP} s), wrk -t$WRK_T -c$CONC, $WORKERS workers x $THREADS threads"
 start_base fixed
 run_wrk base_get_hit "$BASE_URL" state.lua "file=$B/single.txt"
-run_svc svc_get_hit state.lua "file=$B/single.txt"
+run_svc svc_get_hit state state.lua "file=$B/single.txt"
 
 start_base state
 run_wrk base_get_db "$BASE_URL" state.lua "file=$B/single.txt" nocache=1
-run_svc svc_get_nocache state.lua "file=$B/single.txt" nocache=1
+run_svc svc_get_nocache state state.lua "file=$B/single.txt" nocache=1
 
 start_base naive_state
 run_wrk base_get_naive "$BASE_URL" state.lua "file=$B/single.txt" nocache=1
 
 start_base save
 run_wrk base_save "$BASE_URL" save.lua "file=$B/single.txt"
-run_svc svc_save save.lua "file=$B/single.txt"
-if ((!QUICK)); then
-	start_base naive_save
-	run_wrk base_save_naive "$BASE_URL" save.lua "file=$B/single.txt"
-fi
+run_svc svc_save save save.lua "file=$B/single.txt"
 stop_base
 
-run_svc svc_batch50 batch_save.lua "file=$B/batch.txt" items=$N_EXAMS
-run_svc svc_activity20 activity.lua "file=$B/single.txt" events=20
-run_svc svc_activity1 activity.lua "file=$B/single.txt" events=1
+run_svc svc_batch50 batch batch_save.lua "file=$B/batch.txt" items=$N_EXAMS
+run_svc svc_activity20 activity activity.lua "file=$B/single.txt" events=20
+run_svc svc_activity1 activity activity.lua "file=$B/single.txt" events=1
 
 # ------------------------------------------------------------------ pgbench
 
@@ -636,7 +644,7 @@ declare -A PGTPS
 run_pgbench() {
 	local name=$1 script=$2 out=$RESULTS/$1.txt f
 	rm -f "$RESULTS/$name".log*
-	"$PGBENCH" -n -M prepared -c "$CONC" -j "$WRK_T" -T "$DUR" -D "students=$N_SINGLE" \
+	"$PGBENCH" -n -M prepared -c "$CONC" -j "$WRK_T" -T "$PG_DUR" -D "students=$N_SINGLE" \
 		-D "nclients=$CONC" -f "$here/$script" -l --log-prefix="$RESULTS/$name.log" \
 		"$CONNINFO" >"$out" 2>&1 || die "pgbench $name failed: $(tail -n 5 "$out")"
 	PGTPS[$name]=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out" | head -n 1)
@@ -655,11 +663,11 @@ run_pgbench() {
 		"${P50[$name]}" "${P99[$name]}"
 }
 
-say "pgbench -M prepared -c $CONC -j $WRK_T -T $DUR: the SQL alone"
+say "pgbench -M prepared -c $CONC -j $WRK_T -T $PG_DUR: the SQL alone"
 run_pgbench pg_state pgbench_state.sql
 run_pgbench pg_state_naive pgbench_state_naive.sql
 run_pgbench pg_save pgbench_save.sql
-run_pgbench pg_save_naive pgbench_save_naive.sql
+((QUICK)) || run_pgbench pg_save_naive pgbench_save_naive.sql
 
 # ------------------------------------------------------------------ RSS
 
@@ -712,7 +720,7 @@ ACT_EVENTS=$(awk -v r="${RPS[svc_activity20]}" 'BEGIN {printf "%.1f", r * 20}')
 R_ACT=$(fmt_ratio "$ACT_EVENTS" "${RPS[svc_activity1]}")
 G_HTTP=$(fmt_ratio "${RPS[base_get_db]}" "${RPS[base_get_naive]}")
 G_PG_STATE=$(fmt_ratio "${RPS[pg_state]}" "${RPS[pg_state_naive]}")
-G_PG_SAVE=$(fmt_ratio "${RPS[pg_save]}" "${RPS[pg_save_naive]}")
+G_PG_SAVE=$(fmt_ratio "${RPS[pg_save]}" "${RPS[pg_save_naive]:-n/a}")
 R_SQL_STATE=$(fmt_ratio "${RPS[svc_get_nocache]}" "${RPS[pg_state]}")
 R_SQL_SAVE=$(fmt_ratio "${RPS[svc_save]}" "${RPS[pg_save]}")
 
@@ -747,7 +755,12 @@ nginx_version=$("$NGINX" -v 2>&1 | sed 's/^nginx version: //' || true)
 wrk_version=$("$WRK" -v 2>&1 | head -n 1 | awk '{print $2}' || true)
 git_rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')
 git_dirty=$(git -C "$repo" status --porcelain 2>/dev/null | wc -l)
-worker_settings=$(grep '^ATTEMPTS_' "$RUN_DIR/env" | grep -v -e '^ATTEMPTS_DB=' -e '^ATTEMPTS_UPLOAD_DIR=' | paste -sd ' ' || true)
+# The workers' own settings (not the dev launcher's variables).
+worker_settings=$(grep '^ATTEMPTS_' "$RUN_DIR/env" | grep -v -e '^ATTEMPTS_DB=' -e '^ATTEMPTS_UPLOAD_DIR=' \
+	-e '^ATTEMPTS_THREADS=' -e '^ATTEMPTS_PORT=' -e '^ATTEMPTS_PG_PORT=' -e '^ATTEMPTS_RUN_DIR=' \
+	-e '^ATTEMPTS_WORKERS=' -e '^ATTEMPTS_FCGI_BIN=' -e '^ATTEMPTS_CONFIGURE_FLAGS=' | paste -sd ' ' || true)
+worker_bin=$(readlink "/proc/$(worker_pids | head -n 1)/exe" 2>/dev/null || echo '?')
+worker_bin=${worker_bin#"$repo/"}
 
 label() {
 	case $1 in
@@ -813,9 +826,10 @@ service and its baselines, not a capacity figure.
 ## Settings
 
 - Service: $WORKERS worker processes x $THREADS accepting threads (spawn-fcgi +
-  multiwatch), the shipped defaults otherwise ($worker_settings).
-- Load: \`wrk -t$WRK_T -c$CONC -d${DUR}s --latency\` after a ${WARMUP} s warm-up per
-  scenario; concurrency = the accepting threads ($ACCEPTING) unless \`--conc\`.
+  multiwatch) running \`$worker_bin\`; settings: the shipped defaults${worker_settings:+, and }$worker_settings.
+- Load: \`wrk -t$WRK_T -c$CONC -d${DUR}s --latency\` per scenario, after a ${WARMUP} s
+  warm-up ($( ((QUICK)) && echo "quick mode: only before the cached GET" || echo "every scenario")); concurrency = the accepting
+  threads ($ACCEPTING) unless \`--conc\`. pgbench: \`-c $CONC -j $WRK_T -T $PG_DUR\`.
 - nginx: two instances written from the same templates as \`./dev up\`
   (\`nginx/embedded.conf.in\`, which includes \`nginx/attempts.conf\`
   unchanged, and \`nginx/attempts-upstream.conf.in\` with \`keepalive $KEEPALIVE\`): one
@@ -837,9 +851,10 @@ service and its baselines, not a capacity figure.
   share an attempt); batch_save sends 50 items on the 50 attempts of one
   student ($N_BATCH students); saves carry no expected_version (never a
   conflict); every activity event has a unique client_event_id.
-- Round trips per request: the service's own counters (\`process.db_calls\`
-  of \`?action=stats&type=optimization\`, summed over every worker pid) before
-  and after the measured run, divided by wrk's completed requests.
+- Round trips per request: the service's own counters
+  (\`query_optimization.<operation>.db_calls\` over \`.calls\` of
+  \`?action=stats&type=optimization\`, summed over every worker pid), read
+  before and after the measured run.
 
 ## Results
 
@@ -891,7 +906,7 @@ EOF
 | state: set_config + get_attempt_state, one pipeline (\`\\startpipeline\`) | ${RPS[pg_state]} | ${P50[pg_state]} | ${P99[pg_state]} | GET no-cache: $R_SQL_STATE |
 | state, naive: BEGIN; set_config; call; COMMIT | ${RPS[pg_state_naive]} | ${P50[pg_state_naive]} | ${P99[pg_state_naive]} | |
 | save: set_config + save_attempt, one pipeline | ${RPS[pg_save]} | ${P50[pg_save]} | ${P99[pg_save]} | PATCH save: $R_SQL_SAVE |
-| save, naive: four round trips | ${RPS[pg_save_naive]} | ${P50[pg_save_naive]} | ${P99[pg_save_naive]} | |
+| save, naive: four round trips | ${RPS[pg_save_naive]:-n/a} | ${P50[pg_save_naive]:-n/a} | ${P99[pg_save_naive]:-n/a} | |
 
 ### One round trip against the naive sequence
 
@@ -904,7 +919,7 @@ EOF
 	fi
 	cat <<EOF
 | pgbench, state | ${RPS[pg_state]} tps | ${RPS[pg_state_naive]} tps | $G_PG_STATE x |
-| pgbench, save | ${RPS[pg_save]} tps | ${RPS[pg_save_naive]} tps | $G_PG_SAVE x |
+| pgbench, save | ${RPS[pg_save]} tps | ${RPS[pg_save_naive]:-n/a} tps | $G_PG_SAVE x |
 
 ## Worker memory
 
@@ -976,7 +991,7 @@ pr "activity 1" "${RPS[svc_activity1]}" "${P50[svc_activity1]}" "${P99[svc_activ
 pr "pgbench state pipelined" "${RPS[pg_state]}" "${P50[pg_state]}" "${P99[pg_state]}" "$R_SQL_STATE" "1" "svc/pgbench"
 pr "pgbench state naive" "${RPS[pg_state_naive]}" "${P50[pg_state_naive]}" "${P99[pg_state_naive]}" "$G_PG_STATE" "4" "pipeline gain"
 pr "pgbench save pipelined" "${RPS[pg_save]}" "${P50[pg_save]}" "${P99[pg_save]}" "$R_SQL_SAVE" "1" "svc/pgbench"
-pr "pgbench save naive" "${RPS[pg_save_naive]}" "${P50[pg_save_naive]}" "${P99[pg_save_naive]}" "$G_PG_SAVE" "4" "pipeline gain"
+pr "pgbench save naive" "${RPS[pg_save_naive]:-n/a}" "${P50[pg_save_naive]:-n/a}" "${P99[pg_save_naive]:-n/a}" "$G_PG_SAVE" "4" "pipeline gain"
 echo "p99 <= 10 x p50: $( ((${#TAIL_BAD[@]} == 0)) && echo met || echo "not met: ${TAIL_BAD[*]}")"
 echo "worker RSS max $((RSS_MAX / 1024)) MiB ($RSS_OK), growth $((RSS_N / 2))->$RSS_N max $GROWTH_MAX KiB ($GROWTH_OK)"
 say "report: $REPORT"

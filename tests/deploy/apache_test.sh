@@ -581,7 +581,7 @@ run_mode() {
 	local m=$1 student=$2 port sr conf uploads out pid i kids workers left
 	local pass0=$n_pass fail0=$n_fail
 	# shellcheck disable=SC2064 # the counts at the start, now
-	trap "echo \"# $m: \$((n_pass - $pass0)) passed, \$((n_fail - $fail0)) failed\"" RETURN
+	trap "echo \"# $m: \$((n_pass - $pass0)) passed, \$((n_fail - $fail0)) failed\"; trap - RETURN" RETURN
 	sr=$dir/$m
 	conf=$sr/httpd.conf
 	uploads=$sr/uploads

@@ -31,7 +31,9 @@
  * ATTEMPTS_JWT_SECRET (the stack's secret, to sign valid tokens),
  * optional ATTEMPTS_HOSTILE_FOREIGN_ATTEMPT: an attempt of somebody else
  * that the traffic aims at with other students' tokens only (so it must
- * come out unchanged; the caller checks that). */
+ * come out unchanged, which the caller checks, and no 2xx may answer a
+ * request with it in the path), and ATTEMPTS_HOSTILE_FOREIGN_MARKER: a
+ * text (8+ characters) stored in that attempt that no answer may contain. */
 #include <cJSON.h>
 #include <arpa/inet.h>
 #include <errno.h>
@@ -62,6 +64,7 @@ static char g_host[64];
 static int g_port;
 static const char *g_secret;
 static const char *g_foreign; /* may be NULL */
+static const char *g_marker;  /* text in the foreign attempt: never answered */
 static FILE *g_log;	      /* HOSTILE_LOG: one line per exchange */
 
 /* ================================================================ buffers */
@@ -498,12 +501,18 @@ static const char *const kind_names[K_NKINDS] = {
 	"NUL bytes",	  "slow body",	   "random method/action", "random path",
 	"2 MiB body",	  "bad length/TE", "valid token, random body"};
 
-enum { F_HANG, F_NO_ANSWER, F_BAD_2XX, F_BAD_SHAPE, F_5XX, F_OTHER_STATUS, F_NFAILS };
+enum { F_HANG, F_NO_ANSWER, F_BAD_2XX, F_LEAK, F_NGINX_PAGE, F_BAD_SHAPE, F_5XX,
+       F_OTHER_STATUS, F_NFAILS };
 
 static const char *const fail_names[F_NFAILS] = {
-	"no answer within 10 s (hang)", "connection closed without an answer",
-	"2xx to a request that cannot be valid", "4xx without the API.md 3 error shape",
-	"5xx", "unexpected status (1xx/3xx/other)"};
+	"no answer within 10 s (hang)",
+	"connection closed without an answer",
+	"2xx to a request that cannot be valid",
+	"an answer shows the foreign attempt's content",
+	"error answered with nginx's own page, not the API.md 3 JSON shape",
+	"error in JSON but not exactly the API.md 3 shape",
+	"5xx not explained",
+	"unexpected status (1xx/3xx/other)"};
 
 typedef struct stats {
 	long per_status[600];
@@ -515,6 +524,7 @@ typedef struct stats {
 	long fails[F_NFAILS];
 	long explained_5xx;
 	long slow_abandoned;
+	long closed_allowed;
 	long valid_2xx, health_2xx;
 	char fail_sample[F_NFAILS][600];
 	char nonjson_sample[600][300];
@@ -548,7 +558,7 @@ static void fail(stats *s, int f, long index, const request *q, const answer *a,
 		return;
 	printable(body, sizeof body, a->body.p ? a->body.p : "", a->body.len < 150 ? a->body.len : 150);
 	snprintf(s->fail_sample[f], sizeof s->fail_sample[f],
-		 "request #%ld (%s) %s -> status %d%s%s%s%s body: %s", index, kind_names[q->kind],
+		 "request #%ld (%s) %s -> status %d%s%s%s; %sbody: %s", index, kind_names[q->kind],
 		 q->line, a->status, a->error[0] ? " (" : "", a->error, a->error[0] ? ")" : "",
 		 why ? why : "", body);
 }
@@ -576,6 +586,8 @@ static void account(stats *s, long index, const request *q, const answer *a)
 			fail(s, F_HANG, index, q, a, NULL);
 		else if (!q->answer_optional)
 			fail(s, F_NO_ANSWER, index, q, a, NULL);
+		else
+			s->closed_allowed++;
 		return;
 	}
 	if (st < 100 || st >= 600) {
@@ -596,21 +608,25 @@ static void account(stats *s, long index, const request *q, const answer *a)
 				 "#%ld %s %.80s -> %s", index, kind_names[q->kind], q->line, body);
 		}
 	}
+	if (g_marker != NULL && a->body.p != NULL && strstr(a->body.p, g_marker) != NULL)
+		fail(s, F_LEAK, index, q, a, NULL);
 	if (st >= 200 && st < 300) {
 		if (!q->may_succeed)
 			fail(s, F_BAD_2XX, index, q, a, NULL);
 		else
 			s->valid_2xx++;
-	} else if (st >= 400 && st < 500) {
+	} else if (st >= 400) {
+		/* Every error, nginx's own included (API.md 3), has the shape. */
 		if (!q->head && !error_shape_ok(&a->body, why, sizeof why)) {
 			strncat(why, "; ", sizeof why - strlen(why) - 1);
-			fail(s, F_BAD_SHAPE, index, q, a, why);
+			fail(s, nonjson && by_nginx(a) ? F_NGINX_PAGE : F_BAD_SHAPE, index, q, a, why);
 		}
-	} else if (st >= 500) {
-		if (q->explained_5xx && (st == 501 || st == 505))
-			s->explained_5xx++;
-		else
-			fail(s, F_5XX, index, q, a, NULL);
+		if (st >= 500) {
+			if (q->explained_5xx && (st == 501 || st == 505))
+				s->explained_5xx++;
+			else
+				fail(s, F_5XX, index, q, a, NULL);
+		}
 	} else {
 		fail(s, F_OTHER_STATUS, index, q, a, NULL);
 	}
@@ -1201,6 +1217,12 @@ static void build(long index, uint64_t seed, request *q)
 		printable(q->line, sizeof q->line, q->raw.p, n < 150 ? n : 150);
 		if (sp != NULL) {
 			size_t tl = strcspn(sp + 1, " ?\r");
+			/* Someone else's attempt in the path: never a 2xx (the
+			 * path id of batch and start is ignored). */
+			if (g_foreign != NULL && memmem(sp + 1, tl, g_foreign, strlen(g_foreign)) &&
+			    !memmem(q->raw.p, n, "action=batch", 12) &&
+			    !memmem(q->raw.p, n, "action=start", 12))
+				q->may_succeed = 0;
 			if (memmem(sp + 1, tl, "health", 6) != NULL)
 				q->may_succeed = 1;
 		}
@@ -1385,7 +1407,8 @@ static void report(const run *ru, double secs)
 		       100.0 * (double)s->nonjson[st] / (double)s->per_status[st], s->nonjson_nginx[st],
 		       s->no_request_id[st]);
 	}
-	printf("  slow bodies given up (no answer read): %ld\n", s->slow_abandoned);
+	printf("  slow bodies given up (no answer read): %ld; closed without an answer after the"
+	       " client stopped sending (allowed): %ld\n", s->slow_abandoned, s->closed_allowed);
 	printf("  2xx to requests that could be valid: %ld; explained 5xx (501/505 from nginx): %ld\n",
 	       s->valid_2xx, s->explained_5xx);
 	printf("  per kind of traffic:        count   none   1xx   2xx   3xx   4xx   5xx\n");
@@ -1485,6 +1508,9 @@ int main(int argc, char **argv)
 	g_foreign = getenv("ATTEMPTS_HOSTILE_FOREIGN_ATTEMPT");
 	if (g_foreign != NULL && !uuid_valid(g_foreign))
 		g_foreign = NULL;
+	g_marker = getenv("ATTEMPTS_HOSTILE_FOREIGN_MARKER");
+	if (g_marker != NULL && strlen(g_marker) < 8)
+		g_marker = NULL; /* too short to be telling */
 	signal(SIGPIPE, SIG_IGN);
 	setup();
 	/* A few slow bodies, spread over the run. */

@@ -1,0 +1,2026 @@
+/* check_uploads: end-to-end tests of the upload actions (docs/API.md §6
+ * upload, uploads, download) through nginx: the body written to a file by
+ * nginx and hard-linked into the store, downloads through X-Accel-Redirect,
+ * the limits of validate_attempt_upload / record_attempt_upload, the
+ * filename rules, and that a refused or failed upload leaves neither a row
+ * nor a file behind.
+ *
+ * Environment: ATTEMPTS_TEST_URL (http://127.0.0.1:PORT), ATTEMPTS_JWT_SECRET
+ * (the stack's secret), ATTEMPTS_TEST_DB (libpq conninfo of the stack's
+ * database) and ATTEMPTS_RUN_DIR (the stack's run directory: the store is
+ * $ATTEMPTS_RUN_DIR/uploads unless ATTEMPTS_UPLOAD_DIR names it). Exits 77
+ * (automake SKIP) when one is missing. Every test makes its own users,
+ * exams and attempts. The tests compare listings of the store and row
+ * counts before and after a request, so nothing else may upload to the
+ * stack while they run (e2e_test.sh runs the suites one after another). */
+#include <check.h>
+#include <cJSON.h>
+#include <errno.h>
+#include <dirent.h>
+#include <libpq-fe.h>
+#include <netdb.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "http_client.h"
+#include "uuid.h"
+
+static const char *g_url;
+static const char *g_secret;
+static const char *g_db;
+static const char *g_run_dir;
+static char g_upload_dir[4096];
+static char g_body_temp_dir[4096]; /* nginx's client_body_temp_path under ./dev up */
+
+/* The key of the advisory lock close_expired_attempts() takes before it
+ * sweeps (sql/attempt_rpcs.sql); held, the workers' sweep leaves an expired
+ * attempt in progress. */
+#define SWEEP_LOCK_KEY "7310594523462267185"
+
+/* The constraint test_record_failure_cleans_up adds to make the record step
+ * fail; the tcase's unchecked teardown drops it whatever happened. */
+#define BLOCK_CONSTRAINT "check_uploads_test_block"
+#define BLOCK_FILENAME "fail-me.pdf"
+
+#define ID_LEN (UUID_STR_LEN + 1)
+#define MAX_UPLOADS 20
+
+/* ------------------------------------------------------------ users */
+
+typedef struct user {
+	char sub[ID_LEN];
+	char *token; /* freed with user_free() */
+} user;
+
+static user user_new(auth_role role)
+{
+	user u;
+	time_t now = time(NULL);
+
+	memset(&u, 0, sizeof u);
+	ck_assert_int_eq(uuid_generate(u.sub), ATT_OK);
+	u.token = auth_sign(u.sub, role, now, now + 3600, g_secret, strlen(g_secret));
+	ck_assert_ptr_nonnull(u.token);
+	return u;
+}
+
+static void user_free(user *u)
+{
+	free(u->token);
+	u->token = NULL;
+}
+
+/* ------------------------------------------------------------ HTTP */
+
+typedef struct resp {
+	http_client_response r;
+	cJSON *json;	/* the parsed body, NULL if it is not JSON */
+	char what[200]; /* "METHOD path", for messages */
+} resp;
+
+static void resp_free(resp *r)
+{
+	http_client_response_free(&r->r);
+	cJSON_Delete(r->json);
+	r->json = NULL;
+}
+
+static size_t header_count(const resp *r, const char *name)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->r.nfields; i++)
+		if (strcasecmp(r->r.fields[i].name, name) == 0)
+			n++;
+	return n;
+}
+
+/* Every response carries one X-Request-Id of 1..128 characters of
+ * [A-Za-z0-9._-] (API.md §3). */
+static void expect_request_id(const resp *r)
+{
+	const char *id = http_client_header(&r->r, "X-Request-Id");
+	size_t n;
+
+	ck_assert_msg(id != NULL, "%s: status %d without X-Request-Id", r->what, r->r.status);
+	n = strlen(id);
+	ck_assert_msg(n >= 1 && n <= 128 &&
+			      strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					 "0123456789._-") == n,
+		      "%s: X-Request-Id \"%s\" is not 1..128 of [A-Za-z0-9._-]", r->what, id);
+	ck_assert_msg(header_count(r, "X-Request-Id") == 1, "%s: %zu X-Request-Id headers",
+		      r->what, header_count(r, "X-Request-Id"));
+}
+
+/* Sends one request: optional bearer token, optional body with an optional
+ * Content-Type (NULL: none sent), optional extra header lines. Fails the
+ * test if the exchange itself fails; does not look at the answer. */
+static void send_plain(resp *out, const char *method, const char *path, const char *token,
+		       const char *content_type, const void *body, size_t body_len,
+		       const char *const *extra)
+{
+	const char *headers[16];
+	char auth[AUTH_MAX_TOKEN_LEN + 32], ct[256];
+	size_t n = 0;
+
+	memset(out, 0, sizeof *out);
+	snprintf(out->what, sizeof out->what, "%s %.180s", method, path);
+	if (token != NULL) {
+		snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+		headers[n++] = auth;
+	}
+	if (content_type != NULL) {
+		snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
+		headers[n++] = ct;
+	}
+	for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 15; i++)
+		headers[n++] = extra[i];
+	headers[n] = NULL;
+	ck_assert_msg(http_client_request(g_url, method, path, headers, body, body_len, &out->r) ==
+			      0,
+		      "%s: %s", out->what, out->r.error);
+	out->json = cJSON_ParseWithLength(out->r.body, out->r.body_len);
+}
+
+/* As send_plain, and asserts the response's X-Request-Id. */
+static void send_raw(resp *out, const char *method, const char *path, const char *token,
+		     const char *content_type, const void *body, size_t body_len,
+		     const char *const *extra)
+{
+	send_plain(out, method, path, token, content_type, body, body_len, extra);
+	expect_request_id(out);
+}
+
+/* A JSON request as u (u NULL: no token). */
+static void send_json(resp *out, const char *method, const char *path, const user *u,
+		      const char *body)
+{
+	send_raw(out, method, path, u ? u->token : NULL, body ? "application/json" : NULL, body,
+		 body ? strlen(body) : 0, NULL);
+}
+
+static void expect_json_type(const resp *r)
+{
+	const char *ct = http_client_header(&r->r, "Content-Type");
+
+	ck_assert_msg(ct != NULL && strncmp(ct, "application/json", 16) == 0,
+		      "%s: Content-Type %s, want application/json", r->what, ct ? ct : "(none)");
+}
+
+static const cJSON *expect_ok(const resp *r, int status)
+{
+	ck_assert_msg(r->r.status == status, "%s: status %d, want %d; body %.600s", r->what,
+		      r->r.status, status, r->r.body);
+	expect_json_type(r);
+	ck_assert_msg(cJSON_IsObject(r->json), "%s: body is not a JSON object: %.300s", r->what,
+		      r->r.body);
+	return r->json;
+}
+
+/* Asserts the §3 error shape: JSON, exactly {"error": {"code", "message"
+ * [, "details"]}}; returns the code. */
+static const char *expect_error_shape(const resp *r)
+{
+	const cJSON *err, *c, *m, *d, *it;
+	int top = 0;
+
+	expect_json_type(r);
+	ck_assert_msg(cJSON_IsObject(r->json), "%s: error body is not a JSON object: %.300s",
+		      r->what, r->r.body);
+	cJSON_ArrayForEach(it, r->json) top++;
+	err = cJSON_GetObjectItemCaseSensitive(r->json, "error");
+	ck_assert_msg(top == 1 && cJSON_IsObject(err),
+		      "%s: error body must be exactly {\"error\": {...}}: %.300s", r->what,
+		      r->r.body);
+	cJSON_ArrayForEach(it, err)
+	{
+		ck_assert_msg(strcmp(it->string, "code") == 0 ||
+				      strcmp(it->string, "message") == 0 ||
+				      strcmp(it->string, "details") == 0,
+			      "%s: unexpected key error.%s", r->what, it->string);
+	}
+	c = cJSON_GetObjectItemCaseSensitive(err, "code");
+	m = cJSON_GetObjectItemCaseSensitive(err, "message");
+	d = cJSON_GetObjectItemCaseSensitive(err, "details");
+	ck_assert_msg(cJSON_IsString(c) && c->valuestring[0] != '\0',
+		      "%s: error.code must be a non-empty string", r->what);
+	ck_assert_msg(cJSON_IsString(m) && m->valuestring[0] != '\0',
+		      "%s: error.message must be a non-empty string", r->what);
+	ck_assert_msg(d == NULL || cJSON_IsObject(d), "%s: error.details must be an object",
+		      r->what);
+	return c->valuestring;
+}
+
+/* Asserts status and the §3 shape with code; returns details (or NULL). */
+static const cJSON *expect_error(const resp *r, int status, const char *code)
+{
+	const char *got;
+
+	ck_assert_msg(r->r.status == status, "%s: status %d, want %d; body %.600s", r->what,
+		      r->r.status, status, r->r.body);
+	got = expect_error_shape(r);
+	ck_assert_msg(strcmp(got, code) == 0, "%s: error code %s, want %s", r->what, got, code);
+	return cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(r->json, "error"), "details");
+}
+
+/* ------------------------------------------------------------ JSON values */
+
+static const cJSON *jget(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	ck_assert_msg(v != NULL, "key %s missing", key);
+	return v;
+}
+
+static const char *jstr(const cJSON *obj, const char *key)
+{
+	const cJSON *v = jget(obj, key);
+
+	ck_assert_msg(cJSON_IsString(v), "%s is not a string", key);
+	return v->valuestring;
+}
+
+static double jnum(const cJSON *obj, const char *key)
+{
+	const cJSON *v = jget(obj, key);
+
+	ck_assert_msg(cJSON_IsNumber(v), "%s is not a number", key);
+	return v->valuedouble;
+}
+
+static void expect_str(const cJSON *obj, const char *key, const char *want)
+{
+	const char *got = jstr(obj, key);
+
+	ck_assert_msg(strcmp(got, want) == 0, "%s is \"%s\", want \"%s\"", key, got, want);
+}
+
+static int nkeys(const cJSON *obj)
+{
+	const cJSON *it;
+	int n = 0;
+
+	cJSON_ArrayForEach(it, obj) n++;
+	return n;
+}
+
+/* An RFC 3339 UTC timestamp: YYYY-MM-DDTHH:MM:SS[.frac]Z. */
+static void expect_ts(const cJSON *obj, const char *key)
+{
+	const char *s = jstr(obj, key), *p = s;
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	int ok = 1;
+
+	for (size_t i = 0; i < sizeof shape - 1 && ok; i++, p++)
+		ok = shape[i] == 'd' ? (*p >= '0' && *p <= '9') : *p == shape[i];
+	if (ok && *p == '.') {
+		p++;
+		ok = *p >= '0' && *p <= '9';
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	ok = ok && p[0] == 'Z' && p[1] == '\0';
+	ck_assert_msg(ok, "%s is \"%s\", not an RFC 3339 UTC timestamp", key, s);
+}
+
+/* ------------------------------------------------------------ bytes */
+
+static void sha256_hex(const void *data, size_t n, char hex[65])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	SHA256((const unsigned char *)data, n, md);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+/* n random bytes (malloc'd). */
+static unsigned char *random_bytes(size_t n)
+{
+	unsigned char *p = malloc(n ? n : 1);
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(RAND_bytes(p, (int)n), 1);
+	return p;
+}
+
+/* A random lowercase hex tag of 2 * n characters (n <= 16). */
+static void random_tag(char *out, size_t n)
+{
+	unsigned char b[16];
+
+	ck_assert(n <= sizeof b);
+	ck_assert_int_eq(RAND_bytes(b, (int)n), 1);
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* The whole content of a file (malloc'd, *n its size), or NULL. */
+static unsigned char *read_file(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *data = NULL;
+	size_t cap = 0, len = 0;
+
+	if (f == NULL)
+		return NULL;
+	for (;;) {
+		size_t got;
+
+		if (len + 65536 > cap) {
+			unsigned char *d = realloc(data, cap + 65536 + 1);
+			ck_assert_ptr_nonnull(d);
+			data = d;
+			cap += 65536;
+		}
+		got = fread(data + len, 1, cap - len, f);
+		len += got;
+		if (got == 0)
+			break;
+	}
+	fclose(f);
+	*n = len;
+	return data;
+}
+
+static void store_path(char *out, size_t cap, const char *upload_id)
+{
+	snprintf(out, cap, "%s/%s", g_upload_dir, upload_id);
+}
+
+/* ------------------------------------------------------------ database */
+
+static PGconn *db_connect(void)
+{
+	PGconn *c = PQconnectdb(g_db);
+
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connect %s: %s", g_db, PQerrorMessage(c));
+	return c;
+}
+
+static PGresult *db_run(PGconn *c, const char *sql, int nparams, const char *const *params)
+{
+	PGresult *res = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+
+	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK ||
+			      PQresultStatus(res) == PGRES_COMMAND_OK,
+		      "%s: %s", sql, PQerrorMessage(c));
+	return res;
+}
+
+static PGresult *db_query(const char *sql, int nparams, const char *const *params)
+{
+	PGconn *c = db_connect();
+	PGresult *res = db_run(c, sql, nparams, params);
+
+	PQfinish(c);
+	return res;
+}
+
+static void db_exec(const char *sql, const char *p1)
+{
+	const char *params[1] = {p1};
+
+	PQclear(db_query(sql, p1 ? 1 : 0, params));
+}
+
+static long db_long(const char *sql, const char *p1)
+{
+	const char *params[1] = {p1};
+	PGresult *res = db_query(sql, p1 ? 1 : 0, params);
+	long n;
+
+	ck_assert_msg(PQntuples(res) == 1 && !PQgetisnull(res, 0, 0), "%s: no value", sql);
+	n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return n;
+}
+
+static long db_upload_rows(void)
+{
+	return db_long("SELECT count(*) FROM attempts.attempt_uploads", NULL);
+}
+
+static long db_attempt_upload_rows(const char *attempt_id)
+{
+	return db_long("SELECT count(*) FROM attempts.attempt_uploads WHERE attempt_id = $1",
+		       attempt_id);
+}
+
+static PGconn *sweep_hold(void)
+{
+	PGconn *c = db_connect();
+
+	PQclear(db_run(c, "SELECT pg_advisory_lock(" SWEEP_LOCK_KEY ")", 0, NULL));
+	return c;
+}
+
+static void sweep_release(PGconn *c)
+{
+	PQclear(db_run(c, "SELECT pg_advisory_unlock(" SWEEP_LOCK_KEY ")", 0, NULL));
+	PQfinish(c);
+}
+
+/* ------------------------------------------------------------ the store */
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The sorted names in dir (without . and ..), one per line, malloc'd;
+ * *count gets how many. */
+static char *dir_listing(const char *dir, size_t *count)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **names = NULL, *out;
+	size_t n = 0, cap = 0, len = 1;
+
+	ck_assert_msg(d != NULL, "opendir %s: %s", dir, strerror(errno));
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (n == cap) {
+			char **nn = realloc(names, (cap = cap ? 2 * cap : 64) * sizeof *names);
+			ck_assert_ptr_nonnull(nn);
+			names = nn;
+		}
+		names[n] = strdup(e->d_name);
+		ck_assert_ptr_nonnull(names[n]);
+		len += strlen(names[n]) + 1;
+		n++;
+	}
+	closedir(d);
+	if (n > 0)
+		qsort(names, n, sizeof *names, name_cmp);
+	out = malloc(len);
+	ck_assert_ptr_nonnull(out);
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		strcat(out, names[i]);
+		strcat(out, "\n");
+		free(names[i]);
+	}
+	free(names);
+	if (count != NULL)
+		*count = n;
+	return out;
+}
+
+/* nginx deletes its temp file once the request is finalized, which may be
+ * a moment after the client got the answer: waits up to 2 s for the
+ * client_body temp directory (./dev up's layout) to be empty. */
+static void expect_no_body_temp(const char *what)
+{
+	struct stat st;
+	char *list = NULL;
+	size_t n = 0;
+
+	if (g_body_temp_dir[0] == '\0' || stat(g_body_temp_dir, &st) != 0)
+		return;
+	for (int i = 0; i < 40; i++) {
+		free(list);
+		list = dir_listing(g_body_temp_dir, &n);
+		if (n == 0)
+			break;
+		usleep(50 * 1000);
+	}
+	ck_assert_msg(n == 0, "%s: nginx's temp files stayed behind in %s:\n%s", what,
+		      g_body_temp_dir, list);
+	free(list);
+}
+
+/* What a refused request must not change: the store's files and the rows. */
+typedef struct snapshot {
+	char *files;
+	long rows;
+} snapshot;
+
+static snapshot snap_take(void)
+{
+	snapshot s;
+
+	s.files = dir_listing(g_upload_dir, NULL);
+	s.rows = db_upload_rows();
+	return s;
+}
+
+static void snap_expect_same(snapshot *before, const char *what)
+{
+	char *files = dir_listing(g_upload_dir, NULL);
+	long rows = db_upload_rows();
+
+	ck_assert_msg(strcmp(files, before->files) == 0,
+		      "%s: the upload store changed\nbefore:\n%s\nafter:\n%s", what, before->files,
+		      files);
+	ck_assert_msg(rows == before->rows, "%s: attempt_uploads has %ld rows, had %ld", what,
+		      rows, before->rows);
+	free(files);
+	expect_no_body_temp(what);
+}
+
+static void snap_free(snapshot *s)
+{
+	free(s->files);
+	s->files = NULL;
+}
+
+/* ------------------------------------------------------------ fixtures */
+
+static void exam_create(const user *u, const char *body, char id[ID_LEN])
+{
+	resp r;
+	const cJSON *o;
+
+	send_json(&r, "POST", "/api/exams", u, body);
+	o = expect_ok(&r, 201);
+	ck_assert(uuid_valid(jstr(o, "exam_id")));
+	memcpy(id, jstr(o, "exam_id"), ID_LEN);
+	resp_free(&r);
+}
+
+static void attempt_start(const user *u, const char *exam_id, char id[ID_LEN])
+{
+	char body[128];
+	resp r;
+	const cJSON *o;
+
+	snprintf(body, sizeof body, "{\"exam_id\":\"%s\"}", exam_id);
+	send_json(&r, "POST", "/api/attempts/new?action=start", u, body);
+	o = expect_ok(&r, 201);
+	ck_assert(uuid_valid(jstr(o, "attempt_id")));
+	memcpy(id, jstr(o, "attempt_id"), ID_LEN);
+	resp_free(&r);
+}
+
+/* A proctor, an exam of its making, a student and the student's attempt,
+ * plus a second student (with an attempt of its own) and an admin. */
+typedef struct world {
+	user proctor, student, other, admin;
+	char exam_id[ID_LEN];
+	char attempt_id[ID_LEN];
+	char other_attempt_id[ID_LEN];
+} world;
+
+#define EXAM_1MIB "{\"title\":\"u\",\"upload\":{\"max_bytes\":1048576}}"
+#define EXAM_1KIB "{\"title\":\"u-small\",\"upload\":{\"max_bytes\":1024}}"
+
+static void world_new(world *w, const char *exam_body)
+{
+	w->proctor = user_new(AUTH_ROLE_PROCTOR);
+	w->student = user_new(AUTH_ROLE_STUDENT);
+	w->other = user_new(AUTH_ROLE_STUDENT);
+	w->admin = user_new(AUTH_ROLE_ADMIN);
+	exam_create(&w->proctor, exam_body, w->exam_id);
+	attempt_start(&w->student, w->exam_id, w->attempt_id);
+	attempt_start(&w->other, w->exam_id, w->other_attempt_id);
+}
+
+static void world_free(world *w)
+{
+	user_free(&w->proctor);
+	user_free(&w->student);
+	user_free(&w->other);
+	user_free(&w->admin);
+}
+
+/* ------------------------------------------------------------ uploads */
+
+/* POST /api/attempts/{id}[/route.ts]?action=upload[&filename=fq] with the
+ * raw body; fq is put in the query as given (already percent-encoded),
+ * NULL leaves the parameter out. */
+static void upload_as(resp *r, const char *token, const char *attempt_id, const char *fq,
+		      const char *content_type, const void *data, size_t n, int alias)
+{
+	char path[1024];
+
+	snprintf(path, sizeof path, "/api/attempts/%s%s?action=upload%s%.900s", attempt_id,
+		 alias ? "/route.ts" : "", fq ? "&filename=" : "", fq ? fq : "");
+	send_raw(r, "POST", path, token, content_type, data, n, NULL);
+}
+
+static void upload(resp *r, const user *u, const char *attempt_id, const char *fq,
+		   const char *content_type, const void *data, size_t n)
+{
+	upload_as(r, u ? u->token : NULL, attempt_id, fq, content_type, data, n, 0);
+}
+
+/* Asserts a 201 upload answer for the given bytes; copies the upload id. */
+static const cJSON *expect_uploaded(const resp *r, const char *filename, const char *type,
+				    const void *data, size_t n, char upload_id[ID_LEN])
+{
+	const cJSON *o = expect_ok(r, 201);
+	char hex[65];
+
+	ck_assert_msg(nkeys(o) == 6,
+		      "%s: an upload answer is exactly upload_id, filename, content_type, "
+		      "size_bytes, sha256, created_at: %.400s",
+		      r->what, r->r.body);
+	ck_assert_msg(uuid_valid(jstr(o, "upload_id")), "%s: upload_id %s is not a UUID", r->what,
+		      jstr(o, "upload_id"));
+	expect_str(o, "filename", filename);
+	expect_str(o, "content_type", type);
+	ck_assert_msg(jnum(o, "size_bytes") == (double)n, "%s: size_bytes %.0f, want %zu",
+		      r->what, jnum(o, "size_bytes"), n);
+	sha256_hex(data, n, hex);
+	expect_str(o, "sha256", hex);
+	expect_ts(o, "created_at");
+	if (upload_id != NULL)
+		memcpy(upload_id, jstr(o, "upload_id"), ID_LEN);
+	return o;
+}
+
+/* Uploads data as u, expecting 201; copies the upload id. */
+static void upload_ok(const user *u, const char *attempt_id, const char *fq, const char *filename,
+		      const char *type, const void *data, size_t n, char upload_id[ID_LEN])
+{
+	resp r;
+
+	upload(&r, u, attempt_id, fq, type, data, n);
+	expect_uploaded(&r, filename, type, data, n, upload_id);
+	resp_free(&r);
+}
+
+/* The stored file holds exactly data. */
+static void expect_stored(const char *upload_id, const void *data, size_t n)
+{
+	char path[4200];
+	size_t got_n = 0;
+	unsigned char *got;
+
+	store_path(path, sizeof path, upload_id);
+	got = read_file(path, &got_n);
+	ck_assert_msg(got != NULL, "the store has no file %s: %s", path, strerror(errno));
+	ck_assert_msg(got_n == n && (n == 0 || memcmp(got, data, n) == 0),
+		      "%s holds %zu bytes that differ from the %zu uploaded", path, got_n, n);
+	free(got);
+}
+
+static void download_path(char *out, size_t cap, const char *attempt_id, const char *upload_id)
+{
+	snprintf(out, cap, "/api/attempts/%s?action=upload&upload_id=%.100s", attempt_id,
+		 upload_id);
+}
+
+static void download(resp *r, const user *u, const char *attempt_id, const char *upload_id)
+{
+	char path[256];
+
+	download_path(path, sizeof path, attempt_id, upload_id);
+	send_raw(r, "GET", path, u ? u->token : NULL, NULL, NULL, 0, NULL);
+}
+
+/* Asserts a 200 download of exactly data with the stored type. */
+static void expect_download(const resp *r, const char *type, const void *data, size_t n)
+{
+	const char *ct = http_client_header(&r->r, "Content-Type");
+	const char *nosniff = http_client_header(&r->r, "X-Content-Type-Options");
+	char want[65], got[65];
+
+	ck_assert_msg(r->r.status == 200, "%s: status %d, want 200; body %.300s", r->what,
+		      r->r.status, r->r.body);
+	ck_assert_msg(ct != NULL && strcmp(ct, type) == 0, "%s: Content-Type %s, want %s",
+		      r->what, ct ? ct : "(none)", type);
+	ck_assert_msg(r->r.body_len == n, "%s: %zu bytes, want %zu", r->what, r->r.body_len, n);
+	sha256_hex(data, n, want);
+	sha256_hex(r->r.body, r->r.body_len, got);
+	ck_assert_msg(strcmp(want, got) == 0 && (n == 0 || memcmp(r->r.body, data, n) == 0),
+		      "%s: the bytes differ (sha256 %s, want %s)", r->what, got, want);
+	ck_assert_msg(nosniff != NULL && strcasecmp(nosniff, "nosniff") == 0,
+		      "%s: X-Content-Type-Options %s, want nosniff", r->what,
+		      nosniff ? nosniff : "(none)");
+	ck_assert_msg(http_client_header(&r->r, "X-Accel-Redirect") == NULL,
+		      "%s: X-Accel-Redirect reached the client", r->what);
+}
+
+/* Checks Content-Disposition: "attachment" and, as its last parameter,
+ * filename*=UTF-8''<want_ext> (RFC 5987/8187 percent-encoding); a
+ * filename="..." fallback, if any, is a quoted string of printable ASCII
+ * without quote or backslash. */
+static void expect_disposition(const resp *r, const char *want_ext)
+{
+	const char *cd = http_client_header(&r->r, "Content-Disposition");
+	const char *star, *fb;
+	char want[1024];
+
+	ck_assert_msg(cd != NULL, "%s: no Content-Disposition", r->what);
+	ck_assert_msg(strncasecmp(cd, "attachment", 10) == 0 && (cd[10] == ';' || cd[10] == '\0'),
+		      "%s: Content-Disposition %s is not attachment", r->what, cd);
+	snprintf(want, sizeof want, "filename*=UTF-8''%s", want_ext);
+	star = strstr(cd, "filename*=");
+	ck_assert_msg(star != NULL && strcmp(star, want) == 0,
+		      "%s: Content-Disposition %s, want its last parameter %s", r->what, cd, want);
+	fb = strstr(cd, "filename=\"");
+	if (fb != NULL) {
+		const char *p = fb + 10;
+
+		while (*p && *p != '"') {
+			ck_assert_msg(*p >= 0x20 && *p < 0x7f && *p != '\\',
+				      "%s: the filename fallback of %s is not printable ASCII",
+				      r->what, cd);
+			p++;
+		}
+		ck_assert_msg(*p == '"' && fb < star, "%s: malformed filename fallback in %s",
+			      r->what, cd);
+	}
+}
+
+/* ============================================================ 1-2: round trip */
+
+START_TEST(test_upload_binary_round_trip)
+{
+	world w;
+	const size_t n = 300 * 1024 + 17;
+	unsigned char *data = random_bytes(n);
+	char id[ID_LEN], hex[65];
+	const char *params[2];
+	const char *rid_hdr[] = {"X-Request-Id: upl-dl-1", NULL};
+	char path[256];
+	PGresult *res;
+	resp r;
+	const cJSON *o;
+
+	world_new(&w, EXAM_1MIB);
+	upload(&r, &w.student, w.attempt_id, "essay.pdf", "application/pdf", data, n);
+	o = expect_uploaded(&r, "essay.pdf", "application/pdf", data, n, id);
+	{
+		/* The answer's created_at is the row's. */
+		char created[64];
+
+		snprintf(created, sizeof created, "%s", jstr(o, "created_at"));
+		resp_free(&r);
+		expect_stored(id, data, n);
+		sha256_hex(data, n, hex);
+		params[0] = id;
+		params[1] = w.attempt_id;
+		res = db_query("SELECT filename, content_type, size_bytes::text, sha256,"
+			       " to_char(created_at AT TIME ZONE 'UTC',"
+			       " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+			       " FROM attempts.attempt_uploads WHERE upload_id = $1 AND attempt_id = $2",
+			       2, params);
+		ck_assert_msg(PQntuples(res) == 1, "no attempt_uploads row for %s", id);
+		ck_assert_str_eq(PQgetvalue(res, 0, 0), "essay.pdf");
+		ck_assert_str_eq(PQgetvalue(res, 0, 1), "application/pdf");
+		ck_assert_int_eq(strtol(PQgetvalue(res, 0, 2), NULL, 10), (long)n);
+		ck_assert_str_eq(PQgetvalue(res, 0, 3), hex);
+		/* Same instant (the answer may drop trailing zeros of the fraction). */
+		ck_assert_msg(strncmp(created, PQgetvalue(res, 0, 4), 19) == 0,
+			      "created_at %s, row %s", created, PQgetvalue(res, 0, 4));
+		PQclear(res);
+	}
+	ck_assert_int_eq(db_attempt_upload_rows(w.attempt_id), 1);
+	expect_no_body_temp("after the upload");
+
+	/* Download: the same bytes, type, disposition, nosniff, request id. */
+	download_path(path, sizeof path, w.attempt_id, id);
+	send_raw(&r, "GET", path, w.student.token, NULL, NULL, 0, rid_hdr);
+	expect_download(&r, "application/pdf", data, n);
+	expect_disposition(&r, "essay.pdf");
+	ck_assert_str_eq(http_client_header(&r.r, "X-Request-Id"), "upl-dl-1");
+	ck_assert_msg(header_count(&r, "X-Content-Type-Options") == 1,
+		      "%s: %zu X-Content-Type-Options headers", r.what,
+		      header_count(&r, "X-Content-Type-Options"));
+	ck_assert_msg(header_count(&r, "Content-Disposition") == 1,
+		      "%s: %zu Content-Disposition headers", r.what,
+		      header_count(&r, "Content-Disposition"));
+	resp_free(&r);
+
+	/* Staff may read it too. */
+	download(&r, &w.proctor, w.attempt_id, id);
+	expect_download(&r, "application/pdf", data, n);
+	resp_free(&r);
+	download(&r, &w.admin, w.attempt_id, id);
+	expect_download(&r, "application/pdf", data, n);
+	resp_free(&r);
+	free(data);
+	world_free(&w);
+}
+END_TEST
+
+/* A non-ASCII name is percent-encoded (UTF-8) in filename*, and characters
+ * that would break the header are encoded too. */
+START_TEST(test_download_filename_encoding)
+{
+	static const struct {
+		const char *query, *name, *ext;
+	} cases[] = {
+		{"r%C3%A9sum%C3%A9.pdf", "r\xc3\xa9sum\xc3\xa9.pdf", "r%C3%A9sum%C3%A9.pdf"},
+		{"a%20%22b%22%3Bc%25d%2C.pdf", "a \"b\";c%d,.pdf", "a%20%22b%22%3Bc%25d%2C.pdf"},
+		{"%E6%9B%B8.pdf", "\xe6\x9b\xb8.pdf", "%E6%9B%B8.pdf"},
+	};
+	world w;
+	unsigned char *data = random_bytes(4096);
+
+	world_new(&w, EXAM_1MIB);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char id[ID_LEN];
+		resp r;
+
+		upload_ok(&w.student, w.attempt_id, cases[i].query, cases[i].name,
+			  "application/pdf", data, 4096, id);
+		download(&r, &w.student, w.attempt_id, id);
+		expect_download(&r, "application/pdf", data, 4096);
+		expect_disposition(&r, cases[i].ext);
+		resp_free(&r);
+	}
+	free(data);
+	world_free(&w);
+}
+END_TEST
+
+/* The media type is stored lowercased without parameters and served so. */
+START_TEST(test_upload_content_type_normalized)
+{
+	world w;
+	const char text[] = "plain text\n";
+	char id[ID_LEN];
+	resp r;
+
+	world_new(&w, EXAM_1MIB);
+	upload(&r, &w.student, w.attempt_id, "notes.txt", "Text/Plain; charset=utf-8", text,
+	       sizeof text - 1);
+	expect_uploaded(&r, "notes.txt", "text/plain", text, sizeof text - 1, id);
+	resp_free(&r);
+	download(&r, &w.student, w.attempt_id, id);
+	expect_download(&r, "text/plain", text, sizeof text - 1);
+	resp_free(&r);
+	world_free(&w);
+}
+END_TEST
+
+/* An empty file is a file. */
+START_TEST(test_upload_empty_file)
+{
+	world w;
+	char id[ID_LEN];
+	resp r;
+
+	world_new(&w, EXAM_1MIB);
+	upload_ok(&w.student, w.attempt_id, "empty.txt", "empty.txt", "text/plain", "", 0, id);
+	expect_stored(id, "", 0);
+	download(&r, &w.student, w.attempt_id, id);
+	expect_download(&r, "text/plain", "", 0);
+	resp_free(&r);
+	world_free(&w);
+}
+END_TEST
+
+/* Exactly the exam's limit is accepted; 255 bytes of filename too. */
+START_TEST(test_upload_at_limits)
+{
+	world w;
+	unsigned char *data = random_bytes(1024);
+	char name[1024], id[ID_LEN];
+	size_t k = 0;
+
+	world_new(&w, EXAM_1KIB);
+	upload_ok(&w.student, w.attempt_id, "exact.pdf", "exact.pdf", "application/pdf", data, 1024,
+		  id);
+	expect_stored(id, data, 1024);
+	memset(name, 'a', 251);
+	memcpy(name + 251, ".pdf", 5); /* 255 bytes */
+	upload_ok(&w.student, w.attempt_id, name, name, "application/pdf", data, 10, NULL);
+	/* 127 two-byte characters + "a": 255 bytes of UTF-8. */
+	for (int i = 0; i < 127; i++)
+		k += (size_t)snprintf(name + k, sizeof name - k, "%%C3%%A9");
+	snprintf(name + k, sizeof name - k, "a");
+	{
+		char plain[256];
+		size_t m = 0;
+
+		for (int i = 0; i < 127; i++) {
+			plain[m++] = (char)0xc3;
+			plain[m++] = (char)0xa9;
+		}
+		plain[m++] = 'a';
+		plain[m] = '\0';
+		upload_ok(&w.student, w.attempt_id, name, plain, "application/pdf", data, 10, NULL);
+	}
+	ck_assert_int_eq(db_attempt_upload_rows(w.attempt_id), 3);
+	free(data);
+	world_free(&w);
+}
+END_TEST
+
+/* Uploads have their own per-exam limit (§3, §6): nginx lets bodies over
+ * the 1 MiB JSON limit through to the upload location. The default exam
+ * takes up to 10 MiB; 3 MiB must be stored. */
+START_TEST(test_upload_over_json_limit)
+{
+	world w;
+	const size_t n = 3 * 1024 * 1024 + 5;
+	unsigned char *data = random_bytes(n);
+	char id[ID_LEN];
+	snapshot s;
+	resp r;
+
+	world_new(&w, "{\"title\":\"u-default\"}");
+	s = snap_take();
+	upload(&r, &w.student, w.attempt_id, "big.pdf", "application/pdf", data, n);
+	expect_uploaded(&r, "big.pdf", "application/pdf", data, n, id);
+	resp_free(&r);
+	expect_stored(id, data, n);
+	download(&r, &w.student, w.attempt_id, id);
+	expect_download(&r, "application/pdf", data, n);
+	resp_free(&r);
+	snap_free(&s);
+	free(data);
+	world_free(&w);
+}
+END_TEST
+
+/* "action=%75pload" is the same query as "action=upload" (RFC 3986
+ * 6.2.2.2; the service decodes it so): it is an upload and a download like
+ * the other, whichever way it reaches the worker, leaves no temp file
+ * behind, and takes bodies up to the exam's limit. */
+START_TEST(test_upload_action_percent_encoded)
+{
+	world w;
+	unsigned char *data = random_bytes(2 * 1024 * 1024);
+	char id[ID_LEN], path[256];
+	size_t before_n, after_n;
+	char *files;
+	resp r;
+
+	world_new(&w, "{\"title\":\"u-default\"}");
+	free(dir_listing(g_upload_dir, &before_n));
+	snprintf(path, sizeof path, "/api/attempts/%s?action=%%75pload&filename=enc.pdf",
+		 w.attempt_id);
+	send_raw(&r, "POST", path, w.student.token, "application/pdf", data, 5000, NULL);
+	expect_uploaded(&r, "enc.pdf", "application/pdf", data, 5000, id);
+	resp_free(&r);
+	expect_stored(id, data, 5000);
+	files = dir_listing(g_upload_dir, &after_n);
+	ck_assert_msg(after_n == before_n + 1 && strstr(files, ".tmp-") == NULL,
+		      "the store after one upload:\n%s", files);
+	free(files);
+	snprintf(path, sizeof path, "/api/attempts/%s?action=%%75pload&upload_id=%s",
+		 w.attempt_id, id);
+	send_raw(&r, "GET", path, w.student.token, NULL, NULL, 0, NULL);
+	expect_download(&r, "application/pdf", data, 5000);
+	expect_disposition(&r, "enc.pdf");
+	resp_free(&r);
+	/* Over the JSON limit, within the exam's. */
+	snprintf(path, sizeof path, "/api/attempts/%s?action=%%75pload&filename=enc-big.pdf",
+		 w.attempt_id);
+	send_raw(&r, "POST", path, w.student.token, "application/pdf", data, 2 * 1024 * 1024,
+		 NULL);
+	expect_uploaded(&r, "enc-big.pdf", "application/pdf", data, 2 * 1024 * 1024, id);
+	resp_free(&r);
+	free(data);
+	world_free(&w);
+}
+END_TEST
+
+/* U+0080..U+009F (C1 controls, e.g. U+0085 NEXT LINE) are control
+ * characters: 400 invalid_filename like C0 controls, nothing stored. */
+START_TEST(test_upload_c1_control_filename)
+{
+	static const char *const names[] = {"a%C2%85b.pdf", "a%C2%80b.pdf", "a%C2%9Fb.pdf"};
+	world w;
+	snapshot s;
+
+	world_new(&w, EXAM_1MIB);
+	s = snap_take();
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		resp r;
+
+		upload(&r, &w.student, w.attempt_id, names[i], "application/pdf", "%PDF-1.4", 8);
+		expect_error(&r, 400, "invalid_filename");
+		resp_free(&r);
+		snap_expect_same(&s, names[i]);
+	}
+	snap_free(&s);
+	world_free(&w);
+}
+END_TEST
+
+/* ============================================================ 3: list */
+
+START_TEST(test_uploads_list)
+{
+	static const char *const names[] = {"b-first.pdf", "a-second.png", "c-third.txt"};
+	static const char *const types[] = {"application/pdf", "image/png", "text/plain"};
+	world w;
+	char ids[3][ID_LEN];
+	unsigned char *data[3];
+	size_t sizes[3] = {1000, 2000, 3000};
+	char path[192];
+	const cJSON *list, *it;
+	resp r, rs[3];
+	int i = 0;
+
+	world_new(&w, EXAM_1MIB);
+	/* Empty first. */
+	snprintf(path, sizeof path, "/api/attempts/%s?action=uploads", w.attempt_id);
+	send_json(&r, "GET", path, &w.student, NULL);
+	list = jget(expect_ok(&r, 200), "uploads");
+	ck_assert_msg(cJSON_IsArray(list) && cJSON_GetArraySize(list) == 0,
+		      "uploads of a fresh attempt: %s", r.r.body);
+	ck_assert_int_eq(nkeys(r.json), 1);
+	resp_free(&r);
+
+	for (int k = 0; k < 3; k++) {
+		data[k] = random_bytes(sizes[k]);
+		upload(&rs[k], &w.student, w.attempt_id, names[k], types[k], data[k], sizes[k]);
+		expect_uploaded(&rs[k], names[k], types[k], data[k], sizes[k], ids[k]);
+	}
+	send_json(&r, "GET", path, &w.student, NULL);
+	list = jget(expect_ok(&r, 200), "uploads");
+	ck_assert_msg(nkeys(r.json) == 1, "uploads answer is exactly {\"uploads\"}: %s", r.r.body);
+	ck_assert_msg(cJSON_IsArray(list) && cJSON_GetArraySize(list) == 3, "uploads: %s",
+		      r.r.body);
+	cJSON_ArrayForEach(it, list)
+	{
+		/* Each item is the metadata the upload answered, in creation order. */
+		ck_assert_msg(cJSON_Compare(it, rs[i].json, 1), "uploads[%d] is %s, want %s", i,
+			      cJSON_PrintUnformatted(it), rs[i].r.body);
+		expect_str(it, "upload_id", ids[i]);
+		i++;
+	}
+	resp_free(&r);
+
+	/* Staff read it; another student and no token do not. */
+	send_json(&r, "GET", path, &w.proctor, NULL);
+	ck_assert_int_eq(cJSON_GetArraySize(jget(expect_ok(&r, 200), "uploads")), 3);
+	resp_free(&r);
+	send_json(&r, "GET", path, &w.other, NULL);
+	expect_error(&r, 404, "not_found");
+	resp_free(&r);
+	send_json(&r, "GET", path, NULL, NULL);
+	expect_error(&r, 401, "unauthorized");
+	resp_free(&r);
+	/* The other student's list does not show them. */
+	snprintf(path, sizeof path, "/api/attempts/%s?action=uploads", w.other_attempt_id);
+	send_json(&r, "GET", path, &w.other, NULL);
+	ck_assert_int_eq(cJSON_GetArraySize(jget(expect_ok(&r, 200), "uploads")), 0);
+	resp_free(&r);
+	for (int k = 0; k < 3; k++) {
+		resp_free(&rs[k]);
+		free(data[k]);
+	}
+	world_free(&w);
+}
+END_TEST
+
+/* ============================================================ 4: refusals */
+
+START_TEST(test_upload_type_not_allowed)
+{
+	world w;
+	unsigned char *data = random_bytes(512);
+	snapshot s;
+	resp r;
+	const cJSON *d;
+
+	world_new(&w, EXAM_1MIB);
+	s = snap_take();
+	upload(&r, &w.student, w.attempt_id, "archive.zip", "application/zip", data, 512);
+	d = expect_error(&r, 415, "unsupported_media_type");
+	if (d != NULL && cJSON_GetObjectItemCaseSensitive(d, "allowed_types") != NULL)
+		ck_assert(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(d, "allowed_types")));
+	resp_free(&r);
+	snap_expect_same(&s, "415 application/zip");
+	/* No Content-Type at all is no allowed type either. */
+	upload(&r, &w.student, w.attempt_id, "x.pdf", NULL, data, 512);
+	expect_error(&r, 415, "unsupported_media_type");
+	resp_free(&r);
+	snap_expect_same(&s, "415 without Content-Type");
+	snap_free(&s);
+	free(data);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_upload_over_exam_limit)
+{
+	world w;
+	unsigned char *data = random_bytes(2048);
+	snapshot s;
+	resp r;
+
+	world_new(&w, EXAM_1KIB);
+	s = snap_take();
+	upload(&r, &w.student, w.attempt_id, "big.pdf", "application/pdf", data, 2048);
+	expect_error(&r, 413, "payload_too_large");
+	resp_free(&r);
+	snap_expect_same(&s, "413 over the exam's limit");
+	/* One byte over. */
+	upload(&r, &w.student, w.attempt_id, "big.pdf", "application/pdf", data, 1025);
+	expect_error(&r, 413, "payload_too_large");
+	resp_free(&r);
+	snap_expect_same(&s, "413 one byte over");
+	ck_assert_int_eq(db_attempt_upload_rows(w.attempt_id), 0);
+	snap_free(&s);
+	free(data);
+	world_free(&w);
+}
+END_TEST
+
+/* The bad filenames of §6, each refused with 400 and nothing written. */
+START_TEST(test_upload_bad_filenames)
+{
+	char long_name[300], long_utf8[800], tag[17];
+	struct {
+		const char *query; /* NULL: no filename parameter */
+		int nul;	   /* may also be 400 invalid_query */
+	} cases[] = {
+		{"..%2Fetc%2Fpasswd", 0},
+		{"a%2Fb.pdf", 0},
+		{"a/b.pdf", 0},
+		{"..%5C..%5Cwindows%5Cwin.ini", 0},
+		{"a%5Cb.pdf", 0},
+		{"a%00b", 1},
+		{"a%01b.pdf", 0},
+		{"a%0Ab.pdf", 0},
+		{"a%0D%0AX-Injected:%201.pdf", 0},
+		{"a%09b.pdf", 0},
+		{"a%7Fb.pdf", 0},
+		{".htaccess", 0},
+		{".", 0},
+		{"..", 0},
+		{".pdf", 0},
+		{long_name, 0},
+		{long_utf8, 0},
+		{"", 0},
+		{NULL, 0},
+		{"%FF%FE.pdf", 0},
+		{"%C3.pdf", 0},
+	};
+	world w;
+	snapshot s;
+	size_t k = 0;
+
+	random_tag(tag, 8);
+	memset(long_name, 'a', 252);
+	memcpy(long_name + 252, ".pdf", 5); /* 256 bytes */
+	for (int i = 0; i < 128; i++)	    /* 256 bytes of UTF-8 */
+		k += (size_t)snprintf(long_utf8 + k, sizeof long_utf8 - k, "%%C3%%A9");
+	world_new(&w, EXAM_1MIB);
+	s = snap_take();
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		resp r;
+
+		upload(&r, &w.student, w.attempt_id, cases[i].query, "application/pdf", "%PDF-1.4",
+		       8);
+		if (cases[i].nul && r.r.status == 400 && cJSON_IsObject(r.json) &&
+		    strcmp(expect_error_shape(&r), "invalid_query") == 0)
+			expect_error(&r, 400, "invalid_query");
+		else
+			expect_error(&r, 400, "invalid_filename");
+		ck_assert_msg(http_client_header(&r.r, "X-Injected") == NULL,
+			      "%s: a header was injected", r.what);
+		resp_free(&r);
+		snap_expect_same(&s, cases[i].query ? cases[i].query : "(no filename)");
+	}
+	ck_assert_int_eq(db_attempt_upload_rows(w.attempt_id), 0);
+	snap_free(&s);
+	world_free(&w);
+}
+END_TEST
+
+/* Path traversal in the filename never creates a file anywhere by that
+ * name: the store names files by upload id only. */
+START_TEST(test_upload_traversal_writes_nothing_outside)
+{
+	char tag[17], name[64], query[256], probe[4400];
+	const char *dirs[] = {"/tmp", "/", "/etc", g_run_dir, g_upload_dir, NULL};
+	struct stat passwd_before, passwd_after, st;
+	world w;
+	snapshot s;
+	resp r;
+
+	random_tag(tag, 8);
+	snprintf(name, sizeof name, "upl-trav-%s", tag);
+	ck_assert_int_eq(stat("/etc/passwd", &passwd_before), 0);
+	world_new(&w, EXAM_1MIB);
+	s = snap_take();
+	snprintf(query, sizeof query, "..%%2F..%%2F..%%2F..%%2F..%%2F..%%2Ftmp%%2F%s", name);
+	upload(&r, &w.student, w.attempt_id, query, "application/pdf", "%PDF-1.4", 8);
+	expect_error(&r, 400, "invalid_filename");
+	resp_free(&r);
+	snprintf(query, sizeof query, "..%%5C..%%5C..%%5Ctmp%%5C%s", name);
+	upload(&r, &w.student, w.attempt_id, query, "application/pdf", "%PDF-1.4", 8);
+	expect_error(&r, 400, "invalid_filename");
+	resp_free(&r);
+	upload(&r, &w.student, w.attempt_id, "..%2F..%2F..%2Fetc%2Fpasswd", "text/plain",
+	       "pwned\n", 6);
+	expect_error(&r, 400, "invalid_filename");
+	resp_free(&r);
+	snap_expect_same(&s, "traversal filenames");
+	for (size_t i = 0; dirs[i] != NULL; i++) {
+		snprintf(probe, sizeof probe, "%s/%s", dirs[i], name);
+		ck_assert_msg(stat(probe, &st) != 0 && errno == ENOENT, "%s exists", probe);
+	}
+	snprintf(probe, sizeof probe, "%s/../%s", g_upload_dir, name);
+	ck_assert_msg(stat(probe, &st) != 0 && errno == ENOENT, "%s exists", probe);
+	ck_assert_int_eq(stat("/etc/passwd", &passwd_after), 0);
+	ck_assert_msg(passwd_after.st_mtime == passwd_before.st_mtime &&
+			      passwd_after.st_size == passwd_before.st_size &&
+			      passwd_after.st_ino == passwd_before.st_ino,
+		      "/etc/passwd changed");
+	snap_free(&s);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_upload_submitted_attempt)
+{
+	world w;
+	snapshot s;
+	char path[192];
+	resp r;
+
+	world_new(&w, EXAM_1MIB);
+	snprintf(path, sizeof path, "/api/attempts/%s?action=submit", w.attempt_id);
+	send_json(&r, "POST", path, &w.student, NULL);
+	expect_ok(&r, 200);
+	resp_free(&r);
+	s = snap_take();
+	upload(&r, &w.student, w.attempt_id, "late.pdf", "application/pdf", "%PDF-1.4", 8);
+	expect_error(&r, 409, "attempt_submitted");
+	resp_free(&r);
+	snap_expect_same(&s, "upload to a submitted attempt");
+	snap_free(&s);
+	world_free(&w);
+}
+END_TEST
+
+/* Past deadline_at + grace_s (sweep held off): no upload. */
+START_TEST(test_upload_past_deadline)
+{
+	world w;
+	snapshot s;
+	PGconn *lock;
+	resp r;
+
+	world_new(&w, "{\"title\":\"u-timed\",\"time_limit_s\":3600}");
+	lock = sweep_hold();
+	db_exec("UPDATE attempts.attempts SET started_at = now() - interval '2 hours',"
+		" deadline_at = now() - interval '1 hour' WHERE attempt_id = $1",
+		w.attempt_id);
+	s = snap_take();
+	upload(&r, &w.student, w.attempt_id, "late.pdf", "application/pdf", "%PDF-1.4", 8);
+	ck_assert_msg(r.r.status == 409, "%s: status %d, want 409; %s", r.what, r.r.status,
+		      r.r.body);
+	{
+		const char *code = expect_error_shape(&r);
+
+		ck_assert_msg(strcmp(code, "attempt_closed") == 0 ||
+				      strcmp(code, "attempt_submitted") == 0,
+			      "%s: code %s, want attempt_closed", r.what, code);
+	}
+	resp_free(&r);
+	snap_expect_same(&s, "upload past the deadline");
+	sweep_release(lock);
+	snap_free(&s);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_upload_access)
+{
+	world w;
+	snapshot s;
+	char missing[ID_LEN];
+	resp r;
+	const char *www;
+
+	world_new(&w, EXAM_1MIB);
+	ck_assert_int_eq(uuid_generate(missing), ATT_OK);
+	s = snap_take();
+	/* Another student's attempt looks missing. */
+	upload(&r, &w.other, w.attempt_id, "x.pdf", "application/pdf", "%PDF-1.4", 8);
+	expect_error(&r, 404, "not_found");
+	resp_free(&r);
+	upload(&r, &w.student, missing, "x.pdf", "application/pdf", "%PDF-1.4", 8);
+	expect_error(&r, 404, "not_found");
+	resp_free(&r);
+	/* Staff read attempts but do not upload into them. */
+	upload(&r, &w.proctor, w.attempt_id, "x.pdf", "application/pdf", "%PDF-1.4", 8);
+	expect_error(&r, 403, "forbidden");
+	resp_free(&r);
+	upload(&r, &w.admin, w.attempt_id, "x.pdf", "application/pdf", "%PDF-1.4", 8);
+	expect_error(&r, 403, "forbidden");
+	resp_free(&r);
+	/* No token, a bad token. */
+	upload(&r, NULL, w.attempt_id, "x.pdf", "application/pdf", "%PDF-1.4", 8);
+	expect_error(&r, 401, "unauthorized");
+	www = http_client_header(&r.r, "WWW-Authenticate");
+	ck_assert_msg(www != NULL && strncmp(www, "Bearer", 6) == 0,
+		      "401 without WWW-Authenticate: Bearer");
+	resp_free(&r);
+	upload_as(&r, "not.a.token", w.attempt_id, "x.pdf", "application/pdf", "%PDF-1.4", 8, 0);
+	expect_error(&r, 401, "unauthorized");
+	resp_free(&r);
+	/* A path id that is no UUID. */
+	upload(&r, &w.student, "not-a-uuid", "x.pdf", "application/pdf", "%PDF-1.4", 8);
+	expect_error(&r, 400, "invalid_uuid");
+	resp_free(&r);
+	snap_expect_same(&s, "refused uploads");
+	snap_free(&s);
+	world_free(&w);
+}
+END_TEST
+
+/* Only GET and POST take action=upload. */
+START_TEST(test_upload_wrong_methods)
+{
+	static const char *const methods[] = {"PATCH", "PUT", "DELETE"};
+	world w;
+	snapshot s;
+	char path[192];
+
+	world_new(&w, EXAM_1MIB);
+	snprintf(path, sizeof path, "/api/attempts/%s?action=upload&filename=x.pdf", w.attempt_id);
+	s = snap_take();
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+		resp r;
+		const char *allow;
+
+		send_raw(&r, methods[i], path, w.student.token, "application/pdf", "%PDF-1.4", 8,
+			 NULL);
+		expect_error(&r, 405, "method_not_allowed");
+		allow = http_client_header(&r.r, "Allow");
+		ck_assert_msg(allow != NULL && strstr(allow, "GET") != NULL &&
+				      strstr(allow, "POST") != NULL,
+			      "%s: Allow %s, want GET and POST", r.what, allow ? allow : "(none)");
+		resp_free(&r);
+	}
+	snap_expect_same(&s, "wrong methods");
+	snap_free(&s);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_download_errors)
+{
+	world w, w2;
+	char id[ID_LEN], other_id[ID_LEN], missing[ID_LEN], upper[ID_LEN];
+	char path[256];
+	resp r;
+
+	world_new(&w, EXAM_1MIB);
+	upload_ok(&w.student, w.attempt_id, "mine.pdf", "mine.pdf", "application/pdf", "%PDF-1.4",
+		  8, id);
+	upload_ok(&w.other, w.other_attempt_id, "theirs.pdf", "theirs.pdf", "application/pdf",
+		  "%PDF-1.5", 8, other_id);
+	ck_assert_int_eq(uuid_generate(missing), ATT_OK);
+
+	/* Not a canonical UUID, or none. */
+	download(&r, &w.student, w.attempt_id, "not-a-uuid");
+	expect_error(&r, 400, "invalid_uuid");
+	resp_free(&r);
+	for (size_t i = 0; i < ID_LEN; i++)
+		upper[i] = (char)((id[i] >= 'a' && id[i] <= 'f') ? id[i] - 32 : id[i]);
+	download(&r, &w.student, w.attempt_id, upper);
+	expect_error(&r, 400, "invalid_uuid");
+	resp_free(&r);
+	snprintf(path, sizeof path, "/api/attempts/%s?action=upload", w.attempt_id);
+	send_raw(&r, "GET", path, w.student.token, NULL, NULL, 0, NULL);
+	expect_error(&r, 400, "invalid_uuid");
+	resp_free(&r);
+	/* Unknown upload. */
+	download(&r, &w.student, w.attempt_id, missing);
+	expect_error(&r, 404, "not_found");
+	resp_free(&r);
+	/* Another student's upload, through their attempt or through mine. */
+	download(&r, &w.student, w.other_attempt_id, other_id);
+	expect_error(&r, 404, "not_found");
+	resp_free(&r);
+	download(&r, &w.student, w.attempt_id, other_id);
+	expect_error(&r, 404, "not_found");
+	resp_free(&r);
+	download(&r, &w.other, w.attempt_id, id);
+	expect_error(&r, 404, "not_found");
+	resp_free(&r);
+	/* No token. */
+	download(&r, NULL, w.attempt_id, id);
+	expect_error(&r, 401, "unauthorized");
+	resp_free(&r);
+	/* The same student's upload in another attempt is not this attempt's. */
+	w2.student = w.student;
+	w2.proctor = user_new(AUTH_ROLE_PROCTOR);
+	exam_create(&w2.proctor, EXAM_1MIB, w2.exam_id);
+	attempt_start(&w.student, w2.exam_id, w2.attempt_id);
+	download(&r, &w.student, w2.attempt_id, id);
+	expect_error(&r, 404, "not_found");
+	resp_free(&r);
+	/* The owner still gets it. */
+	download(&r, &w.student, w.attempt_id, id);
+	expect_download(&r, "application/pdf", "%PDF-1.4", 8);
+	resp_free(&r);
+	user_free(&w2.proctor);
+	world_free(&w);
+}
+END_TEST
+
+/* At most 20 uploads per attempt: the 21st answers validation_failed
+ * naming upload_count (validate_attempt_upload / upload_check). */
+START_TEST(test_upload_count_limit)
+{
+	world w;
+	snapshot s;
+	size_t before_n, after_n;
+	char *before_files, *after_files;
+	const cJSON *d;
+	resp r;
+
+	world_new(&w, EXAM_1MIB);
+	before_files = dir_listing(g_upload_dir, &before_n);
+	for (int i = 0; i < MAX_UPLOADS; i++) {
+		char name[32], body[32];
+
+		snprintf(name, sizeof name, "f%02d.txt", i);
+		snprintf(body, sizeof body, "file %d\n", i);
+		upload_ok(&w.student, w.attempt_id, name, name, "text/plain", body, strlen(body),
+			  NULL);
+	}
+	after_files = dir_listing(g_upload_dir, &after_n);
+	ck_assert_int_eq(after_n, before_n + MAX_UPLOADS);
+	ck_assert_int_eq(db_attempt_upload_rows(w.attempt_id), MAX_UPLOADS);
+	s = snap_take();
+	upload(&r, &w.student, w.attempt_id, "f20.txt", "text/plain", "one too many\n", 13);
+	d = expect_error(&r, 422, "validation_failed");
+	ck_assert_msg(cJSON_IsObject(d) &&
+			      cJSON_IsString(cJSON_GetObjectItemCaseSensitive(d, "field")) &&
+			      strcmp(cJSON_GetObjectItemCaseSensitive(d, "field")->valuestring,
+				     "upload_count") == 0,
+		      "%s: details.field should be upload_count: %s", r.what, r.r.body);
+	resp_free(&r);
+	snap_expect_same(&s, "the 21st upload");
+	/* The other student's attempt is not affected. */
+	upload_ok(&w.other, w.other_attempt_id, "x.txt", "x.txt", "text/plain", "x", 1, NULL);
+	free(before_files);
+	free(after_files);
+	snap_free(&s);
+	world_free(&w);
+}
+END_TEST
+
+/* Uploads racing for the last places: exactly as many succeed as there
+ * are places; the losers (refused by record_attempt_upload after their
+ * file was stored) leave no file behind. */
+typedef struct race_arg {
+	const char *token;
+	const char *attempt_id;
+	int index;
+	int status;
+	char upload_id[ID_LEN];
+} race_arg;
+
+static void *race_upload(void *p)
+{
+	race_arg *a = p;
+	char path[256], auth[AUTH_MAX_TOKEN_LEN + 32], body[64];
+	const char *headers[] = {auth, "Content-Type: text/plain", NULL};
+	http_client_response out;
+
+	memset(&out, 0, sizeof out);
+	snprintf(path, sizeof path, "/api/attempts/%s?action=upload&filename=race%d.txt",
+		 a->attempt_id, a->index);
+	snprintf(auth, sizeof auth, "Authorization: Bearer %s", a->token);
+	snprintf(body, sizeof body, "racer %d\n", a->index);
+	a->status = -1;
+	a->upload_id[0] = '\0';
+	if (http_client_request(g_url, "POST", path, headers, body, strlen(body), &out) == 0) {
+		cJSON *j = cJSON_ParseWithLength(out.body, out.body_len);
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "upload_id");
+
+		a->status = out.status;
+		if (cJSON_IsString(id) && strlen(id->valuestring) == UUID_STR_LEN)
+			memcpy(a->upload_id, id->valuestring, ID_LEN);
+		cJSON_Delete(j);
+	}
+	http_client_response_free(&out);
+	return NULL;
+}
+
+START_TEST(test_upload_count_limit_race)
+{
+	enum { RACERS = 6, PRELOAD = MAX_UPLOADS - 2 };
+	world w;
+	pthread_t th[RACERS];
+	race_arg args[RACERS];
+	size_t before_n, after_n;
+	char *files;
+	int created = 0, refused = 0;
+
+	world_new(&w, EXAM_1MIB);
+	for (int i = 0; i < PRELOAD; i++) {
+		char name[32];
+
+		snprintf(name, sizeof name, "p%02d.txt", i);
+		upload_ok(&w.student, w.attempt_id, name, name, "text/plain", "p", 1, NULL);
+	}
+	free(dir_listing(g_upload_dir, &before_n));
+	for (int i = 0; i < RACERS; i++) {
+		args[i].token = w.student.token;
+		args[i].attempt_id = w.attempt_id;
+		args[i].index = i;
+		ck_assert_int_eq(pthread_create(&th[i], NULL, race_upload, &args[i]), 0);
+	}
+	for (int i = 0; i < RACERS; i++)
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+	for (int i = 0; i < RACERS; i++) {
+		if (args[i].status == 201) {
+			char path[4200];
+			struct stat st;
+
+			created++;
+			store_path(path, sizeof path, args[i].upload_id);
+			ck_assert_msg(stat(path, &st) == 0, "racer %d: 201 but no file %s", i,
+				      path);
+		} else {
+			ck_assert_msg(args[i].status == 422, "racer %d: status %d, want 201 or 422",
+				      i, args[i].status);
+			refused++;
+		}
+	}
+	ck_assert_msg(created == MAX_UPLOADS - PRELOAD, "%d racers got 201, want %d", created,
+		      MAX_UPLOADS - PRELOAD);
+	ck_assert_int_eq(refused, RACERS - created);
+	ck_assert_int_eq(db_attempt_upload_rows(w.attempt_id), MAX_UPLOADS);
+	files = dir_listing(g_upload_dir, &after_n);
+	ck_assert_msg(after_n == before_n + (size_t)created,
+		      "the store gained %zu files for %d uploads:\n%s", after_n - before_n, created,
+		      files);
+	free(files);
+	expect_no_body_temp("after the race");
+	world_free(&w);
+}
+END_TEST
+
+/* ============================================================ chunked bodies */
+
+/* Without Content-Length the size is only known once the body is read: the
+ * exam's limit is enforced on the stored bytes. A raw HTTP/1.1 exchange
+ * with a chunked body; returns the status, the body in *body (malloc'd). */
+static int raw_chunked_upload(const char *path, const char *token, const char *type,
+			      const unsigned char *data, size_t n, char **body)
+{
+	char host[128], port[16], head[8192];
+	const char *p = g_url + 7, *colon = strchr(p, ':');
+	struct addrinfo hints, *res = NULL;
+	struct timeval tv = {HTTP_CLIENT_TIMEOUT_S, 0};
+	char *in = NULL, *hend, *out, *q;
+	size_t len = 0, cap = 0, olen = 0;
+	int fd, status = -1;
+
+	ck_assert_msg(strncmp(g_url, "http://", 7) == 0 && colon != NULL, "URL %s", g_url);
+	snprintf(host, sizeof host, "%.*s", (int)(colon - p), p);
+	snprintf(port, sizeof port, "%.*s", (int)strcspn(colon + 1, "/"), colon + 1);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	ck_assert_int_eq(getaddrinfo(host, port, &hints, &res), 0);
+	fd = socket(res->ai_family, res->ai_socktype, res->ai_protocol);
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	ck_assert_int_eq(connect(fd, res->ai_addr, res->ai_addrlen), 0);
+	freeaddrinfo(res);
+	snprintf(head, sizeof head,
+		 "POST %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
+		 "Authorization: Bearer %s\r\nContent-Type: %s\r\n"
+		 "Transfer-Encoding: chunked\r\n\r\n",
+		 path, host, token, type);
+	ck_assert(send(fd, head, strlen(head), MSG_NOSIGNAL) == (ssize_t)strlen(head));
+	for (size_t off = 0; off < n; off += 700) {
+		size_t k = n - off < 700 ? n - off : 700;
+		char sz[32];
+
+		snprintf(sz, sizeof sz, "%zx\r\n", k);
+		if (send(fd, sz, strlen(sz), MSG_NOSIGNAL) < 0 ||
+		    send(fd, data + off, k, MSG_NOSIGNAL) < 0 || send(fd, "\r\n", 2, MSG_NOSIGNAL) < 0)
+			break; /* nginx may answer early; read what it said */
+	}
+	(void)send(fd, "0\r\n\r\n", 5, MSG_NOSIGNAL);
+	for (;;) {
+		ssize_t got;
+
+		if (len + 4096 + 1 > cap) {
+			char *d = realloc(in, cap += 65536);
+			ck_assert_ptr_nonnull(d);
+			in = d;
+		}
+		got = recv(fd, in + len, cap - len - 1, 0);
+		if (got <= 0)
+			break;
+		len += (size_t)got;
+	}
+	close(fd);
+	ck_assert_msg(in != NULL && len > 12, "no answer to the chunked upload");
+	in[len] = '\0';
+	status = atoi(in + 9);
+	hend = strstr(in, "\r\n\r\n");
+	ck_assert_ptr_nonnull(hend);
+	*hend = '\0';
+	q = hend + 4;
+	out = malloc(len + 1);
+	ck_assert_ptr_nonnull(out);
+	if (strcasestr(in, "\r\ntransfer-encoding: chunked") != NULL) {
+		for (;;) {
+			char *end;
+			unsigned long k = strtoul(q, &end, 16);
+
+			if (end == q || k == 0)
+				break;
+			q = strstr(end, "\r\n");
+			ck_assert_ptr_nonnull(q);
+			q += 2;
+			memcpy(out + olen, q, k);
+			olen += k;
+			q += k + 2;
+		}
+	} else {
+		olen = len - (size_t)(q - in);
+		memcpy(out, q, olen);
+	}
+	out[olen] = '\0';
+	free(in);
+	*body = out;
+	return status;
+}
+
+START_TEST(test_upload_chunked)
+{
+	world w;
+	unsigned char *data = random_bytes(2048);
+	char path[256], hex[65], *body = NULL;
+	snapshot s;
+	cJSON *j;
+	int status;
+
+	world_new(&w, EXAM_1KIB);
+	snprintf(path, sizeof path, "/api/attempts/%s?action=upload&filename=chunked.pdf",
+		 w.attempt_id);
+	/* Within the limit. */
+	status = raw_chunked_upload(path, w.student.token, "application/pdf", data, 1000, &body);
+	ck_assert_msg(status == 201, "chunked upload within the limit: %d %s", status, body);
+	j = cJSON_Parse(body);
+	sha256_hex(data, 1000, hex);
+	ck_assert_msg(j != NULL, "not JSON: %s", body);
+	expect_str(j, "sha256", hex);
+	ck_assert_int_eq((long)jnum(j, "size_bytes"), 1000);
+	expect_stored(jstr(j, "upload_id"), data, 1000);
+	cJSON_Delete(j);
+	free(body);
+	/* Over it: refused after reading, nothing kept. */
+	s = snap_take();
+	status = raw_chunked_upload(path, w.student.token, "application/pdf", data, 2048, &body);
+	ck_assert_msg(status == 413, "chunked upload over the limit: %d %s", status, body);
+	j = cJSON_Parse(body);
+	ck_assert_msg(j != NULL && strstr(body, "\"payload_too_large\"") != NULL,
+		      "chunked 413 body: %s", body);
+	cJSON_Delete(j);
+	free(body);
+	snap_expect_same(&s, "chunked upload over the limit");
+	/* The same without nginx's upload location (the body streamed to the
+	 * worker): the limit holds and no temp file stays. */
+	snprintf(path, sizeof path, "/api/attempts/%s?action=%%75pload&filename=chunked.pdf",
+		 w.attempt_id);
+	status = raw_chunked_upload(path, w.student.token, "application/pdf", data, 2048, &body);
+	ck_assert_msg(status == 413 && strstr(body, "\"payload_too_large\"") != NULL,
+		      "streamed chunked upload over the limit: %d %s", status, body);
+	free(body);
+	snap_expect_same(&s, "streamed chunked upload over the limit");
+	snap_free(&s);
+	free(data);
+	world_free(&w);
+}
+END_TEST
+
+/* ============================================================ 5: record fails */
+
+static void quiet_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+static void drop_block_constraint(void)
+{
+	PGconn *c = PQconnectdb(g_db);
+
+	PQsetNoticeProcessor(c, quiet_notice, NULL);
+	if (PQstatus(c) == CONNECTION_OK)
+		PQclear(PQexec(c, "ALTER TABLE attempts.attempt_uploads DROP CONSTRAINT IF EXISTS " BLOCK_CONSTRAINT));
+	PQfinish(c);
+}
+
+/* The record step fails after the file was stored (a CHECK constraint the
+ * test adds refuses the row): the service answers 5xx in the §3 shape and
+ * neither the row nor the stored file stays. */
+START_TEST(test_record_failure_cleans_up)
+{
+	world w;
+	unsigned char *data = random_bytes(64 * 1024);
+	snapshot s;
+	resp r;
+	char path[192];
+
+	world_new(&w, EXAM_1MIB);
+	db_exec("ALTER TABLE attempts.attempt_uploads ADD CONSTRAINT " BLOCK_CONSTRAINT
+		" CHECK (filename <> '" BLOCK_FILENAME "')",
+		NULL);
+	s = snap_take();
+	upload(&r, &w.student, w.attempt_id, BLOCK_FILENAME, "application/pdf", data, 64 * 1024);
+	fprintf(stderr, "check_uploads: record failure answered %d %.300s\n", r.r.status,
+		r.r.body);
+	ck_assert_msg(r.r.status >= 500 && r.r.status <= 599, "%s: status %d, want 5xx; %s",
+		      r.what, r.r.status, r.r.body);
+	expect_error_shape(&r);
+	resp_free(&r);
+	snap_expect_same(&s, "an upload whose record failed");
+	ck_assert_int_eq(db_attempt_upload_rows(w.attempt_id), 0);
+	drop_block_constraint();
+	/* The service is fine afterwards: the same upload under another name. */
+	upload_ok(&w.student, w.attempt_id, "fine.pdf", "fine.pdf", "application/pdf", data,
+		  64 * 1024, NULL);
+	snprintf(path, sizeof path, "/api/attempts/%s?action=uploads", w.attempt_id);
+	send_json(&r, "GET", path, &w.student, NULL);
+	ck_assert_int_eq(cJSON_GetArraySize(jget(expect_ok(&r, 200), "uploads")), 1);
+	resp_free(&r);
+	snap_free(&s);
+	free(data);
+	world_free(&w);
+}
+END_TEST
+
+/* ============================================================ 6: internal locations */
+
+static int contains(const char *hay, size_t n, const void *needle, size_t k)
+{
+	return k <= n && memmem(hay, n, needle, k) != NULL;
+}
+
+/* Direct requests to the internal locations answer 404 and leak nothing. */
+START_TEST(test_internal_locations_not_reachable)
+{
+	world w;
+	unsigned char *data = random_bytes(8192);
+	char id[ID_LEN], paths[8][320];
+	size_t np = 0;
+
+	world_new(&w, EXAM_1MIB);
+	upload_ok(&w.student, w.attempt_id, "secret.pdf", "secret.pdf", "application/pdf", data,
+		  8192, id);
+	snprintf(paths[np++], sizeof paths[0], "/_attempts_files/%s", id);
+	snprintf(paths[np++], sizeof paths[0],
+		 "/_attempts_upload/api/attempts/%s?action=upload&upload_id=%s", w.attempt_id, id);
+	snprintf(paths[np++], sizeof paths[0], "/_attempts_upload/api/attempts/%s?action=uploads",
+		 w.attempt_id);
+	snprintf(paths[np++], sizeof paths[0], "/api/../_attempts_files/%s", id);
+	snprintf(paths[np++], sizeof paths[0], "/api/attempts/..%%2F..%%2F_attempts_files/%s", id);
+	snprintf(paths[np++], sizeof paths[0], "//_attempts_files/%s", id);
+	snprintf(paths[np++], sizeof paths[0], "/_attempts_files/%s/", id);
+	for (size_t i = 0; i < np; i++) {
+		resp r;
+
+		send_plain(&r, "GET", paths[i], w.student.token, NULL, NULL, 0, NULL);
+		ck_assert_msg(r.r.status == 404 || r.r.status == 400,
+			      "%s: status %d, want 404; body %.200s", r.what, r.r.status,
+			      r.r.body);
+		ck_assert_msg(!contains(r.r.body, r.r.body_len, data, 64),
+			      "%s: the stored bytes leaked", r.what);
+		ck_assert_msg(!contains(r.r.body, r.r.body_len, "secret.pdf", 10) &&
+				      http_client_header(&r.r, "Content-Disposition") == NULL,
+			      "%s: the upload's metadata leaked: %.200s", r.what, r.r.body);
+		resp_free(&r);
+	}
+	/* The two the brief names are exactly 404. */
+	for (size_t i = 0; i < 2; i++) {
+		resp r;
+
+		send_plain(&r, "GET", paths[i], w.student.token, NULL, NULL, 0, NULL);
+		ck_assert_msg(r.r.status == 404, "%s: status %d, want 404", r.what, r.r.status);
+		resp_free(&r);
+	}
+	/* A POST to the internal upload location stores nothing. */
+	{
+		snapshot s = snap_take();
+		char path[320];
+		resp r;
+
+		snprintf(path, sizeof path,
+			 "/_attempts_upload/api/attempts/%s?action=upload&filename=direct.pdf",
+			 w.attempt_id);
+		send_plain(&r, "POST", path, w.student.token, "application/pdf", data, 8192, NULL);
+		ck_assert_msg(r.r.status == 404, "%s: status %d, want 404", r.what, r.r.status);
+		resp_free(&r);
+		snap_expect_same(&s, "POST to the internal upload location");
+		snap_free(&s);
+	}
+	free(data);
+	world_free(&w);
+}
+END_TEST
+
+/* The 404 of the internal locations is an error like any other (§3): the
+ * JSON shape and an X-Request-Id. */
+START_TEST(test_internal_locations_404_shape)
+{
+	world w;
+	char id[ID_LEN], path[320];
+	resp r;
+
+	world_new(&w, EXAM_1MIB);
+	upload_ok(&w.student, w.attempt_id, "s.pdf", "s.pdf", "application/pdf", "%PDF-1.4", 8, id);
+	snprintf(path, sizeof path, "/_attempts_files/%s", id);
+	send_plain(&r, "GET", path, w.student.token, NULL, NULL, 0, NULL);
+	expect_error(&r, 404, "not_found");
+	expect_request_id(&r);
+	resp_free(&r);
+	snprintf(path, sizeof path, "/_attempts_upload/api/attempts/%s?action=upload&upload_id=%s",
+		 w.attempt_id, id);
+	send_plain(&r, "GET", path, w.student.token, NULL, NULL, 0, NULL);
+	expect_error(&r, 404, "not_found");
+	expect_request_id(&r);
+	resp_free(&r);
+	world_free(&w);
+}
+END_TEST
+
+/* ============================================================ 7: alias */
+
+START_TEST(test_upload_route_ts_alias)
+{
+	world w;
+	unsigned char *data = random_bytes(20000);
+	char id[ID_LEN], path[256];
+	resp r;
+
+	world_new(&w, EXAM_1MIB);
+	upload_as(&r, w.student.token, w.attempt_id, "alias.pdf", "application/pdf", data, 20000,
+		  1);
+	expect_uploaded(&r, "alias.pdf", "application/pdf", data, 20000, id);
+	resp_free(&r);
+	expect_stored(id, data, 20000);
+	ck_assert_int_eq(db_attempt_upload_rows(w.attempt_id), 1);
+	snprintf(path, sizeof path, "/api/attempts/%s/route.ts?action=upload&upload_id=%s",
+		 w.attempt_id, id);
+	send_raw(&r, "GET", path, w.student.token, NULL, NULL, 0, NULL);
+	expect_download(&r, "application/pdf", data, 20000);
+	expect_disposition(&r, "alias.pdf");
+	resp_free(&r);
+	snprintf(path, sizeof path, "/api/attempts/%s/route.ts?action=uploads", w.attempt_id);
+	send_json(&r, "GET", path, &w.student, NULL);
+	ck_assert_int_eq(cJSON_GetArraySize(jget(expect_ok(&r, 200), "uploads")), 1);
+	resp_free(&r);
+	free(data);
+	world_free(&w);
+}
+END_TEST
+
+/* ============================================================ 8: read-your-writes */
+
+static long info_upload_count(const user *u, const char *attempt_id)
+{
+	char path[192];
+	resp r;
+	long n;
+
+	snprintf(path, sizeof path, "/api/attempts/%s?action=info", attempt_id);
+	send_json(&r, "GET", path, u, NULL);
+	n = (long)jnum(expect_ok(&r, 200), "upload_count");
+	resp_free(&r);
+	return n;
+}
+
+START_TEST(test_upload_info_read_your_writes)
+{
+	world w;
+
+	world_new(&w, EXAM_1MIB);
+	/* Warm the info cache of whichever workers answer. */
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(info_upload_count(&w.student, w.attempt_id), 0);
+	for (int k = 1; k <= 3; k++) {
+		upload_ok(&w.student, w.attempt_id, "ryw.txt", "ryw.txt", "text/plain", "x", 1,
+			  NULL);
+		for (int i = 0; i < 8; i++) {
+			long n = info_upload_count(&w.student, w.attempt_id);
+
+			ck_assert_msg(n == k, "info read %d after upload %d: upload_count %ld", i, k,
+				      n);
+		}
+		ck_assert_int_eq(info_upload_count(&w.proctor, w.attempt_id), k);
+	}
+	world_free(&w);
+}
+END_TEST
+
+/* ============================================================ suite */
+
+static TCase *tcase(Suite *s, const char *name, int timeout)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_set_timeout(tc, timeout);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
+static Suite *uploads_suite(void)
+{
+	Suite *s = suite_create("uploads");
+	TCase *tc;
+
+	tc = tcase(s, "round_trip", 60);
+	tcase_add_test(tc, test_upload_binary_round_trip);
+	tcase_add_test(tc, test_download_filename_encoding);
+	tcase_add_test(tc, test_upload_content_type_normalized);
+	tcase_add_test(tc, test_upload_empty_file);
+	tcase_add_test(tc, test_upload_at_limits);
+	tcase_add_test(tc, test_upload_over_json_limit);
+	tcase_add_test(tc, test_upload_action_percent_encoded);
+
+	tc = tcase(s, "list", 60);
+	tcase_add_test(tc, test_uploads_list);
+
+	tc = tcase(s, "refusals", 60);
+	tcase_add_test(tc, test_upload_type_not_allowed);
+	tcase_add_test(tc, test_upload_over_exam_limit);
+	tcase_add_test(tc, test_upload_bad_filenames);
+	tcase_add_test(tc, test_upload_c1_control_filename);
+	tcase_add_test(tc, test_upload_traversal_writes_nothing_outside);
+	tcase_add_test(tc, test_upload_submitted_attempt);
+	tcase_add_test(tc, test_upload_past_deadline);
+	tcase_add_test(tc, test_upload_access);
+	tcase_add_test(tc, test_upload_wrong_methods);
+	tcase_add_test(tc, test_download_errors);
+	tcase_add_test(tc, test_upload_count_limit);
+	tcase_add_test(tc, test_upload_count_limit_race);
+	tcase_add_test(tc, test_upload_chunked);
+
+	tc = tcase(s, "record_failure", 60);
+	tcase_add_unchecked_fixture(tc, drop_block_constraint, drop_block_constraint);
+	tcase_add_test(tc, test_record_failure_cleans_up);
+
+	tc = tcase(s, "internal", 60);
+	tcase_add_test(tc, test_internal_locations_not_reachable);
+	tcase_add_test(tc, test_internal_locations_404_shape);
+
+	tc = tcase(s, "alias", 60);
+	tcase_add_test(tc, test_upload_route_ts_alias);
+
+	tc = tcase(s, "read_your_writes", 60);
+	tcase_add_test(tc, test_upload_info_read_your_writes);
+	return s;
+}
+
+int main(void)
+{
+	static const char *const vars[] = {"ATTEMPTS_TEST_URL", "ATTEMPTS_JWT_SECRET",
+					   "ATTEMPTS_TEST_DB", "ATTEMPTS_RUN_DIR"};
+	const char *dir;
+	SRunner *sr;
+	int failed;
+
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+		const char *v = getenv(vars[i]);
+		if (v == NULL || *v == '\0') {
+			fprintf(stderr,
+				"check_uploads: %s is not set; these tests need a running stack"
+				" (see tests/e2e/README.md). Skipping.\n",
+				vars[i]);
+			return 77;
+		}
+	}
+	g_url = getenv("ATTEMPTS_TEST_URL");
+	g_secret = getenv("ATTEMPTS_JWT_SECRET");
+	g_db = getenv("ATTEMPTS_TEST_DB");
+	g_run_dir = getenv("ATTEMPTS_RUN_DIR");
+	dir = getenv("ATTEMPTS_UPLOAD_DIR");
+	if (dir != NULL && *dir != '\0')
+		snprintf(g_upload_dir, sizeof g_upload_dir, "%s", dir);
+	else
+		snprintf(g_upload_dir, sizeof g_upload_dir, "%s/uploads", g_run_dir);
+	snprintf(g_body_temp_dir, sizeof g_body_temp_dir, "%s/nginx/tmp/client_body", g_run_dir);
+	if (access(g_upload_dir, R_OK | X_OK) != 0) {
+		fprintf(stderr, "check_uploads: cannot read the upload store %s: %s\n",
+			g_upload_dir, strerror(errno));
+		return 99;
+	}
+
+	sr = srunner_create(uploads_suite());
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# tests/e2e/security_test.sh — security tests of the running stack
+# (automake runs it from `make check`; run by hand it works from the build
+# directory or the checkout).
+#
+# Starts its own embedded stack (`./dev up`: PostgreSQL, spawn-fcgi +
+# multiwatch workers, nginx) in a temporary run directory on free ports
+# (from 18900 and 56900 upward), then:
+#   1. creates a control attempt through the API (its own proctor, exam and
+#      student) and saves known answers holding a random marker;
+#   2. records the worker pids (the children of the multiwatch pid in
+#      RUN_DIR/fcgi.pid);
+#   3. runs tests/e2e/check_authz (the authorization matrix, HTTP and SQL);
+#   4. runs tests/e2e/hostile (20000 hostile requests by default; set
+#      SECURITY_HOSTILE_REQUESTS to change it), aiming other students'
+#      tokens at the control attempt and watching for its marker;
+# and checks: both programs passed, the worker pids are unchanged (else the
+# tail of workers.log is printed), the control attempt's row is unchanged
+# (version, answers, auto_save_data, status, activity and upload counts),
+# /api/health still answers 200, and no log file holds the JWT secret or a
+# bearer token.
+# Prints one `ok - ...` / `not ok - ...` line per check and
+# `security: N passed, N failed`. Exit 0 all passed, 1 a check failed, 77
+# (skip) nginx/spawn-fcgi/multiwatch/PostgreSQL/curl missing, 99 the stack
+# could not be started.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+srcdir=${abs_top_srcdir:-${srcdir:-$here/../..}}
+[[ -x $srcdir/dev ]] || srcdir=$here/../..
+srcdir=$(cd "$srcdir" && pwd)
+if [[ -n ${abs_top_builddir:-} ]]; then
+	builddir=$abs_top_builddir
+elif [[ -f ./config.status && -x ./cgi-bin/attempts.fcgi ]]; then
+	builddir=$PWD
+else
+	builddir=$srcdir
+fi
+authz_bin=${CHECK_AUTHZ:-$builddir/tests/e2e/check_authz}
+hostile_bin=${HOSTILE:-$builddir/tests/e2e/hostile}
+fcgi_bin=$builddir/cgi-bin/attempts.fcgi
+hostile_requests=${SECURITY_HOSTILE_REQUESTS:-20000}
+
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+have_tool() {
+	command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 || -x /sbin/$1 ]]
+}
+
+have_tool nginx || skip "nginx not installed (Debian: nginx-light)"
+have_tool spawn-fcgi || skip "spawn-fcgi not installed"
+have_tool multiwatch || skip "multiwatch not installed"
+have_tool curl || skip "curl not installed"
+# shellcheck source=tests/lib/pg.sh
+. "$srcdir/tests/lib/pg.sh"
+pg_bindir >/dev/null 2>&1 || skip "PostgreSQL server (initdb) not installed (Debian: postgresql-15)"
+PSQL=$(pg_bindir)/psql
+[[ -x $PSQL ]] || PSQL=$(command -v psql) || skip "psql not installed"
+
+for f in "$fcgi_bin" "$authz_bin" "$hostile_bin"; do
+	if [[ ! -x $f ]]; then
+		echo "ERROR: $f not built"
+		exit 99
+	fi
+done
+[[ $hostile_requests =~ ^[0-9]+$ ]] && ((hostile_requests >= 1)) || {
+	echo "ERROR: SECURITY_HOSTILE_REQUESTS must be a positive integer"
+	exit 99
+}
+
+# The test owns its world: nothing of the caller's configuration leaks in.
+for v in $(compgen -e); do
+	case $v in
+	ATTEMPTS_*) unset "$v" ;;
+	esac
+done
+
+# ------------------------------------------------------------------ helpers
+
+port_free() {
+	if command -v ss >/dev/null 2>&1; then
+		[[ -z $(ss -ltnH "sport = :$1" 2>/dev/null) ]]
+	else
+		! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+	fi
+}
+
+free_port() {
+	local p
+	for ((p = $1; p < $1 + 1000; p++)); do
+		if port_free "$p"; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+read_pid() {
+	local pid=
+	read -r pid 2>/dev/null <"$1" || true
+	[[ $pid =~ ^[0-9]+$ ]] && echo "$pid"
+}
+
+# True if $1 is a live, non-zombie process.
+alive() {
+	local stat
+	[[ ${1:-} =~ ^[0-9]+$ ]] || return 1
+	read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+	stat=${stat##*) }
+	[[ ${stat:0:1} != Z ]]
+}
+
+# The live children of $1, sorted, one per line.
+children_of() {
+	local f stat ppid pid
+	for f in /proc/[0-9]*/stat; do
+		read -r stat 2>/dev/null <"$f" || continue
+		stat=${stat##*) }
+		read -r _ ppid _ <<<"$stat"
+		pid=${f#/proc/}
+		pid=${pid%/stat}
+		if [[ $ppid == "$1" ]] && alive "$pid"; then
+			echo "$pid"
+		fi
+	done | sort -n
+}
+
+n_pass=0
+n_fail=0
+ok() {
+	echo "ok - $1"
+	n_pass=$((n_pass + 1))
+}
+not_ok() {
+	echo "not ok - $1${2:+: $2}"
+	n_fail=$((n_fail + 1))
+}
+
+# ------------------------------------------------------------------ the stack
+
+port=$(free_port 18900) || {
+	echo "ERROR: no free TCP port from 18900"
+	exit 99
+}
+pgport=$(free_port 56900) || {
+	echo "ERROR: no free port number from 56900"
+	exit 99
+}
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/attempts-sec.XXXXXX") || exit 99
+chmod 755 "$dir"
+dev=$srcdir/dev
+
+# shellcheck disable=SC2317 # the EXIT trap
+cleanup() {
+	local rc=$?
+	trap - EXIT
+	ATTEMPTS_RUN_DIR=$dir "$dev" down >/dev/null 2>&1 || true
+	rm -rf "$dir"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+export ATTEMPTS_RUN_DIR=$dir ATTEMPTS_PORT=$port ATTEMPTS_PG_PORT=$pgport
+export ATTEMPTS_WORKERS=2 ATTEMPTS_THREADS=4 ATTEMPTS_FCGI_BIN=$fcgi_bin PG_FAST=1
+ATTEMPTS_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
+export ATTEMPTS_JWT_SECRET
+url=http://127.0.0.1:$port
+conninfo=$(pg_cluster_conninfo "$dir/pg" "$pgport")
+
+echo "# security: run dir $dir, nginx $url, PostgreSQL port $pgport"
+if ! "$dev" up --no-install --no-build --no-demo >"$dir/up.log" 2>&1; then
+	echo "ERROR: ./dev up failed"
+	tail -n 30 "$dir/up.log"
+	exit 99
+fi
+
+sql() {
+	"$PSQL" "$conninfo" -XAtq -v ON_ERROR_STOP=1 "$@"
+}
+
+# POSTs/PATCHes JSON with a token; prints the body, fails unless 2xx.
+api() {
+	local method=$1 path=$2 token=$3 body=$4 out code
+	out=$(curl -s -m 10 -w '\n%{http_code}' -X "$method" -H "Authorization: Bearer $token" \
+		-H 'Content-Type: application/json' --data-binary "$body" "$url$path") || return 1
+	code=${out##*$'\n'}
+	out=${out%$'\n'*}
+	printf '%s\n' "$out"
+	[[ $code == 2* ]]
+}
+
+json_id() {
+	sed -n "s/.*\"$1\": *\"\([0-9a-f-]\{36\}\)\".*/\1/p" <<<"$2"
+}
+
+# ------------------------------------------------------------------ control
+
+proctor=$("$dev" token --role proctor 2>/dev/null)
+student_sub=$(cat /proc/sys/kernel/random/uuid)
+student=$("$dev" token --role student --sub "$student_sub" 2>/dev/null)
+marker=ctlmarker$(head -c 12 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
+exam_json=$(api POST /api/exams "$proctor" '{"title":"security control","max_attempts":1}') || {
+	echo "ERROR: cannot create the control exam: $exam_json"
+	exit 99
+}
+exam=$(json_id exam_id "$exam_json")
+attempt_json=$(api POST /api/attempts/new?action=start "$student" "{\"exam_id\":\"$exam\"}") || {
+	echo "ERROR: cannot start the control attempt: $attempt_json"
+	exit 99
+}
+control=$(json_id attempt_id "$attempt_json")
+if ! out=$(api PATCH "/api/attempts/$control?action=save" "$student" \
+	"{\"answers\":{\"q1\":\"control\",\"secret\":\"$marker\"},\"auto_save_data\":{\"p\":7}}"); then
+	echo "ERROR: cannot save the control answers: $out"
+	exit 99
+fi
+
+# The control row as one line.
+control_row() {
+	sql -v id="$control" <<'EOF'
+SELECT concat_ws(' | ', 'version=' || a.version, 'status=' || a.status,
+       'answers=' || a.answers::text, 'auto_save=' || a.auto_save_data::text,
+       'deadline=' || a.deadline_at, 'receipt=' || a.receipt,
+       'activity=' || (SELECT count(*) FROM attempts.attempt_activity v WHERE v.attempt_id = a.attempt_id),
+       'uploads=' || (SELECT count(*) FROM attempts.attempt_uploads u WHERE u.attempt_id = a.attempt_id))
+  FROM attempts.attempts a WHERE a.attempt_id = :'id';
+EOF
+}
+
+before=$(control_row)
+if [[ $before == *"version=2"* && $before == *"$marker"* ]]; then
+	ok "control attempt $control saved (version 2, answers with the marker)"
+else
+	not_ok "control attempt saved" "$before"
+fi
+
+mw_pid=$(read_pid "$dir/fcgi.pid")
+workers_before=$(children_of "$mw_pid" | tr '\n' ' ')
+echo "# workers before: ${workers_before:-none} (multiwatch $mw_pid)"
+
+# ------------------------------------------------------------------ the programs
+
+echo "# running $authz_bin"
+authz_rc=0
+ATTEMPTS_TEST_URL=$url ATTEMPTS_TEST_DB=$conninfo ATTEMPTS_TEST_UPLOAD_DIR=$dir/uploads \
+	"$authz_bin" || authz_rc=$?
+if ((authz_rc == 0)); then
+	ok "check_authz: the authorization matrix holds (HTTP and SQL)"
+else
+	not_ok "check_authz: the authorization matrix holds" "exit $authz_rc"
+fi
+
+echo "# running $hostile_bin -n $hostile_requests -c 8"
+hostile_rc=0
+ATTEMPTS_TEST_URL=$url ATTEMPTS_HOSTILE_FOREIGN_ATTEMPT=$control \
+	ATTEMPTS_HOSTILE_FOREIGN_MARKER=$marker \
+	"$hostile_bin" -n "$hostile_requests" -c 8 || hostile_rc=$?
+if ((hostile_rc == 0)); then
+	ok "hostile: $hostile_requests hostile requests answered within the rules"
+else
+	not_ok "hostile: $hostile_requests hostile requests answered within the rules" "exit $hostile_rc"
+fi
+
+# ------------------------------------------------------------------ after
+
+workers_after=$(children_of "$mw_pid" | tr '\n' ' ')
+if alive "$mw_pid" && [[ -n $workers_before && $workers_after == "$workers_before" ]]; then
+	ok "worker pids unchanged (${workers_after% })"
+else
+	not_ok "worker pids unchanged" "before: ${workers_before:-none}; after: ${workers_after:-none}"
+	echo "--- tail of $dir/logs/workers.log"
+	tail -n 40 "$dir/logs/workers.log" 2>/dev/null
+fi
+
+after=$(control_row)
+if [[ -n $after && $after == "$before" ]]; then
+	ok "control attempt unchanged ($(cut -d'|' -f1 <<<"$after" | tr -d ' '))"
+else
+	not_ok "control attempt unchanged" "before: $before; after: $after"
+fi
+
+code=$(curl -s -o /dev/null -m 10 -w '%{http_code}' "$url/api/health" || true)
+if [[ $code == 200 ]]; then
+	ok "/api/health still answers 200"
+else
+	not_ok "/api/health still answers 200" "status $code"
+fi
+
+# Neither the secret nor a token (an HS256 JWT header) reaches a log.
+leaks=$(grep -l -a -F -e "$ATTEMPTS_JWT_SECRET" -e "eyJhbGciOiJIUzI1NiIs" \
+	"$dir"/logs/* "$dir"/pg/*.log 2>/dev/null | tr '\n' ' ')
+if [[ -z $leaks ]]; then
+	ok "no log holds the JWT secret or a bearer token"
+else
+	not_ok "no log holds the JWT secret or a bearer token" "found in: $leaks"
+fi
+
+echo "security: $n_pass passed, $n_fail failed"
+((n_fail == 0)) || exit 1
+exit 0
