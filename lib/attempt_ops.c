@@ -830,6 +830,14 @@ void ops_upload(req_ctx *rc)
 			   "control characters or a leading dot", NULL);
 		return;
 	}
+	if (rc->req->body_file == NULL &&
+	    rc->req->param(rc->req->io_ctx, "ATTEMPTS_UPLOADS_VIA_FILE") != NULL) {
+		/* nginx hands upload bodies over as files; this one came through
+		 * FastCGI because the action was spelled with escapes. */
+		http_error(rc->resp, 400, "invalid_query",
+			   "write the action as action=upload, without escapes", NULL);
+		return;
+	}
 	if (uuid_generate(upload_id) != ATT_OK) {
 		http_error(rc->resp, 500, "internal_error", "no randomness", NULL);
 		return;
@@ -872,8 +880,11 @@ void ops_upload(req_ctx *rc)
 	params[5] = sha256;
 	text = ops_call(rc, DB_STMT_RECORD_UPLOAD, params);
 	if (text == NULL) {
-		/* Not recorded: the stored file must not stay behind. */
-		uploads_remove(dir, upload_id);
+		/* Refused or rolled back: the stored file must not stay behind.
+		 * On a 503 the outcome may be unknown (the connection broke after
+		 * the record was sent): keep the file rather than orphan a row. */
+		if (rc->resp->status != 503)
+			uploads_remove(dir, upload_id);
 		return;
 	}
 	http_json_text(rc->resp, 201, text, strlen(text));

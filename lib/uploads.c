@@ -23,9 +23,13 @@ int uploads_filename_valid(const char *name)
 	len = strlen(name);
 	if (len == 0 || len > UPLOADS_MAX_FILENAME || name[0] == '.')
 		return 0;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
 		if (*p < 0x20 || *p == 0x7f || *p == '/' || *p == '\\')
 			return 0;
+		/* C1 controls U+0080..U+009F are control characters too. */
+		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			return 0;
+	}
 	return json_utf8_valid(name, len);
 }
 

@@ -3,12 +3,13 @@
 #
 # Starts the whole embedded stack (`./dev up`: PostgreSQL, spawn-fcgi +
 # multiwatch workers, nginx with nginx/attempts.conf) in a temporary run
-# directory on free ports, runs the Check programs tests/e2e/check_e2e and
-# tests/e2e/check_api against it over HTTP, then checks from the shell what
-# only the shell can see: the supervisor, nginx's own JSON errors, `up`
-# twice, and that `down` leaves no process behind. Exit 77 (skip) when
-# nginx, spawn-fcgi, multiwatch or PostgreSQL is missing, 99 when the stack
-# cannot be started.
+# directory on free ports, runs the Check programs tests/e2e/check_e2e,
+# tests/e2e/check_api and tests/e2e/check_uploads against it over HTTP
+# (paths overridable with CHECK_E2E, CHECK_API, CHECK_UPLOADS), then
+# checks from the shell what only the shell can see: the supervisor, nginx's
+# own JSON errors, `up` twice, and that `down` leaves no process behind.
+# Exit 77 (skip) when nginx, spawn-fcgi, multiwatch or PostgreSQL is
+# missing, 99 when the stack cannot be started.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,6 +30,8 @@ check_bin=${CHECK_E2E:-tests/e2e/check_e2e}
 [[ $check_bin == /* ]] || check_bin=$builddir/$check_bin
 api_bin=${CHECK_API:-tests/e2e/check_api}
 [[ $api_bin == /* ]] || api_bin=$builddir/$api_bin
+uploads_bin=${CHECK_UPLOADS:-tests/e2e/check_uploads}
+[[ $uploads_bin == /* ]] || uploads_bin=$builddir/$uploads_bin
 fcgi_bin=$builddir/cgi-bin/attempts.fcgi
 
 skip() {
@@ -156,6 +159,19 @@ if [[ -x $api_bin ]]; then
 else
 	echo "FAIL: $api_bin not built"
 	api_rc=1
+fi
+
+# Uploads and downloads (nginx's body file, X-Accel-Redirect, the store)
+# against the same stack. It compares the upload store
+# ($ATTEMPTS_RUN_DIR/uploads) before and after requests, so it runs alone.
+uploads_rc=0
+if [[ -x $uploads_bin ]]; then
+	echo "# running $uploads_bin"
+	ATTEMPTS_TEST_URL=$url ATTEMPTS_TEST_DB=$conninfo "$uploads_bin" || uploads_rc=$?
+	echo "# check_uploads exited $uploads_rc"
+else
+	echo "FAIL: $uploads_bin not built"
+	uploads_rc=1
 fi
 
 # ------------------------------------------------------------ shell checks
@@ -350,7 +366,7 @@ else
 fi
 
 echo "shell-checks: $n_pass passed, $n_fail failed"
-if ((check_rc != 0 || api_rc != 0 || n_fail != 0)); then
+if ((check_rc != 0 || api_rc != 0 || uploads_rc != 0 || n_fail != 0)); then
 	failed_any=1
 	exit 1
 fi
