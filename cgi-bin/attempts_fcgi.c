@@ -91,6 +91,18 @@ typedef struct accept_thread {
 	atomic_int done;
 } accept_thread;
 
+/* Reads what is left of the request body. libfcgi would otherwise meet it
+ * on the kept-alive connection at the next accept, take it for a protocol
+ * error and close the connection - losing the request nginx already sent
+ * behind it. */
+static void drain_body(FCGX_Request *req)
+{
+	char sink[8192];
+
+	while (FCGX_GetStr(sink, sizeof sink, req->in) > 0)
+		;
+}
+
 static void *accept_loop(void *arg)
 {
 	accept_thread *t = arg;
@@ -110,6 +122,7 @@ static void *accept_loop(void *arg)
 		if (rc < 0)
 			break;
 		app_serve(t->app, fcgx_param, fcgx_read, &req, fcgx_write, &req);
+		drain_body(&req);
 		FCGX_Finish_r(&req);
 	}
 	FCGX_Free(&req, 1);

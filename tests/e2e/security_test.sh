@@ -13,7 +13,8 @@
 #   3. runs tests/e2e/check_authz (the authorization matrix, HTTP and SQL);
 #   4. runs tests/e2e/hostile (20000 hostile requests by default; set
 #      SECURITY_HOSTILE_REQUESTS to change it), aiming other students'
-#      tokens at the control attempt and watching for its marker;
+#      tokens at the control attempt and watching for its marker, then its
+#      keep-alive checks through nginx and straight to the workers' socket;
 # and checks: both programs passed, the worker pids are unchanged (else the
 # tail of workers.log is printed), the control attempt's row is unchanged
 # (version, answers, auto_save_data, status, activity and upload counts),
@@ -66,10 +67,10 @@ for f in "$fcgi_bin" "$authz_bin" "$hostile_bin"; do
 		exit 99
 	fi
 done
-[[ $hostile_requests =~ ^[0-9]+$ ]] && ((hostile_requests >= 1)) || {
+if [[ ! $hostile_requests =~ ^[0-9]+$ ]] || ((hostile_requests < 1)); then
 	echo "ERROR: SECURITY_HOSTILE_REQUESTS must be a positive integer"
 	exit 99
-}
+fi
 
 # The test owns its world: nothing of the caller's configuration leaks in.
 for v in $(compgen -e); do
@@ -259,7 +260,7 @@ fi
 echo "# running $hostile_bin -n $hostile_requests -c 8"
 hostile_rc=0
 ATTEMPTS_TEST_URL=$url ATTEMPTS_HOSTILE_FOREIGN_ATTEMPT=$control \
-	ATTEMPTS_HOSTILE_FOREIGN_MARKER=$marker \
+	ATTEMPTS_HOSTILE_FOREIGN_MARKER=$marker ATTEMPTS_HOSTILE_FCGI_SOCKET=$dir/fcgi.sock \
 	"$hostile_bin" -n "$hostile_requests" -c 8 || hostile_rc=$?
 if ((hostile_rc == 0)); then
 	ok "hostile: $hostile_requests hostile requests answered within the rules"
