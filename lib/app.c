@@ -158,7 +158,14 @@ att_err app_create(const config *cfg, app_mode mode, app **out)
 		return ATT_ENOMEM;
 	a->cfg = cfg;
 	pthread_mutex_init(&a->stop_lock, NULL);
-	pthread_cond_init(&a->stop_cond, NULL);
+	{
+		/* housekeeping() waits with CLOCK_MONOTONIC deadlines. */
+		pthread_condattr_t attr;
+		pthread_condattr_init(&attr);
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&a->stop_cond, &attr);
+		pthread_condattr_destroy(&attr);
+	}
 	err = create_parts(a, mode);
 	if (err == ATT_OK && mode == APP_PERSISTENT) {
 		if (pthread_create(&a->housekeeper, NULL, housekeeping, a) != 0)
