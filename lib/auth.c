@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,7 +179,7 @@ static int check_signature(const char *token, size_t signed_len,
 }
 
 static att_err check_payload(const char *seg, size_t len, time_t now,
-			     auth_claims *out)
+			     auth_claims *out, long long *nbf_out, long long *iat_out)
 {
 	cJSON *payload = decode_json_segment(seg, len);
 	const cJSON *sub, *role;
@@ -202,14 +203,23 @@ static att_err check_payload(const char *seg, size_t len, time_t now,
 		goto out;
 	if ((long long)now > exp + AUTH_LEEWAY_S)
 		goto out;
+	*nbf_out = *iat_out = LLONG_MIN;
 	switch (numeric_claim(payload, "nbf", &nbf)) {
 	case -1: goto out;
-	case 1: if (nbf > (long long)now + AUTH_LEEWAY_S) goto out; break;
+	case 1:
+		if (nbf > (long long)now + AUTH_LEEWAY_S)
+			goto out;
+		*nbf_out = nbf;
+		break;
 	default: break;
 	}
 	switch (numeric_claim(payload, "iat", &iat)) {
 	case -1: goto out;
-	case 1: if (iat > (long long)now + AUTH_LEEWAY_S) goto out; break;
+	case 1:
+		if (iat > (long long)now + AUTH_LEEWAY_S)
+			goto out;
+		*iat_out = iat;
+		break;
 	default: break;
 	}
 	memcpy(c.sub, sub->valuestring, UUID_STR_LEN + 1);
@@ -223,11 +233,85 @@ out:
 	return err;
 }
 
+/* A small per-thread memo of tokens whose signature and claims were
+ * checked: clients send the same token on every request, and verifying
+ * one (two base64 decodes, two JSON parses, an HMAC) costs far more than
+ * comparing it. An entry holds the whole token and the secret it was
+ * checked with, so only a byte-identical token under the same secret hits;
+ * the time-dependent claims (exp, nbf, iat) are checked again on a hit. */
+#define AUTH_MEMO_SLOTS 16
+#define AUTH_MEMO_MAX_TOKEN 1024
+
+typedef struct auth_memo {
+	char token[AUTH_MEMO_MAX_TOKEN];
+	size_t len;
+	unsigned long long secret_tag;
+	long long nbf, iat; /* LLONG_MIN when absent */
+	auth_claims claims;
+} auth_memo;
+
+static __thread auth_memo auth_memos[AUTH_MEMO_SLOTS];
+static __thread unsigned auth_memo_next;
+
+static unsigned long long fnv1a(const char *p, size_t n)
+{
+	unsigned long long h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* The time rules of check_payload for remembered claims. */
+static int memo_still_valid(const auth_memo *m, time_t now)
+{
+	if ((long long)now > m->claims.exp + AUTH_LEEWAY_S)
+		return 0;
+	if (m->nbf != LLONG_MIN && m->nbf > (long long)now + AUTH_LEEWAY_S)
+		return 0;
+	if (m->iat != LLONG_MIN && m->iat > (long long)now + AUTH_LEEWAY_S)
+		return 0;
+	return 1;
+}
+
+static const auth_memo *memo_find(const char *token, size_t len,
+				  unsigned long long tag)
+{
+	for (unsigned i = 0; i < AUTH_MEMO_SLOTS; i++) {
+		const auth_memo *m = &auth_memos[i];
+		if (m->len == len && m->secret_tag == tag && memcmp(m->token, token, len) == 0)
+			return m;
+	}
+	return NULL;
+}
+
+static void memo_store(const char *token, size_t len, unsigned long long tag,
+		       const auth_claims *c, long long nbf, long long iat)
+{
+	auth_memo *m;
+
+	if (len >= AUTH_MEMO_MAX_TOKEN)
+		return;
+	m = &auth_memos[auth_memo_next++ % AUTH_MEMO_SLOTS];
+	memcpy(m->token, token, len);
+	m->len = len;
+	m->secret_tag = tag;
+	m->claims = *c;
+	m->nbf = nbf;
+	m->iat = iat;
+}
+
 att_err auth_verify(const char *token, const char *secret, size_t secret_len,
 		    time_t now, auth_claims *out)
 {
 	const char *dot1, *dot2;
+	unsigned long long tag;
+	const auth_memo *memo;
+	long long nbf, iat;
 	size_t len;
+	att_err err;
 
 	if (token == NULL || secret == NULL)
 		return ATT_EAUTH;
@@ -242,10 +326,21 @@ att_err auth_verify(const char *token, const char *secret, size_t secret_len,
 		return ATT_EAUTH;
 	if (!check_header(token, (size_t)(dot1 - token)))
 		return ATT_EAUTH;
+	tag = fnv1a(secret, secret_len);
+	memo = memo_find(token, len, tag);
+	if (memo != NULL) {
+		if (!memo_still_valid(memo, now))
+			return ATT_EAUTH;
+		*out = memo->claims;
+		return ATT_OK;
+	}
 	if (!check_signature(token, (size_t)(dot2 - token), dot2 + 1,
 			     strlen(dot2 + 1), secret, secret_len))
 		return ATT_EAUTH;
-	return check_payload(dot1 + 1, (size_t)(dot2 - dot1 - 1), now, out);
+	err = check_payload(dot1 + 1, (size_t)(dot2 - dot1 - 1), now, out, &nbf, &iat);
+	if (err == ATT_OK)
+		memo_store(token, len, tag, out, nbf, iat);
+	return err;
 }
 
 att_err auth_verify_header(const char *authorization, const char *secret,

@@ -117,6 +117,32 @@ START_TEST(test_auth_round_trip)
 }
 END_TEST
 
+/* A token verified once is remembered (per thread): the memo must still
+ * apply exp and nbf at every use, and never accept a token that differs in
+ * one byte, or the same token under another secret. */
+START_TEST(test_auth_memo_rechecks)
+{
+	char *tok = auth_sign(SUB, AUTH_ROLE_STUDENT, (time_t)NOW, (time_t)(NOW + 100), SECRET,
+			      strlen(SECRET));
+	static const char other[] = "fedcba9876543210fedcba9876543210";
+	auth_claims c;
+	char *bad;
+
+	ck_assert_ptr_nonnull(tok);
+	ck_assert_int_eq(verify(tok, NOW, &c), ATT_OK);
+	ck_assert_int_eq(verify(tok, NOW + 1, &c), ATT_OK); /* from the memo */
+	ck_assert_str_eq(c.sub, SUB);
+	/* Past exp + leeway: refused although remembered. */
+	ck_assert_int_eq(verify(tok, NOW + 100 + AUTH_LEEWAY_S + 1, &c), ATT_EAUTH);
+	ck_assert_int_eq(auth_verify(tok, other, strlen(other), (time_t)NOW, &c), ATT_EAUTH);
+	bad = strdup(tok);
+	bad[strlen(bad) - 2] = bad[strlen(bad) - 2] == 'A' ? 'B' : 'A';
+	ck_assert_int_eq(verify(bad, NOW, &c), ATT_EAUTH);
+	free(bad);
+	free(tok);
+}
+END_TEST
+
 START_TEST(test_auth_crafted_valid)
 {
 	/* the hand-made tokens below differ from this one in one thing only */
@@ -544,6 +570,7 @@ Suite *auth_suite(void)
 	tc = tcase_create("sign_verify");
 	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_auth_round_trip);
+	tcase_add_test(tc, test_auth_memo_rechecks);
 	tcase_add_test(tc, test_auth_crafted_valid);
 	tcase_add_test(tc, test_auth_sign_refuses);
 	suite_add_tcase(s, tc);
