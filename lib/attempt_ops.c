@@ -314,31 +314,31 @@ int ops_wants_no_cache(const char *cache_control)
 
 int ops_describe_attempt(const char *text, cache_meta *meta)
 {
-	static const char hole_key[] = "\"time_remaining_s\": ";
-	cJSON *root = cJSON_Parse(text);
-	const cJSON *version = cJSON_GetObjectItemCaseSensitive(root, "version");
-	const cJSON *user = cJSON_GetObjectItemCaseSensitive(root, "user_id");
-	const cJSON *deadline = cJSON_GetObjectItemCaseSensitive(root, "deadline_at");
-	const cJSON *remaining = cJSON_GetObjectItemCaseSensitive(root, "time_remaining_s");
-	int ok = cJSON_IsNumber(version) && cJSON_IsString(user);
-	const char *hole;
+	static const char *const names[] = {"version", "user_id", "deadline_at",
+					    "time_remaining_s"};
+	json_span at[4];
+	size_t len = strlen(text);
+	char deadline[64];
 
 	memset(meta, 0, sizeof *meta);
 	meta->hole_offset = -1;
 	meta->deadline_ms = -1;
-	if (ok) {
-		meta->version = (long long)version->valuedouble;
-		snprintf(meta->tag, sizeof meta->tag, "%s", user->valuestring);
-		if (cJSON_IsNumber(remaining) && cJSON_IsString(deadline) &&
-		    (hole = strstr(text, hole_key)) != NULL) {
-			const char *num = hole + sizeof hole_key - 1;
-			meta->deadline_ms = ops_parse_utc_ms(deadline->valuestring);
-			meta->hole_offset = (int)(num - text);
-			meta->hole_length = (int)strspn(num, "-0123456789");
-		}
+	/* A scan, not a parse: answers may be large and are skipped. */
+	if (json_top_members(text, len, names, 4, at) < 2 || at[0].offset < 0 ||
+	    at[1].offset < 0 || at[1].length != UUID_STR_LEN + 2)
+		return 0;
+	meta->version = strtoll(text + at[0].offset, NULL, 10);
+	memcpy(meta->tag, text + at[1].offset + 1, UUID_STR_LEN);
+	meta->tag[UUID_STR_LEN] = '\0';
+	if (at[2].offset >= 0 && at[3].offset >= 0 && text[at[3].offset] != 'n' &&
+	    text[at[2].offset] == '"' && at[2].length - 2 < (int)sizeof deadline) {
+		memcpy(deadline, text + at[2].offset + 1, (size_t)at[2].length - 2);
+		deadline[at[2].length - 2] = '\0';
+		meta->deadline_ms = ops_parse_utc_ms(deadline);
+		meta->hole_offset = at[3].offset;
+		meta->hole_length = at[3].length;
 	}
-	cJSON_Delete(root);
-	return ok;
+	return 1;
 }
 
 int ops_may_read(const auth_claims *claims, const char *owner)

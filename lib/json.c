@@ -378,6 +378,57 @@ static int scan_value(json_scan *s)
 	}
 }
 
+int json_top_members(const char *text, size_t len, const char *const *names, int n,
+		     json_span *spans)
+{
+	json_scan s = {text, text + len, 0};
+	int found = 0;
+
+	for (int i = 0; i < n; i++)
+		spans[i].offset = -1;
+	skip_ws(&s);
+	if (s.p >= s.end || *s.p != '{')
+		return -1;
+	s.p++;
+	for (;;) {
+		const char *key, *value;
+		size_t klen;
+
+		skip_ws(&s);
+		if (s.p < s.end && *s.p == '}')
+			return found;
+		if (s.p >= s.end || *s.p != '"')
+			return -1;
+		key = s.p + 1;
+		if (!scan_string(&s))
+			return -1;
+		klen = (size_t)(s.p - 1 - key);
+		skip_ws(&s);
+		if (s.p >= s.end || *s.p++ != ':')
+			return -1;
+		skip_ws(&s);
+		value = s.p;
+		if (!scan_value(&s))
+			return -1;
+		for (int i = 0; i < n; i++) {
+			if (spans[i].offset < 0 && strlen(names[i]) == klen &&
+			    memcmp(names[i], key, klen) == 0) {
+				spans[i].offset = (int)(value - text);
+				spans[i].length = (int)(s.p - value);
+				found++;
+			}
+		}
+		skip_ws(&s);
+		if (s.p < s.end && *s.p == ',') {
+			s.p++;
+			continue;
+		}
+		if (s.p < s.end && *s.p == '}')
+			return found;
+		return -1;
+	}
+}
+
 int json_valid(const char *text, size_t len)
 {
 	json_scan s = {text, text + len, 0};

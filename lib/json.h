@@ -52,6 +52,19 @@ char *json_print(const cJSON *item) ATT_MUSTCHECK;
 /* Returns 1 if the len bytes at s are valid UTF-8 without NUL bytes. */
 int json_utf8_valid(const char *s, size_t len);
 
+/* Where a member's value sits in a JSON text. */
+typedef struct json_span {
+	int offset; /* -1 when the member is absent */
+	int length;
+} json_span;
+
+/* Finds the values of the named top-level members of the JSON object in
+ * text (keys compared as written, without unescaping), without building a
+ * tree: nested objects are skipped. Fills spans[i] for names[i]; returns
+ * how many were found, or -1 if text is not a JSON object. */
+int json_top_members(const char *text, size_t len, const char *const *names, int n,
+		     json_span *spans);
+
 /* Returns 1 if the len bytes at s are exactly one JSON value by RFC 8259
  * (surrounding whitespace allowed), with no \u0000 escape and nesting of
  * at most 256 levels. */

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "check_suites.h"
 #include "json.h"
+#include "attempt_ops.h"
 
 #define UUID_A "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 
@@ -462,6 +463,54 @@ START_TEST(test_json_parse_escaped_nul)
 }
 END_TEST
 
+/* json_top_members finds top-level members only, skipping nested ones
+ * with the same names. */
+START_TEST(test_json_top_members)
+{
+	static const char text[] = "{\"answers\": {\"version\": 99, \"user_id\": \"x\"}, "
+				   "\"user_id\": \"u\", \"version\": 7, \"list\": [1, {\"a\": 2}]}";
+	static const char *const names[] = {"version", "user_id", "list", "absent"};
+	json_span at[4];
+
+	ck_assert_int_eq(json_top_members(text, strlen(text), names, 4, at), 3);
+	ck_assert_int_eq(strncmp(text + at[0].offset, "7", (size_t)at[0].length), 0);
+	ck_assert_int_eq(at[0].length, 1);
+	ck_assert_int_eq(strncmp(text + at[1].offset, "\"u\"", 3), 0);
+	ck_assert_int_eq(at[1].length, 3);
+	ck_assert_int_eq(at[2].length, (int)strlen("[1, {\"a\": 2}]"));
+	ck_assert_int_eq(at[3].offset, -1);
+	ck_assert_int_eq(json_top_members("[1]", 3, names, 4, at), -1);
+	ck_assert_int_eq(json_top_members("{\"a\" 1}", 7, names, 4, at), -1);
+	ck_assert_int_eq(json_top_members("{}", 2, names, 4, at), 0);
+}
+END_TEST
+
+/* The cache's facts about a state come from the top level, not from an
+ * answers object that happens to hold "version" or "user_id" keys. */
+START_TEST(test_ops_describe_attempt)
+{
+	static const char state[] =
+		"{\"status\": \"in_progress\", \"answers\": {\"version\": 1, \"user_id\": "
+		"\"00000000-0000-4000-8000-0000000000ff\"}, \"user_id\": "
+		"\"00000000-0000-4000-8000-00000000d001\", \"version\": 12, \"deadline_at\": "
+		"\"2030-01-01T00:00:00.000000Z\", \"time_remaining_s\": 3599}";
+	static const char submitted[] =
+		"{\"user_id\": \"00000000-0000-4000-8000-00000000d001\", \"version\": 3, "
+		"\"deadline_at\": \"2030-01-01T00:00:00Z\", \"time_remaining_s\": null}";
+	cache_meta m;
+
+	ck_assert_int_eq(ops_describe_attempt(state, &m), 1);
+	ck_assert_int_eq(m.version, 12);
+	ck_assert_str_eq(m.tag, "00000000-0000-4000-8000-00000000d001");
+	ck_assert_int_eq(m.deadline_ms, 1893456000000LL);
+	ck_assert_int_eq(strncmp(state + m.hole_offset, "3599", 4), 0);
+	ck_assert_int_eq(m.hole_length, 4);
+	ck_assert_int_eq(ops_describe_attempt(submitted, &m), 1);
+	ck_assert_int_eq(m.hole_offset, -1);
+	ck_assert_int_eq(ops_describe_attempt("{\"error\": {}}", &m), 0);
+}
+END_TEST
+
 Suite *json_suite(void)
 {
 	Suite *s = suite_create("json");
@@ -520,6 +569,8 @@ Suite *json_suite(void)
 	tcase_add_test(tc, test_json_parse_raw_control_in_string);
 	tcase_add_test(tc, test_json_parse_bad_numbers);
 	tcase_add_test(tc, test_json_parse_escaped_nul);
+	tcase_add_test(tc, test_json_top_members);
+	tcase_add_test(tc, test_ops_describe_attempt);
 	suite_add_tcase(s, tc);
 	return s;
 }
