@@ -7,84 +7,9 @@
 #include <unistd.h>
 
 #include "check_suites.h"
+#include "fake_cgi.h"
 #include "http.h"
 #include "uuid.h"
-
-/* A fake web server: CGI parameters as NULL-terminated name/value pairs,
- * and a body handed out in chunks. */
-typedef struct fake_io {
-	const char *const *params;
-	const char *body;
-	size_t body_len;
-	size_t pos;
-	size_t chunk;      /* most bytes per read; 0 = no limit */
-	long fail_at;      /* read fails once pos >= fail_at; -1 = never */
-	int infinite;      /* never ends: repeats 'x' */
-	int reads;
-} fake_io;
-
-static const char *fake_param(void *ctx, const char *name)
-{
-	const fake_io *io = ctx;
-
-	for (const char *const *p = io->params; p[0] != NULL; p += 2)
-		if (strcmp(p[0], name) == 0)
-			return p[1];
-	return NULL;
-}
-
-static long fake_read(void *ctx, char *dst, size_t n)
-{
-	fake_io *io = ctx;
-	size_t left;
-
-	io->reads++;
-	if (io->fail_at >= 0 && io->pos >= (size_t)io->fail_at)
-		return -1;
-	if (io->chunk > 0 && n > io->chunk)
-		n = io->chunk;
-	if (io->infinite) {
-		memset(dst, 'x', n);
-		io->pos += n;
-		return (long)n;
-	}
-	left = io->body_len - io->pos;
-	if (n > left)
-		n = left;
-	if (n > 0)
-		memcpy(dst, io->body + io->pos, n);
-	io->pos += n;
-	return (long)n;
-}
-
-static void fake_init(fake_io *io, const char *const *params, const char *body,
-		      size_t chunk)
-{
-	memset(io, 0, sizeof *io);
-	io->params = params;
-	io->body = body;
-	io->body_len = body ? strlen(body) : 0;
-	io->chunk = chunk;
-	io->fail_at = -1;
-}
-
-/* What http_response_write wrote, and a way to make it fail. */
-typedef struct capture {
-	buf out;
-	int calls;
-	int fail_call;     /* 1-based call that fails; 0 = none */
-} capture;
-
-static int capture_write(void *ctx, const char *data, size_t n)
-{
-	capture *c = ctx;
-
-	c->calls++;
-	if (c->fail_call != 0 && c->calls == c->fail_call)
-		return -1;
-	buf_append(&c->out, data, n);
-	return 0;
-}
 
 /* Counts occurrences of needle in hay. */
 static int count_of(const char *hay, const char *needle)
@@ -97,11 +22,11 @@ static int count_of(const char *hay, const char *needle)
 }
 
 /* Runs http_request_init on params; asserts its result. */
-static void init_req(http_request *req, fake_io *io, const char *const *params,
+static void init_req(http_request *req, fake_cgi_io *io, const char *const *params,
 		     att_err expect)
 {
-	fake_init(io, params, NULL, 0);
-	ck_assert_int_eq(http_request_init(req, fake_param, fake_read, io), expect);
+	fake_cgi_init(io, params, NULL, 0);
+	ck_assert_int_eq(http_request_init(req, fake_cgi_param, fake_cgi_read, io), expect);
 }
 
 static int starts_with(const char *s, const char *prefix)
@@ -143,7 +68,7 @@ START_TEST(test_http_request_method)
 					 "DOCUMENT_URI", "/x", NULL};
 	static const char *const p2[] = {"DOCUMENT_URI", "/x", NULL};
 	http_request req;
-	fake_io io;
+	fake_cgi_io io;
 
 	init_req(&req, &io, p1, ATT_OK);
 	ck_assert_int_eq(req.method, HTTP_PATCH);
@@ -184,7 +109,7 @@ START_TEST(test_http_path_document_uri)
 		"REQUEST_URI", "/other?x=1", "SCRIPT_NAME", "/s", "PATH_INFO", "/i",
 		NULL};
 	http_request req;
-	fake_io io;
+	fake_cgi_io io;
 
 	init_req(&req, &io, p, ATT_OK);
 	ck_assert_str_eq(req.path, "/api/health");
@@ -202,7 +127,7 @@ START_TEST(test_http_path_request_uri)
 	static const char *const empty_doc[] = {"DOCUMENT_URI", "",
 						"REQUEST_URI", "/r", NULL};
 	http_request req;
-	fake_io io;
+	fake_cgi_io io;
 
 	init_req(&req, &io, p, ATT_OK);
 	ck_assert_str_eq(req.path, "/api/a b+c"); /* '+' is no space in a path */
@@ -224,7 +149,7 @@ START_TEST(test_http_path_script_name)
 		"PATH_INFO", "/api/health", NULL};
 	static const char *const none[] = {"REQUEST_METHOD", "GET", NULL};
 	http_request req;
-	fake_io io;
+	fake_cgi_io io;
 
 	init_req(&req, &io, p, ATT_OK);
 	ck_assert_str_eq(req.path, "/cgi-bin/attempts.fcgi/api/health");
@@ -244,7 +169,7 @@ START_TEST(test_http_path_attempts_path)
 	static const char *const empty[] = {"ATTEMPTS_PATH", "",
 					    "DOCUMENT_URI", "/api/health", NULL};
 	http_request req;
-	fake_io io;
+	fake_cgi_io io;
 
 	init_req(&req, &io, p, ATT_OK);
 	ck_assert_str_eq(req.path, "/api/attempts/x");
@@ -263,7 +188,7 @@ START_TEST(test_http_body_file_params)
 	static const char *const empty[] = {"DOCUMENT_URI", "/x", "REQUEST_BODY_FILE", "",
 					    "ATTEMPTS_ACCEL_PREFIX", "", NULL};
 	http_request req;
-	fake_io io;
+	fake_cgi_io io;
 
 	init_req(&req, &io, p, ATT_OK);
 	ck_assert_str_eq(req.body_file, "/tmp/nginx/0001");
@@ -285,7 +210,7 @@ START_TEST(test_http_query_parse)
 		"QUERY_STRING", "action=state&x=a%20b+c&&empty=&flag&%61ct=%2B%26%3d",
 		NULL};
 	http_request req;
-	fake_io io;
+	fake_cgi_io io;
 
 	init_req(&req, &io, p, ATT_OK);
 	ck_assert_int_eq(req.nparams, 5);
@@ -306,7 +231,7 @@ START_TEST(test_http_query_absent)
 	static const char *const p[] = {"REQUEST_METHOD", "GET",
 					"DOCUMENT_URI", "/x", NULL};
 	http_request req;
-	fake_io io;
+	fake_cgi_io io;
 
 	init_req(&req, &io, p, ATT_OK);
 	ck_assert_ptr_nonnull(req.query);
@@ -322,7 +247,7 @@ START_TEST(test_http_query_first_wins)
 	static const char *const p[] = {"DOCUMENT_URI", "/x",
 					"QUERY_STRING", "a=1&a=2", NULL};
 	http_request req;
-	fake_io io;
+	fake_cgi_io io;
 
 	init_req(&req, &io, p, ATT_OK);
 	ck_assert_int_eq(req.nparams, 2);
@@ -339,10 +264,10 @@ START_TEST(test_http_query_malformed)
 	for (int i = 0; bad[i] != NULL; i++) {
 		const char *p[] = {"DOCUMENT_URI", "/x", "QUERY_STRING", bad[i], NULL};
 		http_request req;
-		fake_io io;
+		fake_cgi_io io;
 
-		fake_init(&io, p, NULL, 0);
-		ck_assert_msg(http_request_init(&req, fake_param, fake_read, &io) == ATT_EINVAL,
+		fake_cgi_init(&io, p, NULL, 0);
+		ck_assert_msg(http_request_init(&req, fake_cgi_param, fake_cgi_read, &io) == ATT_EINVAL,
 			      "query \"%s\" was not refused", bad[i]);
 		/* usable for an error response and freeable */
 		ck_assert_ptr_nonnull(req.path);
@@ -357,20 +282,20 @@ START_TEST(test_http_query_too_many)
 	char query[HTTP_MAX_QUERY_PARAMS * 8 + 16];
 	size_t n = 0;
 	http_request req;
-	fake_io io;
+	fake_cgi_io io;
 	const char *p[] = {"DOCUMENT_URI", "/x", "QUERY_STRING", query, NULL};
 
 	for (int i = 0; i < HTTP_MAX_QUERY_PARAMS; i++)
 		n += (size_t)snprintf(query + n, sizeof query - n, "%sp%d=%d",
 				      i ? "&" : "", i, i);
-	fake_init(&io, p, NULL, 0);
-	ck_assert_int_eq(http_request_init(&req, fake_param, fake_read, &io), ATT_OK);
+	fake_cgi_init(&io, p, NULL, 0);
+	ck_assert_int_eq(http_request_init(&req, fake_cgi_param, fake_cgi_read, &io), ATT_OK);
 	ck_assert_int_eq(req.nparams, HTTP_MAX_QUERY_PARAMS);
 	ck_assert_str_eq(http_query(&req, "p31"), "31");
 	http_request_free(&req);
 	snprintf(query + n, sizeof query - n, "&one=more");
-	fake_init(&io, p, NULL, 0);
-	ck_assert_int_eq(http_request_init(&req, fake_param, fake_read, &io), ATT_EINVAL);
+	fake_cgi_init(&io, p, NULL, 0);
+	ck_assert_int_eq(http_request_init(&req, fake_cgi_param, fake_cgi_read, &io), ATT_EINVAL);
 	http_request_free(&req);
 }
 END_TEST
@@ -402,13 +327,13 @@ END_TEST
 START_TEST(test_http_response_write_204)
 {
 	http_response resp;
-	capture c;
+	fake_cgi_capture c;
 
 	memset(&c, 0, sizeof c);
 	http_response_init(&resp);
 	resp.status = 204;
 	http_header(&resp, "X-Request-Id", "r");
-	ck_assert_int_eq(http_response_write(&resp, capture_write, &c), ATT_OK);
+	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_OK);
 	ck_assert_str_eq(c.out.data, "Status: 204 No Content\r\nX-Request-Id: r\r\n\r\n");
 	buf_free(&c.out);
 	http_response_free(&resp);
@@ -421,7 +346,7 @@ START_TEST(test_http_query_plus_and_names)
 					"QUERY_STRING", "a+b=c+d&=v&filename=essay%2B1.pdf",
 					NULL};
 	http_request req;
-	fake_io io;
+	fake_cgi_io io;
 
 	init_req(&req, &io, p, ATT_OK);
 	ck_assert_int_eq(req.nparams, 3);
@@ -443,7 +368,7 @@ START_TEST(test_http_request_headers)
 		"CONTENT_TYPE", "application/json", "CONTENT_LENGTH", "17", NULL};
 	static const char *const none[] = {"DOCUMENT_URI", "/x", NULL};
 	http_request req;
-	fake_io io;
+	fake_cgi_io io;
 
 	init_req(&req, &io, p, ATT_OK);
 	ck_assert_str_eq(req.authorization, "Bearer t");
@@ -472,7 +397,7 @@ START_TEST(test_http_content_length_garbage)
 	for (int i = 0; bad[i] != NULL; i++) {
 		const char *p[] = {"DOCUMENT_URI", "/x", "CONTENT_LENGTH", bad[i], NULL};
 		http_request req;
-		fake_io io;
+		fake_cgi_io io;
 
 		init_req(&req, &io, p, ATT_OK);
 		ck_assert_int_eq(req.content_length, -1);
@@ -489,7 +414,7 @@ static void request_id_for(const char *client, const char *nginx, char *out)
 	const char *p[7] = {"DOCUMENT_URI", "/x", NULL, NULL, NULL, NULL, NULL};
 	int n = 2;
 	http_request req;
-	fake_io io;
+	fake_cgi_io io;
 
 	if (client != NULL) {
 		p[n++] = "HTTP_X_REQUEST_ID";
@@ -560,15 +485,15 @@ END_TEST
 /* Reads body (with CONTENT_LENGTH cl, NULL = absent) in chunks under max;
  * returns the result and, on success, checks the body came through whole. */
 static att_err read_body(const char *body, const char *cl, size_t chunk,
-			 size_t max, fake_io *io)
+			 size_t max, fake_cgi_io *io)
 {
 	const char *p[] = {"REQUEST_METHOD", "POST", "DOCUMENT_URI", "/x",
 			   cl ? "CONTENT_LENGTH" : NULL, cl, NULL};
 	http_request req;
 	att_err err;
 
-	fake_init(io, p, body, chunk);
-	ck_assert_int_eq(http_request_init(&req, fake_param, fake_read, io), ATT_OK);
+	fake_cgi_init(io, p, body, chunk);
+	ck_assert_int_eq(http_request_init(&req, fake_cgi_param, fake_cgi_read, io), ATT_OK);
 	err = http_request_read_body(&req, max);
 	if (err == ATT_OK) {
 		ck_assert_ptr_nonnull(req.body);
@@ -587,7 +512,7 @@ START_TEST(test_http_body_chunks)
 	static const size_t chunks[] = {0, 1, 2, 3, 7, 64, 4095, 4096, 5000};
 	char big[10001];
 	char cl[16];
-	fake_io io;
+	fake_cgi_io io;
 
 	memset(big, 'b', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
@@ -603,7 +528,7 @@ END_TEST
 
 START_TEST(test_http_body_empty)
 {
-	fake_io io;
+	fake_cgi_io io;
 
 	ck_assert_int_eq(read_body("", "0", 0, 1024, &io), ATT_OK);
 	ck_assert_int_eq(read_body("", NULL, 0, 1024, &io), ATT_OK);
@@ -613,7 +538,7 @@ END_TEST
 START_TEST(test_http_body_exact_max)
 {
 	char body[1025];
-	fake_io io;
+	fake_cgi_io io;
 
 	memset(body, 'm', 1024);
 	body[1024] = '\0';
@@ -625,7 +550,7 @@ END_TEST
 
 START_TEST(test_http_body_too_big_by_length)
 {
-	fake_io io;
+	fake_cgi_io io;
 
 	ck_assert_int_eq(read_body("tiny", "1025", 0, 1024, &io), ATT_ETOOBIG);
 	ck_assert_int_eq(io.reads, 0); /* refused before reading */
@@ -636,7 +561,7 @@ END_TEST
 START_TEST(test_http_body_too_big_by_count)
 {
 	char body[1026];
-	fake_io io;
+	fake_cgi_io io;
 	const char *p[] = {"DOCUMENT_URI", "/x", NULL};
 	http_request req;
 
@@ -647,9 +572,9 @@ START_TEST(test_http_body_too_big_by_count)
 	/* Content-Length lies low: the count still decides */
 	ck_assert_int_eq(read_body(body, "10", 0, 1024, &io), ATT_ETOOBIG);
 	/* an endless stream stops soon after the limit */
-	fake_init(&io, p, NULL, 0);
+	fake_cgi_init(&io, p, NULL, 0);
 	io.infinite = 1;
-	ck_assert_int_eq(http_request_init(&req, fake_param, fake_read, &io), ATT_OK);
+	ck_assert_int_eq(http_request_init(&req, fake_cgi_param, fake_cgi_read, &io), ATT_OK);
 	ck_assert_int_eq(http_request_read_body(&req, 1024), ATT_ETOOBIG);
 	ck_assert_uint_le(io.pos, 8192);
 	http_request_free(&req);
@@ -660,17 +585,17 @@ START_TEST(test_http_body_stream_error)
 {
 	const char *p[] = {"DOCUMENT_URI", "/x", "CONTENT_LENGTH", "10", NULL};
 	http_request req;
-	fake_io io;
+	fake_cgi_io io;
 
-	fake_init(&io, p, "0123456789", 3);
+	fake_cgi_init(&io, p, "0123456789", 3);
 	io.fail_at = 6;
-	ck_assert_int_eq(http_request_init(&req, fake_param, fake_read, &io), ATT_OK);
+	ck_assert_int_eq(http_request_init(&req, fake_cgi_param, fake_cgi_read, &io), ATT_OK);
 	ck_assert_int_eq(http_request_read_body(&req, 1024), ATT_EIO);
 	ck_assert_ptr_null(req.body);
 	http_request_free(&req);
-	fake_init(&io, p, "0123456789", 0);
+	fake_cgi_init(&io, p, "0123456789", 0);
 	io.fail_at = 0;
-	ck_assert_int_eq(http_request_init(&req, fake_param, fake_read, &io), ATT_OK);
+	ck_assert_int_eq(http_request_init(&req, fake_cgi_param, fake_cgi_read, &io), ATT_OK);
 	ck_assert_int_eq(http_request_read_body(&req, 1024), ATT_EIO);
 	http_request_free(&req);
 }
@@ -678,7 +603,7 @@ END_TEST
 
 START_TEST(test_http_body_short)
 {
-	fake_io io;
+	fake_cgi_io io;
 
 	ck_assert_int_eq(read_body("12345", "10", 0, 1024, &io), ATT_EIO);
 	ck_assert_int_eq(read_body("12345", "10", 2, 1024, &io), ATT_EIO);
@@ -692,11 +617,11 @@ START_TEST(test_http_body_read_twice)
 {
 	const char *p[] = {"DOCUMENT_URI", "/x", NULL};
 	http_request req;
-	fake_io io;
+	fake_cgi_io io;
 	char *first;
 
-	fake_init(&io, p, "abc", 0);
-	ck_assert_int_eq(http_request_init(&req, fake_param, fake_read, &io), ATT_OK);
+	fake_cgi_init(&io, p, "abc", 0);
+	ck_assert_int_eq(http_request_init(&req, fake_cgi_param, fake_cgi_read, &io), ATT_OK);
 	ck_assert_int_eq(http_request_read_body(&req, 1024), ATT_OK);
 	first = req.body;
 	ck_assert_int_eq(http_request_read_body(&req, 1024), ATT_OK);
@@ -878,14 +803,14 @@ END_TEST
 START_TEST(test_http_response_write)
 {
 	http_response resp;
-	capture c;
+	fake_cgi_capture c;
 	const char *out;
 
 	memset(&c, 0, sizeof c);
 	http_response_init(&resp);
 	http_header(&resp, "X-Request-Id", "rid");
 	http_json_text(&resp, 201, "{\"a\":1}", 7);
-	ck_assert_int_eq(http_response_write(&resp, capture_write, &c), ATT_OK);
+	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_OK);
 	out = c.out.data;
 	ck_assert_str_eq(out,
 			 "Status: 201 Created\r\n"
@@ -902,12 +827,12 @@ END_TEST
 START_TEST(test_http_response_write_empty_body)
 {
 	http_response resp;
-	capture c;
+	fake_cgi_capture c;
 
 	memset(&c, 0, sizeof c);
 	http_response_init(&resp);
 	resp.status = 200;
-	ck_assert_int_eq(http_response_write(&resp, capture_write, &c), ATT_OK);
+	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_OK);
 	ck_assert_str_eq(c.out.data, "Status: 200 OK\r\nContent-Length: 0\r\n\r\n");
 	buf_free(&c.out);
 	http_response_free(&resp);
@@ -917,13 +842,13 @@ END_TEST
 START_TEST(test_http_response_write_304)
 {
 	http_response resp;
-	capture c;
+	fake_cgi_capture c;
 
 	memset(&c, 0, sizeof c);
 	http_response_init(&resp);
 	http_header(&resp, "ETag", "\"3\"");
 	http_json_text(&resp, 304, "{\"ignored\":1}", 13);
-	ck_assert_int_eq(http_response_write(&resp, capture_write, &c), ATT_OK);
+	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_OK);
 	ck_assert_ptr_null(strstr(c.out.data, "ignored"));
 	ck_assert_ptr_null(strstr(c.out.data, "Content-Length"));
 	ck_assert(starts_with(c.out.data, "Status: 304 Not Modified\r\nETag: \"3\"\r\n"));
@@ -951,13 +876,13 @@ static int temp_file_with(const char *text)
 START_TEST(test_http_response_write_file)
 {
 	http_response resp;
-	capture c;
+	fake_cgi_capture c;
 
 	memset(&c, 0, sizeof c);
 	http_response_init(&resp);
 	http_header(&resp, "Content-Type", "application/pdf");
 	http_file(&resp, 200, temp_file_with("%PDF-1.4 bytes"), 14);
-	ck_assert_int_eq(http_response_write(&resp, capture_write, &c), ATT_OK);
+	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_OK);
 	ck_assert_str_eq(c.out.data, "Status: 200 OK\r\n"
 				     "Content-Type: application/pdf\r\n"
 				     "Content-Length: 14\r\n"
@@ -972,13 +897,13 @@ END_TEST
 START_TEST(test_http_response_write_file_short)
 {
 	http_response resp;
-	capture c;
+	fake_cgi_capture c;
 
 	memset(&c, 0, sizeof c);
 	http_response_init(&resp);
 	/* the file ends before the promised size */
 	http_file(&resp, 200, temp_file_with("short"), 100);
-	ck_assert_int_eq(http_response_write(&resp, capture_write, &c), ATT_EIO);
+	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_EIO);
 	buf_free(&c.out);
 	http_response_free(&resp);
 }
@@ -987,14 +912,14 @@ END_TEST
 START_TEST(test_http_response_write_fails)
 {
 	http_response resp;
-	capture c;
+	fake_cgi_capture c;
 
 	http_response_init(&resp);
 	http_json_text(&resp, 200, "{}", 2);
 	for (int call = 1; call <= 4; call++) {
 		memset(&c, 0, sizeof c);
 		c.fail_call = call;
-		ck_assert_msg(http_response_write(&resp, capture_write, &c) == ATT_EIO,
+		ck_assert_msg(http_response_write(&resp, fake_cgi_write, &c) == ATT_EIO,
 			      "failure of write call %d not reported", call);
 		buf_free(&c.out);
 	}
@@ -1005,13 +930,13 @@ END_TEST
 START_TEST(test_http_response_write_failed_buffer)
 {
 	http_response resp;
-	capture c;
+	fake_cgi_capture c;
 
 	memset(&c, 0, sizeof c);
 	http_response_init(&resp);
 	http_json_text(&resp, 200, "{}", 2);
 	resp.body.failed = 1;
-	ck_assert_int_eq(http_response_write(&resp, capture_write, &c), ATT_ENOMEM);
+	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_ENOMEM);
 	ck_assert(starts_with(c.out.data, "Status: 500 Internal Server Error\r\n"));
 	ck_assert_ptr_nonnull(strstr(c.out.data, "\"code\":\"internal_error\""));
 	buf_free(&c.out);

@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "check_suites.h"
+#include "fake_cgi.h"
 #include "../lib/config.h" /* not autoconf's config.h, see check_config.c */
 #include "log.h"
 #include "router.h"
@@ -44,46 +45,6 @@ static const char *app_getenv(const char *name)
 		if (strcmp(p[0], name) == 0)
 			return p[1];
 	return NULL;
-}
-
-typedef struct fake_io {
-	const char *params[64];  /* name, value pairs, NULL-terminated */
-	const char *body;
-	size_t body_len;
-	size_t pos;
-} fake_io;
-
-static const char *fake_param(void *ctx, const char *name)
-{
-	const fake_io *io = ctx;
-
-	for (const char *const *p = io->params; p[0] != NULL; p += 2)
-		if (strcmp(p[0], name) == 0)
-			return p[1];
-	return NULL;
-}
-
-/* Hands the body out in small chunks, as a socket would. */
-static long fake_read(void *ctx, char *dst, size_t n)
-{
-	fake_io *io = ctx;
-	size_t left = io->body_len - io->pos;
-
-	if (n > 100)
-		n = 100;
-	if (n > left)
-		n = left;
-	if (n == 0)
-		return 0;
-	memcpy(dst, io->body + io->pos, n);
-	io->pos += n;
-	return (long)n;
-}
-
-static int capture_write(void *ctx, const char *data, size_t n)
-{
-	buf_append(ctx, data, n);
-	return 0;
 }
 
 /* One answered request, taken apart. */
@@ -158,44 +119,47 @@ static void serve(result *r, const char *method, const char *uri,
 		  const char *query, const char *authorization, const char *body,
 		  const char *const *extra)
 {
-	fake_io io;
+	const char *params[64]; /* name, value pairs, NULL-terminated */
+	fake_cgi_io io;
+	fake_cgi_capture cap;
 	char cl[32];
 	int n = 0;
 	const char *sep, *eol;
 
-	memset(&io, 0, sizeof io);
+	memset(&cap, 0, sizeof cap);
 	memset(r, 0, sizeof *r);
 	for (; extra != NULL && extra[0] != NULL; extra += 2) {
-		io.params[n++] = extra[0];
-		io.params[n++] = extra[1];
+		params[n++] = extra[0];
+		params[n++] = extra[1];
 	}
-	io.params[n++] = "REQUEST_METHOD";
-	io.params[n++] = method;
-	io.params[n++] = "DOCUMENT_URI";
-	io.params[n++] = uri;
-	io.params[n++] = "REQUEST_URI";
-	io.params[n++] = uri;
+	params[n++] = "REQUEST_METHOD";
+	params[n++] = method;
+	params[n++] = "DOCUMENT_URI";
+	params[n++] = uri;
+	params[n++] = "REQUEST_URI";
+	params[n++] = uri;
 	if (query != NULL) {
-		io.params[n++] = "QUERY_STRING";
-		io.params[n++] = query;
+		params[n++] = "QUERY_STRING";
+		params[n++] = query;
 	}
 	if (authorization != NULL) {
-		io.params[n++] = "HTTP_AUTHORIZATION";
-		io.params[n++] = authorization;
+		params[n++] = "HTTP_AUTHORIZATION";
+		params[n++] = authorization;
 	}
 	if (body != NULL) {
-		io.body = body;
-		io.body_len = strlen(body);
-		snprintf(cl, sizeof cl, "%zu", io.body_len);
-		io.params[n++] = "CONTENT_LENGTH";
-		io.params[n++] = cl;
-		io.params[n++] = "CONTENT_TYPE";
-		io.params[n++] = "application/json";
+		snprintf(cl, sizeof cl, "%zu", strlen(body));
+		params[n++] = "CONTENT_LENGTH";
+		params[n++] = cl;
+		params[n++] = "CONTENT_TYPE";
+		params[n++] = "application/json";
 	}
-	io.params[n] = NULL;
+	params[n] = NULL;
 	ck_assert_int_lt(n, 64);
+	/* the body in small chunks, as a socket would hand it out */
+	fake_cgi_init(&io, params, body, 100);
 
-	r->ret = app_serve(the_app, fake_param, fake_read, &io, capture_write, &r->raw);
+	r->ret = app_serve(the_app, fake_cgi_param, fake_cgi_read, &io, fake_cgi_write, &cap);
+	r->raw = cap.out;
 	ck_assert_int_eq(r->raw.failed, 0);
 	ck_assert_ptr_nonnull(r->raw.data);
 	ck_assert_int_eq(sscanf(r->raw.data, "Status: %d ", &r->status), 1);

@@ -1628,10 +1628,17 @@ START_TEST(test_migrations_recorded)
 	ck_assert_str_eq(V0("SELECT string_agg(name, ',' ORDER BY name) FROM attempts.schema_migrations "
 			    "WHERE checksum ~ '^[0-9a-f]{64}$'"),
 			 "001_schema.sql,attempt_optimization_rpcs.sql,attempt_rpcs.sql");
-	/* every RPC carries the fixed search_path */
+	/* every plpgsql function (the RPCs) carries the fixed search_path */
 	ck_assert_str_eq(V0("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-			    "WHERE n.nspname = 'attempts' AND NOT coalesce(p.proconfig @> "
+			    "JOIN pg_language l ON l.oid = p.prolang "
+			    "WHERE n.nspname = 'attempts' AND l.lanname <> 'sql' AND NOT coalesce(p.proconfig @> "
 			    "'{\"search_path=pg_catalog, attempts\"}', false)"),
+			 "0");
+	/* and no LANGUAGE sql helper has a SET clause, which would stop the
+	 * planner from inlining it */
+	ck_assert_str_eq(V0("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+			    "JOIN pg_language l ON l.oid = p.prolang "
+			    "WHERE n.nspname = 'attempts' AND l.lanname = 'sql' AND p.proconfig IS NOT NULL"),
 			 "0");
 }
 END_TEST

@@ -414,6 +414,9 @@ int main(void)
 		fprintf(stderr, "baseline_fcgi: run it under a FastCGI server (spawn-fcgi)\n");
 		return 1;
 	}
+	/* libfcgi may catch TERM only to flag a shutdown that threads blocked
+	 * in accept() never see: nothing here needs a graceful end. */
+	signal(SIGTERM, SIG_DFL);
 	threads = calloc((size_t)nthreads, sizeof *threads);
 	workers = calloc((size_t)nthreads, sizeof *workers);
 	if (threads == NULL || workers == NULL)

@@ -224,7 +224,10 @@ chmod 755 "$RUN_DIR" "$B"
 if stack_running; then
 	say "stack: reusing the one running in $RUN_DIR"
 else
-	[[ -n ${ATTEMPTS_PORT:-} ]] || export ATTEMPTS_PORT=$(free_port 18580)
+	if [[ -z ${ATTEMPTS_PORT:-} ]]; then
+		ATTEMPTS_PORT=$(free_port 18580)
+		export ATTEMPTS_PORT
+	fi
 	say "stack: ./dev up in $RUN_DIR (nginx port $ATTEMPTS_PORT)"
 	STARTED_STACK=1
 	ATTEMPTS_RUN_DIR=$RUN_DIR "$repo/dev" up --no-install --no-build --no-demo \
@@ -286,9 +289,10 @@ build_baseline() {
 	# Not in the Makefile yet: build it by hand, into the run directory.
 	BASE_BIN=$B/baseline_fcgi
 	if [[ ! -x $BASE_BIN || $BASE_BIN -ot $BASE_SRC ]]; then
+		local pq_cflags=()
+		read -ra pq_cflags <<<"$(pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)"
 		say "baseline: cc $BASE_SRC"
-		${CC:-cc} -std=gnu11 -O2 -g -Wall -Wextra -pthread \
-			$(pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql) \
+		${CC:-cc} -std=gnu11 -O2 -g -Wall -Wextra -pthread "${pq_cflags[@]}" \
 			-o "$BASE_BIN" "$BASE_SRC" -lfcgi -lpq -pthread >>"$B/build.log" 2>&1 ||
 			die "building the baseline failed (log: $B/build.log)"
 	fi
@@ -600,7 +604,7 @@ run_wrk() {
 		awk '{print $1 + $2}')
 	# CPU microseconds per request: the side's workers, its nginx,
 	# PostgreSQL, and the whole machine (every process, ours or not).
-	read -r CPU_APP[$name] CPU_NGX[$name] CPU_PG[$name] CPU_ALL[$name] < <(awk \
+	read -r "CPU_APP[$name]" "CPU_NGX[$name]" "CPU_PG[$name]" "CPU_ALL[$name]" < <(awk \
 		-v r="${REQS[$name]}" -v hz="$CLK_TCK" -v a="$(cpu_delta "$a0" "$a1")" \
 		-v n="$(cpu_delta "$n0" "$n1")" -v p="$(cpu_delta "$p0" "$p1")" -v t=$((t1 - t0)) \
 		'BEGIN {f = r ? 1e6 / hz / r : 0; printf "%.0f %.0f %.0f %.0f\n", a * f, n * f, p * f, t * f}')
@@ -667,7 +671,7 @@ run_pgbench() {
 	PGTPS[$name]=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out" | head -n 1 | awk '{printf "%.1f", $1}')
 	RPS[$name]=${PGTPS[$name]}
 	# Per-transaction latencies (us, 3rd field) of every client thread.
-	read -r REQS[$name] P50[$name] P99[$name] < <(cat "$RESULTS/$name".log* |
+	read -r "REQS[$name]" "P50[$name]" "P99[$name]" < <(cat "$RESULTS/$name".log* |
 		awk '{print $3}' | sort -n |
 		awk '{a[NR] = $1} END {if (!NR) {print "0 0 0"; exit}
 		     i50 = int(NR * 0.50); if (i50 < 1) i50 = 1
@@ -683,8 +687,10 @@ run_pgbench() {
 say "pgbench -M prepared -c $CONC -j $WRK_T -T $PG_DUR: the SQL alone"
 run_pgbench pg_state pgbench_state.sql
 run_pgbench pg_state_naive pgbench_state_naive.sql
-run_pgbench pg_save pgbench_save.sql
-((QUICK)) || run_pgbench pg_save_naive pgbench_save_naive.sql
+if ((!QUICK)); then
+	run_pgbench pg_save pgbench_save.sql
+	run_pgbench pg_save_naive pgbench_save_naive.sql
+fi
 
 # ------------------------------------------------------------------ RSS
 
@@ -737,9 +743,9 @@ ACT_EVENTS=$(awk -v r="${RPS[svc_activity20]}" 'BEGIN {printf "%.1f", r * 20}')
 R_ACT=$(fmt_ratio "$ACT_EVENTS" "${RPS[svc_activity1]}")
 G_HTTP=$(fmt_ratio "${RPS[base_get_db]}" "${RPS[base_get_naive]}")
 G_PG_STATE=$(fmt_ratio "${RPS[pg_state]}" "${RPS[pg_state_naive]}")
-G_PG_SAVE=$(fmt_ratio "${RPS[pg_save]}" "${RPS[pg_save_naive]:-n/a}")
+G_PG_SAVE=$(fmt_ratio "${RPS[pg_save]:-n/a}" "${RPS[pg_save_naive]:-n/a}")
 R_SQL_STATE=$(fmt_ratio "${RPS[svc_get_nocache]}" "${RPS[pg_state]}")
-R_SQL_SAVE=$(fmt_ratio "${RPS[svc_save]}" "${RPS[pg_save]}")
+R_SQL_SAVE=$(fmt_ratio "${RPS[svc_save]}" "${RPS[pg_save]:-n/a}")
 
 TAIL_BAD=()
 for n in svc_get_hit svc_get_nocache svc_save svc_batch50 svc_activity20 svc_activity1; do
@@ -930,7 +936,7 @@ EOF
 |---|---|---|---|---|
 | state: set_config + get_attempt_state, one pipeline (\`\\startpipeline\`) | ${RPS[pg_state]} | ${P50[pg_state]} | ${P99[pg_state]} | GET no-cache: $R_SQL_STATE |
 | state, naive: BEGIN; set_config; call; COMMIT | ${RPS[pg_state_naive]} | ${P50[pg_state_naive]} | ${P99[pg_state_naive]} | |
-| save: set_config + save_attempt, one pipeline | ${RPS[pg_save]} | ${P50[pg_save]} | ${P99[pg_save]} | PATCH save: $R_SQL_SAVE |
+| save: set_config + save_attempt, one pipeline | ${RPS[pg_save]:-n/a} | ${P50[pg_save]:-n/a} | ${P99[pg_save]:-n/a} | PATCH save: $R_SQL_SAVE |
 | save, naive: four round trips | ${RPS[pg_save_naive]:-n/a} | ${P50[pg_save_naive]:-n/a} | ${P99[pg_save_naive]:-n/a} | |
 
 ### One round trip against the naive sequence
@@ -944,7 +950,7 @@ EOF
 	fi
 	cat <<EOF
 | pgbench, state | ${RPS[pg_state]} tps | ${RPS[pg_state_naive]} tps | $G_PG_STATE x |
-| pgbench, save | ${RPS[pg_save]} tps | ${RPS[pg_save_naive]:-n/a} tps | $G_PG_SAVE x |
+| pgbench, save | ${RPS[pg_save]:-n/a} tps | ${RPS[pg_save_naive]:-n/a} tps | $G_PG_SAVE x |
 
 ## Worker memory
 
@@ -972,7 +978,7 @@ RSS ≤ 32 MiB: $RSS_OK (largest $((RSS_MAX / 1024)) MiB). No growth between $((
 | no RSS growth $((RSS_N / 2))→$RSS_N requests | $GROWTH_MAX KiB | $GROWTH_OK |
 | one round trip vs naive sequence | $G_HTTP x (HTTP), $G_PG_STATE x / $G_PG_SAVE x (pgbench state / save) | shown |
 
-Run time of the measurements: ${ELAPSED} s. Raw wrk and pgbench outputs: $RESULTS.
+Run time of the measurements: ${ELAPSED} s. Raw wrk and pgbench outputs: ${RESULTS#"$repo/"}.
 EOF
 	cat <<'EOF'
 
@@ -1018,7 +1024,7 @@ pr "activity 20 (events/s $ACT_EVENTS)" "${RPS[svc_activity20]}" "${P50[svc_acti
 pr "activity 1" "${RPS[svc_activity1]}" "${P50[svc_activity1]}" "${P99[svc_activity1]}" "" "${RT[svc_activity1]}" ""
 pr "pgbench state pipelined" "${RPS[pg_state]}" "${P50[pg_state]}" "${P99[pg_state]}" "$R_SQL_STATE" "1" "svc/pgbench"
 pr "pgbench state naive" "${RPS[pg_state_naive]}" "${P50[pg_state_naive]}" "${P99[pg_state_naive]}" "$G_PG_STATE" "4" "pipeline gain"
-pr "pgbench save pipelined" "${RPS[pg_save]}" "${P50[pg_save]}" "${P99[pg_save]}" "$R_SQL_SAVE" "1" "svc/pgbench"
+pr "pgbench save pipelined" "${RPS[pg_save]:-n/a}" "${P50[pg_save]:-n/a}" "${P99[pg_save]:-n/a}" "$R_SQL_SAVE" "1" "svc/pgbench"
 pr "pgbench save naive" "${RPS[pg_save_naive]:-n/a}" "${P50[pg_save_naive]:-n/a}" "${P99[pg_save_naive]:-n/a}" "$G_PG_SAVE" "4" "pipeline gain"
 echo "p99 <= 10 x p50: $( ((${#TAIL_BAD[@]} == 0)) && echo met || echo "not met: ${TAIL_BAD[*]}")"
 echo "worker RSS max $((RSS_MAX / 1024)) MiB ($RSS_OK), growth $((RSS_N / 2))->$RSS_N max $GROWTH_MAX KiB ($GROWTH_OK)"

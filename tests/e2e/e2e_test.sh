@@ -13,35 +13,15 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# automake exports srcdir (top source directory, relative to the build
-# directory we run in; Makefile.am also exports abs_top_srcdir and
-# abs_top_builddir); run by hand, the checkout is two levels up.
-srcdir=${abs_top_srcdir:-${srcdir:-$here/../..}}
-[[ -x $srcdir/dev ]] || srcdir=$here/../..
-srcdir=$(cd "$srcdir" && pwd)
-if [[ -n ${abs_top_builddir:-} ]]; then
-	builddir=$abs_top_builddir
-elif [[ -f ./config.status && -x ./cgi-bin/attempts.fcgi ]]; then
-	builddir=$PWD
-else
-	builddir=$srcdir
-fi
+# shellcheck source=tests/lib/stack.sh
+. "$here/../lib/stack.sh"
+stack_locate
 check_bin=${CHECK_E2E:-tests/e2e/check_e2e}
 [[ $check_bin == /* ]] || check_bin=$builddir/$check_bin
 api_bin=${CHECK_API:-tests/e2e/check_api}
 [[ $api_bin == /* ]] || api_bin=$builddir/$api_bin
 uploads_bin=${CHECK_UPLOADS:-tests/e2e/check_uploads}
 [[ $uploads_bin == /* ]] || uploads_bin=$builddir/$uploads_bin
-fcgi_bin=$builddir/cgi-bin/attempts.fcgi
-
-skip() {
-	echo "SKIP: $*"
-	exit 77
-}
-
-have_tool() {
-	command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 || -x /sbin/$1 ]]
-}
 
 have_tool nginx || skip "nginx not installed (Debian: nginx-light)"
 have_tool spawn-fcgi || skip "spawn-fcgi not installed"
@@ -56,33 +36,7 @@ if [[ ! -x $fcgi_bin ]]; then
 	exit 99
 fi
 
-# The test owns its world: nothing of the caller's configuration leaks in.
-for v in $(compgen -e); do
-	case $v in
-	ATTEMPTS_*) unset "$v" ;;
-	esac
-done
-
-# True if TCP port $1 on 127.0.0.1 has no listener.
-port_free() {
-	if command -v ss >/dev/null 2>&1; then
-		[[ -z $(ss -ltnH "sport = :$1" 2>/dev/null) ]]
-	else
-		! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-	fi
-}
-
-# Prints the first free port from $1 upward.
-free_port() {
-	local p
-	for ((p = $1; p < $1 + 1000; p++)); do
-		if port_free "$p"; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
+stack_isolate_env
 
 port=$(free_port 18080) || {
 	echo "ERROR: no free TCP port from 18080"
@@ -112,7 +66,7 @@ print_logs() {
 cleanup() {
 	local rc=$?
 	trap - EXIT
-	if ((rc != 0 && rc != 77)) || ((failed_any)); then
+	if ((rc != 0 && rc != 77)) || ((failed_any || n_fail)); then
 		print_logs
 	fi
 	ATTEMPTS_RUN_DIR=$dir "$dev" down >/dev/null 2>&1 || true
@@ -175,46 +129,6 @@ else
 fi
 
 # ------------------------------------------------------------ shell checks
-
-n_pass=0
-n_fail=0
-ok() {
-	echo "ok - $1"
-	n_pass=$((n_pass + 1))
-}
-not_ok() {
-	echo "not ok - $1${2:+: $2}"
-	n_fail=$((n_fail + 1))
-	failed_any=1
-}
-
-read_pid() {
-	local pid=
-	read -r pid 2>/dev/null <"$1" || true
-	[[ $pid =~ ^[0-9]+$ ]] && echo "$pid"
-}
-
-# True if $1 is a live, non-zombie process.
-alive() {
-	local stat
-	[[ ${1:-} =~ ^[0-9]+$ ]] || return 1
-	read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
-	stat=${stat##*) }
-	[[ ${stat:0:1} != Z ]]
-}
-
-children_of() {
-	local f stat ppid pid
-	for f in /proc/[0-9]*/stat; do
-		read -r stat 2>/dev/null <"$f" || continue
-		stat=${stat##*) }
-		read -r _ ppid _ <<<"$stat"
-		if [[ $ppid == "$1" ]] && alive "${f//[!0-9]/}"; then
-			pid=${f#/proc/}
-			echo "${pid%/stat}"
-		fi
-	done
-}
 
 # HTTP status of a request: http_code [curl args...]
 http_code() {
@@ -365,7 +279,7 @@ else
 	not_ok "./dev down left no process behind" "left: ${detail:-none}; socket: $(ls "$dir/fcgi.sock" 2>&1)"
 fi
 
-echo "shell-checks: $n_pass passed, $n_fail failed"
+summary shell-checks
 if ((check_rc != 0 || api_rc != 0 || uploads_rc != 0 || n_fail != 0)); then
 	failed_any=1
 	exit 1

@@ -27,27 +27,11 @@ set -uo pipefail
 export LC_ALL=C # $EPOCHREALTIME and awk with a decimal point
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-srcdir=${abs_top_srcdir:-${srcdir:-$here/../..}}
-[[ -x $srcdir/dev ]] || srcdir=$here/../..
-srcdir=$(cd "$srcdir" && pwd)
-if [[ -n ${abs_top_builddir:-} ]]; then
-	builddir=$abs_top_builddir
-elif [[ -f ./config.status && -x ./cgi-bin/attempts.fcgi ]]; then
-	builddir=$PWD
-else
-	builddir=$srcdir
-fi
-fcgi_bin=$builddir/cgi-bin/attempts.fcgi
+# shellcheck source=tests/lib/stack.sh
+. "$here/../lib/stack.sh"
+stack_locate
+stack_not_ok_word=FAIL # a failed check prints "FAIL - ..."
 figures_file=${abs_top_builddir:-$PWD}/tests/e2e/resilience-figures.txt
-
-skip() {
-	echo "SKIP: $*"
-	exit 77
-}
-
-have_tool() {
-	command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 || -x /sbin/$1 ]]
-}
 
 have_tool nginx || skip "nginx not installed (Debian: nginx-light)"
 have_tool spawn-fcgi || skip "spawn-fcgi not installed"
@@ -67,64 +51,9 @@ if [[ ! -x $fcgi_bin ]]; then
 	exit 99
 fi
 
-# The test owns its world: nothing of the caller's configuration leaks in.
-for v in $(compgen -e); do
-	case $v in
-	ATTEMPTS_*) unset "$v" ;;
-	esac
-done
+stack_isolate_env
 
 # ------------------------------------------------------------------ helpers
-
-port_free() {
-	if command -v ss >/dev/null 2>&1; then
-		[[ -z $(ss -ltnH "sport = :$1" 2>/dev/null) ]]
-	else
-		! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-	fi
-}
-
-# Prints the first free port from $1 upward whose unix socket name is free
-# too (PostgreSQL's port numbers name sockets only).
-free_port() {
-	local p
-	for ((p = $1; p < $1 + 1000; p++)); do
-		if port_free "$p" && [[ ! -e /tmp/.s.PGSQL.$p ]]; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
-read_pid() {
-	local pid=
-	read -r pid 2>/dev/null <"$1" || true
-	[[ $pid =~ ^[0-9]+$ ]] && echo "$pid"
-}
-
-alive() {
-	local stat
-	[[ ${1:-} =~ ^[0-9]+$ ]] || return 1
-	read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
-	stat=${stat##*) }
-	[[ ${stat:0:1} != Z ]]
-}
-
-# Prints the live children of pid $1, sorted (from /proc: no procps needed).
-children_of() {
-	local f stat ppid pid
-	for f in /proc/[0-9]*/stat; do
-		read -r stat 2>/dev/null <"$f" || continue
-		stat=${stat##*) }
-		read -r _ ppid _ <<<"$stat"
-		if [[ $ppid == "$1" ]]; then
-			pid=${f#/proc/}
-			pid=${pid%/stat}
-			alive "$pid" && echo "$pid"
-		fi
-	done | sort -n
-}
 
 now() { printf '%s\n' "$EPOCHREALTIME"; }
 # fcalc EXPR: prints EXPR evaluated by awk with 3 decimals.
@@ -142,16 +71,6 @@ jstr() {
 	[[ $2 =~ $re ]] && printf '%s\n' "${BASH_REMATCH[1]}"
 }
 
-n_pass=0
-n_fail=0
-ok() {
-	echo "ok - $1"
-	n_pass=$((n_pass + 1))
-}
-not_ok() {
-	echo "FAIL - $1${2:+: $2}"
-	n_fail=$((n_fail + 1))
-}
 # check COND_STATUS DESCRIPTION [DETAIL]: ok when the status is 0.
 check() {
 	if (($1 == 0)); then ok "$2"; else not_ok "$2" "${3:-}"; fi
@@ -163,6 +82,7 @@ figure() {
 	echo "# figure: $*"
 }
 
+# shellcheck disable=SC2317 # called from the EXIT trap
 write_figures() {
 	local d
 	((${#figures[@]})) || return 0
@@ -986,6 +906,6 @@ figure "pool_exhaustion: results(status/time):$p_lines lock_held_s=$(fcalc "$t_r
 stack_down
 echo "# total time $((SECONDS - started_at)) s"
 figure "runtime_s: $((SECONDS - started_at))"
-echo "resilience: $n_pass passed, $n_fail failed"
+summary resilience
 ((n_fail == 0)) || exit 1
 exit 0

@@ -27,29 +27,12 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-srcdir=${abs_top_srcdir:-${srcdir:-$here/../..}}
-[[ -x $srcdir/dev ]] || srcdir=$here/../..
-srcdir=$(cd "$srcdir" && pwd)
-if [[ -n ${abs_top_builddir:-} ]]; then
-	builddir=$abs_top_builddir
-elif [[ -f ./config.status && -x ./cgi-bin/attempts.fcgi ]]; then
-	builddir=$PWD
-else
-	builddir=$srcdir
-fi
+# shellcheck source=tests/lib/stack.sh
+. "$here/../lib/stack.sh"
+stack_locate
 authz_bin=${CHECK_AUTHZ:-$builddir/tests/e2e/check_authz}
 hostile_bin=${HOSTILE:-$builddir/tests/e2e/hostile}
-fcgi_bin=$builddir/cgi-bin/attempts.fcgi
 hostile_requests=${SECURITY_HOSTILE_REQUESTS:-20000}
-
-skip() {
-	echo "SKIP: $*"
-	exit 77
-}
-
-have_tool() {
-	command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 || -x /sbin/$1 ]]
-}
 
 have_tool nginx || skip "nginx not installed (Debian: nginx-light)"
 have_tool spawn-fcgi || skip "spawn-fcgi not installed"
@@ -72,74 +55,7 @@ if [[ ! $hostile_requests =~ ^[0-9]+$ ]] || ((hostile_requests < 1)); then
 	exit 99
 fi
 
-# The test owns its world: nothing of the caller's configuration leaks in.
-for v in $(compgen -e); do
-	case $v in
-	ATTEMPTS_*) unset "$v" ;;
-	esac
-done
-
-# ------------------------------------------------------------------ helpers
-
-port_free() {
-	if command -v ss >/dev/null 2>&1; then
-		[[ -z $(ss -ltnH "sport = :$1" 2>/dev/null) ]]
-	else
-		! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-	fi
-}
-
-free_port() {
-	local p
-	for ((p = $1; p < $1 + 1000; p++)); do
-		if port_free "$p"; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
-read_pid() {
-	local pid=
-	read -r pid 2>/dev/null <"$1" || true
-	[[ $pid =~ ^[0-9]+$ ]] && echo "$pid"
-}
-
-# True if $1 is a live, non-zombie process.
-alive() {
-	local stat
-	[[ ${1:-} =~ ^[0-9]+$ ]] || return 1
-	read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
-	stat=${stat##*) }
-	[[ ${stat:0:1} != Z ]]
-}
-
-# The live children of $1, sorted, one per line.
-children_of() {
-	local f stat ppid pid
-	for f in /proc/[0-9]*/stat; do
-		read -r stat 2>/dev/null <"$f" || continue
-		stat=${stat##*) }
-		read -r _ ppid _ <<<"$stat"
-		pid=${f#/proc/}
-		pid=${pid%/stat}
-		if [[ $ppid == "$1" ]] && alive "$pid"; then
-			echo "$pid"
-		fi
-	done | sort -n
-}
-
-n_pass=0
-n_fail=0
-ok() {
-	echo "ok - $1"
-	n_pass=$((n_pass + 1))
-}
-not_ok() {
-	echo "not ok - $1${2:+: $2}"
-	n_fail=$((n_fail + 1))
-}
+stack_isolate_env
 
 # ------------------------------------------------------------------ the stack
 
@@ -302,6 +218,6 @@ else
 	not_ok "no log holds the JWT secret or a bearer token" "found in: $leaks"
 fi
 
-echo "security: $n_pass passed, $n_fail failed"
+summary security
 ((n_fail == 0)) || exit 1
 exit 0

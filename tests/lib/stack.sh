@@ -1,0 +1,131 @@
+# shellcheck shell=bash
+# tests/lib/stack.sh — helpers shared by the tests that start the whole
+# embedded stack (tests/e2e/e2e_test.sh, resilience_test.sh,
+# security_test.sh). Source it; it defines functions, sets the check
+# counters n_pass/n_fail to 0 and sets no shell options of its own.
+#
+#   stack_locate        sets srcdir, builddir and fcgi_bin (see below)
+#   skip REASON...      prints "SKIP: REASON" and exits 77
+#   have_tool NAME      true if NAME is on PATH or in /usr/sbin or /sbin
+#   stack_isolate_env   unsets every ATTEMPTS_* variable of the caller
+#   port_free PORT      true if TCP port PORT on 127.0.0.1 has no listener
+#   free_port FROM      prints the first free port from FROM upward
+#   read_pid FILE       prints the pid in FILE, if it holds one
+#   alive PID           true if PID is a live, non-zombie process
+#   children_of PID     prints the live children of PID, sorted
+#   ok DESC             prints "ok - DESC", counts a pass
+#   not_ok DESC [DETAIL]  prints "$stack_not_ok_word - DESC[: DETAIL]"
+#                       ("not ok" unless the script sets another), counts
+#                       a failure
+#   summary NAME        prints "NAME: N passed, N failed"
+
+n_pass=0
+n_fail=0
+stack_not_ok_word="not ok"
+
+# Sets srcdir (the checkout), builddir (where the binaries are) and
+# fcgi_bin. automake exports srcdir (top source directory, relative to the
+# build directory we run in; Makefile.am also exports abs_top_srcdir and
+# abs_top_builddir); run by hand, the checkout is the one holding this file.
+stack_locate() {
+	local top
+	top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+	srcdir=${abs_top_srcdir:-${srcdir:-$top}}
+	[[ -x $srcdir/dev ]] || srcdir=$top
+	srcdir=$(cd "$srcdir" && pwd)
+	if [[ -n ${abs_top_builddir:-} ]]; then
+		builddir=$abs_top_builddir
+	elif [[ -f ./config.status && -x ./cgi-bin/attempts.fcgi ]]; then
+		builddir=$PWD
+	else
+		builddir=$srcdir
+	fi
+	# shellcheck disable=SC2034 # for the sourcing script
+	fcgi_bin=$builddir/cgi-bin/attempts.fcgi
+}
+
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+have_tool() {
+	command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 || -x /sbin/$1 ]]
+}
+
+# The test owns its world: nothing of the caller's configuration leaks in.
+stack_isolate_env() {
+	local v
+	for v in $(compgen -e); do
+		case $v in
+		ATTEMPTS_*) unset "$v" ;;
+		esac
+	done
+}
+
+# True if TCP port $1 on 127.0.0.1 has no listener.
+port_free() {
+	if command -v ss >/dev/null 2>&1; then
+		[[ -z $(ss -ltnH "sport = :$1" 2>/dev/null) ]]
+	else
+		! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+	fi
+}
+
+# Prints the first free port from $1 upward whose unix socket name is free
+# too (PostgreSQL's port numbers name sockets only).
+free_port() {
+	local p
+	for ((p = $1; p < $1 + 1000; p++)); do
+		if port_free "$p" && [[ ! -e /tmp/.s.PGSQL.$p ]]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+read_pid() {
+	local pid=
+	read -r pid 2>/dev/null <"$1" || true
+	[[ $pid =~ ^[0-9]+$ ]] && echo "$pid"
+}
+
+# True if $1 is a live, non-zombie process.
+alive() {
+	local stat
+	[[ ${1:-} =~ ^[0-9]+$ ]] || return 1
+	read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+	stat=${stat##*) }
+	[[ ${stat:0:1} != Z ]]
+}
+
+# Prints the live children of pid $1, sorted, one per line (from /proc: no
+# procps needed).
+children_of() {
+	local f stat ppid pid
+	for f in /proc/[0-9]*/stat; do
+		read -r stat 2>/dev/null <"$f" || continue
+		stat=${stat##*) }
+		read -r _ ppid _ <<<"$stat"
+		if [[ $ppid == "$1" ]]; then
+			pid=${f#/proc/}
+			pid=${pid%/stat}
+			alive "$pid" && echo "$pid"
+		fi
+	done | sort -n
+}
+
+ok() {
+	echo "ok - $1"
+	n_pass=$((n_pass + 1))
+}
+
+not_ok() {
+	echo "$stack_not_ok_word - $1${2:+: $2}"
+	n_fail=$((n_fail + 1))
+}
+
+summary() {
+	echo "$1: $n_pass passed, $n_fail failed"
+}
