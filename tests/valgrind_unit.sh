@@ -25,7 +25,7 @@ fi
 
 CK_FORK=no
 export CK_FORK
-valgrind --quiet --leak-check=full --error-exitcode=1 \
+valgrind --leak-check=full --error-exitcode=1 \
 	--errors-for-leak-kinds=definite,indirect \
 	"$unit"
 status=$?
