@@ -39,7 +39,7 @@ AS $$
       FROM jsonb_array_elements(CASE WHEN jsonb_typeof(p_items) = 'array'
                                      THEN p_items ELSE '[]' END) AS e(value)
      WHERE CASE WHEN jsonb_typeof(e.value) = 'object' AND jsonb_typeof(e.value -> 'attempt_id') = 'string'
-                THEN is_uuid(e.value ->> 'attempt_id') ELSE false END
+                THEN attempts.is_uuid(e.value ->> 'attempt_id') ELSE false END
 $$;
 
 -- Locks, in attempt_id order, the attempts among p_ids that the caller may
@@ -66,7 +66,7 @@ LANGUAGE sql STABLE
 AS $$
     SELECT CASE
         WHEN a.status = 'submitted' THEN '["submitted"]'::jsonb
-        ELSE CASE WHEN past_grace(a) THEN '["deadline_passed"]'::jsonb ELSE '[]'::jsonb END
+        ELSE CASE WHEN attempts.past_grace(a) THEN '["deadline_passed"]'::jsonb ELSE '[]'::jsonb END
           || CASE WHEN octet_length(a.answers::text) > 524288
                   THEN '["answers_too_large"]'::jsonb ELSE '[]'::jsonb END
     END

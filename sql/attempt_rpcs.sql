@@ -32,7 +32,7 @@ CREATE OR REPLACE FUNCTION attempts.invalid(p_field text, p_message text)
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE
 AS $$
-    SELECT err('validation_failed', p_message, jsonb_build_object('field', p_field))
+    SELECT attempts.err('validation_failed', p_message, jsonb_build_object('field', p_field))
 $$;
 
 -- The error for missing or unusable claims.
@@ -40,7 +40,7 @@ CREATE OR REPLACE FUNCTION attempts.unauthorized()
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE
 AS $$
-    SELECT err('unauthorized', 'missing or invalid request.jwt.claims')
+    SELECT attempts.err('unauthorized', 'missing or invalid request.jwt.claims')
 $$;
 
 -- The claims object from request.jwt.claims, or NULL when the setting is
@@ -319,7 +319,7 @@ CREATE OR REPLACE FUNCTION attempts.receipt_of(p_answers jsonb)
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT
 AS $$
-    SELECT encode(sha256(convert_to(jcs(p_answers), 'UTF8')), 'hex')
+    SELECT encode(sha256(convert_to(attempts.jcs(p_answers), 'UTF8')), 'hex')
 $$;
 
 ------------------------------------------------------------------ builders
@@ -335,8 +335,8 @@ AS $$
         'time_limit_s', e.time_limit_s,
         'grace_s', e.grace_s,
         'max_attempts', e.max_attempts,
-        'opens_at', ts(e.opens_at),
-        'closes_at', ts(e.closes_at),
+        'opens_at', attempts.ts(e.opens_at),
+        'closes_at', attempts.ts(e.closes_at),
         'upload', jsonb_build_object('max_bytes', e.upload_max_bytes,
                                      'allowed_types', to_jsonb(e.upload_allowed_types)))
 $$;
@@ -366,11 +366,11 @@ AS $$
         'answers', a.answers,
         'auto_save_data', a.auto_save_data,
         'version', a.version,
-        'started_at', ts(a.started_at),
-        'deadline_at', ts(a.deadline_at),
-        'submitted_at', ts(a.submitted_at),
-        'updated_at', ts(a.updated_at),
-        'time_remaining_s', time_remaining_s(a))
+        'started_at', attempts.ts(a.started_at),
+        'deadline_at', attempts.ts(a.deadline_at),
+        'submitted_at', attempts.ts(a.submitted_at),
+        'updated_at', attempts.ts(a.updated_at),
+        'time_remaining_s', attempts.time_remaining_s(a))
 $$;
 
 -- The attempt info object: the state without answers and auto_save_data,
@@ -379,7 +379,7 @@ CREATE OR REPLACE FUNCTION attempts.attempt_info_json(a attempts.attempts)
 RETURNS jsonb
 LANGUAGE sql STABLE
 AS $$
-    SELECT (attempt_state_json(a) - 'answers' - 'auto_save_data')
+    SELECT (attempts.attempt_state_json(a) - 'answers' - 'auto_save_data')
         || jsonb_build_object(
             'exam_title', (SELECT e.title FROM attempts.exams e WHERE e.exam_id = a.exam_id),
             'activity_count', (SELECT count(*) FROM attempts.attempt_activity v
@@ -401,7 +401,7 @@ AS $$
         'content_type', u.content_type,
         'size_bytes', u.size_bytes,
         'sha256', u.sha256,
-        'created_at', ts(u.created_at))
+        'created_at', attempts.ts(u.created_at))
 $$;
 
 ------------------------------------------------------------------ access and state changes
@@ -436,11 +436,11 @@ LANGUAGE sql IMMUTABLE
 AS $$
     SELECT CASE
         WHEN a.attempt_id IS NULL OR (p_role = 'student' AND a.user_id <> p_sub)
-            THEN err('not_found', 'attempt not found')
+            THEN attempts.err('not_found', 'attempt not found')
         WHEN p_mode = 'owner' AND a.user_id <> p_sub
-            THEN err('forbidden', 'only the attempt''s owner may change it')
+            THEN attempts.err('forbidden', 'only the attempt''s owner may change it')
         WHEN p_mode = 'staff' AND p_role NOT IN ('proctor', 'admin')
-            THEN err('forbidden', 'proctor or admin role required')
+            THEN attempts.err('forbidden', 'proctor or admin role required')
     END
 $$;
 

@@ -23,13 +23,7 @@ api_bin=${CHECK_API:-tests/e2e/check_api}
 uploads_bin=${CHECK_UPLOADS:-tests/e2e/check_uploads}
 [[ $uploads_bin == /* ]] || uploads_bin=$builddir/$uploads_bin
 
-have_tool nginx || skip "nginx not installed (Debian: nginx-light)"
-have_tool spawn-fcgi || skip "spawn-fcgi not installed"
-have_tool multiwatch || skip "multiwatch not installed"
-have_tool curl || skip "curl not installed"
-# shellcheck source=tests/lib/pg.sh
-. "$srcdir/tests/lib/pg.sh"
-pg_bindir >/dev/null 2>&1 || skip "PostgreSQL server (initdb) not installed (Debian: postgresql-15)"
+stack_need_tools
 
 if [[ ! -x $fcgi_bin ]]; then
 	echo "ERROR: $fcgi_bin not built"
@@ -38,39 +32,21 @@ fi
 
 stack_isolate_env
 
-port=$(free_port 18080) || {
-	echo "ERROR: no free TCP port from 18080"
-	exit 99
-}
-pgport=$(free_port 56000) || {
-	echo "ERROR: no free port number from 56000"
-	exit 99
-}
+stack_pick_ports 18080 56000
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/attempts-e2e.XXXXXX") || exit 99
 chmod 755 "$dir"
 dev=$srcdir/dev
 failed_any=0
 
-# shellcheck disable=SC2317 # called from the EXIT trap
-print_logs() {
-	local f
-	for f in "$dir/logs/workers.log" "$dir/logs/nginx-error.log" "$dir/pg/postgres.log"; do
-		[[ -f $f ]] || continue
-		echo "--- tail of $f"
-		tail -n 40 "$f"
-	done
-}
-
 # shellcheck disable=SC2317 # the EXIT trap
 cleanup() {
 	local rc=$?
 	trap - EXIT
 	if ((rc != 0 && rc != 77)) || ((failed_any || n_fail)); then
-		print_logs
+		stack_print_logs 40
 	fi
-	ATTEMPTS_RUN_DIR=$dir "$dev" down >/dev/null 2>&1 || true
-	rm -rf "$dir"
+	stack_teardown
 	exit "$rc"
 }
 trap cleanup EXIT

@@ -33,15 +33,8 @@ stack_locate
 stack_not_ok_word=FAIL # a failed check prints "FAIL - ..."
 figures_file=${abs_top_builddir:-$PWD}/tests/e2e/resilience-figures.txt
 
-have_tool nginx || skip "nginx not installed (Debian: nginx-light)"
-have_tool spawn-fcgi || skip "spawn-fcgi not installed"
-have_tool multiwatch || skip "multiwatch not installed"
-have_tool curl || skip "curl not installed"
-# shellcheck source=tests/lib/pg.sh
-. "$srcdir/tests/lib/pg.sh"
-pg_bindir >/dev/null 2>&1 || skip "PostgreSQL server (initdb) not installed (Debian: postgresql-15)"
-PSQL=$(pg_bindir)/psql
-[[ -x $PSQL ]] || PSQL=$(command -v psql) || skip "psql not installed"
+stack_need_tools
+stack_need_psql
 # %header{} in --write-out needs curl 7.84.
 curl -s -o /dev/null -w '%header{x}' file:///dev/null 2>/dev/null ||
 	skip "curl too old (--write-out %header{} needs 7.84)"
@@ -97,14 +90,7 @@ write_figures() {
 
 # ------------------------------------------------------------------ the stack
 
-port=$(free_port 18600) || {
-	echo "ERROR: no free TCP port from 18600"
-	exit 99
-}
-pgport=$(free_port 56600) || {
-	echo "ERROR: no free port number from 56600"
-	exit 99
-}
+stack_pick_ports 18600 56600
 # Short: PostgreSQL's socket path must fit in 108 bytes.
 dir=$(mktemp -d /tmp/attempts-res.XXXXXX) || exit 99
 chmod 755 "$dir"
@@ -112,16 +98,6 @@ mkdir -p "$dir/w"
 dev=$srcdir/dev
 bg_pids=()
 started_at=$SECONDS
-
-# shellcheck disable=SC2317 # called from the EXIT trap
-print_logs() {
-	local f
-	for f in "$dir/logs/workers.log" "$dir/logs/nginx-error.log" "$dir/pg/postgres.log"; do
-		[[ -f $f ]] || continue
-		echo "--- tail of $f"
-		tail -n 30 "$f"
-	done
-}
 
 # shellcheck disable=SC2317 # the EXIT trap
 cleanup() {
@@ -135,11 +111,10 @@ cleanup() {
 		wait "$p" 2>/dev/null
 	done
 	if ((rc != 0 && rc != 77)) || ((n_fail)); then
-		print_logs
+		stack_print_logs 30
 	fi
 	write_figures
-	ATTEMPTS_RUN_DIR=$dir "$dev" down >/dev/null 2>&1 || true
-	rm -rf "$dir"
+	stack_teardown
 	exit "$rc"
 }
 trap cleanup EXIT

@@ -34,15 +34,8 @@ authz_bin=${CHECK_AUTHZ:-$builddir/tests/e2e/check_authz}
 hostile_bin=${HOSTILE:-$builddir/tests/e2e/hostile}
 hostile_requests=${SECURITY_HOSTILE_REQUESTS:-20000}
 
-have_tool nginx || skip "nginx not installed (Debian: nginx-light)"
-have_tool spawn-fcgi || skip "spawn-fcgi not installed"
-have_tool multiwatch || skip "multiwatch not installed"
-have_tool curl || skip "curl not installed"
-# shellcheck source=tests/lib/pg.sh
-. "$srcdir/tests/lib/pg.sh"
-pg_bindir >/dev/null 2>&1 || skip "PostgreSQL server (initdb) not installed (Debian: postgresql-15)"
-PSQL=$(pg_bindir)/psql
-[[ -x $PSQL ]] || PSQL=$(command -v psql) || skip "psql not installed"
+stack_need_tools
+stack_need_psql
 
 for f in "$fcgi_bin" "$authz_bin" "$hostile_bin"; do
 	if [[ ! -x $f ]]; then
@@ -59,14 +52,7 @@ stack_isolate_env
 
 # ------------------------------------------------------------------ the stack
 
-port=$(free_port 18900) || {
-	echo "ERROR: no free TCP port from 18900"
-	exit 99
-}
-pgport=$(free_port 56900) || {
-	echo "ERROR: no free port number from 56900"
-	exit 99
-}
+stack_pick_ports 18900 56900
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/attempts-sec.XXXXXX") || exit 99
 chmod 755 "$dir"
@@ -76,8 +62,7 @@ dev=$srcdir/dev
 cleanup() {
 	local rc=$?
 	trap - EXIT
-	ATTEMPTS_RUN_DIR=$dir "$dev" down >/dev/null 2>&1 || true
-	rm -rf "$dir"
+	stack_teardown
 	exit "$rc"
 }
 trap cleanup EXIT

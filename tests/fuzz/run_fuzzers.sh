@@ -60,7 +60,7 @@ for h in $harnesses; do
 	if [ -d "$corpus_root/$h" ]; then
 		cp "$corpus_root/$h"/* "$dir/corpus/" 2>/dev/null
 	fi
-	seeds=$(ls "$dir/corpus" | wc -l)
+	seeds=$(find "$dir/corpus" -type f | wc -l)
 	"$bin_dir/$h" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
 		-print_final_stats=1 -error_exitcode=1 -timeout_exitcode=1 \
 		-artifact_prefix="$dir/artifacts/" "$dir/corpus" >"$dir/log" 2>&1
@@ -68,7 +68,7 @@ for h in $harnesses; do
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -n 1)
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$dir/log" | tail -n 1)
 	cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$dir/log" | tail -n 1)
-	size=$(ls "$dir/corpus" | wc -l)
+	size=$(find "$dir/corpus" -type f | wc -l)
 	artifacts=$(ls "$dir/artifacts")
 	summary="executions=${execs:-?} exec/s=${rate:-?} ${cov:-cov: ?} corpus=$seeds->$size"
 	if [ "$rc" -eq 0 ] && [ -z "$artifacts" ]; then
@@ -83,10 +83,9 @@ for h in $harnesses; do
 			echo "  input kept: $artifact_dir/$h-$a"
 			echo "  reproduce:  $bin_dir/$h $artifact_dir/$h-$a"
 		done
-		# The sanitizer report (or libFuzzer's own) is the interesting part.
-		grep -n -m 1 -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|SUMMARY:' \
-			"$dir/log" >/dev/null && sed -n '/==ERROR\|runtime error:\|ERROR: libFuzzer/,$p' "$dir/log" |
-			head -n 40 | sed 's/^/  | /'
+		# The report: the harness's own message, the sanitizer's or libFuzzer's.
+		grep -n -E '^fuzz_[a-z]+: |ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|^SUMMARY:|^    #[0-9] ' \
+			"$dir/log" | head -n 30 | sed 's/^/  | /'
 	fi
 	if [ -n "${FUZZ_KEEP_CORPUS:-}" ]; then
 		mkdir -p "$FUZZ_KEEP_CORPUS/$h" && cp "$dir/corpus"/* "$FUZZ_KEEP_CORPUS/$h/" 2>/dev/null

@@ -7,9 +7,19 @@
 #   stack_locate        sets srcdir, builddir and fcgi_bin (see below)
 #   skip REASON...      prints "SKIP: REASON" and exits 77
 #   have_tool NAME      true if NAME is on PATH or in /usr/sbin or /sbin
+#   stack_need_tools    skips (77) unless nginx, spawn-fcgi, multiwatch, curl
+#                       and a PostgreSQL server are there; sources
+#                       $srcdir/tests/lib/pg.sh (after stack_locate)
+#   stack_need_psql     sets PSQL to psql's path; skips (77) without one
 #   stack_isolate_env   unsets every ATTEMPTS_* variable of the caller
 #   port_free PORT      true if TCP port PORT on 127.0.0.1 has no listener
 #   free_port FROM      prints the first free port from FROM upward
+#   stack_pick_ports TCP_FROM PG_FROM
+#                       sets port (nginx) and pgport (PostgreSQL) to free
+#                       ports from those upward; exits 99 if there is none
+#   stack_print_logs N  prints the last N lines of the stack's logs in $dir
+#   stack_teardown      stops the stack of run directory $dir (./dev down,
+#                       quietly) and removes $dir
 #   read_pid FILE       prints the pid in FILE, if it holds one
 #   alive PID           true if PID is a live, non-zombie process
 #   children_of PID     prints the live children of PID, sorted
@@ -53,6 +63,23 @@ have_tool() {
 	command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 || -x /sbin/$1 ]]
 }
 
+# Skips the test unless the stack's tools are installed; sources pg.sh.
+stack_need_tools() {
+	have_tool nginx || skip "nginx not installed (Debian: nginx-light)"
+	have_tool spawn-fcgi || skip "spawn-fcgi not installed"
+	have_tool multiwatch || skip "multiwatch not installed"
+	have_tool curl || skip "curl not installed"
+	# shellcheck source=tests/lib/pg.sh
+	. "$srcdir/tests/lib/pg.sh"
+	pg_bindir >/dev/null 2>&1 || skip "PostgreSQL server (initdb) not installed (Debian: postgresql-15)"
+}
+
+# Sets PSQL: the psql next to initdb, else the one on PATH.
+stack_need_psql() {
+	PSQL=$(pg_bindir)/psql
+	[[ -x $PSQL ]] || PSQL=$(command -v psql) || skip "psql not installed"
+}
+
 # The test owns its world: nothing of the caller's configuration leaks in.
 stack_isolate_env() {
 	local v
@@ -83,6 +110,36 @@ free_port() {
 		fi
 	done
 	return 1
+}
+
+# Sets port (for nginx) and pgport (PostgreSQL's socket) to the first free
+# ports from $1 and $2 upward.
+# shellcheck disable=SC2034 # for the sourcing script
+stack_pick_ports() {
+	port=$(free_port "$1") || {
+		echo "ERROR: no free TCP port from $1"
+		exit 99
+	}
+	pgport=$(free_port "$2") || {
+		echo "ERROR: no free port number from $2"
+		exit 99
+	}
+}
+
+# Prints the last $1 lines of each log of the stack in run directory $dir.
+stack_print_logs() {
+	local f
+	for f in "$dir/logs/workers.log" "$dir/logs/nginx-error.log" "$dir/pg/postgres.log"; do
+		[[ -f $f ]] || continue
+		echo "--- tail of $f"
+		tail -n "$1" "$f"
+	done
+}
+
+# Stops whatever $srcdir/dev runs in $dir and removes the directory.
+stack_teardown() {
+	ATTEMPTS_RUN_DIR=$dir "$srcdir/dev" down >/dev/null 2>&1 || true
+	rm -rf "$dir"
 }
 
 read_pid() {
