@@ -2,6 +2,7 @@
 #include "app.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ struct app {
 	pthread_mutex_t stop_lock;
 	pthread_cond_t stop_cond;
 	int stopping;
+	atomic_ulong ticks; /* housekeeping rounds, for tests */
 };
 
 void app_cache_key(char *out, size_t n, const char *kind, const char *id)
@@ -91,6 +93,7 @@ static void *housekeeping(void *arg)
 
 		pthread_mutex_unlock(&a->stop_lock);
 		listener_maintain(a->listener);
+		atomic_fetch_add(&a->ticks, 1);
 		if (++tick % REAP_EVERY_TICKS == 0)
 			pool_reap_idle(a->db.pool);
 		now = clock_monotonic_ms(NULL);
@@ -238,6 +241,11 @@ int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 	http_request_free(&req);
 	http_response_free(&resp);
 	return status;
+}
+
+unsigned long app_housekeeping_rounds(app *a)
+{
+	return atomic_load(&a->ticks);
 }
 
 int app_cache_usable(app *a)

@@ -47,6 +47,9 @@ listener *app_listener(const app *a);
  * not but the breaker is open or half-open (the database is down). */
 int app_cache_usable(app *a);
 
+/* Rounds the housekeeping thread has made (one per 100 ms when idle). */
+unsigned long app_housekeeping_rounds(app *a);
+
 /* Drops this process's cached entries of one attempt. */
 void app_invalidate_attempt(app *a, const char *attempt_id);
 
