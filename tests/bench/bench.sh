@@ -1004,6 +1004,7 @@ EOF
 - Reproduce: `./dev bench` (full, rewrites this file) or
   `./dev bench --quick` (smoke run, report in the run directory).
 EOF
+	cat "$repo/tests/bench/tuning-log.md" 2>/dev/null || true
 } >"$REPORT.tmp"
 mv -f "$REPORT.tmp" "$REPORT"
 
