@@ -1,0 +1,292 @@
+/* fuzz_jwt: libFuzzer harness for bearer-token verification
+ * (auth_verify_header, auth_verify) and base64url (auth_b64url_decode,
+ * auth_b64url_encode), with a fixed secret and a fixed clock.
+ *
+ * Input: byte 0 picks the mode (low 2 bits) and flags; the rest is:
+ *   mode 0  an Authorization header value, verified as is;
+ *   mode 1  a bare compact JWT, verified as is;
+ *   mode 2  base64url text to decode (byte 1 = output capacity), and
+ *           bytes to encode and decode back;
+ *   mode 3  structure-aware: "<header JSON>\0<payload JSON>" (no NUL:
+ *           the whole rest is the payload under the standard header),
+ *           encoded and signed with the right secret here, so that the
+ *           claim checks (sub, role, exp, nbf, iat, alg, typ, crit) run.
+ *           Flag 0x04 signs with a wrong secret, 0x08 flips a signature
+ *           character: both must then be refused. Bits 4..6 pick a second
+ *           clock for a repeat verification (served from auth.c's memo of
+ *           verified tokens), whose answer must follow the time rules too.
+ *
+ * Invariants: whatever is accepted has alg HS256, a canonical UUID sub, a
+ * known role and claims JSON that parses back to the same sub and role; in
+ * mode 3, acceptance matches a reference check of the claims exactly;
+ * base64url decoding is canonical (encode(decode(x)) == x) and
+ * decode(encode(b)) == b. Tokens in the seed corpus are signed with
+ * FUZZ_JWT_SECRET (`ATTEMPTS_JWT_SECRET=... cgi-bin/attempts.fcgi token
+ * --ttl 315360000`), and FUZZ_NOW lies within their lifetime. */
+#include <cJSON.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "json.h"
+#include "uuid.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_JWT_SECRET "fuzz-jwt-secret-0123456789abcdef-0123456789"
+#define FUZZ_NOW ((time_t)1893456000) /* 2030-01-01T00:00:00Z */
+
+static const char secret[] = FUZZ_JWT_SECRET;
+#define SECRET_LEN (sizeof secret - 1)
+
+/* What a successful verification must have produced. */
+static void check_claims(const auth_claims *c, const char *token, time_t now)
+{
+	cJSON *j, *header;
+	const cJSON *sub, *role, *alg;
+	const char *dot;
+	unsigned char raw[AUTH_MAX_TOKEN_LEN];
+	long n;
+
+	if (!uuid_valid(c->sub) || auth_role_name(c->role) == NULL)
+		abort();
+	if ((long long)now > c->exp + AUTH_LEEWAY_S)
+		abort();
+	j = json_parse(c->json, strlen(c->json));
+	if (j == NULL)
+		abort();
+	sub = cJSON_GetObjectItemCaseSensitive(j, "sub");
+	role = cJSON_GetObjectItemCaseSensitive(j, "role");
+	if (!cJSON_IsString(sub) || strcmp(sub->valuestring, c->sub) != 0 ||
+	    !cJSON_IsString(role) || strcmp(role->valuestring, auth_role_name(c->role)) != 0)
+		abort();
+	cJSON_Delete(j);
+	/* alg must have been HS256: never "none", never anything else. */
+	while (*token == ' ')
+		token++;
+	dot = strchr(token, '.');
+	if (dot == NULL)
+		abort();
+	n = auth_b64url_decode(token, (size_t)(dot - token), raw, sizeof raw);
+	if (n <= 0)
+		abort();
+	header = cJSON_ParseWithLength((const char *)raw, (size_t)n);
+	alg = cJSON_GetObjectItemCaseSensitive(header, "alg");
+	if (!cJSON_IsString(alg) || strcmp(alg->valuestring, "HS256") != 0)
+		abort();
+	cJSON_Delete(header);
+}
+
+static void verify_text(const char *text, int as_header)
+{
+	auth_claims c;
+	att_err err;
+
+	memset(&c, 0xa5, sizeof c);
+	if (as_header)
+		err = auth_verify_header(text, secret, SECRET_LEN, FUZZ_NOW, &c);
+	else
+		err = auth_verify(text, secret, SECRET_LEN, FUZZ_NOW, &c);
+	if (err == ATT_OK) {
+		const char *tok = text;
+		if (as_header)
+			tok = text + 7; /* "Bearer " checked by the library */
+		check_claims(&c, tok, FUZZ_NOW);
+	} else if (err != ATT_EAUTH) {
+		abort();
+	}
+}
+
+static void mode_b64(const uint8_t *data, size_t size)
+{
+	size_t cap;
+	unsigned char *out;
+	char *enc;
+	long n;
+
+	if (size < 1)
+		return;
+	cap = data[0];
+	data++;
+	size--;
+	/* Decode into an exact-size buffer: writing past cap is a finding. */
+	out = malloc(cap ? cap : 1);
+	if (out == NULL)
+		return;
+	n = auth_b64url_decode((const char *)data, size, out, cap);
+	if (n > (long)cap || n < -1)
+		abort();
+	if (n >= 0) {
+		enc = malloc(4 * (((size_t)n + 2) / 3) + 1);
+		if (enc == NULL)
+			abort();
+		auth_b64url_encode(out, (size_t)n, enc);
+		if (strlen(enc) != size || memcmp(enc, data, size) != 0)
+			abort(); /* one encoding per byte string */
+		free(enc);
+	}
+	free(out);
+	/* And the other way round, for arbitrary bytes. */
+	enc = malloc(4 * ((size + 2) / 3) + 1);
+	out = malloc(size ? size : 1);
+	if (enc == NULL || out == NULL)
+		abort();
+	auth_b64url_encode(data, size, enc);
+	n = auth_b64url_decode(enc, strlen(enc), out, size);
+	if (n != (long)size || memcmp(out, data, size) != 0)
+		abort();
+	free(enc);
+	free(out);
+}
+
+/* Appends the base64url of n bytes at s to dst (room checked by the caller). */
+static size_t put_b64(char *dst, const void *s, size_t n)
+{
+	auth_b64url_encode(s, n, dst);
+	return strlen(dst);
+}
+
+/* The claims rules of API.md section 4 on a payload JSON, independently. */
+static int reference_payload_ok(const char *json, size_t len, time_t now)
+{
+	cJSON *p = cJSON_ParseWithLength(json, len);
+	const cJSON *sub, *role, *num;
+	const char *names[3] = {"exp", "nbf", "iat"};
+	int ok = 0;
+
+	if (!cJSON_IsObject(p))
+		goto out;
+	sub = cJSON_GetObjectItemCaseSensitive(p, "sub");
+	role = cJSON_GetObjectItemCaseSensitive(p, "role");
+	if (!cJSON_IsString(sub) || !uuid_valid(sub->valuestring))
+		goto out;
+	if (!cJSON_IsString(role) || (strcmp(role->valuestring, "student") != 0 &&
+				      strcmp(role->valuestring, "proctor") != 0 &&
+				      strcmp(role->valuestring, "admin") != 0))
+		goto out;
+	for (int i = 0; i < 3; i++) {
+		double d;
+		long long v;
+		num = cJSON_GetObjectItemCaseSensitive(p, names[i]);
+		if (num == NULL) {
+			if (i == 0)
+				goto out; /* exp is required */
+			continue;
+		}
+		if (!cJSON_IsNumber(num))
+			goto out;
+		d = num->valuedouble;
+		if (!isfinite(d) || d < 0 || d > 1e15)
+			goto out;
+		v = (long long)d;
+		if (i == 0 && (long long)now > v + AUTH_LEEWAY_S)
+			goto out;
+		if (i > 0 && v > (long long)now + AUTH_LEEWAY_S)
+			goto out;
+	}
+	ok = 1;
+out:
+	cJSON_Delete(p);
+	return ok;
+}
+
+static void mode_signed(unsigned flags, const uint8_t *data, size_t size)
+{
+	static const char std_header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+	const uint8_t *nul = memchr(data, 0, size);
+	const char *hdr = std_header, *pl = (const char *)data;
+	size_t hlen = sizeof std_header - 1, plen = size, used;
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int mac_len = 0;
+	char *tok;
+	auth_claims c;
+	att_err err;
+	int tampered = (flags & 0x0c) != 0;
+
+	if (nul != NULL) {
+		hdr = (const char *)data;
+		hlen = (size_t)(nul - data);
+		pl = (const char *)nul + 1;
+		plen = size - hlen - 1;
+	}
+	tok = malloc(4 * ((hlen + 2) / 3) + 4 * ((plen + 2) / 3) + 64);
+	if (tok == NULL)
+		return;
+	used = put_b64(tok, hdr, hlen);
+	tok[used++] = '.';
+	used += put_b64(tok + used, pl, plen);
+	if (flags & 0x04)
+		HMAC(EVP_sha256(), "not-the-secret-not-the-secret-!!", 32,
+		     (const unsigned char *)tok, used, mac, &mac_len);
+	else
+		HMAC(EVP_sha256(), secret, (int)SECRET_LEN, (const unsigned char *)tok, used,
+		     mac, &mac_len);
+	tok[used++] = '.';
+	used += put_b64(tok + used, mac, mac_len);
+	if (flags & 0x08) {
+		char *last = &tok[used - 2];
+		*last = *last == 'A' ? 'B' : 'A';
+	}
+	/* The library remembers verified tokens per thread (auth.c's memo): the
+	 * second and third verifications below are answered from it, so the
+	 * time rules must be applied again there, and a token verified under
+	 * one secret must not pass under another. */
+	for (int round = 0; round < 2; round++) {
+		static const long long deltas[8] = {0, -61, 59, 61, 3600, -3600, 86400LL * 365 * 10,
+						    -86400LL * 365 * 40};
+		time_t now = round == 0 ? FUZZ_NOW
+					: FUZZ_NOW + (time_t)deltas[(flags >> 4) & 7];
+		int ref = !tampered && nul == NULL && used <= AUTH_MAX_TOKEN_LEN &&
+			  reference_payload_ok(pl, plen, now);
+
+		err = auth_verify(tok, secret, SECRET_LEN, now, &c);
+		if (err == ATT_OK) {
+			if (tampered)
+				abort(); /* a bad signature got through */
+			check_claims(&c, tok, now);
+			if (!reference_payload_ok(pl, plen, now))
+				abort(); /* accepted claims the contract refuses */
+			if (auth_verify(tok, "another-secret-another-secret-!!", 32, now, &c) == ATT_OK)
+				abort(); /* the memo answered for the wrong secret */
+		} else if (ref) {
+			abort(); /* refused a correctly signed token with valid claims */
+		}
+	}
+	free(tok);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	unsigned flags;
+	char *text;
+
+	if (size < 1 || size > 3 * AUTH_MAX_TOKEN_LEN)
+		return 0;
+	flags = data[0];
+	data++;
+	size--;
+	switch (flags & 3) {
+	case 0:
+	case 1:
+		text = malloc(size + 1);
+		if (text == NULL)
+			return 0;
+		memcpy(text, data, size);
+		text[size] = '\0';
+		verify_text(text, (flags & 3) == 0);
+		free(text);
+		break;
+	case 2:
+		mode_b64(data, size);
+		break;
+	default:
+		mode_signed(flags, data, size);
+		break;
+	}
+	return 0;
+}
