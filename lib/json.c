@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "uuid.h"
@@ -325,9 +326,68 @@ static int scan_literal(json_scan *s, const char *word)
 	return 1;
 }
 
+/* The raw text of one member name (between its quotes). */
+typedef struct key_span {
+	const char *p;
+	size_t n;
+} key_span;
+
+static int key_cmp(const void *a, const void *b)
+{
+	const key_span *x = a, *y = b;
+	size_t n = x->n < y->n ? x->n : y->n;
+	int c = memcmp(x->p, y->p, n);
+
+	return c != 0 ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* Keys of one object; a few on the stack, more on the heap. */
+typedef struct key_set {
+	key_span local[16];
+	key_span *all;
+	size_t n, cap;
+} key_set;
+
+static int key_set_add(key_set *k, const char *p, size_t n)
+{
+	if (k->n == k->cap) {
+		size_t cap = k->cap * 2;
+		key_span *bigger = k->all == k->local ? malloc(cap * sizeof *bigger)
+						      : realloc(k->all, cap * sizeof *bigger);
+		if (bigger == NULL)
+			return 0;
+		if (k->all == k->local)
+			memcpy(bigger, k->local, sizeof k->local);
+		k->all = bigger;
+		k->cap = cap;
+	}
+	k->all[k->n].p = p;
+	k->n++;
+	k->all[k->n - 1].n = n;
+	return 1;
+}
+
+/* 1 if no name repeats. Names are compared as written: C code reads the
+ * first of two equal names, jsonb keeps the last, so a body with both
+ * would be checked in C and stored differently in SQL. */
+static int key_set_unique(key_set *k)
+{
+	qsort(k->all, k->n, sizeof *k->all, key_cmp);
+	for (size_t i = 1; i < k->n; i++)
+		if (key_cmp(&k->all[i - 1], &k->all[i]) == 0)
+			return 0;
+	return 1;
+}
+
 /* Objects and arrays: open, members separated by commas, close. */
 static int scan_container(json_scan *s, char close, int is_object)
 {
+	key_set keys;
+	int ok = 0;
+
+	keys.all = keys.local;
+	keys.n = 0;
+	keys.cap = sizeof keys.local / sizeof keys.local[0];
 	if (++s->depth > JSON_MAX_DEPTH)
 		return 0;
 	s->p++;
@@ -340,26 +400,33 @@ static int scan_container(json_scan *s, char close, int is_object)
 	for (;;) {
 		skip_ws(s);
 		if (is_object) {
-			if (s->p >= s->end || *s->p != '"' || !scan_string(s))
-				return 0;
+			const char *key = s->p + 1;
+			if (s->p >= s->end || *s->p != '"' || !scan_string(s) ||
+			    !key_set_add(&keys, key, (size_t)(s->p - 1 - key)))
+				goto out;
 			skip_ws(s);
 			if (s->p >= s->end || *s->p++ != ':')
-				return 0;
+				goto out;
 		}
 		if (!scan_value(s))
-			return 0;
+			goto out;
 		skip_ws(s);
 		if (s->p >= s->end)
-			return 0;
+			goto out;
 		if (*s->p == ',') {
 			s->p++;
 			continue;
 		}
 		if (*s->p++ != close)
-			return 0;
+			goto out;
 		s->depth--;
-		return 1;
+		ok = !is_object || key_set_unique(&keys);
+		goto out;
 	}
+out:
+	if (keys.all != keys.local)
+		free(keys.all);
+	return ok;
 }
 
 static int scan_value(json_scan *s)

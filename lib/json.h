@@ -66,8 +66,8 @@ int json_top_members(const char *text, size_t len, const char *const *names, int
 		     json_span *spans);
 
 /* Returns 1 if the len bytes at s are exactly one JSON value by RFC 8259
- * (surrounding whitespace allowed), with no \u0000 escape and nesting of
- * at most 256 levels. */
+ * (surrounding whitespace allowed), with no \u0000 escape, no member name
+ * repeated within an object, and nesting of at most 256 levels. */
 int json_valid(const char *s, size_t len);
 
 /* Parses exactly len bytes; NULL unless they are valid UTF-8 holding one

@@ -463,6 +463,36 @@ START_TEST(test_json_parse_escaped_nul)
 }
 END_TEST
 
+/* A member name repeated in one object is refused (C reads the first,
+ * jsonb keeps the last), at any depth; equal prefixes are not repeats. */
+START_TEST(test_json_duplicate_names)
+{
+	static const char *const bad[] = {
+		"{\"a\":1,\"a\":2}",
+		"{\"answers\":{\"q\":1,\"r\":2,\"q\":3}}",
+		"[{\"x\":1},{\"y\":1,\"y\":1}]",
+	};
+	char big[4096];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_msg(!json_valid(bad[i], strlen(bad[i])), "accepted %s", bad[i]);
+	{
+		static const char ok[] = "{\"a\":1,\"ab\":2,\"b\":{\"a\":1}}";
+		ck_assert(json_valid(ok, strlen(ok)));
+	}
+	/* More names than the scanner keeps on its stack. */
+	n += (size_t)snprintf(big + n, sizeof big - n, "{");
+	for (int i = 0; i < 40; i++)
+		n += (size_t)snprintf(big + n, sizeof big - n, "%s\"k%d\":%d", i ? "," : "", i, i);
+	n += (size_t)snprintf(big + n, sizeof big - n, "}");
+	ck_assert(json_valid(big, n));
+	big[n - 1] = ',';
+	n += (size_t)snprintf(big + n, sizeof big - n, "\"k17\":0}");
+	ck_assert(!json_valid(big, n));
+}
+END_TEST
+
 /* json_top_members finds top-level members only, skipping nested ones
  * with the same names. */
 START_TEST(test_json_top_members)
@@ -570,6 +600,7 @@ Suite *json_suite(void)
 	tcase_add_test(tc, test_json_parse_bad_numbers);
 	tcase_add_test(tc, test_json_parse_escaped_nul);
 	tcase_add_test(tc, test_json_top_members);
+	tcase_add_test(tc, test_json_duplicate_names);
 	tcase_add_test(tc, test_ops_describe_attempt);
 	suite_add_tcase(s, tc);
 	return s;
