@@ -146,9 +146,10 @@ BEGIN
 END
 $$;
 
--- The state of each attempt (read access), or {"attempt_id", "error"}; in
--- input order, duplicates answered each time.
-CREATE OR REPLACE FUNCTION attempts.get_multiple_attempt_states(p_attempt_ids uuid[])
+-- The state (or, with p_info, the info) of each attempt the caller may
+-- read, or {"attempt_id", "error"}; in input order, duplicates answered each
+-- time. Serves get_multiple_attempt_states and get_multiple_attempt_infos.
+CREATE OR REPLACE FUNCTION attempts.multiple_attempts(p_attempt_ids uuid[], p_info boolean)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, attempts
@@ -163,7 +164,8 @@ BEGIN
     END IF;
     RETURN coalesce((
         SELECT jsonb_agg(CASE WHEN access_error(a, v_sub, v_role, 'read') IS NULL
-                              THEN attempt_state_json(a)
+                              THEN CASE WHEN p_info THEN attempt_info_json(a)
+                                        ELSE attempt_state_json(a) END
                               ELSE jsonb_build_object('attempt_id', u.id)
                                    || access_error(a, v_sub, v_role, 'read') END
                          ORDER BY u.ord)
@@ -172,29 +174,21 @@ BEGIN
 END
 $$;
 
+-- The state of each attempt (read access), or {"attempt_id", "error"}; in
+-- input order, duplicates answered each time.
+CREATE OR REPLACE FUNCTION attempts.get_multiple_attempt_states(p_attempt_ids uuid[])
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT attempts.multiple_attempts(p_attempt_ids, false)
+$$;
+
 -- As get_multiple_attempt_states, with the info object (batch "query" of type info).
 CREATE OR REPLACE FUNCTION attempts.get_multiple_attempt_infos(p_attempt_ids uuid[])
 RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
+LANGUAGE sql STABLE
 AS $$
-DECLARE
-    v_sub uuid;
-    v_role text;
-BEGIN
-    SELECT c.sub, c.role INTO v_sub, v_role FROM caller() c;
-    IF v_sub IS NULL THEN
-        RETURN unauthorized();
-    END IF;
-    RETURN coalesce((
-        SELECT jsonb_agg(CASE WHEN access_error(a, v_sub, v_role, 'read') IS NULL
-                              THEN attempt_info_json(a)
-                              ELSE jsonb_build_object('attempt_id', u.id)
-                                   || access_error(a, v_sub, v_role, 'read') END
-                         ORDER BY u.ord)
-          FROM unnest(p_attempt_ids) WITH ORDINALITY AS u(id, ord)
-          LEFT JOIN attempts.attempts a ON a.attempt_id = u.id), '[]'::jsonb);
-END
+    SELECT attempts.multiple_attempts(p_attempt_ids, true)
 $$;
 
 -- Logs activity for many attempts, each item {"attempt_id", "events"} as
