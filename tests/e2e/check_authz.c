@@ -44,23 +44,15 @@
 #include <time.h>
 
 #include "auth.h"
+#include "e2e_util.h"
 #include "http_client.h"
 #include "uuid.h"
 
-static const char *g_url;
-static const char *g_secret;
-static const char *g_db;
 static const char *g_upload_dir;
 
 #define ID_LEN (UUID_STR_LEN + 1)
 
 /* ================================================================ users */
-
-typedef struct user {
-	char sub[ID_LEN];
-	auth_role role;
-	char *token; /* HS256, valid for an hour; never freed (process lifetime) */
-} user;
 
 /* Set while Check runs the tests: a setup step then fails the test
  * instead of the program. */
@@ -127,19 +119,6 @@ static char *sign_raw(const char *header, const char *payload, const EVP_MD *md,
 }
 
 /* ================================================================ HTTP */
-
-typedef struct resp {
-	http_client_response r;
-	cJSON *json; /* the parsed body, NULL if it is not JSON */
-	char what[200];
-} resp;
-
-static void resp_free(resp *r)
-{
-	http_client_response_free(&r->r);
-	cJSON_Delete(r->json);
-	r->json = NULL;
-}
 
 /* One exchange. auth is a whole header line ("Authorization: ...") or
  * NULL; ctype the body's Content-Type (NULL: application/json when there
@@ -287,14 +266,6 @@ static void world_build(void)
 }
 
 /* ================================================================ database */
-
-static PGconn *db_connect(void)
-{
-	PGconn *c = PQconnectdb(g_db);
-
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connect %s: %s", g_db, PQerrorMessage(c));
-	return c;
-}
 
 /* Everything a refused request must leave alone, as one text: the target
  * attempt's row, its activity and upload counts, the attempts of its exam
@@ -1294,24 +1265,11 @@ static Suite *authz_suite(void)
 
 int main(void)
 {
-	static const char *const vars[] = {"ATTEMPTS_TEST_URL", "ATTEMPTS_JWT_SECRET",
-					   "ATTEMPTS_TEST_DB"};
 	SRunner *sr;
 	int failed;
 
-	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-		const char *v = getenv(vars[i]);
-		if (v == NULL || *v == '\0') {
-			fprintf(stderr,
-				"check_authz: %s is not set; these tests need a running stack"
-				" (see tests/e2e/README.md). Skipping.\n",
-				vars[i]);
-			return 77;
-		}
-	}
-	g_url = getenv("ATTEMPTS_TEST_URL");
-	g_secret = getenv("ATTEMPTS_JWT_SECRET");
-	g_db = getenv("ATTEMPTS_TEST_DB");
+	if (e2e_read_env("check_authz", NULL) != 0)
+		return 77;
 	g_upload_dir = getenv("ATTEMPTS_TEST_UPLOAD_DIR");
 	if (g_upload_dir != NULL && *g_upload_dir == '\0')
 		g_upload_dir = NULL;

@@ -24,42 +24,13 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "e2e_util.h"
 #include "http_client.h"
 #include "uuid.h"
-
-static const char *g_url;
-static const char *g_secret;
-static const char *g_db;
 
 #define ONE_MIB (1024 * 1024)
 
 /* ------------------------------------------------------------ users */
-
-typedef struct user {
-	char sub[UUID_STR_LEN + 1];
-	char *token; /* freed with user_free() */
-	auth_role role;
-} user;
-
-/* A fresh user with a random sub and a token valid for an hour. */
-static user user_new(auth_role role)
-{
-	user u;
-	time_t now = time(NULL);
-
-	memset(&u, 0, sizeof u);
-	ck_assert_int_eq(uuid_generate(u.sub), ATT_OK);
-	u.role = role;
-	u.token = auth_sign(u.sub, role, now, now + 3600, g_secret, strlen(g_secret));
-	ck_assert_ptr_nonnull(u.token);
-	return u;
-}
-
-static void user_free(user *u)
-{
-	free(u->token);
-	u->token = NULL;
-}
 
 /* Signs an arbitrary header and payload (JSON text) with HMAC-SHA256 under
  * secret; with secret NULL the signature part is empty. Caller frees. */
@@ -90,19 +61,6 @@ static char *sign_raw(const char *header, const char *payload, const char *secre
 }
 
 /* ------------------------------------------------------------ HTTP */
-
-typedef struct resp {
-	http_client_response r;
-	cJSON *json;	/* the parsed body, NULL if it is not JSON */
-	char what[160]; /* "METHOD path", for messages */
-} resp;
-
-static void resp_free(resp *r)
-{
-	http_client_response_free(&r->r);
-	cJSON_Delete(r->json);
-	r->json = NULL;
-}
 
 /* Sends one request with an optional bearer token (raw), an optional JSON
  * body and optional extra header lines (NULL-terminated). Fails the test
@@ -135,25 +93,6 @@ static void send_req(resp *out, const char *method, const char *path, const user
 		     const char *body, const char *const *extra)
 {
 	send_raw(out, method, path, u ? u->token : NULL, body, body ? strlen(body) : 0, extra);
-}
-
-static void expect_json_type(const resp *r)
-{
-	const char *ct = http_client_header(&r->r, "Content-Type");
-
-	ck_assert_msg(ct != NULL && strncmp(ct, "application/json", 16) == 0,
-		      "%s: Content-Type %s, want application/json", r->what, ct ? ct : "(none)");
-}
-
-/* Asserts the status and a JSON object body; returns the body. */
-static const cJSON *expect_ok(const resp *r, int status)
-{
-	ck_assert_msg(r->r.status == status, "%s: status %d, want %d; body %.600s", r->what,
-		      r->r.status, status, r->r.body);
-	expect_json_type(r);
-	ck_assert_msg(cJSON_IsObject(r->json), "%s: body is not a JSON object: %.300s", r->what,
-		      r->r.body);
-	return r->json;
 }
 
 /* Asserts an error answer of API.md section 3: status, JSON content type,
@@ -216,83 +155,6 @@ static void expect_unauthorized(const resp *r)
 
 /* ------------------------------------------------------------ JSON values */
 
-static const cJSON *jget(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	ck_assert_msg(v != NULL, "key %s missing", key);
-	return v;
-}
-
-static const char *jstr(const cJSON *obj, const char *key)
-{
-	const cJSON *v = jget(obj, key);
-
-	ck_assert_msg(cJSON_IsString(v), "%s is not a string", key);
-	return v->valuestring;
-}
-
-static double jnum(const cJSON *obj, const char *key)
-{
-	const cJSON *v = jget(obj, key);
-
-	ck_assert_msg(cJSON_IsNumber(v), "%s is not a number", key);
-	return v->valuedouble;
-}
-
-static void expect_null(const cJSON *obj, const char *key)
-{
-	ck_assert_msg(cJSON_IsNull(jget(obj, key)), "%s is not null", key);
-}
-
-static void expect_str(const cJSON *obj, const char *key, const char *want)
-{
-	const char *got = jstr(obj, key);
-
-	ck_assert_msg(strcmp(got, want) == 0, "%s is \"%s\", want \"%s\"", key, got, want);
-}
-
-static void expect_num(const cJSON *obj, const char *key, double want)
-{
-	double got = jnum(obj, key);
-
-	ck_assert_msg(got == want, "%s is %g, want %g", key, got, want);
-}
-
-/* obj[key] equals the JSON text want (structurally). */
-static void expect_json_eq(const cJSON *obj, const char *key, const char *want)
-{
-	cJSON *w = cJSON_Parse(want);
-	const cJSON *got = jget(obj, key);
-	char *got_text = cJSON_PrintUnformatted(got);
-	int same;
-
-	ck_assert_ptr_nonnull(w);
-	same = cJSON_Compare(got, w, 1);
-	ck_assert_msg(same, "%s is %s, want %s", key, got_text, want);
-	cJSON_free(got_text);
-	cJSON_Delete(w);
-}
-
-/* An RFC 3339 UTC timestamp: YYYY-MM-DDTHH:MM:SS[.frac]Z. */
-static void expect_ts(const cJSON *obj, const char *key)
-{
-	const char *s = jstr(obj, key), *p = s;
-	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-	int ok = 1;
-
-	for (size_t i = 0; i < sizeof shape - 1 && ok; i++, p++)
-		ok = shape[i] == 'd' ? (*p >= '0' && *p <= '9') : *p == shape[i];
-	if (ok && *p == '.') {
-		p++;
-		ok = *p >= '0' && *p <= '9';
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	ok = ok && p[0] == 'Z' && p[1] == '\0';
-	ck_assert_msg(ok, "%s is \"%s\", not an RFC 3339 UTC timestamp", key, s);
-}
-
 static void expect_uuid(const cJSON *obj, const char *key)
 {
 	const char *s = jstr(obj, key);
@@ -300,28 +162,7 @@ static void expect_uuid(const cJSON *obj, const char *key)
 	ck_assert_msg(uuid_valid(s), "%s is \"%s\", not a canonical UUID", key, s);
 }
 
-static int has_key(const cJSON *obj, const char *key)
-{
-	return cJSON_GetObjectItemCaseSensitive(obj, key) != NULL;
-}
-
 /* ------------------------------------------------------------ database */
-
-/* Runs sql with text parameters on a fresh connection and returns the
- * tuples result; the caller PQclear()s it. */
-static PGresult *db_query(const char *sql, int nparams, const char *const *params)
-{
-	PGconn *c = PQconnectdb(g_db);
-	PGresult *res;
-
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connect %s: %s", g_db, PQerrorMessage(c));
-	res = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
-	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK ||
-			      PQresultStatus(res) == PGRES_COMMAND_OK,
-		      "%s: %s", sql, PQerrorMessage(c));
-	PQfinish(c);
-	return res;
-}
 
 /* One value of one row, as malloc'd text (NULL for SQL NULL). */
 static char *db_value(const char *sql, const char *param)
@@ -2776,24 +2617,11 @@ static Suite *e2e_suite(void)
 
 int main(void)
 {
-	static const char *const vars[] = {"ATTEMPTS_TEST_URL", "ATTEMPTS_JWT_SECRET",
-					   "ATTEMPTS_TEST_DB"};
 	SRunner *sr;
 	int failed;
 
-	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-		const char *v = getenv(vars[i]);
-		if (v == NULL || *v == '\0') {
-			fprintf(stderr,
-				"check_e2e: %s is not set; these tests need a running"
-				" stack (see tests/e2e/README.md). Skipping.\n",
-				vars[i]);
-			return 77;
-		}
-	}
-	g_url = getenv("ATTEMPTS_TEST_URL");
-	g_secret = getenv("ATTEMPTS_JWT_SECRET");
-	g_db = getenv("ATTEMPTS_TEST_DB");
+	if (e2e_read_env("check_e2e", NULL) != 0)
+		return 77;
 
 	sr = srunner_create(e2e_suite());
 	srunner_run_all(sr, CK_NORMAL);

@@ -34,20 +34,13 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "e2e_util.h"
 #include "http_client.h"
 #include "uuid.h"
 
-static const char *g_url;
-static const char *g_secret;
-static const char *g_db;
 static const char *g_run_dir;
 static char g_upload_dir[4096];
 static char g_body_temp_dir[4096]; /* nginx's client_body_temp_path under ./dev up */
-
-/* The key of the advisory lock close_expired_attempts() takes before it
- * sweeps (sql/attempt_rpcs.sql); held, the workers' sweep leaves an expired
- * attempt in progress. */
-#define SWEEP_LOCK_KEY "7310594523462267185"
 
 /* The constraint test_record_failure_cleans_up adds to make the record step
  * fail; the tcase's unchecked teardown drops it whatever happened. */
@@ -57,45 +50,7 @@ static char g_body_temp_dir[4096]; /* nginx's client_body_temp_path under ./dev 
 #define ID_LEN (UUID_STR_LEN + 1)
 #define MAX_UPLOADS 20
 
-/* ------------------------------------------------------------ users */
-
-typedef struct user {
-	char sub[ID_LEN];
-	char *token; /* freed with user_free() */
-} user;
-
-static user user_new(auth_role role)
-{
-	user u;
-	time_t now = time(NULL);
-
-	memset(&u, 0, sizeof u);
-	ck_assert_int_eq(uuid_generate(u.sub), ATT_OK);
-	u.token = auth_sign(u.sub, role, now, now + 3600, g_secret, strlen(g_secret));
-	ck_assert_ptr_nonnull(u.token);
-	return u;
-}
-
-static void user_free(user *u)
-{
-	free(u->token);
-	u->token = NULL;
-}
-
 /* ------------------------------------------------------------ HTTP */
-
-typedef struct resp {
-	http_client_response r;
-	cJSON *json;	/* the parsed body, NULL if it is not JSON */
-	char what[200]; /* "METHOD path", for messages */
-} resp;
-
-static void resp_free(resp *r)
-{
-	http_client_response_free(&r->r);
-	cJSON_Delete(r->json);
-	r->json = NULL;
-}
 
 static size_t header_count(const resp *r, const char *name)
 {
@@ -171,24 +126,6 @@ static void send_json(resp *out, const char *method, const char *path, const use
 		 body ? strlen(body) : 0, NULL);
 }
 
-static void expect_json_type(const resp *r)
-{
-	const char *ct = http_client_header(&r->r, "Content-Type");
-
-	ck_assert_msg(ct != NULL && strncmp(ct, "application/json", 16) == 0,
-		      "%s: Content-Type %s, want application/json", r->what, ct ? ct : "(none)");
-}
-
-static const cJSON *expect_ok(const resp *r, int status)
-{
-	ck_assert_msg(r->r.status == status, "%s: status %d, want %d; body %.600s", r->what,
-		      r->r.status, status, r->r.body);
-	expect_json_type(r);
-	ck_assert_msg(cJSON_IsObject(r->json), "%s: body is not a JSON object: %.300s", r->what,
-		      r->r.body);
-	return r->json;
-}
-
 /* Asserts the §3 error shape: JSON, exactly {"error": {"code", "message"
  * [, "details"]}}; returns the code. */
 static const char *expect_error_shape(const resp *r)
@@ -234,67 +171,6 @@ static const cJSON *expect_error(const resp *r, int status, const char *code)
 	ck_assert_msg(strcmp(got, code) == 0, "%s: error code %s, want %s", r->what, got, code);
 	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->json, "error"),
 						"details");
-}
-
-/* ------------------------------------------------------------ JSON values */
-
-static const cJSON *jget(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	ck_assert_msg(v != NULL, "key %s missing", key);
-	return v;
-}
-
-static const char *jstr(const cJSON *obj, const char *key)
-{
-	const cJSON *v = jget(obj, key);
-
-	ck_assert_msg(cJSON_IsString(v), "%s is not a string", key);
-	return v->valuestring;
-}
-
-static double jnum(const cJSON *obj, const char *key)
-{
-	const cJSON *v = jget(obj, key);
-
-	ck_assert_msg(cJSON_IsNumber(v), "%s is not a number", key);
-	return v->valuedouble;
-}
-
-static void expect_str(const cJSON *obj, const char *key, const char *want)
-{
-	const char *got = jstr(obj, key);
-
-	ck_assert_msg(strcmp(got, want) == 0, "%s is \"%s\", want \"%s\"", key, got, want);
-}
-
-static int nkeys(const cJSON *obj)
-{
-	const cJSON *it;
-	int n = 0;
-
-	cJSON_ArrayForEach(it, obj) n++;
-	return n;
-}
-
-/* An RFC 3339 UTC timestamp: YYYY-MM-DDTHH:MM:SS[.frac]Z. */
-static void expect_ts(const cJSON *obj, const char *key)
-{
-	const char *s = jstr(obj, key), *p = s;
-	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-	int ok = 1;
-
-	for (size_t i = 0; i < sizeof shape - 1 && ok; i++, p++)
-		ok = shape[i] == 'd' ? (*p >= '0' && *p <= '9') : *p == shape[i];
-	if (ok && *p == '.') {
-		p++;
-		ok = *p >= '0' && *p <= '9';
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	ok = ok && p[0] == 'Z' && p[1] == '\0';
-	ck_assert_msg(ok, "%s is \"%s\", not an RFC 3339 UTC timestamp", key, s);
 }
 
 /* ------------------------------------------------------------ bytes */
@@ -364,33 +240,6 @@ static void store_path(char *out, size_t cap, const char *upload_id)
 
 /* ------------------------------------------------------------ database */
 
-static PGconn *db_connect(void)
-{
-	PGconn *c = PQconnectdb(g_db);
-
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connect %s: %s", g_db, PQerrorMessage(c));
-	return c;
-}
-
-static PGresult *db_run(PGconn *c, const char *sql, int nparams, const char *const *params)
-{
-	PGresult *res = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
-
-	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK ||
-			      PQresultStatus(res) == PGRES_COMMAND_OK,
-		      "%s: %s", sql, PQerrorMessage(c));
-	return res;
-}
-
-static PGresult *db_query(const char *sql, int nparams, const char *const *params)
-{
-	PGconn *c = db_connect();
-	PGresult *res = db_run(c, sql, nparams, params);
-
-	PQfinish(c);
-	return res;
-}
-
 static void db_exec(const char *sql, const char *p1)
 {
 	const char *params[1] = {p1};
@@ -419,20 +268,6 @@ static long db_attempt_upload_rows(const char *attempt_id)
 {
 	return db_long("SELECT count(*) FROM attempts.attempt_uploads WHERE attempt_id = $1",
 		       attempt_id);
-}
-
-static PGconn *sweep_hold(void)
-{
-	PGconn *c = db_connect();
-
-	PQclear(db_run(c, "SELECT pg_advisory_lock(" SWEEP_LOCK_KEY ")", 0, NULL));
-	return c;
-}
-
-static void sweep_release(PGconn *c)
-{
-	PQclear(db_run(c, "SELECT pg_advisory_unlock(" SWEEP_LOCK_KEY ")", 0, NULL));
-	PQfinish(c);
 }
 
 /* ------------------------------------------------------------ the store */
@@ -1996,25 +1831,12 @@ static Suite *uploads_suite(void)
 
 int main(void)
 {
-	static const char *const vars[] = {"ATTEMPTS_TEST_URL", "ATTEMPTS_JWT_SECRET",
-					   "ATTEMPTS_TEST_DB", "ATTEMPTS_RUN_DIR"};
 	const char *dir;
 	SRunner *sr;
 	int failed;
 
-	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-		const char *v = getenv(vars[i]);
-		if (v == NULL || *v == '\0') {
-			fprintf(stderr,
-				"check_uploads: %s is not set; these tests need a running stack"
-				" (see tests/e2e/README.md). Skipping.\n",
-				vars[i]);
-			return 77;
-		}
-	}
-	g_url = getenv("ATTEMPTS_TEST_URL");
-	g_secret = getenv("ATTEMPTS_JWT_SECRET");
-	g_db = getenv("ATTEMPTS_TEST_DB");
+	if (e2e_read_env("check_uploads", "ATTEMPTS_RUN_DIR") != 0)
+		return 77;
 	g_run_dir = getenv("ATTEMPTS_RUN_DIR");
 	dir = getenv("ATTEMPTS_UPLOAD_DIR");
 	if (dir != NULL && *dir != '\0')

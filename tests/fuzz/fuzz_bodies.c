@@ -130,6 +130,7 @@ typedef struct fake_req {
 	const char *body;
 	size_t body_len, pos;
 	int one_byte_reads;
+	int uploads_via_file; /* nginx's marker: upload bodies come as files */
 } fake_req;
 
 static const char *fake_param(void *ctx, const char *name)
@@ -150,6 +151,8 @@ static const char *fake_param(void *ctx, const char *name)
 		return r->content_length;
 	if (strcmp(name, "CONTENT_TYPE") == 0)
 		return "application/json";
+	if (strcmp(name, "ATTEMPTS_UPLOADS_VIA_FILE") == 0 && r->uploads_via_file)
+		return "1";
 	return NULL;
 }
 
@@ -294,7 +297,8 @@ enum {
 	FL_CLEN = 0x04,     /* send Content-Length */
 	FL_IFMATCH = 0x08,  /* first body line is the If-Match value */
 	FL_ROUTETS = 0x10,  /* the /route.ts alias */
-	FL_CLEN_BAD = 0x20, /* with FL_CLEN: one more than the body */
+	FL_CLEN_BAD = 0x20, /* with FL_CLEN: one more than the body; without:
+			     * ATTEMPTS_UPLOADS_VIA_FILE is set (nginx's upload marker) */
 	FL_BAD_ID = 0x40,   /* a path id that is not a canonical UUID */
 	FL_BYTEWISE = 0x80  /* the body arrives one byte per read */
 };
@@ -471,6 +475,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.body = p;
 	r.body_len = (size_t)(end - p);
 	r.one_byte_reads = (flags & FL_BYTEWISE) != 0;
+	r.uploads_via_file = (flags & (FL_CLEN | FL_CLEN_BAD)) == FL_CLEN_BAD;
 	if (flags & FL_CLEN) {
 		snprintf(clen, sizeof clen, "%zu", r.body_len + ((flags & FL_CLEN_BAD) ? 1 : 0));
 		r.content_length = clen;
