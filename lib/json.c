@@ -326,11 +326,87 @@ static int scan_literal(json_scan *s, const char *word)
 	return 1;
 }
 
-/* The raw text of one member name (between its quotes). */
+/* One member name: the text between its quotes, or, when it holds
+ * escapes, its decoded bytes in a buffer of its own (owned). */
 typedef struct key_span {
 	const char *p;
 	size_t n;
+	int owned;
 } key_span;
+
+/* Appends the UTF-8 form of code point cp to out. */
+static size_t put_utf8(unsigned long cp, char *out)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+static unsigned long hex4(const char *p)
+{
+	unsigned long v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		char h = p[i];
+		v = (v << 4) | (unsigned long)(h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
+	}
+	return v;
+}
+
+/* Decodes the escapes of an already validated JSON string body of n
+ * bytes; returns a malloc'd buffer (its length in *len) or NULL. */
+static char *unescape_key(const char *p, size_t n, size_t *len)
+{
+	char *out = malloc(n + 1);
+	size_t o = 0;
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] != '\\') {
+			out[o++] = p[i];
+			continue;
+		}
+		i++;
+		switch (p[i]) {
+		case 'b': out[o++] = '\b'; break;
+		case 'f': out[o++] = '\f'; break;
+		case 'n': out[o++] = '\n'; break;
+		case 'r': out[o++] = '\r'; break;
+		case 't': out[o++] = '\t'; break;
+		case 'u': {
+			unsigned long cp = hex4(p + i + 1);
+			i += 4;
+			if (cp >= 0xd800 && cp <= 0xdbff) { /* a pair: scan_string checked it */
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (hex4(p + i + 3) - 0xdc00);
+				i += 6;
+			}
+			o += put_utf8(cp, out + o);
+			break;
+		}
+		default: out[o++] = p[i]; break; /* \" \\ \/ */
+		}
+	}
+	*len = o;
+	return out;
+}
 
 static int key_cmp(const void *a, const void *b)
 {
@@ -350,20 +426,33 @@ typedef struct key_set {
 
 static int key_set_add(key_set *k, const char *p, size_t n)
 {
+	int owned = 0;
+
+	/* Compare names as the database will: "a" and "\u0061" are one. */
+	if (memchr(p, '\\', n) != NULL) {
+		p = unescape_key(p, n, &n);
+		if (p == NULL)
+			return 0;
+		owned = 1;
+	}
 	if (k->n == k->cap) {
 		size_t cap = k->cap * 2;
 		key_span *bigger = k->all == k->local ? malloc(cap * sizeof *bigger)
 						      : realloc(k->all, cap * sizeof *bigger);
-		if (bigger == NULL)
+		if (bigger == NULL) {
+			if (owned)
+				free((char *)p);
 			return 0;
+		}
 		if (k->all == k->local)
 			memcpy(bigger, k->local, sizeof k->local);
 		k->all = bigger;
 		k->cap = cap;
 	}
 	k->all[k->n].p = p;
+	k->all[k->n].n = n;
+	k->all[k->n].owned = owned;
 	k->n++;
-	k->all[k->n - 1].n = n;
 	return 1;
 }
 
@@ -424,6 +513,9 @@ static int scan_container(json_scan *s, char close, int is_object)
 		goto out;
 	}
 out:
+	for (size_t i = 0; i < keys.n; i++)
+		if (keys.all[i].owned)
+			free((char *)keys.all[i].p);
 	if (keys.all != keys.local)
 		free(keys.all);
 	return ok;

@@ -471,6 +471,11 @@ START_TEST(test_json_duplicate_names)
 		"{\"a\":1,\"a\":2}",
 		"{\"answers\":{\"q\":1,\"r\":2,\"q\":3}}",
 		"[{\"x\":1},{\"y\":1,\"y\":1}]",
+		/* the same names written with escapes: jsonb decodes them */
+		"{\"a\":1,\"\\u0061\":2}",
+		"{\"\\u00e9\":1,\"\xc3\xa9\":2}",
+		"{\"\\ud83d\\ude00\":1,\"\xf0\x9f\x98\x80\":2}",
+		"{\"q\\/1\":1,\"q/1\":2}",
 	};
 	char big[4096];
 	size_t n = 0;
@@ -479,7 +484,9 @@ START_TEST(test_json_duplicate_names)
 		ck_assert_msg(!json_valid(bad[i], strlen(bad[i])), "accepted %s", bad[i]);
 	{
 		static const char ok[] = "{\"a\":1,\"ab\":2,\"b\":{\"a\":1}}";
+		static const char esc_ok[] = "{\"a\\\"b\":1,\"a\\\\b\":2,\"\\u0062\":3,\"a\":4}";
 		ck_assert(json_valid(ok, strlen(ok)));
+		ck_assert(json_valid(esc_ok, strlen(esc_ok)));
 	}
 	/* More names than the scanner keeps on its stack. */
 	n += (size_t)snprintf(big + n, sizeof big - n, "{");
