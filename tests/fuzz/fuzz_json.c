@@ -5,7 +5,9 @@
  * Invariants checked beyond "no crash, no leak, no UB":
  *  - for input that is valid UTF-8 without NUL, json_valid(x) is exactly
  *    json_parse(x) != NULL (the checker and cJSON agree);
- *  - json_parse never accepts invalid UTF-8;
+ *  - json_parse never accepts invalid UTF-8, nor an object with a member
+ *    name repeated (compared decoded, as cJSON and PostgreSQL's jsonb see
+ *    them: "a" and "\u0061" are the same name);
  *  - the compact print of a parsed tree parses again, and printing that
  *    tree gives the same text (print is a fixed point after one round);
  *  - a json_get_* that answers JSON_FIELD_OK hands out a value of the
@@ -235,6 +237,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fail("json_parse accepted what json_valid refuses", data, size);
 	if (utf8 && size > 0 && valid != (tree != NULL))
 		fail("json_valid and json_parse disagree on valid UTF-8", data, size);
+	if (tree != NULL && has_duplicate_keys(tree))
+		fail("json_parse accepted an object with a repeated member name", data, size);
 	if (tree != NULL) {
 		char *once = json_print(tree);
 		walk(tree, 0);
