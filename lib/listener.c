@@ -103,9 +103,38 @@ static void lose_connection(listener *l)
 	l->conn = NULL;
 }
 
-int listener_drain(listener *l)
+/* Reads what has arrived and delivers its notifications; lock held.
+ * libpq reads about one buffer (16 KiB, ~250 notifications) per
+ * PQconsumeInput, so this reads until the socket is empty (at most
+ * DRAIN_MAX_READS times, so that a stream that never ends cannot hold the
+ * lock forever). A drain that left data behind let the backend block on
+ * sending it, inside a transaction whose snapshot held back vacuum for the
+ * whole cluster, and left cached answers stale. */
+#define DRAIN_MAX_READS 256
+
+static void drain_locked(listener *l)
 {
 	PGnotify *n;
+
+	for (int reads = 0; l->conn != NULL && reads < DRAIN_MAX_READS; reads++) {
+		struct pollfd pfd = {PQsocket(l->conn), POLLIN, 0};
+
+		if (PQconsumeInput(l->conn) != 1 || PQstatus(l->conn) != CONNECTION_OK) {
+			lose_connection(l);
+			break;
+		}
+		while ((n = PQnotifies(l->conn)) != NULL) {
+			l->notifications++;
+			l->cb.on_notify(l->cb.arg, n->relname, n->extra);
+			PQfreemem(n);
+		}
+		if (poll(&pfd, 1, 0) <= 0)
+			break;
+	}
+}
+
+int listener_drain(listener *l)
+{
 	int connected;
 	struct pollfd pfd = {atomic_load(&l->fd), POLLIN, 0};
 
@@ -116,16 +145,7 @@ int listener_drain(listener *l)
 	if (poll(&pfd, 1, 0) == 0)
 		return 1;
 	pthread_mutex_lock(&l->lock);
-	if (l->conn != NULL &&
-	    (PQconsumeInput(l->conn) != 1 || PQstatus(l->conn) != CONNECTION_OK))
-		lose_connection(l);
-	if (l->conn != NULL) {
-		while ((n = PQnotifies(l->conn)) != NULL) {
-			l->notifications++;
-			l->cb.on_notify(l->cb.arg, n->relname, n->extra);
-			PQfreemem(n);
-		}
-	}
+	drain_locked(l);
 	connected = l->conn != NULL;
 	pthread_mutex_unlock(&l->lock);
 	return connected;

@@ -20,7 +20,7 @@ SET search_path = pg_catalog, attempts;
 
 CREATE OR REPLACE FUNCTION attempts.prefix_field(p_error jsonb, p_prefix text)
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $$
     SELECT CASE
         WHEN p_error #>> '{error,details,field}' IS NULL THEN p_error
@@ -33,7 +33,7 @@ $$;
 -- for locking; other items are left out.
 CREATE OR REPLACE FUNCTION attempts.item_attempt_ids(p_items jsonb)
 RETURNS uuid[]
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $$
     SELECT coalesce(array_agg((e.value ->> 'attempt_id')::uuid), '{}')
       FROM jsonb_array_elements(CASE WHEN jsonb_typeof(p_items) = 'array'
@@ -72,8 +72,45 @@ AS $$
     END
 $$;
 
--- One batch_save item: validates its shape (fields named p_at.attempt_id,
--- ...), runs save_core, and shapes the result item.
+-- The shape error of batch_save item p_item (fields named p_at.attempt_id,
+-- ...), or NULL: an object with a UUID string attempt_id, answers and
+-- auto_save_data objects or null/absent, expected_version an integer or
+-- null/absent.
+CREATE OR REPLACE FUNCTION attempts.batch_save_shape_error(p_item jsonb, p_at text)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT CASE
+        WHEN jsonb_typeof(p_item) IS DISTINCT FROM 'object'
+            THEN attempts.invalid(p_at, 'an item must be an object')
+        WHEN jsonb_typeof(p_item -> 'attempt_id') IS DISTINCT FROM 'string'
+             OR NOT attempts.is_uuid(p_item ->> 'attempt_id')
+            THEN attempts.invalid(p_at || '.attempt_id', 'attempt_id must be a UUID')
+        WHEN jsonb_typeof(p_item -> 'answers') NOT IN ('object', 'null')
+            THEN attempts.invalid(p_at || '.answers', 'answers must be an object')
+        WHEN jsonb_typeof(p_item -> 'auto_save_data') NOT IN ('object', 'null')
+            THEN attempts.invalid(p_at || '.auto_save_data', 'auto_save_data must be an object')
+        WHEN jsonb_typeof(p_item -> 'expected_version') <> 'null'
+             AND attempts.json_int(p_item -> 'expected_version', -2147483648, 2147483647) IS NULL
+            THEN attempts.invalid(p_at || '.expected_version', 'expected_version must be an integer')
+    END
+$$;
+
+-- A batch_save result item for the item whose attempt_id (as sent, JSON
+-- null for a non-object item) is p_id: the error of p_result, or success
+-- with p_result's version.
+CREATE OR REPLACE FUNCTION attempts.batch_save_result(p_id jsonb, p_result jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT CASE
+        WHEN p_result ? 'error'
+            THEN jsonb_build_object('attempt_id', p_id, 'success', false, 'error', p_result -> 'error')
+        ELSE jsonb_build_object('attempt_id', p_id, 'success', true, 'version', p_result -> 'version')
+    END
+$$;
+
+-- One batch_save item, exactly as save_attempt: its shape, then save_core.
 CREATE OR REPLACE FUNCTION attempts.batch_save_item(p_sub uuid, p_role text, p_item jsonb,
                                                     p_at text, p_max_answers_bytes int)
 RETURNS jsonb
@@ -81,32 +118,107 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, attempts
 AS $$
 DECLARE
-    v_id jsonb := CASE WHEN jsonb_typeof(p_item) = 'object' THEN p_item -> 'attempt_id' END;
-    v_answers jsonb := nullif(p_item -> 'answers', 'null'::jsonb);
-    v_auto jsonb := nullif(p_item -> 'auto_save_data', 'null'::jsonb);
-    v_ver jsonb := nullif(p_item -> 'expected_version', 'null'::jsonb);
-    v_res jsonb;
+    v_res jsonb := batch_save_shape_error(p_item, p_at);
 BEGIN
-    IF jsonb_typeof(p_item) IS DISTINCT FROM 'object' THEN
-        v_res := invalid(p_at, 'an item must be an object');
-    ELSIF jsonb_typeof(v_id) IS DISTINCT FROM 'string' OR NOT is_uuid(v_id #>> '{}') THEN
-        v_res := invalid(p_at || '.attempt_id', 'attempt_id must be a UUID');
-    ELSIF jsonb_typeof(v_answers) <> 'object' THEN
-        v_res := invalid(p_at || '.answers', 'answers must be an object');
-    ELSIF jsonb_typeof(v_auto) <> 'object' THEN
-        v_res := invalid(p_at || '.auto_save_data', 'auto_save_data must be an object');
-    ELSIF v_ver IS NOT NULL AND json_int(v_ver, -2147483648, 2147483647) IS NULL THEN
-        v_res := invalid(p_at || '.expected_version', 'expected_version must be an integer');
-    ELSE
+    IF v_res IS NULL THEN
         v_res := prefix_field(
-            save_core(p_sub, p_role, (v_id #>> '{}')::uuid, v_answers, v_auto,
-                      json_int(v_ver, -2147483648, 2147483647)::int, p_max_answers_bytes),
+            save_core(p_sub, p_role, (p_item ->> 'attempt_id')::uuid,
+                      nullif(p_item -> 'answers', 'null'::jsonb),
+                      nullif(p_item -> 'auto_save_data', 'null'::jsonb),
+                      json_int(p_item -> 'expected_version', -2147483648, 2147483647)::int,
+                      p_max_answers_bytes),
             p_at);
     END IF;
-    IF v_res ? 'error' THEN
-        RETURN jsonb_build_object('attempt_id', v_id, 'success', false, 'error', v_res -> 'error');
-    END IF;
-    RETURN jsonb_build_object('attempt_id', v_id, 'success', true, 'version', v_res -> 'version');
+    RETURN batch_save_result(CASE WHEN jsonb_typeof(p_item) = 'object' THEN p_item -> 'attempt_id' END,
+                             v_res);
+END
+$$;
+
+-- batch_save item by item, in input order: items naming the same attempt
+-- see each other's writes, and an attempt past its deadline is closed.
+CREATE OR REPLACE FUNCTION attempts.batch_save_each(p_sub uuid, p_role text, p_operations jsonb,
+                                                    p_max_answers_bytes int)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_item jsonb;
+    v_i bigint;
+    v_out jsonb := '[]';
+BEGIN
+    FOR v_item, v_i IN SELECT e.value, e.ord - 1
+                         FROM jsonb_array_elements(p_operations) WITH ORDINALITY AS e(value, ord)
+                        ORDER BY e.ord LOOP
+        v_out := v_out || jsonb_build_array(
+            batch_save_item(p_sub, p_role, v_item, 'data[' || v_i || ']', p_max_answers_bytes));
+    END LOOP;
+    RETURN v_out;
+END
+$$;
+
+-- batch_save as one statement: every verdict as save_core would give it,
+-- then one UPDATE of the items without an error. Only for batches whose
+-- items name distinct attempts, none of the caller's past its deadline
+-- (batch_save_attempts checks): then the items are independent, and
+-- nothing is closed.
+CREATE OR REPLACE FUNCTION attempts.batch_save_set(p_sub uuid, p_role text, p_operations jsonb,
+                                                   p_max_answers_bytes int)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_out jsonb;
+BEGIN
+    WITH item AS MATERIALIZED (
+        SELECT e.ord, e.at, e.shape_error,
+               CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value -> 'attempt_id' END AS id,
+               CASE WHEN e.shape_error IS NULL THEN (e.value ->> 'attempt_id')::uuid END AS attempt_id,
+               coalesce(nullif(e.value -> 'answers', 'null'::jsonb), '{}') AS answers,
+               nullif(e.value -> 'auto_save_data', 'null'::jsonb) AS auto_save_data,
+               jsonb_typeof(e.value -> 'answers') IS DISTINCT FROM 'object'
+                   AND jsonb_typeof(e.value -> 'auto_save_data') IS DISTINCT FROM 'object' AS empty,
+               CASE WHEN e.shape_error IS NULL
+                    THEN attempts.json_int(e.value -> 'expected_version', -2147483648, 2147483647)::int
+               END AS expected_version
+          FROM (SELECT o.ord, o.value, 'data[' || (o.ord - 1) || ']' AS at,
+                       attempts.batch_save_shape_error(o.value, 'data[' || (o.ord - 1) || ']')
+                           AS shape_error
+                  FROM jsonb_array_elements(p_operations) WITH ORDINALITY AS o(value, ord)) AS e
+    ), verdict AS (
+        SELECT i.ord, i.id, i.attempt_id, i.auto_save_data,
+               attempts.merge_answers(a.answers, i.answers) AS merged,
+               coalesce(i.shape_error,
+                        attempts.access_error(a, p_sub, p_role, 'owner'),
+                        attempts.writable_error(a, x.grace_s, i.expected_version),
+                        CASE WHEN i.empty
+                             THEN attempts.invalid(i.at || '.answers',
+                                                   'answers or auto_save_data is required') END,
+                        CASE WHEN octet_length(attempts.merge_answers(a.answers, i.answers)::text)
+                                  > p_max_answers_bytes
+                             THEN attempts.err('payload_too_large',
+                                      'the stored answers would exceed their size limit',
+                                      jsonb_build_object('limit', p_max_answers_bytes)) END) AS error
+          FROM item i
+          LEFT JOIN attempts.attempts a ON a.attempt_id = i.attempt_id
+          LEFT JOIN attempts.exams x ON x.exam_id = a.exam_id
+    ), saved AS (
+        UPDATE attempts.attempts a
+           SET answers = v.merged,
+               auto_save_data = coalesce(v.auto_save_data, a.auto_save_data),
+               version = a.version + 1, updated_at = now(), last_activity_at = now()
+          FROM verdict v
+         WHERE v.error IS NULL AND a.attempt_id = v.attempt_id
+        RETURNING a.attempt_id, a.version
+    )
+    SELECT coalesce(jsonb_agg(attempts.batch_save_result(v.id,
+                                  coalesce(v.error, jsonb_build_object('version', s.version)))
+                              ORDER BY v.ord), '[]')
+      INTO v_out
+      FROM verdict v
+      LEFT JOIN saved s ON v.error IS NULL AND s.attempt_id = v.attempt_id;
+    RETURN v_out;
 END
 $$;
 
@@ -115,6 +227,9 @@ $$;
 -- Saves many attempts, each exactly as save_attempt (owner only) with
 -- {"attempt_id", "answers", "auto_save_data", "expected_version"}. Returns
 -- [{"attempt_id", "success": true, "version"} | {"attempt_id", "success": false, "error"}].
+-- One statement for the whole batch (batch_save_set) unless two items name
+-- one attempt or one of the caller's attempts is past its deadline: then
+-- item by item (batch_save_each).
 CREATE OR REPLACE FUNCTION attempts.batch_save_attempts(p_operations jsonb,
                                                         p_max_answers_bytes int DEFAULT 524288)
 RETURNS jsonb
@@ -124,9 +239,8 @@ AS $$
 DECLARE
     v_sub uuid;
     v_role text;
-    v_item jsonb;
-    v_i bigint;
-    v_out jsonb := '[]';
+    v_ids uuid[];
+    v_limit int := coalesce(p_max_answers_bytes, 524288);
 BEGIN
     SELECT c.sub, c.role INTO v_sub, v_role FROM caller() c;
     IF v_sub IS NULL THEN
@@ -135,14 +249,14 @@ BEGIN
     IF jsonb_typeof(p_operations) IS DISTINCT FROM 'array' THEN
         RETURN invalid('data', 'data must be an array');
     END IF;
-    PERFORM lock_attempts(item_attempt_ids(p_operations), v_sub, false);
-    FOR v_item, v_i IN SELECT e.value, e.ord - 1
-                         FROM jsonb_array_elements(p_operations) WITH ORDINALITY AS e(value, ord)
-                        ORDER BY e.ord LOOP
-        v_out := v_out || jsonb_build_array(
-            batch_save_item(v_sub, v_role, v_item, 'data[' || v_i || ']', p_max_answers_bytes));
-    END LOOP;
-    RETURN v_out;
+    v_ids := item_attempt_ids(p_operations);
+    PERFORM lock_attempts(v_ids, v_sub, false);
+    IF cardinality(v_ids) <> (SELECT count(DISTINCT x) FROM unnest(v_ids) AS x)
+       OR EXISTS (SELECT 1 FROM attempts.attempts a
+                   WHERE a.attempt_id = ANY (v_ids) AND a.user_id = v_sub AND past_grace(a)) THEN
+        RETURN batch_save_each(v_sub, v_role, p_operations, v_limit);
+    END IF;
+    RETURN batch_save_set(v_sub, v_role, p_operations, v_limit);
 END
 $$;
 

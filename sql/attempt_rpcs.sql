@@ -19,7 +19,7 @@ SET search_path = pg_catalog, attempts;
 CREATE OR REPLACE FUNCTION attempts.err(p_code text, p_message text,
                                         p_details jsonb DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $$
     SELECT jsonb_build_object('error',
         jsonb_build_object('code', p_code, 'message', p_message)
@@ -30,7 +30,7 @@ $$;
 -- validation_failed naming the offending field in details.field.
 CREATE OR REPLACE FUNCTION attempts.invalid(p_field text, p_message text)
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $$
     SELECT attempts.err('validation_failed', p_message, jsonb_build_object('field', p_field))
 $$;
@@ -38,7 +38,7 @@ $$;
 -- The error for missing or unusable claims.
 CREATE OR REPLACE FUNCTION attempts.unauthorized()
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $$
     SELECT attempts.err('unauthorized', 'missing or invalid request.jwt.claims')
 $$;
@@ -317,7 +317,7 @@ $$;
 -- The submit receipt: lowercase hex SHA-256 of the JCS text of the answers.
 CREATE OR REPLACE FUNCTION attempts.receipt_of(p_answers jsonb)
 RETURNS text
-LANGUAGE sql IMMUTABLE STRICT
+LANGUAGE sql STABLE STRICT
 AS $$
     SELECT encode(sha256(convert_to(attempts.jcs(p_answers), 'UTF8')), 'hex')
 $$;
@@ -432,7 +432,7 @@ $$;
 CREATE OR REPLACE FUNCTION attempts.access_error(a attempts.attempts, p_sub uuid,
                                                  p_role text, p_mode text)
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $$
     SELECT CASE
         WHEN a.attempt_id IS NULL OR (p_role = 'student' AND a.user_id <> p_sub)
@@ -444,14 +444,23 @@ AS $$
     END
 $$;
 
--- True when a is in progress and now() is past deadline_at + the exam's grace_s.
-CREATE OR REPLACE FUNCTION attempts.past_grace(a attempts.attempts)
+-- True when a is in progress and now() is past deadline_at + p_grace_s
+-- (its exam's grace_s). Inlinable: callers that join the exam pass it.
+CREATE OR REPLACE FUNCTION attempts.past_deadline(a attempts.attempts, p_grace_s int)
 RETURNS boolean
 LANGUAGE sql STABLE
 AS $$
     SELECT coalesce(a.status = 'in_progress' AND a.deadline_at IS NOT NULL
-        AND now() > a.deadline_at + make_interval(secs => (
-            SELECT e.grace_s FROM attempts.exams e WHERE e.exam_id = a.exam_id)), false)
+        AND now() > a.deadline_at + make_interval(secs => p_grace_s), false)
+$$;
+
+-- past_deadline with the grace_s of a's exam.
+CREATE OR REPLACE FUNCTION attempts.past_grace(a attempts.attempts)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT attempts.past_deadline(a, (SELECT e.grace_s FROM attempts.exams e
+                                       WHERE e.exam_id = a.exam_id))
 $$;
 
 -- Submits an in-progress attempt as it stands (reason deadline, cleanup or
@@ -474,42 +483,69 @@ BEGIN
 END
 $$;
 
--- The stored answers merged with p_patch at the top level: a key whose new
--- value is JSON null is removed, every other key is set.
-CREATE OR REPLACE FUNCTION attempts.merge_answers(p_stored jsonb, p_patch jsonb)
+-- merge_answers for a patch with null values.
+CREATE OR REPLACE FUNCTION attempts.merge_answers_removing(p_stored jsonb, p_patch jsonb)
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $$
     SELECT (p_stored || p_patch)
            - ARRAY(SELECT e.key FROM jsonb_each(p_patch) AS e WHERE e.value = 'null'::jsonb)
 $$;
 
--- NULL when the locked in-progress attempt a may be written with
--- p_expected_version, else the error: attempt_submitted; attempt_closed after
--- closing it (reason deadline, which commits: intended); version_conflict
--- with the stored answers.
+-- The stored answers merged with p_patch at the top level: a key whose new
+-- value is JSON null is removed, every other key is set. Inlinable (no
+-- sub-select) for the usual patch without nulls; merge_answers_removing
+-- takes the others.
+CREATE OR REPLACE FUNCTION attempts.merge_answers(p_stored jsonb, p_patch jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT CASE
+        WHEN jsonb_path_exists(p_patch, 'strict $.* ? (@ == null)', '{}', true)
+            THEN attempts.merge_answers_removing(p_stored, p_patch)
+        ELSE p_stored || p_patch
+    END
+$$;
+
+-- NULL when the in-progress attempt a (of an exam with p_grace_s) may be
+-- written with p_expected_version, else the error: attempt_submitted;
+-- attempt_closed (past the deadline and its grace; check_writable then
+-- closes it); version_conflict with the stored answers.
+CREATE OR REPLACE FUNCTION attempts.writable_error(a attempts.attempts, p_grace_s int,
+                                                   p_expected_version int)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT CASE
+        WHEN a.status = 'submitted'
+            THEN attempts.err('attempt_submitted', 'the attempt is already submitted')
+        WHEN attempts.past_deadline(a, p_grace_s)
+            THEN attempts.err('attempt_closed',
+                     'the deadline has passed; the attempt was submitted as saved in time',
+                     jsonb_build_object('deadline_at', attempts.ts(a.deadline_at)))
+        WHEN p_expected_version IS NOT NULL AND p_expected_version <> a.version
+            THEN attempts.err('version_conflict', 'the attempt was changed by another request',
+                     jsonb_build_object('current_version', a.version,
+                                        'answers', a.answers,
+                                        'auto_save_data', a.auto_save_data))
+    END
+$$;
+
+-- writable_error for the locked attempt a, closing it (reason deadline,
+-- which commits: intended) when the answer is attempt_closed.
 CREATE OR REPLACE FUNCTION attempts.check_writable(a attempts.attempts, p_expected_version int)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, attempts
 AS $$
+DECLARE
+    v_err jsonb := writable_error(a, (SELECT e.grace_s FROM attempts.exams e
+                                       WHERE e.exam_id = a.exam_id), p_expected_version);
 BEGIN
-    IF a.status = 'submitted' THEN
-        RETURN err('attempt_submitted', 'the attempt is already submitted');
-    END IF;
-    IF past_grace(a) THEN
+    IF v_err #>> '{error,code}' = 'attempt_closed' THEN
         PERFORM close_attempt(a.attempt_id, 'deadline');
-        RETURN err('attempt_closed',
-                   'the deadline has passed; the attempt was submitted as saved in time',
-                   jsonb_build_object('deadline_at', ts(a.deadline_at)));
     END IF;
-    IF p_expected_version IS NOT NULL AND p_expected_version <> a.version THEN
-        RETURN err('version_conflict', 'the attempt was changed by another request',
-                   jsonb_build_object('current_version', a.version,
-                                      'answers', a.answers,
-                                      'auto_save_data', a.auto_save_data));
-    END IF;
-    RETURN NULL;
+    RETURN v_err;
 END
 $$;
 

@@ -1233,6 +1233,136 @@ START_TEST(test_batch_save)
 }
 END_TEST
 
+/* Items naming one attempt twice are applied in input order, each seeing
+ * the one before (batch_save takes the item-by-item path for them). */
+START_TEST(test_batch_save_same_attempt_twice)
+{
+	const char *exam = mk_exam(NULL), *u = new_uuid();
+	const char *mine = mk_attempt(u, exam);
+	cJSON *r;
+
+	r = J("SELECT attempts.batch_save_attempts($1)",
+	      fmt("[{\"attempt_id\": \"%s\", \"answers\": {\"q1\": 1, \"q2\": 2}, \"expected_version\": 1},"
+		  " {\"attempt_id\": \"%s\", \"answers\": {\"q1\": null}, \"expected_version\": 2},"
+		  " {\"attempt_id\": \"%s\", \"answers\": {\"q3\": 3}, \"expected_version\": 2}]",
+		  mine, mine, mine));
+	ck_assert_int_eq(jsize(r, NULL), 3);
+	ck_assert_int_eq(jint(r, "0.version"), 2);
+	ck_assert_int_eq(jint(r, "1.version"), 3);
+	ck_assert_str_eq(jstr(r, "2.error.code"), "version_conflict");
+	ck_assert_int_eq(jint(r, "2.error.details.current_version"), 3);
+	ck_assert_str_eq(show(jget(state(mine), "answers")), "{\"q2\":2}");
+}
+END_TEST
+
+/* An item for an attempt past its deadline closes it (reason deadline) as
+ * save_attempt does, and the other items are saved. */
+START_TEST(test_batch_save_past_deadline_closes)
+{
+	const char *u = new_uuid();
+	const char *late = mk_attempt(u, mk_exam("\"time_limit_s\": 60"));
+	const char *open = mk_attempt(u, mk_exam(NULL));
+	cJSON *r;
+
+	backdate(late, 120);
+	r = J("SELECT attempts.batch_save_attempts($1)",
+	      fmt("[{\"attempt_id\": \"%s\", \"answers\": {\"q\": 1}},"
+		  " {\"attempt_id\": \"%s\", \"answers\": {\"q\": 2}}]",
+		  open, late));
+	ck_assert(jtrue(r, "0.success"));
+	ck_assert_str_eq(jstr(r, "1.error.code"), "attempt_closed");
+	r = row(late);
+	ck_assert_str_eq(jstr(r, "status"), "submitted");
+	ck_assert_str_eq(jstr(r, "submit_reason"), "deadline");
+	ck_assert_str_eq(show(jget(r, "answers")), "{}");
+	ck_assert_str_eq(show(jget(row(open), "answers")), "{\"q\":1}");
+}
+END_TEST
+
+/* Runs batch function fn (batch_save_each or batch_save_set) for sub/role
+ * on items with an answers limit of 200 bytes, in a transaction it rolls
+ * back; returns its answer and sets *rows to sub's attempt rows as they
+ * were before the rollback. */
+static const char *batch_path(const char *fn, const char *sub, const char *role,
+			      const char *items, const char **rows)
+{
+	const char *out;
+
+	V0("BEGIN");
+	out = V(fmt("SELECT attempts.%s($1, $2, $3, 200)::text", fn), sub, role, items);
+	*rows = V("SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(attempt_id, status,"
+		  " submit_reason, answers, auto_save_data, version) ORDER BY attempt_id)::text"
+		  " FROM attempts.attempts WHERE user_id = $1",
+		  sub);
+	V0("ROLLBACK");
+	return out;
+}
+
+/* Asserts a and b are equal texts; on a difference, shows where (Check's
+ * messages are short, the texts are not). */
+static void expect_same_text(const char *what, const char *a, const char *b)
+{
+	size_t i = 0;
+
+	while (a[i] != '\0' && a[i] == b[i])
+		i++;
+	ck_assert_msg(a[i] == b[i], "%s differ at byte %zu:\n  %.120s\n  %.120s", what, i,
+		      a + (i > 40 ? i - 40 : 0), b + (i > 40 ? i - 40 : 0));
+}
+
+/* The one-statement path (batch_save_set) answers and writes exactly what
+ * the item-by-item path (batch_save_each) does, for every kind of item it
+ * serves (distinct attempts, none past its deadline), as a student and as
+ * staff saving their own attempts. */
+START_TEST(test_batch_save_paths_agree)
+{
+	static const char *const roles[] = {"student", "proctor", "admin"};
+	const char *u = new_uuid(), *theirs = mk_attempt(new_uuid(), mk_exam(NULL));
+	const char *a[12], *items;
+
+	for (int i = 0; i < 12; i++)
+		a[i] = mk_attempt(u, mk_exam(NULL));
+	as(u, "student");
+	ck_assert_ok(J("SELECT attempts.save_attempt($1::uuid, $2::jsonb, '{\"p\": 1}'::jsonb, NULL::int, 524288)", a[1],
+		       "{\"q1\": \"x\", \"q2\": {\"n\": null}, \"q3\": 3}"));
+	V("UPDATE attempts.attempts SET status = 'submitted', submitted_at = now(),"
+	  " submit_reason = 'student', receipt = repeat('0', 64) WHERE attempt_id = $1",
+	  a[9]);
+	items = fmt("[{\"attempt_id\": \"%s\", \"answers\": {\"q1\": 1}, \"expected_version\": 1},"
+		    " 7, [1], null,"
+		    " {\"attempt_id\": \"%s\", \"answers\": {\"q1\": null, \"q3\": [null], \"q4\": {}},"
+		    "  \"auto_save_data\": {\"p\": 2}, \"expected_version\": 2},"
+		    " {\"attempt_id\": \"%s\", \"answers\": {}},"
+		    " {\"attempt_id\": \"%s\", \"answers\": {}},"
+		    " {\"attempt_id\": \"%s\", \"answers\": [1]},"
+		    " {\"attempt_id\": \"%s\", \"auto_save_data\": \"x\"},"
+		    " {\"attempt_id\": \"%s\", \"expected_version\": \"1\", \"answers\": {}},"
+		    " {\"attempt_id\": \"%s\", \"expected_version\": 1.5, \"answers\": {}},"
+		    " {\"attempt_id\": \"%s\", \"expected_version\": 9, \"answers\": {}},"
+		    " {\"attempt_id\": \"%s\", \"answers\": null, \"auto_save_data\": null},"
+		    " {\"attempt_id\": \"%s\", \"answers\": {\"big\": \"%0300d\"}},"
+		    " {\"attempt_id\": \"%s\", \"answers\": {\"q\": 1}},"
+		    " {\"attempt_id\": \"NOT-A-UUID\"}, {\"attempt_id\": 5}, {},"
+		    " {\"attempt_id\": \"%s\", \"auto_save_data\": {\"only\": true}},"
+		    " {\"attempt_id\": \"%s\", \"answers\": {}, \"expected_version\": 1}]",
+		    a[0], a[1], theirs, new_uuid(), a[2], a[3], a[4], a[5], a[6], a[7], a[8], 0,
+		    a[9], a[10], a[11]);
+	for (size_t k = 0; k < sizeof(roles) / sizeof(roles[0]); k++) {
+		const char *rows_each, *rows_set;
+		const char *each = batch_path("batch_save_each", u, roles[k], items, &rows_each);
+		const char *set = batch_path("batch_save_set", u, roles[k], items, &rows_set);
+
+		expect_same_text(fmt("answers as %s (each, set)", roles[k]), each, set);
+		expect_same_text(fmt("rows as %s (each, set)", roles[k]), rows_each, rows_set);
+	}
+	/* The comparison saw every kind of answer. */
+	ck_assert_msg(strstr(V("SELECT attempts.batch_save_each($1, 'student', $2, 200)::text", u,
+			       items),
+			     "payload_too_large") != NULL,
+		      "no item hit the size limit");
+}
+END_TEST
+
 START_TEST(test_multiple_states)
 {
 	const char *exam = mk_exam(NULL), *u = new_uuid(), *other = new_uuid();
@@ -1725,6 +1855,9 @@ Suite *sql_suite(void)
 
 	tc = tcase("batch");
 	tcase_add_test(tc, test_batch_save);
+	tcase_add_test(tc, test_batch_save_same_attempt_twice);
+	tcase_add_test(tc, test_batch_save_past_deadline_closes);
+	tcase_add_test(tc, test_batch_save_paths_agree);
 	tcase_add_test(tc, test_multiple_states);
 	tcase_add_test(tc, test_multiple_infos);
 	tcase_add_test(tc, test_batch_log);
