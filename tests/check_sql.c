@@ -1775,6 +1775,63 @@ END_TEST
 
 /* ------------------------------------------------------------ suite */
 
+/* ------------------------------------------------------------ inlining */
+
+/* Every helper that the entry points call per row is inlined by
+ * PostgreSQL into the calling statement: not inlined, each call runs as a
+ * statement of its own (~170 µs per batch_save item where that happened:
+ * docs/SQL.md, "Performance rules"). A helper stops inlining when it is
+ * declared IMMUTABLE but calls a stable function, has a SET clause or a
+ * sub-select. The check: EXPLAIN VERBOSE of a call with column arguments
+ * must not name the helper. */
+START_TEST(test_helpers_inline)
+{
+	static const struct {
+		const char *name, *call, *from;
+	} helpers[] = {
+		{"err", "attempts.err(a.status, a.status, a.answers)", "attempts.attempts a"},
+		{"invalid", "attempts.invalid(a.status, a.status)", "attempts.attempts a"},
+		{"unauthorized", "attempts.unauthorized()", "attempts.attempts a"},
+		{"ts", "attempts.ts(a.updated_at)", "attempts.attempts a"},
+		{"is_uuid", "attempts.is_uuid(a.status)", "attempts.attempts a"},
+		{"json_int", "attempts.json_int(a.answers, 0, 9)", "attempts.attempts a"},
+		{"access_error", "attempts.access_error(a, a.user_id, a.status, 'owner')",
+		 "attempts.attempts a"},
+		{"past_deadline", "attempts.past_deadline(a, a.version)", "attempts.attempts a"},
+		{"writable_error", "attempts.writable_error(a, a.version, a.version)",
+		 "attempts.attempts a"},
+		{"merge_answers", "attempts.merge_answers(a.answers, a.auto_save_data)",
+		 "attempts.attempts a"},
+		{"time_remaining_s", "attempts.time_remaining_s(a)", "attempts.attempts a"},
+		{"attempt_state_json", "attempts.attempt_state_json(a)", "attempts.attempts a"},
+		{"prefix_field", "attempts.prefix_field(a.answers, a.status)", "attempts.attempts a"},
+		{"batch_save_shape_error", "attempts.batch_save_shape_error(a.answers, a.status)",
+		 "attempts.attempts a"},
+		{"batch_save_result", "attempts.batch_save_result(a.answers, a.auto_save_data)",
+		 "attempts.attempts a"},
+		{"exam_json", "attempts.exam_json(e)", "attempts.exams e"},
+		{"upload_json", "attempts.upload_json(u)", "attempts.attempt_uploads u"},
+	};
+
+	for (size_t i = 0; i < sizeof(helpers) / sizeof(helpers[0]); i++) {
+		const char *sql = fmt("EXPLAIN (VERBOSE, COSTS OFF) SELECT %s FROM %s",
+				      helpers[i].call, helpers[i].from);
+		PGresult *r = PQexec(db, sql);
+		const char *called = fmt("attempts.%s(", helpers[i].name);
+		int found = 0;
+
+		ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
+			      PQresultErrorMessage(r));
+		for (int row = 0; row < PQntuples(r); row++)
+			found |= strstr(PQgetvalue(r, row, 0), called) != NULL;
+		PQclear(r);
+		ck_assert_msg(!found, "attempts.%s is not inlined (EXPLAIN VERBOSE names it)",
+			      helpers[i].name);
+	}
+}
+END_TEST
+
+
 static TCase *tcase(const char *name)
 {
 	TCase *tc = tcase_create(name);
@@ -1882,6 +1939,10 @@ Suite *sql_suite(void)
 	tcase_add_test(tc, test_broadcast_clear_cache);
 	tcase_add_test(tc, test_notify_on_change);
 	tcase_add_test(tc, test_migrations_recorded);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("inlining");
+	tcase_add_test(tc, test_helpers_inline);
 	suite_add_tcase(s, tc);
 
 	return s;
