@@ -103,17 +103,53 @@ int ops_etag_matches(const char *if_none_match, long long version)
 	return 0;
 }
 
+/* The n digits at p as a number; -1 unless they are all digits. */
+static int fixed_digits(const char *p, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v;
+}
+
+/* Days from 1970-01-01 to the proleptic Gregorian date y-m-d (H. Hinnant's
+ * days_from_civil). */
+static long long days_from_civil(int y, int m, int d)
+{
+	long long era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
 long long ops_parse_utc_ms(const char *text)
 {
-	struct tm tm;
-	int y, mo, d, h, mi, s, n = 0;
+	int y, mo, d, h, mi, s;
 	long long ms = 0;
 	const char *p;
 
-	if (text == NULL ||
-	    sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &n) != 6)
+	/* YYYY-MM-DDTHH:MM:SS, fixed width: the form attempts.ts() writes */
+	if (text == NULL || strlen(text) < 20 || text[4] != '-' || text[7] != '-' ||
+	    text[10] != 'T' || text[13] != ':' || text[16] != ':')
 		return -1;
-	p = text + n;
+	y = fixed_digits(text, 4);
+	mo = fixed_digits(text + 5, 2);
+	d = fixed_digits(text + 8, 2);
+	h = fixed_digits(text + 11, 2);
+	mi = fixed_digits(text + 14, 2);
+	s = fixed_digits(text + 17, 2);
+	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 ||
+	    mi > 59 || s < 0 || s > 60)
+		return -1;
+	p = text + 19;
 	if (*p == '.') {
 		int digits = 0;
 		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
@@ -124,14 +160,7 @@ long long ops_parse_utc_ms(const char *text)
 	}
 	if (strcmp(p, "Z") != 0)
 		return -1;
-	memset(&tm, 0, sizeof tm);
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = s;
-	return (long long)timegm(&tm) * 1000 + ms;
+	return ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000LL + s * 1000LL + ms;
 }
 
 static long long wall_ms(void)

@@ -7,6 +7,8 @@
 #include <cJSON.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,25 +235,36 @@ out:
 	return err;
 }
 
-/* A small per-thread memo of tokens whose signature and claims were
- * checked: clients send the same token on every request, and verifying
- * one (two base64 decodes, two JSON parses, an HMAC) costs far more than
- * comparing it. An entry holds the whole token and the secret it was
- * checked with, so only a byte-identical token under the same secret hits;
- * the time-dependent claims (exp, nbf, iat) are checked again on a hit. */
-#define AUTH_MEMO_SLOTS 16
-#define AUTH_MEMO_MAX_TOKEN 1024
+/* The process's memo of tokens whose signature and claims were checked:
+ * clients send the same token on every request, and verifying one (two
+ * base64 decodes, two JSON parses, an HMAC) costs far more than comparing
+ * it. Shared by every thread (a worker serves thousands of students, and
+ * any thread may take any of their requests): AUTH_MEMO_SLOTS entries in
+ * sets of two picked by a hash of the token (a token evicts the less
+ * recently used of its set), each set behind one of AUTH_MEMO_LOCKS
+ * mutexes. An entry holds the whole token and a tag of the
+ * secret it was checked with, so only a byte-identical token under the
+ * same secret hits; the time-dependent claims (exp, nbf, iat) are checked
+ * again on every hit. */
+#define AUTH_MEMO_SLOTS 2048
+#define AUTH_MEMO_WAYS 2
+#define AUTH_MEMO_SETS (AUTH_MEMO_SLOTS / AUTH_MEMO_WAYS)
+#define AUTH_MEMO_LOCKS 64
+#define AUTH_MEMO_MAX_TOKEN 480
 
 typedef struct auth_memo {
 	char token[AUTH_MEMO_MAX_TOKEN];
-	size_t len;
+	size_t len; /* 0: empty */
 	unsigned long long secret_tag;
 	long long nbf, iat; /* LLONG_MIN when absent */
 	auth_claims claims;
 } auth_memo;
 
-static __thread auth_memo auth_memos[AUTH_MEMO_SLOTS];
-static __thread unsigned auth_memo_next;
+static auth_memo auth_memos[AUTH_MEMO_SETS][AUTH_MEMO_WAYS];
+static unsigned char auth_memo_mru[AUTH_MEMO_SETS]; /* way used last */
+static pthread_mutex_t auth_memo_locks[AUTH_MEMO_LOCKS] = {
+	[0 ... AUTH_MEMO_LOCKS - 1] = PTHREAD_MUTEX_INITIALIZER};
+static atomic_ullong auth_memo_hit_count, auth_memo_miss_count;
 
 static unsigned long long fnv1a(const char *p, size_t n)
 {
@@ -276,39 +289,66 @@ static int memo_still_valid(const auth_memo *m, time_t now)
 	return 1;
 }
 
-static const auth_memo *memo_find(const char *token, size_t len,
-				  unsigned long long tag)
+/* Looks token up in its set: 1 and *out set if remembered and still
+ * valid at now, 0 if remembered but no longer valid, -1 if not there. */
+static int memo_lookup(const char *token, size_t len, unsigned long long tag,
+		       unsigned long long hash, time_t now, auth_claims *out)
 {
-	for (unsigned i = 0; i < AUTH_MEMO_SLOTS; i++) {
-		const auth_memo *m = &auth_memos[i];
-		if (m->len == len && m->secret_tag == tag && memcmp(m->token, token, len) == 0)
-			return m;
+	size_t set = hash % AUTH_MEMO_SETS;
+	pthread_mutex_t *lock = &auth_memo_locks[set % AUTH_MEMO_LOCKS];
+	int found = -1;
+
+	pthread_mutex_lock(lock);
+	for (int way = 0; way < AUTH_MEMO_WAYS && found < 0; way++) {
+		const auth_memo *m = &auth_memos[set][way];
+
+		if (m->len == len && m->secret_tag == tag && memcmp(m->token, token, len) == 0) {
+			found = memo_still_valid(m, now);
+			if (found)
+				*out = m->claims;
+			auth_memo_mru[set] = (unsigned char)way;
+		}
 	}
-	return NULL;
+	pthread_mutex_unlock(lock);
+	atomic_fetch_add(found < 0 ? &auth_memo_miss_count : &auth_memo_hit_count, 1);
+	return found;
 }
 
 static void memo_store(const char *token, size_t len, unsigned long long tag,
-		       const auth_claims *c, long long nbf, long long iat)
+		       unsigned long long hash, const auth_claims *c, long long nbf,
+		       long long iat)
 {
+	size_t set = hash % AUTH_MEMO_SETS;
+	pthread_mutex_t *lock = &auth_memo_locks[set % AUTH_MEMO_LOCKS];
 	auth_memo *m;
+	int way;
 
 	if (len >= AUTH_MEMO_MAX_TOKEN)
 		return;
-	m = &auth_memos[auth_memo_next++ % AUTH_MEMO_SLOTS];
+	pthread_mutex_lock(lock);
+	way = auth_memo_mru[set] == 0 ? 1 : 0; /* the less recently used */
+	m = &auth_memos[set][way];
 	memcpy(m->token, token, len);
 	m->len = len;
 	m->secret_tag = tag;
 	m->claims = *c;
 	m->nbf = nbf;
 	m->iat = iat;
+	auth_memo_mru[set] = (unsigned char)way;
+	pthread_mutex_unlock(lock);
+}
+
+void auth_memo_stats(unsigned long long *hits, unsigned long long *misses)
+{
+	*hits = atomic_load(&auth_memo_hit_count);
+	*misses = atomic_load(&auth_memo_miss_count);
 }
 
 att_err auth_verify(const char *token, const char *secret, size_t secret_len,
 		    time_t now, auth_claims *out)
 {
 	const char *dot1, *dot2;
-	unsigned long long tag;
-	const auth_memo *memo;
+	unsigned long long tag, hash;
 	long long nbf, iat;
 	size_t len;
 	att_err err;
@@ -324,22 +364,21 @@ att_err auth_verify(const char *token, const char *secret, size_t secret_len,
 	dot2 = strchr(dot1 + 1, '.');
 	if (dot2 == NULL || strchr(dot2 + 1, '.') != NULL)
 		return ATT_EAUTH;
+	tag = fnv1a(secret, secret_len);
+	hash = fnv1a(token, len);
+	switch (memo_lookup(token, len, tag, hash, now, out)) {
+	case 1: return ATT_OK; /* its header, signature and payload passed */
+	case 0: return ATT_EAUTH;
+	default: break;
+	}
 	if (!check_header(token, (size_t)(dot1 - token)))
 		return ATT_EAUTH;
-	tag = fnv1a(secret, secret_len);
-	memo = memo_find(token, len, tag);
-	if (memo != NULL) {
-		if (!memo_still_valid(memo, now))
-			return ATT_EAUTH;
-		*out = memo->claims;
-		return ATT_OK;
-	}
 	if (!check_signature(token, (size_t)(dot2 - token), dot2 + 1,
 			     strlen(dot2 + 1), secret, secret_len))
 		return ATT_EAUTH;
 	err = check_payload(dot1 + 1, (size_t)(dot2 - dot1 - 1), now, out, &nbf, &iat);
 	if (err == ATT_OK)
-		memo_store(token, len, tag, out, nbf, iat);
+		memo_store(token, len, tag, hash, out, nbf, iat);
 	return err;
 }
 

@@ -35,7 +35,9 @@ att_err auth_verify_header(const char *authorization, const char *secret,
 			   size_t secret_len, time_t now,
 			   auth_claims *out) ATT_MUSTCHECK;
 
-/* Verifies a bare compact JWT; as auth_verify_header. */
+/* Verifies a bare compact JWT; as auth_verify_header. Tokens verified
+ * once are remembered process-wide (their time claims are checked again at
+ * every use). Thread-safe. */
 att_err auth_verify(const char *token, const char *secret, size_t secret_len,
 		    time_t now, auth_claims *out) ATT_MUSTCHECK;
 
@@ -56,5 +58,9 @@ long auth_b64url_decode(const char *in, size_t len, unsigned char *out,
 			size_t cap);
 /* Encodes n bytes; out needs 4 * ((n + 2) / 3) + 1 bytes. */
 void auth_b64url_encode(const unsigned char *in, size_t n, char *out);
+
+/* How many auth_verify calls found their token remembered, and how many
+ * did not (since the process started). */
+void auth_memo_stats(unsigned long long *hits, unsigned long long *misses);
 
 #endif

@@ -3,6 +3,7 @@
  * wrong) - plus base64url and role names. */
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,7 +118,7 @@ START_TEST(test_auth_round_trip)
 }
 END_TEST
 
-/* A token verified once is remembered (per thread): the memo must still
+/* A token verified once is remembered: the memo must still
  * apply exp and nbf at every use, and never accept a token that differs in
  * one byte, or the same token under another secret. */
 START_TEST(test_auth_memo_rechecks)
@@ -140,6 +141,50 @@ START_TEST(test_auth_memo_rechecks)
 	ck_assert_int_eq(verify(bad, NOW, &c), ATT_EAUTH);
 	free(bad);
 	free(tok);
+}
+END_TEST
+
+/* The memo is the process's, not a thread's: a worker's threads take any
+ * student's requests, so a token verified by one thread is found by the
+ * others without a second verification. */
+#define SHARED_TOKENS 8
+
+static void *verify_all(void *arg)
+{
+	char **toks = arg;
+	auth_claims c;
+
+	for (int i = 0; i < SHARED_TOKENS; i++)
+		if (verify(toks[i], NOW, &c) != ATT_OK)
+			return toks[i];
+	return NULL;
+}
+
+START_TEST(test_auth_memo_shared_by_threads)
+{
+	char *toks[SHARED_TOKENS];
+	unsigned long long hits0, misses0, hits1, misses1;
+	pthread_t t;
+	void *failed;
+
+	for (int i = 0; i < SHARED_TOKENS; i++) {
+		char sub[UUID_STR_LEN + 1];
+
+		snprintf(sub, sizeof sub, "0a1b2c3d-4e5f-4a6b-8c7d-%012d", 777000 + i);
+		toks[i] = auth_sign(sub, AUTH_ROLE_STUDENT, (time_t)NOW, (time_t)(NOW + 60), SECRET,
+				    strlen(SECRET));
+		ck_assert_ptr_nonnull(toks[i]);
+	}
+	ck_assert_int_eq(pthread_create(&t, NULL, verify_all, toks), 0);
+	ck_assert_int_eq(pthread_join(t, &failed), 0);
+	ck_assert_ptr_null(failed);
+	auth_memo_stats(&hits0, &misses0);
+	ck_assert_ptr_null(verify_all(toks));
+	auth_memo_stats(&hits1, &misses1);
+	ck_assert_uint_eq(hits1 - hits0, SHARED_TOKENS);
+	ck_assert_uint_eq(misses1 - misses0, 0);
+	for (int i = 0; i < SHARED_TOKENS; i++)
+		free(toks[i]);
 }
 END_TEST
 
@@ -571,6 +616,7 @@ Suite *auth_suite(void)
 	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_auth_round_trip);
 	tcase_add_test(tc, test_auth_memo_rechecks);
+	tcase_add_test(tc, test_auth_memo_shared_by_threads);
 	tcase_add_test(tc, test_auth_crafted_valid);
 	tcase_add_test(tc, test_auth_sign_refuses);
 	suite_add_tcase(s, tc);
