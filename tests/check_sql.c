@@ -12,6 +12,7 @@
 #include <cJSON.h>
 #include <libpq-fe.h>
 #include <regex.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -370,6 +371,12 @@ START_TEST(test_unauthorized)
 		"{\"sub\": \"x\", \"role\": \"student\"}",
 		fmt("{\"sub\": \"%s\", \"role\": \"teacher\"}", new_uuid()),
 		fmt("{\"sub\": \"%s\"}", new_uuid()),
+		/* near misses of the compact form the service writes */
+		fmt("{\"sub\":\"%s\",\"role\":\"studentx\"}", new_uuid()),
+		fmt("{\"sub\":\"%s\",\"role\":\"\"}", new_uuid()),
+		"{\"sub\":\"00000000-0000-4000-8000-00000000000g\",\"role\":\"admin\"}",
+		"{\"sub\":\"00000000-0000-4000-8000-0000000000001\",\"role\":\"admin\"}",
+		fmt("{\"sub\":\"%s\",\"role\":\"admin\"", new_uuid()),
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -381,6 +388,35 @@ START_TEST(test_unauthorized)
 	ck_assert_err(J("SELECT attempts.get_exam($1)", exam), "unauthorized");
 	ck_assert_err(J0("SELECT attempts.close_expired_attempts()"), "unauthorized");
 	ck_assert_err(J("SELECT attempts.get_multiple_attempt_states($1)", "{}"), "unauthorized");
+}
+END_TEST
+
+/* The caller is the same whether the claims come in the compact form the
+ * service writes (read by position) or in any other JSON spelling (parsed). */
+START_TEST(test_claims_forms)
+{
+	const char *u = new_uuid(), *exam = mk_exam(NULL);
+	const char *attempt = mk_attempt(u, exam);
+	char upper[64];
+	const char *forms[5];
+
+	snprintf(upper, sizeof upper, "%s", u);
+	for (char *c = upper; *c != '\0'; c++)
+		*c = (char)toupper((unsigned char)*c);
+	forms[0] = fmt("{\"sub\":\"%s\",\"role\":\"student\"}", u);
+	forms[1] = fmt("{\"sub\":\"%s\",\"role\":\"student\"}", upper);
+	forms[2] = fmt("{\"sub\": \"%s\", \"role\": \"student\", \"exp\": 1}", u);
+	forms[3] = fmt("{\"role\":\"student\",\"sub\":\"%s\"}", u);
+	forms[4] = fmt("{\"sub\":\"%s\",\"role\":\"stud\\u0065nt\"} ", u);
+	for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+		claims_on(db, forms[i]);
+		ck_assert_msg(strcmp(jstr(state(attempt), "attempt_id"), attempt) == 0,
+			      "claims %s: %s", forms[i], show(state(attempt)));
+	}
+	claims_on(db, fmt("{\"sub\":\"%s\",\"role\":\"proctor\"}", new_uuid()));
+	ck_assert_str_eq(jstr(state(attempt), "attempt_id"), attempt); /* staff reads any */
+	claims_on(db, fmt("{\"sub\":\"%s\",\"role\":\"student\"}", new_uuid()));
+	ck_assert_err(state(attempt), "not_found"); /* another student */
 }
 END_TEST
 
@@ -1848,6 +1884,7 @@ Suite *sql_suite(void)
 
 	tc = tcase("exams");
 	tcase_add_test(tc, test_unauthorized);
+	tcase_add_test(tc, test_claims_forms);
 	tcase_add_test(tc, test_create_exam_defaults);
 	tcase_add_test(tc, test_create_exam_fields);
 	tcase_add_test(tc, test_create_exam_forbidden);
