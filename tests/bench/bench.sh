@@ -19,13 +19,13 @@ usage() {
 usage: ./dev bench [--quick] [--write] [--keep] [--duration S] [--conc N]
                    [--rss-requests N] [--out FILE]
 
-  --quick           smoke run: 3 s per scenario, 10,000 requests for the RSS
+  --quick           smoke run: 2 s per scenario, 10,000 requests for the RSS
                     phase; the report goes to the run directory only
   --write           also write docs/BENCHMARKS.md in quick mode
   --keep            leave the stack running if this run started it
-  --duration S      seconds per measured scenario (full 15, quick 3)
+  --duration S      seconds per measured scenario (full 15, quick 2)
   --conc N          concurrent connections (default workers x threads)
-  --rss-requests N  requests of the RSS phase (full 200000, quick 20000);
+  --rss-requests N  requests of the RSS phase (full 200000, quick 10000);
                     RSS is read at N/2 and N
   --out FILE        write the report there instead
 
@@ -71,7 +71,7 @@ while (($#)); do
 	shift
 done
 if ((QUICK)); then
-	DUR=${DUR:-3}
+	DUR=${DUR:-2}
 	RSS_N=${RSS_N:-10000}
 else
 	DUR=${DUR:-15}
