@@ -1,6 +1,7 @@
 -- attempt_optimization_rpcs.sql — batch, statistics, validation and preload
 -- RPC functions (docs/API.md §6 batch/stats/optimize, §9). Repeatable: only
--- CREATE OR REPLACE, re-applied by sql/migrate.sh whenever this file changes.
+-- CREATE OR REPLACE (and DROP IF EXISTS of a signature that changed),
+-- re-applied by sql/migrate.sh whenever this file changes.
 -- Builds on the helpers of attempt_rpcs.sql.
 --
 -- Batch functions answer one element per input item, in input order, in one
@@ -58,15 +59,17 @@ BEGIN
 END
 $$;
 
--- The problems of a readable attempt for validate_multiple_attempts:
--- ["submitted"] alone, or any of "deadline_passed", "answers_too_large".
-CREATE OR REPLACE FUNCTION attempts.attempt_problems(a attempts.attempts)
+-- The problems of a readable attempt (of an exam with p_grace_s) for
+-- validate_multiple_attempts: ["submitted"] alone, or any of
+-- "deadline_passed", "answers_too_large".
+DROP FUNCTION IF EXISTS attempts.attempt_problems(attempts.attempts);
+CREATE OR REPLACE FUNCTION attempts.attempt_problems(a attempts.attempts, p_grace_s int)
 RETURNS jsonb
 LANGUAGE sql STABLE
 AS $$
     SELECT CASE
         WHEN a.status = 'submitted' THEN '["submitted"]'::jsonb
-        ELSE CASE WHEN attempts.past_grace(a) THEN '["deadline_passed"]'::jsonb ELSE '[]'::jsonb END
+        ELSE CASE WHEN attempts.past_deadline(a, p_grace_s) THEN '["deadline_passed"]'::jsonb ELSE '[]'::jsonb END
           || CASE WHEN octet_length(a.answers::text) > 524288
                   THEN '["answers_too_large"]'::jsonb ELSE '[]'::jsonb END
     END
@@ -253,7 +256,9 @@ BEGIN
     PERFORM lock_attempts(v_ids, v_sub, false);
     IF cardinality(v_ids) <> (SELECT count(DISTINCT x) FROM unnest(v_ids) AS x)
        OR EXISTS (SELECT 1 FROM attempts.attempts a
-                   WHERE a.attempt_id = ANY (v_ids) AND a.user_id = v_sub AND past_grace(a)) THEN
+                   JOIN attempts.exams e ON e.exam_id = a.exam_id
+                   WHERE a.attempt_id = ANY (v_ids) AND a.user_id = v_sub
+                     AND past_deadline(a, e.grace_s)) THEN
         RETURN batch_save_each(v_sub, v_role, p_operations, v_limit);
     END IF;
     RETURN batch_save_set(v_sub, v_role, p_operations, v_limit);
@@ -533,13 +538,14 @@ BEGIN
     RETURN coalesce((
         SELECT jsonb_agg(CASE WHEN access_error(a, v_sub, v_role, 'read') IS NULL
                               THEN jsonb_build_object('attempt_id', u.id,
-                                                      'valid', attempt_problems(a) = '[]'::jsonb,
-                                                      'problems', attempt_problems(a))
+                                                      'valid', attempt_problems(a, e.grace_s) = '[]'::jsonb,
+                                                      'problems', attempt_problems(a, e.grace_s))
                               ELSE jsonb_build_object('attempt_id', u.id)
                                    || access_error(a, v_sub, v_role, 'read') END
                          ORDER BY u.ord)
           FROM unnest(p_attempt_ids) WITH ORDINALITY AS u(id, ord)
-          LEFT JOIN attempts.attempts a ON a.attempt_id = u.id), '[]'::jsonb);
+          LEFT JOIN attempts.attempts a ON a.attempt_id = u.id
+          LEFT JOIN attempts.exams e ON e.exam_id = a.exam_id), '[]'::jsonb);
 END
 $$;
 

@@ -1834,6 +1834,7 @@ START_TEST(test_helpers_inline)
 		{"access_error", "attempts.access_error(a, a.user_id, a.status, 'owner')",
 		 "attempts.attempts a"},
 		{"past_deadline", "attempts.past_deadline(a, a.version)", "attempts.attempts a"},
+		{"attempt_problems", "attempts.attempt_problems(a, a.version)", "attempts.attempts a"},
 		{"writable_error", "attempts.writable_error(a, a.version, a.version)",
 		 "attempts.attempts a"},
 		{"merge_answers", "attempts.merge_answers(a.answers, a.auto_save_data)",
