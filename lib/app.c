@@ -14,6 +14,7 @@
 
 #define HOUSEKEEPING_TICK_MS 100
 #define REAP_EVERY_TICKS 100
+#define PING_EVERY_MS 250
 
 static const char *const app_channels[] = {"attempts_changed",
 					   "attempts_clear_cache", NULL};
@@ -30,6 +31,8 @@ struct app {
 	pthread_cond_t stop_cond;
 	int stopping;
 	atomic_ulong ticks; /* housekeeping rounds, for tests */
+	int server_silent;      /* the last ping found nothing answering */
+	long long next_ping_ms; /* monotonic */
 };
 
 void app_cache_key(char *out, size_t n, const char *kind, const char *id)
@@ -78,8 +81,50 @@ static void sweep_deadlines(app *a)
 	free(text);
 }
 
-/* Keeps the listener connected, closes connections idle too long, and
- * runs the deadline sweep. */
+/* While the breaker is open, finds out when the database is back. When a
+ * probe is due (breaker_get_state says half-open) a ping goes through the
+ * pool; db_call hands it the probe slot, and its success closes the
+ * breaker (a request that comes first may take the slot instead). The
+ * probes back off (breaker.h); between them, a server that does not answer
+ * at all is pinged every PING_EVERY_MS, which costs it nothing, and when
+ * it answers again the probe is made due at once: a restart of any length
+ * is noticed within about PING_EVERY_MS. A server that answers but fails
+ * is pinged once per probe only. */
+static void watch_database(app *a)
+{
+	breaker *b = a->db.breaker;
+	breaker_state state = breaker_get_state(b);
+	long long now = clock_monotonic_ms(NULL);
+	db_failure why;
+	char *text = NULL;
+
+	if (state == BREAKER_CLOSED) {
+		a->server_silent = 0;
+		a->next_ping_ms = 0;
+		return;
+	}
+	if (state == BREAKER_OPEN && now >= a->next_ping_ms) {
+		PGPing ping = pool_ping(a->db.pool);
+
+		if (ping == PQPING_OK && a->server_silent) {
+			log_info("probe: the database answers again; probing now");
+			breaker_probe_now(b);
+		}
+		a->server_silent = ping != PQPING_OK;
+		a->next_ping_ms = now + PING_EVERY_MS +
+				  (a->server_silent ? 0 : breaker_retry_after_ms(b));
+	}
+	if (breaker_get_state(b) != BREAKER_HALF_OPEN)
+		return;
+	if (db_call(&a->db, NULL, DB_STMT_PING, NULL, &text, &why) != ATT_OK)
+		log_debug("probe: %s", why.message);
+	free(text);
+}
+
+/* Keeps the listener connected, probes the database while the breaker is
+ * open, closes connections idle too long, and runs the deadline sweep.
+ * While the breaker is open the probe alone tries the database: the
+ * listener reconnects once a probe has closed the breaker. */
 static void *housekeeping(void *arg)
 {
 	app *a = arg;
@@ -92,7 +137,11 @@ static void *housekeeping(void *arg)
 		long long now;
 
 		pthread_mutex_unlock(&a->stop_lock);
-		listener_maintain(a->listener);
+		watch_database(a);
+		if (breaker_get_state(a->db.breaker) == BREAKER_CLOSED)
+			listener_maintain(a->listener);
+		else
+			listener_drain(a->listener);
 		atomic_fetch_add(&a->ticks, 1);
 		if (++tick % REAP_EVERY_TICKS == 0)
 			pool_reap_idle(a->db.pool);

@@ -1,22 +1,32 @@
-/* breaker: closed / open / half-open under one mutex. */
+/* breaker: closed / open / half-open under one mutex, with the probe
+ * schedule of an open breaker. */
 #include "breaker.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+
+#include "log.h"
 
 struct breaker {
 	pthread_mutex_t lock;
 	int threshold;
-	long long timeout_ms;
+	long long timeout_ms;   /* longest wait between two probes */
 	clock_ms_fn clock;
 	void *clock_ctx;
 	breaker_state state;
 	int failures;
-	long long opened_at;
+	long long opened_at;    /* when it last went from closed to open */
+	long long probe_at;     /* when an open breaker lets the next probe through */
 	int probe_out;          /* a half-open probe is in flight */
 	unsigned long long opened_count;
 	unsigned long long rejected;
 };
+
+/* A transition to log once the lock is released. */
+typedef struct transition {
+	char line[320];
+} transition;
 
 att_err breaker_create(int failure_threshold, long long timeout_ms,
 		       clock_ms_fn clock, void *clock_ctx, breaker **out)
@@ -27,7 +37,7 @@ att_err breaker_create(int failure_threshold, long long timeout_ms,
 		return ATT_ENOMEM;
 	pthread_mutex_init(&b->lock, NULL);
 	b->threshold = failure_threshold > 0 ? failure_threshold : 1;
-	b->timeout_ms = timeout_ms;
+	b->timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
 	b->clock = clock ? clock : clock_monotonic_ms;
 	b->clock_ctx = clock_ctx;
 	b->state = BREAKER_CLOSED;
@@ -43,24 +53,44 @@ void breaker_free(breaker *b)
 	free(b);
 }
 
-/* Opens (or reopens) the breaker; lock held. */
-static void trip(breaker *b)
+long long breaker_probe_delay_ms(long long open_for_ms, long long timeout_ms)
+{
+	long long delay = open_for_ms / BREAKER_PROBE_FRACTION;
+
+	if (delay < BREAKER_FIRST_PROBE_MS)
+		delay = BREAKER_FIRST_PROBE_MS;
+	return delay < timeout_ms ? delay : timeout_ms;
+}
+
+/* Schedules the next probe of an open breaker; lock held. */
+static void schedule_probe(breaker *b, long long now)
 {
 	b->state = BREAKER_OPEN;
-	b->opened_at = b->clock(b->clock_ctx);
-	b->opened_count++;
 	b->probe_out = 0;
+	b->probe_at = now + breaker_probe_delay_ms(now - b->opened_at, b->timeout_ms);
+}
+
+/* Is an open breaker's probe due at now? Lock held. */
+static int probe_due(const breaker *b, long long now)
+{
+	return b->state == BREAKER_OPEN && now >= b->probe_at;
 }
 
 int breaker_allow(breaker *b, int *probe)
 {
 	int allowed = 1;
+	long long now;
+	transition t = {""};
 
 	*probe = 0;
 	pthread_mutex_lock(&b->lock);
-	if (b->state == BREAKER_OPEN &&
-	    b->clock(b->clock_ctx) - b->opened_at >= b->timeout_ms)
+	now = b->clock(b->clock_ctx);
+	if (probe_due(b, now)) {
 		b->state = BREAKER_HALF_OPEN;
+		snprintf(t.line, sizeof t.line,
+			 "breaker: open -> half_open: probing the database (open for %lld ms)",
+			 now - b->opened_at);
+	}
 	if (b->state == BREAKER_HALF_OPEN) {
 		if (b->probe_out) {
 			allowed = 0;
@@ -74,6 +104,8 @@ int breaker_allow(breaker *b, int *probe)
 	if (!allowed)
 		b->rejected++;
 	pthread_mutex_unlock(&b->lock);
+	if (t.line[0])
+		log_info("%s", t.line);
 	return allowed;
 }
 
@@ -81,8 +113,13 @@ int breaker_allow(breaker *b, int *probe)
  * verdicts of calls let through before it opened are stale news. */
 void breaker_success(breaker *b, int probe)
 {
+	transition t = {""};
+
 	pthread_mutex_lock(&b->lock);
 	if (probe) {
+		snprintf(t.line, sizeof t.line,
+			 "breaker: half_open -> closed: probe succeeded (open for %lld ms)",
+			 b->clock(b->clock_ctx) - b->opened_at);
 		b->state = BREAKER_CLOSED;
 		b->probe_out = 0;
 		b->failures = 0;
@@ -90,18 +127,37 @@ void breaker_success(breaker *b, int probe)
 		b->failures = 0;
 	}
 	pthread_mutex_unlock(&b->lock);
+	if (t.line[0])
+		log_info("%s", t.line);
 }
 
-void breaker_failure(breaker *b, int probe)
+void breaker_failure(breaker *b, int probe, const char *reason)
 {
+	transition t = {""};
+	long long now;
+
+	if (reason == NULL || *reason == '\0')
+		reason = "unknown";
 	pthread_mutex_lock(&b->lock);
+	now = b->clock(b->clock_ctx);
 	if (probe) {
 		b->failures++;
-		trip(b);
+		schedule_probe(b, now);
+		snprintf(t.line, sizeof t.line,
+			 "breaker: half_open -> open: probe failed (%s); next probe in %lld ms",
+			 reason, b->probe_at - now);
 	} else if (b->state == BREAKER_CLOSED && ++b->failures >= b->threshold) {
-		trip(b);
+		b->opened_at = now;
+		b->opened_count++;
+		schedule_probe(b, now);
+		snprintf(t.line, sizeof t.line,
+			 "breaker: closed -> open after %d consecutive failures (last: %s); "
+			 "first probe in %lld ms",
+			 b->failures, reason, b->probe_at - now);
 	}
 	pthread_mutex_unlock(&b->lock);
+	if (t.line[0])
+		log_warn("%s", t.line);
 }
 
 void breaker_cancel(breaker *b, int probe)
@@ -113,13 +169,21 @@ void breaker_cancel(breaker *b, int probe)
 	pthread_mutex_unlock(&b->lock);
 }
 
+void breaker_probe_now(breaker *b)
+{
+	pthread_mutex_lock(&b->lock);
+	if (b->state == BREAKER_OPEN)
+		b->probe_at = b->clock(b->clock_ctx);
+	pthread_mutex_unlock(&b->lock);
+}
+
 long long breaker_retry_after_ms(breaker *b)
 {
 	long long left = 0;
 
 	pthread_mutex_lock(&b->lock);
 	if (b->state == BREAKER_OPEN) {
-		left = b->timeout_ms - (b->clock(b->clock_ctx) - b->opened_at);
+		left = b->probe_at - b->clock(b->clock_ctx);
 		if (left < 0)
 			left = 0;
 	}
@@ -132,9 +196,7 @@ breaker_state breaker_get_state(breaker *b)
 	breaker_state s;
 
 	pthread_mutex_lock(&b->lock);
-	s = b->state;
-	if (s == BREAKER_OPEN && b->clock(b->clock_ctx) - b->opened_at >= b->timeout_ms)
-		s = BREAKER_HALF_OPEN;
+	s = probe_due(b, b->clock(b->clock_ctx)) ? BREAKER_HALF_OPEN : b->state;
 	pthread_mutex_unlock(&b->lock);
 	return s;
 }

@@ -48,7 +48,7 @@ static const cfg_key cfg_keys[] = {
 	KEY_LONG(cache_max_entries, "10000", 0, 10000000, "most cache entries per process"),
 	KEY_LONG(cache_max_bytes, "16777216", 0, 4294967295L, "most cached bytes per process"),
 	KEY_LONG(breaker_failure_threshold, "5", 1, 1000, "consecutive failures that open the breaker"),
-	KEY_LONG(breaker_timeout_ms, "60000", 1, 86400000, "how long the breaker stays open"),
+	KEY_LONG(breaker_timeout_ms, "60000", 1, 86400000, "longest wait between two probes of an open breaker"),
 	KEY_LONG(retry_attempts, "3", 1, 20, "tries of a safely repeatable database call"),
 	KEY_LONG(retry_base_delay_ms, "50", 1, 60000, "first backoff delay cap"),
 	KEY_LONG(retry_max_delay_ms, "2000", 1, 600000, "largest backoff delay"),

@@ -282,7 +282,8 @@ static void sleep_ms(long ms)
 }
 
 /* Reports a try's outcome to the breaker. */
-static void tell_breaker(breaker *b, try_outcome outcome, int probe)
+static void tell_breaker(breaker *b, try_outcome outcome, int probe,
+			 const db_failure *why)
 {
 	if (b == NULL)
 		return;
@@ -294,7 +295,7 @@ static void tell_breaker(breaker *b, try_outcome outcome, int probe)
 	case TRY_NO_CONN:
 	case TRY_NOT_SENT:
 	case TRY_LOST:
-		breaker_failure(b, probe);
+		breaker_failure(b, probe, why->message);
 		break;
 	case TRY_TIMEOUT:
 	case TRY_NOMEM:
@@ -337,7 +338,7 @@ att_err db_call(const db_env *env, const char *claims_json, db_stmt stmt,
 			return ATT_EUNAVAILABLE;
 		}
 		outcome = try_once(env, claims_json, stmt, params, out, why);
-		tell_breaker(env->breaker, outcome, probe);
+		tell_breaker(env->breaker, outcome, probe, why);
 		if (outcome == TRY_OK)
 			return ATT_OK;
 		if (attempt == attempts ||

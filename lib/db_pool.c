@@ -356,3 +356,12 @@ void pool_get_stats(db_pool *pool, pool_stats *out)
 	out->connect_failures = pool->connect_failures;
 	pthread_mutex_unlock(&pool->lock);
 }
+
+PGPing pool_ping(db_pool *pool)
+{
+	static const char *const keys[] = {"connect_timeout", "application_name",
+					   "dbname", NULL};
+	const char *values[] = {"1", "attempts.fcgi ping", pool->conninfo, NULL};
+
+	return PQpingParams(keys, values, 1);
+}

@@ -65,4 +65,10 @@ int pool_reap_idle(db_pool *pool);
 
 void pool_get_stats(db_pool *pool, pool_stats *out);
 
+/* Is the server there? PQpingParams on the pool's conninfo (1 s connect
+ * timeout): PQPING_OK when it accepts connections, PQPING_REJECT while it
+ * refuses them (starting up), PQPING_NO_RESPONSE when nothing answers.
+ * Costs a down server nothing. */
+PGPing pool_ping(db_pool *pool);
+
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 
 struct listener {
@@ -22,6 +23,7 @@ struct listener {
 	PGconn *conn;
 	unsigned long long notifications;
 	unsigned long long resets;
+	long long lost_at;      /* monotonic ms of the last loss */
 };
 
 /* Connects and LISTENs (without the lock: it may block). Returns the
@@ -75,6 +77,7 @@ att_err listener_create(const char *conninfo, const char *const *channels,
 	l->channels = channels;
 	l->cb = *cb;
 	l->conn = connect_and_listen(l);
+	l->lost_at = clock_monotonic_ms(NULL);
 	atomic_store(&l->fd, l->conn ? PQsocket(l->conn) : -1);
 	if (l->conn == NULL)
 		log_warn("listener: cannot connect yet; caching stays off until it does");
@@ -97,7 +100,13 @@ void listener_free(listener *l)
  * then listener_drain says the listener is down. */
 static void lose_connection(listener *l)
 {
-	log_warn("listener: connection lost");
+	char reason[200];
+
+	snprintf(reason, sizeof reason, "%s", PQerrorMessage(l->conn));
+	reason[strcspn(reason, "\n")] = '\0';
+	log_warn("listener: connection lost (%s); cache bypassed until it is back",
+		 reason[0] ? reason : "server closed the connection");
+	l->lost_at = clock_monotonic_ms(NULL);
 	atomic_store(&l->fd, -1);
 	PQfinish(l->conn);
 	l->conn = NULL;
@@ -168,7 +177,8 @@ int listener_maintain(listener *l)
 	l->resets++;
 	l->cb.on_reset(l->cb.arg);
 	pthread_mutex_unlock(&l->lock);
-	log_info("listener: connected again; cache emptied");
+	log_info("listener: connected again after %lld ms; cache emptied",
+		 clock_monotonic_ms(NULL) - l->lost_at);
 	return 1;
 }
 

@@ -8,6 +8,7 @@
 
 #include "breaker.h"
 #include "check_suites.h"
+#include "log.h"
 
 #define THRESHOLD 3
 #define TIMEOUT_MS 1000
@@ -44,7 +45,7 @@ static void call(breaker *b, int ok)
 	if (ok)
 		breaker_success(b, probe);
 	else
-		breaker_failure(b, probe);
+		breaker_failure(b, probe, "test");
 }
 
 /* Fails THRESHOLD calls in a row from closed: the breaker opens. */
@@ -121,22 +122,77 @@ START_TEST(test_breaker_opens_at_threshold)
 	ck_assert_int_eq(s.state, BREAKER_OPEN);
 	ck_assert_uint_eq(s.opened_count, 1);
 	ck_assert_uint_eq(s.rejected, 0);
-	ck_assert_int_eq(breaker_retry_after_ms(b), TIMEOUT_MS);
+	/* The first probe is due BREAKER_FIRST_PROBE_MS after opening. */
+	ck_assert_int_eq(breaker_retry_after_ms(b), BREAKER_FIRST_PROBE_MS);
 	/* Open: refuses, counts each refusal, and says when to come back. */
 	ck_assert_int_eq(breaker_allow(b, &probe), 0);
 	ck_assert_int_eq(probe, 0);
 	ck_assert_int_eq(breaker_allow(b, &probe), 0);
 	ck_assert_uint_eq(stats_of(b).rejected, 2);
-	now += 400;
-	ck_assert_int_eq(breaker_retry_after_ms(b), TIMEOUT_MS - 400);
+	now += 100;
+	ck_assert_int_eq(breaker_retry_after_ms(b), BREAKER_FIRST_PROBE_MS - 100);
 	ck_assert_int_eq(breaker_allow(b, &probe), 0);
-	now += TIMEOUT_MS - 400 - 1;
+	now += BREAKER_FIRST_PROBE_MS - 100 - 1;
 	ck_assert_int_eq(breaker_retry_after_ms(b), 1);
 	ck_assert_int_eq(breaker_get_state(b), BREAKER_OPEN);
 	ck_assert_int_eq(breaker_allow(b, &probe), 0);
 	s = stats_of(b);
 	ck_assert_uint_eq(s.rejected, 4);
 	ck_assert_uint_eq(s.opened_count, 1);
+	breaker_free(b);
+}
+END_TEST
+
+/* The schedule: a fifth of the time open, at least 250 ms, at most the
+ * timeout. */
+START_TEST(test_breaker_probe_delay)
+{
+	ck_assert_int_eq(breaker_probe_delay_ms(0, 60000), BREAKER_FIRST_PROBE_MS);
+	ck_assert_int_eq(breaker_probe_delay_ms(1000, 60000), BREAKER_FIRST_PROBE_MS);
+	ck_assert_int_eq(breaker_probe_delay_ms(5000, 60000), 1000);
+	ck_assert_int_eq(breaker_probe_delay_ms(10000, 60000), 2000);
+	ck_assert_int_eq(breaker_probe_delay_ms(600000, 60000), 60000);
+	ck_assert_int_eq(breaker_probe_delay_ms(0, 100), 100);
+}
+END_TEST
+
+/* Failed probes back off: while the database stays down, the probes come
+ * at 250 ms, then every fifth of the time open, and never further apart
+ * than the timeout; so after an outage of T the breaker closes within
+ * about T/5 of the database's return (at most the timeout). */
+START_TEST(test_breaker_probes_back_off)
+{
+	long long now = 0, last_probe = 0;
+	breaker *b = NULL;
+	int probes = 0;
+
+	ck_assert_int_eq(breaker_create(THRESHOLD, 60000, fake_clock, &now, &b), ATT_OK);
+	trip_it(b);
+	while (now < 10 * 60000) {
+		int probe = 0;
+		long long wait = breaker_retry_after_ms(b);
+
+		now += wait;
+		ck_assert_int_eq(breaker_get_state(b), BREAKER_HALF_OPEN);
+		ck_assert_int_eq(breaker_allow(b, &probe), 1);
+		ck_assert_int_eq(probe, 1);
+		if (probes > 0) {
+			ck_assert_int_ge(now - last_probe, BREAKER_FIRST_PROBE_MS);
+			ck_assert_int_le(now - last_probe, 60000);
+			ck_assert_int_le(now - last_probe,
+					 now / BREAKER_PROBE_FRACTION > BREAKER_FIRST_PROBE_MS
+						 ? now / BREAKER_PROBE_FRACTION
+						 : BREAKER_FIRST_PROBE_MS);
+		}
+		last_probe = now;
+		probes++;
+		breaker_failure(b, probe, "connection refused");
+		ck_assert_int_eq(breaker_get_state(b), BREAKER_OPEN);
+	}
+	/* About 20 probes in the first minute, then one a minute. */
+	ck_assert_int_ge(probes, 20);
+	ck_assert_int_le(probes, 45);
+	ck_assert_uint_eq(stats_of(b).opened_count, 1);
 	breaker_free(b);
 }
 END_TEST
@@ -205,21 +261,24 @@ START_TEST(test_breaker_probe_failure_reopens)
 	breaker *b = new_breaker(&now);
 	breaker_stats s;
 	int probe = 0;
+	long long wait;
 
 	trip_it(b);
-	now = 3 * TIMEOUT_MS; /* long after the timeout */
+	now = 3 * TIMEOUT_MS; /* long after the first probe was due */
 	ck_assert_int_eq(breaker_allow(b, &probe), 1);
 	ck_assert_int_eq(probe, 1);
 	now += 123; /* the probe took a while */
-	breaker_failure(b, probe);
+	breaker_failure(b, probe, "test");
 	s = stats_of(b);
 	ck_assert_int_eq(s.state, BREAKER_OPEN);
-	ck_assert_uint_eq(s.opened_count, 2);
-	/* A fresh timeout, counted from the probe's failure. */
-	ck_assert_int_eq(breaker_retry_after_ms(b), TIMEOUT_MS);
+	/* A failed probe is not a new opening. */
+	ck_assert_uint_eq(s.opened_count, 1);
+	/* The next probe, counted from the failure. */
+	wait = breaker_probe_delay_ms(now, TIMEOUT_MS);
+	ck_assert_int_eq(breaker_retry_after_ms(b), wait);
 	ck_assert_int_eq(breaker_allow(b, &probe), 0);
 	ck_assert_int_eq(probe, 0);
-	now += TIMEOUT_MS - 1;
+	now += wait - 1;
 	ck_assert_int_eq(breaker_retry_after_ms(b), 1);
 	ck_assert_int_eq(breaker_allow(b, &probe), 0);
 	now += 1;
@@ -227,7 +286,7 @@ START_TEST(test_breaker_probe_failure_reopens)
 	ck_assert_int_eq(probe, 1);
 	breaker_success(b, probe);
 	ck_assert_int_eq(breaker_get_state(b), BREAKER_CLOSED);
-	ck_assert_uint_eq(stats_of(b).opened_count, 2);
+	ck_assert_uint_eq(stats_of(b).opened_count, 1);
 	breaker_free(b);
 }
 END_TEST
@@ -285,7 +344,7 @@ START_TEST(test_breaker_cancel_non_probe)
 	breaker_cancel(b, 0);
 	ck_assert_int_eq(breaker_allow(b, &(int){0}), 0);
 	ck_assert_int_eq(breaker_get_state(b), BREAKER_HALF_OPEN);
-	breaker_failure(b, probe);
+	breaker_failure(b, probe, "test");
 	ck_assert_int_eq(breaker_get_state(b), BREAKER_OPEN);
 	breaker_free(b);
 }
@@ -314,11 +373,11 @@ START_TEST(test_breaker_late_verdict_keeps_single_probe)
 		if (breaker_allow(b, &p)) {
 			if (p)
 				second_probe_at = i;
-			breaker_failure(b, p);
+			breaker_failure(b, p, "test");
 		}
 		now += TIMEOUT_MS;
 	}
-	breaker_failure(b, probe);
+	breaker_failure(b, probe, "test");
 	state = breaker_get_state(b);
 	breaker_free(b); /* before asserting: no leak under CK_FORK=no */
 	ck_assert_msg(second_probe_at < 0,
@@ -438,7 +497,7 @@ static void *hammer(void *p)
 			breaker_success(sh->b, probe);
 			break;
 		default:
-			breaker_failure(sh->b, probe);
+			breaker_failure(sh->b, probe, NULL);
 			break;
 		}
 	}
@@ -450,6 +509,7 @@ static void *hammer(void *p)
 
 START_TEST(test_breaker_concurrent_single_probe)
 {
+	log_set_level(LOG_LVL_ERROR); /* thousands of transitions */
 	for (int round = 0; round < HAMMER_ROUNDS; round++) {
 		hammer_shared sh;
 		hammer_arg args[HAMMER_THREADS];
@@ -483,6 +543,7 @@ START_TEST(test_breaker_concurrent_single_probe)
 		ck_assert_uint_eq(atomic_load(&sh.allowed) + atomic_load(&sh.refused),
 				  (unsigned long long)HAMMER_THREADS * HAMMER_ITERS);
 	}
+	log_set_level(LOG_LVL_INFO);
 }
 END_TEST
 
@@ -498,6 +559,8 @@ Suite *breaker_suite(void)
 	tcase_add_test(tc, test_breaker_closed_below_threshold);
 	tcase_add_test(tc, test_breaker_success_resets_count);
 	tcase_add_test(tc, test_breaker_opens_at_threshold);
+	tcase_add_test(tc, test_breaker_probe_delay);
+	tcase_add_test(tc, test_breaker_probes_back_off);
 	tcase_add_test(tc, test_breaker_half_open_one_probe);
 	tcase_add_test(tc, test_breaker_probe_success_closes);
 	tcase_add_test(tc, test_breaker_probe_failure_reopens);
