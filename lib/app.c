@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "log.h"
 #include "router.h"
+#include "write_stamps.h"
 
 #define HOUSEKEEPING_TICK_MS 100
 #define REAP_EVERY_TICKS 100
@@ -25,6 +26,7 @@ struct app {
 	cache *cache;
 	metrics *metrics;
 	listener *listener;
+	write_stamps *stamps;   /* NULL in APP_ONESHOT: no cache */
 	pthread_t housekeeper;
 	int housekeeper_started;
 	pthread_mutex_t stop_lock;
@@ -48,6 +50,62 @@ void app_invalidate_attempt(app *a, const char *attempt_id)
 	cache_remove(a->cache, key);
 	app_cache_key(key, sizeof key, "info", attempt_id);
 	cache_remove(a->cache, key);
+}
+
+void app_note_write(app *a, const char *attempt_id)
+{
+	write_stamps_bump(a->stamps, attempt_id);
+	app_invalidate_attempt(a, attempt_id);
+}
+
+unsigned app_write_stamp(app *a, const char *attempt_id)
+{
+	return write_stamps_read(a->stamps, attempt_id);
+}
+
+unsigned long long app_writes_total(app *a)
+{
+	return write_stamps_total(a->stamps);
+}
+
+int app_cache_get_attempt(app *a, const char *kind, const char *attempt_id,
+			  char **text, size_t *len, cache_meta *meta)
+{
+	char key[96];
+
+	app_cache_key(key, sizeof key, kind, attempt_id);
+	if (!cache_get(a->cache, key, text, len, meta))
+		return 0;
+	if (meta->write_stamp == write_stamps_read(a->stamps, attempt_id))
+		return 1;
+	free(*text);
+	*text = NULL;
+	return 0;
+}
+
+void app_cache_put_attempt(app *a, const char *kind, const char *attempt_id,
+			   const char *text, size_t len, const cache_meta *meta,
+			   long long ttl_ms, unsigned long long epoch)
+{
+	char key[96];
+
+	app_cache_key(key, sizeof key, kind, attempt_id);
+	if (cache_put(a->cache, key, text, len, meta, ttl_ms, epoch) != ATT_OK)
+		log_warn("cache: cannot store %s", key);
+}
+
+/* This host's shared write stamps; a private table (read-your-writes
+ * across workers then rests on LISTEN/NOTIFY alone) if it cannot be had. */
+static att_err open_write_stamps(app *a)
+{
+	char name[64];
+
+	write_stamps_default_name(name, sizeof name);
+	if (write_stamps_open(name, &a->stamps) == ATT_OK)
+		return ATT_OK;
+	log_warn("write stamps: cannot map shared memory %s; other workers' writes "
+		 "reach this cache through NOTIFY only", name);
+	return write_stamps_open(NULL, &a->stamps);
 }
 
 static void on_notify(void *arg, const char *channel, const char *payload)
@@ -197,6 +255,8 @@ static att_err create_parts(app *a, app_mode mode)
 		err = metrics_create(router_op_names(), router_op_count(), &a->metrics);
 	/* Without a listener the cache is never trusted (app_cache_usable). */
 	if (err == ATT_OK && mode == APP_PERSISTENT)
+		err = open_write_stamps(a);
+	if (err == ATT_OK && mode == APP_PERSISTENT)
 		err = listener_create(cfg->db, app_channels, &cb, &a->listener);
 	return err;
 }
@@ -245,6 +305,7 @@ void app_free(app *a)
 		pthread_join(a->housekeeper, NULL);
 	}
 	listener_free(a->listener);
+	write_stamps_close(a->stamps);
 	metrics_free(a->metrics);
 	cache_free(a->cache);
 	breaker_free(a->db.breaker);

@@ -53,6 +53,31 @@ unsigned long app_housekeeping_rounds(app *a);
 /* Drops this process's cached entries of one attempt. */
 void app_invalidate_attempt(app *a, const char *attempt_id);
 
+/* A write of attempt_id has committed (or may have) and its answer is
+ * about to leave: bumps the attempt's write stamp, shared by every worker
+ * of this host (write_stamps.h), so none answers an older cached entry of
+ * it from now on, and drops this process's entries. */
+void app_note_write(app *a, const char *attempt_id);
+
+/* The write stamp of attempt_id: read it before the database call whose
+ * answer will be cached, and keep it in the entry's meta.write_stamp. */
+unsigned app_write_stamp(app *a, const char *attempt_id);
+
+/* Writes noted on this host so far: for a fill whose ids are only known
+ * after the call; unchanged across the call means no stamp moved. */
+unsigned long long app_writes_total(app *a);
+
+/* The cached kind ("state" or "info") of attempt_id, as cache_get, but
+ * only if no write was noted for it since the entry's fill. */
+int app_cache_get_attempt(app *a, const char *kind, const char *attempt_id,
+			  char **text, size_t *len, cache_meta *meta);
+
+/* Caches the kind of attempt_id (meta.write_stamp read before the fill's
+ * call, epoch as cache_put). Logs a failure. */
+void app_cache_put_attempt(app *a, const char *kind, const char *attempt_id,
+			   const char *text, size_t len, const cache_meta *meta,
+			   long long ttl_ms, unsigned long long epoch);
+
 /* Builds a cache key "<kind>:<id>" into out (size n). */
 void app_cache_key(char *out, size_t n, const char *kind, const char *id);
 

@@ -410,18 +410,17 @@ void ops_render_attempt(const char *text, size_t len, const cache_meta *meta, bu
 
 static void read_attempt(req_ctx *rc, db_stmt stmt, const char *kind, long long ttl_ms)
 {
-	cache *c = app_cache(rc->app);
-	int usable = app_cache_usable(rc->app);
+	app *a = rc->app;
+	int usable = app_cache_usable(a);
 	const char *params[1] = {rc->path_id};
-	char key[96];
 	char *text;
 	size_t len;
 	cache_meta meta;
 	unsigned long long epoch;
+	unsigned stamp;
 
-	app_cache_key(key, sizeof key, kind, rc->path_id);
 	if (usable && !ops_wants_no_cache(rc->req->cache_control) &&
-	    cache_get(c, key, &text, &len, &meta)) {
+	    app_cache_get_attempt(a, kind, rc->path_id, &text, &len, &meta)) {
 		int allowed = ops_may_read(&rc->claims, meta.tag);
 		if (allowed) {
 			rc->cache_hits++;
@@ -431,7 +430,8 @@ static void read_attempt(req_ctx *rc, db_stmt stmt, const char *kind, long long 
 		if (allowed)
 			return;
 	}
-	epoch = cache_epoch(c);
+	epoch = cache_epoch(app_cache(a));
+	stamp = app_write_stamp(a, rc->path_id);
 	text = ops_call(rc, stmt, params);
 	if (text == NULL)
 		return;
@@ -439,8 +439,9 @@ static void read_attempt(req_ctx *rc, db_stmt stmt, const char *kind, long long 
 	if (!ops_describe_attempt(text, &meta)) {
 		http_json_text(rc->resp, 200, text, len);
 	} else {
-		if (usable && cache_put(c, key, text, len, &meta, ttl_ms, epoch) != ATT_OK)
-			log_warn("cache: cannot store %s", key);
+		meta.write_stamp = stamp;
+		if (usable)
+			app_cache_put_attempt(a, kind, rc->path_id, text, len, &meta, ttl_ms, epoch);
 		reply_attempt(rc, text, len, &meta, 0);
 	}
 	free(text);
@@ -520,7 +521,7 @@ void ops_save(req_ctx *rc)
 	call_and_reply(rc, DB_STMT_SAVE_ATTEMPT, params, 200);
 	/* Whatever the outcome (a deadline close writes too), drop what this
 	 * process cached; other processes hear it from the trigger. */
-	app_invalidate_attempt(rc->app, rc->path_id);
+	app_note_write(rc->app, rc->path_id);
 }
 
 /* ----------------------------------------------------------------- stats */
@@ -750,7 +751,7 @@ void ops_activity(req_ctx *rc)
 	}
 	call_and_reply(rc, DB_STMT_LOG_ACTIVITY, params, 200);
 	/* info's activity_count and last_activity_at changed. */
-	app_invalidate_attempt(rc->app, rc->path_id);
+	app_note_write(rc->app, rc->path_id);
 }
 
 /* ---------------------------------------------------------------- submit */
@@ -778,7 +779,7 @@ void ops_submit(req_ctx *rc)
 	params[2] = have_version ? version : NULL;
 	params[3] = limit;
 	call_and_reply(rc, DB_STMT_SUBMIT_ATTEMPT, params, 200);
-	app_invalidate_attempt(rc->app, rc->path_id);
+	app_note_write(rc->app, rc->path_id);
 }
 
 /* ---------------------------------------------------------------- extend */
@@ -801,7 +802,7 @@ void ops_extend(req_ctx *rc)
 	params[0] = rc->path_id;
 	params[1] = text;
 	call_and_reply(rc, DB_STMT_EXTEND_ATTEMPT, params, 200);
-	app_invalidate_attempt(rc->app, rc->path_id);
+	app_note_write(rc->app, rc->path_id);
 }
 
 /* --------------------------------------------------------------- uploads */
@@ -918,7 +919,7 @@ void ops_upload(req_ctx *rc)
 	}
 	http_json_text(rc->resp, 201, text, strlen(text));
 	free(text);
-	app_invalidate_attempt(rc->app, rc->path_id);
+	app_note_write(rc->app, rc->path_id);
 }
 
 void ops_download(req_ctx *rc)

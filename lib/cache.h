@@ -19,6 +19,7 @@ typedef struct cache_meta {
 	int hole_offset;        /* where a time-dependent number sits in the value, or -1 */
 	int hole_length;
 	char tag[40];           /* e.g. the owner's id, for access checks */
+	unsigned write_stamp;   /* e.g. write_stamps_read() before the fill */
 } cache_meta;
 
 typedef struct cache_stats {

@@ -36,6 +36,54 @@ START_TEST(test_app_housekeeping_sleeps)
 }
 END_TEST
 
+/* Two persistent apps stand for two workers of one host. A cached state
+ * filled in B before A acknowledged a write of that attempt must not be
+ * answered by B afterwards, whether or not B has heard A's NOTIFY (here it
+ * never does: there is no database). Entries of other attempts stay. */
+START_TEST(test_app_write_in_one_worker_hides_cached_in_other)
+{
+	static const char id[] = "00000000-0000-4000-8000-0000000000c1";
+	static const char other[] = "00000000-0000-4000-8000-0000000000c2";
+	static const char body[] = "{\"version\": 3}";
+	config cfg;
+	char *err = NULL, *text = NULL;
+	app *a = NULL, *b = NULL;
+	cache_meta meta;
+	size_t len;
+
+	setenv("ATTEMPTS_JWT_SECRET", "0123456789abcdef0123456789abcdef", 1);
+	setenv("ATTEMPTS_DB", "host=/nonexistent port=1 dbname=x connect_timeout=1", 1);
+	setenv("ATTEMPTS_POOL_MIN", "0", 1);
+	setenv("ATTEMPTS_SWEEP_INTERVAL_MS", "0", 1);
+	ck_assert_int_eq(config_load_from(&cfg, NULL, (const char *(*)(const char *))getenv, &err),
+			 ATT_OK);
+	ck_assert_int_eq(app_create(&cfg, APP_PERSISTENT, &a), ATT_OK);
+	ck_assert_int_eq(app_create(&cfg, APP_PERSISTENT, &b), ATT_OK);
+	memset(&meta, 0, sizeof meta);
+	meta.version = 3;
+	/* B fills both entries (stamps read before its "database call"). */
+	meta.write_stamp = app_write_stamp(b, id);
+	app_cache_put_attempt(b, "state", id, body, strlen(body), &meta, 60000,
+			      cache_epoch(app_cache(b)));
+	meta.write_stamp = app_write_stamp(b, other);
+	app_cache_put_attempt(b, "state", other, body, strlen(body), &meta, 60000,
+			      cache_epoch(app_cache(b)));
+	ck_assert_int_eq(app_cache_get_attempt(b, "state", id, &text, &len, &meta), 1);
+	free(text);
+	text = NULL;
+	/* A acknowledges a write of id. */
+	app_note_write(a, id);
+	ck_assert_int_eq(app_cache_get_attempt(b, "state", id, &text, &len, &meta), 0);
+	ck_assert_ptr_null(text);
+	ck_assert_int_eq(app_cache_get_attempt(b, "state", other, &text, &len, &meta), 1);
+	ck_assert_str_eq(text, body);
+	free(text);
+	app_free(a);
+	app_free(b);
+	config_free(&cfg);
+}
+END_TEST
+
 Suite *app_suite(void)
 {
 	Suite *s = suite_create("app");
@@ -43,6 +91,7 @@ Suite *app_suite(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_app_housekeeping_sleeps);
+	tcase_add_test(tc, test_app_write_in_one_worker_hides_cached_in_other);
 	suite_add_tcase(s, tc);
 	return s;
 }

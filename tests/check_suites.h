@@ -12,6 +12,7 @@ Suite *http_suite(void);
 Suite *auth_suite(void);
 Suite *router_suite(void);
 Suite *cache_suite(void);
+Suite *write_stamps_suite(void);
 Suite *breaker_suite(void);
 Suite *retry_suite(void);
 Suite *metrics_suite(void);

@@ -4,8 +4,9 @@
 # Starts the whole embedded stack (`./dev up`: PostgreSQL, spawn-fcgi +
 # multiwatch workers, nginx with nginx/attempts.conf) in a temporary run
 # directory on free ports, runs the Check programs tests/e2e/check_e2e,
-# tests/e2e/check_api and tests/e2e/check_uploads against it over HTTP
-# (paths overridable with CHECK_E2E, CHECK_API, CHECK_UPLOADS), then
+# tests/e2e/check_api, tests/e2e/check_uploads and tests/e2e/check_consistency
+# against it over HTTP (paths overridable with CHECK_E2E, CHECK_API,
+# CHECK_UPLOADS, CHECK_CONSISTENCY), then
 # checks from the shell what only the shell can see: the supervisor, nginx's
 # own JSON errors, `up` twice, and that `down` leaves no process behind.
 # Exit 77 (skip) when nginx, spawn-fcgi, multiwatch or PostgreSQL is
@@ -22,6 +23,8 @@ api_bin=${CHECK_API:-tests/e2e/check_api}
 [[ $api_bin == /* ]] || api_bin=$builddir/$api_bin
 uploads_bin=${CHECK_UPLOADS:-tests/e2e/check_uploads}
 [[ $uploads_bin == /* ]] || uploads_bin=$builddir/$uploads_bin
+consistency_bin=${CHECK_CONSISTENCY:-tests/e2e/check_consistency}
+[[ $consistency_bin == /* ]] || consistency_bin=$builddir/$consistency_bin
 
 stack_need_tools
 
@@ -102,6 +105,17 @@ if [[ -x $uploads_bin ]]; then
 else
 	echo "FAIL: $uploads_bin not built"
 	uploads_rc=1
+fi
+
+# Read-your-writes across the workers under CPU stress (100,000 reads).
+consistency_rc=0
+if [[ -x $consistency_bin ]]; then
+	echo "# running $consistency_bin"
+	ATTEMPTS_TEST_URL=$url ATTEMPTS_TEST_DB=$conninfo "$consistency_bin" || consistency_rc=$?
+	echo "# check_consistency exited $consistency_rc"
+else
+	echo "FAIL: $consistency_bin not built"
+	consistency_rc=1
 fi
 
 # ------------------------------------------------------------ shell checks
@@ -256,7 +270,7 @@ else
 fi
 
 summary shell-checks
-if ((check_rc != 0 || api_rc != 0 || uploads_rc != 0 || n_fail != 0)); then
+if ((check_rc != 0 || api_rc != 0 || uploads_rc != 0 || consistency_rc != 0 || n_fail != 0)); then
 	failed_any=1
 	exit 1
 fi

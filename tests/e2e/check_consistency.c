@@ -1,0 +1,238 @@
+/* check_consistency: read-your-writes across workers under stress (API.md
+ * section 7). One writer saves an attempt as fast as it can; 16 readers
+ * read its state through nginx, spread over every worker, while other
+ * processes keep both CPUs busy (so that a worker's LISTEN socket is read
+ * late, as on a loaded exam-day box). A read sent after a save was
+ * acknowledged must show that version or a later one, cached or not.
+ *
+ * Environment: as check_api (ATTEMPTS_TEST_URL, ATTEMPTS_JWT_SECRET,
+ * ATTEMPTS_TEST_DB); CONSISTENCY_READS overrides the number of reads
+ * (default 100000). Exits 77 (automake SKIP) when one is missing. */
+#include <check.h>
+#include <cJSON.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "e2e_util.h"
+#include "http_client.h"
+#include "uuid.h"
+
+#define READERS 16
+#define BURNERS 2
+
+typedef struct stress {
+	char attempt_path[128];
+	char auth[AUTH_MAX_TOKEN_LEN + 32];
+	long reads_wanted;
+	atomic_long acked;      /* the last version a save was acknowledged with */
+	atomic_long reads;
+	atomic_long stale;
+	atomic_long hits;
+	atomic_long errors;
+	atomic_long saves;
+	atomic_int stop;
+	char first_stale[256];
+	pthread_mutex_t lock;
+} stress;
+
+/* The integer after "version": in body, or -1. */
+static long body_version(const char *body)
+{
+	const char *p = strstr(body, "\"version\":");
+
+	return p ? strtol(p + 10, NULL, 10) : -1;
+}
+
+static void note_stale(stress *s, const char *what)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->first_stale[0] == '\0')
+		snprintf(s->first_stale, sizeof s->first_stale, "%s", what);
+	pthread_mutex_unlock(&s->lock);
+	atomic_fetch_add(&s->stale, 1);
+}
+
+static void *reader(void *arg)
+{
+	stress *s = arg;
+	const char *headers[] = {s->auth, NULL};
+
+	while (!atomic_load(&s->stop) && atomic_fetch_add(&s->reads, 1) < s->reads_wanted) {
+		/* Read before the request leaves: any later ack may or may not
+		 * be seen, this one must be. */
+		long want = atomic_load(&s->acked);
+		http_client_response r;
+		const char *etag, *xc;
+		long got_body, got_etag;
+		char what[200];
+
+		if (http_client_request(g_url, "GET", s->attempt_path, headers, NULL, 0, &r) != 0 ||
+		    r.status != 200) {
+			atomic_fetch_add(&s->errors, 1);
+			http_client_response_free(&r);
+			continue;
+		}
+		etag = http_client_header(&r, "ETag");
+		xc = http_client_header(&r, "X-Cache");
+		got_body = body_version(r.body);
+		got_etag = etag ? strtol(etag + (etag[0] == '"'), NULL, 10) : -1;
+		if (xc != NULL && strcmp(xc, "HIT") == 0)
+			atomic_fetch_add(&s->hits, 1);
+		if (got_body < want || got_etag < want) {
+			snprintf(what, sizeof what, "ETag %s, body version %ld (X-Cache %s) after save %ld was acknowledged",
+				 etag ? etag : "none", got_body, xc ? xc : "none", want);
+			note_stale(s, what);
+		}
+		http_client_response_free(&r);
+	}
+	return NULL;
+}
+
+static void *writer(void *arg)
+{
+	stress *s = arg;
+	const char *headers[] = {s->auth, "Content-Type: application/json", NULL};
+	char save_path[160], body[128];
+	long version = atomic_load(&s->acked);
+	unsigned n = 0;
+
+	snprintf(save_path, sizeof save_path, "%.*ssave", (int)(strlen(s->attempt_path) - 5),
+		 s->attempt_path);
+	while (!atomic_load(&s->stop)) {
+		http_client_response r;
+		int len = snprintf(body, sizeof body,
+				   "{\"answers\":{\"q%u\":%u},\"expected_version\":%ld}", n % 20, n,
+				   version);
+
+		n++;
+		if (http_client_request(g_url, "PATCH", save_path, headers, body, (size_t)len, &r) == 0 &&
+		    r.status == 200) {
+			version = body_version(r.body);
+			atomic_store(&s->acked, version);
+			atomic_fetch_add(&s->saves, 1);
+		} else {
+			atomic_fetch_add(&s->errors, 1);
+		}
+		http_client_response_free(&r);
+	}
+	return NULL;
+}
+
+/* Processes that keep a CPU busy until killed. */
+static pid_t burn(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		volatile unsigned long x = 0;
+		for (;;)
+			x++;
+	}
+	return pid;
+}
+
+static void start_attempt(stress *s, const user *proctor, const user *student)
+{
+	char auth[AUTH_MAX_TOKEN_LEN + 32], body[128], id[UUID_STR_LEN + 1];
+	const char *headers[] = {auth, "Content-Type: application/json", NULL};
+	const char *exam = "{\"title\":\"consistency\",\"time_limit_s\":3600}";
+	http_client_response r;
+	cJSON *j;
+
+	snprintf(auth, sizeof auth, "Authorization: Bearer %s", proctor->token);
+	ck_assert_int_eq(http_client_request(g_url, "POST", "/api/exams", headers, exam,
+					     strlen(exam), &r), 0);
+	ck_assert_int_eq(r.status, 201);
+	j = cJSON_Parse(r.body);
+	snprintf(body, sizeof body, "{\"exam_id\":\"%s\"}", jstr(j, "exam_id"));
+	cJSON_Delete(j);
+	http_client_response_free(&r);
+	snprintf(auth, sizeof auth, "Authorization: Bearer %s", student->token);
+	ck_assert_int_eq(http_client_request(g_url, "POST", "/api/attempts/new?action=start",
+					     headers, body, strlen(body), &r), 0);
+	ck_assert_int_eq(r.status, 201);
+	j = cJSON_Parse(r.body);
+	snprintf(id, sizeof id, "%s", jstr(j, "attempt_id"));
+	atomic_store(&s->acked, (long)jnum(j, "version"));
+	cJSON_Delete(j);
+	http_client_response_free(&r);
+	snprintf(s->attempt_path, sizeof s->attempt_path, "/api/attempts/%s?action=state", id);
+	snprintf(s->auth, sizeof s->auth, "Authorization: Bearer %s", student->token);
+}
+
+START_TEST(test_read_your_writes_under_load)
+{
+	static stress s;
+	user proctor = user_new(AUTH_ROLE_PROCTOR), student = user_new(AUTH_ROLE_STUDENT);
+	const char *env = getenv("CONSISTENCY_READS");
+	pthread_t readers[READERS], writer_thread;
+	pid_t burners[BURNERS];
+	struct timespec t0, t1;
+	double secs;
+
+	memset(&s, 0, sizeof s);
+	pthread_mutex_init(&s.lock, NULL);
+	s.reads_wanted = env && atol(env) > 0 ? atol(env) : 100000;
+	start_attempt(&s, &proctor, &student);
+	for (int i = 0; i < BURNERS; i++)
+		ck_assert_int_gt(burners[i] = burn(), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(pthread_create(&writer_thread, NULL, writer, &s), 0);
+	for (int i = 0; i < READERS; i++)
+		ck_assert_int_eq(pthread_create(&readers[i], NULL, reader, &s), 0);
+	for (int i = 0; i < READERS; i++)
+		pthread_join(readers[i], NULL);
+	atomic_store(&s.stop, 1);
+	pthread_join(writer_thread, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	for (int i = 0; i < BURNERS; i++) {
+		kill(burners[i], SIGKILL);
+		waitpid(burners[i], NULL, 0);
+	}
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	fprintf(stderr,
+		"# read-your-writes: %ld reads (%ld cache hits) during %ld saves in %.1f s "
+		"with %d CPU burners: %ld stale, %ld errors\n",
+		s.reads_wanted, atomic_load(&s.hits), atomic_load(&s.saves), secs, BURNERS,
+		atomic_load(&s.stale), atomic_load(&s.errors));
+	user_free(&proctor);
+	user_free(&student);
+	ck_assert_msg(atomic_load(&s.stale) == 0, "%ld stale reads; first: %s",
+		      atomic_load(&s.stale), s.first_stale);
+	ck_assert_msg(atomic_load(&s.errors) == 0, "%ld requests failed", atomic_load(&s.errors));
+	/* The test means something only if the cache answered often. */
+	ck_assert_msg(atomic_load(&s.hits) * 10 >= s.reads_wanted,
+		      "only %ld of %ld reads were cache hits", atomic_load(&s.hits),
+		      s.reads_wanted);
+	ck_assert_msg(atomic_load(&s.saves) >= 100, "only %ld saves", atomic_load(&s.saves));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s;
+	TCase *tc;
+	SRunner *sr;
+	int failed;
+
+	if (e2e_read_env("check_consistency", NULL) != 0)
+		return 77;
+	s = suite_create("consistency");
+	tc = tcase_create("read_your_writes");
+	tcase_set_timeout(tc, 900);
+	tcase_add_test(tc, test_read_your_writes_under_load);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
