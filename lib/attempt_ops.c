@@ -341,24 +341,37 @@ int ops_wants_no_cache(const char *cache_control)
 					 strcasestr(cache_control, "no-store") != NULL);
 }
 
-int ops_describe_attempt(const char *text, cache_meta *meta)
+/* Is the member at span a string of UUID length? */
+static int is_uuid_span(const char *text, json_span span)
+{
+	return span.offset >= 0 && span.length == UUID_STR_LEN + 2 && text[span.offset] == '"';
+}
+
+/* Copies the UUID string at span (without quotes) into out. */
+static void copy_uuid_span(char *out, const char *text, json_span span)
+{
+	memcpy(out, text + span.offset + 1, UUID_STR_LEN);
+	out[UUID_STR_LEN] = '\0';
+}
+
+int ops_describe_attempt(const char *text, size_t len, cache_meta *meta, char *attempt_id)
 {
 	static const char *const names[] = {"version", "user_id", "deadline_at",
-					    "time_remaining_s"};
-	json_span at[4];
-	size_t len = strlen(text);
+					    "time_remaining_s", "attempt_id"};
+	json_span at[5];
 	char deadline[64];
 
 	memset(meta, 0, sizeof *meta);
 	meta->hole_offset = -1;
 	meta->deadline_ms = -1;
 	/* A scan, not a parse: answers may be large and are skipped. */
-	if (json_top_members(text, len, names, 4, at) < 2 || at[0].offset < 0 ||
-	    at[1].offset < 0 || at[1].length != UUID_STR_LEN + 2)
+	if (json_top_members(text, len, names, 5, at) < 2 || at[0].offset < 0 ||
+	    !is_uuid_span(text, at[1]) || (attempt_id != NULL && !is_uuid_span(text, at[4])))
 		return 0;
 	meta->version = strtoll(text + at[0].offset, NULL, 10);
-	memcpy(meta->tag, text + at[1].offset + 1, UUID_STR_LEN);
-	meta->tag[UUID_STR_LEN] = '\0';
+	copy_uuid_span(meta->tag, text, at[1]);
+	if (attempt_id != NULL)
+		copy_uuid_span(attempt_id, text, at[4]);
 	if (at[2].offset >= 0 && at[3].offset >= 0 && text[at[3].offset] != 'n' &&
 	    text[at[2].offset] == '"' && at[2].length - 2 < (int)sizeof deadline) {
 		memcpy(deadline, text + at[2].offset + 1, (size_t)at[2].length - 2);
@@ -436,7 +449,7 @@ static void read_attempt(req_ctx *rc, db_stmt stmt, const char *kind, long long 
 	if (text == NULL)
 		return;
 	len = strlen(text);
-	if (!ops_describe_attempt(text, &meta)) {
+	if (!ops_describe_attempt(text, len, &meta, NULL)) {
 		http_json_text(rc->resp, 200, text, len);
 	} else {
 		if (usable && cache_put(c, key, text, len, &meta, ttl_ms, epoch) != ATT_OK)
