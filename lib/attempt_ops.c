@@ -307,9 +307,10 @@ void ops_exam_get(req_ctx *rc)
 
 void ops_start(req_ctx *rc)
 {
+	static const char *const names[] = {"state", "created"};
 	const char *exam_id = NULL;
 	const char *params[1];
-	cJSON *root, *state;
+	json_span at[2];
 	char *text;
 
 	if (json_get_uuid(rc->body, "exam_id", &exam_id) != JSON_FIELD_OK) {
@@ -320,16 +321,16 @@ void ops_start(req_ctx *rc)
 	text = ops_call(rc, DB_STMT_START_ATTEMPT, params);
 	if (text == NULL)
 		return;
-	/* {"state": {...}, "created": bool} -> 201/200 with the state. */
-	root = cJSON_Parse(text);
-	state = cJSON_GetObjectItemCaseSensitive(root, "state");
-	if (!cJSON_IsObject(state)) {
+	/* {"state": {...}, "created": bool} -> 201/200 with the state, as
+	 * jsonb printed it (the attempt in progress may hold answers). */
+	if (json_top_members(text, strlen(text), names, 2, at) < 1 || at[0].offset < 0 ||
+	    text[at[0].offset] != '{') {
 		http_error(rc->resp, 500, "internal_error", "unexpected result", NULL);
 	} else {
-		int created = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "created"));
-		http_json(rc->resp, created ? 201 : 200, state);
+		int created = at[1].offset >= 0 && strncmp(text + at[1].offset, "true", 4) == 0;
+		http_json_text(rc->resp, created ? 201 : 200, text + at[0].offset,
+			       (size_t)at[0].length);
 	}
-	cJSON_Delete(root);
 	free(text);
 }
 

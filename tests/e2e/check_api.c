@@ -3775,7 +3775,8 @@ static void fill_by_preload(world *w, const stored *s)
 
 /* One version, one body (API.md section 3): every read path returns the
  * answers and auto_save_data PostgreSQL stores, byte for byte, and a batch
- * state item is the single GET body (but for time_remaining_s). */
+ * state item (or a repeated start's answer) is the single GET body but
+ * for time_remaining_s. */
 START_TEST(test_numbers_every_read_path)
 {
 	static const char *const bypass[] = {"Cache-Control: no-cache", NULL};
@@ -3823,6 +3824,14 @@ START_TEST(test_numbers_every_read_path)
 		expect_read(&r, &s, 1);
 		resp_free(&r);
 	}
+
+	/* start again: the attempt in progress, as stored. */
+	snprintf(path, sizeof path, "{\"exam_id\":\"%s\"}", w.exam_id);
+	send_req(&r, "POST", "/api/attempts/new?action=start", &w.student, path, NULL);
+	expect_ok(&r, 200);
+	expect_stored(r.what, r.r.body, r.r.body_len, &s, 0);
+	expect_same_body(r.what, r.r.body, r.r.body_len, single);
+	resp_free(&r);
 
 	/* batch multiple_states: from the database, filling the cache. */
 	snprintf(data, sizeof data, "[\"%s\"]", w.attempt_id);
