@@ -472,8 +472,7 @@ static int key_set_unique(key_set *k)
  * element (key NULL) of the container a scan reports on, with the span
  * of its value. */
 typedef struct json_visit {
-	void (*fn)(void *ctx, const char *key, size_t klen, const char *value,
-		   const char *end);
+	void (*fn)(void *ctx, const char *key, size_t klen, const char *value, const char *end);
 	void *ctx;
 } json_visit;
 

@@ -3574,12 +3574,12 @@ END_TEST
 /* Numbers jsonb keeps its own way (API.md section 3): beyond 2^64,
  * trailing zeros, 30 decimals, negatives and negative zero, and exponent
  * forms, which jsonb writes out as plain decimals. */
-#define NUMBERS_ANSWERS                                                                       \
-	"{\"big\":123456789012345678901234567890,\"f\":1.10,\"g\":2.500,"                     \
-	"\"dec30\":0.123456789012345678901234567890,\"neg\":-17.25,\"negzero\":-0,"           \
-	"\"e3\":1e3,\"tiny\":1.5E-7,\"plus\":2e+2,\"list\":[1.10,-0.0,1E3],"                   \
+#define NUMBERS_ANSWERS                                                                            \
+	"{\"big\":123456789012345678901234567890,\"f\":1.10,\"g\":2.500,"                          \
+	"\"dec30\":0.123456789012345678901234567890,\"neg\":-17.25,\"negzero\":-0,"                \
+	"\"e3\":1e3,\"tiny\":1.5E-7,\"plus\":2e+2,\"list\":[1.10,-0.0,1E3],"                       \
 	"\"nested\":{\"x\":100.000,\"s\":\"1.10 \\\"]}\"}}"
-#define NUMBERS_AUTOSAVE                                                                      \
+#define NUMBERS_AUTOSAVE                                                                           \
 	"{\"progress\":50.50,\"debt\":-98765432109876543210987654321.000,\"at\":3E2}"
 
 /* What PostgreSQL itself prints for an attempt's row. */
@@ -3593,9 +3593,9 @@ static void stored_read(stored *s, const char *attempt_id)
 {
 	s->answers = db_value("SELECT answers::text FROM attempts.attempts WHERE attempt_id = $1",
 			      attempt_id);
-	s->auto_save = db_value(
-		"SELECT auto_save_data::text FROM attempts.attempts WHERE attempt_id = $1",
-		attempt_id);
+	s->auto_save =
+		db_value("SELECT auto_save_data::text FROM attempts.attempts WHERE attempt_id = $1",
+			 attempt_id);
 	s->version = db_value("SELECT version::text FROM attempts.attempts WHERE attempt_id = $1",
 			      attempt_id);
 	ck_assert(s->answers != NULL && s->auto_save != NULL && s->version != NULL);
@@ -3634,8 +3634,7 @@ static void expect_member_text(const char *what, const char *text, size_t len, c
 
 /* Asserts an attempt object holds the row's version and, unless info,
  * its answers and auto_save_data exactly as PostgreSQL prints them. */
-static void expect_stored(const char *what, const char *text, size_t len, const stored *s,
-			  int info)
+static void expect_stored(const char *what, const char *text, size_t len, const stored *s, int info)
 {
 	expect_member_text(what, text, len, "version", s->version);
 	if (info) {
@@ -3718,8 +3717,7 @@ static void query_one(resp *r, const user *u, const char *type, const char *atte
 	snprintf(body, sizeof body,
 		 "{\"operation\":\"query\",\"data\":[{\"type\":\"%s\",\"attempt_id\":\"%s\"}]}",
 		 type, attempt_id);
-	send_req(r, "POST", "/api/attempts/any-id?action=batch", u, body,
-		 no_cache ? bypass : NULL);
+	send_req(r, "POST", "/api/attempts/any-id?action=batch", u, body, no_cache ? bypass : NULL);
 }
 
 /* Fills a worker's cache with the attempt's state by fill (a batch read),
@@ -3846,7 +3844,8 @@ START_TEST(test_numbers_every_read_path)
 		for (int i = 0; i < 3; i++) {
 			query_one(&r, &w.student, "state", w.attempt_id, no_cache);
 			it = batch_item(&r, 0);
-			expect_stored("query state", r.r.body + it.offset, (size_t)it.length, &s, 0);
+			expect_stored("query state", r.r.body + it.offset, (size_t)it.length, &s,
+				      0);
 			expect_same_body("query state", r.r.body + it.offset, (size_t)it.length,
 					 single);
 			resp_free(&r);
