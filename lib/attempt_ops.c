@@ -307,9 +307,10 @@ void ops_exam_get(req_ctx *rc)
 
 void ops_start(req_ctx *rc)
 {
+	static const char *const names[] = {"state", "created"};
 	const char *exam_id = NULL;
 	const char *params[1];
-	cJSON *root, *state;
+	json_span at[2];
 	char *text;
 
 	if (json_get_uuid(rc->body, "exam_id", &exam_id) != JSON_FIELD_OK) {
@@ -320,16 +321,16 @@ void ops_start(req_ctx *rc)
 	text = ops_call(rc, DB_STMT_START_ATTEMPT, params);
 	if (text == NULL)
 		return;
-	/* {"state": {...}, "created": bool} -> 201/200 with the state. */
-	root = cJSON_Parse(text);
-	state = cJSON_GetObjectItemCaseSensitive(root, "state");
-	if (!cJSON_IsObject(state)) {
+	/* {"state": {...}, "created": bool} -> 201/200 with the state, as
+	 * jsonb printed it (the attempt in progress may hold answers). */
+	if (json_top_members(text, strlen(text), names, 2, at) < 1 || at[0].offset < 0 ||
+	    text[at[0].offset] != '{') {
 		http_error(rc->resp, 500, "internal_error", "unexpected result", NULL);
 	} else {
-		int created = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "created"));
-		http_json(rc->resp, created ? 201 : 200, state);
+		int created = at[1].offset >= 0 && strncmp(text + at[1].offset, "true", 4) == 0;
+		http_json_text(rc->resp, created ? 201 : 200, text + at[0].offset,
+			       (size_t)at[0].length);
 	}
-	cJSON_Delete(root);
 	free(text);
 }
 
@@ -341,24 +342,37 @@ int ops_wants_no_cache(const char *cache_control)
 					 strcasestr(cache_control, "no-store") != NULL);
 }
 
-int ops_describe_attempt(const char *text, cache_meta *meta)
+/* Is the member at span a string of UUID length? */
+static int is_uuid_span(const char *text, json_span span)
+{
+	return span.offset >= 0 && span.length == UUID_STR_LEN + 2 && text[span.offset] == '"';
+}
+
+/* Copies the UUID string at span (without quotes) into out. */
+static void copy_uuid_span(char *out, const char *text, json_span span)
+{
+	memcpy(out, text + span.offset + 1, UUID_STR_LEN);
+	out[UUID_STR_LEN] = '\0';
+}
+
+int ops_describe_attempt(const char *text, size_t len, cache_meta *meta, char *attempt_id)
 {
 	static const char *const names[] = {"version", "user_id", "deadline_at",
-					    "time_remaining_s"};
-	json_span at[4];
-	size_t len = strlen(text);
+					    "time_remaining_s", "attempt_id"};
+	json_span at[5];
 	char deadline[64];
 
 	memset(meta, 0, sizeof *meta);
 	meta->hole_offset = -1;
 	meta->deadline_ms = -1;
 	/* A scan, not a parse: answers may be large and are skipped. */
-	if (json_top_members(text, len, names, 4, at) < 2 || at[0].offset < 0 ||
-	    at[1].offset < 0 || at[1].length != UUID_STR_LEN + 2)
+	if (json_top_members(text, len, names, 5, at) < 2 || at[0].offset < 0 ||
+	    !is_uuid_span(text, at[1]) || (attempt_id != NULL && !is_uuid_span(text, at[4])))
 		return 0;
 	meta->version = strtoll(text + at[0].offset, NULL, 10);
-	memcpy(meta->tag, text + at[1].offset + 1, UUID_STR_LEN);
-	meta->tag[UUID_STR_LEN] = '\0';
+	copy_uuid_span(meta->tag, text, at[1]);
+	if (attempt_id != NULL)
+		copy_uuid_span(attempt_id, text, at[4]);
 	if (at[2].offset >= 0 && at[3].offset >= 0 && text[at[3].offset] != 'n' &&
 	    text[at[2].offset] == '"' && at[2].length - 2 < (int)sizeof deadline) {
 		memcpy(deadline, text + at[2].offset + 1, (size_t)at[2].length - 2);
@@ -436,7 +450,7 @@ static void read_attempt(req_ctx *rc, db_stmt stmt, const char *kind, long long 
 	if (text == NULL)
 		return;
 	len = strlen(text);
-	if (!ops_describe_attempt(text, &meta)) {
+	if (!ops_describe_attempt(text, len, &meta, NULL)) {
 		http_json_text(rc->resp, 200, text, len);
 	} else {
 		meta.write_stamp = stamp;

@@ -39,10 +39,12 @@ typedef struct ops_invalid {
  * with the error response (503, 500 or the SQL error) already written. */
 char *ops_call(req_ctx *rc, db_stmt stmt, const char *const *params);
 
-/* Facts about a state/info JSON text for the cache: version, owner (tag),
- * deadline, and where its time_remaining_s number sits. Returns 1 if text
- * is an attempt object. */
-int ops_describe_attempt(const char *text, cache_meta *meta);
+/* Facts about a state/info JSON text of len bytes for the cache: version,
+ * owner (tag), deadline, and where its time_remaining_s number sits; and,
+ * unless attempt_id is NULL, the attempt's id into attempt_id (UUID_STR_LEN
+ * + 1 bytes). Returns 1 if text is an attempt object (0 for an error item);
+ * numbers are not converted, so the text can be cached as it is. */
+int ops_describe_attempt(const char *text, size_t len, cache_meta *meta, char *attempt_id);
 
 /* Appends text with time_remaining_s recomputed for now. */
 void ops_render_attempt(const char *text, size_t len, const cache_meta *meta, buf *out);

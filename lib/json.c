@@ -468,8 +468,17 @@ static int key_set_unique(key_set *k)
 	return 1;
 }
 
-/* Objects and arrays: open, members separated by commas, close. */
-static int scan_container(json_scan *s, char close, int is_object)
+/* Told of each member (key: its name as written, without the quotes) or
+ * element (key NULL) of the container a scan reports on, with the span
+ * of its value. */
+typedef struct json_visit {
+	void (*fn)(void *ctx, const char *key, size_t klen, const char *value, const char *end);
+	void *ctx;
+} json_visit;
+
+/* Objects and arrays: open, members separated by commas, close; each
+ * member or element is reported to visit (NULL: to no one). */
+static int scan_container(json_scan *s, char close, int is_object, const json_visit *visit)
 {
 	key_set keys;
 	int ok = 0;
@@ -487,18 +496,27 @@ static int scan_container(json_scan *s, char close, int is_object)
 		return 1;
 	}
 	for (;;) {
+		const char *key = NULL, *value;
+		size_t klen = 0;
+
 		skip_ws(s);
 		if (is_object) {
-			const char *key = s->p + 1;
-			if (s->p >= s->end || *s->p != '"' || !scan_string(s) ||
-			    !key_set_add(&keys, key, (size_t)(s->p - 1 - key)))
+			key = s->p + 1;
+			if (s->p >= s->end || *s->p != '"' || !scan_string(s))
+				goto out;
+			klen = (size_t)(s->p - 1 - key);
+			if (!key_set_add(&keys, key, klen))
 				goto out;
 			skip_ws(s);
 			if (s->p >= s->end || *s->p++ != ':')
 				goto out;
 		}
+		skip_ws(s);
+		value = s->p;
 		if (!scan_value(s))
 			goto out;
+		if (visit != NULL)
+			visit->fn(visit->ctx, key, klen, value, s->p);
 		skip_ws(s);
 		if (s->p >= s->end)
 			goto out;
@@ -527,8 +545,8 @@ static int scan_value(json_scan *s)
 	if (s->p >= s->end)
 		return 0;
 	switch (*s->p) {
-	case '{': return scan_container(s, '}', 1);
-	case '[': return scan_container(s, ']', 0);
+	case '{': return scan_container(s, '}', 1, NULL);
+	case '[': return scan_container(s, ']', 0, NULL);
 	case '"': return scan_string(s);
 	case 't': return scan_literal(s, "true");
 	case 'f': return scan_literal(s, "false");
@@ -537,55 +555,86 @@ static int scan_value(json_scan *s)
 	}
 }
 
+/* Scans text as exactly one container opening with open (surrounding
+ * whitespace allowed), reporting its members or elements to visit. The
+ * container itself does not count towards the depth limit: an array of
+ * attempt states holds answers as deep as one state does. */
+static int scan_top(const char *text, size_t len, char open, const json_visit *visit)
+{
+	json_scan s = {text, text + len, -1};
+
+	skip_ws(&s);
+	if (s.p >= s.end || *s.p != open ||
+	    !scan_container(&s, open == '{' ? '}' : ']', open == '{', visit))
+		return 0;
+	skip_ws(&s);
+	return s.p == s.end;
+}
+
+typedef struct members_ctx {
+	const char *text;
+	const char *const *names;
+	int n;
+	json_span *spans;
+	int found;
+} members_ctx;
+
+static void span_set(json_span *span, const char *text, const char *value, const char *end)
+{
+	span->offset = (int)(value - text);
+	span->length = (int)(end - value);
+}
+
+static void visit_member(void *arg, const char *key, size_t klen, const char *value,
+			 const char *end)
+{
+	members_ctx *m = arg;
+
+	for (int i = 0; i < m->n; i++) {
+		if (m->spans[i].offset < 0 && strlen(m->names[i]) == klen &&
+		    memcmp(m->names[i], key, klen) == 0) {
+			span_set(&m->spans[i], m->text, value, end);
+			m->found++;
+		}
+	}
+}
+
 int json_top_members(const char *text, size_t len, const char *const *names, int n,
 		     json_span *spans)
 {
-	json_scan s = {text, text + len, 0};
-	int found = 0;
+	members_ctx m = {text, names, n, spans, 0};
+	json_visit visit = {visit_member, &m};
 
 	for (int i = 0; i < n; i++)
 		spans[i].offset = -1;
-	skip_ws(&s);
-	if (s.p >= s.end || *s.p != '{')
-		return -1;
-	s.p++;
-	for (;;) {
-		const char *key, *value;
-		size_t klen;
+	return scan_top(text, len, '{', &visit) ? m.found : -1;
+}
 
-		skip_ws(&s);
-		if (s.p < s.end && *s.p == '}')
-			return found;
-		if (s.p >= s.end || *s.p != '"')
-			return -1;
-		key = s.p + 1;
-		if (!scan_string(&s))
-			return -1;
-		klen = (size_t)(s.p - 1 - key);
-		skip_ws(&s);
-		if (s.p >= s.end || *s.p++ != ':')
-			return -1;
-		skip_ws(&s);
-		value = s.p;
-		if (!scan_value(&s))
-			return -1;
-		for (int i = 0; i < n; i++) {
-			if (spans[i].offset < 0 && strlen(names[i]) == klen &&
-			    memcmp(names[i], key, klen) == 0) {
-				spans[i].offset = (int)(value - text);
-				spans[i].length = (int)(s.p - value);
-				found++;
-			}
-		}
-		skip_ws(&s);
-		if (s.p < s.end && *s.p == ',') {
-			s.p++;
-			continue;
-		}
-		if (s.p < s.end && *s.p == '}')
-			return found;
-		return -1;
-	}
+typedef struct elements_ctx {
+	const char *text;
+	json_span *spans;
+	int max;
+	int count;
+} elements_ctx;
+
+static void visit_element(void *arg, const char *key, size_t klen, const char *value,
+			  const char *end)
+{
+	elements_ctx *e = arg;
+
+	(void)key;
+	(void)klen;
+	if (e->count < e->max)
+		span_set(&e->spans[e->count], e->text, value, end);
+	e->count++;
+}
+
+int json_array_elements(const char *text, size_t len, json_span *spans, int max)
+{
+	elements_ctx e = {text, spans, max, 0};
+	json_visit visit = {visit_element, &e};
+
+	return scan_top(text, len, '[', &visit) ? e.count : -1;
 }
 
 int json_valid(const char *text, size_t len)

@@ -61,9 +61,16 @@ typedef struct json_span {
 /* Finds the values of the named top-level members of the JSON object in
  * text (keys compared as written, without unescaping), without building a
  * tree: nested objects are skipped. Fills spans[i] for names[i]; returns
- * how many were found, or -1 if text is not a JSON object. */
+ * how many were found, or -1 unless text is exactly one valid JSON object
+ * (surrounding whitespace allowed). */
 int json_top_members(const char *text, size_t len, const char *const *names, int n,
 		     json_span *spans);
+
+/* Finds the top-level elements of the JSON array in text without building
+ * a tree (numbers stay text): fills spans[i] for the first max elements
+ * and returns how many elements there are, or -1 unless text is exactly
+ * one valid JSON array (surrounding whitespace allowed). */
+int json_array_elements(const char *text, size_t len, json_span *spans, int max);
 
 /* Returns 1 if the len bytes at s are exactly one JSON value by RFC 8259
  * (surrounding whitespace allowed), with no \u0000 escape, no member name

@@ -2,7 +2,9 @@
  * costs one database round trip (query: at most one per type, none for
  * items served from the cache). Items the C side can already refuse (bad
  * ids, bad events) become error items in place; the rest go to SQL as one
- * array, and its result array is merged back in input order. */
+ * array, and the elements of its result array are merged back in input
+ * order as text, never parsed: stored answers reach the client as jsonb
+ * printed them (API.md section 3). */
 #include "query_optimizer.h"
 
 #include <stdarg.h>
@@ -19,11 +21,22 @@
 
 /* ------------------------------------------------------- result merging */
 
+/* One result item: an error item built in C, or JSON text - a span of an
+ * SQL result (the caller keeps that text alive until the reply) or a
+ * rendered cache entry (owned). Text is written out as it is: numbers in
+ * answers never pass through a C double (API.md section 3). */
+typedef struct batch_slot {
+	cJSON *item;
+	const char *text;
+	size_t len;
+	char *owned;
+} batch_slot;
+
 /* One batch under construction: a slot per input item, either filled by C
  * or left for the next element of the SQL result array. */
 typedef struct batch {
 	int n;
-	cJSON **slots;
+	batch_slot *slots;
 } batch;
 
 static int batch_init(batch *b, int n)
@@ -35,9 +48,16 @@ static int batch_init(batch *b, int n)
 
 static void batch_free(batch *b)
 {
-	for (int i = 0; i < b->n; i++)
-		cJSON_Delete(b->slots[i]);
+	for (int i = 0; i < b->n; i++) {
+		cJSON_Delete(b->slots[i].item);
+		free(b->slots[i].owned);
+	}
 	free(b->slots);
+}
+
+static int slot_empty(const batch_slot *s)
+{
+	return s->item == NULL && s->text == NULL;
 }
 
 /* An error item {"attempt_id": id|null, "error": {...}} in slot i. */
@@ -56,50 +76,74 @@ static void batch_error(batch *b, int i, const char *attempt_id, const char *cod
 	cJSON_AddStringToObject(err, "message", message);
 	if (field != NULL)
 		cJSON_AddStringToObject(cJSON_AddObjectToObject(err, "details"), "field", field);
-	b->slots[i] = item;
+	b->slots[i].item = item;
 }
 
-/* Fills the empty slots, in order, from the SQL result array text. Returns
- * 0, or -1 if the result is not an array of the expected length. */
-static int batch_merge(batch *b, const char *sql_array)
+/* Points the slots at positions[0..count) at the elements of the SQL
+ * result array text, which must outlive the reply. Returns 0, or -1 if
+ * text is not an array of exactly count elements. */
+static int batch_merge(batch *b, const char *text, const int *positions, int count)
 {
-	cJSON *arr = cJSON_Parse(sql_array);
-	cJSON *item;
-	int i = 0;
+	json_span *spans = calloc((size_t)count + 1, sizeof *spans);
+	int ok;
 
-	if (!cJSON_IsArray(arr)) {
-		cJSON_Delete(arr);
+	if (spans == NULL)
 		return -1;
+	ok = json_array_elements(text, strlen(text), spans, count) == count;
+	for (int k = 0; ok && k < count; k++) {
+		b->slots[positions[k]].text = text + spans[k].offset;
+		b->slots[positions[k]].len = (size_t)spans[k].length;
 	}
-	while ((item = cJSON_DetachItemFromArray(arr, 0)) != NULL) {
-		while (i < b->n && b->slots[i] != NULL)
-			i++;
-		if (i == b->n) {
-			cJSON_Delete(item);
-			cJSON_Delete(arr);
-			return -1;
-		}
-		b->slots[i++] = item;
+	free(spans);
+	return ok ? 0 : -1;
+}
+
+/* batch_merge into the slots C left empty, in order. */
+static int batch_merge_empty(batch *b, const char *text)
+{
+	int *positions = calloc((size_t)b->n + 1, sizeof *positions);
+	int count = 0, rc;
+
+	if (positions == NULL)
+		return -1;
+	for (int i = 0; i < b->n; i++)
+		if (slot_empty(&b->slots[i]))
+			positions[count++] = i;
+	rc = batch_merge(b, text, positions, count);
+	free(positions);
+	return rc;
+}
+
+/* Appends the slot's JSON text to out. */
+static void slot_write(buf *out, const batch_slot *s)
+{
+	char *printed;
+
+	if (s->text != NULL) {
+		buf_append(out, s->text, s->len);
+		return;
 	}
-	cJSON_Delete(arr);
-	for (i = 0; i < b->n; i++)
-		if (b->slots[i] == NULL)
-			return -1;
-	return 0;
+	printed = json_print(s->item);
+	if (printed == NULL) {
+		out->failed = 1;
+		return;
+	}
+	buf_puts(out, printed);
+	cJSON_free(printed);
 }
 
 /* Answers {"results": [...]} from the slots. */
-static void batch_reply(req_ctx *rc, batch *b)
+static void batch_reply(req_ctx *rc, const batch *b)
 {
-	cJSON *root = cJSON_CreateObject();
-	cJSON *results = cJSON_AddArrayToObject(root, "results");
+	buf *body = &rc->resp->body;
 
+	http_json_text(rc->resp, 200, "{\"results\":[", 12);
 	for (int i = 0; i < b->n; i++) {
-		cJSON_AddItemToArray(results, b->slots[i]);
-		b->slots[i] = NULL;
+		if (i > 0)
+			buf_putc(body, ',');
+		slot_write(body, &b->slots[i]);
 	}
-	http_json(rc->resp, 200, root);
-	cJSON_Delete(root);
+	buf_puts(body, "]}");
 }
 
 /* Answers {"results": <sql array>} without parsing it. */
@@ -118,14 +162,15 @@ static void internal_error(req_ctx *rc, const char *what)
 	http_error(rc->resp, 500, "internal_error", "internal error", NULL);
 }
 
-/* Runs stmt with params and merges its result array into b. */
+/* Runs stmt with params, merges its result array into b's empty slots
+ * and answers. */
 static void call_and_merge(req_ctx *rc, batch *b, db_stmt stmt, const char *const *params)
 {
 	char *text = ops_call(rc, stmt, params);
 
 	if (text == NULL)
 		return;
-	if (batch_merge(b, text) != 0)
+	if (batch_merge_empty(b, text) != 0)
 		internal_error(rc, "batch result does not match its items");
 	else
 		batch_reply(rc, b);
@@ -173,30 +218,20 @@ static void invalidate_items(req_ctx *rc, const cJSON *data)
 	}
 }
 
-/* Puts one attempt state into the cache with the batch TTL. */
-static void cache_state(req_ctx *rc, const cJSON *item, unsigned long long epoch)
+/* Puts one attempt state, len bytes of SQL's text, into the cache with
+ * the batch TTL, as it is: the same bytes a single read caches. Error
+ * items are skipped. */
+static void cache_state(req_ctx *rc, const char *text, size_t len, unsigned long long epoch)
 {
-	cache *c = app_cache(rc->app);
 	long long ttl = app_config(rc->app)->cache_ttl_batch_operations_ms;
+	char id[UUID_STR_LEN + 1], key[96];
+	cache_meta meta;
 
-	{
-		char *text;
-		cache_meta meta;
-		char key[96];
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "attempt_id");
-
-		if (!cJSON_IsString(id) || cJSON_GetObjectItemCaseSensitive(item, "error") != NULL)
-			return;
-		text = json_print(item);
-		if (text == NULL)
-			return;
-		if (ops_describe_attempt(text, &meta)) {
-			app_cache_key(key, sizeof key, "state", id->valuestring);
-			if (cache_put(c, key, text, strlen(text), &meta, ttl, epoch) != ATT_OK)
-				log_warn("cache: cannot store %s", key);
-		}
-		cJSON_free(text);
-	}
+	if (!ops_describe_attempt(text, len, &meta, id))
+		return;
+	app_cache_key(key, sizeof key, "state", id);
+	if (cache_put(app_cache(rc->app), key, text, len, &meta, ttl, epoch) != ATT_OK)
+		log_warn("cache: cannot store %s", key);
 }
 
 /* ------------------------------------------------------------ operations */
@@ -219,11 +254,12 @@ static void batch_by_ids(req_ctx *rc, const cJSON *data, db_stmt stmt)
 	if (ids.failed) {
 		internal_error(rc, "out of memory");
 	} else if ((text = ops_call(rc, stmt, params)) != NULL) {
-		if (batch_merge(&b, text) != 0) {
+		if (batch_merge_empty(&b, text) != 0) {
 			internal_error(rc, "batch result does not match its items");
 		} else {
 			for (int i = 0; fill && i < b.n; i++)
-				cache_state(rc, b.slots[i], epoch);
+				if (b.slots[i].text != NULL)
+					cache_state(rc, b.slots[i].text, b.slots[i].len, epoch);
 			batch_reply(rc, &b);
 		}
 	}
@@ -303,9 +339,12 @@ typedef struct query_group {
 	buf ids;
 	int *positions;
 	int count;
+	char *result; /* SQL's answer, which the slots point into */
 } query_group;
 
-static int query_from_cache(req_ctx *rc, const char *kind, const char *id, cJSON **out)
+/* Fills slot from the cache entry of kind for id, rendered for now, if
+ * there is one the caller may read. Returns 1 if it did. */
+static int query_from_cache(req_ctx *rc, const char *kind, const char *id, batch_slot *slot)
 {
 	char key[96];
 	char *text;
@@ -319,7 +358,10 @@ static int query_from_cache(req_ctx *rc, const char *kind, const char *id, cJSON
 		return 0;
 	if (ops_may_read(&rc->claims, meta.tag)) {
 		ops_render_attempt(text, len, &meta, &rendered);
-		if (!rendered.failed && (*out = json_parse(rendered.data, rendered.len)) != NULL) {
+		len = rendered.len;
+		if ((slot->owned = buf_take(&rendered)) != NULL) {
+			slot->text = slot->owned;
+			slot->len = len;
 			rc->cache_hits++;
 			ok = 1;
 		}
@@ -332,9 +374,6 @@ static int query_from_cache(req_ctx *rc, const char *kind, const char *id, cJSON
 static int query_group_call(req_ctx *rc, query_group *g, batch *b)
 {
 	const char *params[1];
-	cJSON *arr, *item;
-	char *text;
-	int k = 0;
 
 	if (g->count == 0)
 		return 0;
@@ -342,19 +381,13 @@ static int query_group_call(req_ctx *rc, query_group *g, batch *b)
 	if (g->ids.failed)
 		return -1;
 	params[0] = g->ids.data;
-	text = ops_call(rc, g->stmt, params);
-	if (text == NULL)
+	g->result = ops_call(rc, g->stmt, params);
+	if (g->result == NULL)
 		return -1;
-	arr = cJSON_Parse(text);
-	free(text);
-	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != g->count) {
-		cJSON_Delete(arr);
+	if (batch_merge(b, g->result, g->positions, g->count) != 0) {
 		internal_error(rc, "query result does not match its items");
 		return -1;
 	}
-	while ((item = cJSON_DetachItemFromArray(arr, 0)) != NULL)
-		b->slots[g->positions[k++]] = item;
-	cJSON_Delete(arr);
 	return 0;
 }
 
@@ -363,8 +396,8 @@ static void batch_query(req_ctx *rc, const cJSON *data)
 	int n = cJSON_GetArraySize(data);
 	int usable = app_cache_usable(rc->app) && !ops_wants_no_cache(rc->req->cache_control);
 	query_group groups[2] = {
-		{"state", DB_STMT_MULTIPLE_STATES, BUF_INIT, NULL, 0},
-		{"info", DB_STMT_MULTIPLE_INFOS, BUF_INIT, NULL, 0},
+		{"state", DB_STMT_MULTIPLE_STATES, BUF_INIT, NULL, 0, NULL},
+		{"info", DB_STMT_MULTIPLE_INFOS, BUF_INIT, NULL, 0, NULL},
 	};
 	const cJSON *item;
 	batch b;
@@ -414,12 +447,13 @@ static void batch_query(req_ctx *rc, const cJSON *data)
 nomem:
 	internal_error(rc, "out of memory");
 out:
-	for (int g = 0; g < 2; g++) {
-		free(groups[g].positions);
-		buf_free(&groups[g].ids);
-	}
 	if (b.slots != NULL)
 		batch_free(&b);
+	for (int g = 0; g < 2; g++) {
+		free(groups[g].positions);
+		free(groups[g].result);
+		buf_free(&groups[g].ids);
+	}
 }
 
 void qopt_batch(req_ctx *rc)
@@ -482,12 +516,30 @@ static void optimize_clear_cache(req_ctx *rc)
 	cJSON_Delete(root);
 }
 
+/* Caches every state of the SQL result array text; returns how many
+ * elements it has, or -1 if it is not an array. */
+static int cache_states(req_ctx *rc, const char *text, unsigned long long epoch)
+{
+	size_t len = strlen(text);
+	int n = json_array_elements(text, len, NULL, 0);
+	json_span *spans = n > 0 ? calloc((size_t)n, sizeof *spans) : NULL;
+
+	if (n > 0 && spans == NULL)
+		return -1;
+	if (spans != NULL && json_array_elements(text, len, spans, n) == n)
+		for (int i = 0; i < n; i++)
+			cache_state(rc, text + spans[i].offset, (size_t)spans[i].length, epoch);
+	free(spans);
+	return n;
+}
+
 static void optimize_preload(req_ctx *rc)
 {
 	const cJSON *exams = NULL;
 	unsigned long long epoch = cache_epoch(app_cache(rc->app));
 	const char *params[1];
-	cJSON *arr, *root, *item;
+	cJSON *root;
+	const cJSON *item;
 	buf ids = BUF_INIT;
 	char *text;
 	int n = 0;
@@ -519,16 +571,12 @@ static void optimize_preload(req_ctx *rc)
 	buf_free(&ids);
 	if (text == NULL)
 		return;
-	arr = cJSON_Parse(text);
+	n = app_cache_usable(rc->app) ? cache_states(rc, text, epoch) : 0;
 	free(text);
-	n = 0;
-	if (app_cache_usable(rc->app)) {
-		cJSON_ArrayForEach(item, arr) {
-			cache_state(rc, item, epoch);
-			n++;
-		}
+	if (n < 0) {
+		internal_error(rc, "preload result is not an array");
+		return;
 	}
-	cJSON_Delete(arr);
 	root = cJSON_CreateObject();
 	cJSON_AddNumberToObject(root, "preloaded", n);
 	http_json(rc->resp, 200, root);

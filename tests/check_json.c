@@ -522,6 +522,101 @@ START_TEST(test_json_top_members)
 }
 END_TEST
 
+/* Asserts that span at of text is exactly want. */
+static void expect_span(const char *text, json_span at, const char *want)
+{
+	ck_assert_msg(at.offset >= 0 && (size_t)at.length == strlen(want) &&
+			      memcmp(text + at.offset, want, strlen(want)) == 0,
+		      "span %d+%d is %.*s, want %s", at.offset, at.length,
+		      at.offset >= 0 ? at.length : 0, at.offset >= 0 ? text + at.offset : "", want);
+}
+
+/* json_array_elements splits an array into its top-level elements,
+ * numbers kept as written, through nesting and strings that hold quotes,
+ * brackets and commas. */
+START_TEST(test_json_array_elements)
+{
+	static const char text[] =
+		" [ {\"a\": [1, {\"b\": \"]\"}], \"s\": \"x\\\"},[\"}, 12345678901234567890123 ,"
+		"\"q\\\\\", [[], {}, [1.10]], -0.0e+5, true,null ,\"\\u005d,\"\n]\t";
+	static const char *const want[] = {
+		"{\"a\": [1, {\"b\": \"]\"}], \"s\": \"x\\\"},[\"}",
+		"12345678901234567890123",
+		"\"q\\\\\"",
+		"[[], {}, [1.10]]",
+		"-0.0e+5",
+		"true",
+		"null",
+		"\"\\u005d,\"",
+	};
+	json_span at[8], few[2];
+
+	ck_assert_int_eq(json_array_elements(text, strlen(text), at, 8), 8);
+	for (int i = 0; i < 8; i++)
+		expect_span(text, at[i], want[i]);
+	/* Fewer spans than elements: the count is still the whole. */
+	ck_assert_int_eq(json_array_elements(text, strlen(text), few, 2), 8);
+	expect_span(text, few[1], want[1]);
+	ck_assert_int_eq(json_array_elements(text, strlen(text), NULL, 0), 8);
+	/* Only len bytes are read. */
+	ck_assert_int_eq(json_array_elements("[1,2]3", 5, at, 8), 2);
+}
+END_TEST
+
+START_TEST(test_json_array_elements_empty)
+{
+	json_span at[1];
+
+	ck_assert_int_eq(json_array_elements("[]", 2, at, 1), 0);
+	ck_assert_int_eq(json_array_elements(" \n[ \t\r\n ]\n ", 11, at, 1), 0);
+	ck_assert_int_eq(json_array_elements("[[]]", 4, at, 1), 1);
+	expect_span("[[]]", at[0], "[]");
+}
+END_TEST
+
+START_TEST(test_json_array_elements_malformed)
+{
+	static const char *const bad[] = {
+		"",	   " ",		"{}",	       "{\"a\": [1]}", "1",
+		"\"[1]\"", "[",		"]",	       "[1",	       "[1,]",
+		"[,1]",	   "[1 2]",	"[1]]",	       "[1] [2]",      "[1],",
+		"[\"abc]", "[\"a\\\"]", "[{\"a\": 1]", "[{\"a\" 1}]",  "[[1]",
+		"[01]",	   "[1.]",	"[.5]",	       "[1e]",	       "[+1]",
+		"[tru]",   "[nul]",	"[\"\\x\"]",   "[\"\\u12\"]",  "[{\"a\":1,\"a\":2}]",
+		"[1]x",
+	};
+	json_span at[4];
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_msg(json_array_elements(bad[i], strlen(bad[i]), at, 4) == -1,
+			      "accepted %s", bad[i]);
+	/* A raw control byte in a string, and an array cut short by len. */
+	ck_assert_int_eq(json_array_elements("[\"a\nb\"]", 6, at, 4), -1);
+	ck_assert_int_eq(json_array_elements("[1,2]", 4, at, 4), -1);
+}
+END_TEST
+
+/* An array as deep as the body checks allow inside one element: an
+ * array of states holds answers as deep as a single state does. */
+START_TEST(test_json_array_elements_depth)
+{
+	enum { DEPTH = 256 };
+	char text[2 * DEPTH + 3];
+	json_span at[1];
+	size_t n = 0;
+
+	text[n++] = '[';
+	for (int i = 0; i < DEPTH; i++)
+		text[n++] = '[';
+	for (int i = 0; i < DEPTH; i++)
+		text[n++] = ']';
+	text[n++] = ']';
+	ck_assert(json_valid(text + 1, n - 2));
+	ck_assert_int_eq(json_array_elements(text, n, at, 1), 1);
+	ck_assert_int_eq(at[0].length, 2 * DEPTH);
+}
+END_TEST
+
 /* The cache's facts about a state come from the top level, not from an
  * answers object that happens to hold "version" or "user_id" keys. */
 START_TEST(test_ops_describe_attempt)
@@ -536,15 +631,42 @@ START_TEST(test_ops_describe_attempt)
 		"\"deadline_at\": \"2030-01-01T00:00:00Z\", \"time_remaining_s\": null}";
 	cache_meta m;
 
-	ck_assert_int_eq(ops_describe_attempt(state, &m), 1);
+	ck_assert_int_eq(ops_describe_attempt(state, strlen(state), &m, NULL), 1);
 	ck_assert_int_eq(m.version, 12);
 	ck_assert_str_eq(m.tag, "00000000-0000-4000-8000-00000000d001");
 	ck_assert_int_eq(m.deadline_ms, 1893456000000LL);
 	ck_assert_int_eq(strncmp(state + m.hole_offset, "3599", 4), 0);
 	ck_assert_int_eq(m.hole_length, 4);
-	ck_assert_int_eq(ops_describe_attempt(submitted, &m), 1);
+	ck_assert_int_eq(ops_describe_attempt(submitted, strlen(submitted), &m, NULL), 1);
 	ck_assert_int_eq(m.hole_offset, -1);
-	ck_assert_int_eq(ops_describe_attempt("{\"error\": {}}", &m), 0);
+	ck_assert_int_eq(ops_describe_attempt("{\"error\": {}}", 13, &m, NULL), 0);
+}
+END_TEST
+
+/* A state item of a batch: a span of the SQL array, not NUL-terminated,
+ * with its attempt id for the cache key; error items are not states. */
+START_TEST(test_ops_describe_attempt_span)
+{
+	static const char arr[] =
+		"[{\"user_id\": \"00000000-0000-4000-8000-00000000d001\", \"version\": 4, "
+		"\"answers\": {\"n\": 12345678901234567890123}, \"attempt_id\": "
+		"\"00000000-0000-4000-8000-0000000000a1\"}, {\"error\": {}, \"attempt_id\": "
+		"\"00000000-0000-4000-8000-0000000000a2\"}]";
+	static const char no_id[] =
+		"{\"user_id\": \"00000000-0000-4000-8000-00000000d001\", \"version\": 4}";
+	json_span at[2];
+	char id[UUID_STR_LEN + 1];
+	cache_meta m;
+
+	ck_assert_int_eq(json_array_elements(arr, strlen(arr), at, 2), 2);
+	ck_assert_int_eq(ops_describe_attempt(arr + at[0].offset, (size_t)at[0].length, &m, id), 1);
+	ck_assert_str_eq(id, "00000000-0000-4000-8000-0000000000a1");
+	ck_assert_str_eq(m.tag, "00000000-0000-4000-8000-00000000d001");
+	ck_assert_int_eq(m.version, 4);
+	ck_assert_int_eq(ops_describe_attempt(arr + at[1].offset, (size_t)at[1].length, &m, id), 0);
+	/* Without an attempt_id there is no key: not cacheable by id. */
+	ck_assert_int_eq(ops_describe_attempt(no_id, strlen(no_id), &m, id), 0);
+	ck_assert_int_eq(ops_describe_attempt(no_id, strlen(no_id), &m, NULL), 1);
 }
 END_TEST
 
@@ -609,6 +731,15 @@ Suite *json_suite(void)
 	tcase_add_test(tc, test_json_top_members);
 	tcase_add_test(tc, test_json_duplicate_names);
 	tcase_add_test(tc, test_ops_describe_attempt);
+	tcase_add_test(tc, test_ops_describe_attempt_span);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("array_elements");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_json_array_elements);
+	tcase_add_test(tc, test_json_array_elements_empty);
+	tcase_add_test(tc, test_json_array_elements_malformed);
+	tcase_add_test(tc, test_json_array_elements_depth);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -14,7 +14,8 @@
  *    promised type and range;
  *  - json_top_members (the scan the cache uses on attempt texts) finds in
  *    a valid object exactly the members a full parse finds, with spans
- *    that parse to the same values;
+ *    that parse to the same values; json_array_elements finds in a valid
+ *    array exactly its elements, likewise;
  *  - ops_describe_attempt + ops_render_attempt keep a valid attempt text
  *    valid JSON, change nothing but time_remaining_s, and set that to a
  *    non-negative number. */
@@ -175,6 +176,36 @@ static void check_top_members(const char *text, size_t len, const cJSON *tree)
 		abort();
 }
 
+/* json_array_elements against the parsed tree (text: len bytes, valid JSON). */
+static void check_array_elements(const char *text, size_t len, const cJSON *tree)
+{
+	json_span at[16];
+	int n = json_array_elements(text, len, at, 16);
+	const cJSON *item;
+	int i = 0;
+
+	if (!cJSON_IsArray(tree)) {
+		if (n != -1)
+			abort();
+		return;
+	}
+	if (n != cJSON_GetArraySize(tree))
+		abort();
+	cJSON_ArrayForEach(item, tree) {
+		cJSON *got;
+		if (i >= 16)
+			break;
+		if (at[i].offset <= 0 || at[i].length <= 0 ||
+		    (size_t)at[i].offset + (size_t)at[i].length > len)
+			abort();
+		got = json_parse(text + at[i].offset, (size_t)at[i].length);
+		if (got == NULL || !same_value(got, item))
+			abort(); /* a span that is not the element */
+		cJSON_Delete(got);
+		i++;
+	}
+}
+
 /* The cache's view of an attempt text and its re-rendering. */
 static void check_describe(const char *text, size_t len, const cJSON *tree)
 {
@@ -186,7 +217,7 @@ static void check_describe(const char *text, size_t len, const cJSON *tree)
 		return;
 	memcpy(copy, text, len);
 	copy[len] = '\0';
-	if (ops_describe_attempt(copy, &meta)) {
+	if (ops_describe_attempt(copy, len, &meta, NULL)) {
 		if (strlen(meta.tag) != 36)
 			abort();
 		ops_render_attempt(copy, len, &meta, &out);
@@ -243,6 +274,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char *once = json_print(tree);
 		walk(tree, 0);
 		check_top_members(text, size, tree);
+		check_array_elements(text, size, tree);
 		check_describe(text, size, tree);
 		if (once != NULL) {
 			cJSON *again = json_parse(once, strlen(once));
