@@ -42,7 +42,8 @@ void app_cache_key(char *out, size_t n, const char *kind, const char *id)
 	snprintf(out, n, "%s:%s", kind, id);
 }
 
-void app_invalidate_attempt(app *a, const char *attempt_id)
+/* Drops this process's cached entries of one attempt. */
+static void invalidate_attempt(app *a, const char *attempt_id)
 {
 	char key[96];
 
@@ -55,7 +56,7 @@ void app_invalidate_attempt(app *a, const char *attempt_id)
 void app_note_write(app *a, const char *attempt_id)
 {
 	write_stamps_bump(a->stamps, attempt_id);
-	app_invalidate_attempt(a, attempt_id);
+	invalidate_attempt(a, attempt_id);
 }
 
 unsigned app_write_stamp(app *a, const char *attempt_id)
@@ -113,7 +114,7 @@ static void on_notify(void *arg, const char *channel, const char *payload)
 	app *a = arg;
 
 	if (strcmp(channel, "attempts_changed") == 0)
-		app_invalidate_attempt(a, payload);
+		invalidate_attempt(a, payload);
 	else if (strcmp(channel, "attempts_clear_cache") == 0)
 		cache_clear(a->cache);
 }

@@ -50,9 +50,6 @@ int app_cache_usable(app *a);
 /* Rounds the housekeeping thread has made (one per 100 ms when idle). */
 unsigned long app_housekeeping_rounds(app *a);
 
-/* Drops this process's cached entries of one attempt. */
-void app_invalidate_attempt(app *a, const char *attempt_id);
-
 /* A write of attempt_id has committed (or may have) and its answer is
  * about to leave: bumps the attempt's write stamp, shared by every worker
  * of this host (write_stamps.h), so none answers an older cached entry of

@@ -203,9 +203,9 @@ static void collect_ids(const cJSON *data, batch *b, buf *ids)
 	buf_putc(ids, '}');
 }
 
-/* Drops this process's cache entries for every attempt id among the items
- * (plain ids or objects with "attempt_id"). */
-static void invalidate_items(req_ctx *rc, const cJSON *data)
+/* Notes a write of every attempt id among the items (plain ids or objects
+ * with "attempt_id"): app_note_write. */
+static void note_writes(req_ctx *rc, const cJSON *data)
 {
 	const cJSON *item;
 
@@ -214,24 +214,43 @@ static void invalidate_items(req_ctx *rc, const cJSON *data)
 					  ? cJSON_GetObjectItemCaseSensitive(item, "attempt_id")
 					  : item;
 		if (cJSON_IsString(id) && uuid_valid(id->valuestring))
-			app_invalidate_attempt(rc->app, id->valuestring);
+			app_note_write(rc->app, id->valuestring);
 	}
 }
 
-/* Puts one attempt state, len bytes of SQL's text, into the cache with
- * the batch TTL, as it is: the same bytes a single read caches. Error
- * items are skipped. */
-static void cache_state(req_ctx *rc, const char *text, size_t len, unsigned long long epoch)
+/* The write stamp of every item that is an attempt id (0 for the others),
+ * read before the call whose answers will be cached; NULL without memory
+ * (then nothing is cached). The caller frees it. */
+static unsigned *read_stamps(req_ctx *rc, const cJSON *data)
 {
-	long long ttl = app_config(rc->app)->cache_ttl_batch_operations_ms;
-	char id[UUID_STR_LEN + 1], key[96];
+	unsigned *stamps = calloc((size_t)cJSON_GetArraySize(data) + 1, sizeof *stamps);
+	const cJSON *item;
+	int i = 0;
+
+	if (stamps == NULL)
+		return NULL;
+	cJSON_ArrayForEach(item, data) {
+		if (cJSON_IsString(item) && uuid_valid(item->valuestring))
+			stamps[i] = app_write_stamp(rc->app, item->valuestring);
+		i++;
+	}
+	return stamps;
+}
+
+/* Puts one attempt state, len bytes of SQL's text, into the cache with
+ * the batch TTL, as it is: the same bytes a single read caches. stamp is
+ * its write stamp from before the call. Error items are skipped. */
+static void cache_state(req_ctx *rc, const char *text, size_t len, unsigned long long epoch,
+			unsigned stamp)
+{
+	char id[UUID_STR_LEN + 1];
 	cache_meta meta;
 
 	if (!ops_describe_attempt(text, len, &meta, id))
 		return;
-	app_cache_key(key, sizeof key, "state", id);
-	if (cache_put(app_cache(rc->app), key, text, len, &meta, ttl, epoch) != ATT_OK)
-		log_warn("cache: cannot store %s", key);
+	meta.write_stamp = stamp;
+	app_cache_put_attempt(rc->app, "state", id, text, len, &meta,
+			      app_config(rc->app)->cache_ttl_batch_operations_ms, epoch);
 }
 
 /* ------------------------------------------------------------ operations */
@@ -242,11 +261,13 @@ static void batch_by_ids(req_ctx *rc, const cJSON *data, db_stmt stmt)
 	buf ids = BUF_INIT;
 	unsigned long long epoch = cache_epoch(app_cache(rc->app));
 	int fill = stmt == DB_STMT_MULTIPLE_STATES && app_cache_usable(rc->app);
+	unsigned *stamps = fill ? read_stamps(rc, data) : NULL;
 	const char *params[1];
 	char *text = NULL;
 
 	if (batch_init(&b, cJSON_GetArraySize(data)) != 0) {
 		internal_error(rc, "out of memory");
+		free(stamps);
 		return;
 	}
 	collect_ids(data, &b, &ids);
@@ -257,14 +278,16 @@ static void batch_by_ids(req_ctx *rc, const cJSON *data, db_stmt stmt)
 		if (batch_merge_empty(&b, text) != 0) {
 			internal_error(rc, "batch result does not match its items");
 		} else {
-			for (int i = 0; fill && i < b.n; i++)
+			for (int i = 0; stamps != NULL && i < b.n; i++)
 				if (b.slots[i].text != NULL)
-					cache_state(rc, b.slots[i].text, b.slots[i].len, epoch);
+					cache_state(rc, b.slots[i].text, b.slots[i].len, epoch,
+						    stamps[i]);
 			batch_reply(rc, &b);
 		}
 	}
 	if (stmt == DB_STMT_BATCH_SUBMIT)
-		invalidate_items(rc, data);
+		note_writes(rc, data);
+	free(stamps);
 	free(text);
 	buf_free(&ids);
 	batch_free(&b);
@@ -280,7 +303,7 @@ static void batch_save(req_ctx *rc, const cJSON *data)
 	text = ops_call(rc, DB_STMT_BATCH_SAVE, params);
 	if (text != NULL)
 		reply_results_text(rc, text);
-	invalidate_items(rc, data);
+	note_writes(rc, data);
 	free(text);
 }
 
@@ -326,7 +349,7 @@ static void batch_log(req_ctx *rc, const cJSON *data)
 		batch_reply(rc, &b);
 	else
 		call_and_merge(rc, &b, DB_STMT_BATCH_LOG, params);
-	invalidate_items(rc, data);
+	note_writes(rc, data);
 	buf_free(&valid);
 	batch_free(&b);
 }
@@ -346,15 +369,13 @@ typedef struct query_group {
  * there is one the caller may read. Returns 1 if it did. */
 static int query_from_cache(req_ctx *rc, const char *kind, const char *id, batch_slot *slot)
 {
-	char key[96];
 	char *text;
 	size_t len;
 	cache_meta meta;
 	buf rendered = BUF_INIT;
 	int ok = 0;
 
-	app_cache_key(key, sizeof key, kind, id);
-	if (!cache_get(app_cache(rc->app), key, &text, &len, &meta))
+	if (!app_cache_get_attempt(rc->app, kind, id, &text, &len, &meta))
 		return 0;
 	if (ops_may_read(&rc->claims, meta.tag)) {
 		ops_render_attempt(text, len, &meta, &rendered);
@@ -516,20 +537,33 @@ static void optimize_clear_cache(req_ctx *rc)
 	cJSON_Delete(root);
 }
 
-/* Caches every state of the SQL result array text; returns how many
- * elements it has, or -1 if it is not an array. */
-static int cache_states(req_ctx *rc, const char *text, unsigned long long epoch)
+/* Caches every state of the SQL result array text, fetched when this
+ * host had noted writes_before writes; returns how many it cached, or -1
+ * if text is not an array. The ids were not known before the call, so
+ * their stamps are read now and trusted only if no write at all was noted
+ * since before the call (else nothing is cached). */
+static int cache_states(req_ctx *rc, const char *text, unsigned long long epoch,
+			unsigned long long writes_before)
 {
 	size_t len = strlen(text);
 	int n = json_array_elements(text, len, NULL, 0);
 	json_span *spans = n > 0 ? calloc((size_t)n, sizeof *spans) : NULL;
+	unsigned *stamps = n > 0 ? calloc((size_t)n, sizeof *stamps) : NULL;
+	char id[UUID_STR_LEN + 1];
+	cache_meta meta;
 
-	if (n > 0 && spans == NULL)
-		return -1;
-	if (spans != NULL && json_array_elements(text, len, spans, n) == n)
-		for (int i = 0; i < n; i++)
-			cache_state(rc, text + spans[i].offset, (size_t)spans[i].length, epoch);
+	if (n > 0 && (spans == NULL || stamps == NULL ||
+		      json_array_elements(text, len, spans, n) != n))
+		n = -1;
+	for (int i = 0; i < n; i++)
+		if (ops_describe_attempt(text + spans[i].offset, (size_t)spans[i].length, &meta, id))
+			stamps[i] = app_write_stamp(rc->app, id);
+	if (n > 0 && app_writes_total(rc->app) != writes_before)
+		n = 0;
+	for (int i = 0; i < n; i++)
+		cache_state(rc, text + spans[i].offset, (size_t)spans[i].length, epoch, stamps[i]);
 	free(spans);
+	free(stamps);
 	return n;
 }
 
@@ -537,6 +571,7 @@ static void optimize_preload(req_ctx *rc)
 {
 	const cJSON *exams = NULL;
 	unsigned long long epoch = cache_epoch(app_cache(rc->app));
+	unsigned long long writes = app_writes_total(rc->app);
 	const char *params[1];
 	cJSON *root;
 	const cJSON *item;
@@ -571,7 +606,7 @@ static void optimize_preload(req_ctx *rc)
 	buf_free(&ids);
 	if (text == NULL)
 		return;
-	n = app_cache_usable(rc->app) ? cache_states(rc, text, epoch) : 0;
+	n = app_cache_usable(rc->app) ? cache_states(rc, text, epoch, writes) : 0;
 	free(text);
 	if (n < 0) {
 		internal_error(rc, "preload result is not an array");

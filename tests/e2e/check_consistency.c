@@ -30,6 +30,7 @@
 
 typedef struct stress {
 	char attempt_path[128];
+	char attempt_id[UUID_STR_LEN + 1];
 	char auth[AUTH_MAX_TOKEN_LEN + 32];
 	long reads_wanted;
 	atomic_long acked;      /* the last version a save was acknowledged with */
@@ -60,10 +61,36 @@ static void note_stale(stress *s, const char *what)
 	atomic_fetch_add(&s->stale, 1);
 }
 
+/* The read paths that may answer from (or fill) the cache: GET state,
+ * batch query (from the cache where it can), batch multiple_states (from
+ * the database, filling the cache). Reader i uses path i % 3. */
+typedef struct read_path {
+	const char *method;
+	int batch;
+	const char *body_head, *body_tail; /* around the attempt id */
+} read_path;
+
+static const read_path read_paths[] = {
+	{"GET", 0, NULL, NULL},
+	{"POST", 1, "{\"operation\":\"query\",\"data\":[{\"type\":\"state\",\"attempt_id\":\"", "\"}]}"},
+	{"POST", 1, "{\"operation\":\"multiple_states\",\"data\":[\"", "\"]}"},
+};
+
+typedef struct reader_arg {
+	stress *s;
+	int path;
+} reader_arg;
+
 static void *reader(void *arg)
 {
-	stress *s = arg;
-	const char *headers[] = {s->auth, NULL};
+	reader_arg *ra = arg;
+	stress *s = ra->s;
+	const read_path *rp = &read_paths[ra->path];
+	const char *headers[] = {s->auth, "Content-Type: application/json", NULL};
+	char body[256] = "";
+	int body_len = rp->batch ? snprintf(body, sizeof body, "%s%s%s", rp->body_head,
+					    s->attempt_id, rp->body_tail)
+				 : 0;
 
 	while (!atomic_load(&s->stop) && atomic_fetch_add(&s->reads, 1) < s->reads_wanted) {
 		/* Read before the request leaves: any later ack may or may not
@@ -72,9 +99,12 @@ static void *reader(void *arg)
 		http_client_response r;
 		const char *etag, *xc;
 		long got_body, got_etag;
-		char what[200];
+		char what[240];
 
-		if (http_client_request(g_url, "GET", s->attempt_path, headers, NULL, 0, &r) != 0 ||
+		if (http_client_request(g_url, rp->method,
+					rp->batch ? "/api/attempts/any-id?action=batch" : s->attempt_path,
+					headers, rp->batch ? body : NULL,
+					(size_t)body_len, &r) != 0 ||
 		    r.status != 200) {
 			atomic_fetch_add(&s->errors, 1);
 			http_client_response_free(&r);
@@ -83,12 +113,15 @@ static void *reader(void *arg)
 		etag = http_client_header(&r, "ETag");
 		xc = http_client_header(&r, "X-Cache");
 		got_body = body_version(r.body);
-		got_etag = etag ? strtol(etag + (etag[0] == '"'), NULL, 10) : -1;
+		/* A batch answer has no ETag of its own. */
+		got_etag = rp->batch ? got_body : etag ? strtol(etag + (etag[0] == '"'), NULL, 10) : -1;
 		if (xc != NULL && strcmp(xc, "HIT") == 0)
 			atomic_fetch_add(&s->hits, 1);
 		if (got_body < want || got_etag < want) {
-			snprintf(what, sizeof what, "ETag %s, body version %ld (X-Cache %s) after save %ld was acknowledged",
-				 etag ? etag : "none", got_body, xc ? xc : "none", want);
+			snprintf(what, sizeof what,
+				 "%s %s: ETag %s, body version %ld (X-Cache %s) after save %ld was acknowledged",
+				 rp->method, rp->batch ? rp->body_head : "state", etag ? etag : "none",
+				 got_body, xc ? xc : "none", want);
 			note_stale(s, what);
 		}
 		http_client_response_free(&r);
@@ -161,6 +194,7 @@ static void start_attempt(stress *s, const user *proctor, const user *student)
 	ck_assert_int_eq(r.status, 201);
 	j = cJSON_Parse(r.body);
 	snprintf(id, sizeof id, "%s", jstr(j, "attempt_id"));
+	snprintf(s->attempt_id, sizeof s->attempt_id, "%s", id);
 	atomic_store(&s->acked, (long)jnum(j, "version"));
 	cJSON_Delete(j);
 	http_client_response_free(&r);
@@ -174,6 +208,7 @@ START_TEST(test_read_your_writes_under_load)
 	user proctor = user_new(AUTH_ROLE_PROCTOR), student = user_new(AUTH_ROLE_STUDENT);
 	const char *env = getenv("CONSISTENCY_READS");
 	pthread_t readers[READERS], writer_thread;
+	reader_arg args[READERS];
 	pid_t burners[BURNERS];
 	struct timespec t0, t1;
 	double secs;
@@ -186,8 +221,11 @@ START_TEST(test_read_your_writes_under_load)
 		ck_assert_int_gt(burners[i] = burn(), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ck_assert_int_eq(pthread_create(&writer_thread, NULL, writer, &s), 0);
-	for (int i = 0; i < READERS; i++)
-		ck_assert_int_eq(pthread_create(&readers[i], NULL, reader, &s), 0);
+	for (int i = 0; i < READERS; i++) {
+		args[i].s = &s;
+		args[i].path = i % 3;
+		ck_assert_int_eq(pthread_create(&readers[i], NULL, reader, &args[i]), 0);
+	}
 	for (int i = 0; i < READERS; i++)
 		pthread_join(readers[i], NULL);
 	atomic_store(&s.stop, 1);
