@@ -158,7 +158,16 @@ static att_err parse_path(http_request *req)
 		req->path = strndup(uri, len);
 		if (req->path == NULL)
 			return ATT_ENOMEM;
-		return http_percent_decode(req->path, 0) == 0 ? ATT_OK : ATT_EINVAL;
+		if (http_percent_decode(req->path, 0) != 0) {
+			/* Undecodable (a malformed escape or an encoded NUL): kept
+			 * as sent. A '%' is in no route and no UUID, so the path's
+			 * own rules answer (404 not_found, 400 invalid_uuid). */
+			free(req->path);
+			req->path = strndup(uri, len);
+			if (req->path == NULL)
+				return ATT_ENOMEM;
+		}
+		return ATT_OK;
 	}
 	{
 		const char *script = req->param(req->io_ctx, "SCRIPT_NAME");

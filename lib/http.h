@@ -72,7 +72,9 @@ typedef struct http_request {
  * either way and must be released with http_request_free(). An encoded
  * NUL (%00) is no malformed escape: it stays in the decoded parameter,
  * for the rule of the parameter that holds it to judge (API.md section 6:
- * "however it is percent-encoded"). */
+ * "however it is percent-encoded"). A path that cannot be decoded (a
+ * malformed escape or an encoded NUL; only REQUEST_URI is decoded here) is
+ * kept as sent, escapes and all: it matches no route and is no UUID. */
 att_err http_request_init(http_request *req, http_param_fn param,
 			  http_read_fn read, void *io_ctx) ATT_MUSTCHECK;
 

@@ -591,6 +591,51 @@ START_TEST(test_app_malformed_query)
 }
 END_TEST
 
+/* Serves a request whose path comes only as REQUEST_URI (plain CGI), which
+ * the service decodes itself; checks the error answer. */
+static void expect_request_uri(const char *uri, const char *query, int status,
+			       const char *code)
+{
+	static const char *const no_doc[] = {"DOCUMENT_URI", "", NULL};
+	result r;
+
+	serve(&r, "GET", uri, query, student_token, NULL, no_doc);
+	expect_error(&r, status, code, NULL);
+	result_free(&r);
+}
+
+/* A path the service cannot decode is no route (404) or no UUID
+ * (invalid_uuid), as the contract says for paths, not invalid_query. */
+START_TEST(test_app_undecodable_path)
+{
+	expect_request_uri("/api/a%00b", NULL, 404, "not_found");
+	expect_request_uri("/api/health%00", NULL, 404, "not_found");
+	expect_request_uri("/api/%zz", NULL, 404, "not_found");
+	expect_request_uri(ATTEMPT "/route.ts%00", "action=state", 404, "not_found");
+	expect_request_uri(ATTEMPT "%00", "action=state", 400, "invalid_uuid");
+	expect_request_uri("/api/attempts/%zz", "action=state", 400, "invalid_uuid");
+	expect_request_uri("/api/exams/%00", NULL, 400, "invalid_uuid");
+	/* decodable paths still decode */
+	expect_request_uri("/api/attempts/%30a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "action=bogus",
+			   400, "unknown_action");
+}
+END_TEST
+
+/* The path comes before the query: no route is 404 whatever the query
+ * holds; on a route, a malformed query is invalid_query. */
+START_TEST(test_app_malformed_query_unknown_path)
+{
+	expect("GET", "/api/nope", "x=%zz", NULL, NULL, 404, "not_found", NULL);
+	expect("GET", "/api/attempts", "action=state&x=%", student_token, NULL, 404,
+	       "not_found", NULL);
+	expect("GET", "/api/nope", "p1&p2&p3&p4&p5&p6&p7&p8&p9&p10&p11&p12&p13&p14&p15&p16&"
+	       "p17&p18&p19&p20&p21&p22&p23&p24&p25&p26&p27&p28&p29&p30&p31&p32&p33",
+	       NULL, NULL, 404, "not_found", NULL);
+	expect("GET", ATTEMPT, "action=state&x=%zz", NULL, NULL, 400, "invalid_query", NULL);
+	expect("GET", "/api/health", "x=%zz", NULL, NULL, 400, "invalid_query", NULL);
+}
+END_TEST
+
 /* An encoded NUL is a well-formed escape: the rule of the parameter that
  * holds it answers, not the query parser (API.md sections 2, 3, 6). */
 START_TEST(test_app_encoded_nul)
@@ -1340,6 +1385,8 @@ Suite *router_suite(void)
 	tcase_add_test(tc, test_app_method_not_allowed);
 	tcase_add_test(tc, test_app_malformed_query);
 	tcase_add_test(tc, test_app_encoded_nul);
+	tcase_add_test(tc, test_app_undecodable_path);
+	tcase_add_test(tc, test_app_malformed_query_unknown_path);
 	tcase_add_test(tc, test_app_other_methods);
 	tcase_add_test(tc, test_app_encoded_action);
 	suite_add_tcase(s, tc);
