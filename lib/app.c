@@ -324,6 +324,14 @@ static long long now_us(void)
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Does req's path match a route (whatever its id and query)? */
+static int app_path_routed(const http_request *req)
+{
+	char id[64];
+
+	return router_match_path(req->path, id, sizeof id) != ROUTE_PATH_NONE;
+}
+
 int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 	      http_write_fn write, void *write_ctx)
 {
@@ -337,10 +345,13 @@ int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 	http_response_init(&resp);
 	err = http_request_init(&req, param, read, io_ctx);
 	http_header(&resp, "X-Request-Id", req.request_id);
-	if (err == ATT_EINVAL)
+	/* The path comes first (API.md section 3): a path no route matches
+	 * is 404 whatever the query holds, and dispatch answers that from the
+	 * path alone. */
+	if (err == ATT_EINVAL && app_path_routed(&req))
 		http_error(&resp, 400, "invalid_query",
 			   "the query string is malformed", NULL);
-	else if (err != ATT_OK)
+	else if (err != ATT_OK && err != ATT_EINVAL)
 		http_error(&resp, 500, "internal_error", att_strerror(err), NULL);
 	else
 		router_dispatch(a, &req, &resp, &outcome);

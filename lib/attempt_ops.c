@@ -602,7 +602,8 @@ static cJSON *optimization_json(app *a)
  * attempt's exam, cached for the stats TTL (no read-your-writes promise). */
 static void exam_statistics(req_ctx *rc, const char *type)
 {
-	const char *exam_id = http_query(rc->req, "exam_id");
+	size_t exam_id_len = 0;
+	const char *exam_id = http_query(rc->req, "exam_id", &exam_id_len);
 	db_stmt stmt = strcmp(type, "stats") == 0 ? DB_STMT_STATISTICS : DB_STMT_ACTIVE_ATTEMPTS;
 	cache *c = app_cache(rc->app);
 	const char *params[2];
@@ -612,7 +613,8 @@ static void exam_statistics(req_ctx *rc, const char *type)
 	size_t len;
 	unsigned long long epoch;
 
-	if (exam_id != NULL && !uuid_valid(exam_id)) {
+	if (exam_id != NULL &&
+	    (!http_query_is_text(exam_id, exam_id_len) || !uuid_valid(exam_id))) {
 		http_error(rc->resp, 400, "invalid_uuid", "exam_id is not a canonical UUID", NULL);
 		return;
 	}
@@ -648,11 +650,14 @@ static void exam_statistics(req_ctx *rc, const char *type)
 
 void ops_stats(req_ctx *rc)
 {
-	const char *type = http_query(rc->req, "type");
+	size_t type_len = 0;
+	const char *type = http_query(rc->req, "type", &type_len);
 	cJSON *root;
 
 	if (type == NULL)
 		type = "stats";
+	else if (!http_query_is_text(type, type_len))
+		type = ""; /* "stats%00x" is no type: refused below */
 	if (strcmp(type, "stats") == 0 || strcmp(type, "active") == 0) {
 		exam_statistics(rc, type);
 		return;
@@ -859,7 +864,8 @@ static att_err store_body(req_ctx *rc, const char *upload_id, long long limit,
 
 void ops_upload(req_ctx *rc)
 {
-	const char *filename = http_query(rc->req, "filename");
+	size_t filename_len = 0;
+	const char *filename = http_query(rc->req, "filename", &filename_len);
 	const char *dir = app_config(rc->app)->upload_dir;
 	char type[128], size_text[24], upload_id[UUID_STR_LEN + 1];
 	char sha256[UPLOADS_SHA256_HEX];
@@ -868,10 +874,11 @@ void ops_upload(req_ctx *rc)
 	char *text;
 	att_err err;
 
-	if (!uploads_filename_valid(filename)) {
+	if (!uploads_filename_valid(filename, filename_len)) {
 		http_error(rc->resp, 400, "invalid_filename",
 			   "filename must be 1..255 bytes of UTF-8 without path separators, "
-			   "control characters or a leading dot", NULL);
+			   "control or bidirectional/zero-width format characters, or a "
+			   "leading dot", NULL);
 		return;
 	}
 	if (rc->req->body_file == NULL &&
@@ -938,7 +945,8 @@ void ops_upload(req_ctx *rc)
 
 void ops_download(req_ctx *rc)
 {
-	const char *upload_id = http_query(rc->req, "upload_id");
+	size_t upload_id_len = 0;
+	const char *upload_id = http_query(rc->req, "upload_id", &upload_id_len);
 	const char *params[2] = {rc->path_id, upload_id};
 	const cJSON *type, *name, *size;
 	char path[4096], disposition[1024];
@@ -946,7 +954,7 @@ void ops_download(req_ctx *rc)
 	char *text;
 	int fd;
 
-	if (upload_id == NULL || !uuid_valid(upload_id)) {
+	if (!http_query_is_text(upload_id, upload_id_len) || !uuid_valid(upload_id)) {
 		http_error(rc->resp, 400, "invalid_uuid", "upload_id is not a canonical UUID", NULL);
 		return;
 	}

@@ -63,17 +63,15 @@ static int hex_value(char c)
 	return -1;
 }
 
-int http_percent_decode(char *s, int plus_is_space)
+int http_percent_decode_n(char *s, int plus_is_space, size_t *len)
 {
-	char *out = s;
+	char *start = s, *out = s;
 
 	for (; *s; s++) {
 		if (*s == '%') {
 			int hi = hex_value(s[1]);
 			int lo = hi < 0 ? -1 : hex_value(s[2]);
 			if (lo < 0)
-				return -1;
-			if (hi == 0 && lo == 0)
 				return -1;
 			*out++ = (char)(hi * 16 + lo);
 			s += 2;
@@ -84,10 +82,27 @@ int http_percent_decode(char *s, int plus_is_space)
 		}
 	}
 	*out = '\0';
+	*len = (size_t)(out - start);
 	return 0;
 }
 
-/* Splits the query string into decoded name/value pairs. */
+int http_percent_decode(char *s, int plus_is_space)
+{
+	size_t len;
+
+	if (http_percent_decode_n(s, plus_is_space, &len) != 0)
+		return -1;
+	return strlen(s) == len ? 0 : -1;
+}
+
+int http_query_is_text(const char *value, size_t len)
+{
+	return value != NULL && memchr(value, '\0', len) == NULL;
+}
+
+/* Splits the query string into decoded name/value pairs. A malformed
+ * escape anywhere refuses the whole query: no parameter's value can be
+ * trusted to be what the client meant. */
 static att_err parse_query(http_request *req)
 {
 	const char *p = req->query;
@@ -113,8 +128,8 @@ static att_err parse_query(http_request *req)
 		qp->value = eq ? eq + 1 : pair + len;
 		if (eq)
 			*eq = '\0';
-		if (http_percent_decode(qp->name, 1) != 0 ||
-		    http_percent_decode(qp->value, 1) != 0)
+		if (http_percent_decode_n(qp->name, 1, &qp->name_len) != 0 ||
+		    http_percent_decode_n(qp->value, 1, &qp->value_len) != 0)
 			return ATT_EINVAL;
 		p += len + (amp ? 1 : 0);
 	}
@@ -143,7 +158,16 @@ static att_err parse_path(http_request *req)
 		req->path = strndup(uri, len);
 		if (req->path == NULL)
 			return ATT_ENOMEM;
-		return http_percent_decode(req->path, 0) == 0 ? ATT_OK : ATT_EINVAL;
+		if (http_percent_decode(req->path, 0) != 0) {
+			/* Undecodable (a malformed escape or an encoded NUL): kept
+			 * as sent. A '%' is in no route and no UUID, so the path's
+			 * own rules answer (404 not_found, 400 invalid_uuid). */
+			free(req->path);
+			req->path = strndup(uri, len);
+			if (req->path == NULL)
+				return ATT_ENOMEM;
+		}
+		return ATT_OK;
 	}
 	{
 		const char *script = req->param(req->io_ctx, "SCRIPT_NAME");
@@ -296,11 +320,18 @@ void http_request_free(http_request *req)
 	req->body = NULL;
 }
 
-const char *http_query(const http_request *req, const char *name)
+const char *http_query(const http_request *req, const char *name, size_t *len)
 {
-	for (int i = 0; i < req->nparams; i++)
-		if (strcmp(req->params[i].name, name) == 0)
-			return req->params[i].value;
+	size_t n = strlen(name);
+
+	for (int i = 0; i < req->nparams; i++) {
+		const http_query_param *qp = &req->params[i];
+		if (qp->name_len == n && memcmp(qp->name, name, n) == 0) {
+			if (len != NULL)
+				*len = qp->value_len;
+			return qp->value;
+		}
+	}
 	return NULL;
 }
 

@@ -31,9 +31,13 @@ typedef long (*http_read_fn)(void *ctx, char *dst, size_t n);
 #define HTTP_MAX_QUERY_PARAMS 32
 #define HTTP_REQUEST_ID_MAX 128
 
+/* A decoded name or value may hold NUL bytes the client percent-encoded
+ * (%00): its length is the one to go by, not strlen(). */
 typedef struct http_query_param {
 	char *name;  /* percent-decoded */
 	char *value; /* percent-decoded */
+	size_t name_len;
+	size_t value_len;
 } http_query_param;
 
 typedef struct http_request {
@@ -63,9 +67,14 @@ typedef struct http_request {
 } http_request;
 
 /* Fills req from the server's parameters. Fails with ATT_EINVAL when the
- * query string has malformed percent escapes or too many parameters, and
+ * query string has a malformed percent escape or too many parameters, and
  * ATT_ENOMEM on allocation failure; req is usable (for an error response)
- * either way and must be released with http_request_free(). */
+ * either way and must be released with http_request_free(). An encoded
+ * NUL (%00) is no malformed escape: it stays in the decoded parameter,
+ * for the rule of the parameter that holds it to judge (API.md section 6:
+ * "however it is percent-encoded"). A path that cannot be decoded (a
+ * malformed escape or an encoded NUL; only REQUEST_URI is decoded here) is
+ * kept as sent, escapes and all: it matches no route and is no UUID. */
 att_err http_request_init(http_request *req, http_param_fn param,
 			  http_read_fn read, void *io_ctx) ATT_MUSTCHECK;
 
@@ -76,12 +85,25 @@ att_err http_request_read_body(http_request *req, size_t max) ATT_MUSTCHECK;
 /* Frees what http_request_init and read_body allocated. Accepts NULL. */
 void http_request_free(http_request *req);
 
-/* The decoded value of query parameter name, or NULL. */
-const char *http_query(const http_request *req, const char *name);
+/* The decoded value of query parameter name (its first occurrence, the
+ * name compared in full), or NULL when it is absent. *len, when len is not
+ * NULL, gets the value's length in bytes. A caller that checks the value
+ * must check all len bytes: with an encoded NUL in it, strlen() stops
+ * short, and "action=state%00x" must not pass for "state". */
+const char *http_query(const http_request *req, const char *name, size_t *len);
+
+/* Is the query value (value, len) plain text, i.e. free of encoded NULs?
+ * Accepts a NULL value (absent: not text). */
+int http_query_is_text(const char *value, size_t len);
 
 /* Decodes %XX escapes (and '+' as space when plus_is_space) in place.
  * Returns 0, or -1 on a malformed escape or an encoded NUL. */
 int http_percent_decode(char *s, int plus_is_space);
+
+/* As http_percent_decode, but an encoded NUL is decoded like any byte:
+ * *len gets the decoded length. Returns 0, or -1 on a malformed escape
+ * (then s is left partly decoded). */
+int http_percent_decode_n(char *s, int plus_is_space, size_t *len);
 
 /* Parses an HTTP method name. */
 http_method http_method_parse(const char *name);

@@ -173,10 +173,17 @@ static const route *resolve(req_ctx *rc, route_path path)
 		return NULL;
 	}
 	if (path == ROUTE_PATH_ATTEMPT) {
-		action = http_query(rc->req, "action");
-		if (action == NULL || *action == '\0') {
+		size_t len = 0;
+		action = http_query(rc->req, "action", &len);
+		if (action == NULL || len == 0) {
 			http_error(rc->resp, 400, "unknown_action",
 				   "the action query parameter is required", NULL);
+			return NULL;
+		}
+		/* An encoded NUL makes it no action's name ("state%00x" is not
+		 * "state"): unknown, as any other name is. */
+		if (!http_query_is_text(action, len)) {
+			http_error(rc->resp, 400, "unknown_action", "unknown action", NULL);
 			return NULL;
 		}
 	}

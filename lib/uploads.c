@@ -14,23 +14,41 @@
 #include "json.h"
 #include "log.h"
 
-int uploads_filename_valid(const char *name)
+/* Is the character starting at p (inside valid UTF-8) a control
+ * character beyond ASCII's or a format character that reorders or hides
+ * text (API.md section 6)? */
+static int invisible_or_control(const unsigned char *p)
 {
-	size_t len;
+	/* C1 controls U+0080..U+009F: C2 80..C2 9F. */
+	if (p[0] == 0xc2)
+		return p[1] <= 0x9f;
+	/* U+200B..U+200F: E2 80 8B..8F; U+202A..U+202E: E2 80 AA..AE. */
+	if (p[0] == 0xe2 && p[1] == 0x80)
+		return (p[2] >= 0x8b && p[2] <= 0x8f) || (p[2] >= 0xaa && p[2] <= 0xae);
+	/* U+2066..U+2069: E2 81 A6..A9. */
+	if (p[0] == 0xe2 && p[1] == 0x81)
+		return p[2] >= 0xa6 && p[2] <= 0xa9;
+	/* U+FEFF: EF BB BF. */
+	return p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf;
+}
 
-	if (name == NULL)
+int uploads_filename_valid(const char *name, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)name;
+
+	if (name == NULL || len == 0 || len > UPLOADS_MAX_FILENAME || name[0] == '.')
 		return 0;
-	len = strlen(name);
-	if (len == 0 || len > UPLOADS_MAX_FILENAME || name[0] == '.')
+	/* Valid UTF-8 (and no NUL) first: the checks below may then read a
+	 * multi-byte character whole. */
+	if (!json_utf8_valid(name, len))
 		return 0;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f || *p == '/' || *p == '\\')
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7f || p[i] == '/' || p[i] == '\\')
 			return 0;
-		/* C1 controls U+0080..U+009F are control characters too. */
-		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+		if (p[i] >= 0xc0 && invisible_or_control(p + i))
 			return 0;
 	}
-	return json_utf8_valid(name, len);
+	return 1;
 }
 
 int uploads_path(const char *upload_dir, const char *upload_id, char *out, size_t n)

@@ -13,9 +13,13 @@
 #define UPLOADS_SHA256_HEX 65
 #define UPLOADS_MAX_FILENAME 255
 
-/* Is name acceptable (API.md section 6): 1..255 bytes of valid UTF-8, no
- * path separator, NUL or other control character, no leading dot? */
-int uploads_filename_valid(const char *name);
+/* Are the len bytes at name an acceptable filename (API.md section 6):
+ * 1..255 bytes of valid UTF-8, no path separator, no NUL or other control
+ * character (C0, DEL, C1), no bidirectional or zero-width format
+ * character (U+200B..U+200F, U+202A..U+202E, U+2066..U+2069, U+FEFF), no
+ * leading dot? len counts every byte, a NUL the client percent-encoded
+ * included; name may be NULL (no filename: not acceptable). */
+int uploads_filename_valid(const char *name, size_t len);
 
 /* Writes upload_dir/<upload_id> into out (size n). Returns 0, or -1 if it
  * does not fit. */

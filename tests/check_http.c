@@ -132,9 +132,12 @@ START_TEST(test_http_path_request_uri)
 	init_req(&req, &io, p, ATT_OK);
 	ck_assert_str_eq(req.path, "/api/a b+c"); /* '+' is no space in a path */
 	http_request_free(&req);
-	init_req(&req, &io, nul, ATT_EINVAL);
+	/* undecodable: kept as sent, for the path's own rules to refuse */
+	init_req(&req, &io, nul, ATT_OK);
+	ck_assert_str_eq(req.path, "/api/a%00b");
 	http_request_free(&req);
-	init_req(&req, &io, bad, ATT_EINVAL);
+	init_req(&req, &io, bad, ATT_OK);
+	ck_assert_str_eq(req.path, "/api/%zz");
 	http_request_free(&req);
 	init_req(&req, &io, empty_doc, ATT_OK);
 	ck_assert_str_eq(req.path, "/r");
@@ -215,13 +218,13 @@ START_TEST(test_http_query_parse)
 	init_req(&req, &io, p, ATT_OK);
 	ck_assert_int_eq(req.nparams, 5);
 	ck_assert_str_eq(req.query, "action=state&x=a%20b+c&&empty=&flag&%61ct=%2B%26%3d");
-	ck_assert_str_eq(http_query(&req, "action"), "state");
-	ck_assert_str_eq(http_query(&req, "x"), "a b c");
-	ck_assert_str_eq(http_query(&req, "empty"), "");
-	ck_assert_str_eq(http_query(&req, "flag"), "");
-	ck_assert_str_eq(http_query(&req, "act"), "+&=");
-	ck_assert_ptr_null(http_query(&req, "missing"));
-	ck_assert_ptr_null(http_query(&req, "ACTION"));
+	ck_assert_str_eq(http_query(&req, "action", NULL), "state");
+	ck_assert_str_eq(http_query(&req, "x", NULL), "a b c");
+	ck_assert_str_eq(http_query(&req, "empty", NULL), "");
+	ck_assert_str_eq(http_query(&req, "flag", NULL), "");
+	ck_assert_str_eq(http_query(&req, "act", NULL), "+&=");
+	ck_assert_ptr_null(http_query(&req, "missing", NULL));
+	ck_assert_ptr_null(http_query(&req, "ACTION", NULL));
 	http_request_free(&req);
 }
 END_TEST
@@ -237,7 +240,7 @@ START_TEST(test_http_query_absent)
 	ck_assert_ptr_nonnull(req.query);
 	ck_assert_str_eq(req.query, "");
 	ck_assert_int_eq(req.nparams, 0);
-	ck_assert_ptr_null(http_query(&req, "action"));
+	ck_assert_ptr_null(http_query(&req, "action", NULL));
 	http_request_free(&req);
 }
 END_TEST
@@ -251,7 +254,7 @@ START_TEST(test_http_query_first_wins)
 
 	init_req(&req, &io, p, ATT_OK);
 	ck_assert_int_eq(req.nparams, 2);
-	ck_assert_str_eq(http_query(&req, "a"), "1");
+	ck_assert_str_eq(http_query(&req, "a", NULL), "1");
 	http_request_free(&req);
 }
 END_TEST
@@ -259,7 +262,8 @@ END_TEST
 START_TEST(test_http_query_malformed)
 {
 	static const char *const bad[] = {
-		"a=%zz", "a=%4", "a=%", "%g1=x", "a=%00", "%00=a", "x=1&y=a%0", NULL};
+		"a=%zz", "a=%4", "a=%", "%g1=x", "x=1&y=a%0", "filename=%zz.pdf",
+		"filename=x%E", "filename=x%0.pdf", "filename=x%00.pdf&y=%", NULL};
 
 	for (int i = 0; bad[i] != NULL; i++) {
 		const char *p[] = {"DOCUMENT_URI", "/x", "QUERY_STRING", bad[i], NULL};
@@ -277,6 +281,46 @@ START_TEST(test_http_query_malformed)
 }
 END_TEST
 
+/* An encoded NUL is a byte like any other: it stays in the decoded value
+ * (and name), for the parameter's own rule to judge; it never cuts a value
+ * or a name short. */
+START_TEST(test_http_query_encoded_nul)
+{
+	static const char *const p[] = {
+		"DOCUMENT_URI", "/x", "QUERY_STRING",
+		"action=upload&filename=x%00.pdf&upload_id=%00&act%00ion=state&%00=a&type%00=x&e=",
+		NULL};
+	http_request req;
+	fake_cgi_io io;
+	const char *v;
+	size_t len = 99;
+
+	init_req(&req, &io, p, ATT_OK);
+	ck_assert_int_eq(req.nparams, 7);
+	v = http_query(&req, "filename", &len);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_uint_eq(len, 6);
+	ck_assert_mem_eq(v, "x\0.pdf", 6);
+	ck_assert_int_eq(http_query_is_text(v, len), 0);
+	v = http_query(&req, "upload_id", &len);
+	ck_assert_uint_eq(len, 1);
+	ck_assert_int_eq(http_query_is_text(v, len), 0);
+	v = http_query(&req, "action", &len);
+	ck_assert_str_eq(v, "upload");
+	ck_assert_uint_eq(len, 6);
+	ck_assert_int_eq(http_query_is_text(v, len), 1);
+	v = http_query(&req, "e", &len);
+	ck_assert_uint_eq(len, 0);
+	ck_assert_int_eq(http_query_is_text(v, len), 1);
+	ck_assert_int_eq(http_query_is_text(NULL, 0), 0);
+	/* names compare in full: "act\0ion" is not "act", "type\0" not "type" */
+	ck_assert_ptr_null(http_query(&req, "act", NULL));
+	ck_assert_ptr_null(http_query(&req, "type", NULL));
+	ck_assert_ptr_null(http_query(&req, "", NULL));
+	http_request_free(&req);
+}
+END_TEST
+
 START_TEST(test_http_query_too_many)
 {
 	char query[HTTP_MAX_QUERY_PARAMS * 8 + 16];
@@ -291,7 +335,7 @@ START_TEST(test_http_query_too_many)
 	fake_cgi_init(&io, p, NULL, 0);
 	ck_assert_int_eq(http_request_init(&req, fake_cgi_param, fake_cgi_read, &io), ATT_OK);
 	ck_assert_int_eq(req.nparams, HTTP_MAX_QUERY_PARAMS);
-	ck_assert_str_eq(http_query(&req, "p31"), "31");
+	ck_assert_str_eq(http_query(&req, "p31", NULL), "31");
 	http_request_free(&req);
 	snprintf(query + n, sizeof query - n, "&one=more");
 	fake_cgi_init(&io, p, NULL, 0);
@@ -324,6 +368,32 @@ START_TEST(test_http_percent_decode)
 }
 END_TEST
 
+START_TEST(test_http_percent_decode_n)
+{
+	char s1[] = "x%00.pdf";
+	char s2[] = "%E2%80%AE+%2e%00";
+	char s3[] = "ok%zz";
+	char s4[] = "%E2%80";
+	char s5[] = "";
+	size_t len = 99;
+
+	ck_assert_int_eq(http_percent_decode_n(s1, 1, &len), 0);
+	ck_assert_uint_eq(len, 6);
+	ck_assert_mem_eq(s1, "x\0.pdf", 7);
+	ck_assert_int_eq(http_percent_decode_n(s2, 1, &len), 0);
+	ck_assert_uint_eq(len, 6);
+	ck_assert_mem_eq(s2, "\xe2\x80\xae .\0", 7);
+	len = 99;
+	ck_assert_int_eq(http_percent_decode_n(s3, 1, &len), -1);
+	ck_assert_uint_eq(len, 99); /* written only on success */
+	/* a truncated UTF-8 sequence is two good escapes */
+	ck_assert_int_eq(http_percent_decode_n(s4, 0, &len), 0);
+	ck_assert_uint_eq(len, 2);
+	ck_assert_int_eq(http_percent_decode_n(s5, 0, &len), 0);
+	ck_assert_uint_eq(len, 0);
+}
+END_TEST
+
 START_TEST(test_http_response_write_204)
 {
 	http_response resp;
@@ -350,9 +420,9 @@ START_TEST(test_http_query_plus_and_names)
 
 	init_req(&req, &io, p, ATT_OK);
 	ck_assert_int_eq(req.nparams, 3);
-	ck_assert_str_eq(http_query(&req, "a b"), "c d");
-	ck_assert_str_eq(http_query(&req, ""), "v");
-	ck_assert_str_eq(http_query(&req, "filename"), "essay+1.pdf");
+	ck_assert_str_eq(http_query(&req, "a b", NULL), "c d");
+	ck_assert_str_eq(http_query(&req, "", NULL), "v");
+	ck_assert_str_eq(http_query(&req, "filename", NULL), "essay+1.pdf");
 	http_request_free(&req);
 }
 END_TEST
@@ -1020,8 +1090,10 @@ Suite *http_suite(void)
 	tcase_add_test(tc, test_http_query_absent);
 	tcase_add_test(tc, test_http_query_first_wins);
 	tcase_add_test(tc, test_http_query_malformed);
+	tcase_add_test(tc, test_http_query_encoded_nul);
 	tcase_add_test(tc, test_http_query_too_many);
 	tcase_add_test(tc, test_http_percent_decode);
+	tcase_add_test(tc, test_http_percent_decode_n);
 	tcase_add_test(tc, test_http_query_plus_and_names);
 	suite_add_tcase(s, tc);
 

@@ -14,6 +14,7 @@ int main(void)
 	srunner_add_suite(sr, http_suite());
 	srunner_add_suite(sr, auth_suite());
 	srunner_add_suite(sr, router_suite());
+	srunner_add_suite(sr, uploads_suite());
 	srunner_add_suite(sr, cache_suite());
 	srunner_add_suite(sr, write_stamps_suite());
 	srunner_add_suite(sr, breaker_suite());

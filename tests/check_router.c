@@ -268,6 +268,34 @@ static void expect(const char *method, const char *uri, const char *query,
 	result_free(&r);
 }
 
+/* Asserts the request passed every check and met the unreachable database. */
+static void expect_unavailable_full(const char *authorization, const char *method,
+				    const char *uri, const char *query,
+				    const char *body, const char *const *extra)
+{
+	result r;
+	char v[64];
+
+	serve(&r, method, uri, query, authorization, body, extra);
+	expect_error(&r, 503, "service_unavailable", NULL);
+	ck_assert_int_eq(header(&r, "Retry-After", v, sizeof v), 1);
+	ck_assert_int_ge(atoi(v), 1);
+	result_free(&r);
+}
+
+static void expect_unavailable(const char *method, const char *uri,
+			       const char *query, const char *body,
+			       const char *const *extra)
+{
+	expect_unavailable_full(student_token, method, uri, query, body, extra);
+}
+
+static void expect_unavailable_as(const char *authorization, const char *method,
+				  const char *uri, const char *query, const char *body)
+{
+	expect_unavailable_full(authorization, method, uri, query, body, NULL);
+}
+
 /* ------------------------------------------------------------ units */
 
 START_TEST(test_router_match_path)
@@ -552,8 +580,131 @@ START_TEST(test_app_malformed_query)
 {
 	expect("GET", ATTEMPT, "action=state&x=%zz", student_token, NULL, 400,
 	       "invalid_query", NULL);
-	expect("GET", ATTEMPT, "action=st%00ate", student_token, NULL, 400,
+	expect("GET", ATTEMPT, "action=st%zzate", student_token, NULL, 400,
 	       "invalid_query", NULL);
+	/* a malformed escape is the query's fault, whichever parameter holds
+	 * it (docs/API.md section 11) */
+	expect("POST", ATTEMPT, "action=upload&filename=%zz.pdf", student_token, "data", 400,
+	       "invalid_query", NULL);
+	expect("POST", ATTEMPT, "action=upload&filename=essay%E", student_token, "data", 400,
+	       "invalid_query", NULL);
+}
+END_TEST
+
+/* Serves a request whose path comes only as REQUEST_URI (plain CGI), which
+ * the service decodes itself; checks the error answer. */
+static void expect_request_uri(const char *uri, const char *query, int status,
+			       const char *code)
+{
+	static const char *const no_doc[] = {"DOCUMENT_URI", "", NULL};
+	result r;
+
+	serve(&r, "GET", uri, query, student_token, NULL, no_doc);
+	expect_error(&r, status, code, NULL);
+	result_free(&r);
+}
+
+/* A path the service cannot decode is no route (404) or no UUID
+ * (invalid_uuid), as the contract says for paths, not invalid_query. */
+START_TEST(test_app_undecodable_path)
+{
+	expect_request_uri("/api/a%00b", NULL, 404, "not_found");
+	expect_request_uri("/api/health%00", NULL, 404, "not_found");
+	expect_request_uri("/api/%zz", NULL, 404, "not_found");
+	expect_request_uri(ATTEMPT "/route.ts%00", "action=state", 404, "not_found");
+	expect_request_uri(ATTEMPT "%00", "action=state", 400, "invalid_uuid");
+	expect_request_uri("/api/attempts/%zz", "action=state", 400, "invalid_uuid");
+	expect_request_uri("/api/exams/%00", NULL, 400, "invalid_uuid");
+	/* decodable paths still decode */
+	expect_request_uri("/api/attempts/%30a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "action=bogus",
+			   400, "unknown_action");
+}
+END_TEST
+
+/* The path comes before the query: no route is 404 whatever the query
+ * holds; on a route, a malformed query is invalid_query. */
+START_TEST(test_app_malformed_query_unknown_path)
+{
+	expect("GET", "/api/nope", "x=%zz", NULL, NULL, 404, "not_found", NULL);
+	expect("GET", "/api/attempts", "action=state&x=%", student_token, NULL, 404,
+	       "not_found", NULL);
+	expect("GET", "/api/nope", "p1&p2&p3&p4&p5&p6&p7&p8&p9&p10&p11&p12&p13&p14&p15&p16&"
+	       "p17&p18&p19&p20&p21&p22&p23&p24&p25&p26&p27&p28&p29&p30&p31&p32&p33",
+	       NULL, NULL, 404, "not_found", NULL);
+	expect("GET", ATTEMPT, "action=state&x=%zz", NULL, NULL, 400, "invalid_query", NULL);
+	expect("GET", "/api/health", "x=%zz", NULL, NULL, 400, "invalid_query", NULL);
+}
+END_TEST
+
+/* An encoded NUL is a well-formed escape: the rule of the parameter that
+ * holds it answers, not the query parser (API.md sections 2, 3, 6). */
+START_TEST(test_app_encoded_nul)
+{
+	/* an action with a NUL is no action's name */
+	expect("GET", ATTEMPT, "action=st%00ate", student_token, NULL, 400,
+	       "unknown_action", NULL);
+	expect("GET", ATTEMPT, "action=state%00", student_token, NULL, 400,
+	       "unknown_action", NULL);
+	expect("GET", ATTEMPT, "action=state%00x", NULL, NULL, 400, "unknown_action", NULL);
+	expect("GET", ATTEMPT, "action=%00", student_token, NULL, 400, "unknown_action", NULL);
+	expect("POST", ATTEMPT, "action=upload%00&filename=a.pdf", student_token, "data", 400,
+	       "unknown_action", NULL);
+	/* "act%00ion" is not "action" */
+	expect("GET", ATTEMPT, "act%00ion=state", student_token, NULL, 400, "unknown_action",
+	       NULL);
+	/* ids in the query */
+	expect("GET", ATTEMPT, "action=upload&upload_id=" UUID_A "%00", student_token, NULL, 400,
+	       "invalid_uuid", NULL);
+	expect("GET", ATTEMPT, "action=upload&upload_id=%00", student_token, NULL, 400,
+	       "invalid_uuid", NULL);
+	expect("GET", ATTEMPT, "action=stats&type=active&exam_id=" UUID_A "%00", proctor_token,
+	       NULL, 400, "invalid_uuid", NULL);
+	expect("GET", ATTEMPT, "action=stats&exam_id=%00", proctor_token, NULL, 400,
+	       "invalid_uuid", NULL);
+	/* "stats%00" is no supported type */
+	expect("GET", ATTEMPT, "action=stats&type=stats%00", proctor_token, NULL, 400,
+	       "invalid_query", NULL);
+	expect("GET", ATTEMPT, "action=stats&type=%00", proctor_token, NULL, 400,
+	       "invalid_query", NULL);
+	/* a parameter no action reads is ignored, whatever it holds */
+	expect("GET", ATTEMPT, "action=state&x=%00", NULL, NULL, 401, "unauthorized", NULL);
+	expect("GET", ATTEMPT, "%00=a&action=state", NULL, NULL, 401, "unauthorized", NULL);
+	expect_unavailable_as(student_token, "GET", ATTEMPT, "action=state&x=a%00b", NULL);
+}
+END_TEST
+
+/* The filename rule of section 6, "however it is percent-encoded". */
+START_TEST(test_app_upload_filename_encodings)
+{
+	static const char *const bad[] = {
+		"x%00.pdf", "%00", "x.pdf%00", "%00x.pdf", "a%2Fb.pdf", "a%2fb.pdf", "a%5Cb.pdf",
+		"a%5cb.pdf", "%2ehidden", "%2Ehidden", "%2e", "a%C2%85b.pdf", "a%c2%9fb.pdf",
+		"a%E2%80%8Bb.pdf", "a%e2%80%8bb.pdf", "a%E2%80%8Fb.pdf", "invoice%E2%80%AEfdp.exe",
+		"a%E2%80%AAb.pdf", "a%E2%81%A6b.pdf", "a%E2%81%A9b.pdf", "%EF%BB%BFa.pdf",
+		"a%C0%AFb.pdf", "a%FF.pdf", "a%E2%80.pdf", "a%E2%80", "a%ED%A0%80.pdf", "%0A.pdf",
+		"a%7F.pdf", NULL};
+	static const char *const good[] = {"%E2%82%AC.pdf", "a%E2%80%90b.pdf", "%65ssay.pdf",
+					   "caf%C3%A9.pdf", "a+b.pdf", NULL};
+	char query[256];
+
+	for (int i = 0; bad[i] != NULL; i++) {
+		snprintf(query, sizeof query, "action=upload&filename=%s", bad[i]);
+		expect("POST", ATTEMPT, query, student_token, "data", 400, "invalid_filename",
+		       NULL);
+		/* nginx hands the body over as a file: the same answer */
+		{
+			const char *const extra[] = {"REQUEST_BODY_FILE", "/nonexistent/body",
+						     "ATTEMPTS_UPLOADS_VIA_FILE", "1", NULL};
+			result r;
+			serve(&r, "POST", ATTEMPT, query, student_token, NULL, extra);
+			expect_error(&r, 400, "invalid_filename", NULL);
+			result_free(&r);
+		}
+	}
+	for (int i = 0; good[i] != NULL; i++) {
+		snprintf(query, sizeof query, "action=upload&filename=%s", good[i]);
+		expect_unavailable_as(student_token, "POST", ATTEMPT, query, "data");
+	}
 }
 END_TEST
 
@@ -886,34 +1037,6 @@ START_TEST(test_app_health_degraded)
 	result_free(&r);
 }
 END_TEST
-
-/* Asserts the request passed every check and met the unreachable database. */
-static void expect_unavailable_full(const char *authorization, const char *method,
-				    const char *uri, const char *query,
-				    const char *body, const char *const *extra)
-{
-	result r;
-	char v[64];
-
-	serve(&r, method, uri, query, authorization, body, extra);
-	expect_error(&r, 503, "service_unavailable", NULL);
-	ck_assert_int_eq(header(&r, "Retry-After", v, sizeof v), 1);
-	ck_assert_int_ge(atoi(v), 1);
-	result_free(&r);
-}
-
-static void expect_unavailable(const char *method, const char *uri,
-			       const char *query, const char *body,
-			       const char *const *extra)
-{
-	expect_unavailable_full(student_token, method, uri, query, body, extra);
-}
-
-static void expect_unavailable_as(const char *authorization, const char *method,
-				  const char *uri, const char *query, const char *body)
-{
-	expect_unavailable_full(authorization, method, uri, query, body, NULL);
-}
 
 START_TEST(test_app_db_unreachable)
 {
@@ -1261,6 +1384,9 @@ Suite *router_suite(void)
 	tcase_add_test(tc, test_app_unknown_action);
 	tcase_add_test(tc, test_app_method_not_allowed);
 	tcase_add_test(tc, test_app_malformed_query);
+	tcase_add_test(tc, test_app_encoded_nul);
+	tcase_add_test(tc, test_app_undecodable_path);
+	tcase_add_test(tc, test_app_malformed_query_unknown_path);
 	tcase_add_test(tc, test_app_other_methods);
 	tcase_add_test(tc, test_app_encoded_action);
 	suite_add_tcase(s, tc);
@@ -1311,6 +1437,7 @@ Suite *router_suite(void)
 	tcase_add_test(tc, test_app_submit_checks);
 	tcase_add_test(tc, test_app_extend_checks);
 	tcase_add_test(tc, test_app_upload_checks);
+	tcase_add_test(tc, test_app_upload_filename_encodings);
 	tcase_add_test(tc, test_app_download_checks);
 	tcase_add_test(tc, test_app_upload_allow);
 	tcase_add_test(tc, test_app_batch_checks);

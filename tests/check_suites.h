@@ -17,6 +17,7 @@ Suite *breaker_suite(void);
 Suite *retry_suite(void);
 Suite *metrics_suite(void);
 Suite *app_suite(void);
+Suite *uploads_suite(void);
 Suite *db_pool_suite(void);   /* needs ATTEMPTS_TEST_DB; skips its tests without */
 
 /* Generous per-test timeout (seconds) for every TCase. */

@@ -3,13 +3,18 @@
  * stored filename (uploads_content_disposition).
  *
  * Input: byte 0 and 1 pick the output buffer size (1..1200; the service
- * uses 1024), the rest is the filename (cut at the first NUL, as a query
- * parameter would be).
+ * uses 1024), byte 2 how the filename is percent-encoded in a query, the
+ * rest is the filename's bytes (NULs included: a client can send %00).
  *
  * Invariants:
  *  - uploads_filename_valid agrees with a reference implementation of
  *    API.md sections 6 and 11: 1..255 bytes of UTF-8, no '/', '\\', no
- *    control character (C0 < 0x20, DEL, C1 U+0080..U+009F), no leading '.';
+ *    control character (C0 < 0x20 and NUL, DEL, C1 U+0080..U+009F), no
+ *    bidirectional or zero-width format character (U+200B..U+200F,
+ *    U+202A..U+202E, U+2066..U+2069, U+FEFF), no leading '.';
+ *  - "however it is percent-encoded": the decision for the filename as
+ *    the service receives it in a query string (some bytes escaped, as
+ *    byte 2 says) equals the decision for the raw bytes;
  *  - the disposition never overruns its buffer (exact-size heap buffer),
  *    is NUL-terminated, and holds only printable ASCII (no CR/LF header
  *    injection, no raw UTF-8);
@@ -20,27 +25,121 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http.h"
 #include "json.h"
 #include "uploads.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int reference_valid(const char *name)
+/* Decodes the UTF-8 character at s[i..len) into *cp; returns its length,
+ * or 0 if it is not well-formed (over-long, surrogate, beyond U+10FFFF,
+ * truncated, a stray continuation byte). */
+static size_t ref_decode(const unsigned char *s, size_t i, size_t len, unsigned long *cp)
 {
-	size_t len = strlen(name);
+	static const unsigned long min[] = {0, 0, 0x80, 0x800, 0x10000};
+	size_t n;
+	unsigned long c = s[i];
 
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if (c >= 0xc0 && c < 0xe0)
+		n = 2, c &= 0x1f;
+	else if (c >= 0xe0 && c < 0xf0)
+		n = 3, c &= 0x0f;
+	else if (c >= 0xf0 && c < 0xf8)
+		n = 4, c &= 0x07;
+	else
+		return 0;
+	if (i + n > len)
+		return 0;
+	for (size_t k = 1; k < n; k++) {
+		if ((s[i + k] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i + k] & 0x3f);
+	}
+	if (c < min[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+static int reference_valid(const unsigned char *name, size_t len)
+{
 	if (len < 1 || len > 255 || name[0] == '.')
 		return 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-		if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')
+	for (size_t i = 0; i < len;) {
+		unsigned long c;
+		size_t n = ref_decode(name, i, len, &c);
+		if (n == 0)
 			return 0;
-		/* U+0080..U+009F are C2 80..C2 9F in UTF-8. */
-		if (c == 0xc2 && i + 1 < len && (unsigned char)name[i + 1] >= 0x80 &&
-		    (unsigned char)name[i + 1] <= 0x9f)
+		if (c < 0x20 || c == 0x7f || c == '/' || c == '\\' || (c >= 0x80 && c <= 0x9f))
 			return 0;
+		if ((c >= 0x200b && c <= 0x200f) || (c >= 0x202a && c <= 0x202e) ||
+		    (c >= 0x2066 && c <= 0x2069) || c == 0xfeff)
+			return 0;
+		i += n;
 	}
-	return json_utf8_valid(name, len);
+	return 1;
+}
+
+/* The CGI parameters of an upload request whose query string is ctx. */
+static const char *fuzz_param(void *ctx, const char *name)
+{
+	if (strcmp(name, "QUERY_STRING") == 0)
+		return ctx;
+	if (strcmp(name, "DOCUMENT_URI") == 0)
+		return "/api/attempts/x";
+	if (strcmp(name, "REQUEST_METHOD") == 0)
+		return "POST";
+	return NULL;
+}
+
+/* The decision for name as the filename parameter of a query string in
+ * which the bytes picked by spelling (and every byte that must be) are
+ * percent-escaped, in upper or lower case hex. */
+static int decided_in_query(const unsigned char *name, size_t len, unsigned spelling)
+{
+	static const char upper[] = "0123456789ABCDEF", lower[] = "0123456789abcdef";
+	const char *hexd = spelling & 0x80 ? lower : upper;
+	char *query = malloc(len * 3 + 32);
+	const char *v;
+	size_t n, vlen = 0;
+	http_request req;
+	int ok;
+
+	if (query == NULL)
+		return -1;
+	n = (size_t)sprintf(query, "action=upload&filename=");
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = name[i];
+		int must = c == 0 || c == '%' || c == '&' || c == '+' || c == '=';
+		int pick;
+		switch (spelling & 3) {
+		case 0: pick = 0; break;
+		case 1: pick = 1; break;
+		case 2: pick = c >= 0x80 || c < 0x20; break;
+		default: pick = ((spelling >> 2) >> (i % 5)) & 1; break;
+		}
+		if (must || pick) {
+			query[n++] = '%';
+			query[n++] = hexd[c >> 4];
+			query[n++] = hexd[c & 15];
+		} else {
+			query[n++] = (char)c;
+		}
+	}
+	query[n] = '\0';
+	if (http_request_init(&req, fuzz_param, NULL, query) != ATT_OK)
+		abort(); /* every escape is well formed */
+	v = http_query(&req, "filename", &vlen);
+	if (v == NULL || vlen != len || memcmp(v, name, len) != 0)
+		abort(); /* decoding gives back the bytes */
+	ok = uploads_filename_valid(v, vlen);
+	http_request_free(&req);
+	free(query);
+	return ok;
 }
 
 static int hexval(char c)
@@ -92,46 +191,60 @@ static void check_full(const char *out, const char *name)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	size_t cap, flen;
+	size_t cap, flen, len;
+	unsigned spelling;
 	char *name, *out;
+	int valid;
 
-	if (size < 2)
+	if (size < 3)
 		return 0;
 	cap = 1 + ((size_t)data[0] | (size_t)data[1] << 8) % 1200;
-	data += 2;
-	size -= 2;
-	flen = strnlen((const char *)data, size);
-	name = malloc(flen + 1);
+	spelling = data[2];
+	data += 3;
+	size -= 3;
+	len = size;
+	name = malloc(len + 1);
 	out = malloc(cap);
 	if (name == NULL || out == NULL) {
 		free(name);
 		free(out);
 		return 0;
 	}
-	memcpy(name, data, flen);
-	name[flen] = '\0';
+	memcpy(name, data, len);
+	name[len] = '\0';
 
-	if (uploads_filename_valid(name) != reference_valid(name))
+	valid = uploads_filename_valid(name, len);
+	if (valid != reference_valid(data, len))
 		abort();
-	if (uploads_filename_valid(name)) {
-		if (strchr(name, '/') || strchr(name, '\\') || name[0] == '.' || flen > 255 ||
-		    strstr(name, "\xc2\x85") != NULL)
+	if (valid) {
+		if (memchr(name, '\0', len) || strchr(name, '/') || strchr(name, '\\') ||
+		    name[0] == '.' || len > 255 || strstr(name, "\xc2\x85") != NULL ||
+		    strstr(name, "\xe2\x80\xae") != NULL || strstr(name, "\xef\xbb\xbf") != NULL)
 			abort();
 	}
+	{
+		int in_query = decided_in_query(data, len, spelling);
+		if (in_query >= 0 && in_query != valid)
+			abort();
+	}
+
+	/* The disposition is built from stored names: C strings. */
+	flen = strlen(name);
+	valid = uploads_filename_valid(name, flen);
 
 	/* Any size: no overrun, terminated when the head fit, printable ASCII. */
 	memset(out, 'Z', cap);
 	uploads_content_disposition(name, out, cap);
 	if (cap > 22) { /* strlen("attachment; filename=\"") == 22 */
-		size_t len = strnlen(out, cap);
-		if (len == cap)
+		size_t olen = strnlen(out, cap);
+		if (olen == cap)
 			abort(); /* not terminated */
-		for (size_t i = 0; i < len; i++)
+		for (size_t i = 0; i < olen; i++)
 			if ((unsigned char)out[i] < 0x20 || (unsigned char)out[i] > 0x7e)
 				abort();
 	}
 	/* The service's size, for a name the upload path accepted. */
-	if (uploads_filename_valid(name)) {
+	if (valid) {
 		char full[1024];
 		uploads_content_disposition(name, full, sizeof full);
 		if (strlen(full) >= sizeof full)

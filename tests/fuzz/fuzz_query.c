@@ -13,7 +13,8 @@
  *
  * Invariants: the request id is always 1..128 bytes of [A-Za-z0-9._-];
  * a client id that qualifies is kept as is; at most 32 parameters; a
- * decoded string never grows and holds no NUL before its end; a parsed
+ * decoded string never grows; a decoded query name or value ends at its
+ * recorded length (an encoded NUL may sit before it); a parsed
  * If-Match version is within 0..2^31-1; the id router_match_path copies
  * fits its buffer (an exact-size heap buffer) and is a segment of the
  * path; headers written into a response carry no CR or LF. */
@@ -217,10 +218,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (err == ATT_OK) {
 		if (req.path == NULL || req.query == NULL)
 			abort();
-		for (int i = 0; i < req.nparams; i++)
-			if (http_query(&req, req.params[i].name) == NULL)
+		for (int i = 0; i < req.nparams; i++) {
+			const http_query_param *qp = &req.params[i];
+			size_t vlen = 0;
+			const char *v;
+			/* decoded lengths never exceed the text and end at a NUL */
+			if (qp->name[qp->name_len] != '\0' || qp->value[qp->value_len] != '\0')
 				abort();
-		(void)http_query(&req, "action");
+			/* a name without an encoded NUL is found, with its own
+			 * value or an earlier one of the same name */
+			if (strlen(qp->name) != qp->name_len)
+				continue;
+			v = http_query(&req, qp->name, &vlen);
+			if (v == NULL)
+				abort();
+			if (v == qp->value && vlen != qp->value_len)
+				abort();
+		}
+		(void)http_query(&req, "action", NULL);
 		check_match(req.path, 64);
 		check_match(req.path, UUID_STR_LEN + 1);
 		check_match(req.path, 1 + (sel >> 4));
