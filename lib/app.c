@@ -105,7 +105,7 @@ static att_err open_write_stamps(app *a)
 	if (write_stamps_open(name, &a->stamps) == ATT_OK)
 		return ATT_OK;
 	log_warn("write stamps: cannot map shared memory %s; other workers' writes "
-		 "reach this cache through NOTIFY only", name);
+		 "reach this cache through the listener only", name);
 	return write_stamps_open(NULL, &a->stamps);
 }
 

@@ -905,8 +905,10 @@ api GET "/api/attempts/$p_id?action=stats&type=optimization" "$admin_tok"
 p_to=$(jnum acquire_timeouts "$R_BODY")
 p_opened=$(jnum opened_count "$R_BODY")
 p_state=$(jstr state "$R_BODY")
-check "$([[ $p_to == 4 && $p_opened == 0 && $p_state == closed ]] && echo 0 || echo 1)" \
-	"4: the worker counted 4 acquire timeouts and its breaker stayed closed" \
+# (The worker's own deadline sweep may also have waited for a connection
+# while the lock was held: at least the 4 requests' timeouts.)
+check "$([[ $p_to -ge 4 && $p_opened == 0 && $p_state == closed ]] && echo 0 || echo 1)" \
+	"4: the worker counted the 4 requests' acquire timeouts and its breaker stayed closed" \
 	"acquire_timeouts=$p_to opened_count=$p_opened state=$p_state"
 mapfile -t st < <(sample_stats)
 figure "pool_exhaustion: results(status/time):$p_lines lock_held_s=$(fcalc "$t_release - $locked") fresh_save=$p_fresh acquire_timeouts=$p_to breaker=$p_state worker_stats(pid hits misses size opened rejected)=${st[*]}"
