@@ -1,6 +1,7 @@
 /* app: a worker process's shared state, housekeeping and request entry. */
 #include "app.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -10,12 +11,14 @@
 
 #include "clock.h"
 #include "log.h"
+#include "limiter.h"
 #include "router.h"
 #include "write_stamps.h"
 
 #define HOUSEKEEPING_TICK_MS 100
 #define REAP_EVERY_TICKS 100
 #define PING_EVERY_MS 250
+#define APP_MMAP_THRESHOLD (128 * 1024)
 
 static const char *const app_channels[] = {"attempts_changed",
 					   "attempts_clear_cache", NULL};
@@ -27,6 +30,7 @@ struct app {
 	metrics *metrics;
 	listener *listener;
 	write_stamps *stamps;   /* NULL in APP_ONESHOT: no cache */
+	limiter *batch_limiter; /* batch requests in flight per caller */
 	pthread_t housekeeper;
 	int housekeeper_started;
 	pthread_mutex_t stop_lock;
@@ -255,6 +259,9 @@ static att_err create_parts(app *a, app_mode mode)
 	if (err == ATT_OK)
 		err = metrics_create(router_op_names(), router_op_count(), &a->metrics);
 	/* Without a listener the cache is never trusted (app_cache_usable). */
+	if (err == ATT_OK)
+		err = limiter_create((int)cfg->batch_concurrency_per_caller, (int)cfg->threads,
+				     &a->batch_limiter);
 	if (err == ATT_OK && mode == APP_PERSISTENT)
 		err = open_write_stamps(a);
 	if (err == ATT_OK && mode == APP_PERSISTENT)
@@ -280,6 +287,12 @@ att_err app_create(const config *cfg, app_mode mode, app **out)
 		pthread_condattr_destroy(&attr);
 	}
 	err = create_parts(a, mode);
+	/* Large answers (a batch read may be megabytes) get their own mappings,
+	 * handed back to the system when freed, instead of growing the heaps of
+	 * the threads' arenas for good. A fixed threshold also stops glibc from
+	 * raising it after the first large free. */
+	if (mode == APP_PERSISTENT)
+		mallopt(M_MMAP_THRESHOLD, APP_MMAP_THRESHOLD);
 	if (err == ATT_OK && mode == APP_PERSISTENT) {
 		if (pthread_create(&a->housekeeper, NULL, housekeeping, a) != 0)
 			err = ATT_ENOMEM;
@@ -307,6 +320,7 @@ void app_free(app *a)
 	}
 	listener_free(a->listener);
 	write_stamps_close(a->stamps);
+	limiter_free(a->batch_limiter);
 	metrics_free(a->metrics);
 	cache_free(a->cache);
 	breaker_free(a->db.breaker);
@@ -402,6 +416,11 @@ cache *app_cache(const app *a)
 metrics *app_metrics(const app *a)
 {
 	return a->metrics;
+}
+
+limiter *app_batch_limiter(const app *a)
+{
+	return a->batch_limiter;
 }
 
 breaker *app_breaker(const app *a)

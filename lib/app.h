@@ -11,6 +11,7 @@
 #include "config.h"
 #include "db.h"
 #include "http.h"
+#include "limiter.h"
 #include "listener.h"
 #include "metrics.h"
 
@@ -41,6 +42,7 @@ cache *app_cache(const app *a);
 metrics *app_metrics(const app *a);
 breaker *app_breaker(const app *a);
 listener *app_listener(const app *a);
+limiter *app_batch_limiter(const app *a);
 
 /* Delivers pending change notifications to the cache and says whether the
  * cache may be used now: while the listener is connected, or while it is

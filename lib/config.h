@@ -36,6 +36,8 @@ typedef struct config {
 	long max_event_payload_bytes;
 	long max_batch_items;
 	long max_events;
+	long max_response_bytes;    /* budget of a batch read's answer */
+	long batch_concurrency_per_caller;
 	long sweep_interval_ms;     /* deadline sweep period, 0 = off */
 } config;
 

@@ -54,10 +54,11 @@ static const db_statement db_statements[DB_STMT_COUNT] = {
 		"(SELECT exam_id FROM attempts.attempts WHERE attempt_id = $2::uuid)))", 2, 1},
 	[DB_STMT_BATCH_SAVE] = {"batch_save",
 		"SELECT attempts.batch_save_attempts($1::jsonb -> 'data', $2::int)", 2, 0},
+	/* $2: the answer's byte budget (max_response_bytes). */
 	[DB_STMT_MULTIPLE_STATES] = {"multiple_states",
-		"SELECT attempts.get_multiple_attempt_states($1::uuid[])", 1, 1},
+		"SELECT attempts.get_multiple_attempt_states($1::uuid[], $2::bigint)", 2, 1},
 	[DB_STMT_MULTIPLE_INFOS] = {"multiple_infos",
-		"SELECT attempts.get_multiple_attempt_infos($1::uuid[])", 1, 1},
+		"SELECT attempts.get_multiple_attempt_infos($1::uuid[], $2::bigint)", 2, 1},
 	[DB_STMT_BATCH_LOG] = {"batch_log",
 		/* $1 the body, $2 the indexes (1-based) of the items C accepted. */
 		"SELECT attempts.batch_log_attempt_activity((SELECT jsonb_agg(e.item ORDER BY e.n) "

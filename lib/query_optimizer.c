@@ -177,21 +177,69 @@ static void call_and_merge(req_ctx *rc, batch *b, db_stmt stmt, const char *cons
 	free(text);
 }
 
-/* Items that are attempt ids: invalid ones become error items; the valid
- * ones are appended to *ids as a PostgreSQL array literal "{a,b}" (safe:
- * every element is a checked canonical UUID). */
-static void collect_ids(const cJSON *data, batch *b, buf *ids)
+/* Item i repeats the key of an earlier item: marks it with an error item
+ * naming the first, so that a repeated id costs nothing (API.md section
+ * 3: an id repeated within one batch is answered once). keys[k] is item
+ * k's key or NULL (not a candidate). Returns the number marked. */
+typedef struct keyed {
+	const char *key;
+	int index;
+} keyed;
+
+static int keyed_cmp(const void *x, const void *y)
 {
+	const keyed *a = x, *b = y;
+	int c = strcmp(a->key, b->key);
+
+	return c != 0 ? c : (a->index > b->index) - (a->index < b->index);
+}
+
+static int mark_repeats(batch *b, const char *const *keys, const char *const *ids)
+{
+	keyed *k = calloc((size_t)b->n + 1, sizeof *k);
+	int n = 0, marked = 0;
+
+	if (k == NULL)
+		return -1;
+	for (int i = 0; i < b->n; i++)
+		if (keys[i] != NULL)
+			k[n++] = (keyed){keys[i], i};
+	qsort(k, (size_t)n, sizeof *k, keyed_cmp);
+	for (int j = 1, first = 0; j < n; j++) {
+		char message[64];
+		json_path p;
+
+		if (strcmp(k[j].key, k[first].key) != 0) {
+			first = j;
+			continue;
+		}
+		snprintf(message, sizeof message, "repeats data[%d], which is answered once",
+			 k[first].index);
+		json_path_index(&p, "data", k[j].index, NULL);
+		batch_error(b, k[j].index, ids[k[j].index], "duplicate_item", message, p.text);
+		marked++;
+	}
+	free(k);
+	return marked;
+}
+
+/* Items that are attempt ids: invalid ones become error items, and, with
+ * once, repeats too (mark_repeats); the others are appended to *ids as a
+ * PostgreSQL array literal "{a,b}" (safe: every element is a checked
+ * canonical UUID). */
+static void collect_ids(const cJSON *data, batch *b, buf *ids, int once)
+{
+	const char **keys = calloc((size_t)b->n + 1, sizeof *keys);
 	const cJSON *item;
 	int i = 0, first = 1;
 
-	buf_putc(ids, '{');
+	if (keys == NULL) {
+		ids->failed = 1;
+		return;
+	}
 	cJSON_ArrayForEach(item, data) {
 		if (cJSON_IsString(item) && uuid_valid(item->valuestring)) {
-			if (!first)
-				buf_putc(ids, ',');
-			buf_puts(ids, item->valuestring);
-			first = 0;
+			keys[i] = item->valuestring;
 		} else {
 			json_path p;
 			json_path_index(&p, "data", i, NULL);
@@ -200,7 +248,19 @@ static void collect_ids(const cJSON *data, batch *b, buf *ids)
 		}
 		i++;
 	}
+	if (once && mark_repeats(b, keys, keys) < 0)
+		ids->failed = 1;
+	buf_putc(ids, '{');
+	for (i = 0; i < b->n; i++) {
+		if (keys[i] == NULL || !slot_empty(&b->slots[i]))
+			continue;
+		if (!first)
+			buf_putc(ids, ',');
+		buf_puts(ids, keys[i]);
+		first = 0;
+	}
 	buf_putc(ids, '}');
+	free(keys);
 }
 
 /* Notes a write of every attempt id among the items (plain ids or objects
@@ -262,7 +322,8 @@ static void batch_by_ids(req_ctx *rc, const cJSON *data, db_stmt stmt)
 	unsigned long long epoch = cache_epoch(app_cache(rc->app));
 	int fill = stmt == DB_STMT_MULTIPLE_STATES && app_cache_usable(rc->app);
 	unsigned *stamps = fill ? read_stamps(rc, data) : NULL;
-	const char *params[1];
+	const char *params[2];
+	char budget[24];
 	char *text = NULL;
 
 	if (batch_init(&b, cJSON_GetArraySize(data)) != 0) {
@@ -270,8 +331,11 @@ static void batch_by_ids(req_ctx *rc, const cJSON *data, db_stmt stmt)
 		free(stamps);
 		return;
 	}
-	collect_ids(data, &b, &ids);
+	/* Reads answer a repeated id once; a submit is idempotent anyway. */
+	collect_ids(data, &b, &ids, stmt != DB_STMT_BATCH_SUBMIT);
+	snprintf(budget, sizeof budget, "%ld", app_config(rc->app)->max_response_bytes);
 	params[0] = ids.data;
+	params[1] = budget; /* multiple_states only */
 	if (ids.failed) {
 		internal_error(rc, "out of memory");
 	} else if ((text = ops_call(rc, stmt, params)) != NULL) {
@@ -392,16 +456,23 @@ static int query_from_cache(req_ctx *rc, const char *kind, const char *id, batch
 	return ok;
 }
 
-static int query_group_call(req_ctx *rc, query_group *g, batch *b)
+/* Calls g's statement for its ids with *budget bytes left of the answer
+ * (max_response_bytes less what is already in it) and points its slots
+ * at the result; takes what the result uses from *budget. Returns 0, or
+ * -1 once the answer is written (an error). */
+static int query_group_call(req_ctx *rc, query_group *g, batch *b, long *budget)
 {
-	const char *params[1];
+	const char *params[2];
+	char left[24];
 
 	if (g->count == 0)
 		return 0;
 	buf_putc(&g->ids, '}');
 	if (g->ids.failed)
 		return -1;
+	snprintf(left, sizeof left, "%ld", *budget);
 	params[0] = g->ids.data;
+	params[1] = left;
 	g->result = ops_call(rc, g->stmt, params);
 	if (g->result == NULL)
 		return -1;
@@ -409,8 +480,58 @@ static int query_group_call(req_ctx *rc, query_group *g, batch *b)
 		internal_error(rc, "query result does not match its items");
 		return -1;
 	}
+	*budget -= (long)strlen(g->result);
 	return 0;
 }
+
+/* The bytes of the slots already filled with text (cache hits). */
+static long filled_bytes(const batch *b)
+{
+	long n = 0;
+
+	for (int i = 0; i < b->n; i++)
+		n += (long)b->slots[i].len;
+	return n;
+}
+
+/* 413 payload_too_large naming the budget, before any database work. */
+static void reply_over_budget(req_ctx *rc, long bytes)
+{
+	long max = app_config(rc->app)->max_response_bytes;
+	cJSON *details = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(details, "limit", "max_response_bytes");
+	cJSON_AddNumberToObject(details, "max_bytes", (double)max);
+	cJSON_AddNumberToObject(details, "bytes", (double)bytes);
+	http_error(rc->resp, 413, "payload_too_large",
+		   "the answer would exceed max_response_bytes", details);
+	cJSON_Delete(details);
+}
+
+/* A query item's type and attempt id, checked; -1 and an error item in
+ * slot i if it is not {"type": "state"|"info", "attempt_id": uuid}. */
+static int query_item(batch *b, int i, const cJSON *item, int *group, const char **id)
+{
+	const char *type = NULL;
+	json_path p;
+
+	json_path_index(&p, "data", i, "type");
+	if (!cJSON_IsObject(item) || json_get_string(item, "type", 1, 8, &type) != JSON_FIELD_OK ||
+	    (strcmp(type, "state") != 0 && strcmp(type, "info") != 0)) {
+		batch_error(b, i, NULL, "validation_failed", "type must be state or info", p.text);
+		return -1;
+	}
+	json_path_index(&p, "data", i, "attempt_id");
+	if (json_get_uuid(item, "attempt_id", id) != JSON_FIELD_OK) {
+		batch_error(b, i, NULL, "validation_failed", "attempt_id must be a UUID", p.text);
+		return -1;
+	}
+	*group = strcmp(type, "state") == 0 ? 0 : 1;
+	return 0;
+}
+
+/* Query key of an item: "s:<id>" or "i:<id>". */
+#define QUERY_KEY_LEN (2 + UUID_STR_LEN + 1)
 
 static void batch_query(req_ctx *rc, const cJSON *data)
 {
@@ -420,11 +541,17 @@ static void batch_query(req_ctx *rc, const cJSON *data)
 		{"state", DB_STMT_MULTIPLE_STATES, BUF_INIT, NULL, 0, NULL},
 		{"info", DB_STMT_MULTIPLE_INFOS, BUF_INIT, NULL, 0, NULL},
 	};
+	char (*keybuf)[QUERY_KEY_LEN] = calloc((size_t)n + 1, sizeof *keybuf);
+	const char **keys = calloc((size_t)n + 1, sizeof *keys);
+	const char **ids = calloc((size_t)n + 1, sizeof *ids);
+	int *group = calloc((size_t)n + 1, sizeof *group);
 	const cJSON *item;
-	batch b;
+	batch b = {0, NULL};
+	long budget = app_config(rc->app)->max_response_bytes;
 	int i = 0, failed = 0;
 
-	if (batch_init(&b, n) != 0)
+	if (keybuf == NULL || keys == NULL || ids == NULL || group == NULL ||
+	    batch_init(&b, n) != 0)
 		goto nomem;
 	for (int g = 0; g < 2; g++) {
 		groups[g].positions = calloc((size_t)(n > 0 ? n : 1), sizeof(int));
@@ -433,35 +560,32 @@ static void batch_query(req_ctx *rc, const cJSON *data)
 		buf_putc(&groups[g].ids, '{');
 	}
 	cJSON_ArrayForEach(item, data) {
-		const char *type = NULL, *id = NULL;
-		json_path p;
-		int g;
+		if (query_item(&b, i, item, &group[i], &ids[i]) == 0) {
+			snprintf(keybuf[i], sizeof keybuf[i], "%c:%s", group[i] ? 'i' : 's', ids[i]);
+			keys[i] = keybuf[i];
+		}
+		i++;
+	}
+	if (mark_repeats(&b, keys, ids) < 0)
+		goto nomem;
+	for (i = 0; i < n; i++) {
+		query_group *g = &groups[group[i]];
 
-		json_path_index(&p, "data", i, "type");
-		if (!cJSON_IsObject(item) || json_get_string(item, "type", 1, 8, &type) != JSON_FIELD_OK ||
-		    (strcmp(type, "state") != 0 && strcmp(type, "info") != 0)) {
-			batch_error(&b, i++, NULL, "validation_failed",
-				    "type must be state or info", p.text);
+		if (!slot_empty(&b.slots[i]) ||
+		    (usable && query_from_cache(rc, g->kind, ids[i], &b.slots[i])))
 			continue;
-		}
-		json_path_index(&p, "data", i, "attempt_id");
-		if (json_get_uuid(item, "attempt_id", &id) != JSON_FIELD_OK) {
-			batch_error(&b, i++, NULL, "validation_failed",
-				    "attempt_id must be a UUID", p.text);
-			continue;
-		}
-		g = strcmp(type, "state") == 0 ? 0 : 1;
-		if (usable && query_from_cache(rc, groups[g].kind, id, &b.slots[i])) {
-			i++;
-			continue;
-		}
-		if (groups[g].count > 0)
-			buf_putc(&groups[g].ids, ',');
-		buf_puts(&groups[g].ids, id);
-		groups[g].positions[groups[g].count++] = i++;
+		if (g->count > 0)
+			buf_putc(&g->ids, ',');
+		buf_puts(&g->ids, ids[i]);
+		g->positions[g->count++] = i;
+	}
+	budget -= filled_bytes(&b);
+	if (budget < 0) {
+		reply_over_budget(rc, app_config(rc->app)->max_response_bytes - budget);
+		goto out;
 	}
 	for (int g = 0; g < 2 && !failed; g++)
-		failed = query_group_call(rc, &groups[g], &b) != 0;
+		failed = query_group_call(rc, &groups[g], &b, &budget) != 0;
 	if (!failed)
 		batch_reply(rc, &b);
 	goto out;
@@ -475,6 +599,27 @@ out:
 		free(groups[g].result);
 		buf_free(&groups[g].ids);
 	}
+	free(keybuf);
+	free(keys);
+	free(ids);
+	free(group);
+}
+
+static void batch_dispatch(req_ctx *rc, const char *op, const cJSON *data);
+
+/* 429 too_many_requests: the caller has batch_concurrency_per_caller batch
+ * requests in flight in this process already. */
+static void reply_too_many(req_ctx *rc)
+{
+	long limit = app_config(rc->app)->batch_concurrency_per_caller;
+	cJSON *details = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(details, "limit", "batch_concurrency_per_caller");
+	cJSON_AddNumberToObject(details, "max_in_flight", (double)limit);
+	http_header(rc->resp, "Retry-After", "1");
+	http_error(rc->resp, 429, "too_many_requests",
+		   "too many batch requests of this caller in flight; retry later", details);
+	cJSON_Delete(details);
 }
 
 void qopt_batch(req_ctx *rc)
@@ -498,6 +643,17 @@ void qopt_batch(req_ctx *rc)
 		cJSON_Delete(details);
 		return;
 	}
+	if (!limiter_enter(app_batch_limiter(rc->app), rc->claims.sub)) {
+		reply_too_many(rc);
+		return;
+	}
+	batch_dispatch(rc, op, data);
+	limiter_leave(app_batch_limiter(rc->app), rc->claims.sub);
+}
+
+/* Runs the batch operation op on data. */
+static void batch_dispatch(req_ctx *rc, const char *op, const cJSON *data)
+{
 	if (strcmp(op, "batch_save") == 0)
 		batch_save(rc, data);
 	else if (strcmp(op, "multiple_states") == 0)

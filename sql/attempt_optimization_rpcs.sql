@@ -268,7 +268,14 @@ $$;
 -- The state (or, with p_info, the info) of each attempt the caller may
 -- read, or {"attempt_id", "error"}; in input order, duplicates answered each
 -- time. Serves get_multiple_attempt_states and get_multiple_attempt_infos.
-CREATE OR REPLACE FUNCTION attempts.multiple_attempts(p_attempt_ids uuid[], p_info boolean)
+-- With p_max_bytes, refuses first (payload_too_large) when the answer
+-- would be longer: the readable attempts' answers and auto-save data
+-- (body_bytes, kept by PostgreSQL) plus 1 KiB for each item's other
+-- fields. Only attempts the caller may read count, so the refusal tells
+-- nothing of other people's attempts.
+DROP FUNCTION IF EXISTS attempts.multiple_attempts(uuid[], boolean);
+CREATE OR REPLACE FUNCTION attempts.multiple_attempts(p_attempt_ids uuid[], p_info boolean,
+                                                      p_max_bytes bigint DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, attempts
@@ -276,10 +283,26 @@ AS $$
 DECLARE
     v_sub uuid;
     v_role text;
+    v_bytes bigint;
 BEGIN
     SELECT c.sub, c.role INTO v_sub, v_role FROM caller() c;
     IF v_sub IS NULL THEN
         RETURN unauthorized();
+    END IF;
+    IF p_max_bytes IS NOT NULL THEN
+        SELECT coalesce(sum(CASE WHEN p_info OR access_error(a, v_sub, v_role, 'read') IS NOT NULL
+                                 THEN 0 ELSE a.body_bytes END), 0)
+               + 1024 * cardinality(p_attempt_ids)
+          INTO v_bytes
+          FROM unnest(p_attempt_ids) AS u(id)
+          LEFT JOIN attempts.attempts a ON a.attempt_id = u.id;
+        IF v_bytes > p_max_bytes THEN
+            RETURN err('payload_too_large',
+                       format('the answer would be about %s bytes, over max_response_bytes (%s)',
+                              v_bytes, p_max_bytes),
+                       jsonb_build_object('limit', 'max_response_bytes', 'max_bytes', p_max_bytes,
+                                          'bytes', v_bytes));
+        END IF;
     END IF;
     RETURN coalesce((
         SELECT jsonb_agg(CASE WHEN access_error(a, v_sub, v_role, 'read') IS NULL
@@ -294,20 +317,25 @@ END
 $$;
 
 -- The state of each attempt (read access), or {"attempt_id", "error"}; in
--- input order, duplicates answered each time.
-CREATE OR REPLACE FUNCTION attempts.get_multiple_attempt_states(p_attempt_ids uuid[])
+-- input order, duplicates answered each time; p_max_bytes as for
+-- multiple_attempts.
+DROP FUNCTION IF EXISTS attempts.get_multiple_attempt_states(uuid[]);
+CREATE OR REPLACE FUNCTION attempts.get_multiple_attempt_states(p_attempt_ids uuid[],
+                                                                p_max_bytes bigint DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE sql STABLE
 AS $$
-    SELECT attempts.multiple_attempts(p_attempt_ids, false)
+    SELECT attempts.multiple_attempts(p_attempt_ids, false, p_max_bytes)
 $$;
 
 -- As get_multiple_attempt_states, with the info object (batch "query" of type info).
-CREATE OR REPLACE FUNCTION attempts.get_multiple_attempt_infos(p_attempt_ids uuid[])
+DROP FUNCTION IF EXISTS attempts.get_multiple_attempt_infos(uuid[]);
+CREATE OR REPLACE FUNCTION attempts.get_multiple_attempt_infos(p_attempt_ids uuid[],
+                                                               p_max_bytes bigint DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE sql STABLE
 AS $$
-    SELECT attempts.multiple_attempts(p_attempt_ids, true)
+    SELECT attempts.multiple_attempts(p_attempt_ids, true, p_max_bytes)
 $$;
 
 -- Logs activity for many attempts, each item {"attempt_id", "events"} as

@@ -1793,7 +1793,7 @@ START_TEST(test_migrations_recorded)
 {
 	ck_assert_str_eq(V0("SELECT string_agg(name, ',' ORDER BY name) FROM attempts.schema_migrations "
 			    "WHERE checksum ~ '^[0-9a-f]{64}$'"),
-			 "001_schema.sql,attempt_optimization_rpcs.sql,attempt_rpcs.sql");
+			 "001_schema.sql,002_body_bytes.sql,attempt_optimization_rpcs.sql,attempt_rpcs.sql");
 	/* every plpgsql function (the RPCs) carries the fixed search_path */
 	ck_assert_str_eq(V0("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
 			    "JOIN pg_language l ON l.oid = p.prolang "

@@ -76,9 +76,14 @@ static const read_path read_paths[] = {
 	{"POST", 1, "{\"operation\":\"multiple_states\",\"data\":[\"", "\"]}"},
 };
 
+/* Batch readers read as proctors of their own (a proctor may read any
+ * attempt): one caller may have only batch_concurrency_per_caller batch
+ * requests in flight per worker. */
 typedef struct reader_arg {
 	stress *s;
 	int path;
+	user proctor;
+	char auth[AUTH_MAX_TOKEN_LEN + 32];
 } reader_arg;
 
 static void *reader(void *arg)
@@ -86,7 +91,8 @@ static void *reader(void *arg)
 	reader_arg *ra = arg;
 	stress *s = ra->s;
 	const read_path *rp = &read_paths[ra->path];
-	const char *headers[] = {s->auth, "Content-Type: application/json", NULL};
+	const char *headers[] = {rp->batch ? ra->auth : s->auth, "Content-Type: application/json",
+				 NULL};
 	char body[256] = "";
 	int body_len = rp->batch ? snprintf(body, sizeof body, "%s%s%s", rp->body_head,
 					    s->attempt_id, rp->body_tail)
@@ -224,6 +230,9 @@ START_TEST(test_read_your_writes_under_load)
 	for (int i = 0; i < READERS; i++) {
 		args[i].s = &s;
 		args[i].path = i % 3;
+		args[i].proctor = user_new(AUTH_ROLE_PROCTOR);
+		snprintf(args[i].auth, sizeof args[i].auth, "Authorization: Bearer %s",
+			 args[i].proctor.token);
 		ck_assert_int_eq(pthread_create(&readers[i], NULL, reader, &args[i]), 0);
 	}
 	for (int i = 0; i < READERS; i++)
@@ -243,6 +252,8 @@ START_TEST(test_read_your_writes_under_load)
 		atomic_load(&s.stale), atomic_load(&s.errors));
 	user_free(&proctor);
 	user_free(&student);
+	for (int i = 0; i < READERS; i++)
+		user_free(&args[i].proctor);
 	ck_assert_msg(atomic_load(&s.stale) == 0, "%ld stale reads; first: %s",
 		      atomic_load(&s.stale), s.first_stale);
 	ck_assert_msg(atomic_load(&s.errors) == 0, "%ld requests failed", atomic_load(&s.errors));
