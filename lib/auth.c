@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "json.h"
 
 static const char b64url_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -108,18 +109,29 @@ auth_role auth_role_parse(const char *name)
 	return AUTH_ROLE_NONE;
 }
 
-/* Decodes one base64url JSON segment into a cJSON tree (caller deletes). */
+/* Decodes one base64url JSON segment into a cJSON tree (caller deletes),
+ * or NULL. The JSON goes through json_parse, the rules of request bodies:
+ * valid UTF-8, no NUL byte and no \u0000, no member name repeated within
+ * an object (compared decoded), nothing after the value. So no string or
+ * name in the tree holds a NUL, and strcmp on a claim compares it in full:
+ * "admin\u0000x" is refused here, never read as "admin". */
 static cJSON *decode_json_segment(const char *seg, size_t len)
 {
-	unsigned char raw[AUTH_MAX_TOKEN_LEN];
-	long n = auth_b64url_decode(seg, len, raw, sizeof raw - 1);
+	char raw[AUTH_MAX_TOKEN_LEN];
+	long n = auth_b64url_decode(seg, len, (unsigned char *)raw, sizeof raw);
 
 	if (n <= 0)
 		return NULL;
-	return cJSON_ParseWithLength((const char *)raw, (size_t)n);
+	return json_parse(raw, (size_t)n);
 }
 
-/* A numeric date claim: 0 = absent, 1 = present in *v, -1 = malformed. */
+/* Largest NumericDate taken (about the year 33658). */
+#define AUTH_MAX_NUMERIC_DATE 1e15
+
+/* A NumericDate claim: 0 = absent, 1 = present in *v, -1 = malformed. It
+ * must be a JSON number whose value is a whole number of seconds within
+ * 0..AUTH_MAX_NUMERIC_DATE; the spelling is the JSON text's (1.7e9 and
+ * 1700000000.0 are 1700000000), a fraction is refused, not truncated. */
 static int numeric_claim(const cJSON *payload, const char *name, long long *v)
 {
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(payload, name);
@@ -130,7 +142,7 @@ static int numeric_claim(const cJSON *payload, const char *name, long long *v)
 	if (!cJSON_IsNumber(item))
 		return -1;
 	d = item->valuedouble;
-	if (!isfinite(d) || d < 0 || d > 1e15)
+	if (!isfinite(d) || d < 0 || d > AUTH_MAX_NUMERIC_DATE || d != floor(d))
 		return -1;
 	*v = (long long)d;
 	return 1;
