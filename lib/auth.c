@@ -254,20 +254,23 @@ out:
  * any thread may take any of their requests): AUTH_MEMO_SLOTS entries in
  * sets of two picked by a hash of the token (a token evicts the less
  * recently used of its set), each set behind one of AUTH_MEMO_LOCKS
- * mutexes. An entry holds the whole token and a tag of the
- * secret it was checked with, so only a byte-identical token under the
- * same secret hits; the time-dependent claims (exp, nbf, iat) are checked
- * again on every hit. */
+ * mutexes. An entry holds the whole token and the SHA-256 of the secret
+ * it was checked with, so only a byte-identical token under the same
+ * secret hits (a 64-bit hash of the secret would let two secrets that
+ * collide share entries); the time-dependent claims (exp, nbf, iat) are
+ * checked again on every hit. Only tokens that passed every check are
+ * stored, so a hit never answers for a token verification would refuse. */
 #define AUTH_MEMO_SLOTS 2048
 #define AUTH_MEMO_WAYS 2
 #define AUTH_MEMO_SETS (AUTH_MEMO_SLOTS / AUTH_MEMO_WAYS)
 #define AUTH_MEMO_LOCKS 64
 #define AUTH_MEMO_MAX_TOKEN 480
+#define AUTH_MEMO_TAG_LEN 32 /* SHA-256 */
 
 typedef struct auth_memo {
 	char token[AUTH_MEMO_MAX_TOKEN];
 	size_t len; /* 0: empty */
-	unsigned long long secret_tag;
+	unsigned char secret_tag[AUTH_MEMO_TAG_LEN];
 	long long nbf, iat; /* LLONG_MIN when absent */
 	auth_claims claims;
 } auth_memo;
@@ -303,7 +306,7 @@ static int memo_still_valid(const auth_memo *m, time_t now)
 
 /* Looks token up in its set: 1 and *out set if remembered and still
  * valid at now, 0 if remembered but no longer valid, -1 if not there. */
-static int memo_lookup(const char *token, size_t len, unsigned long long tag,
+static int memo_lookup(const char *token, size_t len, const unsigned char *tag,
 		       unsigned long long hash, time_t now, auth_claims *out)
 {
 	size_t set = hash % AUTH_MEMO_SETS;
@@ -314,7 +317,8 @@ static int memo_lookup(const char *token, size_t len, unsigned long long tag,
 	for (int way = 0; way < AUTH_MEMO_WAYS && found < 0; way++) {
 		const auth_memo *m = &auth_memos[set][way];
 
-		if (m->len == len && m->secret_tag == tag && memcmp(m->token, token, len) == 0) {
+		if (m->len == len && memcmp(m->secret_tag, tag, AUTH_MEMO_TAG_LEN) == 0 &&
+		    memcmp(m->token, token, len) == 0) {
 			found = memo_still_valid(m, now);
 			if (found)
 				*out = m->claims;
@@ -326,7 +330,7 @@ static int memo_lookup(const char *token, size_t len, unsigned long long tag,
 	return found;
 }
 
-static void memo_store(const char *token, size_t len, unsigned long long tag,
+static void memo_store(const char *token, size_t len, const unsigned char *tag,
 		       unsigned long long hash, const auth_claims *c, long long nbf,
 		       long long iat)
 {
@@ -342,7 +346,7 @@ static void memo_store(const char *token, size_t len, unsigned long long tag,
 	m = &auth_memos[set][way];
 	memcpy(m->token, token, len);
 	m->len = len;
-	m->secret_tag = tag;
+	memcpy(m->secret_tag, tag, AUTH_MEMO_TAG_LEN);
 	m->claims = *c;
 	m->nbf = nbf;
 	m->iat = iat;
@@ -360,7 +364,8 @@ att_err auth_verify(const char *token, const char *secret, size_t secret_len,
 		    time_t now, auth_claims *out)
 {
 	const char *dot1, *dot2;
-	unsigned long long tag, hash;
+	unsigned char tag[AUTH_MEMO_TAG_LEN];
+	unsigned long long hash;
 	long long nbf, iat;
 	size_t len;
 	att_err err;
@@ -376,7 +381,8 @@ att_err auth_verify(const char *token, const char *secret, size_t secret_len,
 	dot2 = strchr(dot1 + 1, '.');
 	if (dot2 == NULL || strchr(dot2 + 1, '.') != NULL)
 		return ATT_EAUTH;
-	tag = fnv1a(secret, secret_len);
+	if (EVP_Digest(secret, secret_len, tag, NULL, EVP_sha256(), NULL) != 1)
+		return ATT_EAUTH;
 	hash = fnv1a(token, len);
 	switch (memo_lookup(token, len, tag, hash, now, out)) {
 	case 1: return ATT_OK; /* its header, signature and payload passed */
