@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "json.h"
 
 static const char b64url_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -108,18 +109,29 @@ auth_role auth_role_parse(const char *name)
 	return AUTH_ROLE_NONE;
 }
 
-/* Decodes one base64url JSON segment into a cJSON tree (caller deletes). */
+/* Decodes one base64url JSON segment into a cJSON tree (caller deletes),
+ * or NULL. The JSON goes through json_parse, the rules of request bodies:
+ * valid UTF-8, no NUL byte and no \u0000, no member name repeated within
+ * an object (compared decoded), nothing after the value. So no string or
+ * name in the tree holds a NUL, and strcmp on a claim compares it in full:
+ * "admin\u0000x" is refused here, never read as "admin". */
 static cJSON *decode_json_segment(const char *seg, size_t len)
 {
-	unsigned char raw[AUTH_MAX_TOKEN_LEN];
-	long n = auth_b64url_decode(seg, len, raw, sizeof raw - 1);
+	char raw[AUTH_MAX_TOKEN_LEN];
+	long n = auth_b64url_decode(seg, len, (unsigned char *)raw, sizeof raw);
 
 	if (n <= 0)
 		return NULL;
-	return cJSON_ParseWithLength((const char *)raw, (size_t)n);
+	return json_parse(raw, (size_t)n);
 }
 
-/* A numeric date claim: 0 = absent, 1 = present in *v, -1 = malformed. */
+/* Largest NumericDate taken (about the year 33658). */
+#define AUTH_MAX_NUMERIC_DATE 1e15
+
+/* A NumericDate claim: 0 = absent, 1 = present in *v, -1 = malformed. It
+ * must be a JSON number whose value is a whole number of seconds within
+ * 0..AUTH_MAX_NUMERIC_DATE; the spelling is the JSON text's (1.7e9 and
+ * 1700000000.0 are 1700000000), a fraction is refused, not truncated. */
 static int numeric_claim(const cJSON *payload, const char *name, long long *v)
 {
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(payload, name);
@@ -130,7 +142,7 @@ static int numeric_claim(const cJSON *payload, const char *name, long long *v)
 	if (!cJSON_IsNumber(item))
 		return -1;
 	d = item->valuedouble;
-	if (!isfinite(d) || d < 0 || d > 1e15)
+	if (!isfinite(d) || d < 0 || d > AUTH_MAX_NUMERIC_DATE || d != floor(d))
 		return -1;
 	*v = (long long)d;
 	return 1;
@@ -242,20 +254,23 @@ out:
  * any thread may take any of their requests): AUTH_MEMO_SLOTS entries in
  * sets of two picked by a hash of the token (a token evicts the less
  * recently used of its set), each set behind one of AUTH_MEMO_LOCKS
- * mutexes. An entry holds the whole token and a tag of the
- * secret it was checked with, so only a byte-identical token under the
- * same secret hits; the time-dependent claims (exp, nbf, iat) are checked
- * again on every hit. */
+ * mutexes. An entry holds the whole token and the SHA-256 of the secret
+ * it was checked with, so only a byte-identical token under the same
+ * secret hits (a 64-bit hash of the secret would let two secrets that
+ * collide share entries); the time-dependent claims (exp, nbf, iat) are
+ * checked again on every hit. Only tokens that passed every check are
+ * stored, so a hit never answers for a token verification would refuse. */
 #define AUTH_MEMO_SLOTS 2048
 #define AUTH_MEMO_WAYS 2
 #define AUTH_MEMO_SETS (AUTH_MEMO_SLOTS / AUTH_MEMO_WAYS)
 #define AUTH_MEMO_LOCKS 64
 #define AUTH_MEMO_MAX_TOKEN 480
+#define AUTH_MEMO_TAG_LEN 32 /* SHA-256 */
 
 typedef struct auth_memo {
 	char token[AUTH_MEMO_MAX_TOKEN];
 	size_t len; /* 0: empty */
-	unsigned long long secret_tag;
+	unsigned char secret_tag[AUTH_MEMO_TAG_LEN];
 	long long nbf, iat; /* LLONG_MIN when absent */
 	auth_claims claims;
 } auth_memo;
@@ -291,7 +306,7 @@ static int memo_still_valid(const auth_memo *m, time_t now)
 
 /* Looks token up in its set: 1 and *out set if remembered and still
  * valid at now, 0 if remembered but no longer valid, -1 if not there. */
-static int memo_lookup(const char *token, size_t len, unsigned long long tag,
+static int memo_lookup(const char *token, size_t len, const unsigned char *tag,
 		       unsigned long long hash, time_t now, auth_claims *out)
 {
 	size_t set = hash % AUTH_MEMO_SETS;
@@ -302,7 +317,8 @@ static int memo_lookup(const char *token, size_t len, unsigned long long tag,
 	for (int way = 0; way < AUTH_MEMO_WAYS && found < 0; way++) {
 		const auth_memo *m = &auth_memos[set][way];
 
-		if (m->len == len && m->secret_tag == tag && memcmp(m->token, token, len) == 0) {
+		if (m->len == len && memcmp(m->secret_tag, tag, AUTH_MEMO_TAG_LEN) == 0 &&
+		    memcmp(m->token, token, len) == 0) {
 			found = memo_still_valid(m, now);
 			if (found)
 				*out = m->claims;
@@ -314,7 +330,7 @@ static int memo_lookup(const char *token, size_t len, unsigned long long tag,
 	return found;
 }
 
-static void memo_store(const char *token, size_t len, unsigned long long tag,
+static void memo_store(const char *token, size_t len, const unsigned char *tag,
 		       unsigned long long hash, const auth_claims *c, long long nbf,
 		       long long iat)
 {
@@ -330,7 +346,7 @@ static void memo_store(const char *token, size_t len, unsigned long long tag,
 	m = &auth_memos[set][way];
 	memcpy(m->token, token, len);
 	m->len = len;
-	m->secret_tag = tag;
+	memcpy(m->secret_tag, tag, AUTH_MEMO_TAG_LEN);
 	m->claims = *c;
 	m->nbf = nbf;
 	m->iat = iat;
@@ -348,7 +364,8 @@ att_err auth_verify(const char *token, const char *secret, size_t secret_len,
 		    time_t now, auth_claims *out)
 {
 	const char *dot1, *dot2;
-	unsigned long long tag, hash;
+	unsigned char tag[AUTH_MEMO_TAG_LEN];
+	unsigned long long hash;
 	long long nbf, iat;
 	size_t len;
 	att_err err;
@@ -364,7 +381,8 @@ att_err auth_verify(const char *token, const char *secret, size_t secret_len,
 	dot2 = strchr(dot1 + 1, '.');
 	if (dot2 == NULL || strchr(dot2 + 1, '.') != NULL)
 		return ATT_EAUTH;
-	tag = fnv1a(secret, secret_len);
+	if (EVP_Digest(secret, secret_len, tag, NULL, EVP_sha256(), NULL) != 1)
+		return ATT_EAUTH;
 	hash = fnv1a(token, len);
 	switch (memo_lookup(token, len, tag, hash, now, out)) {
 	case 1: return ATT_OK; /* its header, signature and payload passed */

@@ -35,9 +35,11 @@ att_err auth_verify_header(const char *authorization, const char *secret,
 			   size_t secret_len, time_t now,
 			   auth_claims *out) ATT_MUSTCHECK;
 
-/* Verifies a bare compact JWT; as auth_verify_header. Tokens verified
- * once are remembered process-wide (their time claims are checked again at
- * every use). Thread-safe. */
+/* Verifies a bare compact JWT; as auth_verify_header. Header and payload
+ * must pass json_parse (the strict JSON rules of request bodies); claims
+ * are compared in full; exp, nbf and iat are whole seconds. Tokens
+ * verified once are remembered process-wide (their time claims are
+ * checked again at every use); refused ones never are. Thread-safe. */
 att_err auth_verify(const char *token, const char *secret, size_t secret_len,
 		    time_t now, auth_claims *out) ATT_MUSTCHECK;
 

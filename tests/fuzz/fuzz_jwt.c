@@ -16,9 +16,12 @@
  *           clock for a repeat verification (served from auth.c's memo of
  *           verified tokens), whose answer must follow the time rules too.
  *
- * Invariants: whatever is accepted has alg HS256, a canonical UUID sub, a
- * known role and claims JSON that parses back to the same sub and role; in
- * mode 3, acceptance matches a reference check of the claims exactly;
+ * Invariants: whatever is accepted has a header and a payload that pass
+ * the body checker (json_parse: no NUL, no repeated name, nothing after
+ * the value), alg exactly HS256, a canonical UUID sub and a known role
+ * that are the payload's own, and claims JSON that parses back to the
+ * same sub and role; in mode 3, acceptance matches a reference check of
+ * the claims (strict JSON, whole-second dates) exactly;
  * base64url decoding is canonical (encode(decode(x)) == x) and
  * decode(encode(b)) == b. Tokens in the seed corpus are signed with
  * FUZZ_JWT_SECRET (`ATTEMPTS_JWT_SECRET=... cgi-bin/attempts.fcgi token
@@ -44,14 +47,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char secret[] = FUZZ_JWT_SECRET;
 #define SECRET_LEN (sizeof secret - 1)
 
+/* The JSON text of the base64url segment of n bytes at seg, parsed by the
+ * body checker (json_parse), or NULL. */
+static cJSON *strict_segment(const char *seg, size_t n)
+{
+	char raw[AUTH_MAX_TOKEN_LEN];
+	long len = auth_b64url_decode(seg, n, (unsigned char *)raw, sizeof raw);
+
+	return len > 0 ? json_parse(raw, (size_t)len) : NULL;
+}
+
 /* What a successful verification must have produced. */
 static void check_claims(const auth_claims *c, const char *token, time_t now)
 {
-	cJSON *j, *header;
+	cJSON *j, *header, *payload;
 	const cJSON *sub, *role, *alg;
-	const char *dot;
-	unsigned char raw[AUTH_MAX_TOKEN_LEN];
-	long n;
+	const char *dot1, *dot2;
 
 	if (!uuid_valid(c->sub) || auth_role_name(c->role) == NULL)
 		abort();
@@ -66,20 +77,31 @@ static void check_claims(const auth_claims *c, const char *token, time_t now)
 	    !cJSON_IsString(role) || strcmp(role->valuestring, auth_role_name(c->role)) != 0)
 		abort();
 	cJSON_Delete(j);
-	/* alg must have been HS256: never "none", never anything else. */
+	/* Header and payload follow the rules of bodies (API.md section 4):
+	 * both pass the body checker, which leaves no NUL in any string, so
+	 * the comparisons below are in full. alg must have been HS256: never
+	 * "none", never anything else, never "HS256\u0000...". */
 	while (*token == ' ')
 		token++;
-	dot = strchr(token, '.');
-	if (dot == NULL)
+	dot1 = strchr(token, '.');
+	dot2 = dot1 != NULL ? strchr(dot1 + 1, '.') : NULL;
+	if (dot2 == NULL)
 		abort();
-	n = auth_b64url_decode(token, (size_t)(dot - token), raw, sizeof raw);
-	if (n <= 0)
+	header = strict_segment(token, (size_t)(dot1 - token));
+	payload = strict_segment(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+	if (!cJSON_IsObject(header) || !cJSON_IsObject(payload))
 		abort();
-	header = cJSON_ParseWithLength((const char *)raw, (size_t)n);
 	alg = cJSON_GetObjectItemCaseSensitive(header, "alg");
 	if (!cJSON_IsString(alg) || strcmp(alg->valuestring, "HS256") != 0)
 		abort();
+	/* The claims are the payload's own, whole. */
+	sub = cJSON_GetObjectItemCaseSensitive(payload, "sub");
+	role = cJSON_GetObjectItemCaseSensitive(payload, "role");
+	if (!cJSON_IsString(sub) || strcmp(sub->valuestring, c->sub) != 0 ||
+	    !cJSON_IsString(role) || strcmp(role->valuestring, auth_role_name(c->role)) != 0)
+		abort();
 	cJSON_Delete(header);
+	cJSON_Delete(payload);
 }
 
 static void verify_text(const char *text, int as_header)
@@ -151,10 +173,11 @@ static size_t put_b64(char *dst, const void *s, size_t n)
 	return strlen(dst);
 }
 
-/* The claims rules of API.md section 4 on a payload JSON, independently. */
+/* The claims rules of API.md section 4 on a payload JSON, independently of
+ * auth.c; its JSON rules are those of bodies, json_parse. */
 static int reference_payload_ok(const char *json, size_t len, time_t now)
 {
-	cJSON *p = cJSON_ParseWithLength(json, len);
+	cJSON *p = json_parse(json, len);
 	const cJSON *sub, *role, *num;
 	const char *names[3] = {"exp", "nbf", "iat"};
 	int ok = 0;
@@ -181,8 +204,8 @@ static int reference_payload_ok(const char *json, size_t len, time_t now)
 		if (!cJSON_IsNumber(num))
 			goto out;
 		d = num->valuedouble;
-		if (!isfinite(d) || d < 0 || d > 1e15)
-			goto out;
+		if (!isfinite(d) || d < 0 || d > 1e15 || d != floor(d))
+			goto out; /* whole seconds only */
 		v = (long long)d;
 		if (i == 0 && (long long)now > v + AUTH_LEEWAY_S)
 			goto out;
@@ -232,7 +255,7 @@ static void mode_signed(unsigned flags, const uint8_t *data, size_t size)
 		char *last = &tok[used - 2];
 		*last = *last == 'A' ? 'B' : 'A';
 	}
-	/* The library remembers verified tokens per thread (auth.c's memo): the
+	/* The library remembers verified tokens process-wide (auth.c's memo): the
 	 * second and third verifications below are answered from it, so the
 	 * time rules must be applied again there, and a token verified under
 	 * one secret must not pass under another. */
