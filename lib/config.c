@@ -59,7 +59,7 @@ static const cfg_key cfg_keys[] = {
 	KEY_LONG(max_events, "500", 1, 100000, "most events in one activity request"),
 	KEY_LONG(max_response_bytes, "4194304", 65536, 1073741824,
 		 "largest answer of a batch read; a batch that would exceed it answers 413 before the work"),
-	KEY_LONG(batch_concurrency_per_caller, "2", 1, 1000,
+	KEY_LONG(batch_concurrency_per_caller, "1", 1, 1000,
 		 "batch requests one caller (token sub) may have in flight per worker process; more answer 429"),
 	KEY_LONG(sweep_interval_ms, "5000", 0, 86400000,
 		 "how often a worker closes attempts past deadline + grace (0 = never)"),

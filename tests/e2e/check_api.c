@@ -2311,11 +2311,11 @@ START_TEST(test_batch_response_budget)
 }
 END_TEST
 
-/* One caller may have batch_concurrency_per_caller (2) batch requests in
+/* One caller may have batch_concurrency_per_caller (1) batch request in
  * flight per worker; more answer 429 too_many_requests with Retry-After at
  * once, and another caller is not held back. Five batch_saves of one
  * student wait on a row lock held from psql: with the e2e stack's 2
- * workers, at least one worker gets three of them, and its third is
+ * workers, at least one worker gets two of them, and its second is
  * refused at once. */
 START_TEST(test_batch_per_caller_limit)
 {
