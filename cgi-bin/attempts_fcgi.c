@@ -1,6 +1,8 @@
-/* attempts.fcgi: the worker process. Under a FastCGI server it runs
- * `threads` accepting threads over one shared app (pool, cache, breaker);
- * started as plain CGI it answers the one request it was started for.
+/* attempts.fcgi: the worker process. On a FastCGI listening socket (fd 0:
+ * spawn-fcgi, mod_fcgid) it runs the event-loop FastCGI server with
+ * `threads` serving threads over one shared app (pool, cache, breaker);
+ * started as plain CGI (libfcgi tells which) it answers the one request it
+ * was started for.
  * Also: `token` (sign a JWT), `check-config`, `config-table`. */
 #include <errno.h>
 #include <fcgiapp.h>
@@ -16,32 +18,9 @@
 #include "../lib/app.h"
 #include "../lib/auth.h"
 #include "../lib/config.h"
+#include "../lib/fcgi_server.h"
 #include "../lib/log.h"
 #include "../lib/uuid.h"
-
-/* ------------------------------------------------------------ FastCGI I/O */
-
-static const char *fcgx_param(void *ctx, const char *name)
-{
-	return FCGX_GetParam(name, ((FCGX_Request *)ctx)->envp);
-}
-
-static long fcgx_read(void *ctx, char *dst, size_t n)
-{
-	int max = n > (size_t)1 << 20 ? 1 << 20 : (int)n;
-	int got = FCGX_GetStr(dst, max, ((FCGX_Request *)ctx)->in);
-
-	if (got < max && FCGX_GetError(((FCGX_Request *)ctx)->in) != 0)
-		return -1;
-	return got;
-}
-
-static int fcgx_write(void *ctx, const char *data, size_t n)
-{
-	FCGX_Stream *out = ((FCGX_Request *)ctx)->out;
-
-	return FCGX_PutStr(data, (int)n, out) == (int)n ? 0 : -1;
-}
 
 /* ---------------------------------------------------------------- CGI I/O */
 
@@ -82,130 +61,56 @@ static int cgi_write(void *ctx, const char *data, size_t n)
 	return fwrite(data, 1, n, stdout) == n ? 0 : -1;
 }
 
-/* ---------------------------------------------------------- accept loop */
+/* ----------------------------------------------------- FastCGI server */
 
-typedef struct accept_thread {
-	pthread_t tid;
-	app *app;
-	atomic_int idle; /* waiting for a request (in or near accept) */
-	atomic_int done;
-} accept_thread;
-
-/* Reads what is left of the request body. libfcgi would otherwise meet it
- * on the kept-alive connection at the next accept, take it for a protocol
- * error and close the connection - losing the request nginx already sent
- * behind it. */
-static void drain_body(FCGX_Request *req)
+static int serve_request(void *arg, http_param_fn param, http_read_fn read, void *io_ctx,
+			 http_write_fn write, void *write_ctx)
 {
-	char sink[8192];
-
-	while (FCGX_GetStr(sink, sizeof sink, req->in) > 0)
-		;
+	return app_serve(arg, param, read, io_ctx, write, write_ctx);
 }
 
-static void *accept_loop(void *arg)
+static int shed_request(void *arg, http_param_fn param, http_read_fn read, void *io_ctx,
+			http_write_fn write, void *write_ctx)
 {
-	accept_thread *t = arg;
-	FCGX_Request req;
-
-	if (FCGX_InitRequest(&req, 0, 0) != 0) {
-		log_error("FCGX_InitRequest failed");
-		atomic_store(&t->done, 1);
-		return NULL;
-	}
-	for (;;) {
-		int rc;
-
-		atomic_store(&t->idle, 1);
-		rc = FCGX_Accept_r(&req);
-		atomic_store(&t->idle, 0);
-		if (rc < 0)
-			break;
-		app_serve(t->app, fcgx_param, fcgx_read, &req, fcgx_write, &req);
-		drain_body(&req);
-		FCGX_Finish_r(&req);
-	}
-	FCGX_Free(&req, 1);
-	atomic_store(&t->done, 1);
-	return NULL;
+	return app_shed(arg, param, read, io_ctx, write, write_ctx,
+			fcgi_server_waited_ms(io_ctx));
 }
 
-/* The signals that stop a worker. The accepting threads block them, and
- * libfcgi's own handler would only set a flag they never look at. */
-static void stop_signals(sigset_t *set)
+/* Serves the FastCGI listening socket on fd 0 until a stop signal, lets
+ * the requests already received finish, and returns. */
+static int serve_fastcgi(app *a, const config *cfg)
 {
-	sigemptyset(set);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGINT);
-	sigaddset(set, SIGHUP);
-	sigaddset(set, SIGQUIT);
-	sigaddset(set, SIGUSR1);
-}
-
-/* SIGUSR2 only interrupts a blocked accept() (no SA_RESTART). */
-static void on_wake(int sig)
-{
-	(void)sig;
-}
-
-/* After a stop signal: tells libfcgi to stop, then interrupts the threads
- * that wait in accept() until every thread has left its loop; threads busy
- * with a request finish it first and are interrupted once idle. */
-static void stop_threads(accept_thread *threads, long n)
-{
-	struct timespec tick = {0, 20 * 1000000L};
-	long left;
-
-	FCGX_ShutdownPending();
-	do {
-		left = 0;
-		for (long i = 0; i < n; i++) {
-			if (atomic_load(&threads[i].done))
-				continue;
-			left++;
-			if (atomic_load(&threads[i].idle))
-				pthread_kill(threads[i].tid, SIGUSR2);
-		}
-		if (left > 0)
-			nanosleep(&tick, NULL);
-	} while (left > 0);
-}
-
-/* Runs nthreads accepting threads until a stop signal, lets the requests
- * in flight finish, and returns. */
-static int serve_fastcgi(app *a, long nthreads)
-{
-	accept_thread *threads = calloc((size_t)nthreads, sizeof *threads);
-	struct sigaction wake;
-	long started = 0;
+	fcgi_server_options opt = {
+		.listen_fd = 0,
+		.threads = (int)cfg->threads,
+		/* A body up to the JSON limit arrives whole; longer ones (uploads
+		 * under mod_fcgid) stream to the handler. */
+		.body_cap = (size_t)cfg->max_body_bytes + 1,
+		.queue_timeout_ms = cfg->queue_timeout_ms,
+		.serve = serve_request,
+		.shed = shed_request,
+		.arg = a,
+	};
+	fcgi_server *server = NULL;
 	sigset_t stops;
 	int sig = 0;
 
-	if (threads == NULL)
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGTERM);
+	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGHUP);
+	sigaddset(&stops, SIGQUIT);
+	sigaddset(&stops, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &stops, NULL); /* the threads inherit it */
+	if (fcgi_server_start(&opt, &server) != ATT_OK) {
+		log_error("cannot start the FastCGI server on fd 0: %s", strerror(errno));
 		return 1;
-	memset(&wake, 0, sizeof wake);
-	wake.sa_handler = on_wake;
-	sigemptyset(&wake.sa_mask);
-	sigaction(SIGUSR2, &wake, NULL);
-	stop_signals(&stops);
-	pthread_sigmask(SIG_BLOCK, &stops, NULL);
-	for (; started < nthreads; started++) {
-		threads[started].app = a;
-		if (pthread_create(&threads[started].tid, NULL, accept_loop, &threads[started]) != 0) {
-			log_error("cannot start thread %ld: %s", started, strerror(errno));
-			break;
-		}
 	}
-	log_info("worker ready: %ld accepting threads", started);
-	if (started > 0) {
-		sigwait(&stops, &sig);
-		log_info("signal %d: finishing the requests in flight, then exiting", sig);
-		stop_threads(threads, started);
-	}
-	for (long i = 0; i < started; i++)
-		pthread_join(threads[i].tid, NULL);
-	free(threads);
-	return started == nthreads ? 0 : 1;
+	log_info("worker ready: %d serving threads, one event loop", opt.threads);
+	sigwait(&stops, &sig);
+	log_info("signal %d: finishing the requests received, then exiting", sig);
+	fcgi_server_stop(server);
+	return 0;
 }
 
 /* ---------------------------------------------------------- subcommands */
@@ -296,7 +201,7 @@ int main(int argc, char **argv)
 	if (FCGX_IsCGI())
 		rc = app_serve(a, cgi_param, cgi_read, NULL, cgi_write, NULL) < 0;
 	else
-		rc = serve_fastcgi(a, cfg.threads);
+		rc = serve_fastcgi(a, &cfg);
 out:
 	app_free(a);
 	config_free(&cfg);

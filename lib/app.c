@@ -379,6 +379,30 @@ int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 	return status;
 }
 
+int app_shed(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
+	     http_write_fn write, void *write_ctx, long waited_ms)
+{
+	http_request req;
+	http_response resp;
+	int status = 503;
+
+	http_response_init(&resp);
+	if (http_request_init(&req, param, read, io_ctx) != ATT_OK)
+		log_debug("shed: a malformed request");
+	http_header(&resp, "X-Request-Id", req.request_id);
+	http_header(&resp, "Retry-After", "1");
+	http_error(&resp, 503, "overloaded",
+		   "the service is overloaded; nothing was done, retry shortly", NULL);
+	log_warn("request %s: shed after %ld ms in the queue (queue_timeout_ms %ld)",
+		 req.request_id, waited_ms, a->cfg->queue_timeout_ms);
+	if (http_response_write(&resp, write, write_ctx) != ATT_OK)
+		status = -1;
+	metrics_record(a->metrics, -1, 0, 0, 0, 1);
+	http_request_free(&req);
+	http_response_free(&resp);
+	return status;
+}
+
 unsigned long app_housekeeping_rounds(app *a)
 {
 	return atomic_load(&a->ticks);

@@ -36,6 +36,13 @@ void app_free(app *a);
 int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 	      http_write_fn write, void *write_ctx);
 
+/* Answers a request that waited waited_ms for a thread, longer than
+ * queue_timeout_ms: 503 overloaded with Retry-After, without touching the
+ * database (nothing is done, so any request may be retried). Returns the
+ * status written, or -1. */
+int app_shed(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
+	     http_write_fn write, void *write_ctx, long waited_ms);
+
 const config *app_config(const app *a);
 const db_env *app_db(const app *a);
 cache *app_cache(const app *a);

@@ -61,6 +61,8 @@ static const cfg_key cfg_keys[] = {
 		 "largest answer of a batch read; a batch that would exceed it answers 413 before the work"),
 	KEY_LONG(batch_concurrency_per_caller, "1", 1, 1000,
 		 "batch requests one caller (token sub) may have in flight per worker process; more answer 429"),
+	KEY_LONG(queue_timeout_ms, "2000", 0, 600000,
+		 "a request that waited longer for a thread answers 503 overloaded (0 = never)"),
 	KEY_LONG(sweep_interval_ms, "5000", 0, 86400000,
 		 "how often a worker closes attempts past deadline + grace (0 = never)"),
 };

@@ -38,6 +38,7 @@ typedef struct config {
 	long max_events;
 	long max_response_bytes;    /* budget of a batch read's answer */
 	long batch_concurrency_per_caller;
+	long queue_timeout_ms;      /* longer in the queue: 503 overloaded */
 	long sweep_interval_ms;     /* deadline sweep period, 0 = off */
 } config;
 

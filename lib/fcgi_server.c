@@ -1,0 +1,554 @@
+/* fcgi_server: an epoll loop over the listening socket and every
+ * connection, a FIFO of complete requests, and the threads that serve it.
+ * A connection belongs to exactly one party at a time: the loop (idle,
+ * registered in epoll with EPOLLONESHOT), the queue, or one thread. */
+#include "fcgi_server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "fcgi_proto.h"
+#include "log.h"
+
+#define READ_CHUNK 65536
+#define FLUSH_AT (256 * 1024)
+#define WRITE_TIMEOUT_MS 30000
+#define RECORD_MAX 65528 /* a multiple of 8: no padding */
+
+typedef struct conn {
+	int fd;
+	fcgi_parser *parser;
+	fcgi_request req;        /* while queued or served */
+	size_t body_pos;         /* read so far by the handler */
+	long long enqueued_at;   /* monotonic ms */
+	buf out;                 /* framed records not yet sent */
+	int broken;              /* a write failed: close after the request */
+	struct conn *next;       /* in the queue */
+	struct conn *prev_all, *next_all; /* every open connection */
+	int idle;                /* registered in epoll, owned by the loop */
+} conn;
+
+struct fcgi_server {
+	fcgi_server_options opt;
+	int epfd, wakefd;
+	pthread_t loop;
+	pthread_t *threads;
+	int nthreads;
+	pthread_mutex_t lock;    /* queue, connection list, counters, flags */
+	pthread_cond_t work;
+	conn *head, *tail;       /* the queue */
+	conn *all;               /* every open connection */
+	int accepting;           /* the listening socket is in epoll */
+	int stopping;
+	int loop_done;
+	fcgi_server_stats stats;
+};
+
+/* ------------------------------------------------------------ connections */
+
+static void list_add(fcgi_server *s, conn *c)
+{
+	c->next_all = s->all;
+	if (s->all != NULL)
+		s->all->prev_all = c;
+	s->all = c;
+	s->stats.open++;
+	s->stats.connections++;
+}
+
+/* Closes c and frees it. c must be owned by the caller (not idle in epoll
+ * unless the caller is the loop). */
+static void conn_close(fcgi_server *s, conn *c)
+{
+	pthread_mutex_lock(&s->lock);
+	if (c->prev_all != NULL)
+		c->prev_all->next_all = c->next_all;
+	else
+		s->all = c->next_all;
+	if (c->next_all != NULL)
+		c->next_all->prev_all = c->prev_all;
+	s->stats.open--;
+	pthread_mutex_unlock(&s->lock);
+	close(c->fd); /* also takes it out of epoll */
+	fcgi_parser_free(c->parser);
+	fcgi_request_free(&c->req);
+	buf_free(&c->out);
+	free(c);
+}
+
+/* Registers c for its next readable event (it is idle); closes it when
+ * the server is stopping. */
+static void conn_idle(fcgi_server *s, conn *c, int first)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.ptr = c};
+	int stopping;
+
+	int failed;
+
+	/* Under the lock: close_idle (when stopping) must not see it idle
+	 * before it is in epoll. */
+	pthread_mutex_lock(&s->lock);
+	stopping = s->stopping;
+	failed = stopping ||
+		 epoll_ctl(s->epfd, first ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c->fd, &ev) != 0;
+	c->idle = !failed;
+	pthread_mutex_unlock(&s->lock);
+	if (failed)
+		conn_close(s, c);
+}
+
+/* Sends all of out on fd, waiting while the socket is full. */
+static int send_all(int fd, buf *out)
+{
+	size_t done = 0;
+
+	while (done < out->len) {
+		ssize_t n = send(fd, out->data + done, out->len - done, MSG_NOSIGNAL);
+
+		if (n > 0) {
+			done += (size_t)n;
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd p = {fd, POLLOUT, 0};
+			if (poll(&p, 1, WRITE_TIMEOUT_MS) <= 0)
+				return -1;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else {
+			return -1;
+		}
+	}
+	buf_reset(out);
+	return 0;
+}
+
+/* ----------------------------------------------------------------- queue */
+
+static void enqueue(fcgi_server *s, conn *c)
+{
+	c->enqueued_at = clock_monotonic_ms(NULL);
+	c->next = NULL;
+	pthread_mutex_lock(&s->lock);
+	if (s->tail != NULL)
+		s->tail->next = c;
+	else
+		s->head = c;
+	s->tail = c;
+	s->stats.queued++;
+	pthread_cond_signal(&s->work);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Acts on what c's parser holds: a complete request goes to the queue,
+ * replies are sent, a protocol error or a failed send closes c, and
+ * otherwise c waits for more bytes. c is owned by the caller. */
+static void conn_advance(fcgi_server *s, conn *c, int first)
+{
+	buf reply = BUF_INIT;
+
+	for (;;) {
+		fcgi_event ev = fcgi_parse(c->parser, &c->req, &reply);
+
+		if (ev == FCGI_REQUEST) {
+			buf_free(&reply);
+			c->body_pos = 0;
+			enqueue(s, c);
+			return;
+		}
+		if (ev == FCGI_BAD || (ev == FCGI_REPLY && send_all(c->fd, &reply) != 0)) {
+			if (ev == FCGI_BAD) {
+				pthread_mutex_lock(&s->lock);
+				s->stats.protocol_errors++;
+				pthread_mutex_unlock(&s->lock);
+				log_warn("fastcgi: protocol error; connection closed");
+			}
+			buf_free(&reply);
+			conn_close(s, c);
+			return;
+		}
+		if (ev == FCGI_NEED_MORE)
+			break;
+	}
+	buf_free(&reply);
+	conn_idle(s, c, first);
+}
+
+/* ------------------------------------------------------------- the loop */
+
+/* Starts or stops listening for new connections; lock held. */
+static void set_accepting(fcgi_server *s, int on)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = NULL};
+
+	if (on == s->accepting)
+		return;
+	if (epoll_ctl(s->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, s->opt.listen_fd,
+		      on ? &ev : NULL) == 0)
+		s->accepting = on;
+}
+
+static void accept_all(fcgi_server *s)
+{
+	for (;;) {
+		int fd = accept4(s->opt.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		conn *c;
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_warn("fastcgi: accept: %s", strerror(errno));
+			return;
+		}
+		c = calloc(1, sizeof *c);
+		if (c == NULL || fcgi_parser_create(s->opt.body_cap, &c->parser) != ATT_OK) {
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		pthread_mutex_lock(&s->lock);
+		list_add(s, c);
+		pthread_mutex_unlock(&s->lock);
+		conn_idle(s, c, 1);
+	}
+}
+
+/* c is readable (or closed by the peer): reads what is there. */
+static void conn_readable(fcgi_server *s, conn *c)
+{
+	char chunk[READ_CHUNK];
+
+	pthread_mutex_lock(&s->lock);
+	c->idle = 0;
+	pthread_mutex_unlock(&s->lock);
+	for (;;) {
+		ssize_t n = recv(c->fd, chunk, sizeof chunk, 0);
+
+		if (n > 0) {
+			if (fcgi_parser_feed(c->parser, chunk, (size_t)n) != ATT_OK) {
+				conn_close(s, c);
+				return;
+			}
+			if ((size_t)n < sizeof chunk)
+				break;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			break;
+		} else {
+			conn_close(s, c); /* closed by nginx, or a read error */
+			return;
+		}
+	}
+	conn_advance(s, c, 0);
+}
+
+/* Closes every connection that waits idle in epoll (when stopping). */
+static void close_idle(fcgi_server *s)
+{
+	conn *c, *next;
+
+	pthread_mutex_lock(&s->lock);
+	for (c = s->all; c != NULL; c = next) {
+		next = c->next_all;
+		if (!c->idle)
+			continue;
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		c->idle = 0;
+		pthread_mutex_unlock(&s->lock);
+		conn_close(s, c);
+		pthread_mutex_lock(&s->lock);
+		next = s->all; /* the list changed: start over */
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void *loop(void *arg)
+{
+	fcgi_server *s = arg;
+	struct epoll_event events[64];
+
+	for (;;) {
+		int n = epoll_wait(s->epfd, events, 64, 1000);
+		int stopping;
+
+		pthread_mutex_lock(&s->lock);
+		stopping = s->stopping;
+		/* Saturated: leave new connections to the other processes. */
+		set_accepting(s, !stopping && s->stats.queued <= (unsigned long long)s->nthreads);
+		pthread_mutex_unlock(&s->lock);
+		if (stopping)
+			break;
+		for (int i = 0; i < n; i++) {
+			if (events[i].data.ptr == NULL)
+				accept_all(s);
+			else if (events[i].data.ptr != (void *)s)
+				conn_readable(s, events[i].data.ptr);
+			else {
+				uint64_t v;
+				if (read(s->wakefd, &v, sizeof v) < 0)
+					continue;
+			}
+		}
+	}
+	close_idle(s);
+	pthread_mutex_lock(&s->lock);
+	s->loop_done = 1;
+	pthread_cond_broadcast(&s->work);
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* ------------------------------------------------------ request I/O */
+
+const char *fcgi_server_param(void *io_ctx, const char *name)
+{
+	return fcgi_request_param(&((conn *)io_ctx)->req, name);
+}
+
+long fcgi_server_waited_ms(void *io_ctx)
+{
+	return (long)(clock_monotonic_ms(NULL) - ((conn *)io_ctx)->enqueued_at);
+}
+
+/* Waits until c's socket has bytes and feeds them to its parser.
+ * Returns 0, or -1 if the connection ended or failed. */
+static int feed_from_socket(conn *c)
+{
+	char chunk[READ_CHUNK];
+
+	for (;;) {
+		ssize_t n = recv(c->fd, chunk, sizeof chunk, 0);
+
+		if (n > 0)
+			return fcgi_parser_feed(c->parser, chunk, (size_t)n) == ATT_OK ? 0 : -1;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd p = {c->fd, POLLIN, 0};
+			if (poll(&p, 1, WRITE_TIMEOUT_MS) > 0)
+				continue;
+		}
+		return -1;
+	}
+}
+
+/* The handler's read: the body received with the request, then, for a
+ * body longer than the cap, the rest as it streams in. */
+static long read_body(void *io_ctx, char *dst, size_t n)
+{
+	conn *c = io_ctx;
+	size_t left = c->req.body_len - c->body_pos, got = 0;
+
+	if (left > 0 || !c->req.body_more) {
+		if (n > left)
+			n = left;
+		memcpy(dst, c->req.body + c->body_pos, n);
+		c->body_pos += n;
+		return (long)n;
+	}
+	for (;;) {
+		int rc = fcgi_parser_body(c->parser, dst, n, &got);
+
+		if (rc < 0) {
+			c->broken = 1;
+			return -1;
+		}
+		if (got > 0)
+			return (long)got;
+		if (rc == 1) {
+			c->req.body_more = 0;
+			return 0;
+		}
+		if (feed_from_socket(c) != 0) {
+			c->broken = 1;
+			return -1;
+		}
+	}
+}
+
+/* Reads what is left of a streaming body the handler did not read, so
+ * that the connection can carry the next request. */
+static void drain_body(conn *c)
+{
+	char sink[8192];
+
+	while (c->req.body_more && !c->broken && read_body(c, sink, sizeof sink) > 0)
+		;
+}
+
+/* Frames data as STDOUT records into c->out, sending as it fills. */
+static int write_out(void *io_ctx, const char *data, size_t n)
+{
+	conn *c = io_ctx;
+
+	while (n > 0 && !c->broken) {
+		size_t chunk = n < RECORD_MAX ? n : RECORD_MAX;
+		size_t pad = fcgi_record_header(&c->out, FCGI_STDOUT, c->req.id, chunk);
+
+		buf_append(&c->out, data, chunk);
+		buf_append(&c->out, "\0\0\0\0\0\0\0", pad);
+		data += chunk;
+		n -= chunk;
+		if (c->out.failed || (c->out.len >= FLUSH_AT && send_all(c->fd, &c->out) != 0))
+			c->broken = 1;
+	}
+	return c->broken ? -1 : 0;
+}
+
+/* --------------------------------------------------------- the threads */
+
+static conn *dequeue(fcgi_server *s)
+{
+	conn *c;
+
+	pthread_mutex_lock(&s->lock);
+	while (s->head == NULL && !(s->stopping && s->loop_done))
+		pthread_cond_wait(&s->work, &s->lock);
+	c = s->head;
+	if (c != NULL) {
+		s->head = c->next;
+		if (s->head == NULL)
+			s->tail = NULL;
+		s->stats.queued--;
+		s->stats.requests++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return c;
+}
+
+static void serve_one(fcgi_server *s, conn *c)
+{
+	int shed = s->opt.queue_timeout_ms > 0 &&
+		   clock_monotonic_ms(NULL) - c->enqueued_at > s->opt.queue_timeout_ms;
+	int keep;
+
+	if (shed) {
+		pthread_mutex_lock(&s->lock);
+		s->stats.shed++;
+		pthread_mutex_unlock(&s->lock);
+	}
+	(shed ? s->opt.shed : s->opt.serve)(s->opt.arg, fcgi_server_param, read_body, c, write_out, c);
+	drain_body(c);
+	fcgi_end_request(&c->out, c->req.id, 0, FCGI_REQUEST_COMPLETE);
+	if (c->out.failed || send_all(c->fd, &c->out) != 0)
+		c->broken = 1;
+	keep = c->req.keep_conn && !c->broken;
+	fcgi_request_free(&c->req);
+	buf_free(&c->out);
+	if (keep)
+		conn_advance(s, c, 0);
+	else
+		conn_close(s, c);
+}
+
+static void *serve_loop(void *arg)
+{
+	fcgi_server *s = arg;
+	conn *c;
+
+	while ((c = dequeue(s)) != NULL) {
+		int wake;
+
+		serve_one(s, c);
+		/* The queue shrank: the loop may accept again. */
+		pthread_mutex_lock(&s->lock);
+		wake = !s->accepting && !s->stopping;
+		pthread_mutex_unlock(&s->lock);
+		if (wake && eventfd_write(s->wakefd, 1) != 0)
+			log_debug("fastcgi: cannot wake the loop");
+	}
+	return NULL;
+}
+
+/* --------------------------------------------------------- life cycle */
+
+static void server_free(fcgi_server *s)
+{
+	if (s->epfd >= 0)
+		close(s->epfd);
+	if (s->wakefd >= 0)
+		close(s->wakefd);
+	pthread_cond_destroy(&s->work);
+	pthread_mutex_destroy(&s->lock);
+	free(s->threads);
+	free(s);
+}
+
+att_err fcgi_server_start(const fcgi_server_options *opt, fcgi_server **out)
+{
+	fcgi_server *s = calloc(1, sizeof *s);
+	struct epoll_event wake = {.events = EPOLLIN, .data.ptr = NULL};
+	int flags;
+
+	if (s == NULL)
+		return ATT_ENOMEM;
+	s->opt = *opt;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->work, NULL);
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	s->threads = calloc((size_t)(opt->threads > 0 ? opt->threads : 1), sizeof *s->threads);
+	flags = fcntl(opt->listen_fd, F_GETFL);
+	wake.data.ptr = s;
+	if (s->epfd < 0 || s->wakefd < 0 || s->threads == NULL || flags < 0 ||
+	    fcntl(opt->listen_fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wakefd, &wake) != 0) {
+		server_free(s);
+		return ATT_EIO;
+	}
+	pthread_mutex_lock(&s->lock);
+	set_accepting(s, 1);
+	pthread_mutex_unlock(&s->lock);
+	for (; s->nthreads < opt->threads; s->nthreads++)
+		if (pthread_create(&s->threads[s->nthreads], NULL, serve_loop, s) != 0)
+			break;
+	if (s->nthreads == 0 || pthread_create(&s->loop, NULL, loop, s) != 0) {
+		pthread_mutex_lock(&s->lock);
+		s->stopping = s->loop_done = 1;
+		pthread_cond_broadcast(&s->work);
+		pthread_mutex_unlock(&s->lock);
+		for (int i = 0; i < s->nthreads; i++)
+			pthread_join(s->threads[i], NULL);
+		server_free(s);
+		return ATT_ENOMEM;
+	}
+	*out = s;
+	return ATT_OK;
+}
+
+void fcgi_server_stop(fcgi_server *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = 1;
+	pthread_mutex_unlock(&s->lock);
+	if (eventfd_write(s->wakefd, 1) != 0)
+		log_debug("fastcgi: cannot wake the loop");
+	pthread_join(s->loop, NULL);
+	for (int i = 0; i < s->nthreads; i++)
+		pthread_join(s->threads[i], NULL);
+	/* Connections still open were handed back after the loop ended. */
+	while (s->all != NULL)
+		conn_close(s, s->all);
+	server_free(s);
+}
+
+void fcgi_server_get_stats(fcgi_server *s, fcgi_server_stats *out)
+{
+	pthread_mutex_lock(&s->lock);
+	*out = s->stats;
+	pthread_mutex_unlock(&s->lock);
+}
