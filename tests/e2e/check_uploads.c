@@ -1870,6 +1870,36 @@ START_TEST(test_upload_streamed_within_limit)
 }
 END_TEST
 
+/* Refused before its body, a chunked upload whose body turns out malformed
+ * when nginx discards it answers 400 in JSON, as the same body accepted
+ * does. */
+START_TEST(test_upload_refused_malformed_chunk)
+{
+	world w;
+	char host[128], head[1024], *body;
+	int fd, status;
+
+	world_new(&w, EXAM_1MIB);
+	for (int with_token = 0; with_token < 2; with_token++) {
+		fd = raw_connect(host, sizeof host);
+		snprintf(head, sizeof head,
+			 "POST /api/attempts/%s?action=upload&filename=a.pdf HTTP/1.1\r\n"
+			 "Host: %s\r\nConnection: close\r\nContent-Type: %s\r\n"
+			 "Transfer-Encoding: chunked\r\n%s%s%s\r\nzz\r\n",
+			 w.attempt_id, host, with_token ? "image/gif" : "application/pdf",
+			 with_token ? "Authorization: Bearer " : "",
+			 with_token ? w.student.token : "", with_token ? "\r\n" : "");
+		ck_assert(send(fd, head, strlen(head), MSG_NOSIGNAL) == (ssize_t)strlen(head));
+		status = raw_read_answer(fd, &body, NULL);
+		ck_assert_msg(status == 400 && strstr(body, "\"bad_request\"") != NULL,
+			      "malformed chunk (%s): %d %s", with_token ? "415" : "401", status,
+			      body);
+		free(body);
+	}
+	world_free(&w);
+}
+END_TEST
+
 /* At most UPLOADS_PER_CALLER uploads of one caller at once (keyed by the
  * token's sub, not the address, which an exam hall shares): the next one
  * answers 429 in JSON; another student from the same address still
@@ -2205,6 +2235,7 @@ static Suite *uploads_suite(void)
 	tcase_add_test(tc, test_upload_foreign_attempt_refused_before_body);
 	tcase_add_test(tc, test_upload_over_limit_refused_before_body);
 	tcase_add_test(tc, test_upload_streamed_within_limit);
+	tcase_add_test(tc, test_upload_refused_malformed_chunk);
 	tcase_add_test(tc, test_upload_concurrency_per_caller);
 
 	tc = tcase(s, "record_failure", 60);
