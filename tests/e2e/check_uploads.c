@@ -1936,6 +1936,22 @@ START_TEST(test_upload_concurrency_per_caller)
 	expect_error(&r, 429, "too_many_requests");
 	ck_assert_msg(http_client_header(&r.r, "Retry-After") != NULL, "429 without Retry-After");
 	resp_free(&r);
+	{
+		/* One more whose body is malformed: the client's 400, in JSON. */
+		char host[128], head[2048], *body;
+		int fd = raw_connect(host, sizeof host), status;
+
+		snprintf(head, sizeof head,
+			 "POST /api/attempts/%s?action=upload&filename=a.pdf HTTP/1.1\r\n"
+			 "Host: %s\r\nConnection: close\r\nContent-Type: application/pdf\r\n"
+			 "Authorization: Bearer %s\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+			 w.attempt_id, host, w.student.token);
+		ck_assert(send(fd, head, strlen(head), MSG_NOSIGNAL) == (ssize_t)strlen(head));
+		status = raw_read_answer(fd, &body, NULL);
+		ck_assert_msg(status == 400 && strstr(body, "\"bad_request\"") != NULL,
+			      "over the limit with a malformed chunk: %d %s", status, body);
+		free(body);
+	}
 	upload_ok(&w.other, w.other_attempt_id, "other.pdf", "other.pdf", "application/pdf",
 		  "%PDF-1.4", 8, NULL);
 	for (int i = 0; i < UPLOADS_PER_CALLER; i++)
