@@ -418,13 +418,14 @@ START_TEST(test_http_response_precheck)
 	ck_assert_int_eq(resp.status, 403);
 	ck_assert_uint_eq(resp.body.len, 0);
 	ck_assert_int_eq(resp.has_content_type, 0);
-	ck_assert_str_eq(resp.headers.data,
-			 "X-Attempts-X-Request-Id: r1\r\n"
-			 "X-Attempts-Retry-After: 3\r\n"
-			 "X-Attempts-Content-Type: application/json; charset=utf-8\r\n"
-			 "X-Attempts-Status: 503\r\n"
-			 "X-Attempts-Error: "
-			 "{\"error\":{\"code\":\"service_unavailable\",\"message\":\"later\"}}\r\n");
+	ck_assert_str_eq(
+		resp.headers.data,
+		"X-Attempts-X-Request-Id: r1\r\n"
+		"X-Attempts-Retry-After: 3\r\n"
+		"X-Attempts-Content-Type: application/json; charset=utf-8\r\n"
+		"X-Attempts-Status: 503\r\n"
+		"X-Attempts-Error: "
+		"{\"error\":{\"code\":\"service_unavailable\",\"message\":\"later\"}}\r\n");
 	http_response_free(&resp);
 }
 END_TEST

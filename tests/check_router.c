@@ -1241,12 +1241,17 @@ END_TEST
  * ATTEMPTS_PRECHECK) refuses with 403 and the refusal in X-Attempts-*
  * headers: exactly the answer the upload itself gets (status, body, its
  * headers), for nginx to hand on. Its query comes in ATTEMPTS_QUERY. */
-static void expect_precheck_refuses(const char *query, const char *authorization,
-				    int status)
+static void expect_precheck_refuses(const char *query, const char *authorization, int status)
 {
-	const char *const extra[] = {"ATTEMPTS_PRECHECK", "1", "ATTEMPTS_QUERY", query,
-				     "CONTENT_LENGTH", "314572800", "CONTENT_TYPE",
-				     "application/pdf", NULL};
+	const char *const extra[] = {"ATTEMPTS_PRECHECK",
+				     "1",
+				     "ATTEMPTS_QUERY",
+				     query,
+				     "CONTENT_LENGTH",
+				     "314572800",
+				     "CONTENT_TYPE",
+				     "application/pdf",
+				     NULL};
 	static const char *const copied[] = {"WWW-Authenticate", "Allow", NULL};
 	char want[512], got[512], name[64], text[16];
 	result plain, check;
@@ -1262,8 +1267,7 @@ static void expect_precheck_refuses(const char *query, const char *authorization
 	ck_assert_uint_lt(plain.body_len, sizeof want);
 	snprintf(want, sizeof want, "%.*s", (int)plain.body_len, plain.body);
 	ck_assert_int_eq(header(&check, "X-Attempts-Error", got, sizeof got), 1);
-	ck_assert_msg(strcmp(got, want) == 0, "%s: pre-check body\n%s\nwant\n%s", query, got,
-		      want);
+	ck_assert_msg(strcmp(got, want) == 0, "%s: pre-check body\n%s\nwant\n%s", query, got, want);
 	for (int i = 0; copied[i] != NULL; i++) {
 		int n = header(&plain, copied[i], want, sizeof want);
 

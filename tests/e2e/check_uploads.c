@@ -1673,8 +1673,7 @@ static long long body_temp_bytes(void)
 
 /* Opens a POST of path with Content-Length: total (token NULL: none) and
  * sends its head; returns the socket. */
-static int raw_upload_open(const char *path, const char *token, const char *type,
-			   long long total)
+static int raw_upload_open(const char *path, const char *token, const char *type, long long total)
 {
 	char host[128], auth[AUTH_MAX_TOKEN_LEN + 32], head[8192];
 	int fd = raw_connect(host, sizeof host);
@@ -1695,8 +1694,8 @@ static int raw_upload_open(const char *path, const char *token, const char *type
  * directory once per MiB sent and at the end. Returns the status; *peak
  * gets the most bytes the temp directory held, *body and *head the
  * answer's body and header lines (malloc'd). */
-static int stream_upload(const char *path, const char *token, const char *type,
-			 long long total, long long *peak, char **body, char **head)
+static int stream_upload(const char *path, const char *token, const char *type, long long total,
+			 long long *peak, char **body, char **head)
 {
 	static const char zeros[65536];
 	int fd = raw_upload_open(path, token, type, total);
@@ -2055,8 +2054,8 @@ START_TEST(test_internal_locations_not_reachable)
 	snprintf(paths[np++], sizeof paths[0], "/api/attempts/..%%2F..%%2F_attempts_files/%s", id);
 	snprintf(paths[np++], sizeof paths[0], "//_attempts_files/%s", id);
 	snprintf(paths[np++], sizeof paths[0], "/_attempts_files/%s/", id);
-	snprintf(paths[np++], sizeof paths[0],
-		 "/_attempts_upload_check?action=upload&upload_id=%s", id);
+	snprintf(paths[np++], sizeof paths[0], "/_attempts_upload_check?action=upload&upload_id=%s",
+		 id);
 	for (size_t i = 0; i < np; i++) {
 		resp r;
 
