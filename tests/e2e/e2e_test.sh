@@ -272,6 +272,14 @@ if [[ $resp == "HTTP/1.1 502"* && $resp == *'"code":"bad_gateway"'* ]]; then
 else
 	not_ok "with the workers stopped nginx answers 502 bad_gateway in JSON" "$(head -c 400 <<<"$resp")"
 fi
+# An upload's pre-check gets no answer either: the same 502, no body read.
+resp=$(curl -s -m 5 -D - -X POST -H 'Content-Type: application/pdf' --data-binary 'x' \
+	"$url/api/attempts/${attempt:-x}?action=upload&filename=a.pdf" | tr -d '\r')
+if [[ $resp == "HTTP/1.1 502"* && $resp == *'"code":"bad_gateway"'* ]]; then
+	ok "with the workers stopped an upload answers 502 bad_gateway in JSON"
+else
+	not_ok "with the workers stopped an upload answers 502 bad_gateway in JSON" "$(head -c 400 <<<"$resp")"
+fi
 if out=$("$dev" up --no-install --no-build --no-demo 2>&1) &&
 	[[ $(http_code "$url/api/health") == 200 ]] && [[ $(read_pid "$dir/fcgi.pid") != "$mw_pid" ]]; then
 	ok "./dev up restarts stopped workers"
