@@ -354,7 +354,7 @@ int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 	http_request req;
 	http_response resp;
 	att_err err;
-	int status;
+	int status, answered;
 
 	http_response_init(&resp);
 	err = http_request_init(&req, param, read, io_ctx);
@@ -369,11 +369,14 @@ int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 		http_error(&resp, 500, "internal_error", att_strerror(err), NULL);
 	else
 		router_dispatch(a, &req, &resp, &outcome);
+	answered = resp.status;
+	if (req.precheck)
+		http_response_precheck(&resp);
 	status = resp.status;
 	if (http_response_write(&resp, write, write_ctx) != ATT_OK)
 		status = -1;
 	metrics_record(a->metrics, outcome.op, now_us() - started, outcome.db_calls,
-		       outcome.cache_hits, status < 0 || status >= 500);
+		       outcome.cache_hits, status < 0 || answered >= 500);
 	http_request_free(&req);
 	http_response_free(&resp);
 	return status;

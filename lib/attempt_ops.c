@@ -881,7 +881,7 @@ void ops_upload(req_ctx *rc)
 			   "leading dot", NULL);
 		return;
 	}
-	if (rc->req->body_file == NULL &&
+	if (rc->req->body_file == NULL && !rc->req->precheck &&
 	    rc->req->param(rc->req->io_ctx, "ATTEMPTS_UPLOADS_VIA_FILE") != NULL) {
 		/* nginx hands upload bodies over as files; this one came through
 		 * FastCGI because the action was spelled with escapes. */
@@ -904,6 +904,13 @@ void ops_upload(req_ctx *rc)
 		return;
 	limit = upload_limit(text);
 	free(text);
+	if (rc->req->precheck) {
+		/* nginx may read the body now. Its key for the limit on
+		 * concurrent uploads per caller (nginx/attempts.conf). */
+		http_header(rc->resp, "X-Attempts-Upload-Key", rc->claims.sub);
+		rc->resp->status = 204;
+		return;
+	}
 	err = store_body(rc, upload_id, limit >= 0 ? limit : 0, &size, sha256);
 	if (err == ATT_ETOOBIG) {
 		http_error(rc->resp, 413, "payload_too_large",

@@ -229,7 +229,9 @@ att_err http_request_init(http_request *req, http_param_fn param,
 	req->content_length = -1;
 	req->method_name = param(io_ctx, "REQUEST_METHOD");
 	req->method = http_method_parse(req->method_name);
-	req->query = param(io_ctx, "QUERY_STRING");
+	req->query = param(io_ctx, "ATTEMPTS_QUERY");
+	if (req->query == NULL)
+		req->query = param(io_ctx, "QUERY_STRING");
 	if (req->query == NULL)
 		req->query = "";
 	req->authorization = param(io_ctx, "HTTP_AUTHORIZATION");
@@ -243,6 +245,7 @@ att_err http_request_init(http_request *req, http_param_fn param,
 	req->accel_prefix = param(io_ctx, "ATTEMPTS_ACCEL_PREFIX");
 	if (req->accel_prefix != NULL && *req->accel_prefix == '\0')
 		req->accel_prefix = NULL;
+	req->precheck = param(io_ctx, "ATTEMPTS_PRECHECK") != NULL;
 	cl = param(io_ctx, "CONTENT_LENGTH");
 	if (cl != NULL && *cl) {
 		char *end;
@@ -473,6 +476,42 @@ void http_error_field(http_response *resp, const char *field,
 		http_error(resp, 422, "validation_failed", message, details);
 	}
 	cJSON_Delete(details);
+}
+
+void http_response_precheck(http_response *resp)
+{
+	buf headers = BUF_INIT;
+	const char *line, *end;
+
+	if (resp->status >= 200 && resp->status < 300) {
+		resp->status = 204;
+		buf_reset(&resp->body);
+		return;
+	}
+	/* Every header line "Name: value\r\n" again as "X-Attempts-Name: ...". */
+	line = resp->headers.len > 0 ? resp->headers.data : "";
+	for (; *line != '\0'; line = end + 2) {
+		end = strstr(line, "\r\n");
+		if (end == NULL)
+			break;
+		buf_puts(&headers, "X-Attempts-");
+		buf_append(&headers, line, (size_t)(end - line) + 2);
+	}
+	buf_printf(&headers, "X-Attempts-Status: %d\r\n", resp->status);
+	buf_puts(&headers, "X-Attempts-Error: ");
+	/* The body is JSON: cJSON escapes control characters in strings and
+	 * prints no raw line breaks, so it fits one header line. */
+	for (size_t i = 0; i < resp->body.len; i++)
+		if (resp->body.data[i] != '\r' && resp->body.data[i] != '\n')
+			buf_putc(&headers, resp->body.data[i]);
+	buf_puts(&headers, "\r\n");
+	if (resp->headers.failed || resp->body.failed)
+		headers.failed = 1;
+	buf_free(&resp->headers);
+	resp->headers = headers;
+	resp->has_content_type = 0;
+	buf_reset(&resp->body);
+	resp->status = 403;
 }
 
 const char *http_reason(int status)

@@ -56,6 +56,9 @@ typedef struct http_request {
 	long long content_length;   /* -1 when absent */
 	const char *body_file;      /* REQUEST_BODY_FILE: nginx wrote the body here */
 	const char *accel_prefix;   /* ATTEMPTS_ACCEL_PREFIX: serve files via X-Accel-Redirect */
+	/* ATTEMPTS_PRECHECK: nginx asks, before it reads the body, whether it
+	 * would be accepted (the body is not there; http_response_precheck). */
+	int precheck;
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 	/* Body, filled by http_request_read_body; NUL-terminated. */
 	char *body;
@@ -77,6 +80,9 @@ typedef struct http_request {
  * kept as sent, escapes and all: it matches no route and is no UUID. */
 att_err http_request_init(http_request *req, http_param_fn param,
 			  http_read_fn read, void *io_ctx) ATT_MUSTCHECK;
+
+/* ATTEMPTS_QUERY, when the server passes it, replaces QUERY_STRING: nginx's
+ * pre-check subrequest has no query of its own and hands on the request's. */
 
 /* Reads the whole body, refusing more than max bytes (ATT_ETOOBIG) by
  * Content-Length or by count. ATT_EIO if the stream fails or ends early. */
@@ -147,6 +153,14 @@ void http_error(http_response *resp, int status, const char *code,
 /* As http_error with details {"field": field}: 422 validation_failed. */
 void http_error_field(http_response *resp, const char *field,
 		      const char *message);
+
+/* Turns the answer to a pre-check (req->precheck) into the form nginx's
+ * auth_request takes: a 2xx becomes 204 without a body, keeping its
+ * headers; a refusal becomes 403 with the refusal's status in
+ * X-Attempts-Status, its JSON body in X-Attempts-Error and each of its
+ * headers as X-Attempts-<name> (nginx/attempts.conf answers the client
+ * with them, so the client gets exactly the refusal). */
+void http_response_precheck(http_response *resp);
 
 /* The reason phrase for a status code ("Not Found"). */
 const char *http_reason(int status);

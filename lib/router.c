@@ -30,21 +30,25 @@ static const route routes[] = {
 	{ROUTE_PATH_ATTEMPT, "extend", HTTP_PATCH, AUTH_ID | ROUTE_JSON_BODY, ops_extend},
 	{ROUTE_PATH_ATTEMPT, "batch", HTTP_POST, ROUTE_AUTH | ROUTE_JSON_BODY, qopt_batch},
 	{ROUTE_PATH_ATTEMPT, "optimize", HTTP_PATCH, AUTH_ID | ROUTE_JSON_BODY, qopt_optimize},
-	{ROUTE_PATH_ATTEMPT, "upload", HTTP_POST, AUTH_ID, ops_upload},
+	{ROUTE_PATH_ATTEMPT, "upload", HTTP_POST, AUTH_ID | ROUTE_PRECHECK, ops_upload},
 	{ROUTE_PATH_ATTEMPT, "upload", HTTP_GET, AUTH_ID, ops_download},
 	{ROUTE_PATH_ATTEMPT, "uploads", HTTP_GET, AUTH_ID, ops_uploads},
 };
 
 #define NROUTES (sizeof routes / sizeof routes[0])
 
-/* Operation names for metrics, in the order of routes[]. */
+/* Operation names for metrics, in the order of routes[], then the
+ * pre-checks nginx makes before it accepts an upload's body. */
 static const char *const route_names[] = {
 	"health", "exam_create", "exam_get", "start", "state", "info", "save", "stats",
 	"activity", "submit", "extend", "batch", "optimize", "upload", "download", "uploads",
+	"upload_check",
 };
 
-_Static_assert(sizeof route_names / sizeof route_names[0] == NROUTES,
-	       "one name per route");
+#define OP_PRECHECK ((int)NROUTES)
+
+_Static_assert(sizeof route_names / sizeof route_names[0] == NROUTES + 1,
+	       "one name per route, and one for the pre-checks");
 
 const char *const *router_op_names(void)
 {
@@ -53,7 +57,7 @@ const char *const *router_op_names(void)
 
 int router_op_count(void)
 {
-	return (int)NROUTES;
+	return (int)NROUTES + 1;
 }
 
 /* Matches prefix exactly at the start of s; returns the rest or NULL. */
@@ -218,7 +222,7 @@ void router_dispatch(app *a, http_request *req, http_response *resp,
 	r = resolve(&rc, path);
 	if (r == NULL)
 		return;
-	out->op = (int)(r - routes);
+	out->op = req->precheck ? OP_PRECHECK : (int)(r - routes);
 	if (r->flags & ROUTE_AUTH) {
 		const config *cfg = app_config(a);
 		if (auth_verify_header(req->authorization, cfg->jwt_secret,
@@ -231,6 +235,14 @@ void router_dispatch(app *a, http_request *req, http_response *resp,
 	if ((r->flags & ROUTE_PATH_UUID) && !uuid_valid(id)) {
 		http_error(resp, 400, "invalid_uuid",
 			   "the id in the path is not a canonical UUID", NULL);
+		return;
+	}
+	if (req->precheck && !(r->flags & ROUTE_PRECHECK)) {
+		/* nginx pre-checks what it takes for an upload (action=upload,
+		 * spelled as nginx matches it); the service read another action
+		 * from the query. */
+		http_error(resp, 400, "invalid_query",
+			   "the query must name its action once, as action=upload", NULL);
 		return;
 	}
 	if ((r->flags & (ROUTE_JSON_BODY | ROUTE_JSON_OPTIONAL)) && load_body(&rc, r) != 0)

@@ -46,7 +46,9 @@ enum {
 	ROUTE_AUTH = 1 << 0,        /* needs a valid bearer token */
 	ROUTE_PATH_UUID = 1 << 1,   /* {id} must be a UUID */
 	ROUTE_JSON_BODY = 1 << 2,   /* body must be a JSON object */
-	ROUTE_JSON_OPTIONAL = 1 << 3 /* body may be empty; if not, an object */
+	ROUTE_JSON_OPTIONAL = 1 << 3, /* body may be empty; if not, an object */
+	ROUTE_PRECHECK = 1 << 4     /* the handler answers a pre-check (http.h)
+				       itself, without the body */
 };
 
 typedef struct route {
@@ -66,7 +68,10 @@ route_path router_match_path(const char *path, char *id, size_t idcap);
 const route *router_find(route_path path, const char *action,
 			 http_method method, unsigned *allowed);
 
-/* Runs the request through the common steps and its handler; fills *out. */
+/* Runs the request through the common steps and its handler; fills *out.
+ * A pre-check (req->precheck) takes the same steps, refuses a route
+ * without ROUTE_PRECHECK (400 invalid_query) and is counted in the metrics
+ * as the operation "upload_check". */
 void router_dispatch(app *a, http_request *req, http_response *resp,
 		     router_outcome *out);
 

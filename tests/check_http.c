@@ -394,6 +394,42 @@ START_TEST(test_http_percent_decode_n)
 }
 END_TEST
 
+/* A pre-check's answer (http_response_precheck): a 2xx becomes 204
+ * without a body, headers kept; a refusal becomes 403 carrying its status,
+ * body and headers in X-Attempts-* headers, with no body of its own. */
+START_TEST(test_http_response_precheck)
+{
+	http_response resp;
+
+	http_response_init(&resp);
+	http_header(&resp, "X-Attempts-Upload-Key", "abc");
+	http_json_text(&resp, 200, "{}", 2);
+	http_response_precheck(&resp);
+	ck_assert_int_eq(resp.status, 204);
+	ck_assert_uint_eq(resp.body.len, 0);
+	ck_assert_ptr_nonnull(strstr(resp.headers.data, "X-Attempts-Upload-Key: abc\r\n"));
+	http_response_free(&resp);
+
+	http_response_init(&resp);
+	http_header(&resp, "X-Request-Id", "r1");
+	http_header(&resp, "Retry-After", "3");
+	http_error(&resp, 503, "service_unavailable", "later", NULL);
+	http_response_precheck(&resp);
+	ck_assert_int_eq(resp.status, 403);
+	ck_assert_uint_eq(resp.body.len, 0);
+	ck_assert_int_eq(resp.has_content_type, 0);
+	ck_assert_str_eq(
+		resp.headers.data,
+		"X-Attempts-X-Request-Id: r1\r\n"
+		"X-Attempts-Retry-After: 3\r\n"
+		"X-Attempts-Content-Type: application/json; charset=utf-8\r\n"
+		"X-Attempts-Status: 503\r\n"
+		"X-Attempts-Error: "
+		"{\"error\":{\"code\":\"service_unavailable\",\"message\":\"later\"}}\r\n");
+	http_response_free(&resp);
+}
+END_TEST
+
 START_TEST(test_http_response_write_204)
 {
 	http_response resp;
@@ -1145,6 +1181,7 @@ Suite *http_suite(void)
 	tcase_add_test(tc, test_http_response_write_empty_body);
 	tcase_add_test(tc, test_http_response_write_304);
 	tcase_add_test(tc, test_http_response_write_204);
+	tcase_add_test(tc, test_http_response_precheck);
 	tcase_add_test(tc, test_http_response_write_file);
 	tcase_add_test(tc, test_http_response_write_file_short);
 	tcase_add_test(tc, test_http_response_write_fails);

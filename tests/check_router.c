@@ -1237,6 +1237,83 @@ START_TEST(test_app_upload_allow)
 }
 END_TEST
 
+/* The pre-check nginx makes before it reads an upload's body (http.h,
+ * ATTEMPTS_PRECHECK) refuses with 403 and the refusal in X-Attempts-*
+ * headers: exactly the answer the upload itself gets (status, body, its
+ * headers), for nginx to hand on. Its query comes in ATTEMPTS_QUERY. */
+static void expect_precheck_refuses(const char *query, const char *authorization, int status)
+{
+	const char *const extra[] = {"ATTEMPTS_PRECHECK",
+				     "1",
+				     "ATTEMPTS_QUERY",
+				     query,
+				     "CONTENT_LENGTH",
+				     "314572800",
+				     "CONTENT_TYPE",
+				     "application/pdf",
+				     NULL};
+	static const char *const copied[] = {"WWW-Authenticate", "Allow", NULL};
+	char want[512], got[512], name[64], text[16];
+	result plain, check;
+
+	serve(&plain, "POST", ATTEMPT, query, authorization, "data", NULL);
+	ck_assert_int_eq(plain.status, status);
+	serve(&check, "POST", ATTEMPT, NULL, authorization, NULL, extra);
+	ck_assert_msg(check.status == 403, "%s: pre-check status %d, want 403", query,
+		      check.status);
+	ck_assert_uint_eq(check.body_len, 0);
+	snprintf(text, sizeof text, "%d", status);
+	expect_header(&check, "X-Attempts-Status", text);
+	ck_assert_uint_lt(plain.body_len, sizeof want);
+	snprintf(want, sizeof want, "%.*s", (int)plain.body_len, plain.body);
+	ck_assert_int_eq(header(&check, "X-Attempts-Error", got, sizeof got), 1);
+	ck_assert_msg(strcmp(got, want) == 0, "%s: pre-check body\n%s\nwant\n%s", query, got, want);
+	for (int i = 0; copied[i] != NULL; i++) {
+		int n = header(&plain, copied[i], want, sizeof want);
+
+		snprintf(name, sizeof name, "X-Attempts-%s", copied[i]);
+		ck_assert_int_eq(header(&check, name, got, sizeof got), n);
+		ck_assert_str_eq(got, want);
+	}
+	expect_no_header(&check, "WWW-Authenticate");
+	result_free(&plain);
+	result_free(&check);
+}
+
+START_TEST(test_app_upload_precheck)
+{
+	const char *const submit[] = {"ATTEMPTS_PRECHECK", "1", "ATTEMPTS_QUERY",
+				      "ACTION=upload&action=submit", NULL};
+	const char *const unreachable[] = {"ATTEMPTS_PRECHECK", "1", "ATTEMPTS_QUERY",
+					   "action=upload&filename=a.pdf", NULL};
+	result r;
+	char v[64];
+
+	expect_precheck_refuses("action=upload&filename=a.pdf", NULL, 401);
+	expect_precheck_refuses("action=upload&filename=a.pdf", "Bearer x.y.z", 401);
+	expect_precheck_refuses("action=upload&filename=.a.pdf", student_token, 400);
+	expect_precheck_refuses("action=upload&filename=a%2Fb.pdf", student_token, 400);
+	expect_precheck_refuses("action=upload", student_token, 400);
+	expect_precheck_refuses("ACTION=upload&action=state", student_token, 405);
+	expect_precheck_refuses("ACTION=upload", student_token, 400);
+	/* nginx pre-checks only what it takes for an upload: a query the
+	 * service reads as another action is refused, not run. */
+	serve(&r, "POST", ATTEMPT, NULL, student_token, NULL, submit);
+	ck_assert_int_eq(r.status, 403);
+	expect_header(&r, "X-Attempts-Status", "400");
+	ck_assert_int_eq(header(&r, "X-Attempts-Error", v, sizeof v), 1);
+	ck_assert_msg(strstr(v, "invalid_query") != NULL, "%s", v);
+	result_free(&r);
+	/* The database's refusal travels the same way, Retry-After too. */
+	serve(&r, "POST", ATTEMPT, NULL, student_token, NULL, unreachable);
+	ck_assert_int_eq(r.status, 403);
+	expect_header(&r, "X-Attempts-Status", "503");
+	ck_assert_int_eq(header(&r, "X-Attempts-Retry-After", v, sizeof v), 1);
+	ck_assert_int_ge(atoi(v), 1);
+	result_free(&r);
+}
+END_TEST
+
 START_TEST(test_app_batch_checks)
 {
 	expect("POST", "/api/attempts/any-id", "action=batch", student_token,
@@ -1440,6 +1517,7 @@ Suite *router_suite(void)
 	tcase_add_test(tc, test_app_upload_filename_encodings);
 	tcase_add_test(tc, test_app_download_checks);
 	tcase_add_test(tc, test_app_upload_allow);
+	tcase_add_test(tc, test_app_upload_precheck);
 	tcase_add_test(tc, test_app_batch_checks);
 	tcase_add_test(tc, test_app_optimize_checks);
 	suite_add_tcase(s, tc);

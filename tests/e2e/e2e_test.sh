@@ -174,6 +174,56 @@ else
 	not_ok "a path outside /api/ answers 404 not_found in JSON" "$(head -c 400 <<<"$resp")"
 fi
 
+# nginx's own refusals around uploads and downloads speak JSON too: a Range
+# outside the file (416), an If-Match the file fails (412), a stored file
+# nginx may not read (500), a request line over its buffers (414).
+# expect_nginx_json NAME STATUS CODE RESPONSE: the status, the code, JSON,
+# exactly one X-Request-Id.
+expect_nginx_json() {
+	local name=$1 status=$2 code=$3 resp=$4 ids
+	ids=$(grep -ci '^x-request-id:' <<<"$resp")
+	if [[ $resp == "HTTP/1.1 $status"* && $resp == *"\"code\":\"$code\""* &&
+		$resp == *$'\n'[Cc]ontent-[Tt]ype:\ application/json* && $ids == 1 ]]; then
+		ok "$name answers $status $code in JSON"
+	else
+		not_ok "$name answers $status $code in JSON" "$(head -c 600 <<<"$resp")"
+	fi
+}
+json_id() {
+	sed -n "s/.*\"$1\": *\"\([0-9a-f-]\{36\}\)\".*/\1/p" <<<"$2"
+}
+student=$("$dev" token --role student --sub "$(cat /proc/sys/kernel/random/uuid)" 2>/dev/null)
+exam=$(json_id exam_id "$(curl -s -m 10 -X POST -H "Authorization: Bearer $token" \
+	-H 'Content-Type: application/json' -d '{"title":"nginx errors"}' "$url/api/exams")")
+attempt=$(json_id attempt_id "$(curl -s -m 10 -X POST -H "Authorization: Bearer $student" \
+	-H 'Content-Type: application/json' -d "{\"exam_id\":\"$exam\"}" "$url/api/attempts/new?action=start")")
+upload=$(json_id upload_id "$(curl -s -m 10 -X POST -H "Authorization: Bearer $student" \
+	-H 'Content-Type: text/plain' --data-binary 'hello' \
+	"$url/api/attempts/$attempt?action=upload&filename=hello.txt")")
+if [[ -n $upload ]]; then
+	download=$url/api/attempts/$attempt?action=upload\&upload_id=$upload
+	resp=$(curl -s -m 5 -D - -H "Authorization: Bearer $student" "$download" | tr -d '\r')
+	if [[ $resp == "HTTP/1.1 200"* && $resp == *$'\n\n'hello ]]; then
+		ok "a stored upload downloads"
+	else
+		not_ok "a stored upload downloads" "$(head -c 400 <<<"$resp")"
+	fi
+	expect_nginx_json "a download with a Range outside the file" 416 range_not_satisfiable \
+		"$(curl -s -m 5 -D - -H "Authorization: Bearer $student" -H 'Range: bytes=100-200' "$download" | tr -d '\r')"
+	expect_nginx_json "a download with an If-Match the file fails" 412 precondition_failed \
+		"$(curl -s -m 5 -D - -H "Authorization: Bearer $student" -H 'If-Match: "nope"' "$download" | tr -d '\r')"
+	mode=$(stat -c %a "$dir/uploads/$upload")
+	chmod 000 "$dir/uploads/$upload"
+	expect_nginx_json "a download nginx may not read" 500 internal_error \
+		"$(curl -s -m 5 -D - -H "Authorization: Bearer $student" "$download" | tr -d '\r')"
+	chmod "$mode" "$dir/uploads/$upload"
+else
+	not_ok "an upload for the download checks" "exam '$exam', attempt '$attempt'"
+fi
+long=$(head -c 9000 /dev/zero | tr '\0' a)
+expect_nginx_json "a request line over nginx's buffers" 414 uri_too_long \
+	"$(curl -s -m 5 -D - "$url/api/attempts/x?action=state&x=$long" | tr -d '\r')"
+
 # Supervisor: a killed worker is replaced and the service answers again.
 mapfile -t kids < <(children_of "$mw_pid")
 if ((${#kids[@]} != ATTEMPTS_WORKERS)); then
@@ -221,6 +271,14 @@ if [[ $resp == "HTTP/1.1 502"* && $resp == *'"code":"bad_gateway"'* ]]; then
 	ok "with the workers stopped nginx answers 502 bad_gateway in JSON"
 else
 	not_ok "with the workers stopped nginx answers 502 bad_gateway in JSON" "$(head -c 400 <<<"$resp")"
+fi
+# An upload's pre-check gets no answer either: the same 502, no body read.
+resp=$(curl -s -m 5 -D - -X POST -H 'Content-Type: application/pdf' --data-binary 'x' \
+	"$url/api/attempts/${attempt:-x}?action=upload&filename=a.pdf" | tr -d '\r')
+if [[ $resp == "HTTP/1.1 502"* && $resp == *'"code":"bad_gateway"'* ]]; then
+	ok "with the workers stopped an upload answers 502 bad_gateway in JSON"
+else
+	not_ok "with the workers stopped an upload answers 502 bad_gateway in JSON" "$(head -c 400 <<<"$resp")"
 fi
 if out=$("$dev" up --no-install --no-build --no-demo 2>&1) &&
 	[[ $(http_code "$url/api/health") == 200 ]] && [[ $(read_pid "$dir/fcgi.pid") != "$mw_pid" ]]; then
