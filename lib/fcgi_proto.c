@@ -360,9 +360,11 @@ int fcgi_parser_body(fcgi_parser *p, char *dst, size_t n, size_t *got)
 			return -1;
 	}
 	*got = p->body.len < n ? p->body.len : n;
-	memcpy(dst, p->body.data, *got);
-	memmove(p->body.data, p->body.data + *got, p->body.len - *got);
-	p->body.len -= *got;
+	if (*got > 0) {
+		memcpy(dst, p->body.data, *got);
+		memmove(p->body.data, p->body.data + *got, p->body.len - *got);
+		p->body.len -= *got;
+	}
 	if (*got == 0 && p->body_done) {
 		drop_request(p);
 		return 1;

@@ -381,6 +381,30 @@ START_TEST(test_fcgi_streaming_body)
 }
 END_TEST
 
+/* A body of exactly the cap streams on with nothing more to read (found
+ * by fuzz_fcgi: a copy from the empty stream's NULL buffer). */
+START_TEST(test_fcgi_streaming_body_exactly_cap)
+{
+	buf in = BUF_INIT, reply = BUF_INIT;
+	fcgi_parser *p = parser(4);
+	fcgi_request r;
+	char sink[8];
+	size_t got = 1;
+
+	request(&in, 1, 0, "POST", "abcd", 4);
+	ck_assert_int_eq(fcgi_parser_feed(p, in.data, in.len), ATT_OK);
+	ck_assert_int_eq(fcgi_parse(p, &r, &reply), FCGI_REQUEST);
+	ck_assert_int_eq(r.body_more, 1);
+	ck_assert_uint_eq(r.body_len, 4);
+	ck_assert_int_eq(fcgi_parser_body(p, sink, sizeof sink, &got), 1);
+	ck_assert_uint_eq(got, 0);
+	fcgi_request_free(&r);
+	fcgi_parser_free(p);
+	buf_free(&in);
+	buf_free(&reply);
+}
+END_TEST
+
 /* -------------------------------------------------------------- server */
 
 typedef struct fixture {
@@ -628,6 +652,7 @@ Suite *fcgi_suite(void)
 	tcase_add_test(tc, test_fcgi_management_records);
 	tcase_add_test(tc, test_fcgi_protocol_errors);
 	tcase_add_test(tc, test_fcgi_streaming_body);
+	tcase_add_test(tc, test_fcgi_streaming_body_exactly_cap);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("server");
 	tcase_set_timeout(tc, 3 * CHECK_TIMEOUT_S);
