@@ -50,6 +50,7 @@ struct fcgi_server {
 	conn *head, *tail;       /* the queue */
 	conn *all;               /* every open connection */
 	int accepting;           /* the listening socket is in epoll */
+	int busy;                /* threads serving a request */
 	int stopping;
 	int loop_done;
 	fcgi_server_stats stats;
@@ -85,6 +86,12 @@ static void conn_close(fcgi_server *s, conn *c)
 	fcgi_request_free(&c->req);
 	buf_free(&c->out);
 	free(c);
+}
+
+/* Every thread is busy or promised to a queued request; lock held. */
+static int saturated(const fcgi_server *s)
+{
+	return (unsigned long long)s->busy + s->stats.queued >= (unsigned long long)s->nthreads;
 }
 
 /* Registers c for its next readable event (it is idle); closes it when
@@ -188,7 +195,11 @@ static void conn_advance(fcgi_server *s, conn *c, int first)
 /* Starts or stops listening for new connections; lock held. */
 static void set_accepting(fcgi_server *s, int on)
 {
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = NULL};
+	/* Not EPOLLEXCLUSIVE: it wakes the waiters in a fixed order, so the
+	 * first process would take every new connection while it has a free
+	 * thread, and nginx's kept-alive connections would all lead to it.
+	 * Woken together, the processes race for each connection instead. */
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
 
 	if (on == s->accepting)
 		return;
@@ -254,7 +265,11 @@ static void conn_readable(fcgi_server *s, conn *c)
 	conn_advance(s, c, 0);
 }
 
-/* Closes every connection that waits idle in epoll (when stopping). */
+/* Closes every connection that waits idle in epoll (when stopping). A
+ * saturated process keeps its idle kept-alive connections: closing one
+ * that nginx is just sending a POST on makes nginx answer 502 (it does not
+ * resend a non-idempotent request), so their requests wait for a thread,
+ * or are shed after queue_timeout_ms. */
 static void close_idle(fcgi_server *s)
 {
 	conn *c, *next;
@@ -274,6 +289,16 @@ static void close_idle(fcgi_server *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* Accepts new connections only while a thread is free (saturated: the
+ * other processes on the socket take them). Sets *stopping. */
+static void loop_check(fcgi_server *s, int *stopping)
+{
+	pthread_mutex_lock(&s->lock);
+	*stopping = s->stopping;
+	set_accepting(s, !*stopping && !saturated(s));
+	pthread_mutex_unlock(&s->lock);
+}
+
 static void *loop(void *arg)
 {
 	fcgi_server *s = arg;
@@ -283,11 +308,7 @@ static void *loop(void *arg)
 		int n = epoll_wait(s->epfd, events, 64, 1000);
 		int stopping;
 
-		pthread_mutex_lock(&s->lock);
-		stopping = s->stopping;
-		/* Saturated: leave new connections to the other processes. */
-		set_accepting(s, !stopping && s->stats.queued <= (unsigned long long)s->nthreads);
-		pthread_mutex_unlock(&s->lock);
+		loop_check(s, &stopping);
 		if (stopping)
 			break;
 		for (int i = 0; i < n; i++) {
@@ -301,6 +322,8 @@ static void *loop(void *arg)
 					continue;
 			}
 		}
+		/* What was read may have filled every thread. */
+		loop_check(s, &stopping);
 	}
 	close_idle(s);
 	pthread_mutex_lock(&s->lock);
@@ -423,6 +446,7 @@ static conn *dequeue(fcgi_server *s)
 			s->tail = NULL;
 		s->stats.queued--;
 		s->stats.requests++;
+		s->busy++;
 	}
 	pthread_mutex_unlock(&s->lock);
 	return c;
@@ -447,6 +471,9 @@ static void serve_one(fcgi_server *s, conn *c)
 	keep = c->req.keep_conn && !c->broken;
 	fcgi_request_free(&c->req);
 	buf_free(&c->out);
+	pthread_mutex_lock(&s->lock);
+	s->busy--; /* before the connection goes back: this thread is free */
+	pthread_mutex_unlock(&s->lock);
 	if (keep)
 		conn_advance(s, c, 0);
 	else
@@ -462,7 +489,7 @@ static void *serve_loop(void *arg)
 		int wake;
 
 		serve_one(s, c);
-		/* The queue shrank: the loop may accept again. */
+		/* A thread is free: the loop may accept again. */
 		pthread_mutex_lock(&s->lock);
 		wake = !s->accepting && !s->stopping;
 		pthread_mutex_unlock(&s->lock);

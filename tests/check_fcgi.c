@@ -483,7 +483,7 @@ static int client(const fixture *f)
 
 static void send_buf(int fd, const buf *b)
 {
-	ck_assert_int_eq(write(fd, b->data, b->len), (ssize_t)b->len);
+	ck_assert_int_eq(send(fd, b->data, b->len, MSG_NOSIGNAL), (ssize_t)b->len);
 }
 
 /* Reads records until END_REQUEST of id (within 5 s); returns the STDOUT
@@ -539,43 +539,54 @@ START_TEST(test_fcgi_server_keep_conn)
 }
 END_TEST
 
-/* With one thread, a kept-alive connection left idle after its request
- * must not stand in the way of a request on another connection (libfcgi's
- * thread stayed with its connection until nginx closed it). */
+/* With one thread, a kept-alive connection left idle after its request,
+ * and one with half a request, must not stand in the way of a request on
+ * another connection (libfcgi's thread stayed with its connection until
+ * nginx closed it); both carry on afterwards. */
 START_TEST(test_fcgi_server_idle_conn_costs_no_thread)
 {
 	fixture f;
-	buf b = BUF_INIT;
+	buf b = BUF_INIT, rest = BUF_INIT, p = BUF_INIT;
 	char out[8192];
-	int idle, other;
+	int idle, half, other;
 
-	fixture_start(&f, 1, 0, 0);
+	fixture_start(&f, 1, 200, 0);
 	idle = client(&f);
 	request(&b, 1, 1, "GET", "", 1);
 	send_buf(idle, &b);
 	read_answer(idle, 1, out, sizeof out);
-	/* idle stays open with nothing to say; another connection comes. */
+	/* half: BEGIN and part of the parameters only. */
+	half = client(&f);
+	buf_reset(&b);
+	begin(&b, 1, 1, 1);
+	pair(&p, "REQUEST_METHOD", "POST");
+	rec(&b, PARAMS, 1, p.data, p.len);
+	send_buf(half, &b);
 	other = client(&f);
 	buf_reset(&b);
 	request(&b, 1, 0, "PATCH", "x", 1);
 	send_buf(other, &b);
 	read_answer(other, 1, out, sizeof out);
 	ck_assert_str_eq(out, "Status: 200 OK\r\n\r\nPATCH x");
-	/* A half-sent request on idle holds no thread either. */
+	/* idle is still open and serves its next request. */
 	buf_reset(&b);
-	begin(&b, 2, 1, 1);
+	request(&b, 2, 1, "GET", "", 1);
 	send_buf(idle, &b);
-	close(other);
-	other = client(&f);
-	buf_reset(&b);
-	request(&b, 1, 0, "GET", "", 1);
-	send_buf(other, &b);
-	read_answer(other, 1, out, sizeof out);
+	read_answer(idle, 2, out, sizeof out);
 	ck_assert_str_eq(out, "Status: 200 OK\r\n\r\nGET ");
+	/* half goes on where it stopped. */
+	rec(&rest, PARAMS, 1, "", 0);
+	rec(&rest, STDIN_, 1, "", 0);
+	send_buf(half, &rest);
+	read_answer(half, 1, out, sizeof out);
+	ck_assert_str_eq(out, "Status: 200 OK\r\n\r\nPOST ");
 	close(idle);
+	close(half);
 	close(other);
 	fixture_stop(&f);
 	buf_free(&b);
+	buf_free(&rest);
+	buf_free(&p);
 }
 END_TEST
 

@@ -41,6 +41,7 @@ typedef struct stress {
 	atomic_long saves;
 	atomic_int stop;
 	char first_stale[256];
+	char first_error[256];
 	pthread_mutex_t lock;
 } stress;
 
@@ -86,6 +87,15 @@ typedef struct reader_arg {
 	char auth[AUTH_MAX_TOKEN_LEN + 32];
 } reader_arg;
 
+static void note_error(stress *s, const char *what)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->first_error[0] == '\0')
+		snprintf(s->first_error, sizeof s->first_error, "%s", what);
+	pthread_mutex_unlock(&s->lock);
+	atomic_fetch_add(&s->errors, 1);
+}
+
 static void *reader(void *arg)
 {
 	reader_arg *ra = arg;
@@ -112,7 +122,9 @@ static void *reader(void *arg)
 					headers, rp->batch ? body : NULL,
 					(size_t)body_len, &r) != 0 ||
 		    r.status != 200) {
-			atomic_fetch_add(&s->errors, 1);
+			snprintf(what, sizeof what, "%s: status %d %.100s %.60s", rp->method, r.status,
+				 r.body ? r.body : "", r.status ? "" : r.error);
+			note_error(s, what);
 			http_client_response_free(&r);
 			continue;
 		}
@@ -158,7 +170,11 @@ static void *writer(void *arg)
 			atomic_store(&s->acked, version);
 			atomic_fetch_add(&s->saves, 1);
 		} else {
-			atomic_fetch_add(&s->errors, 1);
+			char what[240];
+
+			snprintf(what, sizeof what, "save: status %d %.100s %.60s", r.status,
+				 r.body ? r.body : "", r.status ? "" : r.error);
+			note_error(s, what);
 		}
 		http_client_response_free(&r);
 	}
@@ -256,7 +272,8 @@ START_TEST(test_read_your_writes_under_load)
 		user_free(&args[i].proctor);
 	ck_assert_msg(atomic_load(&s.stale) == 0, "%ld stale reads; first: %s",
 		      atomic_load(&s.stale), s.first_stale);
-	ck_assert_msg(atomic_load(&s.errors) == 0, "%ld requests failed", atomic_load(&s.errors));
+	ck_assert_msg(atomic_load(&s.errors) == 0, "%ld requests failed; first: %s",
+		      atomic_load(&s.errors), s.first_error);
 	/* The test means something only if the cache answered often. */
 	ck_assert_msg(atomic_load(&s.hits) * 10 >= s.reads_wanted,
 		      "only %ld of %ld reads were cache hits", atomic_load(&s.hits),
