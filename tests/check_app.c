@@ -7,23 +7,30 @@
 #include "app.h"
 #include "check_suites.h"
 
+/* A configuration for apps with no database to reach. */
+static void load_config(config *cfg)
+{
+	char *err = NULL;
+
+	setenv("ATTEMPTS_JWT_SECRET", "0123456789abcdef0123456789abcdef", 1);
+	setenv("ATTEMPTS_DB", "host=/nonexistent port=1 dbname=x connect_timeout=1", 1);
+	setenv("ATTEMPTS_POOL_MIN", "0", 1);
+	setenv("ATTEMPTS_SWEEP_INTERVAL_MS", "0", 1);
+	ck_assert_int_eq(config_load_from(cfg, NULL, (const char *(*)(const char *))getenv, &err),
+			 ATT_OK);
+}
+
 /* The housekeeping thread must sleep between rounds (100 ms), not spin: a
  * condition variable waited on with deadlines of another clock once made it
  * loop every ~2 ms, burning a core per worker. */
 START_TEST(test_app_housekeeping_sleeps)
 {
 	config cfg;
-	char *err = NULL;
 	app *a = NULL;
 	unsigned long before, after;
 	struct timespec one_s = {1, 0};
 
-	setenv("ATTEMPTS_JWT_SECRET", "0123456789abcdef0123456789abcdef", 1);
-	setenv("ATTEMPTS_DB", "host=/nonexistent port=1 dbname=x connect_timeout=1", 1);
-	setenv("ATTEMPTS_POOL_MIN", "0", 1);
-	setenv("ATTEMPTS_SWEEP_INTERVAL_MS", "0", 1);
-	ck_assert_int_eq(config_load_from(&cfg, NULL, (const char *(*)(const char *))getenv, &err),
-			 ATT_OK);
+	load_config(&cfg);
 	ck_assert_int_eq(app_create(&cfg, APP_PERSISTENT, &a), ATT_OK);
 	before = app_housekeeping_rounds(a);
 	nanosleep(&one_s, NULL);
@@ -46,17 +53,12 @@ START_TEST(test_app_write_in_one_worker_hides_cached_in_other)
 	static const char other[] = "00000000-0000-4000-8000-0000000000c2";
 	static const char body[] = "{\"version\": 3}";
 	config cfg;
-	char *err = NULL, *text = NULL;
+	char *text = NULL;
 	app *a = NULL, *b = NULL;
 	cache_meta meta;
 	size_t len;
 
-	setenv("ATTEMPTS_JWT_SECRET", "0123456789abcdef0123456789abcdef", 1);
-	setenv("ATTEMPTS_DB", "host=/nonexistent port=1 dbname=x connect_timeout=1", 1);
-	setenv("ATTEMPTS_POOL_MIN", "0", 1);
-	setenv("ATTEMPTS_SWEEP_INTERVAL_MS", "0", 1);
-	ck_assert_int_eq(config_load_from(&cfg, NULL, (const char *(*)(const char *))getenv, &err),
-			 ATT_OK);
+	load_config(&cfg);
 	ck_assert_int_eq(app_create(&cfg, APP_PERSISTENT, &a), ATT_OK);
 	ck_assert_int_eq(app_create(&cfg, APP_PERSISTENT, &b), ATT_OK);
 	memset(&meta, 0, sizeof meta);

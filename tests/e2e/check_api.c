@@ -3468,6 +3468,23 @@ static void optimize(resp *r, const user *u, const char *body)
 	send_req(r, "PATCH", path, u, body, NULL);
 }
 
+/* Records worker pid with its cache size (the largest seen) in
+ * pids/sizes (*npids entries, at most 16). */
+static void note_sample(long pid, double size, long *pids, double *sizes, int *npids)
+{
+	int k;
+
+	for (k = 0; k < *npids && pids[k] != pid; k++)
+		;
+	if (k == *npids && k < 16) {
+		pids[k] = pid;
+		sizes[k] = size;
+		(*npids)++;
+	} else if (k < *npids && size > sizes[k]) {
+		sizes[k] = size;
+	}
+}
+
 /* Reaches several workers: n children at once each read state_path (when
  * not NULL: fills that worker's cache) and then the optimization stats,
  * and report "pid size". nginx's kept-alive connections may all lead to
@@ -3518,22 +3535,14 @@ static void sample_in_parallel(const user *reader, const char *state_path, const
 		char line[64] = "";
 		long pid = 0;
 		double size = 0;
-		int k, status = 0;
+		int status = 0;
 
 		waitpid(kids[i], &status, 0);
 		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a sampling request failed");
 		ck_assert_int_gt(read(fds[i][0], line, sizeof line - 1), 0);
 		close(fds[i][0]);
 		ck_assert_int_eq(sscanf(line, "%ld %lg", &pid, &size), 2);
-		for (k = 0; k < *npids && pids[k] != pid; k++)
-			;
-		if (k == *npids && k < 16) {
-			pids[k] = pid;
-			sizes[k] = size;
-			(*npids)++;
-		} else if (k < *npids && size > sizes[k]) {
-			sizes[k] = size;
-		}
+		note_sample(pid, size, pids, sizes, npids);
 	}
 }
 
@@ -3546,21 +3555,12 @@ static void sample_workers(const user *admin, int n, long *pids, double *sizes, 
 		const cJSON *o;
 		long pid;
 		double size;
-		int k;
 
 		optimization(&r, admin);
 		o = expect_ok(&r, 200);
 		pid = (long)jnum(jget(o, "process"), "pid");
 		size = jnum(jget(o, "cache"), "size");
-		for (k = 0; k < *npids && pids[k] != pid; k++)
-			;
-		if (k == *npids && k < 16) {
-			pids[k] = pid;
-			sizes[k] = size;
-			(*npids)++;
-		} else if (k < *npids && size > sizes[k]) {
-			sizes[k] = size;
-		}
+		note_sample(pid, size, pids, sizes, npids);
 		resp_free(&r);
 	}
 }

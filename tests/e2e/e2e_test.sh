@@ -72,51 +72,34 @@ fi
 
 # ------------------------------------------------------------ the Check suite
 
-check_rc=0
-if [[ -x $check_bin ]]; then
-	echo "# running $check_bin"
-	ATTEMPTS_TEST_URL=$url ATTEMPTS_TEST_DB=$conninfo "$check_bin" || check_rc=$?
-	echo "# check_e2e exited $check_rc"
-else
-	echo "FAIL: $check_bin not built"
-	check_rc=1
-fi
+# run_check NAME BIN: runs one Check program against the stack; prints
+# its exit status, which it returns (1 when it was not built).
+run_check() {
+	local rc=0
+	if [[ ! -x $2 ]]; then
+		echo "FAIL: $2 not built"
+		return 1
+	fi
+	echo "# running $2"
+	ATTEMPTS_TEST_URL=$url ATTEMPTS_TEST_DB=$conninfo "$2" || rc=$?
+	echo "# $1 exited $rc"
+	return "$rc"
+}
 
+check_rc=0
+run_check check_e2e "$check_bin" || check_rc=$?
 # The rest of the API (activity, submit, deadlines, batch, stats, optimize)
 # against the same stack.
 api_rc=0
-if [[ -x $api_bin ]]; then
-	echo "# running $api_bin"
-	ATTEMPTS_TEST_URL=$url ATTEMPTS_TEST_DB=$conninfo "$api_bin" || api_rc=$?
-	echo "# check_api exited $api_rc"
-else
-	echo "FAIL: $api_bin not built"
-	api_rc=1
-fi
-
+run_check check_api "$api_bin" || api_rc=$?
 # Uploads and downloads (nginx's body file, X-Accel-Redirect, the store)
 # against the same stack. It compares the upload store
 # ($ATTEMPTS_RUN_DIR/uploads) before and after requests, so it runs alone.
 uploads_rc=0
-if [[ -x $uploads_bin ]]; then
-	echo "# running $uploads_bin"
-	ATTEMPTS_TEST_URL=$url ATTEMPTS_TEST_DB=$conninfo "$uploads_bin" || uploads_rc=$?
-	echo "# check_uploads exited $uploads_rc"
-else
-	echo "FAIL: $uploads_bin not built"
-	uploads_rc=1
-fi
-
+run_check check_uploads "$uploads_bin" || uploads_rc=$?
 # Read-your-writes across the workers under CPU stress (100,000 reads).
 consistency_rc=0
-if [[ -x $consistency_bin ]]; then
-	echo "# running $consistency_bin"
-	ATTEMPTS_TEST_URL=$url ATTEMPTS_TEST_DB=$conninfo "$consistency_bin" || consistency_rc=$?
-	echo "# check_consistency exited $consistency_rc"
-else
-	echo "FAIL: $consistency_bin not built"
-	consistency_rc=1
-fi
+run_check check_consistency "$consistency_bin" || consistency_rc=$?
 
 # ------------------------------------------------------------ shell checks
 
