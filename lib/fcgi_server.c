@@ -208,7 +208,10 @@ static void set_accepting(fcgi_server *s, int on)
 		s->accepting = on;
 }
 
-static void accept_all(fcgi_server *s)
+/* Accepts one pending connection. One per wakeup: the listening socket
+ * stays readable while more are pending, and the other worker processes,
+ * woken too, take their share instead of the first one taking them all. */
+static void accept_one(fcgi_server *s)
 {
 	for (;;) {
 		int fd = accept4(s->opt.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -232,6 +235,7 @@ static void accept_all(fcgi_server *s)
 		list_add(s, c);
 		pthread_mutex_unlock(&s->lock);
 		conn_idle(s, c, 1);
+		return;
 	}
 }
 
@@ -313,7 +317,7 @@ static void *loop(void *arg)
 			break;
 		for (int i = 0; i < n; i++) {
 			if (events[i].data.ptr == NULL)
-				accept_all(s);
+				accept_one(s);
 			else if (events[i].data.ptr != (void *)s)
 				conn_readable(s, events[i].data.ptr);
 			else {

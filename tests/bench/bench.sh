@@ -662,11 +662,15 @@ run_svc svc_activity1 activity activity.lua "file=$B/single.txt" events=1
 # ------------------------------------------------------------------ pgbench
 
 declare -A PGTPS
+# The SQL alone runs with as many clients as the HTTP side has connections,
+# up to 64 (the cluster's max_connections is 100; the service itself never
+# opens more than workers x threads).
+PG_CONC=$((CONC < 64 ? CONC : 64))
 run_pgbench() {
 	local name=$1 script=$2 out=$RESULTS/$1.txt f
 	rm -f "$RESULTS/$name".log*
-	"$PGBENCH" -n -M prepared -c "$CONC" -j "$WRK_T" -T "$PG_DUR" -D "students=$N_SINGLE" \
-		-D "nclients=$CONC" -f "$here/$script" -l --log-prefix="$RESULTS/$name.log" \
+	"$PGBENCH" -n -M prepared -c "$PG_CONC" -j "$WRK_T" -T "$PG_DUR" -D "students=$N_SINGLE" \
+		-D "nclients=$PG_CONC" -f "$here/$script" -l --log-prefix="$RESULTS/$name.log" \
 		"$CONNINFO" >"$out" 2>&1 || die "pgbench $name failed: $(tail -n 5 "$out")"
 	PGTPS[$name]=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out" | head -n 1 | awk '{printf "%.1f", $1}')
 	RPS[$name]=${PGTPS[$name]}
@@ -684,7 +688,7 @@ run_pgbench() {
 		"${P50[$name]}" "${P99[$name]}"
 }
 
-say "pgbench -M prepared -c $CONC -j $WRK_T -T $PG_DUR: the SQL alone"
+say "pgbench -M prepared -c $PG_CONC -j $WRK_T -T $PG_DUR: the SQL alone"
 run_pgbench pg_state pgbench_state.sql
 run_pgbench pg_state_naive pgbench_state_naive.sql
 if ((!QUICK)); then
@@ -860,7 +864,7 @@ service and its baselines, not a capacity figure.
   multiwatch) running \`$worker_bin\`; settings: the shipped defaults${worker_settings:+, and }$worker_settings.
 - Load: \`wrk -t$WRK_T -c$CONC -d${DUR}s --latency\` per scenario (the cached GET
   after a ${WARMUP} s warm-up that fills the caches); concurrency = the accepting
-  threads ($ACCEPTING) unless \`--conc\`. pgbench: \`-c $CONC -j $WRK_T -T $PG_DUR\`.
+  threads ($ACCEPTING) unless \`--conc\`. pgbench: \`-c $PG_CONC -j $WRK_T -T $PG_DUR\`.
 - nginx: two instances written from the same templates as \`./dev up\`
   (\`nginx/embedded.conf.in\`, which includes \`nginx/attempts.conf\`
   unchanged, and \`nginx/attempts-upstream.conf.in\` with \`keepalive $KEEPALIVE\`$( [[ -n ${BENCH_NGINX_KEEPALIVE:-} ]] && echo " from BENCH_NGINX_KEEPALIVE, not ./dev up's")): one
