@@ -1116,7 +1116,11 @@ static void statuses(const phase *ph, buf *b)
 	for (int st = 0; st < 600; st++) {
 		if (ph->status[st] == 0 || (st >= 200 && st < 300))
 			continue;
-		buf_printf(b, "%s%d×%u", any ? ", " : "", st, ph->status[st]);
+		if (st == 0)
+			buf_printf(b, "%sno answer (timeout, drain cut-off, closed)×%u", any ? ", " : "",
+				   ph->status[st]);
+		else
+			buf_printf(b, "%s%d×%u", any ? ", " : "", st, ph->status[st]);
 		any = 1;
 	}
 	if (!any)
