@@ -1009,6 +1009,12 @@ EOF
   `./dev bench --quick` (smoke run, report in the run directory).
 EOF
 	cat "$repo/tests/bench/tuning-log.md" 2>/dev/null || true
+	# The section `./dev examday --write` keeps in this file survives the
+	# rewrite, unchanged (it has its own runs and dates).
+	if [[ -f $REPORT ]]; then
+		awk '/^## / { keep = ($0 == "## Exam day (./dev examday)") } keep' "$REPORT" |
+			sed '1s/^/\n/'
+	fi
 } >"$REPORT.tmp"
 mv -f "$REPORT.tmp" "$REPORT"
 
