@@ -163,6 +163,7 @@ typedef struct conn {
 	char *in;
 	size_t in_len;
 	double sent_at;
+	double idle_since; /* when it last became free */
 	unsigned requests;
 } conn;
 
@@ -533,6 +534,11 @@ static void conn_flush(int i)
 	}
 }
 
+/* nginx closes a kept-alive connection idle for keepalive_timeout (65 s);
+ * one idle nearly that long is replaced rather than used, so that no
+ * request meets the close on its way. */
+#define CONN_MAX_IDLE_MS 30000
+
 /* Sends queued requests on free connections. */
 static void dispatch(void)
 {
@@ -540,6 +546,11 @@ static void dispatch(void)
 		int sid = ready[ready_head], i = freec[--n_free];
 		conn *c = &C[i];
 
+		if (now_ms() - c->idle_since > CONN_MAX_IDLE_MS) {
+			conn_close(i);
+			conn_open(i);
+			continue;
+		}
 		ready_head = (ready_head + 1) % ready_cap;
 		ready_len--;
 		c->sid = sid;
@@ -697,6 +708,7 @@ static void conn_done(int i, int keep)
 	c->sid = -1;
 	if (keep) {
 		c->state = 2;
+		c->idle_since = now_ms();
 		freec[n_free++] = i;
 	} else {
 		conn_close(i);
@@ -773,6 +785,7 @@ static void conn_event(int i, unsigned events, double now)
 		}
 		if (events & (EPOLLOUT | EPOLLIN)) {
 			c->state = 2;
+			c->idle_since = now_ms();
 			conn_want_out(i, 0);
 			freec[n_free++] = i;
 		}
