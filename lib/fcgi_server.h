@@ -5,9 +5,8 @@
  * serves. A kept-alive connection that is idle costs no thread, so no
  * request ever waits behind one. A request that waited in the queue longer
  * than queue_timeout_ms is answered by the shed handler instead (a quick
- * 503) rather than late. While its queue is longer than its threads the
- * process stops accepting, so that the other worker processes on the same
- * socket take the new connections. Owns the connections and the threads;
+ * 503) rather than late. The worker processes on one socket race for each
+ * new connection. Owns the connections and the threads;
  * what an answer says is the handlers' business. */
 #ifndef ATT_FCGI_SERVER_H
 #define ATT_FCGI_SERVER_H
