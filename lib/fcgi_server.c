@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -92,15 +91,12 @@ static void conn_close(fcgi_server *s, conn *c)
 static void conn_idle(fcgi_server *s, conn *c, int first)
 {
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.ptr = c};
-	int stopping;
-
 	int failed;
 
 	/* Under the lock: close_idle (when stopping) must not see it idle
 	 * before it is in epoll. */
 	pthread_mutex_lock(&s->lock);
-	stopping = s->stopping;
-	failed = stopping ||
+	failed = s->stopping ||
 		 epoll_ctl(s->epfd, first ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c->fd, &ev) != 0;
 	c->idle = !failed;
 	pthread_mutex_unlock(&s->lock);
