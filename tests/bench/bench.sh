@@ -24,7 +24,9 @@ usage: ./dev bench [--quick] [--write] [--keep] [--duration S] [--conc N]
   --write           also write docs/BENCHMARKS.md in quick mode
   --keep            leave the stack running if this run started it
   --duration S      seconds per measured scenario (full 15, quick 2)
-  --conc N          concurrent connections (default workers x threads)
+  --conc N          concurrent connections (default workers x threads); the
+                    cached GET, the uncached GET and the save also run at
+                    64 and 256 connections when N is below
   --rss-requests N  requests of the RSS phase (full 200000, quick 10000);
                     RSS is read at N/2 and N
   --out FILE        write the report there instead
@@ -570,7 +572,7 @@ want_warm() { [[ $1 == svc_get_hit ]]; }
 warm_wrk() {
 	local name=$1 url=$2 script=$3
 	shift 3
-	"$WRK" -t"$WRK_T" -c"$CONC" -d"${WARMUP}s" -s "$here/$script" "$url/" -- \
+	"$WRK" -t"$WRK_T" -c"${WRK_C:-$CONC}" -d"${WARMUP}s" -s "$here/$script" "$url/" -- \
 		"threads=$WRK_T" "run=$RUN_ID-w-$name" "$@" >"$RESULTS/$name.warmup.txt" 2>&1 ||
 		die "wrk warm-up of $name failed: $(tail -n 3 "$RESULTS/$name.warmup.txt")"
 }
@@ -587,7 +589,7 @@ run_wrk() {
 	{ read -r app; read -r ngx; read -r pg; } < <(side_pids "$side")
 	# shellcheck disable=SC2086
 	a0=$(cpu_list $app) n0=$(cpu_list $ngx) p0=$(cpu_list $pg) t0=$(awk '/^cpu / {print $2 + $3 + $4 + $6 + $7 + $8}' /proc/stat)
-	"$WRK" -t"$WRK_T" -c"$CONC" -d"${DUR}s" --latency -s "$here/$script" "$url/" -- \
+	"$WRK" -t"$WRK_T" -c"${WRK_C:-$CONC}" -d"${DUR}s" --latency -s "$here/$script" "$url/" -- \
 		"threads=$WRK_T" "run=$RUN_ID-$name" "$@" >"$out" 2>&1 ||
 		die "wrk run $name failed: $(tail -n 3 "$out")"
 	# The same sets again (a fresh baseline opens its connections during
@@ -658,6 +660,26 @@ stop_base
 run_svc svc_batch50 batch batch_save.lua "file=$B/batch.txt" items=$N_EXAMS
 run_svc svc_activity20 activity activity.lua "file=$B/single.txt" events=20
 run_svc svc_activity1 activity activity.lua "file=$B/single.txt" events=1
+
+# Many connections (issue 15): the cached GET, the uncached GET and the
+# save again at 64 and 256 connections (those above the main run's), the
+# service beside the responder, whose libfcgi threads each stay with one
+# kept-alive connection. Named <scenario>_c<N>.
+MANY_CONC=()
+for c in 64 256; do ((c > CONC)) && MANY_CONC+=("$c"); done
+for c in "${MANY_CONC[@]}"; do
+	say "many connections: wrk -c$c"
+	start_base fixed
+	WRK_C=$c run_wrk "base_get_hit_c$c" "$BASE_URL" state.lua "file=$B/single.txt"
+	WRK_C=$c run_wrk "svc_get_hit_c$c" "$SVC_URL" state.lua "file=$B/single.txt"
+	start_base state
+	WRK_C=$c run_wrk "base_get_db_c$c" "$BASE_URL" state.lua "file=$B/single.txt" nocache=1
+	WRK_C=$c run_wrk "svc_get_nocache_c$c" "$SVC_URL" state.lua "file=$B/single.txt" nocache=1
+	start_base save
+	WRK_C=$c run_wrk "base_save_c$c" "$BASE_URL" save.lua "file=$B/single.txt"
+	WRK_C=$c run_wrk "svc_save_c$c" "$SVC_URL" save.lua "file=$B/single.txt"
+	stop_base
+done
 
 # ------------------------------------------------------------------ pgbench
 
@@ -814,6 +836,35 @@ label() {
 	esac
 }
 
+# The many-connections table: each scenario at CONC and at MANY_CONC,
+# the service's throughput against its own at CONC, p99 / p50, errors.
+many_connections_section() {
+	local c n base
+	((${#MANY_CONC[@]})) || return 0
+	cat <<EOF
+
+### Many connections
+
+The same scenarios with more client connections than the service has
+threads (wrk -c, ${DUR} s each): the service's event loop reads every
+FastCGI connection and queues complete requests for its threads; the
+responder is libfcgi, one thread per kept-alive connection. Throughput is
+set against the service's own at $CONC connections.
+
+| scenario | connections | req/s | vs $CONC conns | p50 ms | p99 ms | p99 / p50 | errors | responder: req/s, p99 ms, errors |
+|---|---|---|---|---|---|---|---|---|
+EOF
+	for n in svc_get_hit svc_get_nocache svc_save; do
+		base=${n/svc_get_hit/base_get_hit}
+		base=${base/svc_get_nocache/base_get_db}
+		base=${base/svc_save/base_save}
+		echo "| $(label "$n") | $CONC | ${RPS[$n]} | 1.00 | ${P50[$n]} | ${P99[$n]} | $(fmt_ratio "${P99[$n]}" "${P50[$n]}") | ${ERRS[$n]} | ${RPS[$base]}, ${P99[$base]}, ${ERRS[$base]} |"
+		for c in "${MANY_CONC[@]}"; do
+			echo "| | $c | ${RPS[${n}_c$c]} | $(fmt_ratio "${RPS[${n}_c$c]}" "${RPS[$n]}") | ${P50[${n}_c$c]} | ${P99[${n}_c$c]} | $(fmt_ratio "${P99[${n}_c$c]}" "${P50[${n}_c$c]}") | ${ERRS[${n}_c$c]} | ${RPS[${base}_c$c]}, ${P99[${base}_c$c]}, ${ERRS[${base}_c$c]} |"
+		done
+	done
+}
+
 row() { # name label baseline-name baseline-label ratio target
 	local n=$1
 	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$2" "${RPS[$n]}" "${P50[$n]}" "${P99[$n]}" \
@@ -932,6 +983,7 @@ EOF
 		[[ -n ${CPU_APP[$n]:-} ]] || continue
 		echo "| $(label "$n") | ${CPU_APP[$n]} | ${CPU_NGX[$n]} | ${CPU_PG[$n]} | ${CPU_ALL[$n]} |"
 	done
+	many_connections_section
 	cat <<EOF
 
 ### The SQL alone (pgbench -M prepared, same calls, same concurrency)
