@@ -41,7 +41,8 @@ struct app {
 	long long next_ping_ms; /* monotonic */
 };
 
-void app_cache_key(char *out, size_t n, const char *kind, const char *id)
+/* Builds a cache key "<kind>:<id>" into out (size n). */
+static void cache_key(char *out, size_t n, const char *kind, const char *id)
 {
 	snprintf(out, n, "%s:%s", kind, id);
 }
@@ -51,9 +52,9 @@ static void invalidate_attempt(app *a, const char *attempt_id)
 {
 	char key[96];
 
-	app_cache_key(key, sizeof key, "state", attempt_id);
+	cache_key(key, sizeof key, "state", attempt_id);
 	cache_remove(a->cache, key);
-	app_cache_key(key, sizeof key, "info", attempt_id);
+	cache_key(key, sizeof key, "info", attempt_id);
 	cache_remove(a->cache, key);
 }
 
@@ -78,7 +79,7 @@ int app_cache_get_attempt(app *a, const char *kind, const char *attempt_id,
 {
 	char key[96];
 
-	app_cache_key(key, sizeof key, kind, attempt_id);
+	cache_key(key, sizeof key, kind, attempt_id);
 	if (!cache_get(a->cache, key, text, len, meta))
 		return 0;
 	if (meta->write_stamp == write_stamps_read(a->stamps, attempt_id))
@@ -94,7 +95,7 @@ void app_cache_put_attempt(app *a, const char *kind, const char *attempt_id,
 {
 	char key[96];
 
-	app_cache_key(key, sizeof key, kind, attempt_id);
+	cache_key(key, sizeof key, kind, attempt_id);
 	if (cache_put(a->cache, key, text, len, meta, ttl_ms, epoch) != ATT_OK)
 		log_warn("cache: cannot store %s", key);
 }

@@ -84,7 +84,5 @@ void app_cache_put_attempt(app *a, const char *kind, const char *attempt_id,
 			   const char *text, size_t len, const cache_meta *meta,
 			   long long ttl_ms, unsigned long long epoch);
 
-/* Builds a cache key "<kind>:<id>" into out (size n). */
-void app_cache_key(char *out, size_t n, const char *kind, const char *id);
 
 #endif

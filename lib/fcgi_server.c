@@ -332,7 +332,8 @@ static void *loop(void *arg)
 
 /* ------------------------------------------------------ request I/O */
 
-const char *fcgi_server_param(void *io_ctx, const char *name)
+/* The handlers' param callback: the request's parameter, or NULL. */
+static const char *request_param(void *io_ctx, const char *name)
 {
 	return fcgi_request_param(&((conn *)io_ctx)->req, name);
 }
@@ -459,7 +460,7 @@ static void serve_one(fcgi_server *s, conn *c)
 		s->stats.shed++;
 		pthread_mutex_unlock(&s->lock);
 	}
-	(shed ? s->opt.shed : s->opt.serve)(s->opt.arg, fcgi_server_param, read_body, c, write_out, c);
+	(shed ? s->opt.shed : s->opt.serve)(s->opt.arg, request_param, read_body, c, write_out, c);
 	drain_body(c);
 	fcgi_end_request(&c->out, c->req.id, 0, FCGI_REQUEST_COMPLETE);
 	if (c->out.failed || send_all(c->fd, &c->out) != 0)

@@ -52,10 +52,6 @@ void fcgi_server_stop(fcgi_server *s);
 
 void fcgi_server_get_stats(fcgi_server *s, fcgi_server_stats *out);
 
-/* The request's parameter as the handlers' param callback sees it (for
- * handlers that read io_ctx themselves), or NULL. */
-const char *fcgi_server_param(void *io_ctx, const char *name);
-
 /* Milliseconds the request of io_ctx waited for a thread. */
 long fcgi_server_waited_ms(void *io_ctx);
 
