@@ -31,6 +31,7 @@ struct app {
 	listener *listener;
 	write_stamps *stamps;   /* NULL in APP_ONESHOT: no cache */
 	limiter *batch_limiter; /* batch requests in flight per caller */
+	attempt_writes *writes; /* saves, activity, submits (maybe coalesced) */
 	pthread_t housekeeper;
 	int housekeeper_started;
 	pthread_mutex_t stop_lock;
@@ -263,6 +264,9 @@ static att_err create_parts(app *a, app_mode mode)
 	if (err == ATT_OK)
 		err = limiter_create((int)cfg->batch_concurrency_per_caller, (int)cfg->threads,
 				     &a->batch_limiter);
+	if (err == ATT_OK)
+		err = attempt_writes_create(&a->db, mode == APP_PERSISTENT && cfg->coalesce_writes,
+					    (int)cfg->coalesce_max_items, &a->writes);
 	if (err == ATT_OK && mode == APP_PERSISTENT)
 		err = open_write_stamps(a);
 	if (err == ATT_OK && mode == APP_PERSISTENT)
@@ -322,6 +326,7 @@ void app_free(app *a)
 	listener_free(a->listener);
 	write_stamps_close(a->stamps);
 	limiter_free(a->batch_limiter);
+	attempt_writes_free(a->writes);
 	metrics_free(a->metrics);
 	cache_free(a->cache);
 	breaker_free(a->db.breaker);
@@ -444,6 +449,11 @@ cache *app_cache(const app *a)
 metrics *app_metrics(const app *a)
 {
 	return a->metrics;
+}
+
+attempt_writes *app_writes(const app *a)
+{
+	return a->writes;
 }
 
 limiter *app_batch_limiter(const app *a)

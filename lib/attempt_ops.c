@@ -183,6 +183,21 @@ static int sqlstate_is_transient(const char *s)
 	       strcmp(s, "55P03") == 0;
 }
 
+/* Answers a data exception (SQLSTATE class 22): the body is valid JSON
+ * that PostgreSQL cannot hold, such as a number beyond numeric's range
+ * (1e999999); the statement, and so the request, wrote nothing. */
+static void reply_unstorable(req_ctx *rc, const db_failure *why)
+{
+	const char *msg = why->message;
+	char text[300];
+
+	if (strncmp(msg, "ERROR:", 6) == 0)
+		msg += 6;
+	msg += strspn(msg, " ");
+	snprintf(text, sizeof text, "the body holds a value the database cannot store: %s", msg);
+	http_error_field(rc->resp, "body", text);
+}
+
 /* Answers for a failed database call. */
 static void reply_db_failure(req_ctx *rc, att_err err, const db_failure *why)
 {
@@ -197,6 +212,10 @@ static void reply_db_failure(req_ctx *rc, att_err err, const db_failure *why)
 			   why->breaker_open ? "the database is unavailable (circuit open); retry later"
 					     : "the database is unavailable; retry shortly",
 			   NULL);
+		return;
+	}
+	if (err == ATT_EDB && strncmp(why->sqlstate, "22", 2) == 0) {
+		reply_unstorable(rc, why);
 		return;
 	}
 	log_error("request %s: database error %s: %s", rc->req->request_id,
@@ -226,15 +245,14 @@ static void reply_sql_error(req_ctx *rc, const char *text)
 	cJSON_Delete(root);
 }
 
-char *ops_call(req_ctx *rc, db_stmt stmt, const char *const *params)
+/* The JSON answer text of a database call that returned err, or NULL once
+ * the failure's answer is written; takes text. */
+static char *call_outcome(req_ctx *rc, att_err err, const db_failure *why, char *text)
 {
-	db_failure why;
-	char *text = NULL;
-	att_err err = db_call(app_db(rc->app), rc->claims.json, stmt, params, &text, &why);
-
-	rc->db_calls += why.tries;
+	rc->db_calls += why->tries;
 	if (err != ATT_OK) {
-		reply_db_failure(rc, err, &why);
+		free(text);
+		reply_db_failure(rc, err, why);
 		return NULL;
 	}
 	if (text == NULL) {
@@ -247,6 +265,40 @@ char *ops_call(req_ctx *rc, db_stmt stmt, const char *const *params)
 		return NULL;
 	}
 	return text;
+}
+
+char *ops_call(req_ctx *rc, db_stmt stmt, const char *const *params)
+{
+	db_failure why;
+	char *text = NULL;
+	att_err err = db_call(app_db(rc->app), rc->claims.json, stmt, params, &text, &why);
+
+	return call_outcome(rc, err, &why, text);
+}
+
+/* Runs a save, submit or activity write of the path's attempt (alone or
+ * coalesced: attempt_writes.h) and answers 200 with its result. Whatever
+ * the outcome (a deadline close writes too), the write is noted before
+ * the answer leaves: this process drops what it cached, the others of the
+ * host see the stamp move, other hosts hear the trigger. */
+static void write_and_reply(req_ctx *rc, write_kind kind, const char *body, long expected)
+{
+	write_call call = {
+		.kind = kind,
+		.claims_json = rc->claims.json,
+		.attempt_id = rc->path_id,
+		.body = body,
+		.expected_version = expected,
+		.max_answers_bytes = app_config(rc->app)->max_answers_bytes,
+	};
+	char *text;
+
+	attempt_writes_run(app_writes(rc->app), &call);
+	text = call_outcome(rc, call.err, &call.why, call.result);
+	if (text != NULL)
+		http_json_text(rc->resp, 200, text, strlen(text));
+	free(text);
+	app_note_write(rc->app, rc->path_id);
 }
 
 /* Runs stmt and answers success_status with its JSON result as is. */
@@ -504,11 +556,8 @@ static int expected_version(req_ctx *rc, long *version)
 void ops_save(req_ctx *rc)
 {
 	const cJSON *answers = NULL, *autosave = NULL;
-	char version[24], limit[24];
-	const char *params[4];
 	long expected = 0;
 	int have_version;
-	const config *cfg = app_config(rc->app);
 
 	if (json_get_object(rc->body, "answers", &answers) == JSON_FIELD_BAD) {
 		http_error_field(rc->resp, "answers", "answers must be an object");
@@ -526,16 +575,8 @@ void ops_save(req_ctx *rc)
 	have_version = expected_version(rc, &expected);
 	if (have_version < 0)
 		return;
-	snprintf(version, sizeof version, "%ld", expected);
-	snprintf(limit, sizeof limit, "%ld", cfg->max_answers_bytes);
-	params[0] = rc->path_id;
-	params[1] = rc->req->body; /* the fields are picked in SQL */
-	params[2] = have_version ? version : NULL;
-	params[3] = limit;
-	call_and_reply(rc, DB_STMT_SAVE_ATTEMPT, params, 200);
-	/* Whatever the outcome (a deadline close writes too), drop what this
-	 * process cached; other processes hear it from the trigger. */
-	app_note_write(rc->app, rc->path_id);
+	/* The fields are picked from the body in SQL. */
+	write_and_reply(rc, WRITE_SAVE, rc->req->body, have_version ? expected : -1);
 }
 
 /* ----------------------------------------------------------------- stats */
@@ -762,15 +803,13 @@ void ops_activity(req_ctx *rc)
 {
 	const cJSON *events = cJSON_GetObjectItemCaseSensitive(rc->body, "events");
 	ops_invalid bad;
-	const char *params[2] = {rc->path_id, rc->req->body};
 
 	if (ops_check_events(events, "", app_config(rc->app), &bad) != 0) {
 		ops_reply_invalid(rc, &bad);
 		return;
 	}
-	call_and_reply(rc, DB_STMT_LOG_ACTIVITY, params, 200);
-	/* info's activity_count and last_activity_at changed. */
-	app_note_write(rc->app, rc->path_id);
+	/* info's activity_count and last_activity_at change. */
+	write_and_reply(rc, WRITE_LOG, rc->req->body, -1);
 }
 
 /* ---------------------------------------------------------------- submit */
@@ -778,8 +817,6 @@ void ops_activity(req_ctx *rc)
 void ops_submit(req_ctx *rc)
 {
 	const cJSON *answers = NULL;
-	char version[24], limit[24];
-	const char *params[4];
 	long expected = 0;
 	int have_version;
 
@@ -791,14 +828,8 @@ void ops_submit(req_ctx *rc)
 	have_version = expected_version(rc, &expected);
 	if (have_version < 0)
 		return;
-	snprintf(version, sizeof version, "%ld", expected);
-	snprintf(limit, sizeof limit, "%ld", app_config(rc->app)->max_answers_bytes);
-	params[0] = rc->path_id;
-	params[1] = rc->body != NULL ? rc->req->body : NULL;
-	params[2] = have_version ? version : NULL;
-	params[3] = limit;
-	call_and_reply(rc, DB_STMT_SUBMIT_ATTEMPT, params, 200);
-	app_note_write(rc->app, rc->path_id);
+	write_and_reply(rc, WRITE_SUBMIT, rc->body != NULL ? rc->req->body : NULL,
+			have_version ? expected : -1);
 }
 
 /* ---------------------------------------------------------------- extend */

@@ -63,6 +63,9 @@ static const cfg_key cfg_keys[] = {
 		 "batch requests one caller (token sub) may have in flight per worker process; more answer 429"),
 	KEY_LONG(queue_timeout_ms, "2000", 0, 600000,
 		 "a request that waited longer for a thread answers 503 overloaded (0 = never)"),
+	KEY_LONG(coalesce_writes, "1", 0, 1,
+		 "1: concurrent saves, activity posts and submits of this process share one statement and commit"),
+	KEY_LONG(coalesce_max_items, "64", 2, 1000, "most writes in one coalesced statement"),
 	KEY_LONG(sweep_interval_ms, "5000", 0, 86400000,
 		 "how often a worker closes attempts past deadline + grace (0 = never)"),
 };

@@ -39,6 +39,8 @@ typedef struct config {
 	long max_response_bytes;    /* budget of a batch read's answer */
 	long batch_concurrency_per_caller;
 	long queue_timeout_ms;      /* longer in the queue: 503 overloaded */
+	long coalesce_writes;       /* 1: single writes share statements */
+	long coalesce_max_items;
 	long sweep_interval_ms;     /* deadline sweep period, 0 = off */
 } config;
 

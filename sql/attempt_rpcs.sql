@@ -69,18 +69,38 @@ BEGIN
 END
 $$;
 
--- The caller's (sub, role), both NULL unless sub is a UUID and role one of
--- student, proctor, admin. The exact text the service writes,
--- {"sub":"<uuid>","role":"<role>"}, is read by position: parsing it as
--- jsonb needs claims()' exception block (a subtransaction per call), and
--- this runs on every request. Any other text takes the general path.
+-- The (sub, role) of a claims object, both NULL unless it is an object whose
+-- sub is a UUID string and role one of student, proctor, admin. The one
+-- rule for claims, shared by caller() and coalesced_writes().
+CREATE OR REPLACE FUNCTION attempts.caller_of(p_claims jsonb, OUT sub uuid, OUT role text)
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, attempts
+AS $$
+BEGIN
+    IF jsonb_typeof(p_claims) IS DISTINCT FROM 'object'
+       OR jsonb_typeof(p_claims -> 'sub') IS DISTINCT FROM 'string'
+       OR jsonb_typeof(p_claims -> 'role') IS DISTINCT FROM 'string'
+       OR (p_claims ->> 'role') NOT IN ('student', 'proctor', 'admin')
+       OR (p_claims ->> 'sub') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+    THEN
+        RETURN;
+    END IF;
+    sub := (p_claims ->> 'sub')::uuid;
+    role := p_claims ->> 'role';
+END
+$$;
+
+-- The caller's (sub, role) from request.jwt.claims, as caller_of. The exact
+-- text the service writes, {"sub":"<uuid>","role":"<role>"}, is read by
+-- position: parsing it as jsonb needs claims()' exception block (a
+-- subtransaction per call), and this runs on every request. Any other
+-- text takes the general path.
 CREATE OR REPLACE FUNCTION attempts.caller(OUT sub uuid, OUT role text)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, attempts
 AS $$
 DECLARE
     v_raw text := current_setting('request.jwt.claims', true);
-    v_claims jsonb;
 BEGIN
     IF left(v_raw, 8) = '{"sub":"' AND substr(v_raw, 45, 10) = '","role":"'
        AND right(v_raw, 2) = '"}'
@@ -90,17 +110,7 @@ BEGIN
         role := substr(v_raw, 55, length(v_raw) - 56);
         RETURN;
     END IF;
-    v_claims := claims();
-    IF v_claims IS NULL
-       OR jsonb_typeof(v_claims -> 'sub') IS DISTINCT FROM 'string'
-       OR jsonb_typeof(v_claims -> 'role') IS DISTINCT FROM 'string'
-       OR (v_claims ->> 'role') NOT IN ('student', 'proctor', 'admin')
-       OR (v_claims ->> 'sub') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-    THEN
-        RETURN;
-    END IF;
-    sub := (v_claims ->> 'sub')::uuid;
-    role := v_claims ->> 'role';
+    SELECT c.sub, c.role INTO sub, role FROM caller_of(claims()) c;
 END
 $$;
 
@@ -1098,6 +1108,66 @@ BEGIN
         RETURN unauthorized();
     END IF;
     RETURN log_core(v_sub, v_role, p_attempt_id, p_events);
+END
+$$;
+
+-- The single writes of several requests (the service's write coalescing),
+-- each under its own caller, in one statement and so one commit. p_items:
+-- [{"kind": "save" | "submit" | "log", "claims": {"sub", "role"},
+--   "attempt_id": "<uuid>", "body": <the request body or null>,
+--   "expected_version": <int or null>, "max_answers_bytes": <int>}, ...].
+-- Returns one element per item, in input order: exactly what save_attempt,
+-- submit_attempt or log_attempt_activity returns to that caller alone
+-- (the same cores, the same claims rule). Every attempt named is locked
+-- first, in attempt_id order, so concurrent calls cannot deadlock; items
+-- then run in input order, so two saves of one attempt apply in arrival
+-- order. An item's error is its element; only a statement error (which
+-- commits nothing) fails them all.
+CREATE OR REPLACE FUNCTION attempts.coalesced_writes(p_items jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_item jsonb;
+    v_body jsonb;
+    v_sub uuid;
+    v_role text;
+    v_id uuid;
+    v_res jsonb;
+    v_out jsonb[] := '{}';
+BEGIN
+    PERFORM 1 FROM attempts.attempts a
+      WHERE a.attempt_id IN (SELECT (e.value ->> 'attempt_id')::uuid
+                               FROM jsonb_array_elements(p_items) AS e(value))
+      ORDER BY a.attempt_id
+        FOR UPDATE;
+    FOR v_item IN SELECT e.value FROM jsonb_array_elements(p_items) WITH ORDINALITY AS e(value, ord)
+                   ORDER BY e.ord LOOP
+        SELECT c.sub, c.role INTO v_sub, v_role FROM caller_of(v_item -> 'claims') c;
+        v_id := (v_item ->> 'attempt_id')::uuid;
+        v_body := v_item -> 'body';
+        IF v_sub IS NULL THEN
+            v_res := unauthorized();
+        ELSIF v_item ->> 'kind' = 'save' THEN
+            v_res := save_core(v_sub, v_role, v_id,
+                               nullif(v_body -> 'answers', 'null'::jsonb),
+                               nullif(v_body -> 'auto_save_data', 'null'::jsonb),
+                               (v_item ->> 'expected_version')::int,
+                               (v_item ->> 'max_answers_bytes')::int);
+        ELSIF v_item ->> 'kind' = 'submit' THEN
+            v_res := submit_core(v_sub, v_role, v_id,
+                                 nullif(v_body -> 'answers', 'null'::jsonb),
+                                 (v_item ->> 'expected_version')::int,
+                                 (v_item ->> 'max_answers_bytes')::int);
+        ELSIF v_item ->> 'kind' = 'log' THEN
+            v_res := log_core(v_sub, v_role, v_id, v_body -> 'events');
+        ELSE
+            RAISE EXCEPTION 'coalesced_writes: unknown kind %', v_item ->> 'kind';
+        END IF;
+        v_out := array_append(v_out, v_res);
+    END LOOP;
+    RETURN to_jsonb(v_out);
 END
 $$;
 

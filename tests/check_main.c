@@ -18,6 +18,7 @@ int main(void)
 	srunner_add_suite(sr, cache_suite());
 	srunner_add_suite(sr, write_stamps_suite());
 	srunner_add_suite(sr, limiter_suite());
+	srunner_add_suite(sr, coalescer_suite());
 	srunner_add_suite(sr, fcgi_suite());
 	srunner_add_suite(sr, breaker_suite());
 	srunner_add_suite(sr, retry_suite());

@@ -14,6 +14,7 @@ Suite *router_suite(void);
 Suite *cache_suite(void);
 Suite *write_stamps_suite(void);
 Suite *limiter_suite(void);
+Suite *coalescer_suite(void);
 Suite *fcgi_suite(void);
 Suite *breaker_suite(void);
 Suite *retry_suite(void);
