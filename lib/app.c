@@ -115,12 +115,33 @@ static att_err open_write_stamps(app *a)
 	return write_stamps_open(NULL, &a->stamps);
 }
 
+/* Drops this process's cached entries of the attempts of a change
+ * notification: one id, or several comma-separated (a statement that
+ * changed many, sql/003_changes_per_statement.sql). */
+static void invalidate_attempts(app *a, const char *payload)
+{
+	char id[40];
+
+	while (*payload != '\0') {
+		size_t n = strcspn(payload, ",");
+
+		if (n < sizeof id) {
+			memcpy(id, payload, n);
+			id[n] = '\0';
+			invalidate_attempt(a, id);
+		}
+		payload += n;
+		if (*payload == ',')
+			payload++;
+	}
+}
+
 static void on_notify(void *arg, const char *channel, const char *payload)
 {
 	app *a = arg;
 
 	if (strcmp(channel, "attempts_changed") == 0)
-		invalidate_attempt(a, payload);
+		invalidate_attempts(a, payload);
 	else if (strcmp(channel, "attempts_clear_cache") == 0)
 		cache_clear(a->cache);
 }
@@ -266,7 +287,8 @@ static att_err create_parts(app *a, app_mode mode)
 				     &a->batch_limiter);
 	if (err == ATT_OK)
 		err = attempt_writes_create(&a->db, mode == APP_PERSISTENT && cfg->coalesce_writes,
-					    (int)cfg->coalesce_max_items, &a->writes);
+					    (int)cfg->coalesce_max_items, cfg->pool_acquire_timeout_ms,
+					    &a->writes);
 	if (err == ATT_OK && mode == APP_PERSISTENT)
 		err = open_write_stamps(a);
 	if (err == ATT_OK && mode == APP_PERSISTENT)

@@ -581,6 +581,26 @@ void ops_save(req_ctx *rc)
 
 /* ----------------------------------------------------------------- stats */
 
+/* "write_coalescing": {"enabled", "batches", "writes", "items_p50",
+ * "items_p99", "largest", "waiting", "timeouts"} of this process. */
+static void add_write_coalescing(cJSON *root, app *a)
+{
+	cJSON *wj = cJSON_AddObjectToObject(root, "write_coalescing");
+	coalescer_stats st;
+
+	if (wj == NULL)
+		return;
+	attempt_writes_stats(app_writes(a), &st);
+	cJSON_AddBoolToObject(wj, "enabled", app_config(a)->coalesce_writes != 0);
+	cJSON_AddNumberToObject(wj, "batches", (double)st.batches);
+	cJSON_AddNumberToObject(wj, "writes", (double)st.items);
+	cJSON_AddNumberToObject(wj, "items_p50", st.items_p50);
+	cJSON_AddNumberToObject(wj, "items_p99", st.items_p99);
+	cJSON_AddNumberToObject(wj, "largest", st.largest);
+	cJSON_AddNumberToObject(wj, "waiting", st.waiting);
+	cJSON_AddNumberToObject(wj, "timeouts", (double)st.timeouts);
+}
+
 static cJSON *optimization_json(app *a)
 {
 	cJSON *root = cJSON_CreateObject();
@@ -632,6 +652,7 @@ static cJSON *optimization_json(app *a)
 	cJSON_AddBoolToObject(lj, "connected", connected);
 	cJSON_AddNumberToObject(lj, "notifications", (double)notes);
 	cJSON_AddNumberToObject(lj, "resets", (double)resets);
+	add_write_coalescing(root, a);
 	cJSON_AddNumberToObject(proc, "pid", (double)getpid());
 	cJSON_AddNumberToObject(proc, "uptime_s", (double)metrics_uptime_s(app_metrics(a)));
 	cJSON_AddNumberToObject(proc, "requests", (double)metrics_requests(app_metrics(a)));

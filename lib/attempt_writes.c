@@ -149,7 +149,7 @@ static void exec_writes(void *arg, void *const *items, int n)
 /* ---------------------------------------------------------------- setup */
 
 att_err attempt_writes_create(const db_env *env, int coalesce, int max_items,
-			      attempt_writes **out)
+			      long wait_timeout_ms, attempt_writes **out)
 {
 	attempt_writes *w = calloc(1, sizeof *w);
 	att_err err = ATT_OK;
@@ -162,7 +162,8 @@ att_err attempt_writes_create(const db_env *env, int coalesce, int max_items,
 	if (coalesce && max_items > 1) {
 		w->spans = calloc((size_t)max_items, sizeof *w->spans);
 		err = w->spans == NULL ? ATT_ENOMEM
-				       : coalescer_create(max_items, exec_writes, w, &w->batches);
+				       : coalescer_create(max_items, wait_timeout_ms, exec_writes, w,
+							  &w->batches);
 	}
 	if (err != ATT_OK) {
 		attempt_writes_free(w);
@@ -183,10 +184,17 @@ void attempt_writes_free(attempt_writes *w)
 
 void attempt_writes_run(attempt_writes *w, write_call *call)
 {
-	if (w->batches != NULL)
-		coalescer_run(w->batches, call);
-	else
+	if (w->batches == NULL) {
 		run_alone(w->env, call);
+	} else if (coalescer_run(w->batches, call) != ATT_OK) {
+		/* The batch before it never came back in time: like a pool
+		 * with no free connection, nothing was sent. */
+		memset(&call->why, 0, sizeof call->why);
+		snprintf(call->why.message, sizeof call->why.message,
+			 "no database statement free for the write in time");
+		call->err = ATT_ETIMEOUT;
+		call->result = NULL;
+	}
 }
 
 void attempt_writes_stats(attempt_writes *w, coalescer_stats *out)

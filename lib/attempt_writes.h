@@ -36,9 +36,12 @@ typedef struct write_call {
 typedef struct attempt_writes attempt_writes;
 
 /* Writes through env (which must outlive it); coalesced into batches of at
- * most max_items when coalesce is set. Free with attempt_writes_free(). */
+ * most max_items when coalesce is set, a write waiting for the batch before
+ * its own at most wait_timeout_ms (then ATT_ETIMEOUT, nothing sent, as
+ * when the pool has no free connection in time). Free with
+ * attempt_writes_free(). */
 att_err attempt_writes_create(const db_env *env, int coalesce, int max_items,
-			      attempt_writes **out) ATT_MUSTCHECK;
+			      long wait_timeout_ms, attempt_writes **out) ATT_MUSTCHECK;
 
 void attempt_writes_free(attempt_writes *w);
 

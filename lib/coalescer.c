@@ -3,9 +3,13 @@
  * item is done. */
 #include "coalescer.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
+
+#include "blocking.h"
 
 /* One thread waiting in coalescer_run, on its own stack. */
 typedef struct waiter {
@@ -14,6 +18,7 @@ typedef struct waiter {
 	pthread_cond_t wake;
 	int done;   /* its batch has run */
 	int leads;  /* it runs the next batch */
+	int taken;  /* in the running batch: its outcome is coming */
 } waiter;
 
 struct coalescer {
@@ -26,12 +31,13 @@ struct coalescer {
 	waiter **batch;          /* the running batch (max_items) */
 	void **items;            /* its items, as exec gets them */
 	unsigned long long *sizes; /* sizes[n]: batches of n items */
-	unsigned long long batches, total;
+	unsigned long long batches, total, timeouts;
 	int waiting;             /* on the queue */
+	long wait_timeout_ms;    /* longest wait on the queue (0: none) */
 };
 
-att_err coalescer_create(int max_items, coalescer_exec_fn exec, void *arg,
-			 coalescer **out)
+att_err coalescer_create(int max_items, long wait_timeout_ms, coalescer_exec_fn exec,
+			 void *arg, coalescer **out)
 {
 	coalescer *c;
 
@@ -53,6 +59,7 @@ att_err coalescer_create(int max_items, coalescer_exec_fn exec, void *arg,
 		return ATT_ENOMEM;
 	}
 	c->max_items = max_items;
+	c->wait_timeout_ms = wait_timeout_ms;
 	c->exec = exec;
 	c->arg = arg;
 	*out = c;
@@ -82,6 +89,7 @@ static int take_batch(coalescer *c)
 		c->head = w->next;
 		if (c->head == NULL)
 			c->tail = NULL;
+		w->taken = 1;
 		c->batch[n] = w;
 		c->items[n] = w->item;
 		n++;
@@ -125,11 +133,72 @@ static void run_batches(coalescer *c, waiter *self)
 	}
 }
 
-void coalescer_run(coalescer *c, void *item)
+/* Takes w off the queue (it gave up waiting). Called with the lock held. */
+static void unlink_waiter(coalescer *c, waiter *w)
+{
+	waiter *prev = NULL;
+
+	for (waiter *it = c->head; it != NULL; prev = it, it = it->next) {
+		if (it != w)
+			continue;
+		if (prev != NULL)
+			prev->next = w->next;
+		else
+			c->head = w->next;
+		if (c->tail == w)
+			c->tail = prev;
+		c->waiting--;
+		c->timeouts++;
+		return;
+	}
+}
+
+/* Waits, with the lock held, until self's batch has run or self is to run
+ * the next one, or until deadline; then returns 0, or -1 if self gave up
+ * while still on the queue. Waiting for others' batch is not running: the
+ * scheduler may give this thread's turn to another request meanwhile. */
+static int wait_turn(coalescer *c, waiter *self, const struct timespec *deadline)
+{
+	int gave_up = 0;
+
+	pthread_mutex_unlock(&c->mu);
+	blocking_begin();
+	pthread_mutex_lock(&c->mu);
+	while (!self->done && !self->leads && !gave_up) {
+		if (deadline == NULL)
+			pthread_cond_wait(&self->wake, &c->mu);
+		else if (pthread_cond_timedwait(&self->wake, &c->mu, deadline) == ETIMEDOUT &&
+			 !self->done && !self->leads && !self->taken) {
+			unlink_waiter(c, self);
+			gave_up = 1;
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+	blocking_end();
+	pthread_mutex_lock(&c->mu);
+	return gave_up ? -1 : 0;
+}
+
+att_err coalescer_run(coalescer *c, void *item)
 {
 	waiter self = {.item = item};
+	pthread_condattr_t attr;
+	struct timespec deadline;
+	int gave_up = 0;
 
-	pthread_cond_init(&self.wake, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&self.wake, &attr);
+	pthread_condattr_destroy(&attr);
+	if (c->wait_timeout_ms > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += c->wait_timeout_ms / 1000;
+		deadline.tv_nsec += (c->wait_timeout_ms % 1000) * 1000000L;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
+	}
 	pthread_mutex_lock(&c->mu);
 	if (c->tail != NULL)
 		c->tail->next = &self;
@@ -141,12 +210,13 @@ void coalescer_run(coalescer *c, void *item)
 		c->running = 1;
 		self.leads = 1;
 	}
-	while (!self.done && !self.leads)
-		pthread_cond_wait(&self.wake, &c->mu);
+	if (!self.leads)
+		gave_up = wait_turn(c, &self, c->wait_timeout_ms > 0 ? &deadline : NULL);
 	if (self.leads)
 		run_batches(c, &self);
 	pthread_mutex_unlock(&c->mu);
 	pthread_cond_destroy(&self.wake);
+	return gave_up ? ATT_ETIMEOUT : ATT_OK;
 }
 
 /* The batch size below which a fraction q of the batches lie. */
@@ -173,6 +243,7 @@ void coalescer_get_stats(coalescer *c, coalescer_stats *out)
 	out->items_p50 = size_quantile(c, 0.50);
 	out->items_p99 = size_quantile(c, 0.99);
 	out->waiting = c->waiting;
+	out->timeouts = c->timeouts;
 	out->largest = 0;
 	for (int n = c->max_items; n >= 1; n--)
 		if (c->sizes[n] != 0) {

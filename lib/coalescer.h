@@ -26,19 +26,23 @@ typedef struct coalescer_stats {
 	int items_p99;
 	int largest;
 	int waiting;     /* items queued for the next batch now */
+	unsigned long long timeouts; /* items that gave up waiting */
 } coalescer_stats;
 
-/* Creates a coalescer of batches of at most max_items (>= 1). The caller
+/* Creates a coalescer of batches of at most max_items (>= 1) whose items
+ * wait on the queue at most wait_timeout_ms (0: no limit). The caller
  * frees it with coalescer_free() once no thread is in coalescer_run(). */
-att_err coalescer_create(int max_items, coalescer_exec_fn exec, void *arg,
-			 coalescer **out) ATT_MUSTCHECK;
+att_err coalescer_create(int max_items, long wait_timeout_ms, coalescer_exec_fn exec,
+			 void *arg, coalescer **out) ATT_MUSTCHECK;
 
 /* Frees c. Accepts NULL. */
 void coalescer_free(coalescer *c);
 
-/* Hands item in and returns once a batch holding it has run (exec has
- * filled its outcome). Thread-safe. */
-void coalescer_run(coalescer *c, void *item);
+/* Hands item in and returns ATT_OK once a batch holding it has run (exec
+ * has filled its outcome), or ATT_ETIMEOUT if no batch took it within
+ * wait_timeout_ms (the batch before it is stuck): then it never runs.
+ * Thread-safe. */
+att_err coalescer_run(coalescer *c, void *item) ATT_MUSTCHECK;
 
 void coalescer_get_stats(coalescer *c, coalescer_stats *out);
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "blocking.h"
 #include "fcgi_proto.h"
 #include "log.h"
 
@@ -24,6 +25,9 @@
 #define FLUSH_AT (256 * 1024)
 #define WRITE_TIMEOUT_MS 30000
 #define RECORD_MAX 65528 /* a multiple of 8: no padding */
+/* Threads started per request that may run at once: the rest wait,
+ * parked, for coalesced writes (blocking.h) without holding a turn. */
+#define FCGI_THREADS_PER_SLOT 16
 
 typedef struct conn {
 	int fd;
@@ -43,7 +47,11 @@ struct fcgi_server {
 	int epfd, wakefd;
 	pthread_t loop;
 	pthread_t *threads;
-	int nthreads;
+	int nthreads;            /* started: opt.threads, more as threads park,
+				  * up to opt.threads x FCGI_THREADS_PER_SLOT */
+	int waiting;             /* threads waiting for a request */
+	int running;             /* serving a request and not parked */
+	blocking_hooks park;     /* installed in every serving thread */
 	pthread_mutex_t lock;    /* queue, connection list, counters, flags */
 	pthread_cond_t work;
 	conn *head, *tail;       /* the queue */
@@ -430,13 +438,19 @@ static int write_out(void *io_ctx, const char *data, size_t n)
 
 /* --------------------------------------------------------- the threads */
 
+/* Takes the oldest queued request once fewer than opt.threads requests
+ * run (a thread parked in a wait for other threads' work does not count:
+ * blocking.h); NULL when the server stops. */
 static conn *dequeue(fcgi_server *s)
 {
 	conn *c;
 
 	pthread_mutex_lock(&s->lock);
-	while (s->head == NULL && !(s->stopping && s->loop_done))
+	s->waiting++;
+	while ((s->head == NULL || s->running >= s->opt.threads) &&
+	       !(s->stopping && s->loop_done && s->head == NULL))
 		pthread_cond_wait(&s->work, &s->lock);
+	s->waiting--;
 	c = s->head;
 	if (c != NULL) {
 		s->head = c->next;
@@ -444,9 +458,59 @@ static conn *dequeue(fcgi_server *s)
 			s->tail = NULL;
 		s->stats.queued--;
 		s->stats.requests++;
+		s->running++;
+	} else {
+		pthread_cond_broadcast(&s->work); /* stopping: every thread ends */
 	}
 	pthread_mutex_unlock(&s->lock);
 	return c;
+}
+
+static void *serve_loop(void *arg);
+
+/* One fewer request runs (with the lock held): the next may start. */
+static void running_less(fcgi_server *s)
+{
+	s->running--;
+	if (s->head != NULL)
+		pthread_cond_signal(&s->work);
+}
+
+static void request_done(fcgi_server *s)
+{
+	pthread_mutex_lock(&s->lock);
+	running_less(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* blocking_hooks: a thread waiting for other threads' work (a coalesced
+ * write) stops counting as running... */
+static void park(void *arg)
+{
+	fcgi_server *s = arg;
+	int more;
+
+	pthread_mutex_lock(&s->lock);
+	s->stats.parked++;
+	running_less(s);
+	/* A thread for the turn given up, if none waits for one. */
+	more = s->waiting == 0 && s->nthreads < s->opt.threads * FCGI_THREADS_PER_SLOT &&
+	       !s->stopping;
+	if (more && pthread_create(&s->threads[s->nthreads], NULL, serve_loop, s) == 0)
+		s->nthreads++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* ...and counts again when it goes on, at once (for a moment more than
+ * opt.threads may run). */
+static void unpark(void *arg)
+{
+	fcgi_server *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	s->stats.parked--;
+	s->running++;
+	pthread_mutex_unlock(&s->lock);
 }
 
 static void serve_one(fcgi_server *s, conn *c)
@@ -479,8 +543,12 @@ static void *serve_loop(void *arg)
 	fcgi_server *s = arg;
 	conn *c;
 
-	while ((c = dequeue(s)) != NULL)
+	blocking_set_hooks(&s->park);
+	while ((c = dequeue(s)) != NULL) {
 		serve_one(s, c);
+		request_done(s);
+	}
+	blocking_set_hooks(NULL);
 	return NULL;
 }
 
@@ -511,7 +579,10 @@ att_err fcgi_server_start(const fcgi_server_options *opt, fcgi_server **out)
 	pthread_cond_init(&s->work, NULL);
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	s->threads = calloc((size_t)(opt->threads > 0 ? opt->threads : 1), sizeof *s->threads);
+	s->park = (blocking_hooks){park, unpark, s};
+	if (s->opt.threads < 1)
+		s->opt.threads = 1;
+	s->threads = calloc((size_t)s->opt.threads * FCGI_THREADS_PER_SLOT, sizeof *s->threads);
 	flags = fcntl(opt->listen_fd, F_GETFL);
 	wake.data.ptr = s;
 	if (s->epfd < 0 || s->wakefd < 0 || s->threads == NULL || flags < 0 ||
@@ -523,7 +594,7 @@ att_err fcgi_server_start(const fcgi_server_options *opt, fcgi_server **out)
 	pthread_mutex_lock(&s->lock);
 	set_accepting(s, 1);
 	pthread_mutex_unlock(&s->lock);
-	for (; s->nthreads < opt->threads; s->nthreads++)
+	for (; s->nthreads < s->opt.threads; s->nthreads++)
 		if (pthread_create(&s->threads[s->nthreads], NULL, serve_loop, s) != 0)
 			break;
 	if (s->nthreads == 0 || pthread_create(&s->loop, NULL, loop, s) != 0) {
@@ -542,15 +613,18 @@ att_err fcgi_server_start(const fcgi_server_options *opt, fcgi_server **out)
 
 void fcgi_server_stop(fcgi_server *s)
 {
+	int nthreads;
+
 	if (s == NULL)
 		return;
 	pthread_mutex_lock(&s->lock);
 	s->stopping = 1;
+	nthreads = s->nthreads; /* final: no thread starts once stopping */
 	pthread_mutex_unlock(&s->lock);
 	if (eventfd_write(s->wakefd, 1) != 0)
 		log_debug("fastcgi: cannot wake the loop");
 	pthread_join(s->loop, NULL);
-	for (int i = 0; i < s->nthreads; i++)
+	for (int i = 0; i < nthreads; i++)
 		pthread_join(s->threads[i], NULL);
 	/* Connections still open were handed back after the loop ended. */
 	while (s->all != NULL)

@@ -2,7 +2,9 @@
  * event-loop thread accepts connections and reads every one of them
  * (epoll); a request complete in memory (parameters and body, as
  * fcgi_proto assembles them) goes to a queue that a fixed pool of threads
- * serves. A kept-alive connection that is idle costs no thread, so no
+ * serves, at most `threads` requests at a time; a thread that waits for
+ * other threads' work (a coalesced write, blocking.h) gives up its turn
+ * meanwhile. A kept-alive connection that is idle costs no thread, so no
  * request ever waits behind one. A request that waited in the queue longer
  * than queue_timeout_ms is answered by the shed handler instead (a quick
  * 503) rather than late. The worker processes on one socket race for each
@@ -23,7 +25,9 @@ typedef int (*fcgi_serve_fn)(void *arg, http_param_fn param, http_read_fn read, 
 
 typedef struct fcgi_server_options {
 	int listen_fd;          /* a listening socket (spawn-fcgi's fd 0) */
-	int threads;            /* serving threads */
+	int threads;            /* requests served at once; a thread parked in a
+				 * wait for others' work (blocking.h) does not
+				 * count, and 16 x threads threads are started */
 	size_t body_cap;        /* request body bytes kept (more: truncated, flagged) */
 	long queue_timeout_ms;  /* longer in the queue: shed (0 = never) */
 	fcgi_serve_fn serve;    /* answers a request */
@@ -37,6 +41,7 @@ typedef struct fcgi_server_stats {
 	unsigned long long requests;      /* served or shed */
 	unsigned long long shed;          /* answered by the shed handler */
 	unsigned long long queued;        /* waiting for a thread now */
+	unsigned long long parked;        /* threads waiting for others' work now */
 	unsigned long long protocol_errors;
 } fcgi_server_stats;
 

@@ -1118,11 +1118,13 @@ $$;
 --   "expected_version": <int or null>, "max_answers_bytes": <int>}, ...].
 -- Returns one element per item, in input order: exactly what save_attempt,
 -- submit_attempt or log_attempt_activity returns to that caller alone
--- (the same cores, the same claims rule). Every attempt named is locked
--- first, in attempt_id order, so concurrent calls cannot deadlock; items
--- then run in input order, so two saves of one attempt apply in arrival
--- order. An item's error is its element; only a statement error (which
--- commits nothing) fails them all.
+-- (the same cores, the same claims rule). Items run in attempt_id order,
+-- and items of one attempt in input order (two saves of one attempt apply
+-- in arrival order): every call takes its row locks in ascending
+-- attempt_id order, so concurrent calls cannot deadlock. An item's error
+-- is its element; only a statement error (which commits nothing) fails
+-- them all. The rows changed are announced by one notification (the ids
+-- comma-separated) instead of one per row.
 CREATE OR REPLACE FUNCTION attempts.coalesced_writes(p_items jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -1130,20 +1132,18 @@ SET search_path = pg_catalog, attempts
 AS $$
 DECLARE
     v_item jsonb;
+    v_ord bigint;
     v_body jsonb;
     v_sub uuid;
     v_role text;
     v_id uuid;
     v_res jsonb;
-    v_out jsonb[] := '{}';
+    v_out jsonb[] := array_fill(NULL::jsonb, ARRAY[jsonb_array_length(p_items)]);
 BEGIN
-    PERFORM 1 FROM attempts.attempts a
-      WHERE a.attempt_id IN (SELECT (e.value ->> 'attempt_id')::uuid
-                               FROM jsonb_array_elements(p_items) AS e(value))
-      ORDER BY a.attempt_id
-        FOR UPDATE;
-    FOR v_item IN SELECT e.value FROM jsonb_array_elements(p_items) WITH ORDINALITY AS e(value, ord)
-                   ORDER BY e.ord LOOP
+    PERFORM set_config('attempts.announce_changes', 'statement', true);
+    FOR v_item, v_ord IN SELECT e.value, e.ord
+                           FROM jsonb_array_elements(p_items) WITH ORDINALITY AS e(value, ord)
+                          ORDER BY (e.value ->> 'attempt_id')::uuid, e.ord LOOP
         SELECT c.sub, c.role INTO v_sub, v_role FROM caller_of(v_item -> 'claims') c;
         v_id := (v_item ->> 'attempt_id')::uuid;
         v_body := v_item -> 'body';
@@ -1165,8 +1165,9 @@ BEGIN
         ELSE
             RAISE EXCEPTION 'coalesced_writes: unknown kind %', v_item ->> 'kind';
         END IF;
-        v_out := array_append(v_out, v_res);
+        v_out[v_ord] := v_res;
     END LOOP;
+    PERFORM announce_collected_changes();
     RETURN to_jsonb(v_out);
 END
 $$;

@@ -82,7 +82,7 @@ static void *run_one(void *arg)
 {
 	runner *r = arg;
 
-	coalescer_run(r->c, &r->it);
+	ck_assert_int_eq(coalescer_run(r->c, &r->it), ATT_OK);
 	return NULL;
 }
 
@@ -133,9 +133,9 @@ START_TEST(test_lone_item_runs_alone_at_once)
 	coalescer_stats st;
 
 	recorder_init(&r);
-	ck_assert_int_eq(coalescer_create(8, record_exec, &r, &c), ATT_OK);
-	coalescer_run(c, &a);
-	coalescer_run(c, &b);
+	ck_assert_int_eq(coalescer_create(8, 0, record_exec, &r, &c), ATT_OK);
+	ck_assert_int_eq(coalescer_run(c, &a), ATT_OK);
+	ck_assert_int_eq(coalescer_run(c, &b), ATT_OK);
 	ck_assert(a.ran && b.ran);
 	ck_assert_int_eq(r.nbatches, 2);
 	ck_assert_int_eq(r.sizes[0], 1);
@@ -161,7 +161,7 @@ START_TEST(test_arrivals_ride_next_batch_in_order)
 	coalescer_stats st;
 
 	recorder_init(&r);
-	ck_assert_int_eq(coalescer_create(MAX, record_exec, &r, &c), ATT_OK);
+	ck_assert_int_eq(coalescer_create(MAX, 0, record_exec, &r, &c), ATT_OK);
 	set_gate(&r, 1);
 	for (int i = 0; i < N; i++) {
 		rs[i].c = c;
@@ -214,7 +214,8 @@ static void *stress_thread(void *arg)
 	for (int i = 0; i < STRESS_ITEMS; i++) {
 		item it = {s->base + i, 0};
 
-		coalescer_run(s->c, &it);
+		if (coalescer_run(s->c, &it) != ATT_OK)
+			s->not_ran++;
 		if (!it.ran)
 			s->not_ran++; /* returned before its batch ran */
 	}
@@ -232,7 +233,7 @@ START_TEST(test_every_item_once_under_contention)
 	coalescer_stats st;
 
 	recorder_init(&r);
-	ck_assert_int_eq(coalescer_create(4, record_exec, &r, &c), ATT_OK);
+	ck_assert_int_eq(coalescer_create(4, 0, record_exec, &r, &c), ATT_OK);
 	for (int t = 0; t < STRESS_THREADS; t++) {
 		args[t] = (stress_arg){c, t * STRESS_ITEMS, 0};
 		ck_assert_int_eq(pthread_create(&th[t], NULL, stress_thread, &args[t]), 0);
@@ -253,14 +254,50 @@ START_TEST(test_every_item_once_under_contention)
 }
 END_TEST
 
+/* While a batch is stuck, an item that waits on the queue longer than
+ * wait_timeout_ms gives up (ATT_ETIMEOUT) and never runs; the stuck batch
+ * and the items after it are unaffected. */
+START_TEST(test_queued_item_gives_up_after_timeout)
+{
+	recorder r;
+	coalescer *c = NULL;
+	runner leader, late;
+	item lone = {2, 0};
+	coalescer_stats st;
+
+	recorder_init(&r);
+	ck_assert_int_eq(coalescer_create(4, 1000, record_exec, &r, &c), ATT_OK);
+	set_gate(&r, 1);
+	leader.c = c;
+	leader.it = (item){0, 0};
+	ck_assert_int_eq(pthread_create(&leader.thread, NULL, run_one, &leader), 0);
+	poll_until(batch_running, &r, 0, "item 0 runs, held at the gate");
+	ck_assert_int_eq(coalescer_run(c, &lone), ATT_ETIMEOUT);
+	ck_assert_int_eq(lone.ran, 0);
+	coalescer_get_stats(c, &st);
+	ck_assert_uint_eq(st.timeouts, 1);
+	ck_assert_int_eq(st.waiting, 0);
+	late.c = c;
+	late.it = (item){1, 0};
+	ck_assert_int_eq(pthread_create(&late.thread, NULL, run_one, &late), 0);
+	poll_until(queue_holds, c, 1, "item 1 waits");
+	set_gate(&r, 0);
+	pthread_join(leader.thread, NULL);
+	pthread_join(late.thread, NULL);
+	ck_assert(leader.it.ran && late.it.ran);
+	ck_assert_int_eq(atomic_load(&r.runs[2]), 0);
+	coalescer_free(c);
+}
+END_TEST
+
 START_TEST(test_create_rejects_bad_arguments)
 {
 	coalescer *c = (coalescer *)1;
 	recorder r;
 
-	ck_assert_int_eq(coalescer_create(0, record_exec, &r, &c), ATT_EINVAL);
+	ck_assert_int_eq(coalescer_create(0, 0, record_exec, &r, &c), ATT_EINVAL);
 	ck_assert_ptr_null(c);
-	ck_assert_int_eq(coalescer_create(4, NULL, &r, &c), ATT_EINVAL);
+	ck_assert_int_eq(coalescer_create(4, 0, NULL, &r, &c), ATT_EINVAL);
 }
 END_TEST
 
@@ -273,6 +310,7 @@ Suite *coalescer_suite(void)
 	tcase_add_test(tc, test_lone_item_runs_alone_at_once);
 	tcase_add_test(tc, test_arrivals_ride_next_batch_in_order);
 	tcase_add_test(tc, test_every_item_once_under_contention);
+	tcase_add_test(tc, test_queued_item_gives_up_after_timeout);
 	tcase_add_test(tc, test_create_rejects_bad_arguments);
 	suite_add_tcase(s, tc);
 	return s;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blocking.h"
 #include "check_suites.h"
 #include "fcgi_proto.h"
 #include "fcgi_server.h"
@@ -412,6 +413,8 @@ typedef struct fixture {
 	int listen_fd;
 	fcgi_server *server;
 	atomic_int served;
+	atomic_int running, most_running; /* handlers inside echo at once */
+	atomic_int gate;                  /* set by an OPEN request */
 	int delay_ms;
 } fixture;
 
@@ -424,9 +427,27 @@ static int echo(void *arg, http_param_fn param, http_read_fn read, void *io_ctx,
 	long n = read(io_ctx, body, sizeof body - 1), len;
 	struct timespec t = {0, (long)f->delay_ms * 1000000L};
 
+	int now = atomic_fetch_add(&f->running, 1) + 1;
+	const char *method = param(io_ctx, "REQUEST_METHOD");
+
 	if (n > 0)
 		body[n] = '\0';
+	for (int most = atomic_load(&f->most_running); now > most &&
+	     !atomic_compare_exchange_weak(&f->most_running, &most, now);)
+		;
+	if (strcmp(method, "OPEN") == 0)
+		atomic_store(&f->gate, 1);
+	if (strcmp(method, "WAIT") == 0) {
+		/* waits for another request's work, as a coalesced write does */
+		atomic_fetch_sub(&f->running, 1);
+		blocking_begin();
+		while (!atomic_load(&f->gate))
+			nanosleep(&(struct timespec){0, 1000000L}, NULL);
+		blocking_end();
+		atomic_fetch_add(&f->running, 1);
+	}
 	nanosleep(&t, NULL);
+	atomic_fetch_sub(&f->running, 1);
 	len = snprintf(out, sizeof out, "Status: 200 OK\r\n\r\n%s %s", param(io_ctx, "REQUEST_METHOD"),
 		       body);
 	atomic_fetch_add(&f->served, 1);
@@ -590,6 +611,75 @@ START_TEST(test_fcgi_server_idle_conn_costs_no_thread)
 }
 END_TEST
 
+/* Many threads are started, but no more than `threads` requests run at
+ * once: five requests at once on five connections, threads 2. */
+START_TEST(test_fcgi_server_runs_threads_at_once)
+{
+	fixture f;
+	buf b = BUF_INIT;
+	char out[8192];
+	int fd[5];
+
+	fixture_start(&f, 2, 50, 0);
+	for (int i = 0; i < 5; i++) {
+		fd[i] = client(&f);
+		buf_reset(&b);
+		request(&b, 1, 0, "POST", "x", 1);
+		send_buf(fd[i], &b);
+	}
+	for (int i = 0; i < 5; i++) {
+		read_answer(fd[i], 1, out, sizeof out);
+		ck_assert_str_eq(out, "Status: 200 OK\r\n\r\nPOST x");
+		close(fd[i]);
+	}
+	ck_assert_int_eq(atomic_load(&f.served), 5);
+	ck_assert_int_le(atomic_load(&f.most_running), 2);
+	ck_assert_int_ge(atomic_load(&f.most_running), 1);
+	fixture_stop(&f);
+	buf_free(&b);
+}
+END_TEST
+
+/* With one thread's turn, a request that waits for another request's work
+ * (blocking_begin, as a write waits for its coalesced batch) gives its
+ * turn up: the other request runs, and both answer. Without parking they
+ * would wait for each other forever. */
+START_TEST(test_fcgi_server_parked_thread_gives_up_its_turn)
+{
+	fixture f;
+	buf b = BUF_INIT;
+	char out[8192];
+	int waiter, opener;
+	fcgi_server_stats st;
+
+	fixture_start(&f, 1, 0, 0);
+	waiter = client(&f);
+	request(&b, 1, 0, "WAIT", "", 1);
+	send_buf(waiter, &b);
+	for (int i = 0; i < 5000; i++) {
+		fcgi_server_get_stats(f.server, &st);
+		if (st.parked == 1)
+			break;
+		nanosleep(&(struct timespec){0, 1000000L}, NULL);
+	}
+	ck_assert_uint_eq(st.parked, 1);
+	opener = client(&f);
+	buf_reset(&b);
+	request(&b, 1, 0, "OPEN", "", 1);
+	send_buf(opener, &b);
+	read_answer(opener, 1, out, sizeof out);
+	ck_assert_str_eq(out, "Status: 200 OK\r\n\r\nOPEN ");
+	read_answer(waiter, 1, out, sizeof out);
+	ck_assert_str_eq(out, "Status: 200 OK\r\n\r\nWAIT ");
+	fcgi_server_get_stats(f.server, &st);
+	ck_assert_uint_eq(st.parked, 0);
+	close(waiter);
+	close(opener);
+	fixture_stop(&f);
+	buf_free(&b);
+}
+END_TEST
+
 /* One thread busy 300 ms per request, queue timeout 100 ms: of three
  * requests sent at once, the first is served and at least the last is
  * shed. */
@@ -669,6 +759,8 @@ Suite *fcgi_suite(void)
 	tcase_set_timeout(tc, 3 * CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_fcgi_server_keep_conn);
 	tcase_add_test(tc, test_fcgi_server_idle_conn_costs_no_thread);
+	tcase_add_test(tc, test_fcgi_server_runs_threads_at_once);
+	tcase_add_test(tc, test_fcgi_server_parked_thread_gives_up_its_turn);
 	tcase_add_test(tc, test_fcgi_server_sheds_after_queue_timeout);
 	tcase_add_test(tc, test_fcgi_server_protocol_error_closes);
 	suite_add_tcase(s, tc);

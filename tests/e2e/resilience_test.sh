@@ -18,8 +18,10 @@
 #   3. a worker killed with SIGKILL under load is replaced, nothing
 #      acknowledged is lost;
 #   4. pool exhaustion (1 worker x 8 threads, pool_max 2, a row lock held
-#      from psql): the surplus saves answer 503 + Retry-After after the
-#      acquire timeout, the blocked ones complete once the lock goes.
+#      from psql), with write coalescing off and on: the surplus saves
+#      answer 503 + Retry-After after the acquire timeout (waiting for a
+#      connection, or for the coalesced statement before theirs), the
+#      blocked ones complete once the lock goes.
 # Prints one `ok - ...` / `FAIL - ...` line per check, then
 # `resilience: N passed, N failed`; writes the measured figures to
 # tests/e2e/resilience-figures.txt under the build directory
@@ -820,100 +822,118 @@ echo "# kill: statuses $k_counts"
 figure "kill9: victim=$victim replaced_by=${replaced:-none} replaced_after_s=$(fcalc "$t_replaced - $t_kill") health_200_after_s=${healthy:-never} statuses: $k_counts acked=$acked lost=$lost"
 
 # =================================================== 4. pool exhaustion
-echo "# 4. pool exhaustion: 1 worker x 8 threads, pool_max 2, acquire timeout 500 ms"
-stack_down
-stack_b_env=(ATTEMPTS_POOL_MAX=2 ATTEMPTS_POOL_ACQUIRE_TIMEOUT_MS=500)
-stack_up 1 8 "${stack_b_env[@]}"
-figure "stack_b: workers=1 threads=8 ${stack_b_env[*]}"
-p_tok=${stu_tok[26]}
-p_id=${att[26]}
-p_ver=$(fresh_version "$p_id" "$p_tok")
-mkdir -p "$dir/w/s4"
-# The lock holder: a transaction holding the attempt's row for 4 s.
-printf '%s\n' "BEGIN;" "SELECT 1 FROM attempts.attempts WHERE attempt_id = '$p_id' FOR UPDATE;" \
-	"SELECT pg_sleep(4);" "COMMIT;" |
-	PGAPPNAME=resilience-lock "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$conninfo" >"$dir/w/s4/lock.log" 2>&1 &
-lock_pid=$!
-bg_pids+=("$lock_pid")
-locked=
-for ((i = 0; i < 50; i++)); do
-	if [[ $(psql_q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'resilience-lock'
-		AND state = 'active' AND query LIKE '%pg_sleep%'") == 1 ]]; then
+# pool_scenario NAME EXPECT503 EXPECTDONE COUNTER [VAR=value...]: 1 worker x
+# 8 threads, pool_max 2, acquire timeout 500 ms, a row lock held 4 s from
+# psql, 6 concurrent saves of the locked attempt. EXPECT503 of them answer
+# 503 + Retry-After after the 500 ms, the other EXPECTDONE complete once
+# the lock goes; the worker's optimization stats count at least EXPECT503
+# timeouts at COUNTER (a jq-like key path read by jnum); its breaker stays
+# closed (waiting is not a database failure).
+pool_scenario() {
+	local name=$1 want503=$2 wantdone=$3 counter=$4
+	shift 4
+	echo "# 4 ($name). 1 worker x 8 threads, pool_max 2, acquire timeout 500 ms${*:+, $*}"
+	stack_down
+	stack_b_env=(ATTEMPTS_POOL_MAX=2 ATTEMPTS_POOL_ACQUIRE_TIMEOUT_MS=500 "$@")
+	stack_up 1 8 "${stack_b_env[@]}"
+	figure "stack_b ($name): workers=1 threads=8 ${stack_b_env[*]}"
+	p_tok=${stu_tok[26]}
+	p_id=${att[26]}
+	p_ver=$(fresh_version "$p_id" "$p_tok")
+	rm -rf "$dir/w/s4"
+	mkdir -p "$dir/w/s4"
+	# The lock holder: a transaction holding the attempt's row for 4 s.
+	printf '%s\n' "BEGIN;" "SELECT 1 FROM attempts.attempts WHERE attempt_id = '$p_id' FOR UPDATE;" \
+		"SELECT pg_sleep(4);" "COMMIT;" |
+		PGAPPNAME=resilience-lock "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$conninfo" >"$dir/w/s4/lock.log" 2>&1 &
+	lock_pid=$!
+	bg_pids+=("$lock_pid")
+	locked=
+	for ((i = 0; i < 50; i++)); do
+		if [[ $(psql_q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'resilience-lock'
+			AND state = 'active' AND query LIKE '%pg_sleep%'") == 1 ]]; then
+			locked=$(now)
+			break
+		fi
+		sleep 0.05
+	done
+	if [[ -z $locked ]]; then
+		not_ok "4 ($name): psql holds the row lock" "$(cat "$dir/w/s4/lock.log")"
 		locked=$(now)
-		break
 	fi
-	sleep 0.05
-done
-if [[ -z $locked ]]; then
-	not_ok "4: psql holds the row lock" "$(cat "$dir/w/s4/lock.log")"
-	locked=$(now)
-fi
-t_fire=$(now)
-save_pids=()
-for ((j = 1; j <= 6; j++)); do
-	(
-		t0=$EPOCHREALTIME
-		curl -s -m 10 -X PATCH -D "$dir/w/s4/hdr.$j" -o "$dir/w/s4/body.$j" \
-			-H "Authorization: Bearer $p_tok" -H 'Content-Type: application/json' \
-			--data-binary "{\"answers\":{\"p$j\":\"w$j\"},\"expected_version\":$p_ver}" \
-			-w "$t0 %{http_code} %{time_total}\n" "$url/api/attempts/$p_id?action=save" >"$dir/w/s4/res.$j"
-	) &
-	save_pids+=($!)
-	bg_pids+=($!)
-done
-wait "$lock_pid"
-t_release=$(now)
-for p in "${save_pids[@]}"; do wait "$p" 2>/dev/null; done
-bg_pids=()
-n503=0 n_done=0 bad503="" baddone="" p_lines=""
-for ((j = 1; j <= 6; j++)); do
-	t0=0 code=none t=0
-	read -r t0 code t <"$dir/w/s4/res.$j" 2>/dev/null
-	body=$(cat "$dir/w/s4/body.$j" 2>/dev/null)
-	hdrs=$(tr -d '\r' <"$dir/w/s4/hdr.$j" 2>/dev/null)
-	end=$(fcalc "${t0:-0} + ${t:-0}")
-	p_lines+=" $code/${t}s"
-	if [[ $code == 503 ]]; then
-		n503=$((n503 + 1))
-		ra=$(grep -i '^retry-after:' <<<"$hdrs" | awk '{ print $2 }')
-		if [[ $(jstr code "$body") != service_unavailable || -z $ra ]] ||
-			flt "$t" 0.4 || ! flt "$t" 3; then
-			bad503+=" save $j: $t s, Retry-After '${ra}', body $body;"
+	t_fire=$(now)
+	save_pids=()
+	for ((j = 1; j <= 6; j++)); do
+		(
+			t0=$EPOCHREALTIME
+			curl -s -m 10 -X PATCH -D "$dir/w/s4/hdr.$j" -o "$dir/w/s4/body.$j" \
+				-H "Authorization: Bearer $p_tok" -H 'Content-Type: application/json' \
+				--data-binary "{\"answers\":{\"p$j\":\"w$j\"},\"expected_version\":$p_ver}" \
+				-w "$t0 %{http_code} %{time_total}\n" "$url/api/attempts/$p_id?action=save" >"$dir/w/s4/res.$j"
+		) &
+		save_pids+=($!)
+		bg_pids+=($!)
+	done
+	wait "$lock_pid"
+	t_release=$(now)
+	for p in "${save_pids[@]}"; do wait "$p" 2>/dev/null; done
+	bg_pids=()
+	n503=0 n_done=0 bad503="" baddone="" p_lines=""
+	for ((j = 1; j <= 6; j++)); do
+		t0=0 code=none t=0
+		read -r t0 code t <"$dir/w/s4/res.$j" 2>/dev/null
+		body=$(cat "$dir/w/s4/body.$j" 2>/dev/null)
+		hdrs=$(tr -d '\r' <"$dir/w/s4/hdr.$j" 2>/dev/null)
+		end=$(fcalc "${t0:-0} + ${t:-0}")
+		p_lines+=" $code/${t}s"
+		if [[ $code == 503 ]]; then
+			n503=$((n503 + 1))
+			ra=$(grep -i '^retry-after:' <<<"$hdrs" | awk '{ print $2 }')
+			if [[ $(jstr code "$body") != service_unavailable || -z $ra ]] ||
+				flt "$t" 0.4 || ! flt "$t" 3; then
+				bad503+=" save $j: $t s, Retry-After '${ra}', body $body;"
+			fi
+		elif [[ $code == 200 || $code == 409 ]]; then
+			n_done=$((n_done + 1))
+			# It waited for the lock and finished soon after it went.
+			if flt "$end" "$(fcalc "$t_release - 1")" || ! flt "$end" "$(fcalc "$t_release + 2")"; then
+				baddone+=" save $j ($code) ended $(fcalc "$end - $t_release") s after the lock was released;"
+			fi
+		else
+			baddone+=" save $j: status $code after $t s: $body;"
 		fi
-	elif [[ $code == 200 || $code == 409 ]]; then
-		n_done=$((n_done + 1))
-		# It waited for the lock and finished soon after it went.
-		if flt "$end" "$(fcalc "$t_release - 1")" || ! flt "$end" "$(fcalc "$t_release + 2")"; then
-			baddone+=" save $j ($code) ended $(fcalc "$end - $t_release") s after the lock was released;"
-		fi
-	else
-		baddone+=" save $j: status $code after $t s: $body;"
-	fi
-done
-echo "# pool: lock held $(fcalc "$t_release - $locked") s; saves fired $(fcalc "$t_fire - $locked") s after it was taken; results:$p_lines"
-check "$([[ $n503 == 4 && -z $bad503 ]] && echo 0 || echo 1)" \
-	"4: 4 of 6 concurrent saves answer 503 service_unavailable with Retry-After after 0.4..3 s" \
-	"$n503 answered 503:$bad503 (all:$p_lines)"
-check "$([[ $n_done == 2 && -z $baddone ]] && echo 0 || echo 1)" \
-	"4: the 2 saves holding connections complete (200/409) once the lock is released" \
-	"$n_done completed:$baddone (all:$p_lines)"
-p_ver=$(fresh_version "$p_id" "$p_tok")
-api PATCH "/api/attempts/$p_id?action=save" "$p_tok" "{\"answers\":{\"pfresh\":\"z\"},\"expected_version\":$p_ver}"
-check "$([[ $R_CODE == 200 ]] && flt "$R_TIME" 2 && echo 0 || echo 1)" \
-	"4: a fresh save afterwards answers 200 at once ($R_TIME s): no deadlock" "$R_CODE after $R_TIME s: $R_BODY"
-p_fresh=$R_CODE/${R_TIME}s
-# Pool timeouts are not database failures: the breaker stays closed.
-api GET "/api/attempts/$p_id?action=stats&type=optimization" "$admin_tok"
-p_to=$(jnum acquire_timeouts "$R_BODY")
-p_opened=$(jnum opened_count "$R_BODY")
-p_state=$(jstr state "$R_BODY")
-# (The worker's own deadline sweep may also have waited for a connection
-# while the lock was held: at least the 4 requests' timeouts.)
-check "$([[ $p_to -ge 4 && $p_opened == 0 && $p_state == closed ]] && echo 0 || echo 1)" \
-	"4: the worker counted the 4 requests' acquire timeouts and its breaker stayed closed" \
-	"acquire_timeouts=$p_to opened_count=$p_opened state=$p_state"
-mapfile -t st < <(sample_stats)
-figure "pool_exhaustion: results(status/time):$p_lines lock_held_s=$(fcalc "$t_release - $locked") fresh_save=$p_fresh acquire_timeouts=$p_to breaker=$p_state worker_stats(pid hits misses size opened rejected)=${st[*]}"
+	done
+	echo "# pool ($name): lock held $(fcalc "$t_release - $locked") s; saves fired $(fcalc "$t_fire - $locked") s after it was taken; results:$p_lines"
+	check "$([[ $n503 == "$want503" && -z $bad503 ]] && echo 0 || echo 1)" \
+		"4 ($name): $want503 of 6 concurrent saves answer 503 service_unavailable with Retry-After after 0.4..3 s" \
+		"$n503 answered 503:$bad503 (all:$p_lines)"
+	check "$([[ $n_done == "$wantdone" && -z $baddone ]] && echo 0 || echo 1)" \
+		"4 ($name): the $wantdone save(s) on their way to the database complete (200/409) once the lock is released" \
+		"$n_done completed:$baddone (all:$p_lines)"
+	p_ver=$(fresh_version "$p_id" "$p_tok")
+	api PATCH "/api/attempts/$p_id?action=save" "$p_tok" "{\"answers\":{\"pfresh\":\"z\"},\"expected_version\":$p_ver}"
+	check "$([[ $R_CODE == 200 ]] && flt "$R_TIME" 2 && echo 0 || echo 1)" \
+		"4 ($name): a fresh save afterwards answers 200 at once ($R_TIME s): no deadlock" "$R_CODE after $R_TIME s: $R_BODY"
+	p_fresh=$R_CODE/${R_TIME}s
+	api GET "/api/attempts/$p_id?action=stats&type=optimization" "$admin_tok"
+	p_to=$(jnum "$counter" "$R_BODY")
+	p_opened=$(jnum opened_count "$R_BODY")
+	p_state=$(jstr state "$R_BODY")
+	# (The worker's own deadline sweep may also have waited for a
+	# connection while the lock was held: at least the requests' timeouts.)
+	check "$([[ ${p_to:-0} -ge $want503 && $p_opened == 0 && $p_state == closed ]] && echo 0 || echo 1)" \
+		"4 ($name): the worker counted the $want503 requests' timeouts ($counter) and its breaker stayed closed" \
+		"$counter=$p_to opened_count=$p_opened state=$p_state"
+	mapfile -t st < <(sample_stats)
+	figure "pool_exhaustion ($name): results(status/time):$p_lines lock_held_s=$(fcalc "$t_release - $locked") fresh_save=$p_fresh $counter=$p_to breaker=$p_state worker_stats(pid hits misses size opened rejected)=${st[*]}"
+}
+# Without coalescing every save takes a connection: 2 wait for the lock
+# holding the pool's 2 connections, 4 find none within 500 ms.
+pool_scenario "coalescing off" 4 2 acquire_timeouts ATTEMPTS_COALESCE_WRITES=0
+# As shipped, the first save goes alone and waits for the lock; the other 5
+# wait for it to come back, not for connections, and give up after the
+# same 500 ms.
+pool_scenario "coalescing on" 5 1 timeouts
 
 stack_down
 echo "# total time $((SECONDS - started_at)) s"
