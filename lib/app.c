@@ -31,7 +31,7 @@ struct app {
 	listener *listener;
 	write_stamps *stamps;   /* NULL in APP_ONESHOT: no cache */
 	limiter *batch_limiter; /* batch requests in flight per caller */
-	attempt_writes *writes; /* saves, activity, submits (maybe coalesced) */
+	attempt_calls *calls;   /* saves, activity, submits, reads (maybe coalesced) */
 	pthread_t housekeeper;
 	int housekeeper_started;
 	pthread_mutex_t stop_lock;
@@ -285,10 +285,15 @@ static att_err create_parts(app *a, app_mode mode)
 	if (err == ATT_OK)
 		err = limiter_create((int)cfg->batch_concurrency_per_caller, (int)cfg->threads,
 				     &a->batch_limiter);
-	if (err == ATT_OK)
-		err = attempt_writes_create(&a->db, mode == APP_PERSISTENT && cfg->coalesce_writes,
-					    (int)cfg->coalesce_max_items, cfg->pool_acquire_timeout_ms,
-					    &a->writes);
+	if (err == ATT_OK) {
+		attempt_calls_options co = {
+			.coalesce_writes = mode == APP_PERSISTENT && cfg->coalesce_writes,
+			.coalesce_reads = mode == APP_PERSISTENT && cfg->coalesce_reads,
+			.max_items = (int)cfg->coalesce_max_items,
+			.wait_timeout_ms = cfg->pool_acquire_timeout_ms,
+		};
+		err = attempt_calls_create(&a->db, &co, &a->calls);
+	}
 	if (err == ATT_OK && mode == APP_PERSISTENT)
 		err = open_write_stamps(a);
 	if (err == ATT_OK && mode == APP_PERSISTENT)
@@ -348,7 +353,7 @@ void app_free(app *a)
 	listener_free(a->listener);
 	write_stamps_close(a->stamps);
 	limiter_free(a->batch_limiter);
-	attempt_writes_free(a->writes);
+	attempt_calls_free(a->calls);
 	metrics_free(a->metrics);
 	cache_free(a->cache);
 	breaker_free(a->db.breaker);
@@ -473,9 +478,9 @@ metrics *app_metrics(const app *a)
 	return a->metrics;
 }
 
-attempt_writes *app_writes(const app *a)
+attempt_calls *app_calls(const app *a)
 {
-	return a->writes;
+	return a->calls;
 }
 
 limiter *app_batch_limiter(const app *a)

@@ -6,7 +6,7 @@
 #define ATT_APP_H
 
 #include "att_err.h"
-#include "attempt_writes.h"
+#include "attempt_calls.h"
 #include "breaker.h"
 #include "cache.h"
 #include "config.h"
@@ -51,7 +51,7 @@ metrics *app_metrics(const app *a);
 breaker *app_breaker(const app *a);
 listener *app_listener(const app *a);
 limiter *app_batch_limiter(const app *a);
-attempt_writes *app_writes(const app *a);
+attempt_calls *app_calls(const app *a);
 
 /* Delivers pending change notifications to the cache and says whether the
  * cache may be used now: while the listener is connected, or while it is

@@ -276,14 +276,12 @@ char *ops_call(req_ctx *rc, db_stmt stmt, const char *const *params)
 	return call_outcome(rc, err, &why, text);
 }
 
-/* Runs a save, submit or activity write of the path's attempt (alone or
- * coalesced: attempt_writes.h) and answers 200 with its result. Whatever
- * the outcome (a deadline close writes too), the write is noted before
- * the answer leaves: this process drops what it cached, the others of the
- * host see the stamp move, other hosts hear the trigger. */
-static void write_and_reply(req_ctx *rc, write_kind kind, const char *body, long expected)
+/* Runs a call of the path's attempt through attempt_calls (alone or
+ * coalesced with other requests' calls); returns its JSON answer text, or
+ * NULL once the failure's answer is written. */
+static char *attempt_call_text(req_ctx *rc, call_kind kind, const char *body, long expected)
 {
-	write_call call = {
+	attempt_call call = {
 		.kind = kind,
 		.claims_json = rc->claims.json,
 		.attempt_id = rc->path_id,
@@ -291,10 +289,19 @@ static void write_and_reply(req_ctx *rc, write_kind kind, const char *body, long
 		.expected_version = expected,
 		.max_answers_bytes = app_config(rc->app)->max_answers_bytes,
 	};
-	char *text;
 
-	attempt_writes_run(app_writes(rc->app), &call);
-	text = call_outcome(rc, call.err, &call.why, call.result);
+	attempt_calls_run(app_calls(rc->app), &call);
+	return call_outcome(rc, call.err, &call.why, call.result);
+}
+
+/* Runs a save, submit or activity write and answers 200 with its result.
+ * Whatever the outcome (a deadline close writes too), the write is noted
+ * before the answer leaves: this process drops what it cached, the others
+ * of the host see the stamp move, other hosts hear the trigger. */
+static void write_and_reply(req_ctx *rc, call_kind kind, const char *body, long expected)
+{
+	char *text = attempt_call_text(rc, kind, body, expected);
+
 	if (text != NULL)
 		http_json_text(rc->resp, 200, text, strlen(text));
 	free(text);
@@ -474,11 +481,10 @@ void ops_render_attempt(const char *text, size_t len, const cache_meta *meta, bu
 		   len - (size_t)meta->hole_offset - (size_t)meta->hole_length);
 }
 
-static void read_attempt(req_ctx *rc, db_stmt stmt, const char *kind, long long ttl_ms)
+static void read_attempt(req_ctx *rc, call_kind call, const char *kind, long long ttl_ms)
 {
 	app *a = rc->app;
 	int usable = app_cache_usable(a);
-	const char *params[1] = {rc->path_id};
 	char *text;
 	size_t len;
 	cache_meta meta;
@@ -498,7 +504,7 @@ static void read_attempt(req_ctx *rc, db_stmt stmt, const char *kind, long long 
 	}
 	epoch = cache_epoch(app_cache(a));
 	stamp = app_write_stamp(a, rc->path_id);
-	text = ops_call(rc, stmt, params);
+	text = attempt_call_text(rc, call, NULL, -1);
 	if (text == NULL)
 		return;
 	len = strlen(text);
@@ -515,13 +521,13 @@ static void read_attempt(req_ctx *rc, db_stmt stmt, const char *kind, long long 
 
 void ops_state(req_ctx *rc)
 {
-	read_attempt(rc, DB_STMT_ATTEMPT_STATE, "state",
+	read_attempt(rc, CALL_STATE, "state",
 		     app_config(rc->app)->cache_ttl_attempt_state_ms);
 }
 
 void ops_info(req_ctx *rc)
 {
-	read_attempt(rc, DB_STMT_ATTEMPT_INFO, "info",
+	read_attempt(rc, CALL_INFO, "info",
 		     app_config(rc->app)->cache_ttl_attempt_info_ms);
 }
 
@@ -576,29 +582,30 @@ void ops_save(req_ctx *rc)
 	if (have_version < 0)
 		return;
 	/* The fields are picked from the body in SQL. */
-	write_and_reply(rc, WRITE_SAVE, rc->req->body, have_version ? expected : -1);
+	write_and_reply(rc, CALL_SAVE, rc->req->body, have_version ? expected : -1);
 }
 
 /* ----------------------------------------------------------------- stats */
 
-/* "write_coalescing": {"enabled", "batches", "writes", "items_p50",
- * "items_p99", "largest", "waiting", "timeouts"} of this process. */
-static void add_write_coalescing(cJSON *root, app *a)
+/* key: {"enabled", "batches", "calls", "items_p50", "items_p99",
+ * "largest", "waiting", "timeouts"} of one lane of this process's
+ * coalesced calls. */
+static void add_coalescing(cJSON *root, const char *key, app *a, int reads, long enabled)
 {
-	cJSON *wj = cJSON_AddObjectToObject(root, "write_coalescing");
+	cJSON *j = cJSON_AddObjectToObject(root, key);
 	coalescer_stats st;
 
-	if (wj == NULL)
+	if (j == NULL)
 		return;
-	attempt_writes_stats(app_writes(a), &st);
-	cJSON_AddBoolToObject(wj, "enabled", app_config(a)->coalesce_writes != 0);
-	cJSON_AddNumberToObject(wj, "batches", (double)st.batches);
-	cJSON_AddNumberToObject(wj, "writes", (double)st.items);
-	cJSON_AddNumberToObject(wj, "items_p50", st.items_p50);
-	cJSON_AddNumberToObject(wj, "items_p99", st.items_p99);
-	cJSON_AddNumberToObject(wj, "largest", st.largest);
-	cJSON_AddNumberToObject(wj, "waiting", st.waiting);
-	cJSON_AddNumberToObject(wj, "timeouts", (double)st.timeouts);
+	attempt_calls_stats(app_calls(a), reads, &st);
+	cJSON_AddBoolToObject(j, "enabled", enabled != 0);
+	cJSON_AddNumberToObject(j, "batches", (double)st.batches);
+	cJSON_AddNumberToObject(j, "calls", (double)st.items);
+	cJSON_AddNumberToObject(j, "items_p50", st.items_p50);
+	cJSON_AddNumberToObject(j, "items_p99", st.items_p99);
+	cJSON_AddNumberToObject(j, "largest", st.largest);
+	cJSON_AddNumberToObject(j, "waiting", st.waiting);
+	cJSON_AddNumberToObject(j, "timeouts", (double)st.timeouts);
 }
 
 static cJSON *optimization_json(app *a)
@@ -652,7 +659,8 @@ static cJSON *optimization_json(app *a)
 	cJSON_AddBoolToObject(lj, "connected", connected);
 	cJSON_AddNumberToObject(lj, "notifications", (double)notes);
 	cJSON_AddNumberToObject(lj, "resets", (double)resets);
-	add_write_coalescing(root, a);
+	add_coalescing(root, "write_coalescing", a, 0, app_config(a)->coalesce_writes);
+	add_coalescing(root, "read_coalescing", a, 1, app_config(a)->coalesce_reads);
 	cJSON_AddNumberToObject(proc, "pid", (double)getpid());
 	cJSON_AddNumberToObject(proc, "uptime_s", (double)metrics_uptime_s(app_metrics(a)));
 	cJSON_AddNumberToObject(proc, "requests", (double)metrics_requests(app_metrics(a)));
@@ -830,7 +838,7 @@ void ops_activity(req_ctx *rc)
 		return;
 	}
 	/* info's activity_count and last_activity_at change. */
-	write_and_reply(rc, WRITE_LOG, rc->req->body, -1);
+	write_and_reply(rc, CALL_LOG, rc->req->body, -1);
 }
 
 /* ---------------------------------------------------------------- submit */
@@ -849,7 +857,7 @@ void ops_submit(req_ctx *rc)
 	have_version = expected_version(rc, &expected);
 	if (have_version < 0)
 		return;
-	write_and_reply(rc, WRITE_SUBMIT, rc->body != NULL ? rc->req->body : NULL,
+	write_and_reply(rc, CALL_SUBMIT, rc->body != NULL ? rc->req->body : NULL,
 			have_version ? expected : -1);
 }
 

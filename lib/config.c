@@ -66,7 +66,9 @@ static const cfg_key cfg_keys[] = {
 		 "a request that waited longer for a thread answers 503 overloaded (0 = never)"),
 	KEY_LONG(coalesce_writes, "1", 0, 1,
 		 "1: concurrent saves, activity posts and submits of this process share one statement and commit"),
-	KEY_LONG(coalesce_max_items, "64", 2, 1000, "most writes in one coalesced statement"),
+	KEY_LONG(coalesce_reads, "1", 0, 1,
+		 "1: concurrent uncached state and info reads of this process share one statement"),
+	KEY_LONG(coalesce_max_items, "64", 2, 1000, "most calls in one coalesced statement"),
 	KEY_LONG(sweep_interval_ms, "5000", 0, 86400000,
 		 "how often a worker closes attempts past deadline + grace (0 = never)"),
 };

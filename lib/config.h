@@ -40,6 +40,7 @@ typedef struct config {
 	long batch_concurrency_per_caller;
 	long queue_timeout_ms;      /* longer in the queue: 503 overloaded */
 	long coalesce_writes;       /* 1: single writes share statements */
+	long coalesce_reads;        /* 1: single reads share statements */
 	long coalesce_max_items;
 	long sweep_interval_ms;     /* deadline sweep period, 0 = off */
 } config;

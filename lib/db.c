@@ -83,10 +83,12 @@ static const db_statement db_statements[DB_STMT_COUNT] = {
 		"SELECT attempts.get_attempt_upload($1::uuid, $2::uuid)", 2, 1},
 	[DB_STMT_LIST_UPLOADS] = {"list_uploads",
 		"SELECT attempts.list_attempt_uploads($1::uuid)", 1, 1},
-	/* Single writes of several requests, each item with its own claims
-	 * (attempt_writes.h); no request's claims are set. */
+	/* Single writes, and single reads, of several requests, each item
+	 * with its own claims (attempt_calls.h); no request's claims are set. */
 	[DB_STMT_COALESCED_WRITES] = {"coalesced_writes",
 		"SELECT attempts.coalesced_writes($1::jsonb)", 1, 0},
+	[DB_STMT_COALESCED_READS] = {"coalesced_reads",
+		"SELECT attempts.coalesced_reads($1::jsonb)", 1, 1},
 };
 
 int db_stmt_nparams(db_stmt stmt)

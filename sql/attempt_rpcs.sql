@@ -1040,6 +1040,33 @@ BEGIN
 END
 $$;
 
+-- The single state and info reads of several requests (the service's read
+-- coalescing), each under its own caller, in one statement. p_items:
+-- [{"kind": "state" | "info", "claims": {"sub", "role"}, "attempt_id":
+-- "<uuid>"}, ...]. Returns one element per item, in input order: exactly
+-- what get_attempt_state or get_attempt_info returns to that caller alone
+-- (the same access rule, the same claims rule, the same JSON).
+CREATE OR REPLACE FUNCTION attempts.coalesced_reads(p_items jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, attempts
+AS $$
+BEGIN
+    RETURN (SELECT coalesce(jsonb_agg(
+                       CASE
+                           WHEN c.sub IS NULL THEN unauthorized()
+                           ELSE coalesce(access_error(a, c.sub, c.role, 'read'),
+                                         CASE e.value ->> 'kind'
+                                             WHEN 'state' THEN attempt_state_json(a)
+                                             ELSE attempt_info_json(a)
+                                         END)
+                       END ORDER BY e.ord), '[]')
+              FROM jsonb_array_elements(p_items) WITH ORDINALITY AS e(value, ord)
+              CROSS JOIN LATERAL caller_of(e.value -> 'claims') AS c
+              LEFT JOIN attempts.attempts a ON a.attempt_id = (e.value ->> 'attempt_id')::uuid);
+END
+$$;
+
 -- Saves answers (merged at the top level, null removes a key) and/or
 -- auto_save_data (replaced); owner only. Returns {"attempt_id", "version",
 -- "saved_at", "time_remaining_s"}. Errors: not_found, forbidden,

@@ -1853,7 +1853,7 @@ static const char *cw_alone(const cw_item *items, int n)
 	return fmt("%s]", out);
 }
 
-/* The coalesced_writes argument for the items (as lib/attempt_writes.c
+/* The coalesced_writes argument for the items (as lib/attempt_calls.c
  * builds it). */
 static const char *cw_batch(const cw_item *items, int n)
 {
@@ -1983,6 +1983,45 @@ START_TEST(test_coalesced_writes_one_notification)
 	/* after it, the session announces row by row again */
 	ck_assert_str_ne(V0("SELECT coalesce(current_setting('attempts.announce_changes', true), '')"),
 			 "statement");
+}
+END_TEST
+
+/* coalesced_reads answers each item exactly as get_attempt_state or
+ * get_attempt_info does alone for its caller: owner, another student,
+ * proctor, admin, an unknown attempt, bad claims; in one transaction, so
+ * even the remaining seconds agree. */
+START_TEST(test_coalesced_reads_match_singles)
+{
+	const char *exam = mk_exam("\"time_limit_s\": 600");
+	const char *u1 = new_uuid(), *u2 = new_uuid();
+	const char *a1 = mk_attempt(u1, exam), *a2 = mk_attempt(u2, exam);
+	const char *who[][2] = {{cw_claims(u1, "student"), a1}, {cw_claims(u2, "student"), a1},
+				{cw_claims(new_uuid(), "proctor"), a2}, {cw_claims(new_uuid(), "admin"), a1},
+				{cw_claims(u1, "student"), new_uuid()}, {"{\"sub\":\"nope\",\"role\":\"student\"}", a1},
+				{cw_claims(u2, "student"), a2}, {cw_claims(u1, "teacher"), a1}};
+	const int n = (int)(sizeof who / sizeof who[0]);
+	const char *items = "[", *alone = "[", *together;
+
+	as(u1, "student");
+	ck_assert_ok(J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", a1, "{\"q\": 1.50}"));
+	V0("BEGIN");
+	for (int k = 0; k < 2; k++) {
+		const char *kind = k ? "info" : "state";
+
+		for (int i = 0; i < n; i++) {
+			items = fmt("%s%s{\"kind\":\"%s\",\"claims\":%s,\"attempt_id\":\"%s\"}", items,
+				    k || i ? "," : "", kind, who[i][0], who[i][1]);
+			claims_on(db, who[i][0]);
+			alone = fmt("%s%s%s", alone, k || i ? ", " : "",
+				    V(fmt("SELECT attempts.get_attempt_%s($1)::text", kind), who[i][1]));
+		}
+	}
+	together = V("SELECT attempts.coalesced_reads($1)::text", fmt("%s]", items));
+	V0("COMMIT");
+	expect_same_text("reads (coalesced, alone)", together, fmt("%s]", alone));
+	for (const char *const *w = (const char *const[]){"not_found", "unauthorized",
+			"\"activity_count\"", "\"answers\": {\"q\": 1.50}", NULL}; *w != NULL; w++)
+		ck_assert_msg(strstr(together, *w) != NULL, "no answer has %s", *w);
 }
 END_TEST
 
@@ -2175,6 +2214,7 @@ Suite *sql_suite(void)
 	tcase_add_test(tc, test_notify_on_change);
 	tcase_add_test(tc, test_coalesced_writes_match_singles);
 	tcase_add_test(tc, test_coalesced_writes_one_notification);
+	tcase_add_test(tc, test_coalesced_reads_match_singles);
 	tcase_add_test(tc, test_migrations_recorded);
 	suite_add_tcase(s, tc);
 

@@ -265,7 +265,9 @@ else
 	SECRET=$(<"$RUN_DIR/jwt_secret")
 fi
 ACCEPTING=$((WORKERS * THREADS))
-CONC=${CONC:-$ACCEPTING}
+# 16 connections: the issue's measuring point, twice the requests the
+# shipped settings serve at once (2 workers x 4).
+CONC=${CONC:-16}
 WRK_T=$((CONC < 2 ? CONC : 2))
 # The same keepalive as ./dev up writes.
 KEEPALIVE=$((ACCEPTING / 2))
@@ -764,7 +766,9 @@ R_HIT=$(fmt_ratio "${RPS[svc_get_hit]}" "${RPS[base_get_hit]}")
 R_DB=$(fmt_ratio "${RPS[svc_get_nocache]}" "${RPS[base_get_db]}")
 R_SAVE=$(fmt_ratio "${RPS[svc_save]}" "${RPS[base_save]}")
 BATCH_ITEMS=$(awk -v r="${RPS[svc_batch50]}" -v n="$N_EXAMS" 'BEGIN {printf "%.1f", r * n}')
-R_BATCH=$(fmt_ratio "$BATCH_ITEMS" "${RPS[svc_save]}")
+# A batch against single saves each in its own statement and commit (the
+# responder): single saves of the service are coalesced themselves.
+R_BATCH=$(fmt_ratio "$BATCH_ITEMS" "${RPS[base_save]}")
 ACT_EVENTS=$(awk -v r="${RPS[svc_activity20]}" 'BEGIN {printf "%.1f", r * 20}')
 R_ACT=$(fmt_ratio "$ACT_EVENTS" "${RPS[svc_activity1]}")
 G_HTTP=$(fmt_ratio "${RPS[base_get_db]}" "${RPS[base_get_naive]}")
@@ -955,9 +959,9 @@ EOF
 		"$R_DB" "≥ 0.8: $(met "$R_DB" 0.8)"
 	row svc_save "PATCH save (distinct attempts)" \
 		"responder + save_attempt, one round trip: ${RPS[base_save]} req/s, p50 ${P50[base_save]} / p99 ${P99[base_save]} ms" \
-		"$R_SAVE" "≥ 0.8: $(met "$R_SAVE" 0.8)"
+		"$R_SAVE" "≥ 3 (coalesced): $(met "$R_SAVE" 3)"
 	row svc_batch50 "POST batch_save, 50 items ($BATCH_ITEMS items/s)" \
-		"single saves: ${RPS[svc_save]} saves/s" \
+		"single saves, one statement and commit each (responder): ${RPS[base_save]} saves/s" \
 		"$R_BATCH" "≥ 10, one round trip: $(met "$R_BATCH" 10), $(awk -v r="${RT[svc_batch50]%\?}" 'BEGIN {print (r > 0.99 && r < 1.01) ? "1 round trip" : "**" r " round trips**"}')"
 	row svc_activity20 "POST activity, 20 events ($ACT_EVENTS events/s)" \
 		"single-event requests: ${RPS[svc_activity1]} events/s" "$R_ACT" "(none)"
@@ -1026,9 +1030,9 @@ RSS ≤ 32 MiB: $RSS_OK (largest $((RSS_MAX / 1024)) MiB). No growth between $((
 | target | figure | |
 |---|---|---|
 | cached GET ≥ 0.85 x baseline | $R_HIT | $(met "$R_HIT" 0.85) |
-| uncached GET ≥ 0.8 x baseline | $R_DB | $(met "$R_DB" 0.8) |
-| save ≥ 0.8 x baseline | $R_SAVE | $(met "$R_SAVE" 0.8) |
-| batch_save of 50 ≥ 10 x single saves' item rate, one round trip | $R_BATCH x, ${RT[svc_batch50]} round trips | $(met "$R_BATCH" 10) |
+| uncached GET ≥ 0.8 x baseline (issue 15: ≥ 1.3 x) | $R_DB | $(met "$R_DB" 0.8); 1.3: $(met "$R_DB" 1.3) |
+| save ≥ 3 x baseline (single saves coalesced; issue 15) | $R_SAVE | $(met "$R_SAVE" 3) |
+| batch_save of 50 ≥ 10 x single saves' item rate (one statement and commit each), one round trip | $R_BATCH x, ${RT[svc_batch50]} round trips | $(met "$R_BATCH" 10) |
 | p99 ≤ 10 x p50 (service scenarios: GET hit, GET no-cache, save, batch, activity 20, 1) | $(for n in svc_get_hit svc_get_nocache svc_save svc_batch50 svc_activity20 svc_activity1; do printf '%s ' "$(tail_ratio "$n")"; done)(baselines' own: fixed $(tail_ratio base_get_hit), state $(tail_ratio base_get_db), save $(tail_ratio base_save)) | $( ((${#TAIL_BAD[@]} == 0)) && echo met || echo "**not met**") |
 | worker RSS ≤ 32 MiB | $((RSS_MAX / 1024)) MiB | $RSS_OK |
 | no RSS growth $((RSS_N / 2))→$RSS_N requests | $GROWTH_MAX KiB | $GROWTH_OK |
@@ -1078,7 +1082,7 @@ pr "  baseline: fixed JSON" "${RPS[base_get_hit]}" "${P50[base_get_hit]}" "${P99
 pr "GET state, no-cache" "${RPS[svc_get_nocache]}" "${P50[svc_get_nocache]}" "${P99[svc_get_nocache]}" "$R_DB" "${RT[svc_get_nocache]}" "≥0.8 $(met "$R_DB" 0.8)"
 pr "  baseline: pipelined call" "${RPS[base_get_db]}" "${P50[base_get_db]}" "${P99[base_get_db]}" "" "1" ""
 pr "  baseline: naive 4 round trips" "${RPS[base_get_naive]}" "${P50[base_get_naive]}" "${P99[base_get_naive]}" "$G_HTTP" "4" "pipeline gain"
-pr "PATCH save" "${RPS[svc_save]}" "${P50[svc_save]}" "${P99[svc_save]}" "$R_SAVE" "${RT[svc_save]}" "≥0.8 $(met "$R_SAVE" 0.8)"
+pr "PATCH save" "${RPS[svc_save]}" "${P50[svc_save]}" "${P99[svc_save]}" "$R_SAVE" "${RT[svc_save]}" "≥3 $(met "$R_SAVE" 3)"
 pr "  baseline: pipelined save" "${RPS[base_save]}" "${P50[base_save]}" "${P99[base_save]}" "" "1" ""
 [[ -n ${RPS[base_save_naive]:-} ]] &&
 	pr "  baseline: naive save" "${RPS[base_save_naive]}" "${P50[base_save_naive]}" "${P99[base_save_naive]}" "$(fmt_ratio "${RPS[base_save]}" "${RPS[base_save_naive]}")" "4" "pipeline gain"

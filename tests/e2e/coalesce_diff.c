@@ -7,7 +7,8 @@
  * STUDENTS students with fixed subs, moves a few deadlines into the past,
  * and then runs every student's seeded random sequence of saves (merges,
  * removals, stale and If-Match versions, auto_save_data), activity posts
- * (duplicate client_event_ids), submits, writes to other students'
+ * (duplicate client_event_ids), submits, state and info reads (own,
+ * another student's, the proctor's; cached and not), writes to other students'
  * attempts, a proctor's save, invalid bodies, oversized answers and a body
  * PostgreSQL cannot store, all students at once, one thread each, so that
  * concurrent writes of different students and roles share batches. Every
@@ -33,7 +34,7 @@
 #include "http_client.h"
 
 #define STUDENTS 48
-#define STEPS 36
+#define STEPS 40
 #define EXPIRED 3        /* students 0..2: deadline already past */
 #define SWEEP_LOCK_KEY "7310594523462267185"
 
@@ -327,6 +328,29 @@ static void do_big(student *s, int step)
 	free(body);
 }
 
+/* A state or info read: its own attempt, another student's (not_found), or
+ * its own through the proctor (allowed); half of them with Cache-Control:
+ * no-cache, so that concurrent reads reach the database together. */
+static void do_read(student *s, int step)
+{
+	int proctor = next_rand(s, 4) == 0;
+	/* Another student's attempt only as this student (not_found): what
+	 * it holds depends on that student's progress, not on this sequence. */
+	const student *who = !proctor && next_rand(s, 4) == 0
+		? &g_students[(s->index + 1 + next_rand(s, STUDENTS - 1)) % STUDENTS] : s;
+	const char *action = next_rand(s, 2) ? "state" : "info";
+	char path[128];
+	http_client_response r;
+
+	attempt_path(path, sizeof path, who->attempt_id, action);
+	if (request(proctor ? g_proctor_token : s->token, "GET", path,
+		    next_rand(s, 2) ? "Cache-Control: no-cache" : NULL, NULL, &r) != 0)
+		s->transport_errors++;
+	else
+		note(s, step, proctor ? "read-p" : who == s ? "read" : "read-other", &r);
+	http_client_response_free(&r);
+}
+
 static void *run_student(void *arg)
 {
 	student *s = arg;
@@ -338,10 +362,12 @@ static void *run_student(void *arg)
 			do_submit(s, step);       /* saves after it: attempt_submitted */
 		else if (s->index == 5 && (step == 10 || step == 11))
 			do_big(s, step);
-		else if (pick < 45)
+		else if (pick < 35)
 			do_save(s, step);
-		else if (pick < 75)
+		else if (pick < 55)
 			do_activity(s, step);
+		else if (pick < 75)
+			do_read(s, step);
 		else if (pick < 85)
 			do_foreign(s, step);
 		else if (pick < 92)

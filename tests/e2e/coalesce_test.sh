@@ -4,14 +4,15 @@
 #
 # Runs tests/e2e/coalesce_diff twice with the same seed, each time on a
 # fresh embedded stack (`./dev up`, shipped settings): once as shipped
-# (coalesce_writes on) and once with ATTEMPTS_COALESCE_WRITES=0. Each run
-# sends 48 students' seeded random writes at once - saves, activity,
-# submits, other students' attempts, a proctor, past-deadline attempts,
-# invalid and oversized bodies, a number PostgreSQL cannot store - and
-# writes every normalized response and every row. The two transcripts
-# must be identical; the first run must really have coalesced (calls of
-# coalesced_writes in pg_stat_statements, each of two or more writes),
-# the second must not have. COALESCE_KEEP=1 keeps the transcripts.
+# (coalesce_writes and coalesce_reads on) and once with both off. Each run
+# sends 48 students' seeded random calls at once - saves, activity,
+# submits, state and info reads, other students' attempts, a proctor,
+# past-deadline attempts, invalid and oversized bodies, a number
+# PostgreSQL cannot store - and writes every normalized response and every
+# row. The two transcripts must be identical; the first run must really
+# have coalesced (calls of coalesced_writes and coalesced_reads in
+# pg_stat_statements, each carrying two or more calls), the second must
+# not have. COALESCE_KEEP=1 keeps the transcripts.
 # Exit 77 (skip) when nginx, spawn-fcgi, multiwatch or PostgreSQL is
 # missing, 99 when a stack cannot be started.
 set -uo pipefail
@@ -47,8 +48,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 # run_once NAME [VAR=value...]: a fresh stack with the given settings, the
-# differential program against it, the count of coalesced_writes calls in
-# $out/NAME.calls; the stack is stopped afterwards.
+# differential program against it, the counts of coalesced_writes and
+# coalesced_reads calls in $out/NAME.writes and $out/NAME.reads; the stack
+# is stopped afterwards.
 run_once() {
 	local name=$1 rc=0 conninfo
 	shift
@@ -67,10 +69,13 @@ run_once() {
 	psql "$conninfo" -qAtc "SELECT pg_stat_statements_reset()" >/dev/null 2>&1
 	ATTEMPTS_TEST_URL=http://127.0.0.1:$port ATTEMPTS_TEST_DB=$conninfo ATTEMPTS_JWT_SECRET=$secret \
 		"$diff_bin" "$out/$name.txt" || rc=$?
-	psql "$conninfo" -qAtc "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements
-		WHERE query LIKE '%attempts.coalesced_writes(%'" >"$out/$name.calls" 2>/dev/null
-	echo "# $name: coalesce_diff exited $rc; coalesced_writes calls: $(cat "$out/$name.calls")"
-	grep -h 'coalesced writes:' "$dir/logs/workers.log" | head -n 3
+	for kind in writes reads; do
+		psql "$conninfo" -qAtc "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements
+			WHERE query LIKE '%attempts.coalesced_$kind(%'" >"$out/$name.$kind" 2>/dev/null
+	done
+	echo "# $name: coalesce_diff exited $rc; coalesced_writes calls: $(cat "$out/$name.writes")," \
+		"coalesced_reads calls: $(cat "$out/$name.reads")"
+	grep -h 'coalesced \(writes\|reads\):' "$dir/logs/workers.log" | head -n 3
 	ATTEMPTS_RUN_DIR=$dir "$srcdir/dev" down >/dev/null 2>&1
 	stack_teardown
 	dir=
@@ -84,30 +89,33 @@ if run_once on; then
 else
 	not_ok "coalesce_diff ran with coalescing on"
 fi
-if run_once off ATTEMPTS_COALESCE_WRITES=0; then
-	ok "coalesce_diff ran with ATTEMPTS_COALESCE_WRITES=0"
+if run_once off ATTEMPTS_COALESCE_WRITES=0 ATTEMPTS_COALESCE_READS=0; then
+	ok "coalesce_diff ran with ATTEMPTS_COALESCE_WRITES=0 ATTEMPTS_COALESCE_READS=0"
 else
 	not_ok "coalesce_diff ran with coalescing off"
 fi
 
-calls_on=$(cat "$out/on.calls" 2>/dev/null)
-calls_off=$(cat "$out/off.calls" 2>/dev/null)
-if [[ $calls_on =~ ^[0-9]+$ ]] && ((calls_on > 0)); then
-	ok "with coalescing on, $calls_on coalesced_writes calls carried two or more writes each"
-else
-	not_ok "with coalescing on, writes were coalesced" "calls: ${calls_on:-none}"
-fi
-if [[ $calls_off == 0 ]]; then
-	ok "with coalescing off, no write was coalesced"
-else
-	not_ok "with coalescing off, no write was coalesced" "calls: ${calls_off:-none}"
-fi
+for kind in writes reads; do
+	calls_on=$(cat "$out/on.$kind" 2>/dev/null)
+	calls_off=$(cat "$out/off.$kind" 2>/dev/null)
+	if [[ $calls_on =~ ^[0-9]+$ ]] && ((calls_on > 0)); then
+		ok "with coalescing on, $calls_on coalesced_$kind calls carried two or more calls each"
+	else
+		not_ok "with coalescing on, $kind were coalesced" "calls: ${calls_on:-none}"
+	fi
+	if [[ $calls_off == 0 ]]; then
+		ok "with coalescing off, no $kind were coalesced"
+	else
+		not_ok "with coalescing off, no $kind were coalesced" "calls: ${calls_off:-none}"
+	fi
+done
 
 # The transcript holds every kind of answer the sequence aims at, so that
 # equality means something.
 for want in ' 200 ' ' 404 ' ' 403 ' 'version_conflict' 'attempt_closed' 'attempt_submitted' \
 	'already_submitted":true' 'payload_too_large' ' 422 ' '"duplicates":1' \
-	'the database cannot store: value overflows numeric format'; do
+	'the database cannot store: value overflows numeric format' ' read-p ' ' read-other 404 ' \
+	'"activity_count":'; do
 	if grep -qF -- "$want" "$out/on.txt" 2>/dev/null; then
 		ok "the transcript has $want"
 	else
