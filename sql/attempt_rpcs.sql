@@ -1150,8 +1150,8 @@ $$;
 -- in arrival order): every call takes its row locks in ascending
 -- attempt_id order, so concurrent calls cannot deadlock. An item's error
 -- is its element; only a statement error (which commits nothing) fails
--- them all. The rows changed are announced by one notification (the ids
--- comma-separated) instead of one per row.
+-- them all. The attempts written are announced by one notification (the
+-- ids comma-separated, sql/003) instead of one per row.
 CREATE OR REPLACE FUNCTION attempts.coalesced_writes(p_items jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -1166,6 +1166,7 @@ DECLARE
     v_id uuid;
     v_res jsonb;
     v_out jsonb[] := array_fill(NULL::jsonb, ARRAY[jsonb_array_length(p_items)]);
+    v_ids uuid[] := '{}';
 BEGIN
     PERFORM set_config('attempts.announce_changes', 'statement', true);
     FOR v_item, v_ord IN SELECT e.value, e.ord
@@ -1193,8 +1194,14 @@ BEGIN
             RAISE EXCEPTION 'coalesced_writes: unknown kind %', v_item ->> 'kind';
         END IF;
         v_out[v_ord] := v_res;
+        -- what the item may have changed (an error changes nothing, except
+        -- attempt_closed: the deadline close)
+        IF v_res ? 'error' IS DISTINCT FROM true OR v_res #>> '{error,code}' = 'attempt_closed' THEN
+            v_ids := array_append(v_ids, v_id);
+        END IF;
     END LOOP;
-    PERFORM announce_collected_changes();
+    PERFORM set_config('attempts.announce_changes', 'row', true);
+    PERFORM announce_changes(v_ids);
     RETURN to_jsonb(v_out);
 END
 $$;
