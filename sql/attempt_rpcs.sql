@@ -1244,9 +1244,43 @@ BEGIN
 END
 $$;
 
+-- Analyzes the columns plans depend on in attempts and attempt_activity
+-- when more than 200 rows + 20 % have changed since the last ANALYZE;
+-- returns how many tables it analyzed. On exam day a table grows from
+-- nothing by thousands of rows a minute while autovacuum looks once a
+-- minute (autovacuum_naptime): a plan cached while an exam had no
+-- attempts (start_attempt's lookup by exam and user) would otherwise scan
+-- the whole exam for each start until then. The sweep calls it; without
+-- the right to analyze, ANALYZE only warns.
+CREATE OR REPLACE FUNCTION attempts.refresh_statistics()
+RETURNS int
+LANGUAGE plpgsql
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_rel text;
+    v_n int := 0;
+BEGIN
+    FOR v_rel IN SELECT s.relname FROM pg_stat_user_tables s
+                  WHERE s.schemaname = 'attempts'
+                    AND s.relname IN ('attempts', 'attempt_activity')
+                    AND s.n_mod_since_analyze > 200 + 0.2 * greatest(s.n_live_tup - s.n_mod_since_analyze, 0)
+    LOOP
+        IF v_rel = 'attempts' THEN
+            ANALYZE attempts.attempts (attempt_id, exam_id, user_id, status, deadline_at);
+        ELSE
+            ANALYZE attempts.attempt_activity (attempt_id, client_event_id);
+        END IF;
+        v_n := v_n + 1;
+    END LOOP;
+    RETURN v_n;
+END
+$$;
+
 -- Closes (reason deadline) every attempt in progress past deadline_at +
--- grace_s; admin. Returns {"closed": n}, or {"closed": 0, "skipped": true}
--- while another sweep runs.
+-- grace_s, then keeps the planner's statistics fresh (refresh_statistics);
+-- admin. Returns {"closed": n}, or {"closed": 0, "skipped": true} while
+-- another sweep runs.
 CREATE OR REPLACE FUNCTION attempts.close_expired_attempts()
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -1287,6 +1321,7 @@ BEGIN
          WHERE a.attempt_id = due.attempt_id
         RETURNING 1)
     SELECT count(*) INTO v_closed FROM closed;
+    PERFORM refresh_statistics();
     RETURN jsonb_build_object('closed', v_closed);
 END
 $$;
