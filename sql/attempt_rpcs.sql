@@ -1278,7 +1278,7 @@ END
 $$;
 
 -- Closes (reason deadline) every attempt in progress past deadline_at +
--- grace_s, then keeps the planner's statistics fresh (refresh_statistics);
+-- grace_s, after keeping the planner's statistics fresh (refresh_statistics);
 -- admin. Returns {"closed": n}, or {"closed": 0, "skipped": true} while
 -- another sweep runs.
 CREATE OR REPLACE FUNCTION attempts.close_expired_attempts()
@@ -1301,6 +1301,9 @@ BEGIN
     IF NOT pg_try_advisory_xact_lock(7310594523462267185) THEN
         RETURN jsonb_build_object('closed', 0, 'skipped', true);
     END IF;
+    -- First, while no row is locked yet: the rows closed below stay locked
+    -- until the commit, and late saves of them would wait for ANALYZE.
+    PERFORM refresh_statistics();
     -- Rows locked in attempt_id order, as the batch functions lock theirs;
     -- a row another transaction holds (a save, which closes it itself if
     -- due) is left to the next sweep.
@@ -1321,7 +1324,6 @@ BEGIN
          WHERE a.attempt_id = due.attempt_id
         RETURNING 1)
     SELECT count(*) INTO v_closed FROM closed;
-    PERFORM refresh_statistics();
     RETURN jsonb_build_object('closed', v_closed);
 END
 $$;
