@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "blocking.h"
 #include "clock.h"
 #include "log.h"
 #include "limiter.h"
@@ -19,6 +20,9 @@
 #define REAP_EVERY_TICKS 100
 #define PING_EVERY_MS 250
 #define APP_MMAP_THRESHOLD (128 * 1024)
+/* app_hold_refusal: how long, and how many at once per thread. */
+#define APP_REFUSAL_HOLD_MS 250
+#define APP_REFUSALS_HELD_PER_THREAD 4
 
 static const char *const app_channels[] = {"attempts_changed",
 					   "attempts_clear_cache", NULL};
@@ -32,6 +36,7 @@ struct app {
 	write_stamps *stamps;   /* NULL in APP_ONESHOT: no cache */
 	limiter *batch_limiter; /* batch requests in flight per caller */
 	attempt_calls *calls;   /* saves, activity, submits, reads (maybe coalesced) */
+	atomic_int held_refusals; /* app_hold_refusal() sleepers now */
 	pthread_t housekeeper;
 	int housekeeper_started;
 	pthread_mutex_t stop_lock;
@@ -476,6 +481,20 @@ cache *app_cache(const app *a)
 metrics *app_metrics(const app *a)
 {
 	return a->metrics;
+}
+
+void app_hold_refusal(app *a)
+{
+	struct timespec hold = {0, APP_REFUSAL_HOLD_MS * 1000000L};
+	int held = atomic_fetch_add(&a->held_refusals, 1);
+
+	if (held < APP_REFUSALS_HELD_PER_THREAD * (int)a->cfg->threads) {
+		blocking_begin();
+		while (nanosleep(&hold, &hold) != 0)
+			;
+		blocking_end();
+	}
+	atomic_fetch_sub(&a->held_refusals, 1);
 }
 
 attempt_calls *app_calls(const app *a)

@@ -53,6 +53,13 @@ listener *app_listener(const app *a);
 limiter *app_batch_limiter(const app *a);
 attempt_calls *app_calls(const app *a);
 
+/* Holds a refusal of a caller over its limit (429) back for 250 ms before
+ * it is answered, parked (blocking.h: the thread's turn goes to other
+ * requests), so that a client flooding from many connections waits instead
+ * of spinning on cheap refusals; at most 4 x threads refusals are held at
+ * once, the others answered at once. */
+void app_hold_refusal(app *a);
+
 /* Delivers pending change notifications to the cache and says whether the
  * cache may be used now: while the listener is connected, or while it is
  * not but the breaker is open or half-open (the database is down). */

@@ -644,6 +644,7 @@ void qopt_batch(req_ctx *rc)
 		return;
 	}
 	if (!limiter_enter(app_batch_limiter(rc->app), rc->claims.sub)) {
+		app_hold_refusal(rc->app);
 		reply_too_many(rc);
 		return;
 	}

@@ -1,10 +1,14 @@
-/* check_app: the process state's housekeeping thread. */
+/* check_app: the process state's housekeeping thread, write stamps across
+ * workers, and held refusals. */
 #include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "app.h"
+#include "blocking.h"
 #include "check_suites.h"
 
 /* A configuration for apps with no database to reach. */
@@ -86,6 +90,61 @@ START_TEST(test_app_write_in_one_worker_hides_cached_in_other)
 }
 END_TEST
 
+/* app_hold_refusal parks its thread (blocking_begin ... blocking_end) while
+ * it holds a refusal back, and holds at most 4 x threads at once: with
+ * threads 1, of 6 refusals at once 4 are held and 2 answered at once. */
+static atomic_int parked_now, parked_most, begins;
+
+static void count_begin(void *arg)
+{
+	int now = atomic_fetch_add(&parked_now, 1) + 1;
+
+	(void)arg;
+	atomic_fetch_add(&begins, 1);
+	for (int most = atomic_load(&parked_most);
+	     now > most && !atomic_compare_exchange_weak(&parked_most, &most, now);)
+		;
+}
+
+static void count_end(void *arg)
+{
+	(void)arg;
+	atomic_fetch_sub(&parked_now, 1);
+}
+
+static void *hold_one(void *arg)
+{
+	static const blocking_hooks hooks = {count_begin, count_end, NULL};
+
+	blocking_set_hooks(&hooks);
+	app_hold_refusal(arg);
+	blocking_set_hooks(NULL);
+	return NULL;
+}
+
+START_TEST(test_app_hold_refusal_parks_and_is_bounded)
+{
+	config cfg;
+	app *a = NULL;
+	pthread_t t[6];
+
+	setenv("ATTEMPTS_THREADS", "1", 1);
+	load_config(&cfg);
+	unsetenv("ATTEMPTS_THREADS");
+	ck_assert_int_eq(app_create(&cfg, APP_ONESHOT, &a), ATT_OK);
+	for (int i = 0; i < 6; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, hold_one, a), 0);
+	for (int i = 0; i < 6; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_le(atomic_load(&begins), 4);
+	ck_assert_int_ge(atomic_load(&begins), 1);
+	ck_assert_int_le(atomic_load(&parked_most), 4);
+	ck_assert_int_eq(atomic_load(&parked_now), 0);
+	app_free(a);
+	config_free(&cfg);
+}
+END_TEST
+
 Suite *app_suite(void)
 {
 	Suite *s = suite_create("app");
@@ -94,6 +153,7 @@ Suite *app_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_app_housekeeping_sleeps);
 	tcase_add_test(tc, test_app_write_in_one_worker_hides_cached_in_other);
+	tcase_add_test(tc, test_app_hold_refusal_parks_and_is_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }
