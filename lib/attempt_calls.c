@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "json.h"
 #include "log.h"
 
@@ -57,7 +58,8 @@ static void run_alone(const db_env *env, attempt_call *call)
 
 /* ------------------------------------------------------------- batches */
 
-void attempt_calls_item_json(const attempt_call *call, buf *out)
+/* Appends call's item of a coalesced statement. */
+static void item_json(const attempt_call *call, buf *out)
 {
 	buf_printf(out, "{\"kind\":\"%s\",\"claims\":%s,\"attempt_id\":\"%s\"",
 		   kind_names[call->kind], call->claims_json, call->attempt_id);
@@ -82,7 +84,7 @@ static char *batch_json(attempt_call *const *calls, int n)
 	for (int i = 0; i < n; i++) {
 		if (i > 0)
 			buf_putc(&b, ',');
-		attempt_calls_item_json(calls[i], &b);
+		item_json(calls[i], &b);
 	}
 	buf_putc(&b, ']');
 	return buf_take(&b);

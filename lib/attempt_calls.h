@@ -17,7 +17,6 @@
 #define ATT_ATTEMPT_CALLS_H
 
 #include "att_err.h"
-#include "buf.h"
 #include "coalescer.h"
 #include "db.h"
 
@@ -64,8 +63,5 @@ void attempt_calls_run(attempt_calls *c, attempt_call *call);
 /* Batch figures of the write lane (reads = 0) or the read lane (1); all
  * zero when that lane does not coalesce. */
 void attempt_calls_stats(attempt_calls *c, int reads, coalescer_stats *out);
-
-/* Appends call's item of a coalesced statement (exposed for tests). */
-void attempt_calls_item_json(const attempt_call *call, buf *out);
 
 #endif

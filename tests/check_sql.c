@@ -2025,6 +2025,30 @@ START_TEST(test_coalesced_reads_match_singles)
 }
 END_TEST
 
+/* refresh_statistics analyzes attempts once it has grown by enough rows
+ * since its last ANALYZE, and not again until it grows again (an ANALYZE
+ * of a column list leaves the change count as it was: counting changes
+ * would analyze on every sweep); the sweep runs it. */
+START_TEST(test_refresh_statistics)
+{
+	const char *exam = mk_exam(NULL);
+
+	V0("ANALYZE attempts.attempts");
+	V0("ANALYZE attempts.attempt_activity");
+	V0("SELECT pg_stat_force_next_flush()");
+	ck_assert_str_eq(V0("SELECT attempts.refresh_statistics()"), "0");
+	V("INSERT INTO attempts.attempts (exam_id, user_id, attempt_number)"
+	  " SELECT $1::uuid, gen_random_uuid(), 1 FROM generate_series(1, 300 + ("
+	  "SELECT (count(*) / 4)::int FROM attempts.attempts))",
+	  exam);
+	V0("SELECT pg_stat_force_next_flush()");
+	ck_assert_str_eq(V0("SELECT attempts.refresh_statistics()"), "1");
+	/* ANALYZE counted the rows: nothing to do now */
+	V0("SELECT pg_stat_force_next_flush()");
+	ck_assert_str_eq(V0("SELECT attempts.refresh_statistics()"), "0");
+}
+END_TEST
+
 START_TEST(test_migrations_recorded)
 {
 	ck_assert_str_eq(V0("SELECT string_agg(name, ',' ORDER BY name) FROM attempts.schema_migrations "
@@ -2215,6 +2239,7 @@ Suite *sql_suite(void)
 	tcase_add_test(tc, test_coalesced_writes_match_singles);
 	tcase_add_test(tc, test_coalesced_writes_one_notification);
 	tcase_add_test(tc, test_coalesced_reads_match_singles);
+	tcase_add_test(tc, test_refresh_statistics);
 	tcase_add_test(tc, test_migrations_recorded);
 	suite_add_tcase(s, tc);
 
