@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "blocking.h"
+#include "clock.h"
 #include "fcgi_proto.h"
 #include "log.h"
 
