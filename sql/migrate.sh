@@ -2,8 +2,10 @@
 # sql/migrate.sh [conninfo] — brings a database up to date with sql/:
 # every numbered migration (NNN_*.sql) not yet recorded in
 # attempts.schema_migrations, once each, in name order, each together with
-# its record in one transaction; then each repeatable file (attempt_rpcs.sql,
-# attempt_optimization_rpcs.sql) whose SHA-256 differs from the recorded one.
+# its record in one transaction; then each repeatable file of functions
+# (the list below, in its order: a file's LANGUAGE sql bodies may use the
+# functions of the files before it) whose SHA-256 differs from the recorded
+# one; then it forgets the records of repeatable files no longer shipped.
 # conninfo defaults to $ATTEMPTS_DB. Prints "applied <file>" per file, or
 # "up to date". The SQL files are found beside this script.
 set -euo pipefail
@@ -72,7 +74,11 @@ for file in "$here"/[0-9][0-9][0-9]_*.sql; do
 	apply_file "$file" "$name" "$sum"
 done
 
-for name in attempt_rpcs.sql attempt_optimization_rpcs.sql; do
+# The functions, split by resource (docs/SQL.md).
+repeatable=(helpers.sql canonical_json.sql attempt_rules.sql uploads.sql
+	attempt_writes.sql attempts.sql exams.sql batch.sql admin.sql)
+
+for name in "${repeatable[@]}"; do
 	file=$here/$name
 	if [ ! -f "$file" ]; then
 		echo "$0: missing $file" >&2
@@ -83,6 +89,17 @@ for name in attempt_rpcs.sql attempt_optimization_rpcs.sql; do
 		continue
 	fi
 	apply_file "$file" "$name" "$sum"
+done
+
+# Records of repeatable files this version no longer has (their functions
+# now live in the files above).
+for name in "${!recorded[@]}"; do
+	case $name in [0-9][0-9][0-9]_*.sql) continue ;; esac
+	case " ${repeatable[*]} " in *" $name "*) continue ;; esac
+	"${PSQL[@]}" -v mname="$name" -f - <<'SQL'
+DELETE FROM attempts.schema_migrations WHERE name = :'mname';
+SQL
+	echo "forgot $name"
 done
 
 if [ "$applied" -eq 0 ]; then

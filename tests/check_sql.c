@@ -420,6 +420,28 @@ START_TEST(test_claims_forms)
 }
 END_TEST
 
+/* require_caller, the one check every entry point starts with: the caller
+ * for any role with NULL, forbidden (naming the roles) outside the list,
+ * unauthorized without claims, whatever the list. */
+START_TEST(test_require_caller)
+{
+	const char *u = new_uuid();
+	const char *q = "SELECT concat_ws('|', c.sub, c.role, c.error #>> '{error,code}', "
+			"c.error #>> '{error,message}') FROM attempts.require_caller($1::text[]) c";
+
+	as_on(db, u, "proctor");
+	ck_assert_str_eq(V(q, NULL), fmt("%s|proctor", u));
+	ck_assert_str_eq(V(q, "{proctor,admin}"), fmt("%s|proctor", u));
+	ck_assert_str_eq(V(q, "{admin}"), fmt("%s|proctor|forbidden|admin role required", u));
+	as_on(db, u, "student");
+	ck_assert_str_eq(V(q, "{proctor,admin}"),
+			 fmt("%s|student|forbidden|proctor or admin role required", u));
+	V0("RESET request.jwt.claims");
+	ck_assert_str_eq(V(q, NULL), "unauthorized|missing or invalid request.jwt.claims");
+	ck_assert_str_eq(V(q, "{admin}"), "unauthorized|missing or invalid request.jwt.claims");
+}
+END_TEST
+
 /* ------------------------------------------------------------ exams */
 
 START_TEST(test_create_exam_defaults)
@@ -2053,7 +2075,8 @@ START_TEST(test_migrations_recorded)
 {
 	ck_assert_str_eq(V0("SELECT string_agg(name, ',' ORDER BY name) FROM attempts.schema_migrations "
 			    "WHERE checksum ~ '^[0-9a-f]{64}$'"),
-			 "001_schema.sql,002_body_bytes.sql,003_changes_per_statement.sql,attempt_optimization_rpcs.sql,attempt_rpcs.sql");
+			 "001_schema.sql,002_body_bytes.sql,003_changes_per_statement.sql,admin.sql,attempt_rules.sql,"
+			 "attempt_writes.sql,attempts.sql,batch.sql,canonical_json.sql,exams.sql,helpers.sql,uploads.sql");
 	/* every plpgsql function (the RPCs) carries the fixed search_path */
 	ck_assert_str_eq(V0("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
 			    "JOIN pg_language l ON l.oid = p.prolang "
@@ -2146,6 +2169,7 @@ Suite *sql_suite(void)
 	tc = tcase("exams");
 	tcase_add_test(tc, test_unauthorized);
 	tcase_add_test(tc, test_claims_forms);
+	tcase_add_test(tc, test_require_caller);
 	tcase_add_test(tc, test_create_exam_defaults);
 	tcase_add_test(tc, test_create_exam_fields);
 	tcase_add_test(tc, test_create_exam_forbidden);

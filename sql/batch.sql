@@ -1,24 +1,22 @@
--- attempt_optimization_rpcs.sql — batch, statistics, validation and preload
--- RPC functions (docs/API.md §6 batch/stats/optimize, §9). Repeatable: only
--- CREATE OR REPLACE (and DROP IF EXISTS of a signature that changed),
--- re-applied by sql/migrate.sh whenever this file changes.
--- Builds on the helpers of attempt_rpcs.sql.
+-- batch.sql — batch functions (docs/API.md §6 batch): many items of one
+-- caller in one call. Repeatable: only CREATE OR REPLACE (and DROP IF
+-- EXISTS of a signature that changed), re-applied by sql/migrate.sh
+-- whenever this file changes; sql/migrate.sh applies the files in the order
+-- its list gives.
 --
 -- Batch functions answer one element per input item, in input order, in one
 -- statement; an item fails alone (an attempt the caller may not touch is
 -- not_found, as for a single call). Only a caller who may not use the
 -- function at all gets a single error object instead of an array.
-
------------------------------------------------------------------- helpers
-
--- p_error ({"error": ...}) with details.field, if any, prefixed by p_prefix
--- and a dot: "answers" -> "data[3].answers".
+--
 -- The LANGUAGE sql helpers carry no SET search_path: a function with a SET
 -- clause cannot be inlined, and inlining makes them several times cheaper.
 -- They run inside the entry points (plpgsql, SET search_path = pg_catalog,
 -- attempts), and their bodies are checked at creation under this path:
 SET search_path = pg_catalog, attempts;
 
+-- p_error ({"error": ...}) with details.field, if any, prefixed by p_prefix
+-- and a dot: "answers" -> "data[3].answers".
 CREATE OR REPLACE FUNCTION attempts.prefix_field(p_error jsonb, p_prefix text)
 RETURNS jsonb
 LANGUAGE sql STABLE
@@ -225,8 +223,6 @@ BEGIN
 END
 $$;
 
------------------------------------------------------------------- batch functions
-
 -- Saves many attempts, each exactly as save_attempt (owner only) with
 -- {"attempt_id", "answers", "auto_save_data", "expected_version"}. Returns
 -- [{"attempt_id", "success": true, "version"} | {"attempt_id", "success": false, "error"}].
@@ -240,14 +236,15 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, attempts
 AS $$
 DECLARE
+    v_err jsonb;
     v_sub uuid;
     v_role text;
     v_ids uuid[];
     v_limit int := coalesce(p_max_answers_bytes, 524288);
 BEGIN
-    SELECT c.sub, c.role INTO v_sub, v_role FROM caller() c;
-    IF v_sub IS NULL THEN
-        RETURN unauthorized();
+    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller(NULL) c;
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
     END IF;
     IF jsonb_typeof(p_operations) IS DISTINCT FROM 'array' THEN
         RETURN invalid('data', 'data must be an array');
@@ -281,13 +278,14 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, attempts
 AS $$
 DECLARE
+    v_err jsonb;
     v_sub uuid;
     v_role text;
     v_bytes bigint;
 BEGIN
-    SELECT c.sub, c.role INTO v_sub, v_role FROM caller() c;
-    IF v_sub IS NULL THEN
-        RETURN unauthorized();
+    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller(NULL) c;
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
     END IF;
     IF p_max_bytes IS NOT NULL THEN
         SELECT coalesce(sum(CASE WHEN p_info OR access_error(a, v_sub, v_role, 'read') IS NOT NULL
@@ -347,6 +345,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, attempts
 AS $$
 DECLARE
+    v_err jsonb;
     v_sub uuid;
     v_role text;
     v_item jsonb;
@@ -356,9 +355,9 @@ DECLARE
     v_res jsonb;
     v_out jsonb := '[]';
 BEGIN
-    SELECT c.sub, c.role INTO v_sub, v_role FROM caller() c;
-    IF v_sub IS NULL THEN
-        RETURN unauthorized();
+    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller(NULL) c;
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
     END IF;
     IF jsonb_typeof(p_batch) IS DISTINCT FROM 'array' THEN
         RETURN invalid('data', 'data must be an array');
@@ -393,6 +392,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, attempts
 AS $$
 DECLARE
+    v_err jsonb;
     v_sub uuid;
     v_role text;
     v_id uuid;
@@ -400,12 +400,9 @@ DECLARE
     v_already boolean;
     v_out jsonb := '[]';
 BEGIN
-    SELECT c.sub, c.role INTO v_sub, v_role FROM caller() c;
-    IF v_sub IS NULL THEN
-        RETURN unauthorized();
-    END IF;
-    IF v_role NOT IN ('proctor', 'admin') THEN
-        RETURN err('forbidden', 'proctor or admin role required');
+    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller('{proctor,admin}') c;
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
     END IF;
     PERFORM lock_attempts(p_attempt_ids, v_sub, true);
     FOR v_id IN SELECT u.id FROM unnest(p_attempt_ids) WITH ORDINALITY AS u(id, ord)
@@ -428,126 +425,6 @@ BEGIN
 END
 $$;
 
------------------------------------------------------------------- statistics
-
--- Statistics of an exam for a proctor/admin: {"exam_id", "total",
--- "in_progress", "submitted", "avg_duration_s", "median_duration_s" (of the
--- submitted attempts, null if none), "avg_answered" (keys in answers, over
--- all attempts), "last_activity_at"}. Durations are seconds, 3 decimals.
-CREATE OR REPLACE FUNCTION attempts.get_attempt_statistics(p_exam_id uuid)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
-DECLARE
-    v_role text;
-BEGIN
-    SELECT c.role INTO v_role FROM caller() c;
-    IF v_role IS NULL THEN
-        RETURN unauthorized();
-    END IF;
-    IF v_role NOT IN ('proctor', 'admin') THEN
-        RETURN err('forbidden', 'proctor or admin role required');
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM attempts.exams WHERE exam_id = p_exam_id) THEN
-        RETURN err('not_found', 'exam not found');
-    END IF;
-    RETURN (
-        SELECT jsonb_build_object(
-            'exam_id', p_exam_id,
-            'total', count(*),
-            'in_progress', count(*) FILTER (WHERE s.status = 'in_progress'),
-            'submitted', count(*) FILTER (WHERE s.status = 'submitted'),
-            'avg_duration_s', round(avg(s.duration_s), 3),
-            'median_duration_s', round((percentile_cont(0.5) WITHIN GROUP (ORDER BY s.duration_s))::numeric, 3),
-            'avg_answered', round(avg(s.answered), 3),
-            'last_activity_at', ts(max(s.last_activity_at)))
-          FROM (SELECT a.status, a.last_activity_at,
-                       (SELECT count(*) FROM jsonb_object_keys(a.answers)) AS answered,
-                       CASE WHEN a.status = 'submitted'
-                            THEN extract(epoch FROM a.submitted_at - a.started_at) END AS duration_s
-                  FROM attempts.attempts a WHERE a.exam_id = p_exam_id) AS s);
-END
-$$;
-
--- The attempts in progress of an exam for a proctor/admin, oldest first:
--- {"exam_id", "attempts": [{"attempt_id", "user_id", "started_at",
--- "last_activity_at", "time_remaining_s", "version", "answered_count"}]}.
-CREATE OR REPLACE FUNCTION attempts.get_active_attempts(p_exam_id uuid)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
-DECLARE
-    v_role text;
-BEGIN
-    SELECT c.role INTO v_role FROM caller() c;
-    IF v_role IS NULL THEN
-        RETURN unauthorized();
-    END IF;
-    IF v_role NOT IN ('proctor', 'admin') THEN
-        RETURN err('forbidden', 'proctor or admin role required');
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM attempts.exams WHERE exam_id = p_exam_id) THEN
-        RETURN err('not_found', 'exam not found');
-    END IF;
-    RETURN jsonb_build_object('exam_id', p_exam_id, 'attempts', coalesce((
-        SELECT jsonb_agg(jsonb_build_object(
-                   'attempt_id', a.attempt_id,
-                   'user_id', a.user_id,
-                   'started_at', ts(a.started_at),
-                   'last_activity_at', ts(a.last_activity_at),
-                   'time_remaining_s', time_remaining_s(a),
-                   'version', a.version,
-                   'answered_count', (SELECT count(*) FROM jsonb_object_keys(a.answers)))
-                 ORDER BY a.started_at, a.attempt_id)
-          FROM attempts.attempts a
-         WHERE a.exam_id = p_exam_id AND a.status = 'in_progress'), '[]'::jsonb));
-END
-$$;
-
------------------------------------------------------------------- validation
-
--- Whether the owner may upload a file of p_content_type and p_size_bytes
--- (each optional) to the attempt: {"valid": true, "max_bytes",
--- "allowed_types", "upload_count"}, or attempt_submitted, attempt_closed,
--- unsupported_media_type, payload_too_large, validation_failed (20 uploads).
--- Writes nothing.
-CREATE OR REPLACE FUNCTION attempts.validate_attempt_upload(p_attempt_id uuid,
-                                                            p_content_type text DEFAULT NULL,
-                                                            p_size_bytes bigint DEFAULT NULL)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
-DECLARE
-    v_sub uuid;
-    v_role text;
-    v_a attempts.attempts;
-    v_err jsonb;
-BEGIN
-    SELECT c.sub, c.role INTO v_sub, v_role FROM caller() c;
-    IF v_sub IS NULL THEN
-        RETURN unauthorized();
-    END IF;
-    SELECT * INTO v_a FROM attempts.attempts WHERE attempt_id = p_attempt_id;
-    v_err := access_error(v_a, v_sub, v_role, 'owner');
-    IF v_err IS NULL THEN
-        v_err := upload_check(v_a, p_content_type, p_size_bytes);
-    END IF;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    RETURN (SELECT jsonb_build_object(
-                'valid', true,
-                'max_bytes', e.upload_max_bytes,
-                'allowed_types', to_jsonb(e.upload_allowed_types),
-                'upload_count', (SELECT count(*) FROM attempts.attempt_uploads u
-                                 WHERE u.attempt_id = v_a.attempt_id))
-              FROM attempts.exams e WHERE e.exam_id = v_a.exam_id);
-END
-$$;
-
 -- For each attempt (read access) {"attempt_id", "valid", "problems"}, or
 -- {"attempt_id", "error"} (not_found); in input order.
 CREATE OR REPLACE FUNCTION attempts.validate_multiple_attempts(p_attempt_ids uuid[])
@@ -556,12 +433,13 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, attempts
 AS $$
 DECLARE
+    v_err jsonb;
     v_sub uuid;
     v_role text;
 BEGIN
-    SELECT c.sub, c.role INTO v_sub, v_role FROM caller() c;
-    IF v_sub IS NULL THEN
-        RETURN unauthorized();
+    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller(NULL) c;
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
     END IF;
     RETURN coalesce((
         SELECT jsonb_agg(CASE WHEN access_error(a, v_sub, v_role, 'read') IS NULL
@@ -574,90 +452,5 @@ BEGIN
           FROM unnest(p_attempt_ids) WITH ORDINALITY AS u(id, ord)
           LEFT JOIN attempts.attempts a ON a.attempt_id = u.id
           LEFT JOIN attempts.exams e ON e.exam_id = a.exam_id), '[]'::jsonb);
-END
-$$;
-
------------------------------------------------------------------- cache support
-
--- The states of the attempts in progress of the given exams (admin), oldest
--- first, for a worker to preload its cache in one query.
-CREATE OR REPLACE FUNCTION attempts.preload_attempt_states(p_exam_ids uuid[])
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
-DECLARE
-    v_role text;
-BEGIN
-    SELECT c.role INTO v_role FROM caller() c;
-    IF v_role IS NULL THEN
-        RETURN unauthorized();
-    END IF;
-    IF v_role <> 'admin' THEN
-        RETURN err('forbidden', 'admin role required');
-    END IF;
-    RETURN coalesce((
-        SELECT jsonb_agg(attempt_state_json(a) ORDER BY a.started_at, a.attempt_id)
-          FROM attempts.attempts a
-         WHERE a.exam_id = ANY (p_exam_ids) AND a.status = 'in_progress'), '[]'::jsonb);
-END
-$$;
-
--- Tells every worker to clear its cache (NOTIFY attempts_clear_cache with
--- the sender's backend pid, delivered at commit); admin. {"broadcast": true}.
-CREATE OR REPLACE FUNCTION attempts.broadcast_clear_cache()
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
-DECLARE
-    v_role text;
-BEGIN
-    SELECT c.role INTO v_role FROM caller() c;
-    IF v_role IS NULL THEN
-        RETURN unauthorized();
-    END IF;
-    IF v_role <> 'admin' THEN
-        RETURN err('forbidden', 'admin role required');
-    END IF;
-    PERFORM pg_notify('attempts_clear_cache', pg_backend_pid()::text);
-    RETURN jsonb_build_object('broadcast', true);
-END
-$$;
-
--- analyze_observations(): what PostgreSQL's statistics views say about the
--- service's tables, for the optimize "analyze" operation (admin only):
--- {"pg_stat_statements": bool, "buffer_hit_ratio": n|null,
---  "tables": [{"table", "seq_scan", "seq_tup_read", "idx_scan", "n_live_tup"}]}
-CREATE OR REPLACE FUNCTION attempts.analyze_observations()
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
-DECLARE
-    v_role text;
-BEGIN
-    SELECT c.role INTO v_role FROM caller() c;
-    IF v_role IS NULL THEN
-        RETURN unauthorized();
-    END IF;
-    IF v_role <> 'admin' THEN
-        RETURN err('forbidden', 'admin role required');
-    END IF;
-    RETURN jsonb_build_object(
-        'pg_stat_statements',
-            EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'),
-        'buffer_hit_ratio',
-            (SELECT CASE WHEN blks_hit + blks_read > 0
-                         THEN round(blks_hit::numeric / (blks_hit + blks_read), 4) END
-               FROM pg_stat_database WHERE datname = current_database()),
-        'tables',
-            COALESCE((SELECT jsonb_agg(jsonb_build_object(
-                                'table', relname, 'seq_scan', seq_scan,
-                                'seq_tup_read', seq_tup_read,
-                                'idx_scan', COALESCE(idx_scan, 0),
-                                'n_live_tup', n_live_tup) ORDER BY relname)
-                        FROM pg_stat_user_tables WHERE schemaname = 'attempts'),
-                     '[]'::jsonb));
 END
 $$;

@@ -1,0 +1,230 @@
+-- exams.sql — exams (create, read) and a proctor's view of one exam:
+-- statistics and the active attempts (docs/API.md §5, §8). Repeatable: only
+-- CREATE OR REPLACE (and DROP IF EXISTS of a signature that changed),
+-- re-applied by sql/migrate.sh whenever this file changes; sql/migrate.sh
+-- applies the files in the order its list gives.
+--
+-- The LANGUAGE sql helpers carry no SET search_path: a function with a SET
+-- clause cannot be inlined, and inlining makes them several times cheaper.
+-- They run inside the entry points (plpgsql, SET search_path = pg_catalog,
+-- attempts), and their bodies are checked at creation under this path:
+SET search_path = pg_catalog, attempts;
+
+-- The exam object of API.md §5.
+CREATE OR REPLACE FUNCTION attempts.exam_json(e attempts.exams)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT jsonb_build_object(
+        'exam_id', e.exam_id,
+        'title', e.title,
+        'time_limit_s', e.time_limit_s,
+        'grace_s', e.grace_s,
+        'max_attempts', e.max_attempts,
+        'opens_at', attempts.ts(e.opens_at),
+        'closes_at', attempts.ts(e.closes_at),
+        'upload', jsonb_build_object('max_bytes', e.upload_max_bytes,
+                                     'allowed_types', to_jsonb(e.upload_allowed_types)))
+$$;
+
+-- Creates an exam from the fields of API.md §5 (defaults for the absent or
+-- null ones; a partial "upload" keeps the other defaults). Proctor/admin.
+-- Returns the exam object, or validation_failed naming the field.
+CREATE OR REPLACE FUNCTION attempts.create_exam(p_exam jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_err jsonb;
+    v_sub uuid;
+    v_role text;
+    v_e attempts.exams;
+    v_v jsonb;
+    v_upload jsonb;
+    v_type jsonb;
+    v_i int := 0;
+    v_types text[] := '{}';
+BEGIN
+    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller('{proctor,admin}') c;
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
+    END IF;
+    IF jsonb_typeof(p_exam) IS DISTINCT FROM 'object' THEN
+        RETURN invalid('body', 'the exam must be a JSON object');
+    END IF;
+
+    v_v := p_exam -> 'title';
+    IF jsonb_typeof(v_v) IS DISTINCT FROM 'string'
+       OR char_length(v_v #>> '{}') NOT BETWEEN 1 AND 500 OR btrim(v_v #>> '{}') = '' THEN
+        RETURN invalid('title', 'title is required: 1..500 characters, not blank');
+    END IF;
+    v_e.title := v_v #>> '{}';
+
+    v_v := nullif(p_exam -> 'time_limit_s', 'null'::jsonb);
+    v_e.time_limit_s := json_int(v_v, 1, 604800);
+    IF v_v IS NOT NULL AND v_e.time_limit_s IS NULL THEN
+        RETURN invalid('time_limit_s', 'time_limit_s must be null or an integer 1..604800');
+    END IF;
+
+    v_v := nullif(p_exam -> 'grace_s', 'null'::jsonb);
+    v_e.grace_s := coalesce(json_int(v_v, 0, 86400), 0);
+    IF v_v IS NOT NULL AND json_int(v_v, 0, 86400) IS NULL THEN
+        RETURN invalid('grace_s', 'grace_s must be an integer 0..86400');
+    END IF;
+
+    v_v := nullif(p_exam -> 'max_attempts', 'null'::jsonb);
+    v_e.max_attempts := coalesce(json_int(v_v, 1, 1000), 1);
+    IF v_v IS NOT NULL AND json_int(v_v, 1, 1000) IS NULL THEN
+        RETURN invalid('max_attempts', 'max_attempts must be an integer 1..1000');
+    END IF;
+
+    v_v := nullif(p_exam -> 'opens_at', 'null'::jsonb);
+    IF v_v IS NOT NULL THEN
+        v_e.opens_at := CASE WHEN jsonb_typeof(v_v) = 'string' THEN try_ts(v_v #>> '{}') END;
+        IF v_e.opens_at IS NULL THEN
+            RETURN invalid('opens_at', 'opens_at must be null or an RFC 3339 timestamp');
+        END IF;
+    END IF;
+    v_v := nullif(p_exam -> 'closes_at', 'null'::jsonb);
+    IF v_v IS NOT NULL THEN
+        v_e.closes_at := CASE WHEN jsonb_typeof(v_v) = 'string' THEN try_ts(v_v #>> '{}') END;
+        IF v_e.closes_at IS NULL THEN
+            RETURN invalid('closes_at', 'closes_at must be null or an RFC 3339 timestamp');
+        END IF;
+    END IF;
+    IF v_e.closes_at <= v_e.opens_at THEN
+        RETURN invalid('closes_at', 'closes_at must be later than opens_at');
+    END IF;
+
+    v_e.upload_max_bytes := 10485760;
+    v_e.upload_allowed_types := '{application/pdf,image/png,image/jpeg,text/plain}';
+    v_upload := nullif(p_exam -> 'upload', 'null'::jsonb);
+    IF v_upload IS NOT NULL AND jsonb_typeof(v_upload) <> 'object' THEN
+        RETURN invalid('upload', 'upload must be an object');
+    END IF;
+    v_v := nullif(v_upload -> 'max_bytes', 'null'::jsonb);
+    IF v_v IS NOT NULL THEN
+        v_e.upload_max_bytes := json_int(v_v, 1, 1073741824);
+        IF v_e.upload_max_bytes IS NULL THEN
+            RETURN invalid('upload.max_bytes', 'upload.max_bytes must be an integer 1..1073741824');
+        END IF;
+    END IF;
+    v_v := nullif(v_upload -> 'allowed_types', 'null'::jsonb);
+    IF v_v IS NOT NULL THEN
+        IF jsonb_typeof(v_v) <> 'array' OR jsonb_array_length(v_v) NOT BETWEEN 1 AND 100 THEN
+            RETURN invalid('upload.allowed_types', 'upload.allowed_types must be an array of 1..100 media types');
+        END IF;
+        FOR v_type IN SELECT value FROM jsonb_array_elements(v_v) LOOP
+            IF jsonb_typeof(v_type) <> 'string'
+               OR lower(v_type #>> '{}') !~ '^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$' THEN
+                RETURN invalid('upload.allowed_types[' || v_i || ']', 'a media type is type/subtype');
+            END IF;
+            IF NOT lower(v_type #>> '{}') = ANY (v_types) THEN
+                v_types := v_types || lower(v_type #>> '{}');
+            END IF;
+            v_i := v_i + 1;
+        END LOOP;
+        v_e.upload_allowed_types := v_types;
+    END IF;
+
+    INSERT INTO attempts.exams (title, time_limit_s, grace_s, max_attempts, opens_at, closes_at,
+                                upload_max_bytes, upload_allowed_types, created_by)
+    VALUES (v_e.title, v_e.time_limit_s, v_e.grace_s, v_e.max_attempts, v_e.opens_at,
+            v_e.closes_at, v_e.upload_max_bytes, v_e.upload_allowed_types, v_sub)
+    RETURNING * INTO v_e;
+    RETURN exam_json(v_e);
+END
+$$;
+
+-- The exam object; any signed-in caller. not_found if there is no such exam.
+CREATE OR REPLACE FUNCTION attempts.get_exam(p_exam_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_err jsonb;
+    v_e attempts.exams;
+BEGIN
+    v_err := (SELECT c.error FROM require_caller(NULL) c);
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
+    END IF;
+    SELECT * INTO v_e FROM attempts.exams WHERE exam_id = p_exam_id;
+    IF NOT FOUND THEN
+        RETURN err('not_found', 'exam not found');
+    END IF;
+    RETURN exam_json(v_e);
+END
+$$;
+
+-- Statistics of an exam for a proctor/admin: {"exam_id", "total",
+-- "in_progress", "submitted", "avg_duration_s", "median_duration_s" (of the
+-- submitted attempts, null if none), "avg_answered" (keys in answers, over
+-- all attempts), "last_activity_at"}. Durations are seconds, 3 decimals.
+CREATE OR REPLACE FUNCTION attempts.get_attempt_statistics(p_exam_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_err jsonb;
+BEGIN
+    SELECT c.error INTO v_err FROM require_caller('{proctor,admin}') c;
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM attempts.exams WHERE exam_id = p_exam_id) THEN
+        RETURN err('not_found', 'exam not found');
+    END IF;
+    RETURN (
+        SELECT jsonb_build_object(
+            'exam_id', p_exam_id,
+            'total', count(*),
+            'in_progress', count(*) FILTER (WHERE s.status = 'in_progress'),
+            'submitted', count(*) FILTER (WHERE s.status = 'submitted'),
+            'avg_duration_s', round(avg(s.duration_s), 3),
+            'median_duration_s', round((percentile_cont(0.5) WITHIN GROUP (ORDER BY s.duration_s))::numeric, 3),
+            'avg_answered', round(avg(s.answered), 3),
+            'last_activity_at', ts(max(s.last_activity_at)))
+          FROM (SELECT a.status, a.last_activity_at,
+                       (SELECT count(*) FROM jsonb_object_keys(a.answers)) AS answered,
+                       CASE WHEN a.status = 'submitted'
+                            THEN extract(epoch FROM a.submitted_at - a.started_at) END AS duration_s
+                  FROM attempts.attempts a WHERE a.exam_id = p_exam_id) AS s);
+END
+$$;
+
+-- The attempts in progress of an exam for a proctor/admin, oldest first:
+-- {"exam_id", "attempts": [{"attempt_id", "user_id", "started_at",
+-- "last_activity_at", "time_remaining_s", "version", "answered_count"}]}.
+CREATE OR REPLACE FUNCTION attempts.get_active_attempts(p_exam_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_err jsonb;
+BEGIN
+    SELECT c.error INTO v_err FROM require_caller('{proctor,admin}') c;
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM attempts.exams WHERE exam_id = p_exam_id) THEN
+        RETURN err('not_found', 'exam not found');
+    END IF;
+    RETURN jsonb_build_object('exam_id', p_exam_id, 'attempts', coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'attempt_id', a.attempt_id,
+                   'user_id', a.user_id,
+                   'started_at', ts(a.started_at),
+                   'last_activity_at', ts(a.last_activity_at),
+                   'time_remaining_s', time_remaining_s(a),
+                   'version', a.version,
+                   'answered_count', (SELECT count(*) FROM jsonb_object_keys(a.answers)))
+                 ORDER BY a.started_at, a.attempt_id)
+          FROM attempts.attempts a
+         WHERE a.exam_id = p_exam_id AND a.status = 'in_progress'), '[]'::jsonb));
+END
+$$;
