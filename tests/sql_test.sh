@@ -12,8 +12,8 @@ srcdir=${srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 builddir=${builddir:-.}
 check_sql=${CHECK_SQL:-$builddir/tests/check_sql}
 
-# shellcheck source=tests/lib/pg.sh
-. "$srcdir/tests/lib/pg.sh"
+# shellcheck source=lib/sh/pg.sh
+. "$srcdir/lib/sh/pg.sh"
 
 if ! bindir=$(pg_bindir) || [ ! -x "$bindir/postgres" ] || [ ! -x "$bindir/psql" ]; then
 	echo "sql_test: SKIP: PostgreSQL server binaries (initdb, postgres, psql) not found"

@@ -110,7 +110,8 @@ SPAWN=$(need spawn-fcgi spawn-fcgi)
 MULTIWATCH=$(need multiwatch multiwatch)
 CURL=$(need curl curl)
 JQ=$(need jq jq)
-. "$repo/tests/lib/pg.sh"
+# shellcheck source=lib/sh/pg.sh
+. "$repo/lib/sh/pg.sh"
 PG_BIN=$(pg_bindir) || die "PostgreSQL 15 not found (Debian package: postgresql-15)"
 PSQL=$PG_BIN/psql
 PGBENCH=$PG_BIN/pgbench

@@ -53,8 +53,8 @@ done
 [[ -f $MODS/mod_fcgid.so ]] || skip "$MODS/mod_fcgid.so missing (Debian: libapache2-mod-fcgid)"
 command -v curl >/dev/null 2>&1 || skip "curl not installed"
 command -v jq >/dev/null 2>&1 || skip "jq not installed (Debian: jq)"
-# shellcheck source=tests/lib/pg.sh
-. "$srcdir/tests/lib/pg.sh"
+# shellcheck source=lib/sh/pg.sh
+. "$srcdir/lib/sh/pg.sh"
 pg_bindir >/dev/null 2>&1 || skip "PostgreSQL server (initdb) not installed (Debian: postgresql-15)"
 if ((EUID == 0)) && ! id postgres >/dev/null 2>&1; then
 	skip "running as root but there is no postgres user to run the server"

@@ -9,7 +9,7 @@
 #   have_tool NAME      true if NAME is on PATH or in /usr/sbin or /sbin
 #   stack_need_tools    skips (77) unless nginx, spawn-fcgi, multiwatch, curl
 #                       and a PostgreSQL server are there; sources
-#                       $srcdir/tests/lib/pg.sh (after stack_locate)
+#                       $srcdir/lib/sh/pg.sh (after stack_locate)
 #   stack_need_psql     sets PSQL to psql's path; skips (77) without one
 #   stack_isolate_env   unsets every ATTEMPTS_* variable of the caller
 #   port_free PORT      true if TCP port PORT on 127.0.0.1 has no listener
@@ -69,8 +69,8 @@ stack_need_tools() {
 	have_tool spawn-fcgi || skip "spawn-fcgi not installed"
 	have_tool multiwatch || skip "multiwatch not installed"
 	have_tool curl || skip "curl not installed"
-	# shellcheck source=tests/lib/pg.sh
-	. "$srcdir/tests/lib/pg.sh"
+	# shellcheck source=lib/sh/pg.sh
+	. "$srcdir/lib/sh/pg.sh"
 	pg_bindir >/dev/null 2>&1 || skip "PostgreSQL server (initdb) not installed (Debian: postgresql-15)"
 }
 
