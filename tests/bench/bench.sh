@@ -112,6 +112,8 @@ CURL=$(need curl curl)
 JQ=$(need jq jq)
 # shellcheck source=lib/sh/proc.sh
 . "$repo/lib/sh/proc.sh"
+# shellcheck source=lib/sh/port.sh
+. "$repo/lib/sh/port.sh"
 # shellcheck source=lib/sh/template.sh
 . "$repo/lib/sh/template.sh"
 # shellcheck source=lib/sh/pg.sh
@@ -122,21 +124,6 @@ PGBENCH=$PG_BIN/pgbench
 [[ -x $PGBENCH ]] || PGBENCH=$(need pgbench postgresql-client-15)
 FCGI_BIN=$(abspath "${ATTEMPTS_FCGI_BIN:-$repo/cgi-bin/attempts.fcgi}")
 [[ -x $FCGI_BIN ]] || die "worker binary $FCGI_BIN missing: build first (./dev bench builds)"
-
-# ------------------------------------------------------------------ ports
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# Prints the first free port from $1 on, skipping those listed after it.
-free_port() {
-	local p=$1 skip
-	shift
-	for ((; p < 65535; p++)); do
-		for skip in "$@"; do [[ $p == "$skip" ]] && continue 2; done
-		port_free "$p" && { echo "$p"; return 0; }
-	done
-	return 1
-}
 
 # ------------------------------------------------------------------ the stack
 

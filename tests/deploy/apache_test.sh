@@ -57,6 +57,8 @@ command -v jq >/dev/null 2>&1 || skip "jq not installed (Debian: jq)"
 . "$srcdir/lib/sh/pg.sh"
 # shellcheck source=lib/sh/proc.sh
 . "$srcdir/lib/sh/proc.sh"
+# shellcheck source=lib/sh/port.sh
+. "$srcdir/lib/sh/port.sh"
 # shellcheck source=lib/sh/template.sh
 . "$srcdir/lib/sh/template.sh"
 pg_bindir >/dev/null 2>&1 || skip "PostgreSQL server (initdb) not installed (Debian: postgresql-15)"
@@ -87,30 +89,6 @@ if ((EUID == 0)); then
 	done
 	[[ -n $run_user ]] || skip "running as root but there is neither a www-data nor a nobody user for Apache's children"
 fi
-
-# True if TCP port $1 on 127.0.0.1 has no listener.
-port_free() {
-	if command -v ss >/dev/null 2>&1; then
-		[[ -z $(ss -ltnH "sport = :$1" 2>/dev/null) ]]
-	else
-		! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-	fi
-}
-
-# Prints the first free port from $1 upward, skipping those in $taken.
-taken=' '
-free_port() {
-	local p
-	for ((p = $1; p < $1 + 1000; p++)); do
-		[[ $taken == *" $p "* ]] && continue
-		if port_free "$p"; then
-			taken+="$p "
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
 
 # Prints the pids of live processes whose command line starts with $1.
 pids_running() {

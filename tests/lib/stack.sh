@@ -2,9 +2,10 @@
 # tests/lib/stack.sh — helpers shared by the tests that start the whole
 # embedded stack (tests/e2e/e2e_test.sh, resilience_test.sh,
 # security_test.sh, coalesce_test.sh, tests/bench/examday.sh). Source it;
-# it sources lib/sh/proc.sh (read_pid, alive, children_of, ...) and
-# lib/sh/pg.sh (pg_cluster_*), defines functions, sets the check counters
-# n_pass/n_fail to 0 and sets no shell options of its own.
+# it sources lib/sh/proc.sh (read_pid, alive, children_of, ...),
+# lib/sh/port.sh (port_free, free_port) and lib/sh/pg.sh (pg_cluster_*),
+# defines functions, sets the check counters n_pass/n_fail to 0 and sets no
+# shell options of its own.
 #
 #   stack_locate        sets srcdir, builddir and fcgi_bin (see below)
 #   skip REASON...      prints "SKIP: REASON" and exits 77
@@ -13,8 +14,6 @@
 #                       and a PostgreSQL server are there
 #   stack_need_psql     sets PSQL to psql's path; skips (77) without one
 #   stack_isolate_env   unsets every ATTEMPTS_* variable of the caller
-#   port_free PORT      true if TCP port PORT on 127.0.0.1 has no listener
-#   free_port FROM      prints the first free port from FROM upward
 #   stack_pick_ports TCP_FROM PG_FROM
 #                       sets port (nginx) and pgport (PostgreSQL) to free
 #                       ports from those upward; exits 99 if there is none
@@ -29,6 +28,8 @@
 
 # shellcheck source=lib/sh/proc.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../lib/sh/proc.sh"
+# shellcheck source=lib/sh/port.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../lib/sh/port.sh"
 # shellcheck source=lib/sh/pg.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../lib/sh/pg.sh"
 
@@ -89,28 +90,6 @@ stack_isolate_env() {
 		ATTEMPTS_*) unset "$v" ;;
 		esac
 	done
-}
-
-# True if TCP port $1 on 127.0.0.1 has no listener.
-port_free() {
-	if command -v ss >/dev/null 2>&1; then
-		[[ -z $(ss -ltnH "sport = :$1" 2>/dev/null) ]]
-	else
-		! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-	fi
-}
-
-# Prints the first free port from $1 upward whose unix socket name is free
-# too (PostgreSQL's port numbers name sockets only).
-free_port() {
-	local p
-	for ((p = $1; p < $1 + 1000; p++)); do
-		if port_free "$p" && [[ ! -e /tmp/.s.PGSQL.$p ]]; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
 }
 
 # Sets port (for nginx) and pgport (PostgreSQL's socket) to the first free
