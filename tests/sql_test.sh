@@ -12,8 +12,10 @@ srcdir=${srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 builddir=${builddir:-.}
 check_sql=${CHECK_SQL:-$builddir/tests/check_sql}
 
-# shellcheck source=tests/lib/pg.sh
-. "$srcdir/tests/lib/pg.sh"
+# shellcheck source=lib/sh/pg.sh
+. "$srcdir/lib/sh/pg.sh"
+# shellcheck source=lib/sh/port.sh
+. "$srcdir/lib/sh/port.sh"
 
 if ! bindir=$(pg_bindir) || [ ! -x "$bindir/postgres" ] || [ ! -x "$bindir/psql" ]; then
 	echo "sql_test: SKIP: PostgreSQL server binaries (initdb, postgres, psql) not found"
@@ -29,22 +31,6 @@ if [ ! -x "$check_sql" ]; then
 fi
 export PATH="$bindir:$PATH"
 
-# A port whose socket does not exist in the usual places and that nothing
-# listens on over TCP (our server uses a unix socket only, but a clash in
-# lock files or in a developer's head is cheap to avoid).
-free_port() {
-	local port listening
-	listening=$(ss -ltnH 2>/dev/null | awk '{print $4}')
-	for ((port = 55000; port < 56000; port++)); do
-		[ -e "/tmp/.s.PGSQL.$port" ] && continue
-		[ -e "/var/run/postgresql/.s.PGSQL.$port" ] && continue
-		grep -qE "[:.]$port\$" <<<"$listening" && continue
-		echo "$port"
-		return 0
-	done
-	return 1
-}
-
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sql_test.XXXXXX") || exit 99
 chmod 755 "$tmp"
 cleanup() {
@@ -54,7 +40,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port=$(free_port) || {
+# A port whose socket does not exist in the usual places and that nothing
+# listens on over TCP (our server uses a unix socket only, but a clash in
+# lock files or in a developer's head is cheap to avoid).
+port=$(free_port 55000) || {
 	echo "sql_test: no free port in 55000..55999" >&2
 	exit 99
 }

@@ -110,81 +110,20 @@ SPAWN=$(need spawn-fcgi spawn-fcgi)
 MULTIWATCH=$(need multiwatch multiwatch)
 CURL=$(need curl curl)
 JQ=$(need jq jq)
-. "$repo/tests/lib/pg.sh"
+# shellcheck source=lib/sh/proc.sh
+. "$repo/lib/sh/proc.sh"
+# shellcheck source=lib/sh/port.sh
+. "$repo/lib/sh/port.sh"
+# shellcheck source=lib/sh/template.sh
+. "$repo/lib/sh/template.sh"
+# shellcheck source=lib/sh/pg.sh
+. "$repo/lib/sh/pg.sh"
 PG_BIN=$(pg_bindir) || die "PostgreSQL 15 not found (Debian package: postgresql-15)"
 PSQL=$PG_BIN/psql
 PGBENCH=$PG_BIN/pgbench
 [[ -x $PGBENCH ]] || PGBENCH=$(need pgbench postgresql-client-15)
 FCGI_BIN=$(abspath "${ATTEMPTS_FCGI_BIN:-$repo/cgi-bin/attempts.fcgi}")
 [[ -x $FCGI_BIN ]] || die "worker binary $FCGI_BIN missing: build first (./dev bench builds)"
-
-# ------------------------------------------------------------------ processes
-
-read_pid() {
-	local pid=
-	[[ -r $1 ]] && read -r pid <"$1" 2>/dev/null || true
-	is_uint "$pid" && printf '%s\n' "$pid"
-	return 0
-}
-
-alive() {
-	local pid=${1:-} stat
-	is_uint "$pid" || return 1
-	read -r stat 2>/dev/null <"/proc/$pid/stat" || return 1
-	stat=${stat##*) }
-	[[ ${stat:0:1} != Z ]]
-}
-
-children_of() {
-	local want=$1 f stat ppid pid
-	for f in /proc/[0-9]*/stat; do
-		read -r stat 2>/dev/null <"$f" || continue
-		stat=${stat##*) }
-		read -r _ ppid _ <<<"$stat"
-		if [[ $ppid == "$want" ]]; then
-			pid=${f#/proc/}
-			printf '%s\n' "${pid%/stat}"
-		fi
-	done
-}
-
-wait_gone() {
-	local secs=$1 p left i
-	shift
-	for ((i = 0; i <= secs * 10; i++)); do
-		left=0
-		for p in "$@"; do alive "$p" && left=1; done
-		((left)) || return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# Stops PID (and the children it had) with SIGNAL, KILL after 10 s.
-stop_tree() {
-	local pid=$1 sig=$2 kids=()
-	alive "$pid" || return 0
-	mapfile -t kids < <(children_of "$pid")
-	kill "-$sig" "$pid" 2>/dev/null || true
-	if ! wait_gone 10 "$pid" "${kids[@]}"; then
-		warn "pid $pid did not stop: KILL"
-		kill -KILL "$pid" "${kids[@]}" 2>/dev/null || true
-		wait_gone 5 "$pid" "${kids[@]}" || true
-	fi
-}
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# Prints the first free port from $1 on, skipping those listed after it.
-free_port() {
-	local p=$1 skip
-	shift
-	for ((; p < 65535; p++)); do
-		for skip in "$@"; do [[ $p == "$skip" ]] && continue 2; done
-		port_free "$p" && { echo "$p"; return 0; }
-	done
-	return 1
-}
 
 # ------------------------------------------------------------------ the stack
 
@@ -198,9 +137,9 @@ NGINX_DIRS=()
 cleanup() {
 	local rc=$? d
 	set +e
-	[[ -n $BASE_PID ]] && stop_tree "$BASE_PID" TERM
+	[[ -n $BASE_PID ]] && stop_tree "$BASE_PID" TERM 10
 	for d in "${NGINX_DIRS[@]}"; do
-		stop_tree "$(read_pid "$d/nginx.pid")" QUIT
+		stop_tree "$(read_pid "$d/nginx.pid")" QUIT 10
 	done
 	if ((STARTED_STACK && !KEEP)); then
 		say "stopping the stack this run started ($RUN_DIR)"
@@ -215,8 +154,7 @@ trap 'exit 130' INT TERM
 stack_running() {
 	local pid
 	pid=$(read_pid "$RUN_DIR/fcgi.pid")
-	alive "$pid" && grep -qaF multiwatch "/proc/$pid/cmdline" 2>/dev/null &&
-		[[ -S $RUN_DIR/fcgi.sock ]] &&
+	alive "$pid" multiwatch && [[ -S $RUN_DIR/fcgi.sock ]] &&
 		alive "$(read_pid "$RUN_DIR/pg/data/postmaster.pid")"
 }
 
@@ -253,7 +191,7 @@ THREADS=$(env_value ATTEMPTS_THREADS)
 [[ -n $CONNINFO ]] && is_uint "$THREADS" || die "cannot read the workers' settings from $RUN_DIR/env"
 SOCKET=$RUN_DIR/fcgi.sock
 MW_PID=$(read_pid "$RUN_DIR/fcgi.pid")
-worker_pids() { children_of "$MW_PID" | sort -n; }
+worker_pids() { children_of "$MW_PID"; }
 mapfile -t WPIDS < <(worker_pids)
 WORKERS=${#WPIDS[@]}
 ((WORKERS > 0)) || die "no worker processes under multiwatch pid $MW_PID"
@@ -395,16 +333,6 @@ ADMIN_TOKEN=${TOK[0]}
 
 # ------------------------------------------------------------------ nginx x2
 
-fill_template() {
-	local text
-	text=$(cat)
-	while (($# >= 2)); do
-		text=${text//"@$1@"/"$2"}
-		shift 2
-	done
-	printf '%s\n' "$text"
-}
-
 # Writes and starts an nginx like ./dev up's (same templates, same
 # keepalive), listening on PORT, its upstream on SOCK. Its dir: $B/nginx-NAME.
 start_nginx() {
@@ -474,7 +402,7 @@ start_base() {
 
 stop_base() {
 	if [[ -n $BASE_PID ]]; then
-		stop_tree "$BASE_PID" TERM
+		stop_tree "$BASE_PID" TERM 10 || true
 		wait "$BASE_PID" 2>/dev/null || true
 		BASE_PID=''
 	fi

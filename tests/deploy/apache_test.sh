@@ -53,8 +53,14 @@ done
 [[ -f $MODS/mod_fcgid.so ]] || skip "$MODS/mod_fcgid.so missing (Debian: libapache2-mod-fcgid)"
 command -v curl >/dev/null 2>&1 || skip "curl not installed"
 command -v jq >/dev/null 2>&1 || skip "jq not installed (Debian: jq)"
-# shellcheck source=tests/lib/pg.sh
-. "$srcdir/tests/lib/pg.sh"
+# shellcheck source=lib/sh/pg.sh
+. "$srcdir/lib/sh/pg.sh"
+# shellcheck source=lib/sh/proc.sh
+. "$srcdir/lib/sh/proc.sh"
+# shellcheck source=lib/sh/port.sh
+. "$srcdir/lib/sh/port.sh"
+# shellcheck source=lib/sh/template.sh
+. "$srcdir/lib/sh/template.sh"
 pg_bindir >/dev/null 2>&1 || skip "PostgreSQL server (initdb) not installed (Debian: postgresql-15)"
 if ((EUID == 0)) && ! id postgres >/dev/null 2>&1; then
 	skip "running as root but there is no postgres user to run the server"
@@ -84,45 +90,6 @@ if ((EUID == 0)); then
 	[[ -n $run_user ]] || skip "running as root but there is neither a www-data nor a nobody user for Apache's children"
 fi
 
-# True if TCP port $1 on 127.0.0.1 has no listener.
-port_free() {
-	if command -v ss >/dev/null 2>&1; then
-		[[ -z $(ss -ltnH "sport = :$1" 2>/dev/null) ]]
-	else
-		! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-	fi
-}
-
-# Prints the first free port from $1 upward, skipping those in $taken.
-taken=' '
-free_port() {
-	local p
-	for ((p = $1; p < $1 + 1000; p++)); do
-		[[ $taken == *" $p "* ]] && continue
-		if port_free "$p"; then
-			taken+="$p "
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
-read_pid() {
-	local pid=
-	read -r pid 2>/dev/null <"$1" || true
-	[[ $pid =~ ^[0-9]+$ ]] && echo "$pid"
-}
-
-# True if $1 is a live, non-zombie process.
-alive() {
-	local stat
-	[[ ${1:-} =~ ^[0-9]+$ ]] || return 1
-	read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
-	stat=${stat##*) }
-	[[ ${stat:0:1} != Z ]]
-}
-
 # Prints the pids of live processes whose command line starts with $1.
 pids_running() {
 	local f p cmd
@@ -147,15 +114,11 @@ failed_any=0
 # Stops the Apache started from config $1 (its pid file is beside it): -k
 # stop, then KILL by pid what is left after 10 s.
 stop_apache() {
-	local conf=$1 sr pid i
-	sr=$(dirname "$conf")
-	pid=$(read_pid "$sr/httpd.pid")
+	local conf=$1 pid
+	pid=$(read_pid "$(dirname "$conf")/httpd.pid")
 	alive "$pid" || return 0
 	"$APACHE" -f "$conf" -k stop >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null
-	for ((i = 0; i < 100; i++)); do
-		alive "$pid" || return 0
-		sleep 0.1
-	done
+	wait_gone 10 "$pid" && return 0
 	echo "# Apache pid $pid did not stop in 10 s: KILL"
 	kill -KILL "$pid" 2>/dev/null
 	return 1
@@ -261,17 +224,6 @@ bigjson=$dir/big.json
 payload_size=$(stat -c %s "$payload")
 
 # ------------------------------------------------------------ Apache configs
-
-# Replaces every @NAME@ of the template on stdin with the given values.
-fill_template() {
-	local text
-	text=$(cat)
-	while (($# >= 2)); do
-		text=${text//"@$1@"/"$2"}
-		shift 2
-	done
-	printf '%s\n' "$text"
-}
 
 # Writes $sr/httpd.conf for mode $1 (fcgid, cgi, htaccess) listening on $2,
 # with the service's upload store $3.
@@ -625,12 +577,7 @@ run_mode() {
 			eval '[[ $(stat -c %U "/proc/${workers[0]:-0}" 2>/dev/null) == "${run_user:-$(id -un)}" ]]'
 	fi
 
-	mapfile -t kids < <(for f in /proc/[0-9]*/stat; do
-		read -r s 2>/dev/null <"$f" || continue
-		s=${s##*) }
-		read -r _ ppid _ <<<"$s"
-		[[ $ppid == "$pid" ]] && { p=${f#/proc/}; echo "${p%/stat}"; }
-	done)
+	mapfile -t kids < <(children_of "$pid")
 	stop_apache "$conf"
 	check "$m: apache2 -k stop stops Apache" "pid $pid" eval '! alive "$pid"'
 	left=()

@@ -1,33 +1,37 @@
 # shellcheck shell=bash
 # tests/lib/stack.sh — helpers shared by the tests that start the whole
 # embedded stack (tests/e2e/e2e_test.sh, resilience_test.sh,
-# security_test.sh). Source it; it defines functions, sets the check
-# counters n_pass/n_fail to 0 and sets no shell options of its own.
+# security_test.sh, coalesce_test.sh, tests/bench/examday.sh). Source it;
+# it sources lib/sh/proc.sh (read_pid, alive, children_of, ...),
+# lib/sh/port.sh (port_free, free_port) and lib/sh/pg.sh (pg_cluster_*),
+# defines functions, sets the check counters n_pass/n_fail to 0 and sets no
+# shell options of its own.
 #
 #   stack_locate        sets srcdir, builddir and fcgi_bin (see below)
 #   skip REASON...      prints "SKIP: REASON" and exits 77
 #   have_tool NAME      true if NAME is on PATH or in /usr/sbin or /sbin
 #   stack_need_tools    skips (77) unless nginx, spawn-fcgi, multiwatch, curl
-#                       and a PostgreSQL server are there; sources
-#                       $srcdir/tests/lib/pg.sh (after stack_locate)
+#                       and a PostgreSQL server are there
 #   stack_need_psql     sets PSQL to psql's path; skips (77) without one
 #   stack_isolate_env   unsets every ATTEMPTS_* variable of the caller
-#   port_free PORT      true if TCP port PORT on 127.0.0.1 has no listener
-#   free_port FROM      prints the first free port from FROM upward
 #   stack_pick_ports TCP_FROM PG_FROM
 #                       sets port (nginx) and pgport (PostgreSQL) to free
 #                       ports from those upward; exits 99 if there is none
 #   stack_print_logs N  prints the last N lines of the stack's logs in $dir
 #   stack_teardown      stops the stack of run directory $dir (./dev down,
 #                       quietly) and removes $dir
-#   read_pid FILE       prints the pid in FILE, if it holds one
-#   alive PID           true if PID is a live, non-zombie process
-#   children_of PID     prints the live children of PID, sorted
 #   ok DESC             prints "ok - DESC", counts a pass
 #   not_ok DESC [DETAIL]  prints "$stack_not_ok_word - DESC[: DETAIL]"
 #                       ("not ok" unless the script sets another), counts
 #                       a failure
 #   summary NAME        prints "NAME: N passed, N failed"
+
+# shellcheck source=lib/sh/proc.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../lib/sh/proc.sh"
+# shellcheck source=lib/sh/port.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../lib/sh/port.sh"
+# shellcheck source=lib/sh/pg.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../lib/sh/pg.sh"
 
 n_pass=0
 n_fail=0
@@ -63,14 +67,12 @@ have_tool() {
 	command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 || -x /sbin/$1 ]]
 }
 
-# Skips the test unless the stack's tools are installed; sources pg.sh.
+# Skips the test unless the stack's tools are installed.
 stack_need_tools() {
 	have_tool nginx || skip "nginx not installed (Debian: nginx-light)"
 	have_tool spawn-fcgi || skip "spawn-fcgi not installed"
 	have_tool multiwatch || skip "multiwatch not installed"
 	have_tool curl || skip "curl not installed"
-	# shellcheck source=tests/lib/pg.sh
-	. "$srcdir/tests/lib/pg.sh"
 	pg_bindir >/dev/null 2>&1 || skip "PostgreSQL server (initdb) not installed (Debian: postgresql-15)"
 }
 
@@ -88,28 +90,6 @@ stack_isolate_env() {
 		ATTEMPTS_*) unset "$v" ;;
 		esac
 	done
-}
-
-# True if TCP port $1 on 127.0.0.1 has no listener.
-port_free() {
-	if command -v ss >/dev/null 2>&1; then
-		[[ -z $(ss -ltnH "sport = :$1" 2>/dev/null) ]]
-	else
-		! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-	fi
-}
-
-# Prints the first free port from $1 upward whose unix socket name is free
-# too (PostgreSQL's port numbers name sockets only).
-free_port() {
-	local p
-	for ((p = $1; p < $1 + 1000; p++)); do
-		if port_free "$p" && [[ ! -e /tmp/.s.PGSQL.$p ]]; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
 }
 
 # Sets port (for nginx) and pgport (PostgreSQL's socket) to the first free
@@ -140,37 +120,6 @@ stack_print_logs() {
 stack_teardown() {
 	ATTEMPTS_RUN_DIR=$dir "$srcdir/dev" down >/dev/null 2>&1 || true
 	rm -rf "$dir"
-}
-
-read_pid() {
-	local pid=
-	read -r pid 2>/dev/null <"$1" || true
-	[[ $pid =~ ^[0-9]+$ ]] && echo "$pid"
-}
-
-# True if $1 is a live, non-zombie process.
-alive() {
-	local stat
-	[[ ${1:-} =~ ^[0-9]+$ ]] || return 1
-	read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
-	stat=${stat##*) }
-	[[ ${stat:0:1} != Z ]]
-}
-
-# Prints the live children of pid $1, sorted, one per line (from /proc: no
-# procps needed).
-children_of() {
-	local f stat ppid pid
-	for f in /proc/[0-9]*/stat; do
-		read -r stat 2>/dev/null <"$f" || continue
-		stat=${stat##*) }
-		read -r _ ppid _ <<<"$stat"
-		if [[ $ppid == "$1" ]]; then
-			pid=${f#/proc/}
-			pid=${pid%/stat}
-			alive "$pid" && echo "$pid"
-		fi
-	done | sort -n
 }
 
 ok() {

@@ -1,7 +1,9 @@
 # shellcheck shell=bash
-# tests/lib/pg.sh — start and stop a throw-away PostgreSQL cluster that
-# listens on a unix socket only, for tests. Source it; it defines functions
-# and sets no shell options of its own.
+# lib/sh/pg.sh — start and stop a private PostgreSQL cluster that listens
+# on a unix socket only: the throw-away ones of the tests and the one of
+# `./dev up`. It owns the cluster's directory layout and start options, not
+# the schema (sql/migrate.sh). Source it; it defines functions and sets no
+# shell options of its own.
 #
 #   pg_cluster_start DIR [PORT]   initdb (once) + start + create db "attempts"
 #   pg_cluster_stop DIR           fast shutdown, quiet when not running
