@@ -32,130 +32,7 @@
 #include "json.h"
 #include "uuid.h"
 
-#define ID_LEN (UUID_STR_LEN + 1)
-
-/* ------------------------------------------------------------ HTTP */
-
-/* Every response, success or error, carries an X-Request-Id of 1..128
- * characters of [A-Za-z0-9._-] (API.md section 3). */
-static void expect_request_id(const resp *r)
-{
-	const char *id = http_client_header(&r->r, "X-Request-Id");
-	size_t n;
-
-	ck_assert_msg(id != NULL, "%s: no X-Request-Id", r->what);
-	n = strlen(id);
-	ck_assert_msg(n >= 1 && n <= 128 &&
-			      strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-					 "0123456789._-") == n,
-		      "%s: X-Request-Id \"%s\" is not 1..128 of [A-Za-z0-9._-]", r->what, id);
-}
-
-/* Sends one request with an optional bearer token, an optional body (sent
- * as JSON) and optional extra header lines (NULL-terminated). Fails the
- * test if the exchange itself fails. */
-static void send_raw(resp *out, const char *method, const char *path, const char *token,
-		     const char *body, size_t body_len, const char *const *extra)
-{
-	const char *headers[16];
-	char auth[AUTH_MAX_TOKEN_LEN + 32];
-	size_t n = 0;
-
-	memset(out, 0, sizeof *out);
-	snprintf(out->what, sizeof out->what, "%s %.140s", method, path);
-	if (token != NULL) {
-		snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-		headers[n++] = auth;
-	}
-	if (body != NULL)
-		headers[n++] = "Content-Type: application/json";
-	for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 15; i++)
-		headers[n++] = extra[i];
-	headers[n] = NULL;
-	ck_assert_msg(http_client_request(g_url, method, path, headers, body, body_len, &out->r) ==
-			      0,
-		      "%s: %s", out->what, out->r.error);
-	out->json = cJSON_ParseWithLength(out->r.body, out->r.body_len);
-	expect_request_id(out);
-}
-
-static void send_req(resp *out, const char *method, const char *path, const user *u,
-		     const char *body, const char *const *extra)
-{
-	send_raw(out, method, path, u ? u->token : NULL, body, body ? strlen(body) : 0, extra);
-}
-
-/* Asserts that err is an error object {"code", "message"[, "details"]}
- * with the given code; returns details (NULL when absent). */
-static const cJSON *expect_error_object(const cJSON *err, const char *code, const char *what)
-{
-	const cJSON *c, *m, *d, *it;
-
-	ck_assert_msg(cJSON_IsObject(err), "%s: error is not an object", what);
-	cJSON_ArrayForEach(it, err)
-	{
-		ck_assert_msg(strcmp(it->string, "code") == 0 ||
-				      strcmp(it->string, "message") == 0 ||
-				      strcmp(it->string, "details") == 0,
-			      "%s: unexpected key error.%s", what, it->string);
-	}
-	c = cJSON_GetObjectItemCaseSensitive(err, "code");
-	m = cJSON_GetObjectItemCaseSensitive(err, "message");
-	d = cJSON_GetObjectItemCaseSensitive(err, "details");
-	ck_assert_msg(cJSON_IsString(c) && strcmp(c->valuestring, code) == 0,
-		      "%s: error code %s, want %s", what,
-		      cJSON_IsString(c) ? c->valuestring : "(not a string)", code);
-	ck_assert_msg(cJSON_IsString(m) && m->valuestring[0] != '\0',
-		      "%s: error.message must be a non-empty string", what);
-	ck_assert_msg(d == NULL || cJSON_IsObject(d), "%s: error.details must be an object", what);
-	return d;
-}
-
-/* Asserts an error answer of API.md section 3: status, JSON content type,
- * exactly {"error": {"code", "message"[, "details"]}} with code as given.
- * Returns details (NULL when absent). */
-static const cJSON *expect_error(const resp *r, int status, const char *code)
-{
-	const cJSON *it;
-	int top = 0;
-
-	ck_assert_msg(r->r.status == status, "%s: status %d, want %d; body %.600s", r->what,
-		      r->r.status, status, r->r.body);
-	expect_json_type(r);
-	ck_assert_msg(cJSON_IsObject(r->json), "%s: error body is not a JSON object: %.300s",
-		      r->what, r->r.body);
-	cJSON_ArrayForEach(it, r->json) top++;
-	ck_assert_msg(
-		top == 1 && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(r->json, "error")),
-		"%s: error body must be exactly {\"error\": {...}}: %.300s", r->what, r->r.body);
-	return expect_error_object(cJSON_GetObjectItemCaseSensitive(r->json, "error"), code,
-				   r->what);
-}
-
-/* details.field of an error details object equals field. */
-static void expect_details_field(const cJSON *details, const char *field, const char *what)
-{
-	const cJSON *f = cJSON_GetObjectItemCaseSensitive(details, "field");
-
-	ck_assert_msg(cJSON_IsString(f) && strcmp(f->valuestring, field) == 0,
-		      "%s: details.field %s, want %s", what,
-		      cJSON_IsString(f) ? f->valuestring : "(absent)", field);
-}
-
-/* Asserts 422 validation_failed naming field in details.field. */
-static void expect_field(const resp *r, const char *field)
-{
-	expect_details_field(expect_error(r, 422, "validation_failed"), field, r->what);
-}
-
-/* ------------------------------------------------------------ JSON values */
-
-/* Asserts obj has every key of the NULL-terminated list. */
-static void expect_keys(const cJSON *obj, const char *what, const char *const *keys)
-{
-	for (size_t i = 0; keys[i] != NULL; i++)
-		ck_assert_msg(has_key(obj, keys[i]), "%s lacks key %s", what, keys[i]);
-}
+/* ------------------------------------------------------------ batch answers */
 
 /* The results array of a batch answer, asserting it has n items. */
 static const cJSON *batch_results(const resp *r, int n)
@@ -422,59 +299,6 @@ static void receipt_of_text(const char *json, char hex[65])
 
 /* ------------------------------------------------------------ database */
 
-/* Runs a statement with up to two parameters and asserts how many rows it
- * changed (-1: any). */
-static void db_exec(const char *sql, const char *p1, const char *p2, int want_rows)
-{
-	const char *params[2] = {p1, p2};
-	PGresult *res = db_query(sql, p2 ? 2 : p1 ? 1 : 0, params);
-
-	if (want_rows >= 0)
-		ck_assert_msg(atoi(PQcmdTuples(res)) == want_rows, "%s: %s rows, want %d", sql,
-			      PQcmdTuples(res), want_rows);
-	PQclear(res);
-}
-
-/* One value of one row, as malloc'd text (NULL for SQL NULL). */
-static char *db_value2(const char *sql, const char *p1, const char *p2)
-{
-	const char *params[2] = {p1, p2};
-	PGresult *res = db_query(sql, p2 ? 2 : p1 ? 1 : 0, params);
-	char *v = NULL;
-
-	ck_assert_msg(PQntuples(res) == 1, "%s: %d rows, want 1", sql, PQntuples(res));
-	if (!PQgetisnull(res, 0, 0))
-		v = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return v;
-}
-
-static char *db_value(const char *sql, const char *param)
-{
-	return db_value2(sql, param, NULL);
-}
-
-static long db_long2(const char *sql, const char *p1, const char *p2)
-{
-	char *v = db_value2(sql, p1, p2);
-	long n;
-
-	ck_assert_msg(v != NULL, "%s: NULL", sql);
-	n = strtol(v, NULL, 10);
-	free(v);
-	return n;
-}
-
-static long db_long(const char *sql, const char *param)
-{
-	return db_long2(sql, param, NULL);
-}
-
-static long db_version(const char *attempt_id)
-{
-	return db_long("SELECT version FROM attempts.attempts WHERE attempt_id = $1", attempt_id);
-}
-
 static long db_activity_count(const char *attempt_id)
 {
 	return db_long("SELECT count(*) FROM attempts.attempt_activity WHERE attempt_id = $1",
@@ -497,20 +321,6 @@ static void db_expect_col(const char *attempt_id, const char *column, const char
 	free(got);
 }
 
-/* Asserts the stored answers equal the JSON text want. */
-static void db_expect_answers(const char *attempt_id, const char *want)
-{
-	const char *params[2] = {attempt_id, want};
-	PGresult *res = db_query("SELECT answers::text, answers = $2::jsonb"
-				 " FROM attempts.attempts WHERE attempt_id = $1",
-				 2, params);
-
-	ck_assert_int_eq(PQntuples(res), 1);
-	ck_assert_msg(strcmp(PQgetvalue(res, 0, 1), "t") == 0, "stored answers %s, want %s",
-		      PQgetvalue(res, 0, 0), want);
-	PQclear(res);
-}
-
 /* Moves the attempt's start 180 s and its deadline 120 s into the past. */
 static void db_push_past(const char *attempt_id)
 {
@@ -519,87 +329,10 @@ static void db_push_past(const char *attempt_id)
 		attempt_id, NULL, 1);
 }
 
-/* Marks the attempt submitted directly in the database (reason student,
- * the receipt computed by the service's own SQL function). */
-static void db_submit(const char *attempt_id)
-{
-	db_exec("UPDATE attempts.attempts SET status = 'submitted', submitted_at = now(),"
-		" submit_reason = 'student', receipt = attempts.receipt_of(answers),"
-		" version = version + 1 WHERE attempt_id = $1 AND status = 'in_progress'",
-		attempt_id, NULL, 1);
-}
-
 /* ------------------------------------------------------------ fixtures */
-
-/* Creates an exam as u from the JSON body; copies its id. */
-static void exam_create(const user *u, const char *body, char id[ID_LEN])
-{
-	resp r;
-	const cJSON *o;
-
-	send_req(&r, "POST", "/api/exams", u, body, NULL);
-	o = expect_ok(&r, 201);
-	ck_assert(uuid_valid(jstr(o, "exam_id")));
-	memcpy(id, jstr(o, "exam_id"), ID_LEN);
-	resp_free(&r);
-}
-
-/* Starts u's attempt of exam_id, expecting 201; copies its id. */
-static void attempt_start(const user *u, const char *exam_id, char id[ID_LEN])
-{
-	char body[128];
-	resp r;
-	const cJSON *o;
-
-	snprintf(body, sizeof body, "{\"exam_id\":\"%s\"}", exam_id);
-	send_req(&r, "POST", "/api/attempts/new?action=start", u, body, NULL);
-	o = expect_ok(&r, 201);
-	ck_assert(uuid_valid(jstr(o, "attempt_id")));
-	memcpy(id, jstr(o, "attempt_id"), ID_LEN);
-	resp_free(&r);
-}
-
-/* A proctor, an exam made by it from body, a student and the student's
- * started attempt: the world most tests need. */
-typedef struct world {
-	user proctor, student, admin;
-	char exam_id[ID_LEN];
-	char attempt_id[ID_LEN];
-} world;
-
-static void world_new(world *w, const char *exam_body)
-{
-	w->proctor = user_new(AUTH_ROLE_PROCTOR);
-	w->student = user_new(AUTH_ROLE_STUDENT);
-	w->admin = user_new(AUTH_ROLE_ADMIN);
-	exam_create(&w->proctor, exam_body, w->exam_id);
-	attempt_start(&w->student, w->exam_id, w->attempt_id);
-}
-
-static void world_free(world *w)
-{
-	user_free(&w->proctor);
-	user_free(&w->student);
-	user_free(&w->admin);
-}
 
 #define TIMED_EXAM "{\"title\":\"timed\",\"time_limit_s\":3600}"
 #define UNTIMED_EXAM "{\"title\":\"untimed\"}"
-
-static void attempt_path(char *out, size_t cap, const char *id, const char *action)
-{
-	snprintf(out, cap, "/api/attempts/%.64s?action=%.32s", id, action);
-}
-
-/* Sends METHOD /api/attempts/{id}?action=... as u. */
-static void act(resp *r, const char *method, const user *u, const char *attempt_id,
-		const char *action, const char *body)
-{
-	char path[192];
-
-	attempt_path(path, sizeof path, attempt_id, action);
-	send_req(r, method, path, u, body, NULL);
-}
 
 /* Reads the attempt's state and info a few times as u, so that the worker
  * that answers holds them in its cache (read-your-writes checks). */
@@ -4156,15 +3889,6 @@ END_TEST
 
 /* ============================================================ runner */
 
-static TCase *tcase(Suite *s, const char *name, int timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_set_timeout(tc, timeout);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *api_suite(void)
 {
 	Suite *s = suite_create("api");
@@ -4283,15 +4007,7 @@ static Suite *api_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	if (e2e_read_env("check_api", NULL) != 0)
 		return 77;
-
-	sr = srunner_create(api_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return e2e_run(api_suite(), CK_ENV);
 }

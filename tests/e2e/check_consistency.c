@@ -196,31 +196,12 @@ static pid_t burn(void)
 
 static void start_attempt(stress *s, const user *proctor, const user *student)
 {
-	char auth[AUTH_MAX_TOKEN_LEN + 32], body[128], id[UUID_STR_LEN + 1];
-	const char *headers[] = {auth, "Content-Type: application/json", NULL};
-	const char *exam = "{\"title\":\"consistency\",\"time_limit_s\":3600}";
-	http_client_response r;
-	cJSON *j;
+	char exam_id[ID_LEN];
 
-	snprintf(auth, sizeof auth, "Authorization: Bearer %s", proctor->token);
-	ck_assert_int_eq(http_client_request(g_url, "POST", "/api/exams", headers, exam,
-					     strlen(exam), &r), 0);
-	ck_assert_int_eq(r.status, 201);
-	j = cJSON_Parse(r.body);
-	snprintf(body, sizeof body, "{\"exam_id\":\"%s\"}", jstr(j, "exam_id"));
-	cJSON_Delete(j);
-	http_client_response_free(&r);
-	snprintf(auth, sizeof auth, "Authorization: Bearer %s", student->token);
-	ck_assert_int_eq(http_client_request(g_url, "POST", "/api/attempts/new?action=start",
-					     headers, body, strlen(body), &r), 0);
-	ck_assert_int_eq(r.status, 201);
-	j = cJSON_Parse(r.body);
-	snprintf(id, sizeof id, "%s", jstr(j, "attempt_id"));
-	snprintf(s->attempt_id, sizeof s->attempt_id, "%s", id);
-	atomic_store(&s->acked, (long)jnum(j, "version"));
-	cJSON_Delete(j);
-	http_client_response_free(&r);
-	snprintf(s->attempt_path, sizeof s->attempt_path, "/api/attempts/%s?action=state", id);
+	exam_create(proctor, "{\"title\":\"consistency\",\"time_limit_s\":3600}", exam_id);
+	attempt_start(student, exam_id, s->attempt_id);
+	atomic_store(&s->acked, db_version(s->attempt_id));
+	attempt_path(s->attempt_path, sizeof s->attempt_path, s->attempt_id, "state");
 	snprintf(s->auth, sizeof s->auth, "Authorization: Bearer %s", student->token);
 }
 
@@ -285,20 +266,10 @@ END_TEST
 int main(void)
 {
 	Suite *s;
-	TCase *tc;
-	SRunner *sr;
-	int failed;
 
 	if (e2e_read_env("check_consistency", NULL) != 0)
 		return 77;
 	s = suite_create("consistency");
-	tc = tcase_create("read_your_writes");
-	tcase_set_timeout(tc, 900);
-	tcase_add_test(tc, test_read_your_writes_under_load);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	tcase_add_test(tcase(s, "read_your_writes", 900), test_read_your_writes_under_load);
+	return e2e_run(s, CK_ENV);
 }
