@@ -94,8 +94,7 @@ static char *scalar(PGconn *conn, const char *sql, const char *param)
 	PGresult *res = PQexecParams(conn, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
 	char *value;
 
-	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s: %s", sql,
-		      PQerrorMessage(conn));
+	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(conn));
 	ck_assert_int_eq(PQntuples(res), 1);
 	value = strdup(PQgetvalue(res, 0, 0));
 	ck_assert_ptr_nonnull(value);
@@ -103,8 +102,7 @@ static char *scalar(PGconn *conn, const char *sql, const char *param)
 	return value;
 }
 
-static void assert_scalar(PGconn *conn, const char *sql, const char *param,
-			  const char *want)
+static void assert_scalar(PGconn *conn, const char *sql, const char *param, const char *want)
 {
 	char *got = scalar(conn, sql, param);
 
@@ -204,8 +202,7 @@ START_TEST(test_pool_acquire_times_out_at_max)
 	ck_assert_int_eq(pool_acquire(pool, &c), ATT_ETIMEOUT);
 	waited = mono_ms() - start;
 	ck_assert_ptr_null(c); /* written only on success */
-	ck_assert_msg(waited >= 300, "gave up after %lld ms, before the 300 ms timeout",
-		      waited);
+	ck_assert_msg(waited >= 300, "gave up after %lld ms, before the 300 ms timeout", waited);
 	ck_assert_msg(waited < 5000, "waited %lld ms for a 300 ms timeout", waited);
 	s = stats_of(pool);
 	ck_assert_uint_eq(s.acquire_waits, 1);
@@ -333,8 +330,8 @@ START_TEST(test_pool_replaces_connection_killed_server_side)
 	assert_scalar(admin, "SELECT pg_terminate_backend($1::int)", pid, "t");
 	/* Wait until the backend has exited (bounded). */
 	for (i = 0; i < 500; i++) {
-		gone = scalar(admin, "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $1::int",
-			      pid);
+		gone = scalar(admin,
+			      "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $1::int", pid);
 		if (strcmp(gone, "t") == 0) {
 			free(gone);
 			break;
@@ -358,8 +355,7 @@ START_TEST(test_pool_replaces_connection_killed_server_side)
 	reconnects = stats_of(pool).reconnects;
 	PQfinish(admin);
 	pool_free(pool); /* before asserting: no leak under CK_FORK=no */
-	ck_assert_msg(status == PGRES_TUPLES_OK, "query on the acquired connection: %s",
-		      error);
+	ck_assert_msg(status == PGRES_TUPLES_OK, "query on the acquired connection: %s", error);
 	ck_assert_str_ne(new_pid, pid);
 	ck_assert_uint_eq(reconnects, 1);
 }
@@ -595,8 +591,7 @@ START_TEST(test_db_call_unavailable_after_retries)
 	db_failure why;
 	char *out = (char *)"untouched";
 
-	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_PING, NULL, &out, &why),
-			 ATT_EUNAVAILABLE);
+	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_PING, NULL, &out, &why), ATT_EUNAVAILABLE);
 	ck_assert_str_eq(out, "untouched");
 	/* One connection attempt per try, nothing ever sent. */
 	ck_assert_uint_eq(stats_of(pool).connect_failures, 3);
@@ -622,8 +617,7 @@ START_TEST(test_db_call_breaker_opens)
 
 	ck_assert_int_eq(breaker_create(2, 60000, NULL, NULL, &b), ATT_OK);
 	env = make_env(pool, b);
-	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_PING, NULL, &out, &why),
-			 ATT_EUNAVAILABLE);
+	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_PING, NULL, &out, &why), ATT_EUNAVAILABLE);
 	breaker_get_stats(b, &bs);
 	ck_assert_int_eq(bs.state, BREAKER_OPEN);
 	ck_assert_uint_eq(bs.opened_count, 1);
@@ -631,8 +625,7 @@ START_TEST(test_db_call_breaker_opens)
 	ck_assert_uint_eq(failures, 2); /* the third try was refused */
 
 	/* Now refused at once, without touching the pool. */
-	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_PING, NULL, &out, &why),
-			 ATT_EUNAVAILABLE);
+	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_PING, NULL, &out, &why), ATT_EUNAVAILABLE);
 	ck_assert_int_eq(why.breaker_open, 1);
 	ck_assert_int_gt(why.retry_after_ms, 0);
 	ck_assert_int_le(why.retry_after_ms, 60000);
@@ -668,8 +661,7 @@ START_TEST(test_db_call_ping)
 	free(out);
 	out = NULL;
 	/* With claims: still one try, and the connection goes back clean. */
-	ck_assert_int_eq(db_call(&env, "{\"sub\":\"x\"}", DB_STMT_PING, NULL, &out, &why),
-			 ATT_OK);
+	ck_assert_int_eq(db_call(&env, "{\"sub\":\"x\"}", DB_STMT_PING, NULL, &out, &why), ATT_OK);
 	ck_assert_str_eq(out, "1");
 	ck_assert_int_eq(why.tries, 1);
 	free(out);

@@ -50,7 +50,6 @@
 
 static const char *g_upload_dir;
 
-
 /* ================================================================ users */
 
 /* Set while Check runs the tests: a setup step then fails the test

@@ -33,7 +33,7 @@ typedef struct stress {
 	char attempt_id[UUID_STR_LEN + 1];
 	char auth[AUTH_MAX_TOKEN_LEN + 32];
 	long reads_wanted;
-	atomic_long acked;      /* the last version a save was acknowledged with */
+	atomic_long acked; /* the last version a save was acknowledged with */
 	atomic_long reads;
 	atomic_long stale;
 	atomic_long hits;
@@ -73,7 +73,8 @@ typedef struct read_path {
 
 static const read_path read_paths[] = {
 	{"GET", 0, NULL, NULL},
-	{"POST", 1, "{\"operation\":\"query\",\"data\":[{\"type\":\"state\",\"attempt_id\":\"", "\"}]}"},
+	{"POST", 1, "{\"operation\":\"query\",\"data\":[{\"type\":\"state\",\"attempt_id\":\"",
+	 "\"}]}"},
 	{"POST", 1, "{\"operation\":\"multiple_states\",\"data\":[\"", "\"]}"},
 };
 
@@ -117,13 +118,13 @@ static void *reader(void *arg)
 		long got_body, got_etag;
 		char what[240];
 
-		if (http_client_request(g_url, rp->method,
-					rp->batch ? "/api/attempts/any-id?action=batch" : s->attempt_path,
-					headers, rp->batch ? body : NULL,
-					(size_t)body_len, &r) != 0 ||
+		if (http_client_request(
+			    g_url, rp->method,
+			    rp->batch ? "/api/attempts/any-id?action=batch" : s->attempt_path,
+			    headers, rp->batch ? body : NULL, (size_t)body_len, &r) != 0 ||
 		    r.status != 200) {
-			snprintf(what, sizeof what, "%s: status %d %.100s %.60s", rp->method, r.status,
-				 r.body ? r.body : "", r.status ? "" : r.error);
+			snprintf(what, sizeof what, "%s: status %d %.100s %.60s", rp->method,
+				 r.status, r.body ? r.body : "", r.status ? "" : r.error);
 			note_error(s, what);
 			http_client_response_free(&r);
 			continue;
@@ -132,14 +133,17 @@ static void *reader(void *arg)
 		xc = http_client_header(&r, "X-Cache");
 		got_body = body_version(r.body);
 		/* A batch answer has no ETag of its own. */
-		got_etag = rp->batch ? got_body : etag ? strtol(etag + (etag[0] == '"'), NULL, 10) : -1;
+		got_etag = rp->batch ? got_body
+			   : etag    ? strtol(etag + (etag[0] == '"'), NULL, 10)
+				     : -1;
 		if (xc != NULL && strcmp(xc, "HIT") == 0)
 			atomic_fetch_add(&s->hits, 1);
 		if (got_body < want || got_etag < want) {
 			snprintf(what, sizeof what,
-				 "%s %s: ETag %s, body version %ld (X-Cache %s) after save %ld was acknowledged",
-				 rp->method, rp->batch ? rp->body_head : "state", etag ? etag : "none",
-				 got_body, xc ? xc : "none", want);
+				 "%s %s: ETag %s, body version %ld (X-Cache %s) after save %ld was "
+				 "acknowledged",
+				 rp->method, rp->batch ? rp->body_head : "state",
+				 etag ? etag : "none", got_body, xc ? xc : "none", want);
 			note_stale(s, what);
 		}
 		http_client_response_free(&r);
@@ -164,7 +168,8 @@ static void *writer(void *arg)
 				   version);
 
 		n++;
-		if (http_client_request(g_url, "PATCH", save_path, headers, body, (size_t)len, &r) == 0 &&
+		if (http_client_request(g_url, "PATCH", save_path, headers, body, (size_t)len,
+					&r) == 0 &&
 		    r.status == 200) {
 			version = body_version(r.body);
 			atomic_store(&s->acked, version);

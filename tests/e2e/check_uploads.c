@@ -699,12 +699,8 @@ START_TEST(test_uploads_list)
 	send_req(&r, "GET", path, &w.proctor, NULL, NULL);
 	ck_assert_int_eq(cJSON_GetArraySize(jget(expect_ok(&r, 200), "uploads")), 3);
 	resp_free(&r);
-	send_req(&r, "GET", path, &w.other, NULL, NULL);
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
-	send_req(&r, "GET", path, NULL, NULL, NULL);
-	expect_error(&r, 401, "unauthorized");
-	resp_free(&r);
+	refused("GET", path, &w.other, NULL, 404, "not_found");
+	refused("GET", path, NULL, NULL, 401, "unauthorized");
 	/* The other student's list does not show them. */
 	snprintf(path, sizeof path, "/api/attempts/%s?action=uploads", w.other_attempt_id);
 	send_req(&r, "GET", path, &w.other, NULL, NULL);
@@ -837,24 +833,24 @@ END_TEST
 START_TEST(test_upload_filename_percent_encodings)
 {
 	static const char *const bad[] = {
-		"x%00.pdf",		/* NUL */
+		"x%00.pdf", /* NUL */
 		"%00",
 		"x.pdf%00",
-		"a%2Fb.pdf",		/* '/' */
+		"a%2Fb.pdf", /* '/' */
 		"a%2fb.pdf",
-		"a%5Cb.pdf",		/* '\\' */
-		"%2ehidden.pdf",	/* leading dot */
+		"a%5Cb.pdf",	 /* '\\' */
+		"%2ehidden.pdf", /* leading dot */
 		"%2E%2E%2Fx.pdf",
-		"a%C2%85b.pdf",		/* U+0085, C1 */
-		"a%E2%80%8Bb.pdf",	/* U+200B ZERO WIDTH SPACE */
-		"a%E2%80%8Fb.pdf",	/* U+200F RLM */
+		"a%C2%85b.pdf",		   /* U+0085, C1 */
+		"a%E2%80%8Bb.pdf",	   /* U+200B ZERO WIDTH SPACE */
+		"a%E2%80%8Fb.pdf",	   /* U+200F RLM */
 		"invoice%E2%80%AEfdp.exe", /* U+202E RLO */
-		"a%E2%81%A6b.pdf",	/* U+2066 */
-		"%EF%BB%BFa.pdf",	/* U+FEFF */
-		"a%C0%AFb.pdf",		/* over-long '/' */
-		"a%FF.pdf",		/* not UTF-8 */
-		"a%E2%80.pdf",		/* truncated UTF-8 */
-		"a%ED%A0%80.pdf",	/* surrogate */
+		"a%E2%81%A6b.pdf",	   /* U+2066 */
+		"%EF%BB%BFa.pdf",	   /* U+FEFF */
+		"a%C0%AFb.pdf",		   /* over-long '/' */
+		"a%FF.pdf",		   /* not UTF-8 */
+		"a%E2%80.pdf",		   /* truncated UTF-8 */
+		"a%ED%A0%80.pdf",	   /* surrogate */
 	};
 	static const char *const malformed[] = {"a%zz.pdf", "a%E.pdf", "a.pdf%"};
 	world w;
@@ -894,8 +890,8 @@ START_TEST(test_upload_filename_percent_encodings)
 	ck_assert_int_eq(db_attempt_upload_rows(w.attempt_id), 0);
 	snap_free(&s);
 	/* A name the rule accepts is stored decoded, however it was spelled. */
-	upload_ok(&w.student, w.attempt_id, "caf%C3%A9%20%E2%82%AC.pdf", "caf\xc3\xa9 \xe2\x82\xac.pdf",
-		  "application/pdf", "%PDF-1.4", 8, id);
+	upload_ok(&w.student, w.attempt_id, "caf%C3%A9%20%E2%82%AC.pdf",
+		  "caf\xc3\xa9 \xe2\x82\xac.pdf", "application/pdf", "%PDF-1.4", 8, id);
 	upload_ok(&w.student, w.attempt_id, "%65ssay+1.pdf", "essay 1.pdf", "application/pdf",
 		  "%PDF-1.4", 8, id);
 	ck_assert_int_eq(db_attempt_upload_rows(w.attempt_id), 2);
@@ -1064,7 +1060,7 @@ START_TEST(test_upload_wrong_methods)
 		const char *allow;
 
 		send_typed(&r, methods[i], path, w.student.token, "application/pdf", "%PDF-1.4", 8,
-			 NULL);
+			   NULL);
 		expect_error(&r, 405, "method_not_allowed");
 		allow = http_client_header(&r.r, "Allow");
 		ck_assert_msg(allow != NULL && strstr(allow, "GET") != NULL &&
@@ -2027,55 +2023,31 @@ static Suite *uploads_suite(void)
 	Suite *s = suite_create("uploads");
 	TCase *tc;
 
-	tc = tcase(s, "round_trip", 60);
-	tcase_add_test(tc, test_upload_binary_round_trip);
-	tcase_add_test(tc, test_download_filename_encoding);
-	tcase_add_test(tc, test_upload_content_type_normalized);
-	tcase_add_test(tc, test_upload_empty_file);
-	tcase_add_test(tc, test_upload_at_limits);
-	tcase_add_test(tc, test_upload_over_json_limit);
-	tcase_add_test(tc, test_upload_action_percent_encoded);
-
-	tc = tcase(s, "list", 60);
-	tcase_add_test(tc, test_uploads_list);
-
-	tc = tcase(s, "refusals", 60);
-	tcase_add_test(tc, test_upload_type_not_allowed);
-	tcase_add_test(tc, test_upload_over_exam_limit);
-	tcase_add_test(tc, test_upload_bad_filenames);
-	tcase_add_test(tc, test_upload_c1_control_filename);
-	tcase_add_test(tc, test_upload_filename_percent_encodings);
-	tcase_add_test(tc, test_upload_traversal_writes_nothing_outside);
-	tcase_add_test(tc, test_upload_submitted_attempt);
-	tcase_add_test(tc, test_upload_past_deadline);
-	tcase_add_test(tc, test_upload_access);
-	tcase_add_test(tc, test_upload_wrong_methods);
-	tcase_add_test(tc, test_download_errors);
-	tcase_add_test(tc, test_upload_count_limit);
-	tcase_add_test(tc, test_upload_count_limit_race);
-	tcase_add_test(tc, test_upload_chunked);
-
-	tc = tcase(s, "before_body", 120);
-	tcase_add_test(tc, test_upload_no_token_refused_before_body);
-	tcase_add_test(tc, test_upload_foreign_attempt_refused_before_body);
-	tcase_add_test(tc, test_upload_over_limit_refused_before_body);
-	tcase_add_test(tc, test_upload_streamed_within_limit);
-	tcase_add_test(tc, test_upload_refused_malformed_chunk);
-	tcase_add_test(tc, test_upload_concurrency_per_caller);
+	E2E_ADD_TESTS(s, "round_trip", 60, test_upload_binary_round_trip,
+		      test_download_filename_encoding, test_upload_content_type_normalized,
+		      test_upload_empty_file, test_upload_at_limits, test_upload_over_json_limit,
+		      test_upload_action_percent_encoded);
+	E2E_ADD_TESTS(s, "list", 60, test_uploads_list);
+	E2E_ADD_TESTS(s, "refusals", 60, test_upload_type_not_allowed, test_upload_over_exam_limit,
+		      test_upload_bad_filenames, test_upload_c1_control_filename,
+		      test_upload_filename_percent_encodings,
+		      test_upload_traversal_writes_nothing_outside, test_upload_submitted_attempt,
+		      test_upload_past_deadline, test_upload_access, test_upload_wrong_methods,
+		      test_download_errors, test_upload_count_limit, test_upload_count_limit_race,
+		      test_upload_chunked);
+	E2E_ADD_TESTS(s, "before_body", 120, test_upload_no_token_refused_before_body,
+		      test_upload_foreign_attempt_refused_before_body,
+		      test_upload_over_limit_refused_before_body, test_upload_streamed_within_limit,
+		      test_upload_refused_malformed_chunk, test_upload_concurrency_per_caller);
 
 	tc = tcase(s, "record_failure", 60);
 	tcase_add_unchecked_fixture(tc, drop_block_constraint, drop_block_constraint);
 	tcase_add_test(tc, test_record_failure_cleans_up);
 
-	tc = tcase(s, "internal", 60);
-	tcase_add_test(tc, test_internal_locations_not_reachable);
-	tcase_add_test(tc, test_internal_locations_404_shape);
-
-	tc = tcase(s, "alias", 60);
-	tcase_add_test(tc, test_upload_route_ts_alias);
-
-	tc = tcase(s, "read_your_writes", 60);
-	tcase_add_test(tc, test_upload_info_read_your_writes);
+	E2E_ADD_TESTS(s, "internal", 60, test_internal_locations_not_reachable,
+		      test_internal_locations_404_shape);
+	E2E_ADD_TESTS(s, "alias", 60, test_upload_route_ts_alias);
+	E2E_ADD_TESTS(s, "read_your_writes", 60, test_upload_info_read_your_writes);
 	return s;
 }
 

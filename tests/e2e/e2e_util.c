@@ -169,8 +169,8 @@ void send_typed(resp *out, const char *method, const char *path, const char *tok
 	expect_request_id(out);
 }
 
-void send_raw(resp *out, const char *method, const char *path, const char *token,
-	      const char *body, size_t body_len, const char *const *extra)
+void send_raw(resp *out, const char *method, const char *path, const char *token, const char *body,
+	      size_t body_len, const char *const *extra)
 {
 	send_typed(out, method, path, token, body ? "application/json" : NULL, body, body_len,
 		   extra);
@@ -250,6 +250,25 @@ const cJSON *expect_error(const resp *r, int status, const char *code)
 	ck_assert_msg(r->r.status == status, "%s: status %d, want %d; body %.600s", r->what,
 		      r->r.status, status, r->r.body);
 	return cJSON_GetObjectItemCaseSensitive(expect_error_body(r, code, NULL), "details");
+}
+
+void refused(const char *method, const char *path, const user *u, const char *body, int status,
+	     const char *code)
+{
+	resp r;
+
+	send_req(&r, method, path, u, body, NULL);
+	expect_error(&r, status, code);
+	resp_free(&r);
+}
+
+void act_refused(const char *method, const user *u, const char *attempt_id, const char *action,
+		 const char *body, int status, const char *code)
+{
+	char path[192];
+
+	attempt_path(path, sizeof path, attempt_id, action);
+	refused(method, path, u, body, status, code);
 }
 
 void expect_details_field(const cJSON *details, const char *field, const char *what)
@@ -586,6 +605,14 @@ TCase *tcase_named(Suite *s, const char *name, int timeout_s)
 	known[n].name = name;
 	known[n].tc = tcase(s, name, timeout_s);
 	return known[n++].tc;
+}
+
+void tcase_add_tests(Suite *s, const char *name, int timeout_s, const TTest *const *tests, size_t n)
+{
+	TCase *tc = tcase_named(s, name, timeout_s);
+
+	for (size_t i = 0; i < n; i++)
+		tcase_add_test(tc, tests[i]);
 }
 
 int e2e_run(Suite *s, enum print_output mode)

@@ -106,8 +106,8 @@ void send_typed(resp *out, const char *method, const char *path, const char *tok
 		const char *const *extra);
 /* As send_typed with a JSON body (Content-Type: application/json when body
  * is not NULL). */
-void send_raw(resp *out, const char *method, const char *path, const char *token,
-	      const char *body, size_t body_len, const char *const *extra);
+void send_raw(resp *out, const char *method, const char *path, const char *token, const char *body,
+	      size_t body_len, const char *const *extra);
 /* As send_raw as u (NULL: no token) with a NUL-terminated body. */
 void send_req(resp *out, const char *method, const char *path, const user *u, const char *body,
 	      const char *const *extra);
@@ -118,6 +118,14 @@ void act(resp *r, const char *method, const user *u, const char *attempt_id, con
 	 const char *body);
 
 /* ------------------------------------------------------------ errors */
+
+/* Sends the request as u (NULL: no token), asserts an error answer with
+ * status and code (as expect_error), and frees it. */
+void refused(const char *method, const char *path, const user *u, const char *body, int status,
+	     const char *code);
+/* As refused, for METHOD /api/attempts/{id}?action=... */
+void act_refused(const char *method, const user *u, const char *attempt_id, const char *action,
+		 const char *body, int status, const char *code);
 
 /* Asserts that err is an error object {"code", "message"[, "details"]}
  * whose code is code (NULL: any non-empty string); what names it in
@@ -217,6 +225,16 @@ TCase *tcase(Suite *s, const char *name, int timeout_s);
  * asked for, the same one after that (for suites whose tests are spread
  * over several files). At most 64 names. */
 TCase *tcase_named(Suite *s, const char *name, int timeout_s);
+/* Adds the n tests to the test case called name of s (see tcase_named). */
+void tcase_add_tests(Suite *s, const char *name, int timeout_s, const TTest *const *tests,
+		     size_t n);
+/* tcase_add_tests with the tests as arguments. */
+#define E2E_ADD_TESTS(s, name, timeout_s, ...)                                                     \
+	do {                                                                                       \
+		const TTest *const e2e_tests_[] = {__VA_ARGS__};                                   \
+		tcase_add_tests(s, name, timeout_s, e2e_tests_,                                    \
+				sizeof e2e_tests_ / sizeof e2e_tests_[0]);                         \
+	} while (0)
 /* Runs s (the srunner frees it) in print mode mode; returns the exit
  * status: 0 when every test passed, 1 otherwise. */
 int e2e_run(Suite *s, enum print_output mode);
