@@ -346,6 +346,17 @@ void batch(resp *r, const user *u, const char *op, const char *data_json)
 	free(body);
 }
 
+/* batch, then asserts the error answer and frees the answer. */
+void batch_refused(const user *u, const char *op, const char *data_json, int status,
+		   const char *code)
+{
+	resp r;
+
+	batch(&r, u, op, data_json);
+	expect_error(&r, status, code);
+	resp_free(&r);
+}
+
 void activity(resp *r, const user *u, const char *attempt_id, const char *events_json)
 {
 	size_t cap = strlen(events_json) + 32;
@@ -355,6 +366,28 @@ void activity(resp *r, const user *u, const char *attempt_id, const char *events
 	snprintf(body, cap, "{\"events\":%s}", events_json);
 	act(r, "POST", u, attempt_id, "activity", body);
 	free(body);
+}
+
+/* activity, then asserts 422 validation_failed naming field and frees the answer. */
+void activity_field_refused(const user *u, const char *attempt_id, const char *events_json,
+			    const char *field)
+{
+	resp r;
+
+	activity(&r, u, attempt_id, events_json);
+	expect_field(&r, field);
+	resp_free(&r);
+}
+
+/* activity, then asserts the error answer and frees the answer. */
+void activity_refused(const user *u, const char *attempt_id, const char *events_json, int status,
+		      const char *code)
+{
+	resp r;
+
+	activity(&r, u, attempt_id, events_json);
+	expect_error(&r, status, code);
+	resp_free(&r);
 }
 
 char *many_events(int n)
@@ -386,6 +419,28 @@ const char *const info_keys[] = {
 void submit(resp *r, const user *u, const char *attempt_id, const char *body)
 {
 	act(r, "POST", u, attempt_id, "submit", body);
+}
+
+/* submit, then asserts 422 validation_failed naming field and frees the answer. */
+void submit_field_refused(const user *u, const char *attempt_id, const char *body,
+			  const char *field)
+{
+	resp r;
+
+	submit(&r, u, attempt_id, body);
+	expect_field(&r, field);
+	resp_free(&r);
+}
+
+/* submit, then asserts the error answer and frees the answer. */
+void submit_refused(const user *u, const char *attempt_id, const char *body, int status,
+		    const char *code)
+{
+	resp r;
+
+	submit(&r, u, attempt_id, body);
+	expect_error(&r, status, code);
+	resp_free(&r);
 }
 
 void expect_submitted(const resp *r, const char *want_answers, int already, long version)
@@ -444,6 +499,17 @@ void stats(resp *r, const user *u, const char *attempt_id, const char *query)
 	send_req(r, "GET", path, u, NULL, NULL);
 }
 
+/* stats, then asserts the error answer and frees the answer. */
+void stats_refused(const user *u, const char *attempt_id, const char *query, int status,
+		   const char *code)
+{
+	resp r;
+
+	stats(&r, u, attempt_id, query);
+	expect_error(&r, status, code);
+	resp_free(&r);
+}
+
 void stats_world_new(stats_world *w)
 {
 	resp r;
@@ -484,6 +550,26 @@ void optimize(resp *r, const user *u, const char *body)
 	ck_assert_int_eq(uuid_generate(id), ATT_OK);
 	attempt_path(path, sizeof path, id, "optimize");
 	send_req(r, "PATCH", path, u, body, NULL);
+}
+
+/* optimize, then asserts 422 validation_failed naming field and frees the answer. */
+void optimize_field_refused(const user *u, const char *body, const char *field)
+{
+	resp r;
+
+	optimize(&r, u, body);
+	expect_field(&r, field);
+	resp_free(&r);
+}
+
+/* optimize, then asserts the error answer and frees the answer. */
+void optimize_refused(const user *u, const char *body, int status, const char *code)
+{
+	resp r;
+
+	optimize(&r, u, body);
+	expect_error(&r, status, code);
+	resp_free(&r);
 }
 
 /* ============================================================ runner */

@@ -125,6 +125,36 @@ void optimization(resp *r, const user *u);
 
 void optimize(resp *r, const user *u, const char *body);
 
+/* batch, then asserts the error answer and frees the answer. */
+void batch_refused(const user *u, const char *op, const char *data_json, int status,
+		   const char *code);
+
+/* submit, then asserts the error answer and frees the answer. */
+void submit_refused(const user *u, const char *attempt_id, const char *body, int status,
+		    const char *code);
+
+/* optimize, then asserts the error answer and frees the answer. */
+void optimize_refused(const user *u, const char *body, int status, const char *code);
+
+/* activity, then asserts the error answer and frees the answer. */
+void activity_refused(const user *u, const char *attempt_id, const char *events_json, int status,
+		      const char *code);
+
+/* stats, then asserts the error answer and frees the answer. */
+void stats_refused(const user *u, const char *attempt_id, const char *query, int status,
+		   const char *code);
+
+/* submit, then asserts 422 validation_failed naming field and frees the answer. */
+void submit_field_refused(const user *u, const char *attempt_id, const char *body,
+			  const char *field);
+
+/* optimize, then asserts 422 validation_failed naming field and frees the answer. */
+void optimize_field_refused(const user *u, const char *body, const char *field);
+
+/* activity, then asserts 422 validation_failed naming field and frees the answer. */
+void activity_field_refused(const user *u, const char *attempt_id, const char *events_json,
+			    const char *field);
+
 /* Each file of the suite adds its tests to s. */
 void api_activity_tests(Suite *s);
 void api_submit_tests(Suite *s);

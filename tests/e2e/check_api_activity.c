@@ -231,12 +231,10 @@ END_TEST
 START_TEST(test_activity_event_type_uppercase)
 {
 	world w;
-	resp r;
 
 	world_new(&w, TIMED_EXAM);
-	activity(&r, &w.student, w.attempt_id, "[{\"event_type\":\"Answer\"}]");
-	expect_field(&r, "events[0].event_type");
-	resp_free(&r);
+	activity_field_refused(&w.student, w.attempt_id, "[{\"event_type\":\"Answer\"}]",
+			       "events[0].event_type");
 	ck_assert_int_eq(db_activity_count(w.attempt_id), 0);
 	world_free(&w);
 }
@@ -245,19 +243,15 @@ END_TEST
 START_TEST(test_activity_event_type_length)
 {
 	world w;
-	resp r;
 	char ev[256], t[70];
 
 	world_new(&w, TIMED_EXAM);
 	memset(t, 'a', 65);
 	t[65] = '\0';
 	snprintf(ev, sizeof ev, "[{\"event_type\":\"%s\"}]", t);
-	activity(&r, &w.student, w.attempt_id, ev);
-	expect_field(&r, "events[0].event_type");
-	resp_free(&r);
-	activity(&r, &w.student, w.attempt_id, "[{\"event_type\":\"\"}]");
-	expect_field(&r, "events[0].event_type");
-	resp_free(&r);
+	activity_field_refused(&w.student, w.attempt_id, ev, "events[0].event_type");
+	activity_field_refused(&w.student, w.attempt_id, "[{\"event_type\":\"\"}]",
+			       "events[0].event_type");
 	t[64] = '\0'; /* 64 characters are allowed */
 	snprintf(ev, sizeof ev, "[{\"event_type\":\"%s\"}]", t);
 	activity_ok(&w.student, w.attempt_id, ev, 1, 0);
@@ -268,21 +262,17 @@ END_TEST
 START_TEST(test_activity_event_type_missing)
 {
 	world w;
-	resp r;
 
 	world_new(&w, TIMED_EXAM);
-	activity(&r, &w.student, w.attempt_id, "[{\"payload\":{}}]");
-	expect_field(&r, "events[0].event_type");
-	resp_free(&r);
+	activity_field_refused(&w.student, w.attempt_id, "[{\"payload\":{}}]",
+			       "events[0].event_type");
 	/* The path names the offending element; nothing of the request is
 	 * written, not even the valid events before it. */
-	activity(&r, &w.student, w.attempt_id,
-		 "[{\"event_type\":\"ok\",\"client_event_id\":\"z\"},{\"event_type\":7}]");
-	expect_field(&r, "events[1].event_type");
-	resp_free(&r);
-	activity(&r, &w.student, w.attempt_id, "[\"click\"]");
-	expect_field(&r, "events[0]");
-	resp_free(&r);
+	activity_field_refused(
+		&w.student, w.attempt_id,
+		"[{\"event_type\":\"ok\",\"client_event_id\":\"z\"},{\"event_type\":7}]",
+		"events[1].event_type");
+	activity_field_refused(&w.student, w.attempt_id, "[\"click\"]", "events[0]");
 	ck_assert_int_eq(db_activity_count(w.attempt_id), 0);
 	world_free(&w);
 }
@@ -291,22 +281,19 @@ END_TEST
 START_TEST(test_activity_client_event_id_bad)
 {
 	world w;
-	resp r;
 	char ev[512], id[140];
 
 	world_new(&w, TIMED_EXAM);
 	memset(id, 'i', 129);
 	id[129] = '\0';
 	snprintf(ev, sizeof ev, "[{\"event_type\":\"x\",\"client_event_id\":\"%s\"}]", id);
-	activity(&r, &w.student, w.attempt_id, ev);
-	expect_field(&r, "events[0].client_event_id");
-	resp_free(&r);
-	activity(&r, &w.student, w.attempt_id, "[{\"event_type\":\"x\",\"client_event_id\":\"\"}]");
-	expect_field(&r, "events[0].client_event_id");
-	resp_free(&r);
-	activity(&r, &w.student, w.attempt_id, "[{\"event_type\":\"x\",\"client_event_id\":5}]");
-	expect_field(&r, "events[0].client_event_id");
-	resp_free(&r);
+	activity_field_refused(&w.student, w.attempt_id, ev, "events[0].client_event_id");
+	activity_field_refused(&w.student, w.attempt_id,
+			       "[{\"event_type\":\"x\",\"client_event_id\":\"\"}]",
+			       "events[0].client_event_id");
+	activity_field_refused(&w.student, w.attempt_id,
+			       "[{\"event_type\":\"x\",\"client_event_id\":5}]",
+			       "events[0].client_event_id");
 	id[128] = '\0';
 	snprintf(ev, sizeof ev, "[{\"event_type\":\"x\",\"client_event_id\":\"%s\"}]", id);
 	activity_ok(&w.student, w.attempt_id, ev, 1, 0);
@@ -317,13 +304,11 @@ END_TEST
 START_TEST(test_activity_occurred_at_bad)
 {
 	world w;
-	resp r;
 
 	world_new(&w, TIMED_EXAM);
-	activity(&r, &w.student, w.attempt_id,
-		 "[{\"event_type\":\"x\",\"occurred_at\":\"yesterday\"}]");
-	expect_field(&r, "events[0].occurred_at");
-	resp_free(&r);
+	activity_field_refused(&w.student, w.attempt_id,
+			       "[{\"event_type\":\"x\",\"occurred_at\":\"yesterday\"}]",
+			       "events[0].occurred_at");
 	ck_assert_int_eq(db_activity_count(w.attempt_id), 0);
 	world_free(&w);
 }
@@ -332,7 +317,6 @@ END_TEST
 START_TEST(test_activity_payload_too_large)
 {
 	world w;
-	resp r;
 	size_t n = 17 * 1024;
 	char *ev = malloc(n + 128);
 
@@ -341,9 +325,7 @@ START_TEST(test_activity_payload_too_large)
 	strcpy(ev, "[{\"event_type\":\"big\",\"payload\":{\"blob\":\"");
 	memset(ev + strlen(ev), 'x', n);
 	strcpy(ev + strlen("[{\"event_type\":\"big\",\"payload\":{\"blob\":\"") + n, "\"}}]");
-	activity(&r, &w.student, w.attempt_id, ev);
-	expect_error(&r, 413, "payload_too_large");
-	resp_free(&r);
+	activity_refused(&w.student, w.attempt_id, ev, 413, "payload_too_large");
 	ck_assert_int_eq(db_activity_count(w.attempt_id), 0);
 	/* 16 000 bytes of payload text are within the 16 KiB limit. */
 	strcpy(ev, "[{\"event_type\":\"big\",\"payload\":{\"blob\":\"");
@@ -358,14 +340,11 @@ END_TEST
 START_TEST(test_activity_too_many_events)
 {
 	world w;
-	resp r;
 	char *ev;
 
 	world_new(&w, TIMED_EXAM);
 	ev = many_events(501);
-	activity(&r, &w.student, w.attempt_id, ev);
-	expect_error(&r, 413, "batch_too_large");
-	resp_free(&r);
+	activity_refused(&w.student, w.attempt_id, ev, 413, "batch_too_large");
 	free(ev);
 	ck_assert_int_eq(db_activity_count(w.attempt_id), 0);
 	ev = many_events(500);
@@ -382,12 +361,8 @@ START_TEST(test_activity_events_not_array)
 	resp r;
 
 	world_new(&w, TIMED_EXAM);
-	activity(&r, &w.student, w.attempt_id, "{\"event_type\":\"x\"}");
-	expect_field(&r, "events");
-	resp_free(&r);
-	activity(&r, &w.student, w.attempt_id, "\"x\"");
-	expect_field(&r, "events");
-	resp_free(&r);
+	activity_field_refused(&w.student, w.attempt_id, "{\"event_type\":\"x\"}", "events");
+	activity_field_refused(&w.student, w.attempt_id, "\"x\"", "events");
 	act(&r, "POST", &w.student, w.attempt_id, "activity", "{}");
 	expect_field(&r, "events");
 	resp_free(&r);
@@ -420,23 +395,14 @@ START_TEST(test_activity_access)
 	world w;
 	user other = user_new(AUTH_ROLE_STUDENT);
 	char missing[ID_LEN];
-	resp r;
 
 	world_new(&w, TIMED_EXAM);
 	ck_assert_int_eq(uuid_generate(missing), ATT_OK);
-	activity(&r, &other, w.attempt_id, "[{\"event_type\":\"x\"}]");
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
-	activity(&r, &w.student, missing, "[{\"event_type\":\"x\"}]");
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
+	activity_refused(&other, w.attempt_id, "[{\"event_type\":\"x\"}]", 404, "not_found");
+	activity_refused(&w.student, missing, "[{\"event_type\":\"x\"}]", 404, "not_found");
 	/* Activity is an owner-only write (docs/SQL.md): staff is forbidden. */
-	activity(&r, &w.proctor, w.attempt_id, "[{\"event_type\":\"x\"}]");
-	expect_error(&r, 403, "forbidden");
-	resp_free(&r);
-	activity(&r, NULL, w.attempt_id, "[{\"event_type\":\"x\"}]");
-	expect_error(&r, 401, "unauthorized");
-	resp_free(&r);
+	activity_refused(&w.proctor, w.attempt_id, "[{\"event_type\":\"x\"}]", 403, "forbidden");
+	activity_refused(NULL, w.attempt_id, "[{\"event_type\":\"x\"}]", 401, "unauthorized");
 	ck_assert_int_eq(db_activity_count(w.attempt_id), 0);
 	user_free(&other);
 	world_free(&w);

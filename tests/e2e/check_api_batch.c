@@ -361,23 +361,17 @@ START_TEST(test_batch_response_budget)
 	expect_num(cJSON_GetArrayItem(res, 3), "version", 2);
 	ck_assert_uint_gt(r.r.body_len, 4000000);
 	resp_free(&r);
-	batch(&r, &f.proctor, "multiple_states", data);
-	expect_error(&r, 413, "payload_too_large");
-	resp_free(&r);
+	batch_refused(&f.proctor, "multiple_states", data, 413, "payload_too_large");
 
 	/* query, from the database and then with the states cached. */
-	batch(&r, &f.student, "query", query);
-	expect_error(&r, 413, "payload_too_large");
-	resp_free(&r);
+	batch_refused(&f.student, "query", query, 413, "payload_too_large");
 	for (int i = 0; i < 5; i++)
 		for (int k = 0; k < 4; k++) {
 			act(&r, "GET", &f.student, f.att[i], "state", NULL);
 			expect_ok(&r, 200);
 			resp_free(&r);
 		}
-	batch(&r, &f.student, "query", query);
-	expect_error(&r, 413, "payload_too_large");
-	resp_free(&r);
+	batch_refused(&f.student, "query", query, 413, "payload_too_large");
 
 	/* Someone else's attempts are not_found items and count for nothing. */
 	batch(&r, &other, "multiple_states", data);

@@ -207,14 +207,11 @@ END_TEST
 START_TEST(test_batch_submit_student_forbidden)
 {
 	fleet f;
-	resp r;
 	char data[256];
 
 	fleet_new(&f, 2, TIMED_EXAM);
 	snprintf(data, sizeof data, "[\"%s\",\"%s\"]", f.att[0], f.att[1]);
-	batch(&r, &f.student, "batch_submit", data);
-	expect_error(&r, 403, "forbidden");
-	resp_free(&r);
+	batch_refused(&f.student, "batch_submit", data, 403, "forbidden");
 	db_expect_col(f.att[0], "status", "in_progress");
 	db_expect_col(f.att[1], "status", "in_progress");
 	fleet_free(&f);
@@ -332,9 +329,7 @@ START_TEST(test_batch_too_large)
 
 	world_new(&w, TIMED_EXAM);
 	data = repeat_ids(w.attempt_id, 101);
-	batch(&r, &w.student, "multiple_states", data);
-	expect_error(&r, 413, "batch_too_large");
-	resp_free(&r);
+	batch_refused(&w.student, "multiple_states", data, 413, "batch_too_large");
 	free(data);
 	data = repeat_ids(w.attempt_id, 100);
 	batch(&r, &w.student, "multiple_states", data);
@@ -349,7 +344,6 @@ END_TEST
 START_TEST(test_batch_save_too_large_writes_nothing)
 {
 	world w;
-	resp r;
 	buf b = BUF_INIT;
 	char *data;
 
@@ -361,9 +355,7 @@ START_TEST(test_batch_save_too_large_writes_nothing)
 	buf_putc(&b, ']');
 	data = buf_take(&b);
 	ck_assert_ptr_nonnull(data);
-	batch(&r, &w.student, "batch_save", data);
-	expect_error(&r, 413, "batch_too_large");
-	resp_free(&r);
+	batch_refused(&w.student, "batch_save", data, 413, "batch_too_large");
 	free(data);
 	ck_assert_int_eq(db_version(w.attempt_id), 1);
 	world_free(&w);

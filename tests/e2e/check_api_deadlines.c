@@ -79,9 +79,8 @@ START_TEST(test_deadline_submit_closes)
 	db_push_past(w.attempt_id);
 	/* Submit is a last save and the submit in one transaction, so past
 	 * deadline + grace it answers as save does (API.md section 6). */
-	submit(&r, &w.student, w.attempt_id, "{\"answers\":{\"q\":\"too late\"}}");
-	expect_error(&r, 409, "attempt_closed");
-	resp_free(&r);
+	submit_refused(&w.student, w.attempt_id, "{\"answers\":{\"q\":\"too late\"}}", 409,
+		       "attempt_closed");
 	sweep_release(lock);
 	db_expect_col(w.attempt_id, "submit_reason", "deadline");
 	db_expect_answers(w.attempt_id, "{\"q\":\"saved\"}");

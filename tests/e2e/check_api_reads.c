@@ -225,20 +225,14 @@ START_TEST(test_optimize_preload_bad)
 {
 	user admin = user_new(AUTH_ROLE_ADMIN);
 	char id[ID_LEN], body[256];
-	resp r;
 
 	ck_assert_int_eq(uuid_generate(id), ATT_OK);
 	snprintf(body, sizeof body, "{\"operation\":\"preload\",\"exam_ids\":[\"%s\",\"bad\"]}",
 		 id);
-	optimize(&r, &admin, body);
-	expect_field(&r, "exam_ids[1]");
-	resp_free(&r);
-	optimize(&r, &admin, "{\"operation\":\"preload\"}");
-	expect_field(&r, "exam_ids");
-	resp_free(&r);
-	optimize(&r, &admin, "{\"operation\":\"preload\",\"exam_ids\":\"x\"}");
-	expect_field(&r, "exam_ids");
-	resp_free(&r);
+	optimize_field_refused(&admin, body, "exam_ids[1]");
+	optimize_field_refused(&admin, "{\"operation\":\"preload\"}", "exam_ids");
+	optimize_field_refused(&admin, "{\"operation\":\"preload\",\"exam_ids\":\"x\"}",
+			       "exam_ids");
 	user_free(&admin);
 }
 END_TEST
@@ -263,26 +257,13 @@ START_TEST(test_optimize_errors)
 {
 	user admin = user_new(AUTH_ROLE_ADMIN), p = user_new(AUTH_ROLE_PROCTOR),
 	     s = user_new(AUTH_ROLE_STUDENT);
-	resp r;
 
-	optimize(&r, &admin, "{\"operation\":\"defragment\"}");
-	expect_field(&r, "operation");
-	resp_free(&r);
-	optimize(&r, &admin, "{}");
-	expect_field(&r, "operation");
-	resp_free(&r);
-	optimize(&r, &admin, "{\"operation\":");
-	expect_error(&r, 400, "invalid_json");
-	resp_free(&r);
-	optimize(&r, &p, "{\"operation\":\"clear_cache\"}");
-	expect_error(&r, 403, "forbidden");
-	resp_free(&r);
-	optimize(&r, &s, "{\"operation\":\"analyze\"}");
-	expect_error(&r, 403, "forbidden");
-	resp_free(&r);
-	optimize(&r, NULL, "{\"operation\":\"analyze\"}");
-	expect_error(&r, 401, "unauthorized");
-	resp_free(&r);
+	optimize_field_refused(&admin, "{\"operation\":\"defragment\"}", "operation");
+	optimize_field_refused(&admin, "{}", "operation");
+	optimize_refused(&admin, "{\"operation\":", 400, "invalid_json");
+	optimize_refused(&p, "{\"operation\":\"clear_cache\"}", 403, "forbidden");
+	optimize_refused(&s, "{\"operation\":\"analyze\"}", 403, "forbidden");
+	optimize_refused(NULL, "{\"operation\":\"analyze\"}", 401, "unauthorized");
 	user_free(&admin);
 	user_free(&p);
 	user_free(&s);

@@ -368,21 +368,12 @@ END_TEST
 START_TEST(test_stats_student_forbidden)
 {
 	stats_world w;
-	resp r;
 
 	stats_world_new(&w);
-	stats(&r, &w.s[1], w.att[1], "type=stats");
-	expect_error(&r, 403, "forbidden");
-	resp_free(&r);
-	stats(&r, &w.s[1], w.att[1], "type=active");
-	expect_error(&r, 403, "forbidden");
-	resp_free(&r);
-	stats(&r, &w.s[1], w.att[1], "type=optimization");
-	expect_error(&r, 403, "forbidden");
-	resp_free(&r);
-	stats(&r, NULL, w.att[1], "type=stats");
-	expect_error(&r, 401, "unauthorized");
-	resp_free(&r);
+	stats_refused(&w.s[1], w.att[1], "type=stats", 403, "forbidden");
+	stats_refused(&w.s[1], w.att[1], "type=active", 403, "forbidden");
+	stats_refused(&w.s[1], w.att[1], "type=optimization", 403, "forbidden");
+	stats_refused(NULL, w.att[1], "type=stats", 401, "unauthorized");
 	stats_world_free(&w);
 }
 END_TEST
@@ -421,30 +412,19 @@ END_TEST
 START_TEST(test_stats_bad_params)
 {
 	stats_world w;
-	resp r;
 	char q[128], missing[ID_LEN];
 
 	stats_world_new(&w);
-	stats(&r, &w.proctor, w.att[0], "type=stats&exam_id=bad");
-	expect_error(&r, 400, "invalid_uuid");
-	resp_free(&r);
-	stats(&r, &w.proctor, w.att[0], "type=active&exam_id=ABCDEF00-0000-4000-8000-000000000000");
-	expect_error(&r, 400, "invalid_uuid");
-	resp_free(&r);
+	stats_refused(&w.proctor, w.att[0], "type=stats&exam_id=bad", 400, "invalid_uuid");
+	stats_refused(&w.proctor, w.att[0],
+		      "type=active&exam_id=ABCDEF00-0000-4000-8000-000000000000", 400,
+		      "invalid_uuid");
 	ck_assert_int_eq(uuid_generate(missing), ATT_OK);
 	snprintf(q, sizeof q, "type=stats&exam_id=%s", missing);
-	stats(&r, &w.proctor, w.att[0], q);
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
-	stats(&r, &w.proctor, missing, "type=stats");
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
-	stats(&r, &w.proctor, w.att[0], "type=bogus");
-	expect_error(&r, 400, "invalid_query");
-	resp_free(&r);
-	stats(&r, &w.proctor, "nope", "type=stats");
-	expect_error(&r, 400, "invalid_uuid");
-	resp_free(&r);
+	stats_refused(&w.proctor, w.att[0], q, 404, "not_found");
+	stats_refused(&w.proctor, missing, "type=stats", 404, "not_found");
+	stats_refused(&w.proctor, w.att[0], "type=bogus", 400, "invalid_query");
+	stats_refused(&w.proctor, "nope", "type=stats", 400, "invalid_uuid");
 	stats_world_free(&w);
 }
 END_TEST

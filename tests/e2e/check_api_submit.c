@@ -359,21 +359,12 @@ START_TEST(test_submit_access)
 {
 	world w;
 	user other = user_new(AUTH_ROLE_STUDENT);
-	resp r;
 
 	world_new(&w, TIMED_EXAM);
-	submit(&r, &other, w.attempt_id, NULL);
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
-	submit(&r, &w.proctor, w.attempt_id, NULL);
-	expect_error(&r, 403, "forbidden");
-	resp_free(&r);
-	submit(&r, &w.admin, w.attempt_id, "{}");
-	expect_error(&r, 403, "forbidden");
-	resp_free(&r);
-	submit(&r, NULL, w.attempt_id, NULL);
-	expect_error(&r, 401, "unauthorized");
-	resp_free(&r);
+	submit_refused(&other, w.attempt_id, NULL, 404, "not_found");
+	submit_refused(&w.proctor, w.attempt_id, NULL, 403, "forbidden");
+	submit_refused(&w.admin, w.attempt_id, "{}", 403, "forbidden");
+	submit_refused(NULL, w.attempt_id, NULL, 401, "unauthorized");
 	db_expect_col(w.attempt_id, "status", "in_progress");
 	ck_assert_int_eq(db_version(w.attempt_id), 1);
 	user_free(&other);
@@ -384,24 +375,14 @@ END_TEST
 START_TEST(test_submit_bad_bodies)
 {
 	world w;
-	resp r;
 
 	world_new(&w, TIMED_EXAM);
-	submit(&r, &w.student, w.attempt_id, "{\"answers\":");
-	expect_error(&r, 400, "invalid_json");
-	resp_free(&r);
-	submit(&r, &w.student, w.attempt_id, "{\"answers\":[1]}");
-	expect_field(&r, "answers");
-	resp_free(&r);
-	submit(&r, &w.student, w.attempt_id, "{\"answers\":\"a\"}");
-	expect_field(&r, "answers");
-	resp_free(&r);
-	submit(&r, &w.student, w.attempt_id, "{\"expected_version\":\"1\"}");
-	expect_field(&r, "expected_version");
-	resp_free(&r);
-	submit(&r, &w.student, w.attempt_id, "[]");
-	expect_field(&r, "body");
-	resp_free(&r);
+	submit_refused(&w.student, w.attempt_id, "{\"answers\":", 400, "invalid_json");
+	submit_field_refused(&w.student, w.attempt_id, "{\"answers\":[1]}", "answers");
+	submit_field_refused(&w.student, w.attempt_id, "{\"answers\":\"a\"}", "answers");
+	submit_field_refused(&w.student, w.attempt_id, "{\"expected_version\":\"1\"}",
+			     "expected_version");
+	submit_field_refused(&w.student, w.attempt_id, "[]", "body");
 	db_expect_col(w.attempt_id, "status", "in_progress");
 	ck_assert_int_eq(db_version(w.attempt_id), 1);
 	world_free(&w);
@@ -428,7 +409,6 @@ END_TEST
 START_TEST(test_submit_too_large)
 {
 	world w;
-	resp r;
 	size_t n = 600 * 1024;
 	char *body = malloc(n + 64);
 
@@ -438,9 +418,7 @@ START_TEST(test_submit_too_large)
 	strcpy(body, "{\"answers\":{\"essay\":\"");
 	memset(body + strlen(body), 'w', n);
 	strcpy(body + strlen("{\"answers\":{\"essay\":\"") + n, "\"}}");
-	submit(&r, &w.student, w.attempt_id, body);
-	expect_error(&r, 413, "payload_too_large");
-	resp_free(&r);
+	submit_refused(&w.student, w.attempt_id, body, 413, "payload_too_large");
 	free(body);
 	db_expect_col(w.attempt_id, "status", "in_progress");
 	db_expect_answers(w.attempt_id, "{\"q\":1}");

@@ -45,6 +45,17 @@ void get_action(resp *r, const user *u, const char *attempt_id, const char *acti
 	send_req(r, "GET", path, u, NULL, NULL);
 }
 
+/* get_action, then asserts the error answer and frees the answer. */
+void get_action_refused(const user *u, const char *attempt_id, const char *action, int status,
+			const char *code)
+{
+	resp r;
+
+	get_action(&r, u, attempt_id, action);
+	expect_error(&r, status, code);
+	resp_free(&r);
+}
+
 void save(resp *r, const user *u, const char *attempt_id, const char *body,
 	  const char *const *extra)
 {
@@ -52,6 +63,28 @@ void save(resp *r, const user *u, const char *attempt_id, const char *body,
 
 	attempt_path(path, sizeof path, attempt_id, "save");
 	send_req(r, "PATCH", path, u, body, extra);
+}
+
+/* save, then asserts 422 validation_failed naming field and frees the answer. */
+void save_field_refused(const user *u, const char *attempt_id, const char *body,
+			const char *const *extra, const char *field)
+{
+	resp r;
+
+	save(&r, u, attempt_id, body, extra);
+	expect_field(&r, field);
+	resp_free(&r);
+}
+
+/* save, then asserts the error answer and frees the answer. */
+void save_refused(const user *u, const char *attempt_id, const char *body, const char *const *extra,
+		  int status, const char *code)
+{
+	resp r;
+
+	save(&r, u, attempt_id, body, extra);
+	expect_error(&r, status, code);
+	resp_free(&r);
 }
 
 void db_expect_untouched(const char *attempt_id)

@@ -360,15 +360,10 @@ START_TEST(test_state_missing)
 {
 	user s = user_new(AUTH_ROLE_STUDENT), a = user_new(AUTH_ROLE_ADMIN);
 	char missing[UUID_STR_LEN + 1];
-	resp r;
 
 	ck_assert_int_eq(uuid_generate(missing), ATT_OK);
-	get_action(&r, &s, missing, "state");
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
-	get_action(&r, &a, missing, "state");
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
+	get_action_refused(&s, missing, "state", 404, "not_found");
+	get_action_refused(&a, missing, "state", 404, "not_found");
 	user_free(&s);
 	user_free(&a);
 }
@@ -505,16 +500,10 @@ START_TEST(test_info_errors)
 	resp r;
 
 	world_new(&w, "{\"title\":\"Info errors\"}");
-	get_action(&r, &other, w.attempt_id, "info");
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
+	get_action_refused(&other, w.attempt_id, "info", 404, "not_found");
 	ck_assert_int_eq(uuid_generate(missing), ATT_OK);
-	get_action(&r, &w.student, missing, "info");
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
-	get_action(&r, &w.student, "xyz", "info");
-	expect_error(&r, 400, "invalid_uuid");
-	resp_free(&r);
+	get_action_refused(&w.student, missing, "info", 404, "not_found");
+	get_action_refused(&w.student, "xyz", "info", 400, "invalid_uuid");
 	get_action(&r, NULL, w.attempt_id, "info");
 	expect_unauthorized(&r);
 	resp_free(&r);

@@ -291,9 +291,8 @@ START_TEST(test_save_past_deadline_closes)
 	free(v);
 	db_expect_answers(w.attempt_id, "{\"q1\":\"kept\"}");
 
-	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"later\"}}", NULL);
-	expect_error(&r, 409, "attempt_submitted");
-	resp_free(&r);
+	save_refused(&w.student, w.attempt_id, "{\"answers\":{\"q1\":\"later\"}}", NULL, 409,
+		     "attempt_submitted");
 	get_action(&r, &w.student, w.attempt_id, "info");
 	o = expect_ok(&r, 200);
 	expect_str(o, "status", "submitted");

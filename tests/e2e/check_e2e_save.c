@@ -270,15 +270,11 @@ START_TEST(test_save_staff_forbidden)
 {
 	world w;
 	user a = user_new(AUTH_ROLE_ADMIN);
-	resp r;
 
 	world_new(&w, "{\"title\":\"Save staff\"}");
-	save(&r, &w.proctor, w.attempt_id, "{\"answers\":{\"q1\":\"x\"}}", NULL);
-	expect_error(&r, 403, "forbidden");
-	resp_free(&r);
-	save(&r, &a, w.attempt_id, "{\"answers\":{\"q1\":\"x\"}}", NULL);
-	expect_error(&r, 403, "forbidden");
-	resp_free(&r);
+	save_refused(&w.proctor, w.attempt_id, "{\"answers\":{\"q1\":\"x\"}}", NULL, 403,
+		     "forbidden");
+	save_refused(&a, w.attempt_id, "{\"answers\":{\"q1\":\"x\"}}", NULL, 403, "forbidden");
 	db_expect_untouched(w.attempt_id);
 	user_free(&a);
 	world_free(&w);
@@ -294,9 +290,7 @@ START_TEST(test_save_bad_target)
 	save(&r, NULL, w.attempt_id, "{\"answers\":{\"q1\":\"x\"}}", NULL);
 	expect_unauthorized(&r);
 	resp_free(&r);
-	save(&r, &w.student, "abc", "{\"answers\":{\"q1\":\"x\"}}", NULL);
-	expect_error(&r, 400, "invalid_uuid");
-	resp_free(&r);
+	save_refused(&w.student, "abc", "{\"answers\":{\"q1\":\"x\"}}", NULL, 400, "invalid_uuid");
 	db_expect_untouched(w.attempt_id);
 	world_free(&w);
 }
@@ -305,12 +299,9 @@ END_TEST
 START_TEST(test_save_invalid_json)
 {
 	world w;
-	resp r;
 
 	world_new(&w, "{\"title\":\"Save json\"}");
-	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":", NULL);
-	expect_error(&r, 400, "invalid_json");
-	resp_free(&r);
+	save_refused(&w.student, w.attempt_id, "{\"answers\":{\"q1\":", NULL, 400, "invalid_json");
 	db_expect_untouched(w.attempt_id);
 	world_free(&w);
 }
@@ -319,15 +310,10 @@ END_TEST
 START_TEST(test_save_answers_not_object)
 {
 	world w;
-	resp r;
 
 	world_new(&w, "{\"title\":\"Save answers type\"}");
-	save(&r, &w.student, w.attempt_id, "{\"answers\":\"q1=a\"}", NULL);
-	expect_field(&r, "answers");
-	resp_free(&r);
-	save(&r, &w.student, w.attempt_id, "{\"answers\":[\"a\"]}", NULL);
-	expect_field(&r, "answers");
-	resp_free(&r);
+	save_field_refused(&w.student, w.attempt_id, "{\"answers\":\"q1=a\"}", NULL, "answers");
+	save_field_refused(&w.student, w.attempt_id, "{\"answers\":[\"a\"]}", NULL, "answers");
 	db_expect_untouched(w.attempt_id);
 	world_free(&w);
 }
@@ -336,17 +322,14 @@ END_TEST
 START_TEST(test_save_expected_version_not_number)
 {
 	world w;
-	resp r;
 
 	world_new(&w, "{\"title\":\"Save version type\"}");
-	save(&r, &w.student, w.attempt_id,
-	     "{\"answers\":{\"q1\":\"a\"},\"expected_version\":\"x\"}", NULL);
-	expect_field(&r, "expected_version");
-	resp_free(&r);
-	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"a\"},\"expected_version\":1.5}",
-	     NULL);
-	expect_field(&r, "expected_version");
-	resp_free(&r);
+	save_field_refused(&w.student, w.attempt_id,
+			   "{\"answers\":{\"q1\":\"a\"},\"expected_version\":\"x\"}", NULL,
+			   "expected_version");
+	save_field_refused(&w.student, w.attempt_id,
+			   "{\"answers\":{\"q1\":\"a\"},\"expected_version\":1.5}", NULL,
+			   "expected_version");
 	db_expect_untouched(w.attempt_id);
 	world_free(&w);
 }
@@ -355,15 +338,11 @@ END_TEST
 START_TEST(test_save_nothing_to_save)
 {
 	world w;
-	resp r;
 
 	world_new(&w, "{\"title\":\"Save empty\"}");
-	save(&r, &w.student, w.attempt_id, "{}", NULL);
-	expect_error(&r, 422, "validation_failed");
-	resp_free(&r);
-	save(&r, &w.student, w.attempt_id, "{\"expected_version\":1}", NULL);
-	expect_error(&r, 422, "validation_failed");
-	resp_free(&r);
+	save_refused(&w.student, w.attempt_id, "{}", NULL, 422, "validation_failed");
+	save_refused(&w.student, w.attempt_id, "{\"expected_version\":1}", NULL, 422,
+		     "validation_failed");
 	db_expect_untouched(w.attempt_id);
 	world_free(&w);
 }
@@ -403,9 +382,8 @@ START_TEST(test_save_submitted)
 	expect_ok(&r, 200);
 	resp_free(&r);
 	db_submit(w.attempt_id); /* version 3 */
-	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"late\"}}", NULL);
-	expect_error(&r, 409, "attempt_submitted");
-	resp_free(&r);
+	save_refused(&w.student, w.attempt_id, "{\"answers\":{\"q1\":\"late\"}}", NULL, 409,
+		     "attempt_submitted");
 	ck_assert_int_eq(db_version(w.attempt_id), 3);
 	db_expect_answers(w.attempt_id, "{\"q1\":\"a\"}");
 	world_free(&w);

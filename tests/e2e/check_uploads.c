@@ -263,6 +263,18 @@ static void upload(resp *r, const user *u, const char *attempt_id, const char *f
 	upload_as(r, u ? u->token : NULL, attempt_id, fq, content_type, data, n, 0);
 }
 
+/* upload, then asserts the error answer and frees the answer. */
+static void upload_refused(const user *u, const char *attempt_id, const char *fq,
+			   const char *content_type, const void *data, size_t n, int status,
+			   const char *code)
+{
+	resp r;
+
+	upload(&r, u, attempt_id, fq, content_type, data, n);
+	expect_error(&r, status, code);
+	resp_free(&r);
+}
+
 /* Asserts a 201 upload answer for the given bytes; copies the upload id. */
 static const cJSON *expect_uploaded(const resp *r, const char *filename, const char *type,
 				    const void *data, size_t n, char upload_id[ID_LEN])
@@ -326,6 +338,17 @@ static void download(resp *r, const user *u, const char *attempt_id, const char 
 
 	download_path(path, sizeof path, attempt_id, upload_id);
 	send_typed(r, "GET", path, u ? u->token : NULL, NULL, NULL, 0, NULL);
+}
+
+/* download, then asserts the error answer and frees the answer. */
+static void download_refused(const user *u, const char *attempt_id, const char *upload_id,
+			     int status, const char *code)
+{
+	resp r;
+
+	download(&r, u, attempt_id, upload_id);
+	expect_error(&r, status, code);
+	resp_free(&r);
 }
 
 /* Asserts a 200 download of exactly data with the stored type. */
@@ -733,9 +756,8 @@ START_TEST(test_upload_type_not_allowed)
 	resp_free(&r);
 	snap_expect_same(&s, "415 application/zip");
 	/* No Content-Type at all is no allowed type either. */
-	upload(&r, &w.student, w.attempt_id, "x.pdf", NULL, data, 512);
-	expect_error(&r, 415, "unsupported_media_type");
-	resp_free(&r);
+	upload_refused(&w.student, w.attempt_id, "x.pdf", NULL, data, 512, 415,
+		       "unsupported_media_type");
 	snap_expect_same(&s, "415 without Content-Type");
 	snap_free(&s);
 	free(data);
@@ -748,18 +770,15 @@ START_TEST(test_upload_over_exam_limit)
 	world w;
 	unsigned char *data = random_bytes(2048);
 	snapshot s;
-	resp r;
 
 	world_new(&w, EXAM_1KIB);
 	s = snap_take();
-	upload(&r, &w.student, w.attempt_id, "big.pdf", "application/pdf", data, 2048);
-	expect_error(&r, 413, "payload_too_large");
-	resp_free(&r);
+	upload_refused(&w.student, w.attempt_id, "big.pdf", "application/pdf", data, 2048, 413,
+		       "payload_too_large");
 	snap_expect_same(&s, "413 over the exam's limit");
 	/* One byte over. */
-	upload(&r, &w.student, w.attempt_id, "big.pdf", "application/pdf", data, 1025);
-	expect_error(&r, 413, "payload_too_large");
-	resp_free(&r);
+	upload_refused(&w.student, w.attempt_id, "big.pdf", "application/pdf", data, 1025, 413,
+		       "payload_too_large");
 	snap_expect_same(&s, "413 one byte over");
 	ck_assert_int_eq(db_attempt_upload_rows(w.attempt_id), 0);
 	snap_free(&s);
@@ -862,9 +881,8 @@ START_TEST(test_upload_filename_percent_encodings)
 	s = snap_take();
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		/* action=upload: nginx writes the body to a file first */
-		upload(&r, &w.student, w.attempt_id, bad[i], "application/pdf", "%PDF-1.4", 8);
-		expect_error(&r, 400, "invalid_filename");
-		resp_free(&r);
+		upload_refused(&w.student, w.attempt_id, bad[i], "application/pdf", "%PDF-1.4", 8,
+			       400, "invalid_filename");
 		snap_expect_same(&s, bad[i]);
 		/* through the seed's alias too */
 		upload_as(&r, w.student.token, w.attempt_id, bad[i], "application/pdf", "%PDF-1.4",
@@ -881,10 +899,8 @@ START_TEST(test_upload_filename_percent_encodings)
 	resp_free(&r);
 	snap_expect_same(&s, "escaped action, NUL in the filename");
 	for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
-		upload(&r, &w.student, w.attempt_id, malformed[i], "application/pdf", "%PDF-1.4",
-		       8);
-		expect_error(&r, 400, "invalid_query");
-		resp_free(&r);
+		upload_refused(&w.student, w.attempt_id, malformed[i], "application/pdf",
+			       "%PDF-1.4", 8, 400, "invalid_query");
 		snap_expect_same(&s, malformed[i]);
 	}
 	ck_assert_int_eq(db_attempt_upload_rows(w.attempt_id), 0);
@@ -908,7 +924,6 @@ START_TEST(test_upload_traversal_writes_nothing_outside)
 	struct stat passwd_before, passwd_after, st;
 	world w;
 	snapshot s;
-	resp r;
 
 	random_tag(tag, 8);
 	snprintf(name, sizeof name, "upl-trav-%s", tag);
@@ -916,17 +931,13 @@ START_TEST(test_upload_traversal_writes_nothing_outside)
 	world_new(&w, EXAM_1MIB);
 	s = snap_take();
 	snprintf(query, sizeof query, "..%%2F..%%2F..%%2F..%%2F..%%2F..%%2Ftmp%%2F%s", name);
-	upload(&r, &w.student, w.attempt_id, query, "application/pdf", "%PDF-1.4", 8);
-	expect_error(&r, 400, "invalid_filename");
-	resp_free(&r);
+	upload_refused(&w.student, w.attempt_id, query, "application/pdf", "%PDF-1.4", 8, 400,
+		       "invalid_filename");
 	snprintf(query, sizeof query, "..%%5C..%%5C..%%5Ctmp%%5C%s", name);
-	upload(&r, &w.student, w.attempt_id, query, "application/pdf", "%PDF-1.4", 8);
-	expect_error(&r, 400, "invalid_filename");
-	resp_free(&r);
-	upload(&r, &w.student, w.attempt_id, "..%2F..%2F..%2Fetc%2Fpasswd", "text/plain", "pwned\n",
-	       6);
-	expect_error(&r, 400, "invalid_filename");
-	resp_free(&r);
+	upload_refused(&w.student, w.attempt_id, query, "application/pdf", "%PDF-1.4", 8, 400,
+		       "invalid_filename");
+	upload_refused(&w.student, w.attempt_id, "..%2F..%2F..%2Fetc%2Fpasswd", "text/plain",
+		       "pwned\n", 6, 400, "invalid_filename");
 	snap_expect_same(&s, "traversal filenames");
 	for (size_t i = 0; dirs[i] != NULL; i++) {
 		snprintf(probe, sizeof probe, "%s/%s", dirs[i], name);
@@ -957,9 +968,8 @@ START_TEST(test_upload_submitted_attempt)
 	expect_ok(&r, 200);
 	resp_free(&r);
 	s = snap_take();
-	upload(&r, &w.student, w.attempt_id, "late.pdf", "application/pdf", "%PDF-1.4", 8);
-	expect_error(&r, 409, "attempt_submitted");
-	resp_free(&r);
+	upload_refused(&w.student, w.attempt_id, "late.pdf", "application/pdf", "%PDF-1.4", 8, 409,
+		       "attempt_submitted");
 	snap_expect_same(&s, "upload to a submitted attempt");
 	snap_free(&s);
 	world_free(&w);
@@ -1011,19 +1021,15 @@ START_TEST(test_upload_access)
 	ck_assert_int_eq(uuid_generate(missing), ATT_OK);
 	s = snap_take();
 	/* Another student's attempt looks missing. */
-	upload(&r, &w.other, w.attempt_id, "x.pdf", "application/pdf", "%PDF-1.4", 8);
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
-	upload(&r, &w.student, missing, "x.pdf", "application/pdf", "%PDF-1.4", 8);
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
+	upload_refused(&w.other, w.attempt_id, "x.pdf", "application/pdf", "%PDF-1.4", 8, 404,
+		       "not_found");
+	upload_refused(&w.student, missing, "x.pdf", "application/pdf", "%PDF-1.4", 8, 404,
+		       "not_found");
 	/* Staff read attempts but do not upload into them. */
-	upload(&r, &w.proctor, w.attempt_id, "x.pdf", "application/pdf", "%PDF-1.4", 8);
-	expect_error(&r, 403, "forbidden");
-	resp_free(&r);
-	upload(&r, &w.admin, w.attempt_id, "x.pdf", "application/pdf", "%PDF-1.4", 8);
-	expect_error(&r, 403, "forbidden");
-	resp_free(&r);
+	upload_refused(&w.proctor, w.attempt_id, "x.pdf", "application/pdf", "%PDF-1.4", 8, 403,
+		       "forbidden");
+	upload_refused(&w.admin, w.attempt_id, "x.pdf", "application/pdf", "%PDF-1.4", 8, 403,
+		       "forbidden");
 	/* No token, a bad token. */
 	upload(&r, NULL, w.attempt_id, "x.pdf", "application/pdf", "%PDF-1.4", 8);
 	expect_error(&r, 401, "unauthorized");
@@ -1035,9 +1041,8 @@ START_TEST(test_upload_access)
 	expect_error(&r, 401, "unauthorized");
 	resp_free(&r);
 	/* A path id that is no UUID. */
-	upload(&r, &w.student, "not-a-uuid", "x.pdf", "application/pdf", "%PDF-1.4", 8);
-	expect_error(&r, 400, "invalid_uuid");
-	resp_free(&r);
+	upload_refused(&w.student, "not-a-uuid", "x.pdf", "application/pdf", "%PDF-1.4", 8, 400,
+		       "invalid_uuid");
 	snap_expect_same(&s, "refused uploads");
 	snap_free(&s);
 	world_free(&w);
@@ -1090,44 +1095,28 @@ START_TEST(test_download_errors)
 	ck_assert_int_eq(uuid_generate(missing), ATT_OK);
 
 	/* Not a canonical UUID, or none. */
-	download(&r, &w.student, w.attempt_id, "not-a-uuid");
-	expect_error(&r, 400, "invalid_uuid");
-	resp_free(&r);
+	download_refused(&w.student, w.attempt_id, "not-a-uuid", 400, "invalid_uuid");
 	for (size_t i = 0; i < ID_LEN; i++)
 		upper[i] = (char)((id[i] >= 'a' && id[i] <= 'f') ? id[i] - 32 : id[i]);
-	download(&r, &w.student, w.attempt_id, upper);
-	expect_error(&r, 400, "invalid_uuid");
-	resp_free(&r);
+	download_refused(&w.student, w.attempt_id, upper, 400, "invalid_uuid");
 	snprintf(path, sizeof path, "/api/attempts/%s?action=upload", w.attempt_id);
 	send_typed(&r, "GET", path, w.student.token, NULL, NULL, 0, NULL);
 	expect_error(&r, 400, "invalid_uuid");
 	resp_free(&r);
 	/* Unknown upload. */
-	download(&r, &w.student, w.attempt_id, missing);
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
+	download_refused(&w.student, w.attempt_id, missing, 404, "not_found");
 	/* Another student's upload, through their attempt or through mine. */
-	download(&r, &w.student, w.other_attempt_id, other_id);
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
-	download(&r, &w.student, w.attempt_id, other_id);
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
-	download(&r, &w.other, w.attempt_id, id);
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
+	download_refused(&w.student, w.other_attempt_id, other_id, 404, "not_found");
+	download_refused(&w.student, w.attempt_id, other_id, 404, "not_found");
+	download_refused(&w.other, w.attempt_id, id, 404, "not_found");
 	/* No token. */
-	download(&r, NULL, w.attempt_id, id);
-	expect_error(&r, 401, "unauthorized");
-	resp_free(&r);
+	download_refused(NULL, w.attempt_id, id, 401, "unauthorized");
 	/* The same student's upload in another attempt is not this attempt's. */
 	w2.student = w.student;
 	w2.proctor = user_new(AUTH_ROLE_PROCTOR);
 	exam_create(&w2.proctor, EXAM_1MIB, w2.exam_id);
 	attempt_start(&w.student, w2.exam_id, w2.attempt_id);
-	download(&r, &w.student, w2.attempt_id, id);
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
+	download_refused(&w.student, w2.attempt_id, id, 404, "not_found");
 	/* The owner still gets it. */
 	download(&r, &w.student, w.attempt_id, id);
 	expect_download(&r, "application/pdf", "%PDF-1.4", 8);
