@@ -1,8 +1,10 @@
-/* check_db_pool: the connection pool and db_call against a real
- * PostgreSQL, whose conninfo comes from ATTEMPTS_TEST_DB (tests that need
- * it print a note and pass when it is unset, so the unit runner needs no
- * database), plus the failure paths against a socket directory where no
- * server listens, which need none. */
+/* check_db_pool: the connection pool and db_call. Two suites:
+ *  - db_pool_suite (in tests/check_unit): what needs no server, i.e. the
+ *    failure paths against a socket directory where nothing listens;
+ *  - db_pool_live_suite (tests/check_db_pool, run by tests/db_pool_test.sh
+ *    against a throw-away PostgreSQL): the pool and db_call against a real
+ *    server whose conninfo comes from ATTEMPTS_TEST_DB. Without it every
+ *    test of that suite fails, naming the variable. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,28 +14,21 @@
 #include <unistd.h>
 
 #include "breaker.h"
+#include "check_db_pool.h"
 #include "check_suites.h"
 #include "db.h"
 #include "db_pool.h"
 
-/* The test database's conninfo, or NULL after printing a skip note. */
-static const char *test_db(const char *test)
+/* The test database's conninfo; fails the test when it is not set. */
+static const char *test_db(void)
 {
 	const char *conninfo = getenv("ATTEMPTS_TEST_DB");
 
-	if (conninfo == NULL || *conninfo == '\0') {
-		fprintf(stderr, "db_pool: %s skipped (ATTEMPTS_TEST_DB unset)\n", test);
-		return NULL;
-	}
+	ck_assert_msg(conninfo != NULL && *conninfo != '\0',
+		      "ATTEMPTS_TEST_DB is not set: run tests/db_pool_test.sh, which starts a"
+		      " PostgreSQL for these tests");
 	return conninfo;
 }
-
-#define NEED_DB(conninfo)                                 \
-	do {                                              \
-		(conninfo) = test_db(__func__);           \
-		if ((conninfo) == NULL)                   \
-			return;                           \
-	} while (0)
 
 static long long mono_ms(void)
 {
@@ -99,8 +94,7 @@ static char *scalar(PGconn *conn, const char *sql, const char *param)
 	PGresult *res = PQexecParams(conn, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
 	char *value;
 
-	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s: %s", sql,
-		      PQerrorMessage(conn));
+	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(conn));
 	ck_assert_int_eq(PQntuples(res), 1);
 	value = strdup(PQgetvalue(res, 0, 0));
 	ck_assert_ptr_nonnull(value);
@@ -108,8 +102,7 @@ static char *scalar(PGconn *conn, const char *sql, const char *param)
 	return value;
 }
 
-static void assert_scalar(PGconn *conn, const char *sql, const char *param,
-			  const char *want)
+static void assert_scalar(PGconn *conn, const char *sql, const char *param, const char *want)
 {
 	char *got = scalar(conn, sql, param);
 
@@ -126,7 +119,7 @@ START_TEST(test_pool_create_opens_min)
 	db_pool *pool;
 	pool_stats s;
 
-	NEED_DB(conninfo);
+	conninfo = test_db();
 	opt = options(conninfo, 2, 4);
 	pool = new_pool(&opt);
 	s = stats_of(pool);
@@ -147,7 +140,7 @@ START_TEST(test_pool_acquire_release_counts)
 	PGconn *c[3];
 	pool_stats s;
 
-	NEED_DB(conninfo);
+	conninfo = test_db();
 	opt = options(conninfo, 1, 3);
 	pool = new_pool(&opt);
 	c[0] = acquire(pool);
@@ -199,7 +192,7 @@ START_TEST(test_pool_acquire_times_out_at_max)
 	long long start, waited;
 	pool_stats s;
 
-	NEED_DB(conninfo);
+	conninfo = test_db();
 	opt = options(conninfo, 0, 2);
 	opt.acquire_timeout_ms = 300;
 	pool = new_pool(&opt);
@@ -209,8 +202,7 @@ START_TEST(test_pool_acquire_times_out_at_max)
 	ck_assert_int_eq(pool_acquire(pool, &c), ATT_ETIMEOUT);
 	waited = mono_ms() - start;
 	ck_assert_ptr_null(c); /* written only on success */
-	ck_assert_msg(waited >= 300, "gave up after %lld ms, before the 300 ms timeout",
-		      waited);
+	ck_assert_msg(waited >= 300, "gave up after %lld ms, before the 300 ms timeout", waited);
 	ck_assert_msg(waited < 5000, "waited %lld ms for a 300 ms timeout", waited);
 	s = stats_of(pool);
 	ck_assert_uint_eq(s.acquire_waits, 1);
@@ -247,7 +239,7 @@ START_TEST(test_pool_release_wakes_waiter)
 	pool_stats s;
 	int i;
 
-	NEED_DB(conninfo);
+	conninfo = test_db();
 	opt = options(conninfo, 1, 1);
 	opt.acquire_timeout_ms = 8000;
 	pool = new_pool(&opt);
@@ -282,7 +274,7 @@ START_TEST(test_pool_release_broken_reconnects)
 	char *pid1, *pid2;
 	pool_stats s;
 
-	NEED_DB(conninfo);
+	conninfo = test_db();
 	opt = options(conninfo, 1, 1);
 	pool = new_pool(&opt);
 	conn = acquire(pool);
@@ -326,7 +318,7 @@ START_TEST(test_pool_replaces_connection_killed_server_side)
 	unsigned long long reconnects;
 	int i;
 
-	NEED_DB(conninfo);
+	conninfo = test_db();
 	opt = options(conninfo, 1, 1);
 	pool = new_pool(&opt);
 	conn = acquire(pool);
@@ -338,8 +330,8 @@ START_TEST(test_pool_replaces_connection_killed_server_side)
 	assert_scalar(admin, "SELECT pg_terminate_backend($1::int)", pid, "t");
 	/* Wait until the backend has exited (bounded). */
 	for (i = 0; i < 500; i++) {
-		gone = scalar(admin, "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $1::int",
-			      pid);
+		gone = scalar(admin,
+			      "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $1::int", pid);
 		if (strcmp(gone, "t") == 0) {
 			free(gone);
 			break;
@@ -363,8 +355,7 @@ START_TEST(test_pool_replaces_connection_killed_server_side)
 	reconnects = stats_of(pool).reconnects;
 	PQfinish(admin);
 	pool_free(pool); /* before asserting: no leak under CK_FORK=no */
-	ck_assert_msg(status == PGRES_TUPLES_OK, "query on the acquired connection: %s",
-		      error);
+	ck_assert_msg(status == PGRES_TUPLES_OK, "query on the acquired connection: %s", error);
 	ck_assert_str_ne(new_pid, pid);
 	ck_assert_uint_eq(reconnects, 1);
 }
@@ -395,7 +386,7 @@ START_TEST(test_pool_setup_runs_on_every_connection)
 	atomic_int calls;
 	PGconn *c[3];
 
-	NEED_DB(conninfo);
+	conninfo = test_db();
 	atomic_init(&calls, 0);
 	opt = options(conninfo, 2, 3);
 	opt.setup = count_setup;
@@ -426,7 +417,7 @@ START_TEST(test_pool_setup_failure_closes)
 	PGconn *conn = NULL;
 	pool_stats s;
 
-	NEED_DB(conninfo);
+	conninfo = test_db();
 	atomic_init(&calls, 0);
 	opt = options(conninfo, 1, 2);
 	opt.setup = failing_setup;
@@ -452,7 +443,7 @@ START_TEST(test_pool_session_setup)
 	db_pool *pool;
 	PGconn *conn;
 
-	NEED_DB(conninfo);
+	conninfo = test_db();
 	opt = options(conninfo, 1, 2);
 	opt.statement_timeout_ms = 1234;
 	pool = new_pool(&opt);
@@ -480,7 +471,7 @@ START_TEST(test_pool_reap_idle)
 	PGconn *c[3];
 	pool_stats s;
 
-	NEED_DB(conninfo);
+	conninfo = test_db();
 	opt = options(conninfo, 1, 3);
 	opt.idle_timeout_ms = 1000;
 	pool = new_pool(&opt);
@@ -515,7 +506,7 @@ START_TEST(test_pool_reap_spares_busy)
 	db_pool *pool;
 	PGconn *c[3];
 
-	NEED_DB(conninfo);
+	conninfo = test_db();
 	opt = options(conninfo, 0, 3);
 	opt.idle_timeout_ms = 1000;
 	pool = new_pool(&opt);
@@ -600,8 +591,7 @@ START_TEST(test_db_call_unavailable_after_retries)
 	db_failure why;
 	char *out = (char *)"untouched";
 
-	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_PING, NULL, &out, &why),
-			 ATT_EUNAVAILABLE);
+	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_PING, NULL, &out, &why), ATT_EUNAVAILABLE);
 	ck_assert_str_eq(out, "untouched");
 	/* One connection attempt per try, nothing ever sent. */
 	ck_assert_uint_eq(stats_of(pool).connect_failures, 3);
@@ -627,8 +617,7 @@ START_TEST(test_db_call_breaker_opens)
 
 	ck_assert_int_eq(breaker_create(2, 60000, NULL, NULL, &b), ATT_OK);
 	env = make_env(pool, b);
-	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_PING, NULL, &out, &why),
-			 ATT_EUNAVAILABLE);
+	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_PING, NULL, &out, &why), ATT_EUNAVAILABLE);
 	breaker_get_stats(b, &bs);
 	ck_assert_int_eq(bs.state, BREAKER_OPEN);
 	ck_assert_uint_eq(bs.opened_count, 1);
@@ -636,8 +625,7 @@ START_TEST(test_db_call_breaker_opens)
 	ck_assert_uint_eq(failures, 2); /* the third try was refused */
 
 	/* Now refused at once, without touching the pool. */
-	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_PING, NULL, &out, &why),
-			 ATT_EUNAVAILABLE);
+	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_PING, NULL, &out, &why), ATT_EUNAVAILABLE);
 	ck_assert_int_eq(why.breaker_open, 1);
 	ck_assert_int_gt(why.retry_after_ms, 0);
 	ck_assert_int_le(why.retry_after_ms, 60000);
@@ -660,7 +648,7 @@ START_TEST(test_db_call_ping)
 	db_failure why;
 	char *out = NULL;
 
-	NEED_DB(conninfo);
+	conninfo = test_db();
 	opt = options(conninfo, 1, 2);
 	opt.setup = db_prepare_all;
 	pool = new_pool(&opt);
@@ -673,8 +661,7 @@ START_TEST(test_db_call_ping)
 	free(out);
 	out = NULL;
 	/* With claims: still one try, and the connection goes back clean. */
-	ck_assert_int_eq(db_call(&env, "{\"sub\":\"x\"}", DB_STMT_PING, NULL, &out, &why),
-			 ATT_OK);
+	ck_assert_int_eq(db_call(&env, "{\"sub\":\"x\"}", DB_STMT_PING, NULL, &out, &why), ATT_OK);
 	ck_assert_str_eq(out, "1");
 	ck_assert_int_eq(why.tries, 1);
 	free(out);
@@ -695,7 +682,7 @@ START_TEST(test_db_call_ping_with_breaker)
 	db_failure why;
 	char *out = NULL;
 
-	NEED_DB(conninfo);
+	conninfo = test_db();
 	opt = options(conninfo, 1, 1);
 	opt.setup = db_prepare_all;
 	pool = new_pool(&opt);
@@ -725,7 +712,7 @@ START_TEST(test_db_call_sql_error_not_retried)
 	const char *params[1] = {"not-a-uuid"};
 	breaker_stats bs;
 
-	NEED_DB(conninfo);
+	conninfo = test_db();
 	opt = options(conninfo, 1, 1);
 	opt.setup = db_prepare_all;
 	pool = new_pool(&opt);
@@ -749,10 +736,30 @@ START_TEST(test_db_call_sql_error_not_retried)
 }
 END_TEST
 
-Suite *db_pool_suite(void);
+/* What needs no server: runs in tests/check_unit. */
 Suite *db_pool_suite(void)
 {
 	Suite *s = suite_create("db_pool");
+	TCase *tc;
+
+	tc = tcase_create("pool");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_test(tc, test_pool_free_null);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("unreachable");
+	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tcase_add_checked_fixture(tc, dead_setup, dead_teardown);
+	tcase_add_test(tc, test_pool_unreachable);
+	tcase_add_test(tc, test_db_call_unavailable_after_retries);
+	tcase_add_test(tc, test_db_call_breaker_opens);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+Suite *db_pool_live_suite(void)
+{
+	Suite *s = suite_create("db_pool_live");
 	TCase *tc;
 
 	tc = tcase_create("pool");
@@ -768,15 +775,6 @@ Suite *db_pool_suite(void)
 	tcase_add_test(tc, test_pool_session_setup);
 	tcase_add_test(tc, test_pool_reap_idle);
 	tcase_add_test(tc, test_pool_reap_spares_busy);
-	tcase_add_test(tc, test_pool_free_null);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("unreachable");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
-	tcase_add_checked_fixture(tc, dead_setup, dead_teardown);
-	tcase_add_test(tc, test_pool_unreachable);
-	tcase_add_test(tc, test_db_call_unavailable_after_retries);
-	tcase_add_test(tc, test_db_call_breaker_opens);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("db_call");

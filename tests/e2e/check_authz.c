@@ -27,9 +27,9 @@
  *
  * Environment: ATTEMPTS_TEST_URL (http://127.0.0.1:PORT), ATTEMPTS_JWT_SECRET
  * (the stack's secret), ATTEMPTS_TEST_DB (libpq conninfo of the stack's
- * database); optional ATTEMPTS_TEST_UPLOAD_DIR (the workers' upload_dir: a
+ * database) and ATTEMPTS_TEST_UPLOAD_DIR (the workers' upload_dir: a
  * refused upload must leave no file there). Exits 77 (automake SKIP) when
- * one of the first three is missing. The stack must be quiet while this
+ * one is missing. The stack must be quiet while this
  * runs (nothing else writing to the attempts it creates). */
 #include <check.h>
 #include <cJSON.h>
@@ -49,8 +49,6 @@
 #include "uuid.h"
 
 static const char *g_upload_dir;
-
-#define ID_LEN (UUID_STR_LEN + 1)
 
 /* ================================================================ users */
 
@@ -86,36 +84,6 @@ static void user_init(user *u, auth_role role)
 	u->token = auth_sign(u->sub, role, now, now + 3600, g_secret, strlen(g_secret));
 	if (u->token == NULL)
 		die("auth_sign");
-}
-
-/* Signs header.payload (JSON texts) with HMAC over md and key; md NULL
- * leaves the signature empty ("alg": "none"). The caller frees. */
-static char *sign_raw(const char *header, const char *payload, const EVP_MD *md, const char *key)
-{
-	size_t hl = strlen(header), pl = strlen(payload);
-	char *tok =
-		malloc(4 * ((hl + 2) / 3) + 4 * ((pl + 2) / 3) + 4 * (EVP_MAX_MD_SIZE / 3 + 1) + 8);
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int mac_len = 0;
-	size_t n;
-
-	if (tok == NULL)
-		return NULL;
-	auth_b64url_encode((const unsigned char *)header, hl, tok);
-	n = strlen(tok);
-	tok[n++] = '.';
-	auth_b64url_encode((const unsigned char *)payload, pl, tok + n);
-	n = strlen(tok);
-	if (md != NULL &&
-	    HMAC(md, key, (int)strlen(key), (const unsigned char *)tok, n, mac, &mac_len) == NULL) {
-		free(tok);
-		return NULL;
-	}
-	tok[n++] = '.';
-	tok[n] = '\0';
-	if (md != NULL)
-		auth_b64url_encode(mac, mac_len, tok + n);
-	return tok;
 }
 
 /* ================================================================ HTTP */
@@ -187,7 +155,7 @@ static void copy_id(char out[ID_LEN], const cJSON *obj, const char *key)
 /* ================================================================ the world */
 
 /* The fixed world every matrix cell and SQL case works on. */
-typedef struct world {
+typedef struct matrix_world {
 	user proctor, admin;
 	user owner;   /* owns attempt */
 	user other;   /* another student, with an attempt of its own */
@@ -196,9 +164,9 @@ typedef struct world {
 	char attempt_id[ID_LEN];
 	char other_attempt_id[ID_LEN];
 	char upload_id[ID_LEN];
-} world;
+} matrix_world;
 
-static world W;
+static matrix_world W;
 
 static void exam_new(const user *by, char out[ID_LEN])
 {
@@ -305,14 +273,15 @@ static char *db_snapshot(PGconn *c, const char *attempt_id)
 	return text;
 }
 
-/* Number of entries in the upload store, or -1 when it is not known. */
+/* Number of entries in the upload store; fails the test when it cannot
+ * be read. */
 static long store_entries(void)
 {
-	DIR *d;
+	DIR *d = opendir(g_upload_dir);
 	long n = 0;
 
-	if (g_upload_dir == NULL || (d = opendir(g_upload_dir)) == NULL)
-		return -1;
+	ck_assert_msg(d != NULL, "cannot read the upload store %s (ATTEMPTS_TEST_UPLOAD_DIR)",
+		      g_upload_dir);
 	while (readdir(d) != NULL)
 		n++;
 	closedir(d);
@@ -325,39 +294,10 @@ static long store_entries(void)
  * "details"]}} in application/json, with the given code. Returns error. */
 static const cJSON *expect_error_shape(const resp *r, const char *code, const char *where)
 {
-	const char *ct = http_client_header(&r->r, "Content-Type");
-	const cJSON *err, *c, *m, *d, *it;
-	int top = 0;
+	char what[512];
 
-	ck_assert_msg(ct != NULL && strncmp(ct, "application/json", 16) == 0,
-		      "%s: %s: Content-Type %s, want application/json", where, r->what,
-		      ct ? ct : "(none)");
-	ck_assert_msg(cJSON_IsObject(r->json), "%s: %s: error body is not a JSON object: %.300s",
-		      where, r->what, r->r.body);
-	cJSON_ArrayForEach(it, r->json) top++;
-	err = cJSON_GetObjectItemCaseSensitive(r->json, "error");
-	ck_assert_msg(top == 1 && cJSON_IsObject(err),
-		      "%s: %s: error body must be exactly {\"error\": {...}}: %.300s", where,
-		      r->what, r->r.body);
-	cJSON_ArrayForEach(it, err)
-	{
-		ck_assert_msg(strcmp(it->string, "code") == 0 ||
-				      strcmp(it->string, "message") == 0 ||
-				      strcmp(it->string, "details") == 0,
-			      "%s: %s: unexpected key error.%s in %.300s", where, r->what,
-			      it->string, r->r.body);
-	}
-	c = cJSON_GetObjectItemCaseSensitive(err, "code");
-	m = cJSON_GetObjectItemCaseSensitive(err, "message");
-	d = cJSON_GetObjectItemCaseSensitive(err, "details");
-	ck_assert_msg(cJSON_IsString(c) && strcmp(c->valuestring, code) == 0,
-		      "%s: %s: error code %s, want %s; body %.300s", where, r->what,
-		      cJSON_IsString(c) ? c->valuestring : "(not a string)", code, r->r.body);
-	ck_assert_msg(cJSON_IsString(m) && m->valuestring[0] != '\0',
-		      "%s: %s: error.message must be a non-empty string", where, r->what);
-	ck_assert_msg(d == NULL || cJSON_IsObject(d),
-		      "%s: %s: error.details must be an object when present", where, r->what);
-	return err;
+	snprintf(what, sizeof what, "%s: %s", where, r->what);
+	return expect_error_body(r, code, what);
 }
 
 /* The results array of a batch answer; asserts n items. */
@@ -1250,29 +1190,18 @@ static Suite *authz_suite(void)
 			if (matrix[r][k].status != 0)
 				g_cells[g_ncells++] = r * K_COUNT + k;
 
-	tc = tcase_create("matrix");
-	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, test_cell, 0, g_ncells);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("sql");
-	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tcase(s, "matrix", 60), test_cell, 0, g_ncells);
+	tc = tcase(s, "sql", 60);
 	tcase_add_loop_test(tc, test_sql_case, 0, NSQLCASES);
 	tcase_add_loop_test(tc, test_sql_unauthorized, 0, NBADCLAIMS);
-	suite_add_tcase(s, tc);
 	return s;
 }
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	if (e2e_read_env("check_authz", NULL) != 0)
+	if (e2e_read_env("check_authz", "ATTEMPTS_TEST_UPLOAD_DIR") != 0)
 		return 77;
 	g_upload_dir = getenv("ATTEMPTS_TEST_UPLOAD_DIR");
-	if (g_upload_dir != NULL && *g_upload_dir == '\0')
-		g_upload_dir = NULL;
 
 	print_matrix();
 	world_build();
@@ -1280,10 +1209,6 @@ int main(void)
 	       W.owner.sub, W.upload_id);
 	fflush(stdout);
 
-	sr = srunner_create(authz_suite());
 	g_in_test = 1;
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return e2e_run(authz_suite(), CK_NORMAL);
 }

@@ -33,7 +33,7 @@ typedef struct stress {
 	char attempt_id[UUID_STR_LEN + 1];
 	char auth[AUTH_MAX_TOKEN_LEN + 32];
 	long reads_wanted;
-	atomic_long acked;      /* the last version a save was acknowledged with */
+	atomic_long acked; /* the last version a save was acknowledged with */
 	atomic_long reads;
 	atomic_long stale;
 	atomic_long hits;
@@ -73,7 +73,8 @@ typedef struct read_path {
 
 static const read_path read_paths[] = {
 	{"GET", 0, NULL, NULL},
-	{"POST", 1, "{\"operation\":\"query\",\"data\":[{\"type\":\"state\",\"attempt_id\":\"", "\"}]}"},
+	{"POST", 1, "{\"operation\":\"query\",\"data\":[{\"type\":\"state\",\"attempt_id\":\"",
+	 "\"}]}"},
 	{"POST", 1, "{\"operation\":\"multiple_states\",\"data\":[\"", "\"]}"},
 };
 
@@ -117,13 +118,13 @@ static void *reader(void *arg)
 		long got_body, got_etag;
 		char what[240];
 
-		if (http_client_request(g_url, rp->method,
-					rp->batch ? "/api/attempts/any-id?action=batch" : s->attempt_path,
-					headers, rp->batch ? body : NULL,
-					(size_t)body_len, &r) != 0 ||
+		if (http_client_request(
+			    g_url, rp->method,
+			    rp->batch ? "/api/attempts/any-id?action=batch" : s->attempt_path,
+			    headers, rp->batch ? body : NULL, (size_t)body_len, &r) != 0 ||
 		    r.status != 200) {
-			snprintf(what, sizeof what, "%s: status %d %.100s %.60s", rp->method, r.status,
-				 r.body ? r.body : "", r.status ? "" : r.error);
+			snprintf(what, sizeof what, "%s: status %d %.100s %.60s", rp->method,
+				 r.status, r.body ? r.body : "", r.status ? "" : r.error);
 			note_error(s, what);
 			http_client_response_free(&r);
 			continue;
@@ -132,14 +133,17 @@ static void *reader(void *arg)
 		xc = http_client_header(&r, "X-Cache");
 		got_body = body_version(r.body);
 		/* A batch answer has no ETag of its own. */
-		got_etag = rp->batch ? got_body : etag ? strtol(etag + (etag[0] == '"'), NULL, 10) : -1;
+		got_etag = rp->batch ? got_body
+			   : etag    ? strtol(etag + (etag[0] == '"'), NULL, 10)
+				     : -1;
 		if (xc != NULL && strcmp(xc, "HIT") == 0)
 			atomic_fetch_add(&s->hits, 1);
 		if (got_body < want || got_etag < want) {
 			snprintf(what, sizeof what,
-				 "%s %s: ETag %s, body version %ld (X-Cache %s) after save %ld was acknowledged",
-				 rp->method, rp->batch ? rp->body_head : "state", etag ? etag : "none",
-				 got_body, xc ? xc : "none", want);
+				 "%s %s: ETag %s, body version %ld (X-Cache %s) after save %ld was "
+				 "acknowledged",
+				 rp->method, rp->batch ? rp->body_head : "state",
+				 etag ? etag : "none", got_body, xc ? xc : "none", want);
 			note_stale(s, what);
 		}
 		http_client_response_free(&r);
@@ -164,7 +168,8 @@ static void *writer(void *arg)
 				   version);
 
 		n++;
-		if (http_client_request(g_url, "PATCH", save_path, headers, body, (size_t)len, &r) == 0 &&
+		if (http_client_request(g_url, "PATCH", save_path, headers, body, (size_t)len,
+					&r) == 0 &&
 		    r.status == 200) {
 			version = body_version(r.body);
 			atomic_store(&s->acked, version);
@@ -196,31 +201,12 @@ static pid_t burn(void)
 
 static void start_attempt(stress *s, const user *proctor, const user *student)
 {
-	char auth[AUTH_MAX_TOKEN_LEN + 32], body[128], id[UUID_STR_LEN + 1];
-	const char *headers[] = {auth, "Content-Type: application/json", NULL};
-	const char *exam = "{\"title\":\"consistency\",\"time_limit_s\":3600}";
-	http_client_response r;
-	cJSON *j;
+	char exam_id[ID_LEN];
 
-	snprintf(auth, sizeof auth, "Authorization: Bearer %s", proctor->token);
-	ck_assert_int_eq(http_client_request(g_url, "POST", "/api/exams", headers, exam,
-					     strlen(exam), &r), 0);
-	ck_assert_int_eq(r.status, 201);
-	j = cJSON_Parse(r.body);
-	snprintf(body, sizeof body, "{\"exam_id\":\"%s\"}", jstr(j, "exam_id"));
-	cJSON_Delete(j);
-	http_client_response_free(&r);
-	snprintf(auth, sizeof auth, "Authorization: Bearer %s", student->token);
-	ck_assert_int_eq(http_client_request(g_url, "POST", "/api/attempts/new?action=start",
-					     headers, body, strlen(body), &r), 0);
-	ck_assert_int_eq(r.status, 201);
-	j = cJSON_Parse(r.body);
-	snprintf(id, sizeof id, "%s", jstr(j, "attempt_id"));
-	snprintf(s->attempt_id, sizeof s->attempt_id, "%s", id);
-	atomic_store(&s->acked, (long)jnum(j, "version"));
-	cJSON_Delete(j);
-	http_client_response_free(&r);
-	snprintf(s->attempt_path, sizeof s->attempt_path, "/api/attempts/%s?action=state", id);
+	exam_create(proctor, "{\"title\":\"consistency\",\"time_limit_s\":3600}", exam_id);
+	attempt_start(student, exam_id, s->attempt_id);
+	atomic_store(&s->acked, db_version(s->attempt_id));
+	attempt_path(s->attempt_path, sizeof s->attempt_path, s->attempt_id, "state");
 	snprintf(s->auth, sizeof s->auth, "Authorization: Bearer %s", student->token);
 }
 
@@ -285,20 +271,10 @@ END_TEST
 int main(void)
 {
 	Suite *s;
-	TCase *tc;
-	SRunner *sr;
-	int failed;
 
 	if (e2e_read_env("check_consistency", NULL) != 0)
 		return 77;
 	s = suite_create("consistency");
-	tc = tcase_create("read_your_writes");
-	tcase_set_timeout(tc, 900);
-	tcase_add_test(tc, test_read_your_writes_under_load);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	tcase_add_test(tcase(s, "read_your_writes", 900), test_read_your_writes_under_load);
+	return e2e_run(s, CK_ENV);
 }

@@ -48,131 +48,9 @@ static char g_body_temp_dir[4096]; /* nginx's client_body_temp_path under ./dev 
 #define BLOCK_CONSTRAINT "check_uploads_test_block"
 #define BLOCK_FILENAME "fail-me.pdf"
 
-#define ID_LEN (UUID_STR_LEN + 1)
 #define MAX_UPLOADS 20
 
 /* ------------------------------------------------------------ HTTP */
-
-static size_t header_count(const resp *r, const char *name)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < r->r.nfields; i++)
-		if (strcasecmp(r->r.fields[i].name, name) == 0)
-			n++;
-	return n;
-}
-
-/* Every response carries one X-Request-Id of 1..128 characters of
- * [A-Za-z0-9._-] (API.md §3). */
-static void expect_request_id(const resp *r)
-{
-	const char *id = http_client_header(&r->r, "X-Request-Id");
-	size_t n;
-
-	ck_assert_msg(id != NULL, "%s: status %d without X-Request-Id", r->what, r->r.status);
-	n = strlen(id);
-	ck_assert_msg(n >= 1 && n <= 128 &&
-			      strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-					 "0123456789._-") == n,
-		      "%s: X-Request-Id \"%s\" is not 1..128 of [A-Za-z0-9._-]", r->what, id);
-	ck_assert_msg(header_count(r, "X-Request-Id") == 1, "%s: %zu X-Request-Id headers", r->what,
-		      header_count(r, "X-Request-Id"));
-}
-
-/* Sends one request: optional bearer token, optional body with an optional
- * Content-Type (NULL: none sent), optional extra header lines. Fails the
- * test if the exchange itself fails; does not look at the answer. */
-static void send_plain(resp *out, const char *method, const char *path, const char *token,
-		       const char *content_type, const void *body, size_t body_len,
-		       const char *const *extra)
-{
-	const char *headers[16];
-	char auth[AUTH_MAX_TOKEN_LEN + 32], ct[256];
-	size_t n = 0;
-
-	memset(out, 0, sizeof *out);
-	snprintf(out->what, sizeof out->what, "%s %.180s", method, path);
-	if (token != NULL) {
-		snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-		headers[n++] = auth;
-	}
-	if (content_type != NULL) {
-		snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
-		headers[n++] = ct;
-	}
-	for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 15; i++)
-		headers[n++] = extra[i];
-	headers[n] = NULL;
-	ck_assert_msg(http_client_request(g_url, method, path, headers, body, body_len, &out->r) ==
-			      0,
-		      "%s: %s", out->what, out->r.error);
-	out->json = cJSON_ParseWithLength(out->r.body, out->r.body_len);
-}
-
-/* As send_plain, and asserts the response's X-Request-Id. */
-static void send_raw(resp *out, const char *method, const char *path, const char *token,
-		     const char *content_type, const void *body, size_t body_len,
-		     const char *const *extra)
-{
-	send_plain(out, method, path, token, content_type, body, body_len, extra);
-	expect_request_id(out);
-}
-
-/* A JSON request as u (u NULL: no token). */
-static void send_json(resp *out, const char *method, const char *path, const user *u,
-		      const char *body)
-{
-	send_raw(out, method, path, u ? u->token : NULL, body ? "application/json" : NULL, body,
-		 body ? strlen(body) : 0, NULL);
-}
-
-/* Asserts the §3 error shape: JSON, exactly {"error": {"code", "message"
- * [, "details"]}}; returns the code. */
-static const char *expect_error_shape(const resp *r)
-{
-	const cJSON *err, *c, *m, *d, *it;
-	int top = 0;
-
-	expect_json_type(r);
-	ck_assert_msg(cJSON_IsObject(r->json), "%s: error body is not a JSON object: %.300s",
-		      r->what, r->r.body);
-	cJSON_ArrayForEach(it, r->json) top++;
-	err = cJSON_GetObjectItemCaseSensitive(r->json, "error");
-	ck_assert_msg(top == 1 && cJSON_IsObject(err),
-		      "%s: error body must be exactly {\"error\": {...}}: %.300s", r->what,
-		      r->r.body);
-	cJSON_ArrayForEach(it, err)
-	{
-		ck_assert_msg(strcmp(it->string, "code") == 0 ||
-				      strcmp(it->string, "message") == 0 ||
-				      strcmp(it->string, "details") == 0,
-			      "%s: unexpected key error.%s", r->what, it->string);
-	}
-	c = cJSON_GetObjectItemCaseSensitive(err, "code");
-	m = cJSON_GetObjectItemCaseSensitive(err, "message");
-	d = cJSON_GetObjectItemCaseSensitive(err, "details");
-	ck_assert_msg(cJSON_IsString(c) && c->valuestring[0] != '\0',
-		      "%s: error.code must be a non-empty string", r->what);
-	ck_assert_msg(cJSON_IsString(m) && m->valuestring[0] != '\0',
-		      "%s: error.message must be a non-empty string", r->what);
-	ck_assert_msg(d == NULL || cJSON_IsObject(d), "%s: error.details must be an object",
-		      r->what);
-	return c->valuestring;
-}
-
-/* Asserts status and the §3 shape with code; returns details (or NULL). */
-static const cJSON *expect_error(const resp *r, int status, const char *code)
-{
-	const char *got;
-
-	ck_assert_msg(r->r.status == status, "%s: status %d, want %d; body %.600s", r->what,
-		      r->r.status, status, r->r.body);
-	got = expect_error_shape(r);
-	ck_assert_msg(strcmp(got, code) == 0, "%s: error code %s, want %s", r->what, got, code);
-	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->json, "error"),
-						"details");
-}
 
 /* ------------------------------------------------------------ bytes */
 
@@ -241,25 +119,6 @@ static void store_path(char *out, size_t cap, const char *upload_id)
 
 /* ------------------------------------------------------------ database */
 
-static void db_exec(const char *sql, const char *p1)
-{
-	const char *params[1] = {p1};
-
-	PQclear(db_query(sql, p1 ? 1 : 0, params));
-}
-
-static long db_long(const char *sql, const char *p1)
-{
-	const char *params[1] = {p1};
-	PGresult *res = db_query(sql, p1 ? 1 : 0, params);
-	long n;
-
-	ck_assert_msg(PQntuples(res) == 1 && !PQgetisnull(res, 0, 0), "%s: no value", sql);
-	n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	return n;
-}
-
 static long db_upload_rows(void)
 {
 	return db_long("SELECT count(*) FROM attempts.attempt_uploads", NULL);
@@ -320,16 +179,17 @@ static char *dir_listing(const char *dir, size_t *count)
 
 /* nginx deletes its temp file once the request is finalized, which may be
  * a moment after the client got the answer: waits up to 2 s for the
- * client_body temp directory (./dev up's layout) to be empty. */
+ * client_body temp directory (./dev up's layout) to be empty. A directory
+ * it cannot read fails the test. */
 static void expect_no_body_temp(const char *what)
 {
 	struct stat st;
 	char *list = NULL;
 	size_t n = 0;
 
-	if (g_body_temp_dir[0] == '\0' || stat(g_body_temp_dir, &st) != 0 ||
-	    access(g_body_temp_dir, R_OK | X_OK) != 0)
-		return;
+	ck_assert_msg(stat(g_body_temp_dir, &st) == 0 && access(g_body_temp_dir, R_OK | X_OK) == 0,
+		      "%s: cannot read nginx's client_body temp directory %s", what,
+		      g_body_temp_dir);
 	for (int i = 0; i < 40; i++) {
 		free(list);
 		list = dir_listing(g_body_temp_dir, &n);
@@ -379,62 +239,8 @@ static void snap_free(snapshot *s)
 
 /* ------------------------------------------------------------ fixtures */
 
-static void exam_create(const user *u, const char *body, char id[ID_LEN])
-{
-	resp r;
-	const cJSON *o;
-
-	send_json(&r, "POST", "/api/exams", u, body);
-	o = expect_ok(&r, 201);
-	ck_assert(uuid_valid(jstr(o, "exam_id")));
-	memcpy(id, jstr(o, "exam_id"), ID_LEN);
-	resp_free(&r);
-}
-
-static void attempt_start(const user *u, const char *exam_id, char id[ID_LEN])
-{
-	char body[128];
-	resp r;
-	const cJSON *o;
-
-	snprintf(body, sizeof body, "{\"exam_id\":\"%s\"}", exam_id);
-	send_json(&r, "POST", "/api/attempts/new?action=start", u, body);
-	o = expect_ok(&r, 201);
-	ck_assert(uuid_valid(jstr(o, "attempt_id")));
-	memcpy(id, jstr(o, "attempt_id"), ID_LEN);
-	resp_free(&r);
-}
-
-/* A proctor, an exam of its making, a student and the student's attempt,
- * plus a second student (with an attempt of its own) and an admin. */
-typedef struct world {
-	user proctor, student, other, admin;
-	char exam_id[ID_LEN];
-	char attempt_id[ID_LEN];
-	char other_attempt_id[ID_LEN];
-} world;
-
 #define EXAM_1MIB "{\"title\":\"u\",\"upload\":{\"max_bytes\":1048576}}"
 #define EXAM_1KIB "{\"title\":\"u-small\",\"upload\":{\"max_bytes\":1024}}"
-
-static void world_new(world *w, const char *exam_body)
-{
-	w->proctor = user_new(AUTH_ROLE_PROCTOR);
-	w->student = user_new(AUTH_ROLE_STUDENT);
-	w->other = user_new(AUTH_ROLE_STUDENT);
-	w->admin = user_new(AUTH_ROLE_ADMIN);
-	exam_create(&w->proctor, exam_body, w->exam_id);
-	attempt_start(&w->student, w->exam_id, w->attempt_id);
-	attempt_start(&w->other, w->exam_id, w->other_attempt_id);
-}
-
-static void world_free(world *w)
-{
-	user_free(&w->proctor);
-	user_free(&w->student);
-	user_free(&w->other);
-	user_free(&w->admin);
-}
 
 /* ------------------------------------------------------------ uploads */
 
@@ -448,13 +254,25 @@ static void upload_as(resp *r, const char *token, const char *attempt_id, const 
 
 	snprintf(path, sizeof path, "/api/attempts/%s%s?action=upload%s%.900s", attempt_id,
 		 alias ? "/route.ts" : "", fq ? "&filename=" : "", fq ? fq : "");
-	send_raw(r, "POST", path, token, content_type, data, n, NULL);
+	send_typed(r, "POST", path, token, content_type, data, n, NULL);
 }
 
 static void upload(resp *r, const user *u, const char *attempt_id, const char *fq,
 		   const char *content_type, const void *data, size_t n)
 {
 	upload_as(r, u ? u->token : NULL, attempt_id, fq, content_type, data, n, 0);
+}
+
+/* upload, then asserts the error answer and frees the answer. */
+static void upload_refused(const user *u, const char *attempt_id, const char *fq,
+			   const char *content_type, const void *data, size_t n, int status,
+			   const char *code)
+{
+	resp r;
+
+	upload(&r, u, attempt_id, fq, content_type, data, n);
+	expect_error(&r, status, code);
+	resp_free(&r);
 }
 
 /* Asserts a 201 upload answer for the given bytes; copies the upload id. */
@@ -519,7 +337,18 @@ static void download(resp *r, const user *u, const char *attempt_id, const char 
 	char path[256];
 
 	download_path(path, sizeof path, attempt_id, upload_id);
-	send_raw(r, "GET", path, u ? u->token : NULL, NULL, NULL, 0, NULL);
+	send_typed(r, "GET", path, u ? u->token : NULL, NULL, NULL, 0, NULL);
+}
+
+/* download, then asserts the error answer and frees the answer. */
+static void download_refused(const user *u, const char *attempt_id, const char *upload_id,
+			     int status, const char *code)
+{
+	resp r;
+
+	download(&r, u, attempt_id, upload_id);
+	expect_error(&r, status, code);
+	resp_free(&r);
 }
 
 /* Asserts a 200 download of exactly data with the stored type. */
@@ -626,7 +455,7 @@ START_TEST(test_upload_binary_round_trip)
 
 	/* Download: the same bytes, type, disposition, nosniff, request id. */
 	download_path(path, sizeof path, w.attempt_id, id);
-	send_raw(&r, "GET", path, w.student.token, NULL, NULL, 0, rid_hdr);
+	send_typed(&r, "GET", path, w.student.token, NULL, NULL, 0, rid_hdr);
 	expect_download(&r, "application/pdf", data, n);
 	expect_disposition(&r, "essay.pdf");
 	ck_assert_str_eq(http_client_header(&r.r, "X-Request-Id"), "upl-dl-1");
@@ -798,7 +627,7 @@ START_TEST(test_upload_action_percent_encoded)
 	s = snap_take();
 	snprintf(path, sizeof path, "/api/attempts/%s?action=%%75pload&filename=enc.pdf",
 		 w.attempt_id);
-	send_raw(&r, "POST", path, w.student.token, "application/pdf", data, 5000, NULL);
+	send_typed(&r, "POST", path, w.student.token, "application/pdf", data, 5000, NULL);
 	expect_error(&r, 400, "invalid_query");
 	resp_free(&r);
 	snap_expect_same(&s, "upload with an escaped action");
@@ -806,12 +635,12 @@ START_TEST(test_upload_action_percent_encoded)
 	/* A download spelled that way is still checked and served. */
 	snprintf(path, sizeof path, "/api/attempts/%s?action=upload&filename=enc.pdf",
 		 w.attempt_id);
-	send_raw(&r, "POST", path, w.student.token, "application/pdf", data, 5000, NULL);
+	send_typed(&r, "POST", path, w.student.token, "application/pdf", data, 5000, NULL);
 	expect_uploaded(&r, "enc.pdf", "application/pdf", data, 5000, id);
 	resp_free(&r);
 	snprintf(path, sizeof path, "/api/attempts/%s?action=%%75pload&upload_id=%s", w.attempt_id,
 		 id);
-	send_raw(&r, "GET", path, w.student.token, NULL, NULL, 0, NULL);
+	send_typed(&r, "GET", path, w.student.token, NULL, NULL, 0, NULL);
 	expect_download(&r, "application/pdf", data, 5000);
 	expect_disposition(&r, "enc.pdf");
 	resp_free(&r);
@@ -859,9 +688,10 @@ START_TEST(test_uploads_list)
 	int i = 0;
 
 	world_new(&w, EXAM_1MIB);
+	world_add_other(&w);
 	/* Empty first. */
 	snprintf(path, sizeof path, "/api/attempts/%s?action=uploads", w.attempt_id);
-	send_json(&r, "GET", path, &w.student, NULL);
+	send_req(&r, "GET", path, &w.student, NULL, NULL);
 	list = jget(expect_ok(&r, 200), "uploads");
 	ck_assert_msg(cJSON_IsArray(list) && cJSON_GetArraySize(list) == 0,
 		      "uploads of a fresh attempt: %s", r.r.body);
@@ -873,7 +703,7 @@ START_TEST(test_uploads_list)
 		upload(&rs[k], &w.student, w.attempt_id, names[k], types[k], data[k], sizes[k]);
 		expect_uploaded(&rs[k], names[k], types[k], data[k], sizes[k], ids[k]);
 	}
-	send_json(&r, "GET", path, &w.student, NULL);
+	send_req(&r, "GET", path, &w.student, NULL, NULL);
 	list = jget(expect_ok(&r, 200), "uploads");
 	ck_assert_msg(nkeys(r.json) == 1, "uploads answer is exactly {\"uploads\"}: %s", r.r.body);
 	ck_assert_msg(cJSON_IsArray(list) && cJSON_GetArraySize(list) == 3, "uploads: %s",
@@ -889,18 +719,14 @@ START_TEST(test_uploads_list)
 	resp_free(&r);
 
 	/* Staff read it; another student and no token do not. */
-	send_json(&r, "GET", path, &w.proctor, NULL);
+	send_req(&r, "GET", path, &w.proctor, NULL, NULL);
 	ck_assert_int_eq(cJSON_GetArraySize(jget(expect_ok(&r, 200), "uploads")), 3);
 	resp_free(&r);
-	send_json(&r, "GET", path, &w.other, NULL);
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
-	send_json(&r, "GET", path, NULL, NULL);
-	expect_error(&r, 401, "unauthorized");
-	resp_free(&r);
+	refused("GET", path, &w.other, NULL, 404, "not_found");
+	refused("GET", path, NULL, NULL, 401, "unauthorized");
 	/* The other student's list does not show them. */
 	snprintf(path, sizeof path, "/api/attempts/%s?action=uploads", w.other_attempt_id);
-	send_json(&r, "GET", path, &w.other, NULL);
+	send_req(&r, "GET", path, &w.other, NULL, NULL);
 	ck_assert_int_eq(cJSON_GetArraySize(jget(expect_ok(&r, 200), "uploads")), 0);
 	resp_free(&r);
 	for (int k = 0; k < 3; k++) {
@@ -930,9 +756,8 @@ START_TEST(test_upload_type_not_allowed)
 	resp_free(&r);
 	snap_expect_same(&s, "415 application/zip");
 	/* No Content-Type at all is no allowed type either. */
-	upload(&r, &w.student, w.attempt_id, "x.pdf", NULL, data, 512);
-	expect_error(&r, 415, "unsupported_media_type");
-	resp_free(&r);
+	upload_refused(&w.student, w.attempt_id, "x.pdf", NULL, data, 512, 415,
+		       "unsupported_media_type");
 	snap_expect_same(&s, "415 without Content-Type");
 	snap_free(&s);
 	free(data);
@@ -945,18 +770,15 @@ START_TEST(test_upload_over_exam_limit)
 	world w;
 	unsigned char *data = random_bytes(2048);
 	snapshot s;
-	resp r;
 
 	world_new(&w, EXAM_1KIB);
 	s = snap_take();
-	upload(&r, &w.student, w.attempt_id, "big.pdf", "application/pdf", data, 2048);
-	expect_error(&r, 413, "payload_too_large");
-	resp_free(&r);
+	upload_refused(&w.student, w.attempt_id, "big.pdf", "application/pdf", data, 2048, 413,
+		       "payload_too_large");
 	snap_expect_same(&s, "413 over the exam's limit");
 	/* One byte over. */
-	upload(&r, &w.student, w.attempt_id, "big.pdf", "application/pdf", data, 1025);
-	expect_error(&r, 413, "payload_too_large");
-	resp_free(&r);
+	upload_refused(&w.student, w.attempt_id, "big.pdf", "application/pdf", data, 1025, 413,
+		       "payload_too_large");
 	snap_expect_same(&s, "413 one byte over");
 	ck_assert_int_eq(db_attempt_upload_rows(w.attempt_id), 0);
 	snap_free(&s);
@@ -1030,24 +852,24 @@ END_TEST
 START_TEST(test_upload_filename_percent_encodings)
 {
 	static const char *const bad[] = {
-		"x%00.pdf",		/* NUL */
+		"x%00.pdf", /* NUL */
 		"%00",
 		"x.pdf%00",
-		"a%2Fb.pdf",		/* '/' */
+		"a%2Fb.pdf", /* '/' */
 		"a%2fb.pdf",
-		"a%5Cb.pdf",		/* '\\' */
-		"%2ehidden.pdf",	/* leading dot */
+		"a%5Cb.pdf",	 /* '\\' */
+		"%2ehidden.pdf", /* leading dot */
 		"%2E%2E%2Fx.pdf",
-		"a%C2%85b.pdf",		/* U+0085, C1 */
-		"a%E2%80%8Bb.pdf",	/* U+200B ZERO WIDTH SPACE */
-		"a%E2%80%8Fb.pdf",	/* U+200F RLM */
+		"a%C2%85b.pdf",		   /* U+0085, C1 */
+		"a%E2%80%8Bb.pdf",	   /* U+200B ZERO WIDTH SPACE */
+		"a%E2%80%8Fb.pdf",	   /* U+200F RLM */
 		"invoice%E2%80%AEfdp.exe", /* U+202E RLO */
-		"a%E2%81%A6b.pdf",	/* U+2066 */
-		"%EF%BB%BFa.pdf",	/* U+FEFF */
-		"a%C0%AFb.pdf",		/* over-long '/' */
-		"a%FF.pdf",		/* not UTF-8 */
-		"a%E2%80.pdf",		/* truncated UTF-8 */
-		"a%ED%A0%80.pdf",	/* surrogate */
+		"a%E2%81%A6b.pdf",	   /* U+2066 */
+		"%EF%BB%BFa.pdf",	   /* U+FEFF */
+		"a%C0%AFb.pdf",		   /* over-long '/' */
+		"a%FF.pdf",		   /* not UTF-8 */
+		"a%E2%80.pdf",		   /* truncated UTF-8 */
+		"a%ED%A0%80.pdf",	   /* surrogate */
 	};
 	static const char *const malformed[] = {"a%zz.pdf", "a%E.pdf", "a.pdf%"};
 	world w;
@@ -1059,9 +881,8 @@ START_TEST(test_upload_filename_percent_encodings)
 	s = snap_take();
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		/* action=upload: nginx writes the body to a file first */
-		upload(&r, &w.student, w.attempt_id, bad[i], "application/pdf", "%PDF-1.4", 8);
-		expect_error(&r, 400, "invalid_filename");
-		resp_free(&r);
+		upload_refused(&w.student, w.attempt_id, bad[i], "application/pdf", "%PDF-1.4", 8,
+			       400, "invalid_filename");
 		snap_expect_same(&s, bad[i]);
 		/* through the seed's alias too */
 		upload_as(&r, w.student.token, w.attempt_id, bad[i], "application/pdf", "%PDF-1.4",
@@ -1073,22 +894,20 @@ START_TEST(test_upload_filename_percent_encodings)
 	/* The body comes through FastCGI here: still the filename rule. */
 	snprintf(path, sizeof path, "/api/attempts/%s?action=%%75pload&filename=x%%00.pdf",
 		 w.attempt_id);
-	send_raw(&r, "POST", path, w.student.token, "application/pdf", "%PDF-1.4", 8, NULL);
+	send_typed(&r, "POST", path, w.student.token, "application/pdf", "%PDF-1.4", 8, NULL);
 	expect_error(&r, 400, "invalid_filename");
 	resp_free(&r);
 	snap_expect_same(&s, "escaped action, NUL in the filename");
 	for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
-		upload(&r, &w.student, w.attempt_id, malformed[i], "application/pdf", "%PDF-1.4",
-		       8);
-		expect_error(&r, 400, "invalid_query");
-		resp_free(&r);
+		upload_refused(&w.student, w.attempt_id, malformed[i], "application/pdf",
+			       "%PDF-1.4", 8, 400, "invalid_query");
 		snap_expect_same(&s, malformed[i]);
 	}
 	ck_assert_int_eq(db_attempt_upload_rows(w.attempt_id), 0);
 	snap_free(&s);
 	/* A name the rule accepts is stored decoded, however it was spelled. */
-	upload_ok(&w.student, w.attempt_id, "caf%C3%A9%20%E2%82%AC.pdf", "caf\xc3\xa9 \xe2\x82\xac.pdf",
-		  "application/pdf", "%PDF-1.4", 8, id);
+	upload_ok(&w.student, w.attempt_id, "caf%C3%A9%20%E2%82%AC.pdf",
+		  "caf\xc3\xa9 \xe2\x82\xac.pdf", "application/pdf", "%PDF-1.4", 8, id);
 	upload_ok(&w.student, w.attempt_id, "%65ssay+1.pdf", "essay 1.pdf", "application/pdf",
 		  "%PDF-1.4", 8, id);
 	ck_assert_int_eq(db_attempt_upload_rows(w.attempt_id), 2);
@@ -1105,7 +924,6 @@ START_TEST(test_upload_traversal_writes_nothing_outside)
 	struct stat passwd_before, passwd_after, st;
 	world w;
 	snapshot s;
-	resp r;
 
 	random_tag(tag, 8);
 	snprintf(name, sizeof name, "upl-trav-%s", tag);
@@ -1113,17 +931,13 @@ START_TEST(test_upload_traversal_writes_nothing_outside)
 	world_new(&w, EXAM_1MIB);
 	s = snap_take();
 	snprintf(query, sizeof query, "..%%2F..%%2F..%%2F..%%2F..%%2F..%%2Ftmp%%2F%s", name);
-	upload(&r, &w.student, w.attempt_id, query, "application/pdf", "%PDF-1.4", 8);
-	expect_error(&r, 400, "invalid_filename");
-	resp_free(&r);
+	upload_refused(&w.student, w.attempt_id, query, "application/pdf", "%PDF-1.4", 8, 400,
+		       "invalid_filename");
 	snprintf(query, sizeof query, "..%%5C..%%5C..%%5Ctmp%%5C%s", name);
-	upload(&r, &w.student, w.attempt_id, query, "application/pdf", "%PDF-1.4", 8);
-	expect_error(&r, 400, "invalid_filename");
-	resp_free(&r);
-	upload(&r, &w.student, w.attempt_id, "..%2F..%2F..%2Fetc%2Fpasswd", "text/plain", "pwned\n",
-	       6);
-	expect_error(&r, 400, "invalid_filename");
-	resp_free(&r);
+	upload_refused(&w.student, w.attempt_id, query, "application/pdf", "%PDF-1.4", 8, 400,
+		       "invalid_filename");
+	upload_refused(&w.student, w.attempt_id, "..%2F..%2F..%2Fetc%2Fpasswd", "text/plain",
+		       "pwned\n", 6, 400, "invalid_filename");
 	snap_expect_same(&s, "traversal filenames");
 	for (size_t i = 0; dirs[i] != NULL; i++) {
 		snprintf(probe, sizeof probe, "%s/%s", dirs[i], name);
@@ -1150,13 +964,12 @@ START_TEST(test_upload_submitted_attempt)
 
 	world_new(&w, EXAM_1MIB);
 	snprintf(path, sizeof path, "/api/attempts/%s?action=submit", w.attempt_id);
-	send_json(&r, "POST", path, &w.student, NULL);
+	send_req(&r, "POST", path, &w.student, NULL, NULL);
 	expect_ok(&r, 200);
 	resp_free(&r);
 	s = snap_take();
-	upload(&r, &w.student, w.attempt_id, "late.pdf", "application/pdf", "%PDF-1.4", 8);
-	expect_error(&r, 409, "attempt_submitted");
-	resp_free(&r);
+	upload_refused(&w.student, w.attempt_id, "late.pdf", "application/pdf", "%PDF-1.4", 8, 409,
+		       "attempt_submitted");
 	snap_expect_same(&s, "upload to a submitted attempt");
 	snap_free(&s);
 	world_free(&w);
@@ -1175,13 +988,13 @@ START_TEST(test_upload_past_deadline)
 	lock = sweep_hold();
 	db_exec("UPDATE attempts.attempts SET started_at = now() - interval '2 hours',"
 		" deadline_at = now() - interval '1 hour' WHERE attempt_id = $1",
-		w.attempt_id);
+		w.attempt_id, NULL, -1);
 	s = snap_take();
 	upload(&r, &w.student, w.attempt_id, "late.pdf", "application/pdf", "%PDF-1.4", 8);
 	ck_assert_msg(r.r.status == 409, "%s: status %d, want 409; %s", r.what, r.r.status,
 		      r.r.body);
 	{
-		const char *code = expect_error_shape(&r);
+		const char *code = jstr(expect_error_body(&r, NULL, NULL), "code");
 
 		ck_assert_msg(strcmp(code, "attempt_closed") == 0 ||
 				      strcmp(code, "attempt_submitted") == 0,
@@ -1204,22 +1017,19 @@ START_TEST(test_upload_access)
 	const char *www;
 
 	world_new(&w, EXAM_1MIB);
+	world_add_other(&w);
 	ck_assert_int_eq(uuid_generate(missing), ATT_OK);
 	s = snap_take();
 	/* Another student's attempt looks missing. */
-	upload(&r, &w.other, w.attempt_id, "x.pdf", "application/pdf", "%PDF-1.4", 8);
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
-	upload(&r, &w.student, missing, "x.pdf", "application/pdf", "%PDF-1.4", 8);
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
+	upload_refused(&w.other, w.attempt_id, "x.pdf", "application/pdf", "%PDF-1.4", 8, 404,
+		       "not_found");
+	upload_refused(&w.student, missing, "x.pdf", "application/pdf", "%PDF-1.4", 8, 404,
+		       "not_found");
 	/* Staff read attempts but do not upload into them. */
-	upload(&r, &w.proctor, w.attempt_id, "x.pdf", "application/pdf", "%PDF-1.4", 8);
-	expect_error(&r, 403, "forbidden");
-	resp_free(&r);
-	upload(&r, &w.admin, w.attempt_id, "x.pdf", "application/pdf", "%PDF-1.4", 8);
-	expect_error(&r, 403, "forbidden");
-	resp_free(&r);
+	upload_refused(&w.proctor, w.attempt_id, "x.pdf", "application/pdf", "%PDF-1.4", 8, 403,
+		       "forbidden");
+	upload_refused(&w.admin, w.attempt_id, "x.pdf", "application/pdf", "%PDF-1.4", 8, 403,
+		       "forbidden");
 	/* No token, a bad token. */
 	upload(&r, NULL, w.attempt_id, "x.pdf", "application/pdf", "%PDF-1.4", 8);
 	expect_error(&r, 401, "unauthorized");
@@ -1231,9 +1041,8 @@ START_TEST(test_upload_access)
 	expect_error(&r, 401, "unauthorized");
 	resp_free(&r);
 	/* A path id that is no UUID. */
-	upload(&r, &w.student, "not-a-uuid", "x.pdf", "application/pdf", "%PDF-1.4", 8);
-	expect_error(&r, 400, "invalid_uuid");
-	resp_free(&r);
+	upload_refused(&w.student, "not-a-uuid", "x.pdf", "application/pdf", "%PDF-1.4", 8, 400,
+		       "invalid_uuid");
 	snap_expect_same(&s, "refused uploads");
 	snap_free(&s);
 	world_free(&w);
@@ -1255,8 +1064,8 @@ START_TEST(test_upload_wrong_methods)
 		resp r;
 		const char *allow;
 
-		send_raw(&r, methods[i], path, w.student.token, "application/pdf", "%PDF-1.4", 8,
-			 NULL);
+		send_typed(&r, methods[i], path, w.student.token, "application/pdf", "%PDF-1.4", 8,
+			   NULL);
 		expect_error(&r, 405, "method_not_allowed");
 		allow = http_client_header(&r.r, "Allow");
 		ck_assert_msg(allow != NULL && strstr(allow, "GET") != NULL &&
@@ -1278,6 +1087,7 @@ START_TEST(test_download_errors)
 	resp r;
 
 	world_new(&w, EXAM_1MIB);
+	world_add_other(&w);
 	upload_ok(&w.student, w.attempt_id, "mine.pdf", "mine.pdf", "application/pdf", "%PDF-1.4",
 		  8, id);
 	upload_ok(&w.other, w.other_attempt_id, "theirs.pdf", "theirs.pdf", "application/pdf",
@@ -1285,44 +1095,28 @@ START_TEST(test_download_errors)
 	ck_assert_int_eq(uuid_generate(missing), ATT_OK);
 
 	/* Not a canonical UUID, or none. */
-	download(&r, &w.student, w.attempt_id, "not-a-uuid");
-	expect_error(&r, 400, "invalid_uuid");
-	resp_free(&r);
+	download_refused(&w.student, w.attempt_id, "not-a-uuid", 400, "invalid_uuid");
 	for (size_t i = 0; i < ID_LEN; i++)
 		upper[i] = (char)((id[i] >= 'a' && id[i] <= 'f') ? id[i] - 32 : id[i]);
-	download(&r, &w.student, w.attempt_id, upper);
-	expect_error(&r, 400, "invalid_uuid");
-	resp_free(&r);
+	download_refused(&w.student, w.attempt_id, upper, 400, "invalid_uuid");
 	snprintf(path, sizeof path, "/api/attempts/%s?action=upload", w.attempt_id);
-	send_raw(&r, "GET", path, w.student.token, NULL, NULL, 0, NULL);
+	send_typed(&r, "GET", path, w.student.token, NULL, NULL, 0, NULL);
 	expect_error(&r, 400, "invalid_uuid");
 	resp_free(&r);
 	/* Unknown upload. */
-	download(&r, &w.student, w.attempt_id, missing);
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
+	download_refused(&w.student, w.attempt_id, missing, 404, "not_found");
 	/* Another student's upload, through their attempt or through mine. */
-	download(&r, &w.student, w.other_attempt_id, other_id);
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
-	download(&r, &w.student, w.attempt_id, other_id);
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
-	download(&r, &w.other, w.attempt_id, id);
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
+	download_refused(&w.student, w.other_attempt_id, other_id, 404, "not_found");
+	download_refused(&w.student, w.attempt_id, other_id, 404, "not_found");
+	download_refused(&w.other, w.attempt_id, id, 404, "not_found");
 	/* No token. */
-	download(&r, NULL, w.attempt_id, id);
-	expect_error(&r, 401, "unauthorized");
-	resp_free(&r);
+	download_refused(NULL, w.attempt_id, id, 401, "unauthorized");
 	/* The same student's upload in another attempt is not this attempt's. */
 	w2.student = w.student;
 	w2.proctor = user_new(AUTH_ROLE_PROCTOR);
 	exam_create(&w2.proctor, EXAM_1MIB, w2.exam_id);
 	attempt_start(&w.student, w2.exam_id, w2.attempt_id);
-	download(&r, &w.student, w2.attempt_id, id);
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
+	download_refused(&w.student, w2.attempt_id, id, 404, "not_found");
 	/* The owner still gets it. */
 	download(&r, &w.student, w.attempt_id, id);
 	expect_download(&r, "application/pdf", "%PDF-1.4", 8);
@@ -1344,6 +1138,7 @@ START_TEST(test_upload_count_limit)
 	resp r;
 
 	world_new(&w, EXAM_1MIB);
+	world_add_other(&w);
 	before_files = dir_listing(g_upload_dir, &before_n);
 	for (int i = 0; i < MAX_UPLOADS; i++) {
 		char name[32], body[32];
@@ -1770,7 +1565,7 @@ static char *worker_refusal(const char *attempt_id, const user *u, int status, c
 	resp r;
 
 	snprintf(path, sizeof path, "/api/attempts/%s?action=uploads", attempt_id);
-	send_json(&r, "GET", path, u, NULL);
+	send_req(&r, "GET", path, u, NULL, NULL);
 	expect_error(&r, status, code);
 	body = strdup(r.r.body);
 	ck_assert_ptr_nonnull(body);
@@ -1802,6 +1597,7 @@ START_TEST(test_upload_foreign_attempt_refused_before_body)
 	char *body, *want;
 
 	world_new(&w, EXAM_1MIB);
+	world_add_other(&w);
 	body = refused_early(&w, w.other.token, "application/pdf", 404, "another's attempt");
 	want = worker_refusal(w.attempt_id, &w.other, 404, "not_found");
 	ck_assert_str_eq(body, want);
@@ -1926,6 +1722,7 @@ START_TEST(test_upload_concurrency_per_caller)
 	resp r;
 
 	world_new(&w, EXAM_1MIB);
+	world_add_other(&w);
 	ck_assert_msg(access(g_body_temp_dir, R_OK | X_OK) == 0, "cannot read %s: %s",
 		      g_body_temp_dir, strerror(errno));
 	/* Bodies that stop half way hold their slots (and a temp file each,
@@ -2003,13 +1800,13 @@ START_TEST(test_record_failure_cleans_up)
 	world_new(&w, EXAM_1MIB);
 	db_exec("ALTER TABLE attempts.attempt_uploads ADD CONSTRAINT " BLOCK_CONSTRAINT
 		" CHECK (filename <> '" BLOCK_FILENAME "')",
-		NULL);
+		NULL, NULL, -1);
 	s = snap_take();
 	upload(&r, &w.student, w.attempt_id, BLOCK_FILENAME, "application/pdf", data, 64 * 1024);
 	fprintf(stderr, "check_uploads: record failure answered %d %.300s\n", r.r.status, r.r.body);
 	ck_assert_msg(r.r.status >= 500 && r.r.status <= 599, "%s: status %d, want 5xx; %s", r.what,
 		      r.r.status, r.r.body);
-	expect_error_shape(&r);
+	jstr(expect_error_body(&r, NULL, NULL), "code");
 	resp_free(&r);
 	snap_expect_same(&s, "an upload whose record failed");
 	ck_assert_int_eq(db_attempt_upload_rows(w.attempt_id), 0);
@@ -2018,7 +1815,7 @@ START_TEST(test_record_failure_cleans_up)
 	upload_ok(&w.student, w.attempt_id, "fine.pdf", "fine.pdf", "application/pdf", data,
 		  64 * 1024, NULL);
 	snprintf(path, sizeof path, "/api/attempts/%s?action=uploads", w.attempt_id);
-	send_json(&r, "GET", path, &w.student, NULL);
+	send_req(&r, "GET", path, &w.student, NULL, NULL);
 	ck_assert_int_eq(cJSON_GetArraySize(jget(expect_ok(&r, 200), "uploads")), 1);
 	resp_free(&r);
 	snap_free(&s);
@@ -2145,12 +1942,12 @@ START_TEST(test_upload_route_ts_alias)
 	ck_assert_int_eq(db_attempt_upload_rows(w.attempt_id), 1);
 	snprintf(path, sizeof path, "/api/attempts/%s/route.ts?action=upload&upload_id=%s",
 		 w.attempt_id, id);
-	send_raw(&r, "GET", path, w.student.token, NULL, NULL, 0, NULL);
+	send_typed(&r, "GET", path, w.student.token, NULL, NULL, 0, NULL);
 	expect_download(&r, "application/pdf", data, 20000);
 	expect_disposition(&r, "alias.pdf");
 	resp_free(&r);
 	snprintf(path, sizeof path, "/api/attempts/%s/route.ts?action=uploads", w.attempt_id);
-	send_json(&r, "GET", path, &w.student, NULL);
+	send_req(&r, "GET", path, &w.student, NULL, NULL);
 	ck_assert_int_eq(cJSON_GetArraySize(jget(expect_ok(&r, 200), "uploads")), 1);
 	resp_free(&r);
 	free(data);
@@ -2169,7 +1966,7 @@ static long info_upload_count(const user *u, const char *attempt_id, char *xcach
 	long n;
 
 	snprintf(path, sizeof path, "/api/attempts/%s?action=info", attempt_id);
-	send_json(&r, "GET", path, u, NULL);
+	send_req(&r, "GET", path, u, NULL, NULL);
 	n = (long)jnum(expect_ok(&r, 200), "upload_count");
 	xc = http_client_header(&r.r, "X-Cache");
 	snprintf(xcache, cap, "%s", xc ? xc : "(none)");
@@ -2210,77 +2007,42 @@ END_TEST
 
 /* ============================================================ suite */
 
-static TCase *tcase(Suite *s, const char *name, int timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_set_timeout(tc, timeout);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *uploads_suite(void)
 {
 	Suite *s = suite_create("uploads");
 	TCase *tc;
 
-	tc = tcase(s, "round_trip", 60);
-	tcase_add_test(tc, test_upload_binary_round_trip);
-	tcase_add_test(tc, test_download_filename_encoding);
-	tcase_add_test(tc, test_upload_content_type_normalized);
-	tcase_add_test(tc, test_upload_empty_file);
-	tcase_add_test(tc, test_upload_at_limits);
-	tcase_add_test(tc, test_upload_over_json_limit);
-	tcase_add_test(tc, test_upload_action_percent_encoded);
-
-	tc = tcase(s, "list", 60);
-	tcase_add_test(tc, test_uploads_list);
-
-	tc = tcase(s, "refusals", 60);
-	tcase_add_test(tc, test_upload_type_not_allowed);
-	tcase_add_test(tc, test_upload_over_exam_limit);
-	tcase_add_test(tc, test_upload_bad_filenames);
-	tcase_add_test(tc, test_upload_c1_control_filename);
-	tcase_add_test(tc, test_upload_filename_percent_encodings);
-	tcase_add_test(tc, test_upload_traversal_writes_nothing_outside);
-	tcase_add_test(tc, test_upload_submitted_attempt);
-	tcase_add_test(tc, test_upload_past_deadline);
-	tcase_add_test(tc, test_upload_access);
-	tcase_add_test(tc, test_upload_wrong_methods);
-	tcase_add_test(tc, test_download_errors);
-	tcase_add_test(tc, test_upload_count_limit);
-	tcase_add_test(tc, test_upload_count_limit_race);
-	tcase_add_test(tc, test_upload_chunked);
-
-	tc = tcase(s, "before_body", 120);
-	tcase_add_test(tc, test_upload_no_token_refused_before_body);
-	tcase_add_test(tc, test_upload_foreign_attempt_refused_before_body);
-	tcase_add_test(tc, test_upload_over_limit_refused_before_body);
-	tcase_add_test(tc, test_upload_streamed_within_limit);
-	tcase_add_test(tc, test_upload_refused_malformed_chunk);
-	tcase_add_test(tc, test_upload_concurrency_per_caller);
+	E2E_ADD_TESTS(s, "round_trip", 60, test_upload_binary_round_trip,
+		      test_download_filename_encoding, test_upload_content_type_normalized,
+		      test_upload_empty_file, test_upload_at_limits, test_upload_over_json_limit,
+		      test_upload_action_percent_encoded);
+	E2E_ADD_TESTS(s, "list", 60, test_uploads_list);
+	E2E_ADD_TESTS(s, "refusals", 60, test_upload_type_not_allowed, test_upload_over_exam_limit,
+		      test_upload_bad_filenames, test_upload_c1_control_filename,
+		      test_upload_filename_percent_encodings,
+		      test_upload_traversal_writes_nothing_outside, test_upload_submitted_attempt,
+		      test_upload_past_deadline, test_upload_access, test_upload_wrong_methods,
+		      test_download_errors, test_upload_count_limit, test_upload_count_limit_race,
+		      test_upload_chunked);
+	E2E_ADD_TESTS(s, "before_body", 120, test_upload_no_token_refused_before_body,
+		      test_upload_foreign_attempt_refused_before_body,
+		      test_upload_over_limit_refused_before_body, test_upload_streamed_within_limit,
+		      test_upload_refused_malformed_chunk, test_upload_concurrency_per_caller);
 
 	tc = tcase(s, "record_failure", 60);
 	tcase_add_unchecked_fixture(tc, drop_block_constraint, drop_block_constraint);
 	tcase_add_test(tc, test_record_failure_cleans_up);
 
-	tc = tcase(s, "internal", 60);
-	tcase_add_test(tc, test_internal_locations_not_reachable);
-	tcase_add_test(tc, test_internal_locations_404_shape);
-
-	tc = tcase(s, "alias", 60);
-	tcase_add_test(tc, test_upload_route_ts_alias);
-
-	tc = tcase(s, "read_your_writes", 60);
-	tcase_add_test(tc, test_upload_info_read_your_writes);
+	E2E_ADD_TESTS(s, "internal", 60, test_internal_locations_not_reachable,
+		      test_internal_locations_404_shape);
+	E2E_ADD_TESTS(s, "alias", 60, test_upload_route_ts_alias);
+	E2E_ADD_TESTS(s, "read_your_writes", 60, test_upload_info_read_your_writes);
 	return s;
 }
 
 int main(void)
 {
 	const char *dir;
-	SRunner *sr;
-	int failed;
 
 	if (e2e_read_env("check_uploads", "ATTEMPTS_RUN_DIR") != 0)
 		return 77;
@@ -2297,9 +2059,5 @@ int main(void)
 		return 99;
 	}
 
-	sr = srunner_create(uploads_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return e2e_run(uploads_suite(), CK_ENV);
 }

@@ -2,9 +2,11 @@
 #include "e2e_util.h"
 
 #include <check.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 const char *g_url;
@@ -78,6 +80,218 @@ const cJSON *expect_ok(const resp *r, int status)
 	ck_assert_msg(cJSON_IsObject(r->json), "%s: body is not a JSON object: %.300s", r->what,
 		      r->r.body);
 	return r->json;
+}
+
+char *sign_raw(const char *header, const char *payload, const EVP_MD *md, const char *key)
+{
+	size_t hl = strlen(header), pl = strlen(payload);
+	char *tok =
+		malloc(4 * ((hl + 2) / 3) + 4 * ((pl + 2) / 3) + 4 * (EVP_MAX_MD_SIZE / 3 + 1) + 8);
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int mac_len = 0;
+	size_t n;
+
+	ck_assert_ptr_nonnull(tok);
+	auth_b64url_encode((const unsigned char *)header, hl, tok);
+	n = strlen(tok);
+	tok[n++] = '.';
+	auth_b64url_encode((const unsigned char *)payload, pl, tok + n);
+	n = strlen(tok);
+	if (md != NULL)
+		ck_assert_ptr_nonnull(HMAC(md, key, (int)strlen(key), (const unsigned char *)tok, n,
+					   mac, &mac_len));
+	tok[n++] = '.';
+	tok[n] = '\0';
+	if (md != NULL)
+		auth_b64url_encode(mac, mac_len, tok + n);
+	return tok;
+}
+
+/* ------------------------------------------------------------ requests */
+
+size_t header_count(const resp *r, const char *name)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->r.nfields; i++)
+		if (strcasecmp(r->r.fields[i].name, name) == 0)
+			n++;
+	return n;
+}
+
+void expect_request_id(const resp *r)
+{
+	const char *id = http_client_header(&r->r, "X-Request-Id");
+	size_t n;
+
+	ck_assert_msg(id != NULL, "%s: status %d without X-Request-Id", r->what, r->r.status);
+	n = strlen(id);
+	ck_assert_msg(n >= 1 && n <= 128 &&
+			      strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					 "0123456789._-") == n,
+		      "%s: X-Request-Id \"%s\" is not 1..128 of [A-Za-z0-9._-]", r->what, id);
+	ck_assert_msg(header_count(r, "X-Request-Id") == 1, "%s: %zu X-Request-Id headers", r->what,
+		      header_count(r, "X-Request-Id"));
+}
+
+void send_plain(resp *out, const char *method, const char *path, const char *token,
+		const char *content_type, const void *body, size_t body_len,
+		const char *const *extra)
+{
+	const char *headers[16];
+	char auth[AUTH_MAX_TOKEN_LEN + 32], ct[256];
+	size_t n = 0;
+
+	memset(out, 0, sizeof *out);
+	snprintf(out->what, sizeof out->what, "%s %.180s", method, path);
+	if (token != NULL) {
+		snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+		headers[n++] = auth;
+	}
+	if (content_type != NULL) {
+		snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
+		headers[n++] = ct;
+	}
+	for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 15; i++)
+		headers[n++] = extra[i];
+	headers[n] = NULL;
+	ck_assert_msg(http_client_request(g_url, method, path, headers, body, body_len, &out->r) ==
+			      0,
+		      "%s: %s", out->what, out->r.error);
+	out->json = cJSON_ParseWithLength(out->r.body, out->r.body_len);
+}
+
+void send_typed(resp *out, const char *method, const char *path, const char *token,
+		const char *content_type, const void *body, size_t body_len,
+		const char *const *extra)
+{
+	send_plain(out, method, path, token, content_type, body, body_len, extra);
+	expect_request_id(out);
+}
+
+void send_raw(resp *out, const char *method, const char *path, const char *token, const char *body,
+	      size_t body_len, const char *const *extra)
+{
+	send_typed(out, method, path, token, body ? "application/json" : NULL, body, body_len,
+		   extra);
+}
+
+void send_req(resp *out, const char *method, const char *path, const user *u, const char *body,
+	      const char *const *extra)
+{
+	send_raw(out, method, path, u ? u->token : NULL, body, body ? strlen(body) : 0, extra);
+}
+
+void attempt_path(char *out, size_t cap, const char *id, const char *action)
+{
+	snprintf(out, cap, "/api/attempts/%.64s?action=%.32s", id, action);
+}
+
+void act(resp *r, const char *method, const user *u, const char *attempt_id, const char *action,
+	 const char *body)
+{
+	char path[192];
+
+	attempt_path(path, sizeof path, attempt_id, action);
+	send_req(r, method, path, u, body, NULL);
+}
+
+/* ------------------------------------------------------------ errors */
+
+const cJSON *expect_error_object(const cJSON *err, const char *code, const char *what)
+{
+	const cJSON *c, *m, *d, *it;
+
+	ck_assert_msg(cJSON_IsObject(err), "%s: error is not an object", what);
+	cJSON_ArrayForEach(it, err)
+	{
+		ck_assert_msg(strcmp(it->string, "code") == 0 ||
+				      strcmp(it->string, "message") == 0 ||
+				      strcmp(it->string, "details") == 0,
+			      "%s: unexpected key error.%s", what, it->string);
+	}
+	c = cJSON_GetObjectItemCaseSensitive(err, "code");
+	m = cJSON_GetObjectItemCaseSensitive(err, "message");
+	d = cJSON_GetObjectItemCaseSensitive(err, "details");
+	ck_assert_msg(cJSON_IsString(c) && c->valuestring[0] != '\0' &&
+			      (code == NULL || strcmp(c->valuestring, code) == 0),
+		      "%s: error code %s, want %s", what,
+		      cJSON_IsString(c) ? c->valuestring : "(not a string)",
+		      code ? code : "a non-empty string");
+	ck_assert_msg(cJSON_IsString(m) && m->valuestring[0] != '\0',
+		      "%s: error.message must be a non-empty string", what);
+	ck_assert_msg(d == NULL || cJSON_IsObject(d),
+		      "%s: error.details must be an object when present", what);
+	return d;
+}
+
+const cJSON *expect_error_body(const resp *r, const char *code, const char *what)
+{
+	const cJSON *err, *it;
+	char where[640];
+	int top = 0;
+
+	if (what == NULL)
+		what = r->what;
+	expect_json_type(r);
+	ck_assert_msg(cJSON_IsObject(r->json), "%s: error body is not a JSON object: %.300s", what,
+		      r->r.body);
+	cJSON_ArrayForEach(it, r->json) top++;
+	err = cJSON_GetObjectItemCaseSensitive(r->json, "error");
+	ck_assert_msg(top == 1 && cJSON_IsObject(err),
+		      "%s: error body must be exactly {\"error\": {...}}: %.300s", what, r->r.body);
+	snprintf(where, sizeof where, "%s (body %.200s)", what, r->r.body);
+	expect_error_object(err, code, where);
+	return err;
+}
+
+const cJSON *expect_error(const resp *r, int status, const char *code)
+{
+	ck_assert_msg(r->r.status == status, "%s: status %d, want %d; body %.600s", r->what,
+		      r->r.status, status, r->r.body);
+	return cJSON_GetObjectItemCaseSensitive(expect_error_body(r, code, NULL), "details");
+}
+
+void refused(const char *method, const char *path, const user *u, const char *body, int status,
+	     const char *code)
+{
+	resp r;
+
+	send_req(&r, method, path, u, body, NULL);
+	expect_error(&r, status, code);
+	resp_free(&r);
+}
+
+void act_refused(const char *method, const user *u, const char *attempt_id, const char *action,
+		 const char *body, int status, const char *code)
+{
+	char path[192];
+
+	attempt_path(path, sizeof path, attempt_id, action);
+	refused(method, path, u, body, status, code);
+}
+
+void expect_details_field(const cJSON *details, const char *field, const char *what)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(details, "field");
+
+	ck_assert_msg(cJSON_IsString(f) && strcmp(f->valuestring, field) == 0,
+		      "%s: details.field %s, want %s", what,
+		      cJSON_IsString(f) ? f->valuestring : "(absent)", field);
+}
+
+void expect_field(const resp *r, const char *field)
+{
+	expect_details_field(expect_error(r, 422, "validation_failed"), field, r->what);
+}
+
+void expect_unauthorized(const resp *r)
+{
+	const char *www = http_client_header(&r->r, "WWW-Authenticate");
+
+	expect_error(r, 401, "unauthorized");
+	ck_assert_msg(www != NULL && strncmp(www, "Bearer", 6) == 0,
+		      "%s: WWW-Authenticate %s, want Bearer", r->what, www ? www : "(none)");
 }
 
 /* ------------------------------------------------------------ JSON values */
@@ -180,6 +394,19 @@ void expect_ts(const cJSON *obj, const char *key)
 	ck_assert_msg(ok, "%s is \"%s\", not an RFC 3339 UTC timestamp", key, s);
 }
 
+void expect_uuid(const cJSON *obj, const char *key)
+{
+	const char *s = jstr(obj, key);
+
+	ck_assert_msg(uuid_valid(s), "%s is \"%s\", not a canonical UUID", key, s);
+}
+
+void expect_keys(const cJSON *obj, const char *what, const char *const *keys)
+{
+	for (size_t i = 0; keys[i] != NULL; i++)
+		ck_assert_msg(has_key(obj, keys[i]), "%s lacks key %s", what, keys[i]);
+}
+
 /* ------------------------------------------------------------ database */
 
 PGconn *db_connect(void)
@@ -221,4 +448,180 @@ void sweep_release(PGconn *c)
 {
 	PQclear(db_run(c, "SELECT pg_advisory_unlock(" SWEEP_LOCK_KEY ")", 0, NULL));
 	PQfinish(c);
+}
+
+void db_exec(const char *sql, const char *p1, const char *p2, int want_rows)
+{
+	const char *params[2] = {p1, p2};
+	PGresult *res = db_query(sql, p2 ? 2 : p1 ? 1 : 0, params);
+
+	if (want_rows >= 0)
+		ck_assert_msg(atoi(PQcmdTuples(res)) == want_rows, "%s: %s rows, want %d", sql,
+			      PQcmdTuples(res), want_rows);
+	PQclear(res);
+}
+
+char *db_value2(const char *sql, const char *p1, const char *p2)
+{
+	const char *params[2] = {p1, p2};
+	PGresult *res = db_query(sql, p2 ? 2 : p1 ? 1 : 0, params);
+	char *v = NULL;
+
+	ck_assert_msg(PQntuples(res) == 1, "%s: %d rows, want 1", sql, PQntuples(res));
+	if (!PQgetisnull(res, 0, 0))
+		v = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+char *db_value(const char *sql, const char *param)
+{
+	return db_value2(sql, param, NULL);
+}
+
+long db_long2(const char *sql, const char *p1, const char *p2)
+{
+	char *v = db_value2(sql, p1, p2);
+	long n;
+
+	ck_assert_msg(v != NULL, "%s: NULL", sql);
+	n = strtol(v, NULL, 10);
+	free(v);
+	return n;
+}
+
+long db_long(const char *sql, const char *param)
+{
+	return db_long2(sql, param, NULL);
+}
+
+long db_version(const char *attempt_id)
+{
+	return db_long("SELECT version FROM attempts.attempts WHERE attempt_id = $1", attempt_id);
+}
+
+void db_expect_answers(const char *attempt_id, const char *want)
+{
+	const char *params[2] = {attempt_id, want};
+	PGresult *res = db_query("SELECT answers::text, answers = $2::jsonb"
+				 " FROM attempts.attempts WHERE attempt_id = $1",
+				 2, params);
+
+	ck_assert_int_eq(PQntuples(res), 1);
+	ck_assert_msg(strcmp(PQgetvalue(res, 0, 1), "t") == 0, "stored answers %s, want %s",
+		      PQgetvalue(res, 0, 0), want);
+	PQclear(res);
+}
+
+void db_submit(const char *attempt_id)
+{
+	db_exec("UPDATE attempts.attempts SET status = 'submitted', submitted_at = now(),"
+		" submit_reason = 'student', receipt = attempts.receipt_of(answers),"
+		" version = version + 1 WHERE attempt_id = $1 AND status = 'in_progress'",
+		attempt_id, NULL, 1);
+}
+
+/* ------------------------------------------------------------ fixtures */
+
+/* POSTs body to path as u expecting 201; copies the answer's key. */
+static void create_201(const user *u, const char *path, const char *body, const char *key,
+		       char id[ID_LEN])
+{
+	resp r;
+	const cJSON *o;
+
+	send_req(&r, "POST", path, u, body, NULL);
+	o = expect_ok(&r, 201);
+	expect_uuid(o, key);
+	memcpy(id, jstr(o, key), ID_LEN);
+	resp_free(&r);
+}
+
+void exam_create(const user *u, const char *body, char id[ID_LEN])
+{
+	create_201(u, "/api/exams", body, "exam_id", id);
+}
+
+void attempt_start(const user *u, const char *exam_id, char id[ID_LEN])
+{
+	char body[128];
+
+	snprintf(body, sizeof body, "{\"exam_id\":\"%s\"}", exam_id);
+	create_201(u, "/api/attempts/new?action=start", body, "attempt_id", id);
+}
+
+void world_new(world *w, const char *exam_body)
+{
+	memset(w, 0, sizeof *w);
+	w->proctor = user_new(AUTH_ROLE_PROCTOR);
+	w->student = user_new(AUTH_ROLE_STUDENT);
+	w->admin = user_new(AUTH_ROLE_ADMIN);
+	exam_create(&w->proctor, exam_body, w->exam_id);
+	attempt_start(&w->student, w->exam_id, w->attempt_id);
+}
+
+void world_add_other(world *w)
+{
+	w->other = user_new(AUTH_ROLE_STUDENT);
+	attempt_start(&w->other, w->exam_id, w->other_attempt_id);
+}
+
+void world_free(world *w)
+{
+	user_free(&w->proctor);
+	user_free(&w->student);
+	user_free(&w->admin);
+	user_free(&w->other);
+}
+
+/* ------------------------------------------------------------ runner */
+
+TCase *tcase(Suite *s, const char *name, int timeout_s)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_set_timeout(tc, timeout_s);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
+TCase *tcase_named(Suite *s, const char *name, int timeout_s)
+{
+	static struct {
+		Suite *suite;
+		const char *name;
+		TCase *tc;
+	} known[64];
+	static size_t n;
+
+	for (size_t i = 0; i < n; i++)
+		if (known[i].suite == s && strcmp(known[i].name, name) == 0)
+			return known[i].tc;
+	if (n == sizeof known / sizeof known[0]) {
+		fprintf(stderr, "tcase_named: more than %zu test cases\n", n);
+		abort();
+	}
+	known[n].suite = s;
+	known[n].name = name;
+	known[n].tc = tcase(s, name, timeout_s);
+	return known[n++].tc;
+}
+
+void tcase_add_tests(Suite *s, const char *name, int timeout_s, const TTest *const *tests, size_t n)
+{
+	TCase *tc = tcase_named(s, name, timeout_s);
+
+	for (size_t i = 0; i < n; i++)
+		tcase_add_test(tc, tests[i]);
+}
+
+int e2e_run(Suite *s, enum print_output mode)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, mode);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
 }

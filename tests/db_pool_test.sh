@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# tests/db_pool_test.sh — runs the connection pool's tests that need a real
+# server (tests/check_db_pool: db_pool_live_suite of tests/check_db_pool.c)
+# against a throw-away PostgreSQL cluster: a temp dir, a free port, unix
+# socket only, sql/ migrated, stopped and removed on exit; then once more
+# under valgrind's memcheck with CK_FORK=no, as tests/valgrind_unit.sh runs
+# tests/check_unit (unless valgrind is missing or the binary is built with
+# AddressSanitizer: then it says so and that run is left out). Exits 77
+# (automake SKIP) naming what is missing: PostgreSQL's server binaries, or
+# the postgres user when run as root.
+#
+# Environment: CHECK_DB_POOL (default $builddir/tests/check_db_pool).
+set -u
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib/stack.sh
+. "$here/lib/stack.sh"
+stack_locate
+# shellcheck source=tests/lib/pg.sh
+. "$srcdir/tests/lib/pg.sh"
+check_bin=${CHECK_DB_POOL:-$builddir/tests/check_db_pool}
+
+bindir=$(pg_bindir) && [[ -x $bindir/postgres && -x $bindir/psql ]] ||
+	skip "db_pool_test: PostgreSQL server binaries (initdb, postgres, psql) not found (Debian: postgresql-15)"
+if (($(id -u) == 0)) && ! id postgres >/dev/null 2>&1; then
+	skip "db_pool_test: running as root but there is no postgres user to run the server"
+fi
+if [[ ! -x $check_bin ]]; then
+	echo "db_pool_test: $check_bin is not built" >&2
+	exit 99
+fi
+export PATH="$bindir:$PATH"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/db_pool_test.XXXXXX") || exit 99
+chmod 755 "$tmp"
+cleanup() {
+	pg_cluster_stop "$tmp/pg"
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+pgport=$(free_port 57000) || {
+	echo "db_pool_test: no free port from 57000" >&2
+	exit 99
+}
+PG_FAST=1 pg_cluster_start "$tmp/pg" "$pgport" || exit 99
+conninfo=$(pg_cluster_conninfo "$tmp/pg" "$pgport")
+echo "db_pool_test: cluster in $tmp/pg, port $pgport"
+"$srcdir/sql/migrate.sh" "$conninfo" >/dev/null || {
+	echo "db_pool_test: migrate failed" >&2
+	exit 99
+}
+
+export ATTEMPTS_TEST_DB=$conninfo
+"$check_bin" || exit
+if ! command -v valgrind >/dev/null 2>&1; then
+	echo "db_pool_test: no valgrind run: valgrind is not installed (Debian: valgrind)"
+elif nm "$check_bin" 2>/dev/null | grep -q '__asan_init'; then
+	echo "db_pool_test: no valgrind run: $check_bin is built with AddressSanitizer"
+else
+	CK_FORK=no valgrind --leak-check=full --error-exitcode=1 \
+		--errors-for-leak-kinds=definite,indirect "$check_bin" || {
+		echo "db_pool_test: FAIL: valgrind or the tests reported errors" >&2
+		exit 1
+	}
+fi

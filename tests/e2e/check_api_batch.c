@@ -1,0 +1,495 @@
+/* check_api_batch: the batch action's save, log and multiple-state
+ * operations, repeats and the response budget. Part of check_api (see
+ * check_api.c). */
+#include <cJSON.h>
+#include <libpq-fe.h>
+#include <math.h>
+#include <openssl/sha.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "e2e_util.h"
+#include "http_client.h"
+#include "json.h"
+#include "uuid.h"
+#include "check_api.h"
+
+/* Asserts a batch_save success item: exactly {attempt_id, success, version}. */
+static void expect_save_item(const cJSON *item, const char *attempt_id, long version)
+{
+	expect_str(item, "attempt_id", attempt_id);
+	expect_bool(item, "success", 1);
+	expect_num(item, "version", (double)version);
+	ck_assert_msg(nkeys(item) == 3, "batch_save success item has %d keys, want 3", nkeys(item));
+}
+
+START_TEST(test_batch_save)
+{
+	fleet f;
+	world other;
+	resp r;
+	char data[2048];
+	const cJSON *res;
+
+	fleet_new(&f, 3, TIMED_EXAM);
+	world_new(&other, TIMED_EXAM);
+	save_ok(&f.student, f.att[1], "{\"answers\":{\"keep\":1,\"drop\":2}}");
+	warm(&f.student, f.att[0]);
+	snprintf(data, sizeof data,
+		 "[{\"attempt_id\":\"%s\",\"answers\":{\"q\":\"a0\"},\"auto_save_data\":{\"p\":0}},"
+		 "{\"attempt_id\":\"%s\",\"answers\":{\"drop\":null,\"q\":\"a1\"},"
+		 "\"expected_version\":2},"
+		 "{\"attempt_id\":\"%s\",\"answers\":{\"x\":1}},"
+		 "{\"attempt_id\":\"not-a-uuid\",\"answers\":{\"x\":1}},"
+		 "{\"attempt_id\":\"%s\",\"auto_save_data\":{\"only\":true}}]",
+		 f.att[0], f.att[1], other.attempt_id, f.att[2]);
+	batch(&r, &f.student, "batch_save", data);
+	res = batch_results(&r, 5);
+	expect_save_item(cJSON_GetArrayItem(res, 0), f.att[0], 2);
+	expect_save_item(cJSON_GetArrayItem(res, 1), f.att[1], 3);
+	/* Someone else's attempt fails alone, as a missing one would. */
+	expect_item_error(cJSON_GetArrayItem(res, 2), other.attempt_id, "not_found", 1);
+	expect_details_field(
+		expect_item_error(cJSON_GetArrayItem(res, 3), "not-a-uuid", "validation_failed", 1),
+		"data[3].attempt_id", "item 3");
+	expect_save_item(cJSON_GetArrayItem(res, 4), f.att[2], 2);
+	resp_free(&r);
+	db_expect_answers(f.att[0], "{\"q\":\"a0\"}");
+	db_expect_answers(f.att[1], "{\"keep\":1,\"q\":\"a1\"}");
+	db_expect_answers(f.att[2], "{}");
+	db_expect_col(f.att[2], "auto_save_data", "{\"only\": true}");
+	db_expect_answers(other.attempt_id, "{}");
+	ck_assert_int_eq(db_version(other.attempt_id), 1);
+	/* Read-your-writes: the state read before the batch is not served. */
+	act(&r, "GET", &f.student, f.att[0], "state", NULL);
+	expect_num(expect_ok(&r, 200), "version", 2);
+	expect_json_eq(r.json, "answers", "{\"q\":\"a0\"}");
+	resp_free(&r);
+	fleet_free(&f);
+	world_free(&other);
+}
+END_TEST
+
+START_TEST(test_batch_save_conflict)
+{
+	fleet f;
+	resp r;
+	char data[1024];
+	const cJSON *res, *d;
+
+	fleet_new(&f, 2, TIMED_EXAM);
+	save_ok(&f.student, f.att[0], "{\"answers\":{\"v\":1}}");
+	snprintf(data, sizeof data,
+		 "[{\"attempt_id\":\"%s\",\"answers\":{\"v\":2},\"expected_version\":1},"
+		 "{\"attempt_id\":\"%s\",\"answers\":{\"w\":1},\"expected_version\":1}]",
+		 f.att[0], f.att[1]);
+	batch(&r, &f.student, "batch_save", data);
+	res = batch_results(&r, 2);
+	d = expect_item_error(cJSON_GetArrayItem(res, 0), f.att[0], "version_conflict", 1);
+	expect_num(d, "current_version", 2);
+	expect_save_item(cJSON_GetArrayItem(res, 1), f.att[1], 2);
+	resp_free(&r);
+	db_expect_answers(f.att[0], "{\"v\":1}");
+	ck_assert_int_eq(db_version(f.att[0]), 2);
+	db_expect_answers(f.att[1], "{\"w\":1}");
+	fleet_free(&f);
+}
+END_TEST
+
+START_TEST(test_batch_save_item_errors)
+{
+	fleet f;
+	resp r;
+	char data[1024];
+	const cJSON *res;
+
+	fleet_new(&f, 2, TIMED_EXAM);
+	submit(&r, &f.student, f.att[1], NULL);
+	expect_ok(&r, 200);
+	resp_free(&r);
+	snprintf(data, sizeof data,
+		 "[{\"attempt_id\":\"%s\",\"answers\":[1]},"
+		 "{\"attempt_id\":\"%s\",\"answers\":{\"a\":1}},"
+		 "\"%s\"]",
+		 f.att[0], f.att[1], f.att[0]);
+	batch(&r, &f.student, "batch_save", data);
+	res = batch_results(&r, 3);
+	expect_details_field(
+		expect_item_error(cJSON_GetArrayItem(res, 0), f.att[0], "validation_failed", 1),
+		"data[0].answers", "item 0");
+	expect_item_error(cJSON_GetArrayItem(res, 1), f.att[1], "attempt_submitted", 1);
+	expect_details_field(
+		expect_item_error(cJSON_GetArrayItem(res, 2), NULL, "validation_failed", 1),
+		"data[2]", "item 2");
+	resp_free(&r);
+	ck_assert_int_eq(db_version(f.att[0]), 1);
+	fleet_free(&f);
+}
+END_TEST
+
+START_TEST(test_batch_save_past_deadline)
+{
+	fleet f;
+	resp r;
+	char data[512];
+	const cJSON *res;
+	PGconn *lock;
+
+	fleet_new(&f, 2, MINUTE_EXAM);
+	save_ok(&f.student, f.att[0], "{\"answers\":{\"q\":\"in time\"}}");
+	lock = sweep_hold();
+	db_push_past(f.att[0]);
+	snprintf(data, sizeof data,
+		 "[{\"attempt_id\":\"%s\",\"answers\":{\"q\":\"late\"}},"
+		 "{\"attempt_id\":\"%s\",\"answers\":{\"q\":\"fine\"}}]",
+		 f.att[0], f.att[1]);
+	batch(&r, &f.student, "batch_save", data);
+	res = batch_results(&r, 2);
+	sweep_release(lock);
+	/* The expired item is closed as the single save would close it. */
+	expect_item_error(cJSON_GetArrayItem(res, 0), f.att[0], "attempt_closed", 1);
+	expect_save_item(cJSON_GetArrayItem(res, 1), f.att[1], 2);
+	resp_free(&r);
+	db_expect_col(f.att[0], "submit_reason", "deadline");
+	db_expect_answers(f.att[0], "{\"q\":\"in time\"}");
+	ck_assert_int_eq(db_version(f.att[0]), 3);
+	fleet_free(&f);
+}
+END_TEST
+
+START_TEST(test_batch_log_item_limits)
+{
+	fleet f;
+	resp r;
+	char *events, *data;
+	size_t cap;
+	const cJSON *res;
+
+	fleet_new(&f, 2, TIMED_EXAM);
+	events = many_events(501);
+	cap = strlen(events) + 256;
+	data = malloc(cap);
+	ck_assert_ptr_nonnull(data);
+	snprintf(data, cap,
+		 "[{\"attempt_id\":\"%s\",\"events\":%s},"
+		 "{\"attempt_id\":\"%s\",\"events\":[{\"event_type\":\"ok\"}]},"
+		 "{\"attempt_id\":\"%s\"}]",
+		 f.att[0], events, f.att[1], f.att[1]);
+	batch(&r, &f.student, "batch_log", data);
+	res = batch_results(&r, 3);
+	expect_item_error(cJSON_GetArrayItem(res, 0), f.att[0], "batch_too_large", 0);
+	expect_num(cJSON_GetArrayItem(res, 1), "logged", 1);
+	expect_details_field(
+		expect_item_error(cJSON_GetArrayItem(res, 2), f.att[1], "validation_failed", 0),
+		"data[2].events", "item 2");
+	resp_free(&r);
+	ck_assert_int_eq(db_activity_count(f.att[0]), 0);
+	ck_assert_int_eq(db_activity_count(f.att[1]), 1);
+	free(data);
+	free(events);
+	fleet_free(&f);
+}
+END_TEST
+
+START_TEST(test_batch_multiple_states)
+{
+	fleet f;
+	world other;
+	resp r;
+	char data[1024], missing[ID_LEN];
+	const cJSON *res, *s;
+
+	fleet_new(&f, 2, TIMED_EXAM);
+	world_new(&other, TIMED_EXAM);
+	ck_assert_int_eq(uuid_generate(missing), ATT_OK);
+	save_ok(&f.student, f.att[1], "{\"answers\":{\"q\":1}}");
+	snprintf(data, sizeof data, "[\"%s\",\"%s\",\"%s\",\"%s\",42,\"%s\"]", f.att[1], f.att[0],
+		 other.attempt_id, missing, f.att[1]);
+	batch(&r, &f.student, "multiple_states", data);
+	res = batch_results(&r, 6);
+	s = cJSON_GetArrayItem(res, 0);
+	expect_keys(s, "multiple_states item", state_keys);
+	expect_str(s, "attempt_id", f.att[1]);
+	expect_num(s, "version", 2);
+	expect_json_eq(s, "answers", "{\"q\":1}");
+	expect_str(cJSON_GetArrayItem(res, 1), "attempt_id", f.att[0]);
+	expect_num(cJSON_GetArrayItem(res, 1), "version", 1);
+	expect_item_error(cJSON_GetArrayItem(res, 2), other.attempt_id, "not_found", 0);
+	expect_item_error(cJSON_GetArrayItem(res, 3), missing, "not_found", 0);
+	expect_details_field(
+		expect_item_error(cJSON_GetArrayItem(res, 4), NULL, "validation_failed", 0),
+		"data[4]", "item 4");
+	/* A repeated id is answered once: the repeat names the first. */
+	expect_details_field(
+		expect_item_error(cJSON_GetArrayItem(res, 5), f.att[1], "duplicate_item", 0),
+		"data[5]", "item 5");
+	resp_free(&r);
+	/* Staff may read anyone's. */
+	snprintf(data, sizeof data, "[\"%s\",\"%s\"]", other.attempt_id, f.att[0]);
+	batch(&r, &other.proctor, "multiple_states", data);
+	res = batch_results(&r, 2);
+	expect_str(cJSON_GetArrayItem(res, 0), "status", "in_progress");
+	expect_str(cJSON_GetArrayItem(res, 1), "user_id", f.student.sub);
+	resp_free(&r);
+	fleet_free(&f);
+	world_free(&other);
+}
+END_TEST
+
+/* Repeated ids in the read operations cost nothing: the first occurrence
+ * is answered, each repeat is a duplicate_item error naming it, whatever
+ * the answer's size (one student's 3.9 KB request once made a 45 MB body
+ * of 100 copies of one maximal attempt). Repeats in query are per type. */
+START_TEST(test_batch_repeats_answered_once)
+{
+	world w;
+	resp r;
+	char data[1024], missing[ID_LEN];
+	const cJSON *res;
+
+	world_new(&w, TIMED_EXAM);
+	ck_assert_int_eq(uuid_generate(missing), ATT_OK);
+	snprintf(data, sizeof data, "[\"%s\",\"%s\",\"%s\",\"%s\",\"%s\"]", w.attempt_id,
+		 w.attempt_id, missing, missing, w.attempt_id);
+	batch(&r, &w.student, "multiple_states", data);
+	res = batch_results(&r, 5);
+	expect_str(cJSON_GetArrayItem(res, 0), "status", "in_progress");
+	expect_details_field(
+		expect_item_error(cJSON_GetArrayItem(res, 1), w.attempt_id, "duplicate_item", 0),
+		"data[1]", "item 1");
+	expect_item_error(cJSON_GetArrayItem(res, 2), missing, "not_found", 0);
+	expect_item_error(cJSON_GetArrayItem(res, 3), missing, "duplicate_item", 0);
+	expect_item_error(cJSON_GetArrayItem(res, 4), w.attempt_id, "duplicate_item", 0);
+	ck_assert_msg(strstr(r.r.body, "data[0]") != NULL, "the repeats name data[0]: %s",
+		      r.r.body);
+	resp_free(&r);
+
+	batch(&r, &w.student, "validate_multiple", data);
+	res = batch_results(&r, 5);
+	expect_bool(cJSON_GetArrayItem(res, 0), "valid", 1);
+	expect_item_error(cJSON_GetArrayItem(res, 1), w.attempt_id, "duplicate_item", 0);
+	expect_item_error(cJSON_GetArrayItem(res, 4), w.attempt_id, "duplicate_item", 0);
+	resp_free(&r);
+
+	snprintf(data, sizeof data,
+		 "[{\"type\":\"state\",\"attempt_id\":\"%s\"},{\"type\":\"info\",\"attempt_id\":\"%"
+		 "s\"},"
+		 "{\"type\":\"state\",\"attempt_id\":\"%s\"},{\"type\":\"info\",\"attempt_id\":\"%"
+		 "s\"}]",
+		 w.attempt_id, w.attempt_id, w.attempt_id, w.attempt_id);
+	batch(&r, &w.student, "query", data);
+	res = batch_results(&r, 4);
+	expect_str(cJSON_GetArrayItem(res, 0), "status", "in_progress");
+	expect_str(cJSON_GetArrayItem(res, 1), "exam_title", "timed");
+	expect_details_field(
+		expect_item_error(cJSON_GetArrayItem(res, 2), w.attempt_id, "duplicate_item", 0),
+		"data[2]", "item 2");
+	expect_item_error(cJSON_GetArrayItem(res, 3), w.attempt_id, "duplicate_item", 0);
+	resp_free(&r);
+	world_free(&w);
+}
+END_TEST
+
+/* Fills attempt_id with ~1 MB: 500,000 bytes of answers (under the
+ * 512 KiB limit) and as many of auto-save data. */
+static void save_maximal(const user *u, const char *attempt_id)
+{
+	enum { PART = 500000 };
+	char *body = malloc(2 * PART + 128);
+	int n;
+
+	ck_assert_ptr_nonnull(body);
+	n = sprintf(body, "{\"answers\":{\"essay\":\"");
+	memset(body + n, 'a', PART);
+	n += PART;
+	n += sprintf(body + n, "\"},\"auto_save_data\":{\"draft\":\"");
+	memset(body + n, 'b', PART);
+	n += PART;
+	sprintf(body + n, "\"}}");
+	save_ok(u, attempt_id, body);
+	free(body);
+}
+
+/* A batch read whose answer would exceed max_response_bytes (4 MiB by
+ * default) answers 413 payload_too_large naming the limit, before the
+ * work: five ~1 MB attempts. Four fit. Items served from the cache count
+ * as well. Attempts the caller may not read do not count (a student
+ * learns nothing of other people's attempts from the budget). */
+START_TEST(test_batch_response_budget)
+{
+	fleet f;
+	user other = user_new(AUTH_ROLE_STUDENT);
+	resp r;
+	char data[1024], four[1100], query[2048];
+	const cJSON *details, *res;
+	size_t n = 0, q = 0;
+
+	fleet_new(&f, 5, TIMED_EXAM);
+	for (int i = 0; i < 5; i++)
+		save_maximal(&f.student, f.att[i]);
+	for (int i = 0; i < 5; i++) {
+		n += (size_t)snprintf(data + n, sizeof data - n, "%s\"%s\"", i ? "," : "[",
+				      f.att[i]);
+		q += (size_t)snprintf(query + q, sizeof query - q,
+				      "%s{\"type\":\"state\",\"attempt_id\":\"%s\"}", i ? "," : "[",
+				      f.att[i]);
+		if (i == 3)
+			snprintf(four, sizeof four, "%s]", data);
+	}
+	snprintf(data + n, sizeof data - n, "]");
+	snprintf(query + q, sizeof query - q, "]");
+
+	batch(&r, &f.student, "multiple_states", data);
+	details = expect_error(&r, 413, "payload_too_large");
+	ck_assert_ptr_nonnull(details);
+	expect_str(details, "limit", "max_response_bytes");
+	expect_num(details, "max_bytes", 4194304);
+	ck_assert_msg(strstr(jstr(jget(r.json, "error"), "message"), "max_response_bytes") != NULL,
+		      "the message names max_response_bytes: %s", r.r.body);
+	resp_free(&r);
+	batch(&r, &f.student, "multiple_states", four);
+	res = batch_results(&r, 4);
+	expect_num(cJSON_GetArrayItem(res, 3), "version", 2);
+	ck_assert_uint_gt(r.r.body_len, 4000000);
+	resp_free(&r);
+	batch_refused(&f.proctor, "multiple_states", data, 413, "payload_too_large");
+
+	/* query, from the database and then with the states cached. */
+	batch_refused(&f.student, "query", query, 413, "payload_too_large");
+	for (int i = 0; i < 5; i++)
+		for (int k = 0; k < 4; k++) {
+			act(&r, "GET", &f.student, f.att[i], "state", NULL);
+			expect_ok(&r, 200);
+			resp_free(&r);
+		}
+	batch_refused(&f.student, "query", query, 413, "payload_too_large");
+
+	/* Someone else's attempts are not_found items and count for nothing. */
+	batch(&r, &other, "multiple_states", data);
+	res = batch_results(&r, 5);
+	for (int i = 0; i < 5; i++)
+		expect_item_error(cJSON_GetArrayItem(res, i), f.att[i], "not_found", 0);
+	resp_free(&r);
+	batch(&r, &other, "query", query);
+	batch_results(&r, 5);
+	resp_free(&r);
+	user_free(&other);
+	fleet_free(&f);
+}
+END_TEST
+
+/* One caller may have batch_concurrency_per_caller (1) batch request in
+ * flight per worker; more answer 429 too_many_requests with Retry-After at
+ * once, and another caller is not held back. Five batch_saves of one
+ * student wait on a row lock held from psql: with the e2e stack's 2
+ * workers, at least one worker gets two of them, and its second is
+ * refused at once. */
+START_TEST(test_batch_per_caller_limit)
+{
+	enum { N = 5 };
+	world w, bystander;
+	PGconn *lock = db_connect();
+	const char *params[1];
+	char auth[AUTH_MAX_TOKEN_LEN + 32], body[256];
+	int fds[N][2], n429 = 0, n200 = 0;
+	pid_t kids[N];
+	resp r;
+
+	world_new(&w, TIMED_EXAM);
+	world_new(&bystander, TIMED_EXAM);
+	params[0] = w.attempt_id;
+	PQclear(db_run(lock, "BEGIN", 0, NULL));
+	PQclear(db_run(lock, "SELECT 1 FROM attempts.attempts WHERE attempt_id = $1 FOR UPDATE", 1,
+		       params));
+	snprintf(auth, sizeof auth, "Authorization: Bearer %s", w.student.token);
+	snprintf(body, sizeof body,
+		 "{\"operation\":\"batch_save\",\"data\":[{\"attempt_id\":\"%s\",\"auto_save_"
+		 "data\":{}}]}",
+		 w.attempt_id);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(pipe(fds[i]), 0);
+		kids[i] = fork();
+		ck_assert(kids[i] >= 0);
+		if (kids[i] == 0) {
+			const char *headers[] = {auth, "Content-Type: application/json", NULL};
+			http_client_response hr;
+			char line[64];
+			int len;
+			const char *ra;
+
+			if (http_client_request(g_url, "POST", "/api/attempts/any-id?action=batch",
+						headers, body, strlen(body), &hr) != 0)
+				_exit(1);
+			ra = http_client_header(&hr, "Retry-After");
+			len = snprintf(line, sizeof line, "%d %s %d", hr.status, ra ? ra : "-",
+				       strstr(hr.body, "too_many_requests") != NULL);
+			if (write(fds[i][1], line, (size_t)len) != len)
+				_exit(1);
+			_exit(0);
+		}
+		close(fds[i][1]);
+	}
+	/* The refusals come at once, while the lock is still held (and well
+	 * before the statement timeout, 5 s, cancels the waiting saves). */
+	for (int k = 0; k < 40 && n429 == 0; k++) {
+		struct timespec t = {0, 50 * 1000 * 1000};
+
+		for (int i = 0; i < N; i++) {
+			struct pollfd pfd = {fds[i][0], POLLIN, 0};
+			char line[64] = "";
+
+			if (fds[i][0] < 0 || poll(&pfd, 1, 0) != 1)
+				continue;
+			if (read(fds[i][0], line, sizeof line - 1) > 0 &&
+			    strncmp(line, "429 1 1", 7) == 0)
+				n429++;
+			close(fds[i][0]);
+			fds[i][0] = -1;
+		}
+		nanosleep(&t, NULL);
+	}
+	/* Meanwhile another student's batch goes through. */
+	batch(&r, &bystander.student, "multiple_states", "[]");
+	batch_results(&r, 0);
+	resp_free(&r);
+	PQclear(db_run(lock, "COMMIT", 0, NULL));
+	PQfinish(lock);
+	for (int i = 0; i < N; i++) {
+		char line[64] = "";
+		int status = 0;
+
+		waitpid(kids[i], &status, 0);
+		if (fds[i][0] < 0)
+			continue;
+		if (read(fds[i][0], line, sizeof line - 1) > 0) {
+			n200 += strncmp(line, "200", 3) == 0;
+			n429 += strncmp(line, "429 1 1", 7) == 0;
+		}
+		close(fds[i][0]);
+	}
+	ck_assert_msg(n429 >= 1, "no batch of the 5 in flight was refused with 429 + Retry-After");
+	ck_assert_msg(n429 + n200 == N, "%d answered 429 and %d 200 of %d", n429, n200, N);
+	world_free(&w);
+	world_free(&bystander);
+}
+END_TEST
+
+/* ============================================================ runner */
+
+void api_batch_tests(Suite *s)
+{
+	E2E_ADD_TESTS(s, "batch", 60, test_batch_save, test_batch_save_conflict,
+		      test_batch_save_item_errors, test_batch_save_past_deadline,
+		      test_batch_log_item_limits, test_batch_multiple_states,
+		      test_batch_repeats_answered_once, test_batch_response_budget,
+		      test_batch_per_caller_limit);
+}
