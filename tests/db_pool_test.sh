@@ -16,8 +16,6 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/stack.sh
 . "$here/lib/stack.sh"
 stack_locate
-# shellcheck source=tests/lib/pg.sh
-. "$srcdir/tests/lib/pg.sh"
 check_bin=${CHECK_DB_POOL:-$builddir/tests/check_db_pool}
 
 bindir=$(pg_bindir) && [[ -x $bindir/postgres && -x $bindir/psql ]] ||
