@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "attempt_view.h"
 #include "blocking.h"
 #include "clock.h"
 #include "log.h"
@@ -104,6 +105,19 @@ void app_cache_put_attempt(app *a, const char *kind, const char *attempt_id,
 	cache_key(key, sizeof key, kind, attempt_id);
 	if (cache_put(a->cache, key, text, len, meta, ttl_ms, epoch) != ATT_OK)
 		log_warn("cache: cannot store %s", key);
+}
+
+void app_cache_put_state(app *a, const char *text, size_t len, unsigned long long epoch,
+			 unsigned stamp)
+{
+	char id[UUID_STR_LEN + 1];
+	cache_meta meta;
+
+	if (!attempt_view_describe(text, len, &meta, id))
+		return;
+	meta.write_stamp = stamp;
+	app_cache_put_attempt(a, "state", id, text, len, &meta,
+			      a->cfg->cache_ttl_batch_operations_ms, epoch);
 }
 
 /* This host's shared write stamps; a private table (read-your-writes

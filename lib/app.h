@@ -93,5 +93,10 @@ void app_cache_put_attempt(app *a, const char *kind, const char *attempt_id,
 			   const char *text, size_t len, const cache_meta *meta,
 			   long long ttl_ms, unsigned long long epoch);
 
+/* Caches one attempt state, len bytes of SQL's text, as it is (the same
+ * bytes a single read caches) with the batch TTL; stamp is its write stamp
+ * from before the call. Error items are skipped. */
+void app_cache_put_state(app *a, const char *text, size_t len, unsigned long long epoch,
+			 unsigned stamp);
 
 #endif

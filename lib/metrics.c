@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 typedef struct op_counters {
@@ -91,6 +92,14 @@ void metrics_add_db_calls(metrics *m, int op, int n)
 	if (op >= 0 && op < m->n)
 		atomic_fetch_add_explicit(&m->ops[op].db_calls,
 					  (unsigned long long)n, memory_order_relaxed);
+}
+
+unsigned long long metrics_calls_named(metrics *m, const char *name)
+{
+	for (int i = 0; i < m->n; i++)
+		if (strcmp(m->names[i], name) == 0)
+			return metrics_calls(m, i);
+	return 0;
 }
 
 long long metrics_quantile_us(metrics *m, int op, double q)

@@ -38,6 +38,8 @@ unsigned long long metrics_requests(metrics *m);
 unsigned long long metrics_db_calls(metrics *m);
 unsigned long long metrics_calls(metrics *m, int op);
 unsigned long long metrics_op_db_calls(metrics *m, int op);
+/* Calls of the operation named name (0 if no operation has that name). */
+unsigned long long metrics_calls_named(metrics *m, const char *name);
 long long metrics_uptime_s(metrics *m);
 
 /* {"<op>": {"calls","db_calls","cache_hits","errors","p50_ms","p95_ms",

@@ -21,6 +21,11 @@ Suite *retry_suite(void);
 Suite *metrics_suite(void);
 Suite *app_suite(void);
 Suite *uploads_suite(void);
+Suite *http_cond_suite(void);
+Suite *clock_suite(void);
+Suite *reply_suite(void);
+Suite *access_suite(void);
+Suite *attempt_view_suite(void);
 Suite *db_pool_suite(void);   /* needs ATTEMPTS_TEST_DB; skips its tests without */
 
 /* Generous per-test timeout (seconds) for every TCase. */
