@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app.h"
 #include "attempt_view.h"
 #include "json.h"
 #include "reply.h"
@@ -14,7 +13,7 @@
 
 static void optimize_clear_cache(req_ctx *rc)
 {
-	size_t cleared = cache_clear(app_cache(rc->app));
+	size_t cleared = cache_clear(rc->env->cache);
 	char *text = reply_call(rc, DB_STMT_CLEAR_CACHE, NULL);
 	cJSON *root;
 
@@ -47,11 +46,11 @@ static int cache_states(req_ctx *rc, const char *text, unsigned long long epoch,
 		n = -1;
 	for (int i = 0; i < n; i++)
 		if (attempt_view_describe(text + spans[i].offset, (size_t)spans[i].length, &meta, id))
-			stamps[i] = app_write_stamp(rc->app, id);
-	if (n > 0 && app_writes_total(rc->app) != writes_before)
+			stamps[i] = attempt_cache_stamp(rc->env->attempts, id);
+	if (n > 0 && attempt_cache_writes_total(rc->env->attempts) != writes_before)
 		n = 0;
 	for (int i = 0; i < n; i++)
-		app_cache_put_state(rc->app, text + spans[i].offset, (size_t)spans[i].length, epoch, stamps[i]);
+		attempt_cache_put_state(rc->env->attempts, text + spans[i].offset, (size_t)spans[i].length, rc->env->cfg->cache_ttl_batch_operations_ms, epoch, stamps[i]);
 	free(spans);
 	free(stamps);
 	return n;
@@ -60,8 +59,8 @@ static int cache_states(req_ctx *rc, const char *text, unsigned long long epoch,
 static void optimize_preload(req_ctx *rc)
 {
 	const cJSON *exams = NULL;
-	unsigned long long epoch = cache_epoch(app_cache(rc->app));
-	unsigned long long writes = app_writes_total(rc->app);
+	unsigned long long epoch = cache_epoch(rc->env->cache);
+	unsigned long long writes = attempt_cache_writes_total(rc->env->attempts);
 	const char *params[1];
 	cJSON *root;
 	const cJSON *item;
@@ -73,7 +72,7 @@ static void optimize_preload(req_ctx *rc)
 		http_error_field(rc->resp, "exam_ids", "exam_ids must be an array of UUIDs");
 		return;
 	}
-	if (cJSON_GetArraySize(exams) > app_config(rc->app)->max_batch_items) {
+	if (cJSON_GetArraySize(exams) > rc->env->cfg->max_batch_items) {
 		http_error(rc->resp, 413, "batch_too_large", "too many exam ids", NULL);
 		return;
 	}
@@ -96,7 +95,7 @@ static void optimize_preload(req_ctx *rc)
 	buf_free(&ids);
 	if (text == NULL)
 		return;
-	n = app_cache_usable(rc->app) ? cache_states(rc, text, epoch, writes) : 0;
+	n = attempt_cache_catch_up(rc->env->attempts) ? cache_states(rc, text, epoch, writes) : 0;
 	free(text);
 	if (n < 0) {
 		reply_internal_error(rc, "preload result is not an array");
@@ -123,18 +122,18 @@ static void recommend(cJSON *list, const char *fmt, ...)
 }
 
 /* Recommendations from this process's metrics. */
-static void analyze_metrics(app *a, cJSON *obs, cJSON *recs)
+static void analyze_metrics(const handler_env *env, cJSON *obs, cJSON *recs)
 {
 	cache_stats cs;
 	pool_stats ps;
 	breaker_stats bs;
-	metrics *m = app_metrics(a);
+	metrics *m = env->metrics;
 	unsigned long long lookups, saves = metrics_calls_named(m, "save"), batches = metrics_calls_named(m, "batch");
 	double rate;
 
-	cache_get_stats(app_cache(a), &cs);
-	pool_get_stats(app_db(a)->pool, &ps);
-	breaker_get_stats(app_breaker(a), &bs);
+	cache_get_stats(env->cache, &cs);
+	pool_get_stats(env->db->pool, &ps);
+	breaker_get_stats(env->db->breaker, &bs);
 	lookups = cs.hits + cs.misses;
 	rate = lookups ? (double)cs.hits / (double)lookups : 0;
 	cJSON_AddNumberToObject(obs, "cache_hit_rate", rate);
@@ -206,7 +205,7 @@ static void optimize_analyze(req_ctx *rc)
 	root = cJSON_CreateObject();
 	recs = cJSON_AddArrayToObject(root, "recommendations");
 	obs = cJSON_AddObjectToObject(root, "observations");
-	analyze_metrics(rc->app, obs, recs);
+	analyze_metrics(rc->env, obs, recs);
 	analyze_database(db, recs);
 	if (db != NULL)
 		cJSON_AddItemToObject(obs, "database", db);

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "access.h"
-#include "app.h"
 #include "attempt_view.h"
 #include "events.h"
 #include "http_cond.h"
@@ -24,10 +23,10 @@ static char *attempt_call_text(req_ctx *rc, call_kind kind, const char *body, lo
 		.attempt_id = rc->path_id,
 		.body = body,
 		.expected_version = expected,
-		.max_answers_bytes = app_config(rc->app)->max_answers_bytes,
+		.max_answers_bytes = rc->env->cfg->max_answers_bytes,
 	};
 
-	attempt_calls_run(app_calls(rc->app), &call);
+	attempt_calls_run(rc->env->calls, &call);
 	return reply_outcome(rc, call.err, &call.why, call.result);
 }
 
@@ -42,7 +41,7 @@ static void write_and_reply(req_ctx *rc, call_kind kind, const char *body, long 
 	if (text != NULL)
 		http_json_text(rc->resp, 200, text, strlen(text));
 	free(text);
-	app_note_write(rc->app, rc->path_id);
+	attempt_cache_note_write(rc->env->attempts, rc->path_id);
 }
 
 /* ---------------------------------------------------------------- start */
@@ -98,8 +97,8 @@ static void reply_attempt(req_ctx *rc, const char *text, size_t len,
 
 static void read_attempt(req_ctx *rc, call_kind call, const char *kind, long long ttl_ms)
 {
-	app *a = rc->app;
-	int usable = app_cache_usable(a);
+	attempt_cache *ac = rc->env->attempts;
+	int usable = attempt_cache_catch_up(ac);
 	char *text;
 	size_t len;
 	cache_meta meta;
@@ -107,7 +106,7 @@ static void read_attempt(req_ctx *rc, call_kind call, const char *kind, long lon
 	unsigned stamp;
 
 	if (usable && !http_cond_no_cache(rc->req->cache_control) &&
-	    app_cache_get_attempt(a, kind, rc->path_id, &text, &len, &meta)) {
+	    attempt_cache_get(ac, kind, rc->path_id, &text, &len, &meta)) {
 		int allowed = access_may_read_attempt(&rc->claims, meta.tag);
 		if (allowed) {
 			rc->cache_hits++;
@@ -117,8 +116,8 @@ static void read_attempt(req_ctx *rc, call_kind call, const char *kind, long lon
 		if (allowed)
 			return;
 	}
-	epoch = cache_epoch(app_cache(a));
-	stamp = app_write_stamp(a, rc->path_id);
+	epoch = cache_epoch(rc->env->cache);
+	stamp = attempt_cache_stamp(ac, rc->path_id);
 	text = attempt_call_text(rc, call, NULL, -1);
 	if (text == NULL)
 		return;
@@ -128,7 +127,7 @@ static void read_attempt(req_ctx *rc, call_kind call, const char *kind, long lon
 	} else {
 		meta.write_stamp = stamp;
 		if (usable)
-			app_cache_put_attempt(a, kind, rc->path_id, text, len, &meta, ttl_ms, epoch);
+			attempt_cache_put(ac, kind, rc->path_id, text, len, &meta, ttl_ms, epoch);
 		reply_attempt(rc, text, len, &meta, 0);
 	}
 	free(text);
@@ -137,13 +136,13 @@ static void read_attempt(req_ctx *rc, call_kind call, const char *kind, long lon
 void attempt_ops_state(req_ctx *rc)
 {
 	read_attempt(rc, CALL_STATE, "state",
-		     app_config(rc->app)->cache_ttl_attempt_state_ms);
+		     rc->env->cfg->cache_ttl_attempt_state_ms);
 }
 
 void attempt_ops_info(req_ctx *rc)
 {
 	read_attempt(rc, CALL_INFO, "info",
-		     app_config(rc->app)->cache_ttl_attempt_info_ms);
+		     rc->env->cfg->cache_ttl_attempt_info_ms);
 }
 
 /* ------------------------------------------------------------------ save */
@@ -205,7 +204,7 @@ void attempt_ops_activity(req_ctx *rc)
 	const cJSON *events = cJSON_GetObjectItemCaseSensitive(rc->body, "events");
 	reply_bad_field bad;
 
-	if (events_check(events, "", app_config(rc->app), &bad) != 0) {
+	if (events_check(events, "", rc->env->cfg, &bad) != 0) {
 		reply_bad(rc, &bad);
 		return;
 	}
@@ -253,5 +252,5 @@ void attempt_ops_extend(req_ctx *rc)
 	params[0] = rc->path_id;
 	params[1] = text;
 	reply_call_json(rc, DB_STMT_EXTEND_ATTEMPT, params, 200);
-	app_note_write(rc->app, rc->path_id);
+	attempt_cache_note_write(rc->env->attempts, rc->path_id);
 }

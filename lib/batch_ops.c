@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "access.h"
-#include "app.h"
 #include "attempt_view.h"
 #include "batch.h"
 #include "events.h"
@@ -85,7 +84,7 @@ static void collect_ids(const cJSON *data, batch *b, buf *ids, int once)
 }
 
 /* Notes a write of every attempt id among the items (plain ids or objects
- * with "attempt_id"): app_note_write. */
+ * with "attempt_id"): attempt_cache_note_write. */
 static void note_writes(req_ctx *rc, const cJSON *data)
 {
 	const cJSON *item;
@@ -95,7 +94,7 @@ static void note_writes(req_ctx *rc, const cJSON *data)
 					  ? cJSON_GetObjectItemCaseSensitive(item, "attempt_id")
 					  : item;
 		if (cJSON_IsString(id) && uuid_valid(id->valuestring))
-			app_note_write(rc->app, id->valuestring);
+			attempt_cache_note_write(rc->env->attempts, id->valuestring);
 	}
 }
 
@@ -112,7 +111,7 @@ static unsigned *read_stamps(req_ctx *rc, const cJSON *data)
 		return NULL;
 	cJSON_ArrayForEach(item, data) {
 		if (cJSON_IsString(item) && uuid_valid(item->valuestring))
-			stamps[i] = app_write_stamp(rc->app, item->valuestring);
+			stamps[i] = attempt_cache_stamp(rc->env->attempts, item->valuestring);
 		i++;
 	}
 	return stamps;
@@ -128,8 +127,8 @@ static void batch_by_ids(req_ctx *rc, const cJSON *data, db_stmt stmt)
 {
 	batch b;
 	buf ids = BUF_INIT;
-	unsigned long long epoch = cache_epoch(app_cache(rc->app));
-	int fill = stmt == DB_STMT_MULTIPLE_STATES && app_cache_usable(rc->app);
+	unsigned long long epoch = cache_epoch(rc->env->cache);
+	int fill = stmt == DB_STMT_MULTIPLE_STATES && attempt_cache_catch_up(rc->env->attempts);
 	unsigned *stamps = fill ? read_stamps(rc, data) : NULL;
 	const char *params[2];
 	char budget[24];
@@ -142,7 +141,7 @@ static void batch_by_ids(req_ctx *rc, const cJSON *data, db_stmt stmt)
 	}
 	/* Reads answer a repeated id once; a submit is idempotent anyway. */
 	collect_ids(data, &b, &ids, stmt != DB_STMT_BATCH_SUBMIT);
-	snprintf(budget, sizeof budget, "%ld", app_config(rc->app)->max_response_bytes);
+	snprintf(budget, sizeof budget, "%ld", rc->env->cfg->max_response_bytes);
 	params[0] = ids.data;
 	params[1] = budget; /* multiple_states only */
 	if (ids.failed) {
@@ -153,7 +152,7 @@ static void batch_by_ids(req_ctx *rc, const cJSON *data, db_stmt stmt)
 		} else {
 			for (int i = 0; stamps != NULL && i < b.n; i++)
 				if (b.slots[i].text != NULL)
-					app_cache_put_state(rc->app, b.slots[i].text, b.slots[i].len, epoch,
+					attempt_cache_put_state(rc->env->attempts, b.slots[i].text, b.slots[i].len, rc->env->cfg->cache_ttl_batch_operations_ms, epoch,
 						    stamps[i]);
 			batch_reply(rc->resp, &b);
 		}
@@ -172,7 +171,7 @@ static void batch_save(req_ctx *rc, const cJSON *data)
 	const char *params[2] = {rc->req->body, limit}; /* items picked in SQL */
 	char *text;
 
-	snprintf(limit, sizeof limit, "%ld", app_config(rc->app)->max_answers_bytes);
+	snprintf(limit, sizeof limit, "%ld", rc->env->cfg->max_answers_bytes);
 	text = reply_call(rc, DB_STMT_BATCH_SAVE, params);
 	if (text != NULL)
 		reply_results_text(rc, text);
@@ -182,7 +181,7 @@ static void batch_save(req_ctx *rc, const cJSON *data)
 
 static void batch_log(req_ctx *rc, const cJSON *data)
 {
-	const config *cfg = app_config(rc->app);
+	const config *cfg = rc->env->cfg;
 	const cJSON *item;
 	const char *params[2];
 	buf valid = BUF_INIT; /* 1-based indexes of the items SQL gets */
@@ -248,7 +247,7 @@ static int query_from_cache(req_ctx *rc, const char *kind, const char *id, batch
 	buf rendered = BUF_INIT;
 	int ok = 0;
 
-	if (!app_cache_get_attempt(rc->app, kind, id, &text, &len, &meta))
+	if (!attempt_cache_get(rc->env->attempts, kind, id, &text, &len, &meta))
 		return 0;
 	if (access_may_read_attempt(&rc->claims, meta.tag)) {
 		attempt_view_render(text, len, &meta, &rendered);
@@ -306,7 +305,7 @@ static long filled_bytes(const batch *b)
 /* 413 payload_too_large naming the budget, before any database work. */
 static void reply_over_budget(req_ctx *rc, long bytes)
 {
-	long max = app_config(rc->app)->max_response_bytes;
+	long max = rc->env->cfg->max_response_bytes;
 	cJSON *details = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(details, "limit", "max_response_bytes");
@@ -345,7 +344,7 @@ static int query_item(batch *b, int i, const cJSON *item, int *group, const char
 static void batch_query(req_ctx *rc, const cJSON *data)
 {
 	int n = cJSON_GetArraySize(data);
-	int usable = app_cache_usable(rc->app) && !http_cond_no_cache(rc->req->cache_control);
+	int usable = attempt_cache_catch_up(rc->env->attempts) && !http_cond_no_cache(rc->req->cache_control);
 	query_group groups[2] = {
 		{"state", DB_STMT_MULTIPLE_STATES, BUF_INIT, NULL, 0, NULL},
 		{"info", DB_STMT_MULTIPLE_INFOS, BUF_INIT, NULL, 0, NULL},
@@ -356,7 +355,7 @@ static void batch_query(req_ctx *rc, const cJSON *data)
 	int *group = calloc((size_t)n + 1, sizeof *group);
 	const cJSON *item;
 	batch b = {0, NULL};
-	long budget = app_config(rc->app)->max_response_bytes;
+	long budget = rc->env->cfg->max_response_bytes;
 	int i = 0, failed = 0;
 
 	if (keybuf == NULL || keys == NULL || ids == NULL || group == NULL ||
@@ -390,7 +389,7 @@ static void batch_query(req_ctx *rc, const cJSON *data)
 	}
 	budget -= filled_bytes(&b);
 	if (budget < 0) {
-		reply_over_budget(rc, app_config(rc->app)->max_response_bytes - budget);
+		reply_over_budget(rc, rc->env->cfg->max_response_bytes - budget);
 		goto out;
 	}
 	for (int g = 0; g < 2 && !failed; g++)
@@ -420,7 +419,7 @@ static void batch_dispatch(req_ctx *rc, const char *op, const cJSON *data);
  * requests in flight in this process already. */
 static void reply_too_many(req_ctx *rc)
 {
-	long limit = app_config(rc->app)->batch_concurrency_per_caller;
+	long limit = rc->env->cfg->batch_concurrency_per_caller;
 	cJSON *details = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(details, "limit", "batch_concurrency_per_caller");
@@ -435,7 +434,7 @@ void batch_ops_batch(req_ctx *rc)
 {
 	const char *op = NULL;
 	const cJSON *data = NULL;
-	const config *cfg = app_config(rc->app);
+	const config *cfg = rc->env->cfg;
 
 	if (json_get_string(rc->body, "operation", 1, 64, &op) != JSON_FIELD_OK) {
 		http_error_field(rc->resp, "operation", "operation must be a string");
@@ -452,13 +451,13 @@ void batch_ops_batch(req_ctx *rc)
 		cJSON_Delete(details);
 		return;
 	}
-	if (!limiter_enter(app_batch_limiter(rc->app), rc->claims.sub)) {
-		app_hold_refusal(rc->app);
+	if (!limiter_enter(rc->env->batch_limiter, rc->claims.sub)) {
+		limiter_hold_refusal(rc->env->batch_limiter);
 		reply_too_many(rc);
 		return;
 	}
 	batch_dispatch(rc, op, data);
-	limiter_leave(app_batch_limiter(rc->app), rc->claims.sub);
+	limiter_leave(rc->env->batch_limiter, rc->claims.sub);
 }
 
 /* Runs the batch operation op on data. */

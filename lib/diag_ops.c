@@ -6,7 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "app.h"
 #include "http_cond.h"
 #include "log.h"
 #include "reply.h"
@@ -18,8 +17,8 @@ void diag_ops_health(req_ctx *rc)
 {
 	db_failure why;
 	char *text = NULL;
-	att_err err = db_call(app_db(rc->app), NULL, DB_STMT_PING, NULL, &text, &why);
-	breaker_state bs = breaker_get_state(app_breaker(rc->app));
+	att_err err = db_call(rc->env->db, NULL, DB_STMT_PING, NULL, &text, &why);
+	breaker_state bs = breaker_get_state(rc->env->db->breaker);
 	cJSON *root = cJSON_CreateObject();
 	int ok = err == ATT_OK && bs == BREAKER_CLOSED;
 
@@ -40,14 +39,14 @@ void diag_ops_health(req_ctx *rc)
 /* key: {"enabled", "batches", "calls", "items_p50", "items_p99",
  * "largest", "waiting", "timeouts"} of one lane of this process's
  * coalesced calls. */
-static void add_coalescing(cJSON *root, const char *key, app *a, int reads, long enabled)
+static void add_coalescing(cJSON *root, const char *key, const handler_env *env, int reads, long enabled)
 {
 	cJSON *j = cJSON_AddObjectToObject(root, key);
 	coalescer_stats st;
 
 	if (j == NULL)
 		return;
-	attempt_calls_stats(app_calls(a), reads, &st);
+	attempt_calls_stats(env->calls, reads, &st);
 	cJSON_AddBoolToObject(j, "enabled", enabled != 0);
 	cJSON_AddNumberToObject(j, "batches", (double)st.batches);
 	cJSON_AddNumberToObject(j, "calls", (double)st.items);
@@ -58,7 +57,7 @@ static void add_coalescing(cJSON *root, const char *key, app *a, int reads, long
 	cJSON_AddNumberToObject(j, "timeouts", (double)st.timeouts);
 }
 
-static cJSON *optimization_json(app *a)
+static cJSON *optimization_json(const handler_env *env)
 {
 	cJSON *root = cJSON_CreateObject();
 	cJSON *cj = cJSON_AddObjectToObject(root, "cache");
@@ -77,7 +76,7 @@ static cJSON *optimization_json(app *a)
 		cJSON_Delete(root);
 		return NULL;
 	}
-	cache_get_stats(app_cache(a), &cs);
+	cache_get_stats(env->cache, &cs);
 	lookups = (double)(cs.hits + cs.misses);
 	cJSON_AddNumberToObject(cj, "size", (double)cs.entries);
 	cJSON_AddNumberToObject(cj, "bytes", (double)cs.bytes);
@@ -88,8 +87,8 @@ static cJSON *optimization_json(app *a)
 	cJSON_AddNumberToObject(cj, "expirations", (double)cs.expirations);
 	cJSON_AddNumberToObject(cj, "invalidations", (double)cs.invalidations);
 	cJSON_AddItemToObject(root, "query_optimization",
-			      metrics_operations_json(app_metrics(a)));
-	pool_get_stats(app_db(a)->pool, &ps);
+			      metrics_operations_json(env->metrics));
+	pool_get_stats(env->db->pool, &ps);
 	cJSON_AddNumberToObject(pj, "size", ps.size);
 	cJSON_AddNumberToObject(pj, "active_connections", ps.active);
 	cJSON_AddNumberToObject(pj, "idle", ps.idle);
@@ -97,24 +96,24 @@ static cJSON *optimization_json(app *a)
 	cJSON_AddNumberToObject(pj, "reconnects", (double)ps.reconnects);
 	cJSON_AddNumberToObject(pj, "acquire_waits", (double)ps.acquire_waits);
 	cJSON_AddNumberToObject(pj, "acquire_timeouts", (double)ps.acquire_timeouts);
-	breaker_get_stats(app_breaker(a), &bs);
+	breaker_get_stats(env->db->breaker, &bs);
 	cJSON_AddStringToObject(bj, "state", breaker_state_name(bs.state));
 	cJSON_AddNumberToObject(bj, "failures", bs.failures);
 	cJSON_AddNumberToObject(bj, "opened_count", (double)bs.opened_count);
 	cJSON_AddNumberToObject(bj, "rejected", (double)bs.rejected);
 	notes = resets = 0;
 	connected = 0;
-	if (app_listener(a) != NULL)
-		listener_get_stats(app_listener(a), &notes, &resets, &connected);
+	if (attempt_cache_listener(env->attempts) != NULL)
+		listener_get_stats(attempt_cache_listener(env->attempts), &notes, &resets, &connected);
 	cJSON_AddBoolToObject(lj, "connected", connected);
 	cJSON_AddNumberToObject(lj, "notifications", (double)notes);
 	cJSON_AddNumberToObject(lj, "resets", (double)resets);
-	add_coalescing(root, "write_coalescing", a, 0, app_config(a)->coalesce_writes);
-	add_coalescing(root, "read_coalescing", a, 1, app_config(a)->coalesce_reads);
+	add_coalescing(root, "write_coalescing", env, 0, env->cfg->coalesce_writes);
+	add_coalescing(root, "read_coalescing", env, 1, env->cfg->coalesce_reads);
 	cJSON_AddNumberToObject(proc, "pid", (double)getpid());
-	cJSON_AddNumberToObject(proc, "uptime_s", (double)metrics_uptime_s(app_metrics(a)));
-	cJSON_AddNumberToObject(proc, "requests", (double)metrics_requests(app_metrics(a)));
-	cJSON_AddNumberToObject(proc, "db_calls", (double)metrics_db_calls(app_metrics(a)));
+	cJSON_AddNumberToObject(proc, "uptime_s", (double)metrics_uptime_s(env->metrics));
+	cJSON_AddNumberToObject(proc, "requests", (double)metrics_requests(env->metrics));
+	cJSON_AddNumberToObject(proc, "db_calls", (double)metrics_db_calls(env->metrics));
 	return root;
 }
 
@@ -125,7 +124,7 @@ static void exam_statistics(req_ctx *rc, const char *type)
 	size_t exam_id_len = 0;
 	const char *exam_id = http_query(rc->req, "exam_id", &exam_id_len);
 	db_stmt stmt = strcmp(type, "stats") == 0 ? DB_STMT_STATISTICS : DB_STMT_ACTIVE_ATTEMPTS;
-	cache *c = app_cache(rc->app);
+	cache *c = rc->env->cache;
 	const char *params[2];
 	cache_meta meta;
 	char key[128];
@@ -161,7 +160,7 @@ static void exam_statistics(req_ctx *rc, const char *type)
 	len = strlen(text);
 	memset(&meta, 0, sizeof meta);
 	if (cache_put(c, key, text, len, &meta,
-		      app_config(rc->app)->cache_ttl_attempt_stats_ms, epoch) != ATT_OK)
+		      rc->env->cfg->cache_ttl_attempt_stats_ms, epoch) != ATT_OK)
 		log_warn("cache: cannot store %s", key);
 	http_header(rc->resp, "X-Cache", "MISS");
 	http_json_text(rc->resp, 200, text, len);
@@ -191,7 +190,7 @@ void diag_ops_stats(req_ctx *rc)
 		http_error(rc->resp, 403, "forbidden", "admin role required", NULL);
 		return;
 	}
-	root = optimization_json(rc->app);
+	root = optimization_json(rc->env);
 	if (root == NULL) {
 		http_error(rc->resp, 500, "internal_error", "out of memory", NULL);
 		return;

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app.h"
 #include "log.h"
 
 static const struct {
@@ -132,7 +131,7 @@ char *reply_call(req_ctx *rc, db_stmt stmt, const char *const *params)
 {
 	db_failure why;
 	char *text = NULL;
-	att_err err = db_call(app_db(rc->app), rc->claims.json, stmt, params, &text, &why);
+	att_err err = db_call(rc->env->db, rc->claims.json, stmt, params, &text, &why);
 
 	return reply_outcome(rc, err, &why, text);
 }

@@ -5,7 +5,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "app.h"
 #include "admin_ops.h"
 #include "attempt_ops.h"
 #include "batch_ops.h"
@@ -141,7 +140,7 @@ static void reply_unauthorized(http_response *resp)
  * run, else the error response is set. */
 static int load_body(req_ctx *rc, const route *r)
 {
-	const config *cfg = app_config(rc->app);
+	const config *cfg = rc->env->cfg;
 	att_err err = http_request_read_body(rc->req, (size_t)cfg->max_body_bytes);
 
 	if (err == ATT_ETOOBIG) {
@@ -210,7 +209,7 @@ static const route *resolve(req_ctx *rc, route_path path)
 	return NULL;
 }
 
-void router_dispatch(app *a, http_request *req, http_response *resp,
+void router_dispatch(const handler_env *env, http_request *req, http_response *resp,
 		     router_outcome *out)
 {
 	char id[64];
@@ -219,7 +218,7 @@ void router_dispatch(app *a, http_request *req, http_response *resp,
 	const route *r;
 
 	memset(&rc, 0, sizeof rc);
-	rc.app = a;
+	rc.env = env;
 	rc.req = req;
 	rc.resp = resp;
 	rc.path_id = id;
@@ -228,7 +227,7 @@ void router_dispatch(app *a, http_request *req, http_response *resp,
 		return;
 	out->op = req->precheck ? OP_PRECHECK : (int)(r - routes);
 	if (r->flags & ROUTE_AUTH) {
-		const config *cfg = app_config(a);
+		const config *cfg = env->cfg;
 		if (auth_verify_header(req->authorization, cfg->jwt_secret,
 				       strlen(cfg->jwt_secret), time(NULL),
 				       &rc.claims) != ATT_OK) {

@@ -55,7 +55,7 @@ const route *router_find(route_path path, const char *action,
  * A pre-check (req->precheck) takes the same steps, refuses a route
  * without ROUTE_PRECHECK (400 invalid_query) and is counted in the metrics
  * as the operation "upload_check". */
-void router_dispatch(app *a, http_request *req, http_response *resp,
+void router_dispatch(const handler_env *env, http_request *req, http_response *resp,
 		     router_outcome *out);
 
 /* The operations (routes) by index, for metrics. */

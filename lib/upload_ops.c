@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "app.h"
 #include "log.h"
 #include "reply.h"
 #include "uploads.h"
@@ -42,7 +41,7 @@ static long long upload_limit(const char *validation)
 static att_err store_body(req_ctx *rc, const char *upload_id, long long limit,
 			  long long *size, char sha256[UPLOADS_SHA256_HEX])
 {
-	const char *dir = app_config(rc->app)->upload_dir;
+	const char *dir = rc->env->cfg->upload_dir;
 
 	if (rc->req->body_file != NULL)
 		return uploads_store_file(dir, rc->req->body_file, upload_id, limit, size, sha256);
@@ -54,7 +53,7 @@ void upload_ops_upload(req_ctx *rc)
 {
 	size_t filename_len = 0;
 	const char *filename = http_query(rc->req, "filename", &filename_len);
-	const char *dir = app_config(rc->app)->upload_dir;
+	const char *dir = rc->env->cfg->upload_dir;
 	char type[128], size_text[24], upload_id[UUID_STR_LEN + 1];
 	char sha256[UPLOADS_SHA256_HEX];
 	const char *params[6];
@@ -135,7 +134,7 @@ void upload_ops_upload(req_ctx *rc)
 	}
 	http_json_text(rc->resp, 201, text, strlen(text));
 	free(text);
-	app_note_write(rc->app, rc->path_id);
+	attempt_cache_note_write(rc->env->attempts, rc->path_id);
 }
 
 void upload_ops_download(req_ctx *rc)
@@ -175,7 +174,7 @@ void upload_ops_download(req_ctx *rc)
 		rc->resp->status = 200;
 		goto out;
 	}
-	if (uploads_path(app_config(rc->app)->upload_dir, upload_id, path, sizeof path) != 0 ||
+	if (uploads_path(rc->env->cfg->upload_dir, upload_id, path, sizeof path) != 0 ||
 	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		log_error("request %s: upload %s has a record but no file", rc->req->request_id,
 			  upload_id);

@@ -26,7 +26,7 @@
 
 /* ------------------------------------------------------------ fakes */
 
-static const char *const app_env[] = {
+static const char *const test_env[] = {
 	"ATTEMPTS_JWT_SECRET", SECRET,
 	"ATTEMPTS_DB", "host=/nonexistent port=1 dbname=x connect_timeout=1",
 	"ATTEMPTS_THREADS", "2",
@@ -41,7 +41,7 @@ static const char *const app_env[] = {
 
 static const char *app_getenv(const char *name)
 {
-	for (const char *const *p = app_env; p[0] != NULL; p += 2)
+	for (const char *const *p = test_env; p[0] != NULL; p += 2)
 		if (strcmp(p[0], name) == 0)
 			return p[1];
 	return NULL;

@@ -19,6 +19,7 @@ Suite *fcgi_suite(void);
 Suite *breaker_suite(void);
 Suite *retry_suite(void);
 Suite *metrics_suite(void);
+Suite *attempt_cache_suite(void);
 Suite *app_suite(void);
 Suite *uploads_suite(void);
 Suite *http_cond_suite(void);
