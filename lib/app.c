@@ -37,19 +37,33 @@ struct app {
 	long long next_ping_ms; /* monotonic */
 };
 
+/* The claims the deadline sweep runs under. close_expired_attempts() is
+ * the admin's and reads the caller from request.jwt.claims, which must
+ * name a subject: the nil UUID stands for the service itself. */
+#define APP_SWEEP_CLAIMS "{\"sub\":\"00000000-0000-0000-0000-000000000000\",\"role\":\"admin\"}"
+
 /* Closes attempts left open past deadline + grace. Every worker tries;
- * an advisory lock in the SQL lets one at a time do it. */
+ * an advisory lock in the SQL lets one at a time do it. Logs the sweeps
+ * that closed something ({"closed": n}, n > 0) and answers that are not
+ * that shape. */
 static void sweep_deadlines(app *a)
 {
-	static const char claims[] =
-		"{\"sub\":\"00000000-0000-0000-0000-000000000000\",\"role\":\"admin\"}";
 	db_failure why;
 	char *text = NULL;
+	cJSON *result;
+	const cJSON *closed;
 
-	if (db_call(&a->db, claims, DB_STMT_CLOSE_EXPIRED, NULL, &text, &why) != ATT_OK)
+	if (db_call(&a->db, APP_SWEEP_CLAIMS, DB_STMT_CLOSE_EXPIRED, NULL, &text, &why) != ATT_OK) {
 		log_debug("sweep: %s", why.message);
-	else if (text != NULL && strstr(text, "\"closed\": 0") == NULL)
+		return;
+	}
+	result = text != NULL ? cJSON_Parse(text) : NULL;
+	closed = cJSON_GetObjectItemCaseSensitive(result, "closed");
+	if (!cJSON_IsNumber(closed))
+		log_warn("sweep: unexpected answer %.200s", text != NULL ? text : "(null)");
+	else if (closed->valuedouble > 0)
 		log_info("sweep: %s", text);
+	cJSON_Delete(result);
 	free(text);
 }
 
@@ -146,7 +160,7 @@ static att_err create_parts(app *a, app_mode mode)
 		.max_size = (int)cfg->pool_max,
 		.acquire_timeout_ms = (int)cfg->pool_acquire_timeout_ms,
 		.idle_timeout_ms = (int)cfg->pool_idle_timeout_ms,
-		.health_check_after_ms = 30000,
+		.health_check_after_ms = (int)cfg->pool_health_check_after_ms,
 		.statement_timeout_ms = (int)cfg->db_statement_timeout_ms,
 		.setup = db_prepare_all,
 		.setup_arg = NULL,

@@ -87,13 +87,6 @@ void metrics_record(metrics *m, int op, long long latency_us, int db_calls,
 				  memory_order_relaxed);
 }
 
-void metrics_add_db_calls(metrics *m, int op, int n)
-{
-	if (op >= 0 && op < m->n)
-		atomic_fetch_add_explicit(&m->ops[op].db_calls,
-					  (unsigned long long)n, memory_order_relaxed);
-}
-
 unsigned long long metrics_calls_named(metrics *m, const char *name)
 {
 	for (int i = 0; i < m->n; i++)

@@ -26,9 +26,6 @@ void metrics_free(metrics *m);
 void metrics_record(metrics *m, int op, long long latency_us, int db_calls,
 		    int cache_hits, int failed);
 
-/* Adds database calls made outside a request (housekeeping). */
-void metrics_add_db_calls(metrics *m, int op, int n);
-
 /* The latency (microseconds) at quantile q (0..1) of op: the upper bound
  * of the histogram bucket holding it; 0 with no samples. */
 long long metrics_quantile_us(metrics *m, int op, double q);

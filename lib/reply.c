@@ -50,13 +50,13 @@ static int sqlstate_is_transient(const char *s)
  * (1e999999); the statement, and so the request, wrote nothing. */
 static void reply_unstorable(req_ctx *rc, const db_failure *why)
 {
-	const char *msg = why->message;
-	char text[300];
+	/* The server's message, at most as long as it was when it was cut
+	 * from libpq's first line "ERROR:  <message>" (db_failure.message). */
+	enum { SHOWN = sizeof why->message - 1 - sizeof "ERROR:  " + 1 };
+	char text[320];
 
-	if (strncmp(msg, "ERROR:", 6) == 0)
-		msg += 6;
-	msg += strspn(msg, " ");
-	snprintf(text, sizeof text, "the body holds a value the database cannot store: %s", msg);
+	snprintf(text, sizeof text, "the body holds a value the database cannot store: %.*s",
+		 (int)SHOWN, why->primary);
 	http_error_field(rc->resp, "body", text);
 }
 

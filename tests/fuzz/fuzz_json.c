@@ -93,7 +93,6 @@ static void walk(const cJSON *item, int depth)
 	cJSON_ArrayForEach(child, item) {
 		if (cJSON_IsObject(item) && child->string != NULL) {
 			probe_member(item, child->string);
-			json_path_set(&path, child->string);
 			json_path_index(&path, child->string, i, child->string);
 		}
 		walk(child, depth + 1);
