@@ -9,34 +9,24 @@
 #include <string.h>
 #include <time.h>
 
-#include "blocking.h"
 #include "clock.h"
 #include "log.h"
-#include "limiter.h"
 #include "router.h"
-#include "write_stamps.h"
 
 #define HOUSEKEEPING_TICK_MS 100
 #define REAP_EVERY_TICKS 100
 #define PING_EVERY_MS 250
 #define APP_MMAP_THRESHOLD (128 * 1024)
-/* app_hold_refusal: how long, and how many at once per thread. */
-#define APP_REFUSAL_HOLD_MS 250
-#define APP_REFUSALS_HELD_PER_THREAD 4
-
-static const char *const app_channels[] = {"attempts_changed",
-					   "attempts_clear_cache", NULL};
 
 struct app {
 	const config *cfg;
 	db_env db;
 	cache *cache;
+	attempt_cache *attempts; /* the cache's attempt reads, stamps, listener */
 	metrics *metrics;
-	listener *listener;
-	write_stamps *stamps;   /* NULL in APP_ONESHOT: no cache */
 	limiter *batch_limiter; /* batch requests in flight per caller */
 	attempt_calls *calls;   /* saves, activity, submits, reads (maybe coalesced) */
-	atomic_int held_refusals; /* app_hold_refusal() sleepers now */
+	handler_env env;        /* the parts above, as handlers see them */
 	pthread_t housekeeper;
 	int housekeeper_started;
 	pthread_mutex_t stop_lock;
@@ -47,128 +37,33 @@ struct app {
 	long long next_ping_ms; /* monotonic */
 };
 
-/* Builds a cache key "<kind>:<id>" into out (size n). */
-static void cache_key(char *out, size_t n, const char *kind, const char *id)
-{
-	snprintf(out, n, "%s:%s", kind, id);
-}
-
-/* Drops this process's cached entries of one attempt. */
-static void invalidate_attempt(app *a, const char *attempt_id)
-{
-	char key[96];
-
-	cache_key(key, sizeof key, "state", attempt_id);
-	cache_remove(a->cache, key);
-	cache_key(key, sizeof key, "info", attempt_id);
-	cache_remove(a->cache, key);
-}
-
-void app_note_write(app *a, const char *attempt_id)
-{
-	write_stamps_bump(a->stamps, attempt_id);
-	invalidate_attempt(a, attempt_id);
-}
-
-unsigned app_write_stamp(app *a, const char *attempt_id)
-{
-	return write_stamps_read(a->stamps, attempt_id);
-}
-
-unsigned long long app_writes_total(app *a)
-{
-	return write_stamps_total(a->stamps);
-}
-
-int app_cache_get_attempt(app *a, const char *kind, const char *attempt_id,
-			  char **text, size_t *len, cache_meta *meta)
-{
-	char key[96];
-
-	cache_key(key, sizeof key, kind, attempt_id);
-	if (!cache_get(a->cache, key, text, len, meta))
-		return 0;
-	if (meta->write_stamp == write_stamps_read(a->stamps, attempt_id))
-		return 1;
-	free(*text);
-	*text = NULL;
-	return 0;
-}
-
-void app_cache_put_attempt(app *a, const char *kind, const char *attempt_id,
-			   const char *text, size_t len, const cache_meta *meta,
-			   long long ttl_ms, unsigned long long epoch)
-{
-	char key[96];
-
-	cache_key(key, sizeof key, kind, attempt_id);
-	if (cache_put(a->cache, key, text, len, meta, ttl_ms, epoch) != ATT_OK)
-		log_warn("cache: cannot store %s", key);
-}
-
-/* This host's shared write stamps; a private table (read-your-writes
- * across workers then rests on LISTEN/NOTIFY alone) if it cannot be had. */
-static att_err open_write_stamps(app *a)
-{
-	char name[64];
-
-	write_stamps_default_name(name, sizeof name);
-	if (write_stamps_open(name, &a->stamps) == ATT_OK)
-		return ATT_OK;
-	log_warn("write stamps: cannot map shared memory %s; other workers' writes "
-		 "reach this cache through the listener only", name);
-	return write_stamps_open(NULL, &a->stamps);
-}
-
-/* Drops this process's cached entries of the attempts of a change
- * notification: one id, or several comma-separated (a statement that
- * changed many, sql/003_changes_per_statement.sql). */
-static void invalidate_attempts(app *a, const char *payload)
-{
-	char id[40];
-
-	while (*payload != '\0') {
-		size_t n = strcspn(payload, ",");
-
-		if (n < sizeof id) {
-			memcpy(id, payload, n);
-			id[n] = '\0';
-			invalidate_attempt(a, id);
-		}
-		payload += n;
-		if (*payload == ',')
-			payload++;
-	}
-}
-
-static void on_notify(void *arg, const char *channel, const char *payload)
-{
-	app *a = arg;
-
-	if (strcmp(channel, "attempts_changed") == 0)
-		invalidate_attempts(a, payload);
-	else if (strcmp(channel, "attempts_clear_cache") == 0)
-		cache_clear(a->cache);
-}
-
-static void on_reset(void *arg)
-{
-	cache_clear(((app *)arg)->cache);
-}
+/* The claims the deadline sweep runs under. close_expired_attempts() is
+ * the admin's and reads the caller from request.jwt.claims, which must
+ * name a subject: the nil UUID stands for the service itself. */
+#define APP_SWEEP_CLAIMS "{\"sub\":\"00000000-0000-0000-0000-000000000000\",\"role\":\"admin\"}"
 
 /* Closes attempts left open past deadline + grace. Every worker tries;
- * an advisory lock in the SQL lets one at a time do it. */
+ * an advisory lock in the SQL lets one at a time do it. Logs the sweeps
+ * that closed something ({"closed": n}, n > 0) and answers that are not
+ * that shape. */
 static void sweep_deadlines(app *a)
 {
-	static const char claims[] =
-		"{\"sub\":\"00000000-0000-0000-0000-000000000000\",\"role\":\"admin\"}";
 	db_failure why;
 	char *text = NULL;
+	cJSON *result;
+	const cJSON *closed;
 
-	if (db_call(&a->db, claims, DB_STMT_CLOSE_EXPIRED, NULL, &text, &why) != ATT_OK)
+	if (db_call(&a->db, APP_SWEEP_CLAIMS, DB_STMT_CLOSE_EXPIRED, NULL, &text, &why) != ATT_OK) {
 		log_debug("sweep: %s", why.message);
-	else if (text != NULL && strstr(text, "\"closed\": 0") == NULL)
+		return;
+	}
+	result = text != NULL ? cJSON_Parse(text) : NULL;
+	closed = cJSON_GetObjectItemCaseSensitive(result, "closed");
+	if (!cJSON_IsNumber(closed))
+		log_warn("sweep: unexpected answer %.200s", text != NULL ? text : "(null)");
+	else if (closed->valuedouble > 0)
 		log_info("sweep: %s", text);
+	cJSON_Delete(result);
 	free(text);
 }
 
@@ -230,9 +125,9 @@ static void *housekeeping(void *arg)
 		pthread_mutex_unlock(&a->stop_lock);
 		watch_database(a);
 		if (breaker_get_state(a->db.breaker) == BREAKER_CLOSED)
-			listener_maintain(a->listener);
+			listener_maintain(attempt_cache_listener(a->attempts));
 		else
-			listener_drain(a->listener);
+			listener_drain(attempt_cache_listener(a->attempts));
 		atomic_fetch_add(&a->ticks, 1);
 		if (++tick % REAP_EVERY_TICKS == 0)
 			pool_reap_idle(a->db.pool);
@@ -265,12 +160,11 @@ static att_err create_parts(app *a, app_mode mode)
 		.max_size = (int)cfg->pool_max,
 		.acquire_timeout_ms = (int)cfg->pool_acquire_timeout_ms,
 		.idle_timeout_ms = (int)cfg->pool_idle_timeout_ms,
-		.health_check_after_ms = 30000,
+		.health_check_after_ms = (int)cfg->pool_health_check_after_ms,
 		.statement_timeout_ms = (int)cfg->db_statement_timeout_ms,
 		.setup = db_prepare_all,
 		.setup_arg = NULL,
 	};
-	listener_callbacks cb = {on_notify, on_reset, a};
 	att_err err;
 
 	a->db.retry.attempts = (int)cfg->retry_attempts;
@@ -286,7 +180,10 @@ static att_err create_parts(app *a, app_mode mode)
 				   (size_t)cfg->cache_max_bytes, NULL, NULL, &a->cache);
 	if (err == ATT_OK)
 		err = metrics_create(router_op_names(), router_op_count(), &a->metrics);
-	/* Without a listener the cache is never trusted (app_cache_usable). */
+	/* Without a listener the cache is never trusted (attempt_cache_catch_up). */
+	if (err == ATT_OK)
+		err = attempt_cache_create(a->cache, a->db.breaker,
+					   mode == APP_PERSISTENT ? cfg->db : NULL, &a->attempts);
 	if (err == ATT_OK)
 		err = limiter_create((int)cfg->batch_concurrency_per_caller, (int)cfg->threads,
 				     &a->batch_limiter);
@@ -299,10 +196,15 @@ static att_err create_parts(app *a, app_mode mode)
 		};
 		err = attempt_calls_create(&a->db, &co, &a->calls);
 	}
-	if (err == ATT_OK && mode == APP_PERSISTENT)
-		err = open_write_stamps(a);
-	if (err == ATT_OK && mode == APP_PERSISTENT)
-		err = listener_create(cfg->db, app_channels, &cb, &a->listener);
+	a->env = (handler_env){
+		.cfg = cfg,
+		.db = &a->db,
+		.cache = a->cache,
+		.attempts = a->attempts,
+		.calls = a->calls,
+		.batch_limiter = a->batch_limiter,
+		.metrics = a->metrics,
+	};
 	return err;
 }
 
@@ -355,8 +257,7 @@ void app_free(app *a)
 		pthread_mutex_unlock(&a->stop_lock);
 		pthread_join(a->housekeeper, NULL);
 	}
-	listener_free(a->listener);
-	write_stamps_close(a->stamps);
+	attempt_cache_free(a->attempts);
 	limiter_free(a->batch_limiter);
 	attempt_calls_free(a->calls);
 	metrics_free(a->metrics);
@@ -406,7 +307,7 @@ int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 	else if (err != ATT_OK && err != ATT_EINVAL)
 		http_error(&resp, 500, "internal_error", att_strerror(err), NULL);
 	else
-		router_dispatch(a, &req, &resp, &outcome);
+		router_dispatch(&a->env, &req, &resp, &outcome);
 	answered = resp.status;
 	if (req.precheck)
 		http_response_precheck(&resp);
@@ -449,70 +350,7 @@ unsigned long app_housekeeping_rounds(app *a)
 	return atomic_load(&a->ticks);
 }
 
-int app_cache_usable(app *a)
+const handler_env *app_env(const app *a)
 {
-	if (a->listener == NULL)
-		return 0;
-	if (listener_drain(a->listener))
-		return 1;
-	/* The listener is down. While the breaker is open the database is
-	 * unreachable for every worker, so nothing can change what is cached:
-	 * cached reads keep answering (API.md section 8). Otherwise another
-	 * worker may be writing unseen: bypass the cache. The reconnect
-	 * empties it. */
-	return breaker_get_state(a->db.breaker) != BREAKER_CLOSED;
-}
-
-const config *app_config(const app *a)
-{
-	return a->cfg;
-}
-
-const db_env *app_db(const app *a)
-{
-	return &a->db;
-}
-
-cache *app_cache(const app *a)
-{
-	return a->cache;
-}
-
-metrics *app_metrics(const app *a)
-{
-	return a->metrics;
-}
-
-void app_hold_refusal(app *a)
-{
-	struct timespec hold = {0, APP_REFUSAL_HOLD_MS * 1000000L};
-	int held = atomic_fetch_add(&a->held_refusals, 1);
-
-	if (held < APP_REFUSALS_HELD_PER_THREAD * (int)a->cfg->threads) {
-		blocking_begin();
-		while (nanosleep(&hold, &hold) != 0)
-			;
-		blocking_end();
-	}
-	atomic_fetch_sub(&a->held_refusals, 1);
-}
-
-attempt_calls *app_calls(const app *a)
-{
-	return a->calls;
-}
-
-limiter *app_batch_limiter(const app *a)
-{
-	return a->batch_limiter;
-}
-
-breaker *app_breaker(const app *a)
-{
-	return a->db.breaker;
-}
-
-listener *app_listener(const app *a)
-{
-	return a->listener;
+	return &a->env;
 }

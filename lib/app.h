@@ -1,20 +1,16 @@
-/* app: one worker process's shared state - configuration, connection pool,
- * TTL cache kept honest by the change listener, circuit breaker, metrics -
- * its housekeeping thread, and the entry point that turns one request into
- * one response. Owns the lifetime of those parts. */
+/* app: the composition root - one worker process's state (configuration,
+ * connection pool, circuit breaker, TTL cache kept honest by attempt_cache,
+ * batch limiter, coalesced calls, metrics), its housekeeping thread (the
+ * listener, database probes, the deadline sweep), and the entry point
+ * that turns one request into one response through the router. Owns the
+ * lifetime of every part; the modules below it never call it back. */
 #ifndef ATT_APP_H
 #define ATT_APP_H
 
 #include "att_err.h"
-#include "attempt_calls.h"
-#include "breaker.h"
-#include "cache.h"
 #include "config.h"
-#include "db.h"
+#include "handler.h"
 #include "http.h"
-#include "limiter.h"
-#include "listener.h"
-#include "metrics.h"
 
 typedef struct app app;
 
@@ -44,54 +40,11 @@ int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 int app_shed(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 	     http_write_fn write, void *write_ctx, long waited_ms);
 
-const config *app_config(const app *a);
-const db_env *app_db(const app *a);
-cache *app_cache(const app *a);
-metrics *app_metrics(const app *a);
-breaker *app_breaker(const app *a);
-listener *app_listener(const app *a);
-limiter *app_batch_limiter(const app *a);
-attempt_calls *app_calls(const app *a);
-
-/* Holds a refusal of a caller over its limit (429) back for 250 ms before
- * it is answered, parked (blocking.h: the thread's turn goes to other
- * requests), so that a client flooding from many connections waits instead
- * of spinning on cheap refusals; at most 4 x threads refusals are held at
- * once, the others answered at once. */
-void app_hold_refusal(app *a);
-
-/* Delivers pending change notifications to the cache and says whether the
- * cache may be used now: while the listener is connected, or while it is
- * not but the breaker is open or half-open (the database is down). */
-int app_cache_usable(app *a);
+/* The process's parts as handlers see them (handler.h); valid until
+ * app_free(). */
+const handler_env *app_env(const app *a);
 
 /* Rounds the housekeeping thread has made (one per 100 ms when idle). */
 unsigned long app_housekeeping_rounds(app *a);
-
-/* A write of attempt_id has committed (or may have) and its answer is
- * about to leave: bumps the attempt's write stamp, shared by every worker
- * of this host (write_stamps.h), so none answers an older cached entry of
- * it from now on, and drops this process's entries. */
-void app_note_write(app *a, const char *attempt_id);
-
-/* The write stamp of attempt_id: read it before the database call whose
- * answer will be cached, and keep it in the entry's meta.write_stamp. */
-unsigned app_write_stamp(app *a, const char *attempt_id);
-
-/* Writes noted on this host so far: for a fill whose ids are only known
- * after the call; unchanged across the call means no stamp moved. */
-unsigned long long app_writes_total(app *a);
-
-/* The cached kind ("state" or "info") of attempt_id, as cache_get, but
- * only if no write was noted for it since the entry's fill. */
-int app_cache_get_attempt(app *a, const char *kind, const char *attempt_id,
-			  char **text, size_t *len, cache_meta *meta);
-
-/* Caches the kind of attempt_id (meta.write_stamp read before the fill's
- * call, epoch as cache_put). Logs a failure. */
-void app_cache_put_attempt(app *a, const char *kind, const char *attempt_id,
-			   const char *text, size_t len, const cache_meta *meta,
-			   long long ttl_ms, unsigned long long epoch);
-
 
 #endif

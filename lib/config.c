@@ -39,6 +39,8 @@ static const cfg_key cfg_keys[] = {
 	KEY_LONG(pool_max, "0", 0, 256, "most connections per process (0 = threads)"),
 	KEY_LONG(pool_acquire_timeout_ms, "2000", 1, 600000, "wait for a free connection, then 503"),
 	KEY_LONG(pool_idle_timeout_ms, "300000", 1000, 86400000, "close connections idle this long (above pool_min)"),
+	KEY_LONG(pool_health_check_after_ms, "30000", 0, 86400000,
+		 "an idle connection older than this is pinged before use (0 = never)"),
 	KEY_LONG(db_statement_timeout_ms, "5000", 0, 3600000, "server-side statement_timeout (0 = none)"),
 	KEY_LONG(db_call_timeout_ms, "6000", 100, 3600000,
 		 "client-side deadline of one database call; then the connection is dropped and the request answers 503"),

@@ -18,6 +18,7 @@ typedef struct config {
 	long pool_max;             /* 0 in the table means "= threads" */
 	long pool_acquire_timeout_ms;
 	long pool_idle_timeout_ms;
+	long pool_health_check_after_ms;
 	long db_statement_timeout_ms;
 	long db_call_timeout_ms;      /* client-side deadline of one call */
 	long cache_ttl_attempt_state_ms;

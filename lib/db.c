@@ -91,11 +91,6 @@ static const db_statement db_statements[DB_STMT_COUNT] = {
 		"SELECT attempts.coalesced_reads($1::jsonb)", 1, 1},
 };
 
-int db_stmt_nparams(db_stmt stmt)
-{
-	return db_statements[stmt].nparams;
-}
-
 int db_prepare_all(PGconn *conn, void *unused)
 {
 	(void)unused;
@@ -130,8 +125,10 @@ static void note_failure(db_failure *why, const PGresult *res, PGconn *conn)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *msg = res ? PQresultErrorMessage(res) : NULL;
+	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 
 	snprintf(why->sqlstate, sizeof why->sqlstate, "%s", state ? state : "");
+	snprintf(why->primary, sizeof why->primary, "%s", primary ? primary : "");
 	if ((msg == NULL || *msg == '\0') && conn != NULL)
 		msg = PQerrorMessage(conn);
 	snprintf(why->message, sizeof why->message, "%s", msg ? msg : "");

@@ -62,16 +62,15 @@ typedef struct db_failure {
 	int breaker_open;        /* refused by the open breaker */
 	long long retry_after_ms;
 	int tries;               /* statements sent (database round trips) */
-	char message[256];
+	char message[256];       /* for logs: libpq's first line */
+	char primary[256];       /* the server's primary message
+				    (PG_DIAG_MESSAGE_PRIMARY); "" if none */
 } db_failure;
 
 /* Prepares every statement on conn; a pool_setup_fn. Returns 0 on success. */
 int db_prepare_all(PGconn *conn, void *unused);
 
-/* Number of parameters statement stmt takes. */
-int db_stmt_nparams(db_stmt stmt);
-
-/* Runs stmt with params (db_stmt_nparams(stmt) values, NULL = SQL NULL)
+/* Runs stmt with params (as many values as its SQL takes, NULL = SQL NULL)
  * under claims_json (NULL = no claims) in one round trip, and returns in
  * *out the text of the single result value (NULL for SQL NULL), which the
  * caller frees with free(). Errors: ATT_ETIMEOUT (no free connection in

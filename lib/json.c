@@ -8,11 +8,6 @@
 
 #include "uuid.h"
 
-void json_path_set(json_path *p, const char *name)
-{
-	snprintf(p->text, sizeof p->text, "%s", name);
-}
-
 void json_path_index(json_path *p, const char *array, int index,
 		     const char *member)
 {

@@ -19,7 +19,6 @@ typedef struct json_path {
 	char text[160];
 } json_path;
 
-void json_path_set(json_path *p, const char *name);
 void json_path_index(json_path *p, const char *array, int index,
 		     const char *member);
 

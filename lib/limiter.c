@@ -3,8 +3,16 @@
 #include "limiter.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "blocking.h"
+
+/* limiter_hold_refusal: how long, and how many at once per slot. */
+#define LIMITER_REFUSAL_HOLD_MS 250
+#define LIMITER_REFUSALS_HELD_PER_SLOT 4
 
 typedef struct limiter_slot {
 	char key[LIMITER_KEY_MAX + 1];
@@ -16,6 +24,7 @@ struct limiter {
 	int per_key;
 	int nslots;
 	limiter_slot *slots;
+	atomic_int held_refusals; /* limiter_hold_refusal() sleepers now */
 };
 
 att_err limiter_create(int per_key, int slots, limiter **out)
@@ -104,4 +113,18 @@ int limiter_in_flight(limiter *l, const char *key)
 	n = s ? s->count : 0;
 	pthread_mutex_unlock(&l->lock);
 	return n;
+}
+
+void limiter_hold_refusal(limiter *l)
+{
+	struct timespec hold = {0, LIMITER_REFUSAL_HOLD_MS * 1000000L};
+	int held = atomic_fetch_add(&l->held_refusals, 1);
+
+	if (held < LIMITER_REFUSALS_HELD_PER_SLOT * l->nslots) {
+		blocking_begin();
+		while (nanosleep(&hold, &hold) != 0)
+			;
+		blocking_end();
+	}
+	atomic_fetch_sub(&l->held_refusals, 1);
 }

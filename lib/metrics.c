@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 typedef struct op_counters {
@@ -86,11 +87,12 @@ void metrics_record(metrics *m, int op, long long latency_us, int db_calls,
 				  memory_order_relaxed);
 }
 
-void metrics_add_db_calls(metrics *m, int op, int n)
+unsigned long long metrics_calls_named(metrics *m, const char *name)
 {
-	if (op >= 0 && op < m->n)
-		atomic_fetch_add_explicit(&m->ops[op].db_calls,
-					  (unsigned long long)n, memory_order_relaxed);
+	for (int i = 0; i < m->n; i++)
+		if (strcmp(m->names[i], name) == 0)
+			return metrics_calls(m, i);
+	return 0;
 }
 
 long long metrics_quantile_us(metrics *m, int op, double q)

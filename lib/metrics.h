@@ -26,9 +26,6 @@ void metrics_free(metrics *m);
 void metrics_record(metrics *m, int op, long long latency_us, int db_calls,
 		    int cache_hits, int failed);
 
-/* Adds database calls made outside a request (housekeeping). */
-void metrics_add_db_calls(metrics *m, int op, int n);
-
 /* The latency (microseconds) at quantile q (0..1) of op: the upper bound
  * of the histogram bucket holding it; 0 with no samples. */
 long long metrics_quantile_us(metrics *m, int op, double q);
@@ -38,6 +35,8 @@ unsigned long long metrics_requests(metrics *m);
 unsigned long long metrics_db_calls(metrics *m);
 unsigned long long metrics_calls(metrics *m, int op);
 unsigned long long metrics_op_db_calls(metrics *m, int op);
+/* Calls of the operation named name (0 if no operation has that name). */
+unsigned long long metrics_calls_named(metrics *m, const char *name);
 long long metrics_uptime_s(metrics *m);
 
 /* {"<op>": {"calls","db_calls","cache_hits","errors","p50_ms","p95_ms",

@@ -5,34 +5,37 @@
 #include <string.h>
 #include <time.h>
 
-#include "app.h"
+#include "admin_ops.h"
 #include "attempt_ops.h"
+#include "batch_ops.h"
+#include "diag_ops.h"
+#include "exam_ops.h"
 #include "json.h"
-#include "query_optimizer.h"
+#include "upload_ops.h"
 #include "uuid.h"
 
 
 #define AUTH_ID (ROUTE_AUTH | ROUTE_PATH_UUID)
 
 static const route routes[] = {
-	{ROUTE_PATH_HEALTH, NULL, HTTP_GET, 0, ops_health},
+	{ROUTE_PATH_HEALTH, NULL, HTTP_GET, 0, diag_ops_health},
 	{ROUTE_PATH_EXAMS, NULL, HTTP_POST, ROUTE_AUTH | ROUTE_JSON_BODY,
-	 ops_exam_create},
-	{ROUTE_PATH_EXAM, NULL, HTTP_GET, AUTH_ID, ops_exam_get},
+	 exam_ops_create},
+	{ROUTE_PATH_EXAM, NULL, HTTP_GET, AUTH_ID, exam_ops_get},
 	{ROUTE_PATH_ATTEMPT, "start", HTTP_POST, ROUTE_AUTH | ROUTE_JSON_BODY,
-	 ops_start},
-	{ROUTE_PATH_ATTEMPT, "state", HTTP_GET, AUTH_ID, ops_state},
-	{ROUTE_PATH_ATTEMPT, "info", HTTP_GET, AUTH_ID, ops_info},
-	{ROUTE_PATH_ATTEMPT, "save", HTTP_PATCH, AUTH_ID | ROUTE_JSON_BODY, ops_save},
-	{ROUTE_PATH_ATTEMPT, "stats", HTTP_GET, AUTH_ID, ops_stats},
-	{ROUTE_PATH_ATTEMPT, "activity", HTTP_POST, AUTH_ID | ROUTE_JSON_BODY, ops_activity},
-	{ROUTE_PATH_ATTEMPT, "submit", HTTP_POST, AUTH_ID | ROUTE_JSON_OPTIONAL, ops_submit},
-	{ROUTE_PATH_ATTEMPT, "extend", HTTP_PATCH, AUTH_ID | ROUTE_JSON_BODY, ops_extend},
-	{ROUTE_PATH_ATTEMPT, "batch", HTTP_POST, ROUTE_AUTH | ROUTE_JSON_BODY, qopt_batch},
-	{ROUTE_PATH_ATTEMPT, "optimize", HTTP_PATCH, AUTH_ID | ROUTE_JSON_BODY, qopt_optimize},
-	{ROUTE_PATH_ATTEMPT, "upload", HTTP_POST, AUTH_ID | ROUTE_PRECHECK, ops_upload},
-	{ROUTE_PATH_ATTEMPT, "upload", HTTP_GET, AUTH_ID, ops_download},
-	{ROUTE_PATH_ATTEMPT, "uploads", HTTP_GET, AUTH_ID, ops_uploads},
+	 attempt_ops_start},
+	{ROUTE_PATH_ATTEMPT, "state", HTTP_GET, AUTH_ID, attempt_ops_state},
+	{ROUTE_PATH_ATTEMPT, "info", HTTP_GET, AUTH_ID, attempt_ops_info},
+	{ROUTE_PATH_ATTEMPT, "save", HTTP_PATCH, AUTH_ID | ROUTE_JSON_BODY, attempt_ops_save},
+	{ROUTE_PATH_ATTEMPT, "stats", HTTP_GET, AUTH_ID, diag_ops_stats},
+	{ROUTE_PATH_ATTEMPT, "activity", HTTP_POST, AUTH_ID | ROUTE_JSON_BODY, attempt_ops_activity},
+	{ROUTE_PATH_ATTEMPT, "submit", HTTP_POST, AUTH_ID | ROUTE_JSON_OPTIONAL, attempt_ops_submit},
+	{ROUTE_PATH_ATTEMPT, "extend", HTTP_PATCH, AUTH_ID | ROUTE_JSON_BODY, attempt_ops_extend},
+	{ROUTE_PATH_ATTEMPT, "batch", HTTP_POST, ROUTE_AUTH | ROUTE_JSON_BODY, batch_ops_batch},
+	{ROUTE_PATH_ATTEMPT, "optimize", HTTP_PATCH, AUTH_ID | ROUTE_JSON_BODY, admin_ops_optimize},
+	{ROUTE_PATH_ATTEMPT, "upload", HTTP_POST, AUTH_ID | ROUTE_PRECHECK, upload_ops_upload},
+	{ROUTE_PATH_ATTEMPT, "upload", HTTP_GET, AUTH_ID, upload_ops_download},
+	{ROUTE_PATH_ATTEMPT, "uploads", HTTP_GET, AUTH_ID, upload_ops_list},
 };
 
 #define NROUTES (sizeof routes / sizeof routes[0])
@@ -137,7 +140,7 @@ static void reply_unauthorized(http_response *resp)
  * run, else the error response is set. */
 static int load_body(req_ctx *rc, const route *r)
 {
-	const config *cfg = app_config(rc->app);
+	const config *cfg = rc->env->cfg;
 	att_err err = http_request_read_body(rc->req, (size_t)cfg->max_body_bytes);
 
 	if (err == ATT_ETOOBIG) {
@@ -206,7 +209,7 @@ static const route *resolve(req_ctx *rc, route_path path)
 	return NULL;
 }
 
-void router_dispatch(app *a, http_request *req, http_response *resp,
+void router_dispatch(const handler_env *env, http_request *req, http_response *resp,
 		     router_outcome *out)
 {
 	char id[64];
@@ -215,7 +218,7 @@ void router_dispatch(app *a, http_request *req, http_response *resp,
 	const route *r;
 
 	memset(&rc, 0, sizeof rc);
-	rc.app = a;
+	rc.env = env;
 	rc.req = req;
 	rc.resp = resp;
 	rc.path_id = id;
@@ -224,7 +227,7 @@ void router_dispatch(app *a, http_request *req, http_response *resp,
 		return;
 	out->op = req->precheck ? OP_PRECHECK : (int)(r - routes);
 	if (r->flags & ROUTE_AUTH) {
-		const config *cfg = app_config(a);
+		const config *cfg = env->cfg;
 		if (auth_verify_header(req->authorization, cfg->jwt_secret,
 				       strlen(cfg->jwt_secret), time(NULL),
 				       &rc.claims) != ATT_OK) {

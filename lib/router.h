@@ -2,28 +2,13 @@
  * the steps every request takes before its handler: path match (404),
  * action lookup (400 unknown_action, 405 with Allow), authentication
  * (401), path id check (400 invalid_uuid), JSON body (413, 400, 422).
- * Owns request dispatch; handlers live in attempt_ops. */
+ * Owns request dispatch; the handlers live in one module per resource:
+ * attempt_ops, batch_ops, exam_ops, diag_ops, upload_ops, admin_ops. */
 #ifndef ATT_ROUTER_H
 #define ATT_ROUTER_H
 
-#include <cJSON.h>
-
-#include "auth.h"
+#include "handler.h"
 #include "http.h"
-
-typedef struct app app;
-
-/* Everything a handler sees of its request. */
-typedef struct req_ctx {
-	app *app;
-	http_request *req;
-	http_response *resp;
-	const char *path_id;   /* the {id} path segment (checked if the route asks) */
-	auth_claims claims;    /* valid when the route requires authentication */
-	cJSON *body;           /* parsed JSON body, when the route takes one */
-	int db_calls;          /* database round trips made (for metrics) */
-	int cache_hits;
-} req_ctx;
 
 /* What dispatch reports for metrics. */
 typedef struct router_outcome {
@@ -31,8 +16,6 @@ typedef struct router_outcome {
 	int db_calls;
 	int cache_hits;
 } router_outcome;
-
-typedef void (*route_handler)(req_ctx *rc);
 
 typedef enum route_path {
 	ROUTE_PATH_NONE = 0,
@@ -72,7 +55,7 @@ const route *router_find(route_path path, const char *action,
  * A pre-check (req->precheck) takes the same steps, refuses a route
  * without ROUTE_PRECHECK (400 invalid_query) and is counted in the metrics
  * as the operation "upload_check". */
-void router_dispatch(app *a, http_request *req, http_response *resp,
+void router_dispatch(const handler_env *env, http_request *req, http_response *resp,
 		     router_outcome *out);
 
 /* The operations (routes) by index, for metrics. */

@@ -1,8 +1,10 @@
-/* check_limiter: per-caller counts of requests in flight. */
+/* check_limiter: per-caller counts of requests in flight, and refusals held
+ * back. */
 #include <check.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "blocking.h"
 #include "check_suites.h"
 #include "limiter.h"
 
@@ -95,6 +97,56 @@ START_TEST(test_limiter_concurrent_cap)
 }
 END_TEST
 
+/* limiter_hold_refusal parks its thread (blocking_begin ... blocking_end) while
+ * it holds a refusal back, and holds at most 4 x slots at once: with
+ * one slot, of 6 refusals at once 4 are held and 2 answered at once. */
+static atomic_int parked_now, parked_most, begins;
+
+static void count_begin(void *arg)
+{
+	int now = atomic_fetch_add(&parked_now, 1) + 1;
+
+	(void)arg;
+	atomic_fetch_add(&begins, 1);
+	for (int most = atomic_load(&parked_most);
+	     now > most && !atomic_compare_exchange_weak(&parked_most, &most, now);)
+		;
+}
+
+static void count_end(void *arg)
+{
+	(void)arg;
+	atomic_fetch_sub(&parked_now, 1);
+}
+
+static void *hold_one(void *arg)
+{
+	static const blocking_hooks hooks = {count_begin, count_end, NULL};
+
+	blocking_set_hooks(&hooks);
+	limiter_hold_refusal(arg);
+	blocking_set_hooks(NULL);
+	return NULL;
+}
+
+START_TEST(test_limiter_hold_refusal_parks_and_is_bounded)
+{
+	limiter *a = NULL;
+	pthread_t t[6];
+
+	ck_assert_int_eq(limiter_create(1, 1, &a), ATT_OK);
+	for (int i = 0; i < 6; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, hold_one, a), 0);
+	for (int i = 0; i < 6; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_le(atomic_load(&begins), 4);
+	ck_assert_int_ge(atomic_load(&begins), 1);
+	ck_assert_int_le(atomic_load(&parked_most), 4);
+	ck_assert_int_eq(atomic_load(&parked_now), 0);
+	limiter_free(a);
+}
+END_TEST
+
 Suite *limiter_suite(void)
 {
 	Suite *s = suite_create("limiter");
@@ -104,6 +156,7 @@ Suite *limiter_suite(void)
 	tcase_add_test(tc, test_limiter_per_key_cap);
 	tcase_add_test(tc, test_limiter_keys_and_slots);
 	tcase_add_test(tc, test_limiter_concurrent_cap);
+	tcase_add_test(tc, test_limiter_hold_refusal_parks_and_is_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -13,6 +13,11 @@ int main(void)
 	srunner_add_suite(sr, json_suite());
 	srunner_add_suite(sr, http_suite());
 	srunner_add_suite(sr, auth_suite());
+	srunner_add_suite(sr, http_cond_suite());
+	srunner_add_suite(sr, clock_suite());
+	srunner_add_suite(sr, attempt_view_suite());
+	srunner_add_suite(sr, access_suite());
+	srunner_add_suite(sr, reply_suite());
 	srunner_add_suite(sr, router_suite());
 	srunner_add_suite(sr, uploads_suite());
 	srunner_add_suite(sr, cache_suite());
@@ -24,6 +29,7 @@ int main(void)
 	srunner_add_suite(sr, retry_suite());
 	srunner_add_suite(sr, metrics_suite());
 	srunner_add_suite(sr, db_pool_suite());
+	srunner_add_suite(sr, attempt_cache_suite());
 	srunner_add_suite(sr, app_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);

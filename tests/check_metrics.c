@@ -59,19 +59,18 @@ START_TEST(test_metrics_record_and_read)
 	metrics_record(m, 0, 2000, 3, 0, 1);
 	metrics_record(m, 0, 500, 0, 4, 1);
 	metrics_record(m, 2, 10, 1, 0, 0);
-	metrics_add_db_calls(m, 1, 7); /* housekeeping, no call */
 	ck_assert_uint_eq(metrics_requests(m), 4);
 	ck_assert_uint_eq(metrics_calls(m, 0), 3);
 	ck_assert_uint_eq(metrics_calls(m, 1), 0);
 	ck_assert_uint_eq(metrics_calls(m, 2), 1);
 	ck_assert_uint_eq(metrics_op_db_calls(m, 0), 5);
-	ck_assert_uint_eq(metrics_op_db_calls(m, 1), 7);
+	ck_assert_uint_eq(metrics_op_db_calls(m, 1), 0);
 	ck_assert_uint_eq(metrics_op_db_calls(m, 2), 1);
-	ck_assert_uint_eq(metrics_db_calls(m), 13);
+	ck_assert_uint_eq(metrics_db_calls(m), 6);
 	/* Out-of-range operations read as zero and are not counted. */
-	metrics_add_db_calls(m, -1, 100);
-	metrics_add_db_calls(m, NOPS, 100);
-	ck_assert_uint_eq(metrics_db_calls(m), 13);
+	metrics_record(m, -1, 10, 100, 0, 0);
+	metrics_record(m, NOPS, 10, 100, 0, 0);
+	ck_assert_uint_eq(metrics_db_calls(m), 6);
 	ck_assert_uint_eq(metrics_calls(m, -1), 0);
 	ck_assert_uint_eq(metrics_calls(m, NOPS), 0);
 	ck_assert_uint_eq(metrics_op_db_calls(m, NOPS), 0);
@@ -203,7 +202,6 @@ START_TEST(test_metrics_json_shape)
 
 	metrics_record(m, 0, 1000, 1, 0, 0);
 	metrics_record(m, 2, 2500, 0, 1, 1);
-	metrics_add_db_calls(m, 1, 3); /* db calls alone do not list beta */
 	json = metrics_operations_json(m);
 	ck_assert_ptr_nonnull(json);
 	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(json, "beta"));
@@ -272,8 +270,6 @@ static void *recorder(void *p)
 		int op = (i + a->id) % (NOPS + 1) - 1;
 
 		metrics_record(a->m, op, 1 + (i % 5000) * 37, 2, 1, i % 4 == 0);
-		if (i % 10 == 0)
-			metrics_add_db_calls(a->m, i % NOPS, 1);
 	}
 	return NULL;
 }
@@ -299,8 +295,6 @@ START_TEST(test_metrics_concurrent_sums)
 				want_hits[op]++;
 				want_err[op] += i % 4 == 0;
 			}
-			if (i % 10 == 0)
-				want_db[i % NOPS]++;
 		}
 	for (int i = 0; i < NOPS; i++)
 		want_db_total += want_db[i];

@@ -26,7 +26,7 @@
 
 /* ------------------------------------------------------------ fakes */
 
-static const char *const app_env[] = {
+static const char *const test_env[] = {
 	"ATTEMPTS_JWT_SECRET", SECRET,
 	"ATTEMPTS_DB", "host=/nonexistent port=1 dbname=x connect_timeout=1",
 	"ATTEMPTS_THREADS", "2",
@@ -41,7 +41,7 @@ static const char *const app_env[] = {
 
 static const char *app_getenv(const char *name)
 {
-	for (const char *const *p = app_env; p[0] != NULL; p += 2)
+	for (const char *const *p = test_env; p[0] != NULL; p += 2)
 		if (strcmp(p[0], name) == 0)
 			return p[1];
 	return NULL;
@@ -367,19 +367,19 @@ START_TEST(test_router_find)
 
 	r = router_find(ROUTE_PATH_ATTEMPT, "state", HTTP_GET, &allowed);
 	ck_assert_ptr_nonnull(r);
-	ck_assert_ptr_eq((void *)r->handler, (void *)ops_state);
+	ck_assert_ptr_eq((void *)r->handler, (void *)attempt_ops_state);
 	ck_assert_uint_eq(r->flags & (ROUTE_AUTH | ROUTE_PATH_UUID), ROUTE_AUTH | ROUTE_PATH_UUID);
 	r = router_find(ROUTE_PATH_ATTEMPT, "save", HTTP_PATCH, &allowed);
 	ck_assert_ptr_nonnull(r);
-	ck_assert_ptr_eq((void *)r->handler, (void *)ops_save);
+	ck_assert_ptr_eq((void *)r->handler, (void *)attempt_ops_save);
 	ck_assert_uint_ne(r->flags & ROUTE_JSON_BODY, 0);
 	r = router_find(ROUTE_PATH_ATTEMPT, "start", HTTP_POST, &allowed);
 	ck_assert_ptr_nonnull(r);
-	ck_assert_ptr_eq((void *)r->handler, (void *)ops_start);
+	ck_assert_ptr_eq((void *)r->handler, (void *)attempt_ops_start);
 	ck_assert_uint_eq(r->flags & ROUTE_PATH_UUID, 0); /* path id ignored */
 	r = router_find(ROUTE_PATH_ATTEMPT, "info", HTTP_GET, &allowed);
 	ck_assert_ptr_nonnull(r);
-	ck_assert_ptr_eq((void *)r->handler, (void *)ops_info);
+	ck_assert_ptr_eq((void *)r->handler, (void *)attempt_ops_info);
 	r = router_find(ROUTE_PATH_HEALTH, NULL, HTTP_GET, &allowed);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_uint_eq(r->flags & ROUTE_AUTH, 0);
@@ -422,84 +422,6 @@ START_TEST(test_router_find_refusals)
 	allowed = 0xffff;
 	ck_assert_ptr_null(router_find(ROUTE_PATH_NONE, NULL, HTTP_GET, &allowed));
 	ck_assert_uint_eq(allowed, 0);
-}
-END_TEST
-
-START_TEST(test_ops_parse_if_match)
-{
-	static const struct {
-		const char *value;
-		int ret;
-		long version;
-	} cases[] = {
-		{"\"3\"", 1, 3},
-		{"W/\"7\"", 1, 7},
-		{"3", 1, 3},
-		{"  \"12\"  ", 1, 12},
-		{"\"0\"", 1, 0},
-		{"\"2147483647\"", 1, 2147483647L},
-		{NULL, 0, -1},
-		{"", 0, -1},
-		{"   ", 0, -1},
-		{"*", 0, -1},
-		{"\"2147483648\"", -1, -1},
-		{"\"99999999999999999999999\"", -1, -1},
-		{"\"-1\"", -1, -1},
-		{"-1", -1, -1},
-		{"+3", -1, -1},
-		{"\"abc\"", -1, -1},
-		{"\"\"", -1, -1},
-		{"\"3", -1, -1},
-		{"3\"", -1, -1},
-		{"\"3x\"", -1, -1},
-		{"\"3 ", -1, -1},
-		{"\"3\", \"4\"", -1, -1},
-		{"W/", -1, -1},
-		{"w/\"3\"", -1, -1},
-		{"1.5", -1, -1},
-		{"\"3\"x", -1, -1},
-	};
-
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		long v = -1;
-		int ret = ops_parse_if_match(cases[i].value, &v);
-		ck_assert_msg(ret == cases[i].ret, "If-Match [%s]: %d, expected %d",
-			      cases[i].value ? cases[i].value : "(null)", ret, cases[i].ret);
-		ck_assert_msg(v == cases[i].version, "If-Match [%s]: version %ld, expected %ld",
-			      cases[i].value ? cases[i].value : "(null)", v, cases[i].version);
-	}
-}
-END_TEST
-
-START_TEST(test_ops_status_for_code)
-{
-	static const struct {
-		const char *code;
-		int status;
-	} cases[] = {
-		{"unauthorized", 401},
-		{"forbidden", 403},
-		{"not_found", 404},
-		{"version_conflict", 409},
-		{"attempt_submitted", 409},
-		{"attempt_closed", 409},
-		{"exam_closed", 409},
-		{"max_attempts_reached", 409},
-		{"not_extendable", 409},
-		{"payload_too_large", 413},
-		{"batch_too_large", 413},
-		{"unsupported_media_type", 415},
-		{"invalid_filename", 400},
-		{"validation_failed", 422},
-		{"no_such_code", 500},
-		{"", 500},
-		{"NOT_FOUND", 500},
-	};
-
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-		ck_assert_msg(ops_status_for_code(cases[i].code) == cases[i].status,
-			      "%s -> %d, expected %d", cases[i].code,
-			      ops_status_for_code(cases[i].code), cases[i].status);
 }
 END_TEST
 
@@ -1360,72 +1282,6 @@ START_TEST(test_app_optimize_checks)
 }
 END_TEST
 
-START_TEST(test_ops_etag_matches)
-{
-	ck_assert_int_eq(ops_etag_matches("\"3\"", 3), 1);
-	ck_assert_int_eq(ops_etag_matches("W/\"3\"", 3), 1);
-	ck_assert_int_eq(ops_etag_matches("\"1\", \"3\"", 3), 1);
-	ck_assert_int_eq(ops_etag_matches("\"1\",\"3\"", 3), 1);
-	ck_assert_int_eq(ops_etag_matches("*", 3), 1);
-	ck_assert_int_eq(ops_etag_matches("\"30\"", 3), 0);
-	ck_assert_int_eq(ops_etag_matches("\"3\"", 30), 0);
-	ck_assert_int_eq(ops_etag_matches("\"4\"", 3), 0);
-	ck_assert_int_eq(ops_etag_matches("3", 3), 0);
-	ck_assert_int_eq(ops_etag_matches("", 3), 0);
-	ck_assert_int_eq(ops_etag_matches(NULL, 3), 0);
-}
-END_TEST
-
-START_TEST(test_ops_parse_utc_ms)
-{
-	ck_assert_int_eq(ops_parse_utc_ms("1970-01-01T00:00:00Z"), 0);
-	ck_assert_int_eq(ops_parse_utc_ms("2024-01-01T00:00:00Z"), 1704067200000LL);
-	ck_assert_int_eq(ops_parse_utc_ms("2024-01-01T00:00:00.5Z"), 1704067200500LL);
-	ck_assert_int_eq(ops_parse_utc_ms("2024-01-01T00:00:00.123456Z"), 1704067200123LL);
-	ck_assert_int_eq(ops_parse_utc_ms("2024-01-01T00:00:00+01:00"), -1);
-	ck_assert_int_eq(ops_parse_utc_ms("2024-01-01T00:00:00"), -1);
-	ck_assert_int_eq(ops_parse_utc_ms("2024-01-01"), -1);
-	ck_assert_int_eq(ops_parse_utc_ms(NULL), -1);
-	ck_assert_int_eq(ops_parse_utc_ms("2024-1-01T00:00:00Z"), -1);
-	ck_assert_int_eq(ops_parse_utc_ms(" 2024-01-01T00:00:00Z"), -1);
-	ck_assert_int_eq(ops_parse_utc_ms("2024-13-01T00:00:00Z"), -1);
-	ck_assert_int_eq(ops_parse_utc_ms("2024-01-01T24:00:00Z"), -1);
-	ck_assert_int_eq(ops_parse_utc_ms("2024-01-01T00:00:00.Z"), 1704067200000LL);
-	/* Every day from 1999 to 2101 (leap years, 2000, 2100) agrees with timegm. */
-	for (long long day = 0; day < 103 * 366; day++) {
-		time_t t = (time_t)(946684800LL - 365 * 86400LL + day * 86400LL + 86399);
-		struct tm tm;
-		char text[40];
-
-		gmtime_r(&t, &tm);
-		strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S.999Z", &tm);
-		ck_assert_msg(ops_parse_utc_ms(text) == (long long)t * 1000 + 999, "%s: %lld", text,
-			      ops_parse_utc_ms(text));
-	}
-}
-END_TEST
-
-START_TEST(test_ops_cache_helpers)
-{
-	auth_claims c;
-
-	ck_assert_int_eq(ops_wants_no_cache("no-cache"), 1);
-	ck_assert_int_eq(ops_wants_no_cache("max-age=0, No-Cache"), 1);
-	ck_assert_int_eq(ops_wants_no_cache("no-store"), 1);
-	ck_assert_int_eq(ops_wants_no_cache("max-age=60"), 0);
-	ck_assert_int_eq(ops_wants_no_cache(NULL), 0);
-	memset(&c, 0, sizeof c);
-	strcpy(c.sub, SUB);
-	c.role = AUTH_ROLE_STUDENT;
-	ck_assert_int_eq(ops_may_read(&c, SUB), 1);
-	ck_assert_int_eq(ops_may_read(&c, UUID_A), 0);
-	c.role = AUTH_ROLE_PROCTOR;
-	ck_assert_int_eq(ops_may_read(&c, UUID_A), 1);
-	c.role = AUTH_ROLE_ADMIN;
-	ck_assert_int_eq(ops_may_read(&c, UUID_A), 1);
-}
-END_TEST
-
 Suite *router_suite(void)
 {
 	Suite *s = suite_create("router");
@@ -1442,15 +1298,6 @@ Suite *router_suite(void)
 	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_router_find);
 	tcase_add_test(tc, test_router_find_refusals);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("ops_units");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
-	tcase_add_test(tc, test_ops_parse_if_match);
-	tcase_add_test(tc, test_ops_status_for_code);
-	tcase_add_test(tc, test_ops_etag_matches);
-	tcase_add_test(tc, test_ops_parse_utc_ms);
-	tcase_add_test(tc, test_ops_cache_helpers);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("routing");

@@ -19,9 +19,15 @@ Suite *fcgi_suite(void);
 Suite *breaker_suite(void);
 Suite *retry_suite(void);
 Suite *metrics_suite(void);
+Suite *attempt_cache_suite(void);
 Suite *app_suite(void);
 Suite *uploads_suite(void);
-Suite *db_pool_suite(void);   /* needs ATTEMPTS_TEST_DB; skips its tests without */
+Suite *http_cond_suite(void);
+Suite *clock_suite(void);
+Suite *reply_suite(void);
+Suite *access_suite(void);
+Suite *attempt_view_suite(void);
+Suite *db_pool_suite(void);   /* needs no server (live tests: tests/db_pool_test.sh) */
 
 /* Generous per-test timeout (seconds) for every TCase. */
 #define CHECK_TIMEOUT_S 10

@@ -3,7 +3,7 @@
  * method, token, path id, body size, strict JSON, object check) and each
  * handler's own validation (start, save, submit, activity, extend, batch
  * with all six operations, optimize, exams, stats, uploads). It also calls
- * ops_check_events directly.
+ * events_check directly.
  *
  * The app is a one-shot app whose database is an unreachable socket
  * directory with pool_min 0, a 1 ms acquire timeout and one try: every
@@ -37,7 +37,7 @@
 #include <time.h>
 
 #include "app.h"
-#include "attempt_ops.h"
+#include "events.h"
 #include "auth.h"
 #include "buf.h"
 #include "config.h"
@@ -385,14 +385,14 @@ static void direct_events(const char *body, size_t len, unsigned flags)
 {
 	cJSON *root = json_parse(body, len);
 	const cJSON *events = root;
-	ops_invalid bad;
+	reply_bad_field bad;
 
 	if (root == NULL)
 		return;
 	if (cJSON_IsObject(root))
 		events = cJSON_GetObjectItemCaseSensitive(root, "events");
 	memset(&bad, 0, sizeof bad);
-	if (ops_check_events(events, (flags & 1) ? "data[7]." : "", &cfg, &bad) != 0) {
+	if (events_check(events, (flags & 1) ? "data[7]." : "", &cfg, &bad) != 0) {
 		if ((bad.status != 422 && bad.status != 413) || bad.code == NULL ||
 		    bad.message == NULL || strnlen(bad.field, sizeof bad.field) == sizeof bad.field ||
 		    bad.field[0] == '\0')

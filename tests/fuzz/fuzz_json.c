@@ -16,7 +16,7 @@
  *    a valid object exactly the members a full parse finds, with spans
  *    that parse to the same values; json_array_elements finds in a valid
  *    array exactly its elements, likewise;
- *  - ops_describe_attempt + ops_render_attempt keep a valid attempt text
+ *  - attempt_view_describe + attempt_view_render keep a valid attempt text
  *    valid JSON, change nothing but time_remaining_s, and set that to a
  *    non-negative number. */
 #include <cJSON.h>
@@ -25,8 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attempt_ops.h"
+#include "attempt_view.h"
 #include "buf.h"
+#include "clock.h"
 #include "cache.h"
 #include "json.h"
 #include "uuid.h"
@@ -67,7 +68,7 @@ static void probe_member(const cJSON *obj, const char *name)
 	if (json_get_timestamp(obj, name, &s) == JSON_FIELD_OK) {
 		if (!json_is_timestamp(s))
 			abort();
-		(void)ops_parse_utc_ms(s);
+		(void)clock_parse_utc_ms(s);
 	}
 }
 
@@ -82,7 +83,7 @@ static void walk(const cJSON *item, int depth)
 		abort(); /* json_valid caps nesting at 256 */
 	if (cJSON_IsString(item)) {
 		(void)json_is_timestamp(item->valuestring);
-		(void)ops_parse_utc_ms(item->valuestring);
+		(void)clock_parse_utc_ms(item->valuestring);
 		(void)uuid_valid(item->valuestring);
 	} else if (cJSON_IsNumber(item)) {
 		(void)json_number_is_long(item->valuedouble, 0, 2147483647L);
@@ -92,7 +93,6 @@ static void walk(const cJSON *item, int depth)
 	cJSON_ArrayForEach(child, item) {
 		if (cJSON_IsObject(item) && child->string != NULL) {
 			probe_member(item, child->string);
-			json_path_set(&path, child->string);
 			json_path_index(&path, child->string, i, child->string);
 		}
 		walk(child, depth + 1);
@@ -217,10 +217,10 @@ static void check_describe(const char *text, size_t len, const cJSON *tree)
 		return;
 	memcpy(copy, text, len);
 	copy[len] = '\0';
-	if (ops_describe_attempt(copy, len, &meta, NULL)) {
+	if (attempt_view_describe(copy, len, &meta, NULL)) {
 		if (strlen(meta.tag) != 36)
 			abort();
-		ops_render_attempt(copy, len, &meta, &out);
+		attempt_view_render(copy, len, &meta, &out);
 		if (out.failed)
 			abort();
 		if (meta.hole_offset >= 0 && meta.deadline_ms >= 0 && !has_duplicate_keys(tree)) {

@@ -23,7 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attempt_ops.h"
+#include "clock.h"
+#include "http_cond.h"
 #include "http.h"
 #include "router.h"
 #include "uuid.h"
@@ -268,7 +269,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int f = 0; f < F_COUNT; f++)
 		if (fields[f] != NULL)
 			check_decode(fields[f]);
-	switch (ops_parse_if_match(fields[F_IFMATCH], &version)) {
+	switch (http_cond_if_match(fields[F_IFMATCH], &version)) {
 	case 1:
 		if (version < 0 || version > 2147483647L)
 			abort();
@@ -279,10 +280,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	default:
 		abort();
 	}
-	(void)ops_etag_matches(fields[F_IFNONE], (long long)(sel * 7));
-	(void)ops_etag_matches(fields[F_IFNONE], version);
-	(void)ops_parse_utc_ms(fields[F_TIME]);
-	(void)ops_wants_no_cache(fields[F_TIME]);
+	(void)http_cond_etag_matches(fields[F_IFNONE], (long long)(sel * 7));
+	(void)http_cond_etag_matches(fields[F_IFNONE], version);
+	(void)clock_parse_utc_ms(fields[F_TIME]);
+	(void)http_cond_no_cache(fields[F_TIME]);
 	(void)http_method_parse(fields[F_QUERY]);
 	free(text);
 	return 0;
