@@ -56,7 +56,7 @@ command -v awk >/dev/null 2>&1 || {
 # collapsed)|reason.
 ALLOW=(
 	'lib/listener.c|connect_and_listen|buf_printf(&sql, "LISTEN %s;", l->channels[i])|LISTEN takes no bind parameters; the channel names are compile-time constants (rule 3 checks them)'
-	'lib/query_optimizer.c|analyze_database|recommend(recs, "pg_stat_statements is not installed: add it to " "shared_preload_libraries and CREATE EXTENSION pg_stat_statements " "to see what each statement costs.")|advice text for the operator in the analyze answer, never sent to the database; no argument'
+	'lib/admin_ops.c|analyze_database|recommend(recs, "pg_stat_statements is not installed: add it to " "shared_preload_libraries and CREATE EXTENSION pg_stat_statements " "to see what each statement costs.")|advice text for the operator in the analyze answer, never sent to the database; no argument'
 )
 
 # ------------------------------------------------------------------ scanner
