@@ -377,6 +377,7 @@ export class AttemptClient {
     this.submitPromise = null;
     this.stopped = false;
     this.wakeConnect = null;
+    this.failedTries = 0; // transient failures of this page's requests, for figures
   }
 
   /** Creates a client and opens it: await it for a connected client. */
@@ -709,6 +710,7 @@ export class AttemptClient {
         continue;
       }
       failures++;
+      if (r.transient) this.failedTries++;
       const delay = r.transient ? retryDelay(failures, r.retryAfterMs, this.backoff) : this.periodicMs;
       if (r.transient) this.emitState('offline', { reason: r.code || `HTTP ${r.status}`, retryInMs: delay });
       else this.emitState('error', { code: r.code, message: r.message, status: r.status, retryInMs: delay });
@@ -886,6 +888,7 @@ export class AttemptClient {
       return false;
     }
     if (r.transient) {
+      this.failedTries++;
       this.saveFailures++;
       const delay = retryDelay(this.saveFailures, r.retryAfterMs, this.backoff);
       this.saveRetryAt = this.now() + delay;
@@ -935,6 +938,7 @@ export class AttemptClient {
       return;
     }
     if (r.transient) {
+      this.failedTries++;
       this.eventFailures++;
       const delay = retryDelay(this.eventFailures, r.retryAfterMs, this.backoff);
       this.eventRetryAt = this.now() + delay;
@@ -999,6 +1003,7 @@ export class AttemptClient {
       }
       if (r.transient) {
         failures++;
+        this.failedTries++;
         const delay = retryDelay(failures, r.retryAfterMs, this.backoff);
         this.emitState('offline', { reason: r.code || `HTTP ${r.status}`, retryInMs: delay, submitting: true });
         await this.sleep(delay);
