@@ -377,6 +377,7 @@ export class AttemptClient {
     this.submitPromise = null;
     this.stopped = false;
     this.wakeConnect = null;
+    this.connected = false; // the attempt's state was read: saves may go
     this.failedTries = 0; // transient failures of this page's requests, for figures
   }
 
@@ -721,6 +722,7 @@ export class AttemptClient {
   async adoptServerState(st, r) {
     const known = this.attemptId === st.attempt_id;
     this.attemptId = st.attempt_id;
+    this.connected = true;
     this.noteState(st, r);
     if (st.status !== 'in_progress') {
       await this.closeWith('submitted', null);
@@ -772,7 +774,8 @@ export class AttemptClient {
   }
 
   scheduleSave(delayMs) {
-    if (this.closed || this.stopped || !this.attemptId) return;
+    // Before the attempt is read (connect() retries) nothing else goes.
+    if (this.closed || this.stopped || !this.connected) return;
     if (this.saveInFlight) {
       this.saveAgain = true;
       return;
@@ -907,7 +910,7 @@ export class AttemptClient {
   }
 
   scheduleEvents(delayMs) {
-    if (this.stopped || !this.attemptId || !this.events.length) return;
+    if (this.stopped || !this.connected || !this.events.length) return;
     if (this.eventsInFlight) return;
     const at = Math.max(this.now() + delayMs, this.eventRetryAt);
     clearTimeout(this.eventTimer);
