@@ -152,6 +152,7 @@ export class ClockOffset {
   constructor(keep = 8) {
     this.keep = keep;
     this.samples = [];
+    this.fallbackMs = 0; // the offset until a sample arrives (e.g. one kept from an earlier page)
   }
 
   /** Adds a sample; serverMs is the server's time, resolutionMs its granularity. */
@@ -169,10 +170,10 @@ export class ClockOffset {
     return b;
   }
 
-  /** Server time minus browser time, in ms (0 until a sample arrives). */
+  /** Server time minus browser time, in ms (fallbackMs until a sample arrives). */
   get offsetMs() {
     const b = this.best();
-    return b ? b.offsetMs : 0;
+    return b ? b.offsetMs : this.fallbackMs;
   }
 
   get errorMs() {
@@ -413,6 +414,9 @@ export class AttemptClient {
       for (const [k, p] of Object.entries(rec.pending || {})) this.pending[k] = p.v;
       this.pendingAuto = rec.pendingAuto;
       this.events = rec.events || [];
+      // The countdown goes on offline: the deadline and clock offset kept.
+      if (rec.deadlineServerMs) this.deadlineServerMs = rec.deadlineServerMs;
+      if (Number.isFinite(rec.offsetMs)) this.clock.fallbackMs = rec.offsetMs;
       this.local = applyPending(this.acked, this.pending);
       this.emitAnswers('restored', Object.keys(this.local));
     } else if (rec && rec.closed && (!this.opts.attemptId || rec.attemptId === this.opts.attemptId)) {
@@ -743,12 +747,16 @@ export class AttemptClient {
     const version = this.version;
     const acked = this.acked;
     const attemptId = this.attemptId;
+    const deadline = this.deadlineServerMs;
+    const offset = this.clock.offsetMs;
     this.persist((rec) => {
       if (rec.attemptId !== attemptId || version >= (rec.version || 0)) {
         rec.version = version;
         rec.acked = acked;
       }
       rec.attemptId = attemptId;
+      rec.deadlineServerMs = deadline;
+      rec.offsetMs = offset;
       return rec;
     });
     if (this.pendingCount() || this.pendingAuto !== undefined) {

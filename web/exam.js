@@ -135,6 +135,7 @@ async function run({ token, exam, attempt, api }) {
       if (s.state === 'saved' && s.at) page.savedAt = s.at;
       page.lastState = s;
       renderStatus();
+      renderTimer();
       if (s.state === 'closed') {
         setEnabled(false);
         showReceipt(s.receipt, s.receipt_verified);

@@ -210,6 +210,8 @@ try {
   ok = await waitPage(a, () => window.examPage.lastState && window.examPage.lastState.state === 'offline', 10000);
   s2 = await pageState(a);
   check(ok && s2.status === 'offline — 3 changes kept on this device', '2: after the reload the page says offline, 3 changes kept', s2);
+  const timer = await a.$eval('#timer', (e) => e.textContent);
+  check(/^time left (29|30):\d\d$/.test(timer), '2: offline after the reload, the countdown goes on (deadline kept on the device)', timer);
   await typeAnswer(a, 'q2', 'lost updates between tabs');
   await blur(a);
   ok = await waitPage(a, () => window.examPage.client.pendingCount() === 4 && document.querySelector('#status').textContent === 'offline — 4 changes kept on this device', 10000);
