@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# tests/browser/browser_test.sh — the browser client and the exam page in a
+# real browser (automake runs it from `make check`; run by hand it works
+# from the build directory or the checkout).
+#
+# 1. Unit tests of web/attempts-client.js with Node's test runner
+#    (tests/browser/client_unit.test.mjs: merge rule, backoff and its jitter
+#    bounds, Retry-After, clock offset, JCS, the client against a fake
+#    service).
+# 2. Starts its own embedded stack (`./dev up`, temp run dir, free ports),
+#    creates an exam, and runs tests/browser/browser_test.mjs: headless
+#    Chromium (Debian's `chromium`) driven by puppeteer-core through /exam/:
+#    saved; PostgreSQL stopped -> offline, reload, queue drained (measured);
+#    two tabs merge; submit and receipt.
+#
+# Needs node (18+), npm and chromium: as root it apt-get installs chromium
+# (and nodejs, npm) when missing, and installs puppeteer-core with npm into
+# tests/browser/node_modules (git-ignored; PUPPETEER_SKIP_DOWNLOAD=1:
+# nothing downloads a browser). It never skips: anything missing that it
+# cannot install is a hard error (exit 99) saying what is missing.
+# Screenshots and figures go to tests/browser/artefacts/ under the build
+# directory (git-ignored). Prints `ok - ...`/`FAIL - ...` lines and ends with
+# `browser: N passed, N failed`. Exit 0 all passed, 1 a check failed, 99 it
+# could not run.
+set -uo pipefail
+export LC_ALL=C
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib/stack.sh
+. "$here/../lib/stack.sh"
+stack_locate
+stack_not_ok_word=FAIL
+
+# This test does not skip: what it lacks fails it, loudly.
+# shellcheck disable=SC2317 # replaces stack.sh's skip
+skip() {
+	echo "ERROR: the browser tests cannot run: $*"
+	exit 99
+}
+
+puppeteer_version=24 # the major version of puppeteer-core installed
+artefacts=${abs_top_builddir:-$srcdir}/tests/browser/artefacts
+
+stack_need_tools
+stack_need_psql
+[[ -x $fcgi_bin ]] || skip "$fcgi_bin not built"
+
+# apt_install PKG...: installs Debian packages (as root only).
+apt_tried=0
+apt_install() {
+	((EUID == 0)) && command -v apt-get >/dev/null 2>&1 || return 1
+	echo "# installing $*"
+	if ((!apt_tried)); then
+		apt_tried=1
+		DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" >/dev/null 2>&1 && return 0
+		apt-get update >/dev/null 2>&1 || true
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" >/dev/null 2>&1
+}
+
+chromium=${CHROMIUM:-}
+if [[ -z $chromium ]]; then
+	chromium=$(command -v chromium 2>/dev/null) ||
+		{ apt_install chromium && chromium=$(command -v chromium); } ||
+		skip "Chromium not installed and not installable here (Debian: apt-get install chromium; or set CHROMIUM=/path/to/chromium)"
+fi
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	apt_install nodejs npm || skip "node and npm not installed (Debian: apt-get install nodejs npm)"
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+((node_major >= 18)) || skip "node $node_major is too old (18 or later: node --test, fetch)"
+
+# puppeteer-core next to the test (git-ignored), else in the build tree
+# (a read-only source tree).
+pp_dir=$srcdir/tests/browser
+if [[ ! -d $pp_dir/node_modules/puppeteer-core ]]; then
+	[[ -w $pp_dir ]] || pp_dir=${abs_top_builddir:-$PWD}/tests/browser
+	if [[ ! -d $pp_dir/node_modules/puppeteer-core ]]; then
+		mkdir -p "$pp_dir"
+		echo "# npm install puppeteer-core@$puppeteer_version into $pp_dir/node_modules"
+		PUPPETEER_SKIP_DOWNLOAD=1 PUPPETEER_SKIP_CHROMIUM_DOWNLOAD=1 \
+			npm install --no-save --no-audit --no-fund --no-package-lock --prefix "$pp_dir" \
+			"puppeteer-core@$puppeteer_version" >"${TMPDIR:-/tmp}/browser-npm.$$.log" 2>&1 || {
+			tail -n 20 "${TMPDIR:-/tmp}/browser-npm.$$.log"
+			rm -f "${TMPDIR:-/tmp}/browser-npm.$$.log"
+			skip "npm install puppeteer-core failed (no network? install it by hand: PUPPETEER_SKIP_DOWNLOAD=1 npm install --no-save --prefix $pp_dir puppeteer-core)"
+		}
+		rm -f "${TMPDIR:-/tmp}/browser-npm.$$.log"
+	fi
+fi
+echo "# $("$chromium" --version 2>/dev/null | head -n 1); node $(node --version); puppeteer-core $(node -p "require('$pp_dir/node_modules/puppeteer-core/package.json').version")"
+
+# ------------------------------------------------------------ 1. unit tests
+
+unit_out=$(node --test "$srcdir/tests/browser/client_unit.test.mjs" 2>&1)
+unit_rc=$?
+unit_pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' <<<"$unit_out")
+unit_fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' <<<"$unit_out")
+grep -E '^(not )?ok [0-9]+ - ' <<<"$unit_out" | sed 's/^/unit: /'
+if ((unit_rc != 0)) || [[ -z $unit_pass ]]; then
+	echo "$unit_out" | grep -v '^ *\(duration_ms\|\.\.\.\|---\)' | tail -n 60
+fi
+n_pass=$((n_pass + ${unit_pass:-0}))
+n_fail=$((n_fail + ${unit_fail:-0}))
+if ((unit_rc != 0)) && [[ ${unit_fail:-0} == 0 ]]; then
+	not_ok "node --test tests/browser/client_unit.test.mjs" "exit $unit_rc"
+fi
+
+# ------------------------------------------------------------ 2. the stack
+
+stack_isolate_env
+stack_pick_ports 18700 56700
+dir=$(mktemp -d /tmp/attempts-web.XXXXXX) || exit 99
+chmod 755 "$dir"
+dev=$srcdir/dev
+
+# shellcheck disable=SC2317 # the EXIT trap
+cleanup() {
+	local rc=$?
+	trap - EXIT
+	if ((rc != 0)) || ((n_fail)); then
+		stack_print_logs 30
+	fi
+	stack_teardown
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+export ATTEMPTS_RUN_DIR=$dir ATTEMPTS_PORT=$port ATTEMPTS_PG_PORT=$pgport PG_FAST=1
+# A copy of the worker binary: a rebuild during the run must not pull it
+# from under the stack.
+cp "$fcgi_bin" "$dir/attempts.fcgi" || exit 99
+export ATTEMPTS_FCGI_BIN=$dir/attempts.fcgi
+ATTEMPTS_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
+export ATTEMPTS_JWT_SECRET
+url=http://127.0.0.1:$port
+conninfo=$(pg_cluster_conninfo "$dir/pg" "$pgport")
+
+echo "# browser: run dir $dir, nginx $url, PostgreSQL port $pgport"
+if ! "$dev" up --no-install --no-build --no-demo >"$dir/dev-up.log" 2>&1; then
+	cat "$dir/dev-up.log"
+	echo "ERROR: ./dev up failed"
+	exit 99
+fi
+
+student=$(uuidgen 2>/dev/null || cat /proc/sys/kernel/random/uuid)
+admin_token=$("$dev" token --role admin --sub 00000000-0000-4000-8000-00000000a001 --ttl 3600) || exit 99
+student_token=$("$dev" token --role student --sub "$student" --ttl 3600) || exit 99
+exam_json=$(curl -sS -m 10 -X POST -H "Authorization: Bearer $admin_token" -H 'Content-Type: application/json' \
+	-d '{"title": "Browser test exam", "time_limit_s": 1800, "grace_s": 30}' "$url/api/exams") || exit 99
+exam_re='"exam_id": *"([0-9a-f-]{36})"'
+[[ $exam_json =~ $exam_re ]] || {
+	echo "ERROR: could not create an exam: $exam_json"
+	exit 99
+}
+exam_id=${BASH_REMATCH[1]}
+
+# The page is served from the checkout by the embedded nginx.
+code=$(curl -sS -m 5 -o /dev/null -w '%{http_code} %{content_type}' "$url/exam/attempts-client.js")
+if [[ $code == "200 text/javascript"* ]]; then ok "nginx serves the client module at /exam/ as JavaScript"; else not_ok "nginx serves the client module at /exam/ as JavaScript" "$code"; fi
+code=$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$url/exam/")
+if [[ $code == 200 ]]; then ok "nginx serves the exam page at /exam/"; else not_ok "nginx serves the exam page at /exam/" "$code"; fi
+
+rm -rf "$artefacts"
+mkdir -p "$artefacts"
+pg_lib=$srcdir/tests/lib/pg.sh
+BT_URL=$url BT_EXAM=$exam_id BT_TOKEN=$student_token BT_CHROMIUM=$chromium \
+	BT_PUPPETEER=$pp_dir BT_PSQL=$PSQL BT_CONNINFO=$conninfo BT_ARTEFACTS=$artefacts \
+	BT_PG_STOP=". '$pg_lib' && pg_cluster_stop '$dir/pg'" \
+	BT_PG_START=". '$pg_lib' && pg_cluster_start '$dir/pg' '$pgport' >/dev/null" \
+	node "$srcdir/tests/browser/browser_test.mjs" | tee "$dir/browser.out"
+node_rc=${PIPESTATUS[0]}
+b_pass=$(sed -n 's/^browser_test.mjs: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$dir/browser.out")
+b_fail=$(sed -n 's/^browser_test.mjs: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$dir/browser.out")
+n_pass=$((n_pass + ${b_pass:-0}))
+n_fail=$((n_fail + ${b_fail:-0}))
+if [[ -z $b_pass ]]; then
+	not_ok "tests/browser/browser_test.mjs ran to its summary" "exit $node_rc"
+	((node_rc == 99)) && exit 99
+fi
+
+echo "# screenshots and figures: $artefacts"
+summary browser
+((n_fail == 0))
