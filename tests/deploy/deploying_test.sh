@@ -62,7 +62,8 @@
 # Prints one line per check and `deploying: N passed, N failed`; exits 1 on
 # any failure, 77 when something is missing (under CI=true: 1), or when not
 # root. DEPLOY_TEST_PATHS narrows the paths; DEPLOY_TEST_KEEP=1 keeps the
-# temp dir. DEPLOY_TEST_SIZING=1 also measures mod_fcgid (wrk, GET state,
+# temp dir; DEPLOY_TEST_APACHE_LOGLEVEL sets Apache's LogLevel (warn; e.g.
+# "warn fcgid:info" shows mod_fcgid's spawns). DEPLOY_TEST_SIZING=1 also measures mod_fcgid (wrk, GET state,
 # after a warm-up) at DEPLOY_TEST_SIZING_CONC clients (default "4 8 12 14 16
 # 20 24") for each DEPLOY_TEST_SIZING_PROCESSES (default: the document's
 # value): figures only, no check depends on them.
@@ -509,7 +510,7 @@ User www-data
 Group www-data
 HostnameLookups Off
 ErrorLog \${APACHE_LOG_DIR}/error.log
-LogLevel warn
+LogLevel ${DEPLOY_TEST_APACHE_LOGLEVEL:-warn}
 IncludeOptional mods-enabled/*.load
 IncludeOptional mods-enabled/*.conf
 <IfModule mod_fcgid.c>
@@ -859,7 +860,8 @@ fcgid_sizing() {
 			rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
 			p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
 			p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-			echo "# sizing: FcgidMaxProcesses $n, $c clients: $rps req/s, p50 $p50, p99 $p99 (load $(cut -d' ' -f1 /proc/loadavg))"
+			echo "# sizing: FcgidMaxProcesses $n, $c clients: $rps req/s, p50 $p50, p99 $p99;" \
+				"$(pids_naming "$FS/usr/libexec/attempts/attempts.fcgi" | wc -l) processes (load $(cut -d' ' -f1 /proc/loadavg))"
 		done
 	done
 }
