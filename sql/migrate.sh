@@ -10,10 +10,46 @@
 # "up to date". The SQL files are found beside this script.
 set -euo pipefail
 
+usage() {
+	cat <<EOF
+usage: $0 [CONNINFO]
+       $0 --help
+
+Brings the database named by CONNINFO (a libpq connection string, e.g.
+"host=localhost dbname=attempts user=attempts password=SECRET"; default:
+\$ATTEMPTS_DB) up to date with the SQL files beside this script:
+  - each numbered migration (NNN_*.sql) not yet applied, once, in name
+    order, each in one transaction with its record in
+    attempts.schema_migrations;
+  - each file of functions (helpers.sql ... admin.sql) whose SHA-256
+    differs from the one recorded;
+  - then forgets the records of function files no longer shipped.
+Prints "applied FILE" per file, or "up to date". Safe to run again; run it
+after every upgrade, before restarting the workers.
+
+Environment: PSQL (the psql program; default: psql on PATH, else
+/usr/lib/postgresql/15/bin/psql), ATTEMPTS_DB, PGOPTIONS.
+Exit status: 0 done; 2 no conninfo or an unknown option; another non-zero
+one (psql's) when a file failed: its transaction is rolled back, the files
+before it stay applied, and the error is on stderr.
+EOF
+}
+
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+case ${1:-} in
+-h | --help)
+	usage
+	exit 0
+	;;
+-*)
+	echo "$0: unknown option '$1'" >&2
+	usage >&2
+	exit 2
+	;;
+esac
 conninfo=${1:-${ATTEMPTS_DB:-}}
 if [ -z "$conninfo" ]; then
-	echo "usage: $0 [conninfo]   (or set ATTEMPTS_DB)" >&2
+	usage >&2
 	exit 2
 fi
 
