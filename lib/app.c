@@ -162,7 +162,7 @@ static att_err create_parts(app *a, app_mode mode)
 		.idle_timeout_ms = (int)cfg->pool_idle_timeout_ms,
 		.health_check_after_ms = (int)cfg->pool_health_check_after_ms,
 		.statement_timeout_ms = (int)cfg->db_statement_timeout_ms,
-		.setup = db_prepare_all,
+		.setup = cfg->db_prepared_statements ? db_prepare_all : NULL,
 		.setup_arg = NULL,
 	};
 	att_err err;
@@ -171,6 +171,7 @@ static att_err create_parts(app *a, app_mode mode)
 	a->db.retry.base_delay_ms = cfg->retry_base_delay_ms;
 	a->db.retry.max_delay_ms = cfg->retry_max_delay_ms;
 	a->db.call_timeout_ms = (int)cfg->db_call_timeout_ms;
+	a->db.unnamed = !cfg->db_prepared_statements;
 	err = pool_create(&opt, &a->db.pool);
 	if (err == ATT_OK)
 		err = breaker_create((int)cfg->breaker_failure_threshold,
@@ -183,7 +184,8 @@ static att_err create_parts(app *a, app_mode mode)
 	/* Without a listener the cache is never trusted (attempt_cache_catch_up). */
 	if (err == ATT_OK)
 		err = attempt_cache_create(a->cache, a->db.breaker,
-					   mode == APP_PERSISTENT ? cfg->db : NULL, &a->attempts);
+					   mode == APP_PERSISTENT ? config_listen_conninfo(cfg) : NULL,
+					   &a->attempts);
 	if (err == ATT_OK)
 		err = limiter_create((int)cfg->batch_concurrency_per_caller, (int)cfg->threads,
 				     &a->batch_limiter);

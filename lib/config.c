@@ -30,6 +30,10 @@ typedef struct cfg_key {
 
 static const cfg_key cfg_keys[] = {
 	KEY_STR(db, "dbname=attempts", "libpq connection string"),
+	KEY_STR(db_listen, NULL,
+		"libpq connection string of the LISTEN connection, straight to PostgreSQL when db goes through PgBouncer (unset: db)"),
+	KEY_LONG(db_prepared_statements, "1", 0, 1,
+		 "1: each connection prepares its statements once; 0: unnamed statements, for PgBouncer's transaction mode before 1.21"),
 	KEY_STR(jwt_secret, NULL, "HS256 secret, at least 32 bytes (required)"),
 	KEY_STR(upload_dir, "/var/lib/attempts/uploads", "directory where uploads are stored"),
 	KEY_STR(log_level, "info", "debug, info, warn or error"),
@@ -324,4 +328,9 @@ void config_write_table(FILE *out)
 			fputc(toupper((unsigned char)*p), out);
 		fprintf(out, "` | %s | %s |\n", k->def ? k->def : "(none)", k->help);
 	}
+}
+
+const char *config_listen_conninfo(const config *cfg)
+{
+	return cfg->db_listen != NULL && cfg->db_listen[0] != '\0' ? cfg->db_listen : cfg->db;
 }

@@ -10,6 +10,7 @@
 
 typedef struct config {
 	char *db;                  /* libpq connection string */
+	char *db_listen;           /* the LISTEN connection's; NULL: db */
 	char *jwt_secret;          /* HS256 key, >= 32 bytes */
 	char *upload_dir;          /* where uploads are stored */
 	char *log_level;           /* debug, info, warn, error */
@@ -19,6 +20,7 @@ typedef struct config {
 	long pool_acquire_timeout_ms;
 	long pool_idle_timeout_ms;
 	long pool_health_check_after_ms;
+	long db_prepared_statements; /* 0: unnamed statements (PgBouncer) */
 	long db_statement_timeout_ms;
 	long db_call_timeout_ms;      /* client-side deadline of one call */
 	long cache_ttl_attempt_state_ms;
@@ -63,5 +65,8 @@ void config_free(config *cfg);
 
 /* Writes the table of keys, defaults and meanings as Markdown. */
 void config_write_table(FILE *out);
+
+/* The LISTEN connection's connection string: db_listen, else db. */
+const char *config_listen_conninfo(const config *cfg);
 
 #endif

@@ -27,6 +27,7 @@ static const db_statement db_statements[DB_STMT_COUNT] = {
 	[DB_STMT_CREATE_EXAM] = {"create_exam",
 		"SELECT attempts.create_exam($1::jsonb)", 1, 0},
 	[DB_STMT_GET_EXAM] = {"get_exam", "SELECT attempts.get_exam($1::uuid)", 1, 1},
+	[DB_STMT_LIST_EXAMS] = {"list_exams", "SELECT attempts.list_exams($1, $2)", 2, 1},
 	[DB_STMT_START_ATTEMPT] = {"start_attempt",
 		"SELECT attempts.start_attempt($1::uuid)", 1, 0},
 	[DB_STMT_ATTEMPT_STATE] = {"attempt_state",
@@ -188,22 +189,29 @@ static PGresult *read_query_results(PGconn *conn, long long deadline, int *late)
 	return first;
 }
 
+/* Queues statement stmt: by its prepared name, or (unnamed) its text. */
+static int send_statement(PGconn *conn, int unnamed, db_stmt stmt, const char *const *params)
+{
+	int nparams = db_statements[stmt].nparams;
+
+	if (unnamed)
+		return PQsendQueryParams(conn, db_statements[stmt].sql, nparams, NULL, params, NULL,
+					 NULL, 0);
+	return PQsendQueryPrepared(conn, db_statements[stmt].name, nparams, params, NULL, NULL, 0);
+}
+
 /* Sends claims + statement + sync; returns 0 if everything was queued and
  * flushed. */
-static int send_pipeline(PGconn *conn, const char *claims_json, db_stmt stmt,
+static int send_pipeline(PGconn *conn, int unnamed, const char *claims_json, db_stmt stmt,
 			 const char *const *params)
 {
 	const char *claims[1] = {claims_json};
 
 	if (PQenterPipelineMode(conn) != 1)
 		return -1;
-	if (claims_json != NULL &&
-	    PQsendQueryPrepared(conn, db_statements[DB_STMT_SET_CLAIMS].name, 1,
-				claims, NULL, NULL, 0) != 1)
+	if (claims_json != NULL && send_statement(conn, unnamed, DB_STMT_SET_CLAIMS, claims) != 1)
 		return -1;
-	if (PQsendQueryPrepared(conn, db_statements[stmt].name,
-				db_statements[stmt].nparams, params, NULL, NULL,
-				0) != 1)
+	if (send_statement(conn, unnamed, stmt, params) != 1)
 		return -1;
 	return PQpipelineSync(conn) == 1 ? 0 : -1;
 }
@@ -266,7 +274,7 @@ static try_outcome try_once(const db_env *env, const char *claims_json,
 	}
 	pool_count_query(env->pool);
 	why->tries++;
-	if (send_pipeline(conn, claims_json, stmt, params) != 0) {
+	if (send_pipeline(conn, env->unnamed, claims_json, stmt, params) != 0) {
 		note_failure(why, NULL, conn);
 		outcome = TRY_NOT_SENT;
 	} else {

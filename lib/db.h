@@ -19,6 +19,7 @@ typedef enum db_stmt {
 	DB_STMT_PING,
 	DB_STMT_CREATE_EXAM,
 	DB_STMT_GET_EXAM,
+	DB_STMT_LIST_EXAMS,
 	DB_STMT_START_ATTEMPT,
 	DB_STMT_ATTEMPT_STATE,
 	DB_STMT_ATTEMPT_INFO,
@@ -53,6 +54,9 @@ typedef struct db_env {
 	breaker *breaker;     /* NULL = no breaker */
 	retry_policy retry;
 	int call_timeout_ms;  /* waiting for a result longer drops the connection */
+	int unnamed;          /* send each statement's text (unnamed statements:
+				 PgBouncer's transaction mode before 1.21) instead of
+				 the names db_prepare_all prepared */
 } db_env;
 
 /* What happened in a call, for logging, metrics and the 503 answer. */

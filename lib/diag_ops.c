@@ -13,25 +13,60 @@
 
 /* ---------------------------------------------------------------- health */
 
-void diag_ops_health(req_ctx *rc)
+/* Answers root (consumed) with 200, or 503 and Retry-After when !ok;
+ * never cached. */
+static void reply_probe(req_ctx *rc, cJSON *root, int ok)
 {
-	db_failure why;
-	char *text = NULL;
-	att_err err = db_call(rc->env->db, NULL, DB_STMT_PING, NULL, &text, &why);
-	breaker_state bs = breaker_get_state(rc->env->db->breaker);
-	cJSON *root = cJSON_CreateObject();
-	int ok = err == ATT_OK && bs == BREAKER_CLOSED;
-
-	rc->db_calls += why.tries;
-	free(text);
-	cJSON_AddStringToObject(root, "status", ok ? "ok" : "degraded");
-	cJSON_AddStringToObject(root, "db", err == ATT_OK ? "ok" : "unavailable");
-	cJSON_AddStringToObject(root, "breaker", breaker_state_name(bs));
+	if (root == NULL) {
+		http_error(rc->resp, 500, "internal_error", "out of memory", NULL);
+		return;
+	}
 	if (!ok)
 		http_header(rc->resp, "Retry-After", "1");
 	http_header(rc->resp, "Cache-Control", "no-store");
 	http_json(rc->resp, ok ? 200 : 503, root);
 	cJSON_Delete(root);
+}
+
+/* Liveness from what this process already knows: the breaker is closed
+ * while the database answers this process's calls. */
+void diag_ops_health(req_ctx *rc)
+{
+	breaker_state bs = breaker_get_state(rc->env->db->breaker);
+	cJSON *root = cJSON_CreateObject();
+	int ok = bs == BREAKER_CLOSED;
+
+	cJSON_AddStringToObject(root, "status", ok ? "ok" : "degraded");
+	cJSON_AddStringToObject(root, "db", ok ? "ok" : "unavailable");
+	cJSON_AddStringToObject(root, "breaker", breaker_state_name(bs));
+	reply_probe(rc, root, ok);
+}
+
+/* Readiness: a database call now, the listener connected (or not
+ * configured), the breaker closed. */
+void diag_ops_ready(req_ctx *rc)
+{
+	db_failure why;
+	char *text = NULL;
+	att_err err = db_call(rc->env->db, NULL, DB_STMT_PING, NULL, &text, &why);
+	breaker_state bs = breaker_get_state(rc->env->db->breaker);
+	listener *l = attempt_cache_listener(rc->env->attempts);
+	unsigned long long notes = 0, resets = 0;
+	int connected = 1;
+	cJSON *root = cJSON_CreateObject();
+	int ok;
+
+	rc->db_calls += why.tries;
+	free(text);
+	if (l != NULL)
+		listener_get_stats(l, &notes, &resets, &connected);
+	ok = err == ATT_OK && bs == BREAKER_CLOSED && connected;
+	cJSON_AddStringToObject(root, "status", ok ? "ready" : "not_ready");
+	cJSON_AddStringToObject(root, "db", err == ATT_OK ? "ok" : "unavailable");
+	cJSON_AddStringToObject(root, "listener",
+				l == NULL ? "off" : connected ? "connected" : "disconnected");
+	cJSON_AddStringToObject(root, "breaker", breaker_state_name(bs));
+	reply_probe(rc, root, ok);
 }
 
 /* ----------------------------------------------------------------- stats */
@@ -117,12 +152,11 @@ static cJSON *optimization_json(const handler_env *env)
 	return root;
 }
 
-/* Statistics of type stats|active for exam_id (query) or the path
- * attempt's exam, cached for the stats TTL (no read-your-writes promise). */
-static void exam_statistics(req_ctx *rc, const char *type)
+/* Statistics of type stats|active for exam_id, or (NULL) the exam of
+ * attempt_id, cached for the stats TTL (no read-your-writes promise). */
+static void exam_statistics(req_ctx *rc, const char *type, const char *exam_id,
+			    const char *attempt_id)
 {
-	size_t exam_id_len = 0;
-	const char *exam_id = http_query(rc->req, "exam_id", &exam_id_len);
 	db_stmt stmt = strcmp(type, "stats") == 0 ? DB_STMT_STATISTICS : DB_STMT_ACTIVE_ATTEMPTS;
 	cache *c = rc->env->cache;
 	const char *params[2];
@@ -132,17 +166,12 @@ static void exam_statistics(req_ctx *rc, const char *type)
 	size_t len;
 	unsigned long long epoch;
 
-	if (exam_id != NULL &&
-	    (!http_query_is_text(exam_id, exam_id_len) || !uuid_valid(exam_id))) {
-		http_error(rc->resp, 400, "invalid_uuid", "exam_id is not a canonical UUID", NULL);
-		return;
-	}
 	if (rc->claims.role == AUTH_ROLE_STUDENT) {
 		http_error(rc->resp, 403, "forbidden", "proctor or admin role required", NULL);
 		return;
 	}
 	snprintf(key, sizeof key, "stats:%s:%s:%s", type, exam_id ? "exam" : "attempt",
-		 exam_id ? exam_id : rc->path_id);
+		 exam_id ? exam_id : attempt_id);
 	http_header(rc->resp, "Cache-Control", "no-store");
 	if (!http_cond_no_cache(rc->req->cache_control) && cache_get(c, key, &text, &len, &meta)) {
 		rc->cache_hits++;
@@ -153,7 +182,7 @@ static void exam_statistics(req_ctx *rc, const char *type)
 	}
 	epoch = cache_epoch(c);
 	params[0] = exam_id;
-	params[1] = rc->path_id;
+	params[1] = attempt_id;
 	text = reply_call(rc, stmt, params);
 	if (text == NULL)
 		return;
@@ -178,7 +207,16 @@ void diag_ops_stats(req_ctx *rc)
 	else if (!http_query_is_text(type, type_len))
 		type = ""; /* "stats%00x" is no type: refused below */
 	if (strcmp(type, "stats") == 0 || strcmp(type, "active") == 0) {
-		exam_statistics(rc, type);
+		size_t exam_id_len = 0;
+		const char *exam_id = http_query(rc->req, "exam_id", &exam_id_len);
+
+		if (exam_id != NULL &&
+		    (!http_query_is_text(exam_id, exam_id_len) || !uuid_valid(exam_id))) {
+			http_error(rc->resp, 400, "invalid_uuid",
+				   "exam_id is not a canonical UUID", NULL);
+			return;
+		}
+		exam_statistics(rc, type, exam_id, rc->path_id);
 		return;
 	}
 	if (strcmp(type, "optimization") != 0) {
@@ -198,4 +236,14 @@ void diag_ops_stats(req_ctx *rc)
 	http_header(rc->resp, "Cache-Control", "no-store");
 	http_json(rc->resp, 200, root);
 	cJSON_Delete(root);
+}
+
+void diag_ops_exam_stats(req_ctx *rc)
+{
+	exam_statistics(rc, "stats", rc->path_id, NULL);
+}
+
+void diag_ops_exam_active(req_ctx *rc)
+{
+	exam_statistics(rc, "active", rc->path_id, NULL);
 }

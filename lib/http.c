@@ -346,6 +346,7 @@ void http_response_init(http_response *resp)
 	buf_init(&resp->headers);
 	buf_init(&resp->body);
 	resp->has_content_type = 0;
+	resp->head_only = 0;
 }
 
 void http_response_free(http_response *resp)
@@ -361,8 +362,11 @@ void http_response_free(http_response *resp)
 
 void http_response_reset(http_response *resp)
 {
+	int head_only = resp->head_only;
+
 	http_response_free(resp);
 	http_response_init(resp);
+	resp->head_only = head_only;
 }
 
 void http_header(http_response *resp, const char *name, const char *value)
@@ -561,14 +565,14 @@ att_err http_response_write(const http_response *resp, http_write_fn write_fn,
 			     resp->body_fd_size);
 		if (write_fn(ctx, status, (size_t)n) != 0)
 			return ATT_EIO;
-		return write_file_body(resp, write_fn, ctx);
+		return resp->head_only ? ATT_OK : write_file_body(resp, write_fn, ctx);
 	}
 	if (resp->status != 304 && resp->status != 204) {
 		n = snprintf(status, sizeof status, "Content-Length: %zu\r\n\r\n",
 			     resp->body.len);
 		if (write_fn(ctx, status, (size_t)n) != 0)
 			return ATT_EIO;
-		if (resp->body.len > 0 &&
+		if (resp->body.len > 0 && !resp->head_only &&
 		    write_fn(ctx, resp->body.data, resp->body.len) != 0)
 			return ATT_EIO;
 	} else if (write_fn(ctx, "\r\n", 2) != 0) {

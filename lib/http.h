@@ -124,6 +124,8 @@ typedef struct http_response {
 	int has_content_type;
 	int body_fd;            /* >= 0: stream this file as the body instead */
 	long long body_fd_size;
+	int head_only;          /* an answer to HEAD: the headers (with the body's
+				   Content-Length), never the body */
 } http_response;
 
 void http_response_init(http_response *resp);

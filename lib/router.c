@@ -18,10 +18,14 @@
 #define AUTH_ID (ROUTE_AUTH | ROUTE_PATH_UUID)
 
 static const route routes[] = {
-	{ROUTE_PATH_HEALTH, NULL, HTTP_GET, 0, diag_ops_health},
+	{ROUTE_PATH_HEALTH, NULL, HTTP_GET | HTTP_HEAD, 0, diag_ops_health},
+	{ROUTE_PATH_READY, NULL, HTTP_GET | HTTP_HEAD, 0, diag_ops_ready},
 	{ROUTE_PATH_EXAMS, NULL, HTTP_POST, ROUTE_AUTH | ROUTE_JSON_BODY,
 	 exam_ops_create},
+	{ROUTE_PATH_EXAMS, NULL, HTTP_GET, ROUTE_AUTH, exam_ops_list},
 	{ROUTE_PATH_EXAM, NULL, HTTP_GET, AUTH_ID, exam_ops_get},
+	{ROUTE_PATH_EXAM_STATS, NULL, HTTP_GET, AUTH_ID, diag_ops_exam_stats},
+	{ROUTE_PATH_EXAM_ACTIVE, NULL, HTTP_GET, AUTH_ID, diag_ops_exam_active},
 	{ROUTE_PATH_ATTEMPT, "start", HTTP_POST, ROUTE_AUTH | ROUTE_JSON_BODY,
 	 attempt_ops_start},
 	{ROUTE_PATH_ATTEMPT, "state", HTTP_GET, AUTH_ID, attempt_ops_state},
@@ -43,7 +47,7 @@ static const route routes[] = {
 /* Operation names for metrics, in the order of routes[], then the
  * pre-checks nginx makes before it accepts an upload's body. */
 static const char *const route_names[] = {
-	"health", "exam_create", "exam_get", "start", "state", "info", "save", "stats",
+	"health", "ready", "exam_create", "exam_list", "exam_get", "exam_stats", "exam_active", "start", "state", "info", "save", "stats",
 	"activity", "submit", "extend", "batch", "optimize", "upload", "download", "uploads",
 	"upload_check",
 };
@@ -80,6 +84,25 @@ static void copy_segment(const char *s, size_t len, char *id, size_t idcap)
 	id[len] = '\0';
 }
 
+/* rest follows "/api/exams/": "{id}", "{id}/stats" or "{id}/active". */
+static route_path match_exam_path(const char *rest, char *id, size_t idcap)
+{
+	const char *slash = strchr(rest, '/');
+	size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
+	route_path path = ROUTE_PATH_EXAM;
+
+	if (len == 0)
+		return ROUTE_PATH_NONE;
+	if (slash != NULL && strcmp(slash, "/stats") == 0)
+		path = ROUTE_PATH_EXAM_STATS;
+	else if (slash != NULL && strcmp(slash, "/active") == 0)
+		path = ROUTE_PATH_EXAM_ACTIVE;
+	else if (slash != NULL)
+		return ROUTE_PATH_NONE;
+	copy_segment(rest, len, id, idcap);
+	return path;
+}
+
 route_path router_match_path(const char *path, char *id, size_t idcap)
 {
 	const char *rest;
@@ -89,15 +112,12 @@ route_path router_match_path(const char *path, char *id, size_t idcap)
 		return ROUTE_PATH_NONE;
 	if (strcmp(path, "/api/health") == 0)
 		return ROUTE_PATH_HEALTH;
+	if (strcmp(path, "/api/ready") == 0)
+		return ROUTE_PATH_READY;
 	if (strcmp(path, "/api/exams") == 0)
 		return ROUTE_PATH_EXAMS;
-	if ((rest = skip_prefix(path, "/api/exams/")) != NULL) {
-		size_t len = strlen(rest);
-		if (len == 0 || strchr(rest, '/') != NULL)
-			return ROUTE_PATH_NONE;
-		copy_segment(rest, len, id, idcap);
-		return ROUTE_PATH_EXAM;
-	}
+	if ((rest = skip_prefix(path, "/api/exams/")) != NULL)
+		return match_exam_path(rest, id, idcap);
 	if ((rest = skip_prefix(path, "/api/attempts/")) != NULL) {
 		const char *slash = strchr(rest, '/');
 		size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
@@ -222,6 +242,7 @@ void router_dispatch(const handler_env *env, http_request *req, http_response *r
 	rc.req = req;
 	rc.resp = resp;
 	rc.path_id = id;
+	resp->head_only = req->method == HTTP_HEAD;
 	r = resolve(&rc, path);
 	if (r == NULL)
 		return;

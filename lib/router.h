@@ -20,8 +20,11 @@ typedef struct router_outcome {
 typedef enum route_path {
 	ROUTE_PATH_NONE = 0,
 	ROUTE_PATH_HEALTH,     /* /api/health */
+	ROUTE_PATH_READY,      /* /api/ready */
 	ROUTE_PATH_EXAMS,      /* /api/exams */
 	ROUTE_PATH_EXAM,       /* /api/exams/{id} */
+	ROUTE_PATH_EXAM_STATS, /* /api/exams/{id}/stats */
+	ROUTE_PATH_EXAM_ACTIVE, /* /api/exams/{id}/active */
 	ROUTE_PATH_ATTEMPT     /* /api/attempts/{id}[/route.ts] */
 } route_path;
 

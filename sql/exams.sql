@@ -137,6 +137,42 @@ BEGIN
 END
 $$;
 
+-- The exams, newest first, for a proctor/admin: {"exams": [exam + "created_at"]},
+-- at most p_limit (1..1000, NULL: 100) of them, created before p_before
+-- (RFC 3339) when given: the next page starts at the last item's
+-- created_at (an exam created in the same microsecond as that item would
+-- be on neither page). Errors: validation_failed (limit, before).
+CREATE OR REPLACE FUNCTION attempts.list_exams(p_limit text DEFAULT NULL,
+                                               p_before text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_err jsonb;
+    v_limit int := CASE WHEN p_limit ~ '^[0-9]{1,4}$' THEN p_limit::int END;
+    v_before timestamptz := try_ts(p_before);
+BEGIN
+    SELECT c.error INTO v_err FROM require_caller('{proctor,admin}') c;
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
+    END IF;
+    IF p_limit IS NOT NULL AND (v_limit IS NULL OR v_limit NOT BETWEEN 1 AND 1000) THEN
+        RETURN invalid('limit', 'limit must be an integer from 1 to 1000');
+    END IF;
+    IF p_before IS NOT NULL AND v_before IS NULL THEN
+        RETURN invalid('before', 'before must be an RFC 3339 timestamp');
+    END IF;
+    RETURN jsonb_build_object('exams', coalesce((
+        SELECT jsonb_agg(exam_json(e) || jsonb_build_object('created_at', ts(e.created_at))
+                         ORDER BY e.created_at DESC, e.exam_id DESC)
+          FROM (SELECT * FROM attempts.exams x
+                 WHERE p_before IS NULL OR x.created_at < v_before
+                 ORDER BY x.created_at DESC, x.exam_id DESC
+                 LIMIT coalesce(v_limit, 100)) e), '[]'::jsonb));
+END
+$$;
+
 -- The exam object; any signed-in caller. not_found if there is no such exam.
 CREATE OR REPLACE FUNCTION attempts.get_exam(p_exam_id uuid)
 RETURNS jsonb

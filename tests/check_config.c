@@ -78,6 +78,29 @@ static void expect_error(const char *text, const char *const *env,
 	config_free(&cfg);
 }
 
+/* The LISTEN connection uses db unless db_listen is given (and not empty);
+ * statements are prepared unless db_prepared_statements = 0. */
+START_TEST(test_config_listen_and_statements)
+{
+	config cfg;
+	char *msg;
+
+	ck_assert_int_eq(load(&cfg, "db = host=/a dbname=x\n", env_secret_only, &msg), ATT_OK);
+	ck_assert_ptr_null(cfg.db_listen);
+	ck_assert_str_eq(config_listen_conninfo(&cfg), "host=/a dbname=x");
+	ck_assert_int_eq(cfg.db_prepared_statements, 1);
+	config_free(&cfg);
+	ck_assert_int_eq(load(&cfg, "db = host=/bouncer dbname=x\ndb_listen = host=/pg dbname=x\n"
+				    "db_prepared_statements = 0\n",
+			      env_secret_only, &msg),
+			 ATT_OK);
+	ck_assert_str_eq(config_listen_conninfo(&cfg), "host=/pg dbname=x");
+	ck_assert_int_eq(cfg.db_prepared_statements, 0);
+	config_free(&cfg);
+	expect_error("db_prepared_statements = 2\n", env_secret_only, "db_prepared_statements");
+}
+END_TEST
+
 START_TEST(test_config_defaults)
 {
 	config cfg;
@@ -437,6 +460,7 @@ Suite *config_suite(void)
 	tc = tcase_create("defaults");
 	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_config_defaults);
+	tcase_add_test(tc, test_config_listen_and_statements);
 	tcase_add_test(tc, test_config_pool_max_follows_threads);
 	suite_add_tcase(s, tc);
 

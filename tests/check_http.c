@@ -930,6 +930,29 @@ START_TEST(test_http_response_write)
 }
 END_TEST
 
+/* An answer to HEAD: the GET's headers and Content-Length, no body, even
+ * after a reset. */
+START_TEST(test_http_response_write_head)
+{
+	http_response resp;
+	fake_cgi_capture c;
+
+	memset(&c, 0, sizeof c);
+	http_response_init(&resp);
+	resp.head_only = 1;
+	http_json_text(&resp, 500, "{}", 2);
+	http_response_reset(&resp);
+	http_json_text(&resp, 200, "{\"a\":1}", 7);
+	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_OK);
+	ck_assert_str_eq(c.out.data, "Status: 200 OK\r\n"
+				     "Content-Type: application/json; charset=utf-8\r\n"
+				     "Content-Length: 7\r\n"
+				     "\r\n");
+	buf_free(&c.out);
+	http_response_free(&resp);
+}
+END_TEST
+
 START_TEST(test_http_response_write_empty_body)
 {
 	http_response resp;
@@ -1179,6 +1202,7 @@ Suite *http_suite(void)
 	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_http_response_write);
 	tcase_add_test(tc, test_http_response_write_empty_body);
+	tcase_add_test(tc, test_http_response_write_head);
 	tcase_add_test(tc, test_http_response_write_304);
 	tcase_add_test(tc, test_http_response_write_204);
 	tcase_add_test(tc, test_http_response_precheck);

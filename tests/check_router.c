@@ -307,6 +307,13 @@ START_TEST(test_router_match_path)
 	ck_assert_int_eq(router_match_path("/api/exams", id, sizeof id), ROUTE_PATH_EXAMS);
 	ck_assert_int_eq(router_match_path("/api/exams/" UUID_A, id, sizeof id), ROUTE_PATH_EXAM);
 	ck_assert_str_eq(id, UUID_A);
+	ck_assert_int_eq(router_match_path("/api/ready", id, sizeof id), ROUTE_PATH_READY);
+	ck_assert_int_eq(router_match_path("/api/exams/" UUID_A "/stats", id, sizeof id),
+			 ROUTE_PATH_EXAM_STATS);
+	ck_assert_str_eq(id, UUID_A);
+	ck_assert_int_eq(router_match_path("/api/exams/x/active", id, sizeof id),
+			 ROUTE_PATH_EXAM_ACTIVE);
+	ck_assert_str_eq(id, "x");
 	ck_assert_int_eq(router_match_path(ATTEMPT, id, sizeof id), ROUTE_PATH_ATTEMPT);
 	ck_assert_str_eq(id, UUID_A);
 	ck_assert_int_eq(router_match_path("/api/attempts/new", id, sizeof id), ROUTE_PATH_ATTEMPT);
@@ -324,6 +331,8 @@ START_TEST(test_router_match_path_none)
 	static const char *const paths[] = {
 		"", "/", "/api", "/api/", "/api/health/", "/api/healthz",
 		"/API/health", "/api/exams/", "/api/exams/" UUID_A "/x",
+		"/api/exams/" UUID_A "/stats/", "/api/exams//stats", "/api/exams/" UUID_A "/activex",
+		"/api/ready/", "/api/readyz",
 		"/api/examsx", "/api/attempts", "/api/attempts/",
 		"/api/attempts//route.ts", ATTEMPT "/", ATTEMPT "/route",
 		ATTEMPT "/route.tsx", ATTEMPT "/route.ts/", ATTEMPT "/other",
@@ -413,12 +422,12 @@ START_TEST(test_router_find_refusals)
 	ck_assert_uint_eq(allowed, HTTP_PATCH);
 	ck_assert_ptr_null(router_find(ROUTE_PATH_ATTEMPT, "start", HTTP_GET, &allowed));
 	ck_assert_uint_eq(allowed, HTTP_POST);
-	ck_assert_ptr_null(router_find(ROUTE_PATH_EXAMS, NULL, HTTP_GET, &allowed));
-	ck_assert_uint_eq(allowed, HTTP_POST);
+	ck_assert_ptr_null(router_find(ROUTE_PATH_EXAMS, NULL, HTTP_DELETE, &allowed));
+	ck_assert_uint_eq(allowed, HTTP_POST | HTTP_GET);
 	ck_assert_ptr_null(router_find(ROUTE_PATH_HEALTH, NULL, HTTP_POST, &allowed));
-	ck_assert_uint_eq(allowed, HTTP_GET);
+	ck_assert_uint_eq(allowed, HTTP_GET | HTTP_HEAD);
 	ck_assert_ptr_null(router_find(ROUTE_PATH_HEALTH, NULL, HTTP_OTHER, &allowed));
-	ck_assert_uint_eq(allowed, HTTP_GET);
+	ck_assert_uint_eq(allowed, HTTP_GET | HTTP_HEAD);
 	allowed = 0xffff;
 	ck_assert_ptr_null(router_find(ROUTE_PATH_NONE, NULL, HTTP_GET, &allowed));
 	ck_assert_uint_eq(allowed, 0);
@@ -486,14 +495,14 @@ START_TEST(test_app_method_not_allowed)
 	expect_header(&r, "Allow", "POST");
 	result_free(&r);
 
-	serve(&r, "GET", "/api/exams", NULL, student_token, NULL, NULL);
+	serve(&r, "DELETE", "/api/exams", NULL, student_token, NULL, NULL);
 	expect_error(&r, 405, "method_not_allowed", NULL);
-	expect_header(&r, "Allow", "POST");
+	expect_header(&r, "Allow", "GET, POST");
 	result_free(&r);
 
 	serve(&r, "POST", "/api/health", NULL, NULL, "{}", NULL);
 	expect_error(&r, 405, "method_not_allowed", NULL);
-	expect_header(&r, "Allow", "GET");
+	expect_header(&r, "Allow", "GET, HEAD");
 	result_free(&r);
 }
 END_TEST
@@ -933,21 +942,35 @@ END_TEST
 
 /* ------------------------------------------------------------ database */
 
+/* Without a database: /api/ready answers 503 at once; /api/health is the
+ * process's own view, ok until its breaker opens, then 503 degraded. */
 START_TEST(test_app_health_degraded)
 {
 	result r;
-	const cJSON *status;
 	char first_value[64];
+	int i;
 
-	serve(&r, "GET", "/api/health", NULL, NULL, NULL, NULL);
+	serve(&r, "GET", "/api/ready", NULL, NULL, NULL, NULL);
 	ck_assert_int_eq(r.status, 503);
 	ck_assert_ptr_nonnull(r.json);
-	status = cJSON_GetObjectItemCaseSensitive(r.json, "status");
-	ck_assert(cJSON_IsString(status));
-	ck_assert_str_eq(status->valuestring, "degraded");
-	ck_assert(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r.json, "db")));
-	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r.json, "db")->valuestring,
-			 "unavailable");
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r.json, "status")->valuestring, "not_ready");
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r.json, "db")->valuestring, "unavailable");
+	ck_assert_int_eq(header(&r, "Retry-After", first_value, sizeof first_value), 1);
+	expect_no_header(&r, "WWW-Authenticate");
+	result_free(&r);
+	for (i = 0; i < 50; i++) { /* each failed call counts towards opening the breaker */
+		serve(&r, "GET", "/api/health", NULL, NULL, NULL, NULL);
+		if (r.status == 503)
+			break;
+		ck_assert_int_eq(r.status, 200);
+		ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r.json, "status")->valuestring, "ok");
+		result_free(&r);
+		serve(&r, "GET", "/api/ready", NULL, NULL, NULL, NULL);
+		result_free(&r);
+	}
+	ck_assert_msg(i < 50, "the breaker never opened");
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r.json, "status")->valuestring, "degraded");
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r.json, "db")->valuestring, "unavailable");
 	ck_assert(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r.json, "breaker")));
 	ck_assert_int_eq(header(&r, "Retry-After", first_value, sizeof first_value), 1);
 	expect_header(&r, "Content-Type", "application/json; charset=utf-8");

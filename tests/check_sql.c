@@ -503,6 +503,27 @@ START_TEST(test_create_exam_forbidden)
 }
 END_TEST
 
+/* list_exams: staff only, newest first, limit and before checked. */
+START_TEST(test_list_exams)
+{
+	const char *older = mk_exam(NULL), *newer = mk_exam(NULL);
+
+	as(new_uuid(), "proctor");
+	ck_assert_str_eq(V0("SELECT string_agg(e ->> 'exam_id', ',') FROM "
+			    "jsonb_array_elements(attempts.list_exams('2') -> 'exams') e"),
+			 fmt("%s,%s", newer, older));
+	ck_assert_str_eq(V("SELECT attempts.list_exams('5', $1) #>> '{exams,0,exam_id}'",
+			   V("SELECT attempts.ts(created_at) FROM attempts.exams WHERE exam_id = $1",
+			     newer)),
+			 older);
+	ck_assert_err(J0("SELECT attempts.list_exams('0')"), "validation_failed");
+	ck_assert_err(J0("SELECT attempts.list_exams('1001')"), "validation_failed");
+	ck_assert_err(J0("SELECT attempts.list_exams(NULL, 'soon')"), "validation_failed");
+	as(new_uuid(), "student");
+	ck_assert_err(J0("SELECT attempts.list_exams()"), "forbidden");
+}
+END_TEST
+
 START_TEST(test_create_exam_validation)
 {
 	static const struct {
@@ -2075,7 +2096,8 @@ START_TEST(test_migrations_recorded)
 {
 	ck_assert_str_eq(V0("SELECT string_agg(name, ',' ORDER BY name) FROM attempts.schema_migrations "
 			    "WHERE checksum ~ '^[0-9a-f]{64}$'"),
-			 "001_schema.sql,002_body_bytes.sql,003_changes_per_statement.sql,admin.sql,attempt_rules.sql,"
+			 "001_schema.sql,002_body_bytes.sql,003_changes_per_statement.sql,004_exams_newest_first.sql,"
+			 "admin.sql,attempt_rules.sql,"
 			 "attempt_writes.sql,attempts.sql,batch.sql,canonical_json.sql,exams.sql,helpers.sql,uploads.sql");
 	/* every plpgsql function (the RPCs) carries the fixed search_path */
 	ck_assert_str_eq(V0("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
@@ -2173,6 +2195,7 @@ Suite *sql_suite(void)
 	tcase_add_test(tc, test_create_exam_defaults);
 	tcase_add_test(tc, test_create_exam_fields);
 	tcase_add_test(tc, test_create_exam_forbidden);
+	tcase_add_test(tc, test_list_exams);
 	tcase_add_test(tc, test_create_exam_validation);
 	tcase_add_test(tc, test_get_exam_not_found);
 	suite_add_tcase(s, tc);

@@ -352,9 +352,13 @@ typedef struct route_spec {
 
 static const route_spec routes[] = {
 	{"health", "GET", "/api/health", NULL, NULL, WHO_ANYONE, 0, 0, NULL},
+	{"ready", "GET", "/api/ready", NULL, NULL, WHO_ANYONE, 0, 0, NULL},
 	{"exams POST", "POST", "/api/exams", "{\"title\":\"authz probe\"}", NULL, WHO_PROCTOR, 0, 0,
 	 NULL},
+	{"exams GET (list)", "GET", "/api/exams", NULL, NULL, WHO_PROCTOR, 0, 0, NULL},
 	{"exams/{id} GET", "GET", "/api/exams/{E}", NULL, NULL, WHO_OWNER, 0, 0, NULL},
+	{"exams/{id}/stats", "GET", "/api/exams/{E}/stats", NULL, NULL, WHO_PROCTOR, 0, 0, NULL},
+	{"exams/{id}/active", "GET", "/api/exams/{E}/active", NULL, NULL, WHO_PROCTOR, 0, 0, NULL},
 	{"state", "GET", ATT "state", NULL, NULL, WHO_OWNER, 0, 0, NULL},
 	{"info", "GET", ATT "info", NULL, NULL, WHO_OWNER, 0, 0, NULL},
 	{"stats type=stats", "GET", ATT "stats&type=stats", NULL, NULL, WHO_PROCTOR, 0, 0, NULL},
@@ -476,8 +480,13 @@ static const expect matrix[][K_COUNT] = {
 /*                          8 token cases  other  stu-staff pro-admin pro-owner adm-owner control */
 /* health                */ {HLTH, HLTH, HLTH, HLTH, HLTH, HLTH, HLTH, HLTH,
 			     NA_,   NA_,   NA_,   NA_,   NA_,   S200},
+/* ready                 */ {HLTH, HLTH, HLTH, HLTH, HLTH, HLTH, HLTH, HLTH,
+			     NA_,   NA_,   NA_,   NA_,   NA_,   S200},
 /* exams POST            */ {TOKENS, NA_,  E403,  NA_,   NA_,   NA_,   S201},
+/* exams GET (list)      */ {TOKENS, E403, E403,  NA_,   NA_,   NA_,   S200},
 /* exams/{id} GET        */ {TOKENS, NA_,  NA_,   NA_,   NA_,   NA_,   S200},
+/* exams/{id}/stats      */ {TOKENS, E403, E403,  NA_,   NA_,   NA_,   S200},
+/* exams/{id}/active     */ {TOKENS, E403, E403,  NA_,   NA_,   NA_,   S200},
 /* state                 */ {TOKENS, E404, NA_,   NA_,   NA_,   NA_,   S200},
 /* info                  */ {TOKENS, E404, NA_,   NA_,   NA_,   NA_,   S200},
 /* stats type=stats      */ {TOKENS, E403, E403,  NA_,   NA_,   NA_,   S200},

@@ -1,4 +1,5 @@
-/* check_e2e_exams: health, the request id, and creating and reading exams.
+/* check_e2e_exams: health and readiness, the request id, and creating,
+ * listing and reading exams and an exam's statistics.
  * Part of check_e2e (see check_e2e.c). */
 #include <cJSON.h>
 #include <arpa/inet.h>
@@ -44,6 +45,39 @@ START_TEST(test_health_ignores_token)
 	send_raw(&r, "GET", "/api/health", "garbage", NULL, 0, NULL);
 	expect_str(expect_ok(&r, 200), "status", "ok");
 	resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_ready_ok)
+{
+	resp r;
+	const cJSON *o;
+
+	send_req(&r, "GET", "/api/ready", NULL, NULL, NULL);
+	o = expect_ok(&r, 200);
+	expect_str(o, "status", "ready");
+	expect_str(o, "db", "ok");
+	expect_str(o, "listener", "connected");
+	expect_str(o, "breaker", "closed");
+	resp_free(&r);
+}
+END_TEST
+
+/* HEAD on both probes: the GET's status and headers, no body. */
+START_TEST(test_probes_head)
+{
+	static const char *const paths[] = {"/api/health", "/api/ready"};
+	resp r;
+
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+		send_req(&r, "HEAD", paths[i], NULL, NULL, NULL);
+		ck_assert_msg(r.r.status == 200, "HEAD %s: %d", paths[i], r.r.status);
+		ck_assert_uint_eq(r.r.body_len, 0);
+		ck_assert_msg(atoi(http_client_header(&r.r, "Content-Length")) > 0,
+			      "HEAD %s: Content-Length of the GET's body", paths[i]);
+		resp_free(&r);
+	}
+	refused("POST", "/api/ready", NULL, NULL, 405, "method_not_allowed");
 }
 END_TEST
 
@@ -358,11 +392,87 @@ START_TEST(test_exam_get_no_token)
 }
 END_TEST
 
+/* GET /api/exams: staff only, newest first, a page at a time. */
+START_TEST(test_exam_list)
+{
+	user p = user_new(AUTH_ROLE_PROCTOR), a = user_new(AUTH_ROLE_ADMIN);
+	user s = user_new(AUTH_ROLE_STUDENT);
+	char first[ID_LEN], second[ID_LEN], path[160];
+	const cJSON *exams, *o;
+	resp r;
+
+	exam_create(&p, "{\"title\":\"Listed first\"}", first);
+	exam_create(&p, "{\"title\":\"Listed second\"}", second);
+	send_req(&r, "GET", "/api/exams?limit=2", &a, NULL, NULL);
+	exams = jget(expect_ok(&r, 200), "exams");
+	ck_assert_int_eq(cJSON_GetArraySize(exams), 2);
+	o = cJSON_GetArrayItem(exams, 0);
+	expect_str(o, "exam_id", second);
+	expect_str(o, "title", "Listed second");
+	expect_ts(o, "created_at");
+	expect_str(cJSON_GetArrayItem(exams, 1), "exam_id", first);
+	/* the next page starts before the last item */
+	snprintf(path, sizeof path, "/api/exams?limit=1&before=%s",
+		 jstr(cJSON_GetArrayItem(exams, 0), "created_at"));
+	resp_free(&r);
+	send_req(&r, "GET", path, &p, NULL, NULL);
+	exams = jget(expect_ok(&r, 200), "exams");
+	ck_assert_int_eq(cJSON_GetArraySize(exams), 1);
+	expect_str(cJSON_GetArrayItem(exams, 0), "exam_id", first);
+	resp_free(&r);
+	refused("GET", "/api/exams", &s, NULL, 403, "forbidden");
+	refused("GET", "/api/exams?limit=0", &p, NULL, 422, "validation_failed");
+	refused("GET", "/api/exams?limit=x", &p, NULL, 422, "validation_failed");
+	refused("GET", "/api/exams?before=yesterday", &p, NULL, 422, "validation_failed");
+	send_req(&r, "GET", "/api/exams", NULL, NULL, NULL);
+	expect_unauthorized(&r);
+	resp_free(&r);
+	user_free(&p);
+	user_free(&a);
+	user_free(&s);
+}
+END_TEST
+
+/* /api/exams/{id}/stats and /active answer what ?action=stats&type=stats
+ * and type=active answer for the exam. */
+START_TEST(test_exam_stats_paths)
+{
+	static const char *const types[] = {"stats", "active"};
+	world w;
+	char path[160], query[200];
+	resp r1, r2;
+
+	world_new(&w, "{\"title\":\"Stats paths\",\"time_limit_s\":3600}");
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof path, "/api/exams/%s/%s", w.exam_id, types[i]);
+		snprintf(query, sizeof query, "/api/attempts/%s?action=stats&type=%s&exam_id=%s",
+			 w.attempt_id, types[i], w.exam_id);
+		send_req(&r1, "GET", path, &w.proctor, NULL, NULL);
+		send_req(&r2, "GET", query, &w.proctor, NULL, NULL);
+		expect_ok(&r1, 200);
+		expect_ok(&r2, 200);
+		expect_str(r1.json, "exam_id", w.exam_id);
+		ck_assert_msg(cJSON_Compare(r1.json, r2.json, 1), "%s: %s != %s", path,
+			      r1.r.body, r2.r.body);
+		resp_free(&r1);
+		resp_free(&r2);
+		refused("GET", path, &w.student, NULL, 403, "forbidden");
+	}
+	refused("GET", "/api/exams/00000000-0000-4000-8000-0000000000aa/stats", &w.proctor, NULL,
+		404, "not_found");
+	refused("GET", "/api/exams/not-a-uuid/active", &w.proctor, NULL, 400, "invalid_uuid");
+	refused("GET", "/api/exams/00000000-0000-4000-8000-0000000000aa/other", &w.proctor, NULL,
+		404, "not_found");
+	world_free(&w);
+}
+END_TEST
+
 /* ============================================================ runner */
 
 void e2e_exams_tests(Suite *s)
 {
-	E2E_ADD_TESTS(s, "health", 60, test_health_ok, test_health_ignores_token,
+	E2E_ADD_TESTS(s, "health", 60, test_health_ok, test_health_ignores_token, test_ready_ok,
+		      test_probes_head,
 		      test_request_id_generated, test_request_id_echoed, test_request_id_128_echoed,
 		      test_request_id_space_replaced, test_request_id_too_long_replaced,
 		      test_request_id_on_errors);
@@ -373,5 +483,6 @@ void e2e_exams_tests(Suite *s)
 		      test_exam_create_time_limit_wrong_type,
 		      test_exam_create_max_attempts_wrong_type, test_exam_create_upload_wrong_type,
 		      test_exam_create_invalid_json, test_exam_create_no_token,
-		      test_exam_get_unknown, test_exam_get_invalid_uuid, test_exam_get_no_token);
+		      test_exam_get_unknown, test_exam_get_invalid_uuid, test_exam_get_no_token,
+		      test_exam_list, test_exam_stats_paths);
 }

@@ -47,25 +47,31 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-# run_once NAME [VAR=value...]: a fresh stack with the given settings, the
+# run_once NAME [VAR=value...]: a fresh stack with the given settings (the
+# value @LISTEN@ stands for the stack's own conninfo with
+# application_name=attempts_listen), the
 # differential program against it, the counts of coalesced_writes and
 # coalesced_reads calls in $out/NAME.writes and $out/NAME.reads; the stack
 # is stopped afterwards.
 run_once() {
-	local name=$1 rc=0 conninfo
+	local name=$1 rc=0 conninfo setting
+	local -a settings=()
 	shift
 	stack_pick_ports 18480 56480
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/attempts-coalesce-run.XXXXXX") || exit 99
 	chmod 755 "$dir"
+	conninfo=$(pg_cluster_conninfo "$dir/pg" "$pgport")
+	for setting in "$@"; do
+		settings+=("${setting//@LISTEN@/$conninfo application_name=attempts_listen}")
+	done
 	echo "# $name: run dir $dir, port $port, PostgreSQL port $pgport${*:+, $*}"
-	if ! env "$@" ATTEMPTS_RUN_DIR="$dir" ATTEMPTS_PORT="$port" ATTEMPTS_PG_PORT="$pgport" \
+	if ! env "${settings[@]}" ATTEMPTS_RUN_DIR="$dir" ATTEMPTS_PORT="$port" ATTEMPTS_PG_PORT="$pgport" \
 		ATTEMPTS_JWT_SECRET="$secret" ATTEMPTS_FCGI_BIN="$fcgi_bin" PG_FAST=1 \
 		"$srcdir/dev" up --no-install --no-build --no-demo >"$out/$name.up" 2>&1; then
 		cat "$out/$name.up"
 		echo "ERROR: ./dev up failed"
 		exit 99
 	fi
-	conninfo=$(pg_cluster_conninfo "$dir/pg" "$pgport")
 	psql "$conninfo" -qAtc "SELECT pg_stat_statements_reset()" >/dev/null 2>&1
 	ATTEMPTS_TEST_URL=http://127.0.0.1:$port ATTEMPTS_TEST_DB=$conninfo ATTEMPTS_JWT_SECRET=$secret \
 		"$diff_bin" "$out/$name.txt" || rc=$?
@@ -73,6 +79,8 @@ run_once() {
 		psql "$conninfo" -qAtc "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements
 			WHERE query LIKE '%attempts.coalesced_$kind(%'" >"$out/$name.$kind" 2>/dev/null
 	done
+	psql "$conninfo" -qAtc "SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = 'attempts_listen'" >"$out/$name.listeners" 2>/dev/null
 	echo "# $name: coalesce_diff exited $rc; coalesced_writes calls: $(cat "$out/$name.writes")," \
 		"coalesced_reads calls: $(cat "$out/$name.reads")"
 	grep -h 'coalesced \(writes\|reads\):' "$dir/logs/workers.log" | head -n 3
@@ -89,10 +97,19 @@ if run_once on; then
 else
 	not_ok "coalesce_diff ran with coalescing on"
 fi
-if run_once off ATTEMPTS_COALESCE_WRITES=0 ATTEMPTS_COALESCE_READS=0; then
-	ok "coalesce_diff ran with ATTEMPTS_COALESCE_WRITES=0 ATTEMPTS_COALESCE_READS=0"
+# The reference run also takes the other path to PostgreSQL a PgBouncer
+# deployment uses: unnamed statements, and a LISTEN connection of its own
+# connection string (db_listen).
+if run_once off ATTEMPTS_COALESCE_WRITES=0 ATTEMPTS_COALESCE_READS=0 \
+	ATTEMPTS_DB_PREPARED_STATEMENTS=0 ATTEMPTS_DB_LISTEN=@LISTEN@; then
+	ok "coalesce_diff ran with coalescing off, unnamed statements and db_listen"
 else
-	not_ok "coalesce_diff ran with coalescing off"
+	not_ok "coalesce_diff ran with coalescing off, unnamed statements and db_listen"
+fi
+if [[ $(cat "$out/off.listeners" 2>/dev/null) -ge 1 ]]; then
+	ok "the workers LISTEN on db_listen's connection ($(cat "$out/off.listeners") of them)"
+else
+	not_ok "the workers LISTEN on db_listen's connection" "found: $(cat "$out/off.listeners" 2>/dev/null)"
 fi
 
 for kind in writes reads; do
@@ -124,7 +141,7 @@ for want in ' 200 ' ' 404 ' ' 403 ' 'version_conflict' 'attempt_closed' 'attempt
 done
 lines=$(wc -l <"$out/on.txt" 2>/dev/null || echo 0)
 if [[ -s $out/on.txt && -s $out/off.txt ]] && cmp -s "$out/on.txt" "$out/off.txt"; then
-	ok "every response and every row is the same with coalescing on and off ($lines lines)"
+	ok "every response and every row is the same with coalescing on and off ($lines lines; off: unnamed statements, db_listen)"
 else
 	not_ok "every response and every row is the same with coalescing on and off" \
 		"$(diff "$out/on.txt" "$out/off.txt" 2>&1 | head -n 20)"

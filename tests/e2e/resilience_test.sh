@@ -569,13 +569,15 @@ sleep 1.5
 t_stop0=$(now)
 pg_cluster_stop "$dir/pg" || not_ok "2: pg_ctl stop -m fast"
 t_down=$(now)
-# Down for $outage_s s: meanwhile /api/health (about every 0.5 s) and, half-way,
-# every worker's breaker.
+# Down for $outage_s s: meanwhile /api/ready and /api/health (about every
+# 0.5 s) and, half-way, every worker's breaker.
 : >"$dir/w/s2/health"
 mid_stats=
 while flt "$(now)" "$(fcalc "$t_down + $outage_s")"; do
-	out=$(curl -s -m 5 -w '\n%{http_code} %{time_total}' "$url/api/health")
-	echo "${out##*$'\n'} $(jstr status "${out%$'\n'*}")" >>"$dir/w/s2/health"
+	for probe in ready health; do
+		out=$(curl -s -m 5 -w '\n%{http_code} %{time_total}' "$url/api/$probe")
+		echo "${out##*$'\n'} $(jstr status "${out%$'\n'*}") $probe" >>"$dir/w/s2/health"
+	done
 	if [[ -z $mid_stats ]] && flt "$(fcalc "$t_down + $outage_s / 2")" "$(now)"; then
 		mid_stats=$(sample_stats 2 | awk '{ printf "%s%s:opened_count=%s,rejected=%s", (NR > 1 ? " " : ""), $1, $5, $6 }')
 	fi
@@ -638,8 +640,13 @@ bad_ra=$(awk -v m="$ra_max" '$3 == 503 && ($6 + 0 < 1 || $6 + 0 > m)' "$s2log")
 check "$([[ -z $bad_ra ]] && echo 0 || echo 1)" \
 	"2: every 503's Retry-After is the wait for the next probe, 1..$ra_max s (seen $ra_range)" \
 	"$(head -n 5 <<<"$bad_ra" | paste -sd ';')"
-read -r h_n h_bad <<<"$(awk '{ n++; if (!($1 == 503 && $2 + 0 < 1.0 && $3 == "degraded")) bad++ } END { printf "%d %d\n", n, bad }' "$dir/w/s2/health")"
-check $((h_n == 0 || h_bad > 0)) "2: /api/health answered 503 degraded within 1 s during the outage ($h_n probes)" \
+read -r h_n h_bad <<<"$(awk '$4 == "ready" { n++; if (!($1 == 503 && $2 + 0 < 1.0 && $3 == "not_ready")) bad++ } END { printf "%d %d\n", n, bad }' "$dir/w/s2/health")"
+check $((h_n == 0 || h_bad > 0)) "2: /api/ready answered 503 not_ready within 1 s during the outage ($h_n probes)" \
+	"$(paste -sd ';' "$dir/w/s2/health")"
+# Liveness is the process's own view (its breaker), no database call: fast,
+# 200 ok or 503 degraded, and degraded once the breakers have opened.
+read -r h_n h_bad h_deg <<<"$(awk '$4 == "health" { n++; if ($3 == "degraded") d++; if (!($2 + 0 < 1.0 && (($1 == 200 && $3 == "ok") || ($1 == 503 && $3 == "degraded")))) bad++ } END { printf "%d %d %d\n", n, bad, d }' "$dir/w/s2/health")"
+check $((h_n == 0 || h_bad > 0 || h_deg == 0)) "2: /api/health answered within 1 s, 200 ok or 503 degraded, degraded $h_deg of $h_n times during the outage" \
 	"$(paste -sd ';' "$dir/w/s2/health")"
 hung=$(awk '$3 == "000" || $4 + 0 >= 4.9' "$s2log" | wc -l)
 check $((hung > 0)) "2: no request hung (none timed out at 5 s) during the whole run ($(wc -l <"$s2log") requests)" \
