@@ -31,6 +31,10 @@ typedef struct cfg_key {
 static const cfg_key cfg_keys[] = {
 	KEY_STR(db, "dbname=attempts", "libpq connection string"),
 	KEY_STR(jwt_secret, NULL, "HS256 secret, at least 32 bytes (required)"),
+	KEY_STR(jwt_jwks_file, NULL,
+		"JWKS file of RS256, ES256 and HS256 keys, chosen by the token's kid; re-read on SIGHUP"),
+	KEY_STR(jwt_audience, NULL, "when set, a token's aud (a string or a list) must hold it"),
+	KEY_STR(jwt_issuer, NULL, "when set, a token's iss must be it"),
 	KEY_STR(upload_dir, "/var/lib/attempts/uploads", "directory where uploads are stored"),
 	KEY_STR(log_level, "info", "debug, info, warn or error"),
 	KEY_LONG(threads, "4", 1, 256,
