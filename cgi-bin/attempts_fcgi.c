@@ -76,8 +76,10 @@ static int shed_request(void *arg, http_param_fn param, http_read_fn read, void 
 			fcgi_server_waited_ms(io_ctx));
 }
 
-/* Serves the FastCGI listening socket on fd 0 until a stop signal, lets
- * the requests already received finish, and returns. */
+/* Serves the FastCGI listening socket on fd 0 until a stop signal (TERM,
+ * INT, QUIT, USR1), lets the requests already received finish, and
+ * returns. HUP and USR2 re-read the JWKS file instead (multiwatch takes
+ * HUP for itself as "shut down" but passes USR2 on to every worker). */
 static int serve_fastcgi(app *a, const config *cfg)
 {
 	fcgi_server_options opt = {
@@ -101,13 +103,18 @@ static int serve_fastcgi(app *a, const config *cfg)
 	sigaddset(&stops, SIGHUP);
 	sigaddset(&stops, SIGQUIT);
 	sigaddset(&stops, SIGUSR1);
+	sigaddset(&stops, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &stops, NULL); /* the threads inherit it */
 	if (fcgi_server_start(&opt, &server) != ATT_OK) {
 		log_error("cannot start the FastCGI server on fd 0: %s", strerror(errno));
 		return 1;
 	}
 	log_info("worker ready: %d serving threads, one event loop", opt.threads);
-	sigwait(&stops, &sig);
+	while (sigwait(&stops, &sig) == 0 && (sig == SIGHUP || sig == SIGUSR2)) {
+		log_info("signal %d: re-reading the token keys", sig);
+		if (app_reload_keys(a) != ATT_OK)
+			log_warn("reload failed; serving with the keys loaded before");
+	}
 	log_info("signal %d: finishing the requests received, then exiting", sig);
 	fcgi_server_stop(server);
 	return 0;

@@ -26,6 +26,7 @@ struct app {
 	metrics *metrics;
 	limiter *batch_limiter; /* batch requests in flight per caller */
 	attempt_calls *calls;   /* saves, activity, submits, reads (maybe coalesced) */
+	auth_verifier *auth;    /* token keys, swapped by app_reload_keys */
 	handler_env env;        /* the parts above, as handlers see them */
 	pthread_t housekeeper;
 	int housekeeper_started;
@@ -165,8 +166,22 @@ static att_err create_parts(app *a, app_mode mode)
 		.setup = cfg->db_prepared_statements ? db_prepare_all : NULL,
 		.setup_arg = NULL,
 	};
+	auth_options ao = {
+		.secret = cfg->jwt_secret,
+		.secret_len = cfg->jwt_secret != NULL ? strlen(cfg->jwt_secret) : 0,
+		.jwks_file = cfg->jwt_jwks_file,
+		.audience = cfg->jwt_audience,
+		.issuer = cfg->jwt_issuer,
+	};
+	char *why = NULL;
 	att_err err;
 
+	err = auth_verifier_create(&ao, &a->auth, &why);
+	if (err != ATT_OK) {
+		log_error("jwt_jwks_file: %s", why != NULL ? why : att_strerror(err));
+		free(why);
+		return err;
+	}
 	a->db.retry.attempts = (int)cfg->retry_attempts;
 	a->db.retry.base_delay_ms = cfg->retry_base_delay_ms;
 	a->db.retry.max_delay_ms = cfg->retry_max_delay_ms;
@@ -206,6 +221,7 @@ static att_err create_parts(app *a, app_mode mode)
 		.calls = a->calls,
 		.batch_limiter = a->batch_limiter,
 		.metrics = a->metrics,
+		.auth = a->auth,
 	};
 	return err;
 }
@@ -262,6 +278,7 @@ void app_free(app *a)
 	attempt_cache_free(a->attempts);
 	limiter_free(a->batch_limiter);
 	attempt_calls_free(a->calls);
+	auth_verifier_free(a->auth);
 	metrics_free(a->metrics);
 	cache_free(a->cache);
 	breaker_free(a->db.breaker);
@@ -355,4 +372,24 @@ unsigned long app_housekeeping_rounds(app *a)
 const handler_env *app_env(const app *a)
 {
 	return &a->env;
+}
+
+att_err app_reload_keys(app *a)
+{
+	char *why = NULL;
+	att_err err;
+
+	if (a->cfg->jwt_jwks_file == NULL || *a->cfg->jwt_jwks_file == '\0') {
+		log_info("reload: no jwt_jwks_file, nothing to re-read");
+		return ATT_OK;
+	}
+	err = auth_verifier_reload(a->auth, &why);
+	if (err == ATT_OK)
+		log_info("reload: %zu keys from %s", auth_verifier_key_count(a->auth),
+			 a->cfg->jwt_jwks_file);
+	else
+		log_error("reload: %s: %s; the %zu keys loaded before stay", a->cfg->jwt_jwks_file,
+			  why != NULL ? why : att_strerror(err), auth_verifier_key_count(a->auth));
+	free(why);
+	return err;
 }

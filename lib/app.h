@@ -44,6 +44,11 @@ int app_shed(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
  * app_free(). */
 const handler_env *app_env(const app *a);
 
+/* Reads jwt_jwks_file again (SIGHUP): on success the new keys serve every
+ * request from now on and no token verified under the old ones is
+ * remembered; on failure the keys in use stay. Logs either way. Thread-safe. */
+att_err app_reload_keys(app *a) ATT_MUSTCHECK;
+
 /* Rounds the housekeeping thread has made (one per 100 ms when idle). */
 unsigned long app_housekeeping_rounds(app *a);
 

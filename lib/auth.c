@@ -1,4 +1,5 @@
-/* auth: HS256 JWT verification and signing with OpenSSL's HMAC. */
+/* auth: JWT verification (HS256 with the secret; RS256, ES256, HS256 with
+ * JWKS keys), the verifier's key set and its reload, the memo, signing. */
 #include "auth.h"
 
 #include <openssl/crypto.h>
@@ -14,80 +15,20 @@
 #include <string.h>
 #include <strings.h>
 
+#include "b64url.h"
 #include "buf.h"
 #include "json.h"
-
-static const char b64url_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static int b64url_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
+#include "jwks.h"
 
 long auth_b64url_decode(const char *in, size_t len, unsigned char *out,
 			size_t cap)
 {
-	unsigned long acc = 0;
-	size_t n = 0;
-	int bits = 0;
-
-	if (len % 4 == 1)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		int v = b64url_value((unsigned char)in[i]);
-		if (v < 0)
-			return -1;
-		acc = (acc << 6) | (unsigned long)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (n >= cap)
-				return -1;
-			out[n++] = (unsigned char)(acc >> bits);
-			acc &= (1UL << bits) - 1;
-		}
-	}
-	/* Leftover bits must be zero: one encoding per byte string. */
-	if (acc != 0)
-		return -1;
-	return (long)n;
+	return b64url_decode(in, len, out, cap);
 }
 
 void auth_b64url_encode(const unsigned char *in, size_t n, char *out)
 {
-	size_t i = 0, o = 0;
-
-	for (; i + 2 < n; i += 3) {
-		unsigned long v = ((unsigned long)in[i] << 16) |
-				  ((unsigned long)in[i + 1] << 8) | in[i + 2];
-		out[o++] = b64url_alphabet[(v >> 18) & 63];
-		out[o++] = b64url_alphabet[(v >> 12) & 63];
-		out[o++] = b64url_alphabet[(v >> 6) & 63];
-		out[o++] = b64url_alphabet[v & 63];
-	}
-	if (n - i == 1) {
-		unsigned long v = (unsigned long)in[i] << 16;
-		out[o++] = b64url_alphabet[(v >> 18) & 63];
-		out[o++] = b64url_alphabet[(v >> 12) & 63];
-	} else if (n - i == 2) {
-		unsigned long v = ((unsigned long)in[i] << 16) |
-				  ((unsigned long)in[i + 1] << 8);
-		out[o++] = b64url_alphabet[(v >> 18) & 63];
-		out[o++] = b64url_alphabet[(v >> 12) & 63];
-		out[o++] = b64url_alphabet[(v >> 6) & 63];
-	}
-	out[o] = '\0';
+	b64url_encode(in, n, out);
 }
 
 const char *auth_role_name(auth_role role)
@@ -118,11 +59,30 @@ auth_role auth_role_parse(const char *name)
 static cJSON *decode_json_segment(const char *seg, size_t len)
 {
 	char raw[AUTH_MAX_TOKEN_LEN];
-	long n = auth_b64url_decode(seg, len, (unsigned char *)raw, sizeof raw);
+	long n = b64url_decode(seg, len, (unsigned char *)raw, sizeof raw);
 
 	if (n <= 0)
 		return NULL;
 	return json_parse(raw, (size_t)n);
+}
+
+const char *auth_fail_message(auth_fail why)
+{
+	switch (why) {
+	case AUTH_FAIL_NONE: break;
+	case AUTH_FAIL_MISSING: return "a bearer token is required";
+	case AUTH_FAIL_MALFORMED: return "the token is malformed";
+	case AUTH_FAIL_ALG: return "the token's alg is not the algorithm of its key";
+	case AUTH_FAIL_UNKNOWN_KEY: return "the token's kid names no known key";
+	case AUTH_FAIL_SIGNATURE: return "the token's signature is invalid";
+	case AUTH_FAIL_CLAIMS: return "the token has no valid sub or role";
+	case AUTH_FAIL_EXPIRED: return "the token has expired";
+	case AUTH_FAIL_NOT_YET_VALID: return "the token is not valid yet (nbf)";
+	case AUTH_FAIL_ISSUED_FUTURE: return "the token is issued in the future (iat)";
+	case AUTH_FAIL_AUDIENCE: return "the token is not for this audience (aud)";
+	case AUTH_FAIL_ISSUER: return "the token's issuer is not accepted (iss)";
+	}
+	return "a valid bearer token is required";
 }
 
 /* Largest NumericDate taken (about the year 33658). */
@@ -148,17 +108,33 @@ static int numeric_claim(const cJSON *payload, const char *name, long long *v)
 	return 1;
 }
 
-static int check_header(const char *seg, size_t len)
+/* What the verification is made with: the secret, the key set (NULL:
+ * none), the claims required, and the memo tag that names all of them. */
+typedef struct verify_ctx {
+	const char *secret;
+	size_t secret_len;
+	const jwks_set *set;
+	const char *audience; /* NULL: not checked */
+	const char *issuer;   /* NULL: not checked */
+	const unsigned char *tag;
+} verify_ctx;
+
+/* The header's checks: strict JSON object, alg one of ours (*alg), typ
+ * JWT when present, no crit, kid a string when present (*kid, *kid_len;
+ * NULL if absent). Returns AUTH_FAIL_NONE or why not. */
+static auth_fail check_header(const char *seg, size_t len, jwks_alg *alg, char *kid,
+			      size_t *kid_len)
 {
 	cJSON *header = decode_json_segment(seg, len);
-	const cJSON *alg, *typ;
-	int ok = 0;
+	const cJSON *a, *typ, *k;
+	auth_fail why = AUTH_FAIL_MALFORMED;
 
 	if (!cJSON_IsObject(header))
 		goto out;
-	alg = cJSON_GetObjectItemCaseSensitive(header, "alg");
+	a = cJSON_GetObjectItemCaseSensitive(header, "alg");
 	typ = cJSON_GetObjectItemCaseSensitive(header, "typ");
-	if (!cJSON_IsString(alg) || strcmp(alg->valuestring, "HS256") != 0)
+	k = cJSON_GetObjectItemCaseSensitive(header, "kid");
+	if (!cJSON_IsString(a))
 		goto out;
 	if (typ != NULL && !(cJSON_IsString(typ) &&
 			     (strcmp(typ->valuestring, "JWT") == 0 ||
@@ -167,104 +143,162 @@ static int check_header(const char *seg, size_t len)
 	/* Critical extensions we do not understand must be refused. */
 	if (cJSON_GetObjectItemCaseSensitive(header, "crit") != NULL)
 		goto out;
-	ok = 1;
+	if (k != NULL && !cJSON_IsString(k))
+		goto out;
+	*kid_len = 0;
+	if (k != NULL) {
+		/* Longer than any kid of a set: it names no key (kid_len says so). */
+		size_t n = strlen(k->valuestring);
+		*kid_len = n <= JWKS_MAX_KID ? n : JWKS_MAX_KID + 1;
+		memcpy(kid, k->valuestring, n <= JWKS_MAX_KID ? n : 0);
+	}
+	/* "none", HS512 and the like are no key's algorithm. */
+	*alg = jwks_alg_parse(a->valuestring);
+	why = *alg == JWKS_ALG_NONE ? AUTH_FAIL_ALG : AUTH_FAIL_NONE;
+	if (k == NULL)
+		*kid_len = (size_t)-1;
 out:
 	cJSON_Delete(header);
-	return ok;
+	return why;
 }
 
-static int check_signature(const char *token, size_t signed_len,
-			   const char *sig, size_t sig_len, const char *secret,
-			   size_t secret_len)
+/* The signature's check, with the key the header chose. */
+static auth_fail check_signature(const verify_ctx *vc, jwks_alg alg, const char *kid,
+				 size_t kid_len, const char *token, size_t signed_len,
+				 const char *sig, size_t sig_len)
 {
+	unsigned char given[JWKS_MAX_SIG];
 	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned char given[64];
 	unsigned int mac_len = 0;
+	const jwks_key *key = NULL;
 	long n;
 
-	n = auth_b64url_decode(sig, sig_len, given, sizeof given);
-	if (n != 32)
-		return 0;
-	if (HMAC(EVP_sha256(), secret, (int)secret_len,
+	if (kid_len != (size_t)-1 && kid_len <= JWKS_MAX_KID)
+		key = jwks_find(vc->set, kid, kid_len);
+	if (key == NULL && alg != JWKS_ALG_HS256)
+		return AUTH_FAIL_UNKNOWN_KEY;
+	/* The key's algorithm, never the header's: an HS256 token naming an
+	 * RSA key is not checked as an HMAC keyed with the public key. */
+	if (key != NULL && jwks_key_alg(key) != alg)
+		return AUTH_FAIL_ALG;
+	n = b64url_decode(sig, sig_len, given, sizeof given);
+	if (n < 0)
+		return AUTH_FAIL_MALFORMED;
+	if (key != NULL)
+		return jwks_verify(key, (const unsigned char *)token, signed_len, given, (size_t)n)
+			       ? AUTH_FAIL_NONE
+			       : AUTH_FAIL_SIGNATURE;
+	if (vc->secret == NULL || n != 32 ||
+	    HMAC(EVP_sha256(), vc->secret, (int)vc->secret_len,
 		 (const unsigned char *)token, signed_len, mac, &mac_len) == NULL ||
-	    mac_len != 32)
-		return 0;
-	return CRYPTO_memcmp(mac, given, 32) == 0;
+	    mac_len != 32 || CRYPTO_memcmp(mac, given, 32) != 0)
+		return AUTH_FAIL_SIGNATURE;
+	return AUTH_FAIL_NONE;
 }
 
-static att_err check_payload(const char *seg, size_t len, time_t now,
-			     auth_claims *out, long long *nbf_out, long long *iat_out)
+/* The time rules: exp (required), nbf and iat (LLONG_MIN when absent). */
+static auth_fail check_times(long long exp, long long nbf, long long iat, time_t now)
+{
+	if ((long long)now > exp + AUTH_LEEWAY_S)
+		return AUTH_FAIL_EXPIRED;
+	if (nbf != LLONG_MIN && nbf > (long long)now + AUTH_LEEWAY_S)
+		return AUTH_FAIL_NOT_YET_VALID;
+	if (iat != LLONG_MIN && iat > (long long)now + AUTH_LEEWAY_S)
+		return AUTH_FAIL_ISSUED_FUTURE;
+	return AUTH_FAIL_NONE;
+}
+
+/* aud against the audience required: a string equal to it, or an array of
+ * strings holding it. */
+static auth_fail check_audience(const cJSON *payload, const char *audience)
+{
+	const cJSON *aud = cJSON_GetObjectItemCaseSensitive(payload, "aud"), *item;
+	int found = 0;
+
+	if (aud == NULL)
+		return AUTH_FAIL_AUDIENCE;
+	if (cJSON_IsString(aud))
+		return strcmp(aud->valuestring, audience) == 0 ? AUTH_FAIL_NONE
+							       : AUTH_FAIL_AUDIENCE;
+	if (!cJSON_IsArray(aud))
+		return AUTH_FAIL_MALFORMED;
+	cJSON_ArrayForEach(item, aud) {
+		if (!cJSON_IsString(item))
+			return AUTH_FAIL_MALFORMED;
+		if (strcmp(item->valuestring, audience) == 0)
+			found = 1;
+	}
+	return found ? AUTH_FAIL_NONE : AUTH_FAIL_AUDIENCE;
+}
+
+static auth_fail check_payload(const verify_ctx *vc, const char *seg, size_t len, time_t now,
+			       auth_claims *out, long long *nbf_out, long long *iat_out)
 {
 	cJSON *payload = decode_json_segment(seg, len);
-	const cJSON *sub, *role;
-	long long exp = 0, nbf = 0, iat = 0;
+	const cJSON *sub, *role, *iss;
+	long long exp = 0, nbf = LLONG_MIN, iat = LLONG_MIN;
 	auth_claims c;
-	att_err err = ATT_EAUTH;
+	auth_fail why = AUTH_FAIL_MALFORMED;
 
 	if (!cJSON_IsObject(payload))
 		goto out;
+	if (numeric_claim(payload, "exp", &exp) != 1 || numeric_claim(payload, "nbf", &nbf) < 0 ||
+	    numeric_claim(payload, "iat", &iat) < 0)
+		goto out;
+	why = AUTH_FAIL_CLAIMS;
 	sub = cJSON_GetObjectItemCaseSensitive(payload, "sub");
 	role = cJSON_GetObjectItemCaseSensitive(payload, "role");
-	if (!cJSON_IsString(sub) || !uuid_valid(sub->valuestring))
-		goto out;
-	if (!cJSON_IsString(role))
+	if (!cJSON_IsString(sub) || !uuid_valid(sub->valuestring) || !cJSON_IsString(role))
 		goto out;
 	memset(&c, 0, sizeof c);
 	c.role = auth_role_parse(role->valuestring);
 	if (c.role == AUTH_ROLE_NONE)
 		goto out;
-	if (numeric_claim(payload, "exp", &exp) != 1)
-		goto out;
-	if ((long long)now > exp + AUTH_LEEWAY_S)
-		goto out;
-	*nbf_out = *iat_out = LLONG_MIN;
-	switch (numeric_claim(payload, "nbf", &nbf)) {
-	case -1: goto out;
-	case 1:
-		if (nbf > (long long)now + AUTH_LEEWAY_S)
+	if (vc->issuer != NULL) {
+		iss = cJSON_GetObjectItemCaseSensitive(payload, "iss");
+		why = iss != NULL && !cJSON_IsString(iss) ? AUTH_FAIL_MALFORMED : AUTH_FAIL_ISSUER;
+		if (!cJSON_IsString(iss) || strcmp(iss->valuestring, vc->issuer) != 0)
 			goto out;
-		*nbf_out = nbf;
-		break;
-	default: break;
 	}
-	switch (numeric_claim(payload, "iat", &iat)) {
-	case -1: goto out;
-	case 1:
-		if (iat > (long long)now + AUTH_LEEWAY_S)
-			goto out;
-		*iat_out = iat;
-		break;
-	default: break;
-	}
+	if (vc->audience != NULL && (why = check_audience(payload, vc->audience)) != AUTH_FAIL_NONE)
+		goto out;
+	why = check_times(exp, nbf, iat, now);
+	if (why != AUTH_FAIL_NONE)
+		goto out;
 	memcpy(c.sub, sub->valuestring, UUID_STR_LEN + 1);
 	c.exp = exp;
 	snprintf(c.json, sizeof c.json, "{\"sub\":\"%s\",\"role\":\"%s\"}", c.sub,
 		 auth_role_name(c.role));
 	*out = c;
-	err = ATT_OK;
+	*nbf_out = nbf;
+	*iat_out = iat;
 out:
 	cJSON_Delete(payload);
-	return err;
+	return why;
 }
 
 /* The process's memo of tokens whose signature and claims were checked:
  * clients send the same token on every request, and verifying one (two
- * base64 decodes, two JSON parses, an HMAC) costs far more than comparing
- * it. Shared by every thread (a worker serves thousands of students, and
- * any thread may take any of their requests): AUTH_MEMO_SLOTS entries in
- * sets of two picked by a hash of the token (a token evicts the less
- * recently used of its set), each set behind one of AUTH_MEMO_LOCKS
- * mutexes. An entry holds the whole token and the SHA-256 of the secret
- * it was checked with, so only a byte-identical token under the same
- * secret hits (a 64-bit hash of the secret would let two secrets that
- * collide share entries); the time-dependent claims (exp, nbf, iat) are
- * checked again on every hit. Only tokens that passed every check are
- * stored, so a hit never answers for a token verification would refuse. */
+ * base64 decodes, two JSON parses, an HMAC or an RSA/ECDSA check) costs
+ * far more than comparing it. Shared by every thread (a worker serves
+ * thousands of students, and any thread may take any of their requests):
+ * AUTH_MEMO_SLOTS entries in sets of two picked by a hash of the token (a
+ * token evicts the less recently used of its set), each set behind one of
+ * AUTH_MEMO_LOCKS mutexes. An entry holds the whole token and a 32-byte
+ * tag of what it was checked with - the SHA-256 of the secret for
+ * auth_verify; for a verifier, of its secret, audience, issuer and the
+ * key set's generation - so only a byte-identical token under the same
+ * keys and rules hits (a 64-bit hash would let two that collide share
+ * entries); the time-dependent claims (exp, nbf, iat) are checked again on
+ * every hit. Only tokens that passed every check are stored, so a hit
+ * never answers for a token verification would refuse. A reload clears it
+ * (and changes the tag, so a verification still running under the old set
+ * stores an entry nobody looks up). */
 #define AUTH_MEMO_SLOTS 2048
 #define AUTH_MEMO_WAYS 2
 #define AUTH_MEMO_SETS (AUTH_MEMO_SLOTS / AUTH_MEMO_WAYS)
 #define AUTH_MEMO_LOCKS 64
-#define AUTH_MEMO_MAX_TOKEN 480
+#define AUTH_MEMO_MAX_TOKEN 1024 /* an RS256 token of a 2048-bit key is ~600 */
 #define AUTH_MEMO_TAG_LEN 32 /* SHA-256 */
 
 typedef struct auth_memo {
@@ -292,22 +326,11 @@ static unsigned long long fnv1a(const char *p, size_t n)
 	return h;
 }
 
-/* The time rules of check_payload for remembered claims. */
-static int memo_still_valid(const auth_memo *m, time_t now)
-{
-	if ((long long)now > m->claims.exp + AUTH_LEEWAY_S)
-		return 0;
-	if (m->nbf != LLONG_MIN && m->nbf > (long long)now + AUTH_LEEWAY_S)
-		return 0;
-	if (m->iat != LLONG_MIN && m->iat > (long long)now + AUTH_LEEWAY_S)
-		return 0;
-	return 1;
-}
-
 /* Looks token up in its set: 1 and *out set if remembered and still
- * valid at now, 0 if remembered but no longer valid, -1 if not there. */
+ * valid at now, 0 and *why if remembered but no longer valid, -1 if not
+ * there. */
 static int memo_lookup(const char *token, size_t len, const unsigned char *tag,
-		       unsigned long long hash, time_t now, auth_claims *out)
+		       unsigned long long hash, time_t now, auth_claims *out, auth_fail *why)
 {
 	size_t set = hash % AUTH_MEMO_SETS;
 	pthread_mutex_t *lock = &auth_memo_locks[set % AUTH_MEMO_LOCKS];
@@ -319,7 +342,8 @@ static int memo_lookup(const char *token, size_t len, const unsigned char *tag,
 
 		if (m->len == len && memcmp(m->secret_tag, tag, AUTH_MEMO_TAG_LEN) == 0 &&
 		    memcmp(m->token, token, len) == 0) {
-			found = memo_still_valid(m, now);
+			*why = check_times(m->claims.exp, m->nbf, m->iat, now);
+			found = *why == AUTH_FAIL_NONE;
 			if (found)
 				*out = m->claims;
 			auth_memo_mru[set] = (unsigned char)way;
@@ -354,63 +378,314 @@ static void memo_store(const char *token, size_t len, const unsigned char *tag,
 	pthread_mutex_unlock(lock);
 }
 
+void auth_memo_clear(void)
+{
+	for (size_t set = 0; set < AUTH_MEMO_SETS; set++) {
+		pthread_mutex_t *lock = &auth_memo_locks[set % AUTH_MEMO_LOCKS];
+
+		pthread_mutex_lock(lock);
+		for (int way = 0; way < AUTH_MEMO_WAYS; way++)
+			auth_memos[set][way].len = 0;
+		pthread_mutex_unlock(lock);
+	}
+}
+
 void auth_memo_stats(unsigned long long *hits, unsigned long long *misses)
 {
 	*hits = atomic_load(&auth_memo_hit_count);
 	*misses = atomic_load(&auth_memo_miss_count);
 }
 
-att_err auth_verify(const char *token, const char *secret, size_t secret_len,
-		    time_t now, auth_claims *out)
+/* Verifies token under vc at now: AUTH_FAIL_NONE and *out, or why not. */
+static auth_fail verify_token(const verify_ctx *vc, const char *token, time_t now,
+			      auth_claims *out)
 {
 	const char *dot1, *dot2;
-	unsigned char tag[AUTH_MEMO_TAG_LEN];
+	char kid[JWKS_MAX_KID];
+	size_t kid_len = 0;
+	jwks_alg alg = JWKS_ALG_NONE;
 	unsigned long long hash;
 	long long nbf, iat;
 	size_t len;
-	att_err err;
+	auth_fail why = AUTH_FAIL_MALFORMED;
+
+	if (token == NULL)
+		return AUTH_FAIL_MISSING;
+	len = strlen(token);
+	if (len == 0)
+		return AUTH_FAIL_MISSING;
+	if (len > AUTH_MAX_TOKEN_LEN)
+		return AUTH_FAIL_MALFORMED;
+	dot1 = strchr(token, '.');
+	if (dot1 == NULL)
+		return AUTH_FAIL_MALFORMED;
+	dot2 = strchr(dot1 + 1, '.');
+	if (dot2 == NULL || strchr(dot2 + 1, '.') != NULL)
+		return AUTH_FAIL_MALFORMED;
+	hash = fnv1a(token, len);
+	switch (memo_lookup(token, len, vc->tag, hash, now, out, &why)) {
+	case 1: return AUTH_FAIL_NONE; /* its header, signature and payload passed */
+	case 0: return why;
+	default: break;
+	}
+	why = check_header(token, (size_t)(dot1 - token), &alg, kid, &kid_len);
+	if (why == AUTH_FAIL_NONE)
+		why = check_signature(vc, alg, kid, kid_len, token, (size_t)(dot2 - token),
+				      dot2 + 1, strlen(dot2 + 1));
+	if (why == AUTH_FAIL_NONE)
+		why = check_payload(vc, dot1 + 1, (size_t)(dot2 - dot1 - 1), now, out, &nbf, &iat);
+	if (why == AUTH_FAIL_NONE)
+		memo_store(token, len, vc->tag, hash, out, nbf, iat);
+	return why;
+}
+
+/* The token of an Authorization header value, or NULL if there is none. */
+static const char *bearer_token(const char *authorization)
+{
+	const char *p = authorization;
+
+	if (p == NULL || strncasecmp(p, "Bearer ", 7) != 0)
+		return NULL;
+	p += 7;
+	while (*p == ' ')
+		p++;
+	return *p != '\0' ? p : NULL;
+}
+
+att_err auth_verify(const char *token, const char *secret, size_t secret_len,
+		    time_t now, auth_claims *out)
+{
+	unsigned char tag[AUTH_MEMO_TAG_LEN];
+	verify_ctx vc = {.secret = secret, .secret_len = secret_len, .tag = tag};
 
 	if (token == NULL || secret == NULL)
 		return ATT_EAUTH;
-	len = strlen(token);
-	if (len == 0 || len > AUTH_MAX_TOKEN_LEN)
-		return ATT_EAUTH;
-	dot1 = strchr(token, '.');
-	if (dot1 == NULL)
-		return ATT_EAUTH;
-	dot2 = strchr(dot1 + 1, '.');
-	if (dot2 == NULL || strchr(dot2 + 1, '.') != NULL)
-		return ATT_EAUTH;
 	if (EVP_Digest(secret, secret_len, tag, NULL, EVP_sha256(), NULL) != 1)
 		return ATT_EAUTH;
-	hash = fnv1a(token, len);
-	switch (memo_lookup(token, len, tag, hash, now, out)) {
-	case 1: return ATT_OK; /* its header, signature and payload passed */
-	case 0: return ATT_EAUTH;
-	default: break;
-	}
-	if (!check_header(token, (size_t)(dot1 - token)))
-		return ATT_EAUTH;
-	if (!check_signature(token, (size_t)(dot2 - token), dot2 + 1,
-			     strlen(dot2 + 1), secret, secret_len))
-		return ATT_EAUTH;
-	err = check_payload(dot1 + 1, (size_t)(dot2 - dot1 - 1), now, out, &nbf, &iat);
-	if (err == ATT_OK)
-		memo_store(token, len, tag, hash, out, nbf, iat);
-	return err;
+	return verify_token(&vc, token, now, out) == AUTH_FAIL_NONE ? ATT_OK : ATT_EAUTH;
 }
 
 att_err auth_verify_header(const char *authorization, const char *secret,
 			   size_t secret_len, time_t now, auth_claims *out)
 {
-	const char *p = authorization;
+	const char *token = bearer_token(authorization);
 
-	if (p == NULL || strncasecmp(p, "Bearer ", 7) != 0)
+	if (token == NULL)
 		return ATT_EAUTH;
-	p += 7;
-	while (*p == ' ')
-		p++;
-	return auth_verify(p, secret, secret_len, now, out);
+	return auth_verify(token, secret, secret_len, now, out);
+}
+
+/* ------------------------------------------------------------ verifier */
+
+/* One key set as verifications see it: immutable once published, freed
+ * by whoever drops the last reference (the verifier holds one while the
+ * set is current, each running verification one). */
+typedef struct auth_keys {
+	atomic_int refs;
+	jwks_set *set; /* NULL without a JWKS file */
+	unsigned char tag[AUTH_MEMO_TAG_LEN];
+} auth_keys;
+
+struct auth_verifier {
+	char *secret;
+	size_t secret_len;
+	char *jwks_file; /* NULL: none */
+	char *audience;  /* NULL: not checked */
+	char *issuer;    /* NULL: not checked */
+	pthread_mutex_t lock; /* guards current (the pointer, not the set) */
+	auth_keys *current;
+};
+
+/* Sets number one another; never reused in a process, so a memo entry
+ * stored under an old set's tag is never found again. */
+static atomic_ullong auth_keys_generation;
+
+static void keys_release(auth_keys *k)
+{
+	if (k != NULL && atomic_fetch_sub(&k->refs, 1) == 1) {
+		jwks_free(k->set);
+		free(k);
+	}
+}
+
+/* Wraps set (taken over, even on failure) for v, with its memo tag. */
+static auth_keys *keys_new(const auth_verifier *v, jwks_set *set)
+{
+	auth_keys *k = calloc(1, sizeof *k);
+	unsigned long long gen = atomic_fetch_add(&auth_keys_generation, 1) + 1;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	const char *parts[3] = {v->secret, v->audience, v->issuer};
+	int ok = k != NULL && md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+		 EVP_DigestUpdate(md, "attempts-verifier", 18) == 1 &&
+		 EVP_DigestUpdate(md, &gen, sizeof gen) == 1;
+
+	/* Each part with its presence and length, so that no two option sets
+	 * share a tag. */
+	for (int i = 0; ok && i < 3; i++) {
+		const char *p = parts[i];
+		unsigned char present = p != NULL;
+		size_t n = p == NULL ? 0 : i == 0 ? v->secret_len : strlen(p);
+
+		ok = EVP_DigestUpdate(md, &present, 1) == 1 && EVP_DigestUpdate(md, &n, sizeof n) == 1 &&
+		     (n == 0 || EVP_DigestUpdate(md, p, n) == 1);
+	}
+	ok = ok && EVP_DigestFinal_ex(md, k->tag, NULL) == 1;
+	EVP_MD_CTX_free(md);
+	if (!ok) {
+		jwks_free(set);
+		free(k);
+		return NULL;
+	}
+	atomic_init(&k->refs, 1);
+	k->set = set;
+	return k;
+}
+
+/* The current key set, with a reference the caller drops with keys_release. */
+static auth_keys *keys_acquire(auth_verifier *v)
+{
+	auth_keys *k;
+
+	pthread_mutex_lock(&v->lock);
+	k = v->current;
+	atomic_fetch_add(&k->refs, 1);
+	pthread_mutex_unlock(&v->lock);
+	return k;
+}
+
+/* A copy of s, or NULL for NULL or "" (*failed set if the copy failed). */
+static char *opt_dup(const char *s, int *failed)
+{
+	char *copy;
+
+	if (s == NULL || *s == '\0')
+		return NULL;
+	copy = strdup(s);
+	if (copy == NULL)
+		*failed = 1;
+	return copy;
+}
+
+att_err auth_verifier_create(const auth_options *opt, auth_verifier **out, char **errmsg)
+{
+	auth_verifier *v = calloc(1, sizeof *v);
+	jwks_set *set = NULL;
+	int failed = 0;
+	att_err err = ATT_ENOMEM;
+
+	if (v == NULL)
+		return ATT_ENOMEM;
+	pthread_mutex_init(&v->lock, NULL);
+	if (opt->secret != NULL) {
+		v->secret = malloc(opt->secret_len + 1);
+		if (v->secret == NULL)
+			goto out;
+		memcpy(v->secret, opt->secret, opt->secret_len);
+		v->secret[opt->secret_len] = '\0';
+		v->secret_len = opt->secret_len;
+	}
+	v->jwks_file = opt_dup(opt->jwks_file, &failed);
+	v->audience = opt_dup(opt->audience, &failed);
+	v->issuer = opt_dup(opt->issuer, &failed);
+	if (failed)
+		goto out;
+	if (v->jwks_file != NULL) {
+		err = jwks_load_file(v->jwks_file, &set, errmsg);
+		if (err != ATT_OK)
+			goto out;
+	}
+	err = ATT_ENOMEM;
+	v->current = keys_new(v, set);
+	if (v->current == NULL)
+		goto out;
+	*out = v;
+	v = NULL;
+	err = ATT_OK;
+out:
+	auth_verifier_free(v);
+	return err;
+}
+
+att_err auth_verifier_reload(auth_verifier *v, char **errmsg)
+{
+	jwks_set *set = NULL;
+	auth_keys *fresh, *old;
+	att_err err;
+
+	if (v->jwks_file == NULL)
+		return ATT_OK;
+	err = jwks_load_file(v->jwks_file, &set, errmsg);
+	if (err != ATT_OK)
+		return err;
+	fresh = keys_new(v, set);
+	if (fresh == NULL)
+		return ATT_ENOMEM;
+	pthread_mutex_lock(&v->lock);
+	old = v->current;
+	v->current = fresh;
+	pthread_mutex_unlock(&v->lock);
+	/* Verifications that took the old set finish with it; their tokens are
+	 * remembered under its tag, which no lookup uses any more. */
+	keys_release(old);
+	auth_memo_clear();
+	return ATT_OK;
+}
+
+size_t auth_verifier_key_count(auth_verifier *v)
+{
+	auth_keys *k = keys_acquire(v);
+	size_t n = jwks_count(k->set);
+
+	keys_release(k);
+	return n;
+}
+
+void auth_verifier_free(auth_verifier *v)
+{
+	if (v == NULL)
+		return;
+	keys_release(v->current);
+	pthread_mutex_destroy(&v->lock);
+	if (v->secret != NULL)
+		OPENSSL_cleanse(v->secret, v->secret_len);
+	free(v->secret);
+	free(v->jwks_file);
+	free(v->audience);
+	free(v->issuer);
+	free(v);
+}
+
+att_err auth_check(auth_verifier *v, const char *token, time_t now, auth_claims *out,
+		   auth_fail *why)
+{
+	auth_keys *k = keys_acquire(v);
+	verify_ctx vc = {
+		.secret = v->secret,
+		.secret_len = v->secret_len,
+		.set = k->set,
+		.audience = v->audience,
+		.issuer = v->issuer,
+		.tag = k->tag,
+	};
+	auth_fail f = verify_token(&vc, token, now, out);
+
+	keys_release(k);
+	if (why != NULL)
+		*why = f;
+	return f == AUTH_FAIL_NONE ? ATT_OK : ATT_EAUTH;
+}
+
+att_err auth_check_header(auth_verifier *v, const char *authorization, time_t now,
+			  auth_claims *out, auth_fail *why)
+{
+	const char *token = bearer_token(authorization);
+
+	if (token == NULL) {
+		if (why != NULL)
+			*why = AUTH_FAIL_MISSING;
+		return ATT_EAUTH;
+	}
+	return auth_check(v, token, now, out, why);
 }
 
 /* Appends the base64url form of s to b. */

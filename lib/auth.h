@@ -1,6 +1,9 @@
-/* auth: HS256 JSON Web Tokens - verification of bearer tokens and signing
- * (for the token command and tests). Owns claims checking (alg, exp, nbf,
- * iat, sub, role); who may do what is decided by the router and the SQL. */
+/* auth: JSON Web Tokens - verification of bearer tokens (HS256 with the
+ * configured secret; RS256, ES256 and HS256 with the keys of a JWKS file,
+ * chosen by kid) and HS256 signing (for the token command and tests). Owns
+ * claims checking (alg, exp, nbf, iat, sub, role, aud, iss), the current
+ * key set and its reload, and the memo of verified tokens; parsing key
+ * sets is jwks's; who may do what is decided by the router and the SQL. */
 #ifndef ATT_AUTH_H
 #define ATT_AUTH_H
 
@@ -20,6 +23,22 @@ typedef enum auth_role {
 #define AUTH_LEEWAY_S 60
 #define AUTH_MAX_TOKEN_LEN 4096
 
+/* Why a token was refused; the router says it in the 401 (auth_fail_message). */
+typedef enum auth_fail {
+	AUTH_FAIL_NONE = 0,
+	AUTH_FAIL_MISSING,        /* no Authorization: Bearer <token> at all */
+	AUTH_FAIL_MALFORMED,      /* not a compact JWS of strict JSON objects */
+	AUTH_FAIL_ALG,            /* alg not the key's (none, HS512, HS256 on an RSA key) */
+	AUTH_FAIL_UNKNOWN_KEY,    /* RS256/ES256 without a kid, or a kid naming no key */
+	AUTH_FAIL_SIGNATURE,      /* the signature does not verify */
+	AUTH_FAIL_CLAIMS,         /* sub or role missing or invalid */
+	AUTH_FAIL_EXPIRED,        /* exp + leeway passed */
+	AUTH_FAIL_NOT_YET_VALID,  /* nbf - leeway not reached */
+	AUTH_FAIL_ISSUED_FUTURE,  /* iat - leeway not reached */
+	AUTH_FAIL_AUDIENCE,       /* jwt_audience set, aud does not hold it */
+	AUTH_FAIL_ISSUER          /* jwt_issuer set, iss is not it */
+} auth_fail;
+
 typedef struct auth_claims {
 	char sub[UUID_STR_LEN + 1];
 	auth_role role;
@@ -29,7 +48,7 @@ typedef struct auth_claims {
 } auth_claims;
 
 /* Verifies an "Authorization" header value ("Bearer <jwt>") against the
- * secret at time now. On success fills *out and returns ATT_OK; otherwise
+ * secret alone (HS256, no key set, no aud or iss) at time now. On success fills *out and returns ATT_OK; otherwise
  * returns ATT_EAUTH and leaves *out untouched. */
 att_err auth_verify_header(const char *authorization, const char *secret,
 			   size_t secret_len, time_t now,
@@ -42,6 +61,59 @@ att_err auth_verify_header(const char *authorization, const char *secret,
  * checked again at every use); refused ones never are. Thread-safe. */
 att_err auth_verify(const char *token, const char *secret, size_t secret_len,
 		    time_t now, auth_claims *out) ATT_MUSTCHECK;
+
+/* The 401 message for why: static text of printable ASCII without '"' or
+ * '\\', so that it may stand in a quoted-string (error_description). */
+const char *auth_fail_message(auth_fail why);
+
+/* What a verifier accepts. Strings are copied. */
+typedef struct auth_options {
+	const char *secret;     /* HS256 secret for tokens whose kid names no key */
+	size_t secret_len;
+	const char *jwks_file;  /* NULL or "": no key set (HS256 with the secret only) */
+	const char *audience;   /* NULL or "": aud not checked */
+	const char *issuer;     /* NULL or "": iss not checked */
+} auth_options;
+
+/* A token verifier: the options and the current key set, which
+ * auth_verifier_reload replaces while other threads verify (each
+ * verification holds a reference to the set it started with, so no set is
+ * freed under it). Thread-safe. */
+typedef struct auth_verifier auth_verifier;
+
+/* Creates a verifier; reads opt->jwks_file if set. On failure returns the
+ * error of jwks_load_file (or ATT_ENOMEM) and, if errmsg is not NULL, a
+ * message the caller frees with free(). The caller frees *out with
+ * auth_verifier_free(). */
+att_err auth_verifier_create(const auth_options *opt, auth_verifier **out,
+			     char **errmsg) ATT_MUSTCHECK;
+
+/* Reads the JWKS file again and, if it parses, makes it the current set
+ * and forgets every remembered token (auth_memo_clear); otherwise keeps the
+ * set it had and returns the error (with a message, as above). Without a
+ * JWKS file it does nothing and returns ATT_OK. */
+att_err auth_verifier_reload(auth_verifier *v, char **errmsg) ATT_MUSTCHECK;
+
+/* Keys in the current set (0 without a JWKS file). */
+size_t auth_verifier_key_count(auth_verifier *v);
+
+/* Frees the verifier. Accepts NULL. No verification may be running. */
+void auth_verifier_free(auth_verifier *v);
+
+/* Verifies a bare compact JWT with v at time now: the rules of auth_verify
+ * below, and the key chosen by the header's kid: a kid naming a key of the
+ * set means that key, whose algorithm alg must be; otherwise HS256 means
+ * the secret, and RS256/ES256 an unknown key. aud and iss are checked when
+ * the options name them. On success fills *out and returns ATT_OK;
+ * otherwise returns ATT_EAUTH, sets *why (if not NULL) and leaves *out
+ * untouched. */
+att_err auth_check(auth_verifier *v, const char *token, time_t now, auth_claims *out,
+		   auth_fail *why) ATT_MUSTCHECK;
+
+/* auth_check on an Authorization header value ("Bearer <jwt>"); *why is
+ * AUTH_FAIL_MISSING when it is NULL, another scheme, or holds no token. */
+att_err auth_check_header(auth_verifier *v, const char *authorization, time_t now,
+			  auth_claims *out, auth_fail *why) ATT_MUSTCHECK;
 
 /* Signs {"sub","role","iat","exp"} with HS256. Returns the token, which the
  * caller frees with free(), or NULL on failure. */
@@ -60,6 +132,9 @@ long auth_b64url_decode(const char *in, size_t len, unsigned char *out,
 			size_t cap);
 /* Encodes n bytes; out needs 4 * ((n + 2) / 3) + 1 bytes. */
 void auth_b64url_encode(const unsigned char *in, size_t n, char *out);
+
+/* Forgets every remembered token. Thread-safe. */
+void auth_memo_clear(void);
 
 /* How many auth_verify calls found their token remembered, and how many
  * did not (since the process started). */

@@ -12,6 +12,9 @@ typedef struct config {
 	char *db;                  /* libpq connection string */
 	char *db_listen;           /* the LISTEN connection's; NULL: db */
 	char *jwt_secret;          /* HS256 key, >= 32 bytes */
+	char *jwt_jwks_file;       /* JWKS of RS256/ES256/HS256 keys by kid; NULL = none */
+	char *jwt_audience;        /* required aud; NULL = not checked */
+	char *jwt_issuer;          /* required iss; NULL = not checked */
 	char *upload_dir;          /* where uploads are stored */
 	char *log_level;           /* debug, info, warn, error */
 	long threads;              /* accepting threads per process */

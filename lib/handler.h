@@ -27,6 +27,7 @@ typedef struct handler_env {
 	attempt_calls *calls;     /* saves, activity, submits, reads (maybe coalesced) */
 	limiter *batch_limiter;   /* batch requests in flight per caller */
 	metrics *metrics;
+	auth_verifier *auth;      /* bearer tokens: secret, JWKS keys, aud, iss */
 } handler_env;
 
 /* Everything a handler sees of its request. */

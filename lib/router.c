@@ -149,11 +149,21 @@ const route *router_find(route_path path, const char *action,
 	return NULL;
 }
 
-static void reply_unauthorized(http_response *resp)
+/* 401 with the RFC 6750 challenge: Bearer alone when no token was sent,
+ * else error="invalid_token" and the reason, which is also the message
+ * (auth_fail_message: no quote or backslash to escape). */
+static void reply_unauthorized(http_response *resp, auth_fail why)
 {
-	http_header(resp, "WWW-Authenticate", "Bearer");
-	http_error(resp, 401, "unauthorized",
-		   "a valid bearer token is required", NULL);
+	const char *message = auth_fail_message(why);
+	char challenge[256];
+
+	if (why == AUTH_FAIL_MISSING)
+		snprintf(challenge, sizeof challenge, "Bearer");
+	else
+		snprintf(challenge, sizeof challenge,
+			 "Bearer error=\"invalid_token\", error_description=\"%s\"", message);
+	http_header(resp, "WWW-Authenticate", challenge);
+	http_error(resp, 401, "unauthorized", message, NULL);
 }
 
 /* Reads and parses the body per the route's flags; 0 if the handler may
@@ -248,11 +258,10 @@ void router_dispatch(const handler_env *env, http_request *req, http_response *r
 		return;
 	out->op = req->precheck ? OP_PRECHECK : (int)(r - routes);
 	if (r->flags & ROUTE_AUTH) {
-		const config *cfg = env->cfg;
-		if (auth_verify_header(req->authorization, cfg->jwt_secret,
-				       strlen(cfg->jwt_secret), time(NULL),
-				       &rc.claims) != ATT_OK) {
-			reply_unauthorized(resp);
+		auth_fail why = AUTH_FAIL_NONE;
+		if (auth_check_header(env->auth, req->authorization, time(NULL), &rc.claims,
+				      &why) != ATT_OK) {
+			reply_unauthorized(resp, why);
 			return;
 		}
 	}

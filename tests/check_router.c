@@ -685,6 +685,29 @@ START_TEST(test_app_no_token)
 }
 END_TEST
 
+/* Asserts the 401 for why: the message says it, and the challenge is
+ * Bearer alone when no token was sent, else invalid_token with the reason. */
+static void expect_refused(const char *authorization, auth_fail why)
+{
+	char challenge[256];
+	const cJSON *m;
+	result r;
+
+	serve(&r, "GET", ATTEMPT, "action=state", authorization, NULL, NULL);
+	expect_error(&r, 401, "unauthorized", NULL);
+	m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r.json, "error"),
+					     "message");
+	ck_assert_str_eq(m->valuestring, auth_fail_message(why));
+	if (why == AUTH_FAIL_MISSING)
+		snprintf(challenge, sizeof challenge, "Bearer");
+	else
+		snprintf(challenge, sizeof challenge,
+			 "Bearer error=\"invalid_token\", error_description=\"%s\"",
+			 auth_fail_message(why));
+	expect_header(&r, "WWW-Authenticate", challenge);
+	result_free(&r);
+}
+
 START_TEST(test_app_bad_token)
 {
 	time_t now = time(NULL);
@@ -693,23 +716,21 @@ START_TEST(test_app_bad_token)
 	char *other = auth_sign(SUB, AUTH_ROLE_ADMIN, now, now + 3600,
 				"another-secret-another-secret-xx", 32);
 	char h1[1024], h2[1024], h3[1024];
-	result r;
 
 	ck_assert_ptr_nonnull(expired);
 	ck_assert_ptr_nonnull(other);
 	snprintf(h1, sizeof h1, "Bearer %s", expired);
 	snprintf(h2, sizeof h2, "Bearer %s", other);
 	snprintf(h3, sizeof h3, "%s", student_token + strlen("Bearer "));
-	serve(&r, "GET", ATTEMPT, "action=state", "Bearer junk", NULL, NULL);
-	expect_error(&r, 401, "unauthorized", NULL);
-	expect_header(&r, "WWW-Authenticate", "Bearer");
-	result_free(&r);
-	expect("GET", ATTEMPT, "action=state", h1, NULL, 401, "unauthorized", NULL);
-	expect("GET", ATTEMPT, "action=state", h2, NULL, 401, "unauthorized", NULL);
-	expect("GET", ATTEMPT, "action=state", h3, NULL, 401, "unauthorized", NULL);
-	expect("GET", ATTEMPT, "action=state", "Basic dXNlcjpwYXNz", NULL, 401,
-	       "unauthorized", NULL);
-	expect("GET", ATTEMPT, "action=state", "", NULL, 401, "unauthorized", NULL);
+	expect_refused("Bearer junk", AUTH_FAIL_MALFORMED);
+	expect_refused(h1, AUTH_FAIL_EXPIRED);
+	expect_refused(h2, AUTH_FAIL_SIGNATURE);
+	/* No token sent: no scheme, another scheme, nothing after Bearer. */
+	expect_refused(h3, AUTH_FAIL_MISSING);
+	expect_refused("Basic dXNlcjpwYXNz", AUTH_FAIL_MISSING);
+	expect_refused("", AUTH_FAIL_MISSING);
+	expect_refused("Bearer ", AUTH_FAIL_MISSING);
+	expect_refused(NULL, AUTH_FAIL_MISSING);
 	free(expired);
 	free(other);
 }

@@ -10,6 +10,7 @@ Suite *config_suite(void);
 Suite *json_suite(void);
 Suite *http_suite(void);
 Suite *auth_suite(void);
+Suite *jwks_suite(void);
 Suite *router_suite(void);
 Suite *cache_suite(void);
 Suite *write_stamps_suite(void);

@@ -9,7 +9,7 @@
 #   FUZZ_BIN_DIR       where the fuzz_* binaries are
 #                      (default: $abs_top_builddir/tests/fuzz, else ./tests/fuzz)
 #   FUZZ_SECONDS       seconds per harness (default 20)
-#   FUZZ_HARNESSES     which harnesses (default: all seven)
+#   FUZZ_HARNESSES     which harnesses (default: all eight)
 #   FUZZ_ARTIFACT_DIR  where crashing inputs are kept
 #                      (default: $FUZZ_BIN_DIR/artifacts)
 #   FUZZ_KEEP_CORPUS   a directory: the grown corpora are copied there
@@ -23,7 +23,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 corpus_root=$here/corpus
 bin_dir=${FUZZ_BIN_DIR:-${abs_top_builddir:-.}/tests/fuzz}
 seconds=${FUZZ_SECONDS:-20}
-harnesses=${FUZZ_HARNESSES:-fuzz_query fuzz_jwt fuzz_json fuzz_bodies fuzz_filename fuzz_config fuzz_fcgi}
+harnesses=${FUZZ_HARNESSES:-fuzz_query fuzz_jwt fuzz_json fuzz_bodies fuzz_filename fuzz_config fuzz_fcgi fuzz_jwks}
 artifact_dir=${FUZZ_ARTIFACT_DIR:-$bin_dir/artifacts}
 
 missing=
