@@ -3,7 +3,8 @@
  * `threads` serving threads over one shared app (pool, cache, breaker);
  * started as plain CGI (libfcgi tells which) it answers the one request it
  * was started for.
- * Also: `token` (sign a JWT), `check-config`, `config-table`. */
+ * Also: `token` (sign a JWT), `check-config`, `config-table`, `--help`,
+ * `--version`. */
 #include <errno.h>
 #include <fcgiapp.h>
 #include <pthread.h>
@@ -166,6 +167,23 @@ static int cmd_token(const config *cfg, int argc, char **argv)
 	return 0;
 }
 
+static void usage(FILE *out)
+{
+	fputs("usage: attempts.fcgi                  serve (FastCGI on fd 0, or one CGI request)\n"
+	      "       attempts.fcgi token --role student|proctor|admin [--sub UUID] [--ttl SECONDS]\n"
+	      "                                      print a signed JWT (HS256, jwt_secret)\n"
+	      "       attempts.fcgi check-config     load the configuration; exit 0 if it is valid\n"
+	      "       attempts.fcgi config-table     the keys as a Markdown table\n"
+	      "       attempts.fcgi --help | --version\n"
+	      "\n"
+	      "Signals (FastCGI): TERM, INT, QUIT, USR1 stop; HUP, USR2 reload jwt_jwks_file.\n"
+	      "Configuration: defaults, then the key = value file named by ATTEMPTS_CONFIG,\n"
+	      "then ATTEMPTS_<KEY> variables. Keys (default, variable):\n",
+	      out);
+	config_write_keys(out);
+	fputs("See attempts.fcgi(8), README.md and docs/DEPLOYING.md.\n", out);
+}
+
 int main(int argc, char **argv)
 {
 	config cfg;
@@ -176,6 +194,14 @@ int main(int argc, char **argv)
 
 	if (cmd != NULL && strcmp(cmd, "config-table") == 0) {
 		config_write_table(stdout);
+		return 0;
+	}
+	if (cmd != NULL && (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)) {
+		usage(stdout);
+		return 0;
+	}
+	if (cmd != NULL && strcmp(cmd, "--version") == 0) {
+		printf("attempts.fcgi %s\n", PACKAGE_VERSION);
 		return 0;
 	}
 	if (config_load(&cfg, &errmsg) != ATT_OK) {
@@ -191,7 +217,7 @@ int main(int argc, char **argv)
 		else if (strcmp(cmd, "token") == 0)
 			rc = cmd_token(&cfg, argc - 2, argv + 2);
 		else {
-			fprintf(stderr, "usage: attempts.fcgi [token ...|check-config|config-table]\n");
+			usage(stderr);
 			rc = 2;
 		}
 		goto out;

@@ -320,6 +320,14 @@ void config_free(config *cfg)
 	}
 }
 
+/* The environment variable of key k: ATTEMPTS_ and the name in capitals. */
+static void write_env_name(FILE *out, const cfg_key *k)
+{
+	fputs("ATTEMPTS_", out);
+	for (const char *p = k->name; *p; p++)
+		fputc(toupper((unsigned char)*p), out);
+}
+
 void config_write_table(FILE *out)
 {
 	fputs("| key | environment | default | meaning |\n|---|---|---|---|\n", out);
@@ -327,10 +335,19 @@ void config_write_table(FILE *out)
 		const cfg_key *k = &cfg_keys[i];
 		fputs("| `", out);
 		fputs(k->name, out);
-		fputs("` | `ATTEMPTS_", out);
-		for (const char *p = k->name; *p; p++)
-			fputc(toupper((unsigned char)*p), out);
+		fputs("` | `", out);
+		write_env_name(out, k);
 		fprintf(out, "` | %s | %s |\n", k->def ? k->def : "(none)", k->help);
+	}
+}
+
+void config_write_keys(FILE *out)
+{
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		const cfg_key *k = &cfg_keys[i];
+		fprintf(out, "  %s = %s  (", k->name, k->def ? k->def : "(none)");
+		write_env_name(out, k);
+		fprintf(out, ")\n      %s\n", k->help);
 	}
 }
 

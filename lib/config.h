@@ -68,6 +68,8 @@ void config_free(config *cfg);
 
 /* Writes the table of keys, defaults and meanings as Markdown. */
 void config_write_table(FILE *out);
+/* Writes every key as "  key = default  (ATTEMPTS_KEY)\n      meaning\n", for --help. */
+void config_write_keys(FILE *out);
 
 /* The LISTEN connection's connection string: db_listen, else db. */
 const char *config_listen_conninfo(const config *cfg);
