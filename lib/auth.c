@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "json.h"
 #include "jwks.h"
+#include "token_memo.h"
 
 long auth_b64url_decode(const char *in, size_t len, unsigned char *out,
 			size_t cap)
@@ -117,6 +118,7 @@ typedef struct verify_ctx {
 	const char *audience; /* NULL: not checked */
 	const char *issuer;   /* NULL: not checked */
 	const unsigned char *tag;
+	token_memo *memo; /* NULL: none */
 } verify_ctx;
 
 /* The header's checks: strict JSON object, alg one of ours (*alg), typ
@@ -277,124 +279,24 @@ out:
 	return why;
 }
 
-/* The process's memo of tokens whose signature and claims were checked:
- * clients send the same token on every request, and verifying one (two
- * base64 decodes, two JSON parses, an HMAC or an RSA/ECDSA check) costs
- * far more than comparing it. Shared by every thread (a worker serves
- * thousands of students, and any thread may take any of their requests):
- * AUTH_MEMO_SLOTS entries in sets of two picked by a hash of the token (a
- * token evicts the less recently used of its set), each set behind one of
- * AUTH_MEMO_LOCKS mutexes. An entry holds the whole token and a 32-byte
- * tag of what it was checked with - the SHA-256 of the secret for
- * auth_verify; for a verifier, of its secret, audience, issuer and the
- * key set's generation - so only a byte-identical token under the same
- * keys and rules hits (a 64-bit hash would let two that collide share
- * entries); the time-dependent claims (exp, nbf, iat) are checked again on
- * every hit. Only tokens that passed every check are stored, so a hit
- * never answers for a token verification would refuse. A reload clears it
- * (and changes the tag, so a verification still running under the old set
- * stores an entry nobody looks up). */
-#define AUTH_MEMO_SLOTS 2048
-#define AUTH_MEMO_WAYS 2
-#define AUTH_MEMO_SETS (AUTH_MEMO_SLOTS / AUTH_MEMO_WAYS)
-#define AUTH_MEMO_LOCKS 64
-#define AUTH_MEMO_MAX_TOKEN 1024 /* an RS256 token of a 2048-bit key is ~600 */
-#define AUTH_MEMO_TAG_LEN 32 /* SHA-256 */
-
-typedef struct auth_memo {
-	char token[AUTH_MEMO_MAX_TOKEN];
-	size_t len; /* 0: empty */
-	unsigned char secret_tag[AUTH_MEMO_TAG_LEN];
-	long long nbf, iat; /* LLONG_MIN when absent */
+/* What the memo keeps of a token that passed every check: its claims and
+ * the time claims to check again at each use (exp is in the claims). The
+ * memo's tag is the verify_ctx's: for a verifier, the SHA-256 of its
+ * secret, audience, issuer and the key set's generation, so only a
+ * byte-identical token under the same keys and rules hits; a reload clears
+ * the memo and changes the tag, so a verification still running under the
+ * old set stores an entry nobody looks up. Only tokens that passed every
+ * check are stored, so a hit never answers for a token verification would
+ * refuse. */
+typedef struct memo_value {
 	auth_claims claims;
-} auth_memo;
+	long long nbf, iat; /* LLONG_MIN when absent */
+} memo_value;
 
-static auth_memo auth_memos[AUTH_MEMO_SETS][AUTH_MEMO_WAYS];
-static unsigned char auth_memo_mru[AUTH_MEMO_SETS]; /* way used last */
-static pthread_mutex_t auth_memo_locks[AUTH_MEMO_LOCKS] = {
-	[0 ... AUTH_MEMO_LOCKS - 1] = PTHREAD_MUTEX_INITIALIZER};
-static atomic_ullong auth_memo_hit_count, auth_memo_miss_count;
+_Static_assert(sizeof(memo_value) <= TOKEN_MEMO_MAX_VALUE, "a memo value fits");
 
-static unsigned long long fnv1a(const char *p, size_t n)
-{
-	unsigned long long h = 1469598103934665603ULL;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
-/* Looks token up in its set: 1 and *out set if remembered and still
- * valid at now, 0 and *why if remembered but no longer valid, -1 if not
- * there. */
-static int memo_lookup(const char *token, size_t len, const unsigned char *tag,
-		       unsigned long long hash, time_t now, auth_claims *out, auth_fail *why)
-{
-	size_t set = hash % AUTH_MEMO_SETS;
-	pthread_mutex_t *lock = &auth_memo_locks[set % AUTH_MEMO_LOCKS];
-	int found = -1;
-
-	pthread_mutex_lock(lock);
-	for (int way = 0; way < AUTH_MEMO_WAYS && found < 0; way++) {
-		const auth_memo *m = &auth_memos[set][way];
-
-		if (m->len == len && memcmp(m->secret_tag, tag, AUTH_MEMO_TAG_LEN) == 0 &&
-		    memcmp(m->token, token, len) == 0) {
-			*why = check_times(m->claims.exp, m->nbf, m->iat, now);
-			found = *why == AUTH_FAIL_NONE;
-			if (found)
-				*out = m->claims;
-			auth_memo_mru[set] = (unsigned char)way;
-		}
-	}
-	pthread_mutex_unlock(lock);
-	atomic_fetch_add(found < 0 ? &auth_memo_miss_count : &auth_memo_hit_count, 1);
-	return found;
-}
-
-static void memo_store(const char *token, size_t len, const unsigned char *tag,
-		       unsigned long long hash, const auth_claims *c, long long nbf,
-		       long long iat)
-{
-	size_t set = hash % AUTH_MEMO_SETS;
-	pthread_mutex_t *lock = &auth_memo_locks[set % AUTH_MEMO_LOCKS];
-	auth_memo *m;
-	int way;
-
-	if (len >= AUTH_MEMO_MAX_TOKEN)
-		return;
-	pthread_mutex_lock(lock);
-	way = auth_memo_mru[set] == 0 ? 1 : 0; /* the less recently used */
-	m = &auth_memos[set][way];
-	memcpy(m->token, token, len);
-	m->len = len;
-	memcpy(m->secret_tag, tag, AUTH_MEMO_TAG_LEN);
-	m->claims = *c;
-	m->nbf = nbf;
-	m->iat = iat;
-	auth_memo_mru[set] = (unsigned char)way;
-	pthread_mutex_unlock(lock);
-}
-
-void auth_memo_clear(void)
-{
-	for (size_t set = 0; set < AUTH_MEMO_SETS; set++) {
-		pthread_mutex_t *lock = &auth_memo_locks[set % AUTH_MEMO_LOCKS];
-
-		pthread_mutex_lock(lock);
-		for (int way = 0; way < AUTH_MEMO_WAYS; way++)
-			auth_memos[set][way].len = 0;
-		pthread_mutex_unlock(lock);
-	}
-}
-
-void auth_memo_stats(unsigned long long *hits, unsigned long long *misses)
-{
-	*hits = atomic_load(&auth_memo_hit_count);
-	*misses = atomic_load(&auth_memo_miss_count);
-}
+/* Entries of a verifier's memo: a worker serves thousands of students. */
+#define AUTH_MEMO_SLOTS 2048
 
 /* Verifies token under vc at now: AUTH_FAIL_NONE and *out, or why not. */
 static auth_fail verify_token(const verify_ctx *vc, const char *token, time_t now,
@@ -404,7 +306,7 @@ static auth_fail verify_token(const verify_ctx *vc, const char *token, time_t no
 	char kid[JWKS_MAX_KID];
 	size_t kid_len = 0;
 	jwks_alg alg = JWKS_ALG_NONE;
-	unsigned long long hash;
+	memo_value mv;
 	long long nbf, iat;
 	size_t len;
 	auth_fail why = AUTH_FAIL_MALFORMED;
@@ -422,11 +324,12 @@ static auth_fail verify_token(const verify_ctx *vc, const char *token, time_t no
 	dot2 = strchr(dot1 + 1, '.');
 	if (dot2 == NULL || strchr(dot2 + 1, '.') != NULL)
 		return AUTH_FAIL_MALFORMED;
-	hash = fnv1a(token, len);
-	switch (memo_lookup(token, len, vc->tag, hash, now, out, &why)) {
-	case 1: return AUTH_FAIL_NONE; /* its header, signature and payload passed */
-	case 0: return why;
-	default: break;
+	if (token_memo_find(vc->memo, token, len, vc->tag, &mv)) {
+		/* its header, signature and payload passed; the times may not now */
+		why = check_times(mv.claims.exp, mv.nbf, mv.iat, now);
+		if (why == AUTH_FAIL_NONE)
+			*out = mv.claims;
+		return why;
 	}
 	why = check_header(token, (size_t)(dot1 - token), &alg, kid, &kid_len);
 	if (why == AUTH_FAIL_NONE)
@@ -434,8 +337,12 @@ static auth_fail verify_token(const verify_ctx *vc, const char *token, time_t no
 				      dot2 + 1, strlen(dot2 + 1));
 	if (why == AUTH_FAIL_NONE)
 		why = check_payload(vc, dot1 + 1, (size_t)(dot2 - dot1 - 1), now, out, &nbf, &iat);
-	if (why == AUTH_FAIL_NONE)
-		memo_store(token, len, vc->tag, hash, out, nbf, iat);
+	if (why == AUTH_FAIL_NONE) {
+		mv.claims = *out;
+		mv.nbf = nbf;
+		mv.iat = iat;
+		token_memo_store(vc->memo, token, len, vc->tag, &mv);
+	}
 	return why;
 }
 
@@ -455,12 +362,9 @@ static const char *bearer_token(const char *authorization)
 att_err auth_verify(const char *token, const char *secret, size_t secret_len,
 		    time_t now, auth_claims *out)
 {
-	unsigned char tag[AUTH_MEMO_TAG_LEN];
-	verify_ctx vc = {.secret = secret, .secret_len = secret_len, .tag = tag};
+	verify_ctx vc = {.secret = secret, .secret_len = secret_len}; /* no memo */
 
 	if (token == NULL || secret == NULL)
-		return ATT_EAUTH;
-	if (EVP_Digest(secret, secret_len, tag, NULL, EVP_sha256(), NULL) != 1)
 		return ATT_EAUTH;
 	return verify_token(&vc, token, now, out) == AUTH_FAIL_NONE ? ATT_OK : ATT_EAUTH;
 }
@@ -483,7 +387,7 @@ att_err auth_verify_header(const char *authorization, const char *secret,
 typedef struct auth_keys {
 	atomic_int refs;
 	jwks_set *set; /* NULL without a JWKS file */
-	unsigned char tag[AUTH_MEMO_TAG_LEN];
+	unsigned char tag[TOKEN_MEMO_TAG_LEN];
 } auth_keys;
 
 struct auth_verifier {
@@ -494,6 +398,7 @@ struct auth_verifier {
 	char *issuer;    /* NULL: not checked */
 	pthread_mutex_t lock; /* guards current (the pointer, not the set) */
 	auth_keys *current;
+	token_memo *memo;     /* tokens verified by this verifier */
 };
 
 /* Sets number one another; never reused in a process, so a memo entry
@@ -594,6 +499,9 @@ att_err auth_verifier_create(const auth_options *opt, auth_verifier **out, char 
 		if (err != ATT_OK)
 			goto out;
 	}
+	err = token_memo_create(AUTH_MEMO_SLOTS, sizeof(memo_value), &v->memo);
+	if (err != ATT_OK)
+		goto out;
 	err = ATT_ENOMEM;
 	v->current = keys_new(v, set);
 	if (v->current == NULL)
@@ -627,7 +535,7 @@ att_err auth_verifier_reload(auth_verifier *v, char **errmsg)
 	/* Verifications that took the old set finish with it; their tokens are
 	 * remembered under its tag, which no lookup uses any more. */
 	keys_release(old);
-	auth_memo_clear();
+	token_memo_clear(v->memo);
 	return ATT_OK;
 }
 
@@ -645,6 +553,7 @@ void auth_verifier_free(auth_verifier *v)
 	if (v == NULL)
 		return;
 	keys_release(v->current);
+	token_memo_free(v->memo);
 	pthread_mutex_destroy(&v->lock);
 	if (v->secret != NULL)
 		OPENSSL_cleanse(v->secret, v->secret_len);
@@ -666,6 +575,7 @@ att_err auth_check(auth_verifier *v, const char *token, time_t now, auth_claims 
 		.audience = v->audience,
 		.issuer = v->issuer,
 		.tag = k->tag,
+		.memo = v->memo,
 	};
 	auth_fail f = verify_token(&vc, token, now, out);
 
@@ -729,4 +639,10 @@ char *auth_sign(const char *sub, auth_role role, time_t iat, time_t exp,
 	buf_putc(&tok, '.');
 	append_b64url(&tok, mac, mac_len);
 	return buf_take(&tok);
+}
+
+void auth_verifier_memo_stats(const auth_verifier *v, unsigned long long *hits,
+			      unsigned long long *misses)
+{
+	token_memo_stats(v->memo, hits, misses);
 }

@@ -2,7 +2,7 @@
  * configured secret; RS256, ES256 and HS256 with the keys of a JWKS file,
  * chosen by kid) and HS256 signing (for the token command and tests). Owns
  * claims checking (alg, exp, nbf, iat, sub, role, aud, iss), the current
- * key set and its reload, and the memo of verified tokens; parsing key
+ * key set and its reload, and each verifier's memo (token_memo); parsing key
  * sets is jwks's; who may do what is decided by the router and the SQL. */
 #ifndef ATT_AUTH_H
 #define ATT_AUTH_H
@@ -56,9 +56,8 @@ att_err auth_verify_header(const char *authorization, const char *secret,
 
 /* Verifies a bare compact JWT; as auth_verify_header. Header and payload
  * must pass json_parse (the strict JSON rules of request bodies); claims
- * are compared in full; exp, nbf and iat are whole seconds. Tokens
- * verified once are remembered process-wide (their time claims are
- * checked again at every use); refused ones never are. Thread-safe. */
+ * are compared in full; exp, nbf and iat are whole seconds. Remembers
+ * nothing (a verifier remembers the tokens it verified). Thread-safe. */
 att_err auth_verify(const char *token, const char *secret, size_t secret_len,
 		    time_t now, auth_claims *out) ATT_MUSTCHECK;
 
@@ -89,7 +88,7 @@ att_err auth_verifier_create(const auth_options *opt, auth_verifier **out,
 			     char **errmsg) ATT_MUSTCHECK;
 
 /* Reads the JWKS file again and, if it parses, makes it the current set
- * and forgets every remembered token (auth_memo_clear); otherwise keeps the
+ * and forgets every token it remembered; otherwise keeps the
  * set it had and returns the error (with a message, as above). Without a
  * JWKS file it does nothing and returns ATT_OK. */
 att_err auth_verifier_reload(auth_verifier *v, char **errmsg) ATT_MUSTCHECK;
@@ -133,11 +132,9 @@ long auth_b64url_decode(const char *in, size_t len, unsigned char *out,
 /* Encodes n bytes; out needs 4 * ((n + 2) / 3) + 1 bytes. */
 void auth_b64url_encode(const unsigned char *in, size_t n, char *out);
 
-/* Forgets every remembered token. Thread-safe. */
-void auth_memo_clear(void);
-
-/* How many auth_verify calls found their token remembered, and how many
- * did not (since the process started). */
-void auth_memo_stats(unsigned long long *hits, unsigned long long *misses);
+/* How many of v's verifications found their token remembered (its time
+ * claims still checked), and how many did not, since v was made. */
+void auth_verifier_memo_stats(const auth_verifier *v, unsigned long long *hits,
+			      unsigned long long *misses);
 
 #endif

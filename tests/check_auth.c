@@ -72,9 +72,33 @@ static char *craftf(const char *header, const char *fmt, ...)
 	return craft(header, payload, SECRET);
 }
 
+/* A verifier of secret (no key set), made once per process: verifiers
+ * are thread-safe, and its memo is what the memo tests watch. */
+static auth_verifier *verifier_of(const char *secret)
+{
+	static auth_verifier *made[2];
+	static const char *secrets[2];
+	auth_options opt = {.secret = secret, .secret_len = strlen(secret)};
+	int i = 0;
+
+	while (i < 2 && secrets[i] != NULL && strcmp(secrets[i], secret) != 0)
+		i++;
+	ck_assert_int_lt(i, 2);
+	if (made[i] == NULL) {
+		ck_assert_int_eq(auth_verifier_create(&opt, &made[i], NULL), ATT_OK);
+		secrets[i] = secret;
+	}
+	return made[i];
+}
+
 static att_err verify(const char *token, long long now, auth_claims *out)
 {
-	return auth_verify(token, SECRET, strlen(SECRET), (time_t)now, out);
+	return auth_check(verifier_of(SECRET), token, (time_t)now, out, NULL);
+}
+
+static void memo_stats(unsigned long long *hits, unsigned long long *misses)
+{
+	auth_verifier_memo_stats(verifier_of(SECRET), hits, misses);
 }
 
 /* Asserts that token is refused at NOW, twice, that *out stays untouched
@@ -87,13 +111,13 @@ static void expect_refused(char *token, const char *why)
 
 	memset(&c, 0x5a, sizeof c);
 	before = c;
-	auth_memo_stats(&hits0, &misses0);
+	memo_stats(&hits0, &misses0);
 	for (int round = 0; round < 2; round++) {
 		ck_assert_msg(verify(token, NOW, &c) == ATT_EAUTH, "accepted: %s (round %d)",
 			      why, round);
 		ck_assert_msg(memcmp(&c, &before, sizeof c) == 0, "out written: %s", why);
 	}
-	auth_memo_stats(&hits1, &misses1);
+	memo_stats(&hits1, &misses1);
 	ck_assert_msg(hits1 == hits0, "answered from the memo: %s", why);
 	free(token);
 }
@@ -150,7 +174,8 @@ START_TEST(test_auth_memo_rechecks)
 	ck_assert_str_eq(c.sub, SUB);
 	/* Past exp + leeway: refused although remembered. */
 	ck_assert_int_eq(verify(tok, NOW + 100 + AUTH_LEEWAY_S + 1, &c), ATT_EAUTH);
-	ck_assert_int_eq(auth_verify(tok, other, strlen(other), (time_t)NOW, &c), ATT_EAUTH);
+	ck_assert_int_eq(auth_check(verifier_of(other), tok, (time_t)NOW, &c, NULL), ATT_EAUTH);
+	ck_assert_int_eq(auth_verify(tok, SECRET, strlen(SECRET), (time_t)NOW, &c), ATT_OK);
 	bad = strdup(tok);
 	bad[strlen(bad) - 2] = bad[strlen(bad) - 2] == 'A' ? 'B' : 'A';
 	ck_assert_int_eq(verify(bad, NOW, &c), ATT_EAUTH);
@@ -159,9 +184,10 @@ START_TEST(test_auth_memo_rechecks)
 }
 END_TEST
 
-/* The memo is the process's, not a thread's: a worker's threads take any
- * student's requests, so a token verified by one thread is found by the
- * others without a second verification. */
+/* The memo is the verifier's (one per process, owned by app), not a
+ * thread's: a worker's threads take any student's requests, so a token
+ * verified by one thread is found by the others without a second
+ * verification. */
 #define SHARED_TOKENS 8
 
 static void *verify_all(void *arg)
@@ -193,9 +219,9 @@ START_TEST(test_auth_memo_shared_by_threads)
 	ck_assert_int_eq(pthread_create(&t, NULL, verify_all, toks), 0);
 	ck_assert_int_eq(pthread_join(t, &failed), 0);
 	ck_assert_ptr_null(failed);
-	auth_memo_stats(&hits0, &misses0);
+	memo_stats(&hits0, &misses0);
 	ck_assert_ptr_null(verify_all(toks));
-	auth_memo_stats(&hits1, &misses1);
+	memo_stats(&hits1, &misses1);
 	ck_assert_uint_eq(hits1 - hits0, SHARED_TOKENS);
 	ck_assert_uint_eq(misses1 - misses0, 0);
 	for (int i = 0; i < SHARED_TOKENS; i++)

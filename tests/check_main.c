@@ -14,6 +14,7 @@ int main(void)
 	srunner_add_suite(sr, http_suite());
 	srunner_add_suite(sr, auth_suite());
 	srunner_add_suite(sr, jwks_suite());
+	srunner_add_suite(sr, token_memo_suite());
 	srunner_add_suite(sr, http_cond_suite());
 	srunner_add_suite(sr, clock_suite());
 	srunner_add_suite(sr, attempt_view_suite());

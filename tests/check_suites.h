@@ -25,6 +25,7 @@ Suite *app_suite(void);
 Suite *uploads_suite(void);
 Suite *http_cond_suite(void);
 Suite *clock_suite(void);
+Suite *token_memo_suite(void);
 Suite *reply_suite(void);
 Suite *access_suite(void);
 Suite *attempt_view_suite(void);

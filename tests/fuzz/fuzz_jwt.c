@@ -13,8 +13,8 @@
  *           claim checks (sub, role, exp, nbf, iat, alg, typ, crit) run.
  *           Flag 0x04 signs with a wrong secret, 0x08 flips a signature
  *           character: both must then be refused. Bits 4..6 pick a second
- *           clock for a repeat verification (served from auth.c's memo of
- *           verified tokens), whose answer must follow the time rules too.
+ *           clock for a repeat verification (served from a verifier's memo
+ *           of verified tokens), whose answer must follow the time rules too.
  *
  * Invariants: whatever is accepted has a header and a payload that pass
  * the body checker (json_parse: no NUL, no repeated name, nothing after
@@ -46,6 +46,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char secret[] = FUZZ_JWT_SECRET;
 #define SECRET_LEN (sizeof secret - 1)
+
+/* A verifier of s (made once; verifiers remember the tokens they verified). */
+static auth_verifier *verifier(const char *s, auth_verifier **slot)
+{
+	if (*slot == NULL) {
+		auth_options opt = {.secret = s, .secret_len = strlen(s)};
+		if (auth_verifier_create(&opt, slot, NULL) != ATT_OK)
+			abort();
+	}
+	return *slot;
+}
 
 /* The JSON text of the base64url segment of n bytes at seg, parsed by the
  * body checker (json_parse), or NULL. */
@@ -255,10 +266,10 @@ static void mode_signed(unsigned flags, const uint8_t *data, size_t size)
 		char *last = &tok[used - 2];
 		*last = *last == 'A' ? 'B' : 'A';
 	}
-	/* The library remembers verified tokens process-wide (auth.c's memo): the
-	 * second and third verifications below are answered from it, so the
-	 * time rules must be applied again there, and a token verified under
-	 * one secret must not pass under another. */
+	/* A verifier remembers the tokens it verified (its memo): the second
+	 * verification below is answered from it, so the time rules must be
+	 * applied again there, and a token verified under one secret must not
+	 * pass under another. */
 	for (int round = 0; round < 2; round++) {
 		static const long long deltas[8] = {0, -61, 59, 61, 3600, -3600, 86400LL * 365 * 10,
 						    -86400LL * 365 * 40};
@@ -267,15 +278,18 @@ static void mode_signed(unsigned flags, const uint8_t *data, size_t size)
 		int ref = !tampered && nul == NULL && used <= AUTH_MAX_TOKEN_LEN &&
 			  reference_payload_ok(pl, plen, now);
 
-		err = auth_verify(tok, secret, SECRET_LEN, now, &c);
+		static auth_verifier *right, *other;
+
+		err = auth_check(verifier(secret, &right), tok, now, &c, NULL);
 		if (err == ATT_OK) {
 			if (tampered)
 				abort(); /* a bad signature got through */
 			check_claims(&c, tok, now);
 			if (!reference_payload_ok(pl, plen, now))
 				abort(); /* accepted claims the contract refuses */
-			if (auth_verify(tok, "another-secret-another-secret-!!", 32, now, &c) == ATT_OK)
-				abort(); /* the memo answered for the wrong secret */
+			if (auth_check(verifier("another-secret-another-secret-!!", &other), tok, now,
+				       &c, NULL) == ATT_OK)
+				abort(); /* accepted under the wrong secret */
 		} else if (ref) {
 			abort(); /* refused a correctly signed token with valid claims */
 		}
