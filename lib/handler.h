@@ -13,6 +13,7 @@
 #include "cache.h"
 #include "config.h"
 #include "db.h"
+#include "host_metrics.h"
 #include "http.h"
 #include "limiter.h"
 #include "metrics.h"
@@ -27,6 +28,7 @@ typedef struct handler_env {
 	attempt_calls *calls;     /* saves, activity, submits, reads (maybe coalesced) */
 	limiter *batch_limiter;   /* batch requests in flight per caller */
 	metrics *metrics;
+	host_metrics *host;       /* the host's counters (GET /metrics); may be NULL */
 } handler_env;
 
 /* Everything a handler sees of its request. */

@@ -22,7 +22,8 @@ typedef enum route_path {
 	ROUTE_PATH_HEALTH,     /* /api/health */
 	ROUTE_PATH_EXAMS,      /* /api/exams */
 	ROUTE_PATH_EXAM,       /* /api/exams/{id} */
-	ROUTE_PATH_ATTEMPT     /* /api/attempts/{id}[/route.ts] */
+	ROUTE_PATH_ATTEMPT,    /* /api/attempts/{id}[/route.ts] */
+	ROUTE_PATH_METRICS     /* /metrics */
 } route_path;
 
 enum {
