@@ -47,9 +47,11 @@ int log_format_parse(const char *name)
 
 void log_set_request_id(const char *request_id)
 {
-	if (request_id == NULL)
-		request_id = "";
-	snprintf(log_rid, sizeof log_rid, "%s", request_id);
+	size_t n = request_id != NULL ? strnlen(request_id, LOG_REQUEST_ID_MAX) : 0;
+
+	/* Twice per request: no snprintf. */
+	memcpy(log_rid, request_id != NULL ? request_id : "", n);
+	log_rid[n] = '\0';
 }
 
 const char *log_request_id(void)
