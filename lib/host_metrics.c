@@ -28,10 +28,12 @@ static const int hm_statuses[] = {200, 201, 204, 206, 304, 400, 401, 403, 404, 4
 #define HM_NSTATUS ((int)(sizeof hm_statuses / sizeof hm_statuses[0]) + 1)
 
 /* Request duration buckets: upper bounds in microseconds and seconds. */
-static const long long hm_lat_us[] = {500,    1000,   2500,    5000,    10000,   25000,   50000,
-				      100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
-static const double hm_lat_s[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-				  0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+static const long long hm_lat_us[] = {100,    250,    500,     1000,    2500,    5000,
+				      10000,  25000,  50000,   100000,  250000,  500000,
+				      1000000, 2500000, 5000000, 10000000};
+static const double hm_lat_s[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+				  0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+				  1,      2.5,     5,      10};
 #define HM_NLAT ((int)(sizeof hm_lat_us / sizeof hm_lat_us[0]))
 
 /* Upper bounds of the coalescer's size classes but the last. */
