@@ -74,6 +74,7 @@ typedef struct hm_table {
 } hm_table;
 
 struct host_metrics {
+	char *name;     /* the shared object's, NULL if private */
 	hm_table *table;
 	int shared;
 	int slot;
@@ -140,7 +141,8 @@ static int claim_slot(hm_table *t, int *adopted)
 		}
 	for (int i = 0; i < HOST_METRICS_SLOTS; i++) {
 		int p = atomic_load(&t->pids[i]);
-		if (p != 0 && !pid_alive(p) && atomic_compare_exchange_strong(&t->pids[i], &p, me)) {
+		if (p != 0 && (p < 0 || !pid_alive(p)) &&
+		    atomic_compare_exchange_strong(&t->pids[i], &p, me)) {
 			*adopted = 1;
 			return i;
 		}
@@ -168,11 +170,14 @@ att_err host_metrics_open(const char *name, const char *const *ops, int n, host_
 	hm->nops = n;
 	if (name != NULL && (hm->table = map_shared(name)) != NULL) {
 		hm->shared = 1;
+		hm->name = strdup(name);
 		hm->slot = claim_slot(hm->table, &hm->adopted);
 		if (hm->slot < 0) {
 			munmap(hm->table, sizeof(hm_table));
 			hm->table = NULL;
 			hm->shared = 0;
+			free(hm->name);
+			hm->name = NULL;
 		}
 	}
 	if (hm->table == NULL) {
@@ -196,9 +201,29 @@ att_err host_metrics_open(const char *name, const char *const *ops, int n, host_
 
 void host_metrics_close(host_metrics *hm)
 {
+	int others = 0, me = (int)getpid();
+
 	if (hm == NULL)
 		return;
+	/* The last worker to stop removes the object (a restart of them all
+	 * starts from zero, as any exporter's restart does); a worker that
+	 * dies without closing leaves it for its successor to adopt. */
+	/* -pid: closed, free to adopt. Two workers closing at once: each
+	 * marks its own slot before looking (sequentially consistent), so
+	 * the later one sees the other's mark. */
+	if (hm->shared) {
+		int mine = me;
+		atomic_compare_exchange_strong(&hm->table->pids[hm->slot], &mine, -me);
+	}
+	for (int i = 0; hm->shared && i < HOST_METRICS_SLOTS; i++) {
+		int pid = atomic_load(&hm->table->pids[i]);
+		if (pid > 0 && pid != me && pid_alive(pid))
+			others = 1;
+	}
+	if (hm->shared && !others && hm->name != NULL)
+		shm_unlink(hm->name);
 	munmap(hm->table, sizeof(hm_table));
+	free(hm->name);
 	free(hm);
 }
 
@@ -327,8 +352,8 @@ int host_metrics_adopted(const host_metrics *hm)
 
 /* ------------------------------------------------------------ rendering */
 
-/* The slots to read: used (ever claimed) and live (claimed by a running
- * process that has published its gauges). */
+/* The slots to read: used (ever claimed; -pid once closed) and live
+ * (claimed by a running process that has published its gauges). */
 typedef struct hm_view {
 	int used[HOST_METRICS_SLOTS];
 	int live[HOST_METRICS_SLOTS];
@@ -345,7 +370,7 @@ static void take_view(const host_metrics *hm, hm_view *v)
 			continue;
 		v->used[v->n] = i;
 		v->pids[v->n] = pid;
-		v->live[v->n] = (hm->shared ? pid_alive(pid) : pid == (int)getpid()) &&
+		v->live[v->n] = pid > 0 && (hm->shared ? pid_alive(pid) : pid == (int)getpid()) &&
 				atomic_load_explicit(&hm->table->slots[i].gauges[G_PUBLISHED],
 						     memory_order_acquire);
 		v->n++;

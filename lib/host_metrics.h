@@ -57,8 +57,9 @@ typedef struct host_metrics_sample {
 att_err host_metrics_open(const char *name, const char *const *ops, int n,
 			  host_metrics **out) ATT_MUSTCHECK;
 
-/* Unmaps the table; the slot stays claimed by this pid until a new
- * process adopts it after the process is gone. Accepts NULL. */
+/* Unmaps the table; the slot's counts stay for a new process to adopt.
+ * When no other live process holds a slot, the shared object is removed
+ * (all workers stopped: the next start counts from zero). Accepts NULL. */
 void host_metrics_close(host_metrics *hm);
 
 /* The table of the workers behind one listening socket:

@@ -3,6 +3,7 @@
  * with its counts kept, published counters and gauges, the families'
  * shape, the default name. */
 #include <check.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,7 +147,9 @@ START_TEST(test_host_metrics_two_processes)
 		ck_assert_double_eq(value_of(t, series), 0);
 	}
 	free(t);
+	/* The last live process to close removes the object. */
 	host_metrics_close(hm);
+	ck_assert_int_lt(shm_open(name, O_RDWR, 0600), 0);
 	shm_unlink(name);
 }
 END_TEST
