@@ -211,6 +211,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_set_level((log_level)log_level_parse(cfg.log_level));
+	log_set_format((log_format)log_format_parse(cfg.log_format));
 	if (cmd != NULL) {
 		if (strcmp(cmd, "check-config") == 0)
 			rc = 0;

@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "metrics_ops.h"
 #include "router.h"
 
 #define HOUSEKEEPING_TICK_MS 100
@@ -24,6 +25,7 @@ struct app {
 	cache *cache;
 	attempt_cache *attempts; /* the cache's attempt reads, stamps, listener */
 	metrics *metrics;
+	host_metrics *host;     /* the host's counters, this process's slot */
 	limiter *batch_limiter; /* batch requests in flight per caller */
 	attempt_calls *calls;   /* saves, activity, submits, reads (maybe coalesced) */
 	auth_verifier *auth;    /* token keys, swapped by app_reload_keys */
@@ -129,6 +131,7 @@ static void *housekeeping(void *arg)
 			listener_maintain(attempt_cache_listener(a->attempts));
 		else
 			listener_drain(attempt_cache_listener(a->attempts));
+		metrics_ops_publish(&a->env);
 		atomic_fetch_add(&a->ticks, 1);
 		if (++tick % REAP_EVERY_TICKS == 0)
 			pool_reap_idle(a->db.pool);
@@ -150,6 +153,25 @@ static void *housekeeping(void *arg)
 	}
 	pthread_mutex_unlock(&a->stop_lock);
 	return NULL;
+}
+
+/* The host's counters: a FastCGI worker shares the table of the workers
+ * behind its listening socket (fd 0); plain CGI, or fd 0 no socket,
+ * counts privately. */
+static att_err open_host_metrics(app *a, app_mode mode)
+{
+	char name[96];
+	const char *shm = NULL;
+	att_err err;
+
+	if (mode == APP_PERSISTENT &&
+	    host_metrics_default_name(0, router_op_names(), router_op_count(), name,
+				      sizeof name) == 0)
+		shm = name;
+	err = host_metrics_open(shm, router_op_names(), router_op_count(), &a->host);
+	if (err == ATT_OK && shm != NULL && !host_metrics_shared(a->host))
+		log_warn("metrics: cannot share %s; /metrics shows this worker alone", shm);
+	return err;
 }
 
 static att_err create_parts(app *a, app_mode mode)
@@ -196,6 +218,8 @@ static att_err create_parts(app *a, app_mode mode)
 				   (size_t)cfg->cache_max_bytes, NULL, NULL, &a->cache);
 	if (err == ATT_OK)
 		err = metrics_create(router_op_names(), router_op_count(), &a->metrics);
+	if (err == ATT_OK)
+		err = open_host_metrics(a, mode);
 	/* Without a listener the cache is never trusted (attempt_cache_catch_up). */
 	if (err == ATT_OK)
 		err = attempt_cache_create(a->cache, a->db.breaker,
@@ -222,6 +246,7 @@ static att_err create_parts(app *a, app_mode mode)
 		.batch_limiter = a->batch_limiter,
 		.metrics = a->metrics,
 		.auth = a->auth,
+		.host = a->host,
 	};
 	return err;
 }
@@ -280,6 +305,7 @@ void app_free(app *a)
 	attempt_calls_free(a->calls);
 	auth_verifier_free(a->auth);
 	metrics_free(a->metrics);
+	host_metrics_close(a->host);
 	cache_free(a->cache);
 	breaker_free(a->db.breaker);
 	pool_free(a->db.pool);
@@ -307,7 +333,7 @@ static int app_path_routed(const http_request *req)
 int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 	      http_write_fn write, void *write_ctx)
 {
-	long long started = now_us();
+	long long started = now_us(), latency_us;
 	router_outcome outcome = {-1, 0, 0};
 	http_request req;
 	http_response resp;
@@ -317,6 +343,7 @@ int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 	http_response_init(&resp);
 	err = http_request_init(&req, param, read, io_ctx);
 	http_header(&resp, "X-Request-Id", req.request_id);
+	log_set_request_id(req.request_id);
 	/* The path comes first (API.md section 3): a path no route matches
 	 * is 404 whatever the query holds, and dispatch answers that from the
 	 * path alone. */
@@ -333,8 +360,16 @@ int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 	status = resp.status;
 	if (http_response_write(&resp, write, write_ctx) != ATT_OK)
 		status = -1;
-	metrics_record(a->metrics, outcome.op, now_us() - started, outcome.db_calls,
+	latency_us = now_us() - started;
+	metrics_record(a->metrics, outcome.op, latency_us, outcome.db_calls,
 		       outcome.cache_hits, status < 0 || answered >= 500);
+	host_metrics_record(a->host, outcome.op, answered, latency_us, outcome.db_calls);
+	if (log_enabled(LOG_LVL_DEBUG))
+		log_debug("request: %s %s -> %d in %lld us, %d db calls",
+			  req.method_name != NULL ? req.method_name : "?",
+			  req.path != NULL ? req.path : "?", answered, latency_us,
+			  outcome.db_calls);
+	log_set_request_id(NULL);
 	http_request_free(&req);
 	http_response_free(&resp);
 	return status;
@@ -351,14 +386,17 @@ int app_shed(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 	if (http_request_init(&req, param, read, io_ctx) != ATT_OK)
 		log_debug("shed: a malformed request");
 	http_header(&resp, "X-Request-Id", req.request_id);
+	log_set_request_id(req.request_id);
 	http_header(&resp, "Retry-After", "1");
 	http_error(&resp, 503, "overloaded",
 		   "the service is overloaded; nothing was done, retry shortly", NULL);
-	log_warn("request %s: shed after %ld ms in the queue (queue_timeout_ms %ld)",
-		 req.request_id, waited_ms, a->cfg->queue_timeout_ms);
+	log_warn("request shed after %ld ms in the queue (queue_timeout_ms %ld)",
+		 waited_ms, a->cfg->queue_timeout_ms);
 	if (http_response_write(&resp, write, write_ctx) != ATT_OK)
 		status = -1;
 	metrics_record(a->metrics, -1, 0, 0, 0, 1);
+	host_metrics_record(a->host, -1, 503, 0, 0);
+	log_set_request_id(NULL);
 	http_request_free(&req);
 	http_response_free(&resp);
 	return status;

@@ -21,12 +21,35 @@ struct breaker {
 	int probe_out;          /* a half-open probe is in flight */
 	unsigned long long opened_count;
 	unsigned long long rejected;
+	log_limit probe_log;    /* open -> half_open -> open lines */
 };
+
+/* The probe cycle's lines (open -> half_open, half_open -> open) of a
+ * flapping database come at most this often; opening and closing are
+ * always logged. */
+#define BREAKER_PROBE_LOG_MS 5000
 
 /* A transition to log once the lock is released. */
 typedef struct transition {
 	char line[320];
+	int probe_cycle;   /* rate-limited: a line of the probe cycle */
 } transition;
+
+/* Logs t (if any) at level, the probe cycle's lines rate-limited. */
+static void log_transition(breaker *b, log_level level, const transition *t)
+{
+	unsigned suppressed = 0;
+
+	if (!t->line[0])
+		return;
+	if (t->probe_cycle && !log_limit_allow(&b->probe_log, b->clock(b->clock_ctx),
+					       BREAKER_PROBE_LOG_MS, &suppressed))
+		return;
+	if (suppressed > 0)
+		log_msg(level, "%s (%u probe lines held back)", t->line, suppressed);
+	else
+		log_msg(level, "%s", t->line);
+}
 
 att_err breaker_create(int failure_threshold, long long timeout_ms,
 		       clock_ms_fn clock, void *clock_ctx, breaker **out)
@@ -80,13 +103,14 @@ int breaker_allow(breaker *b, int *probe)
 {
 	int allowed = 1;
 	long long now;
-	transition t = {""};
+	transition t = {"", 0};
 
 	*probe = 0;
 	pthread_mutex_lock(&b->lock);
 	now = b->clock(b->clock_ctx);
 	if (probe_due(b, now)) {
 		b->state = BREAKER_HALF_OPEN;
+		t.probe_cycle = 1;
 		snprintf(t.line, sizeof t.line,
 			 "breaker: open -> half_open: probing the database (open for %lld ms)",
 			 now - b->opened_at);
@@ -104,8 +128,7 @@ int breaker_allow(breaker *b, int *probe)
 	if (!allowed)
 		b->rejected++;
 	pthread_mutex_unlock(&b->lock);
-	if (t.line[0])
-		log_info("%s", t.line);
+	log_transition(b, LOG_LVL_INFO, &t);
 	return allowed;
 }
 
@@ -113,7 +136,7 @@ int breaker_allow(breaker *b, int *probe)
  * verdicts of calls let through before it opened are stale news. */
 void breaker_success(breaker *b, int probe)
 {
-	transition t = {""};
+	transition t = {"", 0};
 
 	pthread_mutex_lock(&b->lock);
 	if (probe) {
@@ -127,13 +150,12 @@ void breaker_success(breaker *b, int probe)
 		b->failures = 0;
 	}
 	pthread_mutex_unlock(&b->lock);
-	if (t.line[0])
-		log_info("%s", t.line);
+	log_transition(b, LOG_LVL_INFO, &t);
 }
 
 void breaker_failure(breaker *b, int probe, const char *reason)
 {
-	transition t = {""};
+	transition t = {"", 0};
 	long long now;
 
 	if (reason == NULL || *reason == '\0')
@@ -143,6 +165,7 @@ void breaker_failure(breaker *b, int probe, const char *reason)
 	if (probe) {
 		b->failures++;
 		schedule_probe(b, now);
+		t.probe_cycle = 1;
 		snprintf(t.line, sizeof t.line,
 			 "breaker: half_open -> open: probe failed (%s); next probe in %lld ms",
 			 reason, b->probe_at - now);
@@ -156,8 +179,7 @@ void breaker_failure(breaker *b, int probe, const char *reason)
 			 b->failures, reason, b->probe_at - now);
 	}
 	pthread_mutex_unlock(&b->lock);
-	if (t.line[0])
-		log_warn("%s", t.line);
+	log_transition(b, LOG_LVL_WARN, &t);
 }
 
 void breaker_cancel(breaker *b, int probe)

@@ -245,6 +245,13 @@ void coalescer_get_stats(coalescer *c, coalescer_stats *out)
 	out->waiting = c->waiting;
 	out->timeouts = c->timeouts;
 	out->largest = 0;
+	for (int k = 0; k < COALESCER_SIZE_CLASSES; k++)
+		out->by_size[k] = 0;
+	for (int n = 1, k = 0; n <= c->max_items; n++) {
+		while (k < COALESCER_SIZE_CLASSES - 1 && n > (1 << k))
+			k++;
+		out->by_size[k] += c->sizes[n];
+	}
 	for (int n = c->max_items; n >= 1; n--)
 		if (c->sizes[n] != 0) {
 			out->largest = n;

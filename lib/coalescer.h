@@ -19,6 +19,10 @@ typedef void (*coalescer_exec_fn)(void *arg, void *const *items, int n);
 
 typedef struct coalescer coalescer;
 
+/* Batch sizes by class for histograms: class 0 holds batches of 1 item,
+ * class i (1..7) batches of 2^(i-1)+1 .. 2^i items, class 8 larger ones. */
+#define COALESCER_SIZE_CLASSES 9
+
 typedef struct coalescer_stats {
 	unsigned long long batches;
 	unsigned long long items;
@@ -27,6 +31,7 @@ typedef struct coalescer_stats {
 	int largest;
 	int waiting;     /* items queued for the next batch now */
 	unsigned long long timeouts; /* items that gave up waiting */
+	unsigned long long by_size[COALESCER_SIZE_CLASSES]; /* batches per size class */
 } coalescer_stats;
 
 /* Creates a coalescer of batches of at most max_items (>= 1) whose items

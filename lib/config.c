@@ -41,6 +41,8 @@ static const cfg_key cfg_keys[] = {
 	KEY_STR(jwt_issuer, NULL, "when set, a token's iss must be it"),
 	KEY_STR(upload_dir, "/var/lib/attempts/uploads", "directory where uploads are stored"),
 	KEY_STR(log_level, "info", "debug, info, warn or error"),
+	KEY_STR(log_format, "text",
+		"text or json (one object per line: ts, level, pid, request_id, msg)"),
 	KEY_LONG(threads, "4", 1, 256,
 		 "requests served at once per worker process; a write waiting for its coalesced commit gives its turn up"),
 	KEY_LONG(pool_min, "1", 0, 256, "connections opened at start, per process"),
@@ -254,6 +256,11 @@ static att_err check_config(config *cfg, char **errmsg)
 	if (log_level_parse(cfg->log_level) < 0) {
 		set_errmsg(errmsg, "log_level: bad value %s"
 			   " (expected debug, info, warn or error)", cfg->log_level);
+		return ATT_ECONFIG;
+	}
+	if (log_format_parse(cfg->log_format) < 0) {
+		set_errmsg(errmsg, "log_format: bad value %s (expected text or json)",
+			   cfg->log_format);
 		return ATT_ECONFIG;
 	}
 	if (cfg->pool_max == 0)

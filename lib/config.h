@@ -17,6 +17,7 @@ typedef struct config {
 	char *jwt_issuer;          /* required iss; NULL = not checked */
 	char *upload_dir;          /* where uploads are stored */
 	char *log_level;           /* debug, info, warn, error */
+	char *log_format;          /* text, json */
 	long threads;              /* accepting threads per process */
 	long pool_min;
 	long pool_max;             /* 0 in the table means "= threads" */

@@ -69,8 +69,13 @@ static PGconn *open_connection(db_pool *pool)
 	PGconn *conn = PQconnectdbParams(keys, values, 1);
 
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
-		log_warn("db_pool: connect failed: %s",
-			 conn ? PQerrorMessage(conn) : "out of memory");
+		/* An outage fails every connect: one line per 5 s says so. */
+		static log_limit connect_log = LOG_LIMIT_INIT;
+		unsigned held = 0;
+
+		if (log_limit_allow(&connect_log, now_ms(), 5000, &held))
+			log_warn("db_pool: connect failed: %s (%u more since the last such line)",
+				 conn ? PQerrorMessage(conn) : "out of memory", held);
 		goto fail;
 	}
 	/* A safe search_path: nothing a user can create may shadow ours. */

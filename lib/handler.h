@@ -13,6 +13,7 @@
 #include "cache.h"
 #include "config.h"
 #include "db.h"
+#include "host_metrics.h"
 #include "http.h"
 #include "limiter.h"
 #include "metrics.h"
@@ -28,6 +29,7 @@ typedef struct handler_env {
 	limiter *batch_limiter;   /* batch requests in flight per caller */
 	metrics *metrics;
 	auth_verifier *auth;      /* bearer tokens: secret, JWKS keys, aud, iss */
+	host_metrics *host;       /* the host's counters (GET /metrics); may be NULL */
 } handler_env;
 
 /* Everything a handler sees of its request. */

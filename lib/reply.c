@@ -64,8 +64,7 @@ static void reply_unstorable(req_ctx *rc, const db_failure *why)
 static void reply_db_failure(req_ctx *rc, att_err err, const db_failure *why)
 {
 	if (err == ATT_EDB && sqlstate_is_transient(why->sqlstate))
-		log_warn("request %s: transient database error %s: %s", rc->req->request_id,
-			 why->sqlstate, why->message);
+		log_warn("transient database error %s: %s", why->sqlstate, why->message);
 	if (err == ATT_ETIMEOUT || err == ATT_EUNAVAILABLE ||
 	    (err == ATT_EDB && sqlstate_is_transient(why->sqlstate))) {
 		long long secs = why->breaker_open ? (why->retry_after_ms + 999) / 1000 : 1;
@@ -80,8 +79,7 @@ static void reply_db_failure(req_ctx *rc, att_err err, const db_failure *why)
 		reply_unstorable(rc, why);
 		return;
 	}
-	log_error("request %s: database error %s: %s", rc->req->request_id,
-		  why->sqlstate, why->message);
+	log_error("database error %s: %s", why->sqlstate, why->message);
 	http_error(rc->resp, 500, "internal_error", "internal error", NULL);
 }
 
@@ -101,8 +99,7 @@ static void reply_sql_error(req_ctx *rc, const char *text)
 	int status = cJSON_IsString(code) ? reply_status_for_code(code->valuestring) : 500;
 
 	if (status == 500)
-		log_error("request %s: unexpected SQL result %.200s",
-			  rc->req->request_id, text);
+		log_error("unexpected SQL result %.200s", text);
 	http_json_text(rc->resp, status, text, strlen(text));
 	cJSON_Delete(root);
 }
@@ -148,7 +145,7 @@ void reply_call_json(req_ctx *rc, db_stmt stmt, const char *const *params,
 
 void reply_internal_error(req_ctx *rc, const char *what)
 {
-	log_error("request %s: %s", rc->req->request_id, what);
+	log_error("internal error: %s", what);
 	http_response_reset(rc->resp);
 	http_header(rc->resp, "X-Request-Id", rc->req->request_id);
 	http_error(rc->resp, 500, "internal_error", "internal error", NULL);

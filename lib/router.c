@@ -11,6 +11,7 @@
 #include "diag_ops.h"
 #include "exam_ops.h"
 #include "json.h"
+#include "metrics_ops.h"
 #include "upload_ops.h"
 #include "uuid.h"
 
@@ -40,6 +41,7 @@ static const route routes[] = {
 	{ROUTE_PATH_ATTEMPT, "upload", HTTP_POST, AUTH_ID | ROUTE_PRECHECK, upload_ops_upload},
 	{ROUTE_PATH_ATTEMPT, "upload", HTTP_GET, AUTH_ID, upload_ops_download},
 	{ROUTE_PATH_ATTEMPT, "uploads", HTTP_GET, AUTH_ID, upload_ops_list},
+	{ROUTE_PATH_METRICS, NULL, HTTP_GET, 0, metrics_ops_scrape},
 };
 
 #define NROUTES (sizeof routes / sizeof routes[0])
@@ -49,7 +51,7 @@ static const route routes[] = {
 static const char *const route_names[] = {
 	"health", "ready", "exam_create", "exam_list", "exam_get", "exam_stats", "exam_active", "start", "state", "info", "save", "stats",
 	"activity", "submit", "extend", "batch", "optimize", "upload", "download", "uploads",
-	"upload_check",
+	"metrics", "upload_check",
 };
 
 #define OP_PRECHECK ((int)NROUTES)
@@ -114,6 +116,8 @@ route_path router_match_path(const char *path, char *id, size_t idcap)
 		return ROUTE_PATH_HEALTH;
 	if (strcmp(path, "/api/ready") == 0)
 		return ROUTE_PATH_READY;
+	if (strcmp(path, "/metrics") == 0)
+		return ROUTE_PATH_METRICS;
 	if (strcmp(path, "/api/exams") == 0)
 		return ROUTE_PATH_EXAMS;
 	if ((rest = skip_prefix(path, "/api/exams/")) != NULL)

@@ -25,7 +25,8 @@ typedef enum route_path {
 	ROUTE_PATH_EXAM,       /* /api/exams/{id} */
 	ROUTE_PATH_EXAM_STATS, /* /api/exams/{id}/stats */
 	ROUTE_PATH_EXAM_ACTIVE, /* /api/exams/{id}/active */
-	ROUTE_PATH_ATTEMPT     /* /api/attempts/{id}[/route.ts] */
+	ROUTE_PATH_ATTEMPT,    /* /api/attempts/{id}[/route.ts] */
+	ROUTE_PATH_METRICS     /* /metrics */
 } route_path;
 
 enum {

@@ -111,8 +111,7 @@ void upload_ops_upload(req_ctx *rc)
 	}
 	if (err != ATT_OK) {
 		/* Our side: the body file or the store (permissions, disk). */
-		log_error("request %s: upload could not be stored (%s)", rc->req->request_id,
-			  att_strerror(err));
+		log_error("upload could not be stored (%s)", att_strerror(err));
 		http_error(rc->resp, 500, "internal_error", "the upload could not be stored", NULL);
 		return;
 	}
@@ -176,8 +175,7 @@ void upload_ops_download(req_ctx *rc)
 	}
 	if (uploads_path(rc->env->cfg->upload_dir, upload_id, path, sizeof path) != 0 ||
 	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		log_error("request %s: upload %s has a record but no file", rc->req->request_id,
-			  upload_id);
+		log_error("upload %s has a record but no file", upload_id);
 		http_response_reset(rc->resp);
 		http_header(rc->resp, "X-Request-Id", rc->req->request_id);
 		http_error(rc->resp, 500, "internal_error", "the stored file is missing", NULL);

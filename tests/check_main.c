@@ -30,6 +30,9 @@ int main(void)
 	srunner_add_suite(sr, breaker_suite());
 	srunner_add_suite(sr, retry_suite());
 	srunner_add_suite(sr, metrics_suite());
+	srunner_add_suite(sr, prom_suite());
+	srunner_add_suite(sr, host_metrics_suite());
+	srunner_add_suite(sr, log_suite());
 	srunner_add_suite(sr, db_pool_suite());
 	srunner_add_suite(sr, attempt_cache_suite());
 	srunner_add_suite(sr, app_suite());
