@@ -3,7 +3,8 @@
  * `threads` serving threads over one shared app (pool, cache, breaker);
  * started as plain CGI (libfcgi tells which) it answers the one request it
  * was started for.
- * Also: `token` (sign a JWT), `check-config`, `config-table`. */
+ * Also: `token` (sign a JWT), `check-config`, `config-table`, `routes`
+ * (the route table: method, path, action, token or public). */
 #include <errno.h>
 #include <fcgiapp.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #include "../lib/config.h"
 #include "../lib/fcgi_server.h"
 #include "../lib/log.h"
+#include "../lib/router.h"
 #include "../lib/uuid.h"
 
 /* ---------------------------------------------------------------- CGI I/O */
@@ -171,6 +173,10 @@ int main(int argc, char **argv)
 		config_write_table(stdout);
 		return 0;
 	}
+	if (cmd != NULL && strcmp(cmd, "routes") == 0) {
+		router_write_table(stdout);
+		return 0;
+	}
 	if (config_load(&cfg, &errmsg) != ATT_OK) {
 		fprintf(stderr, "attempts.fcgi: %s\n", errmsg ? errmsg : "bad configuration");
 		free(errmsg);
@@ -184,7 +190,7 @@ int main(int argc, char **argv)
 		else if (strcmp(cmd, "token") == 0)
 			rc = cmd_token(&cfg, argc - 2, argv + 2);
 		else {
-			fprintf(stderr, "usage: attempts.fcgi [token ...|check-config|config-table]\n");
+			fprintf(stderr, "usage: attempts.fcgi [token ...|check-config|config-table|routes]\n");
 			rc = 2;
 		}
 		goto out;

@@ -11,6 +11,7 @@
 #include "diag_ops.h"
 #include "exam_ops.h"
 #include "json.h"
+#include "openapi.h"
 #include "upload_ops.h"
 #include "uuid.h"
 
@@ -36,6 +37,7 @@ static const route routes[] = {
 	{ROUTE_PATH_ATTEMPT, "upload", HTTP_POST, AUTH_ID | ROUTE_PRECHECK, upload_ops_upload},
 	{ROUTE_PATH_ATTEMPT, "upload", HTTP_GET, AUTH_ID, upload_ops_download},
 	{ROUTE_PATH_ATTEMPT, "uploads", HTTP_GET, AUTH_ID, upload_ops_list},
+	{ROUTE_PATH_OPENAPI, NULL, HTTP_GET, 0, openapi_serve},
 };
 
 #define NROUTES (sizeof routes / sizeof routes[0])
@@ -45,7 +47,7 @@ static const route routes[] = {
 static const char *const route_names[] = {
 	"health", "exam_create", "exam_get", "start", "state", "info", "save", "stats",
 	"activity", "submit", "extend", "batch", "optimize", "upload", "download", "uploads",
-	"upload_check",
+	"openapi", "upload_check",
 };
 
 #define OP_PRECHECK ((int)NROUTES)
@@ -89,6 +91,8 @@ route_path router_match_path(const char *path, char *id, size_t idcap)
 		return ROUTE_PATH_NONE;
 	if (strcmp(path, "/api/health") == 0)
 		return ROUTE_PATH_HEALTH;
+	if (strcmp(path, "/api/openapi.json") == 0)
+		return ROUTE_PATH_OPENAPI;
 	if (strcmp(path, "/api/exams") == 0)
 		return ROUTE_PATH_EXAMS;
 	if ((rest = skip_prefix(path, "/api/exams/")) != NULL) {
@@ -109,6 +113,35 @@ route_path router_match_path(const char *path, char *id, size_t idcap)
 		return ROUTE_PATH_ATTEMPT;
 	}
 	return ROUTE_PATH_NONE;
+}
+
+const char *router_path_template(route_path path)
+{
+	switch (path) {
+	case ROUTE_PATH_HEALTH: return "/api/health";
+	case ROUTE_PATH_OPENAPI: return "/api/openapi.json";
+	case ROUTE_PATH_EXAMS: return "/api/exams";
+	case ROUTE_PATH_EXAM: return "/api/exams/{id}";
+	case ROUTE_PATH_ATTEMPT: return "/api/attempts/{id}";
+	case ROUTE_PATH_NONE: break;
+	}
+	return "";
+}
+
+void router_write_table(FILE *out)
+{
+	for (size_t i = 0; i < NROUTES; i++) {
+		const route *r = &routes[i];
+		for (unsigned m = 1; m <= (unsigned)HTTP_OTHER; m <<= 1) {
+			char name[16];
+			if (!(r->methods & m))
+				continue;
+			http_methods_text(m, name, sizeof name);
+			fprintf(out, "%s\t%s\t%s\t%s\n", name, router_path_template(r->path),
+				r->action != NULL ? r->action : "-",
+				(r->flags & ROUTE_AUTH) ? "token" : "public");
+		}
+	}
 }
 
 const route *router_find(route_path path, const char *action,

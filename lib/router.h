@@ -7,6 +7,8 @@
 #ifndef ATT_ROUTER_H
 #define ATT_ROUTER_H
 
+#include <stdio.h>
+
 #include "handler.h"
 #include "http.h"
 
@@ -20,6 +22,7 @@ typedef struct router_outcome {
 typedef enum route_path {
 	ROUTE_PATH_NONE = 0,
 	ROUTE_PATH_HEALTH,     /* /api/health */
+	ROUTE_PATH_OPENAPI,    /* /api/openapi.json */
 	ROUTE_PATH_EXAMS,      /* /api/exams */
 	ROUTE_PATH_EXAM,       /* /api/exams/{id} */
 	ROUTE_PATH_ATTEMPT     /* /api/attempts/{id}[/route.ts] */
@@ -45,6 +48,16 @@ typedef struct route {
 /* Classifies path; on a match with an id segment, copies it into id
  * (size idcap; an id that does not fit is stored as "", which no check accepts). */
 route_path router_match_path(const char *path, char *id, size_t idcap);
+
+/* The path template of a path shape ("/api/attempts/{id}"), as
+ * docs/openapi.json names it; "" for ROUTE_PATH_NONE. */
+const char *router_path_template(route_path path);
+
+/* Writes the route table, one line per (method, path, action), tab
+ * separated: method, path template, action ("-" for none), "token" or
+ * "public" (needs a bearer token or not). `attempts.fcgi routes` prints
+ * it; tests/openapi_test.sh compares it with docs/openapi.json. */
+void router_write_table(FILE *out);
 
 /* Finds the route for (path, action, method). Returns it, or NULL with
  * *allowed set to the methods the (path, action) accepts (0 = unknown). */
