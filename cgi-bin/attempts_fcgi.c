@@ -4,7 +4,8 @@
  * started as plain CGI (libfcgi tells which) it answers the one request it
  * was started for.
  * Also: `token` (sign a JWT), `check-config`, `config-table`, `routes`
- * (the route table: method, path, action, token or public). */
+ * (the route table: method, path, action, token or public), `cors-map`
+ * (the nginx map entries of cors_origins). */
 #include <errno.h>
 #include <fcgiapp.h>
 #include <pthread.h>
@@ -19,6 +20,7 @@
 #include "../lib/app.h"
 #include "../lib/auth.h"
 #include "../lib/config.h"
+#include "../lib/cors.h"
 #include "../lib/fcgi_server.h"
 #include "../lib/log.h"
 #include "../lib/router.h"
@@ -187,10 +189,13 @@ int main(int argc, char **argv)
 	if (cmd != NULL) {
 		if (strcmp(cmd, "check-config") == 0)
 			rc = 0;
-		else if (strcmp(cmd, "token") == 0)
+		else if (strcmp(cmd, "cors-map") == 0) {
+			cors_write_nginx_map(cfg.cors_origins, stdout);
+			rc = 0;
+		} else if (strcmp(cmd, "token") == 0)
 			rc = cmd_token(&cfg, argc - 2, argv + 2);
 		else {
-			fprintf(stderr, "usage: attempts.fcgi [token ...|check-config|config-table|routes]\n");
+			fprintf(stderr, "usage: attempts.fcgi [token ...|check-config|config-table|routes|cors-map]\n");
 			rc = 2;
 		}
 		goto out;

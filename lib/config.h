@@ -13,6 +13,7 @@ typedef struct config {
 	char *jwt_secret;          /* HS256 key, >= 32 bytes */
 	char *upload_dir;          /* where uploads are stored */
 	char *log_level;           /* debug, info, warn, error */
+	char *cors_origins;        /* origins allowed by CORS; NULL = none */
 	long threads;              /* accepting threads per process */
 	long pool_min;
 	long pool_max;             /* 0 in the table means "= threads" */

@@ -8,6 +8,7 @@
 #include "admin_ops.h"
 #include "attempt_ops.h"
 #include "batch_ops.h"
+#include "cors.h"
 #include "diag_ops.h"
 #include "exam_ops.h"
 #include "json.h"
@@ -142,6 +143,14 @@ void router_write_table(FILE *out)
 				(r->flags & ROUTE_AUTH) ? "token" : "public");
 		}
 	}
+	/* Every path a route matches answers CORS preflights (router_dispatch). */
+	for (int p = ROUTE_PATH_NONE + 1; p <= ROUTE_PATH_ATTEMPT; p++)
+		for (size_t i = 0; i < NROUTES; i++)
+			if (routes[i].path == (route_path)p) {
+				fprintf(out, "OPTIONS\t%s\t-\tpublic\n",
+					router_path_template((route_path)p));
+				break;
+			}
 }
 
 const route *router_find(route_path path, const char *action,
@@ -255,6 +264,13 @@ void router_dispatch(const handler_env *env, http_request *req, http_response *r
 	rc.req = req;
 	rc.resp = resp;
 	rc.path_id = id;
+	/* A CORS preflight is answered for any path a route matches, before
+	 * the action, the method or a token is looked at: the browser sends
+	 * none of them with it. */
+	if (path != ROUTE_PATH_NONE && cors_is_preflight(req)) {
+		cors_preflight(env->cfg->cors_origins, req, resp);
+		return;
+	}
 	r = resolve(&rc, path);
 	if (r == NULL)
 		return;

@@ -1,7 +1,8 @@
 /* router: the route table (path shape + method + action -> handler) and
  * the steps every request takes before its handler: path match (404),
  * action lookup (400 unknown_action, 405 with Allow), authentication
- * (401), path id check (400 invalid_uuid), JSON body (413, 400, 422).
+ * (401), path id check (400 invalid_uuid), JSON body (413, 400, 422);
+ * a CORS preflight on a routed path is answered before all but the path.
  * Owns request dispatch; the handlers live in one module per resource:
  * attempt_ops, batch_ops, exam_ops, diag_ops, upload_ops, admin_ops. */
 #ifndef ATT_ROUTER_H
@@ -25,7 +26,7 @@ typedef enum route_path {
 	ROUTE_PATH_OPENAPI,    /* /api/openapi.json */
 	ROUTE_PATH_EXAMS,      /* /api/exams */
 	ROUTE_PATH_EXAM,       /* /api/exams/{id} */
-	ROUTE_PATH_ATTEMPT     /* /api/attempts/{id}[/route.ts] */
+	ROUTE_PATH_ATTEMPT     /* /api/attempts/{id}[/route.ts]; the last */
 } route_path;
 
 enum {
@@ -55,7 +56,8 @@ const char *router_path_template(route_path path);
 
 /* Writes the route table, one line per (method, path, action), tab
  * separated: method, path template, action ("-" for none), "token" or
- * "public" (needs a bearer token or not). `attempts.fcgi routes` prints
+ * "public" (needs a bearer token or not); then an OPTIONS line (the CORS
+ * preflight) per path shape. `attempts.fcgi routes` prints
  * it; tests/openapi_test.sh compares it with docs/openapi.json. */
 void router_write_table(FILE *out);
 

@@ -11,6 +11,7 @@ Suite *json_suite(void);
 Suite *http_suite(void);
 Suite *auth_suite(void);
 Suite *router_suite(void);
+Suite *cors_suite(void);
 Suite *cache_suite(void);
 Suite *write_stamps_suite(void);
 Suite *limiter_suite(void);
