@@ -12,7 +12,7 @@
 
 /* What a preflight allows and what answers expose (docs/API.md section 3). */
 #define CORS_ALLOW_METHODS "GET, HEAD, POST, PATCH"
-#define CORS_ALLOW_HEADERS \
+#define CORS_ALLOW_HEADERS                                                                         \
 	"Authorization, Content-Type, If-Match, If-None-Match, Cache-Control, X-Request-Id"
 #define CORS_EXPOSE_HEADERS "ETag, Retry-After, X-Request-Id, X-Cache"
 #define CORS_MAX_AGE_S "600"
