@@ -3,8 +3,9 @@
  * `threads` serving threads over one shared app (pool, cache, breaker);
  * started as plain CGI (libfcgi tells which) it answers the one request it
  * was started for.
- * Also: `token` (sign a JWT), `check-config`, `config-table`, `--help`,
- * `--version`. */
+ * Also: `token` (sign a JWT), `check-config`, `config-table`, `routes`
+ * (the route table: method, path, action, token or public), `cors-map`
+ * (the nginx map entries of cors_origins), `--help`, `--version`. */
 #include <errno.h>
 #include <fcgiapp.h>
 #include <pthread.h>
@@ -19,8 +20,10 @@
 #include "../lib/app.h"
 #include "../lib/auth.h"
 #include "../lib/config.h"
+#include "../lib/cors.h"
 #include "../lib/fcgi_server.h"
 #include "../lib/log.h"
+#include "../lib/router.h"
 #include "../lib/uuid.h"
 
 /* ---------------------------------------------------------------- CGI I/O */
@@ -174,6 +177,8 @@ static void usage(FILE *out)
 	      "                                      print a signed JWT (HS256, jwt_secret)\n"
 	      "       attempts.fcgi check-config     load the configuration; exit 0 if it is valid\n"
 	      "       attempts.fcgi config-table     the keys as a Markdown table\n"
+	      "       attempts.fcgi routes           the route table (method, path, action, token or public)\n"
+	      "       attempts.fcgi cors-map         nginx map entries of cors_origins\n"
 	      "       attempts.fcgi --help | --version\n"
 	      "\n"
 	      "Signals (FastCGI): TERM, INT, QUIT, USR1 stop; HUP, USR2 reload jwt_jwks_file.\n"
@@ -204,6 +209,10 @@ int main(int argc, char **argv)
 		printf("attempts.fcgi %s\n", PACKAGE_VERSION);
 		return 0;
 	}
+	if (cmd != NULL && strcmp(cmd, "routes") == 0) {
+		router_write_table(stdout);
+		return 0;
+	}
 	if (config_load(&cfg, &errmsg) != ATT_OK) {
 		fprintf(stderr, "attempts.fcgi: %s\n", errmsg ? errmsg : "bad configuration");
 		free(errmsg);
@@ -215,7 +224,10 @@ int main(int argc, char **argv)
 	if (cmd != NULL) {
 		if (strcmp(cmd, "check-config") == 0)
 			rc = 0;
-		else if (strcmp(cmd, "token") == 0)
+		else if (strcmp(cmd, "cors-map") == 0) {
+			cors_write_nginx_map(cfg.cors_origins, stdout);
+			rc = 0;
+		} else if (strcmp(cmd, "token") == 0)
 			rc = cmd_token(&cfg, argc - 2, argv + 2);
 		else {
 			usage(stderr);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "cors.h"
 #include "log.h"
 #include "metrics_ops.h"
 #include "router.h"
@@ -355,8 +356,11 @@ int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 	else
 		router_dispatch(&a->env, &req, &resp, &outcome);
 	answered = resp.status;
+	/* A pre-check's answer goes to nginx, which adds CORS itself. */
 	if (req.precheck)
 		http_response_precheck(&resp);
+	else
+		cors_headers(a->cfg->cors_origins, &req, &resp);
 	status = resp.status;
 	if (http_response_write(&resp, write, write_ctx) != ATT_OK)
 		status = -1;
@@ -390,6 +394,7 @@ int app_shed(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 	http_header(&resp, "Retry-After", "1");
 	http_error(&resp, 503, "overloaded",
 		   "the service is overloaded; nothing was done, retry shortly", NULL);
+	cors_headers(a->cfg->cors_origins, &req, &resp);
 	log_warn("request shed after %ld ms in the queue (queue_timeout_ms %ld)",
 		 waited_ms, a->cfg->queue_timeout_ms);
 	if (http_response_write(&resp, write, write_ctx) != ATT_OK)

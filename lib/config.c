@@ -43,6 +43,8 @@ static const cfg_key cfg_keys[] = {
 	KEY_STR(log_level, "info", "debug, info, warn or error"),
 	KEY_STR(log_format, "text",
 		"text or json (one object per line: ts, level, pid, request_id, msg)"),
+	KEY_STR(cors_origins, NULL,
+		"origins whose web pages may call the API (CORS), as browsers send them (https://exam.example.edu, lowercase, no path), separated by commas or spaces; none: same origin only"),
 	KEY_LONG(threads, "4", 1, 256,
 		 "requests served at once per worker process; a write waiting for its coalesced commit gives its turn up"),
 	KEY_LONG(pool_min, "1", 0, 256, "connections opened at start, per process"),
@@ -245,6 +247,68 @@ static att_err load_env(config *cfg, const char *(*getenv_fn)(const char *),
 	return ATT_OK;
 }
 
+/* Is [s, s + len) an origin as a browser serialises it: http or https,
+ * "://", a lowercase host name, IPv4 address or bracketed IPv6 address,
+ * an optional port, nothing after (no path, no trailing slash)? */
+static int origin_valid(const char *s, size_t len)
+{
+	const char *end = s + len, *p;
+
+	if (len > 7 && memcmp(s, "http://", 7) == 0)
+		p = s + 7;
+	else if (len > 8 && memcmp(s, "https://", 8) == 0)
+		p = s + 8;
+	else
+		return 0;
+	if (*p == '[') {
+		for (p++; p < end && (isxdigit((unsigned char)*p) || *p == ':' || *p == '.'); p++)
+			if (isupper((unsigned char)*p))
+				return 0;
+		if (p >= end || *p != ']')
+			return 0;
+		p++;
+	} else {
+		const char *host = p;
+		for (; p < end && (islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
+				   *p == '-' || *p == '.');
+		     p++)
+			;
+		if (p == host)
+			return 0;
+	}
+	if (p < end && *p == ':') {
+		const char *port = ++p;
+		for (; p < end && isdigit((unsigned char)*p); p++)
+			;
+		if (p == port || p - port > 5)
+			return 0;
+	}
+	return p == end;
+}
+
+/* cors_origins: a list of origins (origin_valid) separated by commas or
+ * blanks. "*" and "null" are refused: list the origins. */
+static att_err check_origins(const char *list, char **errmsg)
+{
+	const char *p = list;
+
+	while (p != NULL && *p != '\0') {
+		size_t len;
+
+		p += strspn(p, ", \t");
+		len = strcspn(p, ", \t");
+		if (len > 0 && !origin_valid(p, len)) {
+			set_errmsg(errmsg, "cors_origins: bad origin %.*s (expected http:// or"
+				   " https://, a lowercase host, an optional port, no path;"
+				   " * and null are not accepted)",
+				   (int)(len > 200 ? 200 : len), p);
+			return ATT_ECONFIG;
+		}
+		p += len;
+	}
+	return ATT_OK;
+}
+
 /* Cross-key rules that no single key's bounds can express. */
 static att_err check_config(config *cfg, char **errmsg)
 {
@@ -263,6 +327,8 @@ static att_err check_config(config *cfg, char **errmsg)
 			   cfg->log_format);
 		return ATT_ECONFIG;
 	}
+	if (check_origins(cfg->cors_origins, errmsg) != ATT_OK)
+		return ATT_ECONFIG;
 	if (cfg->pool_max == 0)
 		cfg->pool_max = cfg->threads;
 	if (cfg->pool_min > cfg->pool_max) {

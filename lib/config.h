@@ -18,6 +18,7 @@ typedef struct config {
 	char *upload_dir;          /* where uploads are stored */
 	char *log_level;           /* debug, info, warn, error */
 	char *log_format;          /* text, json */
+	char *cors_origins;        /* origins allowed by CORS; NULL = none */
 	long threads;              /* accepting threads per process */
 	long pool_min;
 	long pool_max;             /* 0 in the table means "= threads" */

@@ -239,6 +239,8 @@ att_err http_request_init(http_request *req, http_param_fn param,
 	req->if_none_match = param(io_ctx, "HTTP_IF_NONE_MATCH");
 	req->cache_control = param(io_ctx, "HTTP_CACHE_CONTROL");
 	req->content_type = param(io_ctx, "CONTENT_TYPE");
+	req->origin = param(io_ctx, "HTTP_ORIGIN");
+	req->cors_request_method = param(io_ctx, "HTTP_ACCESS_CONTROL_REQUEST_METHOD");
 	req->body_file = param(io_ctx, "REQUEST_BODY_FILE");
 	if (req->body_file != NULL && *req->body_file == '\0')
 		req->body_file = NULL;

@@ -53,6 +53,8 @@ typedef struct http_request {
 	const char *if_none_match;
 	const char *cache_control;
 	const char *content_type;
+	const char *origin;               /* Origin (CORS) */
+	const char *cors_request_method;  /* Access-Control-Request-Method */
 	long long content_length;   /* -1 when absent */
 	const char *body_file;      /* REQUEST_BODY_FILE: nginx wrote the body here */
 	const char *accel_prefix;   /* ATTEMPTS_ACCEL_PREFIX: serve files via X-Accel-Redirect */

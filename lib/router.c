@@ -8,10 +8,12 @@
 #include "admin_ops.h"
 #include "attempt_ops.h"
 #include "batch_ops.h"
+#include "cors.h"
 #include "diag_ops.h"
 #include "exam_ops.h"
 #include "json.h"
 #include "metrics_ops.h"
+#include "openapi.h"
 #include "upload_ops.h"
 #include "uuid.h"
 
@@ -42,6 +44,7 @@ static const route routes[] = {
 	{ROUTE_PATH_ATTEMPT, "upload", HTTP_GET, AUTH_ID, upload_ops_download},
 	{ROUTE_PATH_ATTEMPT, "uploads", HTTP_GET, AUTH_ID, upload_ops_list},
 	{ROUTE_PATH_METRICS, NULL, HTTP_GET, 0, metrics_ops_scrape},
+	{ROUTE_PATH_OPENAPI, NULL, HTTP_GET, 0, openapi_serve},
 };
 
 #define NROUTES (sizeof routes / sizeof routes[0])
@@ -51,7 +54,7 @@ static const route routes[] = {
 static const char *const route_names[] = {
 	"health", "ready", "exam_create", "exam_list", "exam_get", "exam_stats", "exam_active", "start", "state", "info", "save", "stats",
 	"activity", "submit", "extend", "batch", "optimize", "upload", "download", "uploads",
-	"metrics", "upload_check",
+	"metrics", "openapi", "upload_check",
 };
 
 #define OP_PRECHECK ((int)NROUTES)
@@ -118,6 +121,8 @@ route_path router_match_path(const char *path, char *id, size_t idcap)
 		return ROUTE_PATH_READY;
 	if (strcmp(path, "/metrics") == 0)
 		return ROUTE_PATH_METRICS;
+	if (strcmp(path, "/api/openapi.json") == 0)
+		return ROUTE_PATH_OPENAPI;
 	if (strcmp(path, "/api/exams") == 0)
 		return ROUTE_PATH_EXAMS;
 	if ((rest = skip_prefix(path, "/api/exams/")) != NULL)
@@ -133,6 +138,48 @@ route_path router_match_path(const char *path, char *id, size_t idcap)
 		return ROUTE_PATH_ATTEMPT;
 	}
 	return ROUTE_PATH_NONE;
+}
+
+const char *router_path_template(route_path path)
+{
+	switch (path) {
+	case ROUTE_PATH_HEALTH: return "/api/health";
+	case ROUTE_PATH_READY: return "/api/ready";
+	case ROUTE_PATH_OPENAPI: return "/api/openapi.json";
+	case ROUTE_PATH_EXAMS: return "/api/exams";
+	case ROUTE_PATH_EXAM: return "/api/exams/{id}";
+	case ROUTE_PATH_EXAM_STATS: return "/api/exams/{id}/stats";
+	case ROUTE_PATH_EXAM_ACTIVE: return "/api/exams/{id}/active";
+	case ROUTE_PATH_ATTEMPT: return "/api/attempts/{id}";
+	case ROUTE_PATH_METRICS: return "/metrics";
+	case ROUTE_PATH_NONE:
+	case ROUTE_PATH_COUNT: break;
+	}
+	return "";
+}
+
+void router_write_table(FILE *out)
+{
+	for (size_t i = 0; i < NROUTES; i++) {
+		const route *r = &routes[i];
+		for (unsigned m = 1; m <= (unsigned)HTTP_OTHER; m <<= 1) {
+			char name[16];
+			if (!(r->methods & m))
+				continue;
+			http_methods_text(m, name, sizeof name);
+			fprintf(out, "%s\t%s\t%s\t%s\n", name, router_path_template(r->path),
+				r->action != NULL ? r->action : "-",
+				(r->flags & ROUTE_AUTH) ? "token" : "public");
+		}
+	}
+	/* Every path a route matches answers CORS preflights (router_dispatch). */
+	for (int p = ROUTE_PATH_NONE + 1; p < ROUTE_PATH_COUNT; p++)
+		for (size_t i = 0; i < NROUTES; i++)
+			if (routes[i].path == (route_path)p) {
+				fprintf(out, "OPTIONS\t%s\t-\tpublic\n",
+					router_path_template((route_path)p));
+				break;
+			}
 }
 
 const route *router_find(route_path path, const char *action,
@@ -257,6 +304,13 @@ void router_dispatch(const handler_env *env, http_request *req, http_response *r
 	rc.resp = resp;
 	rc.path_id = id;
 	resp->head_only = req->method == HTTP_HEAD;
+	/* A CORS preflight is answered for any path a route matches, before
+	 * the action, the method or a token is looked at: the browser sends
+	 * none of them with it. */
+	if (path != ROUTE_PATH_NONE && cors_is_preflight(req)) {
+		cors_preflight(env->cfg->cors_origins, req, resp);
+		return;
+	}
 	r = resolve(&rc, path);
 	if (r == NULL)
 		return;

@@ -1,11 +1,14 @@
 /* router: the route table (path shape + method + action -> handler) and
  * the steps every request takes before its handler: path match (404),
  * action lookup (400 unknown_action, 405 with Allow), authentication
- * (401), path id check (400 invalid_uuid), JSON body (413, 400, 422).
+ * (401), path id check (400 invalid_uuid), JSON body (413, 400, 422);
+ * a CORS preflight on a routed path is answered before all but the path.
  * Owns request dispatch; the handlers live in one module per resource:
  * attempt_ops, batch_ops, exam_ops, diag_ops, upload_ops, admin_ops. */
 #ifndef ATT_ROUTER_H
 #define ATT_ROUTER_H
+
+#include <stdio.h>
 
 #include "handler.h"
 #include "http.h"
@@ -21,12 +24,14 @@ typedef enum route_path {
 	ROUTE_PATH_NONE = 0,
 	ROUTE_PATH_HEALTH,     /* /api/health */
 	ROUTE_PATH_READY,      /* /api/ready */
+	ROUTE_PATH_OPENAPI,    /* /api/openapi.json */
 	ROUTE_PATH_EXAMS,      /* /api/exams */
 	ROUTE_PATH_EXAM,       /* /api/exams/{id} */
 	ROUTE_PATH_EXAM_STATS, /* /api/exams/{id}/stats */
 	ROUTE_PATH_EXAM_ACTIVE, /* /api/exams/{id}/active */
 	ROUTE_PATH_ATTEMPT,    /* /api/attempts/{id}[/route.ts] */
-	ROUTE_PATH_METRICS     /* /metrics */
+	ROUTE_PATH_METRICS,    /* /metrics */
+	ROUTE_PATH_COUNT       /* not a path: how many there are */
 } route_path;
 
 enum {
@@ -49,6 +54,17 @@ typedef struct route {
 /* Classifies path; on a match with an id segment, copies it into id
  * (size idcap; an id that does not fit is stored as "", which no check accepts). */
 route_path router_match_path(const char *path, char *id, size_t idcap);
+
+/* The path template of a path shape ("/api/attempts/{id}"), as
+ * docs/openapi.json names it; "" for ROUTE_PATH_NONE. */
+const char *router_path_template(route_path path);
+
+/* Writes the route table, one line per (method, path, action), tab
+ * separated: method, path template, action ("-" for none), "token" or
+ * "public" (needs a bearer token or not); then an OPTIONS line (the CORS
+ * preflight) per path shape. `attempts.fcgi routes` prints
+ * it; tests/openapi_test.sh compares it with docs/openapi.json. */
+void router_write_table(FILE *out);
 
 /* Finds the route for (path, action, method). Returns it, or NULL with
  * *allowed set to the methods the (path, action) accepts (0 = unknown). */

@@ -21,6 +21,7 @@ int main(void)
 	srunner_add_suite(sr, access_suite());
 	srunner_add_suite(sr, reply_suite());
 	srunner_add_suite(sr, router_suite());
+	srunner_add_suite(sr, cors_suite());
 	srunner_add_suite(sr, uploads_suite());
 	srunner_add_suite(sr, cache_suite());
 	srunner_add_suite(sr, write_stamps_suite());

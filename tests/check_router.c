@@ -15,6 +15,7 @@
 #include "fake_cgi.h"
 #include "../lib/config.h" /* not autoconf's config.h, see check_config.c */
 #include "log.h"
+#include "openapi.h"
 #include "router.h"
 
 #define SECRET "router-test-secret-0123456789abcdef"
@@ -303,6 +304,7 @@ START_TEST(test_router_match_path)
 	char id[64];
 
 	ck_assert_int_eq(router_match_path("/api/health", id, sizeof id), ROUTE_PATH_HEALTH);
+	ck_assert_int_eq(router_match_path("/api/openapi.json", id, sizeof id), ROUTE_PATH_OPENAPI);
 	ck_assert_str_eq(id, "");
 	ck_assert_int_eq(router_match_path("/api/exams", id, sizeof id), ROUTE_PATH_EXAMS);
 	ck_assert_int_eq(router_match_path("/api/exams/" UUID_A, id, sizeof id), ROUTE_PATH_EXAM);
@@ -660,6 +662,65 @@ START_TEST(test_app_encoded_action)
 	expect("GET", ATTEMPT, "action=st%61te", NULL, NULL, 401, "unauthorized", NULL);
 	expect("GET", ATTEMPT, "x=1&action=state", NULL, NULL, 401, "unauthorized", NULL);
 	expect("GET", ATTEMPT, "action=state+", NULL, NULL, 400, "unknown_action", NULL);
+}
+END_TEST
+
+START_TEST(test_app_openapi)
+{
+	result r;
+	size_t len;
+	const unsigned char *doc = openapi_document(&len);
+	char etag[64], got[64];
+	const char *const inm[] = {"HTTP_IF_NONE_MATCH", etag, NULL};
+
+	/* anyone, no token; the embedded document byte for byte */
+	serve(&r, "GET", "/api/openapi.json", NULL, NULL, NULL, NULL);
+	ck_assert_int_eq(r.status, 200);
+	expect_header(&r, "Content-Type", "application/json; charset=utf-8");
+	expect_header(&r, "Cache-Control", "no-cache");
+	ck_assert_uint_eq(r.body_len, len);
+	ck_assert_int_eq(memcmp(r.body, doc, len), 0);
+	ck_assert_ptr_nonnull(r.json);
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r.json, "openapi")->valuestring, "3.1.0");
+	snprintf(etag, sizeof etag, "\"%lu\"", openapi_etag());
+	expect_header(&r, "ETag", etag);
+	result_free(&r);
+	/* a token does not hurt */
+	serve(&r, "GET", "/api/openapi.json", NULL, student_token, NULL, NULL);
+	ck_assert_int_eq(r.status, 200);
+	result_free(&r);
+	serve(&r, "GET", "/api/openapi.json", NULL, NULL, NULL, inm);
+	ck_assert_int_eq(r.status, 304);
+	ck_assert_uint_eq(r.body_len, 0);
+	ck_assert_int_eq(header(&r, "ETag", got, sizeof got), 1);
+	ck_assert_str_eq(got, etag);
+	result_free(&r);
+	serve(&r, "POST", "/api/openapi.json", NULL, NULL, "{}", NULL);
+	expect_error(&r, 405, "method_not_allowed", NULL);
+	expect_header(&r, "Allow", "GET");
+	result_free(&r);
+	expect("GET", "/api/openapi.json/x", NULL, NULL, NULL, 404, "not_found", NULL);
+}
+END_TEST
+
+START_TEST(test_router_write_table)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	ck_assert_ptr_nonnull(f);
+	router_write_table(f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_ptr_nonnull(strstr(text, "GET\t/api/health\t-\tpublic\n"));
+	ck_assert_ptr_nonnull(strstr(text, "GET\t/api/openapi.json\t-\tpublic\n"));
+	ck_assert_ptr_nonnull(strstr(text, "PATCH\t/api/attempts/{id}\tsave\ttoken\n"));
+	ck_assert_ptr_nonnull(strstr(text, "POST\t/api/attempts/{id}\tupload\ttoken\n"));
+	ck_assert_ptr_nonnull(strstr(text, "GET\t/api/attempts/{id}\tupload\ttoken\n"));
+	ck_assert_ptr_nonnull(strstr(text, "POST\t/api/exams\t-\ttoken\n"));
+	ck_assert_str_eq(router_path_template(ROUTE_PATH_EXAM), "/api/exams/{id}");
+	ck_assert_str_eq(router_path_template(ROUTE_PATH_NONE), "");
+	free(text);
 }
 END_TEST
 
@@ -1342,6 +1403,7 @@ Suite *router_suite(void)
 	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_router_find);
 	tcase_add_test(tc, test_router_find_refusals);
+	tcase_add_test(tc, test_router_write_table);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("routing");
@@ -1357,6 +1419,7 @@ Suite *router_suite(void)
 	tcase_add_test(tc, test_app_malformed_query_unknown_path);
 	tcase_add_test(tc, test_app_other_methods);
 	tcase_add_test(tc, test_app_encoded_action);
+	tcase_add_test(tc, test_app_openapi);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("authentication");

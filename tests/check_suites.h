@@ -12,6 +12,7 @@ Suite *http_suite(void);
 Suite *auth_suite(void);
 Suite *jwks_suite(void);
 Suite *router_suite(void);
+Suite *cors_suite(void);
 Suite *cache_suite(void);
 Suite *write_stamps_suite(void);
 Suite *limiter_suite(void);

@@ -19,7 +19,7 @@ if env -i "$bin" --help >"$tmp/help" 2>"$tmp/err"; then ok "--help exits 0 witho
 	grep -qF "  $key = $def  ($var)" "$tmp/help" || echo "$key"
 done >"$tmp/missing"
 if [ ! -s "$tmp/missing" ]; then ok "--help lists every key with its default and variable"; else not_ok "--help lists every key" "missing: $(tr '\n' ' ' <"$tmp/missing")"; fi
-for cmd in token check-config config-table --version; do
+for cmd in token check-config config-table routes cors-map --version; do
 	grep -q -- "attempts.fcgi $cmd" "$tmp/help" || grep -q -- "$cmd" "$tmp/help" || echo "$cmd"
 done >"$tmp/missing"
 if [ ! -s "$tmp/missing" ]; then ok "--help names every command"; else not_ok "--help names every command" "$(cat "$tmp/missing")"; fi
