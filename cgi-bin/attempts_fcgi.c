@@ -161,8 +161,8 @@ static int cmd_token(const config *cfg, int argc, char **argv)
 		fprintf(stderr, "token: --sub must be a lowercase UUID\n");
 		return 2;
 	}
-	token = auth_sign(sub, role, now, now + ttl, cfg->jwt_secret,
-			  strlen(cfg->jwt_secret));
+	token = auth_sign_for(sub, role, now, now + ttl, cfg->jwt_audience, cfg->jwt_issuer,
+			      cfg->jwt_secret, strlen(cfg->jwt_secret));
 	if (token == NULL)
 		return 1;
 	puts(token);

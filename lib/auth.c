@@ -612,8 +612,29 @@ static void append_b64url(buf *b, const unsigned char *s, size_t n)
 	free(enc);
 }
 
+/* Appends ,"name":<value as a JSON string> to payload. */
+static void add_string_claim(buf *payload, const char *name, const char *value)
+{
+	cJSON *s = cJSON_CreateString(value);
+	char *text = s != NULL ? cJSON_PrintUnformatted(s) : NULL;
+
+	if (text == NULL)
+		payload->failed = 1;
+	else
+		buf_printf(payload, ",\"%s\":%s", name, text);
+	free(text);
+	cJSON_Delete(s);
+}
+
 char *auth_sign(const char *sub, auth_role role, time_t iat, time_t exp,
 		const char *secret, size_t secret_len)
+{
+	return auth_sign_for(sub, role, iat, exp, NULL, NULL, secret, secret_len);
+}
+
+char *auth_sign_for(const char *sub, auth_role role, time_t iat, time_t exp,
+		    const char *audience, const char *issuer, const char *secret,
+		    size_t secret_len)
 {
 	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
 	unsigned char mac[EVP_MAX_MD_SIZE];
@@ -623,8 +644,13 @@ char *auth_sign(const char *sub, auth_role role, time_t iat, time_t exp,
 
 	if (role_name == NULL || sub == NULL)
 		return NULL;
-	buf_printf(&payload, "{\"sub\":\"%s\",\"role\":\"%s\",\"iat\":%lld,\"exp\":%lld}",
+	buf_printf(&payload, "{\"sub\":\"%s\",\"role\":\"%s\",\"iat\":%lld,\"exp\":%lld",
 		   sub, role_name, (long long)iat, (long long)exp);
+	if (audience != NULL && audience[0] != '\0')
+		add_string_claim(&payload, "aud", audience);
+	if (issuer != NULL && issuer[0] != '\0')
+		add_string_claim(&payload, "iss", issuer);
+	buf_putc(&payload, '}');
 	append_b64url(&tok, (const unsigned char *)header, sizeof header - 1);
 	buf_putc(&tok, '.');
 	if (!payload.failed)

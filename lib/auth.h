@@ -119,6 +119,12 @@ att_err auth_check_header(auth_verifier *v, const char *authorization, time_t no
 char *auth_sign(const char *sub, auth_role role, time_t iat, time_t exp,
 		const char *secret, size_t secret_len) ATT_MUSTCHECK;
 
+/* auth_sign with "aud" and "iss" too, each when not NULL or "" (the token
+ * command signs for a service that checks jwt_audience and jwt_issuer). */
+char *auth_sign_for(const char *sub, auth_role role, time_t iat, time_t exp,
+		    const char *audience, const char *issuer, const char *secret,
+		    size_t secret_len) ATT_MUSTCHECK;
+
 /* "student", "proctor", "admin"; NULL for AUTH_ROLE_NONE. */
 const char *auth_role_name(auth_role role);
 

@@ -157,6 +157,37 @@ START_TEST(test_auth_round_trip)
 }
 END_TEST
 
+/* auth_sign_for's aud and iss pass a verifier that checks them (quotes
+ * escaped), and only that one. */
+START_TEST(test_auth_sign_for_aud_iss)
+{
+	auth_options opt = {.secret = SECRET, .secret_len = strlen(SECRET),
+			    .audience = "exams \"api\"", .issuer = "https://idp.example"};
+	auth_verifier *v = NULL;
+	auth_claims c;
+	auth_fail why;
+	char *tok = auth_sign_for(SUB, AUTH_ROLE_PROCTOR, (time_t)NOW, (time_t)(NOW + 60),
+				  opt.audience, opt.issuer, SECRET, strlen(SECRET));
+	char *no_iss = auth_sign_for(SUB, AUTH_ROLE_PROCTOR, (time_t)NOW, (time_t)(NOW + 60),
+				     opt.audience, NULL, SECRET, strlen(SECRET));
+	char *no_aud = auth_sign_for(SUB, AUTH_ROLE_PROCTOR, (time_t)NOW, (time_t)(NOW + 60),
+				     NULL, opt.issuer, SECRET, strlen(SECRET));
+
+	ck_assert_ptr_nonnull(tok);
+	ck_assert_int_eq(auth_verifier_create(&opt, &v, NULL), ATT_OK);
+	ck_assert_int_eq(auth_check(v, tok, (time_t)NOW, &c, NULL), ATT_OK);
+	ck_assert_int_eq(c.role, AUTH_ROLE_PROCTOR);
+	ck_assert_int_eq(auth_check(v, no_iss, (time_t)NOW, &c, &why), ATT_EAUTH);
+	ck_assert_int_eq(why, AUTH_FAIL_ISSUER);
+	ck_assert_int_eq(auth_check(v, no_aud, (time_t)NOW, &c, &why), ATT_EAUTH);
+	ck_assert_int_eq(why, AUTH_FAIL_AUDIENCE);
+	auth_verifier_free(v);
+	free(tok);
+	free(no_iss);
+	free(no_aud);
+}
+END_TEST
+
 /* A token verified once is remembered: the memo must still
  * apply exp and nbf at every use, and never accept a token that differs in
  * one byte, or the same token under another secret. */
@@ -944,6 +975,7 @@ Suite *auth_suite(void)
 	tc = tcase_create("sign_verify");
 	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_auth_round_trip);
+	tcase_add_test(tc, test_auth_sign_for_aud_iss);
 	tcase_add_test(tc, test_auth_memo_rechecks);
 	tcase_add_test(tc, test_auth_memo_shared_by_threads);
 	tcase_add_test(tc, test_auth_crafted_valid);

@@ -179,7 +179,8 @@ req -H "Origin: $other" "$url/api/health"
 expect_no_cors "nginx's own 502 to another origin" 502
 
 # ------------------------------------------------------------ the default: none
-unset ATTEMPTS_CORS_ORIGINS
+# An empty value drops the setting ./dev up remembered from the first start.
+export ATTEMPTS_CORS_ORIGINS=
 if "$dev" up --no-install --no-build --no-demo >"$dir/up2.log" 2>&1; then
 	req -X OPTIONS -H "Origin: $allowed" -H "Access-Control-Request-Method: PATCH" "$url$attempt?action=save"
 	expect_no_cors "cors_origins unset: a preflight" 403
