@@ -164,7 +164,7 @@ if [[ $code == 200 ]]; then ok "nginx serves the exam page at /exam/"; else not_
 
 rm -rf "$artefacts"
 mkdir -p "$artefacts"
-pg_lib=$srcdir/tests/lib/pg.sh
+pg_lib=$srcdir/lib/sh/pg.sh
 BT_URL=$url BT_EXAM=$exam_id BT_TOKEN=$student_token BT_CHROMIUM=$chromium \
 	BT_PUPPETEER=$pp_dir BT_PSQL=$PSQL BT_CONNINFO=$conninfo BT_ARTEFACTS=$artefacts \
 	BT_PG_STOP=". '$pg_lib' && pg_cluster_stop '$dir/pg'" \
