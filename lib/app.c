@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "cors.h"
+#include "live_feed.h"
 #include "log.h"
 #include "metrics_ops.h"
 #include "router.h"
@@ -30,6 +31,7 @@ struct app {
 	limiter *batch_limiter; /* batch requests in flight per caller */
 	attempt_calls *calls;   /* saves, activity, submits, reads (maybe coalesced) */
 	auth_verifier *auth;    /* token keys, swapped by app_reload_keys */
+	live_feed *live;        /* publisher of the proctors' live view, NULL if off */
 	handler_env env;        /* the parts above, as handlers see them */
 	pthread_t housekeeper;
 	int housekeeper_started;
@@ -276,6 +278,14 @@ att_err app_create(const config *cfg, app_mode mode, app **out)
 	 * raising it after the first large free. */
 	if (mode == APP_PERSISTENT)
 		mallopt(M_MMAP_THRESHOLD, APP_MMAP_THRESHOLD);
+	/* The live view's publisher: its own thread and connection, so that
+	 * neither nginx nor the database can hold up a request through it. */
+	if (err == ATT_OK && mode == APP_PERSISTENT && cfg->live_publish_socket != NULL &&
+	    cfg->live_publish_socket[0] != '\0') {
+		live_feed_options lo = {.conninfo = cfg->db,
+					.socket_path = cfg->live_publish_socket};
+		err = live_feed_start(&lo, &a->live);
+	}
 	if (err == ATT_OK && mode == APP_PERSISTENT) {
 		if (pthread_create(&a->housekeeper, NULL, housekeeping, a) != 0)
 			err = ATT_ENOMEM;
@@ -301,6 +311,7 @@ void app_free(app *a)
 		pthread_mutex_unlock(&a->stop_lock);
 		pthread_join(a->housekeeper, NULL);
 	}
+	live_feed_free(a->live);
 	attempt_cache_free(a->attempts);
 	limiter_free(a->batch_limiter);
 	attempt_calls_free(a->calls);

@@ -85,6 +85,9 @@ static const cfg_key cfg_keys[] = {
 	KEY_LONG(coalesce_max_items, "64", 2, 1000, "most calls in one coalesced statement"),
 	KEY_LONG(sweep_interval_ms, "5000", 0, 86400000,
 		 "how often a worker closes attempts past deadline + grace (0 = never)"),
+	KEY_STR(live_publish_socket, NULL,
+		"nginx's unix socket with the nchan publisher of the proctors' live view "
+		"(nginx/attempts-live.conf); unset = no live feed"),
 };
 
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])

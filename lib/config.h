@@ -51,6 +51,7 @@ typedef struct config {
 	long coalesce_reads;        /* 1: single reads share statements */
 	long coalesce_max_items;
 	long sweep_interval_ms;     /* deadline sweep period, 0 = off */
+	char *live_publish_socket;  /* nchan publisher socket, NULL = no live feed */
 } config;
 
 /* Fills cfg from defaults, the file named by $ATTEMPTS_CONFIG (if set) and

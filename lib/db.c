@@ -90,6 +90,11 @@ static const db_statement db_statements[DB_STMT_COUNT] = {
 		"SELECT attempts.coalesced_writes($1::jsonb)", 1, 0},
 	[DB_STMT_COALESCED_READS] = {"coalesced_reads",
 		"SELECT attempts.coalesced_reads($1::jsonb)", 1, 1},
+	/* The proctors' live view (web/proctor.js): $1 exam id, else the exam
+	 * of attempt $2. */
+	[DB_STMT_LIVE_SNAPSHOT] = {"live_snapshot",
+		"SELECT attempts.get_live_snapshot(COALESCE($1::uuid, "
+		"(SELECT exam_id FROM attempts.attempts WHERE attempt_id = $2::uuid)))", 2, 1},
 };
 
 int db_prepare_all(PGconn *conn, void *unused)

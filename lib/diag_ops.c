@@ -152,12 +152,15 @@ static cJSON *optimization_json(const handler_env *env)
 	return root;
 }
 
-/* Statistics of type stats|active for exam_id, or (NULL) the exam of
- * attempt_id, cached for the stats TTL (no read-your-writes promise). */
+/* Statistics of type stats|active|live (the proctors' live view's first
+ * paint) for exam_id, or (NULL) the exam of attempt_id, cached for the
+ * stats TTL (no read-your-writes promise). */
 static void exam_statistics(req_ctx *rc, const char *type, const char *exam_id,
 			    const char *attempt_id)
 {
-	db_stmt stmt = strcmp(type, "stats") == 0 ? DB_STMT_STATISTICS : DB_STMT_ACTIVE_ATTEMPTS;
+	db_stmt stmt = strcmp(type, "stats") == 0    ? DB_STMT_STATISTICS
+		       : strcmp(type, "live") == 0 ? DB_STMT_LIVE_SNAPSHOT
+						   : DB_STMT_ACTIVE_ATTEMPTS;
 	cache *c = rc->env->cache;
 	const char *params[2];
 	cache_meta meta;
@@ -206,7 +209,8 @@ void diag_ops_stats(req_ctx *rc)
 		type = "stats";
 	else if (!http_query_is_text(type, type_len))
 		type = ""; /* "stats%00x" is no type: refused below */
-	if (strcmp(type, "stats") == 0 || strcmp(type, "active") == 0) {
+	if (strcmp(type, "stats") == 0 || strcmp(type, "active") == 0 ||
+	    strcmp(type, "live") == 0) {
 		size_t exam_id_len = 0;
 		const char *exam_id = http_query(rc->req, "exam_id", &exam_id_len);
 
@@ -221,7 +225,7 @@ void diag_ops_stats(req_ctx *rc)
 	}
 	if (strcmp(type, "optimization") != 0) {
 		http_error(rc->resp, 400, "invalid_query",
-			   "type must be stats, active or optimization", NULL);
+			   "type must be stats, active, live or optimization", NULL);
 		return;
 	}
 	if (rc->claims.role != AUTH_ROLE_ADMIN) {

@@ -264,3 +264,134 @@ BEGIN
          WHERE a.exam_id = p_exam_id AND a.status = 'in_progress'), '[]'::jsonb));
 END
 $$;
+
+-- ------------------------------------------------------------ live view
+-- The proctor's live view of one exam (web/proctor.*): a snapshot for the
+-- first paint (get_live_snapshot, GET ?action=stats&type=live), then one
+-- message per exam per batch of changed attempts, which lib/live_feed.c
+-- publishes to nginx (nchan) for the watchers (live_changes). Each attempt
+-- carries its version: a watcher keeps, per attempt, the highest version
+-- it has seen, so replays and duplicates change nothing.
+
+-- One attempt as the live view shows it: {"attempt_id", "user_id",
+-- "status", "version", "answered_count", "started_at", "last_save_at"
+-- (null before the first save), "last_activity_at", "time_remaining_s",
+-- "submitted_at"}.
+CREATE OR REPLACE FUNCTION attempts.live_attempt_json(a attempts.attempts)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT jsonb_build_object(
+        'attempt_id', a.attempt_id,
+        'user_id', a.user_id,
+        'status', a.status,
+        'version', a.version,
+        'answered_count', (SELECT count(*) FROM jsonb_object_keys(a.answers)),
+        'started_at', ts(a.started_at),
+        'last_save_at', CASE WHEN a.version > 1 THEN ts(a.updated_at) END,
+        'last_activity_at', ts(a.last_activity_at),
+        'time_remaining_s', time_remaining_s(a),
+        'submitted_at', ts(a.submitted_at))
+$$;
+
+-- What the live view draws of the whole exam: {"counts": {"total",
+-- "in_progress", "submitted"}, "per_question": {"<answer key>": attempts
+-- that answered it}} (every attempt of the exam, submitted ones included).
+CREATE OR REPLACE FUNCTION attempts.live_exam_summary(p_exam_id uuid)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT jsonb_build_object(
+        'counts', (SELECT jsonb_build_object(
+                       'total', count(*),
+                       'in_progress', count(*) FILTER (WHERE a.status = 'in_progress'),
+                       'submitted', count(*) FILTER (WHERE a.status = 'submitted'))
+                     FROM attempts.attempts a WHERE a.exam_id = p_exam_id),
+        'per_question', (SELECT coalesce(jsonb_object_agg(q.key, q.n), '{}'::jsonb)
+                           FROM (SELECT k.key, count(*) AS n
+                                   FROM attempts.attempts a,
+                                        jsonb_object_keys(a.answers) AS k(key)
+                                  WHERE a.exam_id = p_exam_id
+                                  GROUP BY k.key) AS q))
+$$;
+
+-- The first paint of the live view, proctor/admin: {"exam_id", "at" (the
+-- database's clock), "counts", "per_question" (live_exam_summary),
+-- "attempts": [live_attempt_json of each attempt in progress, oldest
+-- first]}; not_found for an unknown exam.
+CREATE OR REPLACE FUNCTION attempts.get_live_snapshot(p_exam_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_err jsonb;
+BEGIN
+    SELECT c.error INTO v_err FROM require_caller('{proctor,admin}') c;
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM attempts.exams WHERE exam_id = p_exam_id) THEN
+        RETURN err('not_found', 'exam not found');
+    END IF;
+    RETURN jsonb_build_object('exam_id', p_exam_id, 'at', ts(now()))
+        || live_exam_summary(p_exam_id)
+        || jsonb_build_object('attempts', coalesce((
+               SELECT jsonb_agg(live_attempt_json(a) ORDER BY a.started_at, a.attempt_id)
+                 FROM attempts.attempts a
+                WHERE a.exam_id = p_exam_id AND a.status = 'in_progress'), '[]'::jsonb));
+END
+$$;
+
+-- The changes of p_ids (attempt ids from NOTIFY attempts_changed), as the
+-- messages to publish, admin only (the publisher runs as the service):
+-- [{"exam_id", "message": {"type": "changes", "exam_id", "at", "counts",
+-- "per_question", "attempts": [live_attempt_json, ...]}}], one per exam
+-- with a changed attempt. Ids of attempts that are gone are skipped.
+CREATE OR REPLACE FUNCTION attempts.live_changes(p_ids uuid[])
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_err jsonb;
+BEGIN
+    SELECT c.error INTO v_err FROM require_caller('{admin}') c;
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
+    END IF;
+    RETURN coalesce((
+        SELECT jsonb_agg(jsonb_build_object('exam_id', e.exam_id, 'message',
+                   jsonb_build_object('type', 'changes', 'exam_id', e.exam_id, 'at', ts(now()))
+                   || live_exam_summary(e.exam_id)
+                   || jsonb_build_object('attempts', e.attempts)) ORDER BY e.exam_id)
+          FROM (SELECT a.exam_id,
+                       jsonb_agg(live_attempt_json(a) ORDER BY a.attempt_id) AS attempts
+                  FROM attempts.attempts a
+                 WHERE a.attempt_id = ANY (p_ids)
+                 GROUP BY a.exam_id) AS e), '[]'::jsonb);
+END
+$$;
+
+-- The exams a watcher may be looking at, admin only: those with an attempt
+-- in progress or changed in the last 12 hours, as a JSON array of ids.
+-- After notifications may have been lost (the publisher's connection came
+-- back, its queue overflowed) each gets {"type": "resync"}.
+CREATE OR REPLACE FUNCTION attempts.live_exams()
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, attempts
+AS $$
+DECLARE
+    v_err jsonb;
+BEGIN
+    SELECT c.error INTO v_err FROM require_caller('{admin}') c;
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
+    END IF;
+    RETURN coalesce((SELECT jsonb_agg(DISTINCT a.exam_id)
+                       FROM attempts.attempts a
+                      WHERE a.status = 'in_progress'
+                         OR a.updated_at > now() - interval '12 hours'), '[]'::jsonb);
+END
+$$;

@@ -37,6 +37,7 @@ int main(void)
 	srunner_add_suite(sr, db_pool_suite());
 	srunner_add_suite(sr, attempt_cache_suite());
 	srunner_add_suite(sr, app_suite());
+	srunner_add_suite(sr, live_feed_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -1832,6 +1832,57 @@ START_TEST(test_notify_on_change)
 }
 END_TEST
 
+/* The proctors' live view: a start is announced (sql/005); the snapshot
+ * and the publisher's messages carry each attempt with its version and
+ * the exam's counts and answers per question; who may call what. */
+START_TEST(test_live_view)
+{
+	const char *exam = mk_exam(NULL), *u = new_uuid(), *a, *b;
+	cJSON *r, *m;
+
+	V0("LISTEN attempts_changed");
+	ck_assert_ptr_null(next_notify(db, "attempts_changed"));
+	a = mk_attempt(u, exam);
+	ck_assert_str_eq(next_notify(db, "attempts_changed"), a);
+	ck_assert_ok(J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", a, "{\"q1\": 1, \"q2\": 2}"));
+	b = mk_attempt(new_uuid(), exam);
+	ck_assert_ok(J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", b, "{\"q2\": 3}"));
+	ck_assert_ok(J("SELECT attempts.submit_attempt($1)", b));
+	V0("UNLISTEN attempts_changed");
+
+	ck_assert_err(J("SELECT attempts.get_live_snapshot($1)", exam), "forbidden");
+	as(new_uuid(), "proctor");
+	ck_assert_err(J("SELECT attempts.get_live_snapshot($1)", new_uuid()), "not_found");
+	r = J("SELECT attempts.get_live_snapshot($1)", exam);
+	ck_assert_ok(r);
+	ck_assert_str_eq(show(jget(r, "counts")), "{\"total\":2,\"submitted\":1,\"in_progress\":1}");
+	ck_assert_str_eq(show(jget(r, "per_question")), "{\"q1\":1,\"q2\":2}");
+	ck_assert_int_eq(cJSON_GetArraySize(jget(r, "attempts")), 1);
+	ck_assert_str_eq(jstr(r, "attempts.0.attempt_id"), a);
+	ck_assert_str_eq(jstr(r, "attempts.0.status"), "in_progress");
+	ck_assert_int_eq((int)jnum(r, "attempts.0.version"), 2);
+	ck_assert_int_eq((int)jnum(r, "attempts.0.answered_count"), 2);
+	ck_assert_ptr_nonnull(jget(r, "attempts.0.last_save_at"));
+	ck_assert_ptr_nonnull(jget(r, "at"));
+
+	/* The publisher's calls are the service's own (admin). */
+	ck_assert_err(J("SELECT attempts.live_changes($1::uuid[])", fmt("{%s}", a)), "forbidden");
+	ck_assert_err(J0("SELECT attempts.live_exams()"), "forbidden");
+	as("00000000-0000-0000-0000-000000000000", "admin");
+	r = J("SELECT attempts.live_changes($1::uuid[])", fmt("{%s,%s,%s}", a, b, new_uuid()));
+	ck_assert_int_eq(cJSON_GetArraySize(r), 1);
+	ck_assert_str_eq(jstr(r, "0.exam_id"), exam);
+	m = (cJSON *)jget(r, "0.message");
+	ck_assert_str_eq(jstr(m, "type"), "changes");
+	ck_assert_int_eq(cJSON_GetArraySize(jget(m, "attempts")), 2);
+	ck_assert_str_eq(show(jget(m, "counts")), "{\"total\":2,\"submitted\":1,\"in_progress\":1}");
+	ck_assert_str_eq(jstr(m, "attempts.0.attempt_id"), strcmp(a, b) < 0 ? a : b);
+	ck_assert_str_eq(V("SELECT attempts.live_changes($1::uuid[])::text", "{}"), "[]");
+	ck_assert_str_eq(V("SELECT attempts.live_exams() @> jsonb_build_array($1::text)::jsonb "
+			   "AND jsonb_typeof(attempts.live_exams()) = 'array'", exam), "t");
+}
+END_TEST
+
 /* ------------------------------------------------------------ coalesced writes */
 
 /* One write as the service sends it: kind, claims text, attempt, body,
@@ -2097,6 +2148,7 @@ START_TEST(test_migrations_recorded)
 	ck_assert_str_eq(V0("SELECT string_agg(name, ',' ORDER BY name) FROM attempts.schema_migrations "
 			    "WHERE checksum ~ '^[0-9a-f]{64}$'"),
 			 "001_schema.sql,002_body_bytes.sql,003_changes_per_statement.sql,004_exams_newest_first.sql,"
+			 "005_announce_starts.sql,"
 			 "admin.sql,attempt_rules.sql,"
 			 "attempt_writes.sql,attempts.sql,batch.sql,canonical_json.sql,exams.sql,helpers.sql,uploads.sql");
 	/* every plpgsql function (the RPCs) carries the fixed search_path */
@@ -2283,6 +2335,7 @@ Suite *sql_suite(void)
 	tcase_add_test(tc, test_preload);
 	tcase_add_test(tc, test_broadcast_clear_cache);
 	tcase_add_test(tc, test_notify_on_change);
+	tcase_add_test(tc, test_live_view);
 	tcase_add_test(tc, test_coalesced_writes_match_singles);
 	tcase_add_test(tc, test_coalesced_writes_one_notification);
 	tcase_add_test(tc, test_coalesced_reads_match_singles);

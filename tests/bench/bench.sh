@@ -353,7 +353,8 @@ start_nginx() {
 	((ACCEPTING > 1)) || sed -i '/^ *keepalive [0-9]*;/d' "$d/attempts-upstream.conf"
 	cp "$repo/nginx/attempts_fastcgi_params" "$d/attempts_fastcgi_params"
 	fill_template USER_LINE "$user_line" NGINX_DIR "$d" LOG_DIR "$d/logs" PORT "$port" \
-		REPO "$repo" <"$repo/nginx/embedded.conf.in" >"$d/nginx.conf"
+		REPO "$repo" LIVE_LOAD "# no live feed in the benchmark" LIVE_CONF attempts-live-off.conf \
+		<"$repo/nginx/embedded.conf.in" >"$d/nginx.conf"
 	NGINX_DIRS+=("$d")
 	out=$("$NGINX" -p "$d/" -c "$d/nginx.conf" -e "$d/logs/nginx-error.log" </dev/null 2>&1) ||
 		die "nginx ($name) did not start: $out"

@@ -19,6 +19,15 @@
 //      other tab's answers to the other questions arrive), nothing lost;
 //   4. submit -> receipt shown and verified; the attempt is closed; a
 //      repeated submit gives the same receipt; the other tab sees closed.
+//   5. the proctors' live view (/proctor/, BT_PROCTOR_TOKEN): subscribed
+//      and painted, its counts those of the database; a student
+//      (BT_TOKEN2) starts an attempt -> the page shows it within 2 s
+//      (pushed: nchan EventSource; the time is a figure too); a save moves
+//      its progress and the answers-per-question and saves-per-minute
+//      charts; a submit moves it out of the table and into the status
+//      chart; a student's token is refused; with the live endpoint
+//      answering 503 live_unavailable (nginx without nchan) the page says
+//      live updates are off and still paints the snapshot.
 // Ends with `browser_test.mjs: N passed, N failed`; exit 1 on any failure.
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
@@ -165,6 +174,120 @@ async function openTab(name) {
   return page;
 }
 
+// ------------------------------------------------------------ 5. proctor
+async function api(method, path, tok, body) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${tok}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json().catch(() => null) };
+}
+
+async function openProctor(name, tok, setup) {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1200, height: 1000 });
+  page.on('pageerror', (e) => console.log(`# [${name}] page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) console.log(`# [${name}] console: ${m.text()}`);
+  });
+  if (setup) await setup(page);
+  await page.goto(`${base}/proctor/#token=${tok}&exam=${examId}`, { waitUntil: 'load' });
+  return page;
+}
+
+const proctorState = (page) => page.evaluate(() => {
+  const p = window.proctorPage;
+  return p && {
+    live: p.live, liveText: document.querySelector('#live').textContent, snapshots: p.snapshots, messages: p.messages,
+    counts: p.counts, perQuestion: p.perQuestion, active: [...p.attempts.keys()],
+    notice: document.querySelector('#notice').hidden ? '' : document.querySelector('#notice').textContent,
+  };
+});
+
+async function proctorTest() {
+  const proctorToken = env('BT_PROCTOR_TOKEN');
+  const student2 = env('BT_TOKEN2');
+  const pr = await openProctor('P', proctorToken);
+  let ok = await waitPage(pr, () => window.proctorPage && window.proctorPage.live === 'live' && window.proctorPage.snapshots > 0, 15000);
+  check(ok, '5: the proctor page subscribes to the live feed and paints the snapshot', await proctorState(pr));
+  const dbCounts = () => psql(`SELECT count(*) || ' ' || count(*) FILTER (WHERE status = 'in_progress') || ' ' || count(*) FILTER (WHERE status = 'submitted') FROM attempts.attempts WHERE exam_id = '${examId}'`);
+  const pageCounts = async () => {
+    const c = (await proctorState(pr)).counts;
+    return `${c.total} ${c.in_progress} ${c.submitted}`;
+  };
+  ok = await waitPage(pr, () => document.querySelector('#summary').textContent !== '', 5000);
+  check(ok && (await pageCounts()) === dbCounts(), '5: the page\'s counts are the database\'s', { page: await pageCounts(), db: dbCounts() });
+  await shot(pr, '5a-proctor-before');
+
+  // A student starts an attempt: the page must show it within 2 s.
+  const t0 = Date.now();
+  const st = await api('POST', '/api/attempts/new?action=start', student2, { exam_id: examId });
+  const tStarted = Date.now();
+  const id = st.body && st.body.attempt_id;
+  check(st.status === 201 && /^[0-9a-f-]{36}$/.test(id || ''), '5: the second student started an attempt', st);
+  ok = await waitPage(pr, (a) => !!document.querySelector(`tr[data-attempt-id="${a}"]`), Math.max(1, 2000 - (Date.now() - t0)), id);
+  const shownMs = Date.now() - t0;
+  const arrival = await pr.evaluate((a) => (window.proctorPage.arrivals.find((x) => x.attempt_id === a) || {}).at, id);
+  check(ok, '5: a student starts an attempt -> the proctor page shows it within 2 s', { shownMs, state: await proctorState(pr) });
+  figure(`5: start -> the attempt on the proctor page: message in ${arrival ? arrival - t0 : '?'} ms, row drawn after ${shownMs} ms from the start request (its answer took ${tStarted - t0} ms); pushed by nchan, no polling`);
+  await shot(pr, '5b-proctor-started');
+
+  // A save: progress, answers per question, saves per minute.
+  const before = await pr.evaluate(() => [...document.querySelectorAll('#chart-saves rect')].reduce((n, r) => n + Number(r.dataset.value), 0));
+  const sv = await api('PATCH', `/api/attempts/${id}?action=save`, student2, { answers: { q1: '13', q2: 'lost updates', q3: '409' }, expected_version: 1 });
+  check(sv.status === 200 && sv.body.version === 2, '5: the second student saved three answers', sv);
+  ok = await waitPage(pr, (a) => {
+    const td = document.querySelector(`tr[data-attempt-id="${a}"] td[data-answered]`);
+    const bars = [...document.querySelectorAll('#chart-questions rect')].map((r) => r.dataset.label);
+    return td && td.dataset.answered === '3' && ['q1', 'q2', 'q3'].every((q) => bars.includes(q));
+  }, 5000, id);
+  const after = await pr.evaluate(() => [...document.querySelectorAll('#chart-saves rect')].reduce((n, r) => n + Number(r.dataset.value), 0));
+  check(ok, '5: a save -> 3 answered in the table, q1..q3 in the answers-per-question chart', await proctorState(pr));
+  check(after === before + 1, '5: the saves-per-minute chart counted the save', { before, after });
+  const perQ = (await proctorState(pr)).perQuestion;
+  const dbPerQ = JSON.parse(psql(`SELECT coalesce(jsonb_object_agg(k, n), '{}') FROM (SELECT k, count(*) AS n FROM attempts.attempts a, jsonb_object_keys(a.answers) k WHERE a.exam_id = '${examId}' GROUP BY k) q`));
+  check(same(perQ, dbPerQ), '5: answers per question as in the database', { page: perQ, db: dbPerQ });
+  await shot(pr, '5c-proctor-saved');
+
+  // A submit: out of the table, into the submitted bar.
+  const sb = await api('POST', `/api/attempts/${id}?action=submit`, student2, {});
+  check(sb.status === 200, '5: the second student submitted', sb.status);
+  ok = await waitPage(pr, (a) => !document.querySelector(`tr[data-attempt-id="${a}"]`), 5000, id);
+  await sleep(300);
+  check(ok && (await pageCounts()) === dbCounts(), '5: a submit -> the attempt leaves the table; the counts follow the database', { page: await pageCounts(), db: dbCounts() });
+  const bar = await pr.evaluate(() => {
+    const r = [...document.querySelectorAll('#chart-status rect')].find((x) => x.dataset.label === 'submitted');
+    return r ? Number(r.dataset.value) : null;
+  });
+  check(bar === Number(dbCounts().split(' ')[2]), '5: the status chart shows the submitted attempts', bar);
+  await shot(pr, '5d-proctor-submitted');
+  await pr.close();
+
+  // A student may not watch.
+  const sp = await openProctor('S', token);
+  ok = await waitPage(sp, () => window.proctorPage && window.proctorPage.live === 'denied', 10000);
+  check(ok, '5: with a student\'s token the page is refused the live feed and says so', await proctorState(sp));
+  await shot(sp, '5e-student-refused');
+  await sp.close();
+
+  // nginx without nchan: the live endpoint answers as attempts-live-off.conf does.
+  const off = await openProctor('OFF', proctorToken, async (page) => {
+    await page.setRequestInterception(true);
+    page.on('request', (r) => {
+      if (/\/api\/exams\/[^/]+\/live$/.test(new URL(r.url()).pathname)) {
+        r.respond({ status: 503, contentType: 'application/json; charset=utf-8', body: '{"error":{"code":"live_unavailable","message":"live updates are off: this nginx has no nchan module"}}\n' });
+      } else r.continue();
+    });
+  });
+  ok = await waitPage(off, () => window.proctorPage && window.proctorPage.live === 'off' && window.proctorPage.snapshots > 0, 10000);
+  const offState = await proctorState(off);
+  check(ok && offState.liveText === 'live updates are off' && /Live updates are off/.test(offState.notice),
+    '5: without nchan the page says live updates are off and still shows the snapshot', offState);
+  await shot(off, '5f-live-off');
+  await off.close();
+}
+
 try {
   // ------------------------------------------------------------ 1. saved
   const a = await openTab('A');
@@ -304,6 +427,13 @@ try {
   await shot(b, '4c-tab-b-closed');
 } catch (e) {
   check(false, 'the browser test ran to its end', e.stack || String(e));
+}
+
+// Test 5 runs whatever became of 1-4 (it uses an exam and students of its own making).
+try {
+  await proctorTest();
+} catch (e) {
+  check(false, '5: the proctor test ran to its end', e.stack || String(e));
 } finally {
   if (pgStopped) {
     try {

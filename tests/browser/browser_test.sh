@@ -11,10 +11,14 @@
 #    creates an exam, and runs tests/browser/browser_test.mjs: headless
 #    Chromium (Debian's `chromium`) driven by puppeteer-core through /exam/:
 #    saved; PostgreSQL stopped -> offline, reload, queue drained (measured);
-#    two tabs merge; submit and receipt.
+#    two tabs merge; submit and receipt; 5. the proctors' live view
+#    (/proctor/): a student starts an attempt -> the page shows it within
+#    2 s (pushed by nginx's nchan module, measured), a save and a submit
+#    move it on, a student may not watch, and the page says so when live
+#    updates are off.
 #
-# Needs node (18+), npm and chromium: as root it apt-get installs chromium
-# (and nodejs, npm) when missing, and installs puppeteer-core with npm into
+# Needs node (18+), npm, chromium and nginx's nchan module: as root it
+# apt-get installs chromium (and nodejs, npm, libnginx-mod-nchan) when missing, and installs puppeteer-core with npm into
 # tests/browser/node_modules (git-ignored; PUPPETEER_SKIP_DOWNLOAD=1:
 # nothing downloads a browser). It never skips: anything missing that it
 # cannot install is a hard error (exit 99) saying what is missing.
@@ -66,6 +70,13 @@ if [[ -z $chromium ]]; then
 fi
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	apt_install nodejs npm || skip "node and npm not installed (Debian: apt-get install nodejs npm)"
+fi
+# The live view's test (5) needs nchan in the stack's nginx: missing, it is
+# a failure (CI installs it), never a skip.
+nchan_so=${NCHAN_MODULE:-/usr/lib/nginx/modules/ngx_nchan_module.so}
+if [[ ! -f $nchan_so ]]; then
+	apt_install libnginx-mod-nchan && [[ -f $nchan_so ]] ||
+		skip "nginx's nchan module $nchan_so is missing (Debian: apt-get install libnginx-mod-nchan)"
 fi
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 ((node_major >= 18)) || skip "node $node_major is too old (18 or later: node --test, fetch)"
@@ -147,6 +158,8 @@ fi
 student=$(uuidgen 2>/dev/null || cat /proc/sys/kernel/random/uuid)
 admin_token=$("$dev" token --role admin --sub 00000000-0000-4000-8000-00000000a001 --ttl 3600) || exit 99
 student_token=$("$dev" token --role student --sub "$student" --ttl 3600) || exit 99
+student2_token=$("$dev" token --role student --sub "$(uuidgen 2>/dev/null || cat /proc/sys/kernel/random/uuid)" --ttl 3600) || exit 99
+proctor_token=$("$dev" token --role proctor --sub 00000000-0000-4000-8000-00000000b001 --ttl 3600) || exit 99
 exam_json=$(curl -sS -m 10 -X POST -H "Authorization: Bearer $admin_token" -H 'Content-Type: application/json' \
 	-d '{"title": "Browser test exam", "time_limit_s": 1800, "grace_s": 30}' "$url/api/exams") || exit 99
 exam_re='"exam_id": *"([0-9a-f-]{36})"'
@@ -162,10 +175,30 @@ if [[ $code == "200 text/javascript"* ]]; then ok "nginx serves the client modul
 code=$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$url/exam/")
 if [[ $code == 200 ]]; then ok "nginx serves the exam page at /exam/"; else not_ok "nginx serves the exam page at /exam/" "$code"; fi
 
+code=$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$url/proctor/")
+if [[ $code == 200 ]]; then ok "nginx serves the proctor page at /proctor/"; else not_ok "nginx serves the proctor page at /proctor/" "$code"; fi
+if grep -q '^load_module .*ngx_nchan_module' "$dir/nginx/nginx.conf"; then
+	ok "the stack's nginx loads nchan"
+else
+	not_ok "the stack's nginx loads nchan" "no load_module line in $dir/nginx/nginx.conf"
+fi
+# Without nchan the same stack must still start: its configuration with
+# the module left out and attempts-live-off.conf instead passes nginx -t.
+sed -e 's|^load_module .*ngx_nchan_module.*|# no nchan|' -e 's|nginx/attempts-live\.conf|nginx/attempts-live-off.conf|' \
+	"$dir/nginx/nginx.conf" >"$dir/nginx/nginx-nolive.conf"
+if out=$("$(command -v nginx || echo /usr/sbin/nginx)" -t -q -p "$dir/nginx/" -c "$dir/nginx/nginx-nolive.conf" -e "$dir/logs/nginx-nolive.log" 2>&1); then
+	ok "without nchan the stack's nginx configuration (attempts-live-off.conf) is valid"
+else
+	not_ok "without nchan the stack's nginx configuration (attempts-live-off.conf) is valid" "$out"
+fi
+code=$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H 'Accept: text/event-stream' -H "Authorization: Bearer $student_token" "$url/api/exams/$exam_id/live")
+if [[ $code == 403 ]]; then ok "a student may not subscribe to the live feed (403)"; else not_ok "a student may not subscribe to the live feed (403)" "$code"; fi
+
 rm -rf "$artefacts"
 mkdir -p "$artefacts"
 pg_lib=$srcdir/lib/sh/pg.sh
 BT_URL=$url BT_EXAM=$exam_id BT_TOKEN=$student_token BT_CHROMIUM=$chromium \
+	BT_TOKEN2=$student2_token BT_PROCTOR_TOKEN=$proctor_token \
 	BT_PUPPETEER=$pp_dir BT_PSQL=$PSQL BT_CONNINFO=$conninfo BT_ARTEFACTS=$artefacts \
 	BT_PG_STOP=". '$pg_lib' && pg_cluster_stop '$dir/pg'" \
 	BT_PG_START=". '$pg_lib' && pg_cluster_start '$dir/pg' '$pgport' >/dev/null" \
