@@ -76,8 +76,7 @@ static int serve_request(void *arg, http_param_fn param, http_read_fn read, void
 static int shed_request(void *arg, http_param_fn param, http_read_fn read, void *io_ctx,
 			http_write_fn write, void *write_ctx)
 {
-	return app_shed(arg, param, read, io_ctx, write, write_ctx,
-			fcgi_server_waited_ms(io_ctx));
+	return app_shed(arg, param, read, io_ctx, write, write_ctx, fcgi_server_waited_ms(io_ctx));
 }
 
 /* Serves the FastCGI listening socket on fd 0 until a stop signal (TERM,
@@ -93,6 +92,7 @@ static int serve_fastcgi(app *a, const config *cfg)
 		 * under mod_fcgid) stream to the handler. */
 		.body_cap = (size_t)cfg->max_body_bytes + 1,
 		.queue_timeout_ms = cfg->queue_timeout_ms,
+		.drain_ms = cfg->stop_drain_ms,
 		.serve = serve_request,
 		.shed = shed_request,
 		.arg = a,
@@ -143,7 +143,8 @@ static int cmd_token(const config *cfg, int argc, char **argv)
 		else if (strcmp(argv[i], "--ttl") == 0 && i + 1 < argc)
 			ttl = strtol(argv[++i], NULL, 10);
 		else {
-			fprintf(stderr, "usage: attempts.fcgi token --role student|proctor|admin [--sub UUID] [--ttl SECONDS]\n");
+			fprintf(stderr, "usage: attempts.fcgi token --role student|proctor|admin "
+					"[--sub UUID] [--ttl SECONDS]\n");
 			return 2;
 		}
 	}
@@ -173,11 +174,14 @@ static int cmd_token(const config *cfg, int argc, char **argv)
 static void usage(FILE *out)
 {
 	fputs("usage: attempts.fcgi                  serve (FastCGI on fd 0, or one CGI request)\n"
-	      "       attempts.fcgi token --role student|proctor|admin [--sub UUID] [--ttl SECONDS]\n"
+	      "       attempts.fcgi token --role student|proctor|admin [--sub UUID] [--ttl "
+	      "SECONDS]\n"
 	      "                                      print a signed JWT (HS256, jwt_secret)\n"
-	      "       attempts.fcgi check-config     load the configuration; exit 0 if it is valid\n"
+	      "       attempts.fcgi check-config     load the configuration; exit 0 if it is "
+	      "valid\n"
 	      "       attempts.fcgi config-table     the keys as a Markdown table\n"
-	      "       attempts.fcgi routes           the route table (method, path, action, token or public)\n"
+	      "       attempts.fcgi routes           the route table (method, path, action, token "
+	      "or public)\n"
 	      "       attempts.fcgi cors-map         nginx map entries of cors_origins\n"
 	      "       attempts.fcgi --help | --version\n"
 	      "\n"

@@ -41,16 +41,19 @@ static int cache_states(req_ctx *rc, const char *text, unsigned long long epoch,
 	char id[UUID_STR_LEN + 1];
 	cache_meta meta;
 
-	if (n > 0 && (spans == NULL || stamps == NULL ||
-		      json_array_elements(text, len, spans, n) != n))
+	if (n > 0 &&
+	    (spans == NULL || stamps == NULL || json_array_elements(text, len, spans, n) != n))
 		n = -1;
 	for (int i = 0; i < n; i++)
-		if (attempt_view_describe(text + spans[i].offset, (size_t)spans[i].length, &meta, id))
+		if (attempt_view_describe(text + spans[i].offset, (size_t)spans[i].length, &meta,
+					  id))
 			stamps[i] = attempt_cache_stamp(rc->env->attempts, id);
 	if (n > 0 && attempt_cache_writes_total(rc->env->attempts) != writes_before)
 		n = 0;
 	for (int i = 0; i < n; i++)
-		attempt_cache_put_state(rc->env->attempts, text + spans[i].offset, (size_t)spans[i].length, rc->env->cfg->cache_ttl_batch_operations_ms, epoch, stamps[i]);
+		attempt_cache_put_state(
+			rc->env->attempts, text + spans[i].offset, (size_t)spans[i].length,
+			rc->env->cfg->cache_ttl_batch_operations_ms, epoch, stamps[i]);
 	free(spans);
 	free(stamps);
 	return n;
@@ -77,7 +80,8 @@ static void optimize_preload(req_ctx *rc)
 		return;
 	}
 	buf_putc(&ids, '{');
-	cJSON_ArrayForEach(item, exams) {
+	cJSON_ArrayForEach(item, exams)
+	{
 		if (!cJSON_IsString(item) || !uuid_valid(item->valuestring)) {
 			json_path p;
 			json_path_index(&p, "exam_ids", n, NULL);
@@ -128,7 +132,8 @@ static void analyze_metrics(const handler_env *env, cJSON *obs, cJSON *recs)
 	pool_stats ps;
 	breaker_stats bs;
 	metrics *m = env->metrics;
-	unsigned long long lookups, saves = metrics_calls_named(m, "save"), batches = metrics_calls_named(m, "batch");
+	unsigned long long lookups, saves = metrics_calls_named(m, "save"),
+				    batches = metrics_calls_named(m, "batch");
 	double rate;
 
 	cache_get_stats(env->cache, &cs);
@@ -144,22 +149,32 @@ static void analyze_metrics(const handler_env *env, cJSON *obs, cJSON *recs)
 	cJSON_AddNumberToObject(obs, "pool_acquire_timeouts", (double)ps.acquire_timeouts);
 	cJSON_AddNumberToObject(obs, "breaker_opened", (double)bs.opened_count);
 	if (lookups >= 100 && rate < 0.5)
-		recommend(recs, "Cache hit rate is %.1f%% over %llu lookups: preload the "
+		recommend(recs,
+			  "Cache hit rate is %.1f%% over %llu lookups: preload the "
 			  "attempts of running exams (optimize preload) or raise "
-			  "cache_ttl_attempt_state_ms.", rate * 100, lookups);
+			  "cache_ttl_attempt_state_ms.",
+			  rate * 100, lookups);
 	if (cs.evictions > 0)
-		recommend(recs, "The cache evicted %llu entries to stay within its bounds: "
-			  "raise cache_max_entries or cache_max_bytes.", cs.evictions);
+		recommend(recs,
+			  "The cache evicted %llu entries to stay within its bounds: "
+			  "raise cache_max_entries or cache_max_bytes.",
+			  cs.evictions);
 	if (saves >= 100 && batches * 10 < saves)
-		recommend(recs, "%llu single saves against %llu batch requests: clients that "
+		recommend(recs,
+			  "%llu single saves against %llu batch requests: clients that "
 			  "save several attempts should use batch_save (one round trip per "
-			  "batch).", saves, batches);
+			  "batch).",
+			  saves, batches);
 	if (ps.acquire_timeouts > 0)
-		recommend(recs, "%llu requests timed out waiting for a database connection: "
-			  "raise pool_max (now %d in use at most).", ps.acquire_timeouts, ps.size);
+		recommend(recs,
+			  "%llu requests timed out waiting for a database connection: "
+			  "raise pool_max (now %d in use at most).",
+			  ps.acquire_timeouts, ps.size);
 	if (bs.opened_count > 0)
-		recommend(recs, "The circuit breaker opened %llu times: check the database's "
-			  "availability.", bs.opened_count);
+		recommend(recs,
+			  "The circuit breaker opened %llu times: check the database's "
+			  "availability.",
+			  bs.opened_count);
 }
 
 /* Recommendations from PostgreSQL's statistics (analyze_observations). */
@@ -171,12 +186,15 @@ static void analyze_database(const cJSON *db, cJSON *recs)
 
 	if (cJSON_IsFalse(pss))
 		recommend(recs, "pg_stat_statements is not installed: add it to "
-			  "shared_preload_libraries and CREATE EXTENSION pg_stat_statements "
-			  "to see what each statement costs.");
+				"shared_preload_libraries and CREATE EXTENSION pg_stat_statements "
+				"to see what each statement costs.");
 	if (cJSON_IsNumber(ratio) && ratio->valuedouble < 0.9)
-		recommend(recs, "PostgreSQL's buffer cache hit ratio is %.1f%%: raise "
-			  "shared_buffers.", ratio->valuedouble * 100);
-	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(db, "tables")) {
+		recommend(recs,
+			  "PostgreSQL's buffer cache hit ratio is %.1f%%: raise "
+			  "shared_buffers.",
+			  ratio->valuedouble * 100);
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(db, "tables"))
+	{
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "table");
 		const cJSON *seq = cJSON_GetObjectItemCaseSensitive(t, "seq_scan");
 		const cJSON *idx = cJSON_GetObjectItemCaseSensitive(t, "idx_scan");
@@ -186,7 +204,8 @@ static void analyze_database(const cJSON *db, cJSON *recs)
 			continue;
 		if (rows->valuedouble >= 10000 && seq->valuedouble > 0 &&
 		    seq->valuedouble > (cJSON_IsNumber(idx) ? idx->valuedouble : 0))
-			recommend(recs, "Table %s: %.0f sequential scans against %.0f index "
+			recommend(recs,
+				  "Table %s: %.0f sequential scans against %.0f index "
 				  "scans over %.0f rows: look for a missing index.",
 				  name->valuestring, seq->valuedouble,
 				  cJSON_IsNumber(idx) ? idx->valuedouble : 0, rows->valuedouble);

@@ -27,19 +27,19 @@ struct app {
 	cache *cache;
 	attempt_cache *attempts; /* the cache's attempt reads, stamps, listener */
 	metrics *metrics;
-	host_metrics *host;     /* the host's counters, this process's slot */
+	host_metrics *host;	/* the host's counters, this process's slot */
 	limiter *batch_limiter; /* batch requests in flight per caller */
-	attempt_calls *calls;   /* saves, activity, submits, reads (maybe coalesced) */
-	auth_verifier *auth;    /* token keys, swapped by app_reload_keys */
-	live_feed *live;        /* publisher of the proctors' live view, NULL if off */
-	handler_env env;        /* the parts above, as handlers see them */
+	attempt_calls *calls;	/* saves, activity, submits, reads (maybe coalesced) */
+	auth_verifier *auth;	/* token keys, swapped by app_reload_keys */
+	live_feed *live;	/* publisher of the proctors' live view, NULL if off */
+	handler_env env;	/* the parts above, as handlers see them */
 	pthread_t housekeeper;
 	int housekeeper_started;
 	pthread_mutex_t stop_lock;
 	pthread_cond_t stop_cond;
 	int stopping;
-	atomic_ulong ticks; /* housekeeping rounds, for tests */
-	int server_silent;      /* the last ping found nothing answering */
+	atomic_ulong ticks;	/* housekeeping rounds, for tests */
+	int server_silent;	/* the last ping found nothing answering */
 	long long next_ping_ms; /* monotonic */
 };
 
@@ -103,8 +103,8 @@ static void watch_database(app *a)
 			breaker_probe_now(b);
 		}
 		a->server_silent = ping != PQPING_OK;
-		a->next_ping_ms = now + PING_EVERY_MS +
-				  (a->server_silent ? 0 : breaker_retry_after_ms(b));
+		a->next_ping_ms =
+			now + PING_EVERY_MS + (a->server_silent ? 0 : breaker_retry_after_ms(b));
 	}
 	if (breaker_get_state(b) != BREAKER_HALF_OPEN)
 		return;
@@ -168,8 +168,8 @@ static att_err open_host_metrics(app *a, app_mode mode)
 	att_err err;
 
 	if (mode == APP_PERSISTENT &&
-	    host_metrics_default_name(0, router_op_names(), router_op_count(), name,
-				      sizeof name) == 0)
+	    host_metrics_default_name(0, router_op_names(), router_op_count(), name, sizeof name) ==
+		    0)
 		shm = name;
 	err = host_metrics_open(shm, router_op_names(), router_op_count(), &a->host);
 	if (err == ATT_OK && shm != NULL && !host_metrics_shared(a->host))
@@ -214,20 +214,20 @@ static att_err create_parts(app *a, app_mode mode)
 	a->db.unnamed = !cfg->db_prepared_statements;
 	err = pool_create(&opt, &a->db.pool);
 	if (err == ATT_OK)
-		err = breaker_create((int)cfg->breaker_failure_threshold,
-				     cfg->breaker_timeout_ms, NULL, NULL, &a->db.breaker);
+		err = breaker_create((int)cfg->breaker_failure_threshold, cfg->breaker_timeout_ms,
+				     NULL, NULL, &a->db.breaker);
 	if (err == ATT_OK)
-		err = cache_create((size_t)cfg->cache_max_entries,
-				   (size_t)cfg->cache_max_bytes, NULL, NULL, &a->cache);
+		err = cache_create((size_t)cfg->cache_max_entries, (size_t)cfg->cache_max_bytes,
+				   NULL, NULL, &a->cache);
 	if (err == ATT_OK)
 		err = metrics_create(router_op_names(), router_op_count(), &a->metrics);
 	if (err == ATT_OK)
 		err = open_host_metrics(a, mode);
 	/* Without a listener the cache is never trusted (attempt_cache_catch_up). */
 	if (err == ATT_OK)
-		err = attempt_cache_create(a->cache, a->db.breaker,
-					   mode == APP_PERSISTENT ? config_listen_conninfo(cfg) : NULL,
-					   &a->attempts);
+		err = attempt_cache_create(
+			a->cache, a->db.breaker,
+			mode == APP_PERSISTENT ? config_listen_conninfo(cfg) : NULL, &a->attempts);
 	if (err == ATT_OK)
 		err = limiter_create((int)cfg->batch_concurrency_per_caller, (int)cfg->threads,
 				     &a->batch_limiter);
@@ -342,8 +342,8 @@ static int app_path_routed(const http_request *req)
 	return router_match_path(req->path, id, sizeof id) != ROUTE_PATH_NONE;
 }
 
-int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
-	      http_write_fn write, void *write_ctx)
+int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx, http_write_fn write,
+	      void *write_ctx)
 {
 	long long started = now_us(), latency_us;
 	router_outcome outcome = {-1, 0, 0};
@@ -360,8 +360,7 @@ int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 	 * is 404 whatever the query holds, and dispatch answers that from the
 	 * path alone. */
 	if (err == ATT_EINVAL && app_path_routed(&req))
-		http_error(&resp, 400, "invalid_query",
-			   "the query string is malformed", NULL);
+		http_error(&resp, 400, "invalid_query", "the query string is malformed", NULL);
 	else if (err != ATT_OK && err != ATT_EINVAL)
 		http_error(&resp, 500, "internal_error", att_strerror(err), NULL);
 	else
@@ -376,8 +375,8 @@ int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 	if (http_response_write(&resp, write, write_ctx) != ATT_OK)
 		status = -1;
 	latency_us = now_us() - started;
-	metrics_record(a->metrics, outcome.op, latency_us, outcome.db_calls,
-		       outcome.cache_hits, status < 0 || answered >= 500);
+	metrics_record(a->metrics, outcome.op, latency_us, outcome.db_calls, outcome.cache_hits,
+		       status < 0 || answered >= 500);
 	host_metrics_record(a->host, outcome.op, answered, latency_us, outcome.db_calls);
 	if (log_enabled(LOG_LVL_DEBUG))
 		log_debug("request: %s %s -> %d in %lld us, %d db calls",
@@ -390,8 +389,8 @@ int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 	return status;
 }
 
-int app_shed(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
-	     http_write_fn write, void *write_ctx, long waited_ms)
+int app_shed(app *a, http_param_fn param, http_read_fn read, void *io_ctx, http_write_fn write,
+	     void *write_ctx, long waited_ms)
 {
 	http_request req;
 	http_response resp;
@@ -406,8 +405,8 @@ int app_shed(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
 	http_error(&resp, 503, "overloaded",
 		   "the service is overloaded; nothing was done, retry shortly", NULL);
 	cors_headers(a->cfg->cors_origins, &req, &resp);
-	log_warn("request shed after %ld ms in the queue (queue_timeout_ms %ld)",
-		 waited_ms, a->cfg->queue_timeout_ms);
+	log_warn("request shed after %ld ms in the queue (queue_timeout_ms %ld)", waited_ms,
+		 a->cfg->queue_timeout_ms);
 	if (http_response_write(&resp, write, write_ctx) != ATT_OK)
 		status = -1;
 	metrics_record(a->metrics, -1, 0, 0, 0, 1);

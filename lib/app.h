@@ -16,7 +16,7 @@ typedef struct app app;
 
 typedef enum app_mode {
 	APP_PERSISTENT = 0, /* FastCGI: cache, listener, housekeeping thread */
-	APP_ONESHOT         /* plain CGI: one request, nothing worth keeping */
+	APP_ONESHOT	    /* plain CGI: one request, nothing worth keeping */
 } app_mode;
 
 /* Builds the process state from cfg (which must outlive the app); in
@@ -30,15 +30,15 @@ void app_free(app *a);
 /* Answers one request: reads it through param/read, dispatches it and
  * writes the CGI response through write. Thread-safe. Returns the status
  * written, or -1 if writing failed. */
-int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
-	      http_write_fn write, void *write_ctx);
+int app_serve(app *a, http_param_fn param, http_read_fn read, void *io_ctx, http_write_fn write,
+	      void *write_ctx);
 
 /* Answers a request that waited waited_ms for a thread, longer than
  * queue_timeout_ms: 503 overloaded with Retry-After, without touching the
  * database (nothing is done, so any request may be retried). Returns the
  * status written, or -1. */
-int app_shed(app *a, http_param_fn param, http_read_fn read, void *io_ctx,
-	     http_write_fn write, void *write_ctx, long waited_ms);
+int app_shed(app *a, http_param_fn param, http_read_fn read, void *io_ctx, http_write_fn write,
+	     void *write_ctx, long waited_ms);
 
 /* The process's parts as handlers see them (handler.h); valid until
  * app_free(). */

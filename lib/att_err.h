@@ -5,15 +5,15 @@
 
 typedef enum att_err {
 	ATT_OK = 0,
-	ATT_ENOMEM,       /* allocation failed */
-	ATT_EINVAL,       /* malformed input */
-	ATT_ETOOBIG,      /* input over a configured limit */
-	ATT_EAUTH,        /* authentication failed */
-	ATT_ETIMEOUT,     /* waited too long (pool acquire) */
+	ATT_ENOMEM,	  /* allocation failed */
+	ATT_EINVAL,	  /* malformed input */
+	ATT_ETOOBIG,	  /* input over a configured limit */
+	ATT_EAUTH,	  /* authentication failed */
+	ATT_ETIMEOUT,	  /* waited too long (pool acquire) */
 	ATT_EUNAVAILABLE, /* database unreachable or breaker open */
-	ATT_EDB,          /* database answered with an error */
-	ATT_EIO,          /* read/write on a stream or file failed */
-	ATT_ECONFIG       /* bad configuration value */
+	ATT_EDB,	  /* database answered with an error */
+	ATT_EIO,	  /* read/write on a stream or file failed */
+	ATT_ECONFIG	  /* bad configuration value */
 } att_err;
 
 /* Returns a static, human-readable text for err. Never NULL. */

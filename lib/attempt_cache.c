@@ -10,8 +10,8 @@
 #include "uuid.h"
 #include "write_stamps.h"
 
-static const char *const attempt_cache_channels[] = {"attempts_changed",
-						     "attempts_clear_cache", NULL};
+static const char *const attempt_cache_channels[] = {"attempts_changed", "attempts_clear_cache",
+						     NULL};
 
 struct attempt_cache {
 	cache *cache;
@@ -83,12 +83,12 @@ static att_err open_write_stamps(attempt_cache *ac)
 	if (write_stamps_open(name, &ac->stamps) == ATT_OK)
 		return ATT_OK;
 	log_warn("write stamps: cannot map shared memory %s; other workers' writes "
-		 "reach this cache through the listener only", name);
+		 "reach this cache through the listener only",
+		 name);
 	return write_stamps_open(NULL, &ac->stamps);
 }
 
-att_err attempt_cache_create(cache *c, breaker *b, const char *conninfo,
-			     attempt_cache **out)
+att_err attempt_cache_create(cache *c, breaker *b, const char *conninfo, attempt_cache **out)
 {
 	attempt_cache *ac = calloc(1, sizeof *ac);
 	listener_callbacks cb = {on_notify, on_reset, ac};
@@ -154,8 +154,8 @@ unsigned long long attempt_cache_writes_total(attempt_cache *ac)
 	return write_stamps_total(ac->stamps);
 }
 
-int attempt_cache_get(attempt_cache *ac, const char *kind, const char *attempt_id,
-		      char **text, size_t *len, cache_meta *meta)
+int attempt_cache_get(attempt_cache *ac, const char *kind, const char *attempt_id, char **text,
+		      size_t *len, cache_meta *meta)
 {
 	char key[96];
 
@@ -170,8 +170,8 @@ int attempt_cache_get(attempt_cache *ac, const char *kind, const char *attempt_i
 }
 
 void attempt_cache_put(attempt_cache *ac, const char *kind, const char *attempt_id,
-		       const char *text, size_t len, const cache_meta *meta,
-		       long long ttl_ms, unsigned long long epoch)
+		       const char *text, size_t len, const cache_meta *meta, long long ttl_ms,
+		       unsigned long long epoch)
 {
 	char key[96];
 
@@ -180,8 +180,8 @@ void attempt_cache_put(attempt_cache *ac, const char *kind, const char *attempt_
 		log_warn("cache: cannot store %s", key);
 }
 
-void attempt_cache_put_state(attempt_cache *ac, const char *text, size_t len,
-			     long long ttl_ms, unsigned long long epoch, unsigned stamp)
+void attempt_cache_put_state(attempt_cache *ac, const char *text, size_t len, long long ttl_ms,
+			     unsigned long long epoch, unsigned stamp)
 {
 	char id[UUID_STR_LEN + 1];
 	cache_meta meta;

@@ -51,19 +51,19 @@ unsigned long long attempt_cache_writes_total(attempt_cache *ac);
 
 /* The cached kind ("state" or "info") of attempt_id, as cache_get, but
  * only if no write was noted for it since the entry's fill. */
-int attempt_cache_get(attempt_cache *ac, const char *kind, const char *attempt_id,
-		      char **text, size_t *len, cache_meta *meta);
+int attempt_cache_get(attempt_cache *ac, const char *kind, const char *attempt_id, char **text,
+		      size_t *len, cache_meta *meta);
 
 /* Caches the kind of attempt_id (meta.write_stamp read before the fill's
  * call, epoch as cache_put). Logs a failure. */
 void attempt_cache_put(attempt_cache *ac, const char *kind, const char *attempt_id,
-		       const char *text, size_t len, const cache_meta *meta,
-		       long long ttl_ms, unsigned long long epoch);
+		       const char *text, size_t len, const cache_meta *meta, long long ttl_ms,
+		       unsigned long long epoch);
 
 /* Caches one attempt state, len bytes of SQL's text, as it is (the same
  * bytes a single read caches); stamp is its write stamp from before the
  * call. Error items are skipped. */
-void attempt_cache_put_state(attempt_cache *ac, const char *text, size_t len,
-			     long long ttl_ms, unsigned long long epoch, unsigned stamp);
+void attempt_cache_put_state(attempt_cache *ac, const char *text, size_t len, long long ttl_ms,
+			     unsigned long long epoch, unsigned stamp);
 
 #endif

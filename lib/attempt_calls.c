@@ -14,19 +14,21 @@
 /* Calls of one kind of statement that may share one. */
 typedef struct lane {
 	const db_env *env;
-	const char *name;    /* "writes", "reads": for logs */
-	db_stmt stmt;        /* the coalesced statement */
-	coalescer *batches;  /* NULL: every call alone */
-	json_span *spans;    /* a batch answer's elements (max_items) */
+	const char *name;   /* "writes", "reads": for logs */
+	db_stmt stmt;	    /* the coalesced statement */
+	coalescer *batches; /* NULL: every call alone */
+	json_span *spans;   /* a batch answer's elements (max_items) */
 } lane;
 
 struct attempt_calls {
 	lane writes, reads;
 };
 
-static const char *const kind_names[] = {
-	[CALL_SAVE] = "save", [CALL_SUBMIT] = "submit", [CALL_LOG] = "log",
-	[CALL_STATE] = "state", [CALL_INFO] = "info"};
+static const char *const kind_names[] = {[CALL_SAVE] = "save",
+					 [CALL_SUBMIT] = "submit",
+					 [CALL_LOG] = "log",
+					 [CALL_STATE] = "state",
+					 [CALL_INFO] = "info"};
 
 static int is_read(call_kind kind)
 {
@@ -38,10 +40,11 @@ static int is_read(call_kind kind)
 /* Runs call alone: its own statement under its claims (a write: one commit). */
 static void run_alone(const db_env *env, attempt_call *call)
 {
-	static const db_stmt stmts[] = {
-		[CALL_SAVE] = DB_STMT_SAVE_ATTEMPT, [CALL_SUBMIT] = DB_STMT_SUBMIT_ATTEMPT,
-		[CALL_LOG] = DB_STMT_LOG_ACTIVITY, [CALL_STATE] = DB_STMT_ATTEMPT_STATE,
-		[CALL_INFO] = DB_STMT_ATTEMPT_INFO};
+	static const db_stmt stmts[] = {[CALL_SAVE] = DB_STMT_SAVE_ATTEMPT,
+					[CALL_SUBMIT] = DB_STMT_SUBMIT_ATTEMPT,
+					[CALL_LOG] = DB_STMT_LOG_ACTIVITY,
+					[CALL_STATE] = DB_STMT_ATTEMPT_STATE,
+					[CALL_INFO] = DB_STMT_ATTEMPT_INFO};
 	char version[24], limit[24];
 	const char *params[4];
 
@@ -145,9 +148,11 @@ static void run_batch(lane *l, attempt_call *const *calls, int n)
 	} else if (err != ATT_OK) {
 		share_failure(calls, n, err, &why);
 	} else if (text == NULL || split_answer(l, calls, n, text, &why) != 0) {
-		log_error("coalesced %s: unexpected answer %.200s", l->name, text ? text : "(null)");
+		log_error("coalesced %s: unexpected answer %.200s", l->name,
+			  text ? text : "(null)");
 		why.sqlstate[0] = '\0';
-		snprintf(why.message, sizeof why.message, "unexpected coalesced %s answer", l->name);
+		snprintf(why.message, sizeof why.message, "unexpected coalesced %s answer",
+			 l->name);
 		share_failure(calls, n, ATT_EDB, &why);
 	}
 	free(text);
@@ -166,8 +171,8 @@ static void exec_lane(void *arg, void *const *items, int n)
 
 /* ---------------------------------------------------------------- setup */
 
-static att_err lane_init(lane *l, const db_env *env, const char *name, db_stmt stmt,
-			 int coalesce, const attempt_calls_options *opt)
+static att_err lane_init(lane *l, const db_env *env, const char *name, db_stmt stmt, int coalesce,
+			 const attempt_calls_options *opt)
 {
 	l->env = env;
 	l->name = name;
@@ -195,9 +200,11 @@ att_err attempt_calls_create(const db_env *env, const attempt_calls_options *opt
 	*out = NULL;
 	if (c == NULL)
 		return ATT_ENOMEM;
-	err = lane_init(&c->writes, env, "writes", DB_STMT_COALESCED_WRITES, opt->coalesce_writes, opt);
+	err = lane_init(&c->writes, env, "writes", DB_STMT_COALESCED_WRITES, opt->coalesce_writes,
+			opt);
 	if (err == ATT_OK)
-		err = lane_init(&c->reads, env, "reads", DB_STMT_COALESCED_READS, opt->coalesce_reads, opt);
+		err = lane_init(&c->reads, env, "reads", DB_STMT_COALESCED_READS,
+				opt->coalesce_reads, opt);
 	if (err != ATT_OK) {
 		attempt_calls_free(c);
 		return err;

@@ -24,29 +24,29 @@ typedef enum call_kind {
 	CALL_SAVE = 0, /* writes */
 	CALL_SUBMIT,
 	CALL_LOG,
-	CALL_STATE,    /* reads */
+	CALL_STATE, /* reads */
 	CALL_INFO
 } call_kind;
 
 /* One call: what the handler knows, and its outcome. */
 typedef struct attempt_call {
 	call_kind kind;
-	const char *claims_json;   /* the caller's claims as db_call takes them */
-	const char *attempt_id;    /* a canonical UUID */
-	const char *body;          /* writes: the request body (valid JSON), NULL = none */
-	long expected_version;     /* save, submit: -1 = none */
-	long max_answers_bytes;    /* save, submit */
+	const char *claims_json; /* the caller's claims as db_call takes them */
+	const char *attempt_id;	 /* a canonical UUID */
+	const char *body;	 /* writes: the request body (valid JSON), NULL = none */
+	long expected_version;	 /* save, submit: -1 = none */
+	long max_answers_bytes;	 /* save, submit */
 	/* outcome, as db_call's */
 	att_err err;
 	db_failure why;
-	char *result;              /* the statement's JSON answer; caller frees */
+	char *result; /* the statement's JSON answer; caller frees */
 } attempt_call;
 
 typedef struct attempt_calls_options {
 	int coalesce_writes;
 	int coalesce_reads;
-	int max_items;             /* most calls in one coalesced statement */
-	long wait_timeout_ms;      /* longest wait for the batch before one's own */
+	int max_items;	      /* most calls in one coalesced statement */
+	long wait_timeout_ms; /* longest wait for the batch before one's own */
 } attempt_calls_options;
 
 typedef struct attempt_calls attempt_calls;

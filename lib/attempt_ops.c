@@ -79,8 +79,8 @@ void attempt_ops_start(req_ctx *rc)
 
 /* Answers a state/info body: ETag, 304 on a matching If-None-Match, and
  * time_remaining_s recomputed from the deadline now. */
-static void reply_attempt(req_ctx *rc, const char *text, size_t len,
-			  const cache_meta *meta, int hit)
+static void reply_attempt(req_ctx *rc, const char *text, size_t len, const cache_meta *meta,
+			  int hit)
 {
 	http_response *resp = rc->resp;
 
@@ -135,14 +135,12 @@ static void read_attempt(req_ctx *rc, call_kind call, const char *kind, long lon
 
 void attempt_ops_state(req_ctx *rc)
 {
-	read_attempt(rc, CALL_STATE, "state",
-		     rc->env->cfg->cache_ttl_attempt_state_ms);
+	read_attempt(rc, CALL_STATE, "state", rc->env->cfg->cache_ttl_attempt_state_ms);
 }
 
 void attempt_ops_info(req_ctx *rc)
 {
-	read_attempt(rc, CALL_INFO, "info",
-		     rc->env->cfg->cache_ttl_attempt_info_ms);
+	read_attempt(rc, CALL_INFO, "info", rc->env->cfg->cache_ttl_attempt_info_ms);
 }
 
 /* ------------------------------------------------------------------ save */
@@ -165,8 +163,7 @@ static int expected_version(req_ctx *rc, long *version)
 	case 1:
 		return 1;
 	case -1:
-		http_error_field(rc->resp, "If-Match",
-				 "If-Match must be a quoted version number");
+		http_error_field(rc->resp, "If-Match", "If-Match must be a quoted version number");
 		return -1;
 	default:
 		return 0;
@@ -188,8 +185,7 @@ void attempt_ops_save(req_ctx *rc)
 		return;
 	}
 	if (answers == NULL && autosave == NULL) {
-		http_error_field(rc->resp, "answers",
-				 "answers or auto_save_data is required");
+		http_error_field(rc->resp, "answers", "answers or auto_save_data is required");
 		return;
 	}
 	have_version = expected_version(rc, &expected);

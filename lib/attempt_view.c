@@ -24,8 +24,8 @@ static void copy_uuid_span(char *out, const char *text, json_span span)
 
 int attempt_view_describe(const char *text, size_t len, cache_meta *meta, char *attempt_id)
 {
-	static const char *const names[] = {"version", "user_id", "deadline_at",
-					    "time_remaining_s", "attempt_id"};
+	static const char *const names[] = {"version", "user_id", "deadline_at", "time_remaining_s",
+					    "attempt_id"};
 	json_span at[5];
 	char deadline[64];
 

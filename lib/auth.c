@@ -21,8 +21,7 @@
 #include "jwks.h"
 #include "token_memo.h"
 
-long auth_b64url_decode(const char *in, size_t len, unsigned char *out,
-			size_t cap)
+long auth_b64url_decode(const char *in, size_t len, unsigned char *out, size_t cap)
 {
 	return b64url_decode(in, len, out, cap);
 }
@@ -35,10 +34,14 @@ void auth_b64url_encode(const unsigned char *in, size_t n, char *out)
 const char *auth_role_name(auth_role role)
 {
 	switch (role) {
-	case AUTH_ROLE_STUDENT: return "student";
-	case AUTH_ROLE_PROCTOR: return "proctor";
-	case AUTH_ROLE_ADMIN: return "admin";
-	case AUTH_ROLE_NONE: break;
+	case AUTH_ROLE_STUDENT:
+		return "student";
+	case AUTH_ROLE_PROCTOR:
+		return "proctor";
+	case AUTH_ROLE_ADMIN:
+		return "admin";
+	case AUTH_ROLE_NONE:
+		break;
 	}
 	return NULL;
 }
@@ -70,18 +73,30 @@ static cJSON *decode_json_segment(const char *seg, size_t len)
 const char *auth_fail_message(auth_fail why)
 {
 	switch (why) {
-	case AUTH_FAIL_NONE: break;
-	case AUTH_FAIL_MISSING: return "a bearer token is required";
-	case AUTH_FAIL_MALFORMED: return "the token is malformed";
-	case AUTH_FAIL_ALG: return "the token's alg is not the algorithm of its key";
-	case AUTH_FAIL_UNKNOWN_KEY: return "the token's kid names no known key";
-	case AUTH_FAIL_SIGNATURE: return "the token's signature is invalid";
-	case AUTH_FAIL_CLAIMS: return "the token has no valid sub or role";
-	case AUTH_FAIL_EXPIRED: return "the token has expired";
-	case AUTH_FAIL_NOT_YET_VALID: return "the token is not valid yet (nbf)";
-	case AUTH_FAIL_ISSUED_FUTURE: return "the token is issued in the future (iat)";
-	case AUTH_FAIL_AUDIENCE: return "the token is not for this audience (aud)";
-	case AUTH_FAIL_ISSUER: return "the token's issuer is not accepted (iss)";
+	case AUTH_FAIL_NONE:
+		break;
+	case AUTH_FAIL_MISSING:
+		return "a bearer token is required";
+	case AUTH_FAIL_MALFORMED:
+		return "the token is malformed";
+	case AUTH_FAIL_ALG:
+		return "the token's alg is not the algorithm of its key";
+	case AUTH_FAIL_UNKNOWN_KEY:
+		return "the token's kid names no known key";
+	case AUTH_FAIL_SIGNATURE:
+		return "the token's signature is invalid";
+	case AUTH_FAIL_CLAIMS:
+		return "the token has no valid sub or role";
+	case AUTH_FAIL_EXPIRED:
+		return "the token has expired";
+	case AUTH_FAIL_NOT_YET_VALID:
+		return "the token is not valid yet (nbf)";
+	case AUTH_FAIL_ISSUED_FUTURE:
+		return "the token is issued in the future (iat)";
+	case AUTH_FAIL_AUDIENCE:
+		return "the token is not for this audience (aud)";
+	case AUTH_FAIL_ISSUER:
+		return "the token's issuer is not accepted (iss)";
 	}
 	return "a valid bearer token is required";
 }
@@ -138,9 +153,8 @@ static auth_fail check_header(const char *seg, size_t len, jwks_alg *alg, char *
 	k = cJSON_GetObjectItemCaseSensitive(header, "kid");
 	if (!cJSON_IsString(a))
 		goto out;
-	if (typ != NULL && !(cJSON_IsString(typ) &&
-			     (strcmp(typ->valuestring, "JWT") == 0 ||
-			      strcmp(typ->valuestring, "jwt") == 0)))
+	if (typ != NULL && !(cJSON_IsString(typ) && (strcmp(typ->valuestring, "JWT") == 0 ||
+						     strcmp(typ->valuestring, "jwt") == 0)))
 		goto out;
 	/* Critical extensions we do not understand must be refused. */
 	if (cJSON_GetObjectItemCaseSensitive(header, "crit") != NULL)
@@ -191,8 +205,8 @@ static auth_fail check_signature(const verify_ctx *vc, jwks_alg alg, const char 
 			       ? AUTH_FAIL_NONE
 			       : AUTH_FAIL_SIGNATURE;
 	if (vc->secret == NULL || n != 32 ||
-	    HMAC(EVP_sha256(), vc->secret, (int)vc->secret_len,
-		 (const unsigned char *)token, signed_len, mac, &mac_len) == NULL ||
+	    HMAC(EVP_sha256(), vc->secret, (int)vc->secret_len, (const unsigned char *)token,
+		 signed_len, mac, &mac_len) == NULL ||
 	    mac_len != 32 || CRYPTO_memcmp(mac, given, 32) != 0)
 		return AUTH_FAIL_SIGNATURE;
 	return AUTH_FAIL_NONE;
@@ -224,7 +238,8 @@ static auth_fail check_audience(const cJSON *payload, const char *audience)
 							       : AUTH_FAIL_AUDIENCE;
 	if (!cJSON_IsArray(aud))
 		return AUTH_FAIL_MALFORMED;
-	cJSON_ArrayForEach(item, aud) {
+	cJSON_ArrayForEach(item, aud)
+	{
 		if (!cJSON_IsString(item))
 			return AUTH_FAIL_MALFORMED;
 		if (strcmp(item->valuestring, audience) == 0)
@@ -299,8 +314,7 @@ _Static_assert(sizeof(memo_value) <= TOKEN_MEMO_MAX_VALUE, "a memo value fits");
 #define AUTH_MEMO_SLOTS 2048
 
 /* Verifies token under vc at now: AUTH_FAIL_NONE and *out, or why not. */
-static auth_fail verify_token(const verify_ctx *vc, const char *token, time_t now,
-			      auth_claims *out)
+static auth_fail verify_token(const verify_ctx *vc, const char *token, time_t now, auth_claims *out)
 {
 	const char *dot1, *dot2;
 	char kid[JWKS_MAX_KID];
@@ -359,8 +373,8 @@ static const char *bearer_token(const char *authorization)
 	return *p != '\0' ? p : NULL;
 }
 
-att_err auth_verify(const char *token, const char *secret, size_t secret_len,
-		    time_t now, auth_claims *out)
+att_err auth_verify(const char *token, const char *secret, size_t secret_len, time_t now,
+		    auth_claims *out)
 {
 	verify_ctx vc = {.secret = secret, .secret_len = secret_len}; /* no memo */
 
@@ -369,8 +383,8 @@ att_err auth_verify(const char *token, const char *secret, size_t secret_len,
 	return verify_token(&vc, token, now, out) == AUTH_FAIL_NONE ? ATT_OK : ATT_EAUTH;
 }
 
-att_err auth_verify_header(const char *authorization, const char *secret,
-			   size_t secret_len, time_t now, auth_claims *out)
+att_err auth_verify_header(const char *authorization, const char *secret, size_t secret_len,
+			   time_t now, auth_claims *out)
 {
 	const char *token = bearer_token(authorization);
 
@@ -393,12 +407,12 @@ typedef struct auth_keys {
 struct auth_verifier {
 	char *secret;
 	size_t secret_len;
-	char *jwks_file; /* NULL: none */
-	char *audience;  /* NULL: not checked */
-	char *issuer;    /* NULL: not checked */
+	char *jwks_file;      /* NULL: none */
+	char *audience;	      /* NULL: not checked */
+	char *issuer;	      /* NULL: not checked */
 	pthread_mutex_t lock; /* guards current (the pointer, not the set) */
 	auth_keys *current;
-	token_memo *memo;     /* tokens verified by this verifier */
+	token_memo *memo; /* tokens verified by this verifier */
 };
 
 /* Sets number one another; never reused in a process, so a memo entry
@@ -431,7 +445,8 @@ static auth_keys *keys_new(const auth_verifier *v, jwks_set *set)
 		unsigned char present = p != NULL;
 		size_t n = p == NULL ? 0 : i == 0 ? v->secret_len : strlen(p);
 
-		ok = EVP_DigestUpdate(md, &present, 1) == 1 && EVP_DigestUpdate(md, &n, sizeof n) == 1 &&
+		ok = EVP_DigestUpdate(md, &present, 1) == 1 &&
+		     EVP_DigestUpdate(md, &n, sizeof n) == 1 &&
 		     (n == 0 || EVP_DigestUpdate(md, p, n) == 1);
 	}
 	ok = ok && EVP_DigestFinal_ex(md, k->tag, NULL) == 1;
@@ -585,8 +600,8 @@ att_err auth_check(auth_verifier *v, const char *token, time_t now, auth_claims 
 	return f == AUTH_FAIL_NONE ? ATT_OK : ATT_EAUTH;
 }
 
-att_err auth_check_header(auth_verifier *v, const char *authorization, time_t now,
-			  auth_claims *out, auth_fail *why)
+att_err auth_check_header(auth_verifier *v, const char *authorization, time_t now, auth_claims *out,
+			  auth_fail *why)
 {
 	const char *token = bearer_token(authorization);
 
@@ -626,15 +641,14 @@ static void add_string_claim(buf *payload, const char *name, const char *value)
 	cJSON_Delete(s);
 }
 
-char *auth_sign(const char *sub, auth_role role, time_t iat, time_t exp,
-		const char *secret, size_t secret_len)
+char *auth_sign(const char *sub, auth_role role, time_t iat, time_t exp, const char *secret,
+		size_t secret_len)
 {
 	return auth_sign_for(sub, role, iat, exp, NULL, NULL, secret, secret_len);
 }
 
-char *auth_sign_for(const char *sub, auth_role role, time_t iat, time_t exp,
-		    const char *audience, const char *issuer, const char *secret,
-		    size_t secret_len)
+char *auth_sign_for(const char *sub, auth_role role, time_t iat, time_t exp, const char *audience,
+		    const char *issuer, const char *secret, size_t secret_len)
 {
 	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
 	unsigned char mac[EVP_MAX_MD_SIZE];
@@ -644,8 +658,8 @@ char *auth_sign_for(const char *sub, auth_role role, time_t iat, time_t exp,
 
 	if (role_name == NULL || sub == NULL)
 		return NULL;
-	buf_printf(&payload, "{\"sub\":\"%s\",\"role\":\"%s\",\"iat\":%lld,\"exp\":%lld",
-		   sub, role_name, (long long)iat, (long long)exp);
+	buf_printf(&payload, "{\"sub\":\"%s\",\"role\":\"%s\",\"iat\":%lld,\"exp\":%lld", sub,
+		   role_name, (long long)iat, (long long)exp);
 	if (audience != NULL && audience[0] != '\0')
 		add_string_claim(&payload, "aud", audience);
 	if (issuer != NULL && issuer[0] != '\0')
@@ -656,9 +670,8 @@ char *auth_sign_for(const char *sub, auth_role role, time_t iat, time_t exp,
 	if (!payload.failed)
 		append_b64url(&tok, (const unsigned char *)payload.data, payload.len);
 	buf_free(&payload);
-	if (tok.failed ||
-	    HMAC(EVP_sha256(), secret, (int)secret_len,
-		 (const unsigned char *)tok.data, tok.len, mac, &mac_len) == NULL) {
+	if (tok.failed || HMAC(EVP_sha256(), secret, (int)secret_len,
+			       (const unsigned char *)tok.data, tok.len, mac, &mac_len) == NULL) {
 		buf_free(&tok);
 		return NULL;
 	}

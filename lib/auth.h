@@ -26,17 +26,17 @@ typedef enum auth_role {
 /* Why a token was refused; the router says it in the 401 (auth_fail_message). */
 typedef enum auth_fail {
 	AUTH_FAIL_NONE = 0,
-	AUTH_FAIL_MISSING,        /* no Authorization: Bearer <token> at all */
-	AUTH_FAIL_MALFORMED,      /* not a compact JWS of strict JSON objects */
-	AUTH_FAIL_ALG,            /* alg not the key's (none, HS512, HS256 on an RSA key) */
-	AUTH_FAIL_UNKNOWN_KEY,    /* RS256/ES256 without a kid, or a kid naming no key */
-	AUTH_FAIL_SIGNATURE,      /* the signature does not verify */
-	AUTH_FAIL_CLAIMS,         /* sub or role missing or invalid */
-	AUTH_FAIL_EXPIRED,        /* exp + leeway passed */
-	AUTH_FAIL_NOT_YET_VALID,  /* nbf - leeway not reached */
-	AUTH_FAIL_ISSUED_FUTURE,  /* iat - leeway not reached */
-	AUTH_FAIL_AUDIENCE,       /* jwt_audience set, aud does not hold it */
-	AUTH_FAIL_ISSUER          /* jwt_issuer set, iss is not it */
+	AUTH_FAIL_MISSING,	 /* no Authorization: Bearer <token> at all */
+	AUTH_FAIL_MALFORMED,	 /* not a compact JWS of strict JSON objects */
+	AUTH_FAIL_ALG,		 /* alg not the key's (none, HS512, HS256 on an RSA key) */
+	AUTH_FAIL_UNKNOWN_KEY,	 /* RS256/ES256 without a kid, or a kid naming no key */
+	AUTH_FAIL_SIGNATURE,	 /* the signature does not verify */
+	AUTH_FAIL_CLAIMS,	 /* sub or role missing or invalid */
+	AUTH_FAIL_EXPIRED,	 /* exp + leeway passed */
+	AUTH_FAIL_NOT_YET_VALID, /* nbf - leeway not reached */
+	AUTH_FAIL_ISSUED_FUTURE, /* iat - leeway not reached */
+	AUTH_FAIL_AUDIENCE,	 /* jwt_audience set, aud does not hold it */
+	AUTH_FAIL_ISSUER	 /* jwt_issuer set, iss is not it */
 } auth_fail;
 
 typedef struct auth_claims {
@@ -48,18 +48,17 @@ typedef struct auth_claims {
 } auth_claims;
 
 /* Verifies an "Authorization" header value ("Bearer <jwt>") against the
- * secret alone (HS256, no key set, no aud or iss) at time now. On success fills *out and returns ATT_OK; otherwise
- * returns ATT_EAUTH and leaves *out untouched. */
-att_err auth_verify_header(const char *authorization, const char *secret,
-			   size_t secret_len, time_t now,
-			   auth_claims *out) ATT_MUSTCHECK;
+ * secret alone (HS256, no key set, no aud or iss) at time now. On success fills *out and returns
+ * ATT_OK; otherwise returns ATT_EAUTH and leaves *out untouched. */
+att_err auth_verify_header(const char *authorization, const char *secret, size_t secret_len,
+			   time_t now, auth_claims *out) ATT_MUSTCHECK;
 
 /* Verifies a bare compact JWT; as auth_verify_header. Header and payload
  * must pass json_parse (the strict JSON rules of request bodies); claims
  * are compared in full; exp, nbf and iat are whole seconds. Remembers
  * nothing (a verifier remembers the tokens it verified). Thread-safe. */
-att_err auth_verify(const char *token, const char *secret, size_t secret_len,
-		    time_t now, auth_claims *out) ATT_MUSTCHECK;
+att_err auth_verify(const char *token, const char *secret, size_t secret_len, time_t now,
+		    auth_claims *out) ATT_MUSTCHECK;
 
 /* The 401 message for why: static text of printable ASCII without '"' or
  * '\\', so that it may stand in a quoted-string (error_description). */
@@ -67,11 +66,11 @@ const char *auth_fail_message(auth_fail why);
 
 /* What a verifier accepts. Strings are copied. */
 typedef struct auth_options {
-	const char *secret;     /* HS256 secret for tokens whose kid names no key */
+	const char *secret; /* HS256 secret for tokens whose kid names no key */
 	size_t secret_len;
-	const char *jwks_file;  /* NULL or "": no key set (HS256 with the secret only) */
-	const char *audience;   /* NULL or "": aud not checked */
-	const char *issuer;     /* NULL or "": iss not checked */
+	const char *jwks_file; /* NULL or "": no key set (HS256 with the secret only) */
+	const char *audience;  /* NULL or "": aud not checked */
+	const char *issuer;    /* NULL or "": iss not checked */
 } auth_options;
 
 /* A token verifier: the options and the current key set, which
@@ -111,19 +110,18 @@ att_err auth_check(auth_verifier *v, const char *token, time_t now, auth_claims 
 
 /* auth_check on an Authorization header value ("Bearer <jwt>"); *why is
  * AUTH_FAIL_MISSING when it is NULL, another scheme, or holds no token. */
-att_err auth_check_header(auth_verifier *v, const char *authorization, time_t now,
-			  auth_claims *out, auth_fail *why) ATT_MUSTCHECK;
+att_err auth_check_header(auth_verifier *v, const char *authorization, time_t now, auth_claims *out,
+			  auth_fail *why) ATT_MUSTCHECK;
 
 /* Signs {"sub","role","iat","exp"} with HS256. Returns the token, which the
  * caller frees with free(), or NULL on failure. */
-char *auth_sign(const char *sub, auth_role role, time_t iat, time_t exp,
-		const char *secret, size_t secret_len) ATT_MUSTCHECK;
+char *auth_sign(const char *sub, auth_role role, time_t iat, time_t exp, const char *secret,
+		size_t secret_len) ATT_MUSTCHECK;
 
 /* auth_sign with "aud" and "iss" too, each when not NULL or "" (the token
  * command signs for a service that checks jwt_audience and jwt_issuer). */
-char *auth_sign_for(const char *sub, auth_role role, time_t iat, time_t exp,
-		    const char *audience, const char *issuer, const char *secret,
-		    size_t secret_len) ATT_MUSTCHECK;
+char *auth_sign_for(const char *sub, auth_role role, time_t iat, time_t exp, const char *audience,
+		    const char *issuer, const char *secret, size_t secret_len) ATT_MUSTCHECK;
 
 /* "student", "proctor", "admin"; NULL for AUTH_ROLE_NONE. */
 const char *auth_role_name(auth_role role);
@@ -133,8 +131,7 @@ auth_role auth_role_parse(const char *name);
 
 /* Base64url without padding. Returns bytes written to out, or -1 on bad
  * input or if out (of size cap) is too small. */
-long auth_b64url_decode(const char *in, size_t len, unsigned char *out,
-			size_t cap);
+long auth_b64url_decode(const char *in, size_t len, unsigned char *out, size_t cap);
 /* Encodes n bytes; out needs 4 * ((n + 2) / 3) + 1 bytes. */
 void auth_b64url_encode(const unsigned char *in, size_t n, char *out);
 

@@ -52,8 +52,8 @@ void b64url_encode(const unsigned char *in, size_t n, char *out)
 	size_t i = 0, o = 0;
 
 	for (; i + 2 < n; i += 3) {
-		unsigned long v = ((unsigned long)in[i] << 16) |
-				  ((unsigned long)in[i + 1] << 8) | in[i + 2];
+		unsigned long v =
+			((unsigned long)in[i] << 16) | ((unsigned long)in[i + 1] << 8) | in[i + 2];
 		out[o++] = b64url_alphabet[(v >> 18) & 63];
 		out[o++] = b64url_alphabet[(v >> 12) & 63];
 		out[o++] = b64url_alphabet[(v >> 6) & 63];
@@ -64,8 +64,7 @@ void b64url_encode(const unsigned char *in, size_t n, char *out)
 		out[o++] = b64url_alphabet[(v >> 18) & 63];
 		out[o++] = b64url_alphabet[(v >> 12) & 63];
 	} else if (n - i == 2) {
-		unsigned long v = ((unsigned long)in[i] << 16) |
-				  ((unsigned long)in[i + 1] << 8);
+		unsigned long v = ((unsigned long)in[i] << 16) | ((unsigned long)in[i + 1] << 8);
 		out[o++] = b64url_alphabet[(v >> 18) & 63];
 		out[o++] = b64url_alphabet[(v >> 12) & 63];
 		out[o++] = b64url_alphabet[(v >> 6) & 63];

@@ -28,8 +28,8 @@ int batch_slot_empty(const batch_slot *s)
 	return s->item == NULL && s->text == NULL;
 }
 
-void batch_error(batch *b, int i, const char *attempt_id, const char *code,
-			const char *message, const char *field)
+void batch_error(batch *b, int i, const char *attempt_id, const char *code, const char *message,
+		 const char *field)
 {
 	cJSON *item = cJSON_CreateObject();
 	cJSON *err;
@@ -121,8 +121,6 @@ static int keyed_cmp(const void *x, const void *y)
 
 	return c != 0 ? c : (a->index > b->index) - (a->index < b->index);
 }
-
-
 
 int batch_mark_repeats(batch *b, const char *const *keys, const char *const *ids)
 {

@@ -36,8 +36,8 @@ int batch_slot_empty(const batch_slot *s);
 
 /* An error item {"attempt_id": id|null, "error": {code, message,
  * details.field unless NULL}} in slot i. */
-void batch_error(batch *b, int i, const char *attempt_id, const char *code,
-		 const char *message, const char *field);
+void batch_error(batch *b, int i, const char *attempt_id, const char *code, const char *message,
+		 const char *field);
 
 /* Points the slots at positions[0..count) at the elements of the SQL
  * result array text, which must outlive the reply. Returns 0, or -1 if

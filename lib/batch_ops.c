@@ -57,14 +57,15 @@ static void collect_ids(const cJSON *data, batch *b, buf *ids, int once)
 		ids->failed = 1;
 		return;
 	}
-	cJSON_ArrayForEach(item, data) {
+	cJSON_ArrayForEach(item, data)
+	{
 		if (cJSON_IsString(item) && uuid_valid(item->valuestring)) {
 			keys[i] = item->valuestring;
 		} else {
 			json_path p;
 			json_path_index(&p, "data", i, NULL);
-			batch_error(b, i, NULL, "validation_failed",
-				    "an attempt id must be a UUID", p.text);
+			batch_error(b, i, NULL, "validation_failed", "an attempt id must be a UUID",
+				    p.text);
 		}
 		i++;
 	}
@@ -89,7 +90,8 @@ static void note_writes(req_ctx *rc, const cJSON *data)
 {
 	const cJSON *item;
 
-	cJSON_ArrayForEach(item, data) {
+	cJSON_ArrayForEach(item, data)
+	{
 		const cJSON *id = cJSON_IsObject(item)
 					  ? cJSON_GetObjectItemCaseSensitive(item, "attempt_id")
 					  : item;
@@ -109,7 +111,8 @@ static unsigned *read_stamps(req_ctx *rc, const cJSON *data)
 
 	if (stamps == NULL)
 		return NULL;
-	cJSON_ArrayForEach(item, data) {
+	cJSON_ArrayForEach(item, data)
+	{
 		if (cJSON_IsString(item) && uuid_valid(item->valuestring))
 			stamps[i] = attempt_cache_stamp(rc->env->attempts, item->valuestring);
 		i++;
@@ -152,8 +155,10 @@ static void batch_by_ids(req_ctx *rc, const cJSON *data, db_stmt stmt)
 		} else {
 			for (int i = 0; stamps != NULL && i < b.n; i++)
 				if (b.slots[i].text != NULL)
-					attempt_cache_put_state(rc->env->attempts, b.slots[i].text, b.slots[i].len, rc->env->cfg->cache_ttl_batch_operations_ms, epoch,
-						    stamps[i]);
+					attempt_cache_put_state(
+						rc->env->attempts, b.slots[i].text, b.slots[i].len,
+						rc->env->cfg->cache_ttl_batch_operations_ms, epoch,
+						stamps[i]);
 			batch_reply(rc->resp, &b);
 		}
 	}
@@ -193,7 +198,8 @@ static void batch_log(req_ctx *rc, const cJSON *data)
 		return;
 	}
 	buf_putc(&valid, '{');
-	cJSON_ArrayForEach(item, data) {
+	cJSON_ArrayForEach(item, data)
+	{
 		const char *id = NULL;
 		char prefix[32];
 		reply_bad_field bad;
@@ -201,11 +207,12 @@ static void batch_log(req_ctx *rc, const cJSON *data)
 
 		snprintf(prefix, sizeof prefix, "data[%d].", i);
 		json_path_index(&p, "data", i, "attempt_id");
-		if (!cJSON_IsObject(item) || json_get_uuid(item, "attempt_id", &id) != JSON_FIELD_OK) {
-			batch_error(&b, i, NULL, "validation_failed",
-				    "attempt_id must be a UUID", p.text);
-		} else if (events_check(cJSON_GetObjectItemCaseSensitive(item, "events"),
-					    prefix, cfg, &bad) != 0) {
+		if (!cJSON_IsObject(item) ||
+		    json_get_uuid(item, "attempt_id", &id) != JSON_FIELD_OK) {
+			batch_error(&b, i, NULL, "validation_failed", "attempt_id must be a UUID",
+				    p.text);
+		} else if (events_check(cJSON_GetObjectItemCaseSensitive(item, "events"), prefix,
+					cfg, &bad) != 0) {
 			batch_error(&b, i, id, bad.code, bad.message, bad.field);
 		} else {
 			buf_printf(&valid, "%s%d", nvalid++ ? "," : "", i + 1);
@@ -311,8 +318,8 @@ static void reply_over_budget(req_ctx *rc, long bytes)
 	cJSON_AddStringToObject(details, "limit", "max_response_bytes");
 	cJSON_AddNumberToObject(details, "max_bytes", (double)max);
 	cJSON_AddNumberToObject(details, "bytes", (double)bytes);
-	http_error(rc->resp, 413, "payload_too_large",
-		   "the answer would exceed max_response_bytes", details);
+	http_error(rc->resp, 413, "payload_too_large", "the answer would exceed max_response_bytes",
+		   details);
 	cJSON_Delete(details);
 }
 
@@ -344,12 +351,13 @@ static int query_item(batch *b, int i, const cJSON *item, int *group, const char
 static void batch_query(req_ctx *rc, const cJSON *data)
 {
 	int n = cJSON_GetArraySize(data);
-	int usable = attempt_cache_catch_up(rc->env->attempts) && !http_cond_no_cache(rc->req->cache_control);
+	int usable = attempt_cache_catch_up(rc->env->attempts) &&
+		     !http_cond_no_cache(rc->req->cache_control);
 	query_group groups[2] = {
 		{"state", DB_STMT_MULTIPLE_STATES, BUF_INIT, NULL, 0, NULL},
 		{"info", DB_STMT_MULTIPLE_INFOS, BUF_INIT, NULL, 0, NULL},
 	};
-	char (*keybuf)[QUERY_KEY_LEN] = calloc((size_t)n + 1, sizeof *keybuf);
+	char(*keybuf)[QUERY_KEY_LEN] = calloc((size_t)n + 1, sizeof *keybuf);
 	const char **keys = calloc((size_t)n + 1, sizeof *keys);
 	const char **ids = calloc((size_t)n + 1, sizeof *ids);
 	int *group = calloc((size_t)n + 1, sizeof *group);
@@ -367,9 +375,11 @@ static void batch_query(req_ctx *rc, const cJSON *data)
 			goto nomem;
 		buf_putc(&groups[g].ids, '{');
 	}
-	cJSON_ArrayForEach(item, data) {
+	cJSON_ArrayForEach(item, data)
+	{
 		if (query_item(&b, i, item, &group[i], &ids[i]) == 0) {
-			snprintf(keybuf[i], sizeof keybuf[i], "%c:%s", group[i] ? 'i' : 's', ids[i]);
+			snprintf(keybuf[i], sizeof keybuf[i], "%c:%s", group[i] ? 'i' : 's',
+				 ids[i]);
 			keys[i] = keybuf[i];
 		}
 		i++;
@@ -447,7 +457,8 @@ void batch_ops_batch(req_ctx *rc)
 	if (cJSON_GetArraySize(data) > cfg->max_batch_items) {
 		cJSON *details = cJSON_CreateObject();
 		cJSON_AddNumberToObject(details, "limit", (double)cfg->max_batch_items);
-		http_error(rc->resp, 413, "batch_too_large", "too many items in one batch", details);
+		http_error(rc->resp, 413, "batch_too_large", "too many items in one batch",
+			   details);
 		cJSON_Delete(details);
 		return;
 	}
@@ -473,7 +484,8 @@ static void batch_dispatch(req_ctx *rc, const char *op, const cJSON *data)
 		batch_by_ids(rc, data, DB_STMT_VALIDATE_MULTIPLE);
 	else if (strcmp(op, "batch_submit") == 0) {
 		if (rc->claims.role == AUTH_ROLE_STUDENT) {
-			http_error(rc->resp, 403, "forbidden", "proctor or admin role required", NULL);
+			http_error(rc->resp, 403, "forbidden", "proctor or admin role required",
+				   NULL);
 			return;
 		}
 		batch_by_ids(rc, data, DB_STMT_BATCH_SUBMIT);
@@ -484,4 +496,3 @@ static void batch_dispatch(req_ctx *rc, const char *op, const cJSON *data)
 				 "operation must be batch_save, multiple_states, batch_log, "
 				 "validate_multiple, batch_submit or query");
 }
-

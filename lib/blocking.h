@@ -9,7 +9,7 @@
 
 typedef struct blocking_hooks {
 	void (*begin)(void *arg); /* the thread stops counting as running */
-	void (*end)(void *arg);   /* it runs again */
+	void (*end)(void *arg);	  /* it runs again */
 	void *arg;
 } blocking_hooks;
 

@@ -11,17 +11,17 @@
 struct breaker {
 	pthread_mutex_t lock;
 	int threshold;
-	long long timeout_ms;   /* longest wait between two probes */
+	long long timeout_ms; /* longest wait between two probes */
 	clock_ms_fn clock;
 	void *clock_ctx;
 	breaker_state state;
 	int failures;
-	long long opened_at;    /* when it last went from closed to open */
-	long long probe_at;     /* when an open breaker lets the next probe through */
-	int probe_out;          /* a half-open probe is in flight */
+	long long opened_at; /* when it last went from closed to open */
+	long long probe_at;  /* when an open breaker lets the next probe through */
+	int probe_out;	     /* a half-open probe is in flight */
 	unsigned long long opened_count;
 	unsigned long long rejected;
-	log_limit probe_log;    /* open -> half_open -> open lines */
+	log_limit probe_log; /* open -> half_open -> open lines */
 };
 
 /* The probe cycle's lines (open -> half_open, half_open -> open) of a
@@ -32,7 +32,7 @@ struct breaker {
 /* A transition to log once the lock is released. */
 typedef struct transition {
 	char line[320];
-	int probe_cycle;   /* rate-limited: a line of the probe cycle */
+	int probe_cycle; /* rate-limited: a line of the probe cycle */
 } transition;
 
 /* Logs t (if any) at level, the probe cycle's lines rate-limited. */
@@ -51,8 +51,8 @@ static void log_transition(breaker *b, log_level level, const transition *t)
 		log_msg(level, "%s", t->line);
 }
 
-att_err breaker_create(int failure_threshold, long long timeout_ms,
-		       clock_ms_fn clock, void *clock_ctx, breaker **out)
+att_err breaker_create(int failure_threshold, long long timeout_ms, clock_ms_fn clock,
+		       void *clock_ctx, breaker **out)
 {
 	breaker *b = calloc(1, sizeof *b);
 
@@ -236,9 +236,12 @@ void breaker_get_stats(breaker *b, breaker_stats *out)
 const char *breaker_state_name(breaker_state state)
 {
 	switch (state) {
-	case BREAKER_CLOSED: return "closed";
-	case BREAKER_OPEN: return "open";
-	case BREAKER_HALF_OPEN: return "half_open";
+	case BREAKER_CLOSED:
+		return "closed";
+	case BREAKER_OPEN:
+		return "open";
+	case BREAKER_HALF_OPEN:
+		return "half_open";
 	}
 	return "unknown";
 }

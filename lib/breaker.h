@@ -18,25 +18,20 @@ typedef struct breaker breaker;
 #define BREAKER_FIRST_PROBE_MS 250
 #define BREAKER_PROBE_FRACTION 5
 
-typedef enum breaker_state {
-	BREAKER_CLOSED = 0,
-	BREAKER_OPEN,
-	BREAKER_HALF_OPEN
-} breaker_state;
+typedef enum breaker_state { BREAKER_CLOSED = 0, BREAKER_OPEN, BREAKER_HALF_OPEN } breaker_state;
 
 typedef struct breaker_stats {
 	breaker_state state;
-	int failures;                   /* consecutive, current */
+	int failures;			 /* consecutive, current */
 	unsigned long long opened_count; /* closed -> open transitions */
-	unsigned long long rejected;    /* calls refused while open */
+	unsigned long long rejected;	 /* calls refused while open */
 } breaker_stats;
 
 /* Creates a breaker; timeout_ms is the longest wait between two probes;
  * clock may be NULL for the monotonic clock. The caller
  * frees it with breaker_free(). */
-att_err breaker_create(int failure_threshold, long long timeout_ms,
-		       clock_ms_fn clock, void *clock_ctx,
-		       breaker **out) ATT_MUSTCHECK;
+att_err breaker_create(int failure_threshold, long long timeout_ms, clock_ms_fn clock,
+		       void *clock_ctx, breaker **out) ATT_MUSTCHECK;
 
 /* Frees b. Accepts NULL. */
 void breaker_free(breaker *b);

@@ -9,13 +9,16 @@
 #include "att_err.h"
 
 typedef struct buf {
-	char *data;   /* always NUL-terminated when len > 0 and !failed */
+	char *data; /* always NUL-terminated when len > 0 and !failed */
 	size_t len;
 	size_t cap;
-	int failed;   /* set on the first allocation failure; appends then no-op */
+	int failed; /* set on the first allocation failure; appends then no-op */
 } buf;
 
-#define BUF_INIT {NULL, 0, 0, 0}
+#define BUF_INIT                                                                                   \
+	{                                                                                          \
+		NULL, 0, 0, 0                                                                      \
+	}
 
 void buf_init(buf *b);
 /* Frees the memory and re-initialises b. Accepts NULL. */

@@ -24,7 +24,7 @@ typedef struct cache_entry {
 struct cache {
 	pthread_mutex_t lock;
 	cache_entry **buckets;
-	size_t nbuckets; /* power of two */
+	size_t nbuckets;       /* power of two */
 	cache_entry *lru_head; /* most recently used */
 	cache_entry *lru_tail; /* least recently used */
 	size_t max_entries;
@@ -46,8 +46,8 @@ static uint64_t hash_key(const char *key)
 	return h;
 }
 
-att_err cache_create(size_t max_entries, size_t max_bytes, clock_ms_fn clock,
-		     void *clock_ctx, cache **out)
+att_err cache_create(size_t max_entries, size_t max_bytes, clock_ms_fn clock, void *clock_ctx,
+		     cache **out)
 {
 	cache *c = calloc(1, sizeof *c);
 	size_t n = 16;
@@ -134,8 +134,7 @@ void cache_free(cache *c)
 	free(c);
 }
 
-int cache_get(cache *c, const char *key, char **value, size_t *len,
-	      cache_meta *meta)
+int cache_get(cache *c, const char *key, char **value, size_t *len, cache_meta *meta)
 {
 	uint64_t h = hash_key(key);
 	cache_entry **slot;
@@ -179,8 +178,7 @@ unsigned long long cache_epoch(cache *c)
 	return e;
 }
 
-static cache_entry *new_entry(const char *key, uint64_t h, const char *value,
-			      size_t len)
+static cache_entry *new_entry(const char *key, uint64_t h, const char *value, size_t len)
 {
 	cache_entry *e = calloc(1, sizeof *e);
 
@@ -202,14 +200,13 @@ static cache_entry *new_entry(const char *key, uint64_t h, const char *value,
 	return e;
 }
 
-att_err cache_put(cache *c, const char *key, const char *value, size_t len,
-		  const cache_meta *meta, long long ttl_ms, unsigned long long epoch)
+att_err cache_put(cache *c, const char *key, const char *value, size_t len, const cache_meta *meta,
+		  long long ttl_ms, unsigned long long epoch)
 {
 	uint64_t h = hash_key(key);
 	cache_entry *e, **slot;
 
-	if (ttl_ms <= 0 || c->max_entries == 0 ||
-	    strlen(key) + len + ENTRY_OVERHEAD > c->max_bytes)
+	if (ttl_ms <= 0 || c->max_entries == 0 || strlen(key) + len + ENTRY_OVERHEAD > c->max_bytes)
 		return ATT_OK;
 	e = new_entry(key, h, value, len);
 	if (e == NULL)
@@ -227,8 +224,8 @@ att_err cache_put(cache *c, const char *key, const char *value, size_t len,
 	slot = find_slot(c, key, h);
 	if (*slot != NULL)
 		drop(c, slot);
-	while (c->lru_tail != NULL && (c->stats.entries + 1 > c->max_entries ||
-				       c->stats.bytes + e->cost > c->max_bytes)) {
+	while (c->lru_tail != NULL &&
+	       (c->stats.entries + 1 > c->max_entries || c->stats.bytes + e->cost > c->max_bytes)) {
 		drop_entry(c, c->lru_tail);
 		c->stats.evictions++;
 	}

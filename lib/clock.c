@@ -57,8 +57,8 @@ long long clock_parse_utc_ms(const char *text)
 	h = fixed_digits(text + 11, 2);
 	mi = fixed_digits(text + 14, 2);
 	s = fixed_digits(text + 17, 2);
-	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 ||
-	    mi > 59 || s < 0 || s > 60)
+	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+	    s < 0 || s > 60)
 		return -1;
 	p = text + 19;
 	if (*p == '.') {

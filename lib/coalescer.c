@@ -16,28 +16,28 @@ typedef struct waiter {
 	void *item;
 	struct waiter *next;
 	pthread_cond_t wake;
-	int done;   /* its batch has run */
-	int leads;  /* it runs the next batch */
-	int taken;  /* in the running batch: its outcome is coming */
+	int done;  /* its batch has run */
+	int leads; /* it runs the next batch */
+	int taken; /* in the running batch: its outcome is coming */
 } waiter;
 
 struct coalescer {
 	pthread_mutex_t mu;
-	waiter *head, *tail;     /* waiting for a batch, oldest first */
-	int running;             /* a thread holds the batch-running role */
+	waiter *head, *tail; /* waiting for a batch, oldest first */
+	int running;	     /* a thread holds the batch-running role */
 	int max_items;
 	coalescer_exec_fn exec;
 	void *arg;
-	waiter **batch;          /* the running batch (max_items) */
-	void **items;            /* its items, as exec gets them */
+	waiter **batch;		   /* the running batch (max_items) */
+	void **items;		   /* its items, as exec gets them */
 	unsigned long long *sizes; /* sizes[n]: batches of n items */
 	unsigned long long batches, total, timeouts;
-	int waiting;             /* on the queue */
-	long wait_timeout_ms;    /* longest wait on the queue (0: none) */
+	int waiting;	      /* on the queue */
+	long wait_timeout_ms; /* longest wait on the queue (0: none) */
 };
 
-att_err coalescer_create(int max_items, long wait_timeout_ms, coalescer_exec_fn exec,
-			 void *arg, coalescer **out)
+att_err coalescer_create(int max_items, long wait_timeout_ms, coalescer_exec_fn exec, void *arg,
+			 coalescer **out)
 {
 	coalescer *c;
 

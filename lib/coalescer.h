@@ -26,10 +26,10 @@ typedef struct coalescer coalescer;
 typedef struct coalescer_stats {
 	unsigned long long batches;
 	unsigned long long items;
-	int items_p50;   /* items per batch at the median batch; 0 with none */
+	int items_p50; /* items per batch at the median batch; 0 with none */
 	int items_p99;
 	int largest;
-	int waiting;     /* items queued for the next batch now */
+	int waiting;		     /* items queued for the next batch now */
 	unsigned long long timeouts; /* items that gave up waiting */
 	unsigned long long by_size[COALESCER_SIZE_CLASSES]; /* batches per size class */
 } coalescer_stats;
@@ -37,8 +37,8 @@ typedef struct coalescer_stats {
 /* Creates a coalescer of batches of at most max_items (>= 1) whose items
  * wait on the queue at most wait_timeout_ms (0: no limit). The caller
  * frees it with coalescer_free() once no thread is in coalescer_run(). */
-att_err coalescer_create(int max_items, long wait_timeout_ms, coalescer_exec_fn exec,
-			 void *arg, coalescer **out) ATT_MUSTCHECK;
+att_err coalescer_create(int max_items, long wait_timeout_ms, coalescer_exec_fn exec, void *arg,
+			 coalescer **out) ATT_MUSTCHECK;
 
 /* Frees c. Accepts NULL. */
 void coalescer_free(coalescer *c);

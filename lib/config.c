@@ -19,24 +19,33 @@ typedef struct cfg_key {
 	const char *name;
 	cfg_type type;
 	size_t offset;
-	const char *def;      /* default as text; NULL = unset */
+	const char *def; /* default as text; NULL = unset */
 	long min;
 	long max;
 	const char *help;
 } cfg_key;
 
-#define KEY_STR(n, d, h) {#n, CFG_STR, offsetof(config, n), d, 0, 0, h}
-#define KEY_LONG(n, d, lo, hi, h) {#n, CFG_LONG, offsetof(config, n), d, lo, hi, h}
+#define KEY_STR(n, d, h)                                                                           \
+	{                                                                                          \
+#n, CFG_STR, offsetof(config, n), d, 0, 0, h                                       \
+	}
+#define KEY_LONG(n, d, lo, hi, h)                                                                  \
+	{                                                                                          \
+#n, CFG_LONG, offsetof(config, n), d, lo, hi, h                                    \
+	}
 
 static const cfg_key cfg_keys[] = {
 	KEY_STR(db, "dbname=attempts", "libpq connection string"),
 	KEY_STR(db_listen, NULL,
-		"libpq connection string of the LISTEN connection, straight to PostgreSQL when db goes through PgBouncer (unset: db)"),
+		"libpq connection string of the LISTEN connection, straight to PostgreSQL when db "
+		"goes through PgBouncer (unset: db)"),
 	KEY_LONG(db_prepared_statements, "1", 0, 1,
-		 "1: each connection prepares its statements once; 0: unnamed statements, for PgBouncer's transaction mode before 1.21"),
+		 "1: each connection prepares its statements once; 0: unnamed statements, for "
+		 "PgBouncer's transaction mode before 1.21"),
 	KEY_STR(jwt_secret, NULL, "HS256 secret, at least 32 bytes (required)"),
 	KEY_STR(jwt_jwks_file, NULL,
-		"JWKS file of RS256, ES256 and HS256 keys, chosen by the token's kid; re-read on SIGHUP"),
+		"JWKS file of RS256, ES256 and HS256 keys, chosen by the token's kid; re-read on "
+		"SIGHUP"),
 	KEY_STR(jwt_audience, NULL, "when set, a token's aud (a string or a list) must hold it"),
 	KEY_STR(jwt_issuer, NULL, "when set, a token's iss must be it"),
 	KEY_STR(upload_dir, "/var/lib/attempts/uploads", "directory where uploads are stored"),
@@ -44,42 +53,60 @@ static const cfg_key cfg_keys[] = {
 	KEY_STR(log_format, "text",
 		"text or json (one object per line: ts, level, pid, request_id, msg)"),
 	KEY_STR(cors_origins, NULL,
-		"origins whose web pages may call the API (CORS), as browsers send them (https://exam.example.edu, lowercase, no path), separated by commas or spaces; none: same origin only"),
+		"origins whose web pages may call the API (CORS), as browsers send them "
+		"(https://exam.example.edu, lowercase, no path), separated by commas or spaces; "
+		"none: same origin only"),
 	KEY_LONG(threads, "4", 1, 256,
-		 "requests served at once per worker process; a write waiting for its coalesced commit gives its turn up"),
+		 "requests served at once per worker process; a write waiting for its coalesced "
+		 "commit gives its turn up"),
 	KEY_LONG(pool_min, "1", 0, 256, "connections opened at start, per process"),
 	KEY_LONG(pool_max, "0", 0, 256, "most connections per process (0 = threads)"),
-	KEY_LONG(pool_acquire_timeout_ms, "2000", 1, 600000, "wait for a free connection, then 503"),
-	KEY_LONG(pool_idle_timeout_ms, "300000", 1000, 86400000, "close connections idle this long (above pool_min)"),
+	KEY_LONG(pool_acquire_timeout_ms, "2000", 1, 600000,
+		 "wait for a free connection, then 503"),
+	KEY_LONG(pool_idle_timeout_ms, "300000", 1000, 86400000,
+		 "close connections idle this long (above pool_min)"),
 	KEY_LONG(pool_health_check_after_ms, "30000", 0, 86400000,
 		 "an idle connection older than this is pinged before use (0 = never)"),
-	KEY_LONG(db_statement_timeout_ms, "5000", 0, 3600000, "server-side statement_timeout (0 = none)"),
+	KEY_LONG(db_statement_timeout_ms, "5000", 0, 3600000,
+		 "server-side statement_timeout (0 = none)"),
 	KEY_LONG(db_call_timeout_ms, "6000", 100, 3600000,
-		 "client-side deadline of one database call; then the connection is dropped and the request answers 503"),
+		 "client-side deadline of one database call; then the connection is dropped and "
+		 "the request answers 503"),
 	KEY_LONG(cache_ttl_attempt_state_ms, "30000", 0, 86400000, "TTL of cached attempt states"),
 	KEY_LONG(cache_ttl_attempt_info_ms, "300000", 0, 86400000, "TTL of cached attempt infos"),
 	KEY_LONG(cache_ttl_attempt_stats_ms, "120000", 0, 86400000, "TTL of cached statistics"),
-	KEY_LONG(cache_ttl_batch_operations_ms, "60000", 0, 86400000, "TTL of states fetched by batch reads"),
+	KEY_LONG(cache_ttl_batch_operations_ms, "60000", 0, 86400000,
+		 "TTL of states fetched by batch reads"),
 	KEY_LONG(cache_max_entries, "10000", 0, 10000000, "most cache entries per process"),
 	KEY_LONG(cache_max_bytes, "16777216", 0, 4294967295L, "most cached bytes per process"),
-	KEY_LONG(breaker_failure_threshold, "5", 1, 1000, "consecutive failures that open the breaker"),
-	KEY_LONG(breaker_timeout_ms, "60000", 1, 86400000, "longest wait between two probes of an open breaker"),
+	KEY_LONG(breaker_failure_threshold, "5", 1, 1000,
+		 "consecutive failures that open the breaker"),
+	KEY_LONG(breaker_timeout_ms, "60000", 1, 86400000,
+		 "longest wait between two probes of an open breaker"),
 	KEY_LONG(retry_attempts, "3", 1, 20, "tries of a safely repeatable database call"),
 	KEY_LONG(retry_base_delay_ms, "50", 1, 60000, "first backoff delay cap"),
 	KEY_LONG(retry_max_delay_ms, "2000", 1, 600000, "largest backoff delay"),
 	KEY_LONG(max_body_bytes, "1048576", 1024, 1073741824, "largest JSON request body"),
-	KEY_LONG(max_answers_bytes, "524288", 1024, 1073741824, "largest stored answers (JSON text)"),
-	KEY_LONG(max_event_payload_bytes, "16384", 16, 1048576, "largest payload of one activity event"),
+	KEY_LONG(max_answers_bytes, "524288", 1024, 1073741824,
+		 "largest stored answers (JSON text)"),
+	KEY_LONG(max_event_payload_bytes, "16384", 16, 1048576,
+		 "largest payload of one activity event"),
 	KEY_LONG(max_batch_items, "100", 1, 10000, "most items in one batch request"),
 	KEY_LONG(max_events, "500", 1, 100000, "most events in one activity request"),
 	KEY_LONG(max_response_bytes, "4194304", 65536, 1073741824,
-		 "largest answer of a batch read; a batch that would exceed it answers 413 before the work"),
+		 "largest answer of a batch read; a batch that would exceed it answers 413 before "
+		 "the work"),
 	KEY_LONG(batch_concurrency_per_caller, "1", 1, 1000,
-		 "batch requests one caller (token sub) may have in flight per worker process; more answer 429"),
+		 "batch requests one caller (token sub) may have in flight per worker process; "
+		 "more answer 429"),
 	KEY_LONG(queue_timeout_ms, "2000", 0, 600000,
 		 "a request that waited longer for a thread answers 503 overloaded (0 = never)"),
+	KEY_LONG(stop_drain_ms, "5000", 0, 600000,
+		 "on a stop signal a worker stops accepting and serves the connections it has this "
+		 "long, until nginx closes them, before it exits"),
 	KEY_LONG(coalesce_writes, "1", 0, 1,
-		 "1: concurrent saves, activity posts and submits of this process share one statement and commit"),
+		 "1: concurrent saves, activity posts and submits of this process share one "
+		 "statement and commit"),
 	KEY_LONG(coalesce_reads, "1", 0, 1,
 		 "1: concurrent uncached state and info reads of this process share one statement"),
 	KEY_LONG(coalesce_max_items, "64", 2, 1000, "most calls in one coalesced statement"),
@@ -137,8 +164,8 @@ static int parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
-static att_err set_value(config *cfg, const cfg_key *k, const char *value,
-			 const char *origin, char **errmsg)
+static att_err set_value(config *cfg, const cfg_key *k, const char *value, const char *origin,
+			 char **errmsg)
 {
 	char *field = (char *)cfg + k->offset;
 
@@ -151,8 +178,8 @@ static att_err set_value(config *cfg, const cfg_key *k, const char *value,
 		return ATT_OK;
 	}
 	if (parse_long(value, k->min, k->max, (long *)(void *)field) != 0) {
-		set_errmsg(errmsg, "%s: bad value for %s: expected an integer in %ld..%ld",
-			   origin, k->name, k->min, k->max);
+		set_errmsg(errmsg, "%s: bad value for %s: expected an integer in %ld..%ld", origin,
+			   k->name, k->min, k->max);
 		return ATT_ECONFIG;
 	}
 	return ATT_OK;
@@ -179,8 +206,7 @@ static att_err load_file(config *cfg, const char *path, char **errmsg)
 	FILE *f = fopen(path, "r");
 
 	if (f == NULL) {
-		set_errmsg(errmsg, "cannot open config file %s: %s", path,
-			   strerror(errno));
+		set_errmsg(errmsg, "cannot open config file %s: %s", path, strerror(errno));
 		return ATT_ECONFIG;
 	}
 	while (fgets(line, sizeof line, f) != NULL) {
@@ -199,8 +225,7 @@ static att_err load_file(config *cfg, const char *path, char **errmsg)
 			continue;
 		eq = strchr(key, '=');
 		if (eq == NULL) {
-			set_errmsg(errmsg, "%s line %u: expected key = value",
-				   path, lineno);
+			set_errmsg(errmsg, "%s line %u: expected key = value", path, lineno);
 			err = ATT_ECONFIG;
 			goto out;
 		}
@@ -219,8 +244,7 @@ static att_err load_file(config *cfg, const char *path, char **errmsg)
 			goto out;
 	}
 	if (ferror(f)) {
-		set_errmsg(errmsg, "cannot read config file %s: %s", path,
-			   strerror(errno));
+		set_errmsg(errmsg, "cannot read config file %s: %s", path, strerror(errno));
 		err = ATT_ECONFIG;
 	}
 out:
@@ -228,8 +252,7 @@ out:
 	return err;
 }
 
-static att_err load_env(config *cfg, const char *(*getenv_fn)(const char *),
-			char **errmsg)
+static att_err load_env(config *cfg, const char *(*getenv_fn)(const char *), char **errmsg)
 {
 	for (size_t i = 0; i < CFG_NKEYS; i++) {
 		char var[96] = "ATTEMPTS_";
@@ -301,7 +324,8 @@ static att_err check_origins(const char *list, char **errmsg)
 		p += strspn(p, ", \t");
 		len = strcspn(p, ", \t");
 		if (len > 0 && !origin_valid(p, len)) {
-			set_errmsg(errmsg, "cors_origins: bad origin %.*s (expected http:// or"
+			set_errmsg(errmsg,
+				   "cors_origins: bad origin %.*s (expected http:// or"
 				   " https://, a lowercase host, an optional port, no path;"
 				   " * and null are not accepted)",
 				   (int)(len > 200 ? 200 : len), p);
@@ -317,12 +341,14 @@ static att_err check_config(config *cfg, char **errmsg)
 {
 	if (cfg->jwt_secret == NULL || strlen(cfg->jwt_secret) < 32) {
 		set_errmsg(errmsg, "jwt_secret: required, at least 32 bytes"
-			   " (set ATTEMPTS_JWT_SECRET)");
+				   " (set ATTEMPTS_JWT_SECRET)");
 		return ATT_ECONFIG;
 	}
 	if (log_level_parse(cfg->log_level) < 0) {
-		set_errmsg(errmsg, "log_level: bad value %s"
-			   " (expected debug, info, warn or error)", cfg->log_level);
+		set_errmsg(errmsg,
+			   "log_level: bad value %s"
+			   " (expected debug, info, warn or error)",
+			   cfg->log_level);
 		return ATT_ECONFIG;
 	}
 	if (log_format_parse(cfg->log_format) < 0) {
@@ -339,15 +365,14 @@ static att_err check_config(config *cfg, char **errmsg)
 		return ATT_ECONFIG;
 	}
 	if (cfg->retry_base_delay_ms > cfg->retry_max_delay_ms) {
-		set_errmsg(errmsg,
-			   "retry_base_delay_ms: must not exceed retry_max_delay_ms");
+		set_errmsg(errmsg, "retry_base_delay_ms: must not exceed retry_max_delay_ms");
 		return ATT_ECONFIG;
 	}
 	return ATT_OK;
 }
 
-att_err config_load_from(config *cfg, const char *path,
-			 const char *(*getenv_fn)(const char *), char **errmsg)
+att_err config_load_from(config *cfg, const char *path, const char *(*getenv_fn)(const char *),
+			 char **errmsg)
 {
 	att_err err;
 
@@ -379,8 +404,7 @@ static const char *process_getenv(const char *name)
 
 att_err config_load(config *cfg, char **errmsg)
 {
-	return config_load_from(cfg, getenv("ATTEMPTS_CONFIG"), process_getenv,
-				errmsg);
+	return config_load_from(cfg, getenv("ATTEMPTS_CONFIG"), process_getenv, errmsg);
 }
 
 void config_free(config *cfg)

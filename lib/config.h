@@ -9,25 +9,26 @@
 #include "att_err.h"
 
 typedef struct config {
-	char *db;                  /* libpq connection string */
-	char *db_listen;           /* the LISTEN connection's; NULL: db */
-	char *jwt_secret;          /* HS256 key, >= 32 bytes */
-	char *jwt_jwks_file;       /* JWKS of RS256/ES256/HS256 keys by kid; NULL = none */
-	char *jwt_audience;        /* required aud; NULL = not checked */
-	char *jwt_issuer;          /* required iss; NULL = not checked */
-	char *upload_dir;          /* where uploads are stored */
-	char *log_level;           /* debug, info, warn, error */
-	char *log_format;          /* text, json */
-	char *cors_origins;        /* origins allowed by CORS; NULL = none */
-	long threads;              /* accepting threads per process */
+	char *db;	     /* libpq connection string */
+	char *db_listen;     /* the LISTEN connection's; NULL: db */
+	char *jwt_secret;    /* HS256 key, >= 32 bytes */
+	char *jwt_jwks_file; /* JWKS of RS256/ES256/HS256 keys by kid; NULL = none */
+	char *jwt_audience;  /* required aud; NULL = not checked */
+	char *jwt_issuer;    /* required iss; NULL = not checked */
+	char *upload_dir;    /* where uploads are stored */
+	char *log_level;     /* debug, info, warn, error */
+	char *log_format;    /* text, json */
+	char *cors_origins;  /* origins allowed by CORS; NULL = none */
+	long threads;	     /* accepting threads per process */
 	long pool_min;
-	long pool_max;             /* 0 in the table means "= threads" */
+	long pool_max; /* 0 in the table means "= threads" */
 	long pool_acquire_timeout_ms;
 	long pool_idle_timeout_ms;
 	long pool_health_check_after_ms;
 	long db_prepared_statements; /* 0: unnamed statements (PgBouncer) */
+	long stop_drain_ms;	     /* on a stop signal, serve open connections this long */
 	long db_statement_timeout_ms;
-	long db_call_timeout_ms;      /* client-side deadline of one call */
+	long db_call_timeout_ms; /* client-side deadline of one call */
 	long cache_ttl_attempt_state_ms;
 	long cache_ttl_attempt_info_ms;
 	long cache_ttl_attempt_stats_ms;
@@ -44,14 +45,14 @@ typedef struct config {
 	long max_event_payload_bytes;
 	long max_batch_items;
 	long max_events;
-	long max_response_bytes;    /* budget of a batch read's answer */
+	long max_response_bytes; /* budget of a batch read's answer */
 	long batch_concurrency_per_caller;
-	long queue_timeout_ms;      /* longer in the queue: 503 overloaded */
-	long coalesce_writes;       /* 1: single writes share statements */
-	long coalesce_reads;        /* 1: single reads share statements */
+	long queue_timeout_ms; /* longer in the queue: 503 overloaded */
+	long coalesce_writes;  /* 1: single writes share statements */
+	long coalesce_reads;   /* 1: single reads share statements */
 	long coalesce_max_items;
-	long sweep_interval_ms;     /* deadline sweep period, 0 = off */
-	char *live_publish_socket;  /* nchan publisher socket, NULL = no live feed */
+	long sweep_interval_ms;	   /* deadline sweep period, 0 = off */
+	char *live_publish_socket; /* nchan publisher socket, NULL = no live feed */
 } config;
 
 /* Fills cfg from defaults, the file named by $ATTEMPTS_CONFIG (if set) and
@@ -62,8 +63,7 @@ att_err config_load(config *cfg, char **errmsg) ATT_MUSTCHECK;
 
 /* Same, with the file path and an environment lookup given explicitly
  * (getenv_fn may be NULL for none); used by config_load and by tests. */
-att_err config_load_from(config *cfg, const char *path,
-			 const char *(*getenv_fn)(const char *name),
+att_err config_load_from(config *cfg, const char *path, const char *(*getenv_fn)(const char *name),
 			 char **errmsg) ATT_MUSTCHECK;
 
 /* Frees the strings in cfg. Accepts NULL. */

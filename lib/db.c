@@ -20,89 +20,106 @@ typedef struct db_statement {
 
 static const db_statement db_statements[DB_STMT_COUNT] = {
 	[DB_STMT_SET_CLAIMS] = {"set_claims",
-		"SELECT pg_catalog.set_config('request.jwt.claims', $1, true)", 1, 1},
+				"SELECT pg_catalog.set_config('request.jwt.claims', $1, true)", 1,
+				1},
 	[DB_STMT_PING] = {"ping", "SELECT 1", 0, 1},
 	/* Statements that take a request body get it verbatim ($n::jsonb) and
 	 * pick their fields in SQL: numbers reach jsonb exactly as sent. */
-	[DB_STMT_CREATE_EXAM] = {"create_exam",
-		"SELECT attempts.create_exam($1::jsonb)", 1, 0},
+	[DB_STMT_CREATE_EXAM] = {"create_exam", "SELECT attempts.create_exam($1::jsonb)", 1, 0},
 	[DB_STMT_GET_EXAM] = {"get_exam", "SELECT attempts.get_exam($1::uuid)", 1, 1},
 	[DB_STMT_LIST_EXAMS] = {"list_exams", "SELECT attempts.list_exams($1, $2)", 2, 1},
-	[DB_STMT_START_ATTEMPT] = {"start_attempt",
-		"SELECT attempts.start_attempt($1::uuid)", 1, 0},
-	[DB_STMT_ATTEMPT_STATE] = {"attempt_state",
-		"SELECT attempts.get_attempt_state($1::uuid)", 1, 1},
-	[DB_STMT_ATTEMPT_INFO] = {"attempt_info",
-		"SELECT attempts.get_attempt_info($1::uuid)", 1, 1},
-	[DB_STMT_SAVE_ATTEMPT] = {"save_attempt",
-		"SELECT attempts.save_attempt($1::uuid, NULLIF($2::jsonb -> 'answers', 'null'), "
-		"NULLIF($2::jsonb -> 'auto_save_data', 'null'), $3::int, $4::int)", 4, 0},
-	[DB_STMT_CLEAR_CACHE] = {"clear_cache",
-		"SELECT attempts.broadcast_clear_cache()", 0, 0},
-	[DB_STMT_SUBMIT_ATTEMPT] = {"submit_attempt",
-		"SELECT attempts.submit_attempt($1::uuid, NULLIF($2::jsonb -> 'answers', 'null'), "
-		"$3::int, $4::int)", 4, 0},
-	[DB_STMT_LOG_ACTIVITY] = {"log_activity",
-		"SELECT attempts.log_attempt_activity($1::uuid, $2::jsonb -> 'events')", 2, 0},
+	[DB_STMT_START_ATTEMPT] = {"start_attempt", "SELECT attempts.start_attempt($1::uuid)", 1,
+				   0},
+	[DB_STMT_ATTEMPT_STATE] = {"attempt_state", "SELECT attempts.get_attempt_state($1::uuid)",
+				   1, 1},
+	[DB_STMT_ATTEMPT_INFO] = {"attempt_info", "SELECT attempts.get_attempt_info($1::uuid)", 1,
+				  1},
+	[DB_STMT_SAVE_ATTEMPT] =
+		{"save_attempt",
+		 "SELECT attempts.save_attempt($1::uuid, NULLIF($2::jsonb -> 'answers', 'null'), "
+		 "NULLIF($2::jsonb -> 'auto_save_data', 'null'), $3::int, $4::int)",
+		 4, 0},
+	[DB_STMT_CLEAR_CACHE] = {"clear_cache", "SELECT attempts.broadcast_clear_cache()", 0, 0},
+	[DB_STMT_SUBMIT_ATTEMPT] =
+		{"submit_attempt",
+		 "SELECT attempts.submit_attempt($1::uuid, NULLIF($2::jsonb -> 'answers', 'null'), "
+		 "$3::int, $4::int)",
+		 4, 0},
+	[DB_STMT_LOG_ACTIVITY] =
+		{"log_activity",
+		 "SELECT attempts.log_attempt_activity($1::uuid, $2::jsonb -> 'events')", 2, 0},
 	[DB_STMT_EXTEND_ATTEMPT] = {"extend_attempt",
-		"SELECT attempts.extend_attempt($1::uuid, $2::int)", 2, 0},
+				    "SELECT attempts.extend_attempt($1::uuid, $2::int)", 2, 0},
 	/* $1 exam id, else the exam of attempt $2. */
-	[DB_STMT_STATISTICS] = {"statistics",
-		"SELECT attempts.get_attempt_statistics(COALESCE($1::uuid, "
-		"(SELECT exam_id FROM attempts.attempts WHERE attempt_id = $2::uuid)))", 2, 1},
-	[DB_STMT_ACTIVE_ATTEMPTS] = {"active_attempts",
-		"SELECT attempts.get_active_attempts(COALESCE($1::uuid, "
-		"(SELECT exam_id FROM attempts.attempts WHERE attempt_id = $2::uuid)))", 2, 1},
+	[DB_STMT_STATISTICS] =
+		{"statistics",
+		 "SELECT attempts.get_attempt_statistics(COALESCE($1::uuid, "
+		 "(SELECT exam_id FROM attempts.attempts WHERE attempt_id = $2::uuid)))",
+		 2, 1},
+	[DB_STMT_ACTIVE_ATTEMPTS] =
+		{"active_attempts",
+		 "SELECT attempts.get_active_attempts(COALESCE($1::uuid, "
+		 "(SELECT exam_id FROM attempts.attempts WHERE attempt_id = $2::uuid)))",
+		 2, 1},
 	[DB_STMT_BATCH_SAVE] = {"batch_save",
-		"SELECT attempts.batch_save_attempts($1::jsonb -> 'data', $2::int)", 2, 0},
+				"SELECT attempts.batch_save_attempts($1::jsonb -> 'data', $2::int)",
+				2, 0},
 	/* $2: the answer's byte budget (max_response_bytes). */
-	[DB_STMT_MULTIPLE_STATES] = {"multiple_states",
-		"SELECT attempts.get_multiple_attempt_states($1::uuid[], $2::bigint)", 2, 1},
-	[DB_STMT_MULTIPLE_INFOS] = {"multiple_infos",
-		"SELECT attempts.get_multiple_attempt_infos($1::uuid[], $2::bigint)", 2, 1},
-	[DB_STMT_BATCH_LOG] = {"batch_log",
-		/* $1 the body, $2 the indexes (1-based) of the items C accepted. */
-		"SELECT attempts.batch_log_attempt_activity((SELECT jsonb_agg(e.item ORDER BY e.n) "
-		"FROM jsonb_array_elements($1::jsonb -> 'data') WITH ORDINALITY AS e(item, n) "
-		"WHERE e.n = ANY ($2::bigint[])))", 2, 0},
+	[DB_STMT_MULTIPLE_STATES] =
+		{"multiple_states",
+		 "SELECT attempts.get_multiple_attempt_states($1::uuid[], $2::bigint)", 2, 1},
+	[DB_STMT_MULTIPLE_INFOS] =
+		{"multiple_infos",
+		 "SELECT attempts.get_multiple_attempt_infos($1::uuid[], $2::bigint)", 2, 1},
+	[DB_STMT_BATCH_LOG] =
+		{"batch_log",
+		 /* $1 the body, $2 the indexes (1-based) of the items C accepted. */
+		 "SELECT attempts.batch_log_attempt_activity((SELECT jsonb_agg(e.item ORDER BY "
+		 "e.n) "
+		 "FROM jsonb_array_elements($1::jsonb -> 'data') WITH ORDINALITY AS e(item, n) "
+		 "WHERE e.n = ANY ($2::bigint[])))",
+		 2, 0},
 	[DB_STMT_VALIDATE_MULTIPLE] = {"validate_multiple",
-		"SELECT attempts.validate_multiple_attempts($1::uuid[])", 1, 1},
+				       "SELECT attempts.validate_multiple_attempts($1::uuid[])", 1,
+				       1},
 	[DB_STMT_BATCH_SUBMIT] = {"batch_submit",
-		"SELECT attempts.batch_submit_attempts($1::uuid[])", 1, 0},
-	[DB_STMT_PRELOAD] = {"preload",
-		"SELECT attempts.preload_attempt_states($1::uuid[])", 1, 1},
-	[DB_STMT_CLOSE_EXPIRED] = {"close_expired",
-		"SELECT attempts.close_expired_attempts()", 0, 0},
-	[DB_STMT_ANALYZE] = {"analyze",
-		"SELECT attempts.analyze_observations()", 0, 1},
-	[DB_STMT_VALIDATE_UPLOAD] = {"validate_upload",
-		"SELECT attempts.validate_attempt_upload($1::uuid, $2::text, $3::bigint)", 3, 1},
-	[DB_STMT_RECORD_UPLOAD] = {"record_upload",
-		"SELECT attempts.record_attempt_upload($1::uuid, $2::uuid, $3::text, $4::text, "
-		"$5::bigint, $6::text)", 6, 0},
+				  "SELECT attempts.batch_submit_attempts($1::uuid[])", 1, 0},
+	[DB_STMT_PRELOAD] = {"preload", "SELECT attempts.preload_attempt_states($1::uuid[])", 1, 1},
+	[DB_STMT_CLOSE_EXPIRED] = {"close_expired", "SELECT attempts.close_expired_attempts()", 0,
+				   0},
+	[DB_STMT_ANALYZE] = {"analyze", "SELECT attempts.analyze_observations()", 0, 1},
+	[DB_STMT_VALIDATE_UPLOAD] =
+		{"validate_upload",
+		 "SELECT attempts.validate_attempt_upload($1::uuid, $2::text, $3::bigint)", 3, 1},
+	[DB_STMT_RECORD_UPLOAD] =
+		{"record_upload",
+		 "SELECT attempts.record_attempt_upload($1::uuid, $2::uuid, $3::text, $4::text, "
+		 "$5::bigint, $6::text)",
+		 6, 0},
 	[DB_STMT_GET_UPLOAD] = {"get_upload",
-		"SELECT attempts.get_attempt_upload($1::uuid, $2::uuid)", 2, 1},
-	[DB_STMT_LIST_UPLOADS] = {"list_uploads",
-		"SELECT attempts.list_attempt_uploads($1::uuid)", 1, 1},
+				"SELECT attempts.get_attempt_upload($1::uuid, $2::uuid)", 2, 1},
+	[DB_STMT_LIST_UPLOADS] = {"list_uploads", "SELECT attempts.list_attempt_uploads($1::uuid)",
+				  1, 1},
 	/* Single writes, and single reads, of several requests, each item
 	 * with its own claims (attempt_calls.h); no request's claims are set. */
 	[DB_STMT_COALESCED_WRITES] = {"coalesced_writes",
-		"SELECT attempts.coalesced_writes($1::jsonb)", 1, 0},
+				      "SELECT attempts.coalesced_writes($1::jsonb)", 1, 0},
 	[DB_STMT_COALESCED_READS] = {"coalesced_reads",
-		"SELECT attempts.coalesced_reads($1::jsonb)", 1, 1},
+				     "SELECT attempts.coalesced_reads($1::jsonb)", 1, 1},
 	/* The proctors' live view (web/proctor.js): $1 exam id, else the exam
 	 * of attempt $2. */
-	[DB_STMT_LIVE_SNAPSHOT] = {"live_snapshot",
-		"SELECT attempts.get_live_snapshot(COALESCE($1::uuid, "
-		"(SELECT exam_id FROM attempts.attempts WHERE attempt_id = $2::uuid)))", 2, 1},
+	[DB_STMT_LIVE_SNAPSHOT] =
+		{"live_snapshot",
+		 "SELECT attempts.get_live_snapshot(COALESCE($1::uuid, "
+		 "(SELECT exam_id FROM attempts.attempts WHERE attempt_id = $2::uuid)))",
+		 2, 1},
 };
 
 int db_prepare_all(PGconn *conn, void *unused)
 {
 	(void)unused;
 	for (int i = 0; i < DB_STMT_COUNT; i++) {
-		PGresult *res = PQprepare(conn, db_statements[i].name,
-					  db_statements[i].sql,
+		PGresult *res = PQprepare(conn, db_statements[i].name, db_statements[i].sql,
 					  db_statements[i].nparams, NULL);
 		int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 
@@ -119,11 +136,11 @@ int db_prepare_all(PGconn *conn, void *unused)
 /* How one try ended. */
 typedef enum try_outcome {
 	TRY_OK = 0,
-	TRY_SQL_ERROR,    /* the server refused the statement; it is up */
-	TRY_NO_CONN,      /* no connection could be had or opened */
-	TRY_NOT_SENT,     /* the connection failed before the call was sent */
-	TRY_LOST,         /* the connection failed after sending: outcome unknown */
-	TRY_TIMEOUT,      /* no free connection in time */
+	TRY_SQL_ERROR, /* the server refused the statement; it is up */
+	TRY_NO_CONN,   /* no connection could be had or opened */
+	TRY_NOT_SENT,  /* the connection failed before the call was sent */
+	TRY_LOST,      /* the connection failed after sending: outcome unknown */
+	TRY_TIMEOUT,   /* no free connection in time */
 	TRY_NOMEM
 } try_outcome;
 
@@ -144,8 +161,8 @@ static void note_failure(db_failure *why, const PGresult *res, PGconn *conn)
 /* SQLSTATEs that say the server or the connection went away. */
 static int sqlstate_is_connection_loss(const char *s)
 {
-	return strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 ||
-	       strcmp(s, "57P02") == 0 || strcmp(s, "57P03") == 0;
+	return strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 || strcmp(s, "57P02") == 0 ||
+	       strcmp(s, "57P03") == 0;
 }
 
 static long long monotonic_ms(void)
@@ -222,8 +239,8 @@ static int send_pipeline(PGconn *conn, int unnamed, const char *claims_json, db_
 }
 
 /* Reads what send_pipeline asked for, waiting at most timeout_ms. */
-static try_outcome read_pipeline(PGconn *conn, int with_claims, int timeout_ms,
-				 char **out, db_failure *why)
+static try_outcome read_pipeline(PGconn *conn, int with_claims, int timeout_ms, char **out,
+				 db_failure *why)
 {
 	PGresult *claims_res = NULL, *res, *sync;
 	try_outcome outcome = TRY_OK;
@@ -261,9 +278,8 @@ static try_outcome read_pipeline(PGconn *conn, int with_claims, int timeout_ms,
 	return outcome;
 }
 
-static try_outcome try_once(const db_env *env, const char *claims_json,
-			    db_stmt stmt, const char *const *params, char **out,
-			    db_failure *why)
+static try_outcome try_once(const db_env *env, const char *claims_json, db_stmt stmt,
+			    const char *const *params, char **out, db_failure *why)
 {
 	PGconn *conn = NULL;
 	try_outcome outcome;
@@ -284,7 +300,8 @@ static try_outcome try_once(const db_env *env, const char *claims_json,
 		outcome = TRY_NOT_SENT;
 	} else {
 		outcome = read_pipeline(conn, claims_json != NULL,
-					env->call_timeout_ms > 0 ? env->call_timeout_ms : 60000, out, why);
+					env->call_timeout_ms > 0 ? env->call_timeout_ms : 60000,
+					out, why);
 	}
 	pool_release(env->pool, conn, outcome == TRY_NOT_SENT || outcome == TRY_LOST);
 	return outcome;
@@ -299,8 +316,7 @@ static void sleep_ms(long ms)
 }
 
 /* Reports a try's outcome to the breaker. */
-static void tell_breaker(breaker *b, try_outcome outcome, int probe,
-			 const db_failure *why)
+static void tell_breaker(breaker *b, try_outcome outcome, int probe, const db_failure *why)
 {
 	if (b == NULL)
 		return;
@@ -321,8 +337,7 @@ static void tell_breaker(breaker *b, try_outcome outcome, int probe,
 	}
 }
 
-static int outcome_is_safe_to_repeat(try_outcome outcome, const db_failure *why,
-				     int idempotent)
+static int outcome_is_safe_to_repeat(try_outcome outcome, const db_failure *why, int idempotent)
 {
 	switch (outcome) {
 	case TRY_NO_CONN:
@@ -337,8 +352,8 @@ static int outcome_is_safe_to_repeat(try_outcome outcome, const db_failure *why,
 	}
 }
 
-att_err db_call(const db_env *env, const char *claims_json, db_stmt stmt,
-		const char *const *params, char **out, db_failure *why)
+att_err db_call(const db_env *env, const char *claims_json, db_stmt stmt, const char *const *params,
+		char **out, db_failure *why)
 {
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)(size_t)why;
 	try_outcome outcome = TRY_NO_CONN;
@@ -365,9 +380,13 @@ att_err db_call(const db_env *env, const char *claims_json, db_stmt stmt,
 	}
 	why->sent = outcome == TRY_LOST || outcome == TRY_SQL_ERROR;
 	switch (outcome) {
-	case TRY_TIMEOUT: return ATT_ETIMEOUT;
-	case TRY_NOMEM: return ATT_ENOMEM;
-	case TRY_SQL_ERROR: return ATT_EDB;
-	default: return ATT_EUNAVAILABLE;
+	case TRY_TIMEOUT:
+		return ATT_ETIMEOUT;
+	case TRY_NOMEM:
+		return ATT_ENOMEM;
+	case TRY_SQL_ERROR:
+		return ATT_EDB;
+	default:
+		return ATT_EUNAVAILABLE;
 	}
 }

@@ -52,24 +52,24 @@ typedef enum db_stmt {
 /* What a call needs besides its arguments. */
 typedef struct db_env {
 	db_pool *pool;
-	breaker *breaker;     /* NULL = no breaker */
+	breaker *breaker; /* NULL = no breaker */
 	retry_policy retry;
-	int call_timeout_ms;  /* waiting for a result longer drops the connection */
-	int unnamed;          /* send each statement's text (unnamed statements:
-				 PgBouncer's transaction mode before 1.21) instead of
-				 the names db_prepare_all prepared */
+	int call_timeout_ms; /* waiting for a result longer drops the connection */
+	int unnamed;	     /* send each statement's text (unnamed statements:
+				PgBouncer's transaction mode before 1.21) instead of
+				the names db_prepare_all prepared */
 } db_env;
 
 /* What happened in a call, for logging, metrics and the 503 answer. */
 typedef struct db_failure {
-	char sqlstate[6];        /* "" when the failure was not an SQL error */
-	int sent;                /* the statement may have reached the server */
-	int breaker_open;        /* refused by the open breaker */
+	char sqlstate[6]; /* "" when the failure was not an SQL error */
+	int sent;	  /* the statement may have reached the server */
+	int breaker_open; /* refused by the open breaker */
 	long long retry_after_ms;
-	int tries;               /* statements sent (database round trips) */
-	char message[256];       /* for logs: libpq's first line */
-	char primary[256];       /* the server's primary message
-				    (PG_DIAG_MESSAGE_PRIMARY); "" if none */
+	int tries;	   /* statements sent (database round trips) */
+	char message[256]; /* for logs: libpq's first line */
+	char primary[256]; /* the server's primary message
+			      (PG_DIAG_MESSAGE_PRIMARY); "" if none */
 } db_failure;
 
 /* Prepares every statement on conn; a pool_setup_fn. Returns 0 on success. */
@@ -82,8 +82,7 @@ int db_prepare_all(PGconn *conn, void *unused);
  * time), ATT_EUNAVAILABLE (database unreachable, connection lost, or the
  * breaker is open), ATT_EDB (the server refused the statement),
  * ATT_ENOMEM. *why is always filled. */
-att_err db_call(const db_env *env, const char *claims_json, db_stmt stmt,
-		const char *const *params, char **out,
-		db_failure *why) ATT_MUSTCHECK;
+att_err db_call(const db_env *env, const char *claims_json, db_stmt stmt, const char *const *params,
+		char **out, db_failure *why) ATT_MUSTCHECK;
 
 #endif

@@ -18,7 +18,7 @@ typedef enum { SLOT_FREE = 0, SLOT_IDLE, SLOT_BUSY } slot_state;
 typedef struct pool_slot {
 	PGconn *conn;
 	slot_state state;
-	int lost;               /* its last connection died or broke */
+	int lost; /* its last connection died or broke */
 	long long idle_since_ms;
 } pool_slot;
 
@@ -45,12 +45,10 @@ static long long now_ms(void)
 }
 
 /* Runs a setup statement; returns 0 on success. */
-static int exec_ok(PGconn *conn, const char *sql, int nparams,
-		   const char *const *values)
+static int exec_ok(PGconn *conn, const char *sql, int nparams, const char *const *values)
 {
 	PGresult *res = PQexecParams(conn, sql, nparams, NULL, values, NULL, NULL, 0);
-	int ok = PQresultStatus(res) == PGRES_TUPLES_OK ||
-		 PQresultStatus(res) == PGRES_COMMAND_OK;
+	int ok = PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK;
 
 	if (!ok)
 		log_warn("db_pool: setup failed: %s", PQerrorMessage(conn));
@@ -61,8 +59,7 @@ static int exec_ok(PGconn *conn, const char *sql, int nparams,
 /* Opens and prepares one connection; NULL on failure. */
 static PGconn *open_connection(db_pool *pool)
 {
-	static const char *const keys[] = {"connect_timeout", "application_name",
-					   "dbname", NULL};
+	static const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
 	const char *values[] = {"3", "attempts.fcgi", pool->conninfo, NULL};
 	char timeout[32];
 	const char *params[1];
@@ -79,13 +76,15 @@ static PGconn *open_connection(db_pool *pool)
 		goto fail;
 	}
 	/* A safe search_path: nothing a user can create may shadow ours. */
-	if (exec_ok(conn, "SELECT pg_catalog.set_config('search_path', 'pg_catalog, attempts', false), "
-			  "pg_catalog.set_config('TimeZone', 'UTC', false)", 0, NULL) != 0)
+	if (exec_ok(conn,
+		    "SELECT pg_catalog.set_config('search_path', 'pg_catalog, attempts', false), "
+		    "pg_catalog.set_config('TimeZone', 'UTC', false)",
+		    0, NULL) != 0)
 		goto fail;
 	snprintf(timeout, sizeof timeout, "%d", pool->opt.statement_timeout_ms);
 	params[0] = timeout;
-	if (exec_ok(conn, "SELECT pg_catalog.set_config('statement_timeout', $1, false)",
-		    1, params) != 0)
+	if (exec_ok(conn, "SELECT pg_catalog.set_config('statement_timeout', $1, false)", 1,
+		    params) != 0)
 		goto fail;
 	if (pool->opt.setup != NULL && pool->opt.setup(conn, pool->opt.setup_arg) != 0)
 		goto fail;
@@ -286,9 +285,9 @@ void pool_release(db_pool *pool, PGconn *conn, int broken)
 
 	if (conn == NULL)
 		return;
-	if (!broken && (PQstatus(conn) != CONNECTION_OK ||
-			PQtransactionStatus(conn) != PQTRANS_IDLE ||
-			PQpipelineStatus(conn) != PQ_PIPELINE_OFF))
+	if (!broken &&
+	    (PQstatus(conn) != CONNECTION_OK || PQtransactionStatus(conn) != PQTRANS_IDLE ||
+	     PQpipelineStatus(conn) != PQ_PIPELINE_OFF))
 		broken = 1;
 	pthread_mutex_lock(&pool->lock);
 	i = slot_of(pool, conn);
@@ -329,8 +328,7 @@ int pool_reap_idle(db_pool *pool)
 		pool_slot *s = &pool->slots[i];
 		if (open <= pool->opt.min_size)
 			break;
-		if (s->state == SLOT_IDLE &&
-		    now - s->idle_since_ms >= pool->opt.idle_timeout_ms) {
+		if (s->state == SLOT_IDLE && now - s->idle_since_ms >= pool->opt.idle_timeout_ms) {
 			victims[n++] = s->conn;
 			s->conn = NULL;
 			s->state = SLOT_FREE;
@@ -364,8 +362,7 @@ void pool_get_stats(db_pool *pool, pool_stats *out)
 
 PGPing pool_ping(db_pool *pool)
 {
-	static const char *const keys[] = {"connect_timeout", "application_name",
-					   "dbname", NULL};
+	static const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
 	const char *values[] = {"1", "attempts.fcgi ping", pool->conninfo, NULL};
 
 	return PQpingParams(keys, values, 1);

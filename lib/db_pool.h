@@ -21,9 +21,9 @@ typedef struct pool_options {
 	int min_size;
 	int max_size;
 	int acquire_timeout_ms;
-	int idle_timeout_ms;          /* close idle connections above min */
-	int health_check_after_ms;    /* ping a connection idle this long */
-	int statement_timeout_ms;     /* 0 = server default */
+	int idle_timeout_ms;	   /* close idle connections above min */
+	int health_check_after_ms; /* ping a connection idle this long */
+	int statement_timeout_ms;  /* 0 = server default */
 	pool_setup_fn setup;
 	void *setup_arg;
 } pool_options;

@@ -64,7 +64,9 @@ void diag_ops_ready(req_ctx *rc)
 	cJSON_AddStringToObject(root, "status", ok ? "ready" : "not_ready");
 	cJSON_AddStringToObject(root, "db", err == ATT_OK ? "ok" : "unavailable");
 	cJSON_AddStringToObject(root, "listener",
-				l == NULL ? "off" : connected ? "connected" : "disconnected");
+				l == NULL   ? "off"
+				: connected ? "connected"
+					    : "disconnected");
 	cJSON_AddStringToObject(root, "breaker", breaker_state_name(bs));
 	reply_probe(rc, root, ok);
 }
@@ -74,7 +76,8 @@ void diag_ops_ready(req_ctx *rc)
 /* key: {"enabled", "batches", "calls", "items_p50", "items_p99",
  * "largest", "waiting", "timeouts"} of one lane of this process's
  * coalesced calls. */
-static void add_coalescing(cJSON *root, const char *key, const handler_env *env, int reads, long enabled)
+static void add_coalescing(cJSON *root, const char *key, const handler_env *env, int reads,
+			   long enabled)
 {
 	cJSON *j = cJSON_AddObjectToObject(root, key);
 	coalescer_stats st;
@@ -121,8 +124,7 @@ static cJSON *optimization_json(const handler_env *env)
 	cJSON_AddNumberToObject(cj, "evictions", (double)cs.evictions);
 	cJSON_AddNumberToObject(cj, "expirations", (double)cs.expirations);
 	cJSON_AddNumberToObject(cj, "invalidations", (double)cs.invalidations);
-	cJSON_AddItemToObject(root, "query_optimization",
-			      metrics_operations_json(env->metrics));
+	cJSON_AddItemToObject(root, "query_optimization", metrics_operations_json(env->metrics));
 	pool_get_stats(env->db->pool, &ps);
 	cJSON_AddNumberToObject(pj, "size", ps.size);
 	cJSON_AddNumberToObject(pj, "active_connections", ps.active);
@@ -139,7 +141,8 @@ static cJSON *optimization_json(const handler_env *env)
 	notes = resets = 0;
 	connected = 0;
 	if (attempt_cache_listener(env->attempts) != NULL)
-		listener_get_stats(attempt_cache_listener(env->attempts), &notes, &resets, &connected);
+		listener_get_stats(attempt_cache_listener(env->attempts), &notes, &resets,
+				   &connected);
 	cJSON_AddBoolToObject(lj, "connected", connected);
 	cJSON_AddNumberToObject(lj, "notifications", (double)notes);
 	cJSON_AddNumberToObject(lj, "resets", (double)resets);
@@ -158,7 +161,7 @@ static cJSON *optimization_json(const handler_env *env)
 static void exam_statistics(req_ctx *rc, const char *type, const char *exam_id,
 			    const char *attempt_id)
 {
-	db_stmt stmt = strcmp(type, "stats") == 0    ? DB_STMT_STATISTICS
+	db_stmt stmt = strcmp(type, "stats") == 0  ? DB_STMT_STATISTICS
 		       : strcmp(type, "live") == 0 ? DB_STMT_LIVE_SNAPSHOT
 						   : DB_STMT_ACTIVE_ATTEMPTS;
 	cache *c = rc->env->cache;
@@ -191,8 +194,8 @@ static void exam_statistics(req_ctx *rc, const char *type, const char *exam_id,
 		return;
 	len = strlen(text);
 	memset(&meta, 0, sizeof meta);
-	if (cache_put(c, key, text, len, &meta,
-		      rc->env->cfg->cache_ttl_attempt_stats_ms, epoch) != ATT_OK)
+	if (cache_put(c, key, text, len, &meta, rc->env->cfg->cache_ttl_attempt_stats_ms, epoch) !=
+	    ATT_OK)
 		log_warn("cache: cannot store %s", key);
 	http_header(rc->resp, "X-Cache", "MISS");
 	http_json_text(rc->resp, 200, text, len);
@@ -216,8 +219,8 @@ void diag_ops_stats(req_ctx *rc)
 
 		if (exam_id != NULL &&
 		    (!http_query_is_text(exam_id, exam_id_len) || !uuid_valid(exam_id))) {
-			http_error(rc->resp, 400, "invalid_uuid",
-				   "exam_id is not a canonical UUID", NULL);
+			http_error(rc->resp, 400, "invalid_uuid", "exam_id is not a canonical UUID",
+				   NULL);
 			return;
 		}
 		exam_statistics(rc, type, exam_id, rc->path_id);

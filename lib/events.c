@@ -6,8 +6,7 @@
 
 #include "json.h"
 
-int events_check(const cJSON *events, const char *prefix, const config *cfg,
-		     reply_bad_field *bad)
+int events_check(const cJSON *events, const char *prefix, const config *cfg, reply_bad_field *bad)
 {
 	const cJSON *ev;
 	int i = 0;
@@ -24,7 +23,8 @@ int events_check(const cJSON *events, const char *prefix, const config *cfg,
 		bad->message = "too many events in one request";
 		return -1;
 	}
-	cJSON_ArrayForEach(ev, events) {
+	cJSON_ArrayForEach(ev, events)
+	{
 		const char *s = NULL;
 		const cJSON *payload = cJSON_GetObjectItemCaseSensitive(ev, "payload");
 		json_path path;

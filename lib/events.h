@@ -12,7 +12,6 @@
 
 /* Checks events; prefix is prepended to the field path (e.g. "data[2].").
  * Returns 0, or -1 with *bad filled. */
-int events_check(const cJSON *events, const char *prefix, const config *cfg,
-		 reply_bad_field *bad);
+int events_check(const cJSON *events, const char *prefix, const config *cfg, reply_bad_field *bad);
 
 #endif

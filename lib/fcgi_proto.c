@@ -20,17 +20,17 @@ enum {
 };
 
 struct fcgi_parser {
-	buf in;          /* bytes fed */
-	size_t pos;      /* consumed up to here */
+	buf in;	    /* bytes fed */
+	size_t pos; /* consumed up to here */
 	size_t body_cap;
-	int active;      /* a request is being assembled */
+	int active; /* a request is being assembled */
 	int params_done;
 	uint16_t id;
 	int keep_conn;
-	buf params;      /* PARAMS content so far */
-	buf body;        /* STDIN content so far (up to body_cap) */
-	int streaming;   /* the request was handed over; its body goes on */
-	int body_done;   /* the empty STDIN record came */
+	buf params;    /* PARAMS content so far */
+	buf body;      /* STDIN content so far (up to body_cap) */
+	int streaming; /* the request was handed over; its body goes on */
+	int body_done; /* the empty STDIN record came */
 };
 
 att_err fcgi_parser_create(size_t body_cap, fcgi_parser **out)
@@ -105,9 +105,14 @@ const char *fcgi_request_param(const fcgi_request *r, const char *name)
 size_t fcgi_record_header(buf *out, int type, uint16_t id, size_t content_len)
 {
 	size_t pad = (8 - content_len % 8) % 8;
-	unsigned char h[FCGI_HEADER_LEN] = {
-		FCGI_VERSION, (unsigned char)type, (unsigned char)(id >> 8), (unsigned char)id,
-		(unsigned char)(content_len >> 8), (unsigned char)content_len, (unsigned char)pad, 0};
+	unsigned char h[FCGI_HEADER_LEN] = {FCGI_VERSION,
+					    (unsigned char)type,
+					    (unsigned char)(id >> 8),
+					    (unsigned char)id,
+					    (unsigned char)(content_len >> 8),
+					    (unsigned char)content_len,
+					    (unsigned char)pad,
+					    0};
 
 	buf_append(out, h, sizeof h);
 	return pad;
@@ -115,9 +120,14 @@ size_t fcgi_record_header(buf *out, int type, uint16_t id, size_t content_len)
 
 void fcgi_end_request(buf *out, uint16_t id, uint32_t app_status, int protocol_status)
 {
-	unsigned char body[8] = {(unsigned char)(app_status >> 24), (unsigned char)(app_status >> 16),
-				 (unsigned char)(app_status >> 8), (unsigned char)app_status,
-				 (unsigned char)protocol_status, 0, 0, 0};
+	unsigned char body[8] = {(unsigned char)(app_status >> 24),
+				 (unsigned char)(app_status >> 16),
+				 (unsigned char)(app_status >> 8),
+				 (unsigned char)app_status,
+				 (unsigned char)protocol_status,
+				 0,
+				 0,
+				 0};
 
 	fcgi_record_header(out, FCGI_STDOUT, id, 0);
 	fcgi_record_header(out, FCGI_END_REQUEST, id, sizeof body);
@@ -160,7 +170,8 @@ static int decode_params(const fcgi_parser *p, fcgi_request *r)
 	while (at < end) {
 		long nlen = pair_length(&at, end), vlen = nlen < 0 ? -1 : pair_length(&at, end);
 
-		if (vlen < 0 || nlen > end - at || vlen > end - at - nlen || r->nparams == FCGI_MAX_PARAMS)
+		if (vlen < 0 || nlen > end - at || vlen > end - at - nlen ||
+		    r->nparams == FCGI_MAX_PARAMS)
 			goto bad;
 		if (r->nparams == cap) {
 			fcgi_param *more = realloc(params, 2 * cap * sizeof *params);
@@ -235,7 +246,9 @@ static void get_values_result(const unsigned char *c, size_t len, buf *reply)
 		at += nlen + vlen;
 	}
 	if (asked) {
-		static const char pair[] = "\x0f\x01" "FCGI_MPXS_CONNS" "0";
+		static const char pair[] = "\x0f\x01"
+					   "FCGI_MPXS_CONNS"
+					   "0";
 		size_t pad = fcgi_record_header(reply, FCGI_GET_VALUES_RESULT, 0, sizeof pair - 1);
 
 		buf_append(reply, pair, sizeof pair - 1);
@@ -246,8 +259,8 @@ static void get_values_result(const unsigned char *c, size_t len, buf *reply)
 }
 
 /* One record of type for request id with content c (len bytes). */
-static fcgi_event record(fcgi_parser *p, int type, uint16_t id, const unsigned char *c,
-			 size_t len, fcgi_request *out, buf *reply)
+static fcgi_event record(fcgi_parser *p, int type, uint16_t id, const unsigned char *c, size_t len,
+			 fcgi_request *out, buf *reply)
 {
 	int mine = p->active && id == p->id;
 
@@ -256,7 +269,8 @@ static fcgi_event record(fcgi_parser *p, int type, uint16_t id, const unsigned c
 		if (len != 8 || id == 0)
 			return FCGI_BAD;
 		if (p->active || ((c[0] << 8) | c[1]) != FCGI_RESPONDER) {
-			fcgi_end_request(reply, id, 0, p->active ? FCGI_CANT_MPX_CONN : FCGI_UNKNOWN_ROLE);
+			fcgi_end_request(reply, id, 0,
+					 p->active ? FCGI_CANT_MPX_CONN : FCGI_UNKNOWN_ROLE);
 			return FCGI_REPLY;
 		}
 		p->active = 1;

@@ -30,21 +30,21 @@ typedef struct fcgi_param {
 /* One request as assembled from its records. */
 typedef struct fcgi_request {
 	uint16_t id;
-	int keep_conn;          /* FCGI_KEEP_CONN: the connection stays open */
+	int keep_conn; /* FCGI_KEEP_CONN: the connection stays open */
 	fcgi_param *params;
 	size_t nparams;
-	char *body;             /* STDIN, up to the parser's body cap */
+	char *body; /* STDIN, up to the parser's body cap */
 	size_t body_len;
-	int body_more;          /* the body goes on beyond the cap: fcgi_parser_body */
-	char *store;            /* the parameters' bytes, which names and values point into */
+	int body_more; /* the body goes on beyond the cap: fcgi_parser_body */
+	char *store;   /* the parameters' bytes, which names and values point into */
 } fcgi_request;
 
 /* What fcgi_parse found. */
 typedef enum fcgi_event {
-	FCGI_NEED_MORE = 0,     /* nothing complete yet: feed more bytes */
-	FCGI_REQUEST,           /* *out holds a complete request */
-	FCGI_REPLY,             /* *reply holds records to send back (management, refusals) */
-	FCGI_BAD                /* a protocol error: close the connection */
+	FCGI_NEED_MORE = 0, /* nothing complete yet: feed more bytes */
+	FCGI_REQUEST,	    /* *out holds a complete request */
+	FCGI_REPLY,	    /* *reply holds records to send back (management, refusals) */
+	FCGI_BAD	    /* a protocol error: close the connection */
 } fcgi_event;
 
 typedef struct fcgi_parser fcgi_parser;

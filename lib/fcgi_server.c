@@ -32,14 +32,14 @@
 typedef struct conn {
 	int fd;
 	fcgi_parser *parser;
-	fcgi_request req;        /* while queued or served */
-	size_t body_pos;         /* read so far by the handler */
-	long long enqueued_at;   /* monotonic ms */
-	buf out;                 /* framed records not yet sent */
-	int broken;              /* a write failed: close after the request */
-	struct conn *next;       /* in the queue */
+	fcgi_request req;		  /* while queued or served */
+	size_t body_pos;		  /* read so far by the handler */
+	long long enqueued_at;		  /* monotonic ms */
+	buf out;			  /* framed records not yet sent */
+	int broken;			  /* a write failed: close after the request */
+	struct conn *next;		  /* in the queue */
 	struct conn *prev_all, *next_all; /* every open connection */
-	int idle;                /* registered in epoll, owned by the loop */
+	int idle;			  /* registered in epoll, owned by the loop */
 } conn;
 
 struct fcgi_server {
@@ -47,17 +47,19 @@ struct fcgi_server {
 	int epfd, wakefd;
 	pthread_t loop;
 	pthread_t *threads;
-	int nthreads;            /* started: opt.threads, more as threads park,
-				  * up to opt.threads x FCGI_THREADS_PER_SLOT */
-	int waiting;             /* threads waiting for a request */
-	int running;             /* serving a request and not parked */
-	blocking_hooks park;     /* installed in every serving thread */
-	pthread_mutex_t lock;    /* queue, connection list, counters, flags */
+	int nthreads;	      /* started: opt.threads, more as threads park,
+			       * up to opt.threads x FCGI_THREADS_PER_SLOT */
+	int waiting;	      /* threads waiting for a request */
+	int running;	      /* serving a request and not parked */
+	blocking_hooks park;  /* installed in every serving thread */
+	pthread_mutex_t lock; /* queue, connection list, counters, flags */
 	pthread_cond_t work;
-	conn *head, *tail;       /* the queue */
-	conn *all;               /* every open connection */
-	int accepting;           /* the listening socket is in epoll */
+	conn *head, *tail; /* the queue */
+	conn *all;	   /* every open connection */
+	int accepting;	   /* the listening socket is in epoll */
 	int stopping;
+	long long
+		drain_until; /* while stopping: serve open connections until then (monotonic ms) */
 	int loop_done;
 	fcgi_server_stats stats;
 };
@@ -94,8 +96,14 @@ static void conn_close(fcgi_server *s, conn *c)
 	free(c);
 }
 
+/* Under s->lock: stopping and done draining (opt.drain_ms). */
+static int drained(const fcgi_server *s)
+{
+	return s->stopping && clock_monotonic_ms(NULL) >= s->drain_until;
+}
+
 /* Registers c for its next readable event (it is idle); closes it when
- * the server is stopping. */
+ * the server is stopping and done draining. */
 static void conn_idle(fcgi_server *s, conn *c, int first)
 {
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.ptr = c};
@@ -104,7 +112,7 @@ static void conn_idle(fcgi_server *s, conn *c, int first)
 	/* Under the lock: close_idle (when stopping) must not see it idle
 	 * before it is in epoll. */
 	pthread_mutex_lock(&s->lock);
-	failed = s->stopping ||
+	failed = drained(s) ||
 		 epoll_ctl(s->epfd, first ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c->fd, &ev) != 0;
 	c->idle = !failed;
 	pthread_mutex_unlock(&s->lock);
@@ -299,8 +307,10 @@ static void close_idle(fcgi_server *s)
 static void loop_check(fcgi_server *s, int *stopping)
 {
 	pthread_mutex_lock(&s->lock);
-	*stopping = s->stopping;
-	set_accepting(s, !*stopping);
+	set_accepting(s, !s->stopping);
+	/* A stopping server drains: it ends once every connection is closed or
+	 * the drain time is up. */
+	*stopping = s->stopping && (s->all == NULL || drained(s));
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -310,7 +320,7 @@ static void *loop(void *arg)
 	struct epoll_event events[64];
 
 	for (;;) {
-		int n = epoll_wait(s->epfd, events, 64, 1000);
+		int n = epoll_wait(s->epfd, events, 64, s->stopping ? 100 : 1000);
 		int stopping;
 
 		loop_check(s, &stopping);
@@ -619,6 +629,7 @@ void fcgi_server_stop(fcgi_server *s)
 		return;
 	pthread_mutex_lock(&s->lock);
 	s->stopping = 1;
+	s->drain_until = clock_monotonic_ms(NULL) + (s->opt.drain_ms > 0 ? s->opt.drain_ms : 0);
 	nthreads = s->nthreads; /* final: no thread starts once stopping */
 	pthread_mutex_unlock(&s->lock);
 	if (eventfd_write(s->wakefd, 1) != 0)

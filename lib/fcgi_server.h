@@ -24,24 +24,26 @@ typedef int (*fcgi_serve_fn)(void *arg, http_param_fn param, http_read_fn read, 
 			     http_write_fn write, void *write_ctx);
 
 typedef struct fcgi_server_options {
-	int listen_fd;          /* a listening socket (spawn-fcgi's fd 0) */
-	int threads;            /* requests served at once; a thread parked in a
-				 * wait for others' work (blocking.h) does not
-				 * count, and 16 x threads threads are started */
-	size_t body_cap;        /* request body bytes kept (more: truncated, flagged) */
-	long queue_timeout_ms;  /* longer in the queue: shed (0 = never) */
-	fcgi_serve_fn serve;    /* answers a request */
-	fcgi_serve_fn shed;     /* answers one that waited too long */
-	void *arg;              /* for serve and shed */
+	int listen_fd;	       /* a listening socket (spawn-fcgi's fd 0) */
+	int threads;	       /* requests served at once; a thread parked in a
+				* wait for others' work (blocking.h) does not
+				* count, and 16 x threads threads are started */
+	size_t body_cap;       /* request body bytes kept (more: truncated, flagged) */
+	long queue_timeout_ms; /* longer in the queue: shed (0 = never) */
+	fcgi_serve_fn serve;   /* answers a request */
+	fcgi_serve_fn shed;    /* answers one that waited too long */
+	void *arg;	       /* for serve and shed */
+	long drain_ms;	       /* on stop, serve the connections already open
+				* this long, until nginx closes them (0: none) */
 } fcgi_server_options;
 
 typedef struct fcgi_server_stats {
-	unsigned long long connections;   /* accepted so far */
-	unsigned long long open;          /* open now */
-	unsigned long long requests;      /* served or shed */
-	unsigned long long shed;          /* answered by the shed handler */
-	unsigned long long queued;        /* waiting for a thread now */
-	unsigned long long parked;        /* threads waiting for others' work now */
+	unsigned long long connections; /* accepted so far */
+	unsigned long long open;	/* open now */
+	unsigned long long requests;	/* served or shed */
+	unsigned long long shed;	/* answered by the shed handler */
+	unsigned long long queued;	/* waiting for a thread now */
+	unsigned long long parked;	/* threads waiting for others' work now */
 	unsigned long long protocol_errors;
 } fcgi_server_stats;
 
@@ -51,8 +53,12 @@ typedef struct fcgi_server fcgi_server;
  * fcgi_server_stop(). */
 att_err fcgi_server_start(const fcgi_server_options *opt, fcgi_server **out) ATT_MUSTCHECK;
 
-/* Stops accepting, closes idle connections, lets every request already
- * received finish, joins the threads and frees the server. Accepts NULL. */
+/* Stops accepting; for up to opt.drain_ms goes on serving the connections
+ * already open (nginx, reloaded onto new workers, closes them when its old
+ * processes are done: closing a kept-alive connection nginx may be sending
+ * a POST on would make it answer 502); then closes the idle ones, lets
+ * every request already received finish, joins the threads and frees the
+ * server. Accepts NULL. */
 void fcgi_server_stop(fcgi_server *s);
 
 void fcgi_server_get_stats(fcgi_server *s, fcgi_server_stats *out);

@@ -23,13 +23,13 @@
 typedef struct handler_env {
 	const config *cfg;
 	const db_env *db;
-	cache *cache;             /* every cached answer (attempts, statistics) */
-	attempt_cache *attempts;  /* attempt reads kept behind writes */
-	attempt_calls *calls;     /* saves, activity, submits, reads (maybe coalesced) */
-	limiter *batch_limiter;   /* batch requests in flight per caller */
+	cache *cache;		 /* every cached answer (attempts, statistics) */
+	attempt_cache *attempts; /* attempt reads kept behind writes */
+	attempt_calls *calls;	 /* saves, activity, submits, reads (maybe coalesced) */
+	limiter *batch_limiter;	 /* batch requests in flight per caller */
 	metrics *metrics;
-	auth_verifier *auth;      /* bearer tokens: secret, JWKS keys, aud, iss */
-	host_metrics *host;       /* the host's counters (GET /metrics); may be NULL */
+	auth_verifier *auth; /* bearer tokens: secret, JWKS keys, aud, iss */
+	host_metrics *host;  /* the host's counters (GET /metrics); may be NULL */
 } handler_env;
 
 /* Everything a handler sees of its request. */
@@ -37,10 +37,10 @@ typedef struct req_ctx {
 	const handler_env *env;
 	http_request *req;
 	http_response *resp;
-	const char *path_id;   /* the {id} path segment (checked if the route asks) */
-	auth_claims claims;    /* valid when the route requires authentication */
-	cJSON *body;           /* parsed JSON body, when the route takes one */
-	int db_calls;          /* database round trips made (for metrics) */
+	const char *path_id; /* the {id} path segment (checked if the route asks) */
+	auth_claims claims;  /* valid when the route requires authentication */
+	cJSON *body;	     /* parsed JSON body, when the route takes one */
+	int db_calls;	     /* database round trips made (for metrics) */
 	int cache_hits;
 } req_ctx;
 

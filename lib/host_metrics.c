@@ -28,12 +28,11 @@ static const int hm_statuses[] = {200, 201, 204, 206, 304, 400, 401, 403, 404, 4
 #define HM_NSTATUS ((int)(sizeof hm_statuses / sizeof hm_statuses[0]) + 1)
 
 /* Request duration buckets: upper bounds in microseconds and seconds. */
-static const long long hm_lat_us[] = {100,    250,    500,     1000,    2500,    5000,
-				      10000,  25000,  50000,   100000,  250000,  500000,
+static const long long hm_lat_us[] = {100,     250,	500,	 1000,	  2500,	  5000,
+				      10000,   25000,	50000,	 100000,  250000, 500000,
 				      1000000, 2500000, 5000000, 10000000};
-static const double hm_lat_s[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-				  0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
-				  1,      2.5,     5,      10};
+static const double hm_lat_s[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+				  0.05,	  0.1,	   0.25,   0.5,	  1,	  2.5,	 5,    10};
 #define HM_NLAT ((int)(sizeof hm_lat_us / sizeof hm_lat_us[0]))
 
 /* Upper bounds of the coalescer's size classes but the last. */
@@ -74,7 +73,7 @@ typedef struct hm_table {
 } hm_table;
 
 struct host_metrics {
-	char *name;     /* the shared object's, NULL if private */
+	char *name; /* the shared object's, NULL if private */
 	hm_table *table;
 	int shared;
 	int slot;
@@ -117,8 +116,8 @@ static hm_table *map_shared(const char *name)
 
 static hm_table *map_private(void)
 {
-	void *p = mmap(NULL, sizeof(hm_table), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = mmap(NULL, sizeof(hm_table), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
 
 	return p == MAP_FAILED ? NULL : p;
 }
@@ -237,8 +236,7 @@ static uint64_t fnv(uint64_t h, const void *data, size_t n)
 	return h;
 }
 
-int host_metrics_default_name(int listen_fd, const char *const *ops, int n, char *out,
-			      size_t cap)
+int host_metrics_default_name(int listen_fd, const char *const *ops, int n, char *out, size_t cap)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
@@ -282,8 +280,7 @@ static int status_index(int status)
 	return HM_NSTATUS - 1;
 }
 
-void host_metrics_record(host_metrics *hm, int op, int status, long long latency_us,
-			 int db_calls)
+void host_metrics_record(host_metrics *hm, int op, int status, long long latency_us, int db_calls)
 {
 	hm_slot *s;
 	int row, b = 0;
@@ -424,7 +421,8 @@ static void render_requests(const host_metrics *hm, const hm_view *v, buf *out)
 			else
 				snprintf(code, sizeof code, "other");
 			prom_sample_u64(out, "attempts_http_requests_total",
-					(const char *const[]){"action", op_name(hm, row), "status", code, NULL},
+					(const char *const[]){"action", op_name(hm, row), "status",
+							      code, NULL},
 					total);
 		}
 	prom_family(out, "attempts_http_request_duration_seconds", "histogram",
@@ -442,8 +440,9 @@ static void render_requests(const host_metrics *hm, const hm_view *v, buf *out)
 		if (total == 0)
 			continue;
 		for (int j = 0; j < v->n; j++)
-			sum_us += atomic_load_explicit(&hm->table->slots[v->used[j]].latency_sum_us[row],
-						       memory_order_relaxed);
+			sum_us += atomic_load_explicit(
+				&hm->table->slots[v->used[j]].latency_sum_us[row],
+				memory_order_relaxed);
 		prom_histogram(out, "attempts_http_request_duration_seconds",
 			       (const char *const[]){"action", op_name(hm, row), NULL}, hm_lat_s,
 			       HM_NLAT, counts, (double)sum_us / 1e6);
@@ -451,8 +450,8 @@ static void render_requests(const host_metrics *hm, const hm_view *v, buf *out)
 }
 
 /* One published counter family without labels. */
-static void render_counter(const host_metrics *hm, const hm_view *v, buf *out,
-			   const char *name, const char *help, int idx)
+static void render_counter(const host_metrics *hm, const hm_view *v, buf *out, const char *name,
+			   const char *help, int idx)
 {
 	prom_family(out, name, "counter", help);
 	prom_sample_u64(out, name, NULL, sum_pub(hm, v, idx));
@@ -476,16 +475,17 @@ static void render_db(const host_metrics *hm, const hm_view *v, buf *out)
 	prom_sample(out, "attempts_db_pool_connections",
 		    (const char *const[]){"state", "idle", NULL},
 		    (double)sum_gauge(hm, v, G_POOL_IDLE));
-	render_counter(hm, v, out, "attempts_db_pool_acquire_timeouts_total",
-		       "Requests that found no free pooled connection within pool_acquire_timeout_ms",
-		       PUB_POOL_TIMEOUTS);
+	render_counter(
+		hm, v, out, "attempts_db_pool_acquire_timeouts_total",
+		"Requests that found no free pooled connection within pool_acquire_timeout_ms",
+		PUB_POOL_TIMEOUTS);
 	render_counter(hm, v, out, "attempts_db_pool_connect_failures_total",
 		       "Connections the pools could not open", PUB_POOL_CONNECT_FAILURES);
 }
 
 /* A gauge per live worker, labelled with its pid. */
-static void render_per_pid(const host_metrics *hm, const hm_view *v, buf *out,
-			   const char *name, const char *help, int idx)
+static void render_per_pid(const host_metrics *hm, const hm_view *v, buf *out, const char *name,
+			   const char *help, int idx)
 {
 	char pid[16];
 

@@ -31,8 +31,8 @@ typedef struct host_metrics_sample {
 	/* Counters since the process started. */
 	unsigned long long cache_hits;
 	unsigned long long cache_misses;
-	unsigned long long breaker_opened;      /* closed -> open transitions */
-	unsigned long long breaker_rejected;    /* calls refused while open */
+	unsigned long long breaker_opened;   /* closed -> open transitions */
+	unsigned long long breaker_rejected; /* calls refused while open */
 	unsigned long long listener_reconnects;
 	unsigned long long pool_acquire_timeouts;
 	unsigned long long pool_connect_failures;
@@ -43,8 +43,8 @@ typedef struct host_metrics_sample {
 	/* Gauges, now. */
 	int pool_active;
 	int pool_idle;
-	int breaker_state;       /* 0 closed, 1 open, 2 half_open */
-	int listener_connected;  /* 1 or 0; -1: the process has no listener */
+	int breaker_state;	/* 0 closed, 1 open, 2 half_open */
+	int listener_connected; /* 1 or 0; -1: the process has no listener */
 } host_metrics_sample;
 
 /* Opens the table named name (a POSIX shared memory object "/...", created
@@ -66,14 +66,12 @@ void host_metrics_close(host_metrics *hm);
  * "/attempts-metrics-<uid>-<hash of the socket's address and the operation
  * names>". Returns 0, or -1 (out unset) when listen_fd is not a bound
  * socket: then the process should count privately. */
-int host_metrics_default_name(int listen_fd, const char *const *ops, int n, char *out,
-			      size_t cap);
+int host_metrics_default_name(int listen_fd, const char *const *ops, int n, char *out, size_t cap);
 
 /* Counts one answered request of operation op (-1: no route) with its
  * HTTP status, latency and database round trips. Lock-free; NULL hm:
  * nothing. */
-void host_metrics_record(host_metrics *hm, int op, int status, long long latency_us,
-			 int db_calls);
+void host_metrics_record(host_metrics *hm, int op, int status, long long latency_us, int db_calls);
 
 /* Publishes this process's snapshot into its slot: counters as the slot's
  * counts at adoption plus s's, gauges as they are. NULL hm: nothing. */

@@ -16,9 +16,8 @@ static const struct {
 	const char *name;
 	http_method method;
 } http_methods[] = {
-	{"GET", HTTP_GET},       {"HEAD", HTTP_HEAD},
-	{"POST", HTTP_POST},     {"PUT", HTTP_PUT},
-	{"PATCH", HTTP_PATCH},   {"DELETE", HTTP_DELETE},
+	{"GET", HTTP_GET},	   {"HEAD", HTTP_HEAD},	  {"POST", HTTP_POST},
+	{"PUT", HTTP_PUT},	   {"PATCH", HTTP_PATCH}, {"DELETE", HTTP_DELETE},
 	{"OPTIONS", HTTP_OPTIONS},
 };
 
@@ -186,8 +185,8 @@ static int request_id_valid(const char *s)
 
 	for (; s[n]; n++) {
 		char c = s[n];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
 			return 0;
 		if (n >= HTTP_REQUEST_ID_MAX)
 			return 0;
@@ -216,8 +215,7 @@ static void choose_request_id(http_request *req)
 		snprintf(req->request_id + 2 * i, 3, "%02x", rnd[i]);
 }
 
-att_err http_request_init(http_request *req, http_param_fn param,
-			  http_read_fn read, void *io_ctx)
+att_err http_request_init(http_request *req, http_param_fn param, http_read_fn read, void *io_ctx)
 {
 	const char *cl;
 	att_err err;
@@ -394,8 +392,7 @@ void http_headerf(http_response *resp, const char *name, const char *fmt, ...)
 	http_header(resp, name, value);
 }
 
-void http_json_text(http_response *resp, int status, const char *text,
-		    size_t len)
+void http_json_text(http_response *resp, int status, const char *text, size_t len)
 {
 	resp->status = status;
 	buf_reset(&resp->body);
@@ -415,8 +412,7 @@ void http_file(http_response *resp, int status, int fd, long long size)
 }
 
 /* Streams the response's file body through write_fn. */
-static att_err write_file_body(const http_response *resp, http_write_fn write_fn,
-			       void *ctx)
+static att_err write_file_body(const http_response *resp, http_write_fn write_fn, void *ctx)
 {
 	char chunk[65536];
 	long long left = resp->body_fd_size;
@@ -447,8 +443,8 @@ void http_json(http_response *resp, int status, const cJSON *item)
 	cJSON_free(text);
 }
 
-void http_error(http_response *resp, int status, const char *code,
-		const char *message, const cJSON *details)
+void http_error(http_response *resp, int status, const char *code, const char *message,
+		const cJSON *details)
 {
 	cJSON *root = cJSON_CreateObject();
 	cJSON *err = cJSON_AddObjectToObject(root, "error");
@@ -471,8 +467,7 @@ out:
 	cJSON_Delete(root);
 }
 
-void http_error_field(http_response *resp, const char *field,
-		      const char *message)
+void http_error_field(http_response *resp, const char *field, const char *message)
 {
 	cJSON *details = cJSON_CreateObject();
 
@@ -523,27 +518,42 @@ void http_response_precheck(http_response *resp)
 const char *http_reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 422: return "Unprocessable Entity";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Unknown";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 204:
+		return "No Content";
+	case 304:
+		return "Not Modified";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 413:
+		return "Payload Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 422:
+		return "Unprocessable Entity";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Unknown";
 	}
 }
 
-att_err http_response_write(const http_response *resp, http_write_fn write_fn,
-			    void *ctx)
+att_err http_response_write(const http_response *resp, http_write_fn write_fn, void *ctx)
 {
 	static const char fallback[] =
 		"Status: 500 Internal Server Error\r\n"
@@ -553,14 +563,12 @@ att_err http_response_write(const http_response *resp, http_write_fn write_fn,
 	int n;
 
 	if (resp->headers.failed || resp->body.failed)
-		return write_fn(ctx, fallback, sizeof fallback - 1) == 0 ? ATT_ENOMEM
-									  : ATT_EIO;
+		return write_fn(ctx, fallback, sizeof fallback - 1) == 0 ? ATT_ENOMEM : ATT_EIO;
 	n = snprintf(status, sizeof status, "Status: %d %s\r\n", resp->status,
 		     http_reason(resp->status));
 	if (write_fn(ctx, status, (size_t)n) != 0)
 		return ATT_EIO;
-	if (resp->headers.len > 0 &&
-	    write_fn(ctx, resp->headers.data, resp->headers.len) != 0)
+	if (resp->headers.len > 0 && write_fn(ctx, resp->headers.data, resp->headers.len) != 0)
 		return ATT_EIO;
 	if (resp->body_fd >= 0) {
 		n = snprintf(status, sizeof status, "Content-Length: %lld\r\n\r\n",
@@ -570,8 +578,7 @@ att_err http_response_write(const http_response *resp, http_write_fn write_fn,
 		return resp->head_only ? ATT_OK : write_file_body(resp, write_fn, ctx);
 	}
 	if (resp->status != 304 && resp->status != 204) {
-		n = snprintf(status, sizeof status, "Content-Length: %zu\r\n\r\n",
-			     resp->body.len);
+		n = snprintf(status, sizeof status, "Content-Length: %zu\r\n\r\n", resp->body.len);
 		if (write_fn(ctx, status, (size_t)n) != 0)
 			return ATT_EIO;
 		if (resp->body.len > 0 && !resp->head_only &&

@@ -43,8 +43,8 @@ typedef struct http_query_param {
 typedef struct http_request {
 	http_method method;
 	const char *method_name;
-	char *path;          /* decoded path, no query */
-	const char *query;   /* raw query string, never NULL */
+	char *path;	   /* decoded path, no query */
+	const char *query; /* raw query string, never NULL */
 	http_query_param params[HTTP_MAX_QUERY_PARAMS];
 	int nparams;
 	/* Header values; NULL when absent. Borrowed from the parameter source. */
@@ -53,11 +53,11 @@ typedef struct http_request {
 	const char *if_none_match;
 	const char *cache_control;
 	const char *content_type;
-	const char *origin;               /* Origin (CORS) */
-	const char *cors_request_method;  /* Access-Control-Request-Method */
-	long long content_length;   /* -1 when absent */
-	const char *body_file;      /* REQUEST_BODY_FILE: nginx wrote the body here */
-	const char *accel_prefix;   /* ATTEMPTS_ACCEL_PREFIX: serve files via X-Accel-Redirect */
+	const char *origin;		 /* Origin (CORS) */
+	const char *cors_request_method; /* Access-Control-Request-Method */
+	long long content_length;	 /* -1 when absent */
+	const char *body_file;		 /* REQUEST_BODY_FILE: nginx wrote the body here */
+	const char *accel_prefix; /* ATTEMPTS_ACCEL_PREFIX: serve files via X-Accel-Redirect */
 	/* ATTEMPTS_PRECHECK: nginx asks, before it reads the body, whether it
 	 * would be accepted (the body is not there; http_response_precheck). */
 	int precheck;
@@ -80,8 +80,8 @@ typedef struct http_request {
  * "however it is percent-encoded"). A path that cannot be decoded (a
  * malformed escape or an encoded NUL; only REQUEST_URI is decoded here) is
  * kept as sent, escapes and all: it matches no route and is no UUID. */
-att_err http_request_init(http_request *req, http_param_fn param,
-			  http_read_fn read, void *io_ctx) ATT_MUSTCHECK;
+att_err http_request_init(http_request *req, http_param_fn param, http_read_fn read,
+			  void *io_ctx) ATT_MUSTCHECK;
 
 /* ATTEMPTS_QUERY, when the server passes it, replaces QUERY_STRING: nginx's
  * pre-check subrequest has no query of its own and hands on the request's. */
@@ -124,10 +124,10 @@ typedef struct http_response {
 	buf headers; /* "Name: value\r\n" lines */
 	buf body;
 	int has_content_type;
-	int body_fd;            /* >= 0: stream this file as the body instead */
+	int body_fd; /* >= 0: stream this file as the body instead */
 	long long body_fd_size;
-	int head_only;          /* an answer to HEAD: the headers (with the body's
-				   Content-Length), never the body */
+	int head_only; /* an answer to HEAD: the headers (with the body's
+			  Content-Length), never the body */
 } http_response;
 
 void http_response_init(http_response *resp);
@@ -138,25 +138,22 @@ void http_response_reset(http_response *resp);
 
 /* Adds a header line. Values must not contain CR or LF (they are dropped). */
 void http_header(http_response *resp, const char *name, const char *value);
-void http_headerf(http_response *resp, const char *name, const char *fmt, ...)
-	ATT_PRINTF(3, 4);
+void http_headerf(http_response *resp, const char *name, const char *fmt, ...) ATT_PRINTF(3, 4);
 
 /* Sets status and a JSON body printed from item (not consumed). */
 void http_json(http_response *resp, int status, const cJSON *item);
 /* Sets status and a JSON body from already printed text. */
-void http_json_text(http_response *resp, int status, const char *text,
-		    size_t len);
+void http_json_text(http_response *resp, int status, const char *text, size_t len);
 /* Sets status and a body streamed from the open file fd of size bytes,
  * which the response now owns (closed by http_response_free). */
 void http_file(http_response *resp, int status, int fd, long long size);
 
 /* Sets the error shape: {"error":{"code","message","details"?}}. details
  * may be NULL; it is not consumed. */
-void http_error(http_response *resp, int status, const char *code,
-		const char *message, const cJSON *details);
+void http_error(http_response *resp, int status, const char *code, const char *message,
+		const cJSON *details);
 /* As http_error with details {"field": field}: 422 validation_failed. */
-void http_error_field(http_response *resp, const char *field,
-		      const char *message);
+void http_error_field(http_response *resp, const char *field, const char *message);
 
 /* Turns the answer to a pre-check (req->precheck) into the form nginx's
  * auth_request takes: a 2xx becomes 204 without a body, keeping its

@@ -8,8 +8,7 @@
 
 #include "uuid.h"
 
-void json_path_index(json_path *p, const char *array, int index,
-		     const char *member)
+void json_path_index(json_path *p, const char *array, int index, const char *member)
 {
 	if (member != NULL && *member != '\0')
 		snprintf(p->text, sizeof p->text, "%s[%d].%s", array, index, member);
@@ -27,8 +26,7 @@ static const cJSON *member(const cJSON *obj, const char *name)
 	return item;
 }
 
-json_field json_get_object(const cJSON *obj, const char *name,
-			   const cJSON **out)
+json_field json_get_object(const cJSON *obj, const char *name, const cJSON **out)
 {
 	const cJSON *item = member(obj, name);
 
@@ -40,8 +38,7 @@ json_field json_get_object(const cJSON *obj, const char *name,
 	return JSON_FIELD_OK;
 }
 
-json_field json_get_array(const cJSON *obj, const char *name,
-			  const cJSON **out)
+json_field json_get_array(const cJSON *obj, const char *name, const cJSON **out)
 {
 	const cJSON *item = member(obj, name);
 
@@ -53,8 +50,8 @@ json_field json_get_array(const cJSON *obj, const char *name,
 	return JSON_FIELD_OK;
 }
 
-json_field json_get_string(const cJSON *obj, const char *name, size_t minlen,
-			   size_t maxlen, const char **out)
+json_field json_get_string(const cJSON *obj, const char *name, size_t minlen, size_t maxlen,
+			   const char **out)
 {
 	const cJSON *item = member(obj, name);
 	size_t len;
@@ -76,15 +73,13 @@ int json_number_is_long(double d, long min, long max)
 
 	/* Only integers a double holds exactly (|d| < 2^53) are taken, so the
 	 * conversion below is always defined. */
-	if (!isfinite(d) || d != floor(d) || d <= -9007199254740992.0 ||
-	    d >= 9007199254740992.0)
+	if (!isfinite(d) || d != floor(d) || d <= -9007199254740992.0 || d >= 9007199254740992.0)
 		return 0;
 	v = (long)d;
 	return v >= min && v <= max;
 }
 
-json_field json_get_long(const cJSON *obj, const char *name, long min,
-			 long max, long *out)
+json_field json_get_long(const cJSON *obj, const char *name, long min, long max, long *out)
 {
 	const cJSON *item = member(obj, name);
 
@@ -122,10 +117,9 @@ int json_is_timestamp(const char *s)
 	size_t i;
 
 	/* YYYY-MM-DDTHH:MM:SS */
-	if (strlen(s) < 20 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) ||
-	    s[7] != '-' || !digits(s + 8, 2) || (s[10] != 'T' && s[10] != 't') ||
-	    !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2) ||
-	    s[16] != ':' || !digits(s + 17, 2))
+	if (strlen(s) < 20 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' ||
+	    !digits(s + 8, 2) || (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2) ||
+	    s[13] != ':' || !digits(s + 14, 2) || s[16] != ':' || !digits(s + 17, 2))
 		return 0;
 	i = 19;
 	if (s[i] == '.') {
@@ -137,14 +131,13 @@ int json_is_timestamp(const char *s)
 	}
 	if ((s[i] == 'Z' || s[i] == 'z') && s[i + 1] == '\0')
 		return 1;
-	if ((s[i] == '+' || s[i] == '-') && digits(s + i + 1, 2) &&
-	    s[i + 3] == ':' && digits(s + i + 4, 2) && s[i + 6] == '\0')
+	if ((s[i] == '+' || s[i] == '-') && digits(s + i + 1, 2) && s[i + 3] == ':' &&
+	    digits(s + i + 4, 2) && s[i + 6] == '\0')
 		return 1;
 	return 0;
 }
 
-json_field json_get_timestamp(const cJSON *obj, const char *name,
-			      const char **out)
+json_field json_get_timestamp(const cJSON *obj, const char *name, const char **out)
 {
 	const char *s;
 	json_field f = json_get_string(obj, name, 1, 64, &s);
@@ -216,8 +209,7 @@ static int scan_value(json_scan *s);
 
 static void skip_ws(json_scan *s)
 {
-	while (s->p < s->end &&
-	       (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
 		s->p++;
 }
 
@@ -381,11 +373,21 @@ static char *unescape_key(const char *p, size_t n, size_t *len)
 		}
 		i++;
 		switch (p[i]) {
-		case 'b': out[o++] = '\b'; break;
-		case 'f': out[o++] = '\f'; break;
-		case 'n': out[o++] = '\n'; break;
-		case 'r': out[o++] = '\r'; break;
-		case 't': out[o++] = '\t'; break;
+		case 'b':
+			out[o++] = '\b';
+			break;
+		case 'f':
+			out[o++] = '\f';
+			break;
+		case 'n':
+			out[o++] = '\n';
+			break;
+		case 'r':
+			out[o++] = '\r';
+			break;
+		case 't':
+			out[o++] = '\t';
+			break;
 		case 'u': {
 			unsigned long cp = hex4(p + i + 1);
 			i += 4;
@@ -396,7 +398,9 @@ static char *unescape_key(const char *p, size_t n, size_t *len)
 			o += put_utf8(cp, out + o);
 			break;
 		}
-		default: out[o++] = p[i]; break; /* \" \\ \/ */
+		default:
+			out[o++] = p[i];
+			break; /* \" \\ \/ */
 		}
 	}
 	*len = o;
@@ -540,13 +544,20 @@ static int scan_value(json_scan *s)
 	if (s->p >= s->end)
 		return 0;
 	switch (*s->p) {
-	case '{': return scan_container(s, '}', 1, NULL);
-	case '[': return scan_container(s, ']', 0, NULL);
-	case '"': return scan_string(s);
-	case 't': return scan_literal(s, "true");
-	case 'f': return scan_literal(s, "false");
-	case 'n': return scan_literal(s, "null");
-	default: return scan_number(s);
+	case '{':
+		return scan_container(s, '}', 1, NULL);
+	case '[':
+		return scan_container(s, ']', 0, NULL);
+	case '"':
+		return scan_string(s);
+	case 't':
+		return scan_literal(s, "true");
+	case 'f':
+		return scan_literal(s, "false");
+	case 'n':
+		return scan_literal(s, "null");
+	default:
+		return scan_number(s);
 	}
 }
 
@@ -653,8 +664,7 @@ cJSON *json_parse(const char *text, size_t len)
 	if (item == NULL)
 		return NULL;
 	/* Only trailing whitespace may follow the value. */
-	while (end < text + len &&
-	       (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+	while (end < text + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
 		end++;
 	if (end != text + len) {
 		cJSON_Delete(item);

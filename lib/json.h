@@ -10,8 +10,8 @@
 
 typedef enum json_field {
 	JSON_FIELD_ABSENT = 0, /* missing, or JSON null */
-	JSON_FIELD_OK,         /* present and of the right type; *out set */
-	JSON_FIELD_BAD         /* present with the wrong type or range */
+	JSON_FIELD_OK,	       /* present and of the right type; *out set */
+	JSON_FIELD_BAD	       /* present with the wrong type or range */
 } json_field;
 
 /* Field name as a path for details.field, e.g. "events[3].payload". */
@@ -19,25 +19,19 @@ typedef struct json_path {
 	char text[160];
 } json_path;
 
-void json_path_index(json_path *p, const char *array, int index,
-		     const char *member);
+void json_path_index(json_path *p, const char *array, int index, const char *member);
 
-json_field json_get_object(const cJSON *obj, const char *name,
-			   const cJSON **out);
-json_field json_get_array(const cJSON *obj, const char *name,
-			  const cJSON **out);
+json_field json_get_object(const cJSON *obj, const char *name, const cJSON **out);
+json_field json_get_array(const cJSON *obj, const char *name, const cJSON **out);
 /* A string of minlen..maxlen bytes. */
-json_field json_get_string(const cJSON *obj, const char *name, size_t minlen,
-			   size_t maxlen, const char **out);
+json_field json_get_string(const cJSON *obj, const char *name, size_t minlen, size_t maxlen,
+			   const char **out);
 /* An integral number within [min, max]. */
-json_field json_get_long(const cJSON *obj, const char *name, long min,
-			 long max, long *out);
+json_field json_get_long(const cJSON *obj, const char *name, long min, long max, long *out);
 /* A canonical lowercase UUID string. */
-json_field json_get_uuid(const cJSON *obj, const char *name,
-			 const char **out);
+json_field json_get_uuid(const cJSON *obj, const char *name, const char **out);
 /* An RFC 3339 timestamp string (shape check only). */
-json_field json_get_timestamp(const cJSON *obj, const char *name,
-			      const char **out);
+json_field json_get_timestamp(const cJSON *obj, const char *name, const char **out);
 
 /* Returns 1 if s looks like an RFC 3339 date-time. */
 int json_is_timestamp(const char *s);

@@ -27,7 +27,7 @@
 struct jwks_key {
 	char *kid;
 	jwks_alg alg;
-	EVP_PKEY *pkey;       /* RS256, ES256 */
+	EVP_PKEY *pkey;	       /* RS256, ES256 */
 	unsigned char *secret; /* HS256 */
 	size_t secret_len;
 };
@@ -41,10 +41,14 @@ struct jwks_set {
 const char *jwks_alg_name(jwks_alg alg)
 {
 	switch (alg) {
-	case JWKS_ALG_HS256: return "HS256";
-	case JWKS_ALG_RS256: return "RS256";
-	case JWKS_ALG_ES256: return "ES256";
-	case JWKS_ALG_NONE: break;
+	case JWKS_ALG_HS256:
+		return "HS256";
+	case JWKS_ALG_RS256:
+		return "RS256";
+	case JWKS_ALG_ES256:
+		return "ES256";
+	case JWKS_ALG_NONE:
+		break;
 	}
 	return NULL;
 }
@@ -195,8 +199,10 @@ static key_verdict read_key(const cJSON *jwk, size_t i, jwks_key *k, char **errm
 	if (opt_string(jwk, "kty", &kty) != 1 || opt_string(jwk, "use", &use) < 0 ||
 	    opt_string(jwk, "kid", &kid) < 0 || opt_string(jwk, "alg", &alg_name) < 0 ||
 	    opt_string(jwk, "crv", &crv) < 0) {
-		set_errmsg(errmsg, "keys[%zu]: kty must be a string; use, kid, alg and crv"
-			   " strings when present", i);
+		set_errmsg(errmsg,
+			   "keys[%zu]: kty must be a string; use, kid, alg and crv"
+			   " strings when present",
+			   i);
 		return KEY_BAD;
 	}
 	if (kid != NULL && (kid[0] == '\0' || strlen(kid) > JWKS_MAX_KID)) {
@@ -222,14 +228,16 @@ static key_verdict read_key(const cJSON *jwk, size_t i, jwks_key *k, char **errm
 		a = member_bytes(jwk, "n", JWKS_RSA_MAX_BYTES, &alen);
 		b = member_bytes(jwk, "e", 8, &blen);
 		if (a == NULL || b == NULL) {
-			set_errmsg(errmsg, "keys[%zu]: RSA n and e must be base64url, n of at"
-				   " most 8192 bits, e of at most 8 bytes", i);
+			set_errmsg(errmsg,
+				   "keys[%zu]: RSA n and e must be base64url, n of at"
+				   " most 8192 bits, e of at most 8 bytes",
+				   i);
 			goto out;
 		}
 		k->pkey = rsa_key(a, alen, b, blen);
 		if (k->pkey == NULL || EVP_PKEY_get_bits(k->pkey) < JWKS_RSA_MIN_BITS) {
-			set_errmsg(errmsg, "keys[%zu]: not an RSA public key of %d bits or more",
-				   i, JWKS_RSA_MIN_BITS);
+			set_errmsg(errmsg, "keys[%zu]: not an RSA public key of %d bits or more", i,
+				   JWKS_RSA_MIN_BITS);
 			goto out;
 		}
 		break;
@@ -237,7 +245,8 @@ static key_verdict read_key(const cJSON *jwk, size_t i, jwks_key *k, char **errm
 		a = member_bytes(jwk, "x", JWKS_P256_COORD, &alen);
 		b = member_bytes(jwk, "y", JWKS_P256_COORD, &blen);
 		if (a == NULL || b == NULL || alen != JWKS_P256_COORD || blen != JWKS_P256_COORD) {
-			set_errmsg(errmsg, "keys[%zu]: EC x and y must be base64url of 32 bytes", i);
+			set_errmsg(errmsg, "keys[%zu]: EC x and y must be base64url of 32 bytes",
+				   i);
 			goto out;
 		}
 		k->pkey = p256_key(a, b);
@@ -312,7 +321,7 @@ att_err jwks_parse(const char *text, size_t len, jwks_set **out, char **errmsg)
 	keys = cJSON_GetObjectItemCaseSensitive(doc, "keys");
 	if (!cJSON_IsObject(doc) || !cJSON_IsArray(keys)) {
 		set_errmsg(errmsg, "not a JSON Web Key Set: an object with a \"keys\" array"
-			   " (strict JSON, no repeated member name)");
+				   " (strict JSON, no repeated member name)");
 		goto out;
 	}
 	if (cJSON_GetArraySize(keys) > JWKS_MAX_KEYS) {
@@ -321,18 +330,22 @@ att_err jwks_parse(const char *text, size_t len, jwks_set **out, char **errmsg)
 		goto out;
 	}
 	s = calloc(1, sizeof *s);
-	if (s == NULL || (s->keys = calloc((size_t)cJSON_GetArraySize(keys) + 1,
-					   sizeof *s->keys)) == NULL) {
+	if (s == NULL ||
+	    (s->keys = calloc((size_t)cJSON_GetArraySize(keys) + 1, sizeof *s->keys)) == NULL) {
 		set_errmsg(errmsg, "out of memory");
 		err = ATT_ENOMEM;
 		goto out;
 	}
-	cJSON_ArrayForEach(jwk, keys) {
+	cJSON_ArrayForEach(jwk, keys)
+	{
 		jwks_key *k = &s->keys[s->n];
 
 		switch (read_key(jwk, i, k, errmsg)) {
-		case KEY_BAD: goto out; /* err is ATT_ECONFIG */
-		case KEY_SKIPPED: s->skipped++; break;
+		case KEY_BAD:
+			goto out; /* err is ATT_ECONFIG */
+		case KEY_SKIPPED:
+			s->skipped++;
+			break;
 		case KEY_USED:
 			s->n++; /* owned by s from here on */
 			if (jwks_find(s, k->kid, strlen(k->kid)) != k) {
@@ -457,8 +470,8 @@ out:
 	return ok;
 }
 
-int jwks_verify(const jwks_key *k, const unsigned char *data, size_t len,
-		const unsigned char *sig, size_t sig_len)
+int jwks_verify(const jwks_key *k, const unsigned char *data, size_t len, const unsigned char *sig,
+		size_t sig_len)
 {
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int mac_len = 0;
@@ -466,7 +479,8 @@ int jwks_verify(const jwks_key *k, const unsigned char *data, size_t len,
 	switch (k->alg) {
 	case JWKS_ALG_HS256:
 		if (sig_len != 32 ||
-		    HMAC(EVP_sha256(), k->secret, (int)k->secret_len, data, len, mac, &mac_len) == NULL ||
+		    HMAC(EVP_sha256(), k->secret, (int)k->secret_len, data, len, mac, &mac_len) ==
+			    NULL ||
 		    mac_len != 32)
 			return 0;
 		return CRYPTO_memcmp(mac, sig, 32) == 0;
@@ -476,7 +490,8 @@ int jwks_verify(const jwks_key *k, const unsigned char *data, size_t len,
 		return evp_verify(k->pkey, data, len, sig, sig_len);
 	case JWKS_ALG_ES256:
 		return es256_verify(k->pkey, data, len, sig, sig_len);
-	case JWKS_ALG_NONE: break;
+	case JWKS_ALG_NONE:
+		break;
 	}
 	return 0;
 }

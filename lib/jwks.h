@@ -19,9 +19,9 @@ typedef enum jwks_alg {
 } jwks_alg;
 
 #define JWKS_MAX_BYTES (1024 * 1024) /* largest JWKS text */
-#define JWKS_MAX_KEYS 64             /* most entries in "keys" */
-#define JWKS_MAX_KID 256             /* longest kid, in bytes */
-#define JWKS_MAX_SIG 1024            /* longest signature (RSA 8192 bits) */
+#define JWKS_MAX_KEYS 64	     /* most entries in "keys" */
+#define JWKS_MAX_KID 256	     /* longest kid, in bytes */
+#define JWKS_MAX_SIG 1024	     /* longest signature (RSA 8192 bits) */
 
 typedef struct jwks_set jwks_set;
 typedef struct jwks_key jwks_key;
@@ -64,8 +64,8 @@ jwks_alg jwks_key_alg(const jwks_key *k);
 /* 1 if sig (sig_len bytes, as in a JWS: RSASSA-PKCS1-v1_5 for RS256, the
  * raw 64-byte r||s for ES256, the HMAC for HS256) signs the len bytes at
  * data under k, else 0. Thread-safe: a key is never changed once parsed. */
-int jwks_verify(const jwks_key *k, const unsigned char *data, size_t len,
-		const unsigned char *sig, size_t sig_len);
+int jwks_verify(const jwks_key *k, const unsigned char *data, size_t len, const unsigned char *sig,
+		size_t sig_len);
 
 /* "HS256", "RS256", "ES256"; NULL for JWKS_ALG_NONE. */
 const char *jwks_alg_name(jwks_alg alg);

@@ -58,8 +58,7 @@ void limiter_free(limiter *l)
 static limiter_slot *find(limiter *l, const char *key)
 {
 	for (int i = 0; i < l->nslots; i++)
-		if (l->slots[i].count > 0 &&
-		    strncmp(l->slots[i].key, key, LIMITER_KEY_MAX) == 0)
+		if (l->slots[i].count > 0 && strncmp(l->slots[i].key, key, LIMITER_KEY_MAX) == 0)
 			return &l->slots[i];
 	return NULL;
 }

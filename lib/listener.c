@@ -16,22 +16,21 @@
 
 struct listener {
 	pthread_mutex_t lock;
-	atomic_int fd;          /* the connection's socket, -1 while down */
+	atomic_int fd; /* the connection's socket, -1 while down */
 	char *conninfo;
 	const char *const *channels;
 	listener_callbacks cb;
 	PGconn *conn;
 	unsigned long long notifications;
 	unsigned long long resets;
-	long long lost_at;      /* monotonic ms of the last loss */
+	long long lost_at; /* monotonic ms of the last loss */
 };
 
 /* Connects and LISTENs (without the lock: it may block). Returns the
  * connection, or NULL. */
 static PGconn *connect_and_listen(const listener *l)
 {
-	static const char *const keys[] = {"connect_timeout", "application_name",
-					   "dbname", NULL};
+	static const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
 	const char *values[] = {"3", "attempts.fcgi listener", l->conninfo, NULL};
 	PGconn *conn = PQconnectdbParams(keys, values, 1);
 	buf sql = BUF_INIT;
@@ -182,8 +181,8 @@ int listener_maintain(listener *l)
 	return 1;
 }
 
-void listener_get_stats(listener *l, unsigned long long *notifications,
-			unsigned long long *resets, int *connected)
+void listener_get_stats(listener *l, unsigned long long *notifications, unsigned long long *resets,
+			int *connected)
 {
 	pthread_mutex_lock(&l->lock);
 	*notifications = l->notifications;

@@ -22,8 +22,7 @@ typedef struct listener_callbacks {
  * (names are SQL identifiers we own, not input) and tries to connect once.
  * The caller frees it with listener_free(). */
 att_err listener_create(const char *conninfo, const char *const *channels,
-			const listener_callbacks *cb,
-			listener **out) ATT_MUSTCHECK;
+			const listener_callbacks *cb, listener **out) ATT_MUSTCHECK;
 
 /* Closes the connection. Accepts NULL. */
 void listener_free(listener *l);
@@ -39,7 +38,7 @@ int listener_drain(listener *l);
 int listener_maintain(listener *l);
 
 /* Counters: notifications delivered, resets. */
-void listener_get_stats(listener *l, unsigned long long *notifications,
-			unsigned long long *resets, int *connected);
+void listener_get_stats(listener *l, unsigned long long *notifications, unsigned long long *resets,
+			int *connected);
 
 #endif

@@ -124,8 +124,8 @@ static void put_message(out_cur *o, const char *msg, int json)
 	}
 }
 
-size_t log_render(char *out, size_t cap, log_format format, log_level level,
-		  long long epoch_ms, long pid, const char *request_id, const char *msg)
+size_t log_render(char *out, size_t cap, log_format format, log_level level, long long epoch_ms,
+		  long pid, const char *request_id, const char *msg)
 {
 	static const char *const tags[] = {"DEBUG", "INFO", "WARN", "ERROR"};
 	static const char *const names[] = {"debug", "info", "warn", "error"};
@@ -190,8 +190,8 @@ void log_msg(log_level level, const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	n = log_render(line, sizeof line, (log_format)log_fmt, level,
-		       (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, (long)getpid(),
-		       log_rid, msg);
+		       (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, (long)getpid(), log_rid,
+		       msg);
 	if (write(STDERR_FILENO, line, n) < 0)
 		return;
 }

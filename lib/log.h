@@ -10,16 +10,11 @@
 
 #include "att_err.h"
 
-typedef enum log_level {
-	LOG_LVL_DEBUG = 0,
-	LOG_LVL_INFO,
-	LOG_LVL_WARN,
-	LOG_LVL_ERROR
-} log_level;
+typedef enum log_level { LOG_LVL_DEBUG = 0, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERROR } log_level;
 
 typedef enum log_format {
 	LOG_FORMAT_TEXT = 0, /* "<time> <LEVEL> [pid] request_id=<id> message" */
-	LOG_FORMAT_JSON      /* {"ts","level","pid","request_id","msg"} */
+	LOG_FORMAT_JSON	     /* {"ts","level","pid","request_id","msg"} */
 } log_format;
 
 /* The longest request id kept (longer ones are cut). */
@@ -55,8 +50,8 @@ void log_msg(log_level level, const char *fmt, ...) ATT_PRINTF(2, 3);
 /* Renders one record into out (size cap >= 64), newline-terminated, and
  * returns its length. epoch_ms is the wall-clock time; request_id may be
  * NULL or "". Pure: for log_msg and the tests. */
-size_t log_render(char *out, size_t cap, log_format format, log_level level,
-		  long long epoch_ms, long pid, const char *request_id, const char *msg);
+size_t log_render(char *out, size_t cap, log_format format, log_level level, long long epoch_ms,
+		  long pid, const char *request_id, const char *msg);
 
 #define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
@@ -67,11 +62,14 @@ size_t log_render(char *out, size_t cap, log_format format, log_level level,
  * state): at most one line per interval. Zero-initialised (LOG_LIMIT_INIT),
  * usually static at the call site. */
 typedef struct log_limit {
-	atomic_llong next_ms;       /* monotonic: the next line allowed from then */
-	atomic_uint suppressed;     /* lines refused since the last one allowed */
+	atomic_llong next_ms;	/* monotonic: the next line allowed from then */
+	atomic_uint suppressed; /* lines refused since the last one allowed */
 } log_limit;
 
-#define LOG_LIMIT_INIT {0, 0}
+#define LOG_LIMIT_INIT                                                                             \
+	{                                                                                          \
+		0, 0                                                                               \
+	}
 
 /* May the line be written now (1), at most once per interval_ms? On 1,
  * *suppressed (may be NULL) gets how many were refused since the last

@@ -67,8 +67,8 @@ void metrics_free(metrics *m)
 	free(m);
 }
 
-void metrics_record(metrics *m, int op, long long latency_us, int db_calls,
-		    int cache_hits, int failed)
+void metrics_record(metrics *m, int op, long long latency_us, int db_calls, int cache_hits,
+		    int failed)
 {
 	op_counters *c;
 
@@ -77,14 +77,12 @@ void metrics_record(metrics *m, int op, long long latency_us, int db_calls,
 		return;
 	c = &m->ops[op];
 	atomic_fetch_add_explicit(&c->calls, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&c->db_calls, (unsigned long long)db_calls,
-				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->db_calls, (unsigned long long)db_calls, memory_order_relaxed);
 	atomic_fetch_add_explicit(&c->cache_hits, (unsigned long long)cache_hits,
 				  memory_order_relaxed);
 	if (failed)
 		atomic_fetch_add_explicit(&c->errors, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&c->buckets[bucket_of(latency_us)], 1,
-				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->buckets[bucket_of(latency_us)], 1, memory_order_relaxed);
 }
 
 unsigned long long metrics_calls_named(metrics *m, const char *name)
@@ -102,8 +100,7 @@ long long metrics_quantile_us(metrics *m, int op, double q)
 	if (op < 0 || op >= m->n)
 		return 0;
 	for (int i = 0; i < METRICS_BUCKETS; i++) {
-		counts[i] = atomic_load_explicit(&m->ops[op].buckets[i],
-						 memory_order_relaxed);
+		counts[i] = atomic_load_explicit(&m->ops[op].buckets[i], memory_order_relaxed);
 		total += counts[i];
 	}
 	if (total == 0)
@@ -126,9 +123,8 @@ unsigned long long metrics_requests(metrics *m)
 
 unsigned long long metrics_calls(metrics *m, int op)
 {
-	return op >= 0 && op < m->n
-		       ? atomic_load_explicit(&m->ops[op].calls, memory_order_relaxed)
-		       : 0;
+	return op >= 0 && op < m->n ? atomic_load_explicit(&m->ops[op].calls, memory_order_relaxed)
+				    : 0;
 }
 
 unsigned long long metrics_op_db_calls(metrics *m, int op)
@@ -170,8 +166,7 @@ cJSON *metrics_operations_json(metrics *m)
 			goto fail;
 		cJSON_AddNumberToObject(op, "calls", (double)calls);
 		cJSON_AddNumberToObject(op, "db_calls", (double)metrics_op_db_calls(m, i));
-		cJSON_AddNumberToObject(op, "cache_hits",
-					(double)atomic_load(&c->cache_hits));
+		cJSON_AddNumberToObject(op, "cache_hits", (double)atomic_load(&c->cache_hits));
 		cJSON_AddNumberToObject(op, "errors", (double)atomic_load(&c->errors));
 		cJSON_AddNumberToObject(op, "p50_ms", metrics_quantile_us(m, i, 0.50) / 1000.0);
 		cJSON_AddNumberToObject(op, "p95_ms", metrics_quantile_us(m, i, 0.95) / 1000.0);

@@ -15,16 +15,15 @@ typedef struct metrics metrics;
 
 /* Creates counters for n named operations (names must outlive it). The
  * caller frees it with metrics_free(). */
-att_err metrics_create(const char *const *names, int n,
-		       metrics **out) ATT_MUSTCHECK;
+att_err metrics_create(const char *const *names, int n, metrics **out) ATT_MUSTCHECK;
 
 /* Frees m. Accepts NULL. */
 void metrics_free(metrics *m);
 
 /* Records one finished request of operation op (0..n-1; -1 = counted only
  * as a request) with its latency, database calls made and cache hits. */
-void metrics_record(metrics *m, int op, long long latency_us, int db_calls,
-		    int cache_hits, int failed);
+void metrics_record(metrics *m, int op, long long latency_us, int db_calls, int cache_hits,
+		    int failed);
 
 /* The latency (microseconds) at quantile q (0..1) of op: the upper bound
  * of the histogram bucket holding it; 0 with no samples. */

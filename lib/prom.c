@@ -66,8 +66,7 @@ static void put_double(buf *b, double v)
 		buf_printf(b, "%.15g", v);
 }
 
-void prom_sample_u64(buf *b, const char *name, const char *const *labels,
-		     unsigned long long value)
+void prom_sample_u64(buf *b, const char *name, const char *const *labels, unsigned long long value)
 {
 	series(b, name, "", labels, NULL);
 	buf_printf(b, " %llu\n", value);
@@ -81,8 +80,8 @@ void prom_sample(buf *b, const char *name, const char *const *labels, double val
 	buf_putc(b, '\n');
 }
 
-void prom_histogram(buf *b, const char *name, const char *const *labels,
-		    const double *bounds, int n, const unsigned long long *counts, double sum)
+void prom_histogram(buf *b, const char *name, const char *const *labels, const double *bounds,
+		    int n, const unsigned long long *counts, double sum)
 {
 	unsigned long long total = 0;
 	char le[64];

@@ -20,8 +20,7 @@ void prom_family(buf *b, const char *name, const char *type, const char *help);
  * escaped (backslash, double quote, line feed). */
 
 /* name{labels} value, the value an exact integer. */
-void prom_sample_u64(buf *b, const char *name, const char *const *labels,
-		     unsigned long long value);
+void prom_sample_u64(buf *b, const char *name, const char *const *labels, unsigned long long value);
 
 /* name{labels} value; NaN and the infinities as Prometheus spells them. */
 void prom_sample(buf *b, const char *name, const char *const *labels, double value);
@@ -31,8 +30,8 @@ void prom_sample(buf *b, const char *name, const char *const *labels, double val
  * name_sum and name_count. counts has n + 1 entries, not cumulative: how
  * many observations fell at or below bounds[0], in (bounds[i-1],
  * bounds[i]], and above the last bound. */
-void prom_histogram(buf *b, const char *name, const char *const *labels,
-		    const double *bounds, int n, const unsigned long long *counts, double sum);
+void prom_histogram(buf *b, const char *name, const char *const *labels, const double *bounds,
+		    int n, const unsigned long long *counts, double sum);
 
 /* Appends value escaped for a label value (no quotes around it). */
 void prom_escape_label(buf *b, const char *value);

@@ -11,20 +11,13 @@ static const struct {
 	const char *code;
 	int status;
 } error_statuses[] = {
-	{"unauthorized", 401},
-	{"forbidden", 403},
-	{"not_found", 404},
-	{"version_conflict", 409},
-	{"attempt_submitted", 409},
-	{"attempt_closed", 409},
-	{"exam_closed", 409},
-	{"max_attempts_reached", 409},
-	{"not_extendable", 409},
-	{"payload_too_large", 413},
-	{"batch_too_large", 413},
-	{"unsupported_media_type", 415},
-	{"invalid_filename", 400},
-	{"validation_failed", 422},
+	{"unauthorized", 401},	    {"forbidden", 403},
+	{"not_found", 404},	    {"version_conflict", 409},
+	{"attempt_submitted", 409}, {"attempt_closed", 409},
+	{"exam_closed", 409},	    {"max_attempts_reached", 409},
+	{"not_extendable", 409},    {"payload_too_large", 413},
+	{"batch_too_large", 413},   {"unsupported_media_type", 415},
+	{"invalid_filename", 400},  {"validation_failed", 422},
 };
 
 int reply_status_for_code(const char *code)
@@ -40,9 +33,8 @@ int reply_status_for_code(const char *code)
  * outlived its retries, too many connections. The client may retry. */
 static int sqlstate_is_transient(const char *s)
 {
-	return strcmp(s, "57014") == 0 || strcmp(s, "40001") == 0 ||
-	       strcmp(s, "40P01") == 0 || strcmp(s, "53300") == 0 ||
-	       strcmp(s, "55P03") == 0;
+	return strcmp(s, "57014") == 0 || strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0 ||
+	       strcmp(s, "53300") == 0 || strcmp(s, "55P03") == 0;
 }
 
 /* Answers a data exception (SQLSTATE class 22): the body is valid JSON
@@ -70,8 +62,9 @@ static void reply_db_failure(req_ctx *rc, att_err err, const db_failure *why)
 		long long secs = why->breaker_open ? (why->retry_after_ms + 999) / 1000 : 1;
 		http_headerf(rc->resp, "Retry-After", "%lld", secs > 0 ? secs : 1);
 		http_error(rc->resp, 503, "service_unavailable",
-			   why->breaker_open ? "the database is unavailable (circuit open); retry later"
-					     : "the database is unavailable; retry shortly",
+			   why->breaker_open
+				   ? "the database is unavailable (circuit open); retry later"
+				   : "the database is unavailable; retry shortly",
 			   NULL);
 		return;
 	}
@@ -133,8 +126,7 @@ char *reply_call(req_ctx *rc, db_stmt stmt, const char *const *params)
 	return reply_outcome(rc, err, &why, text);
 }
 
-void reply_call_json(req_ctx *rc, db_stmt stmt, const char *const *params,
-		     int success_status)
+void reply_call_json(req_ctx *rc, db_stmt stmt, const char *const *params, int success_status)
 {
 	char *text = reply_call(rc, stmt, params);
 

@@ -22,8 +22,7 @@ typedef struct reply_bad_field {
 char *reply_call(req_ctx *rc, db_stmt stmt, const char *const *params);
 
 /* As reply_call, and answers success_status with the result as it is. */
-void reply_call_json(req_ctx *rc, db_stmt stmt, const char *const *params,
-		     int success_status);
+void reply_call_json(req_ctx *rc, db_stmt stmt, const char *const *params, int success_status);
 
 /* The result text of a database call that returned err with why (counting
  * its round trips), or NULL once the failure's answer is written; takes

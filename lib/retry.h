@@ -5,16 +5,16 @@
 #define ATT_RETRY_H
 
 typedef struct retry_policy {
-	int attempts;        /* tries in all, >= 1 */
-	long base_delay_ms;  /* cap of the first delay */
-	long max_delay_ms;   /* cap of every delay */
+	int attempts;	    /* tries in all, >= 1 */
+	long base_delay_ms; /* cap of the first delay */
+	long max_delay_ms;  /* cap of every delay */
 } retry_policy;
 
 /* What is known about a failed try. */
 typedef enum retry_kind {
-	RETRY_NOT_SENT = 0,   /* no connection, or it failed before sending */
+	RETRY_NOT_SENT = 0,    /* no connection, or it failed before sending */
 	RETRY_LOST_AFTER_SEND, /* connection lost after sending: outcome unknown */
-	RETRY_SQL_ERROR       /* the server answered with an SQLSTATE */
+	RETRY_SQL_ERROR	       /* the server answered with an SQLSTATE */
 } retry_kind;
 
 /* Is repeating safe? NOT_SENT always; LOST_AFTER_SEND only for idempotent

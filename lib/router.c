@@ -17,26 +17,25 @@
 #include "upload_ops.h"
 #include "uuid.h"
 
-
 #define AUTH_ID (ROUTE_AUTH | ROUTE_PATH_UUID)
 
 static const route routes[] = {
 	{ROUTE_PATH_HEALTH, NULL, HTTP_GET | HTTP_HEAD, 0, diag_ops_health},
 	{ROUTE_PATH_READY, NULL, HTTP_GET | HTTP_HEAD, 0, diag_ops_ready},
-	{ROUTE_PATH_EXAMS, NULL, HTTP_POST, ROUTE_AUTH | ROUTE_JSON_BODY,
-	 exam_ops_create},
+	{ROUTE_PATH_EXAMS, NULL, HTTP_POST, ROUTE_AUTH | ROUTE_JSON_BODY, exam_ops_create},
 	{ROUTE_PATH_EXAMS, NULL, HTTP_GET, ROUTE_AUTH, exam_ops_list},
 	{ROUTE_PATH_EXAM, NULL, HTTP_GET, AUTH_ID, exam_ops_get},
 	{ROUTE_PATH_EXAM_STATS, NULL, HTTP_GET, AUTH_ID, diag_ops_exam_stats},
 	{ROUTE_PATH_EXAM_ACTIVE, NULL, HTTP_GET, AUTH_ID, diag_ops_exam_active},
-	{ROUTE_PATH_ATTEMPT, "start", HTTP_POST, ROUTE_AUTH | ROUTE_JSON_BODY,
-	 attempt_ops_start},
+	{ROUTE_PATH_ATTEMPT, "start", HTTP_POST, ROUTE_AUTH | ROUTE_JSON_BODY, attempt_ops_start},
 	{ROUTE_PATH_ATTEMPT, "state", HTTP_GET, AUTH_ID, attempt_ops_state},
 	{ROUTE_PATH_ATTEMPT, "info", HTTP_GET, AUTH_ID, attempt_ops_info},
 	{ROUTE_PATH_ATTEMPT, "save", HTTP_PATCH, AUTH_ID | ROUTE_JSON_BODY, attempt_ops_save},
 	{ROUTE_PATH_ATTEMPT, "stats", HTTP_GET, AUTH_ID, diag_ops_stats},
-	{ROUTE_PATH_ATTEMPT, "activity", HTTP_POST, AUTH_ID | ROUTE_JSON_BODY, attempt_ops_activity},
-	{ROUTE_PATH_ATTEMPT, "submit", HTTP_POST, AUTH_ID | ROUTE_JSON_OPTIONAL, attempt_ops_submit},
+	{ROUTE_PATH_ATTEMPT, "activity", HTTP_POST, AUTH_ID | ROUTE_JSON_BODY,
+	 attempt_ops_activity},
+	{ROUTE_PATH_ATTEMPT, "submit", HTTP_POST, AUTH_ID | ROUTE_JSON_OPTIONAL,
+	 attempt_ops_submit},
 	{ROUTE_PATH_ATTEMPT, "extend", HTTP_PATCH, AUTH_ID | ROUTE_JSON_BODY, attempt_ops_extend},
 	{ROUTE_PATH_ATTEMPT, "batch", HTTP_POST, ROUTE_AUTH | ROUTE_JSON_BODY, batch_ops_batch},
 	{ROUTE_PATH_ATTEMPT, "optimize", HTTP_PATCH, AUTH_ID | ROUTE_JSON_BODY, admin_ops_optimize},
@@ -52,9 +51,10 @@ static const route routes[] = {
 /* Operation names for metrics, in the order of routes[], then the
  * pre-checks nginx makes before it accepts an upload's body. */
 static const char *const route_names[] = {
-	"health", "ready", "exam_create", "exam_list", "exam_get", "exam_stats", "exam_active", "start", "state", "info", "save", "stats",
-	"activity", "submit", "extend", "batch", "optimize", "upload", "download", "uploads",
-	"metrics", "openapi", "upload_check",
+	"health",      "ready",	  "exam_create", "exam_list", "exam_get",     "exam_stats",
+	"exam_active", "start",	  "state",	 "info",      "save",	      "stats",
+	"activity",    "submit",  "extend",	 "batch",     "optimize",     "upload",
+	"download",    "uploads", "metrics",	 "openapi",   "upload_check",
 };
 
 #define OP_PRECHECK ((int)NROUTES)
@@ -143,17 +143,27 @@ route_path router_match_path(const char *path, char *id, size_t idcap)
 const char *router_path_template(route_path path)
 {
 	switch (path) {
-	case ROUTE_PATH_HEALTH: return "/api/health";
-	case ROUTE_PATH_READY: return "/api/ready";
-	case ROUTE_PATH_OPENAPI: return "/api/openapi.json";
-	case ROUTE_PATH_EXAMS: return "/api/exams";
-	case ROUTE_PATH_EXAM: return "/api/exams/{id}";
-	case ROUTE_PATH_EXAM_STATS: return "/api/exams/{id}/stats";
-	case ROUTE_PATH_EXAM_ACTIVE: return "/api/exams/{id}/active";
-	case ROUTE_PATH_ATTEMPT: return "/api/attempts/{id}";
-	case ROUTE_PATH_METRICS: return "/metrics";
+	case ROUTE_PATH_HEALTH:
+		return "/api/health";
+	case ROUTE_PATH_READY:
+		return "/api/ready";
+	case ROUTE_PATH_OPENAPI:
+		return "/api/openapi.json";
+	case ROUTE_PATH_EXAMS:
+		return "/api/exams";
+	case ROUTE_PATH_EXAM:
+		return "/api/exams/{id}";
+	case ROUTE_PATH_EXAM_STATS:
+		return "/api/exams/{id}/stats";
+	case ROUTE_PATH_EXAM_ACTIVE:
+		return "/api/exams/{id}/active";
+	case ROUTE_PATH_ATTEMPT:
+		return "/api/attempts/{id}";
+	case ROUTE_PATH_METRICS:
+		return "/metrics";
 	case ROUTE_PATH_NONE:
-	case ROUTE_PATH_COUNT: break;
+	case ROUTE_PATH_COUNT:
+		break;
 	}
 	return "";
 }
@@ -182,8 +192,7 @@ void router_write_table(FILE *out)
 			}
 }
 
-const route *router_find(route_path path, const char *action,
-			 http_method method, unsigned *allowed)
+const route *router_find(route_path path, const char *action, http_method method, unsigned *allowed)
 {
 	*allowed = 0;
 	for (size_t i = 0; i < NROUTES; i++) {
@@ -225,21 +234,19 @@ static int load_body(req_ctx *rc, const route *r)
 	att_err err = http_request_read_body(rc->req, (size_t)cfg->max_body_bytes);
 
 	if (err == ATT_ETOOBIG) {
-		http_error(rc->resp, 413, "payload_too_large",
-			   "request body exceeds the limit", NULL);
+		http_error(rc->resp, 413, "payload_too_large", "request body exceeds the limit",
+			   NULL);
 		return -1;
 	}
 	if (err != ATT_OK) {
-		http_error(rc->resp, 400, "invalid_body",
-			   "request body could not be read", NULL);
+		http_error(rc->resp, 400, "invalid_body", "request body could not be read", NULL);
 		return -1;
 	}
 	if (rc->req->body_len == 0 && (r->flags & ROUTE_JSON_OPTIONAL))
 		return 0;
 	rc->body = json_parse(rc->req->body, rc->req->body_len);
 	if (rc->body == NULL) {
-		http_error(rc->resp, 400, "invalid_json",
-			   "request body is not valid JSON", NULL);
+		http_error(rc->resp, 400, "invalid_json", "request body is not valid JSON", NULL);
 		return -1;
 	}
 	if (!cJSON_IsObject(rc->body)) {
@@ -324,8 +331,8 @@ void router_dispatch(const handler_env *env, http_request *req, http_response *r
 		}
 	}
 	if ((r->flags & ROUTE_PATH_UUID) && !uuid_valid(id)) {
-		http_error(resp, 400, "invalid_uuid",
-			   "the id in the path is not a canonical UUID", NULL);
+		http_error(resp, 400, "invalid_uuid", "the id in the path is not a canonical UUID",
+			   NULL);
 		return;
 	}
 	if (req->precheck && !(r->flags & ROUTE_PRECHECK)) {

@@ -15,38 +15,38 @@
 
 /* What dispatch reports for metrics. */
 typedef struct router_outcome {
-	int op;        /* index of the route taken, -1 if none */
+	int op; /* index of the route taken, -1 if none */
 	int db_calls;
 	int cache_hits;
 } router_outcome;
 
 typedef enum route_path {
 	ROUTE_PATH_NONE = 0,
-	ROUTE_PATH_HEALTH,     /* /api/health */
-	ROUTE_PATH_READY,      /* /api/ready */
-	ROUTE_PATH_OPENAPI,    /* /api/openapi.json */
-	ROUTE_PATH_EXAMS,      /* /api/exams */
-	ROUTE_PATH_EXAM,       /* /api/exams/{id} */
-	ROUTE_PATH_EXAM_STATS, /* /api/exams/{id}/stats */
+	ROUTE_PATH_HEALTH,	/* /api/health */
+	ROUTE_PATH_READY,	/* /api/ready */
+	ROUTE_PATH_OPENAPI,	/* /api/openapi.json */
+	ROUTE_PATH_EXAMS,	/* /api/exams */
+	ROUTE_PATH_EXAM,	/* /api/exams/{id} */
+	ROUTE_PATH_EXAM_STATS,	/* /api/exams/{id}/stats */
 	ROUTE_PATH_EXAM_ACTIVE, /* /api/exams/{id}/active */
-	ROUTE_PATH_ATTEMPT,    /* /api/attempts/{id}[/route.ts] */
-	ROUTE_PATH_METRICS,    /* /metrics */
-	ROUTE_PATH_COUNT       /* not a path: how many there are */
+	ROUTE_PATH_ATTEMPT,	/* /api/attempts/{id}[/route.ts] */
+	ROUTE_PATH_METRICS,	/* /metrics */
+	ROUTE_PATH_COUNT	/* not a path: how many there are */
 } route_path;
 
 enum {
-	ROUTE_AUTH = 1 << 0,        /* needs a valid bearer token */
-	ROUTE_PATH_UUID = 1 << 1,   /* {id} must be a UUID */
-	ROUTE_JSON_BODY = 1 << 2,   /* body must be a JSON object */
+	ROUTE_AUTH = 1 << 0,	      /* needs a valid bearer token */
+	ROUTE_PATH_UUID = 1 << 1,     /* {id} must be a UUID */
+	ROUTE_JSON_BODY = 1 << 2,     /* body must be a JSON object */
 	ROUTE_JSON_OPTIONAL = 1 << 3, /* body may be empty; if not, an object */
-	ROUTE_PRECHECK = 1 << 4     /* the handler answers a pre-check (http.h)
-				       itself, without the body */
+	ROUTE_PRECHECK = 1 << 4	      /* the handler answers a pre-check (http.h)
+					 itself, without the body */
 };
 
 typedef struct route {
 	route_path path;
-	const char *action;     /* for ROUTE_PATH_ATTEMPT; NULL otherwise */
-	unsigned methods;       /* http_method mask */
+	const char *action; /* for ROUTE_PATH_ATTEMPT; NULL otherwise */
+	unsigned methods;   /* http_method mask */
 	unsigned flags;
 	route_handler handler;
 } route;
@@ -68,8 +68,8 @@ void router_write_table(FILE *out);
 
 /* Finds the route for (path, action, method). Returns it, or NULL with
  * *allowed set to the methods the (path, action) accepts (0 = unknown). */
-const route *router_find(route_path path, const char *action,
-			 http_method method, unsigned *allowed);
+const route *router_find(route_path path, const char *action, http_method method,
+			 unsigned *allowed);
 
 /* Runs the request through the common steps and its handler; fills *out.
  * A pre-check (req->precheck) takes the same steps, refuses a route

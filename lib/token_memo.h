@@ -14,7 +14,7 @@
 
 #include "att_err.h"
 
-#define TOKEN_MEMO_TAG_LEN 32    /* SHA-256 */
+#define TOKEN_MEMO_TAG_LEN 32	  /* SHA-256 */
 #define TOKEN_MEMO_MAX_TOKEN 1024 /* an RS256 token of a 2048-bit key is ~600 bytes */
 #define TOKEN_MEMO_MAX_VALUE 256
 

@@ -38,15 +38,15 @@ static long long upload_limit(const char *validation)
 }
 
 /* Stores the body (nginx's file, or the stream) under upload_id. */
-static att_err store_body(req_ctx *rc, const char *upload_id, long long limit,
-			  long long *size, char sha256[UPLOADS_SHA256_HEX])
+static att_err store_body(req_ctx *rc, const char *upload_id, long long limit, long long *size,
+			  char sha256[UPLOADS_SHA256_HEX])
 {
 	const char *dir = rc->env->cfg->upload_dir;
 
 	if (rc->req->body_file != NULL)
 		return uploads_store_file(dir, rc->req->body_file, upload_id, limit, size, sha256);
-	return uploads_store_stream(dir, rc->req->read, rc->req->io_ctx, upload_id, limit,
-				    size, sha256);
+	return uploads_store_stream(dir, rc->req->read, rc->req->io_ctx, upload_id, limit, size,
+				    sha256);
 }
 
 void upload_ops_upload(req_ctx *rc)
@@ -65,7 +65,8 @@ void upload_ops_upload(req_ctx *rc)
 		http_error(rc->resp, 400, "invalid_filename",
 			   "filename must be 1..255 bytes of UTF-8 without path separators, "
 			   "control or bidirectional/zero-width format characters, or a "
-			   "leading dot", NULL);
+			   "leading dot",
+			   NULL);
 		return;
 	}
 	if (rc->req->body_file == NULL && !rc->req->precheck &&
@@ -106,7 +107,8 @@ void upload_ops_upload(req_ctx *rc)
 	}
 	if (err == ATT_EIO && rc->req->body_file == NULL) {
 		/* The client's body stream broke off. */
-		http_error(rc->resp, 400, "invalid_body", "the upload body could not be read", NULL);
+		http_error(rc->resp, 400, "invalid_body", "the upload body could not be read",
+			   NULL);
 		return;
 	}
 	if (err != ATT_OK) {
@@ -148,7 +150,8 @@ void upload_ops_download(req_ctx *rc)
 	int fd;
 
 	if (!http_query_is_text(upload_id, upload_id_len) || !uuid_valid(upload_id)) {
-		http_error(rc->resp, 400, "invalid_uuid", "upload_id is not a canonical UUID", NULL);
+		http_error(rc->resp, 400, "invalid_uuid", "upload_id is not a canonical UUID",
+			   NULL);
 		return;
 	}
 	text = reply_call(rc, DB_STMT_GET_UPLOAD, params);
@@ -169,7 +172,8 @@ void upload_ops_download(req_ctx *rc)
 	http_header(rc->resp, "X-Content-Type-Options", "nosniff");
 	if (rc->req->accel_prefix != NULL) {
 		/* nginx serves the bytes from its internal location. */
-		http_headerf(rc->resp, "X-Accel-Redirect", "%s%s", rc->req->accel_prefix, upload_id);
+		http_headerf(rc->resp, "X-Accel-Redirect", "%s%s", rc->req->accel_prefix,
+			     upload_id);
 		rc->resp->status = 200;
 		goto out;
 	}

@@ -94,8 +94,8 @@ static int write_all(int fd, const char *p, size_t n)
 
 /* Copies (when out_fd >= 0) and hashes everything read from a source.
  * src_fd >= 0 reads a file; else read/ctx read the request body. */
-static att_err pump(int src_fd, http_read_fn read_fn, void *ctx, int out_fd,
-		    long long max_bytes, long long *size, char sha256[UPLOADS_SHA256_HEX])
+static att_err pump(int src_fd, http_read_fn read_fn, void *ctx, int out_fd, long long max_bytes,
+		    long long *size, char sha256[UPLOADS_SHA256_HEX])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -143,9 +143,9 @@ out:
 
 /* Writes from a source into upload_dir/.tmp-<id>, fsyncs, renames to
  * upload_dir/<id>. Nothing stays behind on failure. */
-static att_err store_via_temp(const char *upload_dir, int src_fd, http_read_fn read_fn,
-			      void *ctx, const char *upload_id, long long max_bytes,
-			      long long *size, char sha256[UPLOADS_SHA256_HEX])
+static att_err store_via_temp(const char *upload_dir, int src_fd, http_read_fn read_fn, void *ctx,
+			      const char *upload_id, long long max_bytes, long long *size,
+			      char sha256[UPLOADS_SHA256_HEX])
 {
 	char tmp[4096], final[4096], name[64];
 	att_err err;
@@ -176,9 +176,8 @@ static att_err store_via_temp(const char *upload_dir, int src_fd, http_read_fn r
 	return err;
 }
 
-att_err uploads_store_file(const char *upload_dir, const char *src,
-			   const char *upload_id, long long max_bytes,
-			   long long *size, char sha256[UPLOADS_SHA256_HEX])
+att_err uploads_store_file(const char *upload_dir, const char *src, const char *upload_id,
+			   long long max_bytes, long long *size, char sha256[UPLOADS_SHA256_HEX])
 {
 	char final[4096];
 	att_err err;
@@ -199,7 +198,8 @@ att_err uploads_store_file(const char *upload_dir, const char *src,
 			return ATT_EIO;
 		}
 		/* Another filesystem: copy through a temp name instead. */
-		err = store_via_temp(upload_dir, fd, NULL, NULL, upload_id, max_bytes, size, sha256);
+		err = store_via_temp(upload_dir, fd, NULL, NULL, upload_id, max_bytes, size,
+				     sha256);
 		close(fd);
 		return err;
 	}
@@ -213,8 +213,8 @@ att_err uploads_store_file(const char *upload_dir, const char *src,
 }
 
 att_err uploads_store_stream(const char *upload_dir, http_read_fn read, void *ctx,
-			     const char *upload_id, long long max_bytes,
-			     long long *size, char sha256[UPLOADS_SHA256_HEX])
+			     const char *upload_id, long long max_bytes, long long *size,
+			     char sha256[UPLOADS_SHA256_HEX])
 {
 	return store_via_temp(upload_dir, -1, read, ctx, upload_id, max_bytes, size, sha256);
 }
@@ -223,8 +223,8 @@ void uploads_remove(const char *upload_dir, const char *upload_id)
 {
 	char path[4096];
 
-	if (uploads_path(upload_dir, upload_id, path, sizeof path) == 0 &&
-	    unlink(path) != 0 && errno != ENOENT)
+	if (uploads_path(upload_dir, upload_id, path, sizeof path) == 0 && unlink(path) != 0 &&
+	    errno != ENOENT)
 		log_warn("uploads: cannot remove %s: %s", path, strerror(errno));
 }
 

@@ -30,16 +30,16 @@ int uploads_path(const char *upload_dir, const char *upload_id, char *out, size_
  * filesystem, else a copy to a temp name and rename; fsyncs file and
  * directory. Fills *size and sha256 (lowercase hex). ATT_ETOOBIG if the
  * file exceeds max_bytes (nothing stored); ATT_EIO on a file error. */
-att_err uploads_store_file(const char *upload_dir, const char *src,
-			   const char *upload_id, long long max_bytes,
-			   long long *size, char sha256[UPLOADS_SHA256_HEX]) ATT_MUSTCHECK;
+att_err uploads_store_file(const char *upload_dir, const char *src, const char *upload_id,
+			   long long max_bytes, long long *size,
+			   char sha256[UPLOADS_SHA256_HEX]) ATT_MUSTCHECK;
 
 /* Streams the request body from read into the store under upload_id
  * (temp name, fsync, rename). ATT_ETOOBIG past max_bytes, ATT_EIO on a
  * read/write error; nothing stays behind on failure. */
 att_err uploads_store_stream(const char *upload_dir, http_read_fn read, void *ctx,
-			     const char *upload_id, long long max_bytes,
-			     long long *size, char sha256[UPLOADS_SHA256_HEX]) ATT_MUSTCHECK;
+			     const char *upload_id, long long max_bytes, long long *size,
+			     char sha256[UPLOADS_SHA256_HEX]) ATT_MUSTCHECK;
 
 /* Removes upload_dir/<upload_id>; missing is not an error. */
 void uploads_remove(const char *upload_dir, const char *upload_id);

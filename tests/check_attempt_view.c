@@ -48,11 +48,13 @@ START_TEST(test_describe_attempt_span)
 	cache_meta m;
 
 	ck_assert_int_eq(json_array_elements(arr, strlen(arr), at, 2), 2);
-	ck_assert_int_eq(attempt_view_describe(arr + at[0].offset, (size_t)at[0].length, &m, id), 1);
+	ck_assert_int_eq(attempt_view_describe(arr + at[0].offset, (size_t)at[0].length, &m, id),
+			 1);
 	ck_assert_str_eq(id, "00000000-0000-4000-8000-0000000000a1");
 	ck_assert_str_eq(m.tag, "00000000-0000-4000-8000-00000000d001");
 	ck_assert_int_eq(m.version, 4);
-	ck_assert_int_eq(attempt_view_describe(arr + at[1].offset, (size_t)at[1].length, &m, id), 0);
+	ck_assert_int_eq(attempt_view_describe(arr + at[1].offset, (size_t)at[1].length, &m, id),
+			 0);
 	/* Without an attempt_id there is no key: not cacheable by id. */
 	ck_assert_int_eq(attempt_view_describe(no_id, strlen(no_id), &m, id), 0);
 	ck_assert_int_eq(attempt_view_describe(no_id, strlen(no_id), &m, NULL), 1);

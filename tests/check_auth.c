@@ -113,8 +113,8 @@ static void expect_refused(char *token, const char *why)
 	before = c;
 	memo_stats(&hits0, &misses0);
 	for (int round = 0; round < 2; round++) {
-		ck_assert_msg(verify(token, NOW, &c) == ATT_EAUTH, "accepted: %s (round %d)",
-			      why, round);
+		ck_assert_msg(verify(token, NOW, &c) == ATT_EAUTH, "accepted: %s (round %d)", why,
+			      round);
 		ck_assert_msg(memcmp(&c, &before, sizeof c) == 0, "out written: %s", why);
 	}
 	memo_stats(&hits1, &misses1);
@@ -135,12 +135,11 @@ static void expect_accepted(char *token, const char *why)
 
 START_TEST(test_auth_round_trip)
 {
-	static const auth_role roles[] = {AUTH_ROLE_STUDENT, AUTH_ROLE_PROCTOR,
-					  AUTH_ROLE_ADMIN};
+	static const auth_role roles[] = {AUTH_ROLE_STUDENT, AUTH_ROLE_PROCTOR, AUTH_ROLE_ADMIN};
 
 	for (int i = 0; i < 3; i++) {
-		char *tok = auth_sign(SUB, roles[i], (time_t)NOW, (time_t)(NOW + 3600),
-				      SECRET, strlen(SECRET));
+		char *tok = auth_sign(SUB, roles[i], (time_t)NOW, (time_t)(NOW + 3600), SECRET,
+				      strlen(SECRET));
 		auth_claims c;
 		char json[96];
 
@@ -161,8 +160,10 @@ END_TEST
  * escaped), and only that one. */
 START_TEST(test_auth_sign_for_aud_iss)
 {
-	auth_options opt = {.secret = SECRET, .secret_len = strlen(SECRET),
-			    .audience = "exams \"api\"", .issuer = "https://idp.example"};
+	auth_options opt = {.secret = SECRET,
+			    .secret_len = strlen(SECRET),
+			    .audience = "exams \"api\"",
+			    .issuer = "https://idp.example"};
 	auth_verifier *v = NULL;
 	auth_claims c;
 	auth_fail why;
@@ -170,8 +171,8 @@ START_TEST(test_auth_sign_for_aud_iss)
 				  opt.audience, opt.issuer, SECRET, strlen(SECRET));
 	char *no_iss = auth_sign_for(SUB, AUTH_ROLE_PROCTOR, (time_t)NOW, (time_t)(NOW + 60),
 				     opt.audience, NULL, SECRET, strlen(SECRET));
-	char *no_aud = auth_sign_for(SUB, AUTH_ROLE_PROCTOR, (time_t)NOW, (time_t)(NOW + 60),
-				     NULL, opt.issuer, SECRET, strlen(SECRET));
+	char *no_aud = auth_sign_for(SUB, AUTH_ROLE_PROCTOR, (time_t)NOW, (time_t)(NOW + 60), NULL,
+				     opt.issuer, SECRET, strlen(SECRET));
 
 	ck_assert_ptr_nonnull(tok);
 	ck_assert_int_eq(auth_verifier_create(&opt, &v, NULL), ATT_OK);
@@ -263,49 +264,52 @@ END_TEST
 START_TEST(test_auth_crafted_valid)
 {
 	/* the hand-made tokens below differ from this one in one thing only */
-	expect_accepted(craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld}",
-			       SUB, NOW + 10), "plain");
+	expect_accepted(
+		craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld}", SUB, NOW + 10),
+		"plain");
 	expect_accepted(craftf("{\"alg\":\"HS256\"}",
-			       "{\"sub\":\"%s\",\"role\":\"admin\",\"exp\":%lld}", SUB,
-			       NOW + 10), "no typ");
-	expect_accepted(craftf(HDR, "{\"sub\":\"%s\",\"role\":\"proctor\",\"exp\":%lld,"
+			       "{\"sub\":\"%s\",\"role\":\"admin\",\"exp\":%lld}", SUB, NOW + 10),
+			"no typ");
+	expect_accepted(craftf(HDR,
+			       "{\"sub\":\"%s\",\"role\":\"proctor\",\"exp\":%lld,"
 			       "\"nbf\":%lld,\"iat\":%lld,\"extra\":[1,{}]}",
-			       SUB, NOW + 10, NOW - 5, NOW - 5), "all claims");
+			       SUB, NOW + 10, NOW - 5, NOW - 5),
+			"all claims");
 }
 END_TEST
 
 START_TEST(test_auth_sign_refuses)
 {
-	ck_assert_ptr_null(auth_sign(SUB, AUTH_ROLE_NONE, (time_t)NOW, (time_t)NOW,
-				     SECRET, strlen(SECRET)));
-	ck_assert_ptr_null(auth_sign(NULL, AUTH_ROLE_ADMIN, (time_t)NOW, (time_t)NOW,
-				     SECRET, strlen(SECRET)));
+	ck_assert_ptr_null(
+		auth_sign(SUB, AUTH_ROLE_NONE, (time_t)NOW, (time_t)NOW, SECRET, strlen(SECRET)));
+	ck_assert_ptr_null(
+		auth_sign(NULL, AUTH_ROLE_ADMIN, (time_t)NOW, (time_t)NOW, SECRET, strlen(SECRET)));
 }
 END_TEST
 
 START_TEST(test_auth_wrong_secret)
 {
-	char *tok = auth_sign(SUB, AUTH_ROLE_STUDENT, (time_t)NOW, (time_t)(NOW + 60),
-			      SECRET, strlen(SECRET));
+	char *tok = auth_sign(SUB, AUTH_ROLE_STUDENT, (time_t)NOW, (time_t)(NOW + 60), SECRET,
+			      strlen(SECRET));
 	auth_claims c;
 
 	ck_assert_ptr_nonnull(tok);
 	ck_assert_int_eq(auth_verify(tok, SECRET "x", strlen(SECRET) + 1, (time_t)NOW, &c),
 			 ATT_EAUTH);
-	ck_assert_int_eq(auth_verify(tok, SECRET, strlen(SECRET) - 1, (time_t)NOW, &c),
-			 ATT_EAUTH);
+	ck_assert_int_eq(auth_verify(tok, SECRET, strlen(SECRET) - 1, (time_t)NOW, &c), ATT_EAUTH);
 	free(tok);
 	expect_refused(craft(HDR, "{\"sub\":\"" SUB "\",\"role\":\"student\",\"exp\":9999999999}",
-			     "another-secret-another-secret-xx"), "other secret");
+			     "another-secret-another-secret-xx"),
+		       "other secret");
 }
 END_TEST
 
 START_TEST(test_auth_tampered_payload)
 {
-	char *good = craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld}",
-			    SUB, NOW + 100);
-	char *evil = craftf(HDR, "{\"sub\":\"%s\",\"role\":\"admin\",\"exp\":%lld}",
-			    SUB, NOW + 100);
+	char *good =
+		craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld}", SUB, NOW + 100);
+	char *evil =
+		craftf(HDR, "{\"sub\":\"%s\",\"role\":\"admin\",\"exp\":%lld}", SUB, NOW + 100);
 	const char *gsig = strrchr(good, '.');
 	char *edot = strrchr(evil, '.');
 	buf b = BUF_INIT;
@@ -328,8 +332,8 @@ END_TEST
 
 START_TEST(test_auth_tampered_signature)
 {
-	char *good = craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld}",
-			    SUB, NOW + 100);
+	char *good =
+		craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld}", SUB, NOW + 100);
 	size_t n = strlen(good);
 	char *t;
 	buf b = BUF_INIT;
@@ -360,27 +364,27 @@ END_TEST
 
 START_TEST(test_auth_bad_alg)
 {
-	static const char *const headers[] = {
-		"{\"alg\":\"none\",\"typ\":\"JWT\"}",
-		"{\"alg\":\"HS512\",\"typ\":\"JWT\"}",
-		"{\"alg\":\"HS384\"}",
-		"{\"alg\":\"RS256\"}",
-		"{\"alg\":\"hs256\"}",
-		"{\"typ\":\"JWT\"}",
-		"{\"alg\":null}",
-		"{\"alg\":256}",
-		"{\"alg\":\"HS256\",\"typ\":\"JWS\"}",
-		"{\"alg\":\"HS256\",\"crit\":[\"exp\"]}",
-		"[\"HS256\"]",
-		"\"HS256\"",
-		"not json",
-		"",
-		NULL};
+	static const char *const headers[] = {"{\"alg\":\"none\",\"typ\":\"JWT\"}",
+					      "{\"alg\":\"HS512\",\"typ\":\"JWT\"}",
+					      "{\"alg\":\"HS384\"}",
+					      "{\"alg\":\"RS256\"}",
+					      "{\"alg\":\"hs256\"}",
+					      "{\"typ\":\"JWT\"}",
+					      "{\"alg\":null}",
+					      "{\"alg\":256}",
+					      "{\"alg\":\"HS256\",\"typ\":\"JWS\"}",
+					      "{\"alg\":\"HS256\",\"crit\":[\"exp\"]}",
+					      "[\"HS256\"]",
+					      "\"HS256\"",
+					      "not json",
+					      "",
+					      NULL};
 
 	for (int i = 0; headers[i] != NULL; i++)
 		expect_refused(craftf(headers[i],
-				      "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld}",
-				      SUB, NOW + 100), headers[i]);
+				      "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld}", SUB,
+				      NOW + 100),
+			       headers[i]);
 }
 END_TEST
 
@@ -390,8 +394,8 @@ START_TEST(test_auth_alg_none_unsigned)
 	static const char hdr[] = "{\"alg\":\"none\"}";
 	char payload[256];
 
-	snprintf(payload, sizeof payload,
-		 "{\"sub\":\"%s\",\"role\":\"admin\",\"exp\":%lld}", SUB, NOW + 100);
+	snprintf(payload, sizeof payload, "{\"sub\":\"%s\",\"role\":\"admin\",\"exp\":%lld}", SUB,
+		 NOW + 100);
 	append_b64(&b, hdr, strlen(hdr));
 	buf_putc(&b, '.');
 	append_b64(&b, payload, strlen(payload));
@@ -416,10 +420,10 @@ END_TEST
 
 START_TEST(test_auth_exp_malformed)
 {
-	expect_refused(craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\"}", SUB),
-		       "exp missing");
-	expect_refused(craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":\"%lld\"}",
-			      SUB, NOW + 100), "exp a string");
+	expect_refused(craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\"}", SUB), "exp missing");
+	expect_refused(craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":\"%lld\"}", SUB,
+			      NOW + 100),
+		       "exp a string");
 	expect_refused(craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":null}", SUB),
 		       "exp null");
 	expect_refused(craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":true}", SUB),
@@ -433,31 +437,35 @@ END_TEST
 
 START_TEST(test_auth_nbf)
 {
-	static const char fmt[] =
-		"{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld,\"nbf\":%lld}";
+	static const char fmt[] = "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld,\"nbf\":%lld}";
 
 	expect_refused(craftf(HDR, fmt, SUB, NOW + 3600, NOW + AUTH_LEEWAY_S + 1),
 		       "nbf beyond leeway");
 	expect_accepted(craftf(HDR, fmt, SUB, NOW + 3600, NOW + AUTH_LEEWAY_S),
 			"nbf at leeway edge");
 	expect_accepted(craftf(HDR, fmt, SUB, NOW + 3600, NOW - 100), "nbf past");
-	expect_refused(craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld,"
-			      "\"nbf\":\"soon\"}", SUB, NOW + 3600), "nbf a string");
+	expect_refused(craftf(HDR,
+			      "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld,"
+			      "\"nbf\":\"soon\"}",
+			      SUB, NOW + 3600),
+		       "nbf a string");
 }
 END_TEST
 
 START_TEST(test_auth_iat)
 {
-	static const char fmt[] =
-		"{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld,\"iat\":%lld}";
+	static const char fmt[] = "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld,\"iat\":%lld}";
 
 	expect_refused(craftf(HDR, fmt, SUB, NOW + 3600, NOW + AUTH_LEEWAY_S + 1),
 		       "iat beyond leeway");
 	expect_refused(craftf(HDR, fmt, SUB, NOW + 3600, NOW + 86400), "iat tomorrow");
 	expect_accepted(craftf(HDR, fmt, SUB, NOW + 3600, NOW + AUTH_LEEWAY_S),
 			"iat at leeway edge");
-	expect_refused(craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld,"
-			      "\"iat\":[1]}", SUB, NOW + 3600), "iat an array");
+	expect_refused(craftf(HDR,
+			      "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld,"
+			      "\"iat\":[1]}",
+			      SUB, NOW + 3600),
+		       "iat an array");
 }
 END_TEST
 
@@ -469,11 +477,10 @@ START_TEST(test_auth_sub)
 
 	expect_refused(craftf(HDR, fmt, "", NOW + 100), "sub missing");
 	expect_refused(craftf(HDR, fmt, "\"sub\":\"user-1\",", NOW + 100), "sub not a uuid");
-	expect_refused(craftf(HDR, fmt,
-			      "\"sub\":\"0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D\",",
-			      NOW + 100), "sub uppercase");
-	expect_refused(craftf(HDR, fmt, "\"sub\":\"{" SUB "}\",", NOW + 100),
-		       "sub braced");
+	expect_refused(
+		craftf(HDR, fmt, "\"sub\":\"0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D\",", NOW + 100),
+		"sub uppercase");
+	expect_refused(craftf(HDR, fmt, "\"sub\":\"{" SUB "}\",", NOW + 100), "sub braced");
 	expect_refused(craftf(HDR, fmt, "\"sub\":42,", NOW + 100), "sub a number");
 	expect_refused(craftf(HDR, fmt, "\"sub\":null,", NOW + 100), "sub null");
 }
@@ -484,14 +491,11 @@ START_TEST(test_auth_role)
 	static const char fmt[] = "{\"sub\":\"%s\",%s\"exp\":%lld}";
 
 	expect_refused(craftf(HDR, fmt, SUB, "", NOW + 100), "role missing");
-	expect_refused(craftf(HDR, fmt, SUB, "\"role\":\"superuser\",", NOW + 100),
-		       "role unknown");
-	expect_refused(craftf(HDR, fmt, SUB, "\"role\":\"Admin\",", NOW + 100),
-		       "role wrong case");
+	expect_refused(craftf(HDR, fmt, SUB, "\"role\":\"superuser\",", NOW + 100), "role unknown");
+	expect_refused(craftf(HDR, fmt, SUB, "\"role\":\"Admin\",", NOW + 100), "role wrong case");
 	expect_refused(craftf(HDR, fmt, SUB, "\"role\":\"\",", NOW + 100), "role empty");
 	expect_refused(craftf(HDR, fmt, SUB, "\"role\":3,", NOW + 100), "role a number");
-	expect_refused(craftf(HDR, fmt, SUB, "\"role\":[\"admin\"],", NOW + 100),
-		       "role an array");
+	expect_refused(craftf(HDR, fmt, SUB, "\"role\":[\"admin\"],", NOW + 100), "role an array");
 }
 END_TEST
 
@@ -546,8 +550,9 @@ START_TEST(test_auth_claim_nul)
 	expect_refused(payload("{\"sub\":\"" SUB "\\u0000\",\"role\":\"student\"," P_EXP "}"),
 		       "sub uuid\\u0000");
 	/* a name holding NUL is not the claim's name either */
-	expect_refused(payload("{\"role\\u0000x\":\"admin\"," P_SUB ",\"role\":\"student\","
-			       P_EXP "}"), "name role\\u0000x before role");
+	expect_refused(
+		payload("{\"role\\u0000x\":\"admin\"," P_SUB ",\"role\":\"student\"," P_EXP "}"),
+		"name role\\u0000x before role");
 	expect_refused(payload("{" P_SUB ",\"role\\u0000\":\"admin\"," P_EXP "}"),
 		       "name role\\u0000 alone");
 	/* and NUL bytes written raw */
@@ -566,21 +571,26 @@ START_TEST(test_auth_claim_duplicates)
 		       "role admin, role student");
 	expect_refused(payload("{" P_SUB ",\"role\":\"student\",\"role\":\"admin\"," P_EXP "}"),
 		       "role student, role admin");
-	expect_refused(payload("{" P_SUB ",\"role\":\"student\",\"r\\u006fle\":\"admin\"," P_EXP
-			       "}"), "role, then r\\u006fle");
-	expect_refused(payload("{" P_SUB ",\"r\\u006fle\":\"admin\",\"role\":\"student\"," P_EXP
-			       "}"), "r\\u006fle, then role");
+	expect_refused(
+		payload("{" P_SUB ",\"role\":\"student\",\"r\\u006fle\":\"admin\"," P_EXP "}"),
+		"role, then r\\u006fle");
+	expect_refused(
+		payload("{" P_SUB ",\"r\\u006fle\":\"admin\",\"role\":\"student\"," P_EXP "}"),
+		"r\\u006fle, then role");
 	expect_refused(payload("{" P_SUB "," P_SUB ",\"role\":\"student\"," P_EXP "}"),
 		       "sub twice, same value");
 	expect_refused(payload("{" P_SUB ",\"\\u0073ub\":\"0a1b2c3d-4e5f-4a6b-8c7d-000000000000\","
-			       "\"role\":\"student\"," P_EXP "}"), "sub and \\u0073ub");
+			       "\"role\":\"student\"," P_EXP "}"),
+		       "sub and \\u0073ub");
 	expect_refused(payload("{" P_SUB ",\"role\":\"student\"," P_EXP ",\"exp\":1600000000}"),
 		       "exp twice");
 	expect_refused(payload("{" P_SUB ",\"role\":\"student\"," P_EXP ",\"nbf\":1,"
-			       "\"nbf\":1800000000}"), "nbf twice");
+			       "\"nbf\":1800000000}"),
+		       "nbf twice");
 	/* everywhere in the document, as in bodies */
 	expect_refused(payload("{" P_SUB ",\"role\":\"student\"," P_EXP ",\"ext\":{\"a\":1,"
-			       "\"a\":2}}"), "name repeated in a nested object");
+			       "\"a\":2}}"),
+		       "name repeated in a nested object");
 }
 END_TEST
 
@@ -588,8 +598,9 @@ START_TEST(test_auth_trailing)
 {
 	static const char nul_after[] = "{" P_SUB ",\"role\":\"admin\"," P_EXP "}\0";
 	static const char hdr_nul[] = HDR "\0";
-	static const char *const after[] = {" x", "x", "{}", "{\"role\":\"admin\"}", "]", "}",
-					    ",", "null", "\"\"", "0", "\x1b", NULL};
+	static const char *const after[] = {" x",   "x", "{}",	 "{\"role\":\"admin\"}",
+					    "]",    "}", ",",	 "null",
+					    "\"\"", "0", "\x1b", NULL};
 	char text[256];
 
 	for (int i = 0; after[i] != NULL; i++) {
@@ -602,39 +613,40 @@ START_TEST(test_auth_trailing)
 	}
 	expect_refused(craftn(HDR, strlen(HDR), nul_after, sizeof nul_after - 1, SECRET),
 		       "payload, then a NUL byte");
-	expect_refused(craftn(hdr_nul, sizeof hdr_nul - 1, "{" P_SUB ",\"role\":\"student\","
-			      P_EXP "}", strlen("{" P_SUB ",\"role\":\"student\"," P_EXP "}"),
-			      SECRET), "header, then a NUL byte");
+	expect_refused(craftn(hdr_nul, sizeof hdr_nul - 1,
+			      "{" P_SUB ",\"role\":\"student\"," P_EXP "}",
+			      strlen("{" P_SUB ",\"role\":\"student\"," P_EXP "}"), SECRET),
+		       "header, then a NUL byte");
 	expect_refused(payload("\xef\xbb\xbf{" P_SUB ",\"role\":\"student\"," P_EXP "}"),
 		       "byte order mark before the payload");
 	/* JSON whitespace around the value is fine, as in bodies */
-	expect_role(craft(" " HDR "\r\n", " \t{ " P_SUB " , \"role\" : \"proctor\" , " P_EXP
-			  " }\n", SECRET), AUTH_ROLE_PROCTOR, "whitespace around");
+	expect_role(craft(" " HDR "\r\n", " \t{ " P_SUB " , \"role\" : \"proctor\" , " P_EXP " }\n",
+			  SECRET),
+		    AUTH_ROLE_PROCTOR, "whitespace around");
 }
 END_TEST
 
 START_TEST(test_auth_header_strict)
 {
-	static const char *const headers[] = {
-		"{\"alg\":\"HS256\\u0000x\"}",
-		"{\"alg\":\"HS256\\u0000\"}",
-		"{\"alg\":\"HS256\",\"typ\":\"JWT\\u0000x\"}",
-		"{\"alg\":\"HS256\",\"typ\":\"JWT\\u0000\"}",
-		"{\"alg\\u0000\":\"HS256\"}",
-		"{\"alg\":\"HS256\",\"alg\":\"none\"}",
-		"{\"alg\":\"HS256\",\"alg\":\"HS256\"}",
-		"{\"alg\":\"HS256\",\"\\u0061lg\":\"HS512\"}",
-		"{\"\\u0061lg\":\"none\",\"alg\":\"HS256\"}",
-		"{\"alg\":\"HS256\",\"typ\":\"JWT\",\"typ\":\"JWS\"}",
-		"{\"alg\":\"HS256\",\"kid\":\"\xff\"}",
-		"{\"alg\":\"HS256\",\"kid\":\"\xc0\xaf\"}",
-		"{\"alg\":\"HS256\",\"x\":{\"a\":1,\"a\":1}}",
-		"{\"alg\":\"HS256\",\"x\":\"\x01\"}",
-		"{\"alg\":\"HS256\",}",
-		"42",
-		"true",
-		"null",
-		NULL};
+	static const char *const headers[] = {"{\"alg\":\"HS256\\u0000x\"}",
+					      "{\"alg\":\"HS256\\u0000\"}",
+					      "{\"alg\":\"HS256\",\"typ\":\"JWT\\u0000x\"}",
+					      "{\"alg\":\"HS256\",\"typ\":\"JWT\\u0000\"}",
+					      "{\"alg\\u0000\":\"HS256\"}",
+					      "{\"alg\":\"HS256\",\"alg\":\"none\"}",
+					      "{\"alg\":\"HS256\",\"alg\":\"HS256\"}",
+					      "{\"alg\":\"HS256\",\"\\u0061lg\":\"HS512\"}",
+					      "{\"\\u0061lg\":\"none\",\"alg\":\"HS256\"}",
+					      "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"typ\":\"JWS\"}",
+					      "{\"alg\":\"HS256\",\"kid\":\"\xff\"}",
+					      "{\"alg\":\"HS256\",\"kid\":\"\xc0\xaf\"}",
+					      "{\"alg\":\"HS256\",\"x\":{\"a\":1,\"a\":1}}",
+					      "{\"alg\":\"HS256\",\"x\":\"\x01\"}",
+					      "{\"alg\":\"HS256\",}",
+					      "42",
+					      "true",
+					      "null",
+					      NULL};
 
 	for (int i = 0; headers[i] != NULL; i++)
 		expect_refused(craftf(headers[i], "{" P_SUB ",\"role\":\"student\"," P_EXP "}"),
@@ -648,17 +660,23 @@ END_TEST
 
 START_TEST(test_auth_claim_utf8)
 {
-	static const char *const bad[] = {
-		"\xff", "\xc3\x28", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80",
-		"\xf4\x90\x80\x80", "\xe2\x82", "\xf8\x88\x80\x80\x80", NULL};
+	static const char *const bad[] = {"\xff",
+					  "\xc3\x28",
+					  "\xc0\xaf",
+					  "\xe0\x80\xaf",
+					  "\xed\xa0\x80",
+					  "\xf4\x90\x80\x80",
+					  "\xe2\x82",
+					  "\xf8\x88\x80\x80\x80",
+					  NULL};
 	char text[256];
 
 	for (int i = 0; bad[i] != NULL; i++) {
 		snprintf(text, sizeof text,
 			 "{" P_SUB ",\"role\":\"admin\"," P_EXP ",\"name\":\"a%sb\"}", bad[i]);
 		expect_refused(payload(text), "invalid UTF-8 in a claim string");
-		snprintf(text, sizeof text,
-			 "{" P_SUB ",\"role\":\"admin\"," P_EXP ",\"n%s\":1}", bad[i]);
+		snprintf(text, sizeof text, "{" P_SUB ",\"role\":\"admin\"," P_EXP ",\"n%s\":1}",
+			 bad[i]);
 		expect_refused(payload(text), "invalid UTF-8 in a claim name");
 		snprintf(text, sizeof text, "{" P_SUB ",\"role\":\"admin%s\"," P_EXP "}", bad[i]);
 		expect_refused(payload(text), "invalid UTF-8 after the role");
@@ -679,41 +697,35 @@ END_TEST
  * other type does. */
 START_TEST(test_auth_numeric_dates)
 {
-	static const char *const bad[] = {
-		"\"exp\":1700000100.5",
-		"\"exp\":1700000100.000001",
-		"\"exp\":17000001005e-1",
-		"\"exp\":-1",
-		"\"exp\":-1700000100",
-		"\"exp\":1e300",
-		"\"exp\":1e16",
-		"\"exp\":1000000000000001",
-		"\"exp\":\"1700000100\"",
-		"\"exp\":true",
-		"\"exp\":null",
-		"\"exp\":{}",
-		"\"exp\":[1700000100]",
-		P_EXP ",\"nbf\":1.5",
-		P_EXP ",\"nbf\":-1",
-		P_EXP ",\"nbf\":true",
-		P_EXP ",\"nbf\":null",
-		P_EXP ",\"nbf\":\"0\"",
-		P_EXP ",\"iat\":1699999999.9",
-		P_EXP ",\"iat\":-1",
-		P_EXP ",\"iat\":false",
-		P_EXP ",\"iat\":1e400",
-		NULL};
+	static const char *const bad[] = {"\"exp\":1700000100.5",
+					  "\"exp\":1700000100.000001",
+					  "\"exp\":17000001005e-1",
+					  "\"exp\":-1",
+					  "\"exp\":-1700000100",
+					  "\"exp\":1e300",
+					  "\"exp\":1e16",
+					  "\"exp\":1000000000000001",
+					  "\"exp\":\"1700000100\"",
+					  "\"exp\":true",
+					  "\"exp\":null",
+					  "\"exp\":{}",
+					  "\"exp\":[1700000100]",
+					  P_EXP ",\"nbf\":1.5",
+					  P_EXP ",\"nbf\":-1",
+					  P_EXP ",\"nbf\":true",
+					  P_EXP ",\"nbf\":null",
+					  P_EXP ",\"nbf\":\"0\"",
+					  P_EXP ",\"iat\":1699999999.9",
+					  P_EXP ",\"iat\":-1",
+					  P_EXP ",\"iat\":false",
+					  P_EXP ",\"iat\":1e400",
+					  NULL};
 	static const char *const good[] = {
-		"\"exp\":1.7000001e9",
-		"\"exp\":17000001E2",
-		"\"exp\":1700000100.0",
-		"\"exp\":1700000100e0",
-		"\"exp\":1000000000000000",
-		"\"exp\":1e15",
-		P_EXP ",\"nbf\":0,\"iat\":0",
-		P_EXP ",\"nbf\":1e3,\"iat\":1.6e9",
-		P_EXP ",\"nbf\":-0",
-		NULL};
+		"\"exp\":1.7000001e9",	      "\"exp\":17000001E2",
+		"\"exp\":1700000100.0",	      "\"exp\":1700000100e0",
+		"\"exp\":1000000000000000",   "\"exp\":1e15",
+		P_EXP ",\"nbf\":0,\"iat\":0", P_EXP ",\"nbf\":1e3,\"iat\":1.6e9",
+		P_EXP ",\"nbf\":-0",	      NULL};
 	char text[256];
 	auth_claims c;
 	char *tok;
@@ -735,13 +747,14 @@ END_TEST
 
 START_TEST(test_auth_not_object)
 {
-	static const char *const values[] = {"\"x\"", "42", "true", "false", "null", "[]",
-					     "[{}]", "\"{}\"", NULL};
+	static const char *const values[] = {"\"x\"", "42",   "true",	"false", "null",
+					     "[]",    "[{}]", "\"{}\"", NULL};
 
 	for (int i = 0; values[i] != NULL; i++) {
 		expect_refused(payload(values[i]), values[i]);
-		expect_refused(craft(values[i], "{" P_SUB ",\"role\":\"student\"," P_EXP "}",
-				     SECRET), values[i]);
+		expect_refused(
+			craft(values[i], "{" P_SUB ",\"role\":\"student\"," P_EXP "}", SECRET),
+			values[i]);
 	}
 }
 END_TEST
@@ -779,8 +792,10 @@ START_TEST(test_auth_escaped_claims)
 	expect_role(payload("{\"\\u0073ub\":\"" SUB "\",\"r\\u006fle\":\"proctor\","
 			    "\"\\u0065xp\":1700000100}"),
 		    AUTH_ROLE_PROCTOR, "escaped names");
-	expect_refused(payload("{\"sub\":\"0\\u0041" "1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d\","
-			       "\"role\":\"student\"," P_EXP "}"), "sub escape decodes to upper case");
+	expect_refused(payload("{\"sub\":\"0\\u0041"
+			       "1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d\","
+			       "\"role\":\"student\"," P_EXP "}"),
+		       "sub escape decodes to upper case");
 	expect_refused(payload("{\"sub\":\"" SUB "\\n\",\"role\":\"student\"," P_EXP "}"),
 		       "sub with an escaped newline after");
 	expect_refused(payload("{\"sub\":\"" SUB " \",\"role\":\"student\"," P_EXP "}"),
@@ -796,8 +811,8 @@ END_TEST
 
 START_TEST(test_auth_token_shape)
 {
-	char *good = craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld}",
-			    SUB, NOW + 100);
+	char *good =
+		craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld}", SUB, NOW + 100);
 	auth_claims c;
 	buf b = BUF_INIT;
 
@@ -834,16 +849,16 @@ START_TEST(test_auth_token_length)
 	/* just under the limit: accepted */
 	memset(pad, 'p', 2900);
 	pad[2900] = '\0';
-	tok = craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld,\"pad\":\"%s\"}",
-		     SUB, NOW + 100, pad);
+	tok = craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld,\"pad\":\"%s\"}", SUB,
+		     NOW + 100, pad);
 	ck_assert_uint_le(strlen(tok), AUTH_MAX_TOKEN_LEN);
 	ck_assert_int_eq(verify(tok, NOW, &c), ATT_OK);
 	free(tok);
 	/* over the limit, correctly signed: refused */
 	memset(pad, 'p', 3100);
 	pad[3100] = '\0';
-	tok = craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld,\"pad\":\"%s\"}",
-		     SUB, NOW + 100, pad);
+	tok = craftf(HDR, "{\"sub\":\"%s\",\"role\":\"student\",\"exp\":%lld,\"pad\":\"%s\"}", SUB,
+		     NOW + 100, pad);
 	ck_assert_uint_gt(strlen(tok), AUTH_MAX_TOKEN_LEN);
 	expect_refused(tok, "token over 4096 chars");
 }
@@ -853,13 +868,13 @@ END_TEST
 
 START_TEST(test_auth_bearer_prefix)
 {
-	char *tok = auth_sign(SUB, AUTH_ROLE_PROCTOR, (time_t)NOW, (time_t)(NOW + 600),
-			      SECRET, strlen(SECRET));
-	static const char *const ok_prefix[] = {"Bearer ", "bearer ", "BEARER ",
+	char *tok = auth_sign(SUB, AUTH_ROLE_PROCTOR, (time_t)NOW, (time_t)(NOW + 600), SECRET,
+			      strlen(SECRET));
+	static const char *const ok_prefix[] = {"Bearer ", "bearer ",	"BEARER ",
 						"bEaReR ", "Bearer   ", NULL};
-	static const char *const bad_prefix[] = {"", "Bearer", "Basic ", "Token ",
-						 "Bearer:", " Bearer ", "Bearer\t",
-						 "Bearerx ", NULL};
+	static const char *const bad_prefix[] = {"",	     "Bearer",	 "Basic ",
+						 "Token ",   "Bearer:",	 " Bearer ",
+						 "Bearer\t", "Bearerx ", NULL};
 	char header[1024];
 	auth_claims c;
 
@@ -867,21 +882,21 @@ START_TEST(test_auth_bearer_prefix)
 	for (int i = 0; ok_prefix[i] != NULL; i++) {
 		snprintf(header, sizeof header, "%s%s", ok_prefix[i], tok);
 		memset(&c, 0, sizeof c);
-		ck_assert_msg(auth_verify_header(header, SECRET, strlen(SECRET),
-						 (time_t)NOW, &c) == ATT_OK,
+		ck_assert_msg(auth_verify_header(header, SECRET, strlen(SECRET), (time_t)NOW, &c) ==
+				      ATT_OK,
 			      "prefix \"%s\" refused", ok_prefix[i]);
 		ck_assert_int_eq(c.role, AUTH_ROLE_PROCTOR);
 	}
 	for (int i = 0; bad_prefix[i] != NULL; i++) {
 		snprintf(header, sizeof header, "%s%s", bad_prefix[i], tok);
-		ck_assert_msg(auth_verify_header(header, SECRET, strlen(SECRET),
-						 (time_t)NOW, &c) == ATT_EAUTH,
+		ck_assert_msg(auth_verify_header(header, SECRET, strlen(SECRET), (time_t)NOW, &c) ==
+				      ATT_EAUTH,
 			      "prefix \"%s\" accepted", bad_prefix[i]);
 	}
 	ck_assert_int_eq(auth_verify_header(NULL, SECRET, strlen(SECRET), (time_t)NOW, &c),
 			 ATT_EAUTH);
-	ck_assert_int_eq(auth_verify_header("Bearer ", SECRET, strlen(SECRET),
-					    (time_t)NOW, &c), ATT_EAUTH);
+	ck_assert_int_eq(auth_verify_header("Bearer ", SECRET, strlen(SECRET), (time_t)NOW, &c),
+			 ATT_EAUTH);
 	free(tok);
 }
 END_TEST
@@ -891,8 +906,7 @@ END_TEST
 START_TEST(test_auth_b64url_vectors)
 {
 	static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-	static const char *const enc[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE",
-					  "Zm9vYmFy"};
+	static const char *const enc[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
 	static const unsigned char urlsafe[] = {0xfb, 0xff, 0xbf};
 	char out[16];
 	unsigned char raw[16];
@@ -925,8 +939,7 @@ START_TEST(test_auth_b64url_round_trip)
 		auth_b64url_encode(in, n, enc);
 		ck_assert_uint_eq(strlen(enc), (4 * n + 2) / 3);
 		ck_assert_ptr_null(strpbrk(enc, "+/="));
-		ck_assert_int_eq(auth_b64url_decode(enc, strlen(enc), back, sizeof back),
-				 (long)n);
+		ck_assert_int_eq(auth_b64url_decode(enc, strlen(enc), back, sizeof back), (long)n);
 		ck_assert_mem_eq(back, in, n);
 	}
 }
@@ -936,17 +949,17 @@ START_TEST(test_auth_b64url_invalid)
 {
 	unsigned char raw[16];
 
-	ck_assert_int_eq(auth_b64url_decode("Zg==", 4, raw, sizeof raw), -1);  /* padding */
+	ck_assert_int_eq(auth_b64url_decode("Zg==", 4, raw, sizeof raw), -1); /* padding */
 	ck_assert_int_eq(auth_b64url_decode("Zm8=", 4, raw, sizeof raw), -1);
-	ck_assert_int_eq(auth_b64url_decode("Z", 1, raw, sizeof raw), -1);     /* 6 bits */
+	ck_assert_int_eq(auth_b64url_decode("Z", 1, raw, sizeof raw), -1); /* 6 bits */
 	ck_assert_int_eq(auth_b64url_decode("Zm9vY", 5, raw, sizeof raw), -1);
-	ck_assert_int_eq(auth_b64url_decode("Zh", 2, raw, sizeof raw), -1);    /* stray bits */
+	ck_assert_int_eq(auth_b64url_decode("Zh", 2, raw, sizeof raw), -1); /* stray bits */
 	ck_assert_int_eq(auth_b64url_decode("Zm9", 3, raw, sizeof raw), -1);
-	ck_assert_int_eq(auth_b64url_decode("Zm+v", 4, raw, sizeof raw), -1);  /* std alphabet */
+	ck_assert_int_eq(auth_b64url_decode("Zm+v", 4, raw, sizeof raw), -1); /* std alphabet */
 	ck_assert_int_eq(auth_b64url_decode("Zm/v", 4, raw, sizeof raw), -1);
 	ck_assert_int_eq(auth_b64url_decode("Zm 9v", 5, raw, sizeof raw), -1);
 	ck_assert_int_eq(auth_b64url_decode("Zm.v", 4, raw, sizeof raw), -1);
-	ck_assert_int_eq(auth_b64url_decode("Zm9v", 4, raw, 2), -1);           /* no room */
+	ck_assert_int_eq(auth_b64url_decode("Zm9v", 4, raw, 2), -1); /* no room */
 	ck_assert_int_eq(auth_b64url_decode("Zm9v", 4, raw, 3), 3);
 	ck_assert_int_eq(auth_b64url_decode("", 0, raw, 0), 0);
 }

@@ -382,7 +382,8 @@ START_TEST(test_breaker_late_verdict_keeps_single_probe)
 	breaker_free(b); /* before asserting: no leak under CK_FORK=no */
 	ck_assert_msg(second_probe_at < 0,
 		      "a second probe was let through while the first was out "
-		      "(call %d after the late verdict)", second_probe_at);
+		      "(call %d after the late verdict)",
+		      second_probe_at);
 	ck_assert_int_eq(state, BREAKER_OPEN);
 }
 END_TEST
@@ -430,8 +431,8 @@ END_TEST
 
 typedef struct hammer_shared {
 	breaker *b;
-	atomic_llong now;        /* fake clock, one tick per call */
-	atomic_int probes_out;   /* probes between allow and verdict */
+	atomic_llong now;      /* fake clock, one tick per call */
+	atomic_int probes_out; /* probes between allow and verdict */
 	atomic_int max_probes_out;
 	atomic_ullong probes;
 	atomic_ullong allowed;
@@ -535,8 +536,8 @@ START_TEST(test_breaker_concurrent_single_probe)
 		s = stats_of(sh.b);
 		breaker_free(sh.b); /* before asserting: no leak under CK_FORK=no */
 		max_out = atomic_load(&sh.max_probes_out);
-		ck_assert_msg(max_out == 1, "round %d: %d probes were in flight at once",
-			      round, max_out);
+		ck_assert_msg(max_out == 1, "round %d: %d probes were in flight at once", round,
+			      max_out);
 		ck_assert_uint_gt(atomic_load(&sh.probes), 0);
 		ck_assert_uint_gt(s.opened_count, 1);
 		ck_assert_uint_eq(s.rejected, atomic_load(&sh.refused));

@@ -33,8 +33,7 @@ static void put(cache *c, const char *key, const char *value, long long ttl_ms)
 {
 	cache_meta meta = {.version = 1, .deadline_ms = -1, .hole_offset = -1};
 
-	ck_assert_int_eq(cache_put(c, key, value, strlen(value), &meta, ttl_ms,
-				   cache_epoch(c)),
+	ck_assert_int_eq(cache_put(c, key, value, strlen(value), &meta, ttl_ms, cache_epoch(c)),
 			 ATT_OK);
 }
 
@@ -124,7 +123,7 @@ START_TEST(test_cache_ttl_per_entry)
 	/* A replaced entry takes the new TTL from the time of the put. */
 	put(c, "k", "old", 1000); /* until 1350 */
 	now = 400;
-	put(c, "k", "new", 10);   /* until 410 */
+	put(c, "k", "new", 10); /* until 410 */
 	now = 409;
 	ck_assert_int_eq(get(c, "k", "new"), 1);
 	now = 410;
@@ -160,7 +159,8 @@ START_TEST(test_cache_expired_among_live)
 		snprintf(key, sizeof key, "short-%d", i);
 		if (cache_get(c, key, &value, &len, &meta)) {
 			if (wrong++ == 0)
-				fprintf(stderr, "cache: expired \"%s\" read as \"%s\"\n", key, value);
+				fprintf(stderr, "cache: expired \"%s\" read as \"%s\"\n", key,
+					value);
 			free(value);
 		}
 	}
@@ -212,7 +212,7 @@ START_TEST(test_cache_lru_entries)
 	put(c, "b", "B", 1000);
 	put(c, "c", "C", 1000);
 	ck_assert_int_eq(get(c, "a", "A"), 1); /* a is now the most recent */
-	put(c, "d", "D", 1000);                  /* evicts b, the oldest untouched */
+	put(c, "d", "D", 1000);		       /* evicts b, the oldest untouched */
 	s = stats_of(c);
 	ck_assert_uint_eq(s.entries, 3);
 	ck_assert_uint_eq(s.evictions, 1);
@@ -242,7 +242,7 @@ START_TEST(test_cache_lru_replace_refreshes)
 	put(c, "a", "A", 1000);
 	put(c, "b", "B", 1000);
 	put(c, "a", "A2", 1000); /* replacing a makes it the most recent */
-	put(c, "c", "C", 1000);  /* evicts b */
+	put(c, "c", "C", 1000);	 /* evicts b */
 	ck_assert_int_eq(get(c, "b", NULL), 0);
 	ck_assert_int_eq(get(c, "a", "A2"), 1);
 	ck_assert_int_eq(get(c, "c", "C"), 1);
@@ -326,7 +326,7 @@ START_TEST(test_cache_byte_bound_evicts_several)
 	put(c, "c", ten, 1000);
 	put(c, "d", ten, 1000);
 	ck_assert_int_eq(get(c, "a", ten), 1); /* order now b, c, d, a */
-	put(c, "big", big, 1000);               /* needs 2 units: b and c go */
+	put(c, "big", big, 1000);	       /* needs 2 units: b and c go */
 	s = stats_of(c);
 	ck_assert_uint_eq(s.evictions, 2);
 	ck_assert_uint_eq(s.entries, 3);
@@ -393,20 +393,20 @@ START_TEST(test_cache_counters_exact)
 	cache *c = new_cache(2, BIG_BYTES, &now);
 	cache_stats s;
 
-	ck_assert_int_eq(get(c, "nothing", NULL), 0);    /* miss 1 */
+	ck_assert_int_eq(get(c, "nothing", NULL), 0); /* miss 1 */
 	put(c, "a", "A", 100);
 	put(c, "b", "BB", 1000);
-	ck_assert_int_eq(get(c, "a", "A"), 1);            /* hit 1 */
-	ck_assert_int_eq(get(c, "a", "A"), 1);            /* hit 2 */
-	put(c, "c", "CCC", 1000);                          /* evicts b */
-	ck_assert_int_eq(get(c, "b", NULL), 0);           /* miss 2 */
+	ck_assert_int_eq(get(c, "a", "A"), 1);	/* hit 1 */
+	ck_assert_int_eq(get(c, "a", "A"), 1);	/* hit 2 */
+	put(c, "c", "CCC", 1000);		/* evicts b */
+	ck_assert_int_eq(get(c, "b", NULL), 0); /* miss 2 */
 	now = 100;
-	ck_assert_int_eq(get(c, "a", NULL), 0);           /* miss 3, expiration 1 */
-	ck_assert_int_eq(cache_remove(c, "c"), 1);         /* invalidation 1 */
+	ck_assert_int_eq(get(c, "a", NULL), 0);	   /* miss 3, expiration 1 */
+	ck_assert_int_eq(cache_remove(c, "c"), 1); /* invalidation 1 */
 	ck_assert_int_eq(cache_remove(c, "c"), 0);
 	put(c, "d", "D", 1000);
 	put(c, "e", "E", 1000);
-	ck_assert_uint_eq(cache_clear(c), 2);              /* invalidations 3 */
+	ck_assert_uint_eq(cache_clear(c), 2); /* invalidations 3 */
 	s = stats_of(c);
 	ck_assert_uint_eq(s.hits, 2);
 	ck_assert_uint_eq(s.misses, 3);
@@ -574,7 +574,7 @@ END_TEST
 
 typedef struct conc_shared {
 	cache *c;
-	atomic_llong now;      /* the fake clock, advanced by the threads */
+	atomic_llong now; /* the fake clock, advanced by the threads */
 	atomic_ullong gets;
 	atomic_int bad_values; /* a get returned something never put for its key */
 } conc_shared;
@@ -652,8 +652,7 @@ START_TEST(test_cache_concurrent_invariants)
 	atomic_init(&sh.now, 0);
 	atomic_init(&sh.gets, 0);
 	atomic_init(&sh.bad_values, 0);
-	ck_assert_int_eq(cache_create(CONC_MAX_ENTRIES, CONC_MAX_BYTES, atomic_clock,
-				      &sh, &sh.c),
+	ck_assert_int_eq(cache_create(CONC_MAX_ENTRIES, CONC_MAX_BYTES, atomic_clock, &sh, &sh.c),
 			 ATT_OK);
 	for (int i = 0; i < CONC_THREADS; i++) {
 		args[i].sh = &sh;

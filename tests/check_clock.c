@@ -28,8 +28,8 @@ START_TEST(test_parse_utc_ms)
 
 		gmtime_r(&t, &tm);
 		strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S.999Z", &tm);
-		ck_assert_msg(clock_parse_utc_ms(text) == (long long)t * 1000 + 999, "%s: %lld", text,
-			      clock_parse_utc_ms(text));
+		ck_assert_msg(clock_parse_utc_ms(text) == (long long)t * 1000 + 999, "%s: %lld",
+			      text, clock_parse_utc_ms(text));
 	}
 }
 END_TEST

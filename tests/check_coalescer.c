@@ -18,14 +18,14 @@
 typedef struct recorder {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int gate_closed;        /* exec waits while set */
-	int in_exec;            /* batches running now */
-	int overlapped;         /* two ran at once */
+	int gate_closed; /* exec waits while set */
+	int in_exec;	 /* batches running now */
+	int overlapped;	 /* two ran at once */
 	int nbatches;
 	int sizes[MAX_BATCHES];
-	int seen[MAX_SEEN];     /* item ids in the order run */
+	int seen[MAX_SEEN]; /* item ids in the order run */
 	int nseen;
-	atomic_int runs[4096];  /* per item id: times run */
+	atomic_int runs[4096]; /* per item id: times run */
 } recorder;
 
 typedef struct item {

@@ -24,8 +24,7 @@ static const char *fake_getenv(const char *name)
 	return NULL;
 }
 
-static const char *const env_secret_only[] = {
-	"ATTEMPTS_JWT_SECRET", SECRET32, NULL};
+static const char *const env_secret_only[] = {"ATTEMPTS_JWT_SECRET", SECRET32, NULL};
 
 /* Writes text to a fresh temporary file; returns its path (static storage,
  * one at a time) which the caller unlinks. */
@@ -47,8 +46,7 @@ static const char *temp_config(const char *text)
 
 /* Loads from a file with text (NULL = no file) and env; returns the result
  * and leaves any message in *msg. */
-static att_err load(config *cfg, const char *text, const char *const *env,
-		    char **msg)
+static att_err load(config *cfg, const char *text, const char *const *env, char **msg)
 {
 	const char *path = text ? temp_config(text) : NULL;
 	att_err err;
@@ -63,8 +61,7 @@ static att_err load(config *cfg, const char *text, const char *const *env,
 
 /* Asserts that loading fails with ATT_ECONFIG and a message containing
  * every word in needle (a key name, typically). */
-static void expect_error(const char *text, const char *const *env,
-			 const char *needle)
+static void expect_error(const char *text, const char *const *env, const char *needle)
 {
 	config cfg;
 	char *msg = NULL;
@@ -72,8 +69,8 @@ static void expect_error(const char *text, const char *const *env,
 
 	ck_assert_int_eq(err, ATT_ECONFIG);
 	ck_assert_ptr_nonnull(msg);
-	ck_assert_msg(strstr(msg, needle) != NULL,
-		      "message \"%s\" does not name \"%s\"", msg, needle);
+	ck_assert_msg(strstr(msg, needle) != NULL, "message \"%s\" does not name \"%s\"", msg,
+		      needle);
 	free(msg);
 	config_free(&cfg);
 }
@@ -90,8 +87,9 @@ START_TEST(test_config_listen_and_statements)
 	ck_assert_str_eq(config_listen_conninfo(&cfg), "host=/a dbname=x");
 	ck_assert_int_eq(cfg.db_prepared_statements, 1);
 	config_free(&cfg);
-	ck_assert_int_eq(load(&cfg, "db = host=/bouncer dbname=x\ndb_listen = host=/pg dbname=x\n"
-				    "db_prepared_statements = 0\n",
+	ck_assert_int_eq(load(&cfg,
+			      "db = host=/bouncer dbname=x\ndb_listen = host=/pg dbname=x\n"
+			      "db_prepared_statements = 0\n",
 			      env_secret_only, &msg),
 			 ATT_OK);
 	ck_assert_str_eq(config_listen_conninfo(&cfg), "host=/pg dbname=x");
@@ -139,8 +137,8 @@ END_TEST
 
 START_TEST(test_config_pool_max_follows_threads)
 {
-	static const char *const env[] = {
-		"ATTEMPTS_JWT_SECRET", SECRET32, "ATTEMPTS_THREADS", "8", NULL};
+	static const char *const env[] = {"ATTEMPTS_JWT_SECRET", SECRET32, "ATTEMPTS_THREADS", "8",
+					  NULL};
 	config cfg;
 	char *msg;
 
@@ -149,8 +147,7 @@ START_TEST(test_config_pool_max_follows_threads)
 	ck_assert_int_eq(cfg.pool_max, 8);
 	config_free(&cfg);
 
-	ck_assert_int_eq(load(&cfg, "threads = 6\npool_max = 3\n", env_secret_only,
-			      &msg), ATT_OK);
+	ck_assert_int_eq(load(&cfg, "threads = 6\npool_max = 3\n", env_secret_only, &msg), ATT_OK);
 	ck_assert_int_eq(cfg.threads, 6);
 	ck_assert_int_eq(cfg.pool_max, 3);
 	config_free(&cfg);
@@ -188,12 +185,15 @@ END_TEST
 
 START_TEST(test_config_env_beats_file)
 {
-	static const char *const env[] = {
-		"ATTEMPTS_JWT_SECRET", SECRET32 "-from-env",
-		"ATTEMPTS_BREAKER_TIMEOUT_MS", "1234",
-		"ATTEMPTS_DB", "dbname=fromenv",
-		"attempts_threads", "9", /* wrong case: not ours */
-		NULL};
+	static const char *const env[] = {"ATTEMPTS_JWT_SECRET",
+					  SECRET32 "-from-env",
+					  "ATTEMPTS_BREAKER_TIMEOUT_MS",
+					  "1234",
+					  "ATTEMPTS_DB",
+					  "dbname=fromenv",
+					  "attempts_threads",
+					  "9", /* wrong case: not ours */
+					  NULL};
 	config cfg;
 	char *msg;
 
@@ -259,15 +259,19 @@ END_TEST
 
 START_TEST(test_config_env_strings)
 {
-	static const char *const env[] = {
-		"ATTEMPTS_JWT_SECRET", SECRET32,
-		"ATTEMPTS_UPLOAD_DIR", "/env/uploads",
-		"ATTEMPTS_LOG_LEVEL", "warn",
-		"ATTEMPTS_POOL_MAX", "0",
-		"ATTEMPTS_THREADS", "3",
-		NULL};
-	static const char *const bad_level[] = {
-		"ATTEMPTS_JWT_SECRET", SECRET32, "ATTEMPTS_LOG_LEVEL", "chatty", NULL};
+	static const char *const env[] = {"ATTEMPTS_JWT_SECRET",
+					  SECRET32,
+					  "ATTEMPTS_UPLOAD_DIR",
+					  "/env/uploads",
+					  "ATTEMPTS_LOG_LEVEL",
+					  "warn",
+					  "ATTEMPTS_POOL_MAX",
+					  "0",
+					  "ATTEMPTS_THREADS",
+					  "3",
+					  NULL};
+	static const char *const bad_level[] = {"ATTEMPTS_JWT_SECRET", SECRET32,
+						"ATTEMPTS_LOG_LEVEL", "chatty", NULL};
 	config cfg;
 	char *msg;
 
@@ -311,8 +315,8 @@ START_TEST(test_config_long_line)
 	config_free(&cfg); /* before asserting: CK_FORK=no runs stay leak-free */
 	if (err == ATT_OK) {
 		ck_assert_msg(dir_len == want && threads == 4,
-			      "upload_dir cut to %zu of %zu bytes, threads = %ld",
-			      dir_len, want, threads);
+			      "upload_dir cut to %zu of %zu bytes, threads = %ld", dir_len, want,
+			      threads);
 	} else {
 		ck_assert_int_eq(err, ATT_ECONFIG);
 	}
@@ -321,8 +325,7 @@ END_TEST
 
 START_TEST(test_config_unknown_key)
 {
-	expect_error("threads = 2\nno_such_key = 1\n", env_secret_only,
-		     "no_such_key");
+	expect_error("threads = 2\nno_such_key = 1\n", env_secret_only, "no_such_key");
 }
 END_TEST
 
@@ -337,15 +340,15 @@ START_TEST(test_config_bad_integer_file)
 	expect_error("threads = four\n", env_secret_only, "threads");
 	expect_error("threads = 4x\n", env_secret_only, "threads");
 	expect_error("threads =\n", env_secret_only, "threads");
-	expect_error("pool_acquire_timeout_ms = 99999999999999999999999\n",
-		     env_secret_only, "pool_acquire_timeout_ms");
+	expect_error("pool_acquire_timeout_ms = 99999999999999999999999\n", env_secret_only,
+		     "pool_acquire_timeout_ms");
 }
 END_TEST
 
 START_TEST(test_config_bad_integer_env)
 {
-	static const char *const env[] = {
-		"ATTEMPTS_JWT_SECRET", SECRET32, "ATTEMPTS_THREADS", "lots", NULL};
+	static const char *const env[] = {"ATTEMPTS_JWT_SECRET", SECRET32, "ATTEMPTS_THREADS",
+					  "lots", NULL};
 
 	expect_error(NULL, env, "threads");
 }
@@ -353,8 +356,8 @@ END_TEST
 
 START_TEST(test_config_out_of_range)
 {
-	static const char *const env[] = {
-		"ATTEMPTS_JWT_SECRET", SECRET32, "ATTEMPTS_RETRY_ATTEMPTS", "0", NULL};
+	static const char *const env[] = {"ATTEMPTS_JWT_SECRET", SECRET32,
+					  "ATTEMPTS_RETRY_ATTEMPTS", "0", NULL};
 
 	expect_error("threads = 0\n", env_secret_only, "threads");
 	expect_error("threads = -1\n", env_secret_only, "threads");
@@ -366,8 +369,8 @@ END_TEST
 
 START_TEST(test_config_jwt_secret_required)
 {
-	static const char *const short_env[] = {
-		"ATTEMPTS_JWT_SECRET", "0123456789abcdef0123456789abcde", NULL};
+	static const char *const short_env[] = {"ATTEMPTS_JWT_SECRET",
+						"0123456789abcdef0123456789abcde", NULL};
 
 	expect_error(NULL, NULL, "jwt_secret");
 	expect_error("threads = 2\n", NULL, "jwt_secret");
@@ -391,8 +394,8 @@ END_TEST
 
 START_TEST(test_config_retry_delays)
 {
-	expect_error("retry_base_delay_ms = 3000\nretry_max_delay_ms = 2000\n",
-		     env_secret_only, "retry_base_delay_ms");
+	expect_error("retry_base_delay_ms = 3000\nretry_max_delay_ms = 2000\n", env_secret_only,
+		     "retry_base_delay_ms");
 }
 END_TEST
 
@@ -402,8 +405,7 @@ START_TEST(test_config_missing_file)
 	char *msg = NULL;
 
 	fake_env = env_secret_only;
-	ck_assert_int_eq(config_load_from(&cfg, "/nonexistent/attempts.conf",
-					  fake_getenv, &msg),
+	ck_assert_int_eq(config_load_from(&cfg, "/nonexistent/attempts.conf", fake_getenv, &msg),
 			 ATT_ECONFIG);
 	ck_assert_ptr_nonnull(msg);
 	ck_assert_ptr_nonnull(strstr(msg, "/nonexistent/attempts.conf"));

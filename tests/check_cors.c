@@ -49,9 +49,15 @@ static att_err load(config *cfg, const char *origins, char **msg)
 
 START_TEST(test_cors_config_accepts)
 {
-	static const char *const good[] = {
-		ALLOWED, ALLOWED " " ALLOWED2, ALLOWED "," ALLOWED2, " " ALLOWED " ,\t" ALLOWED2 ", ",
-		"http://127.0.0.1:8080", "http://[::1]:8080", "https://a-b.c.example:443", "", NULL};
+	static const char *const good[] = {ALLOWED,
+					   ALLOWED " " ALLOWED2,
+					   ALLOWED "," ALLOWED2,
+					   " " ALLOWED " ,\t" ALLOWED2 ", ",
+					   "http://127.0.0.1:8080",
+					   "http://[::1]:8080",
+					   "https://a-b.c.example:443",
+					   "",
+					   NULL};
 	config cfg;
 	char *msg;
 
@@ -68,12 +74,23 @@ END_TEST
 
 START_TEST(test_cors_config_refuses)
 {
-	static const char *const bad[] = {
-		"*", "null", "exam.example.edu", "https://", "https://Exam.example.edu",
-		"https://exam.example.edu/", "https://exam.example.edu/path", "ftp://exam.example.edu",
-		"https://exam.example.edu:", "https://exam.example.edu:123456", "https://a_b.example",
-		"https://exam.example.edu;", "\"https://x\"", "https://[::1", "https://[::G]",
-		ALLOWED " *", NULL};
+	static const char *const bad[] = {"*",
+					  "null",
+					  "exam.example.edu",
+					  "https://",
+					  "https://Exam.example.edu",
+					  "https://exam.example.edu/",
+					  "https://exam.example.edu/path",
+					  "ftp://exam.example.edu",
+					  "https://exam.example.edu:",
+					  "https://exam.example.edu:123456",
+					  "https://a_b.example",
+					  "https://exam.example.edu;",
+					  "\"https://x\"",
+					  "https://[::1",
+					  "https://[::G]",
+					  ALLOWED " *",
+					  NULL};
 	config cfg;
 	char *msg;
 
@@ -96,9 +113,9 @@ START_TEST(test_cors_origin_allowed)
 	ck_assert(cors_origin_allowed(list, ALLOWED));
 	ck_assert(cors_origin_allowed(list, ALLOWED2));
 	ck_assert(!cors_origin_allowed(list, OTHER));
-	ck_assert(!cors_origin_allowed(list, "https://exam.example"));      /* a prefix */
-	ck_assert(!cors_origin_allowed(list, ALLOWED "x"));                 /* longer */
-	ck_assert(!cors_origin_allowed(list, "HTTPS://EXAM.EXAMPLE.EDU"));  /* byte for byte */
+	ck_assert(!cors_origin_allowed(list, "https://exam.example"));	   /* a prefix */
+	ck_assert(!cors_origin_allowed(list, ALLOWED "x"));		   /* longer */
+	ck_assert(!cors_origin_allowed(list, "HTTPS://EXAM.EXAMPLE.EDU")); /* byte for byte */
 	ck_assert(!cors_origin_allowed(list, "null"));
 	ck_assert(!cors_origin_allowed(list, ""));
 	ck_assert(!cors_origin_allowed(list, NULL));
@@ -117,8 +134,8 @@ START_TEST(test_cors_nginx_map)
 	ck_assert_ptr_nonnull(f);
 	cors_write_nginx_map(ALLOWED ", " ALLOWED2, f);
 	ck_assert_int_eq(fclose(f), 0);
-	ck_assert_ptr_nonnull(strstr(text, "\n\"" ALLOWED "\" $http_origin;\n\"" ALLOWED2
-					   "\" $http_origin;\n"));
+	ck_assert_ptr_nonnull(
+		strstr(text, "\n\"" ALLOWED "\" $http_origin;\n\"" ALLOWED2 "\" $http_origin;\n"));
 	free(text);
 	f = open_memstream(&text, &len);
 	cors_write_nginx_map(NULL, f);
@@ -251,7 +268,8 @@ static void expect_cors(const answer *a, const char *origin)
 {
 	expect_header(a, "Access-Control-Allow-Origin", origin);
 	expect_header(a, "Vary", "Origin");
-	expect_header(a, "Access-Control-Expose-Headers", "ETag, Retry-After, X-Request-Id, X-Cache");
+	expect_header(a, "Access-Control-Expose-Headers",
+		      "ETag, Retry-After, X-Request-Id, X-Cache");
 	ck_assert_ptr_nonnull(header(a, "X-Request-Id"));
 }
 
@@ -269,7 +287,8 @@ static void expect_code(const answer *a, int status, const char *code)
 {
 	char want[128];
 
-	ck_assert_msg(a->status == status, "status %d, expected %d: %s", a->status, status, a->body);
+	ck_assert_msg(a->status == status, "status %d, expected %d: %s", a->status, status,
+		      a->body);
 	snprintf(want, sizeof want, "{\"error\":{\"code\":\"%s\"", code);
 	ck_assert_msg(strncmp(a->body, want, strlen(want)) == 0, "body %s", a->body);
 }
@@ -277,9 +296,10 @@ static void expect_code(const answer *a, int status, const char *code)
 START_TEST(test_cors_preflight_allowed)
 {
 	static const char *const paths[][2] = {
-		{ATTEMPT, "action=save"}, {ATTEMPT, NULL}, {ATTEMPT, "action=nonsense"},
-		{"/api/attempts/new/route.ts", "action=start"}, {"/api/exams", NULL},
-		{"/api/exams/x", NULL}, {"/api/health", NULL}, {"/api/openapi.json", NULL}};
+		{ATTEMPT, "action=save"},     {ATTEMPT, NULL},
+		{ATTEMPT, "action=nonsense"}, {"/api/attempts/new/route.ts", "action=start"},
+		{"/api/exams", NULL},	      {"/api/exams/x", NULL},
+		{"/api/health", NULL},	      {"/api/openapi.json", NULL}};
 	answer a;
 
 	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
@@ -291,7 +311,8 @@ START_TEST(test_cors_preflight_allowed)
 		expect_cors(&a, ALLOWED2);
 		expect_header(&a, "Access-Control-Allow-Methods", "GET, HEAD, POST, PATCH");
 		expect_header(&a, "Access-Control-Allow-Headers",
-			      "Authorization, Content-Type, If-Match, If-None-Match, Cache-Control, X-Request-Id");
+			      "Authorization, Content-Type, If-Match, If-None-Match, "
+			      "Cache-Control, X-Request-Id");
 		expect_header(&a, "Access-Control-Max-Age", "600");
 		answer_free(&a);
 	}
@@ -375,16 +396,19 @@ END_TEST
 
 START_TEST(test_cors_shed)
 {
-	const char *params[] = {"REQUEST_METHOD", "GET", "DOCUMENT_URI", "/api/health",
-				"HTTP_ORIGIN", ALLOWED, NULL};
+	const char *params[] = {
+		"REQUEST_METHOD", "GET", "DOCUMENT_URI", "/api/health", "HTTP_ORIGIN",
+		ALLOWED,	  NULL};
 	fake_cgi_io io;
 	fake_cgi_capture cap;
 
 	memset(&cap, 0, sizeof cap);
 	fake_cgi_init(&io, params, NULL, 0);
-	ck_assert_int_eq(app_shed(the_app, fake_cgi_param, fake_cgi_read, &io, fake_cgi_write, &cap, 5000),
-			 503);
-	ck_assert_ptr_nonnull(strstr(cap.out.data, "\r\nAccess-Control-Allow-Origin: " ALLOWED "\r\n"));
+	ck_assert_int_eq(
+		app_shed(the_app, fake_cgi_param, fake_cgi_read, &io, fake_cgi_write, &cap, 5000),
+		503);
+	ck_assert_ptr_nonnull(
+		strstr(cap.out.data, "\r\nAccess-Control-Allow-Origin: " ALLOWED "\r\n"));
 	ck_assert_ptr_nonnull(strstr(cap.out.data, "\r\nVary: Origin\r\n"));
 	buf_free(&cap.out);
 }

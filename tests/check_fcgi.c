@@ -15,12 +15,22 @@
 #include <unistd.h>
 
 #include "blocking.h"
+#include "clock.h"
 #include "check_suites.h"
 #include "fcgi_proto.h"
 #include "fcgi_server.h"
 
-enum { BEGIN = 1, ABORT = 2, END = 3, PARAMS = 4, STDIN_ = 5, STDOUT_ = 6, GET_VALUES = 9,
-       GET_VALUES_RESULT = 10, UNKNOWN_TYPE = 11 };
+enum {
+	BEGIN = 1,
+	ABORT = 2,
+	END = 3,
+	PARAMS = 4,
+	STDIN_ = 5,
+	STDOUT_ = 6,
+	GET_VALUES = 9,
+	GET_VALUES_RESULT = 10,
+	UNKNOWN_TYPE = 11
+};
 
 /* ------------------------------------------------------------ builders */
 
@@ -226,7 +236,10 @@ START_TEST(test_fcgi_refusals)
 	buf_reset(&reply);
 	buf_reset(&in);
 	/* Records of the refused ids are ignored; request 1 completes. */
-	rec(&in, PARAMS, 2, "\x01\x01" "ab", 4);
+	rec(&in, PARAMS, 2,
+	    "\x01\x01"
+	    "ab",
+	    4);
 	rec(&in, PARAMS, 1, "", 0);
 	rec(&in, STDIN_, 1, "", 0);
 	ck_assert_int_eq(fcgi_parser_feed(p, in.data, in.len), ATT_OK);
@@ -265,7 +278,11 @@ START_TEST(test_fcgi_management_records)
 	h = (const unsigned char *)reply.data;
 	ck_assert_int_eq(h[1], GET_VALUES_RESULT);
 	ck_assert_int_eq(h[5], 18);
-	ck_assert_int_eq(memcmp(reply.data + 8, "\x0f\x01" "FCGI_MPXS_CONNS0", 18), 0);
+	ck_assert_int_eq(memcmp(reply.data + 8,
+				"\x0f\x01"
+				"FCGI_MPXS_CONNS0",
+				18),
+			 0);
 	buf_reset(&reply);
 	ck_assert_int_eq(fcgi_parse(p, &r, &reply), FCGI_REPLY);
 	h = (const unsigned char *)reply.data;
@@ -281,9 +298,9 @@ END_TEST
 /* Each of these closes the connection (FCGI_BAD). */
 START_TEST(test_fcgi_protocol_errors)
 {
-	static const char *const what[] = {"version 2", "pair longer than its record",
-					   "STDIN before the end of PARAMS", "BEGIN of 7 bytes",
-					   "parameters over the limit", "unknown application record"};
+	static const char *const what[] = {
+		"version 2",	    "pair longer than its record", "STDIN before the end of PARAMS",
+		"BEGIN of 7 bytes", "parameters over the limit",   "unknown application record"};
 
 	for (int k = 0; k < 6; k++) {
 		buf in = BUF_INIT, reply = BUF_INIT;
@@ -298,7 +315,10 @@ START_TEST(test_fcgi_protocol_errors)
 			break;
 		case 1:
 			begin(&in, 1, 1, 1);
-			rec(&in, PARAMS, 1, "\x05\x01" "ab", 4);
+			rec(&in, PARAMS, 1,
+			    "\x05\x01"
+			    "ab",
+			    4);
 			rec(&in, PARAMS, 1, "", 0);
 			rec(&in, STDIN_, 1, "", 0);
 			break;
@@ -414,7 +434,7 @@ typedef struct fixture {
 	fcgi_server *server;
 	atomic_int served;
 	atomic_int running, most_running; /* handlers inside echo at once */
-	atomic_int gate;                  /* set by an OPEN request */
+	atomic_int gate;		  /* set by an OPEN request */
 	int delay_ms;
 } fixture;
 
@@ -432,8 +452,8 @@ static int echo(void *arg, http_param_fn param, http_read_fn read, void *io_ctx,
 
 	if (n > 0)
 		body[n] = '\0';
-	for (int most = atomic_load(&f->most_running); now > most &&
-	     !atomic_compare_exchange_weak(&f->most_running, &most, now);)
+	for (int most = atomic_load(&f->most_running);
+	     now > most && !atomic_compare_exchange_weak(&f->most_running, &most, now);)
 		;
 	if (strcmp(method, "OPEN") == 0)
 		atomic_store(&f->gate, 1);
@@ -448,8 +468,8 @@ static int echo(void *arg, http_param_fn param, http_read_fn read, void *io_ctx,
 	}
 	nanosleep(&t, NULL);
 	atomic_fetch_sub(&f->running, 1);
-	len = snprintf(out, sizeof out, "Status: 200 OK\r\n\r\n%s %s", param(io_ctx, "REQUEST_METHOD"),
-		       body);
+	len = snprintf(out, sizeof out, "Status: 200 OK\r\n\r\n%s %s",
+		       param(io_ctx, "REQUEST_METHOD"), body);
 	atomic_fetch_add(&f->served, 1);
 	return write(write_ctx, out, (size_t)len) == 0 ? 200 : -1;
 }
@@ -466,10 +486,17 @@ static int shed(void *arg, http_param_fn param, http_read_fn read, void *io_ctx,
 	return write(write_ctx, out, sizeof out - 1) == 0 ? 503 : -1;
 }
 
-static void fixture_start(fixture *f, int threads, int delay_ms, long queue_timeout_ms)
+static void fixture_start_drain(fixture *f, int threads, int delay_ms, long queue_timeout_ms,
+				long drain_ms)
 {
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	fcgi_server_options opt = {0, threads, 1 << 20, queue_timeout_ms, echo, shed, f};
+	fcgi_server_options opt = {.threads = threads,
+				   .body_cap = 1 << 20,
+				   .queue_timeout_ms = queue_timeout_ms,
+				   .serve = echo,
+				   .shed = shed,
+				   .arg = f,
+				   .drain_ms = drain_ms};
 
 	memset(f, 0, sizeof *f);
 	f->delay_ms = delay_ms;
@@ -482,6 +509,11 @@ static void fixture_start(fixture *f, int threads, int delay_ms, long queue_time
 	ck_assert_int_eq(listen(f->listen_fd, 64), 0);
 	opt.listen_fd = f->listen_fd;
 	ck_assert_int_eq(fcgi_server_start(&opt, &f->server), ATT_OK);
+}
+
+static void fixture_start(fixture *f, int threads, int delay_ms, long queue_timeout_ms)
+{
+	fixture_start_drain(f, threads, delay_ms, queue_timeout_ms, 0);
 }
 
 static void fixture_stop(fixture *f)
@@ -525,7 +557,8 @@ static void read_answer(int fd, int id, char *out, size_t cap)
 		len = ((size_t)h[4] << 8) | h[5];
 		pad = h[6];
 		if (len + pad > 0)
-			ck_assert_int_eq(recv(fd, content, len + pad, MSG_WAITALL), (ssize_t)(len + pad));
+			ck_assert_int_eq(recv(fd, content, len + pad, MSG_WAITALL),
+					 (ssize_t)(len + pad));
 		ck_assert_int_eq((h[2] << 8) | h[3], id);
 		if (h[1] == END)
 			return;
@@ -556,6 +589,56 @@ START_TEST(test_fcgi_server_keep_conn)
 	}
 	close(fd);
 	fixture_stop(&f);
+	buf_free(&b);
+}
+END_TEST
+
+static void *stop_server(void *arg)
+{
+	fcgi_server_stop(arg);
+	return NULL;
+}
+
+/* A stopping server drains: it accepts no new connection, answers a
+ * request that comes on a connection it has (nginx's old processes finish
+ * what they sent after a reload) and returns once that connection is
+ * closed, before drain_ms is up. */
+START_TEST(test_fcgi_server_drains_on_stop)
+{
+	fixture f;
+	buf b = BUF_INIT;
+	char out[8192];
+	pthread_t t;
+	struct pollfd p;
+	long long t0;
+	int fd, late;
+
+	fixture_start_drain(&f, 2, 0, 0, 10000);
+	fd = client(&f);
+	request(&b, 1, 1, "GET", "", 0);
+	send_buf(fd, &b);
+	read_answer(fd, 1, out, sizeof out);
+	t0 = clock_monotonic_ms(NULL);
+	ck_assert_int_eq(pthread_create(&t, NULL, stop_server, f.server), 0);
+	usleep(300 * 1000); /* the loop has seen the stop */
+	buf_reset(&b);
+	request(&b, 2, 1, "POST", "late", 16);
+	send_buf(fd, &b);
+	read_answer(fd, 2, out, sizeof out);
+	ck_assert_str_eq(out, "Status: 200 OK\r\n\r\nPOST late");
+	/* no new connection is served while draining */
+	late = client(&f);
+	buf_reset(&b);
+	request(&b, 1, 1, "GET", "", 0);
+	send_buf(late, &b);
+	p = (struct pollfd){late, POLLIN, 0};
+	ck_assert_int_eq(poll(&p, 1, 300), 0);
+	close(fd); /* nginx closes its kept-alive connection: the drain ends */
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_lt(clock_monotonic_ms(NULL) - t0, 5000);
+	close(late);
+	close(f.listen_fd);
+	unlink(f.path);
 	buf_free(&b);
 }
 END_TEST
@@ -758,6 +841,7 @@ Suite *fcgi_suite(void)
 	tc = tcase_create("server");
 	tcase_set_timeout(tc, 3 * CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_fcgi_server_keep_conn);
+	tcase_add_test(tc, test_fcgi_server_drains_on_stop);
 	tcase_add_test(tc, test_fcgi_server_idle_conn_costs_no_thread);
 	tcase_add_test(tc, test_fcgi_server_runs_threads_at_once);
 	tcase_add_test(tc, test_fcgi_server_parked_thread_gives_up_its_turn);

@@ -118,20 +118,37 @@ START_TEST(test_host_metrics_two_processes)
 	child_counts(name, 5, 10, &child_slot);
 	ck_assert_int_ne(child_slot, host_metrics_slot(hm));
 	t = scrape(hm);
-	ck_assert_double_eq(value_of(t, "attempts_http_requests_total{action=\"state\",status=\"200\"}"), 6);
-	ck_assert_double_eq(value_of(t, "attempts_http_requests_total{action=\"health\",status=\"503\"}"), 1);
-	ck_assert_double_eq(value_of(t, "attempts_http_requests_total{action=\"none\",status=\"404\"}"), 1);
-	ck_assert_double_eq(value_of(t, "attempts_http_requests_total{action=\"save\",status=\"other\"}"), 1);
+	ck_assert_double_eq(
+		value_of(t, "attempts_http_requests_total{action=\"state\",status=\"200\"}"), 6);
+	ck_assert_double_eq(
+		value_of(t, "attempts_http_requests_total{action=\"health\",status=\"503\"}"), 1);
+	ck_assert_double_eq(
+		value_of(t, "attempts_http_requests_total{action=\"none\",status=\"404\"}"), 1);
+	ck_assert_double_eq(
+		value_of(t, "attempts_http_requests_total{action=\"save\",status=\"other\"}"), 1);
 	/* Zero series are left out. */
 	ck_assert_ptr_null(strstr(t, "action=\"save\",status=\"200\""));
-	ck_assert_double_eq(value_of(t, "attempts_http_request_duration_seconds_bucket{action=\"state\",le=\"0.0005\"}"), 1);
-	ck_assert_double_eq(value_of(t, "attempts_http_request_duration_seconds_bucket{action=\"state\",le=\"0.0025\"}"), 6);
-	ck_assert_double_eq(value_of(t, "attempts_http_request_duration_seconds_bucket{action=\"state\",le=\"+Inf\"}"), 6);
-	ck_assert_double_eq(value_of(t, "attempts_http_request_duration_seconds_count{action=\"state\"}"), 6);
-	ck_assert_double_eq_tol(value_of(t, "attempts_http_request_duration_seconds_sum{action=\"state\"}"), 0.0077, 1e-9);
+	ck_assert_double_eq(value_of(t, "attempts_http_request_duration_seconds_bucket{action="
+					"\"state\",le=\"0.0005\"}"),
+			    1);
+	ck_assert_double_eq(value_of(t, "attempts_http_request_duration_seconds_bucket{action="
+					"\"state\",le=\"0.0025\"}"),
+			    6);
+	ck_assert_double_eq(value_of(t, "attempts_http_request_duration_seconds_bucket{action="
+					"\"state\",le=\"+Inf\"}"),
+			    6);
+	ck_assert_double_eq(
+		value_of(t, "attempts_http_request_duration_seconds_count{action=\"state\"}"), 6);
+	ck_assert_double_eq_tol(
+		value_of(t, "attempts_http_request_duration_seconds_sum{action=\"state\"}"), 0.0077,
+		1e-9);
 	/* 20 s is above every bound: only +Inf holds it. */
-	ck_assert_double_eq(value_of(t, "attempts_http_request_duration_seconds_bucket{action=\"health\",le=\"10\"}"), 0);
-	ck_assert_double_eq(value_of(t, "attempts_http_request_duration_seconds_bucket{action=\"health\",le=\"+Inf\"}"), 1);
+	ck_assert_double_eq(value_of(t, "attempts_http_request_duration_seconds_bucket{action="
+					"\"health\",le=\"10\"}"),
+			    0);
+	ck_assert_double_eq(value_of(t, "attempts_http_request_duration_seconds_bucket{action="
+					"\"health\",le=\"+Inf\"}"),
+			    1);
 	ck_assert_double_eq(value_of(t, "attempts_db_calls_total"), 7);
 	ck_assert_double_eq(value_of(t, "attempts_cache_hits_total"), 14);
 	ck_assert_double_eq(value_of(t, "attempts_cache_misses_total"), 1);
@@ -141,9 +158,11 @@ START_TEST(test_host_metrics_two_processes)
 	ck_assert_double_eq(value_of(t, "attempts_db_pool_connections{state=\"idle\"}"), 1);
 	{
 		char series[96];
-		snprintf(series, sizeof series, "attempts_breaker_state{pid=\"%ld\"}", (long)getpid());
+		snprintf(series, sizeof series, "attempts_breaker_state{pid=\"%ld\"}",
+			 (long)getpid());
 		ck_assert_double_eq(value_of(t, series), 1);
-		snprintf(series, sizeof series, "attempts_listener_connected{pid=\"%ld\"}", (long)getpid());
+		snprintf(series, sizeof series, "attempts_listener_connected{pid=\"%ld\"}",
+			 (long)getpid());
 		ck_assert_double_eq(value_of(t, series), 0);
 	}
 	free(t);
@@ -171,7 +190,8 @@ START_TEST(test_host_metrics_adoption)
 	ck_assert_int_eq(host_metrics_slot(hm), slot1);
 	ck_assert_int_eq(host_metrics_adopted(hm), 1);
 	t = scrape(hm);
-	ck_assert_double_eq(value_of(t, "attempts_http_requests_total{action=\"state\",status=\"200\"}"), 5);
+	ck_assert_double_eq(
+		value_of(t, "attempts_http_requests_total{action=\"state\",status=\"200\"}"), 5);
 	ck_assert_double_eq(value_of(t, "attempts_cache_hits_total"), 14);
 	/* Not published yet: no live worker's gauges. */
 	ck_assert_double_eq(value_of(t, "attempts_workers"), 0);
@@ -240,7 +260,8 @@ START_TEST(test_host_metrics_private)
 	host_metrics_record(hm, 0, 200, 5, 1);
 	host_metrics_publish(hm, &s);
 	t = scrape(hm);
-	ck_assert_double_eq(value_of(t, "attempts_http_requests_total{action=\"health\",status=\"200\"}"), 1);
+	ck_assert_double_eq(
+		value_of(t, "attempts_http_requests_total{action=\"health\",status=\"200\"}"), 1);
 	ck_assert_double_eq(value_of(t, "attempts_workers"), 1);
 	free(t);
 	host_metrics_close(hm);
@@ -254,12 +275,17 @@ END_TEST
  * in +Inf, _sum, _count; the coalescer's sizes are a histogram by lane. */
 START_TEST(test_host_metrics_shape)
 {
-	static const char *const families[] = {
-		"attempts_workers", "attempts_http_requests_total",
-		"attempts_http_request_duration_seconds", "attempts_db_calls_total",
-		"attempts_db_pool_connections", "attempts_cache_hits_total",
-		"attempts_cache_misses_total", "attempts_breaker_state",
-		"attempts_listener_connected", "attempts_coalesced_batch_size", NULL};
+	static const char *const families[] = {"attempts_workers",
+					       "attempts_http_requests_total",
+					       "attempts_http_request_duration_seconds",
+					       "attempts_db_calls_total",
+					       "attempts_db_pool_connections",
+					       "attempts_cache_hits_total",
+					       "attempts_cache_misses_total",
+					       "attempts_breaker_state",
+					       "attempts_listener_connected",
+					       "attempts_coalesced_batch_size",
+					       NULL};
 	host_metrics *hm = NULL;
 	host_metrics_sample s = {0};
 	char *t, pattern[128];
@@ -280,10 +306,15 @@ START_TEST(test_host_metrics_shape)
 		type = strstr(t, pattern);
 		ck_assert_msg(type != NULL && type > help, "TYPE of %s", families[i]);
 	}
-	ck_assert_double_eq(value_of(t, "attempts_coalesced_batch_size_bucket{lane=\"writes\",le=\"1\"}"), 3);
-	ck_assert_double_eq(value_of(t, "attempts_coalesced_batch_size_bucket{lane=\"writes\",le=\"2\"}"), 3);
-	ck_assert_double_eq(value_of(t, "attempts_coalesced_batch_size_bucket{lane=\"writes\",le=\"4\"}"), 5);
-	ck_assert_double_eq(value_of(t, "attempts_coalesced_batch_size_bucket{lane=\"writes\",le=\"+Inf\"}"), 5);
+	ck_assert_double_eq(
+		value_of(t, "attempts_coalesced_batch_size_bucket{lane=\"writes\",le=\"1\"}"), 3);
+	ck_assert_double_eq(
+		value_of(t, "attempts_coalesced_batch_size_bucket{lane=\"writes\",le=\"2\"}"), 3);
+	ck_assert_double_eq(
+		value_of(t, "attempts_coalesced_batch_size_bucket{lane=\"writes\",le=\"4\"}"), 5);
+	ck_assert_double_eq(
+		value_of(t, "attempts_coalesced_batch_size_bucket{lane=\"writes\",le=\"+Inf\"}"),
+		5);
 	ck_assert_double_eq(value_of(t, "attempts_coalesced_batch_size_sum{lane=\"writes\"}"), 10);
 	ck_assert_double_eq(value_of(t, "attempts_coalesced_batch_size_count{lane=\"writes\"}"), 5);
 	ck_assert_double_eq(value_of(t, "attempts_coalesced_batch_size_count{lane=\"reads\"}"), 0);
@@ -303,7 +334,8 @@ START_TEST(test_host_metrics_default_name)
 	ck_assert_int_ge(fd, 0);
 	memset(&addr, 0, sizeof addr);
 	addr.sun_family = AF_UNIX;
-	snprintf(addr.sun_path, sizeof addr.sun_path, "/tmp/attempts-check-hm-%ld.sock", (long)getpid());
+	snprintf(addr.sun_path, sizeof addr.sun_path, "/tmp/attempts-check-hm-%ld.sock",
+		 (long)getpid());
 	unlink(addr.sun_path);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
 	ck_assert_int_eq(host_metrics_default_name(fd, ops, NOPS, name, sizeof name), 0);

@@ -22,8 +22,7 @@ static int count_of(const char *hay, const char *needle)
 }
 
 /* Runs http_request_init on params; asserts its result. */
-static void init_req(http_request *req, fake_cgi_io *io, const char *const *params,
-		     att_err expect)
+static void init_req(http_request *req, fake_cgi_io *io, const char *const *params, att_err expect)
 {
 	fake_cgi_init(io, params, NULL, 0);
 	ck_assert_int_eq(http_request_init(req, fake_cgi_param, fake_cgi_read, io), expect);
@@ -64,8 +63,7 @@ END_TEST
 
 START_TEST(test_http_request_method)
 {
-	static const char *const p1[] = {"REQUEST_METHOD", "PATCH",
-					 "DOCUMENT_URI", "/x", NULL};
+	static const char *const p1[] = {"REQUEST_METHOD", "PATCH", "DOCUMENT_URI", "/x", NULL};
 	static const char *const p2[] = {"DOCUMENT_URI", "/x", NULL};
 	http_request req;
 	fake_cgi_io io;
@@ -91,8 +89,9 @@ START_TEST(test_http_methods_text)
 	ck_assert_str_eq(text, "GET, POST, PATCH");
 	http_methods_text(0, text, sizeof text);
 	ck_assert_str_eq(text, "");
-	http_methods_text(HTTP_GET | HTTP_HEAD | HTTP_POST | HTTP_PUT | HTTP_PATCH |
-			  HTTP_DELETE | HTTP_OPTIONS, text, sizeof text);
+	http_methods_text(HTTP_GET | HTTP_HEAD | HTTP_POST | HTTP_PUT | HTTP_PATCH | HTTP_DELETE |
+				  HTTP_OPTIONS,
+			  text, sizeof text);
 	ck_assert_str_eq(text, "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
 	text[0] = 'z';
 	http_methods_text(HTTP_GET, text, 0); /* no room: untouched */
@@ -105,9 +104,8 @@ END_TEST
 START_TEST(test_http_path_document_uri)
 {
 	static const char *const p[] = {
-		"REQUEST_METHOD", "GET", "DOCUMENT_URI", "/api/health",
-		"REQUEST_URI", "/other?x=1", "SCRIPT_NAME", "/s", "PATH_INFO", "/i",
-		NULL};
+		"REQUEST_METHOD", "GET", "DOCUMENT_URI", "/api/health", "REQUEST_URI", "/other?x=1",
+		"SCRIPT_NAME",	  "/s",	 "PATH_INFO",	 "/i",		NULL};
 	http_request req;
 	fake_cgi_io io;
 
@@ -119,13 +117,18 @@ END_TEST
 
 START_TEST(test_http_path_request_uri)
 {
-	static const char *const p[] = {
-		"REQUEST_METHOD", "GET", "REQUEST_URI", "/api/a%20b+c?action=x%20y",
-		"SCRIPT_NAME", "/s", "PATH_INFO", "/i", NULL};
+	static const char *const p[] = {"REQUEST_METHOD",
+					"GET",
+					"REQUEST_URI",
+					"/api/a%20b+c?action=x%20y",
+					"SCRIPT_NAME",
+					"/s",
+					"PATH_INFO",
+					"/i",
+					NULL};
 	static const char *const nul[] = {"REQUEST_URI", "/api/a%00b", NULL};
 	static const char *const bad[] = {"REQUEST_URI", "/api/%zz", NULL};
-	static const char *const empty_doc[] = {"DOCUMENT_URI", "",
-						"REQUEST_URI", "/r", NULL};
+	static const char *const empty_doc[] = {"DOCUMENT_URI", "", "REQUEST_URI", "/r", NULL};
 	http_request req;
 	fake_cgi_io io;
 
@@ -148,8 +151,8 @@ END_TEST
 START_TEST(test_http_path_script_name)
 {
 	static const char *const p[] = {
-		"REQUEST_METHOD", "GET", "SCRIPT_NAME", "/cgi-bin/attempts.fcgi",
-		"PATH_INFO", "/api/health", NULL};
+		"REQUEST_METHOD", "GET",	 "SCRIPT_NAME", "/cgi-bin/attempts.fcgi",
+		"PATH_INFO",	  "/api/health", NULL};
 	static const char *const none[] = {"REQUEST_METHOD", "GET", NULL};
 	http_request req;
 	fake_cgi_io io;
@@ -167,10 +170,10 @@ END_TEST
 START_TEST(test_http_path_attempts_path)
 {
 	/* nginx's upload location rewrites the URI and passes the original */
-	static const char *const p[] = {"ATTEMPTS_PATH", "/api/attempts/x",
-					"DOCUMENT_URI", "/internal/upload", NULL};
-	static const char *const empty[] = {"ATTEMPTS_PATH", "",
-					    "DOCUMENT_URI", "/api/health", NULL};
+	static const char *const p[] = {"ATTEMPTS_PATH", "/api/attempts/x", "DOCUMENT_URI",
+					"/internal/upload", NULL};
+	static const char *const empty[] = {"ATTEMPTS_PATH", "", "DOCUMENT_URI", "/api/health",
+					    NULL};
 	http_request req;
 	fake_cgi_io io;
 
@@ -185,11 +188,15 @@ END_TEST
 
 START_TEST(test_http_body_file_params)
 {
-	static const char *const p[] = {"DOCUMENT_URI", "/x",
-					"REQUEST_BODY_FILE", "/tmp/nginx/0001",
-					"ATTEMPTS_ACCEL_PREFIX", "/_uploads/", NULL};
-	static const char *const empty[] = {"DOCUMENT_URI", "/x", "REQUEST_BODY_FILE", "",
-					    "ATTEMPTS_ACCEL_PREFIX", "", NULL};
+	static const char *const p[] = {"DOCUMENT_URI",
+					"/x",
+					"REQUEST_BODY_FILE",
+					"/tmp/nginx/0001",
+					"ATTEMPTS_ACCEL_PREFIX",
+					"/_uploads/",
+					NULL};
+	static const char *const empty[] = {
+		"DOCUMENT_URI", "/x", "REQUEST_BODY_FILE", "", "ATTEMPTS_ACCEL_PREFIX", "", NULL};
 	http_request req;
 	fake_cgi_io io;
 
@@ -208,10 +215,13 @@ END_TEST
 
 START_TEST(test_http_query_parse)
 {
-	static const char *const p[] = {
-		"REQUEST_METHOD", "GET", "DOCUMENT_URI", "/x",
-		"QUERY_STRING", "action=state&x=a%20b+c&&empty=&flag&%61ct=%2B%26%3d",
-		NULL};
+	static const char *const p[] = {"REQUEST_METHOD",
+					"GET",
+					"DOCUMENT_URI",
+					"/x",
+					"QUERY_STRING",
+					"action=state&x=a%20b+c&&empty=&flag&%61ct=%2B%26%3d",
+					NULL};
 	http_request req;
 	fake_cgi_io io;
 
@@ -231,8 +241,7 @@ END_TEST
 
 START_TEST(test_http_query_absent)
 {
-	static const char *const p[] = {"REQUEST_METHOD", "GET",
-					"DOCUMENT_URI", "/x", NULL};
+	static const char *const p[] = {"REQUEST_METHOD", "GET", "DOCUMENT_URI", "/x", NULL};
 	http_request req;
 	fake_cgi_io io;
 
@@ -247,8 +256,7 @@ END_TEST
 
 START_TEST(test_http_query_first_wins)
 {
-	static const char *const p[] = {"DOCUMENT_URI", "/x",
-					"QUERY_STRING", "a=1&a=2", NULL};
+	static const char *const p[] = {"DOCUMENT_URI", "/x", "QUERY_STRING", "a=1&a=2", NULL};
 	http_request req;
 	fake_cgi_io io;
 
@@ -261,9 +269,16 @@ END_TEST
 
 START_TEST(test_http_query_malformed)
 {
-	static const char *const bad[] = {
-		"a=%zz", "a=%4", "a=%", "%g1=x", "x=1&y=a%0", "filename=%zz.pdf",
-		"filename=x%E", "filename=x%0.pdf", "filename=x%00.pdf&y=%", NULL};
+	static const char *const bad[] = {"a=%zz",
+					  "a=%4",
+					  "a=%",
+					  "%g1=x",
+					  "x=1&y=a%0",
+					  "filename=%zz.pdf",
+					  "filename=x%E",
+					  "filename=x%0.pdf",
+					  "filename=x%00.pdf&y=%",
+					  NULL};
 
 	for (int i = 0; bad[i] != NULL; i++) {
 		const char *p[] = {"DOCUMENT_URI", "/x", "QUERY_STRING", bad[i], NULL};
@@ -271,7 +286,8 @@ START_TEST(test_http_query_malformed)
 		fake_cgi_io io;
 
 		fake_cgi_init(&io, p, NULL, 0);
-		ck_assert_msg(http_request_init(&req, fake_cgi_param, fake_cgi_read, &io) == ATT_EINVAL,
+		ck_assert_msg(http_request_init(&req, fake_cgi_param, fake_cgi_read, &io) ==
+				      ATT_EINVAL,
 			      "query \"%s\" was not refused", bad[i]);
 		/* usable for an error response and freeable */
 		ck_assert_ptr_nonnull(req.path);
@@ -330,8 +346,7 @@ START_TEST(test_http_query_too_many)
 	const char *p[] = {"DOCUMENT_URI", "/x", "QUERY_STRING", query, NULL};
 
 	for (int i = 0; i < HTTP_MAX_QUERY_PARAMS; i++)
-		n += (size_t)snprintf(query + n, sizeof query - n, "%sp%d=%d",
-				      i ? "&" : "", i, i);
+		n += (size_t)snprintf(query + n, sizeof query - n, "%sp%d=%d", i ? "&" : "", i, i);
 	fake_cgi_init(&io, p, NULL, 0);
 	ck_assert_int_eq(http_request_init(&req, fake_cgi_param, fake_cgi_read, &io), ATT_OK);
 	ck_assert_int_eq(req.nparams, HTTP_MAX_QUERY_PARAMS);
@@ -448,9 +463,8 @@ END_TEST
 
 START_TEST(test_http_query_plus_and_names)
 {
-	static const char *const p[] = {"DOCUMENT_URI", "/x",
-					"QUERY_STRING", "a+b=c+d&=v&filename=essay%2B1.pdf",
-					NULL};
+	static const char *const p[] = {"DOCUMENT_URI", "/x", "QUERY_STRING",
+					"a+b=c+d&=v&filename=essay%2B1.pdf", NULL};
 	http_request req;
 	fake_cgi_io io;
 
@@ -467,11 +481,23 @@ END_TEST
 
 START_TEST(test_http_request_headers)
 {
-	static const char *const p[] = {
-		"REQUEST_METHOD", "PATCH", "DOCUMENT_URI", "/x",
-		"HTTP_AUTHORIZATION", "Bearer t", "HTTP_IF_MATCH", "\"3\"",
-		"HTTP_IF_NONE_MATCH", "\"4\"", "HTTP_CACHE_CONTROL", "no-cache",
-		"CONTENT_TYPE", "application/json", "CONTENT_LENGTH", "17", NULL};
+	static const char *const p[] = {"REQUEST_METHOD",
+					"PATCH",
+					"DOCUMENT_URI",
+					"/x",
+					"HTTP_AUTHORIZATION",
+					"Bearer t",
+					"HTTP_IF_MATCH",
+					"\"3\"",
+					"HTTP_IF_NONE_MATCH",
+					"\"4\"",
+					"HTTP_CACHE_CONTROL",
+					"no-cache",
+					"CONTENT_TYPE",
+					"application/json",
+					"CONTENT_LENGTH",
+					"17",
+					NULL};
 	static const char *const none[] = {"DOCUMENT_URI", "/x", NULL};
 	http_request req;
 	fake_cgi_io io;
@@ -556,8 +582,8 @@ START_TEST(test_http_request_id_invalid_client)
 	static const char nginx_id[] = "fedcba9876543210fedcba9876543210";
 	char id[HTTP_REQUEST_ID_MAX + 1];
 	char over[HTTP_REQUEST_ID_MAX + 2];
-	static const char *const bad[] = {"", "has space", "semi;colon",
-					  "new\r\nline", "slash/", "\xc3\xa9", NULL};
+	static const char *const bad[] = {"",	    "has space", "semi;colon", "new\r\nline",
+					  "slash/", "\xc3\xa9",	 NULL};
 
 	memset(over, 'a', HTTP_REQUEST_ID_MAX + 1);
 	over[HTTP_REQUEST_ID_MAX + 1] = '\0';
@@ -590,11 +616,16 @@ END_TEST
 
 /* Reads body (with CONTENT_LENGTH cl, NULL = absent) in chunks under max;
  * returns the result and, on success, checks the body came through whole. */
-static att_err read_body(const char *body, const char *cl, size_t chunk,
-			 size_t max, fake_cgi_io *io)
+static att_err read_body(const char *body, const char *cl, size_t chunk, size_t max,
+			 fake_cgi_io *io)
 {
-	const char *p[] = {"REQUEST_METHOD", "POST", "DOCUMENT_URI", "/x",
-			   cl ? "CONTENT_LENGTH" : NULL, cl, NULL};
+	const char *p[] = {"REQUEST_METHOD",
+			   "POST",
+			   "DOCUMENT_URI",
+			   "/x",
+			   cl ? "CONTENT_LENGTH" : NULL,
+			   cl,
+			   NULL};
 	http_request req;
 	att_err err;
 
@@ -762,10 +793,11 @@ static cJSON *check_error_body(const http_response *resp, const char *code)
 	ck_assert_str_eq(c->valuestring, code);
 	ck_assert(cJSON_IsString(m));
 	ck_assert_uint_gt(strlen(m->valuestring), 0);
-	cJSON_ArrayForEach(it, err) {
+	cJSON_ArrayForEach(it, err)
+	{
 		ck_assert_msg(strcmp(it->string, "code") == 0 ||
-			      strcmp(it->string, "message") == 0 ||
-			      (strcmp(it->string, "details") == 0 && cJSON_IsObject(it)),
+				      strcmp(it->string, "message") == 0 ||
+				      (strcmp(it->string, "details") == 0 && cJSON_IsObject(it)),
 			      "unexpected member \"%s\" in error", it->string);
 		n++;
 	}
@@ -785,10 +817,13 @@ START_TEST(test_http_error_shape)
 	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(
 		cJSON_GetObjectItemCaseSensitive(root, "error"), "details"));
 	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(root, "error"), "message")->valuestring,
-		"no such attempt");
+				 cJSON_GetObjectItemCaseSensitive(root, "error"), "message")
+				 ->valuestring,
+			 "no such attempt");
 	cJSON_Delete(root);
-	ck_assert_int_eq(count_of(resp.headers.data, "Content-Type: application/json; charset=utf-8\r\n"), 1);
+	ck_assert_int_eq(
+		count_of(resp.headers.data, "Content-Type: application/json; charset=utf-8\r\n"),
+		1);
 	http_response_free(&resp);
 }
 END_TEST
@@ -862,8 +897,7 @@ START_TEST(test_http_header_crlf)
 	http_header(&resp, "X-Test", "a\r\nSet-Cookie: evil\rb\nc");
 	ck_assert_str_eq(resp.headers.data, "X-Test: aSet-Cookie: evilbc\r\n");
 	http_headerf(&resp, "X-Num", "%d\r\n%s", 7, "z");
-	ck_assert_str_eq(resp.headers.data,
-			 "X-Test: aSet-Cookie: evilbc\r\nX-Num: 7z\r\n");
+	ck_assert_str_eq(resp.headers.data, "X-Test: aSet-Cookie: evilbc\r\nX-Num: 7z\r\n");
 	http_response_free(&resp);
 }
 END_TEST
@@ -918,13 +952,12 @@ START_TEST(test_http_response_write)
 	http_json_text(&resp, 201, "{\"a\":1}", 7);
 	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_OK);
 	out = c.out.data;
-	ck_assert_str_eq(out,
-			 "Status: 201 Created\r\n"
-			 "X-Request-Id: rid\r\n"
-			 "Content-Type: application/json; charset=utf-8\r\n"
-			 "Content-Length: 7\r\n"
-			 "\r\n"
-			 "{\"a\":1}");
+	ck_assert_str_eq(out, "Status: 201 Created\r\n"
+			      "X-Request-Id: rid\r\n"
+			      "Content-Type: application/json; charset=utf-8\r\n"
+			      "Content-Length: 7\r\n"
+			      "\r\n"
+			      "{\"a\":1}");
 	buf_free(&c.out);
 	http_response_free(&resp);
 }

@@ -384,22 +384,22 @@ END_TEST
 
 START_TEST(test_json_parse_invalid_utf8)
 {
-	refuse("\"\xc0\xaf\"", 4);             /* overlong '/' */
-	refuse("\"\xc1\xbf\"", 4);             /* overlong */
-	refuse("\"\xe0\x80\xaf\"", 5);         /* overlong 3-byte */
+	refuse("\"\xc0\xaf\"", 4);	       /* overlong '/' */
+	refuse("\"\xc1\xbf\"", 4);	       /* overlong */
+	refuse("\"\xe0\x80\xaf\"", 5);	       /* overlong 3-byte */
 	refuse("\"\xf0\x80\x80\xaf\"", 6);     /* overlong 4-byte */
-	refuse("\"\xed\xa0\x80\"", 5);         /* U+D800 surrogate */
-	refuse("\"\xed\xbf\xbf\"", 5);         /* U+DFFF surrogate */
+	refuse("\"\xed\xa0\x80\"", 5);	       /* U+D800 surrogate */
+	refuse("\"\xed\xbf\xbf\"", 5);	       /* U+DFFF surrogate */
 	refuse("\"\xf4\x90\x80\x80\"", 6);     /* above U+10FFFF */
 	refuse("\"\xf8\x88\x80\x80\x80\"", 7); /* 5-byte form */
 	refuse("\"\xff\"", 3);
-	refuse("\"\x80\"", 3);                 /* lone continuation */
-	refuse("\"\xc3\"", 3);                 /* truncated 2-byte */
-	refuse("\"\xe4\xb8\"", 4);             /* truncated 3-byte */
-	refuse("\"\xf0\x9f\x98\"", 5);         /* truncated 4-byte */
-	refuse("\"\xc3(\"", 4);                /* bad continuation */
-	refuse("\xc3", 1);                     /* truncated at the very end */
-	refuse("\"\\ud800\"", 8);              /* escaped lone surrogate */
+	refuse("\"\x80\"", 3);	       /* lone continuation */
+	refuse("\"\xc3\"", 3);	       /* truncated 2-byte */
+	refuse("\"\xe4\xb8\"", 4);     /* truncated 3-byte */
+	refuse("\"\xf0\x9f\x98\"", 5); /* truncated 4-byte */
+	refuse("\"\xc3(\"", 4);	       /* bad continuation */
+	refuse("\xc3", 1);	       /* truncated at the very end */
+	refuse("\"\\ud800\"", 8);      /* escaped lone surrogate */
 }
 END_TEST
 
@@ -422,7 +422,7 @@ END_TEST
  * takes. json_parse promises "valid ... one complete JSON value". */
 START_TEST(test_json_parse_control_whitespace)
 {
-	refuse("\x01{}", 3);  /* not JSON whitespace */
+	refuse("\x01{}", 3); /* not JSON whitespace */
 	refuse("\f{}", 3);
 	refuse("{}\x0b", 3);
 }
@@ -430,7 +430,7 @@ END_TEST
 
 START_TEST(test_json_parse_raw_control_in_string)
 {
-	refuse("{\"a\":\"x\ty\"}", 11);  /* raw TAB must be escaped */
+	refuse("{\"a\":\"x\ty\"}", 11); /* raw TAB must be escaped */
 	refuse("{\"a\":\"x\ny\"}", 11);
 }
 END_TEST

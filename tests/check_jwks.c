@@ -68,7 +68,8 @@ static void keys_setup(void)
 		abort();
 	rsa1 = make_key("rsa1", "-algorithm RSA -pkeyopt rsa_keygen_bits:2048", "RSA", 2048);
 	rsa2 = make_key("rsa2", "-algorithm RSA -pkeyopt rsa_keygen_bits:2048", "RSA", 2048);
-	rsa_small = make_key("rsa_small", "-algorithm RSA -pkeyopt rsa_keygen_bits:1024", "RSA", 1024);
+	rsa_small =
+		make_key("rsa_small", "-algorithm RSA -pkeyopt rsa_keygen_bits:1024", "RSA", 1024);
 	ec1 = make_key("ec1", "-algorithm EC -pkeyopt ec_paramgen_curve:P-256", "EC", 0);
 	ec2 = make_key("ec2", "-algorithm EC -pkeyopt ec_paramgen_curve:P-256", "EC", 0);
 }
@@ -170,8 +171,7 @@ static void write_file(const char *path, const char *text)
 /* ------------------------------------------------------------ tokens */
 
 /* Raw JWS signature of data under k for alg (ES256 as r||s). */
-static size_t sign_raw(EVP_PKEY *k, jwks_alg alg, const char *data, size_t len,
-		       unsigned char *sig)
+static size_t sign_raw(EVP_PKEY *k, jwks_alg alg, const char *data, size_t len, unsigned char *sig)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned char der[256];
@@ -200,8 +200,8 @@ static size_t sign_raw(EVP_PKEY *k, jwks_alg alg, const char *data, size_t len,
 /* header.payload, then '.' and the signature: by k (RS256/ES256, k not
  * NULL), by HMAC with hmac_key (hmac_len bytes), or none at all. The caller
  * frees the token with free(). */
-static char *token_with(const char *header, const char *payload, EVP_PKEY *k,
-			const void *hmac_key, size_t hmac_len)
+static char *token_with(const char *header, const char *payload, EVP_PKEY *k, const void *hmac_key,
+			size_t hmac_len)
 {
 	unsigned char sig[1024];
 	unsigned int mac_len = 0;
@@ -243,8 +243,8 @@ static char jwks_path[512];
 /* A verifier with the secret, the JWKS text (NULL: no file), aud and iss. */
 static auth_verifier *verifier(const char *jwks_text, const char *aud, const char *iss)
 {
-	auth_options o = {.secret = SECRET, .secret_len = strlen(SECRET), .audience = aud,
-			  .issuer = iss};
+	auth_options o = {
+		.secret = SECRET, .secret_len = strlen(SECRET), .audience = aud, .issuer = iss};
 	auth_verifier *v = NULL;
 	char *why = NULL;
 
@@ -315,7 +315,8 @@ START_TEST(test_jwks_parse_keys)
 	put_jwk(&b, rsa2, "enc", ",\"use\":\"enc\"");
 	buf_putc(&b, ',');
 	put_jwk(&b, rsa2, "ps", ",\"alg\":\"PS256\"");
-	buf_puts(&b, ",{\"kty\":\"EC\",\"crv\":\"P-384\",\"kid\":\"p384\",\"x\":\"AA\",\"y\":\"AA\"}");
+	buf_puts(&b,
+		 ",{\"kty\":\"EC\",\"crv\":\"P-384\",\"kid\":\"p384\",\"x\":\"AA\",\"y\":\"AA\"}");
 	buf_puts(&b, ",{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"ed\",\"x\":\"AA\"}");
 	buf_puts(&b, ",{\"kty\":\"oct\",\"k\":\"AAAA\"}");
 	buf_puts(&b, "],\"other\":1}");
@@ -370,11 +371,13 @@ START_TEST(test_jwks_parse_refused)
 	expect_refused_set("{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"\"}]}", ATT_ECONFIG, "kid must");
 	expect_refused_set("{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"a\",\"n\":\"AQAB\"}]}",
 			   ATT_ECONFIG, "RSA n and e");
-	expect_refused_set("{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"a\",\"n\":\"A=\",\"e\":\"AQAB\"}]}",
-			   ATT_ECONFIG, "RSA n and e");
-	expect_refused_set("{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"a\",\"x\":\"AQAB\","
-			   "\"y\":\"AQAB\"}]}",
-			   ATT_ECONFIG, "32 bytes");
+	expect_refused_set(
+		"{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"a\",\"n\":\"A=\",\"e\":\"AQAB\"}]}",
+		ATT_ECONFIG, "RSA n and e");
+	expect_refused_set(
+		"{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"a\",\"x\":\"AQAB\","
+		"\"y\":\"AQAB\"}]}",
+		ATT_ECONFIG, "32 bytes");
 	expect_refused_set("{\"keys\":[{\"kty\":\"oct\",\"kid\":\"a\",\"k\":\"c2hvcnQ\"}]}",
 			   ATT_ECONFIG, "oct k");
 	/* An RSA key under 2048 bits. */
@@ -388,8 +391,11 @@ START_TEST(test_jwks_parse_refused)
 		buf x = BUF_INIT, y = BUF_INIT;
 		put_bn_param(&x, ec1, OSSL_PKEY_PARAM_EC_PUB_X, 32);
 		put_bn_param(&y, ec2, OSSL_PKEY_PARAM_EC_PUB_Y, 32);
-		buf_printf(&b, "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"x\",\"x\":\"%s\","
-			   "\"y\":\"%s\"}]}", x.data, y.data);
+		buf_printf(
+			&b,
+			"{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"x\",\"x\":\"%s\","
+			"\"y\":\"%s\"}]}",
+			x.data, y.data);
 		expect_refused_set(b.data, ATT_ECONFIG, "no point of P-256");
 		buf_free(&x);
 		buf_free(&y);
@@ -632,11 +638,13 @@ START_TEST(test_jwks_time_claims)
 	expect(v, token_with(RS("r1"), p, rsa1, NULL, 0), AUTH_FAIL_EXPIRED);
 	snprintf(p, sizeof p, "{\"sub\":\"" SUB "\",\"role\":\"student\",\"exp\":%lld}", NOW - 60);
 	expect(v, token_with(RS("r1"), p, rsa1, NULL, 0), AUTH_FAIL_NONE);
-	snprintf(p, sizeof p, "{\"sub\":\"" SUB "\",\"role\":\"student\",\"exp\":%lld,\"nbf\":%lld}",
-		 NOW + 3600, NOW + 61);
+	snprintf(p, sizeof p,
+		 "{\"sub\":\"" SUB "\",\"role\":\"student\",\"exp\":%lld,\"nbf\":%lld}", NOW + 3600,
+		 NOW + 61);
 	expect(v, token_with(ES("e1"), p, ec1, NULL, 0), AUTH_FAIL_NOT_YET_VALID);
-	snprintf(p, sizeof p, "{\"sub\":\"" SUB "\",\"role\":\"student\",\"exp\":%lld,\"iat\":%lld}",
-		 NOW + 3600, NOW + 61);
+	snprintf(p, sizeof p,
+		 "{\"sub\":\"" SUB "\",\"role\":\"student\",\"exp\":%lld,\"iat\":%lld}", NOW + 3600,
+		 NOW + 61);
 	expect(v, token_with(ES("e1"), p, ec1, NULL, 0), AUTH_FAIL_ISSUED_FUTURE);
 	/* A remembered token expires like any other. */
 	expect_at(v, token_with(RS("r1"), payload(""), rsa1, NULL, 0), NOW, AUTH_FAIL_NONE);
@@ -644,13 +652,15 @@ START_TEST(test_jwks_time_claims)
 		  AUTH_FAIL_EXPIRED);
 	expect_at(v, token_with(RS("r1"), payload(""), rsa1, NULL, 0), NOW - 71,
 		  AUTH_FAIL_ISSUED_FUTURE);
-	snprintf(p, sizeof p, "{\"sub\":\"" SUB "\",\"role\":\"student\",\"exp\":%lld,\"nbf\":%lld}",
-		 NOW + 3600, NOW);
+	snprintf(p, sizeof p,
+		 "{\"sub\":\"" SUB "\",\"role\":\"student\",\"exp\":%lld,\"nbf\":%lld}", NOW + 3600,
+		 NOW);
 	expect_at(v, token_with(RS("r1"), p, rsa1, NULL, 0), NOW, AUTH_FAIL_NONE);
 	expect_at(v, token_with(RS("r1"), p, rsa1, NULL, 0), NOW - 61, AUTH_FAIL_NOT_YET_VALID);
 	/* Malformed dates and missing claims. */
-	expect(v, token_with(RS("r1"), "{\"sub\":\"" SUB "\",\"role\":\"student\",\"exp\":\"x\"}",
-			     rsa1, NULL, 0),
+	expect(v,
+	       token_with(RS("r1"), "{\"sub\":\"" SUB "\",\"role\":\"student\",\"exp\":\"x\"}",
+			  rsa1, NULL, 0),
 	       AUTH_FAIL_MALFORMED);
 	expect(v, token_with(RS("r1"), "{\"sub\":\"" SUB "\",\"role\":\"student\"}", rsa1, NULL, 0),
 	       AUTH_FAIL_MALFORMED);
@@ -686,15 +696,18 @@ START_TEST(test_jwks_audience_issuer)
 	snprintf(extra, sizeof extra, "%s,\"aud\":{\"a\":\"" AUD "\"}", iss);
 	expect(v, token_with(RS("r1"), payload(extra), rsa1, NULL, 0), AUTH_FAIL_MALFORMED);
 	/* iss: exactly, required. */
-	expect(v, token_with(RS("r1"), payload(",\"aud\":\"" AUD "\",\"iss\":\"https://idp.example/\""),
-			     rsa1, NULL, 0),
+	expect(v,
+	       token_with(RS("r1"),
+			  payload(",\"aud\":\"" AUD "\",\"iss\":\"https://idp.example/\""), rsa1,
+			  NULL, 0),
 	       AUTH_FAIL_ISSUER);
 	expect(v, token_with(RS("r1"), payload(",\"aud\":\"" AUD "\""), rsa1, NULL, 0),
 	       AUTH_FAIL_ISSUER);
 	expect(v, token_with(RS("r1"), payload(",\"aud\":\"" AUD "\",\"iss\":1"), rsa1, NULL, 0),
 	       AUTH_FAIL_MALFORMED);
 	/* The HS256 secret's tokens follow the same rules. */
-	expect(v, token_with(HS_NOKID, payload(""), NULL, SECRET, strlen(SECRET)), AUTH_FAIL_ISSUER);
+	expect(v, token_with(HS_NOKID, payload(""), NULL, SECRET, strlen(SECRET)),
+	       AUTH_FAIL_ISSUER);
 	snprintf(extra, sizeof extra, "%s,\"aud\":\"" AUD "\"", iss);
 	expect(v, token_with(HS_NOKID, payload(extra), NULL, SECRET, strlen(SECRET)),
 	       AUTH_FAIL_NONE);
@@ -735,11 +748,13 @@ START_TEST(test_jwks_messages)
 	ck_assert_int_eq(auth_check_header(v, "Bearer a.b.c", NOW, &c, &why), ATT_EAUTH);
 	ck_assert_int_eq(why, AUTH_FAIL_MALFORMED);
 	ck_assert_int_eq(auth_check(v, "", NOW, &c, NULL), ATT_EAUTH);
-	expect(v, token_with("{\"alg\":\"HS256\",\"kid\":7}", payload(""), NULL, SECRET,
-			     strlen(SECRET)),
+	expect(v,
+	       token_with("{\"alg\":\"HS256\",\"kid\":7}", payload(""), NULL, SECRET,
+			  strlen(SECRET)),
 	       AUTH_FAIL_MALFORMED);
-	expect(v, token_with("{\"alg\":\"HS256\",\"crit\":[\"b64\"]}", payload(""), NULL, SECRET,
-			     strlen(SECRET)),
+	expect(v,
+	       token_with("{\"alg\":\"HS256\",\"crit\":[\"b64\"]}", payload(""), NULL, SECRET,
+			  strlen(SECRET)),
 	       AUTH_FAIL_MALFORMED);
 	auth_verifier_free(v);
 }
@@ -747,7 +762,8 @@ END_TEST
 
 START_TEST(test_jwks_verifier_refused)
 {
-	auth_options o = {.secret = SECRET, .secret_len = strlen(SECRET),
+	auth_options o = {.secret = SECRET,
+			  .secret_len = strlen(SECRET),
 			  .jwks_file = "/nonexistent/jwks.json"};
 	auth_verifier *v = (auth_verifier *)0x1;
 	char *why = NULL, path[512];

@@ -103,7 +103,8 @@ START_TEST(test_post_answered)
 	const char *body = "{\"type\":\"changes\"}";
 	int status = 0;
 
-	server_start(&srv, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+	server_start(&srv,
+		     "HTTP/1.1 201 Created\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 	ck_assert_int_eq(live_feed_post(srv.path, "/_attempts_live_publish/x", body, strlen(body),
 					1000, &status),
 			 ATT_OK);
@@ -133,9 +134,9 @@ START_TEST(test_post_no_server)
 	int status = 7;
 	long long t0 = clock_monotonic_ms(NULL);
 
-	ck_assert_int_eq(live_feed_post("/tmp/check_live_feed.none.sock", "/p", "{}", 2, 1000,
-					&status),
-			 ATT_EIO);
+	ck_assert_int_eq(
+		live_feed_post("/tmp/check_live_feed.none.sock", "/p", "{}", 2, 1000, &status),
+		ATT_EIO);
 	ck_assert_int_eq(status, 7); /* untouched on failure */
 	ck_assert_int_lt(clock_monotonic_ms(NULL) - t0, 500);
 }

@@ -20,7 +20,8 @@ START_TEST(test_log_text_line)
 	ck_assert_str_eq(line, "2024-01-02T03:04:05Z WARN [42] request_id=req-1 "
 			       "db error: ERROR:  boom DETAIL:  more HINT: x\n");
 	n = log_render(line, sizeof line, LOG_FORMAT_TEXT, LOG_LVL_INFO, T_MS, 42, NULL,
-		       "a\x01" "b\tc\r\n");
+		       "a\x01"
+		       "b\tc\r\n");
 	line[n] = '\0';
 	ck_assert_str_eq(line, "2024-01-02T03:04:05Z INFO [42] a?b c\n");
 }

@@ -123,9 +123,9 @@ END_TEST
  * (L, 1.2 L], rounded up to whole microseconds. */
 START_TEST(test_metrics_quantile_single_sample_bounds)
 {
-	static const long long samples[] = {1, 2, 3, 5, 7, 17, 99, 100, 999, 1000,
-					    1001, 4096, 50000, 123456, 999999,
-					    1000000, 7654321, 10000000};
+	static const long long samples[] = {1,	   2,	   3,	   5,	    7,	     17,
+					    99,	   100,	   999,	   1000,    1001,    4096,
+					    50000, 123456, 999999, 1000000, 7654321, 10000000};
 
 	for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
 		static const char *const one[] = {"op"};
@@ -194,8 +194,8 @@ END_TEST
 
 START_TEST(test_metrics_json_shape)
 {
-	static const char *const keys[] = {"calls", "db_calls", "cache_hits", "errors",
-					   "p50_ms", "p95_ms", "p99_ms"};
+	static const char *const keys[] = {"calls",  "db_calls", "cache_hits", "errors",
+					   "p50_ms", "p95_ms",	 "p99_ms"};
 	metrics *m = new_metrics();
 	cJSON *json, *op, *field;
 	int nops = 0;
@@ -209,8 +209,7 @@ START_TEST(test_metrics_json_shape)
 	{
 		int nfields = 0, idx = strcmp(op->string, "alpha") == 0 ? 0 : 2;
 
-		ck_assert_msg(strcmp(op->string, "alpha") == 0 ||
-				      strcmp(op->string, "gamma") == 0,
+		ck_assert_msg(strcmp(op->string, "alpha") == 0 || strcmp(op->string, "gamma") == 0,
 			      "unexpected operation \"%s\"", op->string);
 		ck_assert(cJSON_IsObject(op));
 		nops++;

@@ -10,22 +10,14 @@ START_TEST(test_status_for_code)
 		const char *code;
 		int status;
 	} cases[] = {
-		{"unauthorized", 401},
-		{"forbidden", 403},
-		{"not_found", 404},
-		{"version_conflict", 409},
-		{"attempt_submitted", 409},
-		{"attempt_closed", 409},
-		{"exam_closed", 409},
-		{"max_attempts_reached", 409},
-		{"not_extendable", 409},
-		{"payload_too_large", 413},
-		{"batch_too_large", 413},
-		{"unsupported_media_type", 415},
-		{"invalid_filename", 400},
-		{"validation_failed", 422},
-		{"no_such_code", 500},
-		{"", 500},
+		{"unauthorized", 401},	    {"forbidden", 403},
+		{"not_found", 404},	    {"version_conflict", 409},
+		{"attempt_submitted", 409}, {"attempt_closed", 409},
+		{"exam_closed", 409},	    {"max_attempts_reached", 409},
+		{"not_extendable", 409},    {"payload_too_large", 413},
+		{"batch_too_large", 413},   {"unsupported_media_type", 415},
+		{"invalid_filename", 400},  {"validation_failed", 422},
+		{"no_such_code", 500},	    {"", 500},
 		{"NOT_FOUND", 500},
 	};
 

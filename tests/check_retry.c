@@ -31,15 +31,14 @@ START_TEST(test_retry_sql_errors)
 {
 	static const char *const safe[] = {"40001", "40P01"};
 	static const char *const unsafe[] = {
-		"23505", /* unique violation */
-		"57014", /* query canceled (statement timeout) */
-		"08006", /* connection failure, as an SQL error */
-		"40002", /* integrity constraint violation at commit */
-		"40003", /* statement completion unknown */
-		"4000",  /* a prefix of 40001 */
-		"40001x",
-		"40p01", /* SQLSTATEs are upper case */
-		"P0001", /* raise_exception */
+		"23505",	   /* unique violation */
+		"57014",	   /* query canceled (statement timeout) */
+		"08006",	   /* connection failure, as an SQL error */
+		"40002",	   /* integrity constraint violation at commit */
+		"40003",	   /* statement completion unknown */
+		"4000",		   /* a prefix of 40001 */
+		"40001x", "40p01", /* SQLSTATEs are upper case */
+		"P0001",	   /* raise_exception */
 		"",
 	};
 
@@ -119,8 +118,7 @@ START_TEST(test_retry_delay_full_jitter)
 			if (d > max)
 				max = d;
 		}
-		ck_assert_msg(low && high,
-			      "attempt %d: delays span only [%ld, %ld] of [0, %ld]",
+		ck_assert_msg(low && high, "attempt %d: delays span only [%ld, %ld] of [0, %ld]",
 			      attempt, min, max, cap);
 	}
 }

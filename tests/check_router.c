@@ -27,18 +27,27 @@
 
 /* ------------------------------------------------------------ fakes */
 
-static const char *const test_env[] = {
-	"ATTEMPTS_JWT_SECRET", SECRET,
-	"ATTEMPTS_DB", "host=/nonexistent port=1 dbname=x connect_timeout=1",
-	"ATTEMPTS_THREADS", "2",
-	"ATTEMPTS_POOL_MIN", "0",
-	"ATTEMPTS_POOL_ACQUIRE_TIMEOUT_MS", "200",
-	"ATTEMPTS_MAX_BODY_BYTES", "4096",
-	"ATTEMPTS_MAX_EVENTS", "3",
-	"ATTEMPTS_MAX_EVENT_PAYLOAD_BYTES", "64",
-	"ATTEMPTS_MAX_BATCH_ITEMS", "3",
-	"ATTEMPTS_UPLOAD_DIR", "/nonexistent/uploads",
-	NULL};
+static const char *const test_env[] = {"ATTEMPTS_JWT_SECRET",
+				       SECRET,
+				       "ATTEMPTS_DB",
+				       "host=/nonexistent port=1 dbname=x connect_timeout=1",
+				       "ATTEMPTS_THREADS",
+				       "2",
+				       "ATTEMPTS_POOL_MIN",
+				       "0",
+				       "ATTEMPTS_POOL_ACQUIRE_TIMEOUT_MS",
+				       "200",
+				       "ATTEMPTS_MAX_BODY_BYTES",
+				       "4096",
+				       "ATTEMPTS_MAX_EVENTS",
+				       "3",
+				       "ATTEMPTS_MAX_EVENT_PAYLOAD_BYTES",
+				       "64",
+				       "ATTEMPTS_MAX_BATCH_ITEMS",
+				       "3",
+				       "ATTEMPTS_UPLOAD_DIR",
+				       "/nonexistent/uploads",
+				       NULL};
 
 static const char *app_getenv(const char *name)
 {
@@ -50,18 +59,18 @@ static const char *app_getenv(const char *name)
 
 /* One answered request, taken apart. */
 typedef struct result {
-	int ret;          /* what app_serve returned */
-	int status;       /* from the Status: line */
+	int ret;    /* what app_serve returned */
+	int status; /* from the Status: line */
 	buf raw;
-	char *head;       /* header lines after the status line, NUL-terminated */
+	char *head; /* header lines after the status line, NUL-terminated */
 	const char *body;
 	size_t body_len;
-	cJSON *json;      /* the body parsed, or NULL */
+	cJSON *json; /* the body parsed, or NULL */
 } result;
 
 static config cfg;
 static app *the_app;
-static char *student_token;   /* "Bearer <jwt>", valid for an hour */
+static char *student_token; /* "Bearer <jwt>", valid for an hour */
 static char *proctor_token;
 static char *admin_token;
 
@@ -116,9 +125,8 @@ static void result_free(result *r)
 
 /* Serves one request. extra (NULL-terminated pairs, may be NULL) comes
  * first and so overrides the defaults, CONTENT_LENGTH included. */
-static void serve(result *r, const char *method, const char *uri,
-		  const char *query, const char *authorization, const char *body,
-		  const char *const *extra)
+static void serve(result *r, const char *method, const char *uri, const char *query,
+		  const char *authorization, const char *body, const char *const *extra)
 {
 	const char *params[64]; /* name, value pairs, NULL-terminated */
 	fake_cgi_io io;
@@ -218,14 +226,13 @@ static void expect_no_header(const result *r, const char *name)
 
 /* Checks the response is the section 3 error shape with this status and
  * code (and details.field when field is not NULL), well framed. */
-static void expect_error(const result *r, int status, const char *code,
-			 const char *field)
+static void expect_error(const result *r, int status, const char *code, const char *field)
 {
 	const cJSON *err, *c, *m, *d, *it;
 	char len[32];
 
-	ck_assert_msg(r->status == status, "status %d, expected %d; body %.*s",
-		      r->status, status, (int)r->body_len, r->body);
+	ck_assert_msg(r->status == status, "status %d, expected %d; body %.*s", r->status, status,
+		      (int)r->body_len, r->body);
 	expect_header(r, "Content-Type", "application/json; charset=utf-8");
 	snprintf(len, sizeof len, "%zu", r->body_len);
 	expect_header(r, "Content-Length", len);
@@ -240,11 +247,10 @@ static void expect_error(const result *r, int status, const char *code,
 	ck_assert_str_eq(c->valuestring, code);
 	ck_assert(cJSON_IsString(m));
 	ck_assert_uint_gt(strlen(m->valuestring), 0);
-	cJSON_ArrayForEach(it, err)
-		ck_assert_msg(strcmp(it->string, "code") == 0 ||
-			      strcmp(it->string, "message") == 0 ||
-			      strcmp(it->string, "details") == 0,
-			      "unexpected member \"%s\" in error", it->string);
+	cJSON_ArrayForEach(it, err) ck_assert_msg(strcmp(it->string, "code") == 0 ||
+							  strcmp(it->string, "message") == 0 ||
+							  strcmp(it->string, "details") == 0,
+						  "unexpected member \"%s\" in error", it->string);
 	if (field != NULL) {
 		const cJSON *f = cJSON_GetObjectItemCaseSensitive(d, "field");
 		ck_assert(cJSON_IsObject(d));
@@ -259,8 +265,8 @@ static void expect_error(const result *r, int status, const char *code,
 
 /* Serves and checks an error answer in one go. */
 static void expect(const char *method, const char *uri, const char *query,
-		   const char *authorization, const char *body, int status,
-		   const char *code, const char *field)
+		   const char *authorization, const char *body, int status, const char *code,
+		   const char *field)
 {
 	result r;
 
@@ -270,9 +276,8 @@ static void expect(const char *method, const char *uri, const char *query,
 }
 
 /* Asserts the request passed every check and met the unreachable database. */
-static void expect_unavailable_full(const char *authorization, const char *method,
-				    const char *uri, const char *query,
-				    const char *body, const char *const *extra)
+static void expect_unavailable_full(const char *authorization, const char *method, const char *uri,
+				    const char *query, const char *body, const char *const *extra)
 {
 	result r;
 	char v[64];
@@ -284,15 +289,14 @@ static void expect_unavailable_full(const char *authorization, const char *metho
 	result_free(&r);
 }
 
-static void expect_unavailable(const char *method, const char *uri,
-			       const char *query, const char *body,
-			       const char *const *extra)
+static void expect_unavailable(const char *method, const char *uri, const char *query,
+			       const char *body, const char *const *extra)
 {
 	expect_unavailable_full(student_token, method, uri, query, body, extra);
 }
 
-static void expect_unavailable_as(const char *authorization, const char *method,
-				  const char *uri, const char *query, const char *body)
+static void expect_unavailable_as(const char *authorization, const char *method, const char *uri,
+				  const char *query, const char *body)
 {
 	expect_unavailable_full(authorization, method, uri, query, body, NULL);
 }
@@ -330,16 +334,34 @@ END_TEST
 
 START_TEST(test_router_match_path_none)
 {
-	static const char *const paths[] = {
-		"", "/", "/api", "/api/", "/api/health/", "/api/healthz",
-		"/API/health", "/api/exams/", "/api/exams/" UUID_A "/x",
-		"/api/exams/" UUID_A "/stats/", "/api/exams//stats", "/api/exams/" UUID_A "/activex",
-		"/api/ready/", "/api/readyz",
-		"/api/examsx", "/api/attempts", "/api/attempts/",
-		"/api/attempts//route.ts", ATTEMPT "/", ATTEMPT "/route",
-		ATTEMPT "/route.tsx", ATTEMPT "/route.ts/", ATTEMPT "/other",
-		ATTEMPT "/route.ts/x", "api/health", "/api/health?x=1",
-		"//api/health", NULL};
+	static const char *const paths[] = {"",
+					    "/",
+					    "/api",
+					    "/api/",
+					    "/api/health/",
+					    "/api/healthz",
+					    "/API/health",
+					    "/api/exams/",
+					    "/api/exams/" UUID_A "/x",
+					    "/api/exams/" UUID_A "/stats/",
+					    "/api/exams//stats",
+					    "/api/exams/" UUID_A "/activex",
+					    "/api/ready/",
+					    "/api/readyz",
+					    "/api/examsx",
+					    "/api/attempts",
+					    "/api/attempts/",
+					    "/api/attempts//route.ts",
+					    ATTEMPT "/",
+					    ATTEMPT "/route",
+					    ATTEMPT "/route.tsx",
+					    ATTEMPT "/route.ts/",
+					    ATTEMPT "/other",
+					    ATTEMPT "/route.ts/x",
+					    "api/health",
+					    "/api/health?x=1",
+					    "//api/health",
+					    NULL};
 	char id[64];
 
 	for (int i = 0; paths[i] != NULL; i++)
@@ -444,11 +466,11 @@ START_TEST(test_app_unknown_path)
 	expect("GET", "/api/nope", NULL, student_token, NULL, 404, "not_found", NULL);
 	expect("GET", "/api/nope", NULL, "Bearer junk", NULL, 404, "not_found", NULL);
 	expect("GET", "/", NULL, NULL, NULL, 404, "not_found", NULL);
-	expect("GET", "/api/attempts/", "action=state", student_token, NULL, 404,
-	       "not_found", NULL);
+	expect("GET", "/api/attempts/", "action=state", student_token, NULL, 404, "not_found",
+	       NULL);
 	expect("GET", "/api/exams/", NULL, student_token, NULL, 404, "not_found", NULL);
-	expect("GET", ATTEMPT "/route.tsx", "action=state", student_token, NULL, 404,
-	       "not_found", NULL);
+	expect("GET", ATTEMPT "/route.tsx", "action=state", student_token, NULL, 404, "not_found",
+	       NULL);
 	expect("GET", ATTEMPT "/extra", "action=state", NULL, NULL, 404, "not_found", NULL);
 	expect("DELETE", "/api/nope", NULL, NULL, NULL, 404, "not_found", NULL);
 }
@@ -511,10 +533,9 @@ END_TEST
 
 START_TEST(test_app_malformed_query)
 {
-	expect("GET", ATTEMPT, "action=state&x=%zz", student_token, NULL, 400,
-	       "invalid_query", NULL);
-	expect("GET", ATTEMPT, "action=st%zzate", student_token, NULL, 400,
-	       "invalid_query", NULL);
+	expect("GET", ATTEMPT, "action=state&x=%zz", student_token, NULL, 400, "invalid_query",
+	       NULL);
+	expect("GET", ATTEMPT, "action=st%zzate", student_token, NULL, 400, "invalid_query", NULL);
 	/* a malformed escape is the query's fault, whichever parameter holds
 	 * it (docs/API.md section 11) */
 	expect("POST", ATTEMPT, "action=upload&filename=%zz.pdf", student_token, "data", 400,
@@ -526,8 +547,7 @@ END_TEST
 
 /* Serves a request whose path comes only as REQUEST_URI (plain CGI), which
  * the service decodes itself; checks the error answer. */
-static void expect_request_uri(const char *uri, const char *query, int status,
-			       const char *code)
+static void expect_request_uri(const char *uri, const char *query, int status, const char *code)
 {
 	static const char *const no_doc[] = {"DOCUMENT_URI", "", NULL};
 	result r;
@@ -559,9 +579,10 @@ END_TEST
 START_TEST(test_app_malformed_query_unknown_path)
 {
 	expect("GET", "/api/nope", "x=%zz", NULL, NULL, 404, "not_found", NULL);
-	expect("GET", "/api/attempts", "action=state&x=%", student_token, NULL, 404,
-	       "not_found", NULL);
-	expect("GET", "/api/nope", "p1&p2&p3&p4&p5&p6&p7&p8&p9&p10&p11&p12&p13&p14&p15&p16&"
+	expect("GET", "/api/attempts", "action=state&x=%", student_token, NULL, 404, "not_found",
+	       NULL);
+	expect("GET", "/api/nope",
+	       "p1&p2&p3&p4&p5&p6&p7&p8&p9&p10&p11&p12&p13&p14&p15&p16&"
 	       "p17&p18&p19&p20&p21&p22&p23&p24&p25&p26&p27&p28&p29&p30&p31&p32&p33",
 	       NULL, NULL, 404, "not_found", NULL);
 	expect("GET", ATTEMPT, "action=state&x=%zz", NULL, NULL, 400, "invalid_query", NULL);
@@ -574,17 +595,14 @@ END_TEST
 START_TEST(test_app_encoded_nul)
 {
 	/* an action with a NUL is no action's name */
-	expect("GET", ATTEMPT, "action=st%00ate", student_token, NULL, 400,
-	       "unknown_action", NULL);
-	expect("GET", ATTEMPT, "action=state%00", student_token, NULL, 400,
-	       "unknown_action", NULL);
+	expect("GET", ATTEMPT, "action=st%00ate", student_token, NULL, 400, "unknown_action", NULL);
+	expect("GET", ATTEMPT, "action=state%00", student_token, NULL, 400, "unknown_action", NULL);
 	expect("GET", ATTEMPT, "action=state%00x", NULL, NULL, 400, "unknown_action", NULL);
 	expect("GET", ATTEMPT, "action=%00", student_token, NULL, 400, "unknown_action", NULL);
 	expect("POST", ATTEMPT, "action=upload%00&filename=a.pdf", student_token, "data", 400,
 	       "unknown_action", NULL);
 	/* "act%00ion" is not "action" */
-	expect("GET", ATTEMPT, "act%00ion=state", student_token, NULL, 400, "unknown_action",
-	       NULL);
+	expect("GET", ATTEMPT, "act%00ion=state", student_token, NULL, 400, "unknown_action", NULL);
 	/* ids in the query */
 	expect("GET", ATTEMPT, "action=upload&upload_id=" UUID_A "%00", student_token, NULL, 400,
 	       "invalid_uuid", NULL);
@@ -592,13 +610,13 @@ START_TEST(test_app_encoded_nul)
 	       "invalid_uuid", NULL);
 	expect("GET", ATTEMPT, "action=stats&type=active&exam_id=" UUID_A "%00", proctor_token,
 	       NULL, 400, "invalid_uuid", NULL);
-	expect("GET", ATTEMPT, "action=stats&exam_id=%00", proctor_token, NULL, 400,
-	       "invalid_uuid", NULL);
+	expect("GET", ATTEMPT, "action=stats&exam_id=%00", proctor_token, NULL, 400, "invalid_uuid",
+	       NULL);
 	/* "stats%00" is no supported type */
 	expect("GET", ATTEMPT, "action=stats&type=stats%00", proctor_token, NULL, 400,
 	       "invalid_query", NULL);
-	expect("GET", ATTEMPT, "action=stats&type=%00", proctor_token, NULL, 400,
-	       "invalid_query", NULL);
+	expect("GET", ATTEMPT, "action=stats&type=%00", proctor_token, NULL, 400, "invalid_query",
+	       NULL);
 	/* a parameter no action reads is ignored, whatever it holds */
 	expect("GET", ATTEMPT, "action=state&x=%00", NULL, NULL, 401, "unauthorized", NULL);
 	expect("GET", ATTEMPT, "%00=a&action=state", NULL, NULL, 401, "unauthorized", NULL);
@@ -609,15 +627,37 @@ END_TEST
 /* The filename rule of section 6, "however it is percent-encoded". */
 START_TEST(test_app_upload_filename_encodings)
 {
-	static const char *const bad[] = {
-		"x%00.pdf", "%00", "x.pdf%00", "%00x.pdf", "a%2Fb.pdf", "a%2fb.pdf", "a%5Cb.pdf",
-		"a%5cb.pdf", "%2ehidden", "%2Ehidden", "%2e", "a%C2%85b.pdf", "a%c2%9fb.pdf",
-		"a%E2%80%8Bb.pdf", "a%e2%80%8bb.pdf", "a%E2%80%8Fb.pdf", "invoice%E2%80%AEfdp.exe",
-		"a%E2%80%AAb.pdf", "a%E2%81%A6b.pdf", "a%E2%81%A9b.pdf", "%EF%BB%BFa.pdf",
-		"a%C0%AFb.pdf", "a%FF.pdf", "a%E2%80.pdf", "a%E2%80", "a%ED%A0%80.pdf", "%0A.pdf",
-		"a%7F.pdf", NULL};
+	static const char *const bad[] = {"x%00.pdf",
+					  "%00",
+					  "x.pdf%00",
+					  "%00x.pdf",
+					  "a%2Fb.pdf",
+					  "a%2fb.pdf",
+					  "a%5Cb.pdf",
+					  "a%5cb.pdf",
+					  "%2ehidden",
+					  "%2Ehidden",
+					  "%2e",
+					  "a%C2%85b.pdf",
+					  "a%c2%9fb.pdf",
+					  "a%E2%80%8Bb.pdf",
+					  "a%e2%80%8bb.pdf",
+					  "a%E2%80%8Fb.pdf",
+					  "invoice%E2%80%AEfdp.exe",
+					  "a%E2%80%AAb.pdf",
+					  "a%E2%81%A6b.pdf",
+					  "a%E2%81%A9b.pdf",
+					  "%EF%BB%BFa.pdf",
+					  "a%C0%AFb.pdf",
+					  "a%FF.pdf",
+					  "a%E2%80.pdf",
+					  "a%E2%80",
+					  "a%ED%A0%80.pdf",
+					  "%0A.pdf",
+					  "a%7F.pdf",
+					  NULL};
 	static const char *const good[] = {"%E2%82%AC.pdf", "a%E2%80%90b.pdf", "%65ssay.pdf",
-					   "caf%C3%A9.pdf", "a+b.pdf", NULL};
+					   "caf%C3%A9.pdf", "a+b.pdf",	       NULL};
 	char query[256];
 
 	for (int i = 0; bad[i] != NULL; i++) {
@@ -741,8 +781,8 @@ START_TEST(test_app_no_token)
 	result_free(&r);
 	expect("GET", "/api/exams/" UUID_A, NULL, NULL, NULL, 401, "unauthorized", NULL);
 	expect("POST", "/api/exams", NULL, NULL, "{\"title\":\"t\"}", 401, "unauthorized", NULL);
-	expect("POST", "/api/attempts/new", "action=start", NULL,
-	       "{\"exam_id\":\"" UUID_A "\"}", 401, "unauthorized", NULL);
+	expect("POST", "/api/attempts/new", "action=start", NULL, "{\"exam_id\":\"" UUID_A "\"}",
+	       401, "unauthorized", NULL);
 }
 END_TEST
 
@@ -772,8 +812,8 @@ static void expect_refused(const char *authorization, auth_fail why)
 START_TEST(test_app_bad_token)
 {
 	time_t now = time(NULL);
-	char *expired = auth_sign(SUB, AUTH_ROLE_ADMIN, now - 7200, now - 3600, SECRET,
-				  strlen(SECRET));
+	char *expired =
+		auth_sign(SUB, AUTH_ROLE_ADMIN, now - 7200, now - 3600, SECRET, strlen(SECRET));
 	char *other = auth_sign(SUB, AUTH_ROLE_ADMIN, now, now + 3600,
 				"another-secret-another-secret-xx", 32);
 	char h1[1024], h2[1024], h3[1024];
@@ -803,14 +843,12 @@ START_TEST(test_app_invalid_uuid)
 	       "invalid_uuid", NULL);
 	expect("GET", "/api/attempts/0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D", "action=info",
 	       student_token, NULL, 400, "invalid_uuid", NULL);
-	expect("GET", ATTEMPT "0", "action=state", student_token, NULL, 400,
+	expect("GET", ATTEMPT "0", "action=state", student_token, NULL, 400, "invalid_uuid", NULL);
+	expect("GET", ATTEMPT "/route.ts", "action=state", NULL, NULL, 401, "unauthorized", NULL);
+	expect("GET", "/api/attempts/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4/route.ts", "action=state",
+	       student_token, NULL, 400, "invalid_uuid", NULL);
+	expect("PATCH", "/api/attempts/new", "action=save", student_token, "{\"answers\":{}}", 400,
 	       "invalid_uuid", NULL);
-	expect("GET", ATTEMPT "/route.ts", "action=state", NULL, NULL, 401, "unauthorized",
-	       NULL);
-	expect("GET", "/api/attempts/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4/route.ts",
-	       "action=state", student_token, NULL, 400, "invalid_uuid", NULL);
-	expect("PATCH", "/api/attempts/new", "action=save", student_token,
-	       "{\"answers\":{}}", 400, "invalid_uuid", NULL);
 	expect("GET", "/api/exams/abc", NULL, student_token, NULL, 400, "invalid_uuid", NULL);
 }
 END_TEST
@@ -819,17 +857,16 @@ END_TEST
 
 START_TEST(test_app_invalid_json)
 {
-	expect("PATCH", ATTEMPT, "action=save", student_token, "{\"answers\":", 400,
-	       "invalid_json", NULL);
+	expect("PATCH", ATTEMPT, "action=save", student_token, "{\"answers\":", 400, "invalid_json",
+	       NULL);
 	expect("PATCH", ATTEMPT, "action=save", student_token, "", 400, "invalid_json", NULL);
 	expect("PATCH", ATTEMPT, "action=save", student_token, "{\"answers\":{}} x", 400,
 	       "invalid_json", NULL);
-	expect("PATCH", ATTEMPT, "action=save", student_token,
-	       "{\"answers\":{\"q\":\"\xc3\x28\"}}", 400, "invalid_json", NULL);
+	expect("PATCH", ATTEMPT, "action=save", student_token, "{\"answers\":{\"q\":\"\xc3\x28\"}}",
+	       400, "invalid_json", NULL);
 	expect("POST", "/api/attempts/new", "action=start", student_token, "nope", 400,
 	       "invalid_json", NULL);
-	expect("POST", "/api/exams", NULL, student_token, "{'title':1}", 400,
-	       "invalid_json", NULL);
+	expect("POST", "/api/exams", NULL, student_token, "{'title':1}", 400, "invalid_json", NULL);
 }
 END_TEST
 
@@ -851,27 +888,24 @@ START_TEST(test_app_save_fields)
 	expect("PATCH", ATTEMPT, "action=save", student_token, "{\"answers\":\"a\"}", 422,
 	       "validation_failed", "answers");
 	expect("PATCH", ATTEMPT, "action=save", student_token,
-	       "{\"answers\":{},\"auto_save_data\":5}", 422, "validation_failed",
-	       "auto_save_data");
+	       "{\"answers\":{},\"auto_save_data\":5}", 422, "validation_failed", "auto_save_data");
 	/* neither answers nor auto_save_data */
-	expect("PATCH", ATTEMPT, "action=save", student_token, "{}", 422,
-	       "validation_failed", "answers");
-	expect("PATCH", ATTEMPT, "action=save", student_token,
-	       "{\"answers\":null,\"expected_version\":1}", 422, "validation_failed",
+	expect("PATCH", ATTEMPT, "action=save", student_token, "{}", 422, "validation_failed",
 	       "answers");
+	expect("PATCH", ATTEMPT, "action=save", student_token,
+	       "{\"answers\":null,\"expected_version\":1}", 422, "validation_failed", "answers");
 }
 END_TEST
 
 START_TEST(test_app_save_expected_version)
 {
-	static const char *const bad[] = {
-		"{\"answers\":{},\"expected_version\":-1}",
-		"{\"answers\":{},\"expected_version\":1.5}",
-		"{\"answers\":{},\"expected_version\":\"3\"}",
-		"{\"answers\":{},\"expected_version\":2147483648}",
-		"{\"answers\":{},\"expected_version\":true}",
-		"{\"auto_save_data\":{},\"expected_version\":[3]}",
-		NULL};
+	static const char *const bad[] = {"{\"answers\":{},\"expected_version\":-1}",
+					  "{\"answers\":{},\"expected_version\":1.5}",
+					  "{\"answers\":{},\"expected_version\":\"3\"}",
+					  "{\"answers\":{},\"expected_version\":2147483648}",
+					  "{\"answers\":{},\"expected_version\":true}",
+					  "{\"auto_save_data\":{},\"expected_version\":[3]}",
+					  NULL};
 
 	for (int i = 0; bad[i] != NULL; i++)
 		expect("PATCH", ATTEMPT, "action=save", student_token, bad[i], 422,
@@ -881,8 +915,7 @@ END_TEST
 
 START_TEST(test_app_save_if_match)
 {
-	static const char *const bad[] = {"\"abc\"", "\"-1\"", "\"3", "1.5", "\"3\", \"4\"",
-					  NULL};
+	static const char *const bad[] = {"\"abc\"", "\"-1\"", "\"3", "1.5", "\"3\", \"4\"", NULL};
 
 	for (int i = 0; bad[i] != NULL; i++) {
 		const char *extra[] = {"HTTP_IF_MATCH", bad[i], NULL};
@@ -898,13 +931,13 @@ END_TEST
 
 START_TEST(test_app_start_exam_id)
 {
-	expect("POST", "/api/attempts/new", "action=start", student_token,
-	       "{\"exam_id\":\"nope\"}", 422, "validation_failed", "exam_id");
+	expect("POST", "/api/attempts/new", "action=start", student_token, "{\"exam_id\":\"nope\"}",
+	       422, "validation_failed", "exam_id");
 	expect("POST", "/api/attempts/any-id", "action=start", student_token,
-	       "{\"exam_id\":\"0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D\"}", 422,
+	       "{\"exam_id\":\"0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D\"}", 422, "validation_failed",
+	       "exam_id");
+	expect("POST", "/api/attempts/new", "action=start", student_token, "{\"exam_id\":42}", 422,
 	       "validation_failed", "exam_id");
-	expect("POST", "/api/attempts/new", "action=start", student_token,
-	       "{\"exam_id\":42}", 422, "validation_failed", "exam_id");
 	expect("POST", "/api/attempts/new", "action=start", student_token, "{}", 422,
 	       "validation_failed", "exam_id");
 }
@@ -914,8 +947,8 @@ START_TEST(test_app_exam_create_title)
 {
 	expect("POST", "/api/exams", NULL, student_token, "{\"time_limit_s\":60}", 422,
 	       "validation_failed", "title");
-	expect("POST", "/api/exams", NULL, student_token, "{\"title\":7}", 422,
-	       "validation_failed", "title");
+	expect("POST", "/api/exams", NULL, student_token, "{\"title\":7}", 422, "validation_failed",
+	       "title");
 }
 END_TEST
 
@@ -937,16 +970,15 @@ START_TEST(test_app_payload_too_large)
 	result_free(&r);
 	/* one byte more is not */
 	strcpy(body + MAX_BODY - 3, "a\"}}");
-	expect("PATCH", ATTEMPT, "action=save", student_token, body, 413,
-	       "payload_too_large", NULL);
+	expect("PATCH", ATTEMPT, "action=save", student_token, body, 413, "payload_too_large",
+	       NULL);
 	serve(&r, "PATCH", ATTEMPT, "action=save", student_token, body, no_cl);
 	expect_error(&r, 413, "payload_too_large", NULL);
 	result_free(&r);
 	serve(&r, "PATCH", ATTEMPT, "action=save", student_token, body, lying_cl);
 	expect_error(&r, 413, "payload_too_large", NULL);
 	result_free(&r);
-	expect("POST", "/api/exams", NULL, student_token, body, 413, "payload_too_large",
-	       NULL);
+	expect("POST", "/api/exams", NULL, student_token, body, 413, "payload_too_large", NULL);
 }
 END_TEST
 
@@ -964,8 +996,8 @@ END_TEST
 
 START_TEST(test_app_exam_body_not_object)
 {
-	expect("POST", "/api/exams", NULL, student_token, "[\"title\"]", 422,
-	       "validation_failed", "body");
+	expect("POST", "/api/exams", NULL, student_token, "[\"title\"]", 422, "validation_failed",
+	       "body");
 	expect("POST", "/api/exams", NULL, student_token, "", 400, "invalid_json", NULL);
 }
 END_TEST
@@ -1000,9 +1032,8 @@ END_TEST
 
 START_TEST(test_app_request_id_fallbacks)
 {
-	static const char *const nginx[] = {"HTTP_X_REQUEST_ID", "no spaces please",
-					    "REQUEST_ID", "abcdef0123456789abcdef0123456789",
-					    NULL};
+	static const char *const nginx[] = {"HTTP_X_REQUEST_ID", "no spaces please", "REQUEST_ID",
+					    "abcdef0123456789abcdef0123456789", NULL};
 	char id[256];
 	char first[256];
 	result r;
@@ -1035,8 +1066,10 @@ START_TEST(test_app_health_degraded)
 	serve(&r, "GET", "/api/ready", NULL, NULL, NULL, NULL);
 	ck_assert_int_eq(r.status, 503);
 	ck_assert_ptr_nonnull(r.json);
-	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r.json, "status")->valuestring, "not_ready");
-	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r.json, "db")->valuestring, "unavailable");
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r.json, "status")->valuestring,
+			 "not_ready");
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r.json, "db")->valuestring,
+			 "unavailable");
 	ck_assert_int_eq(header(&r, "Retry-After", first_value, sizeof first_value), 1);
 	expect_no_header(&r, "WWW-Authenticate");
 	result_free(&r);
@@ -1045,14 +1078,17 @@ START_TEST(test_app_health_degraded)
 		if (r.status == 503)
 			break;
 		ck_assert_int_eq(r.status, 200);
-		ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r.json, "status")->valuestring, "ok");
+		ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r.json, "status")->valuestring,
+				 "ok");
 		result_free(&r);
 		serve(&r, "GET", "/api/ready", NULL, NULL, NULL, NULL);
 		result_free(&r);
 	}
 	ck_assert_msg(i < 50, "the breaker never opened");
-	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r.json, "status")->valuestring, "degraded");
-	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r.json, "db")->valuestring, "unavailable");
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r.json, "status")->valuestring,
+			 "degraded");
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r.json, "db")->valuestring,
+			 "unavailable");
 	ck_assert(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r.json, "breaker")));
 	ck_assert_int_eq(header(&r, "Retry-After", first_value, sizeof first_value), 1);
 	expect_header(&r, "Content-Type", "application/json; charset=utf-8");
@@ -1077,9 +1113,10 @@ START_TEST(test_app_db_unreachable)
 			   "{\"exam_id\":\"" UUID_A "\"}", NULL);
 	expect_unavailable("PATCH", ATTEMPT, "action=save",
 			   "{\"answers\":{\"q1\":\"a\",\"q2\":null},\"auto_save_data\":{\"p\":5},"
-			   "\"expected_version\":3}", NULL);
-	expect_unavailable("PATCH", ATTEMPT, "action=save",
-			   " {\"auto_save_data\":{}} \n", if_match);
+			   "\"expected_version\":3}",
+			   NULL);
+	expect_unavailable("PATCH", ATTEMPT, "action=save", " {\"auto_save_data\":{}} \n",
+			   if_match);
 	expect_unavailable("GET", ATTEMPT, "action=state&action=bogus", NULL, NULL);
 }
 END_TEST
@@ -1088,19 +1125,19 @@ END_TEST
 
 START_TEST(test_app_stats_checks)
 {
-	expect("GET", ATTEMPT, "action=stats&type=bogus", proctor_token, NULL, 400,
-	       "invalid_query", NULL);
-	expect("GET", ATTEMPT, "action=stats&type=stats", student_token, NULL, 403,
-	       "forbidden", NULL);
+	expect("GET", ATTEMPT, "action=stats&type=bogus", proctor_token, NULL, 400, "invalid_query",
+	       NULL);
+	expect("GET", ATTEMPT, "action=stats&type=stats", student_token, NULL, 403, "forbidden",
+	       NULL);
 	expect("GET", ATTEMPT, "action=stats", student_token, NULL, 403, "forbidden", NULL);
-	expect("GET", ATTEMPT, "action=stats&type=active&exam_id=nope", proctor_token, NULL,
-	       400, "invalid_uuid", NULL);
+	expect("GET", ATTEMPT, "action=stats&type=active&exam_id=nope", proctor_token, NULL, 400,
+	       "invalid_uuid", NULL);
 	expect("GET", ATTEMPT, "action=stats&type=optimization", student_token, NULL, 403,
 	       "forbidden", NULL);
 	expect("GET", ATTEMPT, "action=stats&type=optimization", proctor_token, NULL, 403,
 	       "forbidden", NULL);
-	expect("GET", "/api/attempts/nope", "action=stats&type=stats", proctor_token, NULL,
-	       400, "invalid_uuid", NULL);
+	expect("GET", "/api/attempts/nope", "action=stats&type=stats", proctor_token, NULL, 400,
+	       "invalid_uuid", NULL);
 	expect_unavailable_as(proctor_token, "GET", ATTEMPT,
 			      "action=stats&type=stats&exam_id=" UUID_A, NULL);
 }
@@ -1108,9 +1145,9 @@ END_TEST
 
 START_TEST(test_app_stats_optimization)
 {
-	static const char *const sections[] = {"cache", "query_optimization",
+	static const char *const sections[] = {"cache",		  "query_optimization",
 					       "connection_pool", "circuit_breaker",
-					       "process", NULL};
+					       "process",	  NULL};
 	result r;
 	const cJSON *pool;
 
@@ -1135,8 +1172,8 @@ START_TEST(test_app_activity_checks)
 {
 	char body[1024];
 
-	expect("POST", ATTEMPT, "action=activity", student_token, "{}", 422,
-	       "validation_failed", "events");
+	expect("POST", ATTEMPT, "action=activity", student_token, "{}", 422, "validation_failed",
+	       "events");
 	expect("POST", ATTEMPT, "action=activity", student_token, "{\"events\":{}}", 422,
 	       "validation_failed", "events");
 	expect("POST", ATTEMPT, "action=activity", student_token, "{\"events\":[1]}", 422,
@@ -1144,11 +1181,11 @@ START_TEST(test_app_activity_checks)
 	expect("POST", ATTEMPT, "action=activity", student_token,
 	       "{\"events\":[{\"event_type\":\"ok\"},{\"event_type\":\"Bad Type\"}]}", 422,
 	       "validation_failed", "events[1].event_type");
-	expect("POST", ATTEMPT, "action=activity", student_token,
-	       "{\"events\":[{}]}", 422, "validation_failed", "events[0].event_type");
-	snprintf(body, sizeof body, "{\"events\":[{\"event_type\":\"%065d\"}]}", 0);
-	expect("POST", ATTEMPT, "action=activity", student_token, body, 422,
+	expect("POST", ATTEMPT, "action=activity", student_token, "{\"events\":[{}]}", 422,
 	       "validation_failed", "events[0].event_type");
+	snprintf(body, sizeof body, "{\"events\":[{\"event_type\":\"%065d\"}]}", 0);
+	expect("POST", ATTEMPT, "action=activity", student_token, body, 422, "validation_failed",
+	       "events[0].event_type");
 	expect("POST", ATTEMPT, "action=activity", student_token,
 	       "{\"events\":[{\"event_type\":\"x\",\"client_event_id\":\"\"}]}", 422,
 	       "validation_failed", "events[0].client_event_id");
@@ -1162,8 +1199,8 @@ START_TEST(test_app_activity_checks)
 	       413, "batch_too_large", NULL);
 	snprintf(body, sizeof body,
 		 "{\"events\":[{\"event_type\":\"x\",\"payload\":{\"k\":\"%070d\"}}]}", 0);
-	expect("POST", ATTEMPT, "action=activity", student_token, body, 413,
-	       "payload_too_large", "events[0].payload");
+	expect("POST", ATTEMPT, "action=activity", student_token, body, 413, "payload_too_large",
+	       "events[0].payload");
 	expect_unavailable_as(student_token, "POST", ATTEMPT, "action=activity",
 			      "{\"events\":[{\"event_type\":\"answer_changed\","
 			      "\"client_event_id\":\"tab1-17\",\"occurred_at\":"
@@ -1178,12 +1215,11 @@ START_TEST(test_app_submit_checks)
 
 	expect("POST", ATTEMPT, "action=submit", student_token, "{\"answers\":[]}", 422,
 	       "validation_failed", "answers");
-	expect("POST", ATTEMPT, "action=submit", student_token,
-	       "{\"expected_version\":-3}", 422, "validation_failed", "expected_version");
-	expect("POST", ATTEMPT, "action=submit", student_token, "[]", 422,
-	       "validation_failed", "body");
-	expect("POST", ATTEMPT, "action=submit", student_token, "{", 400, "invalid_json",
-	       NULL);
+	expect("POST", ATTEMPT, "action=submit", student_token, "{\"expected_version\":-3}", 422,
+	       "validation_failed", "expected_version");
+	expect("POST", ATTEMPT, "action=submit", student_token, "[]", 422, "validation_failed",
+	       "body");
+	expect("POST", ATTEMPT, "action=submit", student_token, "{", 400, "invalid_json", NULL);
 	serve(&r, "POST", ATTEMPT, "action=submit", student_token, NULL, bad_if_match);
 	expect_error(&r, 422, "validation_failed", "If-Match");
 	result_free(&r);
@@ -1197,9 +1233,13 @@ END_TEST
 
 START_TEST(test_app_extend_checks)
 {
-	static const char *const bad[] = {"{}", "{\"extra_s\":0}", "{\"extra_s\":86401}",
-					  "{\"extra_s\":1.5}", "{\"extra_s\":\"600\"}",
-					  "{\"extra_s\":-600}", NULL};
+	static const char *const bad[] = {"{}",
+					  "{\"extra_s\":0}",
+					  "{\"extra_s\":86401}",
+					  "{\"extra_s\":1.5}",
+					  "{\"extra_s\":\"600\"}",
+					  "{\"extra_s\":-600}",
+					  NULL};
 
 	for (int i = 0; bad[i] != NULL; i++)
 		expect("PATCH", ATTEMPT, "action=extend", proctor_token, bad[i], 422,
@@ -1215,11 +1255,16 @@ END_TEST
 
 START_TEST(test_app_upload_checks)
 {
-	static const char *const bad[] = {
-		"action=upload", "action=upload&filename=", "action=upload&filename=..%2Fx",
-		"action=upload&filename=a%2Fb", "action=upload&filename=a%5Cb",
-		"action=upload&filename=.hidden", "action=upload&filename=a%01b",
-		"action=upload&filename=a%0Ab", "action=upload&filename=%C3%28.pdf", NULL};
+	static const char *const bad[] = {"action=upload",
+					  "action=upload&filename=",
+					  "action=upload&filename=..%2Fx",
+					  "action=upload&filename=a%2Fb",
+					  "action=upload&filename=a%5Cb",
+					  "action=upload&filename=.hidden",
+					  "action=upload&filename=a%01b",
+					  "action=upload&filename=a%0Ab",
+					  "action=upload&filename=%C3%28.pdf",
+					  NULL};
 	char query[400];
 	int n;
 
@@ -1239,17 +1284,16 @@ END_TEST
 
 START_TEST(test_app_download_checks)
 {
-	expect("GET", ATTEMPT, "action=upload", student_token, NULL, 400, "invalid_uuid",
-	       NULL);
+	expect("GET", ATTEMPT, "action=upload", student_token, NULL, 400, "invalid_uuid", NULL);
 	expect("GET", ATTEMPT, "action=upload&upload_id=x", student_token, NULL, 400,
 	       "invalid_uuid", NULL);
 	expect("GET", ATTEMPT, "action=upload&upload_id=0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D",
 	       student_token, NULL, 400, "invalid_uuid", NULL);
-	expect_unavailable_as(student_token, "GET", ATTEMPT,
-			      "action=upload&upload_id=" UUID_A, NULL);
+	expect_unavailable_as(student_token, "GET", ATTEMPT, "action=upload&upload_id=" UUID_A,
+			      NULL);
 	expect_unavailable_as(student_token, "GET", ATTEMPT, "action=uploads", NULL);
-	expect("DELETE", ATTEMPT, "action=upload", student_token, NULL, 405,
-	       "method_not_allowed", NULL);
+	expect("DELETE", ATTEMPT, "action=upload", student_token, NULL, 405, "method_not_allowed",
+	       NULL);
 }
 END_TEST
 
@@ -1343,22 +1387,22 @@ END_TEST
 
 START_TEST(test_app_batch_checks)
 {
-	expect("POST", "/api/attempts/any-id", "action=batch", student_token,
-	       "{\"data\":[]}", 422, "validation_failed", "operation");
+	expect("POST", "/api/attempts/any-id", "action=batch", student_token, "{\"data\":[]}", 422,
+	       "validation_failed", "operation");
 	expect("POST", "/api/attempts/any-id", "action=batch", student_token,
 	       "{\"operation\":\"query\"}", 422, "validation_failed", "data");
 	expect("POST", "/api/attempts/any-id", "action=batch", student_token,
 	       "{\"operation\":\"query\",\"data\":{}}", 422, "validation_failed", "data");
 	expect("POST", "/api/attempts/any-id", "action=batch", student_token,
-	       "{\"operation\":\"drop_all\",\"data\":[]}", 422, "validation_failed",
-	       "operation");
+	       "{\"operation\":\"drop_all\",\"data\":[]}", 422, "validation_failed", "operation");
 	/* max_batch_items is 3 in this app */
 	expect("POST", "/api/attempts/any-id", "action=batch", student_token,
 	       "{\"operation\":\"multiple_states\",\"data\":[\"" UUID_A "\",\"" UUID_A
-	       "\",\"" UUID_A "\",\"" UUID_A "\"]}", 413, "batch_too_large", NULL);
+	       "\",\"" UUID_A "\",\"" UUID_A "\"]}",
+	       413, "batch_too_large", NULL);
 	expect("POST", "/api/attempts/any-id", "action=batch", student_token,
-	       "{\"operation\":\"batch_submit\",\"data\":[\"" UUID_A "\"]}", 403,
-	       "forbidden", NULL);
+	       "{\"operation\":\"batch_submit\",\"data\":[\"" UUID_A "\"]}", 403, "forbidden",
+	       NULL);
 	expect("POST", "/api/attempts/new", "action=batch", NULL,
 	       "{\"operation\":\"query\",\"data\":[]}", 401, "unauthorized", NULL);
 }
@@ -1366,22 +1410,23 @@ END_TEST
 
 START_TEST(test_app_optimize_checks)
 {
-	expect("PATCH", ATTEMPT, "action=optimize", admin_token, "{}", 422,
-	       "validation_failed", "operation");
+	expect("PATCH", ATTEMPT, "action=optimize", admin_token, "{}", 422, "validation_failed",
+	       "operation");
 	expect("PATCH", ATTEMPT, "action=optimize", student_token,
 	       "{\"operation\":\"clear_cache\"}", 403, "forbidden", NULL);
-	expect("PATCH", ATTEMPT, "action=optimize", proctor_token,
-	       "{\"operation\":\"analyze\"}", 403, "forbidden", NULL);
-	expect("PATCH", ATTEMPT, "action=optimize", admin_token,
-	       "{\"operation\":\"vacuum\"}", 422, "validation_failed", "operation");
-	expect("PATCH", ATTEMPT, "action=optimize", admin_token,
-	       "{\"operation\":\"preload\"}", 422, "validation_failed", "exam_ids");
+	expect("PATCH", ATTEMPT, "action=optimize", proctor_token, "{\"operation\":\"analyze\"}",
+	       403, "forbidden", NULL);
+	expect("PATCH", ATTEMPT, "action=optimize", admin_token, "{\"operation\":\"vacuum\"}", 422,
+	       "validation_failed", "operation");
+	expect("PATCH", ATTEMPT, "action=optimize", admin_token, "{\"operation\":\"preload\"}", 422,
+	       "validation_failed", "exam_ids");
 	expect("PATCH", ATTEMPT, "action=optimize", admin_token,
 	       "{\"operation\":\"preload\",\"exam_ids\":[\"" UUID_A "\",\"nope\"]}", 422,
 	       "validation_failed", "exam_ids[1]");
 	expect("PATCH", ATTEMPT, "action=optimize", admin_token,
-	       "{\"operation\":\"preload\",\"exam_ids\":[\"" UUID_A "\",\"" UUID_A "\",\""
-	       UUID_A "\",\"" UUID_A "\"]}", 413, "batch_too_large", NULL);
+	       "{\"operation\":\"preload\",\"exam_ids\":[\"" UUID_A "\",\"" UUID_A "\",\"" UUID_A
+	       "\",\"" UUID_A "\"]}",
+	       413, "batch_too_large", NULL);
 	expect_unavailable_as(admin_token, "PATCH", ATTEMPT, "action=optimize",
 			      "{\"operation\":\"clear_cache\"}");
 }

@@ -96,8 +96,8 @@ static PGconn *connect_db(void)
 	PGresult *r;
 
 	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connect: %s", PQerrorMessage(c));
-	r = PQexecParams(c, "SELECT pg_catalog.set_config('search_path', 'pg_catalog', false)", 0, NULL,
-			 NULL, NULL, NULL, 0);
+	r = PQexecParams(c, "SELECT pg_catalog.set_config('search_path', 'pg_catalog', false)", 0,
+			 NULL, NULL, NULL, NULL, 0);
 	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "search_path: %s",
 		      PQresultErrorMessage(r));
 	PQclear(r);
@@ -277,35 +277,35 @@ static int is_ts(const char *s)
 	regex_t re;
 	int ok;
 
-	ck_assert_int_eq(regcomp(&re,
-		"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$",
-		REG_EXTENDED | REG_NOSUB), 0);
+	ck_assert_int_eq(
+		regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$",
+			REG_EXTENDED | REG_NOSUB),
+		0);
 	ok = s != NULL && regexec(&re, s, 0, NULL, 0) == 0;
 	regfree(&re);
 	return ok;
 }
 
-#define ck_assert_err(r, want)                                                          \
-	do {                                                                            \
-		const cJSON *e_ = jget((r), "error.code");                              \
-		ck_assert_msg(cJSON_IsString(e_) && strcmp(e_->valuestring, (want)) == 0, \
-			      "expected error %s, got %s", (want), show(r));            \
+#define ck_assert_err(r, want)                                                                     \
+	do {                                                                                       \
+		const cJSON *e_ = jget((r), "error.code");                                         \
+		ck_assert_msg(cJSON_IsString(e_) && strcmp(e_->valuestring, (want)) == 0,          \
+			      "expected error %s, got %s", (want), show(r));                       \
 	} while (0)
 
-#define ck_assert_field(r, want)                                                        \
-	do {                                                                            \
-		const cJSON *f_ = jget((r), "error.details.field");                     \
-		ck_assert_msg(cJSON_IsString(f_) && strcmp(f_->valuestring, (want)) == 0, \
-			      "expected details.field %s, got %s", (want), show(r));    \
+#define ck_assert_field(r, want)                                                                   \
+	do {                                                                                       \
+		const cJSON *f_ = jget((r), "error.details.field");                                \
+		ck_assert_msg(cJSON_IsString(f_) && strcmp(f_->valuestring, (want)) == 0,          \
+			      "expected details.field %s, got %s", (want), show(r));               \
 	} while (0)
 
-#define ck_assert_ok(r) \
-	ck_assert_msg(jget((r), "error") == NULL, "unexpected error: %s", show(r))
+#define ck_assert_ok(r) ck_assert_msg(jget((r), "error") == NULL, "unexpected error: %s", show(r))
 
 /* ------------------------------------------------------------ world builders */
 
-#define STATE_KEYS                                                              \
-	"attempt_id,exam_id,user_id,attempt_number,status,answers,auto_save_data," \
+#define STATE_KEYS                                                                                 \
+	"attempt_id,exam_id,user_id,attempt_number,status,answers,auto_save_data,"                 \
 	"version,started_at,deadline_at,submitted_at,updated_at,time_remaining_s"
 
 /* Creates an exam as a fresh proctor; extra is more JSON members (or NULL).
@@ -315,9 +315,8 @@ static const char *mk_exam(const char *extra)
 	cJSON *r;
 
 	as(new_uuid(), "proctor");
-	r = J("SELECT attempts.create_exam($1)",
-	      fmt("{\"title\": \"exam %s\"%s%s}", new_uuid(), extra ? ", " : "",
-		  extra ? extra : ""));
+	r = J("SELECT attempts.create_exam($1)", fmt("{\"title\": \"exam %s\"%s%s}", new_uuid(),
+						     extra ? ", " : "", extra ? extra : ""));
 	ck_assert_ok(r);
 	return jstr(r, "exam_id");
 }
@@ -349,7 +348,8 @@ static cJSON *row(const char *attempt)
 /* Moves the attempt's start and deadline secs seconds into the past. */
 static void backdate(const char *attempt, int secs)
 {
-	V("UPDATE attempts.attempts SET started_at = started_at - pg_catalog.make_interval(secs => $2), "
+	V("UPDATE attempts.attempts SET started_at = started_at - pg_catalog.make_interval(secs => "
+	  "$2), "
 	  "deadline_at = deadline_at - pg_catalog.make_interval(secs => $2) WHERE attempt_id = $1",
 	  attempt, fmt("%d", secs));
 }
@@ -357,7 +357,8 @@ static void backdate(const char *attempt, int secs)
 /* Lowercase hex SHA-256 of text, by PostgreSQL's sha256() (not by jcs()). */
 static const char *sha256_hex(const char *text)
 {
-	return V("SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to($1, 'UTF8')), 'hex')",
+	return V("SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to($1, 'UTF8')), "
+		 "'hex')",
 		 text);
 }
 
@@ -367,7 +368,10 @@ START_TEST(test_unauthorized)
 {
 	const char *exam = mk_exam(NULL);
 	const char *bad[] = {
-		"", "not json", "[1]", "{\"role\": \"student\"}",
+		"",
+		"not json",
+		"[1]",
+		"{\"role\": \"student\"}",
 		"{\"sub\": \"x\", \"role\": \"student\"}",
 		fmt("{\"sub\": \"%s\", \"role\": \"teacher\"}", new_uuid()),
 		fmt("{\"sub\": \"%s\"}", new_uuid()),
@@ -452,7 +456,8 @@ START_TEST(test_create_exam_defaults)
 	as(new_uuid(), "proctor");
 	r = J("SELECT attempts.create_exam($1)", fmt("{\"title\": \"%s\"}", title));
 	ck_assert_ok(r);
-	ck_assert(has_keys(r, "exam_id,title,time_limit_s,grace_s,max_attempts,opens_at,closes_at,upload"));
+	ck_assert(has_keys(
+		r, "exam_id,title,time_limit_s,grace_s,max_attempts,opens_at,closes_at,upload"));
 	ck_assert_str_eq(jstr(r, "title"), title);
 	ck_assert(jnull(r, "time_limit_s"));
 	ck_assert_int_eq(jint(r, "grace_s"), 0);
@@ -476,7 +481,8 @@ START_TEST(test_create_exam_fields)
 	as(new_uuid(), "admin");
 	r = J("SELECT attempts.create_exam($1)",
 	      "{\"title\": \"full\", \"time_limit_s\": 3600, \"grace_s\": 30, \"max_attempts\": 3,"
-	      " \"opens_at\": \"2020-01-01T00:00:00Z\", \"closes_at\": \"2099-01-01T10:00:00+02:00\","
+	      " \"opens_at\": \"2020-01-01T00:00:00Z\", \"closes_at\": "
+	      "\"2099-01-01T10:00:00+02:00\","
 	      " \"upload\": {\"max_bytes\": 2048}}");
 	ck_assert_ok(r);
 	ck_assert_int_eq(jint(r, "time_limit_s"), 3600);
@@ -489,9 +495,11 @@ START_TEST(test_create_exam_fields)
 	ck_assert_int_eq(jsize(r, "upload.allowed_types"), 4);
 
 	r = J("SELECT attempts.create_exam($1)",
-	      "{\"title\": \"types\", \"upload\": {\"allowed_types\": [\"Text/Plain\", \"text/plain\", \"application/zip\"]}}");
+	      "{\"title\": \"types\", \"upload\": {\"allowed_types\": [\"Text/Plain\", "
+	      "\"text/plain\", \"application/zip\"]}}");
 	ck_assert_ok(r);
-	ck_assert_str_eq(show(jget(r, "upload.allowed_types")), "[\"text/plain\",\"application/zip\"]");
+	ck_assert_str_eq(show(jget(r, "upload.allowed_types")),
+			 "[\"text/plain\",\"application/zip\"]");
 	ck_assert_int_eq(jint(r, "upload.max_bytes"), 10485760);
 }
 END_TEST
@@ -512,10 +520,11 @@ START_TEST(test_list_exams)
 	ck_assert_str_eq(V0("SELECT string_agg(e ->> 'exam_id', ',') FROM "
 			    "jsonb_array_elements(attempts.list_exams('2') -> 'exams') e"),
 			 fmt("%s,%s", newer, older));
-	ck_assert_str_eq(V("SELECT attempts.list_exams('5', $1) #>> '{exams,0,exam_id}'",
-			   V("SELECT attempts.ts(created_at) FROM attempts.exams WHERE exam_id = $1",
-			     newer)),
-			 older);
+	ck_assert_str_eq(
+		V("SELECT attempts.list_exams('5', $1) #>> '{exams,0,exam_id}'",
+		  V("SELECT attempts.ts(created_at) FROM attempts.exams WHERE exam_id = $1",
+		    newer)),
+		older);
 	ck_assert_err(J0("SELECT attempts.list_exams('0')"), "validation_failed");
 	ck_assert_err(J0("SELECT attempts.list_exams('1001')"), "validation_failed");
 	ck_assert_err(J0("SELECT attempts.list_exams(NULL, 'soon')"), "validation_failed");
@@ -541,12 +550,15 @@ START_TEST(test_create_exam_validation)
 		{"{\"title\": \"t\", \"max_attempts\": 1001}", "max_attempts"},
 		{"{\"title\": \"t\", \"opens_at\": \"yesterday\"}", "opens_at"},
 		{"{\"title\": \"t\", \"closes_at\": \"now\"}", "closes_at"},
-		{"{\"title\": \"t\", \"opens_at\": \"2030-01-02T00:00:00Z\", \"closes_at\": \"2030-01-01T00:00:00Z\"}", "closes_at"},
+		{"{\"title\": \"t\", \"opens_at\": \"2030-01-02T00:00:00Z\", \"closes_at\": "
+		 "\"2030-01-01T00:00:00Z\"}",
+		 "closes_at"},
 		{"{\"title\": \"t\", \"upload\": 5}", "upload"},
 		{"{\"title\": \"t\", \"upload\": {\"max_bytes\": 0}}", "upload.max_bytes"},
 		{"{\"title\": \"t\", \"upload\": {\"max_bytes\": 1073741825}}", "upload.max_bytes"},
 		{"{\"title\": \"t\", \"upload\": {\"allowed_types\": []}}", "upload.allowed_types"},
-		{"{\"title\": \"t\", \"upload\": {\"allowed_types\": [\"text/plain\", \"pdf\"]}}", "upload.allowed_types[1]"},
+		{"{\"title\": \"t\", \"upload\": {\"allowed_types\": [\"text/plain\", \"pdf\"]}}",
+		 "upload.allowed_types[1]"},
 	};
 	const char *before;
 
@@ -623,8 +635,11 @@ START_TEST(test_start_deadline)
 	ck_assert(is_ts(jstr(r, "state.deadline_at")));
 	left = jint(r, "state.time_remaining_s");
 	ck_assert_msg(left >= 598 && left <= 600, "time_remaining_s %ld", left);
-	ck_assert_str_eq(V("SELECT deadline_at - started_at = interval '600 s' FROM attempts.attempts "
-			   "WHERE attempt_id = $1", jstr(r, "state.attempt_id")), "t");
+	ck_assert_str_eq(
+		V("SELECT deadline_at - started_at = interval '600 s' FROM attempts.attempts "
+		  "WHERE attempt_id = $1",
+		  jstr(r, "state.attempt_id")),
+		"t");
 }
 END_TEST
 
@@ -654,13 +669,16 @@ START_TEST(test_start_exam_closed)
 {
 	const char *past = mk_exam("\"closes_at\": \"2001-01-01T00:00:00Z\"");
 	const char *future = mk_exam("\"opens_at\": \"2999-01-01T00:00:00Z\"");
-	const char *open = mk_exam("\"opens_at\": \"2001-01-01T00:00:00Z\", \"closes_at\": \"2999-01-01T00:00:00Z\"");
+	const char *open = mk_exam(
+		"\"opens_at\": \"2001-01-01T00:00:00Z\", \"closes_at\": \"2999-01-01T00:00:00Z\"");
 
 	as(new_uuid(), "student");
 	ck_assert_err(J("SELECT attempts.start_attempt($1)", past), "exam_closed");
 	ck_assert_err(J("SELECT attempts.start_attempt($1)", future), "exam_closed");
 	ck_assert_ok(J("SELECT attempts.start_attempt($1)", open));
-	ck_assert_str_eq(V("SELECT count(*) FROM attempts.attempts WHERE exam_id IN ($1, $2)", past, future), "0");
+	ck_assert_str_eq(
+		V("SELECT count(*) FROM attempts.attempts WHERE exam_id IN ($1, $2)", past, future),
+		"0");
 }
 END_TEST
 
@@ -688,7 +706,8 @@ START_TEST(test_start_concurrent)
 	ck_assert(jtrue(first, "created"));
 
 	ck_assert_int_eq(PQsendQueryParams(other, "SELECT attempts.start_attempt($1)", 1, NULL,
-					   params, NULL, NULL, 0), 1);
+					   params, NULL, NULL, 0),
+			 1);
 	nanosleep(&(struct timespec){.tv_nsec = 300 * 1000 * 1000}, NULL);
 	ck_assert_int_eq(PQconsumeInput(other), 1);
 	ck_assert_msg(PQisBusy(other), "the second start did not wait for the first");
@@ -801,10 +820,10 @@ START_TEST(test_save_merge)
 	ck_assert_ok(J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", a,
 		       "{\"q1\": null, \"q4\": false, \"absent\": null}"));
 	s = state(a);
-	ck_assert_ptr_null(jget(s, "answers.q1"));      /* null removes the key */
+	ck_assert_ptr_null(jget(s, "answers.q1")); /* null removes the key */
 	ck_assert_ptr_null(jget(s, "answers.absent"));
-	ck_assert(jnull(s, "answers.q2.x"));            /* only at the top level */
-	ck_assert_int_eq(jint(s, "answers.q2.y"), 1);   /* other keys kept */
+	ck_assert(jnull(s, "answers.q2.x"));	      /* only at the top level */
+	ck_assert_int_eq(jint(s, "answers.q2.y"), 1); /* other keys kept */
 	ck_assert(jnull(s, "answers.q3.1"));
 	ck_assert(jfalse(s, "answers.q4"));
 	ck_assert_int_eq(jsize(s, "answers"), 3);
@@ -817,8 +836,10 @@ START_TEST(test_save_auto_save_replaced)
 	const char *a = mk_attempt(u, exam);
 	cJSON *s;
 
-	ck_assert_ok(J("SELECT attempts.save_attempt($1, NULL, $2, NULL)", a, "{\"a\": 1, \"b\": 2}"));
-	ck_assert_ok(J("SELECT attempts.save_attempt($1, $2, $3, NULL)", a, "{\"q\": 1}", "{\"c\": 3}"));
+	ck_assert_ok(
+		J("SELECT attempts.save_attempt($1, NULL, $2, NULL)", a, "{\"a\": 1, \"b\": 2}"));
+	ck_assert_ok(
+		J("SELECT attempts.save_attempt($1, $2, $3, NULL)", a, "{\"q\": 1}", "{\"c\": 3}"));
 	s = state(a);
 	ck_assert_str_eq(show(jget(s, "auto_save_data")), "{\"c\":3}");
 	/* answers alone leave auto_save_data as it is */
@@ -833,7 +854,8 @@ START_TEST(test_save_version_conflict)
 	const char *a = mk_attempt(u, exam);
 	cJSON *r, *before;
 
-	ck_assert_ok(J("SELECT attempts.save_attempt($1, $2, $3, 1)", a, "{\"q1\": \"a\"}", "{\"p\": 1}"));
+	ck_assert_ok(J("SELECT attempts.save_attempt($1, $2, $3, 1)", a, "{\"q1\": \"a\"}",
+		       "{\"p\": 1}"));
 	before = row(a);
 	r = J("SELECT attempts.save_attempt($1, $2, NULL, 1)", a, "{\"q1\": \"b\"}");
 	ck_assert_err(r, "version_conflict");
@@ -852,12 +874,17 @@ START_TEST(test_save_access)
 	cJSON *before = row(a);
 
 	as(new_uuid(), "student");
-	ck_assert_err(J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", a, "{\"q\": 1}"), "not_found");
+	ck_assert_err(J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", a, "{\"q\": 1}"),
+		      "not_found");
 	as(new_uuid(), "proctor");
-	ck_assert_err(J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", a, "{\"q\": 1}"), "forbidden");
+	ck_assert_err(J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", a, "{\"q\": 1}"),
+		      "forbidden");
 	as(new_uuid(), "admin");
-	ck_assert_err(J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", a, "{\"q\": 1}"), "forbidden");
-	ck_assert_err(J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", new_uuid(), "{\"q\": 1}"), "not_found");
+	ck_assert_err(J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", a, "{\"q\": 1}"),
+		      "forbidden");
+	ck_assert_err(
+		J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", new_uuid(), "{\"q\": 1}"),
+		"not_found");
 	ck_assert_str_eq(show(row(a)), show(before));
 }
 END_TEST
@@ -888,15 +915,19 @@ START_TEST(test_save_payload_too_large)
 	const char *a = mk_attempt(u, exam);
 	cJSON *before, *r;
 
-	ck_assert_ok(J("SELECT attempts.save_attempt($1, $2, NULL, NULL, 100)", a, "{\"q1\": \"short\"}"));
+	ck_assert_ok(J("SELECT attempts.save_attempt($1, $2, NULL, NULL, 100)", a,
+		       "{\"q1\": \"short\"}"));
 	before = row(a);
 	r = J("SELECT attempts.save_attempt($1, $2, NULL, NULL, 100)", a,
-	      "{\"q2\": \"0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789\"}");
+	      "{\"q2\": "
+	      "\"0123456789012345678901234567890123456789012345678901234567890123456789012345678901"
+	      "234567890123456789\"}");
 	ck_assert_err(r, "payload_too_large");
 	ck_assert_int_eq(jint(r, "error.details.limit"), 100);
 	ck_assert_str_eq(show(row(a)), show(before));
 	/* removing keys shrinks the text again */
-	ck_assert_ok(J("SELECT attempts.save_attempt($1, $2, NULL, NULL, 100)", a, "{\"q1\": null}"));
+	ck_assert_ok(
+		J("SELECT attempts.save_attempt($1, $2, NULL, NULL, 100)", a, "{\"q1\": null}"));
 }
 END_TEST
 
@@ -906,7 +937,8 @@ START_TEST(test_save_after_deadline_closes)
 	const char *a = mk_attempt(u, exam);
 	cJSON *r, *info;
 
-	ck_assert_ok(J("SELECT attempts.save_attempt($1, $2, NULL, 1)", a, "{\"q1\": \"in time\"}"));
+	ck_assert_ok(
+		J("SELECT attempts.save_attempt($1, $2, NULL, 1)", a, "{\"q1\": \"in time\"}"));
 	backdate(a, 3600);
 	r = J("SELECT attempts.save_attempt($1, $2, NULL, 2)", a, "{\"q1\": \"late\", \"q2\": 1}");
 	ck_assert_err(r, "attempt_closed");
@@ -947,7 +979,8 @@ START_TEST(test_submit_receipt)
 	cJSON *r;
 
 	ck_assert_ok(J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", a,
-		       "{\"b\": [1.0, \"x\\n\\\"\"], \"a\": {\"d\": true, \"c\": null}, \"\xc3\xa9\": 0.10}"));
+		       "{\"b\": [1.0, \"x\\n\\\"\"], \"a\": {\"d\": true, \"c\": null}, "
+		       "\"\xc3\xa9\": 0.10}"));
 	r = J("SELECT attempts.submit_attempt($1, $2, 2)", a, "{\"z\": 1e21, \"y\": -0}");
 	ck_assert_ok(r);
 	ck_assert_msg(has_keys(r, STATE_KEYS ",receipt,already_submitted"), "%s", show(r));
@@ -1018,7 +1051,8 @@ START_TEST(test_submit_after_deadline)
 
 	ck_assert_ok(J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", a, "{\"q\": 1}"));
 	backdate(a, 60);
-	ck_assert_err(J("SELECT attempts.submit_attempt($1, $2)", a, "{\"q\": 2}"), "attempt_closed");
+	ck_assert_err(J("SELECT attempts.submit_attempt($1, $2)", a, "{\"q\": 2}"),
+		      "attempt_closed");
 	info = J("SELECT attempts.get_attempt_info($1)", a);
 	ck_assert_str_eq(jstr(info, "submit_reason"), "deadline");
 	ck_assert_str_eq(jstr(info, "receipt"), sha256_hex("{\"q\":1}"));
@@ -1034,7 +1068,8 @@ START_TEST(test_activity_dedupe)
 	cJSON *r;
 
 	r = J("SELECT attempts.log_attempt_activity($1, $2)", a,
-	      "[{\"event_type\": \"answer_changed\", \"payload\": {\"q\": 1}, \"client_event_id\": \"tab1-1\","
+	      "[{\"event_type\": \"answer_changed\", \"payload\": {\"q\": 1}, \"client_event_id\": "
+	      "\"tab1-1\","
 	      "  \"occurred_at\": \"2024-05-01T10:00:00.123Z\"},"
 	      " {\"event_type\": \"answer_changed\", \"client_event_id\": \"tab1-1\"},"
 	      " {\"event_type\": \"focus\"}, {\"event_type\": \"focus\"}]");
@@ -1044,7 +1079,9 @@ START_TEST(test_activity_dedupe)
 	ck_assert_int_eq(jint(r, "duplicates"), 1);
 	/* the first occurrence won */
 	ck_assert_str_eq(V("SELECT payload::text FROM attempts.attempt_activity "
-			   "WHERE attempt_id = $1 AND client_event_id = 'tab1-1'", a), "{\"q\": 1}");
+			   "WHERE attempt_id = $1 AND client_event_id = 'tab1-1'",
+			   a),
+			 "{\"q\": 1}");
 
 	r = J("SELECT attempts.log_attempt_activity($1, $2)", a,
 	      "[{\"event_type\": \"x\", \"client_event_id\": \"tab1-1\"},"
@@ -1065,12 +1102,14 @@ START_TEST(test_activity_access)
 	const char *ev = "[{\"event_type\": \"late\"}]";
 
 	ck_assert_ok(J("SELECT attempts.submit_attempt($1)", a));
-	ck_assert_int_eq(jint(J("SELECT attempts.log_attempt_activity($1, $2)", a, ev), "logged"), 1);
+	ck_assert_int_eq(jint(J("SELECT attempts.log_attempt_activity($1, $2)", a, ev), "logged"),
+			 1);
 	as(new_uuid(), "student");
 	ck_assert_err(J("SELECT attempts.log_attempt_activity($1, $2)", a, ev), "not_found");
 	as(new_uuid(), "proctor");
 	ck_assert_err(J("SELECT attempts.log_attempt_activity($1, $2)", a, ev), "forbidden");
-	ck_assert_str_eq(V("SELECT count(*) FROM attempts.attempt_activity WHERE attempt_id = $1", a), "1");
+	ck_assert_str_eq(
+		V("SELECT count(*) FROM attempts.attempt_activity WHERE attempt_id = $1", a), "1");
 }
 END_TEST
 
@@ -1092,7 +1131,8 @@ START_TEST(test_activity_validation)
 	r = J("SELECT attempts.log_attempt_activity($1, $2)", a,
 	      "[{\"event_type\": \"ok\", \"client_event_id\": \"\"}]");
 	ck_assert_field(r, "events[0].client_event_id");
-	ck_assert_str_eq(V("SELECT count(*) FROM attempts.attempt_activity WHERE attempt_id = $1", a), "0");
+	ck_assert_str_eq(
+		V("SELECT count(*) FROM attempts.attempt_activity WHERE attempt_id = $1", a), "0");
 }
 END_TEST
 
@@ -1110,7 +1150,8 @@ START_TEST(test_extend_by_proctor)
 	ck_assert_ok(r);
 	ck_assert_msg(has_keys(r, STATE_KEYS), "%s", show(r));
 	ck_assert_int_eq(jint(r, "version"), 2);
-	ck_assert_str_eq(V("SELECT ($1::timestamptz - $2::timestamptz)::text", jstr(r, "deadline_at"), deadline),
+	ck_assert_str_eq(V("SELECT ($1::timestamptz - $2::timestamptz)::text",
+			   jstr(r, "deadline_at"), deadline),
 			 "00:10:00");
 	ck_assert(jint(r, "time_remaining_s") > 1190);
 	as(new_uuid(), "admin");
@@ -1153,7 +1194,8 @@ START_TEST(test_sweep)
 	const char *expired = mk_attempt(u, exam);
 	cJSON *r;
 
-	ck_assert_ok(J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", expired, "{\"q\": [1, 2]}"));
+	ck_assert_ok(
+		J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", expired, "{\"q\": [1, 2]}"));
 	backdate(expired, 600);
 	backdate(in_grace, 600);
 	ck_assert_err(J0("SELECT attempts.close_expired_attempts()"), "forbidden");
@@ -1219,7 +1261,8 @@ START_TEST(test_jcs_structure)
 			 "{\"A\":null,\"a\":{\"c\":{},\"d\":[]},\"b\":1}");
 	ck_assert_str_eq(jcs("[3, [2, [1]], true, false, null]"), "[3,[2,[1]],true,false,null]");
 	/* keys by code point: "" < "A" < "a" < "z" < "é" < "€" */
-	ck_assert_str_eq(jcs("{\"\xe2\x82\xac\": 1, \"\xc3\xa9\": 2, \"z\": 3, \"a\": 4, \"A\": 5, \"\": 6}"),
+	ck_assert_str_eq(jcs("{\"\xe2\x82\xac\": 1, \"\xc3\xa9\": 2, \"z\": 3, \"a\": 4, \"A\": 5, "
+			     "\"\": 6}"),
 			 "{\"\":6,\"A\":5,\"a\":4,\"z\":3,\"\xc3\xa9\":2,\"\xe2\x82\xac\":1}");
 	ck_assert_str_eq(jcs("{}"), "{}");
 	ck_assert_str_eq(jcs("\"x\""), "\"x\"");
@@ -1243,10 +1286,20 @@ START_TEST(test_jcs_numbers)
 	static const struct {
 		const char *in, *out;
 	} cases[] = {
-		{"1.0", "1"}, {"-0", "0"}, {"-0.0", "0"}, {"0.1", "0.1"}, {"1e21", "1e+21"},
-		{"1e20", "100000000000000000000"}, {"1e-7", "1e-7"}, {"0.000001", "0.000001"},
-		{"1.5e-10", "1.5e-10"}, {"-1e-7", "-1e-7"}, {"123.4500", "123.45"},
-		{"1E30", "1e+30"}, {"4.50", "4.5"}, {"2e-3", "0.002"},
+		{"1.0", "1"},
+		{"-0", "0"},
+		{"-0.0", "0"},
+		{"0.1", "0.1"},
+		{"1e21", "1e+21"},
+		{"1e20", "100000000000000000000"},
+		{"1e-7", "1e-7"},
+		{"0.000001", "0.000001"},
+		{"1.5e-10", "1.5e-10"},
+		{"-1e-7", "-1e-7"},
+		{"123.4500", "123.45"},
+		{"1E30", "1e+30"},
+		{"4.50", "4.5"},
+		{"2e-3", "0.002"},
 		{"333333333.33333329", "333333333.3333333"},
 		{"0.000000000000000000000000001", "1e-27"},
 		{"9007199254740993", "9007199254740992"},
@@ -1254,7 +1307,9 @@ START_TEST(test_jcs_numbers)
 		{"123456789012345678901234", "1.2345678901234569e+23"},
 		{"-3.9126e21", "-3.9126e+21"}, /* a boundary case PostgreSQL prints longer */
 		{"1.7976931348623157e308", "1.7976931348623157e+308"},
-		{"5e-324", "5e-324"}, {"1e400", "null"}, {"-1e-400", "0"},
+		{"5e-324", "5e-324"},
+		{"1e400", "null"},
+		{"-1e-400", "0"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1283,7 +1338,8 @@ START_TEST(test_batch_save)
 		  " {\"attempt_id\": \"%s\", \"answers\": {\"q\": 1}},"
 		  " {\"attempt_id\": \"%s\", \"answers\": [1]},"
 		  " {\"attempt_id\": \"%s\", \"answers\": {\"q1\": 2}, \"expected_version\": 1},"
-		  " {\"attempt_id\": \"%s\", \"auto_save_data\": {\"p\": 9}, \"expected_version\": 2},"
+		  " {\"attempt_id\": \"%s\", \"auto_save_data\": {\"p\": 9}, \"expected_version\": "
+		  "2},"
 		  " {\"attempt_id\": \"%s\", \"answers\": {\"q\": 1}}]",
 		  mine, theirs, mine, mine, mine, new_uuid()));
 	ck_assert_int_eq(jsize(r, NULL), 7);
@@ -1321,7 +1377,8 @@ START_TEST(test_batch_save_same_attempt_twice)
 	cJSON *r;
 
 	r = J("SELECT attempts.batch_save_attempts($1)",
-	      fmt("[{\"attempt_id\": \"%s\", \"answers\": {\"q1\": 1, \"q2\": 2}, \"expected_version\": 1},"
+	      fmt("[{\"attempt_id\": \"%s\", \"answers\": {\"q1\": 1, \"q2\": 2}, "
+		  "\"expected_version\": 1},"
 		  " {\"attempt_id\": \"%s\", \"answers\": {\"q1\": null}, \"expected_version\": 2},"
 		  " {\"attempt_id\": \"%s\", \"answers\": {\"q3\": 3}, \"expected_version\": 2}]",
 		  mine, mine, mine));
@@ -1362,8 +1419,8 @@ END_TEST
  * on items with an answers limit of 200 bytes, in a transaction it rolls
  * back; returns its answer and sets *rows to sub's attempt rows as they
  * were before the rollback. */
-static const char *batch_path(const char *fn, const char *sub, const char *role,
-			      const char *items, const char **rows)
+static const char *batch_path(const char *fn, const char *sub, const char *role, const char *items,
+			      const char **rows)
 {
 	const char *out;
 
@@ -1402,30 +1459,32 @@ START_TEST(test_batch_save_paths_agree)
 	for (int i = 0; i < 12; i++)
 		a[i] = mk_attempt(u, mk_exam(NULL));
 	as(u, "student");
-	ck_assert_ok(J("SELECT attempts.save_attempt($1::uuid, $2::jsonb, '{\"p\": 1}'::jsonb, NULL::int, 524288)", a[1],
-		       "{\"q1\": \"x\", \"q2\": {\"n\": null}, \"q3\": 3}"));
+	ck_assert_ok(J("SELECT attempts.save_attempt($1::uuid, $2::jsonb, '{\"p\": 1}'::jsonb, "
+		       "NULL::int, 524288)",
+		       a[1], "{\"q1\": \"x\", \"q2\": {\"n\": null}, \"q3\": 3}"));
 	V("UPDATE attempts.attempts SET status = 'submitted', submitted_at = now(),"
 	  " submit_reason = 'student', receipt = repeat('0', 64) WHERE attempt_id = $1",
 	  a[9]);
-	items = fmt("[{\"attempt_id\": \"%s\", \"answers\": {\"q1\": 1}, \"expected_version\": 1},"
-		    " 7, [1], null,"
-		    " {\"attempt_id\": \"%s\", \"answers\": {\"q1\": null, \"q3\": [null], \"q4\": {}},"
-		    "  \"auto_save_data\": {\"p\": 2}, \"expected_version\": 2},"
-		    " {\"attempt_id\": \"%s\", \"answers\": {}},"
-		    " {\"attempt_id\": \"%s\", \"answers\": {}},"
-		    " {\"attempt_id\": \"%s\", \"answers\": [1]},"
-		    " {\"attempt_id\": \"%s\", \"auto_save_data\": \"x\"},"
-		    " {\"attempt_id\": \"%s\", \"expected_version\": \"1\", \"answers\": {}},"
-		    " {\"attempt_id\": \"%s\", \"expected_version\": 1.5, \"answers\": {}},"
-		    " {\"attempt_id\": \"%s\", \"expected_version\": 9, \"answers\": {}},"
-		    " {\"attempt_id\": \"%s\", \"answers\": null, \"auto_save_data\": null},"
-		    " {\"attempt_id\": \"%s\", \"answers\": {\"big\": \"%0300d\"}},"
-		    " {\"attempt_id\": \"%s\", \"answers\": {\"q\": 1}},"
-		    " {\"attempt_id\": \"NOT-A-UUID\"}, {\"attempt_id\": 5}, {},"
-		    " {\"attempt_id\": \"%s\", \"auto_save_data\": {\"only\": true}},"
-		    " {\"attempt_id\": \"%s\", \"answers\": {}, \"expected_version\": 1}]",
-		    a[0], a[1], theirs, new_uuid(), a[2], a[3], a[4], a[5], a[6], a[7], a[8], 0,
-		    a[9], a[10], a[11]);
+	items = fmt(
+		"[{\"attempt_id\": \"%s\", \"answers\": {\"q1\": 1}, \"expected_version\": 1},"
+		" 7, [1], null,"
+		" {\"attempt_id\": \"%s\", \"answers\": {\"q1\": null, \"q3\": [null], \"q4\": {}},"
+		"  \"auto_save_data\": {\"p\": 2}, \"expected_version\": 2},"
+		" {\"attempt_id\": \"%s\", \"answers\": {}},"
+		" {\"attempt_id\": \"%s\", \"answers\": {}},"
+		" {\"attempt_id\": \"%s\", \"answers\": [1]},"
+		" {\"attempt_id\": \"%s\", \"auto_save_data\": \"x\"},"
+		" {\"attempt_id\": \"%s\", \"expected_version\": \"1\", \"answers\": {}},"
+		" {\"attempt_id\": \"%s\", \"expected_version\": 1.5, \"answers\": {}},"
+		" {\"attempt_id\": \"%s\", \"expected_version\": 9, \"answers\": {}},"
+		" {\"attempt_id\": \"%s\", \"answers\": null, \"auto_save_data\": null},"
+		" {\"attempt_id\": \"%s\", \"answers\": {\"big\": \"%0300d\"}},"
+		" {\"attempt_id\": \"%s\", \"answers\": {\"q\": 1}},"
+		" {\"attempt_id\": \"NOT-A-UUID\"}, {\"attempt_id\": 5}, {},"
+		" {\"attempt_id\": \"%s\", \"auto_save_data\": {\"only\": true}},"
+		" {\"attempt_id\": \"%s\", \"answers\": {}, \"expected_version\": 1}]",
+		a[0], a[1], theirs, new_uuid(), a[2], a[3], a[4], a[5], a[6], a[7], a[8], 0, a[9],
+		a[10], a[11]);
 	for (size_t k = 0; k < sizeof(roles) / sizeof(roles[0]); k++) {
 		const char *rows_each, *rows_set;
 		const char *each = batch_path("batch_save_each", u, roles[k], items, &rows_each);
@@ -1435,10 +1494,10 @@ START_TEST(test_batch_save_paths_agree)
 		expect_same_text(fmt("rows as %s (each, set)", roles[k]), rows_each, rows_set);
 	}
 	/* The comparison saw every kind of answer. */
-	ck_assert_msg(strstr(V("SELECT attempts.batch_save_each($1, 'student', $2, 200)::text", u,
-			       items),
-			     "payload_too_large") != NULL,
-		      "no item hit the size limit");
+	ck_assert_msg(
+		strstr(V("SELECT attempts.batch_save_each($1, 'student', $2, 200)::text", u, items),
+		       "payload_too_large") != NULL,
+		"no item hit the size limit");
 }
 END_TEST
 
@@ -1474,7 +1533,8 @@ START_TEST(test_multiple_infos)
 {
 	const char *exam = mk_exam(NULL), *u = new_uuid();
 	const char *mine = mk_attempt(u, exam);
-	cJSON *r = J("SELECT attempts.get_multiple_attempt_infos($1)", fmt("{%s,%s}", new_uuid(), mine));
+	cJSON *r = J("SELECT attempts.get_multiple_attempt_infos($1)",
+		     fmt("{%s,%s}", new_uuid(), mine));
 
 	ck_assert_str_eq(jstr(r, "0.error.code"), "not_found");
 	ck_assert_str_eq(jstr(r, "1.attempt_id"), mine);
@@ -1491,10 +1551,13 @@ START_TEST(test_batch_log)
 	cJSON *r;
 
 	r = J("SELECT attempts.batch_log_attempt_activity($1)",
-	      fmt("[{\"attempt_id\": \"%s\", \"events\": [{\"event_type\": \"a\", \"client_event_id\": \"e1\"}]},"
+	      fmt("[{\"attempt_id\": \"%s\", \"events\": [{\"event_type\": \"a\", "
+		  "\"client_event_id\": \"e1\"}]},"
 		  " {\"attempt_id\": \"%s\", \"events\": [{\"event_type\": \"a\"}]},"
-		  " {\"attempt_id\": \"%s\", \"events\": [{\"event_type\": \"a\", \"client_event_id\": \"e1\"},"
-		  "                                    {\"event_type\": \"b\", \"client_event_id\": \"e2\"}]},"
+		  " {\"attempt_id\": \"%s\", \"events\": [{\"event_type\": \"a\", "
+		  "\"client_event_id\": \"e1\"},"
+		  "                                    {\"event_type\": \"b\", "
+		  "\"client_event_id\": \"e2\"}]},"
 		  " {\"attempt_id\": 7, \"events\": []},"
 		  " {\"attempt_id\": \"%s\", \"events\": [{\"event_type\": \"NO\"}]}]",
 		  mine, theirs, mine, mine));
@@ -1508,8 +1571,12 @@ START_TEST(test_batch_log)
 	ck_assert_int_eq(jint(r, "2.duplicates"), 1);
 	ck_assert_str_eq(jstr(r, "3.error.details.field"), "data[3].attempt_id");
 	ck_assert_str_eq(jstr(r, "4.error.details.field"), "data[4].events[0].event_type");
-	ck_assert_str_eq(V("SELECT count(*) FROM attempts.attempt_activity WHERE attempt_id = $1", mine), "2");
-	ck_assert_str_eq(V("SELECT count(*) FROM attempts.attempt_activity WHERE attempt_id = $1", theirs), "0");
+	ck_assert_str_eq(
+		V("SELECT count(*) FROM attempts.attempt_activity WHERE attempt_id = $1", mine),
+		"2");
+	ck_assert_str_eq(
+		V("SELECT count(*) FROM attempts.attempt_activity WHERE attempt_id = $1", theirs),
+		"0");
 }
 END_TEST
 
@@ -1545,7 +1612,8 @@ START_TEST(test_batch_submit)
 	r = J("SELECT attempts.get_attempt_info($1)", a);
 	ck_assert_str_eq(jstr(r, "submit_reason"), "cleanup");
 	ck_assert_int_eq(jint(r, "version"), 2);
-	ck_assert_str_eq(jstr(J("SELECT attempts.get_attempt_info($1)", b), "submit_reason"), "student");
+	ck_assert_str_eq(jstr(J("SELECT attempts.get_attempt_info($1)", b), "submit_reason"),
+			 "student");
 }
 END_TEST
 
@@ -1558,9 +1626,12 @@ START_TEST(test_statistics)
 	const char *a = mk_attempt(new_uuid(), exam);
 	cJSON *r;
 
-	ck_assert_ok(J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", a, "{\"q1\": 1, \"q2\": 2, \"q3\": 3}"));
+	ck_assert_ok(J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", a,
+		       "{\"q1\": 1, \"q2\": 2, \"q3\": 3}"));
 	ck_assert_ok(J("SELECT attempts.submit_attempt($1)", a));
-	V("UPDATE attempts.attempts SET started_at = submitted_at - interval '90 s' WHERE attempt_id = $1", a);
+	V("UPDATE attempts.attempts SET started_at = submitted_at - interval '90 s' WHERE "
+	  "attempt_id = $1",
+	  a);
 	as(new_uuid(), "student");
 	ck_assert_err(J("SELECT attempts.get_attempt_statistics($1)", exam), "forbidden");
 
@@ -1595,8 +1666,11 @@ START_TEST(test_active_attempts)
 	const char *c = mk_attempt(new_uuid(), exam);
 	cJSON *r;
 
-	ck_assert_ok(J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", c, "{\"q1\": 1, \"q2\": 2}"));
-	V("UPDATE attempts.attempts SET started_at = started_at - interval '1 min' WHERE attempt_id = $1", c);
+	ck_assert_ok(
+		J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", c, "{\"q1\": 1, \"q2\": 2}"));
+	V("UPDATE attempts.attempts SET started_at = started_at - interval '1 min' WHERE "
+	  "attempt_id = $1",
+	  c);
 	as(new_uuid(), "student");
 	ck_assert_err(J("SELECT attempts.get_active_attempts($1)", exam), "forbidden");
 	as(new_uuid(), "admin");
@@ -1604,8 +1678,9 @@ START_TEST(test_active_attempts)
 	r = J("SELECT attempts.get_active_attempts($1)", exam);
 	ck_assert(has_keys(r, "exam_id,attempts"));
 	ck_assert_int_eq(jsize(r, "attempts"), 2);
-	ck_assert_msg(has_keys(jget(r, "attempts.0"), "attempt_id,user_id,started_at,last_activity_at,"
-						      "time_remaining_s,version,answered_count"),
+	ck_assert_msg(has_keys(jget(r, "attempts.0"),
+			       "attempt_id,user_id,started_at,last_activity_at,"
+			       "time_remaining_s,version,answered_count"),
 		      "%s", show(r));
 	ck_assert_str_eq(jstr(r, "attempts.0.attempt_id"), c); /* oldest first */
 	ck_assert_int_eq(jint(r, "attempts.0.answered_count"), 2);
@@ -1631,7 +1706,8 @@ START_TEST(test_validate_upload)
 	ck_assert_int_eq(jint(r, "max_bytes"), 1000);
 	ck_assert_int_eq(jint(r, "upload_count"), 0);
 	ck_assert_ok(J("SELECT attempts.validate_attempt_upload($1, 'application/pdf', 1000)", a));
-	ck_assert_ok(J("SELECT attempts.validate_attempt_upload($1, 'Text/Plain; charset=utf-8', 1)", a));
+	ck_assert_ok(J(
+		"SELECT attempts.validate_attempt_upload($1, 'Text/Plain; charset=utf-8', 1)", a));
 	r = J("SELECT attempts.validate_attempt_upload($1, 'application/x-msdownload', 10)", a);
 	ck_assert_err(r, "unsupported_media_type");
 	r = J("SELECT attempts.validate_attempt_upload($1, 'application/pdf', 1001)", a);
@@ -1657,7 +1733,9 @@ START_TEST(test_uploads_record_get_list)
 	const char *up1 = new_uuid(), *up2 = new_uuid();
 	cJSON *r;
 
-	r = J("SELECT attempts.record_attempt_upload($1, $2, 'essay.pdf', 'application/pdf', 4, $3)", a, up1, sum);
+	r = J("SELECT attempts.record_attempt_upload($1, $2, 'essay.pdf', 'application/pdf', 4, "
+	      "$3)",
+	      a, up1, sum);
 	ck_assert_ok(r);
 	ck_assert(has_keys(r, "upload_id,filename,content_type,size_bytes,sha256,created_at"));
 	ck_assert_str_eq(jstr(r, "upload_id"), up1);
@@ -1665,14 +1743,19 @@ START_TEST(test_uploads_record_get_list)
 	ck_assert_int_eq(jint(r, "size_bytes"), 4);
 	ck_assert_str_eq(jstr(r, "sha256"), sum);
 	ck_assert(is_ts(jstr(r, "created_at")));
-	ck_assert_ok(J("SELECT attempts.record_attempt_upload($1, $2, 'notes.txt', 'text/plain', 4, $3)", a, up2, sum));
+	ck_assert_ok(
+		J("SELECT attempts.record_attempt_upload($1, $2, 'notes.txt', 'text/plain', 4, $3)",
+		  a, up2, sum));
 
-	r = J("SELECT attempts.record_attempt_upload($1, $2, '../x', 'text/plain', 4, $3)", a, new_uuid(), sum);
-	ck_assert_field(r, "filename");
-	r = J("SELECT attempts.record_attempt_upload($1, $2, 'x.exe', 'application/x-msdownload', 4, $3)", a,
+	r = J("SELECT attempts.record_attempt_upload($1, $2, '../x', 'text/plain', 4, $3)", a,
 	      new_uuid(), sum);
+	ck_assert_field(r, "filename");
+	r = J("SELECT attempts.record_attempt_upload($1, $2, 'x.exe', 'application/x-msdownload', "
+	      "4, $3)",
+	      a, new_uuid(), sum);
 	ck_assert_err(r, "unsupported_media_type");
-	r = J("SELECT attempts.record_attempt_upload($1, $2, 'x.txt', 'text/plain', 4, 'zz')", a, new_uuid());
+	r = J("SELECT attempts.record_attempt_upload($1, $2, 'x.txt', 'text/plain', 4, 'zz')", a,
+	      new_uuid());
 	ck_assert_field(r, "sha256");
 
 	as(new_uuid(), "proctor");
@@ -1699,15 +1782,18 @@ START_TEST(test_upload_count_limit)
 	cJSON *r;
 
 	for (int i = 0; i < 20; i++)
-		ck_assert_ok(J("SELECT attempts.record_attempt_upload($1, $2, $3, 'text/plain', 1, $4)", a,
-			       new_uuid(), fmt("f%d.txt", i), sum));
+		ck_assert_ok(
+			J("SELECT attempts.record_attempt_upload($1, $2, $3, 'text/plain', 1, $4)",
+			  a, new_uuid(), fmt("f%d.txt", i), sum));
 	r = J("SELECT attempts.validate_attempt_upload($1, 'text/plain', 1)", a);
 	ck_assert_err(r, "validation_failed");
 	ck_assert_field(r, "upload_count");
 	ck_assert_int_eq(jint(r, "error.details.limit"), 20);
-	r = J("SELECT attempts.record_attempt_upload($1, $2, 'x.txt', 'text/plain', 1, $3)", a, new_uuid(), sum);
+	r = J("SELECT attempts.record_attempt_upload($1, $2, 'x.txt', 'text/plain', 1, $3)", a,
+	      new_uuid(), sum);
 	ck_assert_field(r, "upload_count");
-	ck_assert_str_eq(V("SELECT count(*) FROM attempts.attempt_uploads WHERE attempt_id = $1", a), "20");
+	ck_assert_str_eq(
+		V("SELECT count(*) FROM attempts.attempt_uploads WHERE attempt_id = $1", a), "20");
 }
 END_TEST
 
@@ -1719,13 +1805,18 @@ START_TEST(test_upload_after_deadline)
 
 	backdate(a, 60);
 	/* validation only reports it ... */
-	ck_assert_err(J("SELECT attempts.validate_attempt_upload($1, 'text/plain', 1)", a), "attempt_closed");
+	ck_assert_err(J("SELECT attempts.validate_attempt_upload($1, 'text/plain', 1)", a),
+		      "attempt_closed");
 	ck_assert_str_eq(jstr(state(a), "status"), "in_progress");
 	/* ... recording closes it at the deadline, as a save would */
-	ck_assert_err(J("SELECT attempts.record_attempt_upload($1, $2, 'x.txt', 'text/plain', 1, $3)", a,
-			new_uuid(), sum), "attempt_closed");
-	ck_assert_str_eq(jstr(J("SELECT attempts.get_attempt_info($1)", a), "submit_reason"), "deadline");
-	ck_assert_str_eq(V("SELECT count(*) FROM attempts.attempt_uploads WHERE attempt_id = $1", a), "0");
+	ck_assert_err(
+		J("SELECT attempts.record_attempt_upload($1, $2, 'x.txt', 'text/plain', 1, $3)", a,
+		  new_uuid(), sum),
+		"attempt_closed");
+	ck_assert_str_eq(jstr(J("SELECT attempts.get_attempt_info($1)", a), "submit_reason"),
+			 "deadline");
+	ck_assert_str_eq(
+		V("SELECT count(*) FROM attempts.attempt_uploads WHERE attempt_id = $1", a), "0");
 }
 END_TEST
 
@@ -1743,17 +1834,21 @@ START_TEST(test_validate_multiple)
 	late = mk_attempt(u, exam);
 	backdate(late, 600);
 	V("UPDATE attempts.attempts SET answers = jsonb_build_object('big', repeat('x', 600000)) "
-	  "WHERE attempt_id = $1", late);
+	  "WHERE attempt_id = $1",
+	  late);
 	big = late;
-	r = J("SELECT attempts.validate_multiple_attempts($1)", fmt("{%s,%s,%s}", done, big, theirs));
+	r = J("SELECT attempts.validate_multiple_attempts($1)",
+	      fmt("{%s,%s,%s}", done, big, theirs));
 	ck_assert_int_eq(jsize(r, NULL), 3);
 	ck_assert(has_keys(jget(r, "0"), "attempt_id,valid,problems"));
 	ck_assert(jfalse(r, "0.valid"));
 	ck_assert_str_eq(show(jget(r, "0.problems")), "[\"submitted\"]");
 	ck_assert(jfalse(r, "1.valid"));
-	ck_assert_str_eq(show(jget(r, "1.problems")), "[\"deadline_passed\",\"answers_too_large\"]");
+	ck_assert_str_eq(show(jget(r, "1.problems")),
+			 "[\"deadline_passed\",\"answers_too_large\"]");
 	ck_assert_str_eq(jstr(r, "2.error.code"), "not_found");
-	ck_assert_str_eq(jstr(state(late), "status"), "in_progress"); /* validation writes nothing */
+	ck_assert_str_eq(jstr(state(late), "status"),
+			 "in_progress"); /* validation writes nothing */
 
 	as(new_uuid(), "proctor");
 	r = J("SELECT attempts.validate_multiple_attempts($1)", fmt("{%s}", theirs));
@@ -1773,9 +1868,11 @@ START_TEST(test_preload)
 	cJSON *r;
 
 	ck_assert_ok(J("SELECT attempts.submit_attempt($1)", c));
-	ck_assert_err(J("SELECT attempts.preload_attempt_states($1)", fmt("{%s}", e1)), "forbidden");
+	ck_assert_err(J("SELECT attempts.preload_attempt_states($1)", fmt("{%s}", e1)),
+		      "forbidden");
 	as(new_uuid(), "proctor");
-	ck_assert_err(J("SELECT attempts.preload_attempt_states($1)", fmt("{%s}", e1)), "forbidden");
+	ck_assert_err(J("SELECT attempts.preload_attempt_states($1)", fmt("{%s}", e1)),
+		      "forbidden");
 	as(new_uuid(), "admin");
 	r = J("SELECT attempts.preload_attempt_states($1)", fmt("{%s,%s}", e1, e2));
 	ck_assert_int_eq(jsize(r, NULL), 2);
@@ -1844,7 +1941,8 @@ START_TEST(test_live_view)
 	ck_assert_ptr_null(next_notify(db, "attempts_changed"));
 	a = mk_attempt(u, exam);
 	ck_assert_str_eq(next_notify(db, "attempts_changed"), a);
-	ck_assert_ok(J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", a, "{\"q1\": 1, \"q2\": 2}"));
+	ck_assert_ok(
+		J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", a, "{\"q1\": 1, \"q2\": 2}"));
 	b = mk_attempt(new_uuid(), exam);
 	ck_assert_ok(J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", b, "{\"q2\": 3}"));
 	ck_assert_ok(J("SELECT attempts.submit_attempt($1)", b));
@@ -1855,7 +1953,8 @@ START_TEST(test_live_view)
 	ck_assert_err(J("SELECT attempts.get_live_snapshot($1)", new_uuid()), "not_found");
 	r = J("SELECT attempts.get_live_snapshot($1)", exam);
 	ck_assert_ok(r);
-	ck_assert_str_eq(show(jget(r, "counts")), "{\"total\":2,\"submitted\":1,\"in_progress\":1}");
+	ck_assert_str_eq(show(jget(r, "counts")),
+			 "{\"total\":2,\"submitted\":1,\"in_progress\":1}");
 	ck_assert_str_eq(show(jget(r, "per_question")), "{\"q1\":1,\"q2\":2}");
 	ck_assert_int_eq(cJSON_GetArraySize(jget(r, "attempts")), 1);
 	ck_assert_str_eq(jstr(r, "attempts.0.attempt_id"), a);
@@ -1875,11 +1974,14 @@ START_TEST(test_live_view)
 	m = (cJSON *)jget(r, "0.message");
 	ck_assert_str_eq(jstr(m, "type"), "changes");
 	ck_assert_int_eq(cJSON_GetArraySize(jget(m, "attempts")), 2);
-	ck_assert_str_eq(show(jget(m, "counts")), "{\"total\":2,\"submitted\":1,\"in_progress\":1}");
+	ck_assert_str_eq(show(jget(m, "counts")),
+			 "{\"total\":2,\"submitted\":1,\"in_progress\":1}");
 	ck_assert_str_eq(jstr(m, "attempts.0.attempt_id"), strcmp(a, b) < 0 ? a : b);
 	ck_assert_str_eq(V("SELECT attempts.live_changes($1::uuid[])::text", "{}"), "[]");
 	ck_assert_str_eq(V("SELECT attempts.live_exams() @> jsonb_build_array($1::text)::jsonb "
-			   "AND jsonb_typeof(attempts.live_exams()) = 'array'", exam), "t");
+			   "AND jsonb_typeof(attempts.live_exams()) = 'array'",
+			   exam),
+			 "t");
 }
 END_TEST
 
@@ -1900,7 +2002,8 @@ static const char *cw_claims(const char *sub, const char *role)
  * have two now()s. */
 static const char *cw_normalize(const char *text)
 {
-	return V("SELECT regexp_replace(regexp_replace($1, '\\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z', 'T', 'g'),"
+	return V("SELECT regexp_replace(regexp_replace($1, '\\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z', 'T', "
+		 "'g'),"
 		 " '\"time_remaining_s\": \\d+', '\"time_remaining_s\": N', 'g')",
 		 text);
 }
@@ -1913,11 +2016,14 @@ static const char *cw_rows(const char *const *attempts, int n)
 	for (int i = 0; i < n; i++)
 		ids = fmt("%s%s%s", ids, i ? "," : "", attempts[i]);
 	ids = fmt("%s}", ids);
-	return V("SELECT jsonb_agg(jsonb_build_array(a.attempt_id, a.status, a.submit_reason, a.answers,"
+	return V("SELECT jsonb_agg(jsonb_build_array(a.attempt_id, a.status, a.submit_reason, "
+		 "a.answers,"
 		 " a.auto_save_data, a.version, a.receipt,"
-		 " (SELECT jsonb_agg(jsonb_build_array(v.event_type, v.client_event_id) ORDER BY v.activity_id)"
+		 " (SELECT jsonb_agg(jsonb_build_array(v.event_type, v.client_event_id) ORDER BY "
+		 "v.activity_id)"
 		 "    FROM attempts.attempt_activity v WHERE v.attempt_id = a.attempt_id))"
-		 " ORDER BY a.attempt_id)::text FROM attempts.attempts a WHERE a.attempt_id = ANY ($1::uuid[])",
+		 " ORDER BY a.attempt_id)::text FROM attempts.attempts a WHERE a.attempt_id = ANY "
+		 "($1::uuid[])",
 		 ids);
 }
 
@@ -1932,15 +2038,19 @@ static const char *cw_alone(const cw_item *items, int n)
 
 		claims_on(db, items[i].claims);
 		if (strcmp(items[i].kind, "save") == 0)
-			r = V("SELECT attempts.save_attempt($1::uuid, NULLIF($2::jsonb -> 'answers', 'null'),"
-			      " NULLIF($2::jsonb -> 'auto_save_data', 'null'), $3::int, $4::int)::text",
+			r = V("SELECT attempts.save_attempt($1::uuid, NULLIF($2::jsonb -> "
+			      "'answers', 'null'),"
+			      " NULLIF($2::jsonb -> 'auto_save_data', 'null'), $3::int, "
+			      "$4::int)::text",
 			      items[i].attempt, items[i].body, items[i].version, items[i].limit);
 		else if (strcmp(items[i].kind, "submit") == 0)
-			r = V("SELECT attempts.submit_attempt($1::uuid, NULLIF($2::jsonb -> 'answers', 'null'),"
+			r = V("SELECT attempts.submit_attempt($1::uuid, NULLIF($2::jsonb -> "
+			      "'answers', 'null'),"
 			      " $3::int, $4::int)::text",
 			      items[i].attempt, items[i].body, items[i].version, items[i].limit);
 		else
-			r = V("SELECT attempts.log_attempt_activity($1::uuid, $2::jsonb -> 'events')::text",
+			r = V("SELECT attempts.log_attempt_activity($1::uuid, $2::jsonb -> "
+			      "'events')::text",
 			      items[i].attempt, items[i].body);
 		out = fmt("%s%s%s", out, i ? ", " : "", r);
 	}
@@ -1990,26 +2100,37 @@ START_TEST(test_coalesced_writes_match_singles)
 	{
 		const cw_item items[] = {
 			{"save", s1, a[0], "{\"answers\": {\"q\": 1, \"n\": 1.50}}", "1", "524288"},
-			{"log", s2, a[1], "{\"events\": [{\"event_type\": \"focus\", \"client_event_id\": \"e1\"},"
-					  " {\"event_type\": \"blur\", \"client_event_id\": \"e1\"}]}", NULL, "524288"},
+			{"log", s2, a[1],
+			 "{\"events\": [{\"event_type\": \"focus\", \"client_event_id\": \"e1\"},"
+			 " {\"event_type\": \"blur\", \"client_event_id\": \"e1\"}]}",
+			 NULL, "524288"},
 			{"save", s1, a[1], "{\"answers\": {\"stolen\": 1}}", NULL, "524288"},
-			{"save", s1, a[0], "{\"answers\": {\"q\": null, \"r\": [2]}, \"auto_save_data\": {\"c\": 3}}", "2", "524288"},
+			{"save", s1, a[0],
+			 "{\"answers\": {\"q\": null, \"r\": [2]}, \"auto_save_data\": {\"c\": 3}}",
+			 "2", "524288"},
 			{"save", pr, a[0], "{\"answers\": {\"p\": 1}}", NULL, "524288"},
 			{"save", s3, a[2], "{\"answers\": {\"late\": 1}}", NULL, "524288"},
 			{"submit", s4, a[3], NULL, NULL, "524288"},
 			{"save", s4, a[3], "{\"answers\": {\"after\": 1}}", NULL, "524288"},
-			{"log", s2, a[1], "{\"events\": [{\"event_type\": \"focus\", \"client_event_id\": \"e1\"}]}", NULL, "524288"},
+			{"log", s2, a[1],
+			 "{\"events\": [{\"event_type\": \"focus\", \"client_event_id\": \"e1\"}]}",
+			 NULL, "524288"},
 			{"submit", s2, a[1], "{\"answers\": {\"final\": 1}}", "1", "524288"},
 			{"save", s1, a[0], "{\"answers\": {\"stale\": 1}}", "1", "524288"},
-			{"save", "{\"sub\":\"x\",\"role\":\"student\"}", a[0], "{\"answers\": {}}", NULL, "524288"},
-			{"save", s1, a[0], "{\"answers\": {\"big\": \"0123456789012345678901234567890123456789\"}}", NULL, "60"},
-			{"log", s3, a[2], "{\"events\": [{\"event_type\": \"late.telemetry\"}]}", NULL, "524288"},
+			{"save", "{\"sub\":\"x\",\"role\":\"student\"}", a[0], "{\"answers\": {}}",
+			 NULL, "524288"},
+			{"save", s1, a[0],
+			 "{\"answers\": {\"big\": \"0123456789012345678901234567890123456789\"}}",
+			 NULL, "60"},
+			{"log", s3, a[2], "{\"events\": [{\"event_type\": \"late.telemetry\"}]}",
+			 NULL, "524288"},
 		};
 		const int n = (int)(sizeof items / sizeof items[0]);
 		const char *together, *alone, *rows_together, *rows_alone;
 
 		V0("BEGIN");
-		together = cw_normalize(V("SELECT attempts.coalesced_writes($1)::text", cw_batch(items, n)));
+		together = cw_normalize(
+			V("SELECT attempts.coalesced_writes($1)::text", cw_batch(items, n)));
 		rows_together = cw_rows(a, 4);
 		V0("ROLLBACK");
 		V0("BEGIN");
@@ -2019,11 +2140,15 @@ START_TEST(test_coalesced_writes_match_singles)
 		expect_same_text("answers (coalesced, alone)", together, alone);
 		expect_same_text("rows (coalesced, alone)", rows_together, rows_alone);
 		/* the comparison saw every kind of answer */
-		for (const char *const *w = (const char *const[]){"version_conflict", "not_found",
-				"forbidden", "attempt_closed", "attempt_submitted", "unauthorized",
-				"payload_too_large", "\"already_submitted\": true", "\"duplicates\": 1",
-				"\"version\": 3", NULL}; *w != NULL; w++)
-			ck_assert_msg(strstr(together, *w) != NULL, "no answer has %s: %s", *w, together);
+		for (const char *const *w =
+			     (const char *const[]){"version_conflict", "not_found", "forbidden",
+						   "attempt_closed", "attempt_submitted",
+						   "unauthorized", "payload_too_large",
+						   "\"already_submitted\": true",
+						   "\"duplicates\": 1", "\"version\": 3", NULL};
+		     *w != NULL; w++)
+			ck_assert_msg(strstr(together, *w) != NULL, "no answer has %s: %s", *w,
+				      together);
 	}
 }
 END_TEST
@@ -2050,15 +2175,18 @@ START_TEST(test_coalesced_writes_one_notification)
 			    items, cw_claims(u, "student"), a[i], i);
 	}
 	/* and one item that fails: another student's attempt */
-	items = fmt("%s{\"kind\":\"save\",\"claims\":%s,\"attempt_id\":\"%s\",\"body\":{\"answers\":{}},"
+	items = fmt("%s{\"kind\":\"save\",\"claims\":%s,\"attempt_id\":\"%s\",\"body\":{"
+		    "\"answers\":{}},"
 		    "\"expected_version\":null,\"max_answers_bytes\":524288}]",
 		    items, stranger, a[0]);
 	want = V("SELECT string_agg(DISTINCT id, ',' ORDER BY id) FROM unnest($1::text[]) AS t(id)",
 		 fmt("{%s}", V("SELECT string_agg(x, ',') FROM jsonb_array_elements_text("
-			       "jsonb_path_query_array($1::jsonb, '$[*].attempt_id')) AS x", items)));
+			       "jsonb_path_query_array($1::jsonb, '$[*].attempt_id')) AS x",
+			       items)));
 	V0("LISTEN attempts_changed");
 	ck_assert_ptr_null(next_notify(db, "attempts_changed"));
-	ck_assert_ptr_nonnull(strstr(V("SELECT attempts.coalesced_writes($1)::text", items), "not_found"));
+	ck_assert_ptr_nonnull(
+		strstr(V("SELECT attempts.coalesced_writes($1)::text", items), "not_found"));
 	ck_assert_int_eq(PQconsumeInput(db), 1);
 	while ((note = PQnotifies(db)) != NULL) {
 		if (strcmp(note->relname, "attempts_changed") == 0) {
@@ -2075,8 +2203,9 @@ START_TEST(test_coalesced_writes_one_notification)
 	ck_assert_int_eq(notes, 2);
 	expect_same_text("the ids announced (got, want)", got, want);
 	/* after it, the session announces row by row again */
-	ck_assert_str_ne(V0("SELECT coalesce(current_setting('attempts.announce_changes', true), '')"),
-			 "statement");
+	ck_assert_str_ne(
+		V0("SELECT coalesce(current_setting('attempts.announce_changes', true), '')"),
+		"statement");
 }
 END_TEST
 
@@ -2089,10 +2218,14 @@ START_TEST(test_coalesced_reads_match_singles)
 	const char *exam = mk_exam("\"time_limit_s\": 600");
 	const char *u1 = new_uuid(), *u2 = new_uuid();
 	const char *a1 = mk_attempt(u1, exam), *a2 = mk_attempt(u2, exam);
-	const char *who[][2] = {{cw_claims(u1, "student"), a1}, {cw_claims(u2, "student"), a1},
-				{cw_claims(new_uuid(), "proctor"), a2}, {cw_claims(new_uuid(), "admin"), a1},
-				{cw_claims(u1, "student"), new_uuid()}, {"{\"sub\":\"nope\",\"role\":\"student\"}", a1},
-				{cw_claims(u2, "student"), a2}, {cw_claims(u1, "teacher"), a1}};
+	const char *who[][2] = {{cw_claims(u1, "student"), a1},
+				{cw_claims(u2, "student"), a1},
+				{cw_claims(new_uuid(), "proctor"), a2},
+				{cw_claims(new_uuid(), "admin"), a1},
+				{cw_claims(u1, "student"), new_uuid()},
+				{"{\"sub\":\"nope\",\"role\":\"student\"}", a1},
+				{cw_claims(u2, "student"), a2},
+				{cw_claims(u1, "teacher"), a1}};
 	const int n = (int)(sizeof who / sizeof who[0]);
 	const char *items = "[", *alone = "[", *together;
 
@@ -2103,18 +2236,21 @@ START_TEST(test_coalesced_reads_match_singles)
 		const char *kind = k ? "info" : "state";
 
 		for (int i = 0; i < n; i++) {
-			items = fmt("%s%s{\"kind\":\"%s\",\"claims\":%s,\"attempt_id\":\"%s\"}", items,
-				    k || i ? "," : "", kind, who[i][0], who[i][1]);
+			items = fmt("%s%s{\"kind\":\"%s\",\"claims\":%s,\"attempt_id\":\"%s\"}",
+				    items, k || i ? "," : "", kind, who[i][0], who[i][1]);
 			claims_on(db, who[i][0]);
 			alone = fmt("%s%s%s", alone, k || i ? ", " : "",
-				    V(fmt("SELECT attempts.get_attempt_%s($1)::text", kind), who[i][1]));
+				    V(fmt("SELECT attempts.get_attempt_%s($1)::text", kind),
+				      who[i][1]));
 		}
 	}
 	together = V("SELECT attempts.coalesced_reads($1)::text", fmt("%s]", items));
 	V0("COMMIT");
 	expect_same_text("reads (coalesced, alone)", together, fmt("%s]", alone));
-	for (const char *const *w = (const char *const[]){"not_found", "unauthorized",
-			"\"activity_count\"", "\"answers\": {\"q\": 1.50}", NULL}; *w != NULL; w++)
+	for (const char *const *w =
+		     (const char *const[]){"not_found", "unauthorized", "\"activity_count\"",
+					   "\"answers\": {\"q\": 1.50}", NULL};
+	     *w != NULL; w++)
 		ck_assert_msg(strstr(together, *w) != NULL, "no answer has %s", *w);
 }
 END_TEST
@@ -2145,24 +2281,31 @@ END_TEST
 
 START_TEST(test_migrations_recorded)
 {
-	ck_assert_str_eq(V0("SELECT string_agg(name, ',' ORDER BY name) FROM attempts.schema_migrations "
-			    "WHERE checksum ~ '^[0-9a-f]{64}$'"),
-			 "001_schema.sql,002_body_bytes.sql,003_changes_per_statement.sql,004_exams_newest_first.sql,"
-			 "005_announce_starts.sql,"
-			 "admin.sql,attempt_rules.sql,"
-			 "attempt_writes.sql,attempts.sql,batch.sql,canonical_json.sql,exams.sql,helpers.sql,uploads.sql");
+	ck_assert_str_eq(
+		V0("SELECT string_agg(name, ',' ORDER BY name) FROM attempts.schema_migrations "
+		   "WHERE checksum ~ '^[0-9a-f]{64}$'"),
+		"001_schema.sql,002_body_bytes.sql,003_changes_per_statement.sql,004_exams_newest_"
+		"first.sql,"
+		"005_announce_starts.sql,"
+		"admin.sql,attempt_rules.sql,"
+		"attempt_writes.sql,attempts.sql,batch.sql,canonical_json.sql,exams.sql,helpers."
+		"sql,uploads.sql");
 	/* every plpgsql function (the RPCs) carries the fixed search_path */
-	ck_assert_str_eq(V0("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-			    "JOIN pg_language l ON l.oid = p.prolang "
-			    "WHERE n.nspname = 'attempts' AND l.lanname <> 'sql' AND NOT coalesce(p.proconfig @> "
-			    "'{\"search_path=pg_catalog, attempts\"}', false)"),
-			 "0");
+	ck_assert_str_eq(
+		V0("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+		   "JOIN pg_language l ON l.oid = p.prolang "
+		   "WHERE n.nspname = 'attempts' AND l.lanname <> 'sql' AND NOT "
+		   "coalesce(p.proconfig @> "
+		   "'{\"search_path=pg_catalog, attempts\"}', false)"),
+		"0");
 	/* and no LANGUAGE sql helper has a SET clause, which would stop the
 	 * planner from inlining it */
-	ck_assert_str_eq(V0("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-			    "JOIN pg_language l ON l.oid = p.prolang "
-			    "WHERE n.nspname = 'attempts' AND l.lanname = 'sql' AND p.proconfig IS NOT NULL"),
-			 "0");
+	ck_assert_str_eq(
+		V0("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+		   "JOIN pg_language l ON l.oid = p.prolang "
+		   "WHERE n.nspname = 'attempts' AND l.lanname = 'sql' AND p.proconfig IS NOT "
+		   "NULL"),
+		"0");
 }
 END_TEST
 
@@ -2191,14 +2334,16 @@ START_TEST(test_helpers_inline)
 		{"access_error", "attempts.access_error(a, a.user_id, a.status, 'owner')",
 		 "attempts.attempts a"},
 		{"past_deadline", "attempts.past_deadline(a, a.version)", "attempts.attempts a"},
-		{"attempt_problems", "attempts.attempt_problems(a, a.version)", "attempts.attempts a"},
+		{"attempt_problems", "attempts.attempt_problems(a, a.version)",
+		 "attempts.attempts a"},
 		{"writable_error", "attempts.writable_error(a, a.version, a.version)",
 		 "attempts.attempts a"},
 		{"merge_answers", "attempts.merge_answers(a.answers, a.auto_save_data)",
 		 "attempts.attempts a"},
 		{"time_remaining_s", "attempts.time_remaining_s(a)", "attempts.attempts a"},
 		{"attempt_state_json", "attempts.attempt_state_json(a)", "attempts.attempts a"},
-		{"prefix_field", "attempts.prefix_field(a.answers, a.status)", "attempts.attempts a"},
+		{"prefix_field", "attempts.prefix_field(a.answers, a.status)",
+		 "attempts.attempts a"},
 		{"batch_save_shape_error", "attempts.batch_save_shape_error(a.answers, a.status)",
 		 "attempts.attempts a"},
 		{"batch_save_result", "attempts.batch_save_result(a.answers, a.auto_save_data)",
@@ -2224,7 +2369,6 @@ START_TEST(test_helpers_inline)
 	}
 }
 END_TEST
-
 
 static TCase *tcase(const char *name)
 {
@@ -2360,16 +2504,20 @@ static int database_usable(void)
 	int ok = 0;
 
 	if (PQstatus(c) != CONNECTION_OK) {
-		fprintf(stderr, "check_sql: cannot connect to ATTEMPTS_TEST_DB: %s", PQerrorMessage(c));
+		fprintf(stderr, "check_sql: cannot connect to ATTEMPTS_TEST_DB: %s",
+			PQerrorMessage(c));
 		goto out;
 	}
-	r = PQexecParams(c, "SELECT pg_catalog.count(*) FROM attempts.exams", 0, NULL, NULL, NULL, NULL, 0);
+	r = PQexecParams(c, "SELECT pg_catalog.count(*) FROM attempts.exams", 0, NULL, NULL, NULL,
+			 NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "check_sql: database not migrated (run sql/migrate.sh): %s",
 			PQresultErrorMessage(r));
-	} else if (strcmp(PQgetvalue(r, 0, 0), "0") != 0 && (allow == NULL || strcmp(allow, "1") != 0)) {
-		fprintf(stderr, "check_sql: refusing to run against a database that already has exams "
-				"(set ATTEMPTS_TEST_ALLOW_NONEMPTY=1 to override)\n");
+	} else if (strcmp(PQgetvalue(r, 0, 0), "0") != 0 &&
+		   (allow == NULL || strcmp(allow, "1") != 0)) {
+		fprintf(stderr,
+			"check_sql: refusing to run against a database that already has exams "
+			"(set ATTEMPTS_TEST_ALLOW_NONEMPTY=1 to override)\n");
 	} else {
 		ok = 1;
 	}
@@ -2386,7 +2534,8 @@ int main(void)
 
 	conninfo = getenv("ATTEMPTS_TEST_DB");
 	if (conninfo == NULL || *conninfo == '\0') {
-		printf("check_sql: ATTEMPTS_TEST_DB is not set (run tests/sql_test.sh); skipping\n");
+		printf("check_sql: ATTEMPTS_TEST_DB is not set (run tests/sql_test.sh); "
+		       "skipping\n");
 		return 77;
 	}
 	if (!database_usable())

@@ -34,7 +34,7 @@ Suite *reply_suite(void);
 Suite *access_suite(void);
 Suite *attempt_view_suite(void);
 Suite *live_feed_suite(void);
-Suite *db_pool_suite(void);   /* needs no server (live tests: tests/db_pool_test.sh) */
+Suite *db_pool_suite(void); /* needs no server (live tests: tests/db_pool_test.sh) */
 
 /* Generous per-test timeout (seconds) for every TCase. */
 #define CHECK_TIMEOUT_S 10

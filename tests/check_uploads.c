@@ -18,24 +18,27 @@ typedef struct name_case {
 	int valid;
 } name_case;
 
-#define NC(s, v) {s, sizeof s - 1, v}
+#define NC(s, v)                                                                                   \
+	{                                                                                          \
+		s, sizeof s - 1, v                                                                 \
+	}
 
 static const name_case cases[] = {
 	NC("essay.pdf", 1),
 	NC("essay final (2).pdf", 1),
-	NC("caf\xc3\xa9.pdf", 1),           /* U+00E9 */
-	NC("\xe2\x82\xac.pdf", 1),          /* U+20AC, E2 82 .. */
-	NC("a\xe2\x80\x8a.pdf", 1),         /* U+200A HAIR SPACE: not in the list */
-	NC("a\xe2\x80\x90.pdf", 1),         /* U+2010 HYPHEN */
-	NC("a\xe2\x80\xa9.pdf", 1),         /* U+2029: outside U+202A..U+202E */
-	NC("a\xe2\x80\xaf.pdf", 1),         /* U+202F */
-	NC("a\xe2\x81\xa5.pdf", 1),         /* U+2065 */
-	NC("a\xe2\x81\xaa.pdf", 1),         /* U+206A */
-	NC("a\xef\xbb\xbe.pdf", 1),         /* U+FEFE */
-	NC("a\xc2\xa0.pdf", 1),             /* U+00A0: no control */
-	NC("\xf0\x9f\x98\x80.png", 1),      /* U+1F600 */
+	NC("caf\xc3\xa9.pdf", 1),      /* U+00E9 */
+	NC("\xe2\x82\xac.pdf", 1),     /* U+20AC, E2 82 .. */
+	NC("a\xe2\x80\x8a.pdf", 1),    /* U+200A HAIR SPACE: not in the list */
+	NC("a\xe2\x80\x90.pdf", 1),    /* U+2010 HYPHEN */
+	NC("a\xe2\x80\xa9.pdf", 1),    /* U+2029: outside U+202A..U+202E */
+	NC("a\xe2\x80\xaf.pdf", 1),    /* U+202F */
+	NC("a\xe2\x81\xa5.pdf", 1),    /* U+2065 */
+	NC("a\xe2\x81\xaa.pdf", 1),    /* U+206A */
+	NC("a\xef\xbb\xbe.pdf", 1),    /* U+FEFE */
+	NC("a\xc2\xa0.pdf", 1),	       /* U+00A0: no control */
+	NC("\xf0\x9f\x98\x80.png", 1), /* U+1F600 */
 	NC("a.b.c", 1),
-	NC("x\0.pdf", 0),                   /* NUL */
+	NC("x\0.pdf", 0), /* NUL */
 	NC("\0", 0),
 	NC("x.pdf\0", 0),
 	NC("a/b.pdf", 0),
@@ -46,26 +49,30 @@ static const name_case cases[] = {
 	NC("a\x01.pdf", 0),
 	NC("a\n.pdf", 0),
 	NC("a\x7f.pdf", 0),
-	NC("a\xc2\x85.pdf", 0),             /* U+0085, C1 */
+	NC("a\xc2\x85.pdf", 0), /* U+0085, C1 */
 	NC("a\xc2\x80.pdf", 0),
 	NC("a\xc2\x9f.pdf", 0),
-	NC("a\xe2\x80\x8b.pdf", 0),         /* U+200B ZERO WIDTH SPACE */
-	NC("a\xe2\x80\x8c.pdf", 0),         /* U+200C */
-	NC("a\xe2\x80\x8d.pdf", 0),         /* U+200D */
-	NC("a\xe2\x80\x8e.pdf", 0),         /* U+200E LRM */
-	NC("a\xe2\x80\x8f.pdf", 0),         /* U+200F RLM */
-	NC("a\xe2\x80\xaa.pdf", 0),         /* U+202A */
-	NC("invoice\xe2\x80\xae" "fdp.exe", 0), /* U+202E RLO */
-	NC("a\xe2\x81\xa6.pdf", 0),         /* U+2066 */
-	NC("a\xe2\x81\xa9.pdf", 0),         /* U+2069 */
-	NC("\xef\xbb\xbf" "a.pdf", 0),      /* U+FEFF BOM */
-	NC("a\xc0\xaf.pdf", 0),             /* over-long '/' */
-	NC("a\xe0\x80\xaf.pdf", 0),         /* over-long '/', three bytes */
+	NC("a\xe2\x80\x8b.pdf", 0), /* U+200B ZERO WIDTH SPACE */
+	NC("a\xe2\x80\x8c.pdf", 0), /* U+200C */
+	NC("a\xe2\x80\x8d.pdf", 0), /* U+200D */
+	NC("a\xe2\x80\x8e.pdf", 0), /* U+200E LRM */
+	NC("a\xe2\x80\x8f.pdf", 0), /* U+200F RLM */
+	NC("a\xe2\x80\xaa.pdf", 0), /* U+202A */
+	NC("invoice\xe2\x80\xae"
+	   "fdp.exe",
+	   0),			    /* U+202E RLO */
+	NC("a\xe2\x81\xa6.pdf", 0), /* U+2066 */
+	NC("a\xe2\x81\xa9.pdf", 0), /* U+2069 */
+	NC("\xef\xbb\xbf"
+	   "a.pdf",
+	   0),			    /* U+FEFF BOM */
+	NC("a\xc0\xaf.pdf", 0),	    /* over-long '/' */
+	NC("a\xe0\x80\xaf.pdf", 0), /* over-long '/', three bytes */
 	NC("a\xff.pdf", 0),
-	NC("a\xe2\x80.pdf", 0),             /* truncated */
-	NC("a\xe2\x80", 0),                 /* truncated at the end */
-	NC("a\xed\xa0\x80.pdf", 0),         /* surrogate */
-	NC("a\xf4\x90\x80\x80.pdf", 0),     /* beyond U+10FFFF */
+	NC("a\xe2\x80.pdf", 0),		/* truncated */
+	NC("a\xe2\x80", 0),		/* truncated at the end */
+	NC("a\xed\xa0\x80.pdf", 0),	/* surrogate */
+	NC("a\xf4\x90\x80\x80.pdf", 0), /* beyond U+10FFFF */
 	NC("", 0),
 };
 
@@ -139,7 +146,8 @@ static int escape_non_ascii(unsigned char c, size_t i)
 START_TEST(test_uploads_filename_raw)
 {
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-		ck_assert_msg(uploads_filename_valid(cases[i].bytes, cases[i].len) == cases[i].valid,
+		ck_assert_msg(uploads_filename_valid(cases[i].bytes, cases[i].len) ==
+				      cases[i].valid,
 			      "case %zu: expected %s", i, cases[i].valid ? "valid" : "invalid");
 	ck_assert_int_eq(uploads_filename_valid(NULL, 0), 0);
 	ck_assert_int_eq(uploads_filename_valid(NULL, 3), 0);

@@ -3,8 +3,7 @@
 
 #include "fake_cgi.h"
 
-void fake_cgi_init(fake_cgi_io *io, const char *const *params, const char *body,
-		   size_t chunk)
+void fake_cgi_init(fake_cgi_io *io, const char *const *params, const char *body, size_t chunk)
 {
 	memset(io, 0, sizeof *io);
 	io->params = params;

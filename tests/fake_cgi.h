@@ -16,16 +16,15 @@ typedef struct fake_cgi_io {
 	const char *body;
 	size_t body_len;
 	size_t pos;
-	size_t chunk;      /* most bytes per read; 0 = no limit */
-	long fail_at;      /* read fails once pos >= fail_at; -1 = never */
-	int infinite;      /* never ends: repeats 'x' */
-	int reads;         /* calls of fake_cgi_read */
+	size_t chunk; /* most bytes per read; 0 = no limit */
+	long fail_at; /* read fails once pos >= fail_at; -1 = never */
+	int infinite; /* never ends: repeats 'x' */
+	int reads;    /* calls of fake_cgi_read */
 } fake_cgi_io;
 
 /* Empties io and sets its parameters, body (NULL = none) and chunk; the
  * read never fails and the body ends. params and body must outlive io. */
-void fake_cgi_init(fake_cgi_io *io, const char *const *params, const char *body,
-		   size_t chunk);
+void fake_cgi_init(fake_cgi_io *io, const char *const *params, const char *body, size_t chunk);
 /* The value of CGI parameter name, or NULL. */
 const char *fake_cgi_param(void *ctx, const char *name);
 /* Hands the body out, at most io->chunk bytes at a time. */
@@ -34,9 +33,9 @@ long fake_cgi_read(void *ctx, char *dst, size_t n);
 /* The response side: pass fake_cgi_write with a zeroed fake_cgi_capture as
  * its context (an http_write_fn); buf_free(&c.out) afterwards. */
 typedef struct fake_cgi_capture {
-	buf out;           /* everything written */
+	buf out; /* everything written */
 	int calls;
-	int fail_call;     /* 1-based call that fails; 0 = none */
+	int fail_call; /* 1-based call that fails; 0 = none */
 } fake_cgi_capture;
 
 int fake_cgi_write(void *ctx, const char *data, size_t n);

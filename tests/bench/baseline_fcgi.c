@@ -38,13 +38,7 @@
 #define UUID_LEN 36
 #define MAX_BODY (1 << 20)
 
-typedef enum mode {
-	MODE_FIXED,
-	MODE_STATE,
-	MODE_SAVE,
-	MODE_NAIVE_STATE,
-	MODE_NAIVE_SAVE
-} mode;
+typedef enum mode { MODE_FIXED, MODE_STATE, MODE_SAVE, MODE_NAIVE_STATE, MODE_NAIVE_SAVE } mode;
 
 static mode g_mode;
 static const char *g_conninfo;
@@ -63,12 +57,10 @@ static const char default_body[] =
 
 /* The statements, as in lib/db.c (set_claims, attempt_state, save_attempt);
  * save takes the body whole (see above). */
-static const char sql_claims[] =
-	"SELECT pg_catalog.set_config('request.jwt.claims', $1, true)";
+static const char sql_claims[] = "SELECT pg_catalog.set_config('request.jwt.claims', $1, true)";
 static const char sql_state[] = "SELECT attempts.get_attempt_state($1::uuid)";
-static const char sql_save[] =
-	"SELECT attempts.save_attempt($1::uuid, ($2::jsonb) -> 'answers', "
-	"($2::jsonb) -> 'auto_save_data', $3::int, $4::int)";
+static const char sql_save[] = "SELECT attempts.save_attempt($1::uuid, ($2::jsonb) -> 'answers', "
+			       "($2::jsonb) -> 'auto_save_data', $3::int, $4::int)";
 
 typedef struct worker {
 	FCGX_Request req;
@@ -93,7 +85,7 @@ static int is_uuid(const char *s)
 
 static void reply(FCGX_Request *req, int status, const char *body, size_t len)
 {
-	const char *reason = status == 200 ? "OK"
+	const char *reason = status == 200   ? "OK"
 			     : status == 400 ? "Bad Request"
 			     : status == 404 ? "Not Found"
 			     : status == 409 ? "Conflict"
@@ -143,8 +135,7 @@ static int prepare(PGconn *conn, const char *name, const char *sql, int nparams)
 /* The thread's connection, opened and prepared at first use. */
 static PGconn *connection(worker *w)
 {
-	static const char *const keys[] = {"connect_timeout", "application_name",
-					   "dbname", NULL};
+	static const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
 	const char *values[] = {"3", "attempts.bench.baseline", g_conninfo, NULL};
 
 	if (w->conn != NULL && PQstatus(w->conn) == CONNECTION_OK)
@@ -152,9 +143,10 @@ static PGconn *connection(worker *w)
 	PQfinish(w->conn);
 	w->conn = PQconnectdbParams(keys, values, 1);
 	if (PQstatus(w->conn) != CONNECTION_OK ||
-	    !exec_ok(w->conn, "SELECT pg_catalog.set_config('search_path', 'pg_catalog, attempts', false), "
-			      "pg_catalog.set_config('TimeZone', 'UTC', false), "
-			      "pg_catalog.set_config('statement_timeout', '10000', false)") ||
+	    !exec_ok(w->conn,
+		     "SELECT pg_catalog.set_config('search_path', 'pg_catalog, attempts', false), "
+		     "pg_catalog.set_config('TimeZone', 'UTC', false), "
+		     "pg_catalog.set_config('statement_timeout', '10000', false)") ||
 	    !prepare(w->conn, "set_claims", sql_claims, 1) ||
 	    !prepare(w->conn, "attempt_state", sql_state, 1) ||
 	    !prepare(w->conn, "save_attempt", sql_save, 4)) {
@@ -182,8 +174,8 @@ static PGresult *query_results(PGconn *conn)
 
 /* claims + call + Sync in one round trip; returns the call's result
  * (caller clears) or NULL. */
-static PGresult *call_pipelined(PGconn *conn, const char *claims, const char *stmt,
-				int nparams, const char *const *params)
+static PGresult *call_pipelined(PGconn *conn, const char *claims, const char *stmt, int nparams,
+				const char *const *params)
 {
 	PGresult *claims_res, *res, *sync;
 	int ok;
@@ -213,8 +205,8 @@ static PGresult *call_pipelined(PGconn *conn, const char *claims, const char *st
 }
 
 /* BEGIN; set_config; call; COMMIT: four round trips. */
-static PGresult *call_naive(PGconn *conn, const char *claims, const char *stmt,
-			    int nparams, const char *const *params)
+static PGresult *call_naive(PGconn *conn, const char *claims, const char *stmt, int nparams,
+			    const char *const *params)
 {
 	PGresult *res;
 	int ok;
@@ -373,8 +365,11 @@ static int parse_mode(const char *s, mode *out)
 	static const struct {
 		const char *name;
 		mode m;
-	} modes[] = {{"fixed", MODE_FIXED}, {"state", MODE_STATE}, {"save", MODE_SAVE},
-		     {"naive_state", MODE_NAIVE_STATE}, {"naive_save", MODE_NAIVE_SAVE}};
+	} modes[] = {{"fixed", MODE_FIXED},
+		     {"state", MODE_STATE},
+		     {"save", MODE_SAVE},
+		     {"naive_state", MODE_NAIVE_STATE},
+		     {"naive_save", MODE_NAIVE_SAVE}};
 
 	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
 		if (strcmp(s, modes[i].name) == 0) {
@@ -396,8 +391,10 @@ int main(void)
 	if (mode_name == NULL)
 		mode_name = "fixed";
 	if (parse_mode(mode_name, &g_mode) != 0) {
-		fprintf(stderr, "baseline_fcgi: BASELINE_MODE must be fixed, state, save, "
-				"naive_state or naive_save, not '%s'\n", mode_name);
+		fprintf(stderr,
+			"baseline_fcgi: BASELINE_MODE must be fixed, state, save, "
+			"naive_state or naive_save, not '%s'\n",
+			mode_name);
 		return 2;
 	}
 	if (nthreads < 1 || nthreads > 1024) {

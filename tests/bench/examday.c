@@ -61,8 +61,8 @@
 #define INBUF 65536
 
 enum kind { K_START, K_SAVE, K_ACTIVITY, K_STATE, K_SUBMIT, K_LATE, NK };
-static const char *const kind_name[NK] = {"start", "save", "activity", "state", "submit",
-					  "late save"};
+static const char *const kind_name[NK] = {"start", "save",   "activity",
+					  "state", "submit", "late save"};
 
 /* Latency histogram: buckets 1 % wide from 10 µs up. */
 #define H_BUCKETS 2048
@@ -123,9 +123,9 @@ typedef struct student {
 	int submitted;
 	int cur_kind;
 	double cur_intended;
-	double due[NK];	     /* intended times (ms, monotonic); INFINITY = none */
-	double deadline_ms;  /* deadline + grace, monotonic (deadline storm) */
-	int submitter;	     /* deadline storm: submits 1 s before (else saves after) */
+	double due[NK];	    /* intended times (ms, monotonic); INFINITY = none */
+	double deadline_ms; /* deadline + grace, monotonic (deadline storm) */
+	int submitter;	    /* deadline storm: submits 1 s before (else saves after) */
 } student;
 
 typedef struct cpu_sample {
@@ -480,15 +480,17 @@ static void build_request(conn *c, int sid)
 		s->next_seq++;
 		buf_printf(&body, "{\"answers\":{\"q%d\":\"", s->next_seq);
 		filler(&body, sid, s->next_seq, (int)ph->value_bytes);
-		buf_printf(&body, "\",\"last\":\"%d\"},\"auto_save_data\":{\"seq\":%d},"
-				  "\"expected_version\":%d}",
+		buf_printf(&body,
+			   "\",\"last\":\"%d\"},\"auto_save_data\":{\"seq\":%d},"
+			   "\"expected_version\":%d}",
 			   s->next_seq, s->next_seq, s->version);
 		break;
 	case K_ACTIVITY:
 		snprintf(path, sizeof path, "/api/attempts/%s?action=activity", s->attempt_id);
 		s->events++;
 		buf_printf(&body,
-			   "{\"events\":[{\"event_type\":\"heartbeat\",\"client_event_id\":\"ed-%d-%d\","
+			   "{\"events\":[{\"event_type\":\"heartbeat\",\"client_event_id\":\"ed-%d-"
+			   "%d\","
 			   "\"payload\":{\"n\":%d}}]}",
 			   sid, s->events, s->events);
 		break;
@@ -592,9 +594,9 @@ static double deadline_mono(const char *s)
 	if (*rest == '.')
 		frac = strtod(rest, NULL);
 	clock_gettime(CLOCK_REALTIME, &rt);
-	return now_ms() + ((double)timegm(&tm) + frac -
-			   ((double)rt.tv_sec + (double)rt.tv_nsec / 1e9)) *
-				  1000.0;
+	return now_ms() +
+	       ((double)timegm(&tm) + frac - ((double)rt.tv_sec + (double)rt.tv_nsec / 1e9)) *
+		       1000.0;
 }
 
 /* Handles the answer (status 0: none) to the student's current request. */
@@ -614,13 +616,16 @@ static void complete(int sid, int status, const char *body, double now)
 	case K_START:
 		if (ok && j) {
 			snprintf(s->attempt_id, sizeof s->attempt_id, "%s",
-				 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "attempt_id"))
-					 ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "attempt_id"))
+				 cJSON_GetStringValue(
+					 cJSON_GetObjectItemCaseSensitive(j, "attempt_id"))
+					 ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+						   j, "attempt_id"))
 					 : "");
 			s->version = json_int(j, "version", 1);
 			if (ph->deadline) {
 				s->deadline_ms = deadline_mono(cJSON_GetStringValue(
-							 cJSON_GetObjectItemCaseSensitive(j, "deadline_at"))) +
+							 cJSON_GetObjectItemCaseSensitive(
+								 j, "deadline_at"))) +
 						 (double)g_grace_s * 1000.0;
 				if (isinf(s->deadline_ms)) {
 					ok = 0;
@@ -632,9 +637,11 @@ static void complete(int sid, int status, const char *body, double now)
 						s->due[K_SUBMIT] = dl - 1000.0;
 					else
 						s->due[K_LATE] = s->deadline_ms + 1000.0;
-					/* the first save at or after now, then next_save's rhythm */
+					/* the first save at or after now, then next_save's rhythm
+					 */
 					if (s->due[K_SAVE] > dl - 2000.0)
-						s->due[K_SAVE] = dl - 10000.0 > now ? dl - 10000.0 : now;
+						s->due[K_SAVE] =
+							dl - 10000.0 > now ? dl - 10000.0 : now;
 				}
 			}
 		}
@@ -901,7 +908,8 @@ static void create_exam(phase *ph, const char *admin, long limit_s, long grace_s
 	int st;
 
 	snprintf(body, sizeof body,
-		 "{\"title\":\"examday %s\",\"time_limit_s\":%ld,\"grace_s\":%ld,\"max_attempts\":1}",
+		 "{\"title\":\"examday "
+		 "%s\",\"time_limit_s\":%ld,\"grace_s\":%ld,\"max_attempts\":1}",
 		 ph->name, limit_s, grace_s);
 	st = blocking("POST", "/api/exams", admin, body, &j);
 	if (st != 201 || !j || !cJSON_GetStringValue(cJSON_GetObjectItem(j, "exam_id")))
@@ -921,8 +929,8 @@ static void progress(const phase *ph, double now)
 		errs += ph->err[k];
 	printf("[%s] %5.0f s  students %d  sent %llu  answered %llu  waiting %d  in flight %d  "
 	       "p99 ms: start %.1f save %.1f activity %.1f state %.1f",
-	       ph->name, (now - ph->t0) / 1000.0, ph->n, ph->sent, ph->answered, ready_len, inflight,
-	       hist_q(&ph->h[K_START], 0.99), hist_q(&ph->h[K_SAVE], 0.99),
+	       ph->name, (now - ph->t0) / 1000.0, ph->n, ph->sent, ph->answered, ready_len,
+	       inflight, hist_q(&ph->h[K_START], 0.99), hist_q(&ph->h[K_SAVE], 0.99),
 	       hist_q(&ph->h[K_ACTIVITY], 0.99), hist_q(&ph->h[K_STATE], 0.99));
 	if (ph->deadline)
 		printf(" submit %.1f late %.1f", hist_q(&ph->h[K_SUBMIT], 0.99),
@@ -940,7 +948,8 @@ static void run_phase(phase *ph, double progress_ms)
 	ph->t0 = now_ms() + 500.0;
 	ph->end_ms = ph->t0 + ph->window_ms + ph->hold_ms;
 	if (ph->deadline)
-		ph->end_ms = ph->t0 + ph->window_ms + (double)(g_limit_s + g_grace_s) * 1000.0 + 4000.0;
+		ph->end_ms =
+			ph->t0 + ph->window_ms + (double)(g_limit_s + g_grace_s) * 1000.0 + 4000.0;
 	{
 		double saves = (ph->end_ms - ph->t0) / SAVE_MS + 1;
 		ph->value_bytes = ANSWERS_BYTES / saves - 24;
@@ -956,7 +965,8 @@ static void run_phase(phase *ph, double progress_ms)
 			s->due[k] = INFINITY;
 		s->due[K_START] = st;
 		s->due[K_SAVE] = clip(ph, next_after(ph->t0 + SAVE_MS * frac, SAVE_MS, st));
-		s->due[K_ACTIVITY] = clip(ph, next_after(ph->t0 + ACTIVITY_MS * frac, ACTIVITY_MS, st));
+		s->due[K_ACTIVITY] =
+			clip(ph, next_after(ph->t0 + ACTIVITY_MS * frac, ACTIVITY_MS, st));
 		s->due[K_STATE] = clip(ph, next_after(ph->t0 + STATE_MS * frac, STATE_MS, st));
 		heap_push(st, sid);
 	}
@@ -983,8 +993,9 @@ static void run_phase(phase *ph, double progress_ms)
 		if (now >= ph->end_ms && heap_len == 0 && ready_len == 0 && inflight == 0)
 			break;
 		if (now >= stop_at) {
-			fprintf(stderr, "examday: %s: %d requests still waiting, %d in flight after %.0f s "
-					"of drain: counted as errors\n",
+			fprintf(stderr,
+				"examday: %s: %d requests still waiting, %d in flight after %.0f s "
+				"of drain: counted as errors\n",
 				ph->name, ready_len, inflight, DRAIN_MS / 1000.0);
 			while (ready_len > 0) {
 				int sid = ready[ready_head];
@@ -1066,13 +1077,15 @@ static void verify_phase(phase *ph)
 			}
 			if (s->acked_saves > 0) {
 				buf want = BUF_INIT;
-				const char *last = PQgetisnull(r, row, 3) ? "" : PQgetvalue(r, row, 3);
+				const char *last =
+					PQgetisnull(r, row, 3) ? "" : PQgetvalue(r, row, 3);
 				int seq = atoi(last);
 				filler(&want, ids[q], seq, (int)ph->value_bytes);
 				if (seq < s->last_acked_seq ||
 				    (s->unknown_saves == 0 && seq != s->last_acked_seq) ||
 				    PQgetisnull(r, row, 4) || want.failed ||
-				    strcmp(want.data ? want.data : "", PQgetvalue(r, row, 4)) != 0) {
+				    strcmp(want.data ? want.data : "", PQgetvalue(r, row, 4)) !=
+					    0) {
 					ph->data_bad++;
 					bad = 1;
 				}
@@ -1080,7 +1093,8 @@ static void verify_phase(phase *ph)
 			}
 			if (bad && ph->missing < 5)
 				fprintf(stderr,
-					"examday: %s: attempt %s: version %d (want %d..%d), last %s "
+					"examday: %s: attempt %s: version %d (want %d..%d), last "
+					"%s "
 					"(acknowledged %d)\n",
 					ph->name, s->attempt_id, v, lo, hi,
 					PQgetisnull(r, row, 3) ? "null" : PQgetvalue(r, row, 3),
@@ -1099,10 +1113,11 @@ static void wait_sweep(phase *ph)
 	const char *params[1] = {ph->exam_id};
 
 	for (;;) {
-		PGresult *r = PQexecParams(pg,
-					   "SELECT count(*) FROM attempts.attempts WHERE exam_id = $1 "
-					   "AND status = 'in_progress'",
-					   1, NULL, params, NULL, NULL, 0);
+		PGresult *r =
+			PQexecParams(pg,
+				     "SELECT count(*) FROM attempts.attempts WHERE exam_id = $1 "
+				     "AND status = 'in_progress'",
+				     1, NULL, params, NULL, NULL, 0);
 		double now = now_ms();
 		if (PQresultStatus(r) != PGRES_TUPLES_OK)
 			die("sweep query: %s", PQerrorMessage(pg));
@@ -1130,8 +1145,8 @@ static void statuses(const phase *ph, buf *b)
 		if (ph->status[st] == 0 || (st >= 200 && st < 300))
 			continue;
 		if (st == 0)
-			buf_printf(b, "%sno answer (timeout, drain cut-off, closed)×%u", any ? ", " : "",
-				   ph->status[st]);
+			buf_printf(b, "%sno answer (timeout, drain cut-off, closed)×%u",
+				   any ? ", " : "", ph->status[st]);
 		else
 			buf_printf(b, "%s%d×%u", any ? ", " : "", st, ph->status[st]);
 		any = 1;
@@ -1163,7 +1178,8 @@ static void report(FILE *f)
 			if (ph->h[k].count == 0)
 				continue;
 			if (first)
-				fprintf(f, "| %s | %d | %llu | %.0f ", ph->name, ph->n, ph->answered,
+				fprintf(f, "| %s | %d | %llu | %.0f ", ph->name, ph->n,
+					ph->answered,
 					(double)ph->answered / (ph->elapsed_ms / 1000.0));
 			else
 				fprintf(f, "| | | | ");
@@ -1186,7 +1202,8 @@ static void report(FILE *f)
 		fprintf(f, "| %s | %.0f | %.0f | %.0f | %.0f | %.0f %% |\n", ph->name,
 			(ph->cpu1.workers - ph->cpu0.workers) * 1e6 / n,
 			(ph->cpu1.nginx - ph->cpu0.nginx) * 1e6 / n,
-			(ph->cpu1.pg - ph->cpu0.pg) * 1e6 / n, (ph->cpu1.self - ph->cpu0.self) * 1e6 / n,
+			(ph->cpu1.pg - ph->cpu0.pg) * 1e6 / n,
+			(ph->cpu1.self - ph->cpu0.self) * 1e6 / n,
 			(ph->cpu1.self - ph->cpu0.self) * 100.0 / (ph->elapsed_ms / 1000.0));
 	}
 	fprintf(f, "\nAcknowledged saves in the database (version = 1 + acknowledged saves "
@@ -1202,20 +1219,25 @@ static void report(FILE *f)
 		const phase *ph = &P[p];
 		if (!ph->deadline)
 			continue;
-		fprintf(f, "\nDeadline storm: %d students, time limit %ld s, grace %ld s, "
-			   "deadlines spread over %.0f s; saves every 2 s in the last 10 s; half submit "
-			   "1 s before their deadline, half save 1 s after deadline + grace: answered "
-			   "409 attempt_closed %llu times, 409 attempt_submitted (the sweep came first) "
-			   "%llu times. ",
+		fprintf(f,
+			"\nDeadline storm: %d students, time limit %ld s, grace %ld s, "
+			"deadlines spread over %.0f s; saves every 2 s in the last 10 s; half "
+			"submit "
+			"1 s before their deadline, half save 1 s after deadline + grace: answered "
+			"409 attempt_closed %llu times, 409 attempt_submitted (the sweep came "
+			"first) "
+			"%llu times. ",
 			ph->n, g_limit_s, g_grace_s, ph->window_ms / 1000.0, ph->late_closed,
 			ph->late_submitted);
 		if (ph->sweep_s >= 0)
-			fprintf(f, "Nothing left in progress %.1f s after the last deadline + grace "
-				   "(target ≤ 10 s: %s).\n",
+			fprintf(f,
+				"Nothing left in progress %.1f s after the last deadline + grace "
+				"(target ≤ 10 s: %s).\n",
 				ph->sweep_s, ph->sweep_s <= 10.0 ? "met" : "**not met**");
 		else
-			fprintf(f, "**%ld attempts still in progress** 15 s after the last deadline + "
-				   "grace.\n",
+			fprintf(f,
+				"**%ld attempts still in progress** 15 s after the last deadline + "
+				"grace.\n",
 				ph->left_in_progress);
 	}
 }
@@ -1232,21 +1254,46 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "u:d:c:s:w:H:D:L:G:W:r:P:p:")) != -1) {
 		switch (opt) {
-		case 'u': g_url = optarg; break;
-		case 'd': g_conninfo = optarg; break;
-		case 'c': conns = atoi(optarg); break;
-		case 's': steps = optarg; break;
-		case 'w': window_s = atof(optarg); break;
-		case 'H': hold_s = atof(optarg); break;
-		case 'D': dl_students = atoi(optarg); break;
-		case 'L': g_limit_s = atol(optarg); break;
-		case 'G': g_grace_s = atol(optarg); break;
-		case 'W': dl_window_s = atof(optarg); break;
-		case 'r': report_path = optarg; break;
-		case 'p': progress_s = atof(optarg); break;
+		case 'u':
+			g_url = optarg;
+			break;
+		case 'd':
+			g_conninfo = optarg;
+			break;
+		case 'c':
+			conns = atoi(optarg);
+			break;
+		case 's':
+			steps = optarg;
+			break;
+		case 'w':
+			window_s = atof(optarg);
+			break;
+		case 'H':
+			hold_s = atof(optarg);
+			break;
+		case 'D':
+			dl_students = atoi(optarg);
+			break;
+		case 'L':
+			g_limit_s = atol(optarg);
+			break;
+		case 'G':
+			g_grace_s = atol(optarg);
+			break;
+		case 'W':
+			dl_window_s = atof(optarg);
+			break;
+		case 'r':
+			report_path = optarg;
+			break;
+		case 'p':
+			progress_s = atof(optarg);
+			break;
 		case 'P': {
 			char *spec = strdup(optarg), *tok, *save = NULL;
-			for (tok = strtok_r(spec, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			for (tok = strtok_r(spec, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save)) {
 				if (strncmp(tok, "pg:", 3) == 0)
 					pid_pg = atoi(tok + 3);
 				else if (strncmp(tok, "nginx:", 6) == 0)
@@ -1257,7 +1304,8 @@ int main(int argc, char **argv)
 			free(spec);
 			break;
 		}
-		default: die("bad usage (see the comment at the top of tests/bench/examday.c)");
+		default:
+			die("bad usage (see the comment at the top of tests/bench/examday.c)");
 		}
 	}
 	g_secret = getenv("ATTEMPTS_JWT_SECRET");
@@ -1365,7 +1413,8 @@ int main(int argc, char **argv)
 	}
 	PQfinish(pg);
 	if (missing) {
-		printf("examday: FAIL: %ld attempts lack an acknowledged save or have a wrong version\n",
+		printf("examday: FAIL: %ld attempts lack an acknowledged save or have a wrong "
+		       "version\n",
 		       missing);
 		return 1;
 	}

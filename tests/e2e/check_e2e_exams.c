@@ -452,8 +452,8 @@ START_TEST(test_exam_stats_paths)
 		expect_ok(&r1, 200);
 		expect_ok(&r2, 200);
 		expect_str(r1.json, "exam_id", w.exam_id);
-		ck_assert_msg(cJSON_Compare(r1.json, r2.json, 1), "%s: %s != %s", path,
-			      r1.r.body, r2.r.body);
+		ck_assert_msg(cJSON_Compare(r1.json, r2.json, 1), "%s: %s != %s", path, r1.r.body,
+			      r2.r.body);
 		resp_free(&r1);
 		resp_free(&r2);
 		refused("GET", path, &w.student, NULL, 403, "forbidden");
@@ -472,10 +472,9 @@ END_TEST
 void e2e_exams_tests(Suite *s)
 {
 	E2E_ADD_TESTS(s, "health", 60, test_health_ok, test_health_ignores_token, test_ready_ok,
-		      test_probes_head,
-		      test_request_id_generated, test_request_id_echoed, test_request_id_128_echoed,
-		      test_request_id_space_replaced, test_request_id_too_long_replaced,
-		      test_request_id_on_errors);
+		      test_probes_head, test_request_id_generated, test_request_id_echoed,
+		      test_request_id_128_echoed, test_request_id_space_replaced,
+		      test_request_id_too_long_replaced, test_request_id_on_errors);
 	E2E_ADD_TESTS(s, "exams", 60, test_exam_create_defaults, test_exam_create_all_fields,
 		      test_exam_get_any_role, test_exam_create_partial_upload_max_bytes,
 		      test_exam_create_partial_upload_types, test_exam_create_student_forbidden,

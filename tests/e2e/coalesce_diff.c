@@ -35,7 +35,7 @@
 
 #define STUDENTS 48
 #define STEPS 40
-#define EXPIRED 3        /* students 0..2: deadline already past */
+#define EXPIRED 3 /* students 0..2: deadline already past */
 #define SWEEP_LOCK_KEY "7310594523462267185"
 
 static const char *g_url, *g_secret, *g_db;
@@ -45,9 +45,9 @@ typedef struct student {
 	char sub[40];
 	char *token;
 	char attempt_id[40];
-	long version;         /* last version the student saw */
+	long version; /* last version the student saw */
 	unsigned long long rng;
-	buf log;              /* its transcript lines */
+	buf log; /* its transcript lines */
 	int transport_errors;
 } student;
 
@@ -81,8 +81,8 @@ static int request(const char *token, const char *method, const char *path,
 	const char *headers[4] = {auth, "Content-Type: application/json", extra_header, NULL};
 
 	snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-	return http_client_request(g_url, method, path, headers, body,
-				   body ? strlen(body) : 0, out);
+	return http_client_request(g_url, method, path, headers, body, body ? strlen(body) : 0,
+				   out);
 }
 
 /* The label of a known id ("S07", "A07", "E", "P"), or NULL. */
@@ -147,12 +147,14 @@ static void note(student *s, int step, const char *what, const http_client_respo
 		   type ? type : "-", text ? text : r->body);
 	if (json != NULL) {
 		/* the version now stored: of a success, or of a conflict */
-		const cJSON *v = r->status == 200
-			? cJSON_GetObjectItemCaseSensitive(json, "version")
-			: cJSON_GetObjectItemCaseSensitive(
-				  cJSON_GetObjectItemCaseSensitive(
-					  cJSON_GetObjectItemCaseSensitive(json, "error"), "details"),
-				  "current_version");
+		const cJSON *v =
+			r->status == 200
+				? cJSON_GetObjectItemCaseSensitive(json, "version")
+				: cJSON_GetObjectItemCaseSensitive(
+					  cJSON_GetObjectItemCaseSensitive(
+						  cJSON_GetObjectItemCaseSensitive(json, "error"),
+						  "details"),
+					  "current_version");
 
 		if (cJSON_IsNumber(v))
 			s->version = (long)v->valuedouble;
@@ -166,8 +168,10 @@ static void note(student *s, int step, const char *what, const http_client_respo
 static void answers_patch(student *s, buf *b)
 {
 	static const char *const values[] = {
-		"1", "-7", "1.50", "1e2", "\"text\"", "\"\\u00e9t\\u00e9 \\ud83d\\ude00\"", "true",
-		"null", "{\"choice\":[1,2,3],\"note\":\"n\"}", "[]", "{}", "0.1",
+		"1",	"-7",	    "1.50",
+		"1e2",	"\"text\"", "\"\\u00e9t\\u00e9 \\ud83d\\ude00\"",
+		"true", "null",	    "{\"choice\":[1,2,3],\"note\":\"n\"}",
+		"[]",	"{}",	    "0.1",
 	};
 	int n = 1 + (int)next_rand(s, 3);
 
@@ -235,8 +239,7 @@ static void do_activity(student *s, int step)
 
 	buf_puts(&body, "{\"events\":[");
 	for (int i = 0; i < n; i++) {
-		buf_printf(&body, "%s{\"event_type\":\"%s\"", i ? "," : "",
-			   types[next_rand(s, 4)]);
+		buf_printf(&body, "%s{\"event_type\":\"%s\"", i ? "," : "", types[next_rand(s, 4)]);
 		if (next_rand(s, 3) != 0) /* small id space: duplicates happen */
 			buf_printf(&body, ",\"client_event_id\":\"e%u\"", next_rand(s, 12));
 		if (next_rand(s, 2))
@@ -258,8 +261,8 @@ static void do_submit(student *s, int step)
 	char path[128], body[160];
 	http_client_response r;
 
-	snprintf(body, sizeof body, "{\"answers\":{\"final\":%d},\"expected_version\":%ld}",
-		 step, s->version);
+	snprintf(body, sizeof body, "{\"answers\":{\"final\":%d},\"expected_version\":%ld}", step,
+		 s->version);
 	attempt_path(path, sizeof path, s->attempt_id, "submit");
 	if (request(s->token, "POST", path, NULL, next_rand(s, 3) ? body : NULL, &r) != 0)
 		s->transport_errors++;
@@ -281,8 +284,8 @@ static void do_foreign(student *s, int step)
 	http_client_response r;
 
 	attempt_path(path, sizeof path, proctor ? s->attempt_id : other->attempt_id, action);
-	if (request(proctor ? g_proctor_token : s->token, action[0] == 's' ? "PATCH" : "POST",
-		    path, NULL, body, &r) != 0)
+	if (request(proctor ? g_proctor_token : s->token, action[0] == 's' ? "PATCH" : "POST", path,
+		    NULL, body, &r) != 0)
 		s->transport_errors++;
 	else
 		note(s, step, proctor ? "proctor" : "foreign", &r);
@@ -296,8 +299,8 @@ static void do_foreign(student *s, int step)
 static void do_odd(student *s, int step)
 {
 	char path[128];
-	const char *body = next_rand(s, 2) ? "{\"answers\":[1]}"
-					   : "{\"answers\":{\"huge\":1e999999}}";
+	const char *body =
+		next_rand(s, 2) ? "{\"answers\":[1]}" : "{\"answers\":{\"huge\":1e999999}}";
 	http_client_response r;
 
 	attempt_path(path, sizeof path, s->attempt_id, "save");
@@ -336,8 +339,10 @@ static void do_read(student *s, int step)
 	int proctor = next_rand(s, 4) == 0;
 	/* Another student's attempt only as this student (not_found): what
 	 * it holds depends on that student's progress, not on this sequence. */
-	const student *who = !proctor && next_rand(s, 4) == 0
-		? &g_students[(s->index + 1 + next_rand(s, STUDENTS - 1)) % STUDENTS] : s;
+	const student *who =
+		!proctor && next_rand(s, 4) == 0
+			? &g_students[(s->index + 1 + next_rand(s, STUDENTS - 1)) % STUDENTS]
+			: s;
 	const char *action = next_rand(s, 2) ? "state" : "info";
 	char path[128];
 	http_client_response r;
@@ -359,7 +364,7 @@ static void *run_student(void *arg)
 		unsigned pick = next_rand(s, 100);
 
 		if (s->index % 4 == 1 && step == STEPS - 6)
-			do_submit(s, step);       /* saves after it: attempt_submitted */
+			do_submit(s, step); /* saves after it: attempt_submitted */
 		else if (s->index == 5 && (step == 10 || step == 11))
 			do_big(s, step);
 		else if (pick < 35)
@@ -389,7 +394,8 @@ static int setup_exam(void)
 
 	snprintf(g_proctor_sub, sizeof g_proctor_sub, "c0a1e5ce-0000-4000-8000-%012d", 999);
 	g_proctor_token = sign(g_proctor_sub, AUTH_ROLE_PROCTOR);
-	if (request(g_proctor_token, "POST", "/api/exams", NULL, body, &r) != 0 || r.status != 201) {
+	if (request(g_proctor_token, "POST", "/api/exams", NULL, body, &r) != 0 ||
+	    r.status != 201) {
 		fprintf(stderr, "coalesce_diff: creating the exam: %d %s %s\n", r.status, r.error,
 			r.body ? r.body : "");
 		http_client_response_free(&r);
@@ -444,17 +450,22 @@ static void dump_rows(PGconn *c, FILE *out)
 {
 	for (int i = 0; i < STUDENTS; i++) {
 		const char *p[1] = {g_students[i].attempt_id};
-		PGresult *res = db_exec(c,
+		PGresult *res = db_exec(
+			c,
 			"SELECT status, version, answers::text, auto_save_data::text, "
 			"coalesce(submit_reason, '-'), coalesce(receipt, '-'), "
-			"(SELECT coalesce(string_agg(event_type || '/' || coalesce(client_event_id, '-') "
+			"(SELECT coalesce(string_agg(event_type || '/' || "
+			"coalesce(client_event_id, '-') "
 			"|| '/' || coalesce(payload::text, '-'), ' ' ORDER BY activity_id), '-') "
 			"FROM attempts.attempt_activity v WHERE v.attempt_id = a.attempt_id) "
-			"FROM attempts.attempts a WHERE attempt_id = $1", 1, p);
+			"FROM attempts.attempts a WHERE attempt_id = $1",
+			1, p);
 
 		if (PQntuples(res) == 1)
-			fprintf(out, "ROW A%02d %s v%s answers=%s autosave=%s reason=%s receipt=%s "
-				"activity=%s\n", i, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+			fprintf(out,
+				"ROW A%02d %s v%s answers=%s autosave=%s reason=%s receipt=%s "
+				"activity=%s\n",
+				i, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
 				PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4),
 				PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 6));
 		else
@@ -503,8 +514,11 @@ int main(int argc, char **argv)
 	for (int i = 0; i < EXPIRED; i++) {
 		const char *p[1] = {g_students[i].attempt_id};
 
-		PQclear(db_exec(c, "UPDATE attempts.attempts SET deadline_at = now() - interval '1 hour' "
-				   "WHERE attempt_id = $1", 1, p));
+		PQclear(db_exec(
+			c,
+			"UPDATE attempts.attempts SET deadline_at = now() - interval '1 hour' "
+			"WHERE attempt_id = $1",
+			1, p));
 	}
 	for (int i = 0; i < STUDENTS; i++)
 		pthread_create(&threads[i], NULL, run_student, &g_students[i]);
@@ -524,7 +538,8 @@ int main(int argc, char **argv)
 	fclose(out);
 	PQfinish(c);
 	if (transport > 0) {
-		fprintf(stderr, "coalesce_diff: %d requests failed at the transport level\n", transport);
+		fprintf(stderr, "coalesce_diff: %d requests failed at the transport level\n",
+			transport);
 		return 1;
 	}
 	return 0;

@@ -71,7 +71,8 @@ static void who_new(who *w, auth_role role)
 	char *token;
 
 	if (uuid_generate(w->sub) != ATT_OK ||
-	    (token = auth_sign(w->sub, role, now, now + 7200, g_secret, strlen(g_secret))) == NULL) {
+	    (token = auth_sign(w->sub, role, now, now + 7200, g_secret, strlen(g_secret))) ==
+		    NULL) {
 		fprintf(stderr, "flood: cannot make a token\n");
 		exit(1);
 	}
@@ -81,14 +82,14 @@ static void who_new(who *w, auth_role role)
 
 /* One JSON request as w; exits on a failed exchange or an unexpected
  * status (set-up only). Returns the parsed body. */
-static cJSON *must(const who *w, const char *method, const char *path, const char *body,
-		   int want)
+static cJSON *must(const who *w, const char *method, const char *path, const char *body, int want)
 {
 	const char *headers[] = {w->auth, "Content-Type: application/json", NULL};
 	http_client_response r;
 	cJSON *j;
 
-	if (http_client_request(g_url, method, path, headers, body, body ? strlen(body) : 0, &r) != 0 ||
+	if (http_client_request(g_url, method, path, headers, body, body ? strlen(body) : 0, &r) !=
+		    0 ||
 	    r.status != want) {
 		fprintf(stderr, "flood: %s %s: %d %.300s %s\n", method, path, r.status,
 			r.body ? r.body : "", r.error);
@@ -149,12 +150,15 @@ static void flood_bodies(flood *f, const char *id)
 {
 	size_t a = 0, b = 0;
 
-	a += (size_t)snprintf(f->body[0], sizeof f->body[0], "{\"operation\":\"multiple_states\",\"data\":[");
+	a += (size_t)snprintf(f->body[0], sizeof f->body[0],
+			      "{\"operation\":\"multiple_states\",\"data\":[");
 	b += (size_t)snprintf(f->body[1], sizeof f->body[1], "{\"operation\":\"query\",\"data\":[");
 	for (int i = 0; i < 100; i++) {
-		a += (size_t)snprintf(f->body[0] + a, sizeof f->body[0] - a, "%s\"%s\"", i ? "," : "", id);
+		a += (size_t)snprintf(f->body[0] + a, sizeof f->body[0] - a, "%s\"%s\"",
+				      i ? "," : "", id);
 		b += (size_t)snprintf(f->body[1] + b, sizeof f->body[1] - b,
-				      "%s{\"type\":\"state\",\"attempt_id\":\"%s\"}", i ? "," : "", id);
+				      "%s{\"type\":\"state\",\"attempt_id\":\"%s\"}", i ? "," : "",
+				      id);
 	}
 	snprintf(f->body[0] + a, sizeof f->body[0] - a, "]}");
 	snprintf(f->body[1] + b, sizeof f->body[1] - b, "]}");
@@ -169,8 +173,8 @@ static void *flooder(void *arg)
 		const char *body = f->body[k % 2];
 		http_client_response r;
 
-		if (http_client_request(g_url, "POST", "/api/attempts/any-id?action=batch", headers, body,
-					strlen(body), &r) != 0)
+		if (http_client_request(g_url, "POST", "/api/attempts/any-id?action=batch", headers,
+					body, strlen(body), &r) != 0)
 			atomic_fetch_add(&f->other, 1);
 		else if (r.status > 0 && r.status < 600)
 			atomic_fetch_add(&f->by_status[r.status], 1);
@@ -221,7 +225,8 @@ static void save_on_schedule(const who *w, const char *id, double secs, saves *o
 		while ((t = now_ms()) < due)
 			usleep((useconds_t)((due - t) * 1000.0));
 		len = snprintf(body, sizeof body, "{\"answers\":{\"q%d\":%d}}", k % 30, k);
-		if (http_client_request(g_url, "PATCH", path, headers, body, (size_t)len, &r) != 0 ||
+		if (http_client_request(g_url, "PATCH", path, headers, body, (size_t)len, &r) !=
+			    0 ||
 		    r.status != 200)
 			out->failed++;
 		http_client_response_free(&r);
@@ -264,10 +269,18 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "d:c:l:m:")) != -1) {
 		switch (opt) {
-		case 'd': seconds = atoi(optarg); break;
-		case 'c': conns = atoi(optarg); break;
-		case 'l': p99_limit = atol(optarg); break;
-		case 'm': mib_limit = atol(optarg); break;
+		case 'd':
+			seconds = atoi(optarg);
+			break;
+		case 'c':
+			conns = atoi(optarg);
+			break;
+		case 'l':
+			p99_limit = atol(optarg);
+			break;
+		case 'm':
+			mib_limit = atol(optarg);
+			break;
 		default:
 			fprintf(stderr, "usage: flood [-d S] [-c N] [-l P99_MS] [-m MIB] PID...\n");
 			return 2;
@@ -289,7 +302,8 @@ int main(int argc, char **argv)
 	who_new(&proctor, AUTH_ROLE_PROCTOR);
 	who_new(&hostile, AUTH_ROLE_STUDENT);
 	who_new(&other, AUTH_ROLE_STUDENT);
-	j = must(&proctor, "POST", "/api/exams", "{\"title\":\"flood\",\"time_limit_s\":3600}", 201);
+	j = must(&proctor, "POST", "/api/exams", "{\"title\":\"flood\",\"time_limit_s\":3600}",
+		 201);
 	snprintf(exam, sizeof exam, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(j, "exam_id")));
 	cJSON_Delete(j);
 	start(&hostile, exam, hostile_id);
@@ -312,7 +326,8 @@ int main(int argc, char **argv)
 
 	printf("# saves every %d ms, alone: n=%d p50=%.1f p99=%.1f max=%.1f ms\n", SAVE_EVERY_MS,
 	       base.n, pct(&base, 0.5), pct(&base, 0.99), pct(&base, 1.0));
-	printf("# saves during the flood (%d connections, %d s): n=%d p50=%.1f p99=%.1f max=%.1f ms; p99 ratio %.2f\n",
+	printf("# saves during the flood (%d connections, %d s): n=%d p50=%.1f p99=%.1f max=%.1f "
+	       "ms; p99 ratio %.2f\n",
 	       conns, seconds, loaded.n, pct(&loaded, 0.5), pct(&loaded, 0.99), pct(&loaded, 1.0),
 	       pct(&base, 0.99) > 0 ? pct(&loaded, 0.99) / pct(&base, 0.99) : 0);
 	printf("# flood answers:");
@@ -329,7 +344,8 @@ int main(int argc, char **argv)
 	      "every save of the other student succeeded (%d and %d failed)", base.failed,
 	      loaded.failed);
 	check(pct(&loaded, 0.99) <= (double)p99_limit,
-	      "the other student's save p99 during the flood is %.1f ms (limit %ld ms; alone %.1f ms)",
+	      "the other student's save p99 during the flood is %.1f ms (limit %ld ms; alone %.1f "
+	      "ms)",
 	      pct(&loaded, 0.99), p99_limit, pct(&base, 0.99));
 	check(answers > 0 && atomic_load(&f.other) == 0 &&
 		      answers == atomic_load(&f.by_status[200]) + atomic_load(&f.by_status[413]) +
@@ -338,13 +354,13 @@ int main(int argc, char **argv)
 	for (int i = 0; i < npids; i++) {
 		long hwm = status_kib(pids[i], "VmHWM"), rss = status_kib(pids[i], "VmRSS");
 
-		printf("# worker %d: RSS %ld KiB before the flood, peak %ld KiB, %ld KiB after\n", pids[i],
-		       rss0[i], hwm, rss);
-		check(hwm > 0 && hwm <= mib_limit * 1024, "worker %d peak RSS %.1f MiB <= %ld MiB", pids[i],
-		      hwm / 1024.0, mib_limit);
+		printf("# worker %d: RSS %ld KiB before the flood, peak %ld KiB, %ld KiB after\n",
+		       pids[i], rss0[i], hwm, rss);
+		check(hwm > 0 && hwm <= mib_limit * 1024, "worker %d peak RSS %.1f MiB <= %ld MiB",
+		      pids[i], hwm / 1024.0, mib_limit);
 		check(rss > 0 && rss <= rss0[i] + 64 * 1024,
-		      "worker %d memory returns: %.1f MiB after, %.1f MiB before", pids[i], rss / 1024.0,
-		      rss0[i] / 1024.0);
+		      "worker %d memory returns: %.1f MiB after, %.1f MiB before", pids[i],
+		      rss / 1024.0, rss0[i] / 1024.0);
 	}
 	printf("flood: %d passed, %d failed\n", n_pass, n_fail);
 	return n_fail ? 1 : 0;

@@ -53,8 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static config cfg;
 static app *the_app;
-static char *tokens[3]; /* "Bearer <jwt>" for student, proctor, admin */
-static int debug;       /* FUZZ_DEBUG set: print every response */
+static char *tokens[3];	   /* "Bearer <jwt>" for student, proctor, admin */
+static int debug;	   /* FUZZ_DEBUG set: print every response */
 static int allow_dup_keys; /* FUZZ_ALLOW_DUPLICATE_KEYS set */
 
 static const char *fuzz_env(const char *name)
@@ -209,10 +209,9 @@ static void check_error_body(int status, const char *body, size_t len)
 		abort();
 	if (details != NULL && !cJSON_IsObject(details))
 		abort();
-	cJSON_ArrayForEach(it, err)
-		if (strcmp(it->string, "code") != 0 && strcmp(it->string, "message") != 0 &&
-		    strcmp(it->string, "details") != 0)
-			abort();
+	cJSON_ArrayForEach(it, err) if (strcmp(it->string, "code") != 0 &&
+					strcmp(it->string, "message") != 0 &&
+					strcmp(it->string, "details") != 0) abort();
 	if (status == 422) {
 		const cJSON *field = cJSON_GetObjectItemCaseSensitive(details, "field");
 		if (strcmp(code->valuestring, "validation_failed") != 0 || !cJSON_IsString(field) ||
@@ -266,7 +265,7 @@ typedef struct route_case {
 	const char *method;
 	const char *path;   /* "%s" is replaced by the path id */
 	const char *action; /* NULL: no action parameter */
-	int get;            /* the rest of the input extends the query */
+	int get;	    /* the rest of the input extends the query */
 } route_case;
 
 static const route_case route_table[] = {
@@ -293,8 +292,8 @@ static const route_case route_table[] = {
 #define ROUTE_EVENTS (NROUTE_CASES + 1)
 
 enum {
-	FL_ROLE = 0x03,     /* 0 student, 1 proctor, 2 admin, 3 bad token */
-	FL_CLEN = 0x04,     /* send Content-Length */
+	FL_ROLE = 0x03,	    /* 0 student, 1 proctor, 2 admin, 3 bad token */
+	FL_CLEN = 0x04,	    /* send Content-Length */
 	FL_IFMATCH = 0x08,  /* first body line is the If-Match value */
 	FL_ROUTETS = 0x10,  /* the /route.ts alias */
 	FL_CLEN_BAD = 0x20, /* with FL_CLEN: one more than the body; without:
@@ -318,7 +317,8 @@ static int has_duplicate_keys(const cJSON *item)
 {
 	const cJSON *a, *b;
 
-	cJSON_ArrayForEach(a, item) {
+	cJSON_ArrayForEach(a, item)
+	{
 		if (cJSON_IsObject(item) && a->string != NULL)
 			for (b = a->next; b != NULL; b = b->next)
 				if (b->string != NULL && strcmp(a->string, b->string) == 0)
@@ -357,7 +357,8 @@ static void check_sql_view(unsigned sel, const fake_req *r, int status)
 		return;
 	body = json_parse(r->body, r->body_len);
 	if (body != NULL && body_goes_to_sql(sel, body) && has_duplicate_keys(body)) {
-		fprintf(stderr, "fuzz_bodies: %s %s?%s: a body with a repeated member name was "
+		fprintf(stderr,
+			"fuzz_bodies: %s %s?%s: a body with a repeated member name was "
 			"validated by C (first wins) and handed to SQL (jsonb: last wins)\n",
 			r->method, r->document_uri, r->query);
 		abort();
@@ -394,7 +395,8 @@ static void direct_events(const char *body, size_t len, unsigned flags)
 	memset(&bad, 0, sizeof bad);
 	if (events_check(events, (flags & 1) ? "data[7]." : "", &cfg, &bad) != 0) {
 		if ((bad.status != 422 && bad.status != 413) || bad.code == NULL ||
-		    bad.message == NULL || strnlen(bad.field, sizeof bad.field) == sizeof bad.field ||
+		    bad.message == NULL ||
+		    strnlen(bad.field, sizeof bad.field) == sizeof bad.field ||
 		    bad.field[0] == '\0')
 			abort();
 	} else if (!cJSON_IsArray(events) || cJSON_GetArraySize(events) > cfg.max_events) {
@@ -446,7 +448,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r.query = query;
 	} else {
 		const route_case *rc = &route_table[sel];
-		const char *id = (flags & FL_BAD_ID) ? "5F2B8C1E-3D4A-4B6C-9E8F-0A1B2C3D4E5F" : FUZZ_UUID;
+		const char *id =
+			(flags & FL_BAD_ID) ? "5F2B8C1E-3D4A-4B6C-9E8F-0A1B2C3D4E5F" : FUZZ_UUID;
 		r.method = rc->method;
 		const char *slot = strstr(rc->path, "%s");
 		if (slot != NULL) {

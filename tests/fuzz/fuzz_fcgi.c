@@ -74,7 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						if (at >= size)
 							break;
 						n = size - at < piece ? size - at : piece;
-						if (fcgi_parser_feed(p, (const char *)data + at, n) != ATT_OK)
+						if (fcgi_parser_feed(p, (const char *)data + at,
+								     n) != ATT_OK)
 							break;
 						at += n;
 					}

@@ -117,10 +117,18 @@ static int decided_in_query(const unsigned char *name, size_t len, unsigned spel
 		int must = c == 0 || c == '%' || c == '&' || c == '+' || c == '=';
 		int pick;
 		switch (spelling & 3) {
-		case 0: pick = 0; break;
-		case 1: pick = 1; break;
-		case 2: pick = c >= 0x80 || c < 0x20; break;
-		default: pick = ((spelling >> 2) >> (i % 5)) & 1; break;
+		case 0:
+			pick = 0;
+			break;
+		case 1:
+			pick = 1;
+			break;
+		case 2:
+			pick = c >= 0x80 || c < 0x20;
+			break;
+		default:
+			pick = ((spelling >> 2) >> (i % 5)) & 1;
+			break;
 		}
 		if (must || pick) {
 			query[n++] = '%';

@@ -90,7 +90,8 @@ static void walk(const cJSON *item, int depth)
 		(void)json_number_is_long(item->valuedouble, -9223372036854775807L - 1,
 					  9223372036854775807L);
 	}
-	cJSON_ArrayForEach(child, item) {
+	cJSON_ArrayForEach(child, item)
+	{
 		if (cJSON_IsObject(item) && child->string != NULL) {
 			probe_member(item, child->string);
 			json_path_index(&path, child->string, i, child->string);
@@ -100,10 +101,23 @@ static void walk(const cJSON *item, int depth)
 	}
 	/* Names that the validators look up, present or not. */
 	if (cJSON_IsObject(item)) {
-		static const char *const names[] = {
-			"answers", "auto_save_data", "expected_version", "events", "event_type",
-			"payload", "client_event_id", "occurred_at", "exam_id", "extra_s",
-			"operation", "data", "attempt_id", "type", "exam_ids", "title", ""};
+		static const char *const names[] = {"answers",
+						    "auto_save_data",
+						    "expected_version",
+						    "events",
+						    "event_type",
+						    "payload",
+						    "client_event_id",
+						    "occurred_at",
+						    "exam_id",
+						    "extra_s",
+						    "operation",
+						    "data",
+						    "attempt_id",
+						    "type",
+						    "exam_ids",
+						    "title",
+						    ""};
 		for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
 			probe_member(item, names[k]);
 	}
@@ -126,7 +140,8 @@ static int has_duplicate_keys(const cJSON *item)
 {
 	const cJSON *a, *b;
 
-	cJSON_ArrayForEach(a, item) {
+	cJSON_ArrayForEach(a, item)
+	{
 		if (cJSON_IsObject(item) && a->string != NULL)
 			for (b = a->next; b != NULL; b = b->next)
 				if (b->string != NULL && strcmp(a->string, b->string) == 0)
@@ -140,7 +155,7 @@ static int has_duplicate_keys(const cJSON *item)
 /* json_top_members against the parsed tree (text: len bytes, valid JSON). */
 static void check_top_members(const char *text, size_t len, const cJSON *tree)
 {
-	static const char *const names[] = {"version", "user_id", "deadline_at",
+	static const char *const names[] = {"version",		"user_id", "deadline_at",
 					    "time_remaining_s", "answers", ""};
 	enum { N = sizeof names / sizeof names[0] };
 	json_span at[N];
@@ -191,7 +206,8 @@ static void check_array_elements(const char *text, size_t len, const cJSON *tree
 	}
 	if (n != cJSON_GetArraySize(tree))
 		abort();
-	cJSON_ArrayForEach(item, tree) {
+	cJSON_ArrayForEach(item, tree)
+	{
 		cJSON *got;
 		if (i >= 16)
 			break;
@@ -231,7 +247,8 @@ static void check_describe(const char *text, size_t len, const cJSON *tree)
 			t = cJSON_GetObjectItemCaseSensitive(r, "time_remaining_s");
 			if (!cJSON_IsNumber(t) || t->valuedouble < 0)
 				abort();
-			cJSON_ArrayForEach(a, tree) {
+			cJSON_ArrayForEach(a, tree)
+			{
 				const cJSON *b = cJSON_GetObjectItemCaseSensitive(r, a->string);
 				if (strcmp(a->string, "time_remaining_s") != 0 &&
 				    (b == NULL || !same_value(a, b)))

@@ -45,12 +45,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_NOW ((time_t)1893456000) /* 2030-01-01T00:00:00Z */
 /* oct "h1" is the bytes "fuzz-oct-key-0123456789abcdef-0123456789". */
 #define FUZZ_JWKS                                                                                  \
-	"{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"r1\",\"alg\":\"RS256\",\"use\":\"sig\",\"e\":\"AQAB\"," \
-	"\"n\":\"saCM1kTJrUVK5pvn25Zki6VyEMuxSXssIT0RFkDyg0xQR_-4FejuaEgbC1iE4l0MfDP1q65bphp7iAvPz6Mz3J3iLf7LhHLanqnb2CRYDh6HPsmvAMtYCqXugpoNZ0nyqjo-NXuYj6wBgdDQmz6jt4WKRL5bxLhFffi-Z0zPC5gE-8WIHTVHa-gLSrBR0-P_y4SNZvN_7Ws247hvmDbCmu-4oM0mLRxHQJMgj2PGt-7QsOF8FJvvaL8_ZJrsEuovrrYRwiIU8jByg7xgJz3D2ATH2xipRwTwO8rJ4lRKX6h6hLomMM_DmyWM2HF6lF1tM3xCHInm8vnCohC_9X0Dbw\"},"                                                                            \
-	"{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"e1\","                                           \
-	"\"x\":\"zX5kUGoXvM8xfUTdaNSD7GavnUA24c717haj-7t3cbk\","                                     \
-	"\"y\":\"0-jUaY5Cw45M1vsi4LArckRoiysC6ojz-DGYdldTR0U\"},"                                   \
-	"{\"kty\":\"oct\",\"kid\":\"h1\",\"k\":\"ZnV6ei1vY3Qta2V5LTAxMjM0NTY3ODlhYmNkZWYtMDEyMzQ1Njc4OQ\"}]}"
+	"{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"r1\",\"alg\":\"RS256\",\"use\":\"sig\",\"e\":"      \
+	"\"AQAB\","                                                                                \
+	"\"n\":\"saCM1kTJrUVK5pvn25Zki6VyEMuxSXssIT0RFkDyg0xQR_-"                                  \
+	"4FejuaEgbC1iE4l0MfDP1q65bphp7iAvPz6Mz3J3iLf7LhHLanqnb2CRYDh6HPsmvAMtYCqXugpoNZ0nyqjo-"    \
+	"NXuYj6wBgdDQmz6jt4WKRL5bxLhFffi-Z0zPC5gE-8WIHTVHa-gLSrBR0-P_y4SNZvN_7Ws247hvmDbCmu-"      \
+	"4oM0mLRxHQJMgj2PGt-7QsOF8FJvvaL8_"                                                        \
+	"ZJrsEuovrrYRwiIU8jByg7xgJz3D2ATH2xipRwTwO8rJ4lRKX6h6hLomMM_DmyWM2HF6lF1tM3xCHInm8vnCohC_" \
+	"9X0Dbw\"},"                                                                               \
+	"{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"e1\","                                        \
+	"\"x\":\"zX5kUGoXvM8xfUTdaNSD7GavnUA24c717haj-7t3cbk\","                                   \
+	"\"y\":\"0-jUaY5Cw45M1vsi4LArckRoiysC6ojz-DGYdldTR0U\"},"                                  \
+	"{\"kty\":\"oct\",\"kid\":\"h1\",\"k\":"                                                   \
+	"\"ZnV6ei1vY3Qta2V5LTAxMjM0NTY3ODlhYmNkZWYtMDEyMzQ1Njc4OQ\"}]}"
 
 static auth_verifier *verifier;
 static jwks_set *fixed;
@@ -59,8 +66,10 @@ static int debug;
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	static const char text[] = FUZZ_JWKS;
-	auth_options o = {.secret = FUZZ_SECRET, .secret_len = sizeof FUZZ_SECRET - 1,
-			  .audience = FUZZ_AUD, .issuer = FUZZ_ISS};
+	auth_options o = {.secret = FUZZ_SECRET,
+			  .secret_len = sizeof FUZZ_SECRET - 1,
+			  .audience = FUZZ_AUD,
+			  .issuer = FUZZ_ISS};
 	char path[64];
 	char *why = NULL;
 	int fd = memfd_create("fuzz_jwks", 0);
@@ -166,8 +175,8 @@ static void check_accepted(const char *token, const auth_claims *c)
 	if (cJSON_IsString(aud))
 		aud_ok = strcmp(aud->valuestring, FUZZ_AUD) == 0;
 	else if (cJSON_IsArray(aud))
-		cJSON_ArrayForEach(item, aud) aud_ok |= cJSON_IsString(item) &&
-							strcmp(item->valuestring, FUZZ_AUD) == 0;
+		cJSON_ArrayForEach(item, aud) aud_ok |=
+			cJSON_IsString(item) && strcmp(item->valuestring, FUZZ_AUD) == 0;
 	if (!aud_ok)
 		abort();
 	cJSON_Delete(h);

@@ -199,9 +199,9 @@ static int reference_payload_ok(const char *json, size_t len, time_t now)
 	role = cJSON_GetObjectItemCaseSensitive(p, "role");
 	if (!cJSON_IsString(sub) || !uuid_valid(sub->valuestring))
 		goto out;
-	if (!cJSON_IsString(role) || (strcmp(role->valuestring, "student") != 0 &&
-				      strcmp(role->valuestring, "proctor") != 0 &&
-				      strcmp(role->valuestring, "admin") != 0))
+	if (!cJSON_IsString(role) ||
+	    (strcmp(role->valuestring, "student") != 0 &&
+	     strcmp(role->valuestring, "proctor") != 0 && strcmp(role->valuestring, "admin") != 0))
 		goto out;
 	for (int i = 0; i < 3; i++) {
 		double d;
@@ -258,8 +258,8 @@ static void mode_signed(unsigned flags, const uint8_t *data, size_t size)
 		HMAC(EVP_sha256(), "not-the-secret-not-the-secret-!!", 32,
 		     (const unsigned char *)tok, used, mac, &mac_len);
 	else
-		HMAC(EVP_sha256(), secret, (int)SECRET_LEN, (const unsigned char *)tok, used,
-		     mac, &mac_len);
+		HMAC(EVP_sha256(), secret, (int)SECRET_LEN, (const unsigned char *)tok, used, mac,
+		     &mac_len);
 	tok[used++] = '.';
 	used += put_b64(tok + used, mac, mac_len);
 	if (flags & 0x08) {
@@ -271,10 +271,9 @@ static void mode_signed(unsigned flags, const uint8_t *data, size_t size)
 	 * applied again there, and a token verified under one secret must not
 	 * pass under another. */
 	for (int round = 0; round < 2; round++) {
-		static const long long deltas[8] = {0, -61, 59, 61, 3600, -3600, 86400LL * 365 * 10,
-						    -86400LL * 365 * 40};
-		time_t now = round == 0 ? FUZZ_NOW
-					: FUZZ_NOW + (time_t)deltas[(flags >> 4) & 7];
+		static const long long deltas[8] = {
+			0, -61, 59, 61, 3600, -3600, 86400LL * 365 * 10, -86400LL * 365 * 40};
+		time_t now = round == 0 ? FUZZ_NOW : FUZZ_NOW + (time_t)deltas[(flags >> 4) & 7];
 		int ref = !tampered && nul == NULL && used <= AUTH_MAX_TOKEN_LEN &&
 			  reference_payload_ok(pl, plen, now);
 
@@ -287,8 +286,8 @@ static void mode_signed(unsigned flags, const uint8_t *data, size_t size)
 			check_claims(&c, tok, now);
 			if (!reference_payload_ok(pl, plen, now))
 				abort(); /* accepted claims the contract refuses */
-			if (auth_check(verifier("another-secret-another-secret-!!", &other), tok, now,
-				       &c, NULL) == ATT_OK)
+			if (auth_check(verifier("another-secret-another-secret-!!", &other), tok,
+				       now, &c, NULL) == ATT_OK)
 				abort(); /* accepted under the wrong secret */
 		} else if (ref) {
 			abort(); /* refused a correctly signed token with valid claims */

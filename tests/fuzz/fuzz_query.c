@@ -167,8 +167,8 @@ static int sink_write(void *ctx, const char *data, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const methods[] = {"GET", "POST", "PATCH", "PUT", "DELETE",
-					      "HEAD", "OPTIONS", "BREW", "", NULL};
+	static const char *const methods[] = {"GET",  "POST",	 "PATCH", "PUT", "DELETE",
+					      "HEAD", "OPTIONS", "BREW",  "",	 NULL};
 	const char *fields[F_COUNT] = {0};
 	fake_params p;
 	http_request req;
@@ -199,9 +199,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	p.method = methods[(sel >> 2) % (sizeof methods / sizeof methods[0])];
 	p.query = fields[F_QUERY];
 	switch (sel & 3) {
-	case 0: p.document_uri = fields[F_PATH]; break;
-	case 1: p.request_uri = fields[F_PATH]; break;
-	case 2: p.attempts_path = fields[F_PATH]; p.document_uri = "/upload-internal"; break;
+	case 0:
+		p.document_uri = fields[F_PATH];
+		break;
+	case 1:
+		p.request_uri = fields[F_PATH];
+		break;
+	case 2:
+		p.attempts_path = fields[F_PATH];
+		p.document_uri = "/upload-internal";
+		break;
 	default:
 		p.script_name = "/api";
 		p.path_info = fields[F_PATH];
