@@ -8,8 +8,8 @@
 # checks:
 #   - /metrics through nginx: 200, text/plain version 0.0.4, accepted by
 #     `promtool check metrics` (Debian: apt-get install prometheus);
-#   - N requests spread over every worker raise
-#     attempts_http_requests_total by exactly N, and both workers served;
+#   - N requests (whichever workers take them) raise
+#     attempts_http_requests_total by exactly N, one log line each;
 #   - a killed worker's counts stay (the new worker adopts its slot);
 #   - /metrics is refused to a client that is not 127.0.0.1 or ::1 (curl
 #     from 127.0.0.2, still loopback), and nginx's config denies it;
@@ -153,10 +153,14 @@ else
 	not_ok "attempts_http_requests_total over every action rose by $n besides the scrapes" \
 		"all $base_all -> $after_all, metrics $base_metrics -> $after_metrics"
 fi
-if (($(wc -l <<<"$pids") >= 2)) && ((served == n)); then
-	ok "the $n requests were served by both workers (round $round: $(echo $pids))"
+# Which worker takes a connection is the kernel's choice (the processes
+# race for accept), so all of a round may land on one; the sum over
+# processes is proven by check_host_metrics with forked processes. Here:
+# every request has its line, and the scrape counted each, whoever served.
+if ((served == n)); then
+	ok "the $n requests have one log line each (by pid, round $round: $(echo $pids))"
 else
-	not_ok "the $n requests were served by both workers, one log line each" "$served lines; $(echo $pids)"
+	not_ok "the $n requests have one log line each" "$served lines; $(echo $pids)"
 fi
 
 # ------------------------------------------------------------ promtool
