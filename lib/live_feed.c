@@ -24,6 +24,11 @@
 #include "uuid.h"
 
 #define LIVE_BATCH_MS 50
+/* The exam's counts and answers per question (live_exam_summary reads
+ * every attempt of the exam) go out at most this often, with the attempts
+ * changed since the last ones: a batch every 50 ms would make a
+ * 10,000-attempt exam's summary PostgreSQL's main work. */
+#define LIVE_SUMMARY_MS 2000
 #define LIVE_MAX_PENDING 10000
 #define LIVE_POST_TIMEOUT_MS 1000
 #define LIVE_LOCK_RETRY_MS 1000
@@ -52,7 +57,10 @@ struct live_feed {
 	buf pending; /* "{id,id,...": the ids of the next batch */
 	int npending;
 	long long first_pending_ms;
-	int resync; /* changes may have been lost: resync the watchers */
+	buf owed; /* "{id,id,...": ids published since the last summary */
+	int nowed;
+	long long next_summary_ms; /* when the owed summary may go */
+	int resync;		   /* changes may have been lost: resync the watchers */
 	long long next_resync_ms;
 	int failing;	 /* the last POST failed (logged once per streak) */
 	int sql_failing; /* the last call failed (logged once per streak) */
@@ -404,11 +412,28 @@ static int publish_rows(live_feed *lf, const char *sql, const char *param, int *
 	return 1;
 }
 
-/* One SQL call for the batch's ids, one message per exam. */
+/* Remembers ids ("{id,...}") as owing their exams a summary. */
+static void owe_summary(live_feed *lf, const char *ids, int n)
+{
+	if (lf->nowed + n > lf->opt.max_pending) {
+		buf_reset(&lf->owed);
+		lf->nowed = 0;
+		lf->resync = 1; /* the resync's snapshot carries the summary */
+		return;
+	}
+	buf_putc(&lf->owed, lf->nowed == 0 ? '{' : ',');
+	buf_append(&lf->owed, ids + 1, strlen(ids) - 2);
+	lf->nowed += n;
+}
+
+/* One SQL call for the batch's ids, one message per exam; the summary
+ * only when LIVE_SUMMARY_MS have passed since the last one (the owed
+ * attempts' exams get it then, their rows again: a page keeps a row only
+ * if its version is newer). */
 static void flush(live_feed *lf)
 {
 	char *ids;
-	int all;
+	int all, n = lf->npending;
 
 	buf_putc(&lf->pending, '}');
 	ids = buf_take(&lf->pending);
@@ -420,7 +445,28 @@ static void flush(live_feed *lf)
 	stats_add(lf, &lf->stats.batches, 1);
 	publish_rows(lf,
 		     "SELECT m ->> 'exam_id', (m -> 'message')::text "
-		     "FROM jsonb_array_elements(attempts.live_changes($1::uuid[])) AS m",
+		     "FROM jsonb_array_elements(attempts.live_changes($1::uuid[], false)) AS m",
+		     ids, &all);
+	owe_summary(lf, ids, n);
+	free(ids);
+}
+
+static void flush_summary(live_feed *lf)
+{
+	char *ids;
+	int all;
+
+	lf->next_summary_ms = clock_monotonic_ms(NULL) + LIVE_SUMMARY_MS;
+	buf_putc(&lf->owed, '}');
+	ids = buf_take(&lf->owed);
+	lf->nowed = 0;
+	if (ids == NULL) {
+		lf->resync = 1;
+		return;
+	}
+	publish_rows(lf,
+		     "SELECT m ->> 'exam_id', (m -> 'message')::text "
+		     "FROM jsonb_array_elements(attempts.live_changes($1::uuid[], true)) AS m",
 		     ids, &all);
 	free(ids);
 }
@@ -465,8 +511,16 @@ static void *run(void *arg)
 			resync(lf);
 			continue;
 		}
+		if (lf->nowed > 0 && now >= lf->next_summary_ms) {
+			flush_summary(lf);
+			continue;
+		}
 		timeout = lf->npending > 0 ? (int)(lf->first_pending_ms + lf->opt.batch_ms - now)
 					   : LIVE_IDLE_WAIT_MS;
+		if (lf->nowed > 0 && lf->next_summary_ms - now < timeout)
+			timeout = (int)(lf->next_summary_ms - now);
+		if (timeout < 0)
+			timeout = 0;
 		if (lf->resync && lf->next_resync_ms - now < timeout)
 			timeout = (int)(lf->next_resync_ms - now);
 		if (!wait_for(lf, PQsocket(lf->conn), timeout))
@@ -497,6 +551,7 @@ att_err live_feed_start(const live_feed_options *opt, live_feed **out)
 	lf->wake[0] = lf->wake[1] = -1;
 	pthread_mutex_init(&lf->stats_lock, NULL);
 	buf_init(&lf->pending);
+	buf_init(&lf->owed);
 	if (lf->opt.batch_ms <= 0)
 		lf->opt.batch_ms = LIVE_BATCH_MS;
 	if (lf->opt.max_pending <= 0)
@@ -561,6 +616,7 @@ void live_feed_free(live_feed *lf)
 		if (lf->wake[i] >= 0)
 			close(lf->wake[i]);
 	buf_free(&lf->pending);
+	buf_free(&lf->owed);
 	pthread_mutex_destroy(&lf->stats_lock);
 	free(lf->conninfo);
 	free(lf->socket_path);

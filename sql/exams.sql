@@ -345,10 +345,14 @@ $$;
 
 -- The changes of p_ids (attempt ids from NOTIFY attempts_changed), as the
 -- messages to publish, admin only (the publisher runs as the service):
--- [{"exam_id", "message": {"type": "changes", "exam_id", "at", "counts",
--- "per_question", "attempts": [live_attempt_json, ...]}}], one per exam
--- with a changed attempt. Ids of attempts that are gone are skipped.
-CREATE OR REPLACE FUNCTION attempts.live_changes(p_ids uuid[])
+-- [{"exam_id", "message": {"type": "changes", "exam_id", "at", "attempts":
+-- [live_attempt_json, ...]}}], one per exam with a changed attempt, with
+-- "counts" and "per_question" (live_exam_summary) too when p_summary: the
+-- summary reads every attempt of the exam, so the publisher asks for it at
+-- most every few seconds, not with every batch. Ids of attempts that are
+-- gone are skipped.
+DROP FUNCTION IF EXISTS attempts.live_changes(uuid[]);
+CREATE OR REPLACE FUNCTION attempts.live_changes(p_ids uuid[], p_summary boolean)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, attempts
@@ -363,7 +367,7 @@ BEGIN
     RETURN coalesce((
         SELECT jsonb_agg(jsonb_build_object('exam_id', e.exam_id, 'message',
                    jsonb_build_object('type', 'changes', 'exam_id', e.exam_id, 'at', ts(now()))
-                   || live_exam_summary(e.exam_id)
+                   || CASE WHEN p_summary THEN live_exam_summary(e.exam_id) ELSE '{}'::jsonb END
                    || jsonb_build_object('attempts', e.attempts)) ORDER BY e.exam_id)
           FROM (SELECT a.exam_id,
                        jsonb_agg(live_attempt_json(a) ORDER BY a.attempt_id) AS attempts

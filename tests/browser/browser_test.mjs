@@ -245,8 +245,11 @@ async function proctorTest() {
   const after = await pr.evaluate(() => [...document.querySelectorAll('#chart-saves rect')].reduce((n, r) => n + Number(r.dataset.value), 0));
   check(ok, '5: a save -> 3 answered in the table, q1..q3 in the answers-per-question chart', await proctorState(pr));
   check(after === before + 1, '5: the saves-per-minute chart counted the save', { before, after });
-  const perQ = (await proctorState(pr)).perQuestion;
   const dbPerQ = JSON.parse(psql(`SELECT coalesce(jsonb_object_agg(k, n), '{}') FROM (SELECT k, count(*) AS n FROM attempts.attempts a, jsonb_object_keys(a.answers) k WHERE a.exam_id = '${examId}' GROUP BY k) q`));
+  // The summary (counts, answers per question) follows the rows within the
+  // publisher's summary interval (2 s).
+  await waitPage(pr, (want) => JSON.stringify(Object.entries(window.proctorPage.perQuestion || {}).sort()) === JSON.stringify(Object.entries(want).sort()), 5000, dbPerQ);
+  const perQ = (await proctorState(pr)).perQuestion;
   check(same(perQ, dbPerQ), '5: answers per question as in the database', { page: perQ, db: dbPerQ });
   await shot(pr, '5c-proctor-saved');
 
@@ -254,7 +257,8 @@ async function proctorTest() {
   const sb = await api('POST', `/api/attempts/${id}?action=submit`, student2, {});
   check(sb.status === 200, '5: the second student submitted', sb.status);
   ok = await waitPage(pr, (a) => !document.querySelector(`tr[data-attempt-id="${a}"]`), 5000, id);
-  await sleep(300);
+  const wantCounts = dbCounts().split(' ').map(Number);
+  await waitPage(pr, (w) => { const c = window.proctorPage.counts; return c.total === w[0] && c.in_progress === w[1] && c.submitted === w[2]; }, 5000, wantCounts);
   check(ok && (await pageCounts()) === dbCounts(), '5: a submit -> the attempt leaves the table; the counts follow the database', { page: await pageCounts(), db: dbCounts() });
   const bar = await pr.evaluate(() => {
     const r = [...document.querySelectorAll('#chart-status rect')].find((x) => x.dataset.label === 'submitted');
