@@ -204,21 +204,16 @@ static void exam_statistics(req_ctx *rc, const char *type, const char *exam_id,
 
 void diag_ops_stats(req_ctx *rc)
 {
-	size_t type_len = 0;
-	const char *type = http_query(rc->req, "type", &type_len);
+	const char *type = http_query_text(rc->req, "type"); /* "stats%00x": "", refused below */
 	cJSON *root;
 
 	if (type == NULL)
 		type = "stats";
-	else if (!http_query_is_text(type, type_len))
-		type = ""; /* "stats%00x" is no type: refused below */
 	if (strcmp(type, "stats") == 0 || strcmp(type, "active") == 0 ||
 	    strcmp(type, "live") == 0) {
-		size_t exam_id_len = 0;
-		const char *exam_id = http_query(rc->req, "exam_id", &exam_id_len);
+		const char *exam_id = http_query_text(rc->req, "exam_id");
 
-		if (exam_id != NULL &&
-		    (!http_query_is_text(exam_id, exam_id_len) || !uuid_valid(exam_id))) {
+		if (exam_id != NULL && !uuid_valid(exam_id)) {
 			http_error(rc->resp, 400, "invalid_uuid", "exam_id is not a canonical UUID",
 				   NULL);
 			return;

@@ -14,21 +14,11 @@ void exam_ops_create(req_ctx *rc)
 	reply_call_json(rc, DB_STMT_CREATE_EXAM, params, 201);
 }
 
-/* A query value as text for SQL, or "" when it is absent (NULL) or holds
- * an encoded NUL (SQL refuses it as it refuses any other bad value). */
-static const char *query_text(const req_ctx *rc, const char *name)
-{
-	size_t len = 0;
-	const char *v = http_query(rc->req, name, &len);
-
-	if (v == NULL)
-		return NULL;
-	return http_query_is_text(v, len) ? v : "";
-}
-
 void exam_ops_list(req_ctx *rc)
 {
-	const char *params[2] = {query_text(rc, "limit"), query_text(rc, "before")};
+	/* SQL checks both; an encoded NUL ("") is refused as any bad value */
+	const char *params[2] = {http_query_text(rc->req, "limit"),
+				 http_query_text(rc->req, "before")};
 
 	reply_call_json(rc, DB_STMT_LIST_EXAMS, params, 200);
 }

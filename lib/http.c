@@ -99,6 +99,16 @@ int http_query_is_text(const char *value, size_t len)
 	return value != NULL && memchr(value, '\0', len) == NULL;
 }
 
+const char *http_query_text(const http_request *req, const char *name)
+{
+	size_t len = 0;
+	const char *v = http_query(req, name, &len);
+
+	if (v == NULL)
+		return NULL;
+	return http_query_is_text(v, len) ? v : "";
+}
+
 /* Splits the query string into decoded name/value pairs. A malformed
  * escape anywhere refuses the whole query: no parameter's value can be
  * trusted to be what the client meant. */

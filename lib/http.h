@@ -104,6 +104,11 @@ const char *http_query(const http_request *req, const char *name, size_t *len);
  * Accepts a NULL value (absent: not text). */
 int http_query_is_text(const char *value, size_t len);
 
+/* The value of query parameter name as text: NULL when it is absent, ""
+ * when it holds an encoded NUL (no name, UUID or number is empty, so a
+ * check refuses it as any other bad value), else the value. */
+const char *http_query_text(const http_request *req, const char *name);
+
 /* Decodes %XX escapes (and '+' as space when plus_is_space) in place.
  * Returns 0, or -1 on a malformed escape or an encoded NUL. */
 int http_percent_decode(char *s, int plus_is_space);

@@ -140,8 +140,7 @@ void upload_ops_upload(req_ctx *rc)
 
 void upload_ops_download(req_ctx *rc)
 {
-	size_t upload_id_len = 0;
-	const char *upload_id = http_query(rc->req, "upload_id", &upload_id_len);
+	const char *upload_id = http_query_text(rc->req, "upload_id");
 	const char *params[2] = {rc->path_id, upload_id};
 	const cJSON *type, *name, *size;
 	char path[4096], disposition[1024];
@@ -149,7 +148,7 @@ void upload_ops_download(req_ctx *rc)
 	char *text;
 	int fd;
 
-	if (!http_query_is_text(upload_id, upload_id_len) || !uuid_valid(upload_id)) {
+	if (upload_id == NULL || !uuid_valid(upload_id)) {
 		http_error(rc->resp, 400, "invalid_uuid", "upload_id is not a canonical UUID",
 			   NULL);
 		return;

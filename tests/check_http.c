@@ -329,6 +329,12 @@ START_TEST(test_http_query_encoded_nul)
 	ck_assert_uint_eq(len, 0);
 	ck_assert_int_eq(http_query_is_text(v, len), 1);
 	ck_assert_int_eq(http_query_is_text(NULL, 0), 0);
+	/* as text: absent NULL, an encoded NUL "", else the value */
+	ck_assert_str_eq(http_query_text(&req, "action"), "upload");
+	ck_assert_str_eq(http_query_text(&req, "upload_id"), "");
+	ck_assert_str_eq(http_query_text(&req, "filename"), "");
+	ck_assert_str_eq(http_query_text(&req, "e"), "");
+	ck_assert_ptr_null(http_query_text(&req, "nothing"));
 	/* names compare in full: "act\0ion" is not "act", "type\0" not "type" */
 	ck_assert_ptr_null(http_query(&req, "act", NULL));
 	ck_assert_ptr_null(http_query(&req, "type", NULL));
