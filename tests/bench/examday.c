@@ -142,6 +142,7 @@ typedef struct phase {
 	unsigned long long ok[NK], err[NK];
 	unsigned status[600];
 	unsigned long long sent, answered, stale_reads;
+	unsigned long long resent; /* resent once after a kept-alive close, see conn_resend */
 	double elapsed_ms;
 	cpu_sample cpu0, cpu1;
 	double value_bytes; /* bytes per answer written by one save */
@@ -165,6 +166,8 @@ typedef struct conn {
 	double sent_at;
 	double idle_since; /* when it last became free */
 	unsigned requests;
+	int resend; /* connecting to send c->out again (conn_resend) */
+	int resent; /* the request in flight was sent a second time */
 } conn;
 
 /* ------------------------------------------------------------ globals */
@@ -713,6 +716,7 @@ static void conn_done(int i, int keep)
 
 	inflight--;
 	c->sid = -1;
+	c->resent = 0;
 	if (keep) {
 		c->state = 2;
 		c->idle_since = now_ms();
@@ -777,6 +781,27 @@ static void conn_parse(int i, double now)
 	}
 }
 
+/* A kept-alive connection that closes before any byte of the answer was
+ * closed by the server as idle (nginx does so on reload and after
+ * keepalive_timeout) while the request was on its way: nothing was read.
+ * Browsers then send the request again on a new connection, and so does
+ * this generator, once (every request here may be repeated: events carry
+ * a client_event_id, saves an expected_version, start resumes and submit
+ * returns the same receipt). Its latency still counts from the intended
+ * send time; the report counts the resends. */
+static void conn_resend(int i)
+{
+	conn *c = &C[i];
+	int sid = c->sid;
+
+	P[S[sid].phase].resent++;
+	conn_close(i);
+	conn_open(i);
+	c->sid = sid;
+	c->resend = 1;
+	c->resent = 1;
+}
+
 static void conn_event(int i, unsigned events, double now)
 {
 	conn *c = &C[i];
@@ -790,7 +815,14 @@ static void conn_event(int i, unsigned events, double now)
 			conn_open(i); /* retried at once: nginx is there or the run is over */
 			return;
 		}
-		if (events & (EPOLLOUT | EPOLLIN)) {
+		if ((events & (EPOLLOUT | EPOLLIN)) && c->resend) {
+			c->resend = 0;
+			c->state = 3;
+			c->out_off = 0;
+			conn_flush(i);
+			if (c->out_off >= c->out.len)
+				conn_want_out(i, 0);
+		} else if (events & (EPOLLOUT | EPOLLIN)) {
 			c->state = 2;
 			c->idle_since = now_ms();
 			conn_want_out(i, 0);
@@ -820,7 +852,9 @@ static void conn_event(int i, unsigned events, double now)
 			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 				return;
 			/* EOF or error */
-			if (c->state == 3) {
+			if (c->state == 3 && c->in_len == 0 && c->requests > 0 && !c->resent) {
+				conn_resend(i);
+			} else if (c->state == 3) {
 				int sid = c->sid;
 				conn_done(i, 0);
 				complete(sid, 0, NULL, now);
@@ -1192,6 +1226,11 @@ static void report(FILE *f)
 		}
 		buf_free(&st);
 	}
+	fprintf(f, "\nRequests sent again on a new connection because nginx closed a kept-alive "
+		   "one before reading them (as browsers do; counted as one request):");
+	for (int p = 0; p < n_phases; p++)
+		fprintf(f, "%s %s %llu", p ? "," : "", P[p].name, P[p].resent);
+	fprintf(f, ".\n");
 	fprintf(f, "\nCPU per request (µs of user + system time during the phase, over its "
 		   "answered requests):\n\n");
 	fprintf(f, "| phase | FastCGI workers | nginx | PostgreSQL | generator | generator CPU "

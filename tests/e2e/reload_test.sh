@@ -64,6 +64,8 @@ if [[ $errors == 0 ]] && ((others == 1)); then
 else
 	not_ok "no request failed while the workers were replaced" "errors $errors; $(grep -A5 '^| step 1' "$dir/report.md" | paste -sd ';')"
 fi
+# how many requests met a kept-alive connection nginx closed (resent), for the log
+grep '^Requests sent again' "$dir/report.md"
 # what nginx answered 5xx, if anything, for the log
 awk '$9 ~ /^5[0-9][0-9]$/' "$dir/logs/nginx-access.log" 2>/dev/null | head -n 3
 summary reload
