@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,29 +17,13 @@
 
 #include "blocking.h"
 #include "clock.h"
+#include "fcgi_conn.h"
 #include "fcgi_proto.h"
 #include "log.h"
 
-#define READ_CHUNK 65536
-#define FLUSH_AT (256 * 1024)
-#define WRITE_TIMEOUT_MS 30000
-#define RECORD_MAX 65528 /* a multiple of 8: no padding */
 /* Threads started per request that may run at once: the rest wait,
  * parked, for coalesced writes (blocking.h) without holding a turn. */
 #define FCGI_THREADS_PER_SLOT 16
-
-typedef struct conn {
-	int fd;
-	fcgi_parser *parser;
-	fcgi_request req;		  /* while queued or served */
-	size_t body_pos;		  /* read so far by the handler */
-	long long enqueued_at;		  /* monotonic ms */
-	buf out;			  /* framed records not yet sent */
-	int broken;			  /* a write failed: close after the request */
-	struct conn *next;		  /* in the queue */
-	struct conn *prev_all, *next_all; /* every open connection */
-	int idle;			  /* registered in epoll, owned by the loop */
-} conn;
 
 struct fcgi_server {
 	fcgi_server_options opt;
@@ -54,9 +37,9 @@ struct fcgi_server {
 	blocking_hooks park;  /* installed in every serving thread */
 	pthread_mutex_t lock; /* queue, connection list, counters, flags */
 	pthread_cond_t work;
-	conn *head, *tail; /* the queue */
-	conn *all;	   /* every open connection */
-	int accepting;	   /* the listening socket is in epoll */
+	fcgi_conn *head, *tail; /* the queue */
+	fcgi_conn *all;		/* every open connection */
+	int accepting;		/* the listening socket is in epoll */
 	int stopping;
 	long long
 		drain_until; /* while stopping: serve open connections until then (monotonic ms) */
@@ -66,7 +49,7 @@ struct fcgi_server {
 
 /* ------------------------------------------------------------ connections */
 
-static void list_add(fcgi_server *s, conn *c)
+static void list_add(fcgi_server *s, fcgi_conn *c)
 {
 	c->next_all = s->all;
 	if (s->all != NULL)
@@ -78,7 +61,7 @@ static void list_add(fcgi_server *s, conn *c)
 
 /* Closes c and frees it. c must be owned by the caller (not idle in epoll
  * unless the caller is the loop). */
-static void conn_close(fcgi_server *s, conn *c)
+static void conn_close(fcgi_server *s, fcgi_conn *c)
 {
 	pthread_mutex_lock(&s->lock);
 	if (c->prev_all != NULL)
@@ -104,7 +87,7 @@ static int drained(const fcgi_server *s)
 
 /* Registers c for its next readable event (it is idle); closes it when
  * the server is stopping and done draining. */
-static void conn_idle(fcgi_server *s, conn *c, int first)
+static void conn_idle(fcgi_server *s, fcgi_conn *c, int first)
 {
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.ptr = c};
 	int failed;
@@ -120,33 +103,9 @@ static void conn_idle(fcgi_server *s, conn *c, int first)
 		conn_close(s, c);
 }
 
-/* Sends all of out on fd, waiting while the socket is full. */
-static int send_all(int fd, buf *out)
-{
-	size_t done = 0;
-
-	while (done < out->len) {
-		ssize_t n = send(fd, out->data + done, out->len - done, MSG_NOSIGNAL);
-
-		if (n > 0) {
-			done += (size_t)n;
-		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd p = {fd, POLLOUT, 0};
-			if (poll(&p, 1, WRITE_TIMEOUT_MS) <= 0)
-				return -1;
-		} else if (n < 0 && errno == EINTR) {
-			continue;
-		} else {
-			return -1;
-		}
-	}
-	buf_reset(out);
-	return 0;
-}
-
 /* ----------------------------------------------------------------- queue */
 
-static void enqueue(fcgi_server *s, conn *c)
+static void enqueue(fcgi_server *s, fcgi_conn *c)
 {
 	c->enqueued_at = clock_monotonic_ms(NULL);
 	c->next = NULL;
@@ -164,7 +123,7 @@ static void enqueue(fcgi_server *s, conn *c)
 /* Acts on what c's parser holds: a complete request goes to the queue,
  * replies are sent, a protocol error or a failed send closes c, and
  * otherwise c waits for more bytes. c is owned by the caller. */
-static void conn_advance(fcgi_server *s, conn *c, int first)
+static void conn_advance(fcgi_server *s, fcgi_conn *c, int first)
 {
 	buf reply = BUF_INIT;
 
@@ -177,7 +136,8 @@ static void conn_advance(fcgi_server *s, conn *c, int first)
 			enqueue(s, c);
 			return;
 		}
-		if (ev == FCGI_BAD || (ev == FCGI_REPLY && send_all(c->fd, &reply) != 0)) {
+		if (ev == FCGI_BAD ||
+		    (ev == FCGI_REPLY && fcgi_conn_send_all(c->fd, &reply) != 0)) {
 			if (ev == FCGI_BAD) {
 				pthread_mutex_lock(&s->lock);
 				s->stats.protocol_errors++;
@@ -220,7 +180,7 @@ static void accept_one(fcgi_server *s)
 {
 	for (;;) {
 		int fd = accept4(s->opt.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		conn *c;
+		fcgi_conn *c;
 
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -245,9 +205,9 @@ static void accept_one(fcgi_server *s)
 }
 
 /* c is readable (or closed by the peer): reads what is there. */
-static void conn_readable(fcgi_server *s, conn *c)
+static void conn_readable(fcgi_server *s, fcgi_conn *c)
 {
-	char chunk[READ_CHUNK];
+	char chunk[FCGI_CONN_READ_CHUNK];
 
 	pthread_mutex_lock(&s->lock);
 	c->idle = 0;
@@ -281,7 +241,7 @@ static void conn_readable(fcgi_server *s, conn *c)
  * wait for a thread, or are shed after queue_timeout_ms. */
 static void close_idle(fcgi_server *s)
 {
-	conn *c, *next;
+	fcgi_conn *c, *next;
 
 	pthread_mutex_lock(&s->lock);
 	for (c = s->all; c != NULL; c = next) {
@@ -348,102 +308,9 @@ static void *loop(void *arg)
 	return NULL;
 }
 
-/* ------------------------------------------------------ request I/O */
-
-/* The handlers' param callback: the request's parameter, or NULL. */
-static const char *request_param(void *io_ctx, const char *name)
-{
-	return fcgi_request_param(&((conn *)io_ctx)->req, name);
-}
-
 long fcgi_server_waited_ms(void *io_ctx)
 {
-	return (long)(clock_monotonic_ms(NULL) - ((conn *)io_ctx)->enqueued_at);
-}
-
-/* Waits until c's socket has bytes and feeds them to its parser.
- * Returns 0, or -1 if the connection ended or failed. */
-static int feed_from_socket(conn *c)
-{
-	char chunk[READ_CHUNK];
-
-	for (;;) {
-		ssize_t n = recv(c->fd, chunk, sizeof chunk, 0);
-
-		if (n > 0)
-			return fcgi_parser_feed(c->parser, chunk, (size_t)n) == ATT_OK ? 0 : -1;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd p = {c->fd, POLLIN, 0};
-			if (poll(&p, 1, WRITE_TIMEOUT_MS) > 0)
-				continue;
-		}
-		return -1;
-	}
-}
-
-/* The handler's read: the body received with the request, then, for a
- * body longer than the cap, the rest as it streams in. */
-static long read_body(void *io_ctx, char *dst, size_t n)
-{
-	conn *c = io_ctx;
-	size_t left = c->req.body_len - c->body_pos, got = 0;
-
-	if (left > 0 || !c->req.body_more) {
-		if (n > left)
-			n = left;
-		memcpy(dst, c->req.body + c->body_pos, n);
-		c->body_pos += n;
-		return (long)n;
-	}
-	for (;;) {
-		int rc = fcgi_parser_body(c->parser, dst, n, &got);
-
-		if (rc < 0) {
-			c->broken = 1;
-			return -1;
-		}
-		if (got > 0)
-			return (long)got;
-		if (rc == 1) {
-			c->req.body_more = 0;
-			return 0;
-		}
-		if (feed_from_socket(c) != 0) {
-			c->broken = 1;
-			return -1;
-		}
-	}
-}
-
-/* Reads what is left of a streaming body the handler did not read, so
- * that the connection can carry the next request. */
-static void drain_body(conn *c)
-{
-	char sink[8192];
-
-	while (c->req.body_more && !c->broken && read_body(c, sink, sizeof sink) > 0)
-		;
-}
-
-/* Frames data as STDOUT records into c->out, sending as it fills. */
-static int write_out(void *io_ctx, const char *data, size_t n)
-{
-	conn *c = io_ctx;
-
-	while (n > 0 && !c->broken) {
-		size_t chunk = n < RECORD_MAX ? n : RECORD_MAX;
-		size_t pad = fcgi_record_header(&c->out, FCGI_STDOUT, c->req.id, chunk);
-
-		buf_append(&c->out, data, chunk);
-		buf_append(&c->out, "\0\0\0\0\0\0\0", pad);
-		data += chunk;
-		n -= chunk;
-		if (c->out.failed || (c->out.len >= FLUSH_AT && send_all(c->fd, &c->out) != 0))
-			c->broken = 1;
-	}
-	return c->broken ? -1 : 0;
+	return (long)(clock_monotonic_ms(NULL) - ((fcgi_conn *)io_ctx)->enqueued_at);
 }
 
 /* --------------------------------------------------------- the threads */
@@ -451,9 +318,9 @@ static int write_out(void *io_ctx, const char *data, size_t n)
 /* Takes the oldest queued request once fewer than opt.threads requests
  * run (a thread parked in a wait for other threads' work does not count:
  * blocking.h); NULL when the server stops. */
-static conn *dequeue(fcgi_server *s)
+static fcgi_conn *dequeue(fcgi_server *s)
 {
-	conn *c;
+	fcgi_conn *c;
 
 	pthread_mutex_lock(&s->lock);
 	s->waiting++;
@@ -523,7 +390,7 @@ static void unpark(void *arg)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static void serve_one(fcgi_server *s, conn *c)
+static void serve_one(fcgi_server *s, fcgi_conn *c)
 {
 	int shed = s->opt.queue_timeout_ms > 0 &&
 		   clock_monotonic_ms(NULL) - c->enqueued_at > s->opt.queue_timeout_ms;
@@ -534,10 +401,11 @@ static void serve_one(fcgi_server *s, conn *c)
 		s->stats.shed++;
 		pthread_mutex_unlock(&s->lock);
 	}
-	(shed ? s->opt.shed : s->opt.serve)(s->opt.arg, request_param, read_body, c, write_out, c);
-	drain_body(c);
+	(shed ? s->opt.shed : s->opt.serve)(s->opt.arg, fcgi_conn_param, fcgi_conn_read_body, c,
+					    fcgi_conn_write, c);
+	fcgi_conn_drain_body(c);
 	fcgi_end_request(&c->out, c->req.id, 0, FCGI_REQUEST_COMPLETE);
-	if (c->out.failed || send_all(c->fd, &c->out) != 0)
+	if (c->out.failed || fcgi_conn_send_all(c->fd, &c->out) != 0)
 		c->broken = 1;
 	keep = c->req.keep_conn && !c->broken;
 	fcgi_request_free(&c->req);
@@ -551,7 +419,7 @@ static void serve_one(fcgi_server *s, conn *c)
 static void *serve_loop(void *arg)
 {
 	fcgi_server *s = arg;
-	conn *c;
+	fcgi_conn *c;
 
 	blocking_set_hooks(&s->park);
 	while ((c = dequeue(s)) != NULL) {

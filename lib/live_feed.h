@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "att_err.h"
+#include "live_feed_post.h"
 
 typedef struct live_feed live_feed;
 
@@ -54,18 +55,5 @@ void live_feed_free(live_feed *lf);
 
 /* The counters so far. */
 void live_feed_get_stats(live_feed *lf, live_feed_stats *out);
-
-/* POSTs len bytes of JSON to path (URL path, no query) on the HTTP server
- * listening on the unix socket socket_path, with HTTP/1.1 and
- * Connection: close, taking at most about timeout_ms for each step
- * (connect, send, receive). On ATT_OK *status is the answer's status code.
- * ATT_EIO: no server or a broken exchange; ATT_ETIMEOUT: too slow;
- * ATT_EINVAL: a path too long. */
-att_err live_feed_post(const char *socket_path, const char *path, const char *body, size_t len,
-		       int timeout_ms, int *status) ATT_MUSTCHECK;
-
-/* The status code of the HTTP/1.x status line at the start of text (n
- * bytes), or -1 if it is not one. */
-int live_feed_parse_status(const char *text, size_t n);
 
 #endif
