@@ -1400,9 +1400,6 @@ START_TEST(test_app_batch_checks)
 	       "{\"operation\":\"multiple_states\",\"data\":[\"" UUID_A "\",\"" UUID_A
 	       "\",\"" UUID_A "\",\"" UUID_A "\"]}",
 	       413, "batch_too_large", NULL);
-	expect("POST", "/api/attempts/any-id", "action=batch", student_token,
-	       "{\"operation\":\"batch_submit\",\"data\":[\"" UUID_A "\"]}", 403, "forbidden",
-	       NULL);
 	expect("POST", "/api/attempts/new", "action=batch", NULL,
 	       "{\"operation\":\"query\",\"data\":[]}", 401, "unauthorized", NULL);
 }
