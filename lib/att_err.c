@@ -1,5 +1,10 @@
-/* att_err: text for the service's error codes. */
+/* att_err: text for the service's error codes, detail messages. */
 #include "att_err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 const char *att_strerror(att_err err)
 {
@@ -26,4 +31,18 @@ const char *att_strerror(att_err err)
 		return "invalid configuration";
 	}
 	return "unknown error";
+}
+
+void att_errmsg_set(char **errmsg, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	if (errmsg == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	free(*errmsg);
+	*errmsg = strdup(text);
 }

@@ -1,5 +1,6 @@
-/* att_err: the service's one error enum and its text.
- * Owns only the codes; HTTP mapping lives in http, SQL error codes in attempt_ops. */
+/* att_err: the service's one error enum, its text, and the detail message
+ * a failing call may hand back (char **errmsg). Owns only the codes; HTTP
+ * mapping lives in reply, SQL error codes in the SQL functions. */
 #ifndef ATT_ERR_H
 #define ATT_ERR_H
 
@@ -21,5 +22,10 @@ const char *att_strerror(att_err err);
 
 #define ATT_MUSTCHECK __attribute__((warn_unused_result))
 #define ATT_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* Replaces *errmsg, when errmsg is not NULL, with the formatted message
+ * (at most 511 bytes; NULL if out of memory). The caller of the function
+ * that set it frees it with free(). */
+void att_errmsg_set(char **errmsg, const char *fmt, ...) ATT_PRINTF(2, 3);
 
 #endif

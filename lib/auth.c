@@ -31,19 +31,15 @@ void auth_b64url_encode(const unsigned char *in, size_t n, char *out)
 	b64url_encode(in, n, out);
 }
 
+static const char *const auth_role_names[] = {
+	[AUTH_ROLE_STUDENT] = "student",
+	[AUTH_ROLE_PROCTOR] = "proctor",
+	[AUTH_ROLE_ADMIN] = "admin",
+};
+
 const char *auth_role_name(auth_role role)
 {
-	switch (role) {
-	case AUTH_ROLE_STUDENT:
-		return "student";
-	case AUTH_ROLE_PROCTOR:
-		return "proctor";
-	case AUTH_ROLE_ADMIN:
-		return "admin";
-	case AUTH_ROLE_NONE:
-		break;
-	}
-	return NULL;
+	return role > AUTH_ROLE_NONE && role <= AUTH_ROLE_ADMIN ? auth_role_names[role] : NULL;
 }
 
 auth_role auth_role_parse(const char *name)

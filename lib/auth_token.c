@@ -225,7 +225,8 @@ typedef struct memo_value {
 
 _Static_assert(sizeof(memo_value) <= TOKEN_MEMO_MAX_VALUE, "a memo value fits");
 
-auth_fail auth_token_verify(const auth_token_ctx *vc, const char *token, time_t now, auth_claims *out)
+auth_fail auth_token_verify(const auth_token_ctx *vc, const char *token, time_t now,
+			    auth_claims *out)
 {
 	const char *dot1, *dot2;
 	char kid[JWKS_MAX_KID];

@@ -5,7 +5,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,23 +118,6 @@ static const cfg_key cfg_keys[] = {
 
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
 
-static void set_errmsg(char **errmsg, const char *fmt, ...) ATT_PRINTF(2, 3);
-
-/* Replaces *errmsg (if errmsg is not NULL) with a formatted message. */
-static void set_errmsg(char **errmsg, const char *fmt, ...)
-{
-	char text[512];
-	va_list ap;
-
-	if (errmsg == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof text, fmt, ap);
-	va_end(ap);
-	free(*errmsg);
-	*errmsg = strdup(text);
-}
-
 static const cfg_key *find_key(const char *name)
 {
 	for (size_t i = 0; i < CFG_NKEYS; i++)
@@ -178,8 +160,8 @@ static att_err set_value(config *cfg, const cfg_key *k, const char *value, const
 		return ATT_OK;
 	}
 	if (parse_long(value, k->min, k->max, (long *)(void *)field) != 0) {
-		set_errmsg(errmsg, "%s: bad value for %s: expected an integer in %ld..%ld", origin,
-			   k->name, k->min, k->max);
+		att_errmsg_set(errmsg, "%s: bad value for %s: expected an integer in %ld..%ld",
+			       origin, k->name, k->min, k->max);
 		return ATT_ECONFIG;
 	}
 	return ATT_OK;
@@ -206,7 +188,7 @@ static att_err load_file(config *cfg, const char *path, char **errmsg)
 	FILE *f = fopen(path, "r");
 
 	if (f == NULL) {
-		set_errmsg(errmsg, "cannot open config file %s: %s", path, strerror(errno));
+		att_errmsg_set(errmsg, "cannot open config file %s: %s", path, strerror(errno));
 		return ATT_ECONFIG;
 	}
 	while (fgets(line, sizeof line, f) != NULL) {
@@ -215,8 +197,8 @@ static att_err load_file(config *cfg, const char *path, char **errmsg)
 
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
-			set_errmsg(errmsg, "%s line %u: longer than %zu bytes", path, lineno,
-				   sizeof line - 2);
+			att_errmsg_set(errmsg, "%s line %u: longer than %zu bytes", path, lineno,
+				       sizeof line - 2);
 			err = ATT_ECONFIG;
 			goto out;
 		}
@@ -225,7 +207,7 @@ static att_err load_file(config *cfg, const char *path, char **errmsg)
 			continue;
 		eq = strchr(key, '=');
 		if (eq == NULL) {
-			set_errmsg(errmsg, "%s line %u: expected key = value", path, lineno);
+			att_errmsg_set(errmsg, "%s line %u: expected key = value", path, lineno);
 			err = ATT_ECONFIG;
 			goto out;
 		}
@@ -234,7 +216,7 @@ static att_err load_file(config *cfg, const char *path, char **errmsg)
 		key = trim(key);
 		k = find_key(key);
 		if (k == NULL) {
-			set_errmsg(errmsg, "unknown config key %s in %s", key, path);
+			att_errmsg_set(errmsg, "unknown config key %s in %s", key, path);
 			err = ATT_ECONFIG;
 			goto out;
 		}
@@ -244,7 +226,7 @@ static att_err load_file(config *cfg, const char *path, char **errmsg)
 			goto out;
 	}
 	if (ferror(f)) {
-		set_errmsg(errmsg, "cannot read config file %s: %s", path, strerror(errno));
+		att_errmsg_set(errmsg, "cannot read config file %s: %s", path, strerror(errno));
 		err = ATT_ECONFIG;
 	}
 out:
@@ -324,11 +306,11 @@ static att_err check_origins(const char *list, char **errmsg)
 		p += strspn(p, ", \t");
 		len = strcspn(p, ", \t");
 		if (len > 0 && !origin_valid(p, len)) {
-			set_errmsg(errmsg,
-				   "cors_origins: bad origin %.*s (expected http:// or"
-				   " https://, a lowercase host, an optional port, no path;"
-				   " * and null are not accepted)",
-				   (int)(len > 200 ? 200 : len), p);
+			att_errmsg_set(errmsg,
+				       "cors_origins: bad origin %.*s (expected http:// or"
+				       " https://, a lowercase host, an optional port, no path;"
+				       " * and null are not accepted)",
+				       (int)(len > 200 ? 200 : len), p);
 			return ATT_ECONFIG;
 		}
 		p += len;
@@ -340,20 +322,20 @@ static att_err check_origins(const char *list, char **errmsg)
 static att_err check_config(config *cfg, char **errmsg)
 {
 	if (cfg->jwt_secret == NULL || strlen(cfg->jwt_secret) < 32) {
-		set_errmsg(errmsg, "jwt_secret: required, at least 32 bytes"
-				   " (set ATTEMPTS_JWT_SECRET)");
+		att_errmsg_set(errmsg, "jwt_secret: required, at least 32 bytes"
+				       " (set ATTEMPTS_JWT_SECRET)");
 		return ATT_ECONFIG;
 	}
 	if (log_level_parse(cfg->log_level) < 0) {
-		set_errmsg(errmsg,
-			   "log_level: bad value %s"
-			   " (expected debug, info, warn or error)",
-			   cfg->log_level);
+		att_errmsg_set(errmsg,
+			       "log_level: bad value %s"
+			       " (expected debug, info, warn or error)",
+			       cfg->log_level);
 		return ATT_ECONFIG;
 	}
 	if (log_format_parse(cfg->log_format) < 0) {
-		set_errmsg(errmsg, "log_format: bad value %s (expected text or json)",
-			   cfg->log_format);
+		att_errmsg_set(errmsg, "log_format: bad value %s (expected text or json)",
+			       cfg->log_format);
 		return ATT_ECONFIG;
 	}
 	if (check_origins(cfg->cors_origins, errmsg) != ATT_OK)
@@ -361,11 +343,11 @@ static att_err check_config(config *cfg, char **errmsg)
 	if (cfg->pool_max == 0)
 		cfg->pool_max = cfg->threads;
 	if (cfg->pool_min > cfg->pool_max) {
-		set_errmsg(errmsg, "pool_min: must not exceed pool_max");
+		att_errmsg_set(errmsg, "pool_min: must not exceed pool_max");
 		return ATT_ECONFIG;
 	}
 	if (cfg->retry_base_delay_ms > cfg->retry_max_delay_ms) {
-		set_errmsg(errmsg, "retry_base_delay_ms: must not exceed retry_max_delay_ms");
+		att_errmsg_set(errmsg, "retry_base_delay_ms: must not exceed retry_max_delay_ms");
 		return ATT_ECONFIG;
 	}
 	return ATT_OK;

@@ -1,7 +1,11 @@
 /* events: the check of an activity events array (API.md section 6):
- * count, event_type, client_event_id, occurred_at, payload size. Owns
- * those limits' answers in C, so that a batch_log can refuse one item and
- * send the others (the SQL repeats the shape checks, events_error). */
+ * count, event_type, client_event_id, occurred_at, payload size. The
+ * limits (max_events, max_event_payload_bytes) are C's alone: they keep
+ * an oversized request from the database. The shape rules are also
+ * sql/attempt_writes.sql's events_error (the same messages but one, "events
+ * must be an array"), which C still answers first: log_core checks access
+ * before events, and batch_log's SQL numbers the items it is sent, not
+ * the request's, so dropping them here would change answers. */
 #ifndef ATT_EVENTS_H
 #define ATT_EVENTS_H
 

@@ -120,7 +120,8 @@ int fcgi_conn_write(void *io_ctx, const char *data, size_t n)
 		buf_append(&c->out, "\0\0\0\0\0\0\0", pad);
 		data += chunk;
 		n -= chunk;
-		if (c->out.failed || (c->out.len >= FLUSH_AT && fcgi_conn_send_all(c->fd, &c->out) != 0))
+		if (c->out.failed ||
+		    (c->out.len >= FLUSH_AT && fcgi_conn_send_all(c->fd, &c->out) != 0))
 			c->broken = 1;
 	}
 	return c->broken ? -1 : 0;

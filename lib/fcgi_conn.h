@@ -19,14 +19,14 @@
 typedef struct fcgi_conn {
 	int fd;
 	fcgi_parser *parser;
-	fcgi_request req;		  /* while queued or served */
-	size_t body_pos;		  /* read so far by the handler */
-	long long enqueued_at;		  /* monotonic ms */
-	buf out;			  /* framed records not yet sent */
-	int broken;			  /* a write failed: close after the request */
-	struct fcgi_conn *next;		  /* in the queue */
+	fcgi_request req;		       /* while queued or served */
+	size_t body_pos;		       /* read so far by the handler */
+	long long enqueued_at;		       /* monotonic ms */
+	buf out;			       /* framed records not yet sent */
+	int broken;			       /* a write failed: close after the request */
+	struct fcgi_conn *next;		       /* in the queue */
 	struct fcgi_conn *prev_all, *next_all; /* every open connection */
-	int idle;			  /* registered in epoll, owned by the loop */
+	int idle;			       /* registered in epoll, owned by the loop */
 } fcgi_conn;
 
 /* Sends all of out on fd, waiting (at most 30 s at a time) while the

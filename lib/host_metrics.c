@@ -520,6 +520,29 @@ static void render_batches(const host_metrics *hm, const hm_view *v, buf *out)
 	}
 }
 
+/* The families of one number each, in scrape order: a counter summed
+ * over every worker (pub[idx]), or a gauge per live worker (gauges[idx]). */
+static const struct hm_simple_family {
+	const char *name, *help;
+	int idx;
+	int per_pid;
+} hm_simple[] = {
+	{"attempts_cache_hits_total", "Cache lookups that found an entry", PUB_CACHE_HITS, 0},
+	{"attempts_cache_misses_total", "Cache lookups that found none (or a stale one)",
+	 PUB_CACHE_MISSES, 0},
+	{"attempts_breaker_state",
+	 "Circuit breaker of each live worker: 0 closed, 1 open, 2 half_open", G_BREAKER, 1},
+	{"attempts_breaker_opened_total", "Circuit breaker transitions from closed to open",
+	 PUB_BREAKER_OPENED, 0},
+	{"attempts_breaker_rejected_total", "Database calls refused by an open circuit breaker",
+	 PUB_BREAKER_REJECTED, 0},
+	{"attempts_listener_connected",
+	 "LISTEN connection of each live worker: 1 connected, 0 not (cache bypassed)", G_LISTENER,
+	 1},
+	{"attempts_listener_reconnects_total", "LISTEN connections re-established after a loss",
+	 PUB_LISTENER_RECONNECTS, 0},
+};
+
 void host_metrics_render(host_metrics *hm, buf *out)
 {
 	hm_view v;
@@ -533,21 +556,8 @@ void host_metrics_render(host_metrics *hm, buf *out)
 	prom_sample(out, "attempts_workers", NULL, (double)live);
 	render_requests(hm, &v, out);
 	render_db(hm, &v, out);
-	render_counter(hm, &v, out, "attempts_cache_hits_total",
-		       "Cache lookups that found an entry", PUB_CACHE_HITS);
-	render_counter(hm, &v, out, "attempts_cache_misses_total",
-		       "Cache lookups that found none (or a stale one)", PUB_CACHE_MISSES);
-	render_per_pid(hm, &v, out, "attempts_breaker_state",
-		       "Circuit breaker of each live worker: 0 closed, 1 open, 2 half_open",
-		       G_BREAKER);
-	render_counter(hm, &v, out, "attempts_breaker_opened_total",
-		       "Circuit breaker transitions from closed to open", PUB_BREAKER_OPENED);
-	render_counter(hm, &v, out, "attempts_breaker_rejected_total",
-		       "Database calls refused by an open circuit breaker", PUB_BREAKER_REJECTED);
-	render_per_pid(hm, &v, out, "attempts_listener_connected",
-		       "LISTEN connection of each live worker: 1 connected, 0 not (cache bypassed)",
-		       G_LISTENER);
-	render_counter(hm, &v, out, "attempts_listener_reconnects_total",
-		       "LISTEN connections re-established after a loss", PUB_LISTENER_RECONNECTS);
+	for (size_t i = 0; i < sizeof hm_simple / sizeof hm_simple[0]; i++)
+		(hm_simple[i].per_pid ? render_per_pid : render_counter)(
+			hm, &v, out, hm_simple[i].name, hm_simple[i].help, hm_simple[i].idx);
 	render_batches(hm, &v, out);
 }

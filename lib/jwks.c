@@ -10,7 +10,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/param_build.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,19 +37,15 @@ struct jwks_set {
 	size_t skipped;
 };
 
+static const char *const jwks_alg_names[] = {
+	[JWKS_ALG_HS256] = "HS256",
+	[JWKS_ALG_RS256] = "RS256",
+	[JWKS_ALG_ES256] = "ES256",
+};
+
 const char *jwks_alg_name(jwks_alg alg)
 {
-	switch (alg) {
-	case JWKS_ALG_HS256:
-		return "HS256";
-	case JWKS_ALG_RS256:
-		return "RS256";
-	case JWKS_ALG_ES256:
-		return "ES256";
-	case JWKS_ALG_NONE:
-		break;
-	}
-	return NULL;
+	return alg > JWKS_ALG_NONE && alg <= JWKS_ALG_ES256 ? jwks_alg_names[alg] : NULL;
 }
 
 jwks_alg jwks_alg_parse(const char *name)
@@ -59,22 +54,6 @@ jwks_alg jwks_alg_parse(const char *name)
 		if (strcmp(name, jwks_alg_name((jwks_alg)a)) == 0)
 			return (jwks_alg)a;
 	return JWKS_ALG_NONE;
-}
-
-static void set_errmsg(char **errmsg, const char *fmt, ...) ATT_PRINTF(2, 3);
-
-static void set_errmsg(char **errmsg, const char *fmt, ...)
-{
-	char text[256];
-	va_list ap;
-
-	if (errmsg == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof text, fmt, ap);
-	va_end(ap);
-	free(*errmsg);
-	*errmsg = strdup(text);
 }
 
 /* Decodes the base64url string member name of jwk into a new buffer of
@@ -193,20 +172,20 @@ static key_verdict read_key(const cJSON *jwk, size_t i, jwks_key *k, char **errm
 
 	memset(k, 0, sizeof *k);
 	if (!cJSON_IsObject(jwk)) {
-		set_errmsg(errmsg, "keys[%zu]: not an object", i);
+		att_errmsg_set(errmsg, "keys[%zu]: not an object", i);
 		return KEY_BAD;
 	}
 	if (opt_string(jwk, "kty", &kty) != 1 || opt_string(jwk, "use", &use) < 0 ||
 	    opt_string(jwk, "kid", &kid) < 0 || opt_string(jwk, "alg", &alg_name) < 0 ||
 	    opt_string(jwk, "crv", &crv) < 0) {
-		set_errmsg(errmsg,
-			   "keys[%zu]: kty must be a string; use, kid, alg and crv"
-			   " strings when present",
-			   i);
+		att_errmsg_set(errmsg,
+			       "keys[%zu]: kty must be a string; use, kid, alg and crv"
+			       " strings when present",
+			       i);
 		return KEY_BAD;
 	}
 	if (kid != NULL && (kid[0] == '\0' || strlen(kid) > JWKS_MAX_KID)) {
-		set_errmsg(errmsg, "keys[%zu]: kid must have 1..%d bytes", i, JWKS_MAX_KID);
+		att_errmsg_set(errmsg, "keys[%zu]: kid must have 1..%d bytes", i, JWKS_MAX_KID);
 		return KEY_BAD;
 	}
 	if (strcmp(kty, "RSA") == 0)
@@ -228,16 +207,17 @@ static key_verdict read_key(const cJSON *jwk, size_t i, jwks_key *k, char **errm
 		a = member_bytes(jwk, "n", JWKS_RSA_MAX_BYTES, &alen);
 		b = member_bytes(jwk, "e", 8, &blen);
 		if (a == NULL || b == NULL) {
-			set_errmsg(errmsg,
-				   "keys[%zu]: RSA n and e must be base64url, n of at"
-				   " most 8192 bits, e of at most 8 bytes",
-				   i);
+			att_errmsg_set(errmsg,
+				       "keys[%zu]: RSA n and e must be base64url, n of at"
+				       " most 8192 bits, e of at most 8 bytes",
+				       i);
 			goto out;
 		}
 		k->pkey = rsa_key(a, alen, b, blen);
 		if (k->pkey == NULL || EVP_PKEY_get_bits(k->pkey) < JWKS_RSA_MIN_BITS) {
-			set_errmsg(errmsg, "keys[%zu]: not an RSA public key of %d bits or more", i,
-				   JWKS_RSA_MIN_BITS);
+			att_errmsg_set(errmsg,
+				       "keys[%zu]: not an RSA public key of %d bits or more", i,
+				       JWKS_RSA_MIN_BITS);
 			goto out;
 		}
 		break;
@@ -245,21 +225,21 @@ static key_verdict read_key(const cJSON *jwk, size_t i, jwks_key *k, char **errm
 		a = member_bytes(jwk, "x", JWKS_P256_COORD, &alen);
 		b = member_bytes(jwk, "y", JWKS_P256_COORD, &blen);
 		if (a == NULL || b == NULL || alen != JWKS_P256_COORD || blen != JWKS_P256_COORD) {
-			set_errmsg(errmsg, "keys[%zu]: EC x and y must be base64url of 32 bytes",
-				   i);
+			att_errmsg_set(errmsg,
+				       "keys[%zu]: EC x and y must be base64url of 32 bytes", i);
 			goto out;
 		}
 		k->pkey = p256_key(a, b);
 		if (k->pkey == NULL) {
-			set_errmsg(errmsg, "keys[%zu]: x, y is no point of P-256", i);
+			att_errmsg_set(errmsg, "keys[%zu]: x, y is no point of P-256", i);
 			goto out;
 		}
 		break;
 	default: /* HS256 */
 		a = member_bytes(jwk, "k", JWKS_OCT_MAX_BYTES, &alen);
 		if (a == NULL || alen < JWKS_OCT_MIN_BYTES) {
-			set_errmsg(errmsg, "keys[%zu]: oct k must be base64url of %d..%d bytes", i,
-				   JWKS_OCT_MIN_BYTES, JWKS_OCT_MAX_BYTES);
+			att_errmsg_set(errmsg, "keys[%zu]: oct k must be base64url of %d..%d bytes",
+				       i, JWKS_OCT_MIN_BYTES, JWKS_OCT_MAX_BYTES);
 			goto out;
 		}
 		k->secret = a;
@@ -269,7 +249,7 @@ static key_verdict read_key(const cJSON *jwk, size_t i, jwks_key *k, char **errm
 	}
 	k->kid = strdup(kid);
 	if (k->kid == NULL) {
-		set_errmsg(errmsg, "out of memory");
+		att_errmsg_set(errmsg, "out of memory");
 		goto out;
 	}
 	v = KEY_USED;
@@ -313,26 +293,26 @@ att_err jwks_parse(const char *text, size_t len, jwks_set **out, char **errmsg)
 	att_err err = ATT_ECONFIG;
 
 	if (len > JWKS_MAX_BYTES) {
-		set_errmsg(errmsg, "larger than %d bytes", JWKS_MAX_BYTES);
+		att_errmsg_set(errmsg, "larger than %d bytes", JWKS_MAX_BYTES);
 		err = ATT_ETOOBIG;
 		goto out;
 	}
 	doc = json_parse(text, len);
 	keys = cJSON_GetObjectItemCaseSensitive(doc, "keys");
 	if (!cJSON_IsObject(doc) || !cJSON_IsArray(keys)) {
-		set_errmsg(errmsg, "not a JSON Web Key Set: an object with a \"keys\" array"
-				   " (strict JSON, no repeated member name)");
+		att_errmsg_set(errmsg, "not a JSON Web Key Set: an object with a \"keys\" array"
+				       " (strict JSON, no repeated member name)");
 		goto out;
 	}
 	if (cJSON_GetArraySize(keys) > JWKS_MAX_KEYS) {
-		set_errmsg(errmsg, "more than %d keys", JWKS_MAX_KEYS);
+		att_errmsg_set(errmsg, "more than %d keys", JWKS_MAX_KEYS);
 		err = ATT_ETOOBIG;
 		goto out;
 	}
 	s = calloc(1, sizeof *s);
 	if (s == NULL ||
 	    (s->keys = calloc((size_t)cJSON_GetArraySize(keys) + 1, sizeof *s->keys)) == NULL) {
-		set_errmsg(errmsg, "out of memory");
+		att_errmsg_set(errmsg, "out of memory");
 		err = ATT_ENOMEM;
 		goto out;
 	}
@@ -349,7 +329,7 @@ att_err jwks_parse(const char *text, size_t len, jwks_set **out, char **errmsg)
 		case KEY_USED:
 			s->n++; /* owned by s from here on */
 			if (jwks_find(s, k->kid, strlen(k->kid)) != k) {
-				set_errmsg(errmsg, "keys[%zu]: kid used by an earlier key", i);
+				att_errmsg_set(errmsg, "keys[%zu]: kid used by an earlier key", i);
 				goto out;
 			}
 			break;
@@ -373,18 +353,18 @@ att_err jwks_load_file(const char *path, jwks_set **out, char **errmsg)
 	att_err err = ATT_EIO;
 
 	if (f == NULL) {
-		set_errmsg(errmsg, "cannot open %s: %s", path, strerror(errno));
+		att_errmsg_set(errmsg, "cannot open %s: %s", path, strerror(errno));
 		return ATT_EIO;
 	}
 	text = malloc(JWKS_MAX_BYTES + 1);
 	if (text == NULL) {
-		set_errmsg(errmsg, "out of memory");
+		att_errmsg_set(errmsg, "out of memory");
 		err = ATT_ENOMEM;
 		goto out;
 	}
 	len = fread(text, 1, JWKS_MAX_BYTES + 1, f);
 	if (ferror(f)) {
-		set_errmsg(errmsg, "cannot read %s: %s", path, strerror(errno));
+		att_errmsg_set(errmsg, "cannot read %s: %s", path, strerror(errno));
 		goto out;
 	}
 	err = jwks_parse(text, len, out, errmsg);

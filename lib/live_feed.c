@@ -427,6 +427,23 @@ static void *run(void *arg)
 
 /* ------------------------------------------------------------ lifetime */
 
+/* An option's value, or def where it is 0 or less (unset). */
+static int positive_or(int value, int def)
+{
+	return value > 0 ? value : def;
+}
+
+/* opt with the defaults of the numbers it leaves unset. */
+static live_feed_options with_defaults(const live_feed_options *opt)
+{
+	live_feed_options o = *opt;
+
+	o.batch_ms = positive_or(opt->batch_ms, LIVE_BATCH_MS);
+	o.max_pending = positive_or(opt->max_pending, LIVE_MAX_PENDING);
+	o.post_timeout_ms = positive_or(opt->post_timeout_ms, LIVE_POST_TIMEOUT_MS);
+	return o;
+}
+
 att_err live_feed_start(const live_feed_options *opt, live_feed **out)
 {
 	live_feed *lf = calloc(1, sizeof *lf);
@@ -434,18 +451,12 @@ att_err live_feed_start(const live_feed_options *opt, live_feed **out)
 
 	if (lf == NULL)
 		return ATT_ENOMEM;
-	lf->opt = *opt;
+	lf->opt = with_defaults(opt);
 	lf->lock_fd = -1;
 	lf->wake[0] = lf->wake[1] = -1;
 	pthread_mutex_init(&lf->stats_lock, NULL);
 	buf_init(&lf->pending);
 	buf_init(&lf->owed);
-	if (lf->opt.batch_ms <= 0)
-		lf->opt.batch_ms = LIVE_BATCH_MS;
-	if (lf->opt.max_pending <= 0)
-		lf->opt.max_pending = LIVE_MAX_PENDING;
-	if (lf->opt.post_timeout_ms <= 0)
-		lf->opt.post_timeout_ms = LIVE_POST_TIMEOUT_MS;
 	lf->conninfo = strdup(opt->conninfo);
 	lf->socket_path = strdup(opt->socket_path);
 	if (lf->conninfo == NULL || lf->socket_path == NULL) {

@@ -35,7 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define UUID_LEN 36
+#include "uuid.h"
+
 #define MAX_BODY (1 << 20)
 
 typedef enum mode { MODE_FIXED, MODE_STATE, MODE_SAVE, MODE_NAIVE_STATE, MODE_NAIVE_SAVE } mode;
@@ -68,20 +69,6 @@ typedef struct worker {
 	char *body;
 	size_t body_cap;
 } worker;
-
-static int is_uuid(const char *s)
-{
-	for (int i = 0; i < UUID_LEN; i++) {
-		char c = s[i];
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (c != '-')
-				return 0;
-		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-			return 0;
-		}
-	}
-	return 1;
-}
 
 static void reply(FCGX_Request *req, int status, const char *body, size_t len)
 {
@@ -252,7 +239,7 @@ static void serve(worker *w)
 	FCGX_Request *req = &w->req;
 	const char *path = FCGX_GetParam("DOCUMENT_URI", req->envp);
 	const char *sub = FCGX_GetParam("HTTP_X_BENCH_SUB", req->envp);
-	char id[UUID_LEN + 1], claims[128];
+	char id[UUID_STR_LEN + 1], claims[128];
 	const char *params[4];
 	const char *stmt;
 	int nparams, save = g_mode == MODE_SAVE || g_mode == MODE_NAIVE_SAVE;
@@ -263,13 +250,12 @@ static void serve(worker *w)
 		reply(req, 200, g_fixed_body, g_fixed_len);
 		return;
 	}
-	if (path == NULL || strncmp(path, "/api/attempts/", 14) != 0 ||
-	    strlen(path + 14) != UUID_LEN || !is_uuid(path + 14) || sub == NULL ||
-	    strlen(sub) != UUID_LEN || !is_uuid(sub)) {
+	if (path == NULL || strncmp(path, "/api/attempts/", 14) != 0 || !uuid_valid(path + 14) ||
+	    sub == NULL || !uuid_valid(sub)) {
 		reply_error(req, 400, "bad_request");
 		return;
 	}
-	memcpy(id, path + 14, UUID_LEN + 1);
+	memcpy(id, path + 14, UUID_STR_LEN + 1);
 	snprintf(claims, sizeof claims, "{\"sub\":\"%s\",\"role\":\"student\"}", sub);
 	params[0] = id;
 	if (save) {
