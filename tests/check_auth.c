@@ -985,46 +985,35 @@ Suite *auth_suite(void)
 	Suite *s = suite_create("auth");
 	TCase *tc;
 
-	tc = tcase_create("sign_verify");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "sign_verify", NULL, NULL);
 	tcase_add_test(tc, test_auth_round_trip);
 	tcase_add_test(tc, test_auth_sign_for_aud_iss);
 	tcase_add_test(tc, test_auth_memo_rechecks);
 	tcase_add_test(tc, test_auth_memo_shared_by_threads);
 	tcase_add_test(tc, test_auth_crafted_valid);
 	tcase_add_test(tc, test_auth_sign_refuses);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("signature");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "signature", NULL, NULL);
 	tcase_add_test(tc, test_auth_wrong_secret);
 	tcase_add_test(tc, test_auth_tampered_payload);
 	tcase_add_test(tc, test_auth_tampered_signature);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("alg");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "alg", NULL, NULL);
 	tcase_add_test(tc, test_auth_bad_alg);
 	tcase_add_test(tc, test_auth_alg_none_unsigned);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("time_claims");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "time_claims", NULL, NULL);
 	tcase_add_test(tc, test_auth_exp);
 	tcase_add_test(tc, test_auth_exp_malformed);
 	tcase_add_test(tc, test_auth_nbf);
 	tcase_add_test(tc, test_auth_iat);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("identity_claims");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "identity_claims", NULL, NULL);
 	tcase_add_test(tc, test_auth_sub);
 	tcase_add_test(tc, test_auth_role);
 	tcase_add_test(tc, test_auth_payload_not_object);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("strict_json");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "strict_json", NULL, NULL);
 	tcase_add_test(tc, test_auth_claim_nul);
 	tcase_add_test(tc, test_auth_claim_duplicates);
 	tcase_add_test(tc, test_auth_trailing);
@@ -1034,25 +1023,18 @@ Suite *auth_suite(void)
 	tcase_add_test(tc, test_auth_not_object);
 	tcase_add_test(tc, test_auth_depth);
 	tcase_add_test(tc, test_auth_escaped_claims);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("token_shape");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "token_shape", NULL, NULL);
 	tcase_add_test(tc, test_auth_token_shape);
 	tcase_add_test(tc, test_auth_token_length);
 	tcase_add_test(tc, test_auth_bearer_prefix);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("base64url");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "base64url", NULL, NULL);
 	tcase_add_test(tc, test_auth_b64url_vectors);
 	tcase_add_test(tc, test_auth_b64url_round_trip);
 	tcase_add_test(tc, test_auth_b64url_invalid);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("roles");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "roles", NULL, NULL);
 	tcase_add_test(tc, test_auth_roles);
-	suite_add_tcase(s, tc);
 	return s;
 }

@@ -690,17 +690,14 @@ Suite *cache_suite(void)
 	Suite *s = suite_create("cache");
 	TCase *tc;
 
-	tc = tcase_create("ttl");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "ttl", NULL, NULL);
 	tcase_add_test(tc, test_cache_ttl_boundary);
 	tcase_add_test(tc, test_cache_ttl_per_entry);
 	tcase_add_test(tc, test_cache_expired_among_live);
 	tcase_add_test(tc, test_cache_ttl_not_positive_not_stored);
 	tcase_add_test(tc, test_cache_real_clock);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("bounds");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "bounds", NULL, NULL);
 	tcase_add_test(tc, test_cache_lru_entries);
 	tcase_add_test(tc, test_cache_lru_replace_refreshes);
 	tcase_add_test(tc, test_cache_zero_entries_stores_nothing);
@@ -708,22 +705,18 @@ Suite *cache_suite(void)
 	tcase_add_test(tc, test_cache_byte_bound_evicts_several);
 	tcase_add_test(tc, test_cache_replace_counts);
 	tcase_add_test(tc, test_cache_replace_when_full);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("api");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "api", NULL, NULL);
 	tcase_add_test(tc, test_cache_counters_exact);
 	tcase_add_test(tc, test_cache_meta_round_trip);
 	tcase_add_test(tc, test_cache_miss_leaves_outputs);
 	tcase_add_test(tc, test_cache_remove_clear);
 	tcase_add_test(tc, test_cache_epoch_rule);
 	tcase_add_test(tc, test_cache_free_null);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("concurrency");
+	tc = check_tcase(s, "concurrency", NULL, NULL);
 	/* Under valgrind (CK_FORK=no) no timeout applies; forked, this is ample. */
 	tcase_set_timeout(tc, 6 * CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_cache_concurrent_invariants);
-	suite_add_tcase(s, tc);
 	return s;
 }

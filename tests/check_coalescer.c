@@ -304,14 +304,12 @@ END_TEST
 Suite *coalescer_suite(void)
 {
 	Suite *s = suite_create("coalescer");
-	TCase *tc = tcase_create("coalescer");
+	TCase *tc = check_tcase(s, "coalescer", NULL, NULL);
 
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_lone_item_runs_alone_at_once);
 	tcase_add_test(tc, test_arrivals_ride_next_batch_in_order);
 	tcase_add_test(tc, test_every_item_once_under_contention);
 	tcase_add_test(tc, test_queued_item_gives_up_after_timeout);
 	tcase_add_test(tc, test_create_rejects_bad_arguments);
-	suite_add_tcase(s, tc);
 	return s;
 }

@@ -742,18 +742,13 @@ Suite *db_pool_suite(void)
 	Suite *s = suite_create("db_pool");
 	TCase *tc;
 
-	tc = tcase_create("pool");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "pool", NULL, NULL);
 	tcase_add_test(tc, test_pool_free_null);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("unreachable");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
-	tcase_add_checked_fixture(tc, dead_setup, dead_teardown);
+	tc = check_tcase(s, "unreachable", dead_setup, dead_teardown);
 	tcase_add_test(tc, test_pool_unreachable);
 	tcase_add_test(tc, test_db_call_unavailable_after_retries);
 	tcase_add_test(tc, test_db_call_breaker_opens);
-	suite_add_tcase(s, tc);
 	return s;
 }
 
@@ -762,8 +757,7 @@ Suite *db_pool_live_suite(void)
 	Suite *s = suite_create("db_pool_live");
 	TCase *tc;
 
-	tc = tcase_create("pool");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "pool", NULL, NULL);
 	tcase_add_test(tc, test_pool_create_opens_min);
 	tcase_add_test(tc, test_pool_acquire_release_counts);
 	tcase_add_test(tc, test_pool_acquire_times_out_at_max);
@@ -775,13 +769,10 @@ Suite *db_pool_live_suite(void)
 	tcase_add_test(tc, test_pool_session_setup);
 	tcase_add_test(tc, test_pool_reap_idle);
 	tcase_add_test(tc, test_pool_reap_spares_busy);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("db_call");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "db_call", NULL, NULL);
 	tcase_add_test(tc, test_db_call_ping);
 	tcase_add_test(tc, test_db_call_ping_with_breaker);
 	tcase_add_test(tc, test_db_call_sql_error_not_retried);
-	suite_add_tcase(s, tc);
 	return s;
 }

@@ -826,9 +826,8 @@ END_TEST
 Suite *fcgi_suite(void)
 {
 	Suite *s = suite_create("fcgi");
-	TCase *tc = tcase_create("proto");
+	TCase *tc = check_tcase(s, "proto", NULL, NULL);
 
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_fcgi_request_whole_and_bytewise);
 	tcase_add_test(tc, test_fcgi_long_pairs_and_two_requests);
 	tcase_add_test(tc, test_fcgi_no_params);
@@ -837,8 +836,7 @@ Suite *fcgi_suite(void)
 	tcase_add_test(tc, test_fcgi_protocol_errors);
 	tcase_add_test(tc, test_fcgi_streaming_body);
 	tcase_add_test(tc, test_fcgi_streaming_body_exactly_cap);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("server");
+	tc = check_tcase(s, "server", NULL, NULL);
 	tcase_set_timeout(tc, 3 * CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_fcgi_server_keep_conn);
 	tcase_add_test(tc, test_fcgi_server_drains_on_stop);
@@ -847,6 +845,5 @@ Suite *fcgi_suite(void)
 	tcase_add_test(tc, test_fcgi_server_parked_thread_gives_up_its_turn);
 	tcase_add_test(tc, test_fcgi_server_sheds_after_queue_timeout);
 	tcase_add_test(tc, test_fcgi_server_protocol_error_closes);
-	suite_add_tcase(s, tc);
 	return s;
 }

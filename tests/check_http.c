@@ -1167,23 +1167,18 @@ Suite *http_suite(void)
 	Suite *s = suite_create("http");
 	TCase *tc;
 
-	tc = tcase_create("method");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "method", NULL, NULL);
 	tcase_add_test(tc, test_http_method_parse);
 	tcase_add_test(tc, test_http_request_method);
 	tcase_add_test(tc, test_http_methods_text);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("path");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "path", NULL, NULL);
 	tcase_add_test(tc, test_http_path_document_uri);
 	tcase_add_test(tc, test_http_path_request_uri);
 	tcase_add_test(tc, test_http_path_script_name);
 	tcase_add_test(tc, test_http_path_attempts_path);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("query");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "query", NULL, NULL);
 	tcase_add_test(tc, test_http_query_parse);
 	tcase_add_test(tc, test_http_query_absent);
 	tcase_add_test(tc, test_http_query_first_wins);
@@ -1193,24 +1188,18 @@ Suite *http_suite(void)
 	tcase_add_test(tc, test_http_percent_decode);
 	tcase_add_test(tc, test_http_percent_decode_n);
 	tcase_add_test(tc, test_http_query_plus_and_names);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("headers");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "headers", NULL, NULL);
 	tcase_add_test(tc, test_http_request_headers);
 	tcase_add_test(tc, test_http_content_length_garbage);
 	tcase_add_test(tc, test_http_body_file_params);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("request_id");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "request_id", NULL, NULL);
 	tcase_add_test(tc, test_http_request_id_client_kept);
 	tcase_add_test(tc, test_http_request_id_invalid_client);
 	tcase_add_test(tc, test_http_request_id_generated);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("body");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "body", NULL, NULL);
 	tcase_add_test(tc, test_http_body_chunks);
 	tcase_add_test(tc, test_http_body_empty);
 	tcase_add_test(tc, test_http_body_exact_max);
@@ -1219,26 +1208,20 @@ Suite *http_suite(void)
 	tcase_add_test(tc, test_http_body_stream_error);
 	tcase_add_test(tc, test_http_body_short);
 	tcase_add_test(tc, test_http_body_read_twice);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("error_shape");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "error_shape", NULL, NULL);
 	tcase_add_test(tc, test_http_error_shape);
 	tcase_add_test(tc, test_http_error_details);
 	tcase_add_test(tc, test_http_error_field);
 	tcase_add_test(tc, test_http_error_replaces_body);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("response");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "response", NULL, NULL);
 	tcase_add_test(tc, test_http_header_crlf);
 	tcase_add_test(tc, test_http_json);
 	tcase_add_test(tc, test_http_content_type_once);
 	tcase_add_test(tc, test_http_reason);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("write");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "write", NULL, NULL);
 	tcase_add_test(tc, test_http_response_write);
 	tcase_add_test(tc, test_http_response_write_empty_body);
 	tcase_add_test(tc, test_http_response_write_head);
@@ -1249,12 +1232,9 @@ Suite *http_suite(void)
 	tcase_add_test(tc, test_http_response_write_file_short);
 	tcase_add_test(tc, test_http_response_write_fails);
 	tcase_add_test(tc, test_http_response_write_failed_buffer);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("uuid");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "uuid", NULL, NULL);
 	tcase_add_test(tc, test_uuid_valid);
 	tcase_add_test(tc, test_uuid_generate);
-	suite_add_tcase(s, tc);
 	return s;
 }

@@ -887,10 +887,9 @@ END_TEST
 Suite *jwks_suite(void)
 {
 	Suite *s = suite_create("jwks");
-	TCase *tc = tcase_create("jwks");
+	TCase *tc = check_tcase(s, "jwks", NULL, NULL);
 
 	tcase_add_unchecked_fixture(tc, keys_setup, keys_teardown);
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_jwks_parse_keys);
 	tcase_add_test(tc, test_jwks_parse_refused);
 	tcase_add_test(tc, test_jwks_accepts_each_alg);
@@ -905,6 +904,5 @@ Suite *jwks_suite(void)
 	tcase_add_test(tc, test_jwks_verifier_refused);
 	tcase_add_test(tc, test_jwks_reload_replaces_keys);
 	tcase_add_test(tc, test_jwks_reload_while_verifying);
-	suite_add_tcase(s, tc);
 	return s;
 }

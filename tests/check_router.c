@@ -1437,23 +1437,17 @@ Suite *router_suite(void)
 	Suite *s = suite_create("router");
 	TCase *tc;
 
-	tc = tcase_create("match_path");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "match_path", NULL, NULL);
 	tcase_add_test(tc, test_router_match_path);
 	tcase_add_test(tc, test_router_match_path_none);
 	tcase_add_test(tc, test_router_match_path_long_id);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("find");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "find", NULL, NULL);
 	tcase_add_test(tc, test_router_find);
 	tcase_add_test(tc, test_router_find_refusals);
 	tcase_add_test(tc, test_router_write_table);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("routing");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
-	tcase_add_checked_fixture(tc, router_setup, router_teardown);
+	tc = check_tcase(s, "routing", router_setup, router_teardown);
 	tcase_add_test(tc, test_app_unknown_path);
 	tcase_add_test(tc, test_app_missing_action);
 	tcase_add_test(tc, test_app_unknown_action);
@@ -1465,19 +1459,13 @@ Suite *router_suite(void)
 	tcase_add_test(tc, test_app_other_methods);
 	tcase_add_test(tc, test_app_encoded_action);
 	tcase_add_test(tc, test_app_openapi);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("authentication");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
-	tcase_add_checked_fixture(tc, router_setup, router_teardown);
+	tc = check_tcase(s, "authentication", router_setup, router_teardown);
 	tcase_add_test(tc, test_app_no_token);
 	tcase_add_test(tc, test_app_bad_token);
 	tcase_add_test(tc, test_app_invalid_uuid);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("bodies");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
-	tcase_add_checked_fixture(tc, router_setup, router_teardown);
+	tc = check_tcase(s, "bodies", router_setup, router_teardown);
 	tcase_add_test(tc, test_app_invalid_json);
 	tcase_add_test(tc, test_app_body_not_object);
 	tcase_add_test(tc, test_app_save_fields);
@@ -1488,25 +1476,16 @@ Suite *router_suite(void)
 	tcase_add_test(tc, test_app_payload_too_large);
 	tcase_add_test(tc, test_app_short_body);
 	tcase_add_test(tc, test_app_exam_body_not_object);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("request_id");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
-	tcase_add_checked_fixture(tc, router_setup, router_teardown);
+	tc = check_tcase(s, "request_id", router_setup, router_teardown);
 	tcase_add_test(tc, test_app_request_id);
 	tcase_add_test(tc, test_app_request_id_fallbacks);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("database_unreachable");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
-	tcase_add_checked_fixture(tc, router_setup, router_teardown);
+	tc = check_tcase(s, "database_unreachable", router_setup, router_teardown);
 	tcase_add_test(tc, test_app_health_degraded);
 	tcase_add_test(tc, test_app_db_unreachable);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("actions");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
-	tcase_add_checked_fixture(tc, router_setup, router_teardown);
+	tc = check_tcase(s, "actions", router_setup, router_teardown);
 	tcase_add_test(tc, test_app_stats_checks);
 	tcase_add_test(tc, test_app_stats_optimization);
 	tcase_add_test(tc, test_app_activity_checks);
@@ -1519,6 +1498,5 @@ Suite *router_suite(void)
 	tcase_add_test(tc, test_app_upload_precheck);
 	tcase_add_test(tc, test_app_batch_checks);
 	tcase_add_test(tc, test_app_optimize_checks);
-	suite_add_tcase(s, tc);
 	return s;
 }

@@ -5,6 +5,8 @@
 
 #include <check.h>
 
+#include "check_util.h"
+
 Suite *buf_suite(void);
 Suite *config_suite(void);
 Suite *json_suite(void);
@@ -35,8 +37,5 @@ Suite *access_suite(void);
 Suite *attempt_view_suite(void);
 Suite *live_feed_suite(void);
 Suite *db_pool_suite(void); /* needs no server (live tests: tests/db_pool_test.sh) */
-
-/* Generous per-test timeout (seconds) for every TCase. */
-#define CHECK_TIMEOUT_S 10
 
 #endif
