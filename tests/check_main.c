@@ -21,6 +21,9 @@ int main(void)
 	srunner_add_suite(sr, access_suite());
 	srunner_add_suite(sr, reply_suite());
 	srunner_add_suite(sr, router_suite());
+	srunner_add_suite(sr, router_routing_suite());
+	srunner_add_suite(sr, router_requests_suite());
+	srunner_add_suite(sr, router_actions_suite());
 	srunner_add_suite(sr, cors_suite());
 	srunner_add_suite(sr, uploads_suite());
 	srunner_add_suite(sr, cache_suite());

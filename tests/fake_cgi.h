@@ -1,7 +1,7 @@
 /* fake_cgi: a fake web server for the unit tests that drive
  * http_request_init/app_serve: a CGI parameter table, a body reader and
  * a writer that captures the response. Used by check_http.c and
- * check_router.c. */
+ * check_router_util.c. */
 #ifndef ATT_FAKE_CGI_H
 #define ATT_FAKE_CGI_H
 
