@@ -12,6 +12,9 @@ int main(void)
 	srunner_add_suite(sr, config_suite());
 	srunner_add_suite(sr, json_suite());
 	srunner_add_suite(sr, http_suite());
+	srunner_add_suite(sr, http_query_suite());
+	srunner_add_suite(sr, http_body_suite());
+	srunner_add_suite(sr, http_response_suite());
 	srunner_add_suite(sr, auth_suite());
 	srunner_add_suite(sr, jwks_suite());
 	srunner_add_suite(sr, token_memo_suite());
