@@ -16,6 +16,8 @@ int main(void)
 	srunner_add_suite(sr, http_body_suite());
 	srunner_add_suite(sr, http_response_suite());
 	srunner_add_suite(sr, auth_suite());
+	srunner_add_suite(sr, auth_claims_suite());
+	srunner_add_suite(sr, auth_json_suite());
 	srunner_add_suite(sr, jwks_suite());
 	srunner_add_suite(sr, token_memo_suite());
 	srunner_add_suite(sr, http_cond_suite());

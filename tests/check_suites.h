@@ -15,6 +15,8 @@ Suite *http_query_suite(void);
 Suite *http_body_suite(void);
 Suite *http_response_suite(void);
 Suite *auth_suite(void);
+Suite *auth_claims_suite(void);
+Suite *auth_json_suite(void);
 Suite *jwks_suite(void);
 Suite *router_suite(void);
 Suite *router_routing_suite(void);
