@@ -37,6 +37,7 @@ int main(void)
 	srunner_add_suite(sr, limiter_suite());
 	srunner_add_suite(sr, coalescer_suite());
 	srunner_add_suite(sr, fcgi_suite());
+	srunner_add_suite(sr, fcgi_server_suite());
 	srunner_add_suite(sr, breaker_suite());
 	srunner_add_suite(sr, retry_suite());
 	srunner_add_suite(sr, metrics_suite());

@@ -29,6 +29,7 @@ Suite *write_stamps_suite(void);
 Suite *limiter_suite(void);
 Suite *coalescer_suite(void);
 Suite *fcgi_suite(void);
+Suite *fcgi_server_suite(void);
 Suite *breaker_suite(void);
 Suite *retry_suite(void);
 Suite *metrics_suite(void);
