@@ -86,13 +86,6 @@ static void *run_one(void *arg)
 	return NULL;
 }
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {0, ms * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 /* Polls done(arg) every millisecond for up to 5 s; fails the test with
  * what if it never holds. */
 static void poll_until(int (*done)(void *, int), void *arg, int n, const char *what)
@@ -100,7 +93,7 @@ static void poll_until(int (*done)(void *, int), void *arg, int n, const char *w
 	for (int i = 0; i < 5000; i++) {
 		if (done(arg, n))
 			return;
-		sleep_ms(1);
+		check_sleep_ms(1);
 	}
 	ck_abort_msg("timed out waiting until %s (%d)", what, n);
 }

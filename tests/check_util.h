@@ -9,6 +9,9 @@
 /* Generous per-test timeout (seconds) for every TCase. */
 #define CHECK_TIMEOUT_S 10
 
+/* Sleeps ms milliseconds, whatever signals come. */
+void check_sleep_ms(long ms);
+
 /* A new test case named name, added to s (which owns it), with the
  * timeout CHECK_TIMEOUT_S and, when setup or teardown is not NULL, them
  * as its checked fixture (run around each test, in its process). */
