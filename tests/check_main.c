@@ -33,6 +33,7 @@ int main(void)
 	srunner_add_suite(sr, cors_suite());
 	srunner_add_suite(sr, uploads_suite());
 	srunner_add_suite(sr, cache_suite());
+	srunner_add_suite(sr, cache_concurrency_suite());
 	srunner_add_suite(sr, write_stamps_suite());
 	srunner_add_suite(sr, limiter_suite());
 	srunner_add_suite(sr, coalescer_suite());

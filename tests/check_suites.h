@@ -25,6 +25,7 @@ Suite *router_requests_suite(void);
 Suite *router_actions_suite(void);
 Suite *cors_suite(void);
 Suite *cache_suite(void);
+Suite *cache_concurrency_suite(void);
 Suite *write_stamps_suite(void);
 Suite *limiter_suite(void);
 Suite *coalescer_suite(void);
