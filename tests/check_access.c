@@ -26,10 +26,8 @@ END_TEST
 Suite *access_suite(void)
 {
 	Suite *s = suite_create("access");
-	TCase *tc = tcase_create("cached_attempt");
+	TCase *tc = check_tcase(s, "cached_attempt", NULL, NULL);
 
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_access_may_read_attempt);
-	suite_add_tcase(s, tc);
 	return s;
 }

@@ -46,10 +46,9 @@ END_TEST
 Suite *app_suite(void)
 {
 	Suite *s = suite_create("app");
-	TCase *tc = tcase_create("housekeeping");
+	TCase *tc = check_tcase(s, "housekeeping", NULL, NULL);
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_app_housekeeping_sleeps);
-	suite_add_tcase(s, tc);
 	return s;
 }

@@ -73,11 +73,9 @@ END_TEST
 Suite *attempt_cache_suite(void)
 {
 	Suite *s = suite_create("attempt_cache");
-	TCase *tc = tcase_create("stamps");
+	TCase *tc = check_tcase(s, "stamps", NULL, NULL);
 
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_attempt_cache_write_in_one_worker_hides_cached_in_other);
 	tcase_add_test(tc, test_attempt_cache_oneshot_never_used);
-	suite_add_tcase(s, tc);
 	return s;
 }

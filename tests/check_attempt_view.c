@@ -64,11 +64,9 @@ END_TEST
 Suite *attempt_view_suite(void)
 {
 	Suite *s = suite_create("attempt_view");
-	TCase *tc = tcase_create("describe");
+	TCase *tc = check_tcase(s, "describe", NULL, NULL);
 
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_describe_attempt);
 	tcase_add_test(tc, test_describe_attempt_span);
-	suite_add_tcase(s, tc);
 	return s;
 }

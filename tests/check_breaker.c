@@ -554,8 +554,7 @@ Suite *breaker_suite(void)
 	Suite *s = suite_create("breaker");
 	TCase *tc;
 
-	tc = tcase_create("transitions");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "transitions", NULL, NULL);
 	tcase_add_test(tc, test_breaker_starts_closed);
 	tcase_add_test(tc, test_breaker_closed_below_threshold);
 	tcase_add_test(tc, test_breaker_success_resets_count);
@@ -571,11 +570,9 @@ Suite *breaker_suite(void)
 	tcase_add_test(tc, test_breaker_threshold_one_and_bad);
 	tcase_add_test(tc, test_breaker_state_name);
 	tcase_add_test(tc, test_breaker_free_null);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("concurrency");
+	tc = check_tcase(s, "concurrency", NULL, NULL);
 	tcase_set_timeout(tc, 6 * CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_breaker_concurrent_single_probe);
-	suite_add_tcase(s, tc);
 	return s;
 }

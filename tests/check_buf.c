@@ -196,31 +196,23 @@ Suite *buf_suite(void)
 	Suite *s = suite_create("buf");
 	TCase *tc;
 
-	tc = tcase_create("append");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "append", NULL, NULL);
 	tcase_add_test(tc, test_buf_init_empty);
 	tcase_add_test(tc, test_buf_append_puts_putc);
 	tcase_add_test(tc, test_buf_append_binary);
 	tcase_add_test(tc, test_buf_grows);
 	tcase_add_test(tc, test_buf_reset_keeps_memory);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("printf");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "printf", NULL, NULL);
 	tcase_add_test(tc, test_buf_printf);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("take");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "take", NULL, NULL);
 	tcase_add_test(tc, test_buf_take);
 	tcase_add_test(tc, test_buf_take_empty);
 	tcase_add_test(tc, test_buf_take_failed);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("failed");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "failed", NULL, NULL);
 	tcase_add_test(tc, test_buf_failed_sticky);
 	tcase_add_test(tc, test_buf_free_null);
-	suite_add_tcase(s, tc);
 	return s;
 }

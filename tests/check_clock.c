@@ -37,10 +37,8 @@ END_TEST
 Suite *clock_suite(void)
 {
 	Suite *s = suite_create("clock");
-	TCase *tc = tcase_create("utc");
+	TCase *tc = check_tcase(s, "utc", NULL, NULL);
 
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_parse_utc_ms);
-	suite_add_tcase(s, tc);
 	return s;
 }

@@ -86,13 +86,6 @@ static void *run_one(void *arg)
 	return NULL;
 }
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {0, ms * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 /* Polls done(arg) every millisecond for up to 5 s; fails the test with
  * what if it never holds. */
 static void poll_until(int (*done)(void *, int), void *arg, int n, const char *what)
@@ -100,7 +93,7 @@ static void poll_until(int (*done)(void *, int), void *arg, int n, const char *w
 	for (int i = 0; i < 5000; i++) {
 		if (done(arg, n))
 			return;
-		sleep_ms(1);
+		check_sleep_ms(1);
 	}
 	ck_abort_msg("timed out waiting until %s (%d)", what, n);
 }
@@ -304,14 +297,12 @@ END_TEST
 Suite *coalescer_suite(void)
 {
 	Suite *s = suite_create("coalescer");
-	TCase *tc = tcase_create("coalescer");
+	TCase *tc = check_tcase(s, "coalescer", NULL, NULL);
 
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_lone_item_runs_alone_at_once);
 	tcase_add_test(tc, test_arrivals_ride_next_batch_in_order);
 	tcase_add_test(tc, test_every_item_once_under_contention);
 	tcase_add_test(tc, test_queued_item_gives_up_after_timeout);
 	tcase_add_test(tc, test_create_rejects_bad_arguments);
-	suite_add_tcase(s, tc);
 	return s;
 }

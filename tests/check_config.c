@@ -459,31 +459,24 @@ Suite *config_suite(void)
 	Suite *s = suite_create("config");
 	TCase *tc;
 
-	tc = tcase_create("defaults");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "defaults", NULL, NULL);
 	tcase_add_test(tc, test_config_defaults);
 	tcase_add_test(tc, test_config_listen_and_statements);
 	tcase_add_test(tc, test_config_pool_max_follows_threads);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("file");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "file", NULL, NULL);
 	tcase_add_test(tc, test_config_file_overrides);
 	tcase_add_test(tc, test_config_comments_blank_lines);
 	tcase_add_test(tc, test_config_missing_file);
 	tcase_add_test(tc, test_config_crlf_and_duplicates);
 	tcase_add_test(tc, test_config_long_line);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("environment");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "environment", NULL, NULL);
 	tcase_add_test(tc, test_config_env_beats_file);
 	tcase_add_test(tc, test_config_bad_integer_env);
 	tcase_add_test(tc, test_config_env_strings);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("refusals");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "refusals", NULL, NULL);
 	tcase_add_test(tc, test_config_unknown_key);
 	tcase_add_test(tc, test_config_key_case);
 	tcase_add_test(tc, test_config_missing_equals);
@@ -494,12 +487,9 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_config_bad_log_level);
 	tcase_add_test(tc, test_config_retry_delays);
 	tcase_add_test(tc, test_config_null_errmsg);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("free");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "free", NULL, NULL);
 	tcase_add_test(tc, test_config_free_null);
 	tcase_add_test(tc, test_config_write_table);
-	suite_add_tcase(s, tc);
 	return s;
 }

@@ -434,25 +434,18 @@ END_TEST
 Suite *cors_suite(void)
 {
 	Suite *s = suite_create("cors");
-	TCase *tc = tcase_create("units");
+	TCase *tc = check_tcase(s, "units", NULL, NULL);
 
 	tcase_add_test(tc, test_cors_config_accepts);
 	tcase_add_test(tc, test_cors_config_refuses);
 	tcase_add_test(tc, test_cors_origin_allowed);
 	tcase_add_test(tc, test_cors_nginx_map);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("allowed origins");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
-	tcase_add_checked_fixture(tc, setup_allowing, teardown);
+	tc = check_tcase(s, "allowed origins", setup_allowing, teardown);
 	tcase_add_test(tc, test_cors_preflight_allowed);
 	tcase_add_test(tc, test_cors_preflight_refused);
 	tcase_add_test(tc, test_cors_on_every_answer);
 	tcase_add_test(tc, test_cors_shed);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("default");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
-	tcase_add_checked_fixture(tc, setup_default, teardown);
+	tc = check_tcase(s, "default", setup_default, teardown);
 	tcase_add_test(tc, test_cors_default_none);
-	suite_add_tcase(s, tc);
 	return s;
 }

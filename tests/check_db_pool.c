@@ -5,12 +5,9 @@
  *    against a throw-away PostgreSQL): the pool and db_call against a real
  *    server whose conninfo comes from ATTEMPTS_TEST_DB. Without it every
  *    test of that suite fails, naming the variable. */
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "breaker.h"
@@ -18,510 +15,6 @@
 #include "check_suites.h"
 #include "db.h"
 #include "db_pool.h"
-
-/* The test database's conninfo; fails the test when it is not set. */
-static const char *test_db(void)
-{
-	const char *conninfo = getenv("ATTEMPTS_TEST_DB");
-
-	ck_assert_msg(conninfo != NULL && *conninfo != '\0',
-		      "ATTEMPTS_TEST_DB is not set: run tests/db_pool_test.sh, which starts a"
-		      " PostgreSQL for these tests");
-	return conninfo;
-}
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
-
-static pool_options options(const char *conninfo, int min, int max)
-{
-	pool_options opt;
-
-	memset(&opt, 0, sizeof opt);
-	opt.conninfo = conninfo;
-	opt.min_size = min;
-	opt.max_size = max;
-	opt.acquire_timeout_ms = 2000;
-	opt.idle_timeout_ms = 300000;
-	opt.health_check_after_ms = 30000; /* as app.c configures it */
-	return opt;
-}
-
-static db_pool *new_pool(const pool_options *opt)
-{
-	db_pool *pool = NULL;
-
-	ck_assert_int_eq(pool_create(opt, &pool), ATT_OK);
-	ck_assert_ptr_nonnull(pool);
-	return pool;
-}
-
-static pool_stats stats_of(db_pool *pool)
-{
-	pool_stats s;
-
-	pool_get_stats(pool, &s);
-	return s;
-}
-
-static PGconn *acquire(db_pool *pool)
-{
-	PGconn *conn = NULL;
-
-	ck_assert_int_eq(pool_acquire(pool, &conn), ATT_OK);
-	ck_assert_ptr_nonnull(conn);
-	return conn;
-}
-
-/* The single value sql returns on conn (one optional text parameter); the
- * caller frees it with free(). */
-static char *scalar(PGconn *conn, const char *sql, const char *param)
-{
-	const char *params[1] = {param};
-	PGresult *res = PQexecParams(conn, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
-	char *value;
-
-	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(conn));
-	ck_assert_int_eq(PQntuples(res), 1);
-	value = strdup(PQgetvalue(res, 0, 0));
-	ck_assert_ptr_nonnull(value);
-	PQclear(res);
-	return value;
-}
-
-static void assert_scalar(PGconn *conn, const char *sql, const char *param, const char *want)
-{
-	char *got = scalar(conn, sql, param);
-
-	ck_assert_str_eq(got, want);
-	free(got);
-}
-
-/* ---------------------------------------------------------------- pool */
-
-START_TEST(test_pool_create_opens_min)
-{
-	const char *conninfo;
-	pool_options opt;
-	db_pool *pool;
-	pool_stats s;
-
-	conninfo = test_db();
-	opt = options(conninfo, 2, 4);
-	pool = new_pool(&opt);
-	s = stats_of(pool);
-	ck_assert_int_eq(s.size, 2);
-	ck_assert_int_eq(s.idle, 2);
-	ck_assert_int_eq(s.active, 0);
-	ck_assert_uint_eq(s.connect_failures, 0);
-	ck_assert_uint_eq(s.reconnects, 0);
-	pool_free(pool);
-}
-END_TEST
-
-START_TEST(test_pool_acquire_release_counts)
-{
-	const char *conninfo;
-	pool_options opt;
-	db_pool *pool;
-	PGconn *c[3];
-	pool_stats s;
-
-	conninfo = test_db();
-	opt = options(conninfo, 1, 3);
-	pool = new_pool(&opt);
-	c[0] = acquire(pool);
-	s = stats_of(pool);
-	ck_assert_int_eq(s.size, 1);
-	ck_assert_int_eq(s.active, 1);
-	ck_assert_int_eq(s.idle, 0);
-	c[1] = acquire(pool);
-	c[2] = acquire(pool);
-	ck_assert_ptr_ne(c[0], c[1]);
-	ck_assert_ptr_ne(c[1], c[2]);
-	ck_assert_ptr_ne(c[0], c[2]);
-	s = stats_of(pool);
-	ck_assert_int_eq(s.size, 3);
-	ck_assert_int_eq(s.active, 3);
-	ck_assert_int_eq(s.idle, 0);
-	for (int i = 0; i < 3; i++)
-		assert_scalar(c[i], "SELECT 1", NULL, "1");
-	pool_release(pool, c[1], 0);
-	s = stats_of(pool);
-	ck_assert_int_eq(s.size, 3);
-	ck_assert_int_eq(s.active, 2);
-	ck_assert_int_eq(s.idle, 1);
-	/* The connection just parked is handed out again. */
-	ck_assert_ptr_eq(acquire(pool), c[1]);
-	pool_release(pool, c[0], 0);
-	pool_release(pool, c[1], 0);
-	pool_release(pool, c[2], 0);
-	s = stats_of(pool);
-	ck_assert_int_eq(s.size, 3);
-	ck_assert_int_eq(s.active, 0);
-	ck_assert_int_eq(s.idle, 3);
-	ck_assert_uint_eq(s.acquire_waits, 0);
-	ck_assert_uint_eq(s.acquire_timeouts, 0);
-	/* pool_count_query only counts. */
-	pool_count_query(pool);
-	pool_count_query(pool);
-	ck_assert_uint_eq(stats_of(pool).queries, 2);
-	pool_free(pool);
-}
-END_TEST
-
-START_TEST(test_pool_acquire_times_out_at_max)
-{
-	const char *conninfo;
-	pool_options opt;
-	db_pool *pool;
-	PGconn *a, *b, *c = NULL;
-	long long start, waited;
-	pool_stats s;
-
-	conninfo = test_db();
-	opt = options(conninfo, 0, 2);
-	opt.acquire_timeout_ms = 300;
-	pool = new_pool(&opt);
-	a = acquire(pool);
-	b = acquire(pool);
-	start = mono_ms();
-	ck_assert_int_eq(pool_acquire(pool, &c), ATT_ETIMEOUT);
-	waited = mono_ms() - start;
-	ck_assert_ptr_null(c); /* written only on success */
-	ck_assert_msg(waited >= 300, "gave up after %lld ms, before the 300 ms timeout", waited);
-	ck_assert_msg(waited < 5000, "waited %lld ms for a 300 ms timeout", waited);
-	s = stats_of(pool);
-	ck_assert_uint_eq(s.acquire_waits, 1);
-	ck_assert_uint_eq(s.acquire_timeouts, 1);
-	ck_assert_int_eq(s.active, 2);
-	pool_release(pool, a, 0);
-	pool_release(pool, b, 0);
-	pool_free(pool);
-}
-END_TEST
-
-typedef struct waiter {
-	db_pool *pool;
-	att_err err;
-	PGconn *conn;
-} waiter;
-
-static void *wait_for_connection(void *p)
-{
-	waiter *w = p;
-
-	w->err = pool_acquire(w->pool, &w->conn);
-	return NULL;
-}
-
-START_TEST(test_pool_release_wakes_waiter)
-{
-	const char *conninfo;
-	pool_options opt;
-	db_pool *pool;
-	PGconn *mine;
-	pthread_t th;
-	waiter w;
-	pool_stats s;
-	int i;
-
-	conninfo = test_db();
-	opt = options(conninfo, 1, 1);
-	opt.acquire_timeout_ms = 8000;
-	pool = new_pool(&opt);
-	mine = acquire(pool);
-	memset(&w, 0, sizeof w);
-	w.pool = pool;
-	w.err = ATT_EINVAL;
-	ck_assert_int_eq(pthread_create(&th, NULL, wait_for_connection, &w), 0);
-	/* Until the other thread is waiting (bounded, not a timing check). */
-	for (i = 0; i < 5000 && stats_of(pool).acquire_waits == 0; i++)
-		sleep_ms(1);
-	ck_assert_uint_eq(stats_of(pool).acquire_waits, 1);
-	pool_release(pool, mine, 0);
-	ck_assert_int_eq(pthread_join(th, NULL), 0);
-	ck_assert_int_eq(w.err, ATT_OK);
-	ck_assert_ptr_eq(w.conn, mine); /* the one released, handed on */
-	assert_scalar(w.conn, "SELECT 1", NULL, "1");
-	s = stats_of(pool);
-	ck_assert_uint_eq(s.acquire_timeouts, 0);
-	ck_assert_int_eq(s.active, 1);
-	pool_release(pool, w.conn, 0);
-	pool_free(pool);
-}
-END_TEST
-
-START_TEST(test_pool_release_broken_reconnects)
-{
-	const char *conninfo;
-	pool_options opt;
-	db_pool *pool;
-	PGconn *conn;
-	char *pid1, *pid2;
-	pool_stats s;
-
-	conninfo = test_db();
-	opt = options(conninfo, 1, 1);
-	pool = new_pool(&opt);
-	conn = acquire(pool);
-	pid1 = scalar(conn, "SELECT pg_backend_pid()", NULL);
-	pool_release(pool, conn, 1);
-	s = stats_of(pool);
-	ck_assert_int_eq(s.size, 0);
-	ck_assert_int_eq(s.idle, 0);
-	ck_assert_uint_eq(s.reconnects, 0);
-	conn = acquire(pool);
-	pid2 = scalar(conn, "SELECT pg_backend_pid()", NULL);
-	ck_assert_str_ne(pid1, pid2);
-	s = stats_of(pool);
-	ck_assert_uint_eq(s.reconnects, 1);
-	ck_assert_int_eq(s.size, 1);
-	/* A connection left inside a transaction is not parked either. */
-	assert_scalar(conn, "SELECT 'x' FROM (SELECT 1) t", NULL, "x");
-	PQclear(PQexec(conn, "BEGIN"));
-	ck_assert_int_eq(PQtransactionStatus(conn), PQTRANS_INTRANS);
-	pool_release(pool, conn, 0);
-	ck_assert_int_eq(stats_of(pool).size, 0);
-	conn = acquire(pool);
-	ck_assert_int_eq(PQtransactionStatus(conn), PQTRANS_IDLE);
-	ck_assert_uint_eq(stats_of(pool).reconnects, 2);
-	pool_release(pool, conn, 0);
-	free(pid1);
-	free(pid2);
-	pool_free(pool);
-}
-END_TEST
-
-START_TEST(test_pool_replaces_connection_killed_server_side)
-{
-	const char *conninfo;
-	pool_options opt;
-	db_pool *pool;
-	PGconn *conn, *admin;
-	PGresult *res;
-	ExecStatusType status;
-	char pid[16], new_pid[16] = "", error[256], *gone;
-	unsigned long long reconnects;
-	int i;
-
-	conninfo = test_db();
-	opt = options(conninfo, 1, 1);
-	pool = new_pool(&opt);
-	conn = acquire(pool);
-	snprintf(pid, sizeof pid, "%d", PQbackendPID(conn));
-	pool_release(pool, conn, 0);
-
-	admin = PQconnectdb(conninfo);
-	ck_assert_int_eq(PQstatus(admin), CONNECTION_OK);
-	assert_scalar(admin, "SELECT pg_terminate_backend($1::int)", pid, "t");
-	/* Wait until the backend has exited (bounded). */
-	for (i = 0; i < 500; i++) {
-		gone = scalar(admin,
-			      "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $1::int", pid);
-		if (strcmp(gone, "t") == 0) {
-			free(gone);
-			break;
-		}
-		free(gone);
-		sleep_ms(10);
-	}
-	ck_assert_int_lt(i, 500);
-
-	/* The caller never sees the dead connection: the first query on what
-	 * acquire hands out works, on a new backend. */
-	conn = acquire(pool);
-	res = PQexec(conn, "SELECT pg_backend_pid()");
-	status = PQresultStatus(res);
-	snprintf(error, sizeof error, "%s", PQerrorMessage(conn));
-	error[strcspn(error, "\n")] = '\0';
-	if (status == PGRES_TUPLES_OK && PQntuples(res) == 1)
-		snprintf(new_pid, sizeof new_pid, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	pool_release(pool, conn, 0);
-	reconnects = stats_of(pool).reconnects;
-	PQfinish(admin);
-	pool_free(pool); /* before asserting: no leak under CK_FORK=no */
-	ck_assert_msg(status == PGRES_TUPLES_OK, "query on the acquired connection: %s", error);
-	ck_assert_str_ne(new_pid, pid);
-	ck_assert_uint_eq(reconnects, 1);
-}
-END_TEST
-
-static int count_setup(PGconn *conn, void *arg)
-{
-	PGresult *res = PQexec(conn, "SELECT 1");
-	int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-
-	PQclear(res);
-	atomic_fetch_add((atomic_int *)arg, 1);
-	return ok ? 0 : -1;
-}
-
-static int failing_setup(PGconn *conn, void *arg)
-{
-	(void)conn;
-	atomic_fetch_add((atomic_int *)arg, 1);
-	return -1;
-}
-
-START_TEST(test_pool_setup_runs_on_every_connection)
-{
-	const char *conninfo;
-	pool_options opt;
-	db_pool *pool;
-	atomic_int calls;
-	PGconn *c[3];
-
-	conninfo = test_db();
-	atomic_init(&calls, 0);
-	opt = options(conninfo, 2, 3);
-	opt.setup = count_setup;
-	opt.setup_arg = &calls;
-	pool = new_pool(&opt);
-	ck_assert_int_eq(atomic_load(&calls), 2);
-	for (int i = 0; i < 3; i++)
-		c[i] = acquire(pool);
-	ck_assert_int_eq(atomic_load(&calls), 3);
-	pool_release(pool, c[0], 1);
-	pool_release(pool, c[1], 0);
-	c[0] = acquire(pool); /* the parked one: no new connection */
-	ck_assert_int_eq(atomic_load(&calls), 3);
-	c[1] = acquire(pool); /* replaces the broken one */
-	ck_assert_int_eq(atomic_load(&calls), 4);
-	for (int i = 0; i < 3; i++)
-		pool_release(pool, c[i], 0);
-	pool_free(pool);
-}
-END_TEST
-
-START_TEST(test_pool_setup_failure_closes)
-{
-	const char *conninfo;
-	pool_options opt;
-	db_pool *pool;
-	atomic_int calls;
-	PGconn *conn = NULL;
-	pool_stats s;
-
-	conninfo = test_db();
-	atomic_init(&calls, 0);
-	opt = options(conninfo, 1, 2);
-	opt.setup = failing_setup;
-	opt.setup_arg = &calls;
-	pool = new_pool(&opt); /* not fatal */
-	s = stats_of(pool);
-	ck_assert_int_eq(s.size, 0);
-	ck_assert_uint_eq(s.connect_failures, 1);
-	ck_assert_int_eq(pool_acquire(pool, &conn), ATT_EUNAVAILABLE);
-	ck_assert_ptr_null(conn);
-	s = stats_of(pool);
-	ck_assert_int_eq(s.size, 0);
-	ck_assert_uint_eq(s.connect_failures, 2);
-	ck_assert_int_eq(atomic_load(&calls), 2);
-	pool_free(pool);
-}
-END_TEST
-
-START_TEST(test_pool_session_setup)
-{
-	const char *conninfo;
-	pool_options opt;
-	db_pool *pool;
-	PGconn *conn;
-
-	conninfo = test_db();
-	opt = options(conninfo, 1, 2);
-	opt.statement_timeout_ms = 1234;
-	pool = new_pool(&opt);
-	conn = acquire(pool);
-	assert_scalar(conn, "SHOW search_path", NULL, "pg_catalog, attempts");
-	assert_scalar(conn, "SHOW statement_timeout", NULL, "1234ms");
-	assert_scalar(conn, "SHOW TimeZone", NULL, "UTC");
-	/* The same on a connection opened on demand. */
-	{
-		PGconn *second = acquire(pool);
-
-		assert_scalar(second, "SHOW search_path", NULL, "pg_catalog, attempts");
-		pool_release(pool, second, 0);
-	}
-	pool_release(pool, conn, 0);
-	pool_free(pool);
-}
-END_TEST
-
-START_TEST(test_pool_reap_idle)
-{
-	const char *conninfo;
-	pool_options opt;
-	db_pool *pool;
-	PGconn *c[3];
-	pool_stats s;
-
-	conninfo = test_db();
-	opt = options(conninfo, 1, 3);
-	opt.idle_timeout_ms = 1000;
-	pool = new_pool(&opt);
-	for (int i = 0; i < 3; i++)
-		c[i] = acquire(pool);
-	for (int i = 0; i < 3; i++)
-		pool_release(pool, c[i], 0);
-	ck_assert_int_eq(pool_reap_idle(pool), 0); /* not idle long enough */
-	ck_assert_int_eq(stats_of(pool).idle, 3);
-	sleep_ms(1200);
-	ck_assert_int_eq(pool_reap_idle(pool), 2);
-	s = stats_of(pool);
-	ck_assert_int_eq(s.size, 1); /* min_size stays */
-	ck_assert_int_eq(s.idle, 1);
-	ck_assert_int_eq(pool_reap_idle(pool), 0);
-	/* What is left works, and the pool grows again on demand. */
-	c[0] = acquire(pool);
-	c[1] = acquire(pool);
-	assert_scalar(c[0], "SELECT 1", NULL, "1");
-	assert_scalar(c[1], "SELECT 1", NULL, "1");
-	pool_release(pool, c[0], 0);
-	pool_release(pool, c[1], 0);
-	ck_assert_int_eq(stats_of(pool).size, 2);
-	pool_free(pool);
-}
-END_TEST
-
-START_TEST(test_pool_reap_spares_busy)
-{
-	const char *conninfo;
-	pool_options opt;
-	db_pool *pool;
-	PGconn *c[3];
-
-	conninfo = test_db();
-	opt = options(conninfo, 0, 3);
-	opt.idle_timeout_ms = 1000;
-	pool = new_pool(&opt);
-	for (int i = 0; i < 3; i++)
-		c[i] = acquire(pool);
-	pool_release(pool, c[2], 0);
-	sleep_ms(1200);
-	ck_assert_int_eq(pool_reap_idle(pool), 1); /* only the idle one */
-	ck_assert_int_eq(stats_of(pool).active, 2);
-	assert_scalar(c[0], "SELECT 1", NULL, "1");
-	pool_release(pool, c[0], 0);
-	pool_release(pool, c[1], 0);
-	pool_free(pool);
-}
-END_TEST
 
 START_TEST(test_pool_free_null)
 {
@@ -550,17 +43,17 @@ static void dead_teardown(void)
 
 START_TEST(test_pool_unreachable)
 {
-	pool_options opt = options(dead_conninfo, 1, 2);
-	db_pool *pool = new_pool(&opt); /* not fatal */
+	pool_options opt = dp_options(dead_conninfo, 1, 2);
+	db_pool *pool = dp_new_pool(&opt); /* not fatal */
 	PGconn *conn = NULL;
-	pool_stats s = stats_of(pool);
+	pool_stats s = dp_stats_of(pool);
 
 	ck_assert_int_eq(s.size, 0);
 	ck_assert_uint_eq(s.connect_failures, 1);
 	ck_assert_int_eq(pool_acquire(pool, &conn), ATT_EUNAVAILABLE);
 	ck_assert_ptr_null(conn);
 	ck_assert_int_eq(pool_acquire(pool, &conn), ATT_EUNAVAILABLE);
-	s = stats_of(pool);
+	s = dp_stats_of(pool);
 	ck_assert_uint_eq(s.connect_failures, 3);
 	ck_assert_int_eq(s.size, 0);
 	ck_assert_int_eq(s.active, 0);
@@ -569,32 +62,18 @@ START_TEST(test_pool_unreachable)
 }
 END_TEST
 
-/* Three tries, with short backoff delays. */
-static db_env make_env(db_pool *pool, breaker *b)
-{
-	db_env env;
-
-	memset(&env, 0, sizeof env);
-	env.pool = pool;
-	env.breaker = b;
-	env.retry.attempts = 3;
-	env.retry.base_delay_ms = 1;
-	env.retry.max_delay_ms = 5;
-	return env;
-}
-
 START_TEST(test_db_call_unavailable_after_retries)
 {
-	pool_options opt = options(dead_conninfo, 0, 2);
-	db_pool *pool = new_pool(&opt);
-	db_env env = make_env(pool, NULL);
+	pool_options opt = dp_options(dead_conninfo, 0, 2);
+	db_pool *pool = dp_new_pool(&opt);
+	db_env env = dp_make_env(pool, NULL);
 	db_failure why;
 	char *out = (char *)"untouched";
 
 	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_PING, NULL, &out, &why), ATT_EUNAVAILABLE);
 	ck_assert_str_eq(out, "untouched");
 	/* One connection attempt per try, nothing ever sent. */
-	ck_assert_uint_eq(stats_of(pool).connect_failures, 3);
+	ck_assert_uint_eq(dp_stats_of(pool).connect_failures, 3);
 	ck_assert_int_eq(why.tries, 0);
 	ck_assert_int_eq(why.sent, 0);
 	ck_assert_int_eq(why.breaker_open, 0);
@@ -606,8 +85,8 @@ END_TEST
 
 START_TEST(test_db_call_breaker_opens)
 {
-	pool_options opt = options(dead_conninfo, 0, 2);
-	db_pool *pool = new_pool(&opt);
+	pool_options opt = dp_options(dead_conninfo, 0, 2);
+	db_pool *pool = dp_new_pool(&opt);
 	breaker *b = NULL;
 	db_env env;
 	db_failure why;
@@ -616,12 +95,12 @@ START_TEST(test_db_call_breaker_opens)
 	breaker_stats bs;
 
 	ck_assert_int_eq(breaker_create(2, 60000, NULL, NULL, &b), ATT_OK);
-	env = make_env(pool, b);
+	env = dp_make_env(pool, b);
 	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_PING, NULL, &out, &why), ATT_EUNAVAILABLE);
 	breaker_get_stats(b, &bs);
 	ck_assert_int_eq(bs.state, BREAKER_OPEN);
 	ck_assert_uint_eq(bs.opened_count, 1);
-	failures = stats_of(pool).connect_failures;
+	failures = dp_stats_of(pool).connect_failures;
 	ck_assert_uint_eq(failures, 2); /* the third try was refused */
 
 	/* Now refused at once, without touching the pool. */
@@ -631,157 +110,23 @@ START_TEST(test_db_call_breaker_opens)
 	ck_assert_int_le(why.retry_after_ms, 60000);
 	ck_assert_int_eq(why.tries, 0);
 	ck_assert_int_eq(why.sent, 0);
-	ck_assert_uint_eq(stats_of(pool).connect_failures, failures);
+	ck_assert_uint_eq(dp_stats_of(pool).connect_failures, failures);
 	breaker_free(b);
 	pool_free(pool);
 }
 END_TEST
 
-/* ------------------------------------------------------ db_call with DB */
-
-START_TEST(test_db_call_ping)
-{
-	const char *conninfo;
-	pool_options opt;
-	db_pool *pool;
-	db_env env;
-	db_failure why;
-	char *out = NULL;
-
-	conninfo = test_db();
-	opt = options(conninfo, 1, 2);
-	opt.setup = db_prepare_all;
-	pool = new_pool(&opt);
-	env = make_env(pool, NULL);
-	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_PING, NULL, &out, &why), ATT_OK);
-	ck_assert_ptr_nonnull(out);
-	ck_assert_str_eq(out, "1");
-	ck_assert_int_eq(why.tries, 1);
-	ck_assert_int_eq(why.breaker_open, 0);
-	free(out);
-	out = NULL;
-	/* With claims: still one try, and the connection goes back clean. */
-	ck_assert_int_eq(db_call(&env, "{\"sub\":\"x\"}", DB_STMT_PING, NULL, &out, &why), ATT_OK);
-	ck_assert_str_eq(out, "1");
-	ck_assert_int_eq(why.tries, 1);
-	free(out);
-	ck_assert_int_eq(stats_of(pool).active, 0);
-	ck_assert_int_eq(stats_of(pool).idle, 1);
-	ck_assert_uint_eq(stats_of(pool).queries, 2);
-	pool_free(pool);
-}
-END_TEST
-
-START_TEST(test_db_call_ping_with_breaker)
-{
-	const char *conninfo;
-	pool_options opt;
-	db_pool *pool;
-	breaker *b = NULL;
-	db_env env;
-	db_failure why;
-	char *out = NULL;
-
-	conninfo = test_db();
-	opt = options(conninfo, 1, 1);
-	opt.setup = db_prepare_all;
-	pool = new_pool(&opt);
-	ck_assert_int_eq(breaker_create(2, 60000, NULL, NULL, &b), ATT_OK);
-	env = make_env(pool, b);
-	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_PING, NULL, &out, &why), ATT_OK);
-	ck_assert_str_eq(out, "1");
-	ck_assert_int_eq(why.tries, 1);
-	ck_assert_int_eq(breaker_get_state(b), BREAKER_CLOSED);
-	free(out);
-	breaker_free(b);
-	pool_free(pool);
-}
-END_TEST
-
-/* An SQL error is the server answering: not repeated, not a breaker
- * failure. */
-START_TEST(test_db_call_sql_error_not_retried)
-{
-	const char *conninfo;
-	pool_options opt;
-	db_pool *pool;
-	breaker *b = NULL;
-	db_env env;
-	db_failure why;
-	char *out = NULL;
-	const char *params[1] = {"not-a-uuid"};
-	breaker_stats bs;
-
-	conninfo = test_db();
-	opt = options(conninfo, 1, 1);
-	opt.setup = db_prepare_all;
-	pool = new_pool(&opt);
-	ck_assert_int_eq(breaker_create(1, 60000, NULL, NULL, &b), ATT_OK);
-	env = make_env(pool, b);
-	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_GET_EXAM, params, &out, &why), ATT_EDB);
-	ck_assert_ptr_null(out);
-	ck_assert_str_eq(why.sqlstate, "22P02");
-	ck_assert_int_eq(why.tries, 1);
-	ck_assert_int_eq(why.sent, 1);
-	breaker_get_stats(b, &bs);
-	ck_assert_int_eq(bs.state, BREAKER_CLOSED);
-	ck_assert_int_eq(bs.failures, 0);
-	/* The connection is still good for the next call. */
-	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_PING, NULL, &out, &why), ATT_OK);
-	ck_assert_str_eq(out, "1");
-	ck_assert_uint_eq(stats_of(pool).reconnects, 0);
-	free(out);
-	breaker_free(b);
-	pool_free(pool);
-}
-END_TEST
-
-/* What needs no server: runs in tests/check_unit. */
 Suite *db_pool_suite(void)
 {
 	Suite *s = suite_create("db_pool");
 	TCase *tc;
 
-	tc = tcase_create("pool");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "pool", NULL, NULL);
 	tcase_add_test(tc, test_pool_free_null);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("unreachable");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
-	tcase_add_checked_fixture(tc, dead_setup, dead_teardown);
+	tc = check_tcase(s, "unreachable", dead_setup, dead_teardown);
 	tcase_add_test(tc, test_pool_unreachable);
 	tcase_add_test(tc, test_db_call_unavailable_after_retries);
 	tcase_add_test(tc, test_db_call_breaker_opens);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-Suite *db_pool_live_suite(void)
-{
-	Suite *s = suite_create("db_pool_live");
-	TCase *tc;
-
-	tc = tcase_create("pool");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
-	tcase_add_test(tc, test_pool_create_opens_min);
-	tcase_add_test(tc, test_pool_acquire_release_counts);
-	tcase_add_test(tc, test_pool_acquire_times_out_at_max);
-	tcase_add_test(tc, test_pool_release_wakes_waiter);
-	tcase_add_test(tc, test_pool_release_broken_reconnects);
-	tcase_add_test(tc, test_pool_replaces_connection_killed_server_side);
-	tcase_add_test(tc, test_pool_setup_runs_on_every_connection);
-	tcase_add_test(tc, test_pool_setup_failure_closes);
-	tcase_add_test(tc, test_pool_session_setup);
-	tcase_add_test(tc, test_pool_reap_idle);
-	tcase_add_test(tc, test_pool_reap_spares_busy);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("db_call");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
-	tcase_add_test(tc, test_db_call_ping);
-	tcase_add_test(tc, test_db_call_ping_with_breaker);
-	tcase_add_test(tc, test_db_call_sql_error_not_retried);
-	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,11 +1,37 @@
-/* check_db_pool: the suite of tests/check_db_pool.c that needs a real
+/* check_db_pool: the suite of tests/check_db_pool_live.c that needs a real
  * PostgreSQL (ATTEMPTS_TEST_DB); tests/check_db_pool_main.c runs it. The
  * suite that needs none, db_pool_suite, is declared in check_suites.h. */
 #ifndef ATT_CHECK_DB_POOL_H
 #define ATT_CHECK_DB_POOL_H
 
 #include <check.h>
+#include <libpq-fe.h>
+
+#include "breaker.h"
+#include "db.h"
+#include "db_pool.h"
 
 Suite *db_pool_live_suite(void);
+
+/* What both suites share (check_db_pool_util.c). */
+
+/* The test database's conninfo; fails the test when it is not set. */
+const char *dp_test_db(void);
+/* Options for a pool of min..max connections to conninfo, with the
+ * timeouts app.c gives. */
+pool_options dp_options(const char *conninfo, int min, int max);
+/* pool_create that must succeed; pool_free() the result. */
+db_pool *dp_new_pool(const pool_options *opt);
+pool_stats dp_stats_of(db_pool *pool);
+/* pool_acquire that must succeed. */
+PGconn *dp_acquire(db_pool *pool);
+/* The single value sql returns on conn (one optional text parameter); the
+ * caller frees it with free(). */
+char *dp_scalar(PGconn *conn, const char *sql, const char *param);
+/* Asserts that sql returns want on conn. */
+void dp_assert_scalar(PGconn *conn, const char *sql, const char *param, const char *want);
+/* An environment for db_call on pool and b: three tries, with short
+ * backoff delays. */
+db_env dp_make_env(db_pool *pool, breaker *b);
 
 #endif

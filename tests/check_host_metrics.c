@@ -355,15 +355,13 @@ END_TEST
 Suite *host_metrics_suite(void)
 {
 	Suite *s = suite_create("host_metrics");
-	TCase *tc = tcase_create("table");
+	TCase *tc = check_tcase(s, "table", NULL, NULL);
 
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_host_metrics_two_processes);
 	tcase_add_test(tc, test_host_metrics_adoption);
 	tcase_add_test(tc, test_host_metrics_live_slot_kept);
 	tcase_add_test(tc, test_host_metrics_private);
 	tcase_add_test(tc, test_host_metrics_shape);
 	tcase_add_test(tc, test_host_metrics_default_name);
-	suite_add_tcase(s, tc);
 	return s;
 }

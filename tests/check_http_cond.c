@@ -79,12 +79,10 @@ END_TEST
 Suite *http_cond_suite(void)
 {
 	Suite *s = suite_create("http_cond");
-	TCase *tc = tcase_create("headers");
+	TCase *tc = check_tcase(s, "headers", NULL, NULL);
 
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_parse_if_match);
 	tcase_add_test(tc, test_etag_matches);
 	tcase_add_test(tc, test_http_cond_no_cache);
-	suite_add_tcase(s, tc);
 	return s;
 }

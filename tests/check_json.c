@@ -617,43 +617,31 @@ Suite *json_suite(void)
 	Suite *s = suite_create("json");
 	TCase *tc;
 
-	tc = tcase_create("fields");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
-	tcase_add_checked_fixture(tc, json_setup, json_teardown);
+	tc = check_tcase(s, "fields", json_setup, json_teardown);
 	tcase_add_test(tc, test_json_get_object);
 	tcase_add_test(tc, test_json_get_array);
 	tcase_add_test(tc, test_json_get_string);
 	tcase_add_test(tc, test_json_get_long);
 	tcase_add_test(tc, test_json_get_uuid);
 	tcase_add_test(tc, test_json_get_timestamp);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("fields_edge");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "fields_edge", NULL, NULL);
 	tcase_add_test(tc, test_json_fields_of_null);
 	tcase_add_test(tc, test_json_string_length_in_bytes);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("numbers");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "numbers", NULL, NULL);
 	tcase_add_test(tc, test_json_number_is_long);
 	tcase_add_test(tc, test_json_number_is_long_2pow63);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("timestamps");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "timestamps", NULL, NULL);
 	tcase_add_test(tc, test_json_is_timestamp);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("paths");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "paths", NULL, NULL);
 	tcase_add_test(tc, test_json_path);
 	tcase_add_test(tc, test_json_path_truncates);
 	tcase_add_test(tc, test_json_print);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("parse");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "parse", NULL, NULL);
 	tcase_add_test(tc, test_json_parse_accepts);
 	tcase_add_test(tc, test_json_parse_exact_length);
 	tcase_add_test(tc, test_json_parse_trailing_garbage);
@@ -662,24 +650,19 @@ Suite *json_suite(void)
 	tcase_add_test(tc, test_json_parse_invalid_utf8);
 	tcase_add_test(tc, test_json_utf8_valid);
 	tcase_add_test(tc, test_json_parse_deep_nesting);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("parse_strict");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "parse_strict", NULL, NULL);
 	tcase_add_test(tc, test_json_parse_control_whitespace);
 	tcase_add_test(tc, test_json_parse_raw_control_in_string);
 	tcase_add_test(tc, test_json_parse_bad_numbers);
 	tcase_add_test(tc, test_json_parse_escaped_nul);
 	tcase_add_test(tc, test_json_top_members);
 	tcase_add_test(tc, test_json_duplicate_names);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("array_elements");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "array_elements", NULL, NULL);
 	tcase_add_test(tc, test_json_array_elements);
 	tcase_add_test(tc, test_json_array_elements_empty);
 	tcase_add_test(tc, test_json_array_elements_malformed);
 	tcase_add_test(tc, test_json_array_elements_depth);
-	suite_add_tcase(s, tc);
 	return s;
 }

@@ -150,13 +150,11 @@ END_TEST
 Suite *limiter_suite(void)
 {
 	Suite *s = suite_create("limiter");
-	TCase *tc = tcase_create("counts");
+	TCase *tc = check_tcase(s, "counts", NULL, NULL);
 
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_limiter_per_key_cap);
 	tcase_add_test(tc, test_limiter_keys_and_slots);
 	tcase_add_test(tc, test_limiter_concurrent_cap);
 	tcase_add_test(tc, test_limiter_hold_refusal_parks_and_is_bounded);
-	suite_add_tcase(s, tc);
 	return s;
 }

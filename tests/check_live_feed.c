@@ -218,9 +218,8 @@ END_TEST
 Suite *live_feed_suite(void)
 {
 	Suite *s = suite_create("live_feed");
-	TCase *tc = tcase_create("core");
+	TCase *tc = check_tcase(s, "core", NULL, NULL);
 
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_parse_status);
 	tcase_add_test(tc, test_post_answered);
 	tcase_add_test(tc, test_post_refused_status);
@@ -229,6 +228,5 @@ Suite *live_feed_suite(void)
 	tcase_add_test(tc, test_post_path_too_long);
 	tcase_add_test(tc, test_free_null);
 	tcase_add_test(tc, test_one_publisher_then_takeover);
-	suite_add_tcase(s, tc);
 	return s;
 }

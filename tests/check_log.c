@@ -112,15 +112,13 @@ END_TEST
 Suite *log_suite(void)
 {
 	Suite *s = suite_create("log");
-	TCase *tc = tcase_create("records");
+	TCase *tc = check_tcase(s, "records", NULL, NULL);
 
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_log_text_line);
 	tcase_add_test(tc, test_log_json_line);
 	tcase_add_test(tc, test_log_json_truncated);
 	tcase_add_test(tc, test_log_request_id_per_thread);
 	tcase_add_test(tc, test_log_parse);
 	tcase_add_test(tc, test_log_limit);
-	suite_add_tcase(s, tc);
 	return s;
 }

@@ -333,29 +333,22 @@ Suite *metrics_suite(void)
 	Suite *s = suite_create("metrics");
 	TCase *tc;
 
-	tc = tcase_create("counters");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "counters", NULL, NULL);
 	tcase_add_test(tc, test_metrics_fresh);
 	tcase_add_test(tc, test_metrics_record_and_read);
 	tcase_add_test(tc, test_metrics_op_minus_one_counts_request_only);
 	tcase_add_test(tc, test_metrics_free_null);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("quantiles");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "quantiles", NULL, NULL);
 	tcase_add_test(tc, test_metrics_quantile_single_sample_bounds);
 	tcase_add_test(tc, test_metrics_quantiles);
 	tcase_add_test(tc, test_metrics_quantiles_monotonic);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("json");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "json", NULL, NULL);
 	tcase_add_test(tc, test_metrics_json_shape);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("concurrency");
+	tc = check_tcase(s, "concurrency", NULL, NULL);
 	tcase_set_timeout(tc, 6 * CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_metrics_concurrent_sums);
-	suite_add_tcase(s, tc);
 	return s;
 }

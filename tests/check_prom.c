@@ -106,14 +106,12 @@ END_TEST
 Suite *prom_suite(void)
 {
 	Suite *s = suite_create("prom");
-	TCase *tc = tcase_create("text");
+	TCase *tc = check_tcase(s, "text", NULL, NULL);
 
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_prom_family_and_samples);
 	tcase_add_test(tc, test_prom_label_escaping);
 	tcase_add_test(tc, test_prom_special_values);
 	tcase_add_test(tc, test_prom_histogram);
 	tcase_add_test(tc, test_prom_histogram_no_labels);
-	suite_add_tcase(s, tc);
 	return s;
 }

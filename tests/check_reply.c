@@ -31,10 +31,8 @@ END_TEST
 Suite *reply_suite(void)
 {
 	Suite *s = suite_create("reply");
-	TCase *tc = tcase_create("status");
+	TCase *tc = check_tcase(s, "status", NULL, NULL);
 
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_status_for_code);
-	suite_add_tcase(s, tc);
 	return s;
 }

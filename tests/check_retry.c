@@ -149,21 +149,17 @@ Suite *retry_suite(void)
 	Suite *s = suite_create("retry");
 	TCase *tc;
 
-	tc = tcase_create("is_safe");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "is_safe", NULL, NULL);
 	tcase_add_test(tc, test_retry_not_sent_always_safe);
 	tcase_add_test(tc, test_retry_lost_after_send_only_idempotent);
 	tcase_add_test(tc, test_retry_sql_errors);
 	tcase_add_test(tc, test_retry_unknown_kind_unsafe);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("backoff");
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
+	tc = check_tcase(s, "backoff", NULL, NULL);
 	tcase_add_test(tc, test_retry_cap_doubles_to_max);
 	tcase_add_test(tc, test_retry_cap_base_above_max);
 	tcase_add_test(tc, test_retry_delay_zero_cap);
 	tcase_add_test(tc, test_retry_delay_full_jitter);
 	tcase_add_test(tc, test_retry_delay_seeded);
-	suite_add_tcase(s, tc);
 	return s;
 }

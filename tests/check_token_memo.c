@@ -82,11 +82,10 @@ END_TEST
 Suite *token_memo_suite(void)
 {
 	Suite *s = suite_create("token_memo");
-	TCase *tc = tcase_create("memo");
+	TCase *tc = check_tcase(s, "memo", NULL, NULL);
 
 	tcase_add_test(tc, test_token_memo_find_exact);
 	tcase_add_test(tc, test_token_memo_evicts_least_recent);
 	tcase_add_test(tc, test_token_memo_limits);
-	suite_add_tcase(s, tc);
 	return s;
 }

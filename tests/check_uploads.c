@@ -195,12 +195,10 @@ END_TEST
 Suite *uploads_suite(void)
 {
 	Suite *s = suite_create("uploads");
-	TCase *tc = tcase_create("filename");
+	TCase *tc = check_tcase(s, "filename", NULL, NULL);
 
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_uploads_filename_raw);
 	tcase_add_test(tc, test_uploads_filename_encoded);
 	tcase_add_test(tc, test_uploads_filename_length);
-	suite_add_tcase(s, tc);
 	return s;
 }

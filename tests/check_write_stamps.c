@@ -117,14 +117,12 @@ END_TEST
 Suite *write_stamps_suite(void)
 {
 	Suite *s = suite_create("write_stamps");
-	TCase *tc = tcase_create("table");
+	TCase *tc = check_tcase(s, "table", NULL, NULL);
 
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	tcase_add_test(tc, test_write_stamps_private);
 	tcase_add_test(tc, test_write_stamps_null);
 	tcase_add_test(tc, test_write_stamps_shared_across_processes);
 	tcase_add_test(tc, test_write_stamps_foreign_object);
 	tcase_add_test(tc, test_write_stamps_default_name);
-	suite_add_tcase(s, tc);
 	return s;
 }

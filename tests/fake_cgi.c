@@ -1,6 +1,8 @@
 /* fake_cgi: see fake_cgi.h. */
 #include <string.h>
 
+#include <check.h>
+
 #include "fake_cgi.h"
 
 void fake_cgi_init(fake_cgi_io *io, const char *const *params, const char *body, size_t chunk)
@@ -56,4 +58,10 @@ int fake_cgi_write(void *ctx, const char *data, size_t n)
 		return -1;
 	buf_append(&c->out, data, n);
 	return 0;
+}
+
+void fake_cgi_request(http_request *req, fake_cgi_io *io, const char *const *params, att_err expect)
+{
+	fake_cgi_init(io, params, NULL, 0);
+	ck_assert_int_eq(http_request_init(req, fake_cgi_param, fake_cgi_read, io), expect);
 }

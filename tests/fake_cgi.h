@@ -1,13 +1,14 @@
 /* fake_cgi: a fake web server for the unit tests that drive
  * http_request_init/app_serve: a CGI parameter table, a body reader and
  * a writer that captures the response. Used by check_http.c and
- * check_router.c. */
+ * check_router_util.c. */
 #ifndef ATT_FAKE_CGI_H
 #define ATT_FAKE_CGI_H
 
 #include <stddef.h>
 
 #include "buf.h"
+#include "http.h"
 
 /* The request side: pass fake_cgi_param and fake_cgi_read with a
  * fake_cgi_io as their context (an http_param_fn and an http_read_fn). */
@@ -29,6 +30,11 @@ void fake_cgi_init(fake_cgi_io *io, const char *const *params, const char *body,
 const char *fake_cgi_param(void *ctx, const char *name);
 /* Hands the body out, at most io->chunk bytes at a time. */
 long fake_cgi_read(void *ctx, char *dst, size_t n);
+
+/* Runs http_request_init on req with params (no body) read through io,
+ * which it fills; asserts that it returns expect. */
+void fake_cgi_request(http_request *req, fake_cgi_io *io, const char *const *params,
+		      att_err expect);
 
 /* The response side: pass fake_cgi_write with a zeroed fake_cgi_capture as
  * its context (an http_write_fn); buf_free(&c.out) afterwards. */

@@ -1,0 +1,456 @@
+/* check_http_response: building responses (the error shape, headers,
+ * JSON) and serialising them through a capture writer, files and the
+ * nginx pre-check included. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_suites.h"
+#include "fake_cgi.h"
+#include "http.h"
+
+/* Counts occurrences of needle in hay. */
+static int count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+static int starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+START_TEST(test_http_response_precheck)
+{
+	http_response resp;
+
+	http_response_init(&resp);
+	http_header(&resp, "X-Attempts-Upload-Key", "abc");
+	http_json_text(&resp, 200, "{}", 2);
+	http_response_precheck(&resp);
+	ck_assert_int_eq(resp.status, 204);
+	ck_assert_uint_eq(resp.body.len, 0);
+	ck_assert_ptr_nonnull(strstr(resp.headers.data, "X-Attempts-Upload-Key: abc\r\n"));
+	http_response_free(&resp);
+
+	http_response_init(&resp);
+	http_header(&resp, "X-Request-Id", "r1");
+	http_header(&resp, "Retry-After", "3");
+	http_error(&resp, 503, "service_unavailable", "later", NULL);
+	http_response_precheck(&resp);
+	ck_assert_int_eq(resp.status, 403);
+	ck_assert_uint_eq(resp.body.len, 0);
+	ck_assert_int_eq(resp.has_content_type, 0);
+	ck_assert_str_eq(
+		resp.headers.data,
+		"X-Attempts-X-Request-Id: r1\r\n"
+		"X-Attempts-Retry-After: 3\r\n"
+		"X-Attempts-Content-Type: application/json; charset=utf-8\r\n"
+		"X-Attempts-Status: 503\r\n"
+		"X-Attempts-Error: "
+		"{\"error\":{\"code\":\"service_unavailable\",\"message\":\"later\"}}\r\n");
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_response_write_204)
+{
+	http_response resp;
+	fake_cgi_capture c;
+
+	memset(&c, 0, sizeof c);
+	http_response_init(&resp);
+	resp.status = 204;
+	http_header(&resp, "X-Request-Id", "r");
+	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_OK);
+	ck_assert_str_eq(c.out.data, "Status: 204 No Content\r\nX-Request-Id: r\r\n\r\n");
+	buf_free(&c.out);
+	http_response_free(&resp);
+}
+END_TEST
+
+/* ------------------------------------------------------------ response */
+
+/* Parses an error body and checks it is exactly the section 3 shape with
+ * this code; returns the tree (caller deletes) for further checks. */
+static cJSON *check_error_body(const http_response *resp, const char *code)
+{
+	cJSON *root, *err;
+	const cJSON *c, *m, *it;
+	int n = 0;
+
+	ck_assert_int_eq(resp->body.failed, 0);
+	ck_assert_ptr_nonnull(resp->body.data);
+	root = cJSON_ParseWithLength(resp->body.data, resp->body.len);
+	ck_assert_ptr_nonnull(root);
+	ck_assert_int_eq(cJSON_GetArraySize(root), 1);
+	err = cJSON_GetObjectItemCaseSensitive(root, "error");
+	ck_assert(cJSON_IsObject(err));
+	c = cJSON_GetObjectItemCaseSensitive(err, "code");
+	m = cJSON_GetObjectItemCaseSensitive(err, "message");
+	ck_assert(cJSON_IsString(c));
+	ck_assert_str_eq(c->valuestring, code);
+	ck_assert(cJSON_IsString(m));
+	ck_assert_uint_gt(strlen(m->valuestring), 0);
+	cJSON_ArrayForEach(it, err)
+	{
+		ck_assert_msg(strcmp(it->string, "code") == 0 ||
+				      strcmp(it->string, "message") == 0 ||
+				      (strcmp(it->string, "details") == 0 && cJSON_IsObject(it)),
+			      "unexpected member \"%s\" in error", it->string);
+		n++;
+	}
+	ck_assert_int_ge(n, 2);
+	return root;
+}
+
+START_TEST(test_http_error_shape)
+{
+	http_response resp;
+	cJSON *root;
+
+	http_response_init(&resp);
+	http_error(&resp, 404, "not_found", "no such attempt", NULL);
+	ck_assert_int_eq(resp.status, 404);
+	root = check_error_body(&resp, "not_found");
+	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(root, "error"), "details"));
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(
+				 cJSON_GetObjectItemCaseSensitive(root, "error"), "message")
+				 ->valuestring,
+			 "no such attempt");
+	cJSON_Delete(root);
+	ck_assert_int_eq(
+		count_of(resp.headers.data, "Content-Type: application/json; charset=utf-8\r\n"),
+		1);
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_error_details)
+{
+	http_response resp;
+	cJSON *details = cJSON_CreateObject();
+	cJSON *root;
+	const cJSON *d;
+
+	cJSON_AddNumberToObject(details, "current_version", 3);
+	http_response_init(&resp);
+	http_error(&resp, 409, "version_conflict", "stale", details);
+	ck_assert_int_eq(resp.status, 409);
+	root = check_error_body(&resp, "version_conflict");
+	d = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "error"),
+					     "details");
+	ck_assert(cJSON_IsObject(d));
+	ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(d, "current_version")->valueint, 3);
+	cJSON_Delete(root);
+	/* details is not consumed */
+	ck_assert_int_eq(cJSON_GetArraySize(details), 1);
+	cJSON_Delete(details);
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_error_field)
+{
+	http_response resp;
+	cJSON *root;
+	const cJSON *d;
+
+	http_response_init(&resp);
+	http_error_field(&resp, "events[0].event_type", "bad event type");
+	ck_assert_int_eq(resp.status, 422);
+	root = check_error_body(&resp, "validation_failed");
+	d = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "error"),
+					     "details");
+	ck_assert(cJSON_IsObject(d));
+	ck_assert_int_eq(cJSON_GetArraySize(d), 1);
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(d, "field")->valuestring,
+			 "events[0].event_type");
+	cJSON_Delete(root);
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_error_replaces_body)
+{
+	http_response resp;
+	cJSON *root;
+
+	http_response_init(&resp);
+	http_json_text(&resp, 200, "{\"ok\":true}", 11);
+	http_error(&resp, 500, "internal_error", "late failure", NULL);
+	ck_assert_int_eq(resp.status, 500);
+	root = check_error_body(&resp, "internal_error");
+	cJSON_Delete(root);
+	ck_assert_int_eq(count_of(resp.headers.data, "Content-Type"), 1);
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_header_crlf)
+{
+	http_response resp;
+
+	http_response_init(&resp);
+	http_header(&resp, "X-Test", "a\r\nSet-Cookie: evil\rb\nc");
+	ck_assert_str_eq(resp.headers.data, "X-Test: aSet-Cookie: evilbc\r\n");
+	http_headerf(&resp, "X-Num", "%d\r\n%s", 7, "z");
+	ck_assert_str_eq(resp.headers.data, "X-Test: aSet-Cookie: evilbc\r\nX-Num: 7z\r\n");
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_json)
+{
+	http_response resp;
+	cJSON *obj = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(obj, "status", "ok");
+	http_response_init(&resp);
+	ck_assert_int_eq(resp.status, 200);
+	http_json(&resp, 201, obj);
+	ck_assert_int_eq(resp.status, 201);
+	ck_assert_str_eq(resp.body.data, "{\"status\":\"ok\"}");
+	ck_assert_int_eq(resp.has_content_type, 1);
+	cJSON_Delete(obj);
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_content_type_once)
+{
+	http_response resp;
+
+	http_response_init(&resp);
+	http_header(&resp, "content-type", "application/problem+json");
+	http_json_text(&resp, 200, "{}", 2);
+	http_json_text(&resp, 200, "[]", 2);
+	ck_assert_int_eq(count_of(resp.headers.data, "ontent-"), 1);
+	ck_assert_str_eq(resp.body.data, "[]");
+	http_response_reset(&resp);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_uint_eq(resp.headers.len, 0);
+	ck_assert_uint_eq(resp.body.len, 0);
+	ck_assert_int_eq(resp.has_content_type, 0);
+	http_response_free(&resp);
+	http_response_free(&resp);
+	http_response_free(NULL);
+}
+END_TEST
+
+START_TEST(test_http_response_write)
+{
+	http_response resp;
+	fake_cgi_capture c;
+	const char *out;
+
+	memset(&c, 0, sizeof c);
+	http_response_init(&resp);
+	http_header(&resp, "X-Request-Id", "rid");
+	http_json_text(&resp, 201, "{\"a\":1}", 7);
+	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_OK);
+	out = c.out.data;
+	ck_assert_str_eq(out, "Status: 201 Created\r\n"
+			      "X-Request-Id: rid\r\n"
+			      "Content-Type: application/json; charset=utf-8\r\n"
+			      "Content-Length: 7\r\n"
+			      "\r\n"
+			      "{\"a\":1}");
+	buf_free(&c.out);
+	http_response_free(&resp);
+}
+END_TEST
+
+/* An answer to HEAD: the GET's headers and Content-Length, no body, even
+ * after a reset. */
+START_TEST(test_http_response_write_head)
+{
+	http_response resp;
+	fake_cgi_capture c;
+
+	memset(&c, 0, sizeof c);
+	http_response_init(&resp);
+	resp.head_only = 1;
+	http_json_text(&resp, 500, "{}", 2);
+	http_response_reset(&resp);
+	http_json_text(&resp, 200, "{\"a\":1}", 7);
+	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_OK);
+	ck_assert_str_eq(c.out.data, "Status: 200 OK\r\n"
+				     "Content-Type: application/json; charset=utf-8\r\n"
+				     "Content-Length: 7\r\n"
+				     "\r\n");
+	buf_free(&c.out);
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_response_write_empty_body)
+{
+	http_response resp;
+	fake_cgi_capture c;
+
+	memset(&c, 0, sizeof c);
+	http_response_init(&resp);
+	resp.status = 200;
+	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_OK);
+	ck_assert_str_eq(c.out.data, "Status: 200 OK\r\nContent-Length: 0\r\n\r\n");
+	buf_free(&c.out);
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_response_write_304)
+{
+	http_response resp;
+	fake_cgi_capture c;
+
+	memset(&c, 0, sizeof c);
+	http_response_init(&resp);
+	http_header(&resp, "ETag", "\"3\"");
+	http_json_text(&resp, 304, "{\"ignored\":1}", 13);
+	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_OK);
+	ck_assert_ptr_null(strstr(c.out.data, "ignored"));
+	ck_assert_ptr_null(strstr(c.out.data, "Content-Length"));
+	ck_assert(starts_with(c.out.data, "Status: 304 Not Modified\r\nETag: \"3\"\r\n"));
+	ck_assert_uint_ge(c.out.len, 4);
+	ck_assert_str_eq(c.out.data + c.out.len - 4, "\r\n\r\n");
+	ck_assert_int_eq(count_of(c.out.data, "\r\n\r\n"), 1);
+	buf_free(&c.out);
+	http_response_free(&resp);
+}
+END_TEST
+
+/* An unlinked temporary file holding text, positioned at its start. */
+static int temp_file_with(const char *text)
+{
+	char path[] = "/tmp/check_http_XXXXXX";
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	return fd;
+}
+
+START_TEST(test_http_response_write_file)
+{
+	http_response resp;
+	fake_cgi_capture c;
+
+	memset(&c, 0, sizeof c);
+	http_response_init(&resp);
+	http_header(&resp, "Content-Type", "application/pdf");
+	http_file(&resp, 200, temp_file_with("%PDF-1.4 bytes"), 14);
+	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_OK);
+	ck_assert_str_eq(c.out.data, "Status: 200 OK\r\n"
+				     "Content-Type: application/pdf\r\n"
+				     "Content-Length: 14\r\n"
+				     "\r\n"
+				     "%PDF-1.4 bytes");
+	buf_free(&c.out);
+	http_response_free(&resp); /* closes the file */
+	ck_assert_int_eq(resp.body_fd, -1);
+}
+END_TEST
+
+START_TEST(test_http_response_write_file_short)
+{
+	http_response resp;
+	fake_cgi_capture c;
+
+	memset(&c, 0, sizeof c);
+	http_response_init(&resp);
+	/* the file ends before the promised size */
+	http_file(&resp, 200, temp_file_with("short"), 100);
+	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_EIO);
+	buf_free(&c.out);
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_response_write_fails)
+{
+	http_response resp;
+	fake_cgi_capture c;
+
+	http_response_init(&resp);
+	http_json_text(&resp, 200, "{}", 2);
+	for (int call = 1; call <= 4; call++) {
+		memset(&c, 0, sizeof c);
+		c.fail_call = call;
+		ck_assert_msg(http_response_write(&resp, fake_cgi_write, &c) == ATT_EIO,
+			      "failure of write call %d not reported", call);
+		buf_free(&c.out);
+	}
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_response_write_failed_buffer)
+{
+	http_response resp;
+	fake_cgi_capture c;
+
+	memset(&c, 0, sizeof c);
+	http_response_init(&resp);
+	http_json_text(&resp, 200, "{}", 2);
+	resp.body.failed = 1;
+	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_ENOMEM);
+	ck_assert(starts_with(c.out.data, "Status: 500 Internal Server Error\r\n"));
+	ck_assert_ptr_nonnull(strstr(c.out.data, "\"code\":\"internal_error\""));
+	buf_free(&c.out);
+	http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_http_reason)
+{
+	ck_assert_str_eq(http_reason(200), "OK");
+	ck_assert_str_eq(http_reason(304), "Not Modified");
+	ck_assert_str_eq(http_reason(401), "Unauthorized");
+	ck_assert_str_eq(http_reason(404), "Not Found");
+	ck_assert_str_eq(http_reason(405), "Method Not Allowed");
+	ck_assert_str_eq(http_reason(413), "Payload Too Large");
+	ck_assert_str_eq(http_reason(422), "Unprocessable Entity");
+	ck_assert_str_eq(http_reason(503), "Service Unavailable");
+	ck_assert_ptr_nonnull(http_reason(599));
+}
+END_TEST
+
+Suite *http_response_suite(void)
+{
+	Suite *s = suite_create("http_response");
+	TCase *tc;
+
+	tc = check_tcase(s, "error_shape", NULL, NULL);
+	tcase_add_test(tc, test_http_error_shape);
+	tcase_add_test(tc, test_http_error_details);
+	tcase_add_test(tc, test_http_error_field);
+	tcase_add_test(tc, test_http_error_replaces_body);
+
+	tc = check_tcase(s, "response", NULL, NULL);
+	tcase_add_test(tc, test_http_header_crlf);
+	tcase_add_test(tc, test_http_json);
+	tcase_add_test(tc, test_http_content_type_once);
+	tcase_add_test(tc, test_http_reason);
+
+	tc = check_tcase(s, "write", NULL, NULL);
+	tcase_add_test(tc, test_http_response_write);
+	tcase_add_test(tc, test_http_response_write_empty_body);
+	tcase_add_test(tc, test_http_response_write_head);
+	tcase_add_test(tc, test_http_response_write_304);
+	tcase_add_test(tc, test_http_response_write_204);
+	tcase_add_test(tc, test_http_response_precheck);
+	tcase_add_test(tc, test_http_response_write_file);
+	tcase_add_test(tc, test_http_response_write_file_short);
+	tcase_add_test(tc, test_http_response_write_fails);
+	tcase_add_test(tc, test_http_response_write_failed_buffer);
+	return s;
+}

@@ -1,0 +1,424 @@
+/* check_jwks_verify: token verification with a key set (auth_verifier in
+ * lib/auth): RS256, ES256 and HS256 by kid, two keys at once, unknown kid,
+ * the algorithm confusions (HS256 keyed with an RSA public key, alg none),
+ * bad signatures, time claims, aud and iss, the 401 reasons. Keys, sets
+ * and tokens: check_jwks.h. */
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_jwks.h"
+#include "check_suites.h"
+#include "jwks.h"
+
+/* ------------------------------------------------------------ verifying */
+
+START_TEST(test_jwks_accepts_each_alg)
+{
+	char *text = jw_default_jwks(0);
+	auth_verifier *v = jw_verifier(text, NULL, NULL);
+
+	ck_assert_uint_eq(auth_verifier_key_count(v), 3);
+	jw_expect(v, jw_token_with(RS("r1"), jw_payload(""), jw_rsa1, NULL, 0), AUTH_FAIL_NONE);
+	jw_expect(v, jw_token_with(ES("e1"), jw_payload(""), jw_ec1, NULL, 0), AUTH_FAIL_NONE);
+	jw_expect(v, jw_token_with(HS("h1"), jw_payload(""), NULL, OCT, strlen(OCT)),
+		  AUTH_FAIL_NONE);
+	/* HS256 without a kid (or a kid naming no key) is the secret's. */
+	jw_expect(v, jw_token_with(HS_NOKID, jw_payload(""), NULL, SECRET, strlen(SECRET)),
+		  AUTH_FAIL_NONE);
+	jw_expect(v, jw_token_with(HS("other"), jw_payload(""), NULL, SECRET, strlen(SECRET)),
+		  AUTH_FAIL_NONE);
+	/* The oct key's token is not the secret's, and the other way round. */
+	jw_expect(v, jw_token_with(HS("h1"), jw_payload(""), NULL, SECRET, strlen(SECRET)),
+		  AUTH_FAIL_SIGNATURE);
+	jw_expect(v, jw_token_with(HS_NOKID, jw_payload(""), NULL, OCT, strlen(OCT)),
+		  AUTH_FAIL_SIGNATURE);
+	auth_verifier_free(v);
+	auth_verifier_free(NULL);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_jwks_two_keys_at_once)
+{
+	char *text = jw_default_jwks(1);
+	auth_verifier *v = jw_verifier(text, NULL, NULL);
+
+	jw_expect(v, jw_token_with(RS("r1"), jw_payload(""), jw_rsa1, NULL, 0), AUTH_FAIL_NONE);
+	jw_expect(v, jw_token_with(RS("r2"), jw_payload(""), jw_rsa2, NULL, 0), AUTH_FAIL_NONE);
+	/* each key its own tokens */
+	jw_expect(v, jw_token_with(RS("r1"), jw_payload(""), jw_rsa2, NULL, 0),
+		  AUTH_FAIL_SIGNATURE);
+	jw_expect(v, jw_token_with(RS("r2"), jw_payload(""), jw_rsa1, NULL, 0),
+		  AUTH_FAIL_SIGNATURE);
+	jw_expect(v, jw_token_with(ES("e1"), jw_payload(""), jw_ec2, NULL, 0), AUTH_FAIL_SIGNATURE);
+	auth_verifier_free(v);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_jwks_unknown_key)
+{
+	char *text = jw_default_jwks(0);
+	auth_verifier *v = jw_verifier(text, NULL, NULL), *plain = jw_verifier(NULL, NULL, NULL);
+	char longkid[600];
+
+	jw_expect(v, jw_token_with(RS("r9"), jw_payload(""), jw_rsa1, NULL, 0),
+		  AUTH_FAIL_UNKNOWN_KEY);
+	jw_expect(v, jw_token_with("{\"alg\":\"RS256\"}", jw_payload(""), jw_rsa1, NULL, 0),
+		  AUTH_FAIL_UNKNOWN_KEY);
+	jw_expect(v, jw_token_with(ES("E1"), jw_payload(""), jw_ec1, NULL, 0),
+		  AUTH_FAIL_UNKNOWN_KEY);
+	memset(longkid, 'r', sizeof longkid);
+	snprintf(longkid, sizeof longkid, "{\"alg\":\"RS256\",\"kid\":\"%0300d\"}", 1);
+	jw_expect(v, jw_token_with(longkid, jw_payload(""), jw_rsa1, NULL, 0),
+		  AUTH_FAIL_UNKNOWN_KEY);
+	/* Without a key set every RS256/ES256 token names an unknown key. */
+	jw_expect(plain, jw_token_with(RS("r1"), jw_payload(""), jw_rsa1, NULL, 0),
+		  AUTH_FAIL_UNKNOWN_KEY);
+	jw_expect(plain, jw_token_with(ES("e1"), jw_payload(""), jw_ec1, NULL, 0),
+		  AUTH_FAIL_UNKNOWN_KEY);
+	jw_expect(plain, jw_token_with(HS_NOKID, jw_payload(""), NULL, SECRET, strlen(SECRET)),
+		  AUTH_FAIL_NONE);
+	auth_verifier_free(v);
+	auth_verifier_free(plain);
+	free(text);
+}
+END_TEST
+
+/* The RSA public key as a would-be HMAC secret: DER, and PEM text. */
+static unsigned char *public_bytes(EVP_PKEY *k, int pem, size_t *len)
+{
+	unsigned char *out = NULL;
+
+	if (pem) {
+		BIO *bio = BIO_new(BIO_s_mem());
+		char *data;
+		long n;
+		ck_assert_int_eq(PEM_write_bio_PUBKEY(bio, k), 1);
+		n = BIO_get_mem_data(bio, &data);
+		out = OPENSSL_malloc((size_t)n);
+		ck_assert_ptr_nonnull(out);
+		memcpy(out, data, (size_t)n);
+		*len = (size_t)n;
+		BIO_free(bio);
+	} else {
+		int n = i2d_PUBKEY(k, &out);
+		ck_assert_int_gt(n, 0);
+		*len = (size_t)n;
+	}
+	return out;
+}
+
+START_TEST(test_jwks_alg_confusion)
+{
+	char *text = jw_default_jwks(0);
+	auth_verifier *v = jw_verifier(text, NULL, NULL);
+
+	for (int pem = 0; pem <= 1; pem++) {
+		size_t n;
+		unsigned char *pub = public_bytes(jw_rsa1, pem, &n);
+		/* HS256 naming the RSA key, HMAC keyed with its public key. */
+		jw_expect(v, jw_token_with(HS("r1"), jw_payload(""), NULL, pub, n), AUTH_FAIL_ALG);
+		/* Without a kid: the secret's, so the signature is wrong. */
+		jw_expect(v, jw_token_with(HS_NOKID, jw_payload(""), NULL, pub, n),
+			  AUTH_FAIL_SIGNATURE);
+		if (pem) {
+			/* the JWK text itself as the secret */
+			jw_expect(v,
+				  jw_token_with(HS("r1"), jw_payload(""), NULL, text, strlen(text)),
+				  AUTH_FAIL_ALG);
+		}
+		OPENSSL_free(pub);
+	}
+	/* The other keys' algorithms. */
+	jw_expect(v, jw_token_with(ES("r1"), jw_payload(""), jw_ec1, NULL, 0), AUTH_FAIL_ALG);
+	jw_expect(v, jw_token_with(RS("e1"), jw_payload(""), jw_rsa1, NULL, 0), AUTH_FAIL_ALG);
+	jw_expect(v, jw_token_with(RS("h1"), jw_payload(""), jw_rsa1, NULL, 0), AUTH_FAIL_ALG);
+	auth_verifier_free(v);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_jwks_alg_none_and_others)
+{
+	char *text = jw_default_jwks(0);
+	auth_verifier *v = jw_verifier(text, NULL, NULL);
+
+	jw_expect(v,
+		  jw_token_with("{\"alg\":\"none\",\"kid\":\"r1\"}", jw_payload(""), NULL, NULL, 0),
+		  AUTH_FAIL_ALG);
+	jw_expect(v, jw_token_with("{\"alg\":\"none\"}", jw_payload(""), NULL, NULL, 0),
+		  AUTH_FAIL_ALG);
+	jw_expect(v, jw_token_with("{\"alg\":\"None\"}", jw_payload(""), NULL, NULL, 0),
+		  AUTH_FAIL_ALG);
+	jw_expect(
+		v,
+		jw_token_with("{\"alg\":\"HS512\"}", jw_payload(""), NULL, SECRET, strlen(SECRET)),
+		AUTH_FAIL_ALG);
+	jw_expect(v,
+		  jw_token_with("{\"alg\":\"RS512\",\"kid\":\"r1\"}", jw_payload(""), jw_rsa1, NULL,
+				0),
+		  AUTH_FAIL_ALG);
+	jw_expect(v,
+		  jw_token_with("{\"alg\":\"rs256\",\"kid\":\"r1\"}", jw_payload(""), jw_rsa1, NULL,
+				0),
+		  AUTH_FAIL_ALG);
+	/* An RS256 token with no signature at all. */
+	jw_expect(v, jw_token_with(RS("r1"), jw_payload(""), NULL, NULL, 0), AUTH_FAIL_SIGNATURE);
+	jw_expect(v, jw_token_with(ES("e1"), jw_payload(""), NULL, NULL, 0), AUTH_FAIL_SIGNATURE);
+	auth_verifier_free(v);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_jwks_bad_signatures)
+{
+	char *text = jw_default_jwks(0);
+	auth_verifier *v = jw_verifier(text, NULL, NULL);
+	char *t;
+	size_t n;
+
+	/* A flipped character of an RS256 and an ES256 signature. */
+	t = jw_token_with(RS("r1"), jw_payload(""), jw_rsa1, NULL, 0);
+	n = strlen(t);
+	t[n - 10] = t[n - 10] == 'A' ? 'B' : 'A';
+	jw_expect(v, t, AUTH_FAIL_SIGNATURE);
+	t = jw_token_with(ES("e1"), jw_payload(""), jw_ec1, NULL, 0);
+	n = strlen(t);
+	t[n - 10] = t[n - 10] == 'A' ? 'B' : 'A';
+	jw_expect(v, t, AUTH_FAIL_SIGNATURE);
+	/* A changed payload under a valid signature. */
+	{
+		char *good = jw_token_with(RS("r1"), jw_payload(""), jw_rsa1, NULL, 0);
+		char *other = jw_token_with(RS("r1"), jw_payload(",\"x\":1"), jw_rsa1, NULL, 0);
+		const char *sig = strrchr(good, '.');
+		buf b = BUF_INIT;
+		buf_append(&b, other, (size_t)(strrchr(other, '.') - other));
+		buf_puts(&b, sig);
+		jw_expect(v, buf_take(&b), AUTH_FAIL_SIGNATURE);
+		free(good);
+		free(other);
+	}
+	/* ES256 as DER (what EVP makes) is not a JWS signature. */
+	{
+		buf b = BUF_INIT;
+		unsigned char der[128];
+		size_t dl = sizeof der;
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+		jw_put_b64(&b, (const unsigned char *)ES("e1"), strlen(ES("e1")));
+		buf_putc(&b, '.');
+		jw_put_b64(&b, (const unsigned char *)jw_payload(""), strlen(jw_payload("")));
+		ck_assert_int_eq(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, jw_ec1), 1);
+		ck_assert_int_eq(EVP_DigestSign(md, der, &dl, (unsigned char *)b.data, b.len), 1);
+		EVP_MD_CTX_free(md);
+		buf_putc(&b, '.');
+		jw_put_b64(&b, der, dl);
+		jw_expect(v, buf_take(&b), AUTH_FAIL_SIGNATURE);
+	}
+	/* A signature that is no base64url. */
+	t = jw_token_with(RS("r1"), jw_payload(""), jw_rsa1, NULL, 0);
+	t[strlen(t) - 1] = '*';
+	jw_expect(v, t, AUTH_FAIL_MALFORMED);
+	auth_verifier_free(v);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_jwks_time_claims)
+{
+	char *text = jw_default_jwks(0);
+	auth_verifier *v = jw_verifier(text, NULL, NULL);
+	char p[256];
+
+	snprintf(p, sizeof p, "{\"sub\":\"" SUB "\",\"role\":\"student\",\"exp\":%lld}", NOW - 61);
+	jw_expect(v, jw_token_with(RS("r1"), p, jw_rsa1, NULL, 0), AUTH_FAIL_EXPIRED);
+	snprintf(p, sizeof p, "{\"sub\":\"" SUB "\",\"role\":\"student\",\"exp\":%lld}", NOW - 60);
+	jw_expect(v, jw_token_with(RS("r1"), p, jw_rsa1, NULL, 0), AUTH_FAIL_NONE);
+	snprintf(p, sizeof p,
+		 "{\"sub\":\"" SUB "\",\"role\":\"student\",\"exp\":%lld,\"nbf\":%lld}", NOW + 3600,
+		 NOW + 61);
+	jw_expect(v, jw_token_with(ES("e1"), p, jw_ec1, NULL, 0), AUTH_FAIL_NOT_YET_VALID);
+	snprintf(p, sizeof p,
+		 "{\"sub\":\"" SUB "\",\"role\":\"student\",\"exp\":%lld,\"iat\":%lld}", NOW + 3600,
+		 NOW + 61);
+	jw_expect(v, jw_token_with(ES("e1"), p, jw_ec1, NULL, 0), AUTH_FAIL_ISSUED_FUTURE);
+	/* A remembered token expires like any other. */
+	jw_expect_at(v, jw_token_with(RS("r1"), jw_payload(""), jw_rsa1, NULL, 0), NOW,
+		     AUTH_FAIL_NONE);
+	jw_expect_at(v, jw_token_with(RS("r1"), jw_payload(""), jw_rsa1, NULL, 0), NOW + 3661,
+		     AUTH_FAIL_EXPIRED);
+	jw_expect_at(v, jw_token_with(RS("r1"), jw_payload(""), jw_rsa1, NULL, 0), NOW - 71,
+		     AUTH_FAIL_ISSUED_FUTURE);
+	snprintf(p, sizeof p,
+		 "{\"sub\":\"" SUB "\",\"role\":\"student\",\"exp\":%lld,\"nbf\":%lld}", NOW + 3600,
+		 NOW);
+	jw_expect_at(v, jw_token_with(RS("r1"), p, jw_rsa1, NULL, 0), NOW, AUTH_FAIL_NONE);
+	jw_expect_at(v, jw_token_with(RS("r1"), p, jw_rsa1, NULL, 0), NOW - 61,
+		     AUTH_FAIL_NOT_YET_VALID);
+	/* Malformed dates and missing claims. */
+	jw_expect(v,
+		  jw_token_with(RS("r1"),
+				"{\"sub\":\"" SUB "\",\"role\":\"student\",\"exp\":\"x\"}", jw_rsa1,
+				NULL, 0),
+		  AUTH_FAIL_MALFORMED);
+	jw_expect(v,
+		  jw_token_with(RS("r1"), "{\"sub\":\"" SUB "\",\"role\":\"student\"}", jw_rsa1,
+				NULL, 0),
+		  AUTH_FAIL_MALFORMED);
+	snprintf(p, sizeof p, "{\"sub\":\"" SUB "\",\"role\":\"teacher\",\"exp\":%lld}", NOW + 60);
+	jw_expect(v, jw_token_with(RS("r1"), p, jw_rsa1, NULL, 0), AUTH_FAIL_CLAIMS);
+	snprintf(p, sizeof p, "{\"role\":\"student\",\"exp\":%lld}", NOW + 60);
+	jw_expect(v, jw_token_with(RS("r1"), p, jw_rsa1, NULL, 0), AUTH_FAIL_CLAIMS);
+	auth_verifier_free(v);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_jwks_audience_issuer)
+{
+	char *text = jw_default_jwks(0);
+	auth_verifier *v = jw_verifier(text, AUD, ISS), *open = jw_verifier(text, NULL, NULL);
+	const char *iss = ",\"iss\":\"" ISS "\"";
+	char extra[256];
+
+	snprintf(extra, sizeof extra, "%s,\"aud\":\"" AUD "\"", iss);
+	jw_expect(v, jw_token_with(RS("r1"), jw_payload(extra), jw_rsa1, NULL, 0), AUTH_FAIL_NONE);
+	snprintf(extra, sizeof extra, "%s,\"aud\":[\"other\",\"" AUD "\"]", iss);
+	jw_expect(v, jw_token_with(ES("e1"), jw_payload(extra), jw_ec1, NULL, 0), AUTH_FAIL_NONE);
+	snprintf(extra, sizeof extra, "%s,\"aud\":[\"other\",\"exam-api2\"]", iss);
+	jw_expect(v, jw_token_with(RS("r1"), jw_payload(extra), jw_rsa1, NULL, 0),
+		  AUTH_FAIL_AUDIENCE);
+	snprintf(extra, sizeof extra, "%s,\"aud\":\"exam-ap\"", iss);
+	jw_expect(v, jw_token_with(RS("r1"), jw_payload(extra), jw_rsa1, NULL, 0),
+		  AUTH_FAIL_AUDIENCE);
+	snprintf(extra, sizeof extra, "%s,\"aud\":[]", iss);
+	jw_expect(v, jw_token_with(RS("r1"), jw_payload(extra), jw_rsa1, NULL, 0),
+		  AUTH_FAIL_AUDIENCE);
+	jw_expect(v, jw_token_with(RS("r1"), jw_payload(iss), jw_rsa1, NULL, 0),
+		  AUTH_FAIL_AUDIENCE);
+	snprintf(extra, sizeof extra, "%s,\"aud\":[\"" AUD "\",7]", iss);
+	jw_expect(v, jw_token_with(RS("r1"), jw_payload(extra), jw_rsa1, NULL, 0),
+		  AUTH_FAIL_MALFORMED);
+	snprintf(extra, sizeof extra, "%s,\"aud\":{\"a\":\"" AUD "\"}", iss);
+	jw_expect(v, jw_token_with(RS("r1"), jw_payload(extra), jw_rsa1, NULL, 0),
+		  AUTH_FAIL_MALFORMED);
+	/* iss: exactly, required. */
+	jw_expect(v,
+		  jw_token_with(RS("r1"),
+				jw_payload(",\"aud\":\"" AUD "\",\"iss\":\"https://idp.example/\""),
+				jw_rsa1, NULL, 0),
+		  AUTH_FAIL_ISSUER);
+	jw_expect(v, jw_token_with(RS("r1"), jw_payload(",\"aud\":\"" AUD "\""), jw_rsa1, NULL, 0),
+		  AUTH_FAIL_ISSUER);
+	jw_expect(v,
+		  jw_token_with(RS("r1"), jw_payload(",\"aud\":\"" AUD "\",\"iss\":1"), jw_rsa1,
+				NULL, 0),
+		  AUTH_FAIL_MALFORMED);
+	/* The HS256 secret's tokens follow the same rules. */
+	jw_expect(v, jw_token_with(HS_NOKID, jw_payload(""), NULL, SECRET, strlen(SECRET)),
+		  AUTH_FAIL_ISSUER);
+	snprintf(extra, sizeof extra, "%s,\"aud\":\"" AUD "\"", iss);
+	jw_expect(v, jw_token_with(HS_NOKID, jw_payload(extra), NULL, SECRET, strlen(SECRET)),
+		  AUTH_FAIL_NONE);
+	/* Not configured: not checked. */
+	jw_expect(open,
+		  jw_token_with(RS("r1"), jw_payload(",\"aud\":\"x\",\"iss\":\"y\""), jw_rsa1, NULL,
+				0),
+		  AUTH_FAIL_NONE);
+	/* A token remembered by one verifier is not another's. */
+	jw_expect(v,
+		  jw_token_with(RS("r1"), jw_payload(",\"aud\":\"x\",\"iss\":\"y\""), jw_rsa1, NULL,
+				0),
+		  AUTH_FAIL_ISSUER);
+	auth_verifier_free(v);
+	auth_verifier_free(open);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_jwks_messages)
+{
+	auth_verifier *v = jw_verifier(NULL, NULL, NULL);
+	auth_claims c;
+	auth_fail why = AUTH_FAIL_NONE;
+
+	/* Every reason has its own message, fit for a quoted-string. */
+	for (int i = AUTH_FAIL_MISSING; i <= AUTH_FAIL_ISSUER; i++) {
+		const char *m = auth_fail_message((auth_fail)i);
+		ck_assert_ptr_nonnull(m);
+		ck_assert_ptr_null(strpbrk(m, "\"\\\r\n"));
+		for (int j = AUTH_FAIL_MISSING; j < i; j++)
+			ck_assert_str_ne(m, auth_fail_message((auth_fail)j));
+	}
+	ck_assert_int_eq(auth_check_header(v, NULL, NOW, &c, &why), ATT_EAUTH);
+	ck_assert_int_eq(why, AUTH_FAIL_MISSING);
+	ck_assert_int_eq(auth_check_header(v, "Basic abc", NOW, &c, &why), ATT_EAUTH);
+	ck_assert_int_eq(why, AUTH_FAIL_MISSING);
+	ck_assert_int_eq(auth_check_header(v, "Bearer   ", NOW, &c, &why), ATT_EAUTH);
+	ck_assert_int_eq(why, AUTH_FAIL_MISSING);
+	ck_assert_int_eq(auth_check_header(v, "Bearer a.b", NOW, &c, &why), ATT_EAUTH);
+	ck_assert_int_eq(why, AUTH_FAIL_MALFORMED);
+	ck_assert_int_eq(auth_check_header(v, "Bearer a.b.c", NOW, &c, &why), ATT_EAUTH);
+	ck_assert_int_eq(why, AUTH_FAIL_MALFORMED);
+	ck_assert_int_eq(auth_check(v, "", NOW, &c, NULL), ATT_EAUTH);
+	jw_expect(v,
+		  jw_token_with("{\"alg\":\"HS256\",\"kid\":7}", jw_payload(""), NULL, SECRET,
+				strlen(SECRET)),
+		  AUTH_FAIL_MALFORMED);
+	jw_expect(v,
+		  jw_token_with("{\"alg\":\"HS256\",\"crit\":[\"b64\"]}", jw_payload(""), NULL,
+				SECRET, strlen(SECRET)),
+		  AUTH_FAIL_MALFORMED);
+	auth_verifier_free(v);
+}
+END_TEST
+
+START_TEST(test_jwks_verifier_refused)
+{
+	auth_options o = {.secret = SECRET,
+			  .secret_len = strlen(SECRET),
+			  .jwks_file = "/nonexistent/jwks.json"};
+	auth_verifier *v = (auth_verifier *)0x1;
+	char *why = NULL, path[512];
+
+	ck_assert_int_eq(auth_verifier_create(&o, &v, &why), ATT_EIO);
+	ck_assert_ptr_eq(v, (auth_verifier *)0x1);
+	ck_assert_ptr_nonnull(why);
+	free(why);
+	why = NULL;
+	snprintf(path, sizeof path, "%s/bad.json", jw_tmpdir);
+	jw_write_file(path, "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"a\"}]}");
+	o.jwks_file = path;
+	ck_assert_int_eq(auth_verifier_create(&o, &v, &why), ATT_ECONFIG);
+	ck_assert_ptr_nonnull(strstr(why, "keys[0]"));
+	free(why);
+	/* "" means no file. */
+	o.jwks_file = "";
+	ck_assert_int_eq(auth_verifier_create(&o, &v, NULL), ATT_OK);
+	ck_assert_uint_eq(auth_verifier_key_count(v), 0);
+	ck_assert_int_eq(auth_verifier_reload(v, NULL), ATT_OK);
+	auth_verifier_free(v);
+}
+END_TEST
+
+Suite *jwks_verify_suite(void)
+{
+	Suite *s = suite_create("jwks_verify");
+	TCase *tc = check_tcase(s, "verify", NULL, NULL);
+
+	tcase_add_unchecked_fixture(tc, jwks_keys_setup, jwks_keys_teardown);
+	tcase_add_test(tc, test_jwks_accepts_each_alg);
+	tcase_add_test(tc, test_jwks_two_keys_at_once);
+	tcase_add_test(tc, test_jwks_unknown_key);
+	tcase_add_test(tc, test_jwks_alg_confusion);
+	tcase_add_test(tc, test_jwks_alg_none_and_others);
+	tcase_add_test(tc, test_jwks_bad_signatures);
+	tcase_add_test(tc, test_jwks_time_claims);
+	tcase_add_test(tc, test_jwks_audience_issuer);
+	tcase_add_test(tc, test_jwks_messages);
+	tcase_add_test(tc, test_jwks_verifier_refused);
+	return s;
+}

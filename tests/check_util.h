@@ -1,0 +1,20 @@
+/* check_util: what the unit-test files share: one way to make a test case
+ * (the common timeout, an optional checked fixture, added to its suite).
+ * The helpers of one module's tests stay in that module's test files. */
+#ifndef ATT_CHECK_UTIL_H
+#define ATT_CHECK_UTIL_H
+
+#include <check.h>
+
+/* Generous per-test timeout (seconds) for every TCase. */
+#define CHECK_TIMEOUT_S 10
+
+/* Sleeps ms milliseconds, whatever signals come. */
+void check_sleep_ms(long ms);
+
+/* A new test case named name, added to s (which owns it), with the
+ * timeout CHECK_TIMEOUT_S and, when setup or teardown is not NULL, them
+ * as its checked fixture (run around each test, in its process). */
+TCase *check_tcase(Suite *s, const char *name, SFun setup, SFun teardown);
+
+#endif
