@@ -43,33 +43,29 @@ struct app {
 	long long next_ping_ms; /* monotonic */
 };
 
-/* The claims the deadline sweep runs under. close_expired_attempts() is
- * the admin's and reads the caller from request.jwt.claims, which must
- * name a subject: the nil UUID stands for the service itself. */
-#define APP_SWEEP_CLAIMS "{\"sub\":\"00000000-0000-0000-0000-000000000000\",\"role\":\"admin\"}"
-
 /* Closes attempts left open past deadline + grace. Every worker tries;
- * an advisory lock in the SQL lets one at a time do it. Logs the sweeps
- * that closed something ({"closed": n}, n > 0) and answers that are not
- * that shape. */
+ * an advisory lock in the SQL lets one at a time do it. The sweep is the
+ * service's own: sweep_expired_attempts() reads no claims and answers the
+ * number it closed, or NULL (skipped) while another sweep runs. Logs the
+ * sweeps that closed something, and answers that are not a count. */
 static void sweep_deadlines(app *a)
 {
 	db_failure why;
 	char *text = NULL;
-	cJSON *result;
-	const cJSON *closed;
+	char *end = NULL;
+	long closed;
 
-	if (db_call(&a->db, APP_SWEEP_CLAIMS, DB_STMT_CLOSE_EXPIRED, NULL, &text, &why) != ATT_OK) {
+	if (db_call(&a->db, NULL, DB_STMT_CLOSE_EXPIRED, NULL, &text, &why) != ATT_OK) {
 		log_debug("sweep: %s", why.message);
 		return;
 	}
-	result = text != NULL ? cJSON_Parse(text) : NULL;
-	closed = cJSON_GetObjectItemCaseSensitive(result, "closed");
-	if (!cJSON_IsNumber(closed))
-		log_warn("sweep: unexpected answer %.200s", text != NULL ? text : "(null)");
-	else if (closed->valuedouble > 0)
-		log_info("sweep: %s", text);
-	cJSON_Delete(result);
+	if (text == NULL) /* skipped: another sweep runs */
+		return;
+	closed = strtol(text, &end, 10);
+	if (end == text || *end != '\0' || closed < 0)
+		log_warn("sweep: unexpected answer %.200s", text);
+	else if (closed > 0)
+		log_info("sweep: closed %ld", closed);
 	free(text);
 }
 

@@ -1,4 +1,5 @@
--- admin.sql — housekeeping and admin tools: the deadline sweep with the
+-- admin.sql — housekeeping and admin tools: the deadline sweep (the
+-- service's, without claims, and the admin's) with the
 -- planner statistics it keeps fresh, preloading caches, broadcasting a
 -- cache clear, query observations (docs/API.md §8-9). Repeatable: only
 -- CREATE OR REPLACE (and DROP IF EXISTS of a signature that changed),
@@ -21,10 +22,7 @@ SET search_path = pg_catalog, attempts;
 -- the whole exam for each start until then. The sweep calls it; without
 -- the right to analyze, ANALYZE only warns.
 CREATE OR REPLACE FUNCTION attempts.refresh_statistics()
-RETURNS int
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS int LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
     v_rel text;
     v_n int := 0;
@@ -48,26 +46,19 @@ BEGIN
 END
 $$;
 
--- Closes (reason deadline) every attempt in progress past deadline_at +
--- grace_s, after keeping the planner's statistics fresh (refresh_statistics);
--- admin. Returns {"closed": n}, or {"closed": 0, "skipped": true} while
--- another sweep runs.
-CREATE OR REPLACE FUNCTION attempts.close_expired_attempts()
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+-- The deadline sweep, which every worker of the service runs every few
+-- seconds (lib/app.c) without claims: closes (reason deadline) every
+-- attempt in progress past deadline_at + grace_s, after keeping the
+-- planner's statistics fresh (refresh_statistics). Returns how many it
+-- closed, or NULL (skipped) while another sweep runs: one at a time.
+CREATE OR REPLACE FUNCTION attempts.sweep_expired_attempts()
+RETURNS int LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    v_err jsonb;
-    v_closed bigint;
+    v_closed int;
 BEGIN
-    SELECT c.error INTO v_err FROM require_caller('{admin}') c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
     -- A fixed key outside the int4 range of the hashtext() keys of start_attempt.
     IF NOT pg_try_advisory_xact_lock(7310594523462267185) THEN
-        RETURN jsonb_build_object('closed', 0, 'skipped', true);
+        RETURN NULL;
     END IF;
     -- First, while no row is locked yet: the rows closed below stay locked
     -- until the commit, and late saves of them would wait for ANALYZE.
@@ -92,47 +83,51 @@ BEGIN
          WHERE a.attempt_id = due.attempt_id
         RETURNING 1)
     SELECT count(*) INTO v_closed FROM closed;
-    RETURN jsonb_build_object('closed', v_closed);
+    RETURN v_closed;
+END
+$$;
+
+-- The deadline sweep (sweep_expired_attempts) run by an admin: {"closed":
+-- n}, or {"closed": 0, "skipped": true} while another sweep runs.
+CREATE OR REPLACE FUNCTION attempts.close_expired_attempts()
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
+DECLARE
+    v_err jsonb := caller_error('{admin}');
+    v_closed int;
+BEGIN
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
+    END IF;
+    v_closed := sweep_expired_attempts();
+    RETURN CASE WHEN v_closed IS NULL THEN '{"closed": 0, "skipped": true}'::jsonb
+                ELSE jsonb_build_object('closed', v_closed) END;
 END
 $$;
 
 -- The states of the attempts in progress of the given exams (admin), oldest
 -- first, for a worker to preload its cache in one query.
 CREATE OR REPLACE FUNCTION attempts.preload_attempt_states(p_exam_ids uuid[])
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
-DECLARE
-    v_err jsonb;
+RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
 BEGIN
-    SELECT c.error INTO v_err FROM require_caller('{admin}') c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    RETURN coalesce((
-        SELECT jsonb_agg(attempt_state_json(a) ORDER BY a.started_at, a.attempt_id)
-          FROM attempts.attempts a
-         WHERE a.exam_id = ANY (p_exam_ids) AND a.status = 'in_progress'), '[]'::jsonb);
+    RETURN coalesce(caller_error('{admin}'),
+                    (SELECT jsonb_agg(attempt_state_json(a) ORDER BY a.started_at, a.attempt_id)
+                       FROM attempts.attempts a
+                      WHERE a.exam_id = ANY (p_exam_ids) AND a.status = 'in_progress'),
+                    '[]'::jsonb);
 END
 $$;
 
 -- Tells every worker to clear its cache (NOTIFY attempts_clear_cache with
 -- the sender's backend pid, delivered at commit); admin. {"broadcast": true}.
 CREATE OR REPLACE FUNCTION attempts.broadcast_clear_cache()
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    v_err jsonb;
+    v_err jsonb := caller_error('{admin}');
 BEGIN
-    SELECT c.error INTO v_err FROM require_caller('{admin}') c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
+    IF v_err IS NULL THEN
+        PERFORM pg_notify('attempts_clear_cache', pg_backend_pid()::text);
     END IF;
-    PERFORM pg_notify('attempts_clear_cache', pg_backend_pid()::text);
-    RETURN jsonb_build_object('broadcast', true);
+    RETURN coalesce(v_err, '{"broadcast": true}');
 END
 $$;
 
@@ -141,18 +136,9 @@ $$;
 -- {"pg_stat_statements": bool, "buffer_hit_ratio": n|null,
 --  "tables": [{"table", "seq_scan", "seq_tup_read", "idx_scan", "n_live_tup"}]}
 CREATE OR REPLACE FUNCTION attempts.analyze_observations()
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
-DECLARE
-    v_err jsonb;
+RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
 BEGIN
-    SELECT c.error INTO v_err FROM require_caller('{admin}') c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    RETURN jsonb_build_object(
+    RETURN coalesce(caller_error('{admin}'), jsonb_build_object(
         'pg_stat_statements',
             EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'),
         'buffer_hit_ratio',
@@ -166,6 +152,6 @@ BEGIN
                                 'idx_scan', COALESCE(idx_scan, 0),
                                 'n_live_tup', n_live_tup) ORDER BY relname)
                         FROM pg_stat_user_tables WHERE schemaname = 'attempts'),
-                     '[]'::jsonb));
+                     '[]'::jsonb)));
 END
 $$;

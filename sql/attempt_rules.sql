@@ -14,9 +14,7 @@ SET search_path = pg_catalog, attempts;
 -- Whole seconds left until deadline_at (floor, never negative); NULL when
 -- there is no deadline or the attempt is submitted.
 CREATE OR REPLACE FUNCTION attempts.time_remaining_s(a attempts.attempts)
-RETURNS bigint
-LANGUAGE sql STABLE
-AS $$
+RETURNS bigint LANGUAGE sql STABLE AS $$
     SELECT CASE WHEN a.status = 'in_progress' AND a.deadline_at IS NOT NULL
                 THEN greatest(0, floor(extract(epoch FROM a.deadline_at - now())))::bigint
            END
@@ -24,31 +22,20 @@ $$;
 
 -- The attempt state object of API.md §5.
 CREATE OR REPLACE FUNCTION attempts.attempt_state_json(a attempts.attempts)
-RETURNS jsonb
-LANGUAGE sql STABLE
-AS $$
+RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
-        'attempt_id', a.attempt_id,
-        'exam_id', a.exam_id,
-        'user_id', a.user_id,
-        'attempt_number', a.attempt_number,
-        'status', a.status,
-        'answers', a.answers,
-        'auto_save_data', a.auto_save_data,
-        'version', a.version,
-        'started_at', attempts.ts(a.started_at),
-        'deadline_at', attempts.ts(a.deadline_at),
-        'submitted_at', attempts.ts(a.submitted_at),
-        'updated_at', attempts.ts(a.updated_at),
+        'attempt_id', a.attempt_id, 'exam_id', a.exam_id, 'user_id', a.user_id,
+        'attempt_number', a.attempt_number, 'status', a.status, 'answers', a.answers,
+        'auto_save_data', a.auto_save_data, 'version', a.version,
+        'started_at', attempts.ts(a.started_at), 'deadline_at', attempts.ts(a.deadline_at),
+        'submitted_at', attempts.ts(a.submitted_at), 'updated_at', attempts.ts(a.updated_at),
         'time_remaining_s', attempts.time_remaining_s(a))
 $$;
 
 -- The attempt info object: the state without answers and auto_save_data,
 -- plus exam_title, activity_count, upload_count, submit_reason, receipt.
 CREATE OR REPLACE FUNCTION attempts.attempt_info_json(a attempts.attempts)
-RETURNS jsonb
-LANGUAGE sql STABLE
-AS $$
+RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT (attempts.attempt_state_json(a) - 'answers' - 'auto_save_data')
         || jsonb_build_object(
             'exam_title', (SELECT e.title FROM attempts.exams e WHERE e.exam_id = a.exam_id),
@@ -62,10 +49,7 @@ $$;
 
 -- The attempt row (FOR UPDATE when p_lock), or a row of NULLs if none.
 CREATE OR REPLACE FUNCTION attempts.load_attempt(p_attempt_id uuid, p_lock boolean)
-RETURNS attempts.attempts
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS attempts.attempts LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
     v_a attempts.attempts;
 BEGIN
@@ -85,9 +69,7 @@ $$;
 -- A missing attempt (a.attempt_id NULL) is not_found in every mode.
 CREATE OR REPLACE FUNCTION attempts.access_error(a attempts.attempts, p_sub uuid,
                                                  p_role text, p_mode text)
-RETURNS jsonb
-LANGUAGE sql STABLE
-AS $$
+RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT CASE
         WHEN a.attempt_id IS NULL OR (p_role = 'student' AND a.user_id <> p_sub)
             THEN attempts.err('not_found', 'attempt not found')
@@ -98,50 +80,53 @@ AS $$
     END
 $$;
 
+-- The prologue of every entry point on one attempt: the caller
+-- (require_caller(NULL)), attempt p_attempt_id (locked when p_lock) and
+-- the error to answer instead of going on: unauthorized, or access_error
+-- in p_mode. a is a row of NULLs unless the caller is known.
+CREATE OR REPLACE FUNCTION attempts.caller_attempt(p_attempt_id uuid, p_mode text, p_lock boolean,
+                                                   OUT sub uuid, OUT role text,
+                                                   OUT a attempts.attempts, OUT error jsonb)
+LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
+BEGIN
+    SELECT c.sub, c.role, c.error INTO sub, role, error FROM require_caller(NULL) c;
+    IF error IS NULL THEN
+        a := load_attempt(p_attempt_id, p_lock);
+        error := access_error(a, sub, role, p_mode);
+    END IF;
+END
+$$;
+
 -- True when a is in progress and now() is past deadline_at + p_grace_s
 -- (its exam's grace_s). Inlinable: callers that join the exam pass it.
 CREATE OR REPLACE FUNCTION attempts.past_deadline(a attempts.attempts, p_grace_s int)
-RETURNS boolean
-LANGUAGE sql STABLE
-AS $$
+RETURNS boolean LANGUAGE sql STABLE AS $$
     SELECT coalesce(a.status = 'in_progress' AND a.deadline_at IS NOT NULL
         AND now() > a.deadline_at + make_interval(secs => p_grace_s), false)
 $$;
 
 -- past_deadline with the grace_s of a's exam.
 CREATE OR REPLACE FUNCTION attempts.past_grace(a attempts.attempts)
-RETURNS boolean
-LANGUAGE sql STABLE
-AS $$
+RETURNS boolean LANGUAGE sql STABLE AS $$
     SELECT attempts.past_deadline(a, (SELECT e.grace_s FROM attempts.exams e
                                        WHERE e.exam_id = a.exam_id))
 $$;
 
 -- Submits an in-progress attempt as it stands (reason deadline, cleanup or
--- student): receipt, submitted_at, version + 1. Returns the new row, or a
--- row of NULLs if it was not in progress.
+-- student): receipt, submitted_at, version + 1. Returns the new row, or
+-- NULL if it was not in progress.
 CREATE OR REPLACE FUNCTION attempts.close_attempt(p_attempt_id uuid, p_reason text)
-RETURNS attempts.attempts
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
-DECLARE
-    v_a attempts.attempts;
-BEGIN
+RETURNS attempts.attempts LANGUAGE sql AS $$
     UPDATE attempts.attempts
        SET status = 'submitted', submit_reason = p_reason, submitted_at = now(),
-           receipt = receipt_of(answers), version = version + 1, updated_at = now()
+           receipt = attempts.receipt_of(answers), version = version + 1, updated_at = now()
      WHERE attempt_id = p_attempt_id AND status = 'in_progress'
-    RETURNING * INTO v_a;
-    RETURN v_a;
-END
+    RETURNING *
 $$;
 
 -- merge_answers for a patch with null values.
 CREATE OR REPLACE FUNCTION attempts.merge_answers_removing(p_stored jsonb, p_patch jsonb)
-RETURNS jsonb
-LANGUAGE sql STABLE
-AS $$
+RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT (p_stored || p_patch)
            - ARRAY(SELECT e.key FROM jsonb_each(p_patch) AS e WHERE e.value = 'null'::jsonb)
 $$;
@@ -151,14 +136,22 @@ $$;
 -- sub-select) for the usual patch without nulls; merge_answers_removing
 -- takes the others.
 CREATE OR REPLACE FUNCTION attempts.merge_answers(p_stored jsonb, p_patch jsonb)
-RETURNS jsonb
-LANGUAGE sql STABLE
-AS $$
+RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT CASE
         WHEN jsonb_path_exists(p_patch, 'strict $.* ? (@ == null)', '{}', true)
             THEN attempts.merge_answers_removing(p_stored, p_patch)
         ELSE p_stored || p_patch
     END
+$$;
+
+-- payload_too_large when the merged answers p_merged are longer as JSON
+-- text than p_limit bytes, else NULL.
+CREATE OR REPLACE FUNCTION attempts.answers_too_large(p_merged jsonb, p_limit int)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN octet_length(p_merged::text) > p_limit
+                THEN attempts.err('payload_too_large',
+                                  'the stored answers would exceed their size limit',
+                                  jsonb_build_object('limit', p_limit)) END
 $$;
 
 -- NULL when the in-progress attempt a (of an exam with p_grace_s) may be
@@ -167,9 +160,7 @@ $$;
 -- closes it); version_conflict with the stored answers.
 CREATE OR REPLACE FUNCTION attempts.writable_error(a attempts.attempts, p_grace_s int,
                                                    p_expected_version int)
-RETURNS jsonb
-LANGUAGE sql STABLE
-AS $$
+RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT CASE
         WHEN a.status = 'submitted'
             THEN attempts.err('attempt_submitted', 'the attempt is already submitted')
@@ -188,10 +179,7 @@ $$;
 -- writable_error for the locked attempt a, closing it (reason deadline,
 -- which commits: intended) when the answer is attempt_closed.
 CREATE OR REPLACE FUNCTION attempts.check_writable(a attempts.attempts, p_expected_version int)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
     v_err jsonb := writable_error(a, (SELECT e.grace_s FROM attempts.exams e
                                        WHERE e.exam_id = a.exam_id), p_expected_version);

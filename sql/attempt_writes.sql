@@ -1,7 +1,7 @@
--- attempt_writes.sql — a student's writes to an attempt: save, submit and
--- activity, each as a core for a known caller shared by the single entry
--- points, the batch functions and coalesced_writes (many requests' writes
--- in one statement, each under its own claims). Repeatable: only CREATE OR
+-- attempt_writes.sql — a student's writes to an attempt: save and submit
+-- (write_core) and activity (log_core), cores for a known caller shared by
+-- the single entry points, the batch functions and coalesced_writes (many
+-- requests' writes in one statement, each under its own claims). Repeatable: only CREATE OR
 -- REPLACE (and DROP IF EXISTS of a signature that changed), re-applied by
 -- sql/migrate.sh whenever this file changes; sql/migrate.sh applies the
 -- files in the order its list gives.
@@ -12,49 +12,55 @@
 -- attempts), and their bodies are checked at creation under this path:
 SET search_path = pg_catalog, attempts;
 
--- save_attempt for a known caller (see save_attempt).
-CREATE OR REPLACE FUNCTION attempts.save_core(p_sub uuid, p_role text, p_attempt_id uuid,
-                                              p_answers jsonb, p_auto_save_data jsonb,
-                                              p_expected_version int, p_max_answers_bytes int)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+-- save_attempt (p_submit false) or submit_attempt (p_submit true, without
+-- auto_save_data) for a known caller: the one core of both, which the
+-- entry points, batch_save_each and coalesced_writes call.
+DROP FUNCTION IF EXISTS attempts.save_core(uuid, text, uuid, jsonb, jsonb, int, int);
+DROP FUNCTION IF EXISTS attempts.submit_core(uuid, text, uuid, jsonb, int, int);
+CREATE OR REPLACE FUNCTION attempts.write_core(p_sub uuid, p_role text, p_attempt_id uuid,
+                                               p_submit boolean, p_answers jsonb,
+                                               p_auto_save_data jsonb, p_expected_version int,
+                                               p_max_answers_bytes int)
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
     v_a attempts.attempts := load_attempt(p_attempt_id, true);
-    v_err jsonb;
+    v_err jsonb := access_error(v_a, p_sub, p_role, 'owner');
     v_merged jsonb;
-    v_limit int := coalesce(p_max_answers_bytes, 524288);
 BEGIN
-    v_err := access_error(v_a, p_sub, p_role, 'owner');
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
+    IF v_err IS NULL AND p_submit AND v_a.status = 'submitted' THEN
+        RETURN attempt_state_json(v_a)
+               || jsonb_build_object('receipt', v_a.receipt, 'already_submitted', true);
     END IF;
-    v_err := check_writable(v_a, p_expected_version);   -- may close at the deadline
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
+    v_err := coalesce(v_err, check_writable(v_a, p_expected_version));   -- may close it
     p_answers := nullif(p_answers, 'null'::jsonb);
     p_auto_save_data := nullif(p_auto_save_data, 'null'::jsonb);
-    IF p_answers IS NULL AND p_auto_save_data IS NULL THEN
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
+    ELSIF NOT p_submit AND p_answers IS NULL AND p_auto_save_data IS NULL THEN
         RETURN invalid('answers', 'answers or auto_save_data is required');
-    END IF;
-    IF jsonb_typeof(p_answers) <> 'object' THEN
+    ELSIF jsonb_typeof(p_answers) <> 'object' THEN
         RETURN invalid('answers', 'answers must be an object');
-    END IF;
-    IF jsonb_typeof(p_auto_save_data) <> 'object' THEN
+    ELSIF jsonb_typeof(p_auto_save_data) <> 'object' THEN
         RETURN invalid('auto_save_data', 'auto_save_data must be an object');
     END IF;
     v_merged := merge_answers(v_a.answers, coalesce(p_answers, '{}'));
-    IF octet_length(v_merged::text) > v_limit THEN
-        RETURN err('payload_too_large', 'the stored answers would exceed their size limit',
-                   jsonb_build_object('limit', v_limit));
+    v_err := answers_too_large(v_merged, coalesce(p_max_answers_bytes, 524288));
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
+    ELSIF p_submit THEN
+        UPDATE attempts.attempts
+           SET answers = v_merged, status = 'submitted', submit_reason = 'student',
+               submitted_at = now(), receipt = receipt_of(v_merged),
+               version = version + 1, updated_at = now(), last_activity_at = now()
+         WHERE attempt_id = p_attempt_id
+        RETURNING * INTO v_a;
+        RETURN attempt_state_json(v_a)
+               || jsonb_build_object('receipt', v_a.receipt, 'already_submitted', false);
     END IF;
     UPDATE attempts.attempts
-       SET answers = v_merged,
-           auto_save_data = coalesce(p_auto_save_data, auto_save_data),
+       SET answers = v_merged, auto_save_data = coalesce(p_auto_save_data, auto_save_data),
            version = version + 1, updated_at = now(), last_activity_at = now()
-     WHERE attempt_id = v_a.attempt_id
+     WHERE attempt_id = p_attempt_id
     RETURNING * INTO v_a;
     RETURN jsonb_build_object('attempt_id', v_a.attempt_id, 'version', v_a.version,
                               'saved_at', ts(v_a.updated_at),
@@ -62,59 +68,10 @@ BEGIN
 END
 $$;
 
--- submit_attempt for a known caller (see submit_attempt).
-CREATE OR REPLACE FUNCTION attempts.submit_core(p_sub uuid, p_role text, p_attempt_id uuid,
-                                                p_answers jsonb, p_expected_version int,
-                                                p_max_answers_bytes int)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
-DECLARE
-    v_a attempts.attempts := load_attempt(p_attempt_id, true);
-    v_err jsonb;
-    v_merged jsonb;
-    v_limit int := coalesce(p_max_answers_bytes, 524288);
-BEGIN
-    v_err := access_error(v_a, p_sub, p_role, 'owner');
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    IF v_a.status = 'submitted' THEN
-        RETURN attempt_state_json(v_a)
-               || jsonb_build_object('receipt', v_a.receipt, 'already_submitted', true);
-    END IF;
-    v_err := check_writable(v_a, p_expected_version);
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    p_answers := nullif(p_answers, 'null'::jsonb);
-    IF jsonb_typeof(p_answers) <> 'object' THEN
-        RETURN invalid('answers', 'answers must be an object');
-    END IF;
-    v_merged := merge_answers(v_a.answers, coalesce(p_answers, '{}'));
-    IF octet_length(v_merged::text) > v_limit THEN
-        RETURN err('payload_too_large', 'the stored answers would exceed their size limit',
-                   jsonb_build_object('limit', v_limit));
-    END IF;
-    UPDATE attempts.attempts
-       SET answers = v_merged, status = 'submitted', submit_reason = 'student',
-           submitted_at = now(), receipt = receipt_of(v_merged),
-           version = version + 1, updated_at = now(), last_activity_at = now()
-     WHERE attempt_id = v_a.attempt_id
-    RETURNING * INTO v_a;
-    RETURN attempt_state_json(v_a)
-           || jsonb_build_object('receipt', v_a.receipt, 'already_submitted', false);
-END
-$$;
-
 -- NULL when p_events is an array of well-formed events, else validation_failed
 -- naming the first bad field (events[i].event_type, ...).
 CREATE OR REPLACE FUNCTION attempts.events_error(p_events jsonb)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
 DECLARE
     v_ev jsonb;
     v_i bigint;
@@ -150,22 +107,14 @@ END
 $$;
 
 -- log_attempt_activity for a known caller (see log_attempt_activity).
-CREATE OR REPLACE FUNCTION attempts.log_core(p_sub uuid, p_role text, p_attempt_id uuid,
-                                             p_events jsonb)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+CREATE OR REPLACE FUNCTION attempts.log_core(p_sub uuid, p_role text, p_attempt_id uuid, p_events jsonb)
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
     v_a attempts.attempts := load_attempt(p_attempt_id, false);
-    v_err jsonb;
+    v_err jsonb := coalesce(access_error(v_a, p_sub, p_role, 'owner'), events_error(p_events));
     v_total int;
     v_logged int;
 BEGIN
-    v_err := access_error(v_a, p_sub, p_role, 'owner');
-    IF v_err IS NULL THEN
-        v_err := events_error(p_events);
-    END IF;
     IF v_err IS NOT NULL THEN
         RETURN v_err;
     END IF;
@@ -200,21 +149,13 @@ CREATE OR REPLACE FUNCTION attempts.save_attempt(p_attempt_id uuid, p_answers js
                                                  p_auto_save_data jsonb,
                                                  p_expected_version int,
                                                  p_max_answers_bytes int DEFAULT 524288)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    v_err jsonb;
-    v_sub uuid;
-    v_role text;
+    c record := require_caller(NULL);
 BEGIN
-    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller(NULL) c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    RETURN save_core(v_sub, v_role, p_attempt_id, p_answers, p_auto_save_data,
-                     p_expected_version, p_max_answers_bytes);
+    RETURN coalesce(c.error, write_core(c.sub, c.role, p_attempt_id, false, p_answers,
+                                        p_auto_save_data, p_expected_version,
+                                        p_max_answers_bytes));
 END
 $$;
 
@@ -226,21 +167,12 @@ CREATE OR REPLACE FUNCTION attempts.submit_attempt(p_attempt_id uuid,
                                                    p_answers jsonb DEFAULT NULL,
                                                    p_expected_version int DEFAULT NULL,
                                                    p_max_answers_bytes int DEFAULT 524288)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    v_err jsonb;
-    v_sub uuid;
-    v_role text;
+    c record := require_caller(NULL);
 BEGIN
-    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller(NULL) c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    RETURN submit_core(v_sub, v_role, p_attempt_id, p_answers, p_expected_version,
-                       p_max_answers_bytes);
+    RETURN coalesce(c.error, write_core(c.sub, c.role, p_attempt_id, true, p_answers, NULL,
+                                        p_expected_version, p_max_answers_bytes));
 END
 $$;
 
@@ -248,20 +180,11 @@ $$;
 -- whose client_event_id was logged before, or earlier in p_events, are
 -- duplicates. Returns {"logged", "duplicates"}; the version is not changed.
 CREATE OR REPLACE FUNCTION attempts.log_attempt_activity(p_attempt_id uuid, p_events jsonb)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    v_err jsonb;
-    v_sub uuid;
-    v_role text;
+    c record := require_caller(NULL);
 BEGIN
-    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller(NULL) c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    RETURN log_core(v_sub, v_role, p_attempt_id, p_events);
+    RETURN coalesce(c.error, log_core(c.sub, c.role, p_attempt_id, p_events));
 END
 $$;
 
@@ -280,10 +203,7 @@ $$;
 -- them all. The attempts written are announced by one notification (the
 -- ids comma-separated, sql/003) instead of one per row.
 CREATE OR REPLACE FUNCTION attempts.coalesced_writes(p_items jsonb)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
     v_item jsonb;
     v_ord bigint;
@@ -304,17 +224,13 @@ BEGIN
         v_body := v_item -> 'body';
         IF v_sub IS NULL THEN
             v_res := unauthorized();
-        ELSIF v_item ->> 'kind' = 'save' THEN
-            v_res := save_core(v_sub, v_role, v_id,
-                               nullif(v_body -> 'answers', 'null'::jsonb),
-                               nullif(v_body -> 'auto_save_data', 'null'::jsonb),
-                               (v_item ->> 'expected_version')::int,
-                               (v_item ->> 'max_answers_bytes')::int);
-        ELSIF v_item ->> 'kind' = 'submit' THEN
-            v_res := submit_core(v_sub, v_role, v_id,
-                                 nullif(v_body -> 'answers', 'null'::jsonb),
-                                 (v_item ->> 'expected_version')::int,
-                                 (v_item ->> 'max_answers_bytes')::int);
+        ELSIF v_item ->> 'kind' IN ('save', 'submit') THEN
+            v_res := write_core(v_sub, v_role, v_id, v_item ->> 'kind' = 'submit',
+                                nullif(v_body -> 'answers', 'null'::jsonb),
+                                CASE WHEN v_item ->> 'kind' = 'save'
+                                     THEN nullif(v_body -> 'auto_save_data', 'null'::jsonb) END,
+                                (v_item ->> 'expected_version')::int,
+                                (v_item ->> 'max_answers_bytes')::int);
         ELSIF v_item ->> 'kind' = 'log' THEN
             v_res := log_core(v_sub, v_role, v_id, v_body -> 'events');
         ELSE

@@ -15,28 +15,22 @@ SET search_path = pg_catalog, attempts;
 -- past its deadline + grace is closed first, and a new one may start).
 -- Errors: not_found, exam_closed, max_attempts_reached.
 CREATE OR REPLACE FUNCTION attempts.start_attempt(p_exam_id uuid)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    v_err jsonb;
-    v_sub uuid;
-    v_role text;
+    c record := require_caller(NULL);
+    v_sub uuid := c.sub;
     v_exam attempts.exams;
     v_a attempts.attempts;
     v_count int;
 BEGIN
-    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller(NULL) c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    IF p_exam_id IS NULL THEN
+    IF c.error IS NOT NULL THEN
+        RETURN c.error;
+    ELSIF p_exam_id IS NULL THEN
         RETURN invalid('exam_id', 'exam_id is required');
     END IF;
     SELECT * INTO v_exam FROM attempts.exams WHERE exam_id = p_exam_id;
     IF NOT FOUND THEN
-        RETURN err('not_found', 'exam not found');
+        RETURN exam_not_found();
     END IF;
 
     -- One start per (exam, user) at a time keeps the count and
@@ -81,43 +75,21 @@ $$;
 
 -- The attempt state; owner, proctor, admin.
 CREATE OR REPLACE FUNCTION attempts.get_attempt_state(p_attempt_id uuid)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    v_err jsonb;
-    v_sub uuid;
-    v_role text;
-    v_a attempts.attempts;
+    c record := caller_attempt(p_attempt_id, 'read', false);
 BEGIN
-    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller(NULL) c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    SELECT * INTO v_a FROM attempts.attempts WHERE attempt_id = p_attempt_id;
-    RETURN coalesce(access_error(v_a, v_sub, v_role, 'read'), attempt_state_json(v_a));
+    RETURN coalesce(c.error, attempt_state_json(c.a));
 END
 $$;
 
 -- The attempt info; owner, proctor, admin.
 CREATE OR REPLACE FUNCTION attempts.get_attempt_info(p_attempt_id uuid)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    v_err jsonb;
-    v_sub uuid;
-    v_role text;
-    v_a attempts.attempts;
+    c record := caller_attempt(p_attempt_id, 'read', false);
 BEGIN
-    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller(NULL) c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    SELECT * INTO v_a FROM attempts.attempts WHERE attempt_id = p_attempt_id;
-    RETURN coalesce(access_error(v_a, v_sub, v_role, 'read'), attempt_info_json(v_a));
+    RETURN coalesce(c.error, attempt_info_json(c.a));
 END
 $$;
 
@@ -128,10 +100,7 @@ $$;
 -- what get_attempt_state or get_attempt_info returns to that caller alone
 -- (the same access rule, the same claims rule, the same JSON).
 CREATE OR REPLACE FUNCTION attempts.coalesced_reads(p_items jsonb)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
 BEGIN
     RETURN (SELECT coalesce(jsonb_agg(
                        CASE
@@ -152,35 +121,22 @@ $$;
 -- Returns the state. Errors: not_found, forbidden, validation_failed,
 -- not_extendable (no deadline, or submitted).
 CREATE OR REPLACE FUNCTION attempts.extend_attempt(p_attempt_id uuid, p_extra_s int)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    v_sub uuid;
-    v_role text;
+    c record := caller_attempt(p_attempt_id, 'staff', true);
     v_a attempts.attempts;
-    v_err jsonb;
 BEGIN
-    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller(NULL) c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    v_a := load_attempt(p_attempt_id, true);
-    v_err := access_error(v_a, v_sub, v_role, 'staff');
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    IF p_extra_s IS NULL OR p_extra_s NOT BETWEEN 1 AND 86400 THEN
+    IF c.error IS NOT NULL THEN
+        RETURN c.error;
+    ELSIF p_extra_s IS NULL OR p_extra_s NOT BETWEEN 1 AND 86400 THEN
         RETURN invalid('extra_s', 'extra_s must be an integer 1..86400');
-    END IF;
-    IF v_a.status <> 'in_progress' OR v_a.deadline_at IS NULL THEN
+    ELSIF (c.a).status <> 'in_progress' OR (c.a).deadline_at IS NULL THEN
         RETURN err('not_extendable', 'only an attempt in progress with a deadline can be extended');
     END IF;
     UPDATE attempts.attempts
        SET deadline_at = deadline_at + make_interval(secs => p_extra_s),
            version = version + 1, updated_at = now()
-     WHERE attempt_id = v_a.attempt_id
+     WHERE attempt_id = p_attempt_id
     RETURNING * INTO v_a;
     RETURN attempt_state_json(v_a);
 END

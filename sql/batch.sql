@@ -15,12 +15,17 @@
 -- attempts), and their bodies are checked at creation under this path:
 SET search_path = pg_catalog, attempts;
 
+-- Signatures that changed (a new parameter): the old ones would be
+-- overloads that make calls ambiguous.
+DROP FUNCTION IF EXISTS attempts.attempt_problems(attempts.attempts);
+DROP FUNCTION IF EXISTS attempts.multiple_attempts(uuid[], boolean);
+DROP FUNCTION IF EXISTS attempts.get_multiple_attempt_states(uuid[]);
+DROP FUNCTION IF EXISTS attempts.get_multiple_attempt_infos(uuid[]);
+
 -- p_error ({"error": ...}) with details.field, if any, prefixed by p_prefix
 -- and a dot: "answers" -> "data[3].answers".
 CREATE OR REPLACE FUNCTION attempts.prefix_field(p_error jsonb, p_prefix text)
-RETURNS jsonb
-LANGUAGE sql STABLE
-AS $$
+RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT CASE
         WHEN p_error #>> '{error,details,field}' IS NULL THEN p_error
         ELSE jsonb_set(p_error, '{error,details,field}',
@@ -31,9 +36,7 @@ $$;
 -- The attempt ids (canonical UUID strings) of the object items of p_items,
 -- for locking; other items are left out.
 CREATE OR REPLACE FUNCTION attempts.item_attempt_ids(p_items jsonb)
-RETURNS uuid[]
-LANGUAGE sql STABLE
-AS $$
+RETURNS uuid[] LANGUAGE sql STABLE AS $$
     SELECT coalesce(array_agg((e.value ->> 'attempt_id')::uuid), '{}')
       FROM jsonb_array_elements(CASE WHEN jsonb_typeof(p_items) = 'array'
                                      THEN p_items ELSE '[]' END) AS e(value)
@@ -45,10 +48,7 @@ $$;
 -- write (its own; every one for p_all), so that concurrent batches touching
 -- the same attempts cannot deadlock.
 CREATE OR REPLACE FUNCTION attempts.lock_attempts(p_ids uuid[], p_sub uuid, p_all boolean)
-RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 BEGIN
     PERFORM 1 FROM attempts.attempts a
       WHERE a.attempt_id = ANY (p_ids) AND (p_all OR a.user_id = p_sub)
@@ -60,11 +60,8 @@ $$;
 -- The problems of a readable attempt (of an exam with p_grace_s) for
 -- validate_multiple_attempts: ["submitted"] alone, or any of
 -- "deadline_passed", "answers_too_large".
-DROP FUNCTION IF EXISTS attempts.attempt_problems(attempts.attempts);
 CREATE OR REPLACE FUNCTION attempts.attempt_problems(a attempts.attempts, p_grace_s int)
-RETURNS jsonb
-LANGUAGE sql STABLE
-AS $$
+RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT CASE
         WHEN a.status = 'submitted' THEN '["submitted"]'::jsonb
         ELSE CASE WHEN attempts.past_deadline(a, p_grace_s) THEN '["deadline_passed"]'::jsonb ELSE '[]'::jsonb END
@@ -78,9 +75,7 @@ $$;
 -- auto_save_data objects or null/absent, expected_version an integer or
 -- null/absent.
 CREATE OR REPLACE FUNCTION attempts.batch_save_shape_error(p_item jsonb, p_at text)
-RETURNS jsonb
-LANGUAGE sql STABLE
-AS $$
+RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT CASE
         WHEN jsonb_typeof(p_item) IS DISTINCT FROM 'object'
             THEN attempts.invalid(p_at, 'an item must be an object')
@@ -101,9 +96,7 @@ $$;
 -- null for a non-object item) is p_id: the error of p_result, or success
 -- with p_result's version.
 CREATE OR REPLACE FUNCTION attempts.batch_save_result(p_id jsonb, p_result jsonb)
-RETURNS jsonb
-LANGUAGE sql STABLE
-AS $$
+RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT CASE
         WHEN p_result ? 'error'
             THEN jsonb_build_object('attempt_id', p_id, 'success', false, 'error', p_result -> 'error')
@@ -111,23 +104,20 @@ AS $$
     END
 $$;
 
--- One batch_save item, exactly as save_attempt: its shape, then save_core.
+-- One batch_save item, exactly as save_attempt: its shape, then write_core.
 CREATE OR REPLACE FUNCTION attempts.batch_save_item(p_sub uuid, p_role text, p_item jsonb,
                                                     p_at text, p_max_answers_bytes int)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
     v_res jsonb := batch_save_shape_error(p_item, p_at);
 BEGIN
     IF v_res IS NULL THEN
         v_res := prefix_field(
-            save_core(p_sub, p_role, (p_item ->> 'attempt_id')::uuid,
-                      nullif(p_item -> 'answers', 'null'::jsonb),
-                      nullif(p_item -> 'auto_save_data', 'null'::jsonb),
-                      json_int(p_item -> 'expected_version', -2147483648, 2147483647)::int,
-                      p_max_answers_bytes),
+            write_core(p_sub, p_role, (p_item ->> 'attempt_id')::uuid, false,
+                       nullif(p_item -> 'answers', 'null'::jsonb),
+                       nullif(p_item -> 'auto_save_data', 'null'::jsonb),
+                       json_int(p_item -> 'expected_version', -2147483648, 2147483647)::int,
+                       p_max_answers_bytes),
             p_at);
     END IF;
     RETURN batch_save_result(CASE WHEN jsonb_typeof(p_item) = 'object' THEN p_item -> 'attempt_id' END,
@@ -139,10 +129,7 @@ $$;
 -- see each other's writes, and an attempt past its deadline is closed.
 CREATE OR REPLACE FUNCTION attempts.batch_save_each(p_sub uuid, p_role text, p_operations jsonb,
                                                     p_max_answers_bytes int)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
     v_item jsonb;
     v_i bigint;
@@ -158,17 +145,14 @@ BEGIN
 END
 $$;
 
--- batch_save as one statement: every verdict as save_core would give it,
+-- batch_save as one statement: every verdict as write_core would give it,
 -- then one UPDATE of the items without an error. Only for batches whose
 -- items name distinct attempts, none of the caller's past its deadline
 -- (batch_save_attempts checks): then the items are independent, and
 -- nothing is closed.
 CREATE OR REPLACE FUNCTION attempts.batch_save_set(p_sub uuid, p_role text, p_operations jsonb,
                                                    p_max_answers_bytes int)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
     v_out jsonb;
 BEGIN
@@ -196,11 +180,8 @@ BEGIN
                         CASE WHEN i.empty
                              THEN attempts.invalid(i.at || '.answers',
                                                    'answers or auto_save_data is required') END,
-                        CASE WHEN octet_length(attempts.merge_answers(a.answers, i.answers)::text)
-                                  > p_max_answers_bytes
-                             THEN attempts.err('payload_too_large',
-                                      'the stored answers would exceed their size limit',
-                                      jsonb_build_object('limit', p_max_answers_bytes)) END) AS error
+                        attempts.answers_too_large(attempts.merge_answers(a.answers, i.answers),
+                                                   p_max_answers_bytes)) AS error
           FROM item i
           LEFT JOIN attempts.attempts a ON a.attempt_id = i.attempt_id
           LEFT JOIN attempts.exams x ON x.exam_id = a.exam_id
@@ -231,34 +212,25 @@ $$;
 -- item by item (batch_save_each).
 CREATE OR REPLACE FUNCTION attempts.batch_save_attempts(p_operations jsonb,
                                                         p_max_answers_bytes int DEFAULT 524288)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    v_err jsonb;
-    v_sub uuid;
-    v_role text;
-    v_ids uuid[];
+    c record := require_caller(NULL);
+    v_sub uuid := c.sub;
+    v_ids uuid[] := item_attempt_ids(p_operations);
     v_limit int := coalesce(p_max_answers_bytes, 524288);
 BEGIN
-    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller(NULL) c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
+    IF c.error IS NOT NULL OR jsonb_typeof(p_operations) IS DISTINCT FROM 'array' THEN
+        RETURN coalesce(c.error, invalid('data', 'data must be an array'));
     END IF;
-    IF jsonb_typeof(p_operations) IS DISTINCT FROM 'array' THEN
-        RETURN invalid('data', 'data must be an array');
-    END IF;
-    v_ids := item_attempt_ids(p_operations);
     PERFORM lock_attempts(v_ids, v_sub, false);
     IF cardinality(v_ids) <> (SELECT count(DISTINCT x) FROM unnest(v_ids) AS x)
        OR EXISTS (SELECT 1 FROM attempts.attempts a
                    JOIN attempts.exams e ON e.exam_id = a.exam_id
                    WHERE a.attempt_id = ANY (v_ids) AND a.user_id = v_sub
                      AND past_deadline(a, e.grace_s)) THEN
-        RETURN batch_save_each(v_sub, v_role, p_operations, v_limit);
+        RETURN batch_save_each(v_sub, c.role, p_operations, v_limit);
     END IF;
-    RETURN batch_save_set(v_sub, v_role, p_operations, v_limit);
+    RETURN batch_save_set(v_sub, c.role, p_operations, v_limit);
 END
 $$;
 
@@ -270,24 +242,18 @@ $$;
 -- (body_bytes, kept by PostgreSQL) plus 1 KiB for each item's other
 -- fields. Only attempts the caller may read count, so the refusal tells
 -- nothing of other people's attempts.
-DROP FUNCTION IF EXISTS attempts.multiple_attempts(uuid[], boolean);
 CREATE OR REPLACE FUNCTION attempts.multiple_attempts(p_attempt_ids uuid[], p_info boolean,
                                                       p_max_bytes bigint DEFAULT NULL)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    v_err jsonb;
-    v_sub uuid;
-    v_role text;
+    c record := require_caller(NULL);
+    v_sub uuid := c.sub;
+    v_role text := c.role;
     v_bytes bigint;
 BEGIN
-    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller(NULL) c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    IF p_max_bytes IS NOT NULL THEN
+    IF c.error IS NOT NULL THEN
+        RETURN c.error;
+    ELSIF p_max_bytes IS NOT NULL THEN
         SELECT coalesce(sum(CASE WHEN p_info OR access_error(a, v_sub, v_role, 'read') IS NOT NULL
                                  THEN 0 ELSE a.body_bytes END), 0)
                + 1024 * cardinality(p_attempt_ids)
@@ -317,22 +283,14 @@ $$;
 -- The state of each attempt (read access), or {"attempt_id", "error"}; in
 -- input order, duplicates answered each time; p_max_bytes as for
 -- multiple_attempts.
-DROP FUNCTION IF EXISTS attempts.get_multiple_attempt_states(uuid[]);
-CREATE OR REPLACE FUNCTION attempts.get_multiple_attempt_states(p_attempt_ids uuid[],
-                                                                p_max_bytes bigint DEFAULT NULL)
-RETURNS jsonb
-LANGUAGE sql STABLE
-AS $$
+CREATE OR REPLACE FUNCTION attempts.get_multiple_attempt_states(p_attempt_ids uuid[], p_max_bytes bigint DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT attempts.multiple_attempts(p_attempt_ids, false, p_max_bytes)
 $$;
 
 -- As get_multiple_attempt_states, with the info object (batch "query" of type info).
-DROP FUNCTION IF EXISTS attempts.get_multiple_attempt_infos(uuid[]);
-CREATE OR REPLACE FUNCTION attempts.get_multiple_attempt_infos(p_attempt_ids uuid[],
-                                                               p_max_bytes bigint DEFAULT NULL)
-RETURNS jsonb
-LANGUAGE sql STABLE
-AS $$
+CREATE OR REPLACE FUNCTION attempts.get_multiple_attempt_infos(p_attempt_ids uuid[], p_max_bytes bigint DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT attempts.multiple_attempts(p_attempt_ids, true, p_max_bytes)
 $$;
 
@@ -340,14 +298,9 @@ $$;
 -- log_attempt_activity. Returns [{"attempt_id", "logged", "duplicates"} |
 -- {"attempt_id", "error"}].
 CREATE OR REPLACE FUNCTION attempts.batch_log_attempt_activity(p_batch jsonb)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    v_err jsonb;
-    v_sub uuid;
-    v_role text;
+    c record := require_caller(NULL);
     v_item jsonb;
     v_i bigint;
     v_id jsonb;
@@ -355,14 +308,10 @@ DECLARE
     v_res jsonb;
     v_out jsonb := '[]';
 BEGIN
-    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller(NULL) c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
+    IF c.error IS NOT NULL OR jsonb_typeof(p_batch) IS DISTINCT FROM 'array' THEN
+        RETURN coalesce(c.error, invalid('data', 'data must be an array'));
     END IF;
-    IF jsonb_typeof(p_batch) IS DISTINCT FROM 'array' THEN
-        RETURN invalid('data', 'data must be an array');
-    END IF;
-    PERFORM lock_attempts(item_attempt_ids(p_batch), v_sub, false);
+    PERFORM lock_attempts(item_attempt_ids(p_batch), c.sub, false);
     FOR v_item, v_i IN SELECT e.value, e.ord - 1
                          FROM jsonb_array_elements(p_batch) WITH ORDINALITY AS e(value, ord)
                         ORDER BY e.ord LOOP
@@ -373,7 +322,7 @@ BEGIN
         ELSIF jsonb_typeof(v_id) IS DISTINCT FROM 'string' OR NOT is_uuid(v_id #>> '{}') THEN
             v_res := invalid(v_at || '.attempt_id', 'attempt_id must be a UUID');
         ELSE
-            v_res := prefix_field(log_core(v_sub, v_role, (v_id #>> '{}')::uuid,
+            v_res := prefix_field(log_core(c.sub, c.role, (v_id #>> '{}')::uuid,
                                            v_item -> 'events'), v_at);
         END IF;
         -- {"attempt_id"} + either {"logged", "duplicates"} or {"error"}
@@ -387,24 +336,18 @@ $$;
 -- [{"attempt_id", "submitted": true, "already_submitted", "receipt"} |
 -- {"attempt_id", "error"}]; a student gets one forbidden error object.
 CREATE OR REPLACE FUNCTION attempts.batch_submit_attempts(p_attempt_ids uuid[])
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    v_err jsonb;
-    v_sub uuid;
-    v_role text;
+    v_err jsonb := caller_error('{proctor,admin}');
     v_id uuid;
     v_a attempts.attempts;
     v_already boolean;
     v_out jsonb := '[]';
 BEGIN
-    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller('{proctor,admin}') c;
     IF v_err IS NOT NULL THEN
         RETURN v_err;
     END IF;
-    PERFORM lock_attempts(p_attempt_ids, v_sub, true);
+    PERFORM lock_attempts(p_attempt_ids, NULL, true);
     FOR v_id IN SELECT u.id FROM unnest(p_attempt_ids) WITH ORDINALITY AS u(id, ord)
                  ORDER BY u.ord LOOP
         v_a := load_attempt(v_id, true);
@@ -428,20 +371,13 @@ $$;
 -- For each attempt (read access) {"attempt_id", "valid", "problems"}, or
 -- {"attempt_id", "error"} (not_found); in input order.
 CREATE OR REPLACE FUNCTION attempts.validate_multiple_attempts(p_attempt_ids uuid[])
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    v_err jsonb;
-    v_sub uuid;
-    v_role text;
+    c record := require_caller(NULL);
+    v_sub uuid := c.sub;
+    v_role text := c.role;
 BEGIN
-    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller(NULL) c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    RETURN coalesce((
+    RETURN coalesce(c.error, (
         SELECT jsonb_agg(CASE WHEN access_error(a, v_sub, v_role, 'read') IS NULL
                               THEN jsonb_build_object('attempt_id', u.id,
                                                       'valid', attempt_problems(a, e.grace_s) = '[]'::jsonb,

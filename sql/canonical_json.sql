@@ -24,11 +24,8 @@ SET search_path = pg_catalog, attempts;
 -- those digits at some shorter length, so we try those (round trip through
 -- float8in, which rounds half to even).
 CREATE OR REPLACE FUNCTION attempts.jcs_number(p numeric)
-RETURNS text
-LANGUAGE plpgsql IMMUTABLE STRICT
-SET search_path = pg_catalog, attempts
-SET extra_float_digits = 1
-AS $$
+RETURNS text LANGUAGE plpgsql IMMUTABLE STRICT SET search_path = pg_catalog, attempts
+SET extra_float_digits = 1 AS $$
 DECLARE
     v_text   text;
     v_neg    boolean;
@@ -132,37 +129,18 @@ $$;
 -- code units; the two orders differ only between keys holding characters
 -- above U+FFFF (surrogates) and U+E000..U+FFFF, which we accept.
 CREATE OR REPLACE FUNCTION attempts.jcs(p jsonb)
-RETURNS text
-LANGUAGE plpgsql IMMUTABLE STRICT
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS text LANGUAGE plpgsql IMMUTABLE STRICT SET search_path = pg_catalog, attempts AS $$
 BEGIN
-    -- Members and elements that are strings, literals or integers of at most
-    -- 2^53 (exact in a double, so printed as their digits) are written
-    -- inline: a function call each is what makes large answers slow.
     CASE jsonb_typeof(p)
     WHEN 'object' THEN
         RETURN '{' || coalesce((
-            SELECT string_agg(to_json(e.key)::text || ':' || CASE
-                       WHEN jsonb_typeof(e.value) IN ('string', 'boolean', 'null') THEN e.value::text
-                       WHEN jsonb_typeof(e.value) = 'number'
-                            AND abs(e.value::numeric) <= 9007199254740992
-                            AND e.value::numeric = trunc(e.value::numeric)
-                            THEN trunc(e.value::numeric)::text
-                       ELSE jcs(e.value) END,
-                   ',' ORDER BY e.key COLLATE "C")
-            FROM jsonb_each(p) AS e), '') || '}';
+            SELECT string_agg(to_json(e.key)::text || ':' || jcs_item(e.value),
+                              ',' ORDER BY e.key COLLATE "C")
+              FROM jsonb_each(p) AS e), '') || '}';
     WHEN 'array' THEN
         RETURN '[' || coalesce((
-            SELECT string_agg(CASE
-                       WHEN jsonb_typeof(e.value) IN ('string', 'boolean', 'null') THEN e.value::text
-                       WHEN jsonb_typeof(e.value) = 'number'
-                            AND abs(e.value::numeric) <= 9007199254740992
-                            AND e.value::numeric = trunc(e.value::numeric)
-                            THEN trunc(e.value::numeric)::text
-                       ELSE jcs(e.value) END,
-                   ',' ORDER BY e.ord)
-            FROM jsonb_array_elements(p) WITH ORDINALITY AS e(value, ord)), '') || ']';
+            SELECT string_agg(jcs_item(e.value), ',' ORDER BY e.ord)
+              FROM jsonb_array_elements(p) WITH ORDINALITY AS e(value, ord)), '') || ']';
     WHEN 'number' THEN
         RETURN jcs_number(p::numeric);
     ELSE
@@ -171,10 +149,23 @@ BEGIN
 END
 $$;
 
+-- A member or element of a JSON value as jcs() writes it: strings,
+-- literals and integers of at most 2^53 (exact in a double, so printed as
+-- their digits) here, anything else by jcs(). Inlined into jcs()'s
+-- aggregates: a function call per member is what makes large answers slow.
+CREATE OR REPLACE FUNCTION attempts.jcs_item(p jsonb)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+        WHEN jsonb_typeof(p) IN ('string', 'boolean', 'null') THEN p::text
+        WHEN jsonb_typeof(p) = 'number' AND abs(p::numeric) <= 9007199254740992
+             AND p::numeric = trunc(p::numeric)
+            THEN trunc(p::numeric)::text
+        ELSE attempts.jcs(p)
+    END
+$$;
+
 -- The submit receipt: lowercase hex SHA-256 of the JCS text of the answers.
 CREATE OR REPLACE FUNCTION attempts.receipt_of(p_answers jsonb)
-RETURNS text
-LANGUAGE sql STABLE STRICT
-AS $$
+RETURNS text LANGUAGE sql STABLE STRICT AS $$
     SELECT encode(sha256(convert_to(attempts.jcs(p_answers), 'UTF8')), 'hex')
 $$;

@@ -12,104 +12,89 @@ SET search_path = pg_catalog, attempts;
 
 -- The exam object of API.md §5.
 CREATE OR REPLACE FUNCTION attempts.exam_json(e attempts.exams)
-RETURNS jsonb
-LANGUAGE sql STABLE
-AS $$
+RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
-        'exam_id', e.exam_id,
-        'title', e.title,
-        'time_limit_s', e.time_limit_s,
-        'grace_s', e.grace_s,
-        'max_attempts', e.max_attempts,
-        'opens_at', attempts.ts(e.opens_at),
-        'closes_at', attempts.ts(e.closes_at),
+        'exam_id', e.exam_id, 'title', e.title, 'time_limit_s', e.time_limit_s,
+        'grace_s', e.grace_s, 'max_attempts', e.max_attempts,
+        'opens_at', attempts.ts(e.opens_at), 'closes_at', attempts.ts(e.closes_at),
         'upload', jsonb_build_object('max_bytes', e.upload_max_bytes,
                                      'allowed_types', to_jsonb(e.upload_allowed_types)))
+$$;
+
+-- The error a proctor's view of exam p_exam_id answers instead of going
+-- on (require_caller for proctor/admin, then not_found), or NULL.
+CREATE OR REPLACE FUNCTION attempts.staff_exam_error(p_exam_id uuid)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT coalesce(attempts.caller_error('{proctor,admin}'),
+                    CASE WHEN NOT EXISTS (SELECT 1 FROM attempts.exams e WHERE e.exam_id = p_exam_id)
+                         THEN attempts.exam_not_found() END)
+$$;
+
+-- validation_failed naming p_field when the JSON value p_value is present
+-- and not null but its parsed form is not (p_unparsed), else NULL.
+CREATE OR REPLACE FUNCTION attempts.bad_value(p_value jsonb, p_unparsed boolean, p_field text,
+                                              p_message text)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN jsonb_typeof(p_value) <> 'null' AND p_unparsed
+                THEN attempts.invalid(p_field, p_message) END
+$$;
+
+-- A JSON string holding an RFC 3339 timestamp as timestamptz, else NULL.
+CREATE OR REPLACE FUNCTION attempts.json_ts(p jsonb)
+RETURNS timestamptz LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN jsonb_typeof(p) = 'string' THEN attempts.try_ts(p #>> '{}') END
 $$;
 
 -- Creates an exam from the fields of API.md §5 (defaults for the absent or
 -- null ones; a partial "upload" keeps the other defaults). Proctor/admin.
 -- Returns the exam object, or validation_failed naming the field.
 CREATE OR REPLACE FUNCTION attempts.create_exam(p_exam jsonb)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    v_err jsonb;
-    v_sub uuid;
-    v_role text;
+    c record := require_caller('{proctor,admin}');
     v_e attempts.exams;
+    v_err jsonb;
     v_v jsonb;
-    v_upload jsonb;
+    v_upload jsonb := nullif(p_exam -> 'upload', 'null'::jsonb);
     v_type jsonb;
     v_i int := 0;
     v_types text[] := '{}';
 BEGIN
-    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller('{proctor,admin}') c;
+    IF c.error IS NOT NULL THEN
+        RETURN c.error;
+    ELSIF jsonb_typeof(p_exam) IS DISTINCT FROM 'object' THEN
+        RETURN invalid('body', 'the exam must be a JSON object');
+    END IF;
+    v_e.title := CASE WHEN jsonb_typeof(p_exam -> 'title') = 'string' THEN p_exam ->> 'title' END;
+    v_e.time_limit_s := json_int(p_exam -> 'time_limit_s', 1, 604800);
+    v_e.grace_s := json_int(p_exam -> 'grace_s', 0, 86400);
+    v_e.max_attempts := json_int(p_exam -> 'max_attempts', 1, 1000);
+    v_e.opens_at := json_ts(p_exam -> 'opens_at');
+    v_e.closes_at := json_ts(p_exam -> 'closes_at');
+    v_e.upload_max_bytes := json_int(v_upload -> 'max_bytes', 1, 1073741824);
+    v_err := coalesce(
+        CASE WHEN char_length(v_e.title) BETWEEN 1 AND 500 AND btrim(v_e.title) <> '' THEN NULL
+             ELSE invalid('title', 'title is required: 1..500 characters, not blank') END,
+        bad_value(p_exam -> 'time_limit_s', v_e.time_limit_s IS NULL, 'time_limit_s',
+                  'time_limit_s must be null or an integer 1..604800'),
+        bad_value(p_exam -> 'grace_s', v_e.grace_s IS NULL, 'grace_s',
+                  'grace_s must be an integer 0..86400'),
+        bad_value(p_exam -> 'max_attempts', v_e.max_attempts IS NULL, 'max_attempts',
+                  'max_attempts must be an integer 1..1000'),
+        bad_value(p_exam -> 'opens_at', v_e.opens_at IS NULL, 'opens_at',
+                  'opens_at must be null or an RFC 3339 timestamp'),
+        bad_value(p_exam -> 'closes_at', v_e.closes_at IS NULL, 'closes_at',
+                  'closes_at must be null or an RFC 3339 timestamp'),
+        CASE WHEN v_e.closes_at <= v_e.opens_at
+             THEN invalid('closes_at', 'closes_at must be later than opens_at') END,
+        CASE WHEN jsonb_typeof(v_upload) <> 'object'
+             THEN invalid('upload', 'upload must be an object') END,
+        bad_value(v_upload -> 'max_bytes', v_e.upload_max_bytes IS NULL, 'upload.max_bytes',
+                  'upload.max_bytes must be an integer 1..1073741824'));
     IF v_err IS NOT NULL THEN
         RETURN v_err;
     END IF;
-    IF jsonb_typeof(p_exam) IS DISTINCT FROM 'object' THEN
-        RETURN invalid('body', 'the exam must be a JSON object');
-    END IF;
-
-    v_v := p_exam -> 'title';
-    IF jsonb_typeof(v_v) IS DISTINCT FROM 'string'
-       OR char_length(v_v #>> '{}') NOT BETWEEN 1 AND 500 OR btrim(v_v #>> '{}') = '' THEN
-        RETURN invalid('title', 'title is required: 1..500 characters, not blank');
-    END IF;
-    v_e.title := v_v #>> '{}';
-
-    v_v := nullif(p_exam -> 'time_limit_s', 'null'::jsonb);
-    v_e.time_limit_s := json_int(v_v, 1, 604800);
-    IF v_v IS NOT NULL AND v_e.time_limit_s IS NULL THEN
-        RETURN invalid('time_limit_s', 'time_limit_s must be null or an integer 1..604800');
-    END IF;
-
-    v_v := nullif(p_exam -> 'grace_s', 'null'::jsonb);
-    v_e.grace_s := coalesce(json_int(v_v, 0, 86400), 0);
-    IF v_v IS NOT NULL AND json_int(v_v, 0, 86400) IS NULL THEN
-        RETURN invalid('grace_s', 'grace_s must be an integer 0..86400');
-    END IF;
-
-    v_v := nullif(p_exam -> 'max_attempts', 'null'::jsonb);
-    v_e.max_attempts := coalesce(json_int(v_v, 1, 1000), 1);
-    IF v_v IS NOT NULL AND json_int(v_v, 1, 1000) IS NULL THEN
-        RETURN invalid('max_attempts', 'max_attempts must be an integer 1..1000');
-    END IF;
-
-    v_v := nullif(p_exam -> 'opens_at', 'null'::jsonb);
-    IF v_v IS NOT NULL THEN
-        v_e.opens_at := CASE WHEN jsonb_typeof(v_v) = 'string' THEN try_ts(v_v #>> '{}') END;
-        IF v_e.opens_at IS NULL THEN
-            RETURN invalid('opens_at', 'opens_at must be null or an RFC 3339 timestamp');
-        END IF;
-    END IF;
-    v_v := nullif(p_exam -> 'closes_at', 'null'::jsonb);
-    IF v_v IS NOT NULL THEN
-        v_e.closes_at := CASE WHEN jsonb_typeof(v_v) = 'string' THEN try_ts(v_v #>> '{}') END;
-        IF v_e.closes_at IS NULL THEN
-            RETURN invalid('closes_at', 'closes_at must be null or an RFC 3339 timestamp');
-        END IF;
-    END IF;
-    IF v_e.closes_at <= v_e.opens_at THEN
-        RETURN invalid('closes_at', 'closes_at must be later than opens_at');
-    END IF;
-
-    v_e.upload_max_bytes := 10485760;
     v_e.upload_allowed_types := '{application/pdf,image/png,image/jpeg,text/plain}';
-    v_upload := nullif(p_exam -> 'upload', 'null'::jsonb);
-    IF v_upload IS NOT NULL AND jsonb_typeof(v_upload) <> 'object' THEN
-        RETURN invalid('upload', 'upload must be an object');
-    END IF;
-    v_v := nullif(v_upload -> 'max_bytes', 'null'::jsonb);
-    IF v_v IS NOT NULL THEN
-        v_e.upload_max_bytes := json_int(v_v, 1, 1073741824);
-        IF v_e.upload_max_bytes IS NULL THEN
-            RETURN invalid('upload.max_bytes', 'upload.max_bytes must be an integer 1..1073741824');
-        END IF;
-    END IF;
     v_v := nullif(v_upload -> 'allowed_types', 'null'::jsonb);
     IF v_v IS NOT NULL THEN
         IF jsonb_typeof(v_v) <> 'array' OR jsonb_array_length(v_v) NOT BETWEEN 1 AND 100 THEN
@@ -130,8 +115,9 @@ BEGIN
 
     INSERT INTO attempts.exams (title, time_limit_s, grace_s, max_attempts, opens_at, closes_at,
                                 upload_max_bytes, upload_allowed_types, created_by)
-    VALUES (v_e.title, v_e.time_limit_s, v_e.grace_s, v_e.max_attempts, v_e.opens_at,
-            v_e.closes_at, v_e.upload_max_bytes, v_e.upload_allowed_types, v_sub)
+    VALUES (v_e.title, v_e.time_limit_s, coalesce(v_e.grace_s, 0),
+            coalesce(v_e.max_attempts, 1), v_e.opens_at, v_e.closes_at,
+            coalesce(v_e.upload_max_bytes, 10485760), v_e.upload_allowed_types, c.sub)
     RETURNING * INTO v_e;
     RETURN exam_json(v_e);
 END
@@ -144,54 +130,34 @@ $$;
 -- be on neither page). Errors: validation_failed (limit, before).
 CREATE OR REPLACE FUNCTION attempts.list_exams(p_limit text DEFAULT NULL,
                                                p_before text DEFAULT NULL)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    v_err jsonb;
     v_limit int := CASE WHEN p_limit ~ '^[0-9]{1,4}$' THEN p_limit::int END;
     v_before timestamptz := try_ts(p_before);
 BEGIN
-    SELECT c.error INTO v_err FROM require_caller('{proctor,admin}') c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    IF p_limit IS NOT NULL AND (v_limit IS NULL OR v_limit NOT BETWEEN 1 AND 1000) THEN
-        RETURN invalid('limit', 'limit must be an integer from 1 to 1000');
-    END IF;
-    IF p_before IS NOT NULL AND v_before IS NULL THEN
-        RETURN invalid('before', 'before must be an RFC 3339 timestamp');
-    END IF;
-    RETURN jsonb_build_object('exams', coalesce((
+    RETURN coalesce(
+        caller_error('{proctor,admin}'),
+        CASE WHEN p_limit IS NOT NULL AND (v_limit IS NULL OR v_limit NOT BETWEEN 1 AND 1000)
+             THEN invalid('limit', 'limit must be an integer from 1 to 1000') END,
+        CASE WHEN p_before IS NOT NULL AND v_before IS NULL
+             THEN invalid('before', 'before must be an RFC 3339 timestamp') END,
+        jsonb_build_object('exams', coalesce((
         SELECT jsonb_agg(exam_json(e) || jsonb_build_object('created_at', ts(e.created_at))
                          ORDER BY e.created_at DESC, e.exam_id DESC)
           FROM (SELECT * FROM attempts.exams x
                  WHERE p_before IS NULL OR x.created_at < v_before
                  ORDER BY x.created_at DESC, x.exam_id DESC
-                 LIMIT coalesce(v_limit, 100)) e), '[]'::jsonb));
+                 LIMIT coalesce(v_limit, 100)) e), '[]'::jsonb)));
 END
 $$;
 
 -- The exam object; any signed-in caller. not_found if there is no such exam.
 CREATE OR REPLACE FUNCTION attempts.get_exam(p_exam_id uuid)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
-DECLARE
-    v_err jsonb;
-    v_e attempts.exams;
+RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
 BEGIN
-    v_err := (SELECT c.error FROM require_caller(NULL) c);
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    SELECT * INTO v_e FROM attempts.exams WHERE exam_id = p_exam_id;
-    IF NOT FOUND THEN
-        RETURN err('not_found', 'exam not found');
-    END IF;
-    RETURN exam_json(v_e);
+    RETURN coalesce(caller_error(NULL),
+                    (SELECT exam_json(e) FROM attempts.exams e WHERE e.exam_id = p_exam_id),
+                    exam_not_found());
 END
 $$;
 
@@ -200,21 +166,9 @@ $$;
 -- submitted attempts, null if none), "avg_answered" (keys in answers, over
 -- all attempts), "last_activity_at"}. Durations are seconds, 3 decimals.
 CREATE OR REPLACE FUNCTION attempts.get_attempt_statistics(p_exam_id uuid)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
-DECLARE
-    v_err jsonb;
+RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
 BEGIN
-    SELECT c.error INTO v_err FROM require_caller('{proctor,admin}') c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM attempts.exams WHERE exam_id = p_exam_id) THEN
-        RETURN err('not_found', 'exam not found');
-    END IF;
-    RETURN (
+    RETURN coalesce(staff_exam_error(p_exam_id), (
         SELECT jsonb_build_object(
             'exam_id', p_exam_id,
             'total', count(*),
@@ -228,7 +182,7 @@ BEGIN
                        (SELECT count(*) FROM jsonb_object_keys(a.answers)) AS answered,
                        CASE WHEN a.status = 'submitted'
                             THEN extract(epoch FROM a.submitted_at - a.started_at) END AS duration_s
-                  FROM attempts.attempts a WHERE a.exam_id = p_exam_id) AS s);
+                  FROM attempts.attempts a WHERE a.exam_id = p_exam_id) AS s));
 END
 $$;
 
@@ -236,32 +190,15 @@ $$;
 -- {"exam_id", "attempts": [{"attempt_id", "user_id", "started_at",
 -- "last_activity_at", "time_remaining_s", "version", "answered_count"}]}.
 CREATE OR REPLACE FUNCTION attempts.get_active_attempts(p_exam_id uuid)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
-DECLARE
-    v_err jsonb;
+RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
 BEGIN
-    SELECT c.error INTO v_err FROM require_caller('{proctor,admin}') c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM attempts.exams WHERE exam_id = p_exam_id) THEN
-        RETURN err('not_found', 'exam not found');
-    END IF;
-    RETURN jsonb_build_object('exam_id', p_exam_id, 'attempts', coalesce((
-        SELECT jsonb_agg(jsonb_build_object(
-                   'attempt_id', a.attempt_id,
-                   'user_id', a.user_id,
-                   'started_at', ts(a.started_at),
-                   'last_activity_at', ts(a.last_activity_at),
-                   'time_remaining_s', time_remaining_s(a),
-                   'version', a.version,
-                   'answered_count', (SELECT count(*) FROM jsonb_object_keys(a.answers)))
-                 ORDER BY a.started_at, a.attempt_id)
-          FROM attempts.attempts a
-         WHERE a.exam_id = p_exam_id AND a.status = 'in_progress'), '[]'::jsonb));
+    RETURN coalesce(staff_exam_error(p_exam_id), jsonb_build_object(
+        'exam_id', p_exam_id,
+        'attempts', coalesce((
+            SELECT jsonb_agg(live_attempt_json(a) - 'status' - 'last_save_at' - 'submitted_at'
+                             ORDER BY a.started_at, a.attempt_id)
+              FROM attempts.attempts a
+             WHERE a.exam_id = p_exam_id AND a.status = 'in_progress'), '[]'::jsonb)));
 END
 $$;
 
@@ -278,19 +215,14 @@ $$;
 -- (null before the first save), "last_activity_at", "time_remaining_s",
 -- "submitted_at"}.
 CREATE OR REPLACE FUNCTION attempts.live_attempt_json(a attempts.attempts)
-RETURNS jsonb
-LANGUAGE sql STABLE
-AS $$
+RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
-        'attempt_id', a.attempt_id,
-        'user_id', a.user_id,
-        'status', a.status,
+        'attempt_id', a.attempt_id, 'user_id', a.user_id, 'status', a.status,
         'version', a.version,
         'answered_count', (SELECT count(*) FROM jsonb_object_keys(a.answers)),
         'started_at', ts(a.started_at),
         'last_save_at', CASE WHEN a.version > 1 THEN ts(a.updated_at) END,
-        'last_activity_at', ts(a.last_activity_at),
-        'time_remaining_s', time_remaining_s(a),
+        'last_activity_at', ts(a.last_activity_at), 'time_remaining_s', time_remaining_s(a),
         'submitted_at', ts(a.submitted_at))
 $$;
 
@@ -298,9 +230,7 @@ $$;
 -- "in_progress", "submitted"}, "per_question": {"<answer key>": attempts
 -- that answered it}} (every attempt of the exam, submitted ones included).
 CREATE OR REPLACE FUNCTION attempts.live_exam_summary(p_exam_id uuid)
-RETURNS jsonb
-LANGUAGE sql STABLE
-AS $$
+RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'counts', (SELECT jsonb_build_object(
                        'total', count(*),
@@ -320,26 +250,15 @@ $$;
 -- "attempts": [live_attempt_json of each attempt in progress, oldest
 -- first]}; not_found for an unknown exam.
 CREATE OR REPLACE FUNCTION attempts.get_live_snapshot(p_exam_id uuid)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
-DECLARE
-    v_err jsonb;
+RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
 BEGIN
-    SELECT c.error INTO v_err FROM require_caller('{proctor,admin}') c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM attempts.exams WHERE exam_id = p_exam_id) THEN
-        RETURN err('not_found', 'exam not found');
-    END IF;
-    RETURN jsonb_build_object('exam_id', p_exam_id, 'at', ts(now()))
-        || live_exam_summary(p_exam_id)
-        || jsonb_build_object('attempts', coalesce((
-               SELECT jsonb_agg(live_attempt_json(a) ORDER BY a.started_at, a.attempt_id)
-                 FROM attempts.attempts a
-                WHERE a.exam_id = p_exam_id AND a.status = 'in_progress'), '[]'::jsonb));
+    RETURN coalesce(staff_exam_error(p_exam_id),
+                    jsonb_build_object('exam_id', p_exam_id, 'at', ts(now()))
+                    || live_exam_summary(p_exam_id)
+                    || jsonb_build_object('attempts', coalesce((
+                           SELECT jsonb_agg(live_attempt_json(a) ORDER BY a.started_at, a.attempt_id)
+                             FROM attempts.attempts a
+                            WHERE a.exam_id = p_exam_id AND a.status = 'in_progress'), '[]'::jsonb)));
 END
 $$;
 
@@ -353,18 +272,9 @@ $$;
 -- gone are skipped.
 DROP FUNCTION IF EXISTS attempts.live_changes(uuid[]);
 CREATE OR REPLACE FUNCTION attempts.live_changes(p_ids uuid[], p_summary boolean)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
-DECLARE
-    v_err jsonb;
+RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
 BEGIN
-    SELECT c.error INTO v_err FROM require_caller('{admin}') c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    RETURN coalesce((
+    RETURN coalesce(caller_error('{admin}'), coalesce((
         SELECT jsonb_agg(jsonb_build_object('exam_id', e.exam_id, 'message',
                    jsonb_build_object('type', 'changes', 'exam_id', e.exam_id, 'at', ts(now()))
                    || CASE WHEN p_summary THEN live_exam_summary(e.exam_id) ELSE '{}'::jsonb END
@@ -373,7 +283,7 @@ BEGIN
                        jsonb_agg(live_attempt_json(a) ORDER BY a.attempt_id) AS attempts
                   FROM attempts.attempts a
                  WHERE a.attempt_id = ANY (p_ids)
-                 GROUP BY a.exam_id) AS e), '[]'::jsonb);
+                 GROUP BY a.exam_id) AS e), '[]'::jsonb));
 END
 $$;
 
@@ -382,20 +292,11 @@ $$;
 -- After notifications may have been lost (the publisher's connection came
 -- back, its queue overflowed) each gets {"type": "resync"}.
 CREATE OR REPLACE FUNCTION attempts.live_exams()
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
-DECLARE
-    v_err jsonb;
+RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
 BEGIN
-    SELECT c.error INTO v_err FROM require_caller('{admin}') c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    RETURN coalesce((SELECT jsonb_agg(DISTINCT a.exam_id)
-                       FROM attempts.attempts a
-                      WHERE a.status = 'in_progress'
-                         OR a.updated_at > now() - interval '12 hours'), '[]'::jsonb);
+    RETURN coalesce(caller_error('{admin}'),
+                    (SELECT jsonb_agg(DISTINCT a.exam_id) FROM attempts.attempts a
+                      WHERE a.status = 'in_progress' OR a.updated_at > now() - interval '12 hours'),
+                    '[]'::jsonb);
 END
 $$;

@@ -13,9 +13,7 @@ SET search_path = pg_catalog, attempts;
 
 -- Upload metadata as returned by upload, get and list.
 CREATE OR REPLACE FUNCTION attempts.upload_json(u attempts.attempt_uploads)
-RETURNS jsonb
-LANGUAGE sql STABLE
-AS $$
+RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'upload_id', u.upload_id,
         'filename', u.filename,
@@ -31,10 +29,7 @@ $$;
 -- unsupported_media_type, payload_too_large, or validation_failed at 20 uploads.
 CREATE OR REPLACE FUNCTION attempts.upload_check(a attempts.attempts, p_content_type text,
                                                  p_size_bytes bigint)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
 DECLARE
     v_exam attempts.exams;
     v_type text := lower(btrim(split_part(p_content_type, ';', 1)));
@@ -75,28 +70,17 @@ $$;
 CREATE OR REPLACE FUNCTION attempts.record_attempt_upload(p_attempt_id uuid, p_upload_id uuid,
                                                           p_filename text, p_content_type text,
                                                           p_size_bytes bigint, p_sha256 text)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    v_sub uuid;
-    v_role text;
-    v_a attempts.attempts;
+    c record := caller_attempt(p_attempt_id, 'owner', true);   -- the lock serialises the count
     v_u attempts.attempt_uploads;
     v_err jsonb;
 BEGIN
-    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller(NULL) c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    v_a := load_attempt(p_attempt_id, true);   -- serialises the upload count
-    v_err := access_error(v_a, v_sub, v_role, 'owner');
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
+    IF c.error IS NOT NULL THEN
+        RETURN c.error;
     END IF;
     SELECT * INTO v_u FROM attempts.attempt_uploads WHERE upload_id = p_upload_id;
-    IF FOUND AND v_u.attempt_id = v_a.attempt_id THEN
+    IF FOUND AND v_u.attempt_id = p_attempt_id THEN
         RETURN upload_json(v_u);
     ELSIF FOUND THEN
         RETURN invalid('upload_id', 'upload_id is already used');
@@ -108,9 +92,9 @@ BEGIN
     ELSIF p_size_bytes IS NULL THEN
         RETURN invalid('size_bytes', 'size_bytes is required');
     END IF;
-    v_err := upload_check(v_a, p_content_type, p_size_bytes);
+    v_err := upload_check(c.a, p_content_type, p_size_bytes);
     IF v_err -> 'error' ->> 'code' = 'attempt_closed' THEN
-        PERFORM close_attempt(v_a.attempt_id, 'deadline');
+        PERFORM close_attempt(p_attempt_id, 'deadline');
     END IF;
     IF v_err IS NOT NULL THEN
         RETURN v_err;
@@ -124,10 +108,10 @@ BEGIN
     END IF;
     INSERT INTO attempts.attempt_uploads (upload_id, attempt_id, filename, content_type,
                                           size_bytes, sha256)
-    VALUES (p_upload_id, v_a.attempt_id, p_filename,
+    VALUES (p_upload_id, p_attempt_id, p_filename,
             lower(btrim(split_part(p_content_type, ';', 1))), p_size_bytes, lower(p_sha256))
     RETURNING * INTO v_u;
-    UPDATE attempts.attempts SET last_activity_at = now() WHERE attempt_id = v_a.attempt_id;
+    UPDATE attempts.attempts SET last_activity_at = now() WHERE attempt_id = p_attempt_id;
     RETURN upload_json(v_u);
 END
 $$;
@@ -135,59 +119,26 @@ $$;
 -- One upload's metadata; read access as the state. not_found if the upload
 -- is not one of this attempt's.
 CREATE OR REPLACE FUNCTION attempts.get_attempt_upload(p_attempt_id uuid, p_upload_id uuid)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    v_sub uuid;
-    v_role text;
-    v_a attempts.attempts;
-    v_u attempts.attempt_uploads;
-    v_err jsonb;
+    c record := caller_attempt(p_attempt_id, 'read', false);
 BEGIN
-    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller(NULL) c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    SELECT * INTO v_a FROM attempts.attempts WHERE attempt_id = p_attempt_id;
-    v_err := access_error(v_a, v_sub, v_role, 'read');
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    SELECT * INTO v_u FROM attempts.attempt_uploads
-     WHERE upload_id = p_upload_id AND attempt_id = p_attempt_id;
-    IF NOT FOUND THEN
-        RETURN err('not_found', 'upload not found');
-    END IF;
-    RETURN upload_json(v_u);
+    RETURN coalesce(c.error,
+                    (SELECT upload_json(u) FROM attempts.attempt_uploads u
+                      WHERE u.upload_id = p_upload_id AND u.attempt_id = p_attempt_id),
+                    err('not_found', 'upload not found'));
 END
 $$;
 
 -- {"uploads": [metadata...]} oldest first; read access as the state.
 CREATE OR REPLACE FUNCTION attempts.list_attempt_uploads(p_attempt_id uuid)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    v_sub uuid;
-    v_role text;
-    v_a attempts.attempts;
-    v_err jsonb;
+    c record := caller_attempt(p_attempt_id, 'read', false);
 BEGIN
-    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller(NULL) c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    SELECT * INTO v_a FROM attempts.attempts WHERE attempt_id = p_attempt_id;
-    v_err := access_error(v_a, v_sub, v_role, 'read');
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    RETURN jsonb_build_object('uploads', coalesce((
+    RETURN coalesce(c.error, jsonb_build_object('uploads', coalesce((
         SELECT jsonb_agg(upload_json(u) ORDER BY u.created_at, u.upload_id)
-          FROM attempts.attempt_uploads u WHERE u.attempt_id = p_attempt_id), '[]'::jsonb));
+          FROM attempts.attempt_uploads u WHERE u.attempt_id = p_attempt_id), '[]'::jsonb)));
 END
 $$;
 
@@ -199,34 +150,17 @@ $$;
 CREATE OR REPLACE FUNCTION attempts.validate_attempt_upload(p_attempt_id uuid,
                                                             p_content_type text DEFAULT NULL,
                                                             p_size_bytes bigint DEFAULT NULL)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, attempts
-AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    v_sub uuid;
-    v_role text;
-    v_a attempts.attempts;
-    v_err jsonb;
+    c record := caller_attempt(p_attempt_id, 'owner', false);
 BEGIN
-    SELECT c.sub, c.role, c.error INTO v_sub, v_role, v_err FROM require_caller(NULL) c;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    SELECT * INTO v_a FROM attempts.attempts WHERE attempt_id = p_attempt_id;
-    v_err := access_error(v_a, v_sub, v_role, 'owner');
-    IF v_err IS NULL THEN
-        v_err := upload_check(v_a, p_content_type, p_size_bytes);
-    END IF;
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    RETURN (SELECT jsonb_build_object(
-                'valid', true,
-                'max_bytes', e.upload_max_bytes,
-                'allowed_types', to_jsonb(e.upload_allowed_types),
-                'upload_count', (SELECT count(*) FROM attempts.attempt_uploads u
-                                 WHERE u.attempt_id = v_a.attempt_id))
-              FROM attempts.exams e WHERE e.exam_id = v_a.exam_id);
+    RETURN coalesce(c.error, upload_check(c.a, p_content_type, p_size_bytes),
+                    (SELECT jsonb_build_object(
+                                'valid', true,
+                                'max_bytes', e.upload_max_bytes,
+                                'allowed_types', to_jsonb(e.upload_allowed_types),
+                                'upload_count', (SELECT count(*) FROM attempts.attempt_uploads u
+                                                 WHERE u.attempt_id = p_attempt_id))
+                       FROM attempts.exams e WHERE e.exam_id = (c.a).exam_id));
 END
 $$;

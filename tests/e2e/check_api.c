@@ -480,7 +480,7 @@ void fleet_free(fleet *f)
 
 long request_calls(const stmt_calls *s)
 {
-	return s->total - 2 * s->sweep - 2 * s->setup - s->pings;
+	return s->total - s->sweep - 2 * s->setup - s->pings; /* a sweep sets no claims */
 }
 
 void report(const char *what, const stmt_calls *s, const char *fn, long fn_calls)

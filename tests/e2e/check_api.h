@@ -32,7 +32,7 @@ typedef struct stmt_calls {
 	long total;   /* every top-level statement call */
 	long target;  /* calls of the statements whose text has the target */
 	long target2; /* the same for the second target, if any */
-	long sweep;   /* close_expired_attempts() calls of the deadline sweep */
+	long sweep;   /* sweep_expired_attempts() calls of the deadline sweep */
 	long setup;   /* a pool's new connection (its two-set_config setup) */
 	long pings;   /* the pool's health check of a connection idle 30 s */
 } stmt_calls;

@@ -43,7 +43,7 @@ static void stat_read(PGconn *c, const char *target, const char *target2, stmt_c
 		long calls = strtol(PQgetvalue(res, i, 1), NULL, 10);
 
 		out->total += calls;
-		if (strstr(q, "close_expired_attempts") != NULL)
+		if (strstr(q, "sweep_expired_attempts") != NULL)
 			out->sweep += calls;
 		if (strcmp(q, "SELECT $1") == 0 || strcmp(q, "SELECT 1") == 0)
 			out->pings += calls;

@@ -38,8 +38,8 @@
 #include "http_client.h"
 #include "uuid.h"
 
-/* The key of the advisory lock close_expired_attempts() tries before it
- * sweeps (sql/attempt_rpcs.sql): holding it keeps the workers' sweep from
+/* The key of the advisory lock sweep_expired_attempts() tries before it
+ * sweeps (sql/admin.sql): holding it keeps the workers' sweep from
  * racing a test that needs an expired attempt to stay in progress. */
 #define SWEEP_LOCK_KEY "7310594523462267185"
 
