@@ -6,6 +6,7 @@
 #include <check.h>
 
 Suite *buf_suite(void);
+Suite *att_err_suite(void);
 Suite *config_suite(void);
 Suite *json_suite(void);
 Suite *http_suite(void);
