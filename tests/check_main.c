@@ -9,6 +9,7 @@ int main(void)
 	SRunner *sr = srunner_create(buf_suite());
 	int failed;
 
+	srunner_add_suite(sr, att_err_suite());
 	srunner_add_suite(sr, config_suite());
 	srunner_add_suite(sr, json_suite());
 	srunner_add_suite(sr, http_suite());

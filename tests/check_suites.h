@@ -8,6 +8,7 @@
 #include "check_util.h"
 
 Suite *buf_suite(void);
+Suite *att_err_suite(void);
 Suite *config_suite(void);
 Suite *json_suite(void);
 Suite *http_suite(void);
