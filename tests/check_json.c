@@ -205,26 +205,34 @@ START_TEST(test_json_get_timestamp)
 }
 END_TEST
 
+/* json_is_timestamp on each text, and whether it is one. */
+static const check_text_row timestamp_rows[] = {
+	{"2024-05-01T12:30:00Z", 1},
+	{"2024-05-01t12:30:00z", 1},
+	{"2024-05-01T12:30:00.123456Z", 1},
+	{"2024-05-01T12:30:00+02:00", 1},
+	{"2024-05-01T12:30:00.5-05:30", 1},
+	{"", 0},
+	{"2024-05-01", 0},
+	{"2024-05-01T12:30:00", 0},
+	{"2024-05-01 12:30:00Z", 0},
+	{"2024-05-01T12:30:00.Z", 0},
+	{"2024-05-01T12:30:00ZZ", 0},
+	{"2024-05-01T12:30:00+0200", 0},
+	{"2024-05-01T12:30:00+02:00x", 0},
+	{"2024-05-01T12:30:00+02", 0},
+	{"24-05-01T12:30:00Zxx", 0},
+	{"2024/05/01T12:30:00Z", 0},
+	{"2024-05-01T12-30-00Z", 0},
+	{"abcd-ef-ghTij:kl:mnZ", 0},
+};
+
 START_TEST(test_json_is_timestamp)
 {
-	ck_assert_int_eq(json_is_timestamp("2024-05-01T12:30:00Z"), 1);
-	ck_assert_int_eq(json_is_timestamp("2024-05-01t12:30:00z"), 1);
-	ck_assert_int_eq(json_is_timestamp("2024-05-01T12:30:00.123456Z"), 1);
-	ck_assert_int_eq(json_is_timestamp("2024-05-01T12:30:00+02:00"), 1);
-	ck_assert_int_eq(json_is_timestamp("2024-05-01T12:30:00.5-05:30"), 1);
-	ck_assert_int_eq(json_is_timestamp(""), 0);
-	ck_assert_int_eq(json_is_timestamp("2024-05-01"), 0);
-	ck_assert_int_eq(json_is_timestamp("2024-05-01T12:30:00"), 0);
-	ck_assert_int_eq(json_is_timestamp("2024-05-01 12:30:00Z"), 0);
-	ck_assert_int_eq(json_is_timestamp("2024-05-01T12:30:00.Z"), 0);
-	ck_assert_int_eq(json_is_timestamp("2024-05-01T12:30:00ZZ"), 0);
-	ck_assert_int_eq(json_is_timestamp("2024-05-01T12:30:00+0200"), 0);
-	ck_assert_int_eq(json_is_timestamp("2024-05-01T12:30:00+02:00x"), 0);
-	ck_assert_int_eq(json_is_timestamp("2024-05-01T12:30:00+02"), 0);
-	ck_assert_int_eq(json_is_timestamp("24-05-01T12:30:00Zxx"), 0);
-	ck_assert_int_eq(json_is_timestamp("2024/05/01T12:30:00Z"), 0);
-	ck_assert_int_eq(json_is_timestamp("2024-05-01T12-30-00Z"), 0);
-	ck_assert_int_eq(json_is_timestamp("abcd-ef-ghTij:kl:mnZ"), 0);
+	const check_text_row *r = &timestamp_rows[_i];
+
+	ck_assert_msg(json_is_timestamp(r->text) == r->want, "json_is_timestamp(\"%s\") != %d",
+		      r->text, r->want);
 }
 END_TEST
 
@@ -290,7 +298,7 @@ Suite *json_suite(void)
 	tcase_add_test(tc, test_json_number_is_long_2pow63);
 
 	tc = check_tcase(s, "timestamps", NULL, NULL);
-	tcase_add_test(tc, test_json_is_timestamp);
+	tcase_add_loop_test(tc, test_json_is_timestamp, 0, CHECK_ROWS(timestamp_rows));
 
 	tc = check_tcase(s, "paths", NULL, NULL);
 	tcase_add_test(tc, test_json_path);

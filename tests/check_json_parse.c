@@ -149,18 +149,29 @@ START_TEST(test_json_parse_invalid_utf8)
 }
 END_TEST
 
+/* Bytes, their length, and whether they are valid UTF-8. */
+static const struct utf8_rows_row {
+	const char *text;
+	size_t len;
+	int valid;
+} utf8_rows[] = {
+	{"", 0, 1},
+	{"abc", 3, 1},
+	{"\xc2\x80", 2, 1},
+	{"\xdf\xbf", 2, 1},
+	{"\xe0\xa0\x80", 3, 1},
+	{"\xf0\x90\x80\x80", 4, 1},
+	{"\xc2\x80", 1, 0},
+	{"a\0b", 3, 0},
+	{"\xed\x9f\xbf", 3, 1}, /* U+D7FF */
+	{"\xee\x80\x80", 3, 1}, /* U+E000 */
+};
+
 START_TEST(test_json_utf8_valid)
 {
-	ck_assert_int_eq(json_utf8_valid("", 0), 1);
-	ck_assert_int_eq(json_utf8_valid("abc", 3), 1);
-	ck_assert_int_eq(json_utf8_valid("\xc2\x80", 2), 1);
-	ck_assert_int_eq(json_utf8_valid("\xdf\xbf", 2), 1);
-	ck_assert_int_eq(json_utf8_valid("\xe0\xa0\x80", 3), 1);
-	ck_assert_int_eq(json_utf8_valid("\xf0\x90\x80\x80", 4), 1);
-	ck_assert_int_eq(json_utf8_valid("\xc2\x80", 1), 0);
-	ck_assert_int_eq(json_utf8_valid("a\0b", 3), 0);
-	ck_assert_int_eq(json_utf8_valid("\xed\x9f\xbf", 3), 1); /* U+D7FF */
-	ck_assert_int_eq(json_utf8_valid("\xee\x80\x80", 3), 1); /* U+E000 */
+	const struct utf8_rows_row *r = &utf8_rows[_i];
+
+	ck_assert_msg(json_utf8_valid(r->text, r->len) == r->valid, "row %d: not %d", _i, r->valid);
 }
 END_TEST
 
@@ -370,7 +381,7 @@ Suite *json_parse_suite(void)
 	tcase_add_test(tc, test_json_parse_empty_and_malformed);
 	tcase_add_test(tc, test_json_parse_nul_bytes);
 	tcase_add_test(tc, test_json_parse_invalid_utf8);
-	tcase_add_test(tc, test_json_utf8_valid);
+	tcase_add_loop_test(tc, test_json_utf8_valid, 0, CHECK_ROWS(utf8_rows));
 	tcase_add_test(tc, test_json_parse_deep_nesting);
 
 	tc = check_tcase(s, "parse_strict", NULL, NULL);

@@ -9,6 +9,15 @@
 /* Generous per-test timeout (seconds) for every TCase. */
 #define CHECK_TIMEOUT_S 10
 
+/* The number of rows of a static table, for tcase_add_loop_test(). */
+#define CHECK_ROWS(table) ((int)(sizeof(table) / sizeof((table)[0])))
+
+/* A row of a table of texts and the verdict expected on each. */
+typedef struct check_text_row {
+	const char *text;
+	int want;
+} check_text_row;
+
 /* Sleeps ms milliseconds, whatever signals come. */
 void check_sleep_ms(long ms);
 
