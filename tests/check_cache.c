@@ -62,52 +62,25 @@ static cache_stats stats_of(cache *c)
 	return s;
 }
 
-/* The counter of s called name ("entries", "hits", ...). */
-static unsigned long long counter(const cache_stats *s, const char *name)
-{
-	if (strcmp(name, "entries") == 0)
-		return s->entries;
-	if (strcmp(name, "bytes") == 0)
-		return s->bytes;
-	if (strcmp(name, "hits") == 0)
-		return s->hits;
-	if (strcmp(name, "misses") == 0)
-		return s->misses;
-	if (strcmp(name, "evictions") == 0)
-		return s->evictions;
-	if (strcmp(name, "expirations") == 0)
-		return s->expirations;
-	ck_assert_str_eq(name, "invalidations");
-	return s->invalidations;
-}
+/* Asserts that c's counters named in names (space-separated: "entries",
+ * "hits", ...) hold the values listed after them. */
+#define EXPECT_COUNTERS(c, names, ...) expect_counters(c, names, CHECK_WANT(__VA_ARGS__))
 
-/* Asserts that c's counters named in names (space-separated) hold the n
- * values of want, in that order. */
-static void expect_counters(cache *c, const char *names, const unsigned long long *want, size_t n)
+static void expect_counters(cache *c, const char *names, const long long *want, size_t n)
 {
 	cache_stats s = stats_of(c);
-	char name[32];
-	size_t i = 0;
+	const check_field have[] = {
+		{"entries", (long long)s.entries},
+		{"bytes", (long long)s.bytes},
+		{"hits", (long long)s.hits},
+		{"misses", (long long)s.misses},
+		{"evictions", (long long)s.evictions},
+		{"expirations", (long long)s.expirations},
+		{"invalidations", (long long)s.invalidations},
+	};
 
-	for (const char *p = names; *p != '\0'; p += strspn(p, " ")) {
-		size_t len = strcspn(p, " ");
-
-		ck_assert_uint_lt(i, n);
-		snprintf(name, sizeof name, "%.*s", (int)len, p);
-		ck_assert_msg(counter(&s, name) == want[i], "%s: %llu, expected %llu", name,
-			      counter(&s, name), want[i]);
-		i++;
-		p += len;
-	}
-	ck_assert_uint_eq(i, n);
+	check_fields(have, CHECK_ROWS(have), names, want, n);
 }
-
-/* EXPECT_COUNTERS(c, "entries bytes", 3, 3 * unit): expect_counters with
- * the values listed. */
-#define EXPECT_COUNTERS(c, names, ...)                                                             \
-	expect_counters(c, names, (const unsigned long long[]){__VA_ARGS__},                       \
-			sizeof((const unsigned long long[]){__VA_ARGS__}) /                        \
-				sizeof(unsigned long long))
 
 /* Asserts for each key, value pair (NULL-terminated) that key reads as
  * value, or is a miss where value is NULL. */
