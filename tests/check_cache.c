@@ -1,6 +1,7 @@
 /* check_cache: the TTL + LRU response cache on a fake clock - expiry at the
  * boundary, entry and byte bounds, counters, meta, invalidation epochs.
  * Concurrent use: check_cache_concurrency.c. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,54 @@ static cache_stats stats_of(cache *c)
 	return s;
 }
 
+/* Asserts that c's counters named in names (space-separated: "entries",
+ * "hits", ...) hold the values listed after them. */
+#define EXPECT_COUNTERS(c, names, ...) expect_counters(c, names, CHECK_WANT(__VA_ARGS__))
+
+static void expect_counters(cache *c, const char *names, const long long *want, size_t n)
+{
+	cache_stats s = stats_of(c);
+	const check_field have[] = {
+		{"entries", (long long)s.entries},
+		{"bytes", (long long)s.bytes},
+		{"hits", (long long)s.hits},
+		{"misses", (long long)s.misses},
+		{"evictions", (long long)s.evictions},
+		{"expirations", (long long)s.expirations},
+		{"invalidations", (long long)s.invalidations},
+	};
+
+	check_fields(have, CHECK_ROWS(have), names, want, n);
+}
+
+/* Asserts for each key, value pair (NULL-terminated) that key reads as
+ * value, or is a miss where value is NULL. */
+static void expect_gets(cache *c, ...)
+{
+	va_list ap;
+	const char *key, *want;
+
+	va_start(ap, c);
+	while ((key = va_arg(ap, const char *)) != NULL) {
+		want = va_arg(ap, const char *);
+		ck_assert_msg(get(c, key, want) == (want != NULL), "%s: %s", key,
+			      want != NULL ? "a miss" : "a hit");
+	}
+	va_end(ap);
+}
+
+/* Puts each key, value pair (NULL-terminated) with ttl_ms. */
+static void put_all(cache *c, long long ttl_ms, ...)
+{
+	va_list ap;
+	const char *key;
+
+	va_start(ap, ttl_ms);
+	while ((key = va_arg(ap, const char *)) != NULL)
+		put(c, key, va_arg(ap, const char *), ttl_ms);
+	va_end(ap);
+}
+
 /* A value of n copies of ch; the caller frees it. */
 static char *filled(size_t n, char ch)
 {
@@ -76,25 +125,16 @@ START_TEST(test_cache_ttl_boundary)
 {
 	long long now = 1000;
 	cache *c = new_cache(10, BIG_BYTES, &now);
-	cache_stats s;
 
 	put(c, "k", "v", 100); /* expires_at = 1100 */
 	now = 1099;
 	ck_assert_int_eq(get(c, "k", "v"), 1);
 	now = 1100; /* expires_at <= now: expired */
 	ck_assert_int_eq(get(c, "k", NULL), 0);
-	s = stats_of(c);
-	ck_assert_uint_eq(s.hits, 1);
-	ck_assert_uint_eq(s.misses, 1);
-	ck_assert_uint_eq(s.expirations, 1);
-	ck_assert_uint_eq(s.evictions, 0);
-	ck_assert_uint_eq(s.entries, 0);
-	ck_assert_uint_eq(s.bytes, 0);
+	EXPECT_COUNTERS(c, "hits misses expirations evictions entries bytes", 1, 1, 1, 0, 0, 0);
 	/* A second miss on the same key is not a second expiration. */
 	ck_assert_int_eq(get(c, "k", NULL), 0);
-	s = stats_of(c);
-	ck_assert_uint_eq(s.expirations, 1);
-	ck_assert_uint_eq(s.misses, 2);
+	EXPECT_COUNTERS(c, "expirations misses", 1, 2);
 	cache_free(c);
 }
 END_TEST
@@ -110,8 +150,7 @@ START_TEST(test_cache_ttl_per_entry)
 	now = 99;
 	ck_assert_int_eq(get(c, "short", "s"), 1);
 	now = 100;
-	ck_assert_int_eq(get(c, "short", NULL), 0);
-	ck_assert_int_eq(get(c, "long", "l"), 1);
+	expect_gets(c, "short", NULL, "long", "l", NULL);
 	now = 349;
 	ck_assert_int_eq(get(c, "long", "l"), 1);
 	now = 350;
@@ -180,22 +219,15 @@ START_TEST(test_cache_ttl_not_positive_not_stored)
 {
 	long long now = 0;
 	cache *c = new_cache(10, BIG_BYTES, &now);
-	cache_stats s;
 
-	put(c, "zero", "v", 0);
-	put(c, "negative", "v", -5);
-	s = stats_of(c);
-	ck_assert_uint_eq(s.entries, 0);
-	ck_assert_uint_eq(s.bytes, 0);
-	ck_assert_int_eq(get(c, "zero", NULL), 0);
-	ck_assert_int_eq(get(c, "negative", NULL), 0);
+	put_all(c, 0, "zero", "v", NULL);
+	EXPECT_COUNTERS(c, "entries bytes", 0, 0);
+	expect_gets(c, "zero", NULL, "negative", NULL, NULL);
 	/* Nor does a ttl <= 0 put disturb an existing entry's neighbours. */
 	put(c, "live", "v", 10);
 	put(c, "other", "v", 0);
 	ck_assert_int_eq(get(c, "live", "v"), 1);
-	s = stats_of(c);
-	ck_assert_uint_eq(s.entries, 1);
-	ck_assert_uint_eq(s.evictions, 0);
+	EXPECT_COUNTERS(c, "entries evictions", 1, 0);
 	cache_free(c);
 }
 END_TEST
@@ -204,30 +236,16 @@ START_TEST(test_cache_lru_entries)
 {
 	long long now = 0;
 	cache *c = new_cache(3, BIG_BYTES, &now);
-	cache_stats s;
 
-	put(c, "a", "A", 1000);
-	put(c, "b", "B", 1000);
-	put(c, "c", "C", 1000);
+	put_all(c, 1000, "a", "A", "b", "B", "c", "C", NULL);
 	ck_assert_int_eq(get(c, "a", "A"), 1); /* a is now the most recent */
 	put(c, "d", "D", 1000);		       /* evicts b, the oldest untouched */
-	s = stats_of(c);
-	ck_assert_uint_eq(s.entries, 3);
-	ck_assert_uint_eq(s.evictions, 1);
-	ck_assert_int_eq(get(c, "b", NULL), 0);
-	ck_assert_int_eq(get(c, "a", "A"), 1);
-	ck_assert_int_eq(get(c, "c", "C"), 1);
-	ck_assert_int_eq(get(c, "d", "D"), 1);
+	EXPECT_COUNTERS(c, "entries evictions", 3, 1);
+	expect_gets(c, "b", NULL, "a", "A", "c", "C", "d", "D", NULL);
 	/* Recency is now a, c, d (oldest first): e evicts a. */
 	put(c, "e", "E", 1000);
-	ck_assert_int_eq(get(c, "a", NULL), 0);
-	ck_assert_int_eq(get(c, "c", "C"), 1);
-	ck_assert_int_eq(get(c, "d", "D"), 1);
-	ck_assert_int_eq(get(c, "e", "E"), 1);
-	s = stats_of(c);
-	ck_assert_uint_eq(s.entries, 3);
-	ck_assert_uint_eq(s.evictions, 2);
-	ck_assert_uint_eq(s.bytes, 3 * COST("x", 1));
+	expect_gets(c, "a", NULL, "c", "C", "d", "D", "e", "E", NULL);
+	EXPECT_COUNTERS(c, "entries evictions bytes", 3, 2, 3 * COST("x", 1));
 	cache_free(c);
 }
 END_TEST
@@ -237,13 +255,10 @@ START_TEST(test_cache_lru_replace_refreshes)
 	long long now = 0;
 	cache *c = new_cache(2, BIG_BYTES, &now);
 
-	put(c, "a", "A", 1000);
-	put(c, "b", "B", 1000);
+	put_all(c, 1000, "a", "A", "b", "B", NULL);
 	put(c, "a", "A2", 1000); /* replacing a makes it the most recent */
 	put(c, "c", "C", 1000);	 /* evicts b */
-	ck_assert_int_eq(get(c, "b", NULL), 0);
-	ck_assert_int_eq(get(c, "a", "A2"), 1);
-	ck_assert_int_eq(get(c, "c", "C"), 1);
+	expect_gets(c, "b", NULL, "a", "A2", "c", "C", NULL);
 	ck_assert_uint_eq(stats_of(c).evictions, 1);
 	cache_free(c);
 }
@@ -269,39 +284,24 @@ START_TEST(test_cache_byte_bound)
 	char *ten = filled(10, 'x');
 	char *too_big = filled(3 * unit - 64, 'y');   /* key "x": cost 3 * unit + 1 */
 	char *exact = filled(3 * unit - 64 - 1, 'z'); /* key "z": cost 3 * unit */
-	cache_stats s;
 
-	put(c, "a", ten, 1000);
-	put(c, "b", ten, 1000);
-	put(c, "c", ten, 1000);
-	s = stats_of(c);
-	ck_assert_uint_eq(s.entries, 3);
-	ck_assert_uint_eq(s.bytes, 3 * unit);
-	ck_assert_uint_eq(s.evictions, 0);
+	put_all(c, 1000, "a", ten, "b", ten, "c", ten, NULL);
+	EXPECT_COUNTERS(c, "entries bytes evictions", 3, 3 * unit, 0);
 
 	/* One more of the same size pushes out the least recently used. */
 	put(c, "d", ten, 1000);
-	s = stats_of(c);
-	ck_assert_uint_eq(s.entries, 3);
-	ck_assert_uint_eq(s.bytes, 3 * unit);
-	ck_assert_uint_eq(s.evictions, 1);
+	EXPECT_COUNTERS(c, "entries bytes evictions", 3, 3 * unit, 1);
 	ck_assert_int_eq(get(c, "a", NULL), 0);
 
 	/* An entry larger than the whole bound alone is not stored, and
 	 * evicts nothing. */
 	put(c, "x", too_big, 1000);
-	s = stats_of(c);
-	ck_assert_uint_eq(s.entries, 3);
-	ck_assert_uint_eq(s.bytes, 3 * unit);
-	ck_assert_uint_eq(s.evictions, 1);
+	EXPECT_COUNTERS(c, "entries bytes evictions", 3, 3 * unit, 1);
 	ck_assert_int_eq(get(c, "x", NULL), 0);
 
 	/* One exactly the size of the bound is stored, evicting all others. */
 	put(c, "z", exact, 1000);
-	s = stats_of(c);
-	ck_assert_uint_eq(s.entries, 1);
-	ck_assert_uint_eq(s.bytes, 3 * unit);
-	ck_assert_uint_eq(s.evictions, 4);
+	EXPECT_COUNTERS(c, "entries bytes evictions", 1, 3 * unit, 4);
 	ck_assert_int_eq(get(c, "z", exact), 1);
 	free(ten);
 	free(too_big);
@@ -317,23 +317,12 @@ START_TEST(test_cache_byte_bound_evicts_several)
 	cache *c = new_cache(100, 4 * unit, &now);
 	char *ten = filled(10, 'x');
 	char *big = filled(2 * unit - 64 - 3, 'b'); /* key "big": cost 2 * unit */
-	cache_stats s;
 
-	put(c, "a", ten, 1000);
-	put(c, "b", ten, 1000);
-	put(c, "c", ten, 1000);
-	put(c, "d", ten, 1000);
+	put_all(c, 1000, "a", ten, "b", ten, "c", ten, "d", ten, NULL);
 	ck_assert_int_eq(get(c, "a", ten), 1); /* order now b, c, d, a */
 	put(c, "big", big, 1000);	       /* needs 2 units: b and c go */
-	s = stats_of(c);
-	ck_assert_uint_eq(s.evictions, 2);
-	ck_assert_uint_eq(s.entries, 3);
-	ck_assert_uint_eq(s.bytes, 4 * unit);
-	ck_assert_int_eq(get(c, "b", NULL), 0);
-	ck_assert_int_eq(get(c, "c", NULL), 0);
-	ck_assert_int_eq(get(c, "d", ten), 1);
-	ck_assert_int_eq(get(c, "a", ten), 1);
-	ck_assert_int_eq(get(c, "big", big), 1);
+	EXPECT_COUNTERS(c, "evictions entries bytes", 2, 3, 4 * unit);
+	expect_gets(c, "b", NULL, "c", NULL, "d", ten, "a", ten, "big", big, NULL);
 	free(ten);
 	free(big);
 	cache_free(c);
@@ -344,22 +333,13 @@ START_TEST(test_cache_replace_counts)
 {
 	long long now = 0;
 	cache *c = new_cache(10, BIG_BYTES, &now);
-	cache_stats s;
 
-	put(c, "key", "0123456789", 1000);
-	put(c, "other", "o", 1000);
-	put(c, "key", "01234567890123456789", 1000);
-	s = stats_of(c);
-	ck_assert_uint_eq(s.entries, 2);
-	ck_assert_uint_eq(s.bytes, COST("key", 20) + COST("other", 1));
-	ck_assert_uint_eq(s.evictions, 0);
-	ck_assert_uint_eq(s.invalidations, 0);
-	ck_assert_uint_eq(s.expirations, 0);
+	put_all(c, 1000, "key", "0123456789", "other", "o", "key", "01234567890123456789", NULL);
+	EXPECT_COUNTERS(c, "entries bytes evictions invalidations expirations", 2,
+			COST("key", 20) + COST("other", 1), 0, 0, 0);
 	ck_assert_int_eq(get(c, "key", "01234567890123456789"), 1);
 	put(c, "key", "", 1000);
-	s = stats_of(c);
-	ck_assert_uint_eq(s.entries, 2);
-	ck_assert_uint_eq(s.bytes, COST("key", 0) + COST("other", 1));
+	EXPECT_COUNTERS(c, "entries bytes", 2, COST("key", 0) + COST("other", 1));
 	ck_assert_int_eq(get(c, "key", ""), 1);
 	cache_free(c);
 }
@@ -371,16 +351,10 @@ START_TEST(test_cache_replace_when_full)
 {
 	long long now = 0;
 	cache *c = new_cache(2, BIG_BYTES, &now);
-	cache_stats s;
 
-	put(c, "a", "A", 1000);
-	put(c, "b", "B", 1000);
-	put(c, "a", "AA", 1000);
-	s = stats_of(c);
-	ck_assert_uint_eq(s.entries, 2);
-	ck_assert_uint_eq(s.evictions, 0);
-	ck_assert_int_eq(get(c, "b", "B"), 1);
-	ck_assert_int_eq(get(c, "a", "AA"), 1);
+	put_all(c, 1000, "a", "A", "b", "B", "a", "AA", NULL);
+	EXPECT_COUNTERS(c, "entries evictions", 2, 0);
+	expect_gets(c, "b", "B", "a", "AA", NULL);
 	cache_free(c);
 }
 END_TEST
@@ -389,7 +363,6 @@ START_TEST(test_cache_counters_exact)
 {
 	long long now = 0;
 	cache *c = new_cache(2, BIG_BYTES, &now);
-	cache_stats s;
 
 	ck_assert_int_eq(get(c, "nothing", NULL), 0); /* miss 1 */
 	put(c, "a", "A", 100);
@@ -402,17 +375,10 @@ START_TEST(test_cache_counters_exact)
 	ck_assert_int_eq(get(c, "a", NULL), 0);	   /* miss 3, expiration 1 */
 	ck_assert_int_eq(cache_remove(c, "c"), 1); /* invalidation 1 */
 	ck_assert_int_eq(cache_remove(c, "c"), 0);
-	put(c, "d", "D", 1000);
-	put(c, "e", "E", 1000);
+	put_all(c, 1000, "d", "D", "e", "E", NULL);
 	ck_assert_uint_eq(cache_clear(c), 2); /* invalidations 3 */
-	s = stats_of(c);
-	ck_assert_uint_eq(s.hits, 2);
-	ck_assert_uint_eq(s.misses, 3);
-	ck_assert_uint_eq(s.evictions, 1);
-	ck_assert_uint_eq(s.expirations, 1);
-	ck_assert_uint_eq(s.invalidations, 3);
-	ck_assert_uint_eq(s.entries, 0);
-	ck_assert_uint_eq(s.bytes, 0);
+	EXPECT_COUNTERS(c, "hits misses evictions expirations invalidations entries bytes", 2, 3, 1,
+			1, 3, 0, 0);
 	cache_free(c);
 }
 END_TEST
@@ -476,27 +442,16 @@ START_TEST(test_cache_remove_clear)
 {
 	long long now = 0;
 	cache *c = new_cache(10, BIG_BYTES, &now);
-	cache_stats s;
 
 	ck_assert_int_eq(cache_remove(c, "absent"), 0);
 	ck_assert_uint_eq(cache_clear(c), 0);
-	put(c, "a", "A", 1000);
-	put(c, "b", "B", 1000);
-	put(c, "c", "C", 1000);
+	put_all(c, 1000, "a", "A", "b", "B", "c", "C", NULL);
 	ck_assert_int_eq(cache_remove(c, "b"), 1);
-	ck_assert_int_eq(get(c, "b", NULL), 0);
-	ck_assert_int_eq(get(c, "a", "A"), 1);
-	s = stats_of(c);
-	ck_assert_uint_eq(s.entries, 2);
-	ck_assert_uint_eq(s.bytes, 2 * COST("a", 1));
-	ck_assert_uint_eq(s.invalidations, 1);
+	expect_gets(c, "b", NULL, "a", "A", NULL);
+	EXPECT_COUNTERS(c, "entries bytes invalidations", 2, 2 * COST("a", 1), 1);
 	ck_assert_uint_eq(cache_clear(c), 2);
-	ck_assert_int_eq(get(c, "a", NULL), 0);
-	ck_assert_int_eq(get(c, "c", NULL), 0);
-	s = stats_of(c);
-	ck_assert_uint_eq(s.entries, 0);
-	ck_assert_uint_eq(s.bytes, 0);
-	ck_assert_uint_eq(s.invalidations, 3);
+	expect_gets(c, "a", NULL, "c", NULL, NULL);
+	EXPECT_COUNTERS(c, "entries bytes invalidations", 0, 0, 3);
 	ck_assert_uint_eq(cache_clear(c), 0);
 	/* The cache is usable after a clear. */
 	put(c, "a", "A2", 1000);

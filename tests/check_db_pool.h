@@ -22,6 +22,12 @@ const char *dp_test_db(void);
 pool_options dp_options(const char *conninfo, int min, int max);
 /* pool_create that must succeed; pool_free() the result. */
 db_pool *dp_new_pool(const pool_options *opt);
+/* A pool of min..max connections to the test database, its options in
+ * *opt; pool_free() the result. */
+db_pool *dp_live_pool(pool_options *opt, int min, int max);
+/* Asserts the pool's size and its active and idle connections; returns
+ * all its counters. */
+pool_stats dp_expect_counts(db_pool *pool, int size, int active, int idle);
 pool_stats dp_stats_of(db_pool *pool);
 /* pool_acquire that must succeed. */
 PGconn *dp_acquire(db_pool *pool);

@@ -19,18 +19,12 @@
 
 START_TEST(test_pool_create_opens_min)
 {
-	const char *conninfo;
 	pool_options opt;
 	db_pool *pool;
 	pool_stats s;
 
-	conninfo = dp_test_db();
-	opt = dp_options(conninfo, 2, 4);
-	pool = dp_new_pool(&opt);
-	s = dp_stats_of(pool);
-	ck_assert_int_eq(s.size, 2);
-	ck_assert_int_eq(s.idle, 2);
-	ck_assert_int_eq(s.active, 0);
+	pool = dp_live_pool(&opt, 2, 4);
+	s = dp_expect_counts(pool, 2, 0, 2);
 	ck_assert_uint_eq(s.connect_failures, 0);
 	ck_assert_uint_eq(s.reconnects, 0);
 	pool_free(pool);
@@ -39,45 +33,30 @@ END_TEST
 
 START_TEST(test_pool_acquire_release_counts)
 {
-	const char *conninfo;
 	pool_options opt;
 	db_pool *pool;
 	PGconn *c[3];
 	pool_stats s;
 
-	conninfo = dp_test_db();
-	opt = dp_options(conninfo, 1, 3);
-	pool = dp_new_pool(&opt);
+	pool = dp_live_pool(&opt, 1, 3);
 	c[0] = dp_acquire(pool);
-	s = dp_stats_of(pool);
-	ck_assert_int_eq(s.size, 1);
-	ck_assert_int_eq(s.active, 1);
-	ck_assert_int_eq(s.idle, 0);
+	s = dp_expect_counts(pool, 1, 1, 0);
 	c[1] = dp_acquire(pool);
 	c[2] = dp_acquire(pool);
 	ck_assert_ptr_ne(c[0], c[1]);
 	ck_assert_ptr_ne(c[1], c[2]);
 	ck_assert_ptr_ne(c[0], c[2]);
-	s = dp_stats_of(pool);
-	ck_assert_int_eq(s.size, 3);
-	ck_assert_int_eq(s.active, 3);
-	ck_assert_int_eq(s.idle, 0);
+	s = dp_expect_counts(pool, 3, 3, 0);
 	for (int i = 0; i < 3; i++)
 		dp_assert_scalar(c[i], "SELECT 1", NULL, "1");
 	pool_release(pool, c[1], 0);
-	s = dp_stats_of(pool);
-	ck_assert_int_eq(s.size, 3);
-	ck_assert_int_eq(s.active, 2);
-	ck_assert_int_eq(s.idle, 1);
+	s = dp_expect_counts(pool, 3, 2, 1);
 	/* The connection just parked is handed out again. */
 	ck_assert_ptr_eq(dp_acquire(pool), c[1]);
 	pool_release(pool, c[0], 0);
 	pool_release(pool, c[1], 0);
 	pool_release(pool, c[2], 0);
-	s = dp_stats_of(pool);
-	ck_assert_int_eq(s.size, 3);
-	ck_assert_int_eq(s.active, 0);
-	ck_assert_int_eq(s.idle, 3);
+	s = dp_expect_counts(pool, 3, 0, 3);
 	ck_assert_uint_eq(s.acquire_waits, 0);
 	ck_assert_uint_eq(s.acquire_timeouts, 0);
 	/* pool_count_query only counts. */
@@ -90,15 +69,13 @@ END_TEST
 
 START_TEST(test_pool_acquire_times_out_at_max)
 {
-	const char *conninfo;
 	pool_options opt;
 	db_pool *pool;
 	PGconn *a, *b, *c = NULL;
 	long long start, waited;
 	pool_stats s;
 
-	conninfo = dp_test_db();
-	opt = dp_options(conninfo, 0, 2);
+	opt = dp_options(dp_test_db(), 0, 2);
 	opt.acquire_timeout_ms = 300;
 	pool = dp_new_pool(&opt);
 	a = dp_acquire(pool);
@@ -135,7 +112,6 @@ static void *wait_for_connection(void *p)
 
 START_TEST(test_pool_release_wakes_waiter)
 {
-	const char *conninfo;
 	pool_options opt;
 	db_pool *pool;
 	PGconn *mine;
@@ -144,8 +120,7 @@ START_TEST(test_pool_release_wakes_waiter)
 	pool_stats s;
 	int i;
 
-	conninfo = dp_test_db();
-	opt = dp_options(conninfo, 1, 1);
+	opt = dp_options(dp_test_db(), 1, 1);
 	opt.acquire_timeout_ms = 8000;
 	pool = dp_new_pool(&opt);
 	mine = dp_acquire(pool);
@@ -172,16 +147,13 @@ END_TEST
 
 START_TEST(test_pool_release_broken_reconnects)
 {
-	const char *conninfo;
 	pool_options opt;
 	db_pool *pool;
 	PGconn *conn;
 	char *pid1, *pid2;
 	pool_stats s;
 
-	conninfo = dp_test_db();
-	opt = dp_options(conninfo, 1, 1);
-	pool = dp_new_pool(&opt);
+	pool = dp_live_pool(&opt, 1, 1);
 	conn = dp_acquire(pool);
 	pid1 = dp_scalar(conn, "SELECT pg_backend_pid()", NULL);
 	pool_release(pool, conn, 1);
@@ -213,7 +185,6 @@ END_TEST
 
 START_TEST(test_pool_replaces_connection_killed_server_side)
 {
-	const char *conninfo;
 	pool_options opt;
 	db_pool *pool;
 	PGconn *conn, *admin;
@@ -223,14 +194,12 @@ START_TEST(test_pool_replaces_connection_killed_server_side)
 	unsigned long long reconnects;
 	int i;
 
-	conninfo = dp_test_db();
-	opt = dp_options(conninfo, 1, 1);
-	pool = dp_new_pool(&opt);
+	pool = dp_live_pool(&opt, 1, 1);
 	conn = dp_acquire(pool);
 	snprintf(pid, sizeof pid, "%d", PQbackendPID(conn));
 	pool_release(pool, conn, 0);
 
-	admin = PQconnectdb(conninfo);
+	admin = PQconnectdb(opt.conninfo);
 	ck_assert_int_eq(PQstatus(admin), CONNECTION_OK);
 	dp_assert_scalar(admin, "SELECT pg_terminate_backend($1::int)", pid, "t");
 	/* Wait until the backend has exited (bounded). */
@@ -286,15 +255,13 @@ static int failing_setup(PGconn *conn, void *arg)
 
 START_TEST(test_pool_setup_runs_on_every_connection)
 {
-	const char *conninfo;
 	pool_options opt;
 	db_pool *pool;
 	atomic_int calls;
 	PGconn *c[3];
 
-	conninfo = dp_test_db();
 	atomic_init(&calls, 0);
-	opt = dp_options(conninfo, 2, 3);
+	opt = dp_options(dp_test_db(), 2, 3);
 	opt.setup = count_setup;
 	opt.setup_arg = &calls;
 	pool = dp_new_pool(&opt);
@@ -316,16 +283,14 @@ END_TEST
 
 START_TEST(test_pool_setup_failure_closes)
 {
-	const char *conninfo;
 	pool_options opt;
 	db_pool *pool;
 	atomic_int calls;
 	PGconn *conn = NULL;
 	pool_stats s;
 
-	conninfo = dp_test_db();
 	atomic_init(&calls, 0);
-	opt = dp_options(conninfo, 1, 2);
+	opt = dp_options(dp_test_db(), 1, 2);
 	opt.setup = failing_setup;
 	opt.setup_arg = &calls;
 	pool = dp_new_pool(&opt); /* not fatal */
@@ -344,13 +309,11 @@ END_TEST
 
 START_TEST(test_pool_session_setup)
 {
-	const char *conninfo;
 	pool_options opt;
 	db_pool *pool;
 	PGconn *conn;
 
-	conninfo = dp_test_db();
-	opt = dp_options(conninfo, 1, 2);
+	opt = dp_options(dp_test_db(), 1, 2);
 	opt.statement_timeout_ms = 1234;
 	pool = dp_new_pool(&opt);
 	conn = dp_acquire(pool);
@@ -371,14 +334,12 @@ END_TEST
 
 START_TEST(test_pool_reap_idle)
 {
-	const char *conninfo;
 	pool_options opt;
 	db_pool *pool;
 	PGconn *c[3];
 	pool_stats s;
 
-	conninfo = dp_test_db();
-	opt = dp_options(conninfo, 1, 3);
+	opt = dp_options(dp_test_db(), 1, 3);
 	opt.idle_timeout_ms = 1000;
 	pool = dp_new_pool(&opt);
 	for (int i = 0; i < 3; i++)
@@ -407,13 +368,11 @@ END_TEST
 
 START_TEST(test_pool_reap_spares_busy)
 {
-	const char *conninfo;
 	pool_options opt;
 	db_pool *pool;
 	PGconn *c[3];
 
-	conninfo = dp_test_db();
-	opt = dp_options(conninfo, 0, 3);
+	opt = dp_options(dp_test_db(), 0, 3);
 	opt.idle_timeout_ms = 1000;
 	pool = dp_new_pool(&opt);
 	for (int i = 0; i < 3; i++)
@@ -433,15 +392,13 @@ END_TEST
 
 START_TEST(test_db_call_ping)
 {
-	const char *conninfo;
 	pool_options opt;
 	db_pool *pool;
 	db_env env;
 	db_failure why;
 	char *out = NULL;
 
-	conninfo = dp_test_db();
-	opt = dp_options(conninfo, 1, 2);
+	opt = dp_options(dp_test_db(), 1, 2);
 	opt.setup = db_prepare_all;
 	pool = dp_new_pool(&opt);
 	env = dp_make_env(pool, NULL);
@@ -466,7 +423,6 @@ END_TEST
 
 START_TEST(test_db_call_ping_with_breaker)
 {
-	const char *conninfo;
 	pool_options opt;
 	db_pool *pool;
 	breaker *b = NULL;
@@ -474,8 +430,7 @@ START_TEST(test_db_call_ping_with_breaker)
 	db_failure why;
 	char *out = NULL;
 
-	conninfo = dp_test_db();
-	opt = dp_options(conninfo, 1, 1);
+	opt = dp_options(dp_test_db(), 1, 1);
 	opt.setup = db_prepare_all;
 	pool = dp_new_pool(&opt);
 	ck_assert_int_eq(breaker_create(2, 60000, NULL, NULL, &b), ATT_OK);
@@ -494,7 +449,6 @@ END_TEST
  * failure. */
 START_TEST(test_db_call_sql_error_not_retried)
 {
-	const char *conninfo;
 	pool_options opt;
 	db_pool *pool;
 	breaker *b = NULL;
@@ -504,8 +458,7 @@ START_TEST(test_db_call_sql_error_not_retried)
 	const char *params[1] = {"not-a-uuid"};
 	breaker_stats bs;
 
-	conninfo = dp_test_db();
-	opt = dp_options(conninfo, 1, 1);
+	opt = dp_options(dp_test_db(), 1, 1);
 	opt.setup = db_prepare_all;
 	pool = dp_new_pool(&opt);
 	ck_assert_int_eq(breaker_create(1, 60000, NULL, NULL, &b), ATT_OK);

@@ -94,3 +94,19 @@ db_env dp_make_env(db_pool *pool, breaker *b)
 	env.retry.max_delay_ms = 5;
 	return env;
 }
+
+db_pool *dp_live_pool(pool_options *opt, int min, int max)
+{
+	*opt = dp_options(dp_test_db(), min, max);
+	return dp_new_pool(opt);
+}
+
+pool_stats dp_expect_counts(db_pool *pool, int size, int active, int idle)
+{
+	pool_stats s = dp_stats_of(pool);
+
+	ck_assert_int_eq(s.size, size);
+	ck_assert_int_eq(s.active, active);
+	ck_assert_int_eq(s.idle, idle);
+	return s;
+}

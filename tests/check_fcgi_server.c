@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 #include "blocking.h"
 #include "clock.h"
 #include "check_fcgi.h"

@@ -326,22 +326,29 @@ END_TEST
 
 /* ------------------------------------------------------------ uuid */
 
+/* uuid_valid on each text, and whether it is a valid UUID. */
+static const check_text_row uuid_rows[] = {
+	{"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", 1},
+	{"00000000-0000-0000-0000-000000000000", 1},
+	{"ffffffff-ffff-ffff-ffff-ffffffffffff", 1},
+	{"0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D", 0},
+	{"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4D", 0},
+	{"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4", 0},
+	{"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d0", 0},
+	{"0a1b2c3d4e5f4a6b8c7d9e0f1a2b3c4d", 0},
+	{"0a1b2c3d-4e5f-4a6b-8c7d9e0f1a2b3c4d-", 0},
+	{"0a1b2c3-d4e5f-4a6b-8c7d-9e0f1a2b3c4d", 0},
+	{"{0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d}", 0},
+	{"0a1b2c3g-4e5f-4a6b-8c7d-9e0f1a2b3c4d", 0},
+	{"", 0},
+	{"new", 0},
+};
+
 START_TEST(test_uuid_valid)
 {
-	ck_assert_int_eq(uuid_valid("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"), 1);
-	ck_assert_int_eq(uuid_valid("00000000-0000-0000-0000-000000000000"), 1);
-	ck_assert_int_eq(uuid_valid("ffffffff-ffff-ffff-ffff-ffffffffffff"), 1);
-	ck_assert_int_eq(uuid_valid("0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D"), 0);
-	ck_assert_int_eq(uuid_valid("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4D"), 0);
-	ck_assert_int_eq(uuid_valid("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4"), 0);
-	ck_assert_int_eq(uuid_valid("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d0"), 0);
-	ck_assert_int_eq(uuid_valid("0a1b2c3d4e5f4a6b8c7d9e0f1a2b3c4d"), 0);
-	ck_assert_int_eq(uuid_valid("0a1b2c3d-4e5f-4a6b-8c7d9e0f1a2b3c4d-"), 0);
-	ck_assert_int_eq(uuid_valid("0a1b2c3-d4e5f-4a6b-8c7d-9e0f1a2b3c4d"), 0);
-	ck_assert_int_eq(uuid_valid("{0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d}"), 0);
-	ck_assert_int_eq(uuid_valid("0a1b2c3g-4e5f-4a6b-8c7d-9e0f1a2b3c4d"), 0);
-	ck_assert_int_eq(uuid_valid(""), 0);
-	ck_assert_int_eq(uuid_valid("new"), 0);
+	const check_text_row *r = &uuid_rows[_i];
+
+	ck_assert_msg(uuid_valid(r->text) == r->want, "uuid_valid(\"%s\") != %d", r->text, r->want);
 }
 END_TEST
 
@@ -387,7 +394,7 @@ Suite *http_suite(void)
 	tcase_add_test(tc, test_http_request_id_generated);
 
 	tc = check_tcase(s, "uuid", NULL, NULL);
-	tcase_add_test(tc, test_uuid_valid);
+	tcase_add_loop_test(tc, test_uuid_valid, 0, CHECK_ROWS(uuid_rows));
 	tcase_add_test(tc, test_uuid_generate);
 	return s;
 }

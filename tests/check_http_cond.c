@@ -50,29 +50,38 @@ START_TEST(test_parse_if_match)
 }
 END_TEST
 
+/* An If-None-Match value, a version, and whether they match. */
+static const struct etag_rows_row {
+	const char *header;
+	long long version;
+	int matches;
+} etag_rows[] = {
+	{"\"3\"", 3, 1}, {"W/\"3\"", 3, 1}, {"\"1\", \"3\"", 3, 1}, {"\"1\",\"3\"", 3, 1},
+	{"*", 3, 1},	 {"\"30\"", 3, 0},  {"\"3\"", 30, 0},	    {"\"4\"", 3, 0},
+	{"3", 3, 0},	 {"", 3, 0},	    {NULL, 3, 0},
+};
+
 START_TEST(test_etag_matches)
 {
-	ck_assert_int_eq(http_cond_etag_matches("\"3\"", 3), 1);
-	ck_assert_int_eq(http_cond_etag_matches("W/\"3\"", 3), 1);
-	ck_assert_int_eq(http_cond_etag_matches("\"1\", \"3\"", 3), 1);
-	ck_assert_int_eq(http_cond_etag_matches("\"1\",\"3\"", 3), 1);
-	ck_assert_int_eq(http_cond_etag_matches("*", 3), 1);
-	ck_assert_int_eq(http_cond_etag_matches("\"30\"", 3), 0);
-	ck_assert_int_eq(http_cond_etag_matches("\"3\"", 30), 0);
-	ck_assert_int_eq(http_cond_etag_matches("\"4\"", 3), 0);
-	ck_assert_int_eq(http_cond_etag_matches("3", 3), 0);
-	ck_assert_int_eq(http_cond_etag_matches("", 3), 0);
-	ck_assert_int_eq(http_cond_etag_matches(NULL, 3), 0);
+	const struct etag_rows_row *r = &etag_rows[_i];
+
+	ck_assert_msg(http_cond_etag_matches(r->header, r->version) == r->matches,
+		      "[%s] version %lld: not %d", r->header ? r->header : "(null)", r->version,
+		      r->matches);
 }
 END_TEST
 
+/* A Cache-Control value, and whether it asks for no cache. */
+static const check_text_row no_cache_rows[] = {
+	{"no-cache", 1}, {"max-age=0, No-Cache", 1}, {"no-store", 1}, {"max-age=60", 0}, {NULL, 0},
+};
+
 START_TEST(test_http_cond_no_cache)
 {
-	ck_assert_int_eq(http_cond_no_cache("no-cache"), 1);
-	ck_assert_int_eq(http_cond_no_cache("max-age=0, No-Cache"), 1);
-	ck_assert_int_eq(http_cond_no_cache("no-store"), 1);
-	ck_assert_int_eq(http_cond_no_cache("max-age=60"), 0);
-	ck_assert_int_eq(http_cond_no_cache(NULL), 0);
+	const check_text_row *r = &no_cache_rows[_i];
+
+	ck_assert_msg(http_cond_no_cache(r->text) == r->want, "[%s]: not %d",
+		      r->text ? r->text : "(null)", r->want);
 }
 END_TEST
 
@@ -82,7 +91,7 @@ Suite *http_cond_suite(void)
 	TCase *tc = check_tcase(s, "headers", NULL, NULL);
 
 	tcase_add_test(tc, test_parse_if_match);
-	tcase_add_test(tc, test_etag_matches);
-	tcase_add_test(tc, test_http_cond_no_cache);
+	tcase_add_loop_test(tc, test_etag_matches, 0, CHECK_ROWS(etag_rows));
+	tcase_add_loop_test(tc, test_http_cond_no_cache, 0, CHECK_ROWS(no_cache_rows));
 	return s;
 }

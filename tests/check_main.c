@@ -12,6 +12,7 @@ int main(void)
 	srunner_add_suite(sr, att_err_suite());
 	srunner_add_suite(sr, config_suite());
 	srunner_add_suite(sr, json_suite());
+	srunner_add_suite(sr, json_parse_suite());
 	srunner_add_suite(sr, http_suite());
 	srunner_add_suite(sr, http_query_suite());
 	srunner_add_suite(sr, http_body_suite());

@@ -11,6 +11,7 @@ Suite *buf_suite(void);
 Suite *att_err_suite(void);
 Suite *config_suite(void);
 Suite *json_suite(void);
+Suite *json_parse_suite(void);
 Suite *http_suite(void);
 Suite *http_query_suite(void);
 Suite *http_body_suite(void);
