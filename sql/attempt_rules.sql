@@ -80,20 +80,52 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
     END
 $$;
 
--- The prologue of every entry point on one attempt: the caller
--- (require_caller(NULL)), attempt p_attempt_id (locked when p_lock) and
--- the error to answer instead of going on: unauthorized, or access_error
--- in p_mode. a is a row of NULLs unless the caller is known.
-CREATE OR REPLACE FUNCTION attempts.caller_attempt(p_attempt_id uuid, p_mode text, p_lock boolean,
-                                                   OUT sub uuid, OUT role text,
-                                                   OUT a attempts.attempts, OUT error jsonb)
-LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
+-- The reads of one attempt, behind get_attempt_state ('state'),
+-- get_attempt_info ('info'), list_attempt_uploads ('uploads'),
+-- get_attempt_upload ('upload': p_upload_id, not_found unless it is one
+-- of the attempt's) and validate_attempt_upload ('validate_upload', owner
+-- only: upload_check of p_content_type and p_size_bytes, then
+-- {"valid": true, "max_bytes", "allowed_types", "upload_count"}): the
+-- caller, the attempt, and unauthorized or access_error (read access;
+-- owner for validate_upload) before the answer: one prologue for all (a
+-- helper function that loaded the attempt for each entry point instead
+-- made a state read 1.5 to 2 times slower).
+CREATE OR REPLACE FUNCTION attempts.read_attempt(p_attempt_id uuid, p_what text,
+                                                 p_upload_id uuid DEFAULT NULL,
+                                                 p_content_type text DEFAULT NULL,
+                                                 p_size_bytes bigint DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
+DECLARE
+    c record := require_caller(NULL);
+    v_a attempts.attempts;
+    v_err jsonb;
 BEGIN
-    SELECT c.sub, c.role, c.error INTO sub, role, error FROM require_caller(NULL) c;
-    IF error IS NULL THEN
-        a := load_attempt(p_attempt_id, p_lock);
-        error := access_error(a, sub, role, p_mode);
+    SELECT * INTO v_a FROM attempts.attempts WHERE attempt_id = p_attempt_id;
+    v_err := coalesce(c.error, access_error(v_a, c.sub, c.role, CASE WHEN p_what = 'validate_upload'
+                                                                     THEN 'owner' ELSE 'read' END));
+    -- One statement per answer: a CASE of them in one statement was
+    -- planned anew on every call.
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
+    ELSIF p_what = 'state' THEN
+        RETURN attempt_state_json(v_a);
+    ELSIF p_what = 'info' THEN
+        RETURN attempt_info_json(v_a);
+    ELSIF p_what = 'uploads' THEN
+        RETURN jsonb_build_object('uploads', coalesce((
+            SELECT jsonb_agg(upload_json(u) ORDER BY u.created_at, u.upload_id)
+              FROM attempts.attempt_uploads u WHERE u.attempt_id = p_attempt_id), '[]'::jsonb));
+    ELSIF p_what = 'upload' THEN
+        RETURN coalesce((SELECT upload_json(u) FROM attempts.attempt_uploads u
+                          WHERE u.upload_id = p_upload_id AND u.attempt_id = p_attempt_id),
+                        err('not_found', 'upload not found'));
     END IF;
+    RETURN coalesce(upload_check(v_a, p_content_type, p_size_bytes), (
+        SELECT jsonb_build_object('valid', true, 'max_bytes', e.upload_max_bytes,
+                                  'allowed_types', to_jsonb(e.upload_allowed_types),
+                                  'upload_count', (SELECT count(*) FROM attempts.attempt_uploads u
+                                                   WHERE u.attempt_id = p_attempt_id))
+          FROM attempts.exams e WHERE e.exam_id = v_a.exam_id));
 END
 $$;
 

@@ -75,22 +75,14 @@ $$;
 
 -- The attempt state; owner, proctor, admin.
 CREATE OR REPLACE FUNCTION attempts.get_attempt_state(p_attempt_id uuid)
-RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
-DECLARE
-    c record := caller_attempt(p_attempt_id, 'read', false);
-BEGIN
-    RETURN coalesce(c.error, attempt_state_json(c.a));
-END
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT attempts.read_attempt(p_attempt_id, 'state')
 $$;
 
 -- The attempt info; owner, proctor, admin.
 CREATE OR REPLACE FUNCTION attempts.get_attempt_info(p_attempt_id uuid)
-RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
-DECLARE
-    c record := caller_attempt(p_attempt_id, 'read', false);
-BEGIN
-    RETURN coalesce(c.error, attempt_info_json(c.a));
-END
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT attempts.read_attempt(p_attempt_id, 'info')
 $$;
 
 -- The single state and info reads of several requests (the service's read
@@ -123,14 +115,19 @@ $$;
 CREATE OR REPLACE FUNCTION attempts.extend_attempt(p_attempt_id uuid, p_extra_s int)
 RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    c record := caller_attempt(p_attempt_id, 'staff', true);
+    c record := require_caller(NULL);
     v_a attempts.attempts;
+    v_err jsonb := c.error;
 BEGIN
-    IF c.error IS NOT NULL THEN
-        RETURN c.error;
+    IF v_err IS NULL THEN
+        v_a := load_attempt(p_attempt_id, true);
+        v_err := access_error(v_a, c.sub, c.role, 'staff');
+    END IF;
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
     ELSIF p_extra_s IS NULL OR p_extra_s NOT BETWEEN 1 AND 86400 THEN
         RETURN invalid('extra_s', 'extra_s must be an integer 1..86400');
-    ELSIF (c.a).status <> 'in_progress' OR (c.a).deadline_at IS NULL THEN
+    ELSIF v_a.status <> 'in_progress' OR v_a.deadline_at IS NULL THEN
         RETURN err('not_extendable', 'only an attempt in progress with a deadline can be extended');
     END IF;
     UPDATE attempts.attempts

@@ -72,12 +72,17 @@ CREATE OR REPLACE FUNCTION attempts.record_attempt_upload(p_attempt_id uuid, p_u
                                                           p_size_bytes bigint, p_sha256 text)
 RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
-    c record := caller_attempt(p_attempt_id, 'owner', true);   -- the lock serialises the count
+    c record := require_caller(NULL);
+    v_a attempts.attempts;
     v_u attempts.attempt_uploads;
-    v_err jsonb;
+    v_err jsonb := c.error;
 BEGIN
-    IF c.error IS NOT NULL THEN
-        RETURN c.error;
+    IF v_err IS NULL THEN
+        v_a := load_attempt(p_attempt_id, true);   -- serialises the upload count
+        v_err := access_error(v_a, c.sub, c.role, 'owner');
+    END IF;
+    IF v_err IS NOT NULL THEN
+        RETURN v_err;
     END IF;
     SELECT * INTO v_u FROM attempts.attempt_uploads WHERE upload_id = p_upload_id;
     IF FOUND AND v_u.attempt_id = p_attempt_id THEN
@@ -92,7 +97,7 @@ BEGIN
     ELSIF p_size_bytes IS NULL THEN
         RETURN invalid('size_bytes', 'size_bytes is required');
     END IF;
-    v_err := upload_check(c.a, p_content_type, p_size_bytes);
+    v_err := upload_check(v_a, p_content_type, p_size_bytes);
     IF v_err -> 'error' ->> 'code' = 'attempt_closed' THEN
         PERFORM close_attempt(p_attempt_id, 'deadline');
     END IF;
@@ -119,27 +124,14 @@ $$;
 -- One upload's metadata; read access as the state. not_found if the upload
 -- is not one of this attempt's.
 CREATE OR REPLACE FUNCTION attempts.get_attempt_upload(p_attempt_id uuid, p_upload_id uuid)
-RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
-DECLARE
-    c record := caller_attempt(p_attempt_id, 'read', false);
-BEGIN
-    RETURN coalesce(c.error,
-                    (SELECT upload_json(u) FROM attempts.attempt_uploads u
-                      WHERE u.upload_id = p_upload_id AND u.attempt_id = p_attempt_id),
-                    err('not_found', 'upload not found'));
-END
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT attempts.read_attempt(p_attempt_id, 'upload', p_upload_id)
 $$;
 
 -- {"uploads": [metadata...]} oldest first; read access as the state.
 CREATE OR REPLACE FUNCTION attempts.list_attempt_uploads(p_attempt_id uuid)
-RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
-DECLARE
-    c record := caller_attempt(p_attempt_id, 'read', false);
-BEGIN
-    RETURN coalesce(c.error, jsonb_build_object('uploads', coalesce((
-        SELECT jsonb_agg(upload_json(u) ORDER BY u.created_at, u.upload_id)
-          FROM attempts.attempt_uploads u WHERE u.attempt_id = p_attempt_id), '[]'::jsonb)));
-END
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT attempts.read_attempt(p_attempt_id, 'uploads')
 $$;
 
 -- Whether the owner may upload a file of p_content_type and p_size_bytes
@@ -150,17 +142,7 @@ $$;
 CREATE OR REPLACE FUNCTION attempts.validate_attempt_upload(p_attempt_id uuid,
                                                             p_content_type text DEFAULT NULL,
                                                             p_size_bytes bigint DEFAULT NULL)
-RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
-DECLARE
-    c record := caller_attempt(p_attempt_id, 'owner', false);
-BEGIN
-    RETURN coalesce(c.error, upload_check(c.a, p_content_type, p_size_bytes),
-                    (SELECT jsonb_build_object(
-                                'valid', true,
-                                'max_bytes', e.upload_max_bytes,
-                                'allowed_types', to_jsonb(e.upload_allowed_types),
-                                'upload_count', (SELECT count(*) FROM attempts.attempt_uploads u
-                                                 WHERE u.attempt_id = p_attempt_id))
-                       FROM attempts.exams e WHERE e.exam_id = (c.a).exam_id));
-END
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT attempts.read_attempt(p_attempt_id, 'validate_upload', NULL, p_content_type,
+                                 p_size_bytes)
 $$;
