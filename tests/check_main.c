@@ -20,7 +20,6 @@ int main(void)
 	srunner_add_suite(sr, auth_claims_suite());
 	srunner_add_suite(sr, auth_json_suite());
 	srunner_add_suite(sr, jwks_suite());
-	srunner_add_suite(sr, jwks_verify_suite());
 	srunner_add_suite(sr, token_memo_suite());
 	srunner_add_suite(sr, http_cond_suite());
 	srunner_add_suite(sr, clock_suite());

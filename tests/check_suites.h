@@ -19,7 +19,6 @@ Suite *auth_suite(void);
 Suite *auth_claims_suite(void);
 Suite *auth_json_suite(void);
 Suite *jwks_suite(void);
-Suite *jwks_verify_suite(void);
 Suite *router_suite(void);
 Suite *router_routing_suite(void);
 Suite *router_requests_suite(void);
