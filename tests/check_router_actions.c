@@ -10,19 +10,23 @@
 
 START_TEST(test_app_stats_checks)
 {
-	rt_expect("GET", ATTEMPT, "action=stats&type=bogus", proctor_token, NULL, 400,
-		  "invalid_query", NULL);
-	rt_expect("GET", ATTEMPT, "action=stats&type=stats", student_token, NULL, 403, "forbidden",
-		  NULL);
-	rt_expect("GET", ATTEMPT, "action=stats", student_token, NULL, 403, "forbidden", NULL);
-	rt_expect("GET", ATTEMPT, "action=stats&type=active&exam_id=nope", proctor_token, NULL, 400,
-		  "invalid_uuid", NULL);
-	rt_expect("GET", ATTEMPT, "action=stats&type=optimization", student_token, NULL, 403,
-		  "forbidden", NULL);
-	rt_expect("GET", ATTEMPT, "action=stats&type=optimization", proctor_token, NULL, 403,
-		  "forbidden", NULL);
-	rt_expect("GET", "/api/attempts/nope", "action=stats&type=stats", proctor_token, NULL, 400,
-		  "invalid_uuid", NULL);
+	static const rt_case rows[] = {
+		{"GET", ATTEMPT, "action=stats&type=bogus", RT_PROCTOR, NULL, 400, "invalid_query",
+		 NULL},
+		{"GET", ATTEMPT, "action=stats&type=stats", RT_STUDENT, NULL, 403, "forbidden",
+		 NULL},
+		{"GET", ATTEMPT, "action=stats", RT_STUDENT, NULL, 403, "forbidden", NULL},
+		{"GET", ATTEMPT, "action=stats&type=active&exam_id=nope", RT_PROCTOR, NULL, 400,
+		 "invalid_uuid", NULL},
+		{"GET", ATTEMPT, "action=stats&type=optimization", RT_STUDENT, NULL, 403,
+		 "forbidden", NULL},
+		{"GET", ATTEMPT, "action=stats&type=optimization", RT_PROCTOR, NULL, 403,
+		 "forbidden", NULL},
+		{"GET", "/api/attempts/nope", "action=stats&type=stats", RT_PROCTOR, NULL, 400,
+		 "invalid_uuid", NULL},
+	};
+
+	rt_expect_all(rows, CHECK_ROWS(rows));
 	rt_expect_unavailable_as(proctor_token, "GET", ATTEMPT,
 				 "action=stats&type=stats&exam_id=" UUID_A, NULL);
 }
@@ -55,19 +59,23 @@ END_TEST
 
 START_TEST(test_app_activity_checks)
 {
+	static const rt_case rows[] = {
+		{"POST", ATTEMPT, "action=activity", RT_STUDENT, "{}", 422, "validation_failed",
+		 "events"},
+		{"POST", ATTEMPT, "action=activity", RT_STUDENT, "{\"events\":{}}", 422,
+		 "validation_failed", "events"},
+		{"POST", ATTEMPT, "action=activity", RT_STUDENT, "{\"events\":[1]}", 422,
+		 "validation_failed", "events[0]"},
+		{"POST", ATTEMPT, "action=activity", RT_STUDENT,
+		 "{\"events\":[{\"event_type\":\"ok\"},{\"event_type\":\"Bad Type\"}]}", 422,
+		 "validation_failed", "events[1].event_type"},
+		{"POST", ATTEMPT, "action=activity", RT_STUDENT, "{\"events\":[{}]}", 422,
+		 "validation_failed", "events[0].event_type"},
+	};
+
 	char body[1024];
 
-	rt_expect("POST", ATTEMPT, "action=activity", student_token, "{}", 422, "validation_failed",
-		  "events");
-	rt_expect("POST", ATTEMPT, "action=activity", student_token, "{\"events\":{}}", 422,
-		  "validation_failed", "events");
-	rt_expect("POST", ATTEMPT, "action=activity", student_token, "{\"events\":[1]}", 422,
-		  "validation_failed", "events[0]");
-	rt_expect("POST", ATTEMPT, "action=activity", student_token,
-		  "{\"events\":[{\"event_type\":\"ok\"},{\"event_type\":\"Bad Type\"}]}", 422,
-		  "validation_failed", "events[1].event_type");
-	rt_expect("POST", ATTEMPT, "action=activity", student_token, "{\"events\":[{}]}", 422,
-		  "validation_failed", "events[0].event_type");
+	rt_expect_all(rows, CHECK_ROWS(rows));
 	snprintf(body, sizeof body, "{\"events\":[{\"event_type\":\"%065d\"}]}", 0);
 	rt_expect("POST", ATTEMPT, "action=activity", student_token, body, 422, "validation_failed",
 		  "events[0].event_type");
@@ -95,16 +103,20 @@ END_TEST
 
 START_TEST(test_app_submit_checks)
 {
+	static const rt_case rows[] = {
+		{"POST", ATTEMPT, "action=submit", RT_STUDENT, "{\"answers\":[]}", 422,
+		 "validation_failed", "answers"},
+		{"POST", ATTEMPT, "action=submit", RT_STUDENT, "{\"expected_version\":-3}", 422,
+		 "validation_failed", "expected_version"},
+		{"POST", ATTEMPT, "action=submit", RT_STUDENT, "[]", 422, "validation_failed",
+		 "body"},
+		{"POST", ATTEMPT, "action=submit", RT_STUDENT, "{", 400, "invalid_json", NULL},
+	};
+
 	static const char *const bad_if_match[] = {"HTTP_IF_MATCH", "\"x\"", NULL};
 	rt_result r;
 
-	rt_expect("POST", ATTEMPT, "action=submit", student_token, "{\"answers\":[]}", 422,
-		  "validation_failed", "answers");
-	rt_expect("POST", ATTEMPT, "action=submit", student_token, "{\"expected_version\":-3}", 422,
-		  "validation_failed", "expected_version");
-	rt_expect("POST", ATTEMPT, "action=submit", student_token, "[]", 422, "validation_failed",
-		  "body");
-	rt_expect("POST", ATTEMPT, "action=submit", student_token, "{", 400, "invalid_json", NULL);
+	rt_expect_all(rows, CHECK_ROWS(rows));
 	rt_serve(&r, "POST", ATTEMPT, "action=submit", student_token, NULL, bad_if_match);
 	rt_expect_error(&r, 422, "validation_failed", "If-Match");
 	rt_result_free(&r);
@@ -226,11 +238,15 @@ END_TEST
 
 START_TEST(test_app_download_checks)
 {
-	rt_expect("GET", ATTEMPT, "action=upload", student_token, NULL, 400, "invalid_uuid", NULL);
-	rt_expect("GET", ATTEMPT, "action=upload&upload_id=x", student_token, NULL, 400,
-		  "invalid_uuid", NULL);
-	rt_expect("GET", ATTEMPT, "action=upload&upload_id=0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D",
-		  student_token, NULL, 400, "invalid_uuid", NULL);
+	static const rt_case rows[] = {
+		{"GET", ATTEMPT, "action=upload", RT_STUDENT, NULL, 400, "invalid_uuid", NULL},
+		{"GET", ATTEMPT, "action=upload&upload_id=x", RT_STUDENT, NULL, 400, "invalid_uuid",
+		 NULL},
+		{"GET", ATTEMPT, "action=upload&upload_id=0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D",
+		 RT_STUDENT, NULL, 400, "invalid_uuid", NULL},
+	};
+
+	rt_expect_all(rows, CHECK_ROWS(rows));
 	rt_expect_unavailable_as(student_token, "GET", ATTEMPT, "action=upload&upload_id=" UUID_A,
 				 NULL);
 	rt_expect_unavailable_as(student_token, "GET", ATTEMPT, "action=uploads", NULL);
@@ -324,47 +340,57 @@ END_TEST
 
 START_TEST(test_app_batch_checks)
 {
-	rt_expect("POST", "/api/attempts/any-id", "action=batch", student_token, "{\"data\":[]}",
-		  422, "validation_failed", "operation");
-	rt_expect("POST", "/api/attempts/any-id", "action=batch", student_token,
-		  "{\"operation\":\"query\"}", 422, "validation_failed", "data");
-	rt_expect("POST", "/api/attempts/any-id", "action=batch", student_token,
-		  "{\"operation\":\"query\",\"data\":{}}", 422, "validation_failed", "data");
-	rt_expect("POST", "/api/attempts/any-id", "action=batch", student_token,
-		  "{\"operation\":\"drop_all\",\"data\":[]}", 422, "validation_failed",
-		  "operation");
+	static const rt_case rows[] = {
+		{"POST", "/api/attempts/any-id", "action=batch", RT_STUDENT, "{\"data\":[]}", 422,
+		 "validation_failed", "operation"},
+		{"POST", "/api/attempts/any-id", "action=batch", RT_STUDENT,
+		 "{\"operation\":\"query\"}", 422, "validation_failed", "data"},
+		{"POST", "/api/attempts/any-id", "action=batch", RT_STUDENT,
+		 "{\"operation\":\"query\",\"data\":{}}", 422, "validation_failed", "data"},
+		{"POST", "/api/attempts/any-id", "action=batch", RT_STUDENT,
+		 "{\"operation\":\"drop_all\",\"data\":[]}", 422, "validation_failed", "operation"},
+	};
+	static const rt_case rows2[] = {
+		{"POST", "/api/attempts/any-id", "action=batch", RT_STUDENT,
+		 "{\"operation\":\"multiple_states\",\"data\":[\"" UUID_A "\",\"" UUID_A
+		 "\",\"" UUID_A "\",\"" UUID_A "\"]}",
+		 413, "batch_too_large", NULL},
+		{"POST", "/api/attempts/any-id", "action=batch", RT_STUDENT,
+		 "{\"operation\":\"batch_submit\",\"data\":[\"" UUID_A "\"]}", 403, "forbidden",
+		 NULL},
+		{"POST", "/api/attempts/new", "action=batch", RT_NOBODY,
+		 "{\"operation\":\"query\",\"data\":[]}", 401, "unauthorized", NULL},
+	};
+
+	rt_expect_all(rows, CHECK_ROWS(rows));
 	/* max_batch_items is 3 in this app */
-	rt_expect("POST", "/api/attempts/any-id", "action=batch", student_token,
-		  "{\"operation\":\"multiple_states\",\"data\":[\"" UUID_A "\",\"" UUID_A
-		  "\",\"" UUID_A "\",\"" UUID_A "\"]}",
-		  413, "batch_too_large", NULL);
-	rt_expect("POST", "/api/attempts/any-id", "action=batch", student_token,
-		  "{\"operation\":\"batch_submit\",\"data\":[\"" UUID_A "\"]}", 403, "forbidden",
-		  NULL);
-	rt_expect("POST", "/api/attempts/new", "action=batch", NULL,
-		  "{\"operation\":\"query\",\"data\":[]}", 401, "unauthorized", NULL);
+	rt_expect_all(rows2, CHECK_ROWS(rows2));
 }
 END_TEST
 
 START_TEST(test_app_optimize_checks)
 {
-	rt_expect("PATCH", ATTEMPT, "action=optimize", admin_token, "{}", 422, "validation_failed",
-		  "operation");
-	rt_expect("PATCH", ATTEMPT, "action=optimize", student_token,
-		  "{\"operation\":\"clear_cache\"}", 403, "forbidden", NULL);
-	rt_expect("PATCH", ATTEMPT, "action=optimize", proctor_token, "{\"operation\":\"analyze\"}",
-		  403, "forbidden", NULL);
-	rt_expect("PATCH", ATTEMPT, "action=optimize", admin_token, "{\"operation\":\"vacuum\"}",
-		  422, "validation_failed", "operation");
-	rt_expect("PATCH", ATTEMPT, "action=optimize", admin_token, "{\"operation\":\"preload\"}",
-		  422, "validation_failed", "exam_ids");
-	rt_expect("PATCH", ATTEMPT, "action=optimize", admin_token,
-		  "{\"operation\":\"preload\",\"exam_ids\":[\"" UUID_A "\",\"nope\"]}", 422,
-		  "validation_failed", "exam_ids[1]");
-	rt_expect("PATCH", ATTEMPT, "action=optimize", admin_token,
-		  "{\"operation\":\"preload\",\"exam_ids\":[\"" UUID_A "\",\"" UUID_A "\",\"" UUID_A
-		  "\",\"" UUID_A "\"]}",
-		  413, "batch_too_large", NULL);
+	static const rt_case rows[] = {
+		{"PATCH", ATTEMPT, "action=optimize", RT_ADMIN, "{}", 422, "validation_failed",
+		 "operation"},
+		{"PATCH", ATTEMPT, "action=optimize", RT_STUDENT, "{\"operation\":\"clear_cache\"}",
+		 403, "forbidden", NULL},
+		{"PATCH", ATTEMPT, "action=optimize", RT_PROCTOR, "{\"operation\":\"analyze\"}",
+		 403, "forbidden", NULL},
+		{"PATCH", ATTEMPT, "action=optimize", RT_ADMIN, "{\"operation\":\"vacuum\"}", 422,
+		 "validation_failed", "operation"},
+		{"PATCH", ATTEMPT, "action=optimize", RT_ADMIN, "{\"operation\":\"preload\"}", 422,
+		 "validation_failed", "exam_ids"},
+		{"PATCH", ATTEMPT, "action=optimize", RT_ADMIN,
+		 "{\"operation\":\"preload\",\"exam_ids\":[\"" UUID_A "\",\"nope\"]}", 422,
+		 "validation_failed", "exam_ids[1]"},
+		{"PATCH", ATTEMPT, "action=optimize", RT_ADMIN,
+		 "{\"operation\":\"preload\",\"exam_ids\":[\"" UUID_A "\",\"" UUID_A "\",\"" UUID_A
+		 "\",\"" UUID_A "\"]}",
+		 413, "batch_too_large", NULL},
+	};
+
+	rt_expect_all(rows, CHECK_ROWS(rows));
 	rt_expect_unavailable_as(admin_token, "PATCH", ATTEMPT, "action=optimize",
 				 "{\"operation\":\"clear_cache\"}");
 }

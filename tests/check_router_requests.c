@@ -10,6 +10,14 @@
 
 START_TEST(test_app_no_token)
 {
+	static const rt_case rows[] = {
+		{"GET", "/api/exams/" UUID_A, NULL, RT_NOBODY, NULL, 401, "unauthorized", NULL},
+		{"POST", "/api/exams", NULL, RT_NOBODY, "{\"title\":\"t\"}", 401, "unauthorized",
+		 NULL},
+		{"POST", "/api/attempts/new", "action=start", RT_NOBODY,
+		 "{\"exam_id\":\"" UUID_A "\"}", 401, "unauthorized", NULL},
+	};
+
 	rt_result r;
 
 	rt_serve(&r, "GET", ATTEMPT, "action=state", NULL, NULL, NULL);
@@ -21,10 +29,7 @@ START_TEST(test_app_no_token)
 	rt_expect_error(&r, 401, "unauthorized", NULL);
 	rt_expect_header(&r, "WWW-Authenticate", "Bearer");
 	rt_result_free(&r);
-	rt_expect("GET", "/api/exams/" UUID_A, NULL, NULL, NULL, 401, "unauthorized", NULL);
-	rt_expect("POST", "/api/exams", NULL, NULL, "{\"title\":\"t\"}", 401, "unauthorized", NULL);
-	rt_expect("POST", "/api/attempts/new", "action=start", NULL, "{\"exam_id\":\"" UUID_A "\"}",
-		  401, "unauthorized", NULL);
+	rt_expect_all(rows, CHECK_ROWS(rows));
 }
 END_TEST
 
@@ -81,19 +86,22 @@ END_TEST
 
 START_TEST(test_app_invalid_uuid)
 {
-	rt_expect("GET", "/api/attempts/not-a-uuid", "action=state", student_token, NULL, 400,
-		  "invalid_uuid", NULL);
-	rt_expect("GET", "/api/attempts/0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D", "action=info",
-		  student_token, NULL, 400, "invalid_uuid", NULL);
-	rt_expect("GET", ATTEMPT "0", "action=state", student_token, NULL, 400, "invalid_uuid",
-		  NULL);
-	rt_expect("GET", ATTEMPT "/route.ts", "action=state", NULL, NULL, 401, "unauthorized",
-		  NULL);
-	rt_expect("GET", "/api/attempts/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4/route.ts",
-		  "action=state", student_token, NULL, 400, "invalid_uuid", NULL);
-	rt_expect("PATCH", "/api/attempts/new", "action=save", student_token, "{\"answers\":{}}",
-		  400, "invalid_uuid", NULL);
-	rt_expect("GET", "/api/exams/abc", NULL, student_token, NULL, 400, "invalid_uuid", NULL);
+	static const rt_case rows[] = {
+		{"GET", "/api/attempts/not-a-uuid", "action=state", RT_STUDENT, NULL, 400,
+		 "invalid_uuid", NULL},
+		{"GET", "/api/attempts/0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D", "action=info",
+		 RT_STUDENT, NULL, 400, "invalid_uuid", NULL},
+		{"GET", ATTEMPT "0", "action=state", RT_STUDENT, NULL, 400, "invalid_uuid", NULL},
+		{"GET", ATTEMPT "/route.ts", "action=state", RT_NOBODY, NULL, 401, "unauthorized",
+		 NULL},
+		{"GET", "/api/attempts/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4/route.ts",
+		 "action=state", RT_STUDENT, NULL, 400, "invalid_uuid", NULL},
+		{"PATCH", "/api/attempts/new", "action=save", RT_STUDENT, "{\"answers\":{}}", 400,
+		 "invalid_uuid", NULL},
+		{"GET", "/api/exams/abc", NULL, RT_STUDENT, NULL, 400, "invalid_uuid", NULL},
+	};
+
+	rt_expect_all(rows, CHECK_ROWS(rows));
 }
 END_TEST
 
@@ -101,40 +109,51 @@ END_TEST
 
 START_TEST(test_app_invalid_json)
 {
-	rt_expect("PATCH", ATTEMPT, "action=save", student_token, "{\"answers\":", 400,
-		  "invalid_json", NULL);
-	rt_expect("PATCH", ATTEMPT, "action=save", student_token, "", 400, "invalid_json", NULL);
-	rt_expect("PATCH", ATTEMPT, "action=save", student_token, "{\"answers\":{}} x", 400,
-		  "invalid_json", NULL);
-	rt_expect("PATCH", ATTEMPT, "action=save", student_token,
-		  "{\"answers\":{\"q\":\"\xc3\x28\"}}", 400, "invalid_json", NULL);
-	rt_expect("POST", "/api/attempts/new", "action=start", student_token, "nope", 400,
-		  "invalid_json", NULL);
-	rt_expect("POST", "/api/exams", NULL, student_token, "{'title':1}", 400, "invalid_json",
-		  NULL);
+	static const rt_case rows[] = {
+		{"PATCH", ATTEMPT, "action=save", RT_STUDENT, "{\"answers\":", 400, "invalid_json",
+		 NULL},
+		{"PATCH", ATTEMPT, "action=save", RT_STUDENT, "", 400, "invalid_json", NULL},
+		{"PATCH", ATTEMPT, "action=save", RT_STUDENT, "{\"answers\":{}} x", 400,
+		 "invalid_json", NULL},
+		{"PATCH", ATTEMPT, "action=save", RT_STUDENT, "{\"answers\":{\"q\":\"\xc3\x28\"}}",
+		 400, "invalid_json", NULL},
+		{"POST", "/api/attempts/new", "action=start", RT_STUDENT, "nope", 400,
+		 "invalid_json", NULL},
+		{"POST", "/api/exams", NULL, RT_STUDENT, "{'title':1}", 400, "invalid_json", NULL},
+	};
+
+	rt_expect_all(rows, CHECK_ROWS(rows));
 }
 END_TEST
 
 START_TEST(test_app_body_not_object)
 {
-	rt_expect("PATCH", ATTEMPT, "action=save", student_token, "[{\"answers\":{}}]", 422,
-		  "validation_failed", "body");
-	rt_expect("PATCH", ATTEMPT, "action=save", student_token, "\"answers\"", 422,
-		  "validation_failed", "body");
-	rt_expect("POST", "/api/attempts/new", "action=start", student_token, "null", 422,
-		  "validation_failed", "body");
+	static const rt_case rows[] = {
+		{"PATCH", ATTEMPT, "action=save", RT_STUDENT, "[{\"answers\":{}}]", 422,
+		 "validation_failed", "body"},
+		{"PATCH", ATTEMPT, "action=save", RT_STUDENT, "\"answers\"", 422,
+		 "validation_failed", "body"},
+		{"POST", "/api/attempts/new", "action=start", RT_STUDENT, "null", 422,
+		 "validation_failed", "body"},
+	};
+
+	rt_expect_all(rows, CHECK_ROWS(rows));
 }
 END_TEST
 
 START_TEST(test_app_save_fields)
 {
-	rt_expect("PATCH", ATTEMPT, "action=save", student_token, "{\"answers\":[1]}", 422,
-		  "validation_failed", "answers");
-	rt_expect("PATCH", ATTEMPT, "action=save", student_token, "{\"answers\":\"a\"}", 422,
-		  "validation_failed", "answers");
-	rt_expect("PATCH", ATTEMPT, "action=save", student_token,
-		  "{\"answers\":{},\"auto_save_data\":5}", 422, "validation_failed",
-		  "auto_save_data");
+	static const rt_case rows[] = {
+		{"PATCH", ATTEMPT, "action=save", RT_STUDENT, "{\"answers\":[1]}", 422,
+		 "validation_failed", "answers"},
+		{"PATCH", ATTEMPT, "action=save", RT_STUDENT, "{\"answers\":\"a\"}", 422,
+		 "validation_failed", "answers"},
+		{"PATCH", ATTEMPT, "action=save", RT_STUDENT,
+		 "{\"answers\":{},\"auto_save_data\":5}", 422, "validation_failed",
+		 "auto_save_data"},
+	};
+
+	rt_expect_all(rows, CHECK_ROWS(rows));
 	/* neither answers nor auto_save_data */
 	rt_expect("PATCH", ATTEMPT, "action=save", student_token, "{}", 422, "validation_failed",
 		  "answers");
@@ -177,15 +196,19 @@ END_TEST
 
 START_TEST(test_app_start_exam_id)
 {
-	rt_expect("POST", "/api/attempts/new", "action=start", student_token,
-		  "{\"exam_id\":\"nope\"}", 422, "validation_failed", "exam_id");
-	rt_expect("POST", "/api/attempts/any-id", "action=start", student_token,
-		  "{\"exam_id\":\"0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D\"}", 422,
-		  "validation_failed", "exam_id");
-	rt_expect("POST", "/api/attempts/new", "action=start", student_token, "{\"exam_id\":42}",
-		  422, "validation_failed", "exam_id");
-	rt_expect("POST", "/api/attempts/new", "action=start", student_token, "{}", 422,
-		  "validation_failed", "exam_id");
+	static const rt_case rows[] = {
+		{"POST", "/api/attempts/new", "action=start", RT_STUDENT, "{\"exam_id\":\"nope\"}",
+		 422, "validation_failed", "exam_id"},
+		{"POST", "/api/attempts/any-id", "action=start", RT_STUDENT,
+		 "{\"exam_id\":\"0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D\"}", 422, "validation_failed",
+		 "exam_id"},
+		{"POST", "/api/attempts/new", "action=start", RT_STUDENT, "{\"exam_id\":42}", 422,
+		 "validation_failed", "exam_id"},
+		{"POST", "/api/attempts/new", "action=start", RT_STUDENT, "{}", 422,
+		 "validation_failed", "exam_id"},
+	};
+
+	rt_expect_all(rows, CHECK_ROWS(rows));
 }
 END_TEST
 
