@@ -30,6 +30,7 @@ int main(void)
 	srunner_add_suite(sr, router_routing_suite());
 	srunner_add_suite(sr, router_requests_suite());
 	srunner_add_suite(sr, router_actions_suite());
+	srunner_add_suite(sr, router_errors_suite());
 	srunner_add_suite(sr, cors_suite());
 	srunner_add_suite(sr, uploads_suite());
 	srunner_add_suite(sr, cache_suite());

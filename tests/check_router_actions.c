@@ -298,87 +298,6 @@ START_TEST(test_app_optimize_checks)
 				 "{\"operation\":\"clear_cache\"}");
 }
 END_TEST
-/* Requests that must each meet an error answer, by the check they
- * exercise. Run one per test by a loop test. */
-static const rt_case action_errors[] = {
-	/* stats checks */
-	{"GET", ATTEMPT, "action=stats&type=bogus", RT_PROCTOR, NULL, 400, "invalid_query", NULL},
-	{"GET", ATTEMPT, "action=stats&type=stats", RT_STUDENT, NULL, 403, "forbidden", NULL},
-	{"GET", ATTEMPT, "action=stats", RT_STUDENT, NULL, 403, "forbidden", NULL},
-	{"GET", ATTEMPT, "action=stats&type=active&exam_id=nope", RT_PROCTOR, NULL, 400,
-	 "invalid_uuid", NULL},
-	{"GET", ATTEMPT, "action=stats&type=optimization", RT_STUDENT, NULL, 403, "forbidden",
-	 NULL},
-	{"GET", ATTEMPT, "action=stats&type=optimization", RT_PROCTOR, NULL, 403, "forbidden",
-	 NULL},
-	{"GET", "/api/attempts/nope", "action=stats&type=stats", RT_PROCTOR, NULL, 400,
-	 "invalid_uuid", NULL},
-	/* activity checks */
-	{"POST", ATTEMPT, "action=activity", RT_STUDENT, "{}", 422, "validation_failed", "events"},
-	{"POST", ATTEMPT, "action=activity", RT_STUDENT, "{\"events\":{}}", 422,
-	 "validation_failed", "events"},
-	{"POST", ATTEMPT, "action=activity", RT_STUDENT, "{\"events\":[1]}", 422,
-	 "validation_failed", "events[0]"},
-	{"POST", ATTEMPT, "action=activity", RT_STUDENT,
-	 "{\"events\":[{\"event_type\":\"ok\"},{\"event_type\":\"Bad Type\"}]}", 422,
-	 "validation_failed", "events[1].event_type"},
-	{"POST", ATTEMPT, "action=activity", RT_STUDENT, "{\"events\":[{}]}", 422,
-	 "validation_failed", "events[0].event_type"},
-	/* submit checks */
-	{"POST", ATTEMPT, "action=submit", RT_STUDENT, "{\"answers\":[]}", 422, "validation_failed",
-	 "answers"},
-	{"POST", ATTEMPT, "action=submit", RT_STUDENT, "{\"expected_version\":-3}", 422,
-	 "validation_failed", "expected_version"},
-	{"POST", ATTEMPT, "action=submit", RT_STUDENT, "[]", 422, "validation_failed", "body"},
-	{"POST", ATTEMPT, "action=submit", RT_STUDENT, "{", 400, "invalid_json", NULL},
-	/* download checks */
-	{"GET", ATTEMPT, "action=upload", RT_STUDENT, NULL, 400, "invalid_uuid", NULL},
-	{"GET", ATTEMPT, "action=upload&upload_id=x", RT_STUDENT, NULL, 400, "invalid_uuid", NULL},
-	{"GET", ATTEMPT, "action=upload&upload_id=0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D", RT_STUDENT,
-	 NULL, 400, "invalid_uuid", NULL},
-	/* batch checks */
-	{"POST", "/api/attempts/any-id", "action=batch", RT_STUDENT, "{\"data\":[]}", 422,
-	 "validation_failed", "operation"},
-	{"POST", "/api/attempts/any-id", "action=batch", RT_STUDENT, "{\"operation\":\"query\"}",
-	 422, "validation_failed", "data"},
-	{"POST", "/api/attempts/any-id", "action=batch", RT_STUDENT,
-	 "{\"operation\":\"query\",\"data\":{}}", 422, "validation_failed", "data"},
-	{"POST", "/api/attempts/any-id", "action=batch", RT_STUDENT,
-	 "{\"operation\":\"drop_all\",\"data\":[]}", 422, "validation_failed", "operation"},
-	{"POST", "/api/attempts/any-id", "action=batch", RT_STUDENT,
-	 "{\"operation\":\"multiple_states\",\"data\":[\"" UUID_A "\",\"" UUID_A "\",\"" UUID_A
-	 "\",\"" UUID_A "\"]}",
-	 413, "batch_too_large", NULL},
-	{"POST", "/api/attempts/any-id", "action=batch", RT_STUDENT,
-	 "{\"operation\":\"batch_submit\",\"data\":[\"" UUID_A "\"]}", 403, "forbidden", NULL},
-	{"POST", "/api/attempts/new", "action=batch", RT_NOBODY,
-	 "{\"operation\":\"query\",\"data\":[]}", 401, "unauthorized", NULL},
-	/* optimize checks */
-	{"PATCH", ATTEMPT, "action=optimize", RT_ADMIN, "{}", 422, "validation_failed",
-	 "operation"},
-	{"PATCH", ATTEMPT, "action=optimize", RT_STUDENT, "{\"operation\":\"clear_cache\"}", 403,
-	 "forbidden", NULL},
-	{"PATCH", ATTEMPT, "action=optimize", RT_PROCTOR, "{\"operation\":\"analyze\"}", 403,
-	 "forbidden", NULL},
-	{"PATCH", ATTEMPT, "action=optimize", RT_ADMIN, "{\"operation\":\"vacuum\"}", 422,
-	 "validation_failed", "operation"},
-	{"PATCH", ATTEMPT, "action=optimize", RT_ADMIN, "{\"operation\":\"preload\"}", 422,
-	 "validation_failed", "exam_ids"},
-	{"PATCH", ATTEMPT, "action=optimize", RT_ADMIN,
-	 "{\"operation\":\"preload\",\"exam_ids\":[\"" UUID_A "\",\"nope\"]}", 422,
-	 "validation_failed", "exam_ids[1]"},
-	{"PATCH", ATTEMPT, "action=optimize", RT_ADMIN,
-	 "{\"operation\":\"preload\",\"exam_ids\":[\"" UUID_A "\",\"" UUID_A "\",\"" UUID_A
-	 "\",\"" UUID_A "\"]}",
-	 413, "batch_too_large", NULL},
-};
-
-START_TEST(test_app_action_errors)
-{
-	rt_expect_all(&action_errors[_i], 1);
-}
-END_TEST
-
 Suite *router_actions_suite(void)
 {
 	Suite *s = suite_create("router_actions");
@@ -397,8 +316,5 @@ Suite *router_actions_suite(void)
 	tcase_add_test(tc, test_app_upload_precheck);
 	tcase_add_test(tc, test_app_batch_checks);
 	tcase_add_test(tc, test_app_optimize_checks);
-
-	tc = check_tcase(s, "errors", router_setup, router_teardown);
-	tcase_add_loop_test(tc, test_app_action_errors, 0, CHECK_ROWS(action_errors));
 	return s;
 }

@@ -298,68 +298,6 @@ START_TEST(test_app_db_unreachable)
 }
 END_TEST
 
-/* Requests that must each meet an error answer, by the check they
- * exercise. Run one per test by a loop test. */
-static const rt_case request_errors[] = {
-	/* no token */
-	{"GET", "/api/exams/" UUID_A, NULL, RT_NOBODY, NULL, 401, "unauthorized", NULL},
-	{"POST", "/api/exams", NULL, RT_NOBODY, "{\"title\":\"t\"}", 401, "unauthorized", NULL},
-	{"POST", "/api/attempts/new", "action=start", RT_NOBODY, "{\"exam_id\":\"" UUID_A "\"}",
-	 401, "unauthorized", NULL},
-	/* invalid uuid */
-	{"GET", "/api/attempts/not-a-uuid", "action=state", RT_STUDENT, NULL, 400, "invalid_uuid",
-	 NULL},
-	{"GET", "/api/attempts/0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D", "action=info", RT_STUDENT,
-	 NULL, 400, "invalid_uuid", NULL},
-	{"GET", ATTEMPT "0", "action=state", RT_STUDENT, NULL, 400, "invalid_uuid", NULL},
-	{"GET", ATTEMPT "/route.ts", "action=state", RT_NOBODY, NULL, 401, "unauthorized", NULL},
-	{"GET", "/api/attempts/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4/route.ts", "action=state",
-	 RT_STUDENT, NULL, 400, "invalid_uuid", NULL},
-	{"PATCH", "/api/attempts/new", "action=save", RT_STUDENT, "{\"answers\":{}}", 400,
-	 "invalid_uuid", NULL},
-	{"GET", "/api/exams/abc", NULL, RT_STUDENT, NULL, 400, "invalid_uuid", NULL},
-	/* invalid json */
-	{"PATCH", ATTEMPT, "action=save", RT_STUDENT, "{\"answers\":", 400, "invalid_json", NULL},
-	{"PATCH", ATTEMPT, "action=save", RT_STUDENT, "", 400, "invalid_json", NULL},
-	{"PATCH", ATTEMPT, "action=save", RT_STUDENT, "{\"answers\":{}} x", 400, "invalid_json",
-	 NULL},
-	{"PATCH", ATTEMPT, "action=save", RT_STUDENT, "{\"answers\":{\"q\":\"\xc3\x28\"}}", 400,
-	 "invalid_json", NULL},
-	{"POST", "/api/attempts/new", "action=start", RT_STUDENT, "nope", 400, "invalid_json",
-	 NULL},
-	{"POST", "/api/exams", NULL, RT_STUDENT, "{'title':1}", 400, "invalid_json", NULL},
-	/* body not object */
-	{"PATCH", ATTEMPT, "action=save", RT_STUDENT, "[{\"answers\":{}}]", 422,
-	 "validation_failed", "body"},
-	{"PATCH", ATTEMPT, "action=save", RT_STUDENT, "\"answers\"", 422, "validation_failed",
-	 "body"},
-	{"POST", "/api/attempts/new", "action=start", RT_STUDENT, "null", 422, "validation_failed",
-	 "body"},
-	/* save fields */
-	{"PATCH", ATTEMPT, "action=save", RT_STUDENT, "{\"answers\":[1]}", 422, "validation_failed",
-	 "answers"},
-	{"PATCH", ATTEMPT, "action=save", RT_STUDENT, "{\"answers\":\"a\"}", 422,
-	 "validation_failed", "answers"},
-	{"PATCH", ATTEMPT, "action=save", RT_STUDENT, "{\"answers\":{},\"auto_save_data\":5}", 422,
-	 "validation_failed", "auto_save_data"},
-	/* start exam id */
-	{"POST", "/api/attempts/new", "action=start", RT_STUDENT, "{\"exam_id\":\"nope\"}", 422,
-	 "validation_failed", "exam_id"},
-	{"POST", "/api/attempts/any-id", "action=start", RT_STUDENT,
-	 "{\"exam_id\":\"0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D\"}", 422, "validation_failed",
-	 "exam_id"},
-	{"POST", "/api/attempts/new", "action=start", RT_STUDENT, "{\"exam_id\":42}", 422,
-	 "validation_failed", "exam_id"},
-	{"POST", "/api/attempts/new", "action=start", RT_STUDENT, "{}", 422, "validation_failed",
-	 "exam_id"},
-};
-
-START_TEST(test_app_request_errors)
-{
-	rt_expect_all(&request_errors[_i], 1);
-}
-END_TEST
-
 Suite *router_requests_suite(void)
 {
 	Suite *s = suite_create("router_requests");
@@ -385,8 +323,5 @@ Suite *router_requests_suite(void)
 	tc = check_tcase(s, "database_unreachable", router_setup, router_teardown);
 	tcase_add_test(tc, test_app_health_degraded);
 	tcase_add_test(tc, test_app_db_unreachable);
-
-	tc = check_tcase(s, "errors", router_setup, router_teardown);
-	tcase_add_loop_test(tc, test_app_request_errors, 0, CHECK_ROWS(request_errors));
 	return s;
 }

@@ -167,56 +167,6 @@ START_TEST(test_app_openapi)
 }
 END_TEST
 
-/* Requests that must each meet an error answer, by the check they
- * exercise. Run one per test by a loop test. */
-static const rt_case routing_errors[] = {
-	/* unknown path */
-	{"GET", "/", NULL, RT_NOBODY, NULL, 404, "not_found", NULL},
-	{"GET", "/api/attempts/", "action=state", RT_STUDENT, NULL, 404, "not_found", NULL},
-	{"GET", "/api/exams/", NULL, RT_STUDENT, NULL, 404, "not_found", NULL},
-	{"GET", ATTEMPT "/route.tsx", "action=state", RT_STUDENT, NULL, 404, "not_found", NULL},
-	{"GET", ATTEMPT "/extra", "action=state", RT_NOBODY, NULL, 404, "not_found", NULL},
-	{"DELETE", "/api/nope", NULL, RT_NOBODY, NULL, 404, "not_found", NULL},
-	/* missing action */
-	{"GET", ATTEMPT, NULL, RT_STUDENT, NULL, 400, "unknown_action", NULL},
-	{"GET", ATTEMPT, "", RT_NOBODY, NULL, 400, "unknown_action", NULL},
-	{"GET", ATTEMPT, "action=", RT_STUDENT, NULL, 400, "unknown_action", NULL},
-	{"GET", ATTEMPT, "type=stats", RT_STUDENT, NULL, 400, "unknown_action", NULL},
-	/* malformed query unknown path */
-	{"GET", "/api/nope", "x=%zz", RT_NOBODY, NULL, 404, "not_found", NULL},
-	{"GET", "/api/attempts", "action=state&x=%", RT_STUDENT, NULL, 404, "not_found", NULL},
-	{"GET", "/api/nope",
-	 "p1&p2&p3&p4&p5&p6&p7&p8&p9&p10&p11&p12&p13&p14&p15&p16&"
-	 "p17&p18&p19&p20&p21&p22&p23&p24&p25&p26&p27&p28&p29&p30&p31&p32&p33",
-	 RT_NOBODY, NULL, 404, "not_found", NULL},
-	{"GET", ATTEMPT, "action=state&x=%zz", RT_NOBODY, NULL, 400, "invalid_query", NULL},
-	{"GET", "/api/health", "x=%zz", RT_NOBODY, NULL, 400, "invalid_query", NULL},
-	/* encoded nul */
-	{"GET", ATTEMPT, "action=st%00ate", RT_STUDENT, NULL, 400, "unknown_action", NULL},
-	{"GET", ATTEMPT, "action=state%00", RT_STUDENT, NULL, 400, "unknown_action", NULL},
-	{"GET", ATTEMPT, "action=state%00x", RT_NOBODY, NULL, 400, "unknown_action", NULL},
-	{"GET", ATTEMPT, "action=%00", RT_STUDENT, NULL, 400, "unknown_action", NULL},
-	{"POST", ATTEMPT, "action=upload%00&filename=a.pdf", RT_STUDENT, "data", 400,
-	 "unknown_action", NULL},
-	{"GET", ATTEMPT, "action=upload&upload_id=" UUID_A "%00", RT_STUDENT, NULL, 400,
-	 "invalid_uuid", NULL},
-	{"GET", ATTEMPT, "action=upload&upload_id=%00", RT_STUDENT, NULL, 400, "invalid_uuid",
-	 NULL},
-	{"GET", ATTEMPT, "action=stats&type=active&exam_id=" UUID_A "%00", RT_PROCTOR, NULL, 400,
-	 "invalid_uuid", NULL},
-	{"GET", ATTEMPT, "action=stats&exam_id=%00", RT_PROCTOR, NULL, 400, "invalid_uuid", NULL},
-	/* encoded action */
-	{"GET", ATTEMPT, "action=st%61te", RT_NOBODY, NULL, 401, "unauthorized", NULL},
-	{"GET", ATTEMPT, "x=1&action=state", RT_NOBODY, NULL, 401, "unauthorized", NULL},
-	{"GET", ATTEMPT, "action=state+", RT_NOBODY, NULL, 400, "unknown_action", NULL},
-};
-
-START_TEST(test_app_routing_errors)
-{
-	rt_expect_all(&routing_errors[_i], 1);
-}
-END_TEST
-
 Suite *router_routing_suite(void)
 {
 	Suite *s = suite_create("router_routing");
@@ -232,8 +182,5 @@ Suite *router_routing_suite(void)
 	tcase_add_test(tc, test_app_other_methods);
 	tcase_add_test(tc, test_app_encoded_action);
 	tcase_add_test(tc, test_app_openapi);
-
-	tc = check_tcase(s, "errors", router_setup, router_teardown);
-	tcase_add_loop_test(tc, test_app_routing_errors, 0, CHECK_ROWS(routing_errors));
 	return s;
 }

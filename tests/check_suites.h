@@ -23,6 +23,7 @@ Suite *router_suite(void);
 Suite *router_routing_suite(void);
 Suite *router_requests_suite(void);
 Suite *router_actions_suite(void);
+Suite *router_errors_suite(void);
 Suite *cors_suite(void);
 Suite *cache_suite(void);
 Suite *cache_concurrency_suite(void);
