@@ -35,6 +35,34 @@ static breaker_stats stats_of(breaker *b)
 	return s;
 }
 
+/* Asserts that b's stats named in names (space-separated: "state",
+ * "failures", "opened_count", "rejected") hold the values listed after. */
+#define EXPECT_STATS(b, names, ...) expect_stats(b, names, CHECK_WANT(__VA_ARGS__))
+
+static void expect_stats(breaker *b, const char *names, const long long *want, size_t n)
+{
+	breaker_stats s = stats_of(b);
+	const check_field have[] = {
+		{"state", s.state},
+		{"failures", s.failures},
+		{"opened_count", (long long)s.opened_count},
+		{"rejected", (long long)s.rejected},
+	};
+
+	check_fields(have, CHECK_ROWS(have), names, want, n);
+}
+
+/* Asserts whether breaker_allow lets a call through and whether it is the
+ * probe; returns the probe flag for breaker_success/failure/cancel. */
+static int expect_allow(breaker *b, int allowed, int probe_want)
+{
+	int probe = -1;
+
+	ck_assert_int_eq(breaker_allow(b, &probe), allowed);
+	ck_assert_int_eq(probe, probe_want);
+	return probe;
+}
+
 /* One allowed, non-probe call that fails (or succeeds). */
 static void call(breaker *b, int ok)
 {
@@ -60,12 +88,8 @@ START_TEST(test_breaker_starts_closed)
 {
 	long long now = 0;
 	breaker *b = new_breaker(&now);
-	breaker_stats s = stats_of(b);
 
-	ck_assert_int_eq(s.state, BREAKER_CLOSED);
-	ck_assert_int_eq(s.failures, 0);
-	ck_assert_uint_eq(s.opened_count, 0);
-	ck_assert_uint_eq(s.rejected, 0);
+	EXPECT_STATS(b, "state failures opened_count rejected", BREAKER_CLOSED, 0, 0, 0);
 	ck_assert_int_eq(breaker_retry_after_ms(b), 0);
 	call(b, 1);
 	ck_assert_int_eq(breaker_get_state(b), BREAKER_CLOSED);
@@ -77,14 +101,10 @@ START_TEST(test_breaker_closed_below_threshold)
 {
 	long long now = 0;
 	breaker *b = new_breaker(&now);
-	breaker_stats s;
 
 	for (int i = 0; i < THRESHOLD - 1; i++)
 		call(b, 0);
-	s = stats_of(b);
-	ck_assert_int_eq(s.state, BREAKER_CLOSED);
-	ck_assert_int_eq(s.failures, THRESHOLD - 1);
-	ck_assert_uint_eq(s.opened_count, 0);
+	EXPECT_STATS(b, "state failures opened_count", BREAKER_CLOSED, THRESHOLD - 1, 0);
 	ck_assert_int_eq(breaker_retry_after_ms(b), 0);
 	call(b, 1); /* still lets calls through */
 	breaker_free(b);
@@ -114,19 +134,14 @@ START_TEST(test_breaker_opens_at_threshold)
 {
 	long long now = 5000;
 	breaker *b = new_breaker(&now);
-	breaker_stats s;
 	int probe = -1;
 
 	trip_it(b);
-	s = stats_of(b);
-	ck_assert_int_eq(s.state, BREAKER_OPEN);
-	ck_assert_uint_eq(s.opened_count, 1);
-	ck_assert_uint_eq(s.rejected, 0);
+	EXPECT_STATS(b, "state opened_count rejected", BREAKER_OPEN, 1, 0);
 	/* The first probe is due BREAKER_FIRST_PROBE_MS after opening. */
 	ck_assert_int_eq(breaker_retry_after_ms(b), BREAKER_FIRST_PROBE_MS);
 	/* Open: refuses, counts each refusal, and says when to come back. */
-	ck_assert_int_eq(breaker_allow(b, &probe), 0);
-	ck_assert_int_eq(probe, 0);
+	expect_allow(b, 0, 0);
 	ck_assert_int_eq(breaker_allow(b, &probe), 0);
 	ck_assert_uint_eq(stats_of(b).rejected, 2);
 	now += 100;
@@ -136,9 +151,7 @@ START_TEST(test_breaker_opens_at_threshold)
 	ck_assert_int_eq(breaker_retry_after_ms(b), 1);
 	ck_assert_int_eq(breaker_get_state(b), BREAKER_OPEN);
 	ck_assert_int_eq(breaker_allow(b, &probe), 0);
-	s = stats_of(b);
-	ck_assert_uint_eq(s.rejected, 4);
-	ck_assert_uint_eq(s.opened_count, 1);
+	EXPECT_STATS(b, "rejected opened_count", 4, 1);
 	breaker_free(b);
 }
 END_TEST
@@ -174,8 +187,7 @@ START_TEST(test_breaker_probes_back_off)
 
 		now += wait;
 		ck_assert_int_eq(breaker_get_state(b), BREAKER_HALF_OPEN);
-		ck_assert_int_eq(breaker_allow(b, &probe), 1);
-		ck_assert_int_eq(probe, 1);
+		probe = expect_allow(b, 1, 1);
 		if (probes > 0) {
 			ck_assert_int_ge(now - last_probe, BREAKER_FIRST_PROBE_MS);
 			ck_assert_int_le(now - last_probe, 60000);
@@ -208,13 +220,10 @@ START_TEST(test_breaker_half_open_one_probe)
 	ck_assert_int_eq(breaker_get_state(b), BREAKER_HALF_OPEN);
 	ck_assert_int_eq(breaker_retry_after_ms(b), 0);
 	ck_assert_str_eq(breaker_state_name(stats_of(b).state), "half_open");
-	ck_assert_int_eq(breaker_allow(b, &probe), 1);
-	ck_assert_int_eq(probe, 1);
+	probe = expect_allow(b, 1, 1);
 	/* While the probe is out every other call is refused. */
 	for (int i = 0; i < 3; i++) {
-		int p = -1;
-		ck_assert_int_eq(breaker_allow(b, &p), 0);
-		ck_assert_int_eq(p, 0);
+		expect_allow(b, 0, 0);
 	}
 	now += 10 * TIMEOUT_MS; /* however long the probe takes */
 	ck_assert_int_eq(breaker_allow(b, &(int){0}), 0);
@@ -229,18 +238,13 @@ START_TEST(test_breaker_probe_success_closes)
 {
 	long long now = 0;
 	breaker *b = new_breaker(&now);
-	breaker_stats s;
 	int probe = 0;
 
 	trip_it(b);
 	now = TIMEOUT_MS;
-	ck_assert_int_eq(breaker_allow(b, &probe), 1);
-	ck_assert_int_eq(probe, 1);
+	probe = expect_allow(b, 1, 1);
 	breaker_success(b, probe);
-	s = stats_of(b);
-	ck_assert_int_eq(s.state, BREAKER_CLOSED);
-	ck_assert_int_eq(s.failures, 0);
-	ck_assert_uint_eq(s.opened_count, 1);
+	EXPECT_STATS(b, "state failures opened_count", BREAKER_CLOSED, 0, 1);
 	ck_assert_int_eq(breaker_retry_after_ms(b), 0);
 	/* Closed again: ordinary calls, and a full threshold to reopen. */
 	for (int i = 0; i < 10; i++)
@@ -265,8 +269,7 @@ START_TEST(test_breaker_probe_failure_reopens)
 
 	trip_it(b);
 	now = 3 * TIMEOUT_MS; /* long after the first probe was due */
-	ck_assert_int_eq(breaker_allow(b, &probe), 1);
-	ck_assert_int_eq(probe, 1);
+	probe = expect_allow(b, 1, 1);
 	now += 123; /* the probe took a while */
 	breaker_failure(b, probe, "test");
 	s = stats_of(b);
@@ -276,14 +279,12 @@ START_TEST(test_breaker_probe_failure_reopens)
 	/* The next probe, counted from the failure. */
 	wait = breaker_probe_delay_ms(now, TIMEOUT_MS);
 	ck_assert_int_eq(breaker_retry_after_ms(b), wait);
-	ck_assert_int_eq(breaker_allow(b, &probe), 0);
-	ck_assert_int_eq(probe, 0);
+	expect_allow(b, 0, 0);
 	now += wait - 1;
 	ck_assert_int_eq(breaker_retry_after_ms(b), 1);
 	ck_assert_int_eq(breaker_allow(b, &probe), 0);
 	now += 1;
-	ck_assert_int_eq(breaker_allow(b, &probe), 1);
-	ck_assert_int_eq(probe, 1);
+	probe = expect_allow(b, 1, 1);
 	breaker_success(b, probe);
 	ck_assert_int_eq(breaker_get_state(b), BREAKER_CLOSED);
 	ck_assert_uint_eq(stats_of(b).opened_count, 1);
@@ -300,8 +301,7 @@ START_TEST(test_breaker_cancel_returns_probe)
 
 	trip_it(b);
 	now = TIMEOUT_MS;
-	ck_assert_int_eq(breaker_allow(b, &probe), 1);
-	ck_assert_int_eq(probe, 1);
+	probe = expect_allow(b, 1, 1);
 	ck_assert_int_eq(breaker_allow(b, &p2), 0);
 	before = stats_of(b);
 	breaker_cancel(b, probe);
@@ -311,8 +311,7 @@ START_TEST(test_breaker_cancel_returns_probe)
 	ck_assert_uint_eq(after.opened_count, before.opened_count);
 	ck_assert_uint_eq(after.rejected, before.rejected);
 	/* The slot is free again: exactly one new probe. */
-	ck_assert_int_eq(breaker_allow(b, &p2), 1);
-	ck_assert_int_eq(p2, 1);
+	p2 = expect_allow(b, 1, 1);
 	ck_assert_int_eq(breaker_allow(b, &probe), 0);
 	breaker_cancel(b, p2);
 	ck_assert_int_eq(breaker_get_state(b), BREAKER_HALF_OPEN);
@@ -324,7 +323,6 @@ START_TEST(test_breaker_cancel_non_probe)
 {
 	long long now = 0;
 	breaker *b = new_breaker(&now);
-	breaker_stats s;
 	int probe = -1;
 
 	/* Closed: a cancelled call is no verdict either way. */
@@ -332,15 +330,12 @@ START_TEST(test_breaker_cancel_non_probe)
 		call(b, 0);
 	ck_assert_int_eq(breaker_allow(b, &probe), 1);
 	breaker_cancel(b, probe);
-	s = stats_of(b);
-	ck_assert_int_eq(s.state, BREAKER_CLOSED);
-	ck_assert_int_eq(s.failures, THRESHOLD - 1);
+	EXPECT_STATS(b, "state failures", BREAKER_CLOSED, THRESHOLD - 1);
 	/* Half-open with the probe out: cancelling some other call does not
 	 * hand out a second probe. */
 	call(b, 0);
 	now = TIMEOUT_MS;
-	ck_assert_int_eq(breaker_allow(b, &probe), 1);
-	ck_assert_int_eq(probe, 1);
+	probe = expect_allow(b, 1, 1);
 	breaker_cancel(b, 0);
 	ck_assert_int_eq(breaker_allow(b, &(int){0}), 0);
 	ck_assert_int_eq(breaker_get_state(b), BREAKER_HALF_OPEN);
@@ -364,8 +359,7 @@ START_TEST(test_breaker_late_verdict_keeps_single_probe)
 	ck_assert_int_eq(late, 0);
 	trip_it(b);
 	now = TIMEOUT_MS;
-	ck_assert_int_eq(breaker_allow(b, &probe), 1);
-	ck_assert_int_eq(probe, 1);
+	probe = expect_allow(b, 1, 1);
 	breaker_success(b, late); /* the slow call reports now */
 	for (int i = 0; i < 3 * THRESHOLD + 3 && second_probe_at < 0; i++) {
 		int p = 0;

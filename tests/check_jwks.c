@@ -266,5 +266,6 @@ Suite *jwks_suite(void)
 	tcase_add_test(tc, test_jwks_parse_refused);
 	tcase_add_test(tc, test_jwks_reload_replaces_keys);
 	tcase_add_test(tc, test_jwks_reload_while_verifying);
+	jwks_verify_tests(tc);
 	return s;
 }

@@ -5,6 +5,7 @@
 #ifndef ATT_CHECK_JWKS_H
 #define ATT_CHECK_JWKS_H
 
+#include <check.h>
 #include <openssl/evp.h>
 #include <stddef.h>
 
@@ -25,6 +26,10 @@
 extern EVP_PKEY *jw_rsa1, *jw_rsa2, *jw_rsa_small, *jw_ec1, *jw_ec2;
 extern char jw_tmpdir[256];    /* the keys' folder, removed by the teardown */
 extern char jw_jwks_path[512]; /* the file the last jw_verifier() read */
+
+/* Adds the verification tests (check_jwks_verify.c) to tc, whose
+ * unchecked fixture is jwks_keys_setup/teardown. */
+void jwks_verify_tests(TCase *tc);
 
 /* The unchecked fixture: makes the keys and jw_tmpdir; frees them. */
 void jwks_keys_setup(void);

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "check_jwks.h"
-#include "check_suites.h"
 #include "jwks.h"
 
 /* ------------------------------------------------------------ verifying */
@@ -404,12 +403,8 @@ START_TEST(test_jwks_verifier_refused)
 }
 END_TEST
 
-Suite *jwks_verify_suite(void)
+void jwks_verify_tests(TCase *tc)
 {
-	Suite *s = suite_create("jwks_verify");
-	TCase *tc = check_tcase(s, "verify", NULL, NULL);
-
-	tcase_add_unchecked_fixture(tc, jwks_keys_setup, jwks_keys_teardown);
 	tcase_add_test(tc, test_jwks_accepts_each_alg);
 	tcase_add_test(tc, test_jwks_two_keys_at_once);
 	tcase_add_test(tc, test_jwks_unknown_key);
@@ -420,5 +415,4 @@ Suite *jwks_verify_suite(void)
 	tcase_add_test(tc, test_jwks_audience_issuer);
 	tcase_add_test(tc, test_jwks_messages);
 	tcase_add_test(tc, test_jwks_verifier_refused);
-	return s;
 }

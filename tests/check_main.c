@@ -21,7 +21,6 @@ int main(void)
 	srunner_add_suite(sr, auth_claims_suite());
 	srunner_add_suite(sr, auth_json_suite());
 	srunner_add_suite(sr, jwks_suite());
-	srunner_add_suite(sr, jwks_verify_suite());
 	srunner_add_suite(sr, token_memo_suite());
 	srunner_add_suite(sr, http_cond_suite());
 	srunner_add_suite(sr, clock_suite());
@@ -32,6 +31,7 @@ int main(void)
 	srunner_add_suite(sr, router_routing_suite());
 	srunner_add_suite(sr, router_requests_suite());
 	srunner_add_suite(sr, router_actions_suite());
+	srunner_add_suite(sr, router_errors_suite());
 	srunner_add_suite(sr, cors_suite());
 	srunner_add_suite(sr, uploads_suite());
 	srunner_add_suite(sr, cache_suite());

@@ -57,6 +57,21 @@ void rt_expect_error(const rt_result *r, int status, const char *code, const cha
 /* Serves and checks an error answer in one go. */
 void rt_expect(const char *method, const char *uri, const char *query, const char *authorization,
 	       const char *body, int status, const char *code, const char *field);
+/* Who sends a request in an rt_case: nobody (no Authorization) or a
+ * holder of one of the three tokens. */
+typedef enum rt_who { RT_NOBODY, RT_STUDENT, RT_PROCTOR, RT_ADMIN } rt_who;
+
+/* One request and the error answer it must meet, as rt_expect() takes them. */
+typedef struct rt_case {
+	const char *method, *uri, *query;
+	rt_who who;
+	const char *body;
+	int status;
+	const char *code, *field;
+} rt_case;
+
+/* rt_expect() on each of the n rows, in order. */
+void rt_expect_all(const rt_case *rows, int n);
 /* Serves a request the route refuses with 405 and checks its Allow. */
 void rt_expect_not_allowed(const char *method, const char *uri, const char *query,
 			   const char *authorization, const char *body, const char *allow);

@@ -283,3 +283,26 @@ void rt_expect_not_allowed(const char *method, const char *uri, const char *quer
 	rt_expect_header(&r, "Allow", allow);
 	rt_result_free(&r);
 }
+
+/* The Authorization header who sends. */
+static const char *authorization_of(rt_who who)
+{
+	switch (who) {
+	case RT_STUDENT:
+		return student_token;
+	case RT_PROCTOR:
+		return proctor_token;
+	case RT_ADMIN:
+		return admin_token;
+	case RT_NOBODY:
+		break;
+	}
+	return NULL;
+}
+
+void rt_expect_all(const rt_case *rows, int n)
+{
+	for (int i = 0; i < n; i++)
+		rt_expect(rows[i].method, rows[i].uri, rows[i].query, authorization_of(rows[i].who),
+			  rows[i].body, rows[i].status, rows[i].code, rows[i].field);
+}
