@@ -79,9 +79,6 @@ void db_push_past(const char *attempt_id);
  * that answers holds them in its cache (read-your-writes checks). */
 void warm(const user *u, const char *attempt_id);
 
-/* Saves body as u, expecting 200. */
-void save_ok(const user *u, const char *attempt_id, const char *body);
-
 /* Sends {"operation": op, "data": data_json} to the batch action as u. */
 void batch(resp *r, const user *u, const char *op, const char *data_json);
 
@@ -162,6 +159,7 @@ void api_deadlines_tests(Suite *s);
 void api_batch_tests(Suite *s);
 void api_batch_ops_tests(Suite *s);
 void api_stats_tests(Suite *s);
+void api_optimize_tests(Suite *s);
 void api_reads_tests(Suite *s);
 
 #endif

@@ -21,6 +21,7 @@
 #include "json.h"
 #include "uuid.h"
 #include "check_api.h"
+#include "fill.h"
 
 /* Logs events_json expecting 200 {"logged": logged, "duplicates": dups}. */
 static void activity_ok(const user *u, const char *attempt_id, const char *events_json, int logged,
@@ -38,44 +39,45 @@ static void activity_ok(const user *u, const char *attempt_id, const char *event
 	resp_free(&r);
 }
 
-START_TEST(test_activity_logged)
-{
-	world w;
-
-	world_new(&w, TIMED_EXAM);
-	activity_ok(&w.student, w.attempt_id,
-		    "[{\"event_type\":\"answer_changed\",\"payload\":{\"q\":1},"
-		    "\"client_event_id\":\"tab1-1\",\"occurred_at\":\"2024-05-01T10:00:00Z\"},"
-		    "{\"event_type\":\"focus.lost\",\"client_event_id\":\"tab1-2\"},"
-		    "{\"event_type\":\"a-b_c.9\",\"client_event_id\":\"tab1-3\",\"payload\":null}]",
-		    3, 0);
-	ck_assert_int_eq(db_activity_count(w.attempt_id), 3);
-	ck_assert_int_eq(db_long("SELECT count(*) FROM attempts.attempt_activity WHERE"
-				 " attempt_id = $1 AND client_event_id = 'tab1-1' AND"
-				 " event_type = 'answer_changed' AND payload = '{\"q\":1}' AND"
-				 " occurred_at = '2024-05-01T10:00:00Z'",
-				 w.attempt_id),
-			 1);
-	world_free(&w);
-}
-END_TEST
-
-START_TEST(test_activity_duplicate_in_request)
-{
-	world w;
-
-	world_new(&w, TIMED_EXAM);
-	activity_ok(&w.student, w.attempt_id,
-		    "[{\"event_type\":\"x\",\"client_event_id\":\"e1\",\"payload\":{\"n\":1}},"
-		    "{\"event_type\":\"x\",\"client_event_id\":\"e1\",\"payload\":{\"n\":2}},"
-		    "{\"event_type\":\"x\",\"client_event_id\":\"e2\"}]",
-		    2, 1);
-	ck_assert_int_eq(db_activity_count(w.attempt_id), 2);
+/* One activity request: what it logs, what the table then holds, and one
+ * stored value. */
+static const struct activity_case {
+	const char *events;
+	int logged, dups;
+	const char *check_sql; /* one number of the attempt ($1); NULL: none */
+	long check_want;
+} activity_cases[] = {
+	{"[{\"event_type\":\"answer_changed\",\"payload\":{\"q\":1},"
+	 "\"client_event_id\":\"tab1-1\",\"occurred_at\":\"2024-05-01T10:00:00Z\"},"
+	 "{\"event_type\":\"focus.lost\",\"client_event_id\":\"tab1-2\"},"
+	 "{\"event_type\":\"a-b_c.9\",\"client_event_id\":\"tab1-3\",\"payload\":null}]",
+	 3, 0,
+	 "SELECT count(*) FROM attempts.attempt_activity WHERE"
+	 " attempt_id = $1 AND client_event_id = 'tab1-1' AND"
+	 " event_type = 'answer_changed' AND payload = '{\"q\":1}' AND"
+	 " occurred_at = '2024-05-01T10:00:00Z'",
+	 1},
 	/* Of two events with one id in a request, the first is the one kept. */
-	ck_assert_int_eq(db_long("SELECT (payload->>'n')::int FROM attempts.attempt_activity"
-				 " WHERE attempt_id = $1 AND client_event_id = 'e1'",
-				 w.attempt_id),
-			 1);
+	{"[{\"event_type\":\"x\",\"client_event_id\":\"e1\",\"payload\":{\"n\":1}},"
+	 "{\"event_type\":\"x\",\"client_event_id\":\"e1\",\"payload\":{\"n\":2}},"
+	 "{\"event_type\":\"x\",\"client_event_id\":\"e2\"}]",
+	 2, 1,
+	 "SELECT (payload->>'n')::int FROM attempts.attempt_activity"
+	 " WHERE attempt_id = $1 AND client_event_id = 'e1'",
+	 1},
+	{"[]", 0, 0, NULL, 0},
+};
+
+START_TEST(test_activity_request)
+{
+	const struct activity_case *c = &activity_cases[_i];
+	world w;
+
+	world_new(&w, TIMED_EXAM);
+	activity_ok(&w.student, w.attempt_id, c->events, c->logged, c->dups);
+	ck_assert_int_eq(db_activity_count(w.attempt_id), c->logged);
+	if (c->check_sql != NULL)
+		ck_assert_int_eq(db_long(c->check_sql, w.attempt_id), c->check_want);
 	world_free(&w);
 }
 END_TEST
@@ -130,17 +132,6 @@ START_TEST(test_activity_without_client_id)
 	activity_ok(&w.student, w.attempt_id, ev, 3, 0);
 	activity_ok(&w.student, w.attempt_id, ev, 3, 0);
 	ck_assert_int_eq(db_activity_count(w.attempt_id), 6);
-	world_free(&w);
-}
-END_TEST
-
-START_TEST(test_activity_empty_list)
-{
-	world w;
-
-	world_new(&w, TIMED_EXAM);
-	activity_ok(&w.student, w.attempt_id, "[]", 0, 0);
-	ck_assert_int_eq(db_activity_count(w.attempt_id), 0);
 	world_free(&w);
 }
 END_TEST
@@ -228,109 +219,85 @@ START_TEST(test_batch_log_read_your_writes)
 }
 END_TEST
 
-START_TEST(test_activity_event_type_uppercase)
-{
-	world w;
-
-	world_new(&w, TIMED_EXAM);
-	activity_field_refused(&w.student, w.attempt_id, "[{\"event_type\":\"Answer\"}]",
-			       "events[0].event_type");
-	ck_assert_int_eq(db_activity_count(w.attempt_id), 0);
-	world_free(&w);
-}
-END_TEST
-
-START_TEST(test_activity_event_type_length)
-{
-	world w;
-	char ev[256], t[70];
-
-	world_new(&w, TIMED_EXAM);
-	memset(t, 'a', 65);
-	t[65] = '\0';
-	snprintf(ev, sizeof ev, "[{\"event_type\":\"%s\"}]", t);
-	activity_field_refused(&w.student, w.attempt_id, ev, "events[0].event_type");
-	activity_field_refused(&w.student, w.attempt_id, "[{\"event_type\":\"\"}]",
-			       "events[0].event_type");
-	t[64] = '\0'; /* 64 characters are allowed */
-	snprintf(ev, sizeof ev, "[{\"event_type\":\"%s\"}]", t);
-	activity_ok(&w.student, w.attempt_id, ev, 1, 0);
-	world_free(&w);
-}
-END_TEST
-
-START_TEST(test_activity_event_type_missing)
-{
-	world w;
-
-	world_new(&w, TIMED_EXAM);
-	activity_field_refused(&w.student, w.attempt_id, "[{\"payload\":{}}]",
-			       "events[0].event_type");
+/* Events refused with 422 naming the offending element, nothing of the
+ * request written; where ok is given, the longest allowed value is then
+ * accepted. An '@' in a text stands for fill_n copies of fill (fill_n - 1
+ * in ok). */
+static const struct activity_field_case {
+	struct {
+		const char *events, *field;
+	} refusals[3];
+	const char *ok; /* NULL: none, and no event is stored */
+	char fill;
+	size_t fill_n;
+} activity_field_cases[] = {
+	{{{"[{\"event_type\":\"Answer\"}]", "events[0].event_type"}}, NULL, 0, 0},
+	/* 64 characters are allowed. */
+	{{{"[{\"event_type\":\"@\"}]", "events[0].event_type"},
+	  {"[{\"event_type\":\"\"}]", "events[0].event_type"}},
+	 "[{\"event_type\":\"@\"}]",
+	 'a',
+	 65},
 	/* The path names the offending element; nothing of the request is
 	 * written, not even the valid events before it. */
-	activity_field_refused(
-		&w.student, w.attempt_id,
-		"[{\"event_type\":\"ok\",\"client_event_id\":\"z\"},{\"event_type\":7}]",
-		"events[1].event_type");
-	activity_field_refused(&w.student, w.attempt_id, "[\"click\"]", "events[0]");
-	ck_assert_int_eq(db_activity_count(w.attempt_id), 0);
-	world_free(&w);
-}
-END_TEST
+	{{{"[{\"payload\":{}}]", "events[0].event_type"},
+	  {"[{\"event_type\":\"ok\",\"client_event_id\":\"z\"},{\"event_type\":7}]",
+	   "events[1].event_type"},
+	  {"[\"click\"]", "events[0]"}},
+	 NULL,
+	 0,
+	 0},
+	{{{"[{\"event_type\":\"x\",\"client_event_id\":\"@\"}]", "events[0].client_event_id"},
+	  {"[{\"event_type\":\"x\",\"client_event_id\":\"\"}]", "events[0].client_event_id"},
+	  {"[{\"event_type\":\"x\",\"client_event_id\":5}]", "events[0].client_event_id"}},
+	 "[{\"event_type\":\"x\",\"client_event_id\":\"@\"}]",
+	 'i',
+	 129},
+	{{{"[{\"event_type\":\"x\",\"occurred_at\":\"yesterday\"}]", "events[0].occurred_at"}},
+	 NULL,
+	 0,
+	 0},
+};
 
-START_TEST(test_activity_client_event_id_bad)
+START_TEST(test_activity_field_refused)
 {
+	const struct activity_field_case *c = &activity_field_cases[_i];
 	world w;
-	char ev[512], id[140];
+	char *ev;
 
 	world_new(&w, TIMED_EXAM);
-	memset(id, 'i', 129);
-	id[129] = '\0';
-	snprintf(ev, sizeof ev, "[{\"event_type\":\"x\",\"client_event_id\":\"%s\"}]", id);
-	activity_field_refused(&w.student, w.attempt_id, ev, "events[0].client_event_id");
-	activity_field_refused(&w.student, w.attempt_id,
-			       "[{\"event_type\":\"x\",\"client_event_id\":\"\"}]",
-			       "events[0].client_event_id");
-	activity_field_refused(&w.student, w.attempt_id,
-			       "[{\"event_type\":\"x\",\"client_event_id\":5}]",
-			       "events[0].client_event_id");
-	id[128] = '\0';
-	snprintf(ev, sizeof ev, "[{\"event_type\":\"x\",\"client_event_id\":\"%s\"}]", id);
-	activity_ok(&w.student, w.attempt_id, ev, 1, 0);
-	world_free(&w);
-}
-END_TEST
-
-START_TEST(test_activity_occurred_at_bad)
-{
-	world w;
-
-	world_new(&w, TIMED_EXAM);
-	activity_field_refused(&w.student, w.attempt_id,
-			       "[{\"event_type\":\"x\",\"occurred_at\":\"yesterday\"}]",
-			       "events[0].occurred_at");
-	ck_assert_int_eq(db_activity_count(w.attempt_id), 0);
+	for (size_t k = 0; k < 3 && c->refusals[k].events != NULL; k++) {
+		ev = fill_at(c->refusals[k].events, c->fill, c->fill_n);
+		ck_assert_ptr_nonnull(ev);
+		activity_field_refused(&w.student, w.attempt_id, ev, c->refusals[k].field);
+		free(ev);
+	}
+	if (c->ok == NULL) {
+		ck_assert_int_eq(db_activity_count(w.attempt_id), 0);
+	} else {
+		ev = fill_at(c->ok, c->fill, c->fill_n - 1);
+		ck_assert_ptr_nonnull(ev);
+		activity_ok(&w.student, w.attempt_id, ev, 1, 0);
+		free(ev);
+	}
 	world_free(&w);
 }
 END_TEST
 
 START_TEST(test_activity_payload_too_large)
 {
+	static const char tmpl[] = "[{\"event_type\":\"big\",\"payload\":{\"blob\":\"@\"}}]";
 	world w;
-	size_t n = 17 * 1024;
-	char *ev = malloc(n + 128);
+	char *ev = fill_at(tmpl, 'x', 17 * 1024);
 
 	ck_assert_ptr_nonnull(ev);
 	world_new(&w, TIMED_EXAM);
-	strcpy(ev, "[{\"event_type\":\"big\",\"payload\":{\"blob\":\"");
-	memset(ev + strlen(ev), 'x', n);
-	strcpy(ev + strlen("[{\"event_type\":\"big\",\"payload\":{\"blob\":\"") + n, "\"}}]");
 	activity_refused(&w.student, w.attempt_id, ev, 413, "payload_too_large");
 	ck_assert_int_eq(db_activity_count(w.attempt_id), 0);
+	free(ev);
 	/* 16 000 bytes of payload text are within the 16 KiB limit. */
-	strcpy(ev, "[{\"event_type\":\"big\",\"payload\":{\"blob\":\"");
-	memset(ev + strlen(ev), 'y', 16000);
-	strcpy(ev + strlen("[{\"event_type\":\"big\",\"payload\":{\"blob\":\"") + 16000, "\"}}]");
+	ev = fill_at(tmpl, 'y', 16000);
+	ck_assert_ptr_nonnull(ev);
 	activity_ok(&w.student, w.attempt_id, ev, 1, 0);
 	free(ev);
 	world_free(&w);
@@ -426,13 +393,13 @@ END_TEST
 
 void api_activity_tests(Suite *s)
 {
-	E2E_ADD_TESTS(s, "activity", 60, test_activity_logged, test_activity_duplicate_in_request,
-		      test_activity_duplicate_across_requests, test_activity_same_id_other_attempt,
-		      test_activity_without_client_id, test_activity_empty_list,
-		      test_activity_moves_last_activity_not_version, test_activity_read_your_writes,
-		      test_activity_event_type_uppercase, test_activity_event_type_length,
-		      test_activity_event_type_missing, test_activity_client_event_id_bad,
-		      test_activity_occurred_at_bad, test_activity_payload_too_large,
+	E2E_ADD_LOOP(s, "activity", 60, test_activity_request, activity_cases);
+	E2E_ADD_TESTS(s, "activity", 60, test_activity_duplicate_across_requests,
+		      test_activity_same_id_other_attempt, test_activity_without_client_id,
+		      test_activity_moves_last_activity_not_version,
+		      test_activity_read_your_writes);
+	E2E_ADD_LOOP(s, "activity", 60, test_activity_field_refused, activity_field_cases);
+	E2E_ADD_TESTS(s, "activity", 60, test_activity_payload_too_large,
 		      test_activity_too_many_events, test_activity_events_not_array,
 		      test_activity_on_submitted, test_activity_access, test_activity_invalid_json);
 	E2E_ADD_TESTS(s, "batch", 60, test_batch_log_read_your_writes);

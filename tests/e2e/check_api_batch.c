@@ -22,6 +22,7 @@
 #include "json.h"
 #include "uuid.h"
 #include "check_api.h"
+#include "fill.h"
 
 /* Asserts a batch_save success item: exactly {attempt_id, success, version}. */
 static void expect_save_item(const cJSON *item, const char *attempt_id, long version)
@@ -303,18 +304,9 @@ END_TEST
  * 512 KiB limit) and as many of auto-save data. */
 static void save_maximal(const user *u, const char *attempt_id)
 {
-	enum { PART = 500000 };
-	char *body = malloc(2 * PART + 128);
-	int n;
+	char *body = fill_big_save(500000);
 
 	ck_assert_ptr_nonnull(body);
-	n = sprintf(body, "{\"answers\":{\"essay\":\"");
-	memset(body + n, 'a', PART);
-	n += PART;
-	n += sprintf(body + n, "\"},\"auto_save_data\":{\"draft\":\"");
-	memset(body + n, 'b', PART);
-	n += PART;
-	sprintf(body + n, "\"}}");
 	save_ok(u, attempt_id, body);
 	free(body);
 }

@@ -22,6 +22,7 @@
 #include "json.h"
 #include "uuid.h"
 #include "check_api.h"
+#include "fill.h"
 
 /* The JCS text of a JSON text. The caller frees it. */
 static char *jcs_of_text(const char *json)
@@ -72,56 +73,49 @@ START_TEST(test_jcs_self_check)
 }
 END_TEST
 
-START_TEST(test_submit_without_body)
+/* A submit after an optional save: the final state and receipt, and the
+ * stored row (status, reason, version, answers). A body with answers is
+ * one last save and the submit in one request: the version goes up once,
+ * null removes a key, the rest is merged at the top level. */
+static const struct submit_case {
+	const char *exam;
+	const char *save;   /* saved first, version 2 (NULL: none) */
+	const char *submit; /* the submit's body (NULL: none) */
+	const char *answers;
+	long version;
+	const char *auto_save; /* the answer's auto_save_data (NULL: not checked) */
+} submit_cases[] = {
+	{TIMED_EXAM, "{\"answers\":{\"q1\":\"a\",\"q2\":[1,2]}}", NULL,
+	 "{\"q1\":\"a\",\"q2\":[1,2]}", 3, NULL},
+	{UNTIMED_EXAM, NULL, "{}", "{}", 2, NULL},
+	{TIMED_EXAM,
+	 "{\"answers\":{\"q1\":\"a\",\"q2\":\"b\",\"q3\":{\"x\":1}},\"auto_save_data\":{\"p\":1}}",
+	 "{\"answers\":{\"q2\":null,\"q3\":{\"y\":2},\"q4\":true},\"expected_version\":2}",
+	 "{\"q1\":\"a\",\"q3\":{\"y\":2},\"q4\":true}", 3, "{\"p\":1}"},
+	{TIMED_EXAM, "{\"answers\":{\"q\":1}}", "{\"expected_version\":2}", "{\"q\":1}", 3, NULL},
+};
+
+START_TEST(test_submit_ok)
 {
+	const struct submit_case *c = &submit_cases[_i];
 	world w;
 	resp r;
 
-	world_new(&w, TIMED_EXAM);
-	save_ok(&w.student, w.attempt_id, "{\"answers\":{\"q1\":\"a\",\"q2\":[1,2]}}");
-	submit(&r, &w.student, w.attempt_id, NULL);
-	expect_submitted(&r, "{\"q1\":\"a\",\"q2\":[1,2]}", 0, 3);
+	world_new(&w, c->exam);
+	if (c->save != NULL) {
+		save_version(&w.student, w.attempt_id, c->save, NULL, 2);
+		ck_assert_int_eq(db_version(w.attempt_id), 2);
+	}
+	submit(&r, &w.student, w.attempt_id, c->submit);
+	expect_submitted(&r, c->answers, 0, c->version);
 	expect_str(r.json, "attempt_id", w.attempt_id);
+	if (c->auto_save != NULL)
+		expect_json_eq(r.json, "auto_save_data", c->auto_save);
 	resp_free(&r);
 	db_expect_col(w.attempt_id, "status", "submitted");
 	db_expect_col(w.attempt_id, "submit_reason", "student");
-	ck_assert_int_eq(db_version(w.attempt_id), 3);
-	world_free(&w);
-}
-END_TEST
-
-START_TEST(test_submit_empty_object_body)
-{
-	world w;
-	resp r;
-
-	world_new(&w, UNTIMED_EXAM);
-	submit(&r, &w.student, w.attempt_id, "{}");
-	expect_submitted(&r, "{}", 0, 2);
-	resp_free(&r);
-	world_free(&w);
-}
-END_TEST
-
-START_TEST(test_submit_final_save_merged)
-{
-	world w;
-	resp r;
-
-	world_new(&w, TIMED_EXAM);
-	save_ok(&w.student, w.attempt_id,
-		"{\"answers\":{\"q1\":\"a\",\"q2\":\"b\",\"q3\":{\"x\":1}},"
-		"\"auto_save_data\":{\"p\":1}}");
-	ck_assert_int_eq(db_version(w.attempt_id), 2);
-	/* One last save and the submit in one request: the version goes up
-	 * once, null removes a key, the rest is merged at the top level. */
-	submit(&r, &w.student, w.attempt_id,
-	       "{\"answers\":{\"q2\":null,\"q3\":{\"y\":2},\"q4\":true},\"expected_version\":2}");
-	expect_submitted(&r, "{\"q1\":\"a\",\"q3\":{\"y\":2},\"q4\":true}", 0, 3);
-	expect_json_eq(r.json, "auto_save_data", "{\"p\":1}");
-	resp_free(&r);
-	db_expect_answers(w.attempt_id, "{\"q1\":\"a\",\"q3\":{\"y\":2},\"q4\":true}");
-	ck_assert_int_eq(db_version(w.attempt_id), 3);
+	db_expect_answers(w.attempt_id, c->answers);
+	ck_assert_int_eq(db_version(w.attempt_id), c->version);
 	world_free(&w);
 }
 END_TEST
@@ -291,20 +285,6 @@ START_TEST(test_submit_if_match)
 }
 END_TEST
 
-START_TEST(test_submit_expected_version_ok)
-{
-	world w;
-	resp r;
-
-	world_new(&w, TIMED_EXAM);
-	save_ok(&w.student, w.attempt_id, "{\"answers\":{\"q\":1}}");
-	submit(&r, &w.student, w.attempt_id, "{\"expected_version\":2}");
-	expect_submitted(&r, "{\"q\":1}", 0, 3);
-	resp_free(&r);
-	world_free(&w);
-}
-END_TEST
-
 START_TEST(test_save_after_submit)
 {
 	world w;
@@ -409,15 +389,11 @@ END_TEST
 START_TEST(test_submit_too_large)
 {
 	world w;
-	size_t n = 600 * 1024;
-	char *body = malloc(n + 64);
+	char *body = fill_at("{\"answers\":{\"essay\":\"@\"}}", 'w', 600 * 1024);
 
 	ck_assert_ptr_nonnull(body);
 	world_new(&w, TIMED_EXAM);
 	save_ok(&w.student, w.attempt_id, "{\"answers\":{\"q\":1}}");
-	strcpy(body, "{\"answers\":{\"essay\":\"");
-	memset(body + strlen(body), 'w', n);
-	strcpy(body + strlen("{\"answers\":{\"essay\":\"") + n, "\"}}");
 	submit_refused(&w.student, w.attempt_id, body, 413, "payload_too_large");
 	free(body);
 	db_expect_col(w.attempt_id, "status", "in_progress");
@@ -432,12 +408,11 @@ END_TEST
 void api_submit_tests(Suite *s)
 {
 	E2E_ADD_TESTS(s, "jcs", 10, test_jcs_self_check);
-	E2E_ADD_TESTS(s, "submit", 60, test_submit_without_body, test_submit_empty_object_body,
-		      test_submit_final_save_merged, test_submit_receipt_nested,
-		      test_submit_receipt_numbers, test_submit_receipt_unicode,
-		      test_submit_numbers_exact, test_submit_repeat_idempotent,
-		      test_submit_stale_version, test_submit_if_match,
-		      test_submit_expected_version_ok, test_save_after_submit, test_submit_info,
+	E2E_ADD_LOOP(s, "submit", 60, test_submit_ok, submit_cases);
+	E2E_ADD_TESTS(s, "submit", 60, test_submit_receipt_nested, test_submit_receipt_numbers,
+		      test_submit_receipt_unicode, test_submit_numbers_exact,
+		      test_submit_repeat_idempotent, test_submit_stale_version,
+		      test_submit_if_match, test_save_after_submit, test_submit_info,
 		      test_submit_access, test_submit_bad_bodies, test_submit_if_match_malformed,
 		      test_submit_too_large);
 }

@@ -37,14 +37,6 @@ void start_body(char *out, size_t cap, const char *exam_id)
 	snprintf(out, cap, "{\"exam_id\":\"%s\"}", exam_id);
 }
 
-void get_action(resp *r, const user *u, const char *attempt_id, const char *action)
-{
-	char path[128];
-
-	attempt_path(path, sizeof path, attempt_id, action);
-	send_req(r, "GET", path, u, NULL, NULL);
-}
-
 /* get_action, then asserts the error answer and frees the answer. */
 void get_action_refused(const user *u, const char *attempt_id, const char *action, int status,
 			const char *code)
@@ -54,15 +46,6 @@ void get_action_refused(const user *u, const char *attempt_id, const char *actio
 	get_action(&r, u, attempt_id, action);
 	expect_error(&r, status, code);
 	resp_free(&r);
-}
-
-void save(resp *r, const user *u, const char *attempt_id, const char *body,
-	  const char *const *extra)
-{
-	char path[128];
-
-	attempt_path(path, sizeof path, attempt_id, "save");
-	send_req(r, "PATCH", path, u, body, extra);
 }
 
 /* save, then asserts 422 validation_failed naming field and frees the answer. */
@@ -108,31 +91,18 @@ void exam_create_expect_field(const char *body, const char *field)
 
 /* ============================================================ runner */
 
-static Suite *e2e_suite(void)
-{
-	Suite *s = suite_create("e2e");
+/* The test cases in the order they run. */
+static const e2e_case e2e_cases[] = {
+	{"http_client", 60}, {"health", 60}, {"exams", 60},   {"start", 60}, {"state", 60},
+	{"info", 60},	     {"save", 60},   {"routing", 60}, {"auth", 60},
+};
 
-	/* The test cases in the order they run. */
-	tcase_named(s, "http_client", 60);
-	tcase_named(s, "health", 60);
-	tcase_named(s, "exams", 60);
-	tcase_named(s, "start", 60);
-	tcase_named(s, "state", 60);
-	tcase_named(s, "info", 60);
-	tcase_named(s, "save", 60);
-	tcase_named(s, "routing", 60);
-	tcase_named(s, "auth", 60);
-	e2e_exams_tests(s);
-	e2e_attempts_tests(s);
-	e2e_save_tests(s);
-	e2e_routing_tests(s);
-	e2e_more_tests(s);
-	return s;
-}
+static const e2e_adder e2e_adders[] = {
+	e2e_exams_tests, e2e_attempts_tests, e2e_save_tests, e2e_routing_tests, e2e_more_tests,
+};
 
 int main(void)
 {
-	if (e2e_read_env("check_e2e", NULL) != 0)
-		return 77;
-	return e2e_run(e2e_suite(), CK_NORMAL);
+	return e2e_main("check_e2e", "e2e", e2e_cases, sizeof e2e_cases / sizeof e2e_cases[0],
+			e2e_adders, sizeof e2e_adders / sizeof e2e_adders[0], CK_NORMAL);
 }

@@ -13,11 +13,6 @@
 /* A few shorthands used by many tests. */
 void start_body(char *out, size_t cap, const char *exam_id);
 
-void get_action(resp *r, const user *u, const char *attempt_id, const char *action);
-
-void save(resp *r, const user *u, const char *attempt_id, const char *body,
-	  const char *const *extra);
-
 /* Asserts the stored row of a fresh attempt is untouched. */
 void db_expect_untouched(const char *attempt_id);
 

@@ -133,24 +133,52 @@ START_TEST(test_start_again_same_attempt)
 }
 END_TEST
 
-START_TEST(test_start_missing_exam_id)
+/* Starts refused, each creating no attempt: a bad exam_id (422 naming
+ * it), an exam that does not exist, one closed or not open yet. */
+static const struct start_refusal {
+	const char *bodies[3]; /* sent as given (none: the body names exam) */
+	const char *exam;      /* created by a proctor (NULL with no bodies: a random id) */
+	int status;
+	const char *code;
+	const char *field; /* 422 validation_failed's details.field (NULL: not checked) */
+} start_refusals[] = {
+	{{"{}", "{\"exam_id\":null}"}, NULL, 422, "validation_failed", "exam_id"},
+	{{"{\"exam_id\":\"not-a-uuid\"}", "{\"exam_id\":7}",
+	  "{\"exam_id\":\"ABCDEF00-0000-4000-8000-00000000000A\"}"},
+	 NULL,
+	 422,
+	 "validation_failed",
+	 "exam_id"},
+	{{NULL}, NULL, 404, "not_found", NULL},
+	{{NULL},
+	 "{\"title\":\"Closed\",\"closes_at\":\"2001-01-01T00:00:00Z\"}",
+	 409,
+	 "exam_closed",
+	 NULL},
+	{{NULL},
+	 "{\"title\":\"Not yet\",\"opens_at\":\"2098-01-01T00:00:00Z\"}",
+	 409,
+	 "exam_closed",
+	 NULL},
+};
+
+START_TEST(test_start_refused)
 {
-	user s = user_new(AUTH_ROLE_STUDENT);
+	const struct start_refusal *c = &start_refusals[_i];
+	user p = user_new(AUTH_ROLE_PROCTOR), s = user_new(AUTH_ROLE_STUDENT);
+	char exam[UUID_STR_LEN + 1], body[96];
 
-	start_expect_error(&s, "{}", 422, "validation_failed", "exam_id");
-	start_expect_error(&s, "{\"exam_id\":null}", 422, "validation_failed", "exam_id");
-	user_free(&s);
-}
-END_TEST
-
-START_TEST(test_start_exam_id_not_uuid)
-{
-	user s = user_new(AUTH_ROLE_STUDENT);
-
-	start_expect_error(&s, "{\"exam_id\":\"not-a-uuid\"}", 422, "validation_failed", "exam_id");
-	start_expect_error(&s, "{\"exam_id\":7}", 422, "validation_failed", "exam_id");
-	start_expect_error(&s, "{\"exam_id\":\"ABCDEF00-0000-4000-8000-00000000000A\"}", 422,
-			   "validation_failed", "exam_id");
+	for (size_t k = 0; k < sizeof c->bodies / sizeof c->bodies[0] && c->bodies[k]; k++)
+		start_expect_error(&s, c->bodies[k], c->status, c->code, c->field);
+	if (c->bodies[0] == NULL) {
+		if (c->exam != NULL)
+			exam_create(&p, c->exam, exam);
+		else
+			ck_assert_int_eq(uuid_generate(exam), ATT_OK);
+		start_body(body, sizeof body, exam);
+		start_expect_error(&s, body, c->status, c->code, c->field);
+	}
+	user_free(&p);
 	user_free(&s);
 }
 END_TEST
@@ -165,44 +193,6 @@ START_TEST(test_start_invalid_json_and_no_token)
 		 "{\"exam_id\":\"00000000-0000-4000-8000-000000000000\"}", NULL);
 	expect_unauthorized(&r);
 	resp_free(&r);
-	user_free(&s);
-}
-END_TEST
-
-START_TEST(test_start_unknown_exam)
-{
-	user s = user_new(AUTH_ROLE_STUDENT);
-	char exam[UUID_STR_LEN + 1], body[96];
-
-	ck_assert_int_eq(uuid_generate(exam), ATT_OK);
-	start_body(body, sizeof body, exam);
-	start_expect_error(&s, body, 404, "not_found", NULL);
-	user_free(&s);
-}
-END_TEST
-
-START_TEST(test_start_exam_closed)
-{
-	user p = user_new(AUTH_ROLE_PROCTOR), s = user_new(AUTH_ROLE_STUDENT);
-	char exam[UUID_STR_LEN + 1], body[96];
-
-	exam_create(&p, "{\"title\":\"Closed\",\"closes_at\":\"2001-01-01T00:00:00Z\"}", exam);
-	start_body(body, sizeof body, exam);
-	start_expect_error(&s, body, 409, "exam_closed", NULL);
-	user_free(&p);
-	user_free(&s);
-}
-END_TEST
-
-START_TEST(test_start_exam_not_open_yet)
-{
-	user p = user_new(AUTH_ROLE_PROCTOR), s = user_new(AUTH_ROLE_STUDENT);
-	char exam[UUID_STR_LEN + 1], body[96];
-
-	exam_create(&p, "{\"title\":\"Not yet\",\"opens_at\":\"2098-01-01T00:00:00Z\"}", exam);
-	start_body(body, sizeof body, exam);
-	start_expect_error(&s, body, 409, "exam_closed", NULL);
-	user_free(&p);
 	user_free(&s);
 }
 END_TEST
@@ -392,21 +382,35 @@ START_TEST(test_state_no_token)
 }
 END_TEST
 
-START_TEST(test_state_submitted)
+/* A submitted attempt's state and info; the UPDATE bypassed the service,
+ * so the request asks past any cache. */
+static const struct submitted_read {
+	const char *exam, *action;
+	int info; /* also submit_reason and the receipt */
+} submitted_reads[] = {
+	{"{\"title\":\"State submitted\",\"time_limit_s\":600}", "state", 0},
+	{"{\"title\":\"Info 2\",\"time_limit_s\":1200}", "info", 1},
+};
+
+START_TEST(test_read_submitted)
 {
+	const struct submitted_read *c = &submitted_reads[_i];
 	world w;
 	const char *h[] = {"Cache-Control: no-cache", NULL};
 	char path[128];
 	resp r;
 	const cJSON *o;
 
-	world_new(&w, "{\"title\":\"State submitted\",\"time_limit_s\":600}");
+	world_new(&w, c->exam);
 	db_submit(w.attempt_id);
-	/* The UPDATE bypassed the service: ask past any cache. */
-	attempt_path(path, sizeof path, w.attempt_id, "state");
+	attempt_path(path, sizeof path, w.attempt_id, c->action);
 	send_req(&r, "GET", path, &w.student, NULL, h);
 	o = expect_ok(&r, 200);
 	expect_str(o, "status", "submitted");
+	if (c->info) {
+		expect_str(o, "submit_reason", "student");
+		ck_assert_int_eq((int)strlen(jstr(o, "receipt")), 64);
+	}
 	expect_ts(o, "submitted_at");
 	expect_null(o, "time_remaining_s");
 	resp_free(&r);
@@ -469,29 +473,6 @@ START_TEST(test_info_staff_and_alias)
 }
 END_TEST
 
-START_TEST(test_info_submitted)
-{
-	world w;
-	const char *h[] = {"Cache-Control: no-cache", NULL};
-	char path[128];
-	resp r;
-	const cJSON *o;
-
-	world_new(&w, "{\"title\":\"Info 2\",\"time_limit_s\":1200}");
-	db_submit(w.attempt_id);
-	attempt_path(path, sizeof path, w.attempt_id, "info");
-	send_req(&r, "GET", path, &w.student, NULL, h);
-	o = expect_ok(&r, 200);
-	expect_str(o, "status", "submitted");
-	expect_str(o, "submit_reason", "student");
-	ck_assert_int_eq((int)strlen(jstr(o, "receipt")), 64);
-	expect_ts(o, "submitted_at");
-	expect_null(o, "time_remaining_s");
-	resp_free(&r);
-	world_free(&w);
-}
-END_TEST
-
 START_TEST(test_info_errors)
 {
 	world w;
@@ -517,15 +498,15 @@ END_TEST
 void e2e_attempts_tests(Suite *s)
 {
 	E2E_ADD_TESTS(s, "start", 60, test_start_timed, test_start_untimed,
-		      test_start_again_same_attempt, test_start_missing_exam_id,
-		      test_start_exam_id_not_uuid, test_start_invalid_json_and_no_token,
-		      test_start_unknown_exam, test_start_exam_closed, test_start_exam_not_open_yet,
-		      test_start_max_attempts, test_start_second_attempt,
+		      test_start_again_same_attempt, test_start_invalid_json_and_no_token);
+	E2E_ADD_LOOP(s, "start", 60, test_start_refused, start_refusals);
+	E2E_ADD_TESTS(s, "start", 60, test_start_max_attempts, test_start_second_attempt,
 		      test_start_route_ts_alias);
 	E2E_ADD_TESTS(s, "state", 60, test_state_owner, test_state_proctor_admin,
 		      test_state_route_ts_alias, test_state_other_student_as_missing,
-		      test_state_missing, test_state_invalid_uuid, test_state_no_token,
-		      test_state_submitted);
-	E2E_ADD_TESTS(s, "info", 60, test_info_fields, test_info_staff_and_alias,
-		      test_info_submitted, test_info_errors);
+		      test_state_missing, test_state_invalid_uuid, test_state_no_token);
+	tcase_add_loop_test(tcase_named(s, "state", 60), test_read_submitted, 0, 1);
+	E2E_ADD_TESTS(s, "info", 60, test_info_fields, test_info_staff_and_alias);
+	tcase_add_loop_test(tcase_named(s, "info", 60), test_read_submitted, 1, 2);
+	E2E_ADD_TESTS(s, "info", 60, test_info_errors);
 }

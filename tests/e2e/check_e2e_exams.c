@@ -22,43 +22,33 @@
 #include "http_client.h"
 #include "uuid.h"
 #include "check_e2e.h"
+#include "fill.h"
 
-START_TEST(test_health_ok)
+/* The probes answer 200 with these members, without a token; health
+ * needs no token, so a bad one is no reason to refuse. */
+static const struct probe_case {
+	const char *path;
+	const char *token;	 /* sent as Bearer (NULL: none) */
+	const char *members[10]; /* name, value, ... */
+} probe_cases[] = {
+	{"/api/health", NULL, {"status", "ok", "db", "ok", "breaker", "closed"}},
+	{"/api/health", "garbage", {"status", "ok"}},
+	{"/api/ready",
+	 NULL,
+	 {"status", "ready", "db", "ok", "listener", "connected", "breaker", "closed"}},
+};
+
+START_TEST(test_probe_ok)
 {
+	const struct probe_case *c = &probe_cases[_i];
 	resp r;
 	const cJSON *o;
 
-	send_req(&r, "GET", "/api/health", NULL, NULL, NULL);
+	send_raw(&r, "GET", c->path, c->token, NULL, 0, NULL);
 	o = expect_ok(&r, 200);
-	expect_str(o, "status", "ok");
-	expect_str(o, "db", "ok");
-	expect_str(o, "breaker", "closed");
-	resp_free(&r);
-}
-END_TEST
-
-START_TEST(test_health_ignores_token)
-{
-	resp r;
-
-	/* No token is needed, so a bad one is no reason to refuse. */
-	send_raw(&r, "GET", "/api/health", "garbage", NULL, 0, NULL);
-	expect_str(expect_ok(&r, 200), "status", "ok");
-	resp_free(&r);
-}
-END_TEST
-
-START_TEST(test_ready_ok)
-{
-	resp r;
-	const cJSON *o;
-
-	send_req(&r, "GET", "/api/ready", NULL, NULL, NULL);
-	o = expect_ok(&r, 200);
-	expect_str(o, "status", "ready");
-	expect_str(o, "db", "ok");
-	expect_str(o, "listener", "connected");
-	expect_str(o, "breaker", "closed");
+	for (size_t k = 0; k + 1 < sizeof c->members / sizeof c->members[0] && c->members[k];
+	     k += 2)
+		expect_str(o, c->members[k], c->members[k + 1]);
 	resp_free(&r);
 }
 END_TEST
@@ -96,67 +86,44 @@ START_TEST(test_request_id_generated)
 }
 END_TEST
 
-START_TEST(test_request_id_echoed)
+/* A client's X-Request-Id is echoed when it is 1..128 characters of
+ * [A-Za-z0-9._-]; otherwise it is replaced (not truncated, not cut at the
+ * space) by one of the service's own. '@' stands for n copies of fill. */
+static const struct request_id_case {
+	const char *tmpl;
+	char fill;
+	size_t n;
+	int echoed;
+	const char *not_also; /* a replaced id is not this either (NULL: none) */
+} request_id_cases[] = {
+	{"abc-123", 0, 0, 1, NULL},
+	{"Z._@9", 'a', 124, 1, NULL},
+	{"abc 123", 0, 0, 0, "abc"},
+	{"@", 'b', 200, 0, NULL},
+};
+
+START_TEST(test_request_id_sent)
 {
-	const char *h[] = {"X-Request-Id: abc-123", NULL};
+	const struct request_id_case *c = &request_id_cases[_i];
+	char *id = fill_at(c->tmpl, c->fill, c->n), line[240];
+	const char *h[] = {line, NULL}, *got;
 	resp r;
 
-	send_req(&r, "GET", "/api/health", NULL, NULL, h);
-	expect_ok(&r, 200);
-	ck_assert_str_eq(http_client_header(&r.r, "X-Request-Id"), "abc-123");
-	resp_free(&r);
-}
-END_TEST
-
-START_TEST(test_request_id_128_echoed)
-{
-	char id[129], line[160];
-	const char *h[] = {line, NULL};
-	resp r;
-
-	memset(id, 'a', 128);
-	id[0] = 'Z';
-	id[1] = '.';
-	id[2] = '_';
-	id[127] = '9';
-	id[128] = '\0';
+	ck_assert_ptr_nonnull(id);
 	snprintf(line, sizeof line, "X-Request-Id: %s", id);
 	send_req(&r, "GET", "/api/health", NULL, NULL, h);
 	expect_ok(&r, 200);
-	ck_assert_str_eq(http_client_header(&r.r, "X-Request-Id"), id);
+	got = http_client_header(&r.r, "X-Request-Id");
+	if (c->echoed) {
+		ck_assert_str_eq(got, id);
+	} else {
+		expect_request_id(&r);
+		ck_assert_int_ne(strncmp(got, id, 128), 0);
+		if (c->not_also != NULL)
+			ck_assert_str_ne(got, c->not_also);
+	}
 	resp_free(&r);
-}
-END_TEST
-
-START_TEST(test_request_id_space_replaced)
-{
-	const char *h[] = {"X-Request-Id: abc 123", NULL};
-	resp r;
-
-	send_req(&r, "GET", "/api/health", NULL, NULL, h);
-	expect_ok(&r, 200);
-	expect_request_id(&r);
-	ck_assert_str_ne(http_client_header(&r.r, "X-Request-Id"), "abc 123");
-	ck_assert_str_ne(http_client_header(&r.r, "X-Request-Id"), "abc");
-	resp_free(&r);
-}
-END_TEST
-
-START_TEST(test_request_id_too_long_replaced)
-{
-	char id[201], line[240];
-	const char *h[] = {line, NULL};
-	resp r;
-
-	memset(id, 'b', 200);
-	id[200] = '\0';
-	snprintf(line, sizeof line, "X-Request-Id: %s", id);
-	send_req(&r, "GET", "/api/health", NULL, NULL, h);
-	expect_ok(&r, 200);
-	expect_request_id(&r);
-	/* Replaced, not truncated. */
-	ck_assert_int_ne(strncmp(http_client_header(&r.r, "X-Request-Id"), id, 128), 0);
-	resp_free(&r);
+	free(id);
 }
 END_TEST
 
@@ -262,35 +229,67 @@ START_TEST(test_exam_get_any_role)
 }
 END_TEST
 
-START_TEST(test_exam_create_partial_upload_max_bytes)
+/* A partial upload object: the other member keeps its default. */
+static const struct partial_upload {
+	const char *body;
+	double max_bytes;
+	const char *allowed_types; /* NULL: the default types */
+} partial_uploads[] = {
+	{"{\"title\":\"Partial 1\",\"upload\":{\"max_bytes\":2048}}", 2048, NULL},
+	{"{\"title\":\"Partial 2\",\"upload\":{\"allowed_types\":[\"image/png\"]}}", 10485760,
+	 "[\"image/png\"]"},
+};
+
+START_TEST(test_exam_create_partial_upload)
 {
+	const struct partial_upload *c = &partial_uploads[_i];
 	user p = user_new(AUTH_ROLE_PROCTOR);
 	resp r;
 	const cJSON *o;
 
-	send_req(&r, "POST", "/api/exams", &p,
-		 "{\"title\":\"Partial 1\",\"upload\":{\"max_bytes\":2048}}", NULL);
+	send_req(&r, "POST", "/api/exams", &p, c->body, NULL);
 	o = expect_ok(&r, 201);
-	expect_num(jget(o, "upload"), "max_bytes", 2048);
-	expect_json_eq(jget(o, "upload"), "allowed_types", default_types);
+	expect_num(jget(o, "upload"), "max_bytes", c->max_bytes);
+	expect_json_eq(jget(o, "upload"), "allowed_types",
+		       c->allowed_types ? c->allowed_types : default_types);
 	resp_free(&r);
 	user_free(&p);
 }
 END_TEST
 
-START_TEST(test_exam_create_partial_upload_types)
-{
-	user p = user_new(AUTH_ROLE_PROCTOR);
-	resp r;
-	const cJSON *o;
+/* A create refused with 422 validation_failed naming the field. */
+static const struct exam_field_case {
+	const char *body, *field;
+} exam_field_cases[] = {
+	{"{\"time_limit_s\":60}", "title"},
+	{"{\"title\":42}", "title"},
+	{"{\"title\":\"T\",\"time_limit_s\":\"x\"}", "time_limit_s"},
+	{"{\"title\":\"T\",\"max_attempts\":\"2\"}", "max_attempts"},
+	{"{\"title\":\"T\",\"upload\":{\"max_bytes\":\"big\"}}", "upload.max_bytes"},
+};
 
-	send_req(&r, "POST", "/api/exams", &p,
-		 "{\"title\":\"Partial 2\",\"upload\":{\"allowed_types\":[\"image/png\"]}}", NULL);
-	o = expect_ok(&r, 201);
-	expect_num(jget(o, "upload"), "max_bytes", 10485760);
-	expect_json_eq(jget(o, "upload"), "allowed_types", "[\"image/png\"]");
+START_TEST(test_exam_create_field_refused)
+{
+	exam_create_expect_field(exam_field_cases[_i].body, exam_field_cases[_i].field);
+}
+END_TEST
+
+/* Without a token: 401 with a Bearer challenge. */
+static const struct no_token_case {
+	const char *method, *path, *body;
+} no_token_cases[] = {
+	{"POST", "/api/exams", "{\"title\":\"x\"}"},
+	{"GET", "/api/exams/00000000-0000-4000-8000-000000000009", NULL},
+};
+
+START_TEST(test_exam_no_token)
+{
+	resp r;
+
+	send_req(&r, no_token_cases[_i].method, no_token_cases[_i].path, NULL,
+		 no_token_cases[_i].body, NULL);
+	expect_unauthorized(&r);
 	resp_free(&r);
-	user_free(&p);
 }
 END_TEST
 
@@ -305,37 +304,6 @@ START_TEST(test_exam_create_student_forbidden)
 }
 END_TEST
 
-START_TEST(test_exam_create_no_title)
-{
-	exam_create_expect_field("{\"time_limit_s\":60}", "title");
-}
-END_TEST
-
-START_TEST(test_exam_create_title_not_string)
-{
-	exam_create_expect_field("{\"title\":42}", "title");
-}
-END_TEST
-
-START_TEST(test_exam_create_time_limit_wrong_type)
-{
-	exam_create_expect_field("{\"title\":\"T\",\"time_limit_s\":\"x\"}", "time_limit_s");
-}
-END_TEST
-
-START_TEST(test_exam_create_max_attempts_wrong_type)
-{
-	exam_create_expect_field("{\"title\":\"T\",\"max_attempts\":\"2\"}", "max_attempts");
-}
-END_TEST
-
-START_TEST(test_exam_create_upload_wrong_type)
-{
-	exam_create_expect_field("{\"title\":\"T\",\"upload\":{\"max_bytes\":\"big\"}}",
-				 "upload.max_bytes");
-}
-END_TEST
-
 START_TEST(test_exam_create_invalid_json)
 {
 	user p = user_new(AUTH_ROLE_PROCTOR);
@@ -345,16 +313,6 @@ START_TEST(test_exam_create_invalid_json)
 	/* Valid JSON of the wrong type is a validation error, not invalid_json. */
 	refused("POST", "/api/exams", &p, "[{\"title\":\"x\"}]", 422, "validation_failed");
 	user_free(&p);
-}
-END_TEST
-
-START_TEST(test_exam_create_no_token)
-{
-	resp r;
-
-	send_req(&r, "POST", "/api/exams", NULL, "{\"title\":\"x\"}", NULL);
-	expect_unauthorized(&r);
-	resp_free(&r);
 }
 END_TEST
 
@@ -379,16 +337,6 @@ START_TEST(test_exam_get_invalid_uuid)
 	refused("GET", "/api/exams/ABCDEF00-0000-4000-8000-00000000000A", &s, NULL, 400,
 		"invalid_uuid");
 	user_free(&s);
-}
-END_TEST
-
-START_TEST(test_exam_get_no_token)
-{
-	resp r;
-
-	send_req(&r, "GET", "/api/exams/00000000-0000-4000-8000-000000000009", NULL, NULL, NULL);
-	expect_unauthorized(&r);
-	resp_free(&r);
 }
 END_TEST
 
@@ -471,17 +419,17 @@ END_TEST
 
 void e2e_exams_tests(Suite *s)
 {
-	E2E_ADD_TESTS(s, "health", 60, test_health_ok, test_health_ignores_token, test_ready_ok,
-		      test_probes_head, test_request_id_generated, test_request_id_echoed,
-		      test_request_id_128_echoed, test_request_id_space_replaced,
-		      test_request_id_too_long_replaced, test_request_id_on_errors);
+	E2E_ADD_LOOP(s, "health", 60, test_probe_ok, probe_cases);
+	E2E_ADD_TESTS(s, "health", 60, test_probes_head, test_request_id_generated);
+	E2E_ADD_LOOP(s, "health", 60, test_request_id_sent, request_id_cases);
+	E2E_ADD_TESTS(s, "health", 60, test_request_id_on_errors);
 	E2E_ADD_TESTS(s, "exams", 60, test_exam_create_defaults, test_exam_create_all_fields,
-		      test_exam_get_any_role, test_exam_create_partial_upload_max_bytes,
-		      test_exam_create_partial_upload_types, test_exam_create_student_forbidden,
-		      test_exam_create_no_title, test_exam_create_title_not_string,
-		      test_exam_create_time_limit_wrong_type,
-		      test_exam_create_max_attempts_wrong_type, test_exam_create_upload_wrong_type,
-		      test_exam_create_invalid_json, test_exam_create_no_token,
-		      test_exam_get_unknown, test_exam_get_invalid_uuid, test_exam_get_no_token,
+		      test_exam_get_any_role);
+	E2E_ADD_LOOP(s, "exams", 60, test_exam_create_partial_upload, partial_uploads);
+	E2E_ADD_TESTS(s, "exams", 60, test_exam_create_student_forbidden);
+	E2E_ADD_LOOP(s, "exams", 60, test_exam_create_field_refused, exam_field_cases);
+	E2E_ADD_TESTS(s, "exams", 60, test_exam_create_invalid_json);
+	E2E_ADD_LOOP(s, "exams", 60, test_exam_no_token, no_token_cases);
+	E2E_ADD_TESTS(s, "exams", 60, test_exam_get_unknown, test_exam_get_invalid_uuid,
 		      test_exam_list, test_exam_stats_paths);
 }

@@ -21,6 +21,7 @@
 #include "http_client.h"
 #include "uuid.h"
 #include "check_e2e.h"
+#include "fill.h"
 
 #define ONE_MIB (1024 * 1024)
 
@@ -50,51 +51,6 @@ START_TEST(test_save_response)
 }
 END_TEST
 
-START_TEST(test_save_merge)
-{
-	world w;
-	resp r;
-	const cJSON *o;
-
-	world_new(&w, "{\"title\":\"Save\"}");
-	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"a\",\"q2\":\"b\"}}", NULL);
-	expect_num(expect_ok(&r, 200), "version", 2);
-	resp_free(&r);
-
-	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q2\":null,\"q3\":\"c\"}}", NULL);
-	expect_num(expect_ok(&r, 200), "version", 3);
-	resp_free(&r);
-
-	get_action(&r, &w.student, w.attempt_id, "state");
-	o = expect_ok(&r, 200);
-	expect_json_eq(o, "answers", "{\"q1\":\"a\",\"q3\":\"c\"}");
-	expect_num(o, "version", 3);
-	resp_free(&r);
-	ck_assert_int_eq(db_version(w.attempt_id), 3);
-	db_expect_answers(w.attempt_id, "{\"q1\":\"a\",\"q3\":\"c\"}");
-	world_free(&w);
-}
-END_TEST
-
-START_TEST(test_save_merge_top_level_only)
-{
-	world w;
-
-	resp r;
-
-	world_new(&w, "{\"title\":\"Top level\"}");
-	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":{\"a\":1,\"b\":2},\"q2\":[1,2]}}",
-	     NULL);
-	expect_ok(&r, 200);
-	resp_free(&r);
-	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":{\"c\":3},\"q2\":[3]}}", NULL);
-	expect_num(expect_ok(&r, 200), "version", 3);
-	resp_free(&r);
-	db_expect_answers(w.attempt_id, "{\"q1\":{\"c\":3},\"q2\":[3]}");
-	world_free(&w);
-}
-END_TEST
-
 START_TEST(test_save_untimed_and_alias)
 {
 	world w;
@@ -114,131 +70,132 @@ START_TEST(test_save_untimed_and_alias)
 }
 END_TEST
 
-START_TEST(test_save_auto_save_replaced)
+/* Saves in a row, each answered 200 with its version or 409
+ * version_conflict with the current data, then the stored result: the
+ * merge of answers (top-level keys only), auto_save_data replaced whole,
+ * expected_version and If-Match. */
+typedef struct save_step {
+	const char *body;
+	int if_match;	       /* If-Match: "<if_match>" (0: none) */
+	int status;	       /* 200, or 409 version_conflict */
+	long version;	       /* the new version, or the current one of a 409 */
+	const char *answers;   /* a 409's details.answers (NULL: not checked) */
+	const char *auto_save; /* a 409's details.auto_save_data (NULL: not checked) */
+} save_step;
+
+static const struct save_case {
+	const char *exam;
+	save_step steps[2];
+	long version;		     /* stored after the steps */
+	const char *answers;	     /* stored after the steps */
+	int read_state;		     /* GET state: the same answers and version */
+	const char *state_auto_save; /* and this auto_save_data (NULL: not checked) */
+} save_cases[] = {
+	{"{\"title\":\"Save\"}",
+	 {{"{\"answers\":{\"q1\":\"a\",\"q2\":\"b\"}}", 0, 200, 2, NULL, NULL},
+	  {"{\"answers\":{\"q2\":null,\"q3\":\"c\"}}", 0, 200, 3, NULL, NULL}},
+	 3,
+	 "{\"q1\":\"a\",\"q3\":\"c\"}",
+	 1,
+	 NULL},
+	{"{\"title\":\"Top level\"}",
+	 {{"{\"answers\":{\"q1\":{\"a\":1,\"b\":2},\"q2\":[1,2]}}", 0, 200, 2, NULL, NULL},
+	  {"{\"answers\":{\"q1\":{\"c\":3},\"q2\":[3]}}", 0, 200, 3, NULL, NULL}},
+	 3,
+	 "{\"q1\":{\"c\":3},\"q2\":[3]}",
+	 0,
+	 NULL},
+	{"{\"title\":\"Autosave\"}",
+	 {{"{\"answers\":{\"q1\":\"a\"},\"auto_save_data\":{\"progress\":10,\"tab\":\"x\"}}", 0,
+	   200, 2, NULL, NULL},
+	  {"{\"auto_save_data\":{\"progress\":50}}", 0, 200, 3, NULL, NULL}},
+	 3,
+	 "{\"q1\":\"a\"}",
+	 1,
+	 "{\"progress\":50}"},
+	{"{\"title\":\"Versions ok\"}",
+	 {{"{\"answers\":{\"q1\":\"a\"},\"expected_version\":1}", 0, 200, 2, NULL, NULL},
+	  {"{\"answers\":{\"q1\":\"b\"},\"expected_version\":2}", 0, 200, 3, NULL, NULL}},
+	 3,
+	 "{\"q1\":\"b\"}",
+	 0,
+	 NULL},
+	/* Stale: nothing written, the current data in the details. */
+	{"{\"title\":\"Versions\"}",
+	 {{"{\"answers\":{\"q1\":\"a\"},\"auto_save_data\":{\"p\":1}}", 0, 200, 2, NULL, NULL},
+	  {"{\"answers\":{\"q1\":\"LOST\"},\"auto_save_data\":{\"p\":9},\"expected_version\":1}", 0,
+	   409, 2, "{\"q1\":\"a\"}", "{\"p\":1}"}},
+	 2,
+	 "{\"q1\":\"a\"}",
+	 0,
+	 NULL},
+	{"{\"title\":\"Versions ahead\"}",
+	 {{"{\"answers\":{\"q1\":\"b\"},\"expected_version\":7}", 0, 409, 1, NULL, NULL}},
+	 1,
+	 "{}",
+	 0,
+	 NULL},
+	{"{\"title\":\"If-Match\"}",
+	 {{"{\"answers\":{\"q1\":\"a\"}}", 1, 200, 2, NULL, NULL},
+	  {"{\"answers\":{\"q2\":\"b\"}}", 2, 200, 3, NULL, NULL}},
+	 3,
+	 "{\"q1\":\"a\",\"q2\":\"b\"}",
+	 0,
+	 NULL},
+	{"{\"title\":\"If-Match stale\"}",
+	 {{"{\"answers\":{\"q1\":\"a\"}}", 0, 200, 2, NULL, NULL},
+	  {"{\"answers\":{\"q1\":\"stale\"}}", 1, 409, 2, "{\"q1\":\"a\"}", NULL}},
+	 2,
+	 "{\"q1\":\"a\"}",
+	 0,
+	 NULL},
+};
+
+static void save_step_run(const world *w, const save_step *st)
 {
+	char if_match[32];
+	const char *h[] = {if_match, NULL};
+	const cJSON *d;
+	resp r;
+
+	snprintf(if_match, sizeof if_match, "If-Match: \"%d\"", st->if_match);
+	if (st->status == 200) {
+		save_version(&w->student, w->attempt_id, st->body, st->if_match ? h : NULL,
+			     st->version);
+		return;
+	}
+	save(&r, &w->student, w->attempt_id, st->body, st->if_match ? h : NULL);
+	d = expect_error(&r, 409, "version_conflict");
+	ck_assert_ptr_nonnull(d);
+	expect_num(d, "current_version", (double)st->version);
+	if (st->answers != NULL)
+		expect_json_eq(d, "answers", st->answers);
+	if (st->auto_save != NULL)
+		expect_json_eq(d, "auto_save_data", st->auto_save);
+	resp_free(&r);
+}
+
+START_TEST(test_save_sequence)
+{
+	const struct save_case *c = &save_cases[_i];
 	world w;
 	resp r;
 	const cJSON *o;
 
-	world_new(&w, "{\"title\":\"Autosave\"}");
-	save(&r, &w.student, w.attempt_id,
-	     "{\"answers\":{\"q1\":\"a\"},\"auto_save_data\":{\"progress\":10,\"tab\":\"x\"}}",
-	     NULL);
-	expect_num(expect_ok(&r, 200), "version", 2);
-	resp_free(&r);
-	save(&r, &w.student, w.attempt_id, "{\"auto_save_data\":{\"progress\":50}}", NULL);
-	expect_num(expect_ok(&r, 200), "version", 3);
-	resp_free(&r);
-
-	get_action(&r, &w.student, w.attempt_id, "state");
-	o = expect_ok(&r, 200);
-	expect_json_eq(o, "auto_save_data", "{\"progress\":50}");
-	expect_json_eq(o, "answers", "{\"q1\":\"a\"}");
-	expect_num(o, "version", 3);
-	resp_free(&r);
-	world_free(&w);
-}
-END_TEST
-
-START_TEST(test_save_expected_version_ok)
-{
-	world w;
-	resp r;
-
-	world_new(&w, "{\"title\":\"Versions ok\"}");
-	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"a\"},\"expected_version\":1}",
-	     NULL);
-	expect_num(expect_ok(&r, 200), "version", 2);
-	resp_free(&r);
-	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"b\"},\"expected_version\":2}",
-	     NULL);
-	expect_num(expect_ok(&r, 200), "version", 3);
-	resp_free(&r);
-	db_expect_answers(w.attempt_id, "{\"q1\":\"b\"}");
-	world_free(&w);
-}
-END_TEST
-
-START_TEST(test_save_version_conflict)
-{
-	world w;
-	resp r;
-	const cJSON *d;
-
-	world_new(&w, "{\"title\":\"Versions\"}");
-	save(&r, &w.student, w.attempt_id,
-	     "{\"answers\":{\"q1\":\"a\"},\"auto_save_data\":{\"p\":1}}", NULL);
-	expect_num(expect_ok(&r, 200), "version", 2);
-	resp_free(&r);
-
-	/* Stale: nothing written, the current data in the details. */
-	save(&r, &w.student, w.attempt_id,
-	     "{\"answers\":{\"q1\":\"LOST\"},\"auto_save_data\":{\"p\":9},\"expected_version\":1}",
-	     NULL);
-	d = expect_error(&r, 409, "version_conflict");
-	ck_assert_ptr_nonnull(d);
-	expect_num(d, "current_version", 2);
-	expect_json_eq(d, "answers", "{\"q1\":\"a\"}");
-	expect_json_eq(d, "auto_save_data", "{\"p\":1}");
-	resp_free(&r);
-	ck_assert_int_eq(db_version(w.attempt_id), 2);
-	db_expect_answers(w.attempt_id, "{\"q1\":\"a\"}");
-	world_free(&w);
-}
-END_TEST
-
-START_TEST(test_save_version_ahead_conflict)
-{
-	world w;
-	resp r;
-
-	world_new(&w, "{\"title\":\"Versions ahead\"}");
-	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"b\"},\"expected_version\":7}",
-	     NULL);
-	expect_num(expect_error(&r, 409, "version_conflict"), "current_version", 1);
-	resp_free(&r);
-	db_expect_untouched(w.attempt_id);
-	world_free(&w);
-}
-END_TEST
-
-START_TEST(test_save_if_match)
-{
-	world w;
-	const char *v1[] = {"If-Match: \"1\"", NULL};
-	const char *v2[] = {"If-Match: \"2\"", NULL};
-	resp r;
-
-	world_new(&w, "{\"title\":\"If-Match\"}");
-	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"a\"}}", v1);
-	expect_num(expect_ok(&r, 200), "version", 2);
-	resp_free(&r);
-	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q2\":\"b\"}}", v2);
-	expect_num(expect_ok(&r, 200), "version", 3);
-	resp_free(&r);
-	db_expect_answers(w.attempt_id, "{\"q1\":\"a\",\"q2\":\"b\"}");
-	world_free(&w);
-}
-END_TEST
-
-START_TEST(test_save_if_match_stale)
-{
-	world w;
-	const char *v1[] = {"If-Match: \"1\"", NULL};
-	resp r;
-	const cJSON *d;
-
-	world_new(&w, "{\"title\":\"If-Match stale\"}");
-	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"a\"}}", NULL);
-	expect_num(expect_ok(&r, 200), "version", 2);
-	resp_free(&r);
-	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"stale\"}}", v1);
-	d = expect_error(&r, 409, "version_conflict");
-	expect_num(d, "current_version", 2);
-	expect_json_eq(d, "answers", "{\"q1\":\"a\"}");
-	resp_free(&r);
-	ck_assert_int_eq(db_version(w.attempt_id), 2);
-	db_expect_answers(w.attempt_id, "{\"q1\":\"a\"}");
+	world_new(&w, c->exam);
+	for (size_t k = 0; k < sizeof c->steps / sizeof c->steps[0] && c->steps[k].body; k++)
+		save_step_run(&w, &c->steps[k]);
+	if (c->read_state) {
+		get_action(&r, &w.student, w.attempt_id, "state");
+		o = expect_ok(&r, 200);
+		expect_json_eq(o, "answers", c->answers);
+		if (c->state_auto_save != NULL)
+			expect_json_eq(o, "auto_save_data", c->state_auto_save);
+		expect_num(o, "version", (double)c->version);
+		resp_free(&r);
+	}
+	ck_assert_int_eq(db_version(w.attempt_id), c->version);
+	db_expect_answers(w.attempt_id, c->answers);
 	world_free(&w);
 }
 END_TEST
@@ -296,53 +253,47 @@ START_TEST(test_save_bad_target)
 }
 END_TEST
 
-START_TEST(test_save_invalid_json)
+/* Saves refused with 400 or 422 (naming details.field where given), each
+ * leaving the attempt untouched. */
+static const struct save_refusal {
+	const char *exam;
+	const char *bodies[2];
+	int status;
+	const char *code;
+	const char *field; /* 422 validation_failed's details.field (NULL: not checked) */
+} save_refusals[] = {
+	{"{\"title\":\"Save json\"}", {"{\"answers\":{\"q1\":", NULL}, 400, "invalid_json", NULL},
+	{"{\"title\":\"Save answers type\"}",
+	 {"{\"answers\":\"q1=a\"}", "{\"answers\":[\"a\"]}"},
+	 422,
+	 "validation_failed",
+	 "answers"},
+	{"{\"title\":\"Save version type\"}",
+	 {"{\"answers\":{\"q1\":\"a\"},\"expected_version\":\"x\"}",
+	  "{\"answers\":{\"q1\":\"a\"},\"expected_version\":1.5}"},
+	 422,
+	 "validation_failed",
+	 "expected_version"},
+	{"{\"title\":\"Save empty\"}",
+	 {"{}", "{\"expected_version\":1}"},
+	 422,
+	 "validation_failed",
+	 NULL},
+};
+
+START_TEST(test_save_refused)
 {
+	const struct save_refusal *c = &save_refusals[_i];
 	world w;
 
-	world_new(&w, "{\"title\":\"Save json\"}");
-	save_refused(&w.student, w.attempt_id, "{\"answers\":{\"q1\":", NULL, 400, "invalid_json");
-	db_expect_untouched(w.attempt_id);
-	world_free(&w);
-}
-END_TEST
-
-START_TEST(test_save_answers_not_object)
-{
-	world w;
-
-	world_new(&w, "{\"title\":\"Save answers type\"}");
-	save_field_refused(&w.student, w.attempt_id, "{\"answers\":\"q1=a\"}", NULL, "answers");
-	save_field_refused(&w.student, w.attempt_id, "{\"answers\":[\"a\"]}", NULL, "answers");
-	db_expect_untouched(w.attempt_id);
-	world_free(&w);
-}
-END_TEST
-
-START_TEST(test_save_expected_version_not_number)
-{
-	world w;
-
-	world_new(&w, "{\"title\":\"Save version type\"}");
-	save_field_refused(&w.student, w.attempt_id,
-			   "{\"answers\":{\"q1\":\"a\"},\"expected_version\":\"x\"}", NULL,
-			   "expected_version");
-	save_field_refused(&w.student, w.attempt_id,
-			   "{\"answers\":{\"q1\":\"a\"},\"expected_version\":1.5}", NULL,
-			   "expected_version");
-	db_expect_untouched(w.attempt_id);
-	world_free(&w);
-}
-END_TEST
-
-START_TEST(test_save_nothing_to_save)
-{
-	world w;
-
-	world_new(&w, "{\"title\":\"Save empty\"}");
-	save_refused(&w.student, w.attempt_id, "{}", NULL, 422, "validation_failed");
-	save_refused(&w.student, w.attempt_id, "{\"expected_version\":1}", NULL, 422,
-		     "validation_failed");
+	world_new(&w, c->exam);
+	for (size_t k = 0; k < 2 && c->bodies[k] != NULL; k++) {
+		if (c->field != NULL)
+			save_field_refused(&w.student, w.attempt_id, c->bodies[k], NULL, c->field);
+		else
+			save_refused(&w.student, w.attempt_id, c->bodies[k], NULL, c->status,
+				     c->code);
+	}
 	db_expect_untouched(w.attempt_id);
 	world_free(&w);
 }
@@ -350,22 +301,12 @@ END_TEST
 
 START_TEST(test_save_too_large)
 {
-	static const char prefix[] = "{\"answers\":{\"q1\":\"";
 	world w;
-	size_t n = ONE_MIB + 1024;
-	char *body = malloc(sizeof prefix + n + 8);
-	char path[128];
-	resp r;
+	char *body = fill_at("{\"answers\":{\"q1\":\"@\"}}", 'x', ONE_MIB + 1024);
 
 	ck_assert_ptr_nonnull(body);
 	world_new(&w, "{\"title\":\"Big\"}");
-	memcpy(body, prefix, sizeof prefix - 1);
-	memset(body + sizeof prefix - 1, 'x', n);
-	strcpy(body + sizeof prefix - 1 + n, "\"}}");
-	attempt_path(path, sizeof path, w.attempt_id, "save");
-	send_raw(&r, "PATCH", path, w.student.token, body, strlen(body), NULL);
-	expect_error(&r, 413, "payload_too_large");
-	resp_free(&r);
+	save_refused(&w.student, w.attempt_id, body, NULL, 413, "payload_too_large");
 	free(body);
 	db_expect_untouched(w.attempt_id);
 	world_free(&w);
@@ -375,12 +316,9 @@ END_TEST
 START_TEST(test_save_submitted)
 {
 	world w;
-	resp r;
 
 	world_new(&w, "{\"title\":\"Submitted\"}");
-	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q1\":\"a\"}}", NULL);
-	expect_ok(&r, 200);
-	resp_free(&r);
+	save_ok(&w.student, w.attempt_id, "{\"answers\":{\"q1\":\"a\"}}");
 	db_submit(w.attempt_id); /* version 3 */
 	save_refused(&w.student, w.attempt_id, "{\"answers\":{\"q1\":\"late\"}}", NULL, 409,
 		     "attempt_submitted");
@@ -398,21 +336,15 @@ START_TEST(test_save_then_state_read_your_writes)
 
 	world_new(&w, "{\"title\":\"RYW\"}");
 	/* Warm any cache first, then write, then read. */
-	get_action(&r, &w.student, w.attempt_id, "state");
-	expect_num(expect_ok(&r, 200), "version", 1);
-	resp_free(&r);
-	save(&r, &w.student, w.attempt_id, "{\"answers\":{\"q9\":\"z\"}}", NULL);
-	expect_ok(&r, 200);
-	resp_free(&r);
+	get_version(&w.student, w.attempt_id, "state", 1);
+	save_ok(&w.student, w.attempt_id, "{\"answers\":{\"q9\":\"z\"}}");
 	for (int i = 0; i < 4; i++) { /* several requests: several workers */
 		get_action(&r, &w.student, w.attempt_id, "state");
 		o = expect_ok(&r, 200);
 		expect_num(o, "version", 2);
 		expect_json_eq(o, "answers", "{\"q9\":\"z\"}");
 		resp_free(&r);
-		get_action(&r, &w.student, w.attempt_id, "info");
-		expect_num(expect_ok(&r, 200), "version", 2);
-		resp_free(&r);
+		get_version(&w.student, w.attempt_id, "info", 2);
 	}
 	world_free(&w);
 }
@@ -422,13 +354,11 @@ END_TEST
 
 void e2e_save_tests(Suite *s)
 {
-	E2E_ADD_TESTS(s, "save", 60, test_save_response, test_save_merge,
-		      test_save_merge_top_level_only, test_save_untimed_and_alias,
-		      test_save_auto_save_replaced, test_save_expected_version_ok,
-		      test_save_version_conflict, test_save_version_ahead_conflict,
-		      test_save_if_match, test_save_if_match_stale, test_save_other_student,
-		      test_save_staff_forbidden, test_save_bad_target, test_save_invalid_json,
-		      test_save_answers_not_object, test_save_expected_version_not_number,
-		      test_save_nothing_to_save, test_save_too_large, test_save_submitted,
+	E2E_ADD_TESTS(s, "save", 60, test_save_response);
+	E2E_ADD_LOOP(s, "save", 60, test_save_sequence, save_cases);
+	E2E_ADD_TESTS(s, "save", 60, test_save_untimed_and_alias, test_save_other_student,
+		      test_save_staff_forbidden, test_save_bad_target);
+	E2E_ADD_LOOP(s, "save", 60, test_save_refused, save_refusals);
+	E2E_ADD_TESTS(s, "save", 60, test_save_too_large, test_save_submitted,
 		      test_save_then_state_read_your_writes);
 }

@@ -1,4 +1,5 @@
-/* e2e_util: helpers shared by the end-to-end suites (see e2e_util.h). */
+/* e2e_util: helpers shared by the end-to-end suites (see e2e_util.h); the
+ * JSON accessors are in e2e_json.c, the database helpers in e2e_db.c. */
 #include "e2e_util.h"
 
 #include <check.h>
@@ -196,6 +197,48 @@ void act(resp *r, const char *method, const user *u, const char *attempt_id, con
 	send_req(r, method, path, u, body, NULL);
 }
 
+void get_action(resp *r, const user *u, const char *attempt_id, const char *action)
+{
+	act(r, "GET", u, attempt_id, action, NULL);
+}
+
+void get_version(const user *u, const char *attempt_id, const char *action, long version)
+{
+	resp r;
+
+	get_action(&r, u, attempt_id, action);
+	expect_num(expect_ok(&r, 200), "version", (double)version);
+	resp_free(&r);
+}
+
+void save(resp *r, const user *u, const char *attempt_id, const char *body,
+	  const char *const *extra)
+{
+	char path[128];
+
+	attempt_path(path, sizeof path, attempt_id, "save");
+	send_req(r, "PATCH", path, u, body, extra);
+}
+
+void save_ok(const user *u, const char *attempt_id, const char *body)
+{
+	resp r;
+
+	save(&r, u, attempt_id, body, NULL);
+	expect_ok(&r, 200);
+	resp_free(&r);
+}
+
+void save_version(const user *u, const char *attempt_id, const char *body, const char *const *extra,
+		  long version)
+{
+	resp r;
+
+	save(&r, u, attempt_id, body, extra);
+	expect_num(expect_ok(&r, 200), "version", (double)version);
+	resp_free(&r);
+}
+
 /* ------------------------------------------------------------ errors */
 
 const cJSON *expect_error_object(const cJSON *err, const char *code, const char *what)
@@ -271,6 +314,16 @@ void act_refused(const char *method, const user *u, const char *attempt_id, cons
 	refused(method, path, u, body, status, code);
 }
 
+void act_field_refused(const char *method, const user *u, const char *attempt_id,
+		       const char *action, const char *body, const char *field)
+{
+	resp r;
+
+	act(&r, method, u, attempt_id, action, body);
+	expect_field(&r, field);
+	resp_free(&r);
+}
+
 void expect_details_field(const cJSON *details, const char *field, const char *what)
 {
 	const cJSON *f = cJSON_GetObjectItemCaseSensitive(details, "field");
@@ -285,6 +338,16 @@ void expect_field(const resp *r, const char *field)
 	expect_details_field(expect_error(r, 422, "validation_failed"), field, r->what);
 }
 
+void expect_405(const resp *r, const char *allow, int exact)
+{
+	const char *got = http_client_header(&r->r, "Allow");
+
+	expect_error(r, 405, "method_not_allowed");
+	ck_assert_msg(got != NULL && (exact ? strcmp(got, allow) == 0 : strstr(got, allow) != NULL),
+		      "%s: Allow %s, want %s%s", r->what, got ? got : "(none)",
+		      exact ? "" : "one with ", allow);
+}
+
 void expect_unauthorized(const resp *r)
 {
 	const char *www = http_client_header(&r->r, "WWW-Authenticate");
@@ -292,233 +355,6 @@ void expect_unauthorized(const resp *r)
 	expect_error(r, 401, "unauthorized");
 	ck_assert_msg(www != NULL && strncmp(www, "Bearer", 6) == 0,
 		      "%s: WWW-Authenticate %s, want Bearer", r->what, www ? www : "(none)");
-}
-
-/* ------------------------------------------------------------ JSON values */
-
-const cJSON *jget(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	ck_assert_msg(v != NULL, "key %s missing", key);
-	return v;
-}
-
-const char *jstr(const cJSON *obj, const char *key)
-{
-	const cJSON *v = jget(obj, key);
-
-	ck_assert_msg(cJSON_IsString(v), "%s is not a string", key);
-	return v->valuestring;
-}
-
-double jnum(const cJSON *obj, const char *key)
-{
-	const cJSON *v = jget(obj, key);
-
-	ck_assert_msg(cJSON_IsNumber(v), "%s is not a number", key);
-	return v->valuedouble;
-}
-
-int has_key(const cJSON *obj, const char *key)
-{
-	return cJSON_GetObjectItemCaseSensitive(obj, key) != NULL;
-}
-
-int nkeys(const cJSON *obj)
-{
-	const cJSON *it;
-	int n = 0;
-
-	cJSON_ArrayForEach(it, obj) n++;
-	return n;
-}
-
-void expect_null(const cJSON *obj, const char *key)
-{
-	ck_assert_msg(cJSON_IsNull(jget(obj, key)), "%s is not null", key);
-}
-
-void expect_str(const cJSON *obj, const char *key, const char *want)
-{
-	const char *got = jstr(obj, key);
-
-	ck_assert_msg(strcmp(got, want) == 0, "%s is \"%s\", want \"%s\"", key, got, want);
-}
-
-void expect_num(const cJSON *obj, const char *key, double want)
-{
-	double got = jnum(obj, key);
-
-	ck_assert_msg(got == want, "%s is %g, want %g", key, got, want);
-}
-
-void expect_bool(const cJSON *obj, const char *key, int want)
-{
-	const cJSON *v = jget(obj, key);
-
-	ck_assert_msg(cJSON_IsBool(v), "%s is not a boolean", key);
-	ck_assert_msg(cJSON_IsTrue(v) == want, "%s is %s, want %s", key,
-		      cJSON_IsTrue(v) ? "true" : "false", want ? "true" : "false");
-}
-
-void expect_json_eq(const cJSON *obj, const char *key, const char *want)
-{
-	cJSON *w = cJSON_Parse(want);
-	const cJSON *got = jget(obj, key);
-	char *got_text = cJSON_PrintUnformatted(got);
-	int same;
-
-	ck_assert_ptr_nonnull(w);
-	same = cJSON_Compare(got, w, 1);
-	ck_assert_msg(same, "%s is %s, want %s", key, got_text, want);
-	cJSON_free(got_text);
-	cJSON_Delete(w);
-}
-
-void expect_ts(const cJSON *obj, const char *key)
-{
-	const char *s = jstr(obj, key), *p = s;
-	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-	int ok = 1;
-
-	for (size_t i = 0; i < sizeof shape - 1 && ok; i++, p++)
-		ok = shape[i] == 'd' ? (*p >= '0' && *p <= '9') : *p == shape[i];
-	if (ok && *p == '.') {
-		p++;
-		ok = *p >= '0' && *p <= '9';
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	ok = ok && p[0] == 'Z' && p[1] == '\0';
-	ck_assert_msg(ok, "%s is \"%s\", not an RFC 3339 UTC timestamp", key, s);
-}
-
-void expect_uuid(const cJSON *obj, const char *key)
-{
-	const char *s = jstr(obj, key);
-
-	ck_assert_msg(uuid_valid(s), "%s is \"%s\", not a canonical UUID", key, s);
-}
-
-void expect_keys(const cJSON *obj, const char *what, const char *const *keys)
-{
-	for (size_t i = 0; keys[i] != NULL; i++)
-		ck_assert_msg(has_key(obj, keys[i]), "%s lacks key %s", what, keys[i]);
-}
-
-/* ------------------------------------------------------------ database */
-
-PGconn *db_connect(void)
-{
-	PGconn *c = PQconnectdb(g_db);
-
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connect %s: %s", g_db, PQerrorMessage(c));
-	return c;
-}
-
-PGresult *db_run(PGconn *c, const char *sql, int nparams, const char *const *params)
-{
-	PGresult *res = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
-
-	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK ||
-			      PQresultStatus(res) == PGRES_COMMAND_OK,
-		      "%s: %s", sql, PQerrorMessage(c));
-	return res;
-}
-
-PGresult *db_query(const char *sql, int nparams, const char *const *params)
-{
-	PGconn *c = db_connect();
-	PGresult *res = db_run(c, sql, nparams, params);
-
-	PQfinish(c);
-	return res;
-}
-
-PGconn *sweep_hold(void)
-{
-	PGconn *c = db_connect();
-
-	PQclear(db_run(c, "SELECT pg_advisory_lock(" SWEEP_LOCK_KEY ")", 0, NULL));
-	return c;
-}
-
-void sweep_release(PGconn *c)
-{
-	PQclear(db_run(c, "SELECT pg_advisory_unlock(" SWEEP_LOCK_KEY ")", 0, NULL));
-	PQfinish(c);
-}
-
-void db_exec(const char *sql, const char *p1, const char *p2, int want_rows)
-{
-	const char *params[2] = {p1, p2};
-	PGresult *res = db_query(sql, p2 ? 2 : p1 ? 1 : 0, params);
-
-	if (want_rows >= 0)
-		ck_assert_msg(atoi(PQcmdTuples(res)) == want_rows, "%s: %s rows, want %d", sql,
-			      PQcmdTuples(res), want_rows);
-	PQclear(res);
-}
-
-char *db_value2(const char *sql, const char *p1, const char *p2)
-{
-	const char *params[2] = {p1, p2};
-	PGresult *res = db_query(sql, p2 ? 2 : p1 ? 1 : 0, params);
-	char *v = NULL;
-
-	ck_assert_msg(PQntuples(res) == 1, "%s: %d rows, want 1", sql, PQntuples(res));
-	if (!PQgetisnull(res, 0, 0))
-		v = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return v;
-}
-
-char *db_value(const char *sql, const char *param)
-{
-	return db_value2(sql, param, NULL);
-}
-
-long db_long2(const char *sql, const char *p1, const char *p2)
-{
-	char *v = db_value2(sql, p1, p2);
-	long n;
-
-	ck_assert_msg(v != NULL, "%s: NULL", sql);
-	n = strtol(v, NULL, 10);
-	free(v);
-	return n;
-}
-
-long db_long(const char *sql, const char *param)
-{
-	return db_long2(sql, param, NULL);
-}
-
-long db_version(const char *attempt_id)
-{
-	return db_long("SELECT version FROM attempts.attempts WHERE attempt_id = $1", attempt_id);
-}
-
-void db_expect_answers(const char *attempt_id, const char *want)
-{
-	const char *params[2] = {attempt_id, want};
-	PGresult *res = db_query("SELECT answers::text, answers = $2::jsonb"
-				 " FROM attempts.attempts WHERE attempt_id = $1",
-				 2, params);
-
-	ck_assert_int_eq(PQntuples(res), 1);
-	ck_assert_msg(strcmp(PQgetvalue(res, 0, 1), "t") == 0, "stored answers %s, want %s",
-		      PQgetvalue(res, 0, 0), want);
-	PQclear(res);
-}
-
-void db_submit(const char *attempt_id)
-{
-	db_exec("UPDATE attempts.attempts SET status = 'submitted', submitted_at = now(),"
-		" submit_reason = 'student', receipt = attempts.receipt_of(answers),"
-		" version = version + 1 WHERE attempt_id = $1 AND status = 'in_progress'",
-		attempt_id, NULL, 1);
 }
 
 /* ------------------------------------------------------------ fixtures */
@@ -613,6 +449,26 @@ void tcase_add_tests(Suite *s, const char *name, int timeout_s, const TTest *con
 
 	for (size_t i = 0; i < n; i++)
 		tcase_add_test(tc, tests[i]);
+}
+
+Suite *e2e_suite(const char *name, const e2e_case *cases, size_t ncases, const e2e_adder *adds,
+		 size_t nadds)
+{
+	Suite *s = suite_create(name);
+
+	for (size_t i = 0; i < ncases; i++)
+		tcase_named(s, cases[i].name, cases[i].timeout_s);
+	for (size_t i = 0; i < nadds; i++)
+		adds[i](s);
+	return s;
+}
+
+int e2e_main(const char *prog, const char *name, const e2e_case *cases, size_t ncases,
+	     const e2e_adder *adds, size_t nadds, enum print_output mode)
+{
+	if (e2e_read_env(prog, NULL) != 0)
+		return 77;
+	return e2e_run(e2e_suite(name, cases, ncases, adds, nadds), mode);
 }
 
 int e2e_run(Suite *s, enum print_output mode)

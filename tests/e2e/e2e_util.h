@@ -6,13 +6,15 @@
  *    user_new, user_free, resp_free, expect_json_type, expect_ok, and
  *    sign_raw for hand-made tokens;
  *  - requests: send_plain, send_typed, send_raw, send_req, attempt_path,
- *    act; the checks every answer gets: expect_request_id; error answers
- *    (API.md section 3): expect_error, expect_error_body,
- *    expect_error_object, expect_details_field, expect_field,
+ *    act, get_action, get_version, save, save_ok, save_version; the
+ *    checks every answer gets: expect_request_id; error answers (API.md
+ *    section 3): expect_error, expect_error_body,
+ *    expect_error_object, expect_details_field, expect_field, expect_405,
  *    expect_unauthorized;
  *  - fixtures: exam_create, attempt_start and the world most tests need
  *    (world_new, world_add_other, world_free);
- *  - the runner: tcase, e2e_run;
+ *  - the runner: tcase, tcase_named, E2E_ADD_TESTS, E2E_ADD_LOOP,
+ *    e2e_suite, e2e_main, e2e_run;
  *  - the stack's environment: g_url, g_secret, g_db and e2e_read_env(),
  *    which checks ATTEMPTS_TEST_URL, ATTEMPTS_JWT_SECRET, ATTEMPTS_TEST_DB
  *    (and one optional extra variable) and fills the three globals;
@@ -116,6 +118,16 @@ void attempt_path(char *out, size_t cap, const char *id, const char *action);
 /* Sends METHOD /api/attempts/{id}?action=... as u. */
 void act(resp *r, const char *method, const user *u, const char *attempt_id, const char *action,
 	 const char *body);
+/* GET ?action=action as u; get_version asserts 200 with version and frees. */
+void get_action(resp *r, const user *u, const char *attempt_id, const char *action);
+void get_version(const user *u, const char *attempt_id, const char *action, long version);
+/* PATCH ?action=save as u with body and extra header lines (NULL: none);
+ * save_ok asserts 200, save_version 200 with version, and both free. */
+void save(resp *r, const user *u, const char *attempt_id, const char *body,
+	  const char *const *extra);
+void save_ok(const user *u, const char *attempt_id, const char *body);
+void save_version(const user *u, const char *attempt_id, const char *body, const char *const *extra,
+		  long version);
 
 /* ------------------------------------------------------------ errors */
 
@@ -126,6 +138,9 @@ void refused(const char *method, const char *path, const user *u, const char *bo
 /* As refused, for METHOD /api/attempts/{id}?action=... */
 void act_refused(const char *method, const user *u, const char *attempt_id, const char *action,
 		 const char *body, int status, const char *code);
+/* As act_refused, asserting 422 validation_failed naming field. */
+void act_field_refused(const char *method, const user *u, const char *attempt_id,
+		       const char *action, const char *body, const char *field);
 
 /* Asserts that err is an error object {"code", "message"[, "details"]}
  * whose code is code (NULL: any non-empty string); what names it in
@@ -141,6 +156,9 @@ const cJSON *expect_error(const resp *r, int status, const char *code);
 void expect_details_field(const cJSON *details, const char *field, const char *what);
 /* Asserts 422 validation_failed naming field in details.field. */
 void expect_field(const resp *r, const char *field);
+/* Asserts 405 method_not_allowed with the Allow header allow (exact) or
+ * one that contains it (!exact). */
+void expect_405(const resp *r, const char *allow, int exact);
 /* Asserts 401 unauthorized with a WWW-Authenticate: Bearer challenge. */
 void expect_unauthorized(const resp *r);
 
@@ -235,6 +253,27 @@ void tcase_add_tests(Suite *s, const char *name, int timeout_s, const TTest *con
 		tcase_add_tests(s, name, timeout_s, e2e_tests_,                                    \
 				sizeof e2e_tests_ / sizeof e2e_tests_[0]);                         \
 	} while (0)
+/* Adds test as a loop test of the test case called name of s, run once
+ * per row of the static array table (_i the row). */
+#define E2E_ADD_LOOP(s, name, timeout_s, test, table)                                              \
+	tcase_add_loop_test(tcase_named(s, name, timeout_s), test, 0,                              \
+			    (int)(sizeof(table) / sizeof((table)[0])))
+/* A test case of a suite: its name and timeout. */
+typedef struct e2e_case {
+	const char *name;
+	int timeout_s;
+} e2e_case;
+/* A function of one file of a suite that adds its tests to s. */
+typedef void (*e2e_adder)(Suite *s);
+/* The suite called name with the ncases test cases (in the order they
+ * run), to which each of the nadds adders adds its tests. */
+Suite *e2e_suite(const char *name, const e2e_case *cases, size_t ncases, const e2e_adder *adds,
+		 size_t nadds);
+/* A whole program: checks the environment as e2e_read_env(prog, NULL)
+ * (77 when it is missing), then runs e2e_suite(...) in mode; returns the
+ * exit status. */
+int e2e_main(const char *prog, const char *name, const e2e_case *cases, size_t ncases,
+	     const e2e_adder *adds, size_t nadds, enum print_output mode);
 /* Runs s (the srunner frees it) in print mode mode; returns the exit
  * status: 0 when every test passed, 1 otherwise. */
 int e2e_run(Suite *s, enum print_output mode);

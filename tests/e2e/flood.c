@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "fill.h"
 #include "http_client.h"
 #include "uuid.h"
 
@@ -117,19 +118,10 @@ static void start(const who *w, const char *exam, char id[UUID_STR_LEN + 1])
  * auto-save data. */
 static void fill(const who *w, const char *id)
 {
-	enum { PART = 500000 };
-	char *body = malloc(2 * PART + 128), path[128];
-	int n;
+	char *body = fill_big_save(500000), path[128];
 
 	if (body == NULL)
 		exit(1);
-	n = sprintf(body, "{\"answers\":{\"essay\":\"");
-	memset(body + n, 'a', PART);
-	n += PART;
-	n += sprintf(body + n, "\"},\"auto_save_data\":{\"draft\":\"");
-	memset(body + n, 'b', PART);
-	n += PART;
-	sprintf(body + n, "\"}}");
 	snprintf(path, sizeof path, "/api/attempts/%s?action=save", id);
 	cJSON_Delete(must(w, "PATCH", path, body, 200));
 	free(body);

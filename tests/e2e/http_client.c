@@ -138,8 +138,7 @@ static int connect_to(const char *host, const char *port, http_client_response *
 	return fd;
 }
 
-/* Sends all n bytes. Returns 0, or the errno of the failure. */
-static int send_all(int fd, const char *p, size_t n)
+int http_client_send_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {
 		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
@@ -481,7 +480,7 @@ int http_client_request(const char *base_url, const char *method, const char *pa
 		goto out;
 	/* A server may answer (413) and close before it reads the whole
 	 * body: a failed send is only an error if no response follows. */
-	send_err = send_all(fd, req.data, req.len);
+	send_err = http_client_send_all(fd, req.data, req.len);
 	if (send_err != 0)
 		shutdown(fd, SHUT_WR);
 	if (receive(fd, method, &in, out) != 0) {

@@ -41,6 +41,10 @@ int http_client_request(const char *base_url, const char *method, const char *pa
  * The text belongs to resp. */
 const char *http_client_header(const http_client_response *resp, const char *name);
 
+/* Sends all n bytes on the socket fd (retrying after EINTR, no SIGPIPE).
+ * Returns 0, or the errno of the failure. */
+int http_client_send_all(int fd, const char *p, size_t n);
+
 /* Frees what a response holds and zeroes it. Accepts NULL. */
 void http_client_response_free(http_client_response *resp);
 

@@ -1,0 +1,70 @@
+/* check_authz: what the files of the check_authz program share: the
+ * fixed world every matrix cell and SQL case works on, the exchanges and
+ * setup steps that build it, the database snapshot a refusal must leave
+ * alone, the checks of an error answer, and one function per file that
+ * adds its tests (check_authz_matrix.c: HTTP; check_authz_sql.c: SQL). */
+#ifndef E2E_CHECK_AUTHZ_H
+#define E2E_CHECK_AUTHZ_H
+
+#include <check.h>
+#include <cJSON.h>
+#include <libpq-fe.h>
+
+#include "e2e_util.h"
+
+/* The fixed world every matrix cell and SQL case works on. */
+typedef struct matrix_world {
+	user proctor, admin;
+	user owner;   /* owns attempt */
+	user other;   /* another student, with an attempt of its own */
+	user starter; /* a student without any attempt (start's token cases) */
+	char exam[ID_LEN];
+	char attempt_id[ID_LEN];
+	char other_attempt_id[ID_LEN];
+	char upload_id[ID_LEN];
+} matrix_world;
+
+extern matrix_world W;
+/* The bytes of the world's upload. */
+extern const char upload_bytes[];
+
+/* A fresh user of role with a token valid for an hour (dies on failure). */
+void user_init(user *u, auth_role role);
+/* One exchange. auth is a whole header line ("Authorization: ...") or
+ * NULL; ctype the body's Content-Type (NULL: application/json when there
+ * is a body). Returns 0, or -1 with the reason in out->r.error. */
+int exchange(resp *out, const char *method, const char *path, const char *auth, const char *body,
+	     const char *ctype, const char *extra);
+/* "Authorization: Bearer <token>" into out. */
+void bearer_line(char *out, size_t cap, const char *token);
+/* Setup steps (the test fails, or before the tests the program stops,
+ * unless they succeed): u's new attempt of exam; u's new upload. */
+void attempt_new(const user *u, const char *exam, char out[ID_LEN]);
+void upload_new(const user *u, const char *attempt, char out[ID_LEN]);
+/* Everything a refused request must leave alone, as one text: the target
+ * attempt's row, its activity and upload counts, the attempts of its exam
+ * (a start) and the exams the world's users created (an exam create).
+ * The caller frees. */
+char *db_snapshot(PGconn *c, const char *attempt_id);
+/* Number of entries in the upload store; fails the test when it cannot
+ * be read. */
+long store_entries(void);
+/* Asserts the section 3 error shape: exactly {"error": {"code",
+ * "message"[, "details"]}} in application/json, with the given code.
+ * Returns error. */
+const cJSON *expect_error_shape(const resp *r, const char *code, const char *where);
+/* The results array of a batch answer; asserts n items. */
+const cJSON *batch_results(const resp *r, int n, const char *where);
+/* The code of a result item's error, or NULL. */
+const char *item_error_code(const cJSON *item);
+
+/* check_authz_matrix.c: prints the matrix; adds its cells to s. */
+void authz_print_matrix(void);
+void authz_matrix_tests(Suite *s);
+/* check_authz_sql.c: the sizes of its tables; adds its cases to s. */
+int authz_sql_cases(void);
+int authz_bad_claims(void);
+int authz_sql_calls(void);
+void authz_sql_tests(Suite *s);
+
+#endif
