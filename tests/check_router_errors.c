@@ -142,8 +142,6 @@ static const rt_case errors[] = {
 	 "{\"operation\":\"multiple_states\",\"data\":[\"" UUID_A "\",\"" UUID_A "\",\"" UUID_A
 	 "\",\"" UUID_A "\"]}",
 	 413, "batch_too_large", NULL},
-	{"POST", "/api/attempts/any-id", "action=batch", RT_STUDENT,
-	 "{\"operation\":\"batch_submit\",\"data\":[\"" UUID_A "\"]}", 403, "forbidden", NULL},
 	{"POST", "/api/attempts/new", "action=batch", RT_NOBODY,
 	 "{\"operation\":\"query\",\"data\":[]}", 401, "unauthorized", NULL},
 	/* optimize checks */
