@@ -94,6 +94,8 @@ extern const char *const info_keys[];
 
 /* Submits with body (NULL: none) as u; the answer is left in *r. */
 void submit(resp *r, const user *u, const char *attempt_id, const char *body);
+/* submit, expecting 200, and frees the answer. */
+void submit_ok(const user *u, const char *attempt_id, const char *body);
 
 /* Asserts a successful submit answer: the final state, receipt of
  * want_answers (JSON text), already_submitted as given, version. */

@@ -129,6 +129,17 @@ static void rt_batch(void *arg)
 	resp_free(&r);
 }
 
+/* The batch x costs one call of fn and nothing else but the claims. */
+static void expect_one_call(rt_ctx *x, const char *fn, const char *label)
+{
+	stmt_calls sc;
+
+	measure(rt_batch, x, fn, NULL, 2, &sc);
+	report(label, &sc, fn, sc.target);
+	ck_assert_int_eq(sc.target, 1);
+	ck_assert_int_eq(request_calls(&sc), 2);
+}
+
 START_TEST(test_round_trips)
 {
 	user s = user_new(AUTH_ROLE_STUDENT), p = user_new(AUTH_ROLE_PROCTOR);
@@ -167,10 +178,7 @@ START_TEST(test_round_trips)
 	buf_putc(&b, ']');
 	x = (rt_ctx){&s, "multiple_states", buf_take(&b), 50};
 	ck_assert_ptr_nonnull(x.data);
-	measure(rt_batch, &x, "get_multiple_attempt_states", NULL, 2, &sc);
-	report("multiple_states x50", &sc, "get_multiple_attempt_states", sc.target);
-	ck_assert_int_eq(sc.target, 1);
-	ck_assert_int_eq(request_calls(&sc), 2);
+	expect_one_call(&x, "get_multiple_attempt_states", "multiple_states x50");
 	free(x.data);
 
 	/* query of 30 states and 20 infos, none cached: one call per type. */
@@ -216,10 +224,7 @@ START_TEST(test_round_trips)
 	buf_putc(&b, ']');
 	x = (rt_ctx){&s, "batch_log", buf_take(&b), 100};
 	ck_assert_ptr_nonnull(x.data);
-	measure(rt_batch, &x, "batch_log_attempt_activity", NULL, 2, &sc);
-	report("batch_log x100", &sc, "batch_log_attempt_activity", sc.target);
-	ck_assert_int_eq(sc.target, 1);
-	ck_assert_int_eq(request_calls(&sc), 2);
+	expect_one_call(&x, "batch_log_attempt_activity", "batch_log x100");
 	free(x.data);
 
 	buf_putc(&b, '[');
@@ -228,17 +233,11 @@ START_TEST(test_round_trips)
 	buf_putc(&b, ']');
 	x = (rt_ctx){&s, "validate_multiple", buf_take(&b), 100};
 	ck_assert_ptr_nonnull(x.data);
-	measure(rt_batch, &x, "validate_multiple_attempts", NULL, 2, &sc);
-	report("validate_multiple x100", &sc, "validate_multiple_attempts", sc.target);
-	ck_assert_int_eq(sc.target, 1);
-	ck_assert_int_eq(request_calls(&sc), 2);
+	expect_one_call(&x, "validate_multiple_attempts", "validate_multiple x100");
 
 	x.u = &p;
 	x.op = "batch_submit";
-	measure(rt_batch, &x, "batch_submit_attempts", NULL, 2, &sc);
-	report("batch_submit x100", &sc, "batch_submit_attempts", sc.target);
-	ck_assert_int_eq(sc.target, 1);
-	ck_assert_int_eq(request_calls(&sc), 2);
+	expect_one_call(&x, "batch_submit_attempts", "batch_submit x100");
 	free(x.data);
 	ck_assert_int_eq(db_long("SELECT count(*) FROM attempts.attempts WHERE user_id = $1"
 				 " AND submit_reason = 'cleanup'",

@@ -314,6 +314,39 @@ const char *item_error_code(const cJSON *item)
 	return cJSON_IsString(c) ? c->valuestring : NULL;
 }
 
+char *fill_target(const char *tmpl, const target *t)
+{
+	size_t cap, n = 0;
+	char *out;
+
+	if (tmpl == NULL)
+		return NULL;
+	cap = strlen(tmpl) * 2 + 4 * ID_LEN + 1;
+	out = malloc(cap);
+	ck_assert_ptr_nonnull(out);
+	for (const char *p = tmpl; *p;) {
+		const char *v = NULL;
+		if (strncmp(p, "{A}", 3) == 0)
+			v = t->attempt;
+		else if (strncmp(p, "{E}", 3) == 0)
+			v = t->exam;
+		else if (strncmp(p, "{U}", 3) == 0)
+			v = t->upload;
+		if (v != NULL) {
+			size_t l = strlen(v);
+			ck_assert(n + l < cap);
+			memcpy(out + n, v, l);
+			n += l;
+			p += 3;
+		} else {
+			ck_assert(n + 1 < cap);
+			out[n++] = *p++;
+		}
+	}
+	out[n] = '\0';
+	return out;
+}
+
 /* ================================================================ runner */
 
 static const e2e_adder authz_adders[] = {authz_matrix_tests, authz_sql_tests};

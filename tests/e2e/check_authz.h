@@ -58,6 +58,16 @@ const cJSON *batch_results(const resp *r, int n, const char *where);
 /* The code of a result item's error, or NULL. */
 const char *item_error_code(const cJSON *item);
 
+/* The target of a request: the ids put in for {A}, {E}, {U}. */
+typedef struct target {
+	const char *attempt;
+	const char *exam;
+	const char *upload;
+} target;
+
+/* Replaces the placeholders of tmpl; NULL in, NULL out. Caller frees. */
+char *fill_target(const char *tmpl, const target *t);
+
 /* check_authz_matrix.c: prints the matrix; adds its cells to s. */
 void authz_print_matrix(void);
 void authz_matrix_tests(Suite *s);

@@ -222,47 +222,6 @@ _Static_assert(sizeof matrix / sizeof matrix[0] == sizeof routes / sizeof routes
 static int g_cells[sizeof routes / sizeof routes[0] * K_COUNT];
 static int g_ncells;
 
-/* The target of a request: the ids put in for {A}, {E}, {U}. */
-typedef struct target {
-	const char *attempt;
-	const char *exam;
-	const char *upload;
-} target;
-
-/* Replaces the placeholders of tmpl; NULL in, NULL out. Caller frees. */
-static char *fill(const char *tmpl, const target *t)
-{
-	size_t cap, n = 0;
-	char *out;
-
-	if (tmpl == NULL)
-		return NULL;
-	cap = strlen(tmpl) * 2 + 4 * ID_LEN + 1;
-	out = malloc(cap);
-	ck_assert_ptr_nonnull(out);
-	for (const char *p = tmpl; *p;) {
-		const char *v = NULL;
-		if (strncmp(p, "{A}", 3) == 0)
-			v = t->attempt;
-		else if (strncmp(p, "{E}", 3) == 0)
-			v = t->exam;
-		else if (strncmp(p, "{U}", 3) == 0)
-			v = t->upload;
-		if (v != NULL) {
-			size_t l = strlen(v);
-			ck_assert(n + l < cap);
-			memcpy(out + n, v, l);
-			n += l;
-			p += 3;
-		} else {
-			ck_assert(n + 1 < cap);
-			out[n++] = *p++;
-		}
-	}
-	out[n] = '\0';
-	return out;
-}
-
 static const user *legit_user(who w)
 {
 	switch (w) {
@@ -393,8 +352,8 @@ static const user *role_case_user(kase k)
 /* Sends route r to target t with the header line auth (may be NULL). */
 static void send_route(resp *out, int r, const target *t, const char *auth)
 {
-	char *path = fill(routes[r].path, t);
-	char *body = fill(routes[r].body, t);
+	char *path = fill_target(routes[r].path, t);
+	char *body = fill_target(routes[r].body, t);
 
 	ck_assert_msg(exchange(out, routes[r].method, path, auth, body, routes[r].ctype,
 			       routes[r].header) == 0,

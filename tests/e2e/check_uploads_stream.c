@@ -123,21 +123,36 @@ static int raw_read_answer(int fd, char **body, char **head)
 	return status;
 }
 
+/* Connects to the stack and sends the head of a POST of path: Host,
+ * Connection: close, the token (NULL: none), the header lines headers
+ * (each ending in CRLF), the blank line, then tail. Returns the socket. */
+static int raw_post_open(const char *path, const char *token, const char *headers, const char *tail)
+{
+	char host[128], auth[AUTH_MAX_TOKEN_LEN + 32], head[8192];
+	int fd = raw_connect(host, sizeof host);
+
+	auth[0] = '\0';
+	if (token != NULL)
+		snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", token);
+	snprintf(head, sizeof head,
+		 "POST %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n%s%s\r\n%s", path, host,
+		 auth, headers, tail);
+	ck_assert(send(fd, head, strlen(head), MSG_NOSIGNAL) == (ssize_t)strlen(head));
+	return fd;
+}
+
 /* Without Content-Length the size is only known once the body is read: the
  * exam's limit is enforced on the stored bytes. A raw HTTP/1.1 exchange
  * with a chunked body; returns the status, the body in *body (malloc'd). */
 static int raw_chunked_upload(const char *path, const char *token, const char *type,
 			      const unsigned char *data, size_t n, char **body)
 {
-	char host[128], head[8192];
-	int fd = raw_connect(host, sizeof host);
+	char headers[256];
+	int fd;
 
-	snprintf(head, sizeof head,
-		 "POST %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
-		 "Authorization: Bearer %s\r\nContent-Type: %s\r\n"
-		 "Transfer-Encoding: chunked\r\n\r\n",
-		 path, host, token, type);
-	ck_assert(send(fd, head, strlen(head), MSG_NOSIGNAL) == (ssize_t)strlen(head));
+	snprintf(headers, sizeof headers, "Content-Type: %s\r\nTransfer-Encoding: chunked\r\n",
+		 type);
+	fd = raw_post_open(path, token, headers, "");
 	for (size_t off = 0; off < n; off += 700) {
 		size_t k = n - off < 700 ? n - off : 700;
 		char sz[32];
@@ -236,18 +251,12 @@ static long long body_temp_bytes(void)
  * sends its head; returns the socket. */
 static int raw_upload_open(const char *path, const char *token, const char *type, long long total)
 {
-	char host[128], auth[AUTH_MAX_TOKEN_LEN + 32], head[8192];
-	int fd = raw_connect(host, sizeof host);
+	char headers[256];
 
-	auth[0] = '\0';
-	if (token != NULL)
-		snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", token);
-	snprintf(head, sizeof head,
-		 "POST %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n%s"
-		 "X-Request-Id: e2e-stream\r\nContent-Type: %s\r\nContent-Length: %lld\r\n\r\n",
-		 path, host, auth, type, total);
-	ck_assert(send(fd, head, strlen(head), MSG_NOSIGNAL) == (ssize_t)strlen(head));
-	return fd;
+	snprintf(headers, sizeof headers,
+		 "X-Request-Id: e2e-stream\r\nContent-Type: %s\r\nContent-Length: %lld\r\n", type,
+		 total);
+	return raw_post_open(path, token, headers, "");
 }
 
 /* POSTs total zero bytes to path, generated as they go (never held), for
@@ -434,19 +443,12 @@ END_TEST
 static int malformed_chunk_upload(const char *attempt_id, const char *token, const char *type,
 				  char **body)
 {
-	char host[128], head[2048], auth[AUTH_MAX_TOKEN_LEN + 32];
-	int fd = raw_connect(host, sizeof host);
+	char path[160], headers[256];
 
-	auth[0] = '\0';
-	if (token != NULL)
-		snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", token);
-	snprintf(head, sizeof head,
-		 "POST /api/attempts/%s?action=upload&filename=a.pdf HTTP/1.1\r\n"
-		 "Host: %s\r\nConnection: close\r\nContent-Type: %s\r\n%s"
-		 "Transfer-Encoding: chunked\r\n\r\nzz\r\n",
-		 attempt_id, host, type, auth);
-	ck_assert(send(fd, head, strlen(head), MSG_NOSIGNAL) == (ssize_t)strlen(head));
-	return raw_read_answer(fd, body, NULL);
+	snprintf(path, sizeof path, "/api/attempts/%s?action=upload&filename=a.pdf", attempt_id);
+	snprintf(headers, sizeof headers, "Content-Type: %s\r\nTransfer-Encoding: chunked\r\n",
+		 type);
+	return raw_read_answer(raw_post_open(path, token, headers, "zz\r\n"), body, NULL);
 }
 
 /* Refused before its body, a chunked upload whose body turns out malformed
