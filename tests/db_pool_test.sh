@@ -15,36 +15,9 @@ set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/stack.sh
 . "$here/lib/stack.sh"
-stack_locate
 check_bin=${CHECK_DB_POOL:-$builddir/tests/check_db_pool}
-
-bindir=$(pg_bindir) && [[ -x $bindir/postgres && -x $bindir/psql ]] ||
-	skip "db_pool_test: PostgreSQL server binaries (initdb, postgres, psql) not found (Debian: postgresql-15)"
-if (($(id -u) == 0)) && ! id postgres >/dev/null 2>&1; then
-	skip "db_pool_test: running as root but there is no postgres user to run the server"
-fi
-if [[ ! -x $check_bin ]]; then
-	echo "db_pool_test: $check_bin is not built" >&2
-	exit 99
-fi
-export PATH="$bindir:$PATH"
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/db_pool_test.XXXXXX") || exit 99
-chmod 755 "$tmp"
-cleanup() {
-	pg_cluster_stop "$tmp/pg"
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-pgport=$(free_port 57000) || {
-	echo "db_pool_test: no free port from 57000" >&2
-	exit 99
-}
-PG_FAST=1 pg_cluster_start "$tmp/pg" "$pgport" || exit 99
-conninfo=$(pg_cluster_conninfo "$tmp/pg" "$pgport")
-echo "db_pool_test: cluster in $tmp/pg, port $pgport"
+stack_need_built "$check_bin"
+stack_pg_scratch db_pool_test 57000
 "$srcdir/sql/migrate.sh" "$conninfo" >/dev/null || {
 	echo "db_pool_test: migrate failed" >&2
 	exit 99

@@ -27,22 +27,14 @@ set -uo pipefail
 export LC_ALL=C
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-top=${abs_top_srcdir:-$(cd "$here/.." && pwd)}
-bin=${abs_top_builddir:-$top}/cgi-bin/attempts.fcgi
+# shellcheck source=tests/lib/stack.sh
+. "$here/lib/stack.sh"
+top=$srcdir
+bin=$fcgi_bin
 doc=$top/docs/openapi.json
 redocly_version=2.77.0
 export REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true NO_UPDATE_NOTIFIER=1
 
-n_pass=0
-n_fail=0
-ok() {
-	echo "ok - $1"
-	n_pass=$((n_pass + 1))
-}
-not_ok() {
-	echo "not ok - $1${2:+: $2}"
-	n_fail=$((n_fail + 1))
-}
 cannot_run() {
 	echo "ERROR: the OpenAPI tests cannot run: $*"
 	exit 99
@@ -171,5 +163,5 @@ else
 	not_ok "docs/openapi.json is valid JSON"
 fi
 
-echo "openapi: $n_pass passed, $n_fail failed"
+summary openapi
 ((n_fail == 0))

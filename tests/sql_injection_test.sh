@@ -44,6 +44,8 @@
 set -u
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib/stack.sh
+. "$here/lib/stack.sh"
 root=${1:-${abs_top_srcdir:-${srcdir:-$here/..}}}
 root=$(cd "$root" && pwd)
 
@@ -261,24 +263,35 @@ END {
 }
 '
 
+# allowed_reason FILE FUNC TEXT: the reason ALLOW gives for TEXT in
+# function FUNC of FILE (relative to the tree); nothing if it is not allowed.
+allowed_reason() {
+	local a af afn atext areason reason=
+	for a in "${ALLOW[@]}"; do
+		IFS='|' read -r af afn atext areason <<<"$a"
+		if [[ $af == "$1" && $afn == "$2" && $atext == "$3" ]]; then
+			reason=$areason
+		fi
+	done
+	[[ -z $reason ]] || printf '%s\n' "$reason"
+}
+
 # scan_tree ROOT: checks every .c file of ROOT/lib and ROOT/cgi-bin; prints
-# one line per finding; sets n_ok and n_bad.
+# one line per finding; sets n_pass and n_fail.
 scan_tree() {
 	local tree=$1 f rel recs kind line func callee arg rest base params idx allowed a reason
 	local -a files=()
-	n_ok=0
-	n_bad=0
+	n_pass=0
+	n_fail=0
 	while IFS= read -r f; do files+=("$f"); done < <(find "$tree/lib" "$tree/cgi-bin" -name '*.c' 2>/dev/null | sort)
 	if ((${#files[@]} == 0)); then
-		echo "not ok - no C files under $tree/lib and $tree/cgi-bin"
-		n_bad=$((n_bad + 1))
+		not_ok "no C files under $tree/lib and $tree/cgi-bin"
 		return
 	fi
 	for f in "${files[@]}"; do
 		rel=${f#"$tree"/}
 		recs=$(awk -v wrappers="" "$SCANNER" "$f") || {
-			echo "not ok - $rel: the scanner failed"
-			n_bad=$((n_bad + 1))
+			not_ok "$rel: the scanner failed"
 			continue
 		}
 		local wrappers=""
@@ -286,25 +299,21 @@ scan_tree() {
 		ncalls=$(grep -c '^CALL' <<<"$recs")
 		total=$(awk -F'\t' '$1 == "TOTAL" { print $2 }' <<<"$recs")
 		if [[ $ncalls != "$total" ]]; then
-			echo "not ok - $rel: $total libpq calls in the code but $ncalls inside functions the scanner understood"
-			n_bad=$((n_bad + 1))
+			not_ok "$rel: $total libpq calls in the code but $ncalls inside functions the scanner understood"
 		fi
 		# Rule 1: the SQL argument of every libpq call.
 		while IFS=$'\t' read -r kind line func callee arg; do
 			[[ $kind == CALL ]] || continue
 			if [[ $arg == \"* ]]; then
-				echo "ok - $rel:$line $func: $callee with a string literal"
-				n_ok=$((n_ok + 1))
+				ok "$rel:$line $func: $callee with a string literal"
 				continue
 			fi
 			if [[ $arg =~ ^([A-Za-z_][A-Za-z0-9_]*)\[[^]]*\]\.[A-Za-z_][A-Za-z0-9_]*$ ]]; then
 				base=${BASH_REMATCH[1]}
 				if grep -Eq "^static const [A-Za-z_ ]+[ *]$base\[" "$f"; then
-					echo "ok - $rel:$line $func: $callee with an entry of the static const table $base"
-					n_ok=$((n_ok + 1))
+					ok "$rel:$line $func: $callee with an entry of the static const table $base"
 				else
-					echo "not ok - $rel:$line $func: $callee with $arg, but $base is not a static const table"
-					n_bad=$((n_bad + 1))
+					not_ok "$rel:$line $func: $callee with $arg, but $base is not a static const table"
 				fi
 				continue
 			fi
@@ -317,27 +326,19 @@ scan_tree() {
 				[[ $p == "$base" ]] && idx=$i
 			done
 			if ((idx > 0)); then
-				echo "ok - $rel:$line $func: $callee with its parameter '$base' (call sites checked below)"
-				n_ok=$((n_ok + 1))
+				ok "$rel:$line $func: $callee with its parameter '$base' (call sites checked below)"
 				wrappers+="$func:$idx "
 				continue
 			fi
 			local builds
 			builds=$(awk -F'\t' -v fn="$func" -v d="$base" '$1 == "BUILD" && $3 == fn && $4 == d { print $2 "\t" $5 }' <<<"$recs")
 			if [[ -z $builds ]]; then
-				echo "not ok - $rel:$line $func: $callee with '$arg', neither a literal, a table entry nor a checked parameter"
-				n_bad=$((n_bad + 1))
+				not_ok "$rel:$line $func: $callee with '$arg', neither a literal, a table entry nor a checked parameter"
 				continue
 			fi
 			allowed=1
 			while IFS=$'\t' read -r bl rest; do
-				reason=
-				for a in "${ALLOW[@]}"; do
-					IFS='|' read -r af afn atext areason <<<"$a"
-					if [[ $af == "$rel" && $afn == "$func" && $atext == "$rest" ]]; then
-						reason=$areason
-					fi
-				done
+				reason=$(allowed_reason "$rel" "$func" "$rest")
 				if [[ -n $reason ]]; then
 					echo "ok - $rel:$bl $func: allowed exception: $rest -- $reason"
 				else
@@ -346,9 +347,9 @@ scan_tree() {
 				fi
 			done <<<"$builds"
 			if ((allowed)); then
-				n_ok=$((n_ok + 1))
+				n_pass=$((n_pass + 1))
 			else
-				n_bad=$((n_bad + 1))
+				n_fail=$((n_fail + 1))
 			fi
 		done <<<"$recs"
 		# Rule 1, wrappers: every call site passes a literal.
@@ -356,36 +357,27 @@ scan_tree() {
 			while IFS=$'\t' read -r kind line func callee arg; do
 				[[ $kind == SITE ]] || continue
 				if [[ $arg == \"* ]]; then
-					echo "ok - $rel:$line $func: calls $callee with a string literal"
-					n_ok=$((n_ok + 1))
+					ok "$rel:$line $func: calls $callee with a string literal"
 				else
-					echo "not ok - $rel:$line $func: calls $callee (which sends its argument as SQL) with '$arg'"
-					n_bad=$((n_bad + 1))
+					not_ok "$rel:$line $func: calls $callee (which sends its argument as SQL) with '$arg'"
 				fi
 			done < <(awk -v wrappers="$wrappers" "$SCANNER" "$f")
 		fi
 		# Rule 2: SQL keywords in format strings.
 		while IFS=$'\t' read -r kind line func rest; do
 			[[ $kind == FMT ]] || continue
-			reason=
-			for a in "${ALLOW[@]}"; do
-				IFS='|' read -r af afn atext areason <<<"$a"
-				[[ $af == "$rel" && $afn == "$func" && $atext == "$rest" ]] && reason=$areason
-			done
+			reason=$(allowed_reason "$rel" "$func" "$rest")
 			if [[ -n $reason ]]; then
-				echo "ok - $rel:$line $func: allowed SQL format: $rest -- $reason"
-				n_ok=$((n_ok + 1))
+				ok "$rel:$line $func: allowed SQL format: $rest -- $reason"
 			else
-				echo "not ok - $rel:$line $func: a format string holds SQL: $rest"
-				n_bad=$((n_bad + 1))
+				not_ok "$rel:$line $func: a format string holds SQL: $rest"
 			fi
 		done <<<"$recs"
 		# Rule 4: secrets in log calls.
 		while IFS=$'\t' read -r kind line func rest; do
 			[[ $kind == LOG ]] || continue
 			if grep -Eiq '[A-Za-z0-9_]*(authorization|token|secret)[A-Za-z0-9_]*' <<<"$rest"; then
-				echo "not ok - $rel:$line $func: a log call passes a secret: $rest"
-				n_bad=$((n_bad + 1))
+				not_ok "$rel:$line $func: a log call passes a secret: $rest"
 			fi
 		done <<<"$recs"
 	done
@@ -401,8 +393,7 @@ check_channels() {
 		found=1
 		name=$(sed -E 's/.*listener_create\([^,]*,[ ]*([A-Za-z_][A-Za-z0-9_]*)[ ]*,.*/\1/' <<<"$rest")
 		if [[ ! $name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
-			echo "not ok - ${f#"$tree"/}:$line: listener_create's channels are not a named array: $rest"
-			n_bad=$((n_bad + 1))
+			not_ok "${f#"$tree"/}:$line: listener_create's channels are not a named array: $rest"
 			continue
 		fi
 		decl=$(awk -v n="$name" '
@@ -413,23 +404,19 @@ check_channels() {
 		lits=$(sed -E 's/[[:space:]]+/ /g; s/^ *\{//; s/\} *; *$//' <<<"$lits")
 		if [[ -z $decl ]] ||
 			! grep -Eq '^ *("[a-z_][a-z0-9_]*" *, *)+NULL *$' <<<"$lits"; then
-			echo "not ok - ${f#"$tree"/}:$line: channels '$name' are not a static const char *const array of identifier literals ending in NULL: ${decl:-no declaration found}"
-			n_bad=$((n_bad + 1))
+			not_ok "${f#"$tree"/}:$line: channels '$name' are not a static const char *const array of identifier literals ending in NULL: ${decl:-no declaration found}"
 		else
-			echo "ok - ${f#"$tree"/}:$line: LISTEN channels $name are constants: $lits"
-			n_ok=$((n_ok + 1))
+			ok "${f#"$tree"/}:$line: LISTEN channels $name are constants: $lits"
 		fi
 	done < <(grep -rn --include='*.c' 'listener_create(' "$tree/lib" "$tree/cgi-bin" 2>/dev/null |
 		grep -v 'att_err listener_create(' | grep -v '^[^:]*:[0-9]*:[ 	]*/\?\*')
 	if [[ -f $tree/lib/listener.c ]]; then
 		rest=$(grep -n -- '->channels[ ]*=' "$tree/lib/listener.c" | grep -v 'l->channels = channels;')
 		if [[ -n $rest ]]; then
-			echo "not ok - lib/listener.c: channels set from something else than listener_create's argument: $rest"
-			n_bad=$((n_bad + 1))
+			not_ok "lib/listener.c: channels set from something else than listener_create's argument: $rest"
 		fi
 		((found)) || {
-			echo "not ok - lib/listener.c exists but no listener_create() call was found to check"
-			n_bad=$((n_bad + 1))
+			not_ok "lib/listener.c exists but no listener_create() call was found to check"
 		}
 	fi
 }
@@ -438,8 +425,8 @@ check_channels() {
 
 echo "# sql_injection: scanning $root/lib and $root/cgi-bin"
 scan_tree "$root"
-real_ok=$n_ok
-real_bad=$n_bad
+real_ok=$n_pass
+real_bad=$n_fail
 
 # ------------------------------------------------------------------ self-test
 
@@ -488,7 +475,7 @@ EOF
 cat >"$tmp/lib/listener.c" <<'EOF'
 static void set(listener *l, const char *const *channels) { l->channels = channels; }
 EOF
-saved_ok=$n_ok
+saved_ok=$n_pass
 scan_out=$(scan_tree "$tmp")
 expect=(
 	"SQL text built from a string: snprintf(q"
@@ -510,7 +497,7 @@ if grep -qF 'calls run_sql (which sends its argument as SQL) with '\''"SELECT 1"
 	echo "not ok - self-test: a literal passed to a wrapper was reported"
 	self_bad=$((self_bad + 1))
 fi
-n_ok=$saved_ok
+n_pass=$saved_ok
 
 echo "sql_injection: $((real_ok + ${#expect[@]} - self_bad)) passed, $((real_bad + self_bad)) failed"
 ((real_bad == 0 && self_bad == 0)) || exit 1

@@ -11,6 +11,8 @@
 #                             recycled pid does not count)
 #   children_of PID           prints PID's live children, sorted, one a line
 #   wait_gone SECS PID...     true once every PID is gone; false after SECS
+#   wait_started SECS FILE    true once pid file FILE names a live process;
+#                             false after SECS
 #   kill_survivors PID...     KILLs each PID still alive (saying so on
 #                             stderr), waits up to 5 s; true if all are gone
 #   stop_tree PID SIG SECS [SIG SECS]...
@@ -64,6 +66,17 @@ wait_gone() {
 			if alive "$p"; then left=1; fi
 		done
 		((left)) || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Waits up to SECS for the pid file FILE to name a live process; true if
+# it does.
+wait_started() {
+	local i
+	for ((i = 0; i <= $1 * 10; i++)); do
+		alive "$(read_pid "$2")" && return 0
 		sleep 0.1
 	done
 	return 1

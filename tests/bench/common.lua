@@ -87,6 +87,30 @@ function bench.picker(o, n)
 	end
 end
 
+-- The answers and auto_save_data members of every save's body (no
+-- expected_version: saves never conflict), without the braces.
+bench.save_fields = '"answers":{"q1":"b","q2":"c","q3":"the quick brown fox","q4":42},' ..
+	'"auto_save_data":{"progress":60,"cursor":"q4"}'
+
+-- Defines wrk's init() and request() for a script whose requests are
+-- fixed per record: build(o, f) returns the request of record f (its
+-- fields) given the parsed arguments o; request() picks one of them.
+function bench.fixed_requests(build)
+	local reqs, pick
+	function init(args)
+		local o = bench.parse(args)
+		reqs = {}
+		for i, f in ipairs(bench.records(o)) do
+			reqs[i] = build(o, f)
+		end
+		pick = bench.picker(o, #reqs)
+		bench.install_stop(o)
+	end
+	function request()
+		return reqs[pick()]
+	end
+end
+
 function bench.headers(sub, token, extra)
 	local h = {
 		["Authorization"] = "Bearer " .. token,

@@ -77,7 +77,6 @@ for v in "$CONC" "$WINDOW" "$HOLD" "$DL_N"; do is_uint "$v" || die "bad number '
 
 # shellcheck source=tests/lib/stack.sh
 . "$repo/tests/lib/stack.sh"
-stack_locate
 stack_need_tools
 stack_need_psql
 GEN=$builddir/tests/bench/examday

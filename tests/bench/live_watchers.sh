@@ -21,7 +21,6 @@ export LC_ALL=C
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/stack.sh
 . "$here/../lib/stack.sh"
-stack_locate
 
 watchers=1000 students=300 every=5000 phase=20 out=
 while (($#)); do
@@ -40,46 +39,15 @@ while (($#)); do
 done
 
 stack_need_tools
-[[ -x $fcgi_bin ]] || skip "$fcgi_bin not built"
 command -v node >/dev/null 2>&1 || skip "node not installed"
 [[ -f ${NCHAN_MODULE:-/usr/lib/nginx/modules/ngx_nchan_module.so} ]] ||
 	skip "nginx's nchan module is missing (apt-get install libnginx-mod-nchan)"
 
-stack_isolate_env
-stack_pick_ports 18800 56800
-dir=$(mktemp -d /tmp/attempts-live.XXXXXX) || exit 99
-chmod 755 "$dir"
-dev=$srcdir/dev
-# shellcheck disable=SC2317 # the EXIT trap
-cleanup() {
-	local rc=$?
-	trap - EXIT
-	((rc != 0)) && stack_print_logs 20
-	stack_teardown
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-export ATTEMPTS_RUN_DIR=$dir ATTEMPTS_PORT=$port ATTEMPTS_PG_PORT=$pgport PG_FAST=1
-cp "$fcgi_bin" "$dir/attempts.fcgi" || exit 99
-export ATTEMPTS_FCGI_BIN=$dir/attempts.fcgi
-ATTEMPTS_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
-export ATTEMPTS_JWT_SECRET
-url=http://127.0.0.1:$port
-"$dev" up --no-install --no-build --no-demo >"$dir/dev-up.log" 2>&1 || {
-	cat "$dir/dev-up.log"
-	exit 99
-}
+stack_prepare live 18800 56800 20 --copy-bin
+stack_up
 admin=$("$dev" token --role admin --sub 00000000-0000-4000-8000-00000000a001 --ttl 3600) || exit 99
 proctor=$("$dev" token --role proctor --sub 00000000-0000-4000-8000-00000000b001 --ttl 3600) || exit 99
-exam_json=$(curl -sS -m 10 -X POST -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
-	-d '{"title": "Live feed benchmark", "time_limit_s": 7200}' "$url/api/exams") || exit 99
-[[ $exam_json =~ \"exam_id\":\ *\"([0-9a-f-]{36})\" ]] || {
-	echo "ERROR: no exam: $exam_json"
-	exit 99
-}
-exam=${BASH_REMATCH[1]}
+exam=$(stack_new_exam "$admin" '{"title": "Live feed benchmark", "time_limit_s": 7200}') || exit 99
 for ((i = 0; i < students; i++)); do
 	"$dev" token --role student --sub "$(cat /proc/sys/kernel/random/uuid)" --ttl 3600
 done >"$dir/students.txt" || exit 99

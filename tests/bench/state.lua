@@ -5,21 +5,8 @@
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(here .. "common.lua")
 
-local reqs, pick
-
-function init(args)
-	local o = bench.parse(args)
-	local recs = bench.records(o)
+bench.fixed_requests(function(o, f)
 	local extra = o.nocache == "1" and {["Cache-Control"] = "no-cache"} or nil
-	reqs = {}
-	for i, f in ipairs(recs) do
-		reqs[i] = wrk.format("GET", "/api/attempts/" .. f[1] .. "?action=state",
-			bench.headers(f[2], f[3], extra))
-	end
-	pick = bench.picker(o, #reqs)
-	bench.install_stop(o)
-end
-
-function request()
-	return reqs[pick()]
-end
+	return wrk.format("GET", "/api/attempts/" .. f[1] .. "?action=state",
+		bench.headers(f[2], f[3], extra))
+end)

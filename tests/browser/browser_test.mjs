@@ -34,6 +34,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { makeChecks } from '../lib/checks.mjs';
 
 const env = (k) => {
   const v = process.env[k];
@@ -52,19 +53,9 @@ mkdirSync(artefacts, { recursive: true });
 const require = createRequire(join(env('BT_PUPPETEER'), 'package.json'));
 const puppeteer = require('puppeteer-core');
 
-let passed = 0;
-let failed = 0;
+const checks = makeChecks('FAIL');
+const check = checks.check;
 const figures = [];
-function check(cond, desc, detail) {
-  if (cond) {
-    passed++;
-    console.log(`ok - ${desc}`);
-  } else {
-    failed++;
-    console.log(`FAIL - ${desc}${detail !== undefined ? `: ${typeof detail === 'string' ? detail : JSON.stringify(detail)}` : ''}`);
-  }
-  return cond;
-}
 function figure(text) {
   figures.push(text);
   console.log(`# figure: ${text}`);
@@ -448,7 +439,7 @@ try {
   }
   if (browser) await browser.close().catch(() => {});
   rmSync(profile, { recursive: true, force: true });
-  writeFileSync(join(artefacts, 'figures.txt'), `${figures.join('\n')}\nchecks: ${passed} passed, ${failed} failed\n`);
+  writeFileSync(join(artefacts, 'figures.txt'), `${figures.join('\n')}\nchecks: ${checks.counts()}\n`);
 }
-console.log(`browser_test.mjs: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+console.log(`browser_test.mjs: ${checks.counts()}`);
+process.exit(checks.failed ? 1 : 0);

@@ -47,7 +47,7 @@ artefacts=${abs_top_builddir:-$srcdir}/tests/browser/artefacts
 
 stack_need_tools
 stack_need_psql
-[[ -x $fcgi_bin ]] || skip "$fcgi_bin not built"
+stack_need_built "$fcgi_bin"
 
 # apt_install PKG...: installs Debian packages (as root only).
 apt_tried=0
@@ -119,55 +119,15 @@ fi
 
 # ------------------------------------------------------------ 2. the stack
 
-stack_isolate_env
-stack_pick_ports 18700 56700
-dir=$(mktemp -d /tmp/attempts-web.XXXXXX) || exit 99
-chmod 755 "$dir"
-dev=$srcdir/dev
-
-# shellcheck disable=SC2317 # the EXIT trap
-cleanup() {
-	local rc=$?
-	trap - EXIT
-	if ((rc != 0)) || ((n_fail)); then
-		stack_print_logs 30
-	fi
-	stack_teardown
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-export ATTEMPTS_RUN_DIR=$dir ATTEMPTS_PORT=$port ATTEMPTS_PG_PORT=$pgport PG_FAST=1
-# A copy of the worker binary: a rebuild during the run must not pull it
-# from under the stack.
-cp "$fcgi_bin" "$dir/attempts.fcgi" || exit 99
-export ATTEMPTS_FCGI_BIN=$dir/attempts.fcgi
-ATTEMPTS_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
-export ATTEMPTS_JWT_SECRET
-url=http://127.0.0.1:$port
-conninfo=$(pg_cluster_conninfo "$dir/pg" "$pgport")
-
-echo "# browser: run dir $dir, nginx $url, PostgreSQL port $pgport"
-if ! "$dev" up --no-install --no-build --no-demo >"$dir/dev-up.log" 2>&1; then
-	cat "$dir/dev-up.log"
-	echo "ERROR: ./dev up failed"
-	exit 99
-fi
+stack_prepare web 18700 56700 30 --copy-bin
+stack_up
 
 student=$(uuidgen 2>/dev/null || cat /proc/sys/kernel/random/uuid)
 admin_token=$("$dev" token --role admin --sub 00000000-0000-4000-8000-00000000a001 --ttl 3600) || exit 99
 student_token=$("$dev" token --role student --sub "$student" --ttl 3600) || exit 99
 student2_token=$("$dev" token --role student --sub "$(uuidgen 2>/dev/null || cat /proc/sys/kernel/random/uuid)" --ttl 3600) || exit 99
 proctor_token=$("$dev" token --role proctor --sub 00000000-0000-4000-8000-00000000b001 --ttl 3600) || exit 99
-exam_json=$(curl -sS -m 10 -X POST -H "Authorization: Bearer $admin_token" -H 'Content-Type: application/json' \
-	-d '{"title": "Browser test exam", "time_limit_s": 1800, "grace_s": 30}' "$url/api/exams") || exit 99
-exam_re='"exam_id": *"([0-9a-f-]{36})"'
-[[ $exam_json =~ $exam_re ]] || {
-	echo "ERROR: could not create an exam: $exam_json"
-	exit 99
-}
-exam_id=${BASH_REMATCH[1]}
+exam_id=$(stack_new_exam "$admin_token" '{"title": "Browser test exam", "time_limit_s": 1800, "grace_s": 30}') || exit 99
 
 # The page is served from the checkout by the embedded nginx.
 code=$(curl -sS -m 5 -o /dev/null -w '%{http_code} %{content_type}' "$url/exam/attempts-client.js")

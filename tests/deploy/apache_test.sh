@@ -28,17 +28,10 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-srcdir=${abs_top_srcdir:-$here/../..}
-[[ -f $srcdir/deploy/apache/attempts-fcgid.conf.in ]] || srcdir=$here/../..
-srcdir=$(cd "$srcdir" && pwd)
-if [[ -n ${abs_top_builddir:-} ]]; then
-	builddir=$abs_top_builddir
-elif [[ -f ./config.status && -x ./cgi-bin/attempts.fcgi ]]; then
-	builddir=$PWD
-else
-	builddir=$srcdir
-fi
-fcgi_bin=$builddir/cgi-bin/attempts.fcgi
+# shellcheck source=tests/lib/stack.sh
+. "$here/../lib/stack.sh"
+# shellcheck source=lib/sh/template.sh
+. "$here/../../lib/sh/template.sh"
 figures=$builddir/tests/deploy/apache-figures.txt
 
 APACHE=${APACHE:-/usr/sbin/apache2}
@@ -46,45 +39,17 @@ MODS=${APACHE_MODULES:-/usr/lib/apache2/modules}
 
 # Missing tools skip the test (77), but under CI (CI=true), which installs
 # everything, they fail it.
-skip() {
-	if [[ ${CI:-} == true ]]; then
-		echo "FAIL: $* (CI=true: nothing may be missing)"
-		exit 1
-	fi
-	echo "SKIP: $*"
-	exit 77
-}
+stack_ci_strict=1
 
 [[ -x $APACHE ]] || skip "$APACHE not installed (Debian: apache2)"
 for m in mpm_event mpm_prefork authz_core mime alias env cgi cgid rewrite; do
 	[[ -f $MODS/mod_$m.so ]] || skip "$MODS/mod_$m.so missing (Debian: apache2)"
 done
 [[ -f $MODS/mod_fcgid.so ]] || skip "$MODS/mod_fcgid.so missing (Debian: libapache2-mod-fcgid)"
-command -v curl >/dev/null 2>&1 || skip "curl not installed"
-command -v jq >/dev/null 2>&1 || skip "jq not installed (Debian: jq)"
-# shellcheck source=lib/sh/pg.sh
-. "$srcdir/lib/sh/pg.sh"
-# shellcheck source=lib/sh/proc.sh
-. "$srcdir/lib/sh/proc.sh"
-# shellcheck source=lib/sh/port.sh
-. "$srcdir/lib/sh/port.sh"
-# shellcheck source=lib/sh/template.sh
-. "$srcdir/lib/sh/template.sh"
-pg_bindir >/dev/null 2>&1 || skip "PostgreSQL server (initdb) not installed (Debian: postgresql-15)"
-if ((EUID == 0)) && ! id postgres >/dev/null 2>&1; then
-	skip "running as root but there is no postgres user to run the server"
-fi
-if [[ ! -x $fcgi_bin ]]; then
-	echo "ERROR: $fcgi_bin not built"
-	exit 99
-fi
-
-# The test owns its world: nothing of the caller's configuration leaks in.
-for v in $(compgen -e); do
-	case $v in
-	ATTEMPTS_*) unset "$v" ;;
-	esac
-done
+have_tool curl || skip "curl not installed"
+have_tool jq || skip "jq not installed (Debian: jq)"
+stack_need_built "$fcgi_bin"
+stack_isolate_env
 
 # Apache's children (and so the service) run as this user when we are root.
 run_user='' run_group=''
@@ -111,32 +76,18 @@ pids_running() {
 	return 0
 }
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/attempts-apache.XXXXXX") || exit 99
-chmod 755 "$dir"
-pgport=$(free_port 56900) || {
-	echo "ERROR: no free port number from 56900"
-	exit 99
-}
 started_confs=()
-failed_any=0
 
-# Stops the Apache started from config $1 (its pid file is beside it): -k
-# stop, then KILL by pid what is left after 10 s.
+# Stops the Apache started from config $1 (its pid file is beside it).
 stop_apache() {
-	local conf=$1 pid
-	pid=$(read_pid "$(dirname "$conf")/httpd.pid")
-	alive "$pid" || return 0
-	"$APACHE" -f "$conf" -k stop >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null
-	wait_gone 10 "$pid" && return 0
-	echo "# Apache pid $pid did not stop in 10 s: KILL"
-	kill -KILL "$pid" 2>/dev/null
-	return 1
+	stack_apache_stop "$1" "$(dirname "$1")/httpd.pid"
 }
 
+# The exit trap's first step: every Apache stopped, then what of ours
+# outlived it; after a failure, the tails of the logs.
 # shellcheck disable=SC2317 # the EXIT trap
-cleanup() {
-	local rc=$? c p f
-	trap - EXIT
+stop_all() {
+	local rc=$1 c p f
 	for c in "${started_confs[@]}"; do
 		stop_apache "$c"
 	done
@@ -144,53 +95,19 @@ cleanup() {
 	for p in $(pids_running "$dir/"); do
 		kill -KILL "$p" 2>/dev/null
 	done
-	if ((rc != 0 && rc != 77)) || ((failed_any)); then
+	if ((rc != 0 && rc != 77)) || ((n_fail)); then
 		for f in "$dir"/*/error.log "$dir/pg/postgres.log"; do
 			[[ -s $f ]] || continue
 			echo "--- tail of $f"
 			tail -n 30 "$f"
 		done
 	fi
-	pg_cluster_stop "$dir/pg" >/dev/null 2>&1
-	if [[ -n ${APACHE_TEST_KEEP:-} ]]; then
-		echo "# kept $dir (APACHE_TEST_KEEP)"
-	else
-		rm -rf "$dir"
-	fi
-	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-# ------------------------------------------------------------ checks
-
-n_pass=0
-n_fail=0
-# check NAME DETAIL CMD...: runs CMD, prints one line.
-check() {
-	local name=$1 detail=$2
-	shift 2
-	if "$@"; then
-		echo "ok - $name"
-		n_pass=$((n_pass + 1))
-		return 0
-	fi
-	echo "not ok - $name${detail:+ ($detail)}"
-	n_fail=$((n_fail + 1))
-	failed_any=1
-	return 1
-}
+stack_exit_hook=stop_all
 
 # ------------------------------------------------------------ PostgreSQL
 
-export PG_FAST=1
-echo "# apache: temp dir $dir, PostgreSQL port $pgport"
-if ! pg_cluster_start "$dir/pg" "$pgport" >"$dir/pg-start.log" 2>&1; then
-	cat "$dir/pg-start.log"
-	echo "ERROR: PostgreSQL did not start"
-	exit 99
-fi
-conninfo=$(pg_cluster_conninfo "$dir/pg" "$pgport")
+stack_pg_scratch apache 56900 APACHE_TEST_KEEP
 psql_bin=$(pg_bindir)/psql
 if ! out=$(PSQL=$psql_bin bash "$srcdir/sql/migrate.sh" "$conninfo" 2>&1); then
 	echo "$out"
@@ -209,7 +126,7 @@ SQL
 	exit 99
 fi
 
-secret=$(head -c 32 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
+secret=$(random_hex 32)
 # The service runs from the temp dir: Apache's user may not reach the build
 # tree (e.g. a home directory).
 mkdir -p "$dir/bin"
@@ -651,6 +568,6 @@ mkdir -p "$(dirname "$figures")"
 } >"$figures"
 echo "# figures written to $figures"
 
-echo "apache: $n_pass passed, $n_fail failed"
+summary apache
 ((n_fail == 0)) || exit 1
 exit 0

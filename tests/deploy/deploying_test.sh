@@ -73,16 +73,8 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-srcdir=${abs_top_srcdir:-$here/../..}
-[[ -f $srcdir/docs/DEPLOYING.md ]] || srcdir=$here/../..
-srcdir=$(cd "$srcdir" && pwd)
-if [[ -n ${abs_top_builddir:-} ]]; then
-	builddir=$abs_top_builddir
-elif [[ -f ./config.status && -x ./cgi-bin/attempts.fcgi ]]; then
-	builddir=$PWD
-else
-	builddir=$srcdir
-fi
+# shellcheck source=tests/lib/stack.sh
+. "$here/../lib/stack.sh"
 doc=$srcdir/docs/DEPLOYING.md
 
 APACHE=${APACHE:-/usr/sbin/apache2}
@@ -91,21 +83,14 @@ AVAIL=/etc/apache2/mods-available
 
 # Missing tools skip the test (77), but under CI (CI=true), which installs
 # everything, they fail it.
-skip() {
-	if [[ ${CI:-} == true ]]; then
-		echo "FAIL: $* (CI=true: nothing may be missing)"
-		exit 1
-	fi
-	echo "SKIP: $*"
-	exit 77
-}
+stack_ci_strict=1
 
 ((EUID == 0)) || skip "not root: the documented commands install files owned by www-data and start workers as www-data"
 [[ -x $APACHE ]] || skip "$APACHE not installed (Debian: apache2)"
 [[ -f $AVAIL/fcgid.load && -f $AVAIL/cgid.load ]] || skip "$AVAIL lacks fcgid or cgid (Debian: apache2, libapache2-mod-fcgid)"
 [[ -x $NGINX ]] || skip "$NGINX not installed (Debian: nginx-light)"
 for t in spawn-fcgi multiwatch curl jq setpriv runuser systemd-analyze make; do
-	command -v "$t" >/dev/null 2>&1 || [[ -x /usr/sbin/$t ]] || skip "$t not installed"
+	have_tool "$t" || skip "$t not installed"
 done
 id www-data >/dev/null 2>&1 || skip "no user www-data"
 id postgres >/dev/null 2>&1 || skip "no user postgres to run PostgreSQL"
@@ -113,25 +98,8 @@ id postgres >/dev/null 2>&1 || skip "no user postgres to run PostgreSQL"
 	echo "ERROR: $builddir is not a configured and built tree"
 	exit 99
 }
-# shellcheck source=lib/sh/pg.sh
-. "$srcdir/lib/sh/pg.sh"
-# shellcheck source=lib/sh/proc.sh
-. "$srcdir/lib/sh/proc.sh"
-# shellcheck source=lib/sh/port.sh
-. "$srcdir/lib/sh/port.sh"
-pg_bindir >/dev/null 2>&1 || skip "PostgreSQL server (initdb) not installed (Debian: postgresql-15)"
 export PATH=$PATH:/usr/sbin:/sbin
-
-for v in $(compgen -e); do
-	case $v in
-	ATTEMPTS_*) unset "$v" ;;
-	esac
-done
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/attempts-deploying.XXXXXX") || exit 99
-chmod 755 "$T"
-n_pass=0
-n_fail=0
+stack_isolate_env
 HOSTS=()
 
 # Prints the pids of live processes (not this shell) whose command line or
@@ -146,39 +114,19 @@ pids_naming() {
 	done | sort -u
 }
 
-cleanup() {
-	local rc=$? h p
-	trap - EXIT
+# The exit trap's first step: every host stopped, and what of it is left.
+stop_hosts() {
+	local h p
 	for h in "${HOSTS[@]}"; do
 		stop_host "$h" >/dev/null 2>&1
 		for p in $(pids_naming "$h/"); do
 			kill -KILL "$p" 2>/dev/null
 		done
 	done
-	pg_cluster_stop "$T/pg" >/dev/null 2>&1
-	if [[ -n ${DEPLOY_TEST_KEEP:-} ]]; then
-		echo "# kept $T (DEPLOY_TEST_KEEP)"
-	else
-		rm -rf "$T"
-	fi
-	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-# check NAME DETAIL CMD...: runs CMD, prints one line.
-check() {
-	local name=$1 detail=$2
-	shift 2
-	if "$@"; then
-		echo "ok - $name"
-		n_pass=$((n_pass + 1))
-		return 0
-	fi
-	echo "not ok - $name${detail:+ ($(head -c 1500 <<<"$detail"))}"
-	n_fail=$((n_fail + 1))
-	return 1
-}
+stack_exit_hook=stop_hosts
+stack_pg_scratch deploying 57300 DEPLOY_TEST_KEEP
+T=$dir
 
 # ------------------------------------------------------------ the document
 
@@ -301,14 +249,23 @@ systemctl() {
 	esac
 }
 
+# running_pid NAME FILE: prints the pid FILE holds when it is alive; else
+# says that NAME is not running (stderr) and is false.
+running_pid() {
+	local pid
+	pid=$(read_pid "$2")
+	if alive "$pid"; then
+		printf '%s\n' "$pid"
+		return 0
+	fi
+	echo "$1 is not running" >&2
+	return 1
+}
+
 # The private Apache: reloads (graceful) and waits for the new generation.
 apache_reload() {
-	local n pid i
-	pid=$(read_pid "$FS/run/apache2/apache2.pid")
-	alive "$pid" || {
-		echo "apache2 is not running" >&2
-		return 1
-	}
+	local n i
+	running_pid apache2 "$FS/run/apache2/apache2.pid" >/dev/null || return 1
 	n=$(grep -c 'resuming normal operations' "$FS/var/log/apache2/error.log")
 	"$APACHE" -f "$FS/etc/apache2/apache2.conf" -k graceful || return 1
 	for ((i = 0; i < 100; i++)); do
@@ -322,28 +279,23 @@ apache_reload() {
 # The private Apache: stopped and started again, as systemd restarts it
 # (a new process: apache2 -k restart would keep the old one).
 apache_restart() {
-	local pid i
-	pid=$(read_pid "$FS/run/apache2/apache2.pid")
-	if alive "$pid"; then
-		"$APACHE" -f "$FS/etc/apache2/apache2.conf" -k stop || return 1
-		wait_gone 15 "$pid" || return 1
-	fi
-	"$APACHE" -f "$FS/etc/apache2/apache2.conf" -k start || return 1
-	for ((i = 0; i < 50; i++)); do
-		alive "$(read_pid "$FS/run/apache2/apache2.pid")" && return 0
-		sleep 0.1
-	done
-	return 1
+	apache_stop "$FS" && apache_start
+}
+
+# apache_stop FS: stops the private Apache of the host tree FS.
+apache_stop() {
+	stack_apache_stop "$1/etc/apache2/apache2.conf" "$1/run/apache2/apache2.pid"
+}
+
+# The private Apache started; true once its pid file names it (5 s at most).
+apache_start() {
+	"$APACHE" -f "$FS/etc/apache2/apache2.conf" -k start && wait_started 5 "$FS/run/apache2/apache2.pid"
 }
 
 # The private nginx: reloads and waits until its old workers are gone.
 nginx_reload() {
-	local pid old i
-	pid=$(read_pid "$FS/run/nginx.pid")
-	alive "$pid" || {
-		echo "nginx is not running" >&2
-		return 1
-	}
+	local pid old
+	pid=$(running_pid nginx "$FS/run/nginx.pid") || return 1
 	mapfile -t old < <(children_of "$pid")
 	nginx -s reload || return 1
 	wait_gone 10 "${old[@]}" || {
@@ -487,7 +439,7 @@ new_host() {
 }
 
 start_apache() {
-	local m c=$FS/etc/apache2 i
+	local m c=$FS/etc/apache2
 	mkdir -p "$c/mods-enabled" "$c/conf-available" "$c/conf-enabled" "$FS/run/apache2/socks" \
 		"$FS/var/log/apache2" "$FS/var/lib/apache2/fcgid/sock"
 	chown www-data "$FS/var/lib/apache2/fcgid" "$FS/var/lib/apache2/fcgid/sock"
@@ -541,12 +493,7 @@ IncludeOptional conf-enabled/*.conf
     CustomLog \${APACHE_LOG_DIR}/access.log timed
 </VirtualHost>
 EOF
-	"$APACHE" -f "$c/apache2.conf" -k start || return 1
-	for ((i = 0; i < 50; i++)); do
-		alive "$(read_pid "$FS/run/apache2/apache2.pid")" && return 0
-		sleep 0.1
-	done
-	return 1
+	apache_start
 }
 
 # Debian's nginx.conf, shortened; the server {} stands for the site the
@@ -593,14 +540,8 @@ EOF
 }
 
 start_nginx() {
-	local i
 	SERVER_LINES='' write_nginx_conf
-	nginx || return 1
-	for ((i = 0; i < 50; i++)); do
-		alive "$(read_pid "$FS/run/nginx.pid")" && return 0
-		sleep 0.1
-	done
-	return 1
+	nginx && wait_started 5 "$FS/run/nginx.pid"
 }
 
 # Stops whatever the host HOST ($1) runs: the unit's processes (TERM to the
@@ -613,11 +554,7 @@ stop_host() {
 	done
 	pid=$(read_pid "$fs/run/nginx.pid")
 	alive "$pid" nginx && stop_tree "$pid" QUIT 10 TERM 3
-	pid=$(read_pid "$fs/run/apache2/apache2.pid")
-	if alive "$pid"; then
-		"$APACHE" -f "$fs/etc/apache2/apache2.conf" -k stop >/dev/null 2>&1 || kill -TERM "$pid"
-		wait_gone 15 "$pid" || kill -KILL "$pid"
-	fi
+	apache_stop "$fs"
 	return 0
 }
 
@@ -721,17 +658,6 @@ workers_are_www_data() {
 
 # ------------------------------------------------------------ PostgreSQL, the staged install
 
-export PG_FAST=1
-pgport=$(free_port 57300) || {
-	echo "ERROR: no free port number from 57300"
-	exit 99
-}
-echo "# deploying: temp dir $T, PostgreSQL port $pgport"
-if ! pg_cluster_start "$T/pg" "$pgport" >"$T/pg-start.log" 2>&1; then
-	cat "$T/pg-start.log"
-	echo "ERROR: PostgreSQL did not start"
-	exit 99
-fi
 
 # 4.1, but from this build tree: `make install` with the document's prefix.
 if ! make -C "$builddir" install DESTDIR="$T/stage" prefix=/usr >"$T/install.log" 2>&1; then
@@ -926,5 +852,5 @@ for path in ${DEPLOY_TEST_PATHS:-nginx-systemd nginx-nosystemd fcgid cgi}; do
 	echo "# $path: $((n_pass - pass0)) passed, $((n_fail - fail0)) failed"
 done
 
-echo "deploying: $n_pass passed, $n_fail failed"
+summary deploying
 ((n_fail == 0))

@@ -20,15 +20,11 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/stack.sh
 . "$here/../lib/stack.sh"
-stack_locate
 diff_bin=${COALESCE_DIFF:-tests/e2e/coalesce_diff}
 [[ $diff_bin == /* ]] || diff_bin=$builddir/$diff_bin
 stack_need_tools
 stack_need_psql
-[[ -x $fcgi_bin && -x $diff_bin ]] || {
-	echo "ERROR: $fcgi_bin or $diff_bin not built"
-	exit 99
-}
+stack_need_built "$diff_bin"
 stack_isolate_env
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/attempts-coalesce.XXXXXX") || exit 99

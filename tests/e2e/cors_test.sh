@@ -19,46 +19,16 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/stack.sh
 . "$here/../lib/stack.sh"
-stack_locate
 stack_need_tools
-[[ -x $fcgi_bin ]] || {
-	echo "ERROR: $fcgi_bin not built"
-	exit 99
-}
-stack_isolate_env
-stack_pick_ports 18400 56400
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/attempts-cors.XXXXXX") || exit 99
-chmod 755 "$dir"
-dev=$srcdir/dev
-# shellcheck disable=SC2317 # the EXIT trap
-cleanup() {
-	local rc=$?
-	trap - EXIT
-	((rc == 0 || rc == 77)) && ((n_fail == 0)) || stack_print_logs 30
-	stack_teardown
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+stack_prepare cors 18400 56400 30
 
 allowed=https://exam.example.edu
 allowed2=http://localhost:5173
 other=https://evil.example
-export ATTEMPTS_RUN_DIR=$dir ATTEMPTS_PORT=$port ATTEMPTS_PG_PORT=$pgport
-export ATTEMPTS_WORKERS=1 ATTEMPTS_THREADS=2 ATTEMPTS_FCGI_BIN=$fcgi_bin PG_FAST=1
+export ATTEMPTS_WORKERS=1 ATTEMPTS_THREADS=2
 export ATTEMPTS_CORS_ORIGINS="$allowed, $allowed2"
-ATTEMPTS_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
-export ATTEMPTS_JWT_SECRET
-url=http://127.0.0.1:$port
 attempt=/api/attempts/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
-
-echo "# cors: run dir $dir, nginx $url"
-"$dev" up --no-install --no-build --no-demo >"$dir/up.log" 2>&1 || {
-	cat "$dir/up.log"
-	echo "ERROR: ./dev up failed"
-	exit 99
-}
+stack_up
 
 # req [curl args...]: the answer's status line and headers in $dir/h, the
 # body in $dir/b.
@@ -152,8 +122,7 @@ expect_no_cors "an upload refused by the pre-check, another origin" 401
 student_sub=$(cat /proc/sys/kernel/random/uuid)
 admin=$("$dev" token --role admin 2>/dev/null)
 student=$("$dev" token --role student --sub "$student_sub" 2>/dev/null)
-exam=$(curl -s -m 10 -X POST -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
-	-d '{"title":"cors"}' "$url/api/exams" | sed -n 's/.*"exam_id": *"\([0-9a-f-]*\)".*/\1/p')
+exam=$(stack_new_exam "$admin" '{"title":"cors"}')
 att=$(curl -s -m 10 -X POST -H "Authorization: Bearer $student" -H 'Content-Type: application/json' \
 	-d "{\"exam_id\":\"$exam\"}" "$url/api/attempts/new?action=start" | sed -n 's/.*"attempt_id": *"\([0-9a-f-]*\)".*/\1/p')
 req -X POST -H "Origin: $allowed" -H "Authorization: Bearer $student" -H 'Content-Type: text/plain' \

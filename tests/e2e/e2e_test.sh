@@ -27,48 +27,12 @@ consistency_bin=${CHECK_CONSISTENCY:-tests/e2e/check_consistency}
 [[ $consistency_bin == /* ]] || consistency_bin=$builddir/$consistency_bin
 
 stack_need_tools
-
-if [[ ! -x $fcgi_bin ]]; then
-	echo "ERROR: $fcgi_bin not built"
-	exit 99
-fi
-
-stack_isolate_env
-
-stack_pick_ports 18080 56000
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/attempts-e2e.XXXXXX") || exit 99
-chmod 755 "$dir"
-dev=$srcdir/dev
-failed_any=0
-
-# shellcheck disable=SC2317 # the EXIT trap
-cleanup() {
-	local rc=$?
-	trap - EXIT
-	if ((rc != 0 && rc != 77)) || ((failed_any || n_fail)); then
-		stack_print_logs 40
-	fi
-	stack_teardown
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-export ATTEMPTS_RUN_DIR=$dir ATTEMPTS_PORT=$port ATTEMPTS_PG_PORT=$pgport
-export ATTEMPTS_WORKERS=2 ATTEMPTS_THREADS=4 ATTEMPTS_FCGI_BIN=$fcgi_bin PG_FAST=1
+stack_need_built "$fcgi_bin"
+stack_prepare e2e 18080 56000 40
+export ATTEMPTS_WORKERS=2 ATTEMPTS_THREADS=4
 # A quick deadline sweep: check_api waits for it to close an expired attempt.
 export ATTEMPTS_SWEEP_INTERVAL_MS=500
-ATTEMPTS_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
-export ATTEMPTS_JWT_SECRET
-url=http://127.0.0.1:$port
-conninfo=$(pg_cluster_conninfo "$dir/pg" "$pgport")
-
-echo "# e2e: run dir $dir, nginx $url, PostgreSQL port $pgport"
-if ! "$dev" up --no-install --no-build --no-demo; then
-	echo "ERROR: ./dev up failed"
-	exit 99
-fi
+stack_up
 
 # ------------------------------------------------------------ the Check suite
 
@@ -172,12 +136,8 @@ expect_nginx_json() {
 		not_ok "$name answers $status $code in JSON" "$(head -c 600 <<<"$resp")"
 	fi
 }
-json_id() {
-	sed -n "s/.*\"$1\": *\"\([0-9a-f-]\{36\}\)\".*/\1/p" <<<"$2"
-}
 student=$("$dev" token --role student --sub "$(cat /proc/sys/kernel/random/uuid)" 2>/dev/null)
-exam=$(json_id exam_id "$(curl -s -m 10 -X POST -H "Authorization: Bearer $token" \
-	-H 'Content-Type: application/json' -d '{"title":"nginx errors"}' "$url/api/exams")")
+exam=$(stack_new_exam "$token" '{"title":"nginx errors"}')
 attempt=$(json_id attempt_id "$(curl -s -m 10 -X POST -H "Authorization: Bearer $student" \
 	-H 'Content-Type: application/json' -d "{\"exam_id\":\"$exam\"}" "$url/api/attempts/new?action=start")")
 upload=$(json_id upload_id "$(curl -s -m 10 -X POST -H "Authorization: Bearer $student" \
@@ -312,7 +272,6 @@ fi
 
 summary shell-checks
 if ((check_rc != 0 || api_rc != 0 || uploads_rc != 0 || consistency_rc != 0 || n_fail != 0)); then
-	failed_any=1
 	exit 1
 fi
 exit 0

@@ -19,32 +19,10 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/stack.sh
 . "$here/../lib/stack.sh"
-stack_locate
 stack_need_tools
 have_tool openssl || skip "openssl not installed"
 have_tool xxd || skip "xxd not installed"
-[[ -x $fcgi_bin ]] || {
-	echo "ERROR: $fcgi_bin not built"
-	exit 99
-}
-stack_isolate_env
-stack_pick_ports 18480 56400
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/attempts-jwks.XXXXXX") || exit 99
-chmod 755 "$dir"
-
-# shellcheck disable=SC2317 # the EXIT trap
-cleanup() {
-	local rc=$?
-	trap - EXIT
-	if ((rc != 0 && rc != 77)) || ((n_fail)); then
-		stack_print_logs 30
-	fi
-	stack_teardown
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+stack_prepare jwks 18480 56400 30
 
 keys=$dir/keys
 mkdir -p "$keys"
@@ -115,20 +93,10 @@ printf '{"keys":[%s,%s]}\n' "$(jwk_rsa "$keys/r1.pem" r1)" "$(jwk_ec "$keys/e1.p
 
 # ------------------------------------------------------------ the stack
 
-export ATTEMPTS_RUN_DIR=$dir ATTEMPTS_PORT=$port ATTEMPTS_PG_PORT=$pgport
-export ATTEMPTS_WORKERS=2 ATTEMPTS_THREADS=2 ATTEMPTS_FCGI_BIN=$fcgi_bin PG_FAST=1
+export ATTEMPTS_WORKERS=2 ATTEMPTS_THREADS=2
 export ATTEMPTS_JWT_JWKS_FILE=$jwks ATTEMPTS_JWT_AUDIENCE=$AUD ATTEMPTS_JWT_ISSUER=$ISS
-ATTEMPTS_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
-export ATTEMPTS_JWT_SECRET
-url=http://127.0.0.1:$port
+stack_up
 state_url=$url/api/attempts/$sub?action=state
-
-echo "# jwks: run dir $dir, nginx $url"
-if ! "$srcdir/dev" up --no-install --no-build --no-demo >"$dir/up.log" 2>&1; then
-	cat "$dir/up.log"
-	echo "ERROR: ./dev up failed"
-	exit 99
-fi
 mw_pid=$(read_pid "$dir/fcgi.pid")
 mapfile -t workers < <(children_of "$mw_pid")
 log=$dir/logs/workers.log
@@ -148,27 +116,29 @@ ask() {
 	code=$(tail -n 1 <<<"$out" | sed -n 's/.*"code": *"\([^"]*\)".*/\1/p')
 }
 
-# accepted DESC TOKEN: the token passes on every worker (4 requests).
-accepted() {
-	local i bad=
+# on_every_worker DESC TOKEN TEST...: asks with TOKEN 4 times (so every
+# worker answers); ok DESC when the command TEST held after each answer,
+# else not_ok with the last answer that failed it.
+on_every_worker() {
+	local desc=$1 tok=$2 i bad=
+	shift 2
 	for ((i = 0; i < 4; i++)); do
-		ask "$2"
-		[[ $status == 404 ]] || bad="$status $message"
+		ask "$tok"
+		"$@" || bad="$status $code '$message' / $www"
 	done
-	if [[ -z $bad ]]; then ok "$1"; else not_ok "$1" "$bad"; fi
+	if [[ -z $bad ]]; then ok "$desc"; else not_ok "$desc" "$bad"; fi
+}
+
+# accepted DESC TOKEN: the token passes on every worker.
+accepted() {
+	on_every_worker "$1" "$2" eval '[[ $status == 404 ]]'
 }
 
 # refused DESC TOKEN MESSAGE: 401 unauthorized saying MESSAGE, in the body
 # and in the challenge, on every worker.
 refused() {
-	local i bad= want
-	want="Bearer error=\"invalid_token\", error_description=\"$3\""
-	for ((i = 0; i < 4; i++)); do
-		ask "$2"
-		[[ $status == 401 && $code == unauthorized && $message == "$3" && $www == "$want" ]] ||
-			bad="$status $code '$message' / $www"
-	done
-	if [[ -z $bad ]]; then ok "$1"; else not_ok "$1" "$bad"; fi
+	local msg=$3 want="Bearer error=\"invalid_token\", error_description=\"$3\""
+	on_every_worker "$1" "$2" eval '[[ $status == 401 && $code == unauthorized && $message == "$msg" && $www == "$want" ]]'
 }
 
 # reloads_seen: how many times a worker has logged a reload.
@@ -182,6 +152,15 @@ wait_reloads() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# reload_by SIG PID...: sends SIG to each PID; true once every worker has
+# logged one more reload (5 s at most).
+reload_by() {
+	local before
+	before=$(reloads_seen)
+	kill "-$1" "${@:2}"
+	wait_reloads $((before + ${#workers[@]}))
 }
 
 # ------------------------------------------------------------ checks
@@ -230,9 +209,7 @@ fi
 # Rotation: r2 comes, r1 goes; each worker is told with SIGHUP.
 printf '{"keys":[%s,%s]}\n' "$(jwk_rsa "$keys/r2.pem" r2)" "$(jwk_ec "$keys/e1.pem" e1)" >"$jwks"
 accepted "until the reload the old keys serve" "$rs1"
-before=$(reloads_seen)
-kill -HUP "${workers[@]}"
-if wait_reloads $((before + ${#workers[@]})); then
+if reload_by HUP "${workers[@]}"; then
 	ok "SIGHUP: each of ${#workers[@]} workers re-read the JWKS file"
 else
 	not_ok "SIGHUP: each of ${#workers[@]} workers re-read the JWKS file" "$(grep 'reload' "$log" | tail -n 4)"
@@ -244,9 +221,7 @@ accepted "after SIGHUP e1, in both files, still is" "$es1"
 
 # A broken file: the keys in use stay.
 printf '{"keys":[' >"$jwks"
-before=$(reloads_seen)
-kill -HUP "${workers[@]}"
-wait_reloads $((before + ${#workers[@]})) || true
+reload_by HUP "${workers[@]}" || true
 if grep -q 'keys loaded before stay' "$log"; then
 	ok "a broken JWKS file is logged and not used"
 else
@@ -256,9 +231,7 @@ accepted "after a failed reload r2 still serves" "$rs2"
 
 # USR2 to multiwatch reaches every worker (HUP would shut it down).
 printf '{"keys":[%s]}\n' "$(jwk_rsa "$keys/r1.pem" r1)" >"$jwks"
-before=$(reloads_seen)
-kill -USR2 "$mw_pid"
-if wait_reloads $((before + ${#workers[@]})); then
+if reload_by USR2 "$mw_pid"; then
 	ok "USR2 to multiwatch: every worker re-read the file"
 else
 	not_ok "USR2 to multiwatch: every worker re-read the file" "$(grep 'reload' "$log" | tail -n 4)"

@@ -22,49 +22,15 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/stack.sh
 . "$here/../lib/stack.sh"
-stack_locate
 stack_need_tools
-
-if [[ ! -x $fcgi_bin ]]; then
-	echo "ERROR: $fcgi_bin not built"
-	exit 99
-fi
 promtool=$(command -v promtool || true)
 
-stack_isolate_env
-stack_pick_ports 18480 56400
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/attempts-metrics.XXXXXX") || exit 99
-chmod 755 "$dir"
-dev=$srcdir/dev
-
-# shellcheck disable=SC2317 # the EXIT trap
-cleanup() {
-	local rc=$?
-	trap - EXIT
-	if ((rc != 0 && rc != 77)) || ((n_fail)); then
-		stack_print_logs 30
-	fi
-	stack_teardown
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-export ATTEMPTS_RUN_DIR=$dir ATTEMPTS_PORT=$port ATTEMPTS_PG_PORT=$pgport
-export ATTEMPTS_WORKERS=2 ATTEMPTS_THREADS=4 ATTEMPTS_FCGI_BIN=$fcgi_bin PG_FAST=1
+stack_prepare metrics 18480 56400 30
+export ATTEMPTS_WORKERS=2 ATTEMPTS_THREADS=4
 export ATTEMPTS_LOG_FORMAT=json ATTEMPTS_LOG_LEVEL=debug
-ATTEMPTS_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
-export ATTEMPTS_JWT_SECRET
-url=http://127.0.0.1:$port
 wlog=$dir/logs/workers.log
 alog=$dir/logs/nginx-access.log
-
-echo "# metrics: run dir $dir, nginx $url"
-if ! "$dev" up --no-install --no-build --no-demo; then
-	echo "ERROR: ./dev up failed"
-	exit 99
-fi
+stack_up
 
 # The scrape, into file $1; prints the HTTP status.
 scrape() {

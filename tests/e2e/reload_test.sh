@@ -11,33 +11,19 @@ set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/stack.sh
 . "$here/../lib/stack.sh"
-stack_locate
-stack_isolate_env
 gen=${EXAMDAY_BIN:-$builddir/tests/bench/examday}
-[[ -x $gen ]] || { echo "reload_test: $gen is not built" >&2; exit 99; }
+stack_need_built "$gen"
 stack_need_tools
-n_pass=0
-n_fail=0
 
-stack_pick_ports 18700 56700
-dir=$(mktemp -d "${TMPDIR:-/tmp}/attempts-reload.XXXXXX") || exit 99
-chmod 755 "$dir"
-secret=$(head -c 32 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
-export ATTEMPTS_RUN_DIR=$dir ATTEMPTS_PORT=$port ATTEMPTS_PG_PORT=$pgport ATTEMPTS_JWT_SECRET=$secret
-trap stack_teardown EXIT
-if ! PG_FAST=1 ATTEMPTS_FCGI_BIN=$builddir/cgi-bin/attempts.fcgi "$srcdir/dev" up --no-install --no-build --no-demo >"$dir/up.log" 2>&1; then
-	tail -n 20 "$dir/up.log"
-	echo "ERROR: ./dev up failed"
-	exit 99
-fi
-conninfo=$(pg_cluster_conninfo "$dir/pg" "$pgport")
-"$gen" -u "http://127.0.0.1:$port" -d "$conninfo" -c 32 -s 300 -w 3 -H 22 -D 0 \
+stack_prepare reload 18700 56700 0
+stack_up
+"$gen" -u "$url" -d "$conninfo" -c 32 -s 300 -w 3 -H 22 -D 0 \
 	-r "$dir/report.md" >"$dir/gen.log" 2>&1 &
 gen_pid=$!
 old_workers=$(children_of "$(read_pid "$dir/fcgi.pid")" | paste -sd ' ')
 for round in 1 2; do
 	sleep 6
-	if ATTEMPTS_FCGI_BIN=$builddir/cgi-bin/attempts.fcgi "$srcdir/dev" restart --no-build >"$dir/restart$round.log" 2>&1; then
+	if "$dev" restart --no-build >"$dir/restart$round.log" 2>&1; then
 		ok "restart $round under load"
 	else
 		not_ok "restart $round under load" "$(tail -n 5 "$dir/restart$round.log" | paste -sd ';')"

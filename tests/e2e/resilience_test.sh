@@ -44,12 +44,7 @@ stack_need_psql
 curl -s -o /dev/null -w '%header{x}' file:///dev/null 2>/dev/null ||
 	skip "curl too old (--write-out %header{} needs 7.84)"
 
-if [[ ! -x $fcgi_bin ]]; then
-	echo "ERROR: $fcgi_bin not built"
-	exit 99
-fi
-
-stack_isolate_env
+stack_need_built "$fcgi_bin"
 
 # ------------------------------------------------------------------ helpers
 
@@ -69,8 +64,8 @@ jstr() {
 	[[ $2 =~ $re ]] && printf '%s\n' "${BASH_REMATCH[1]}"
 }
 
-# check COND_STATUS DESCRIPTION [DETAIL]: ok when the status is 0.
-check() {
+# ok_if COND_STATUS DESCRIPTION [DETAIL]: ok when the status is 0.
+ok_if() {
 	if (($1 == 0)); then ok "$2"; else not_ok "$2" "${3:-}"; fi
 }
 
@@ -95,19 +90,16 @@ write_figures() {
 
 # ------------------------------------------------------------------ the stack
 
-stack_pick_ports 18600 56600
-# Short: PostgreSQL's socket path must fit in 108 bytes.
-dir=$(mktemp -d /tmp/attempts-res.XXXXXX) || exit 99
-chmod 755 "$dir"
+stack_prepare res 18600 56600 30 --copy-bin
 mkdir -p "$dir/w"
-dev=$srcdir/dev
 bg_pids=()
 started_at=$SECONDS
 
+# The exit trap's first step: the background loops stop, the figures go
+# to their file.
 # shellcheck disable=SC2317 # the EXIT trap
-cleanup() {
-	local rc=$? p
-	trap - EXIT
+stop_and_write_figures() {
+	local p
 	touch "$dir/w/stop" 2>/dev/null
 	for p in "${bg_pids[@]}"; do
 		alive "$p" && kill -TERM "$p" 2>/dev/null
@@ -115,51 +107,20 @@ cleanup() {
 	for p in "${bg_pids[@]}"; do
 		wait "$p" 2>/dev/null
 	done
-	if ((rc != 0 && rc != 77)) || ((n_fail)); then
-		stack_print_logs 30
-	fi
 	write_figures
-	stack_teardown
-	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+stack_exit_hook=stop_and_write_figures
 
-export ATTEMPTS_RUN_DIR=$dir ATTEMPTS_PORT=$port ATTEMPTS_PG_PORT=$pgport
-# A copy of the worker binary: a rebuild of the tree during the run (make
-# relinks it in place) must not pull it from under the stack.
-cp "$fcgi_bin" "$dir/attempts.fcgi" || exit 99
-export ATTEMPTS_FCGI_BIN=$dir/attempts.fcgi PG_FAST=1
-ATTEMPTS_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
-export ATTEMPTS_JWT_SECRET
-url=http://127.0.0.1:$port
-conninfo=$(pg_cluster_conninfo "$dir/pg" "$pgport")
 recovery_limit_s=2 # API.md section 8: full service within 2 s of the database
 workers=0
 mw_pid=
 
-# stack_up WORKERS THREADS [ATTEMPTS_X=value...]: (re)starts the stack with
-# that worker environment.
-stack_up() {
-	local w=$1 t=$2 i try
+# workers_up WORKERS THREADS [ATTEMPTS_X=value...]: (re)starts the stack
+# with that worker environment, waits for the workers.
+workers_up() {
+	local w=$1 t=$2 i
 	shift 2
-	for ((try = 1; ; try++)); do
-		if env ATTEMPTS_WORKERS="$w" ATTEMPTS_THREADS="$t" "$@" \
-			"$dev" up --no-install --no-build --no-demo >"$dir/dev-up.log" 2>&1; then
-			break
-		fi
-		# Someone took the port since we looked: the next free one.
-		if ((try < 5)) && grep -q 'already in use' "$dir/dev-up.log" &&
-			port=$(free_port $((port + 1))); then
-			export ATTEMPTS_PORT=$port
-			url=http://127.0.0.1:$port
-			echo "# port taken meanwhile: nginx on $url"
-			continue
-		fi
-		cat "$dir/dev-up.log"
-		echo "ERROR: ./dev up failed"
-		exit 99
-	done
+	stack_up ATTEMPTS_WORKERS="$w" ATTEMPTS_THREADS="$t" "$@"
 	workers=$w
 	mw_pid=$(read_pid "$dir/fcgi.pid")
 	for ((i = 0; i < 50; i++)); do
@@ -263,6 +224,40 @@ missing_acks() {
 	return 0
 }
 
+# healthy_since T0 TRIES: waits (TRIES times 0.1 s at most) for /api/health
+# to answer 200; prints the seconds from T0 to then, nothing if it did not.
+healthy_since() {
+	local i
+	for ((i = 0; i < $2; i++)); do
+		if [[ $(curl -s -o /dev/null -m 5 -w '%{http_code}' "$url/api/health") == 200 ]]; then
+			fcalc "$(now) - $1"
+			return 0
+		fi
+		sleep 0.1
+	done
+}
+
+# count_lost PHASE C...: sets acked (the saves acknowledged to clients C of
+# $dir/w/PHASE: the lines of their acks files), lost (how many of them the
+# database lacks; -1 when a query failed) and lostkeys (their keys).
+count_lost() {
+	local phase=$1 c m rc
+	shift
+	lost=0 acked=0 lostkeys=""
+	for c in "$@"; do
+		[[ -f $dir/w/$phase/acks.$c ]] && acked=$((acked + $(wc -l <"$dir/w/$phase/acks.$c")))
+		m=$(missing_acks "${att[c]}" "$dir/w/$phase/acks.$c")
+		rc=$?
+		if ((rc == 2)); then
+			lost=-1
+			lostkeys+=" query failed for attempt $c"
+		elif [[ -n $m ]]; then
+			((lost >= 0)) && lost=$((lost + $(wc -l <<<"$m")))
+			lostkeys+=" $(paste -sd ' ' <<<"$m")"
+		fi
+	done
+}
+
 # save_loop TOKEN ID PREFIX LOG ACKS READS: saves (a distinct answer key
 # each, with the expected_version last acknowledged) until $dir/w/stop
 # exists, each followed by a state read when READS is 1. LOG gets one line
@@ -325,7 +320,7 @@ echo "# resilience: run dir $dir, nginx $url, PostgreSQL port $pgport"
 # Stack A runs with the shipped settings (breaker, pool, retries): only
 # the number of workers differs from ./dev up's default, for more
 # cross-worker traffic.
-stack_up 4 4
+workers_up 4 4
 echo "# stack A: 4 workers x 4 threads, shipped settings"
 figure "stack_a: workers=4 threads=4 shipped settings"
 
@@ -390,7 +385,7 @@ for ((try = 1; try <= 5; try++)); do
 	((filled >= 2)) && s1_warm_ok=1
 	((filled == workers)) && break
 done
-check $((!s1_warm_ok)) "1: warm-up reads reach at least 2 of the $workers workers' caches" "$s1_warm_detail"
+ok_if $((!s1_warm_ok)) "1: warm-up reads reach at least 2 of the $workers workers' caches" "$s1_warm_detail"
 echo "# $s1_warm_detail"
 
 s1_stale=0
@@ -432,7 +427,7 @@ for ((cycle = 1; cycle <= 5; cycle++)); do
 	s1_hit=$((s1_hit + hits))
 	s1_miss=$((s1_miss + misses))
 done
-check $((s1_stale + s1_errors > 0)) "1: 5 save/read cycles, every one of $s1_reads reads after the save shows the new version" "$s1_stale stale, $s1_errors errors:$s1_detail"
+ok_if $((s1_stale + s1_errors > 0)) "1: 5 save/read cycles, every one of $s1_reads reads after the save shows the new version" "$s1_stale stale, $s1_errors errors:$s1_detail"
 figure "consistency_cycles: cycles=5 reads=$s1_reads stale=$s1_stale errors=$s1_errors hit=$s1_hit miss=$s1_miss"
 
 # Phase B: readers hammer the attempt (no pause) while saves land every
@@ -487,7 +482,7 @@ s1b=$(cat "$dir/w/s1/readers."* | sort -n | awk '
 	END { printf "%d %d %d %.3f\n", reads, stale + 0, errs + 0, maxlag }' "$dir/w/s1/acks" -)
 read -r b_reads b_stale b_errs b_lag <<<"$s1b"
 b_saves=$(wc -l <"$dir/w/s1/acks")
-check $((b_stale + b_errs > 0 || b_saves < 10)) "1b: $b_reads reads by 8 concurrent readers during $b_saves saves: none started after an ack shows an older version" "$b_stale stale (largest time since the ack $b_lag s), $b_errs errors"
+ok_if $((b_stale + b_errs > 0 || b_saves < 10)) "1b: $b_reads reads by 8 concurrent readers during $b_saves saves: none started after an ack shows an older version" "$b_stale stale (largest time since the ack $b_lag s), $b_errs errors"
 figure "consistency_concurrent: readers=8 reads=$b_reads saves=$b_saves stale=$b_stale errors=$b_errs max_stale_lag_s=$b_lag"
 
 # =================================================== 5. mixed run, cache hit rate
@@ -548,7 +543,7 @@ crate=$(fcalc "$m_reads > 0 ? $m_chit / $m_reads : 0")
 echo "# mixed run: $m_total requests ($m_reads reads, $m_saves saves) in $(fcalc "$t5_end - $t5") s; $m_p"
 echo "# cache (stats of ${#after[@]} workers, this run only): $hits hits / $((hits + misses)) lookups = $rate; per worker: $per"
 echo "# client-side X-Cache: $m_chit HIT of $m_reads reads = $crate"
-check $((m_bad > 0 || m_total < 2000)) "5: mixed run of $m_total requests answered 2xx" "$m_bad not 2xx"
+ok_if $((m_bad > 0 || m_total < 2000)) "5: mixed run of $m_total requests answered 2xx" "$m_bad not 2xx"
 figure "mixed_run: requests=$m_total reads=$m_reads saves=$m_saves non_2xx=$m_bad seconds=$(fcalc "$t5_end - $t5") $m_p"
 figure "cache_hit_rate: $rate (hits=$hits lookups=$((hits + misses)) from stats&type=optimization summed over ${#after[@]} workers; per worker hits/lookups: $per client X-Cache HIT rate $crate)"
 
@@ -608,7 +603,7 @@ pids_after=$(children_of "$mw_pid" | paste -sd ' ')
 s2log=$dir/w/s2/all
 cat "$dir/w/s2/log."* | sort -k2,2n >"$s2log"
 
-check "$([[ $pids_before == "$pids_after" && -n $pids_before ]] && echo 0 || echo 1)" \
+ok_if "$([[ $pids_before == "$pids_after" && -n $pids_before ]] && echo 0 || echo 1)" \
 	"2: worker pids unchanged across the outage ($pids_before)" "before: $pids_before; after: $pids_after"
 
 # During the outage: each request 503, or 200 from the cache for reads,
@@ -623,12 +618,12 @@ read -r out_n out_bad out_slow out_max <<<"$(awk -v a="$t_down" -v b="$t_start0"
 	}
 	END { printf "%d %d %d %.3f\n", n, bad, slow, max }' "$s2log")"
 out_counts=$(status_counts "$s2log" "$t_down" "$t_start0")
-check $((out_n == 0 || out_bad > 0)) "2: all $out_n requests issued while PostgreSQL was down answered 503 (or a cached 200)" \
+ok_if $((out_n == 0 || out_bad > 0)) "2: all $out_n requests issued while PostgreSQL was down answered 503 (or a cached 200)" \
 	"$out_bad others: $(awk -v a="$t_down" -v b="$t_start0" '$2 >= a && $2 < b && !($3 == 503 || ($1 == "read" && $3 == 200 && $5 == "HIT"))' "$s2log" | head -n 5 | paste -sd ';')"
-check $((out_n == 0 || out_slow > 0)) "2: each of them answered within 1 s (slowest $out_max s)" \
+ok_if $((out_n == 0 || out_slow > 0)) "2: each of them answered within 1 s (slowest $out_max s)" \
 	"$out_slow took >= 1 s: $(awk -v a="$t_down" -v b="$t_start0" '$2 >= a && $2 < b && $4 >= 1.0' "$s2log" | head -n 5 | paste -sd ';')"
 bad_ra=$(awk '$3 == 503 && ($6 == "-" || ($1 == "save" && $7 != "service_unavailable"))' "$s2log")
-check "$([[ -z $bad_ra ]] && echo 0 || echo 1)" \
+ok_if "$([[ -z $bad_ra ]] && echo 0 || echo 1)" \
 	"2: every 503 ($(awk '$3 == 503' "$s2log" | wc -l)) carries Retry-After (and, for saves, code service_unavailable)" \
 	"$(head -n 5 <<<"$bad_ra" | paste -sd ';')"
 # Retry-After of a 503 says when the next probe is due: the probes are at
@@ -637,19 +632,19 @@ ra_range=$(awk '$3 == 503 && $6 != "-" { if (min == "" || $6 < min) min = $6; if
 # (From how long PostgreSQL was really unreachable: stopping, down, starting.)
 ra_max=$(awk -v s="$(fcalc "$t_up - $t_stop0")" 'BEGIN { printf "%d", int(s / 5 + 0.2) + 1 }')
 bad_ra=$(awk -v m="$ra_max" '$3 == 503 && ($6 + 0 < 1 || $6 + 0 > m)' "$s2log")
-check "$([[ -z $bad_ra ]] && echo 0 || echo 1)" \
+ok_if "$([[ -z $bad_ra ]] && echo 0 || echo 1)" \
 	"2: every 503's Retry-After is the wait for the next probe, 1..$ra_max s (seen $ra_range)" \
 	"$(head -n 5 <<<"$bad_ra" | paste -sd ';')"
 read -r h_n h_bad <<<"$(awk '$4 == "ready" { n++; if (!($1 == 503 && $2 + 0 < 1.0 && $3 == "not_ready")) bad++ } END { printf "%d %d\n", n, bad }' "$dir/w/s2/health")"
-check $((h_n == 0 || h_bad > 0)) "2: /api/ready answered 503 not_ready within 1 s during the outage ($h_n probes)" \
+ok_if $((h_n == 0 || h_bad > 0)) "2: /api/ready answered 503 not_ready within 1 s during the outage ($h_n probes)" \
 	"$(paste -sd ';' "$dir/w/s2/health")"
 # Liveness is the process's own view (its breaker), no database call: fast,
 # 200 ok or 503 degraded, and degraded once the breakers have opened.
 read -r h_n h_bad h_deg <<<"$(awk '$4 == "health" { n++; if ($3 == "degraded") d++; if (!($2 + 0 < 1.0 && (($1 == 200 && $3 == "ok") || ($1 == 503 && $3 == "degraded")))) bad++ } END { printf "%d %d %d\n", n, bad, d }' "$dir/w/s2/health")"
-check $((h_n == 0 || h_bad > 0 || h_deg == 0)) "2: /api/health answered within 1 s, 200 ok or 503 degraded, degraded $h_deg of $h_n times during the outage" \
+ok_if $((h_n == 0 || h_bad > 0 || h_deg == 0)) "2: /api/health answered within 1 s, 200 ok or 503 degraded, degraded $h_deg of $h_n times during the outage" \
 	"$(paste -sd ';' "$dir/w/s2/health")"
 hung=$(awk '$3 == "000" || $4 + 0 >= 4.9' "$s2log" | wc -l)
-check $((hung > 0)) "2: no request hung (none timed out at 5 s) during the whole run ($(wc -l <"$s2log") requests)" \
+ok_if $((hung > 0)) "2: no request hung (none timed out at 5 s) during the whole run ($(wc -l <"$s2log") requests)" \
 	"$(awk '$3 == "000" || $4 + 0 >= 4.9' "$s2log" | head -n 5 | paste -sd ';')"
 
 # Recovery: first 2xx save that started after the restart began, measured
@@ -657,7 +652,7 @@ check $((hung > 0)) "2: no request hung (none timed out at 5 s) during the whole
 first_ok=$(awk -v s="$t_start0" '$1 == "save" && $2 >= s && $3 ~ /^2/ { printf "%.6f\n", $2 + $4; exit }' "$s2log")
 if [[ -n $first_ok ]]; then
 	recovery=$(fcalc "$first_ok - $t_up")
-	check "$(flt "$recovery" "$recovery_limit_s" && echo 0 || echo 1)" \
+	ok_if "$(flt "$recovery" "$recovery_limit_s" && echo 0 || echo 1)" \
 		"2: first 2xx save $recovery s after PostgreSQL was back (limit $recovery_limit_s s)" \
 		"too slow"
 else
@@ -666,7 +661,7 @@ else
 fi
 # Every worker back: nothing started later than the limit answers 503.
 late=$(awk -v s="$(fcalc "$t_up + $recovery_limit_s")" '$2 >= s && $3 !~ /^(2..|409)$/' "$s2log")
-check "$([[ -z $late ]] && echo 0 || echo 1)" \
+ok_if "$([[ -z $late ]] && echo 0 || echo 1)" \
 	"2: every request started later than $recovery_limit_s s after PostgreSQL was back succeeds ($(awk -v s="$(fcalc "$t_up + $recovery_limit_s")" '$2 >= s' "$s2log" | wc -l) requests)" \
 	"$(head -n 5 <<<"$late" | paste -sd ';')"
 full_recovery=$(awk -v u="$t_up" '$2 + $4 >= u && $3 !~ /^(2..|409)$/ { e = $2 + $4 - u } END { printf "%.3f\n", e }' "$s2log")
@@ -685,7 +680,7 @@ echo "# requests while stopping: $during_stop"
 echo "# requests while down ($out_n): $out_counts (slowest $out_max s)"
 echo "# requests while starting: $during_start"
 echo "# requests after it was back: $after_up"
-check $((opened == 0)) "2: the circuit breaker opened during the outage (opened_count summed over workers: $opened)" "never opened"
+ok_if $((opened == 0)) "2: the circuit breaker opened during the outage (opened_count summed over workers: $opened)" "never opened"
 echo "# breakers half-way through the outage: $mid_stats"
 echo "# recovery: first 2xx save $recovery s after PostgreSQL was back, last failure ended $full_recovery s after; breakers opened $opened times in total"
 figure "outage: down_s=$(fcalc "$t_start0 - $t_down") stop_s=$(fcalc "$t_down - $t_stop0") start_s=$(fcalc "$t_up - $t_start0") first_503_after_stop_s=$first_503"
@@ -713,34 +708,15 @@ for pid in $pids_before; do
 		bad_log+=" worker $pid: opened ${counts[0]}, closed ${counts[1]}, listener lost ${counts[2]}, back ${counts[3]};"
 	fi
 done
-check "$([[ -z $bad_log ]] && echo 0 || echo 1)" \
+ok_if "$([[ -z $bad_log ]] && echo 0 || echo 1)" \
 	"2: each worker logged its breaker's opening and closing and its listener's loss and return once each" \
 	"$bad_log $(grep -E 'breaker|listener' "$dir/w/s2/workers.log" | head -n 12 | paste -sd ';')"
 figure "outage_log: $(grep -oE 'breaker: [a-z_]+ -> [a-z_]+|listener: (connection lost|connected again)' "$dir/w/s2/workers.log" | sort | uniq -c | awk '{ n = $1; $1 = ""; printf "%s%s x%d", (NR > 1 ? ";" : ""), $0, n }')"
 
-h_ok=""
-for ((i = 0; i < 50; i++)); do
-	if [[ $(curl -s -o /dev/null -m 5 -w '%{http_code}' "$url/api/health") == 200 ]]; then
-		h_ok=$(fcalc "$(now) - $t_up")
-		break
-	fi
-	sleep 0.1
-done
-check "$([[ -n $h_ok ]] && echo 0 || echo 1)" "2: /api/health answers 200 after recovery" "not 200 within 5 s"
-lost=0 acked=0 lostkeys=""
-for c in 21 22; do
-	[[ -f $dir/w/s2/acks.$c ]] && acked=$((acked + $(wc -l <"$dir/w/s2/acks.$c")))
-	m=$(missing_acks "${att[c]}" "$dir/w/s2/acks.$c")
-	rc=$?
-	if ((rc == 2)); then
-		lost=-1
-		lostkeys+=" query failed for attempt $c"
-	elif [[ -n $m ]]; then
-		((lost >= 0)) && lost=$((lost + $(wc -l <<<"$m")))
-		lostkeys+=" $(paste -sd ' ' <<<"$m")"
-	fi
-done
-check $((lost != 0 || acked == 0)) "2: all $acked acknowledged saves are in the database" "lost: $lost:$lostkeys"
+h_ok=$(healthy_since "$t_up" 50)
+ok_if "$([[ -n $h_ok ]] && echo 0 || echo 1)" "2: /api/health answers 200 after recovery" "not 200 within 5 s"
+count_lost s2 21 22
+ok_if $((lost != 0 || acked == 0)) "2: all $acked acknowledged saves are in the database" "lost: $lost:$lostkeys"
 # The caches were emptied when the listeners lost PostgreSQL: the state
 # read through any worker shows the stored version (at least the last one
 # acknowledged).
@@ -754,7 +730,7 @@ for c in 21 22; do
 		stale2+=" attempt $c: stored version ${want:-?}, last acknowledged ${acked_v:-none}, reads show ${got:-nothing};"
 	fi
 done
-check "$([[ -z $stale2 ]] && echo 0 || echo 1)" "2: after recovery, 16 parallel reads (spread over the workers) show the stored version" "$stale2"
+ok_if "$([[ -z $stale2 ]] && echo 0 || echo 1)" "2: after recovery, 16 parallel reads (spread over the workers) show the stored version" "$stale2"
 figure "outage_acked_saves: $acked lost=$lost"
 
 # =================================================== 3. kill -9 a worker under load
@@ -793,15 +769,8 @@ else
 	not_ok "3: killed worker $victim replaced within 10 s" "children now: ${nowk[*]:-none}"
 	t_replaced=$(now)
 fi
-healthy=
-for ((i = 0; i < 100; i++)); do
-	if [[ $(curl -s -o /dev/null -m 5 -w '%{http_code}' "$url/api/health") == 200 ]]; then
-		healthy=$(fcalc "$(now) - $t_kill")
-		break
-	fi
-	sleep 0.1
-done
-check "$([[ -n $healthy ]] && echo 0 || echo 1)" "3: /api/health answers 200 again (${healthy:-never} s after the kill)" "not within 10 s"
+healthy=$(healthy_since "$t_kill" 100)
+ok_if "$([[ -n $healthy ]] && echo 0 || echo 1)" "3: /api/health answers 200 again (${healthy:-never} s after the kill)" "not within 10 s"
 sleep 1.5
 touch "$dir/w/stop"
 for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null; done
@@ -810,21 +779,9 @@ s3log=$dir/w/s3/all
 cat "$dir/w/s3/log."* | sort -k2,2n >"$s3log"
 k_counts=$(status_counts "$s3log" 0 1e12)
 k_after=$(awk -v s="$t_replaced" '$2 >= s && $3 ~ /^2/' "$s3log" | wc -l)
-check $((k_after == 0)) "3: saves succeed after the replacement ($k_after 2xx)" "$(tail -n 3 "$s3log" | paste -sd ';')"
-lost=0 acked=0 lostkeys=""
-for c in 23 24 25; do
-	[[ -f $dir/w/s3/acks.$c ]] && acked=$((acked + $(wc -l <"$dir/w/s3/acks.$c")))
-	m=$(missing_acks "${att[c]}" "$dir/w/s3/acks.$c")
-	rc=$?
-	if ((rc == 2)); then
-		lost=-1
-		lostkeys+=" query failed for attempt $c"
-	elif [[ -n $m ]]; then
-		((lost >= 0)) && lost=$((lost + $(wc -l <<<"$m")))
-		lostkeys+=" $(paste -sd ' ' <<<"$m")"
-	fi
-done
-check $((lost != 0 || acked == 0)) "3: all $acked acknowledged saves are in the database" "lost: $lost:$lostkeys"
+ok_if $((k_after == 0)) "3: saves succeed after the replacement ($k_after 2xx)" "$(tail -n 3 "$s3log" | paste -sd ';')"
+count_lost s3 23 24 25
+ok_if $((lost != 0 || acked == 0)) "3: all $acked acknowledged saves are in the database" "lost: $lost:$lostkeys"
 echo "# kill: statuses $k_counts"
 figure "kill9: victim=$victim replaced_by=${replaced:-none} replaced_after_s=$(fcalc "$t_replaced - $t_kill") health_200_after_s=${healthy:-never} statuses: $k_counts acked=$acked lost=$lost"
 
@@ -842,7 +799,7 @@ pool_scenario() {
 	echo "# 4 ($name). 1 worker x 8 threads, pool_max 2, acquire timeout 500 ms${*:+, $*}"
 	stack_down
 	stack_b_env=(ATTEMPTS_POOL_MAX=2 ATTEMPTS_POOL_ACQUIRE_TIMEOUT_MS=500 "$@")
-	stack_up 1 8 "${stack_b_env[@]}"
+	workers_up 1 8 "${stack_b_env[@]}"
 	figure "stack_b ($name): workers=1 threads=8 ${stack_b_env[*]}"
 	p_tok=${stu_tok[26]}
 	p_id=${att[26]}
@@ -911,15 +868,15 @@ pool_scenario() {
 		fi
 	done
 	echo "# pool ($name): lock held $(fcalc "$t_release - $locked") s; saves fired $(fcalc "$t_fire - $locked") s after it was taken; results:$p_lines"
-	check "$([[ $n503 == "$want503" && -z $bad503 ]] && echo 0 || echo 1)" \
+	ok_if "$([[ $n503 == "$want503" && -z $bad503 ]] && echo 0 || echo 1)" \
 		"4 ($name): $want503 of 6 concurrent saves answer 503 service_unavailable with Retry-After after 0.4..3 s" \
 		"$n503 answered 503:$bad503 (all:$p_lines)"
-	check "$([[ $n_done == "$wantdone" && -z $baddone ]] && echo 0 || echo 1)" \
+	ok_if "$([[ $n_done == "$wantdone" && -z $baddone ]] && echo 0 || echo 1)" \
 		"4 ($name): the $wantdone save(s) on their way to the database complete (200/409) once the lock is released" \
 		"$n_done completed:$baddone (all:$p_lines)"
 	p_ver=$(fresh_version "$p_id" "$p_tok")
 	api PATCH "/api/attempts/$p_id?action=save" "$p_tok" "{\"answers\":{\"pfresh\":\"z\"},\"expected_version\":$p_ver}"
-	check "$([[ $R_CODE == 200 ]] && flt "$R_TIME" 2 && echo 0 || echo 1)" \
+	ok_if "$([[ $R_CODE == 200 ]] && flt "$R_TIME" 2 && echo 0 || echo 1)" \
 		"4 ($name): a fresh save afterwards answers 200 at once ($R_TIME s): no deadlock" "$R_CODE after $R_TIME s: $R_BODY"
 	p_fresh=$R_CODE/${R_TIME}s
 	api GET "/api/attempts/$p_id?action=stats&type=optimization" "$admin_tok"
@@ -928,7 +885,7 @@ pool_scenario() {
 	p_state=$(jstr state "$R_BODY")
 	# (The worker's own deadline sweep may also have waited for a
 	# connection while the lock was held: at least the requests' timeouts.)
-	check "$([[ ${p_to:-0} -ge $want503 && $p_opened == 0 && $p_state == closed ]] && echo 0 || echo 1)" \
+	ok_if "$([[ ${p_to:-0} -ge $want503 && $p_opened == 0 && $p_state == closed ]] && echo 0 || echo 1)" \
 		"4 ($name): the worker counted the $want503 requests' timeouts ($counter) and its breaker stayed closed" \
 		"$counter=$p_to opened_count=$p_opened state=$p_state"
 	mapfile -t st < <(sample_stats)

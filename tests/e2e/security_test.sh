@@ -41,50 +41,17 @@ hostile_requests=${SECURITY_HOSTILE_REQUESTS:-20000}
 stack_need_tools
 stack_need_psql
 
-for f in "$fcgi_bin" "$authz_bin" "$hostile_bin" "$flood_bin"; do
-	if [[ ! -x $f ]]; then
-		echo "ERROR: $f not built"
-		exit 99
-	fi
-done
+stack_need_built "$fcgi_bin" "$authz_bin" "$hostile_bin" "$flood_bin"
 if [[ ! $hostile_requests =~ ^[0-9]+$ ]] || ((hostile_requests < 1)); then
 	echo "ERROR: SECURITY_HOSTILE_REQUESTS must be a positive integer"
 	exit 99
 fi
 
-stack_isolate_env
-
 # ------------------------------------------------------------------ the stack
 
-stack_pick_ports 18900 56900
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/attempts-sec.XXXXXX") || exit 99
-chmod 755 "$dir"
-dev=$srcdir/dev
-
-# shellcheck disable=SC2317 # the EXIT trap
-cleanup() {
-	local rc=$?
-	trap - EXIT
-	stack_teardown
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-export ATTEMPTS_RUN_DIR=$dir ATTEMPTS_PORT=$port ATTEMPTS_PG_PORT=$pgport
-export ATTEMPTS_WORKERS=2 ATTEMPTS_THREADS=4 ATTEMPTS_FCGI_BIN=$fcgi_bin PG_FAST=1
-ATTEMPTS_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
-export ATTEMPTS_JWT_SECRET
-url=http://127.0.0.1:$port
-conninfo=$(pg_cluster_conninfo "$dir/pg" "$pgport")
-
-echo "# security: run dir $dir, nginx $url, PostgreSQL port $pgport"
-if ! "$dev" up --no-install --no-build --no-demo >"$dir/up.log" 2>&1; then
-	echo "ERROR: ./dev up failed"
-	tail -n 30 "$dir/up.log"
-	exit 99
-fi
+stack_prepare sec 18900 56900 0
+export ATTEMPTS_WORKERS=2 ATTEMPTS_THREADS=4
+stack_up
 
 sql() {
 	"$PSQL" "$conninfo" -XAtq -v ON_ERROR_STOP=1 "$@"
@@ -101,21 +68,13 @@ api() {
 	[[ $code == 2* ]]
 }
 
-json_id() {
-	sed -n "s/.*\"$1\": *\"\([0-9a-f-]\{36\}\)\".*/\1/p" <<<"$2"
-}
-
 # ------------------------------------------------------------------ control
 
 proctor=$("$dev" token --role proctor 2>/dev/null)
 student_sub=$(cat /proc/sys/kernel/random/uuid)
 student=$("$dev" token --role student --sub "$student_sub" 2>/dev/null)
-marker=ctlmarker$(head -c 12 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
-exam_json=$(api POST /api/exams "$proctor" '{"title":"security control","max_attempts":1}') || {
-	echo "ERROR: cannot create the control exam: $exam_json"
-	exit 99
-}
-exam=$(json_id exam_id "$exam_json")
+marker=ctlmarker$(random_hex 12)
+exam=$(stack_new_exam "$proctor" '{"title":"security control","max_attempts":1}') || exit 99
 attempt_json=$(api POST /api/attempts/new?action=start "$student" "{\"exam_id\":\"$exam\"}") || {
 	echo "ERROR: cannot start the control attempt: $attempt_json"
 	exit 99

@@ -7,19 +7,11 @@
 // tests/openapi_test.sh; prints `ok - ...`/`not ok - ...` lines and exits 1
 // if any check failed. No dependencies beyond node.
 import { readFileSync } from 'node:fs';
+import { makeChecks } from '../lib/checks.mjs';
 
 const [routesFile, docFile, codesFile] = process.argv.slice(2);
-let passed = 0;
-let failed = 0;
-function check(cond, desc, detail) {
-  if (cond) {
-    passed++;
-    console.log(`ok - ${desc}`);
-  } else {
-    failed++;
-    console.log(`not ok - ${desc}${detail ? ': ' + detail : ''}`);
-  }
-}
+const checks = makeChecks();
+const check = checks.check;
 
 const doc = JSON.parse(readFileSync(docFile, 'utf8'));
 const METHODS = ['get', 'head', 'post', 'put', 'patch', 'delete', 'options', 'trace'];
@@ -112,5 +104,5 @@ for (const [name, schema] of Object.entries(doc.components.schemas)) {
   check(bad.length === 0, `${name}: its codes are ErrorCode's`, bad.join(','));
 }
 
-console.log(`routes-vs-document: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+console.log(`routes-vs-document: ${checks.counts()}`);
+process.exit(checks.failed === 0 ? 0 : 1);
