@@ -7,5 +7,7 @@
 #include <check.h>
 
 Suite *db_pool_live_suite(void);
+/* tests/check_db_failover.c: db_call leaving a standby (SQLSTATE 25006). */
+Suite *db_failover_suite(void);
 
 #endif
