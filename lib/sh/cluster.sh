@@ -293,15 +293,21 @@ cl_conninfo() {
 	echo "host=$(cl_ip db1),$(cl_ip db2) port=$port,$port dbname=attempts user=postgres target_session_attrs=read-write connect_timeout=2 $extra"
 }
 
-# The workers' settings: the shipped ones but the database's (above) and
-# breaker_timeout_ms: an open breaker probes at least every second, so a
-# host finds the new primary as soon as it is there.
+# The workers' settings: the shipped ones but the database's (above),
+# breaker_timeout_ms (an open breaker probes at least every second, so a
+# host finds the new primary as soon as it is there) and no cached attempt
+# reads: a host's cache learns of another host's write by NOTIFY, which
+# can arrive after a read sent at once through that host (measured: 3
+# stale of 97 such reads), so reads go to the primary (docs/SCALING.md).
 cl_worker_env() {
 	CL_ENV=(PATH=/usr/bin:/bin HOME=/ LANG=C.UTF-8
 		"ATTEMPTS_DB=$(cl_conninfo "$CL_BOUNCER_PORT")"
 		"ATTEMPTS_DB_LISTEN=$(cl_conninfo "$CL_PG_PORT")"
 		ATTEMPTS_DB_PREPARED_STATEMENTS=0
 		ATTEMPTS_BREAKER_TIMEOUT_MS=1000
+		ATTEMPTS_CACHE_TTL_ATTEMPT_STATE_MS=0
+		ATTEMPTS_CACHE_TTL_ATTEMPT_INFO_MS=0
+		ATTEMPTS_CACHE_TTL_BATCH_OPERATIONS_MS=0
 		"ATTEMPTS_THREADS=$THREADS"
 		"ATTEMPTS_UPLOAD_DIR=$CL_DIR/$1/uploads"
 		"ATTEMPTS_JWT_SECRET=$(<"$CL_DIR/jwt_secret")")

@@ -6,11 +6,14 @@
 #
 # It starts (or resumes) an attempt at EXAM_ID through SAVE_URL, then saves
 # through SAVE_URL with the version of its last answer (a 409 gives the
-# current one); with READ_URL it reads the attempt's state through
-# READ_URL right after each acknowledged save (read-your-writes across
-# hosts). One line per request to OUT: "START END KIND HTTP_CODE VERSION"
-# (times in seconds since the epoch; a read whose VERSION is below the
-# save's just acknowledged one is stale).
+# current one), one curl per save; one line per save to OUT: "START END
+# save HTTP_CODE VERSION" (times in seconds since the epoch).
+# With READ_URL (read-your-writes across hosts) it saves through SAVE_URL
+# and at once reads the attempt's state through READ_URL, 20 such pairs
+# per curl (one process, the requests one after the other on kept-alive
+# connections: no process start between a save and its read); one line
+# per read after an acknowledged save: "START END read HTTP_CODE VERSION
+# SAVED_VERSION" (the round's times; stale when VERSION < SAVED_VERSION).
 set -u
 save_url=$1 token=$2 exam=$3 out=$4 read_url=${5:-}
 auth="Authorization: Bearer $token"
@@ -44,8 +47,45 @@ while [[ -z $attempt ]]; do
 		sleep 0.2
 	fi
 done
-seq=0
 trap 'exit 0' TERM
+
+# One round of read-your-writes pairs (the saves carry no expected_version:
+# each acknowledged one moves the version on by one).
+ryw_round() {
+	local args=() i t0 line body='' code kind=save saved=-1 BODY
+	for ((i = 0; i < 20; i++)); do
+		args+=(-X PATCH -H "$auth" -H 'Content-Type: application/json'
+			-d "{\"answers\":{\"probe\":\"$i\"}}" -w '\n@@ %{http_code}\n'
+			"$save_url/api/attempts/$attempt?action=save" --next
+			-H "$auth" -w '\n@@ %{http_code}\n' "$read_url/api/attempts/$attempt?action=state" --next)
+	done
+	unset 'args[${#args[@]}-1]'
+	t0=$EPOCHREALTIME
+	while IFS= read -r line; do
+		if [[ $line != '@@ '* ]]; then
+			body+=$line
+			continue
+		fi
+		code=${line#@@ }
+		BODY=$body
+		body=''
+		if [[ $kind == save ]]; then
+			saved=-1
+			[[ $code != 200 ]] || saved=$(field version)
+			kind='read'
+		else
+			if ((saved >= 0)); then
+				echo "$t0 $EPOCHREALTIME read $code $(field version) $saved" >>"$out"
+			fi
+			kind='save'
+		fi
+	done < <(curl -sS -m 60 "${args[@]}" 2>/dev/null)
+}
+
+if [[ -n $read_url ]]; then
+	while :; do ryw_round; done
+fi
+seq=0
 while :; do
 	seq=$((seq + 1))
 	t0=$EPOCHREALTIME
@@ -56,10 +96,5 @@ while :; do
 	409) version=$(field current_version) ;;
 	esac
 	echo "$t0 $EPOCHREALTIME save $CODE $version" >>"$out"
-	if [[ -n $read_url && $CODE == 200 ]]; then
-		t0=$EPOCHREALTIME
-		request GET "$read_url/api/attempts/$attempt?action=state"
-		echo "$t0 $EPOCHREALTIME read $CODE $(field version) $version" >>"$out"
-	fi
 	sleep 0.05
 done
