@@ -382,9 +382,14 @@ cl_up() {
 	! cl_running || die "cluster: already up ($(cl_namespaces | paste -sd ' ')): \`./dev cluster down\` first"
 	[[ -x $FCGI_BIN ]] || die "worker binary $FCGI_BIN missing (build it: ./dev cluster up without --no-build)"
 	need_tool pg_autoctl postgresql-15-auto-failover >/dev/null
+	# The longest unix socket: PgBouncer's, in CL_DIR/dbN/pgbouncer/.
+	((${#CL_DIR} + 36 < 108)) ||
+		die "cluster: run directory path too long for unix sockets: $RUN_DIR (set ATTEMPTS_RUN_DIR)"
 	rm -rf "$CL_DIR"
 	mkdir -p "$CL_DIR/pids" "$CL_DIR/logs"
 	chmod 755 "$RUN_DIR" "$CL_DIR"
+	setpriv --reuid=postgres --regid=postgres --init-groups test -x "$CL_DIR" ||
+		die "cluster: user postgres cannot reach $CL_DIR (a parent directory is not searchable): set ATTEMPTS_RUN_DIR to a directory under e.g. /tmp"
 	(umask 077 && head -c 24 /dev/urandom | od -An -tx1 -v | tr -d ' \n' >"$CL_DIR/jwt_secret")
 	cl_net_up
 	cl_start_monitor
