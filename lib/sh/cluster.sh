@@ -125,6 +125,8 @@ cl_spawn() {
 	setsid ip netns exec "$(cl_ns "$host")" "${as[@]}" env -i "${CL_ENV[@]}" "$@" \
 		</dev/null >>"$CL_DIR/logs/$host-$name.log" 2>&1 &
 	echo "$!" >"$CL_DIR/pids/$host-$name.pid"
+	# Not this shell's job: stopped by pid, its end not reported here.
+	disown "$!"
 }
 
 cl_pid() { read_pid "$CL_DIR/pids/$1-$2.pid"; }
