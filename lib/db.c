@@ -141,6 +141,7 @@ typedef enum try_outcome {
 	TRY_NO_CONN,   /* no connection could be had or opened */
 	TRY_NOT_SENT,  /* the connection failed before the call was sent */
 	TRY_LOST,      /* the connection failed after sending: outcome unknown */
+	TRY_READ_ONLY, /* the server is a standby now (25006): nothing written */
 	TRY_TIMEOUT,   /* no free connection in time */
 	TRY_NOMEM
 } try_outcome;
@@ -157,6 +158,15 @@ static void note_failure(db_failure *why, const PGresult *res, PGconn *conn)
 		msg = PQerrorMessage(conn);
 	snprintf(why->message, sizeof why->message, "%s", msg ? msg : "");
 	why->message[strcspn(why->message, "\n")] = '\0';
+}
+
+/* 25006 read_only_sql_transaction: the connection reached a standby (after
+ * a failover, a pooler's session to the old primary now demoted). The
+ * call's transaction did nothing; the connection must go, so that the
+ * next one finds the primary (target_session_attrs=read-write). */
+int db_sqlstate_is_standby(const char *sqlstate)
+{
+	return sqlstate != NULL && strcmp(sqlstate, "25006") == 0;
 }
 
 /* SQLSTATEs that say the server or the connection went away. */
@@ -273,6 +283,8 @@ static try_outcome read_pipeline(PGconn *conn, int with_claims, int timeout_ms, 
 	}
 	if (outcome == TRY_SQL_ERROR && sqlstate_is_connection_loss(why->sqlstate))
 		outcome = TRY_LOST;
+	else if (outcome == TRY_SQL_ERROR && db_sqlstate_is_standby(why->sqlstate))
+		outcome = TRY_READ_ONLY;
 	PQclear(claims_res);
 	PQclear(res);
 	PQclear(sync);
@@ -304,7 +316,8 @@ static try_outcome try_once(const db_env *env, const char *claims_json, db_stmt 
 					env->call_timeout_ms > 0 ? env->call_timeout_ms : 60000,
 					out, why);
 	}
-	pool_release(env->pool, conn, outcome == TRY_NOT_SENT || outcome == TRY_LOST);
+	pool_release(env->pool, conn,
+		     outcome == TRY_NOT_SENT || outcome == TRY_LOST || outcome == TRY_READ_ONLY);
 	return outcome;
 }
 
@@ -329,6 +342,7 @@ static void tell_breaker(breaker *b, try_outcome outcome, int probe, const db_fa
 	case TRY_NO_CONN:
 	case TRY_NOT_SENT:
 	case TRY_LOST:
+	case TRY_READ_ONLY:
 		breaker_failure(b, probe, why->message);
 		break;
 	case TRY_TIMEOUT:
@@ -343,6 +357,7 @@ static int outcome_is_safe_to_repeat(try_outcome outcome, const db_failure *why,
 	switch (outcome) {
 	case TRY_NO_CONN:
 	case TRY_NOT_SENT:
+	case TRY_READ_ONLY: /* rolled back: as if never sent */
 		return retry_is_safe(RETRY_NOT_SENT, NULL, idempotent);
 	case TRY_LOST:
 		return retry_is_safe(RETRY_LOST_AFTER_SEND, NULL, idempotent);

@@ -75,6 +75,10 @@ typedef struct db_failure {
 /* Prepares every statement on conn; a pool_setup_fn. Returns 0 on success. */
 int db_prepare_all(PGconn *conn, void *unused);
 
+/* True for the SQLSTATE of a write refused by a standby (25006): db_call
+ * drops that connection and repeats the call on a new one (the primary). */
+int db_sqlstate_is_standby(const char *sqlstate);
+
 /* Runs stmt with params (as many values as its SQL takes, NULL = SQL NULL)
  * under claims_json (NULL = no claims) in one round trip, and returns in
  * *out the text of the single result value (NULL for SQL NULL), which the

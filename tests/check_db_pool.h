@@ -12,6 +12,8 @@
 #include "db_pool.h"
 
 Suite *db_pool_live_suite(void);
+/* tests/check_db_failover.c: db_call leaving a standby (SQLSTATE 25006). */
+Suite *db_failover_suite(void);
 
 /* What both suites share (check_db_pool_util.c). */
 

@@ -18,6 +18,7 @@ int main(void)
 		return 77;
 	}
 	sr = srunner_create(db_pool_live_suite());
+	srunner_add_suite(sr, db_failover_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

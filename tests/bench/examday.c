@@ -1081,6 +1081,10 @@ static void verify_phase(phase *ph)
 		if (uuid_valid(S[ph->first + i].attempt_id))
 			ids[n++] = ph->first + i;
 	qsort(ids, (size_t)n, sizeof *ids, cmp_student);
+	/* A new connection: the server reached at the start may have failed
+	 * over since (./dev cluster test: a multi-host conninfo with
+	 * target_session_attrs=read-write finds the primary). */
+	PQreset(pg);
 	r = PQexecParams(pg,
 			 "SELECT attempt_id::text, version, status, answers->>'last', "
 			 "answers->>('q' || (answers->>'last')) FROM attempts.attempts "
