@@ -129,13 +129,16 @@ on_every_worker() {
 	if [[ -z $bad ]]; then ok "$desc"; else not_ok "$desc" "$bad"; fi
 }
 
-# accepted DESC TOKEN: the token passes on every worker.
+# accepted DESC TOKEN: the token passes on every worker. (The tests are
+# single-quoted: on_every_worker evaluates them after each answer.)
+# shellcheck disable=SC2016
 accepted() {
 	on_every_worker "$1" "$2" eval '[[ $status == 404 ]]'
 }
 
 # refused DESC TOKEN MESSAGE: 401 unauthorized saying MESSAGE, in the body
 # and in the challenge, on every worker.
+# shellcheck disable=SC2016,SC2034
 refused() {
 	local msg=$3 want="Bearer error=\"invalid_token\", error_description=\"$3\""
 	on_every_worker "$1" "$2" eval '[[ $status == 401 && $code == unauthorized && $message == "$msg" && $www == "$want" ]]'

@@ -316,7 +316,6 @@ status_counts() {
 		END { for (k in n) printf "%s=%d ", k, n[k] }' "$1" | tr ' ' '\n' | sort | paste -sd ' '
 }
 
-echo "# resilience: run dir $dir, nginx $url, PostgreSQL port $pgport"
 # Stack A runs with the shipped settings (breaker, pool, retries): only
 # the number of workers differs from ./dev up's default, for more
 # cross-worker traffic.
