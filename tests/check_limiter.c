@@ -119,11 +119,16 @@ static void count_end(void *arg)
 	atomic_fetch_sub(&parked_now, 1);
 }
 
+/* The 6 refusals start together, so that they are at once even on a
+ * loaded machine or under valgrind, which runs one thread at a time. */
+static pthread_barrier_t start_together;
+
 static void *hold_one(void *arg)
 {
 	static const blocking_hooks hooks = {count_begin, count_end, NULL};
 
 	blocking_set_hooks(&hooks);
+	pthread_barrier_wait(&start_together);
 	limiter_hold_refusal(arg);
 	blocking_set_hooks(NULL);
 	return NULL;
@@ -135,10 +140,12 @@ START_TEST(test_limiter_hold_refusal_parks_and_is_bounded)
 	pthread_t t[6];
 
 	ck_assert_int_eq(limiter_create(1, 1, &a), ATT_OK);
+	ck_assert_int_eq(pthread_barrier_init(&start_together, NULL, 6), 0);
 	for (int i = 0; i < 6; i++)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, hold_one, a), 0);
 	for (int i = 0; i < 6; i++)
 		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&start_together);
 	ck_assert_int_le(atomic_load(&begins), 4);
 	ck_assert_int_ge(atomic_load(&begins), 1);
 	ck_assert_int_le(atomic_load(&parked_most), 4);
