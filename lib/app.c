@@ -55,7 +55,7 @@ static void sweep_deadlines(app *a)
 	char *end = NULL;
 	long closed;
 
-	if (db_call(&a->db, NULL, DB_STMT_CLOSE_EXPIRED, NULL, &text, &why) != ATT_OK) {
+	if (db_call(&a->db, NULL, DB_STMT_SWEEP_EXPIRED, NULL, &text, &why) != ATT_OK) {
 		log_debug("sweep: %s", why.message);
 		return;
 	}

@@ -86,7 +86,7 @@ static const db_statement db_statements[DB_STMT_COUNT] = {
 				  "SELECT attempts.batch_submit_attempts($1::uuid[])", 1, 0},
 	[DB_STMT_PRELOAD] = {"preload", "SELECT attempts.preload_attempt_states($1::uuid[])", 1, 1},
 	/* The deadline sweep, run without claims (lib/app.c). */
-	[DB_STMT_CLOSE_EXPIRED] = {"sweep_expired", "SELECT attempts.sweep_expired_attempts()", 0,
+	[DB_STMT_SWEEP_EXPIRED] = {"sweep_expired", "SELECT attempts.sweep_expired_attempts()", 0,
 				   0},
 	[DB_STMT_ANALYZE] = {"analyze", "SELECT attempts.analyze_observations()", 0, 1},
 	[DB_STMT_VALIDATE_UPLOAD] =

@@ -85,7 +85,7 @@ START_TEST(test_write_on_standby_moves_on)
 	char *out = NULL;
 	db_pool *pool = failover_pool(1, NULL, &env);
 
-	ck_assert_int_eq(db_call(&env, ADMIN_CLAIMS, DB_STMT_CLOSE_EXPIRED, NULL, &out, &why),
+	ck_assert_int_eq(db_call(&env, ADMIN_CLAIMS, DB_STMT_SWEEP_EXPIRED, NULL, &out, &why),
 			 ATT_OK);
 	ck_assert_ptr_nonnull(out);
 	ck_assert_int_eq(why.tries, 2);
@@ -95,7 +95,7 @@ START_TEST(test_write_on_standby_moves_on)
 	free(out);
 	out = NULL;
 	/* The new connection stays: the next write takes one try. */
-	ck_assert_int_eq(db_call(&env, ADMIN_CLAIMS, DB_STMT_CLOSE_EXPIRED, NULL, &out, &why),
+	ck_assert_int_eq(db_call(&env, ADMIN_CLAIMS, DB_STMT_SWEEP_EXPIRED, NULL, &out, &why),
 			 ATT_OK);
 	ck_assert_int_eq(why.tries, 1);
 	ck_assert_int_eq(atomic_load(&opened), 2);
@@ -118,7 +118,7 @@ START_TEST(test_only_standbys_unavailable_not_sent)
 
 	ck_assert_int_eq(breaker_create(10, 60000, NULL, NULL, &b), ATT_OK);
 	pool = failover_pool(100, b, &env);
-	ck_assert_int_eq(db_call(&env, ADMIN_CLAIMS, DB_STMT_CLOSE_EXPIRED, NULL, &out, &why),
+	ck_assert_int_eq(db_call(&env, ADMIN_CLAIMS, DB_STMT_SWEEP_EXPIRED, NULL, &out, &why),
 			 ATT_EUNAVAILABLE);
 	ck_assert_ptr_null(out);
 	ck_assert_str_eq(why.sqlstate, "25006");
