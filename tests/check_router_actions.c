@@ -286,12 +286,6 @@ START_TEST(test_app_upload_precheck)
 }
 END_TEST
 
-START_TEST(test_app_batch_checks)
-{
-	/* max_batch_items is 3 in this app */
-}
-END_TEST
-
 START_TEST(test_app_optimize_checks)
 {
 	rt_expect_unavailable_as(admin_token, "PATCH", ATTEMPT, "action=optimize",
@@ -314,7 +308,6 @@ Suite *router_actions_suite(void)
 	tcase_add_test(tc, test_app_download_checks);
 	tcase_add_test(tc, test_app_upload_allow);
 	tcase_add_test(tc, test_app_upload_precheck);
-	tcase_add_test(tc, test_app_batch_checks);
 	tcase_add_test(tc, test_app_optimize_checks);
 	return s;
 }
