@@ -126,12 +126,6 @@ START_TEST(test_app_other_methods)
 }
 END_TEST
 
-START_TEST(test_app_encoded_action)
-{
-	/* the action is matched after percent-decoding: this one is "state" */
-}
-END_TEST
-
 START_TEST(test_app_openapi)
 {
 	rt_result r;
@@ -180,7 +174,6 @@ Suite *router_routing_suite(void)
 	tcase_add_test(tc, test_app_encoded_nul);
 	tcase_add_test(tc, test_app_undecodable_path);
 	tcase_add_test(tc, test_app_other_methods);
-	tcase_add_test(tc, test_app_encoded_action);
 	tcase_add_test(tc, test_app_openapi);
 	return s;
 }
