@@ -26,8 +26,6 @@ END_TEST
 Suite *access_suite(void)
 {
 	Suite *s = suite_create("access");
-	TCase *tc = check_tcase(s, "cached_attempt", NULL, NULL);
-
-	tcase_add_test(tc, test_access_may_read_attempt);
+	check_tcase(s, "cached_attempt", NULL, NULL, test_access_may_read_attempt, NULL);
 	return s;
 }

@@ -46,9 +46,8 @@ END_TEST
 Suite *app_suite(void)
 {
 	Suite *s = suite_create("app");
-	TCase *tc = check_tcase(s, "housekeeping", NULL, NULL);
+	TCase *tc = check_tcase(s, "housekeeping", NULL, NULL, test_app_housekeeping_sleeps, NULL);
 
 	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_app_housekeeping_sleeps);
 	return s;
 }

@@ -73,9 +73,8 @@ END_TEST
 Suite *attempt_cache_suite(void)
 {
 	Suite *s = suite_create("attempt_cache");
-	TCase *tc = check_tcase(s, "stamps", NULL, NULL);
-
-	tcase_add_test(tc, test_attempt_cache_write_in_one_worker_hides_cached_in_other);
-	tcase_add_test(tc, test_attempt_cache_oneshot_never_used);
+	check_tcase(s, "stamps", NULL, NULL,
+		    test_attempt_cache_write_in_one_worker_hides_cached_in_other,
+		    test_attempt_cache_oneshot_never_used, NULL);
 	return s;
 }

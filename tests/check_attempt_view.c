@@ -64,9 +64,7 @@ END_TEST
 Suite *attempt_view_suite(void)
 {
 	Suite *s = suite_create("attempt_view");
-	TCase *tc = check_tcase(s, "describe", NULL, NULL);
-
-	tcase_add_test(tc, test_describe_attempt);
-	tcase_add_test(tc, test_describe_attempt_span);
+	check_tcase(s, "describe", NULL, NULL, test_describe_attempt, test_describe_attempt_span,
+		    NULL);
 	return s;
 }

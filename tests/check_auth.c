@@ -367,31 +367,19 @@ END_TEST
 Suite *auth_suite(void)
 {
 	Suite *s = suite_create("auth");
-	TCase *tc;
 
-	tc = check_tcase(s, "sign_verify", NULL, NULL);
-	tcase_add_test(tc, test_auth_round_trip);
-	tcase_add_test(tc, test_auth_sign_for_aud_iss);
-	tcase_add_test(tc, test_auth_memo_rechecks);
-	tcase_add_test(tc, test_auth_memo_shared_by_threads);
-	tcase_add_test(tc, test_auth_crafted_valid);
-	tcase_add_test(tc, test_auth_sign_refuses);
+	check_tcase(s, "sign_verify", NULL, NULL, test_auth_round_trip, test_auth_sign_for_aud_iss,
+		    test_auth_memo_rechecks, test_auth_memo_shared_by_threads,
+		    test_auth_crafted_valid, test_auth_sign_refuses, NULL);
 
-	tc = check_tcase(s, "signature", NULL, NULL);
-	tcase_add_test(tc, test_auth_wrong_secret);
-	tcase_add_test(tc, test_auth_tampered_payload);
-	tcase_add_test(tc, test_auth_tampered_signature);
+	check_tcase(s, "signature", NULL, NULL, test_auth_wrong_secret, test_auth_tampered_payload,
+		    test_auth_tampered_signature, NULL);
 
-	tc = check_tcase(s, "alg", NULL, NULL);
-	tcase_add_test(tc, test_auth_bad_alg);
-	tcase_add_test(tc, test_auth_alg_none_unsigned);
+	check_tcase(s, "alg", NULL, NULL, test_auth_bad_alg, test_auth_alg_none_unsigned, NULL);
 
-	tc = check_tcase(s, "base64url", NULL, NULL);
-	tcase_add_test(tc, test_auth_b64url_vectors);
-	tcase_add_test(tc, test_auth_b64url_round_trip);
-	tcase_add_test(tc, test_auth_b64url_invalid);
+	check_tcase(s, "base64url", NULL, NULL, test_auth_b64url_vectors,
+		    test_auth_b64url_round_trip, test_auth_b64url_invalid, NULL);
 
-	tc = check_tcase(s, "roles", NULL, NULL);
-	tcase_add_test(tc, test_auth_roles);
+	check_tcase(s, "roles", NULL, NULL, test_auth_roles, NULL);
 	return s;
 }

@@ -217,22 +217,14 @@ END_TEST
 Suite *auth_claims_suite(void)
 {
 	Suite *s = suite_create("auth_claims");
-	TCase *tc;
 
-	tc = check_tcase(s, "time_claims", NULL, NULL);
-	tcase_add_test(tc, test_auth_exp);
-	tcase_add_test(tc, test_auth_exp_malformed);
-	tcase_add_test(tc, test_auth_nbf);
-	tcase_add_test(tc, test_auth_iat);
+	check_tcase(s, "time_claims", NULL, NULL, test_auth_exp, test_auth_exp_malformed,
+		    test_auth_nbf, test_auth_iat, NULL);
 
-	tc = check_tcase(s, "identity_claims", NULL, NULL);
-	tcase_add_test(tc, test_auth_sub);
-	tcase_add_test(tc, test_auth_role);
-	tcase_add_test(tc, test_auth_payload_not_object);
+	check_tcase(s, "identity_claims", NULL, NULL, test_auth_sub, test_auth_role,
+		    test_auth_payload_not_object, NULL);
 
-	tc = check_tcase(s, "token_shape", NULL, NULL);
-	tcase_add_test(tc, test_auth_token_shape);
-	tcase_add_test(tc, test_auth_token_length);
-	tcase_add_test(tc, test_auth_bearer_prefix);
+	check_tcase(s, "token_shape", NULL, NULL, test_auth_token_shape, test_auth_token_length,
+		    test_auth_bearer_prefix, NULL);
 	return s;
 }

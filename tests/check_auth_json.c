@@ -313,17 +313,10 @@ END_TEST
 Suite *auth_json_suite(void)
 {
 	Suite *s = suite_create("auth_json");
-	TCase *tc;
 
-	tc = check_tcase(s, "strict_json", NULL, NULL);
-	tcase_add_test(tc, test_auth_claim_nul);
-	tcase_add_test(tc, test_auth_claim_duplicates);
-	tcase_add_test(tc, test_auth_trailing);
-	tcase_add_test(tc, test_auth_header_strict);
-	tcase_add_test(tc, test_auth_claim_utf8);
-	tcase_add_test(tc, test_auth_numeric_dates);
-	tcase_add_test(tc, test_auth_not_object);
-	tcase_add_test(tc, test_auth_depth);
-	tcase_add_test(tc, test_auth_escaped_claims);
+	check_tcase(s, "strict_json", NULL, NULL, test_auth_claim_nul, test_auth_claim_duplicates,
+		    test_auth_trailing, test_auth_header_strict, test_auth_claim_utf8,
+		    test_auth_numeric_dates, test_auth_not_object, test_auth_depth,
+		    test_auth_escaped_claims, NULL);
 	return s;
 }

@@ -550,25 +550,17 @@ Suite *breaker_suite(void)
 	Suite *s = suite_create("breaker");
 	TCase *tc;
 
-	tc = check_tcase(s, "transitions", NULL, NULL);
-	tcase_add_test(tc, test_breaker_starts_closed);
-	tcase_add_test(tc, test_breaker_closed_below_threshold);
-	tcase_add_test(tc, test_breaker_success_resets_count);
-	tcase_add_test(tc, test_breaker_opens_at_threshold);
-	tcase_add_test(tc, test_breaker_probe_delay);
-	tcase_add_test(tc, test_breaker_probes_back_off);
-	tcase_add_test(tc, test_breaker_half_open_one_probe);
-	tcase_add_test(tc, test_breaker_probe_success_closes);
-	tcase_add_test(tc, test_breaker_probe_failure_reopens);
-	tcase_add_test(tc, test_breaker_cancel_returns_probe);
-	tcase_add_test(tc, test_breaker_cancel_non_probe);
-	tcase_add_test(tc, test_breaker_late_verdict_keeps_single_probe);
-	tcase_add_test(tc, test_breaker_threshold_one_and_bad);
-	tcase_add_test(tc, test_breaker_state_name);
-	tcase_add_test(tc, test_breaker_free_null);
+	tc = check_tcase(s, "transitions", NULL, NULL, test_breaker_starts_closed,
+			 test_breaker_closed_below_threshold, test_breaker_success_resets_count,
+			 test_breaker_opens_at_threshold, test_breaker_probe_delay,
+			 test_breaker_probes_back_off, test_breaker_half_open_one_probe,
+			 test_breaker_probe_success_closes, test_breaker_probe_failure_reopens,
+			 test_breaker_cancel_returns_probe, test_breaker_cancel_non_probe,
+			 test_breaker_late_verdict_keeps_single_probe,
+			 test_breaker_threshold_one_and_bad, test_breaker_state_name,
+			 test_breaker_free_null, NULL);
 
-	tc = check_tcase(s, "concurrency", NULL, NULL);
+	tc = check_tcase(s, "concurrency", NULL, NULL, test_breaker_concurrent_single_probe, NULL);
 	tcase_set_timeout(tc, 6 * CHECK_TIMEOUT_S);
-	tcase_add_test(tc, test_breaker_concurrent_single_probe);
 	return s;
 }

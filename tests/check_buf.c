@@ -194,25 +194,15 @@ END_TEST
 Suite *buf_suite(void)
 {
 	Suite *s = suite_create("buf");
-	TCase *tc;
 
-	tc = check_tcase(s, "append", NULL, NULL);
-	tcase_add_test(tc, test_buf_init_empty);
-	tcase_add_test(tc, test_buf_append_puts_putc);
-	tcase_add_test(tc, test_buf_append_binary);
-	tcase_add_test(tc, test_buf_grows);
-	tcase_add_test(tc, test_buf_reset_keeps_memory);
+	check_tcase(s, "append", NULL, NULL, test_buf_init_empty, test_buf_append_puts_putc,
+		    test_buf_append_binary, test_buf_grows, test_buf_reset_keeps_memory, NULL);
 
-	tc = check_tcase(s, "printf", NULL, NULL);
-	tcase_add_test(tc, test_buf_printf);
+	check_tcase(s, "printf", NULL, NULL, test_buf_printf, NULL);
 
-	tc = check_tcase(s, "take", NULL, NULL);
-	tcase_add_test(tc, test_buf_take);
-	tcase_add_test(tc, test_buf_take_empty);
-	tcase_add_test(tc, test_buf_take_failed);
+	check_tcase(s, "take", NULL, NULL, test_buf_take, test_buf_take_empty, test_buf_take_failed,
+		    NULL);
 
-	tc = check_tcase(s, "failed", NULL, NULL);
-	tcase_add_test(tc, test_buf_failed_sticky);
-	tcase_add_test(tc, test_buf_free_null);
+	check_tcase(s, "failed", NULL, NULL, test_buf_failed_sticky, test_buf_free_null, NULL);
 	return s;
 }

@@ -520,30 +520,18 @@ END_TEST
 Suite *cache_suite(void)
 {
 	Suite *s = suite_create("cache");
-	TCase *tc;
 
-	tc = check_tcase(s, "ttl", NULL, NULL);
-	tcase_add_test(tc, test_cache_ttl_boundary);
-	tcase_add_test(tc, test_cache_ttl_per_entry);
-	tcase_add_test(tc, test_cache_expired_among_live);
-	tcase_add_test(tc, test_cache_ttl_not_positive_not_stored);
-	tcase_add_test(tc, test_cache_real_clock);
+	check_tcase(s, "ttl", NULL, NULL, test_cache_ttl_boundary, test_cache_ttl_per_entry,
+		    test_cache_expired_among_live, test_cache_ttl_not_positive_not_stored,
+		    test_cache_real_clock, NULL);
 
-	tc = check_tcase(s, "bounds", NULL, NULL);
-	tcase_add_test(tc, test_cache_lru_entries);
-	tcase_add_test(tc, test_cache_lru_replace_refreshes);
-	tcase_add_test(tc, test_cache_zero_entries_stores_nothing);
-	tcase_add_test(tc, test_cache_byte_bound);
-	tcase_add_test(tc, test_cache_byte_bound_evicts_several);
-	tcase_add_test(tc, test_cache_replace_counts);
-	tcase_add_test(tc, test_cache_replace_when_full);
+	check_tcase(s, "bounds", NULL, NULL, test_cache_lru_entries,
+		    test_cache_lru_replace_refreshes, test_cache_zero_entries_stores_nothing,
+		    test_cache_byte_bound, test_cache_byte_bound_evicts_several,
+		    test_cache_replace_counts, test_cache_replace_when_full, NULL);
 
-	tc = check_tcase(s, "api", NULL, NULL);
-	tcase_add_test(tc, test_cache_counters_exact);
-	tcase_add_test(tc, test_cache_meta_round_trip);
-	tcase_add_test(tc, test_cache_miss_leaves_outputs);
-	tcase_add_test(tc, test_cache_remove_clear);
-	tcase_add_test(tc, test_cache_epoch_rule);
-	tcase_add_test(tc, test_cache_free_null);
+	check_tcase(s, "api", NULL, NULL, test_cache_counters_exact, test_cache_meta_round_trip,
+		    test_cache_miss_leaves_outputs, test_cache_remove_clear, test_cache_epoch_rule,
+		    test_cache_free_null, NULL);
 	return s;
 }

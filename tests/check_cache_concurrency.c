@@ -135,9 +135,8 @@ Suite *cache_concurrency_suite(void)
 	Suite *s = suite_create("cache_concurrency");
 	TCase *tc;
 
-	tc = check_tcase(s, "concurrency", NULL, NULL);
+	tc = check_tcase(s, "concurrency", NULL, NULL, test_cache_concurrent_invariants, NULL);
 	/* Under valgrind (CK_FORK=no) no timeout applies; forked, this is ample. */
 	tcase_set_timeout(tc, 6 * CHECK_TIMEOUT_S);
-	tcase_add_test(tc, test_cache_concurrent_invariants);
 	return s;
 }

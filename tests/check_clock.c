@@ -37,8 +37,6 @@ END_TEST
 Suite *clock_suite(void)
 {
 	Suite *s = suite_create("clock");
-	TCase *tc = check_tcase(s, "utc", NULL, NULL);
-
-	tcase_add_test(tc, test_parse_utc_ms);
+	check_tcase(s, "utc", NULL, NULL, test_parse_utc_ms, NULL);
 	return s;
 }

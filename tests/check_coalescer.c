@@ -297,12 +297,9 @@ END_TEST
 Suite *coalescer_suite(void)
 {
 	Suite *s = suite_create("coalescer");
-	TCase *tc = check_tcase(s, "coalescer", NULL, NULL);
-
-	tcase_add_test(tc, test_lone_item_runs_alone_at_once);
-	tcase_add_test(tc, test_arrivals_ride_next_batch_in_order);
-	tcase_add_test(tc, test_every_item_once_under_contention);
-	tcase_add_test(tc, test_queued_item_gives_up_after_timeout);
-	tcase_add_test(tc, test_create_rejects_bad_arguments);
+	check_tcase(s, "coalescer", NULL, NULL, test_lone_item_runs_alone_at_once,
+		    test_arrivals_ride_next_batch_in_order, test_every_item_once_under_contention,
+		    test_queued_item_gives_up_after_timeout, test_create_rejects_bad_arguments,
+		    NULL);
 	return s;
 }

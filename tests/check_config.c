@@ -457,39 +457,23 @@ END_TEST
 Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
-	TCase *tc;
 
-	tc = check_tcase(s, "defaults", NULL, NULL);
-	tcase_add_test(tc, test_config_defaults);
-	tcase_add_test(tc, test_config_listen_and_statements);
-	tcase_add_test(tc, test_config_pool_max_follows_threads);
+	check_tcase(s, "defaults", NULL, NULL, test_config_defaults,
+		    test_config_listen_and_statements, test_config_pool_max_follows_threads, NULL);
 
-	tc = check_tcase(s, "file", NULL, NULL);
-	tcase_add_test(tc, test_config_file_overrides);
-	tcase_add_test(tc, test_config_comments_blank_lines);
-	tcase_add_test(tc, test_config_missing_file);
-	tcase_add_test(tc, test_config_crlf_and_duplicates);
-	tcase_add_test(tc, test_config_long_line);
+	check_tcase(s, "file", NULL, NULL, test_config_file_overrides,
+		    test_config_comments_blank_lines, test_config_missing_file,
+		    test_config_crlf_and_duplicates, test_config_long_line, NULL);
 
-	tc = check_tcase(s, "environment", NULL, NULL);
-	tcase_add_test(tc, test_config_env_beats_file);
-	tcase_add_test(tc, test_config_bad_integer_env);
-	tcase_add_test(tc, test_config_env_strings);
+	check_tcase(s, "environment", NULL, NULL, test_config_env_beats_file,
+		    test_config_bad_integer_env, test_config_env_strings, NULL);
 
-	tc = check_tcase(s, "refusals", NULL, NULL);
-	tcase_add_test(tc, test_config_unknown_key);
-	tcase_add_test(tc, test_config_key_case);
-	tcase_add_test(tc, test_config_missing_equals);
-	tcase_add_test(tc, test_config_bad_integer_file);
-	tcase_add_test(tc, test_config_out_of_range);
-	tcase_add_test(tc, test_config_jwt_secret_required);
-	tcase_add_test(tc, test_config_pool_min_over_max);
-	tcase_add_test(tc, test_config_bad_log_level);
-	tcase_add_test(tc, test_config_retry_delays);
-	tcase_add_test(tc, test_config_null_errmsg);
+	check_tcase(s, "refusals", NULL, NULL, test_config_unknown_key, test_config_key_case,
+		    test_config_missing_equals, test_config_bad_integer_file,
+		    test_config_out_of_range, test_config_jwt_secret_required,
+		    test_config_pool_min_over_max, test_config_bad_log_level,
+		    test_config_retry_delays, test_config_null_errmsg, NULL);
 
-	tc = check_tcase(s, "free", NULL, NULL);
-	tcase_add_test(tc, test_config_free_null);
-	tcase_add_test(tc, test_config_write_table);
+	check_tcase(s, "free", NULL, NULL, test_config_free_null, test_config_write_table, NULL);
 	return s;
 }

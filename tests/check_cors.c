@@ -434,18 +434,10 @@ END_TEST
 Suite *cors_suite(void)
 {
 	Suite *s = suite_create("cors");
-	TCase *tc = check_tcase(s, "units", NULL, NULL);
-
-	tcase_add_test(tc, test_cors_config_accepts);
-	tcase_add_test(tc, test_cors_config_refuses);
-	tcase_add_test(tc, test_cors_origin_allowed);
-	tcase_add_test(tc, test_cors_nginx_map);
-	tc = check_tcase(s, "allowed origins", setup_allowing, teardown);
-	tcase_add_test(tc, test_cors_preflight_allowed);
-	tcase_add_test(tc, test_cors_preflight_refused);
-	tcase_add_test(tc, test_cors_on_every_answer);
-	tcase_add_test(tc, test_cors_shed);
-	tc = check_tcase(s, "default", setup_default, teardown);
-	tcase_add_test(tc, test_cors_default_none);
+	check_tcase(s, "units", NULL, NULL, test_cors_config_accepts, test_cors_config_refuses,
+		    test_cors_origin_allowed, test_cors_nginx_map, NULL);
+	check_tcase(s, "allowed origins", setup_allowing, teardown, test_cors_preflight_allowed,
+		    test_cors_preflight_refused, test_cors_on_every_answer, test_cors_shed, NULL);
+	check_tcase(s, "default", setup_default, teardown, test_cors_default_none, NULL);
 	return s;
 }

@@ -119,14 +119,10 @@ END_TEST
 Suite *db_pool_suite(void)
 {
 	Suite *s = suite_create("db_pool");
-	TCase *tc;
 
-	tc = check_tcase(s, "pool", NULL, NULL);
-	tcase_add_test(tc, test_pool_free_null);
+	check_tcase(s, "pool", NULL, NULL, test_pool_free_null, NULL);
 
-	tc = check_tcase(s, "unreachable", dead_setup, dead_teardown);
-	tcase_add_test(tc, test_pool_unreachable);
-	tcase_add_test(tc, test_db_call_unavailable_after_retries);
-	tcase_add_test(tc, test_db_call_breaker_opens);
+	check_tcase(s, "unreachable", dead_setup, dead_teardown, test_pool_unreachable,
+		    test_db_call_unavailable_after_retries, test_db_call_breaker_opens, NULL);
 	return s;
 }

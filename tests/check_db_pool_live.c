@@ -486,24 +486,15 @@ END_TEST
 Suite *db_pool_live_suite(void)
 {
 	Suite *s = suite_create("db_pool_live");
-	TCase *tc;
 
-	tc = check_tcase(s, "pool", NULL, NULL);
-	tcase_add_test(tc, test_pool_create_opens_min);
-	tcase_add_test(tc, test_pool_acquire_release_counts);
-	tcase_add_test(tc, test_pool_acquire_times_out_at_max);
-	tcase_add_test(tc, test_pool_release_wakes_waiter);
-	tcase_add_test(tc, test_pool_release_broken_reconnects);
-	tcase_add_test(tc, test_pool_replaces_connection_killed_server_side);
-	tcase_add_test(tc, test_pool_setup_runs_on_every_connection);
-	tcase_add_test(tc, test_pool_setup_failure_closes);
-	tcase_add_test(tc, test_pool_session_setup);
-	tcase_add_test(tc, test_pool_reap_idle);
-	tcase_add_test(tc, test_pool_reap_spares_busy);
+	check_tcase(s, "pool", NULL, NULL, test_pool_create_opens_min,
+		    test_pool_acquire_release_counts, test_pool_acquire_times_out_at_max,
+		    test_pool_release_wakes_waiter, test_pool_release_broken_reconnects,
+		    test_pool_replaces_connection_killed_server_side,
+		    test_pool_setup_runs_on_every_connection, test_pool_setup_failure_closes,
+		    test_pool_session_setup, test_pool_reap_idle, test_pool_reap_spares_busy, NULL);
 
-	tc = check_tcase(s, "db_call", NULL, NULL);
-	tcase_add_test(tc, test_db_call_ping);
-	tcase_add_test(tc, test_db_call_ping_with_breaker);
-	tcase_add_test(tc, test_db_call_sql_error_not_retried);
+	check_tcase(s, "db_call", NULL, NULL, test_db_call_ping, test_db_call_ping_with_breaker,
+		    test_db_call_sql_error_not_retried, NULL);
 	return s;
 }

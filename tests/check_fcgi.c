@@ -352,15 +352,9 @@ END_TEST
 Suite *fcgi_suite(void)
 {
 	Suite *s = suite_create("fcgi");
-	TCase *tc = check_tcase(s, "proto", NULL, NULL);
-
-	tcase_add_test(tc, test_fcgi_request_whole_and_bytewise);
-	tcase_add_test(tc, test_fcgi_long_pairs_and_two_requests);
-	tcase_add_test(tc, test_fcgi_no_params);
-	tcase_add_test(tc, test_fcgi_refusals);
-	tcase_add_test(tc, test_fcgi_management_records);
-	tcase_add_test(tc, test_fcgi_protocol_errors);
-	tcase_add_test(tc, test_fcgi_streaming_body);
-	tcase_add_test(tc, test_fcgi_streaming_body_exactly_cap);
+	check_tcase(s, "proto", NULL, NULL, test_fcgi_request_whole_and_bytewise,
+		    test_fcgi_long_pairs_and_two_requests, test_fcgi_no_params, test_fcgi_refusals,
+		    test_fcgi_management_records, test_fcgi_protocol_errors,
+		    test_fcgi_streaming_body, test_fcgi_streaming_body_exactly_cap, NULL);
 	return s;
 }

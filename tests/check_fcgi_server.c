@@ -423,14 +423,13 @@ Suite *fcgi_server_suite(void)
 	Suite *s = suite_create("fcgi_server");
 	TCase *tc;
 
-	tc = check_tcase(s, "server", NULL, NULL);
+	tc = check_tcase(s, "server", NULL, NULL, test_fcgi_server_keep_conn,
+			 test_fcgi_server_drains_on_stop,
+			 test_fcgi_server_idle_conn_costs_no_thread,
+			 test_fcgi_server_runs_threads_at_once,
+			 test_fcgi_server_parked_thread_gives_up_its_turn,
+			 test_fcgi_server_sheds_after_queue_timeout,
+			 test_fcgi_server_protocol_error_closes, NULL);
 	tcase_set_timeout(tc, 3 * CHECK_TIMEOUT_S);
-	tcase_add_test(tc, test_fcgi_server_keep_conn);
-	tcase_add_test(tc, test_fcgi_server_drains_on_stop);
-	tcase_add_test(tc, test_fcgi_server_idle_conn_costs_no_thread);
-	tcase_add_test(tc, test_fcgi_server_runs_threads_at_once);
-	tcase_add_test(tc, test_fcgi_server_parked_thread_gives_up_its_turn);
-	tcase_add_test(tc, test_fcgi_server_sheds_after_queue_timeout);
-	tcase_add_test(tc, test_fcgi_server_protocol_error_closes);
 	return s;
 }

@@ -355,13 +355,9 @@ END_TEST
 Suite *host_metrics_suite(void)
 {
 	Suite *s = suite_create("host_metrics");
-	TCase *tc = check_tcase(s, "table", NULL, NULL);
-
-	tcase_add_test(tc, test_host_metrics_two_processes);
-	tcase_add_test(tc, test_host_metrics_adoption);
-	tcase_add_test(tc, test_host_metrics_live_slot_kept);
-	tcase_add_test(tc, test_host_metrics_private);
-	tcase_add_test(tc, test_host_metrics_shape);
-	tcase_add_test(tc, test_host_metrics_default_name);
+	check_tcase(s, "table", NULL, NULL, test_host_metrics_two_processes,
+		    test_host_metrics_adoption, test_host_metrics_live_slot_kept,
+		    test_host_metrics_private, test_host_metrics_shape,
+		    test_host_metrics_default_name, NULL);
 	return s;
 }

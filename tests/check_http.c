@@ -372,29 +372,20 @@ Suite *http_suite(void)
 	Suite *s = suite_create("http");
 	TCase *tc;
 
-	tc = check_tcase(s, "method", NULL, NULL);
-	tcase_add_test(tc, test_http_method_parse);
-	tcase_add_test(tc, test_http_request_method);
-	tcase_add_test(tc, test_http_methods_text);
+	tc = check_tcase(s, "method", NULL, NULL, test_http_method_parse, test_http_request_method,
+			 test_http_methods_text, NULL);
 
-	tc = check_tcase(s, "path", NULL, NULL);
-	tcase_add_test(tc, test_http_path_document_uri);
-	tcase_add_test(tc, test_http_path_request_uri);
-	tcase_add_test(tc, test_http_path_script_name);
-	tcase_add_test(tc, test_http_path_attempts_path);
+	tc = check_tcase(s, "path", NULL, NULL, test_http_path_document_uri,
+			 test_http_path_request_uri, test_http_path_script_name,
+			 test_http_path_attempts_path, NULL);
 
-	tc = check_tcase(s, "headers", NULL, NULL);
-	tcase_add_test(tc, test_http_request_headers);
-	tcase_add_test(tc, test_http_content_length_garbage);
-	tcase_add_test(tc, test_http_body_file_params);
+	tc = check_tcase(s, "headers", NULL, NULL, test_http_request_headers,
+			 test_http_content_length_garbage, test_http_body_file_params, NULL);
 
-	tc = check_tcase(s, "request_id", NULL, NULL);
-	tcase_add_test(tc, test_http_request_id_client_kept);
-	tcase_add_test(tc, test_http_request_id_invalid_client);
-	tcase_add_test(tc, test_http_request_id_generated);
+	tc = check_tcase(s, "request_id", NULL, NULL, test_http_request_id_client_kept,
+			 test_http_request_id_invalid_client, test_http_request_id_generated, NULL);
 
-	tc = check_tcase(s, "uuid", NULL, NULL);
+	tc = check_tcase(s, "uuid", NULL, NULL, test_uuid_generate, NULL);
 	tcase_add_loop_test(tc, test_uuid_valid, 0, CHECK_ROWS(uuid_rows));
-	tcase_add_test(tc, test_uuid_generate);
 	return s;
 }

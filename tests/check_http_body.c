@@ -169,16 +169,10 @@ END_TEST
 Suite *http_body_suite(void)
 {
 	Suite *s = suite_create("http_body");
-	TCase *tc;
 
-	tc = check_tcase(s, "body", NULL, NULL);
-	tcase_add_test(tc, test_http_body_chunks);
-	tcase_add_test(tc, test_http_body_empty);
-	tcase_add_test(tc, test_http_body_exact_max);
-	tcase_add_test(tc, test_http_body_too_big_by_length);
-	tcase_add_test(tc, test_http_body_too_big_by_count);
-	tcase_add_test(tc, test_http_body_stream_error);
-	tcase_add_test(tc, test_http_body_short);
-	tcase_add_test(tc, test_http_body_read_twice);
+	check_tcase(s, "body", NULL, NULL, test_http_body_chunks, test_http_body_empty,
+		    test_http_body_exact_max, test_http_body_too_big_by_length,
+		    test_http_body_too_big_by_count, test_http_body_stream_error,
+		    test_http_body_short, test_http_body_read_twice, NULL);
 	return s;
 }

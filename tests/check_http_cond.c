@@ -88,9 +88,7 @@ END_TEST
 Suite *http_cond_suite(void)
 {
 	Suite *s = suite_create("http_cond");
-	TCase *tc = check_tcase(s, "headers", NULL, NULL);
-
-	tcase_add_test(tc, test_parse_if_match);
+	TCase *tc = check_tcase(s, "headers", NULL, NULL, test_parse_if_match, NULL);
 	tcase_add_loop_test(tc, test_etag_matches, 0, CHECK_ROWS(etag_rows));
 	tcase_add_loop_test(tc, test_http_cond_no_cache, 0, CHECK_ROWS(no_cache_rows));
 	return s;

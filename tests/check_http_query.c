@@ -236,17 +236,10 @@ END_TEST
 Suite *http_query_suite(void)
 {
 	Suite *s = suite_create("http_query");
-	TCase *tc;
 
-	tc = check_tcase(s, "query", NULL, NULL);
-	tcase_add_test(tc, test_http_query_parse);
-	tcase_add_test(tc, test_http_query_absent);
-	tcase_add_test(tc, test_http_query_first_wins);
-	tcase_add_test(tc, test_http_query_malformed);
-	tcase_add_test(tc, test_http_query_encoded_nul);
-	tcase_add_test(tc, test_http_query_too_many);
-	tcase_add_test(tc, test_http_percent_decode);
-	tcase_add_test(tc, test_http_percent_decode_n);
-	tcase_add_test(tc, test_http_query_plus_and_names);
+	check_tcase(s, "query", NULL, NULL, test_http_query_parse, test_http_query_absent,
+		    test_http_query_first_wins, test_http_query_malformed,
+		    test_http_query_encoded_nul, test_http_query_too_many, test_http_percent_decode,
+		    test_http_percent_decode_n, test_http_query_plus_and_names, NULL);
 	return s;
 }

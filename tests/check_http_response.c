@@ -427,30 +427,18 @@ END_TEST
 Suite *http_response_suite(void)
 {
 	Suite *s = suite_create("http_response");
-	TCase *tc;
 
-	tc = check_tcase(s, "error_shape", NULL, NULL);
-	tcase_add_test(tc, test_http_error_shape);
-	tcase_add_test(tc, test_http_error_details);
-	tcase_add_test(tc, test_http_error_field);
-	tcase_add_test(tc, test_http_error_replaces_body);
+	check_tcase(s, "error_shape", NULL, NULL, test_http_error_shape, test_http_error_details,
+		    test_http_error_field, test_http_error_replaces_body, NULL);
 
-	tc = check_tcase(s, "response", NULL, NULL);
-	tcase_add_test(tc, test_http_header_crlf);
-	tcase_add_test(tc, test_http_json);
-	tcase_add_test(tc, test_http_content_type_once);
-	tcase_add_test(tc, test_http_reason);
+	check_tcase(s, "response", NULL, NULL, test_http_header_crlf, test_http_json,
+		    test_http_content_type_once, test_http_reason, NULL);
 
-	tc = check_tcase(s, "write", NULL, NULL);
-	tcase_add_test(tc, test_http_response_write);
-	tcase_add_test(tc, test_http_response_write_empty_body);
-	tcase_add_test(tc, test_http_response_write_head);
-	tcase_add_test(tc, test_http_response_write_304);
-	tcase_add_test(tc, test_http_response_write_204);
-	tcase_add_test(tc, test_http_response_precheck);
-	tcase_add_test(tc, test_http_response_write_file);
-	tcase_add_test(tc, test_http_response_write_file_short);
-	tcase_add_test(tc, test_http_response_write_fails);
-	tcase_add_test(tc, test_http_response_write_failed_buffer);
+	check_tcase(s, "write", NULL, NULL, test_http_response_write,
+		    test_http_response_write_empty_body, test_http_response_write_head,
+		    test_http_response_write_304, test_http_response_write_204,
+		    test_http_response_precheck, test_http_response_write_file,
+		    test_http_response_write_file_short, test_http_response_write_fails,
+		    test_http_response_write_failed_buffer, NULL);
 	return s;
 }

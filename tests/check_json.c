@@ -332,29 +332,21 @@ Suite *json_suite(void)
 	Suite *s = suite_create("json");
 	TCase *tc;
 
-	tc = check_tcase(s, "fields", json_setup, json_teardown);
-	tcase_add_test(tc, test_json_get_object);
-	tcase_add_test(tc, test_json_get_array);
-	tcase_add_test(tc, test_json_get_string);
-	tcase_add_test(tc, test_json_get_long);
-	tcase_add_test(tc, test_json_get_uuid);
-	tcase_add_test(tc, test_json_get_timestamp);
+	tc = check_tcase(s, "fields", json_setup, json_teardown, test_json_get_object,
+			 test_json_get_array, test_json_get_string, test_json_get_long,
+			 test_json_get_uuid, test_json_get_timestamp, NULL);
 	tcase_add_loop_test(tc, test_json_field_refusals, 0, CHECK_ROWS(refusals));
 
-	tc = check_tcase(s, "fields_edge", NULL, NULL);
-	tcase_add_test(tc, test_json_fields_of_null);
-	tcase_add_test(tc, test_json_string_length_in_bytes);
+	tc = check_tcase(s, "fields_edge", NULL, NULL, test_json_fields_of_null,
+			 test_json_string_length_in_bytes, NULL);
 
-	tc = check_tcase(s, "numbers", NULL, NULL);
-	tcase_add_test(tc, test_json_number_is_long);
-	tcase_add_test(tc, test_json_number_is_long_2pow63);
+	tc = check_tcase(s, "numbers", NULL, NULL, test_json_number_is_long,
+			 test_json_number_is_long_2pow63, NULL);
 
-	tc = check_tcase(s, "timestamps", NULL, NULL);
+	tc = check_tcase(s, "timestamps", NULL, NULL, NULL);
 	tcase_add_loop_test(tc, test_json_is_timestamp, 0, CHECK_ROWS(timestamp_rows));
 
-	tc = check_tcase(s, "paths", NULL, NULL);
-	tcase_add_test(tc, test_json_path);
-	tcase_add_test(tc, test_json_path_truncates);
-	tcase_add_test(tc, test_json_print);
+	tc = check_tcase(s, "paths", NULL, NULL, test_json_path, test_json_path_truncates,
+			 test_json_print, NULL);
 	return s;
 }

@@ -374,28 +374,20 @@ Suite *json_parse_suite(void)
 	Suite *s = suite_create("json_parse");
 	TCase *tc;
 
-	tc = check_tcase(s, "parse", NULL, NULL);
-	tcase_add_test(tc, test_json_parse_accepts);
-	tcase_add_test(tc, test_json_parse_exact_length);
-	tcase_add_test(tc, test_json_parse_trailing_garbage);
-	tcase_add_test(tc, test_json_parse_empty_and_malformed);
-	tcase_add_test(tc, test_json_parse_nul_bytes);
-	tcase_add_test(tc, test_json_parse_invalid_utf8);
+	tc = check_tcase(s, "parse", NULL, NULL, test_json_parse_accepts,
+			 test_json_parse_exact_length, test_json_parse_trailing_garbage,
+			 test_json_parse_empty_and_malformed, test_json_parse_nul_bytes,
+			 test_json_parse_invalid_utf8, NULL);
 	tcase_add_loop_test(tc, test_json_utf8_valid, 0, CHECK_ROWS(utf8_rows));
 	tcase_add_test(tc, test_json_parse_deep_nesting);
 
-	tc = check_tcase(s, "parse_strict", NULL, NULL);
-	tcase_add_test(tc, test_json_parse_control_whitespace);
-	tcase_add_test(tc, test_json_parse_raw_control_in_string);
-	tcase_add_test(tc, test_json_parse_bad_numbers);
-	tcase_add_test(tc, test_json_parse_escaped_nul);
-	tcase_add_test(tc, test_json_top_members);
-	tcase_add_test(tc, test_json_duplicate_names);
+	tc = check_tcase(s, "parse_strict", NULL, NULL, test_json_parse_control_whitespace,
+			 test_json_parse_raw_control_in_string, test_json_parse_bad_numbers,
+			 test_json_parse_escaped_nul, test_json_top_members,
+			 test_json_duplicate_names, NULL);
 
-	tc = check_tcase(s, "array_elements", NULL, NULL);
-	tcase_add_test(tc, test_json_array_elements);
-	tcase_add_test(tc, test_json_array_elements_empty);
-	tcase_add_test(tc, test_json_array_elements_malformed);
-	tcase_add_test(tc, test_json_array_elements_depth);
+	tc = check_tcase(s, "array_elements", NULL, NULL, test_json_array_elements,
+			 test_json_array_elements_empty, test_json_array_elements_malformed,
+			 test_json_array_elements_depth, NULL);
 	return s;
 }

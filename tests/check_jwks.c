@@ -259,13 +259,11 @@ END_TEST
 Suite *jwks_suite(void)
 {
 	Suite *s = suite_create("jwks");
-	TCase *tc = check_tcase(s, "jwks", NULL, NULL);
+	TCase *tc =
+		check_tcase(s, "jwks", NULL, NULL, test_jwks_parse_keys, test_jwks_parse_refused,
+			    test_jwks_reload_replaces_keys, test_jwks_reload_while_verifying, NULL);
 
 	tcase_add_unchecked_fixture(tc, jwks_keys_setup, jwks_keys_teardown);
-	tcase_add_test(tc, test_jwks_parse_keys);
-	tcase_add_test(tc, test_jwks_parse_refused);
-	tcase_add_test(tc, test_jwks_reload_replaces_keys);
-	tcase_add_test(tc, test_jwks_reload_while_verifying);
 	jwks_verify_tests(tc);
 	return s;
 }

@@ -157,11 +157,8 @@ END_TEST
 Suite *limiter_suite(void)
 {
 	Suite *s = suite_create("limiter");
-	TCase *tc = check_tcase(s, "counts", NULL, NULL);
-
-	tcase_add_test(tc, test_limiter_per_key_cap);
-	tcase_add_test(tc, test_limiter_keys_and_slots);
-	tcase_add_test(tc, test_limiter_concurrent_cap);
-	tcase_add_test(tc, test_limiter_hold_refusal_parks_and_is_bounded);
+	check_tcase(s, "counts", NULL, NULL, test_limiter_per_key_cap, test_limiter_keys_and_slots,
+		    test_limiter_concurrent_cap, test_limiter_hold_refusal_parks_and_is_bounded,
+		    NULL);
 	return s;
 }

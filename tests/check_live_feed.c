@@ -218,15 +218,9 @@ END_TEST
 Suite *live_feed_suite(void)
 {
 	Suite *s = suite_create("live_feed");
-	TCase *tc = check_tcase(s, "core", NULL, NULL);
-
-	tcase_add_test(tc, test_parse_status);
-	tcase_add_test(tc, test_post_answered);
-	tcase_add_test(tc, test_post_refused_status);
-	tcase_add_test(tc, test_post_no_server);
-	tcase_add_test(tc, test_post_silent_server_times_out);
-	tcase_add_test(tc, test_post_path_too_long);
-	tcase_add_test(tc, test_free_null);
-	tcase_add_test(tc, test_one_publisher_then_takeover);
+	check_tcase(s, "core", NULL, NULL, test_parse_status, test_post_answered,
+		    test_post_refused_status, test_post_no_server,
+		    test_post_silent_server_times_out, test_post_path_too_long, test_free_null,
+		    test_one_publisher_then_takeover, NULL);
 	return s;
 }

@@ -112,13 +112,8 @@ END_TEST
 Suite *log_suite(void)
 {
 	Suite *s = suite_create("log");
-	TCase *tc = check_tcase(s, "records", NULL, NULL);
-
-	tcase_add_test(tc, test_log_text_line);
-	tcase_add_test(tc, test_log_json_line);
-	tcase_add_test(tc, test_log_json_truncated);
-	tcase_add_test(tc, test_log_request_id_per_thread);
-	tcase_add_test(tc, test_log_parse);
-	tcase_add_test(tc, test_log_limit);
+	check_tcase(s, "records", NULL, NULL, test_log_text_line, test_log_json_line,
+		    test_log_json_truncated, test_log_request_id_per_thread, test_log_parse,
+		    test_log_limit, NULL);
 	return s;
 }

@@ -333,22 +333,16 @@ Suite *metrics_suite(void)
 	Suite *s = suite_create("metrics");
 	TCase *tc;
 
-	tc = check_tcase(s, "counters", NULL, NULL);
-	tcase_add_test(tc, test_metrics_fresh);
-	tcase_add_test(tc, test_metrics_record_and_read);
-	tcase_add_test(tc, test_metrics_op_minus_one_counts_request_only);
-	tcase_add_test(tc, test_metrics_free_null);
+	tc = check_tcase(
+		s, "counters", NULL, NULL, test_metrics_fresh, test_metrics_record_and_read,
+		test_metrics_op_minus_one_counts_request_only, test_metrics_free_null, NULL);
 
-	tc = check_tcase(s, "quantiles", NULL, NULL);
-	tcase_add_test(tc, test_metrics_quantile_single_sample_bounds);
-	tcase_add_test(tc, test_metrics_quantiles);
-	tcase_add_test(tc, test_metrics_quantiles_monotonic);
+	tc = check_tcase(s, "quantiles", NULL, NULL, test_metrics_quantile_single_sample_bounds,
+			 test_metrics_quantiles, test_metrics_quantiles_monotonic, NULL);
 
-	tc = check_tcase(s, "json", NULL, NULL);
-	tcase_add_test(tc, test_metrics_json_shape);
+	tc = check_tcase(s, "json", NULL, NULL, test_metrics_json_shape, NULL);
 
-	tc = check_tcase(s, "concurrency", NULL, NULL);
+	tc = check_tcase(s, "concurrency", NULL, NULL, test_metrics_concurrent_sums, NULL);
 	tcase_set_timeout(tc, 6 * CHECK_TIMEOUT_S);
-	tcase_add_test(tc, test_metrics_concurrent_sums);
 	return s;
 }

@@ -106,12 +106,8 @@ END_TEST
 Suite *prom_suite(void)
 {
 	Suite *s = suite_create("prom");
-	TCase *tc = check_tcase(s, "text", NULL, NULL);
-
-	tcase_add_test(tc, test_prom_family_and_samples);
-	tcase_add_test(tc, test_prom_label_escaping);
-	tcase_add_test(tc, test_prom_special_values);
-	tcase_add_test(tc, test_prom_histogram);
-	tcase_add_test(tc, test_prom_histogram_no_labels);
+	check_tcase(s, "text", NULL, NULL, test_prom_family_and_samples, test_prom_label_escaping,
+		    test_prom_special_values, test_prom_histogram, test_prom_histogram_no_labels,
+		    NULL);
 	return s;
 }

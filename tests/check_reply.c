@@ -31,8 +31,6 @@ END_TEST
 Suite *reply_suite(void)
 {
 	Suite *s = suite_create("reply");
-	TCase *tc = check_tcase(s, "status", NULL, NULL);
-
-	tcase_add_test(tc, test_status_for_code);
+	check_tcase(s, "status", NULL, NULL, test_status_for_code, NULL);
 	return s;
 }

@@ -147,19 +147,13 @@ Suite *retry_suite(void);
 Suite *retry_suite(void)
 {
 	Suite *s = suite_create("retry");
-	TCase *tc;
 
-	tc = check_tcase(s, "is_safe", NULL, NULL);
-	tcase_add_test(tc, test_retry_not_sent_always_safe);
-	tcase_add_test(tc, test_retry_lost_after_send_only_idempotent);
-	tcase_add_test(tc, test_retry_sql_errors);
-	tcase_add_test(tc, test_retry_unknown_kind_unsafe);
+	check_tcase(s, "is_safe", NULL, NULL, test_retry_not_sent_always_safe,
+		    test_retry_lost_after_send_only_idempotent, test_retry_sql_errors,
+		    test_retry_unknown_kind_unsafe, NULL);
 
-	tc = check_tcase(s, "backoff", NULL, NULL);
-	tcase_add_test(tc, test_retry_cap_doubles_to_max);
-	tcase_add_test(tc, test_retry_cap_base_above_max);
-	tcase_add_test(tc, test_retry_delay_zero_cap);
-	tcase_add_test(tc, test_retry_delay_full_jitter);
-	tcase_add_test(tc, test_retry_delay_seeded);
+	check_tcase(s, "backoff", NULL, NULL, test_retry_cap_doubles_to_max,
+		    test_retry_cap_base_above_max, test_retry_delay_zero_cap,
+		    test_retry_delay_full_jitter, test_retry_delay_seeded, NULL);
 	return s;
 }

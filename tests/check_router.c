@@ -193,16 +193,11 @@ END_TEST
 Suite *router_suite(void)
 {
 	Suite *s = suite_create("router");
-	TCase *tc;
 
-	tc = check_tcase(s, "match_path", NULL, NULL);
-	tcase_add_test(tc, test_router_match_path);
-	tcase_add_test(tc, test_router_match_path_none);
-	tcase_add_test(tc, test_router_match_path_long_id);
+	check_tcase(s, "match_path", NULL, NULL, test_router_match_path,
+		    test_router_match_path_none, test_router_match_path_long_id, NULL);
 
-	tc = check_tcase(s, "find", NULL, NULL);
-	tcase_add_test(tc, test_router_find);
-	tcase_add_test(tc, test_router_find_refusals);
-	tcase_add_test(tc, test_router_write_table);
+	check_tcase(s, "find", NULL, NULL, test_router_find, test_router_find_refusals,
+		    test_router_write_table, NULL);
 	return s;
 }

@@ -295,19 +295,12 @@ END_TEST
 Suite *router_actions_suite(void)
 {
 	Suite *s = suite_create("router_actions");
-	TCase *tc;
 
-	tc = check_tcase(s, "actions", router_setup, router_teardown);
-	tcase_add_test(tc, test_app_stats_checks);
-	tcase_add_test(tc, test_app_stats_optimization);
-	tcase_add_test(tc, test_app_activity_checks);
-	tcase_add_test(tc, test_app_submit_checks);
-	tcase_add_test(tc, test_app_extend_checks);
-	tcase_add_test(tc, test_app_upload_checks);
-	tcase_add_test(tc, test_app_upload_filename_encodings);
-	tcase_add_test(tc, test_app_download_checks);
-	tcase_add_test(tc, test_app_upload_allow);
-	tcase_add_test(tc, test_app_upload_precheck);
-	tcase_add_test(tc, test_app_optimize_checks);
+	check_tcase(s, "actions", router_setup, router_teardown, test_app_stats_checks,
+		    test_app_stats_optimization, test_app_activity_checks, test_app_submit_checks,
+		    test_app_extend_checks, test_app_upload_checks,
+		    test_app_upload_filename_encodings, test_app_download_checks,
+		    test_app_upload_allow, test_app_upload_precheck, test_app_optimize_checks,
+		    NULL);
 	return s;
 }

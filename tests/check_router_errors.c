@@ -173,7 +173,7 @@ END_TEST
 Suite *router_errors_suite(void)
 {
 	Suite *s = suite_create("router_errors");
-	TCase *tc = check_tcase(s, "errors", router_setup, router_teardown);
+	TCase *tc = check_tcase(s, "errors", router_setup, router_teardown, NULL);
 
 	tcase_add_loop_test(tc, test_app_errors, 0, CHECK_ROWS(errors));
 	return s;

@@ -301,27 +301,19 @@ END_TEST
 Suite *router_requests_suite(void)
 {
 	Suite *s = suite_create("router_requests");
-	TCase *tc;
 
-	tc = check_tcase(s, "authentication", router_setup, router_teardown);
-	tcase_add_test(tc, test_app_no_token);
-	tcase_add_test(tc, test_app_bad_token);
+	check_tcase(s, "authentication", router_setup, router_teardown, test_app_no_token,
+		    test_app_bad_token, NULL);
 
-	tc = check_tcase(s, "bodies", router_setup, router_teardown);
-	tcase_add_test(tc, test_app_save_fields);
-	tcase_add_test(tc, test_app_save_expected_version);
-	tcase_add_test(tc, test_app_save_if_match);
-	tcase_add_test(tc, test_app_exam_create_title);
-	tcase_add_test(tc, test_app_payload_too_large);
-	tcase_add_test(tc, test_app_short_body);
-	tcase_add_test(tc, test_app_exam_body_not_object);
+	check_tcase(s, "bodies", router_setup, router_teardown, test_app_save_fields,
+		    test_app_save_expected_version, test_app_save_if_match,
+		    test_app_exam_create_title, test_app_payload_too_large, test_app_short_body,
+		    test_app_exam_body_not_object, NULL);
 
-	tc = check_tcase(s, "request_id", router_setup, router_teardown);
-	tcase_add_test(tc, test_app_request_id);
-	tcase_add_test(tc, test_app_request_id_fallbacks);
+	check_tcase(s, "request_id", router_setup, router_teardown, test_app_request_id,
+		    test_app_request_id_fallbacks, NULL);
 
-	tc = check_tcase(s, "database_unreachable", router_setup, router_teardown);
-	tcase_add_test(tc, test_app_health_degraded);
-	tcase_add_test(tc, test_app_db_unreachable);
+	check_tcase(s, "database_unreachable", router_setup, router_teardown,
+		    test_app_health_degraded, test_app_db_unreachable, NULL);
 	return s;
 }

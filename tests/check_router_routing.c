@@ -164,16 +164,10 @@ END_TEST
 Suite *router_routing_suite(void)
 {
 	Suite *s = suite_create("router_routing");
-	TCase *tc;
 
-	tc = check_tcase(s, "routing", router_setup, router_teardown);
-	tcase_add_test(tc, test_app_unknown_path);
-	tcase_add_test(tc, test_app_unknown_action);
-	tcase_add_test(tc, test_app_method_not_allowed);
-	tcase_add_test(tc, test_app_malformed_query);
-	tcase_add_test(tc, test_app_encoded_nul);
-	tcase_add_test(tc, test_app_undecodable_path);
-	tcase_add_test(tc, test_app_other_methods);
-	tcase_add_test(tc, test_app_openapi);
+	check_tcase(s, "routing", router_setup, router_teardown, test_app_unknown_path,
+		    test_app_unknown_action, test_app_method_not_allowed, test_app_malformed_query,
+		    test_app_encoded_nul, test_app_undecodable_path, test_app_other_methods,
+		    test_app_openapi, NULL);
 	return s;
 }

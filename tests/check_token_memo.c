@@ -82,10 +82,7 @@ END_TEST
 Suite *token_memo_suite(void)
 {
 	Suite *s = suite_create("token_memo");
-	TCase *tc = check_tcase(s, "memo", NULL, NULL);
-
-	tcase_add_test(tc, test_token_memo_find_exact);
-	tcase_add_test(tc, test_token_memo_evicts_least_recent);
-	tcase_add_test(tc, test_token_memo_limits);
+	check_tcase(s, "memo", NULL, NULL, test_token_memo_find_exact,
+		    test_token_memo_evicts_least_recent, test_token_memo_limits, NULL);
 	return s;
 }

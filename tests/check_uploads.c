@@ -195,10 +195,7 @@ END_TEST
 Suite *uploads_suite(void)
 {
 	Suite *s = suite_create("uploads");
-	TCase *tc = check_tcase(s, "filename", NULL, NULL);
-
-	tcase_add_test(tc, test_uploads_filename_raw);
-	tcase_add_test(tc, test_uploads_filename_encoded);
-	tcase_add_test(tc, test_uploads_filename_length);
+	check_tcase(s, "filename", NULL, NULL, test_uploads_filename_raw,
+		    test_uploads_filename_encoded, test_uploads_filename_length, NULL);
 	return s;
 }

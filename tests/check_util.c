@@ -1,17 +1,24 @@
 /* check_util: helpers every unit-test file shares (check_util.h). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "check_util.h"
 
-TCase *check_tcase(Suite *s, const char *name, SFun setup, SFun teardown)
+TCase *check_tcase(Suite *s, const char *name, SFun setup, SFun teardown, ...)
 {
 	TCase *tc = tcase_create(name);
+	const TTest *test;
+	va_list ap;
 
 	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
 	if (setup != NULL || teardown != NULL)
 		tcase_add_checked_fixture(tc, setup, teardown);
+	va_start(ap, teardown);
+	while ((test = va_arg(ap, const TTest *)) != NULL)
+		tcase_add_test(tc, test);
+	va_end(ap);
 	suite_add_tcase(s, tc);
 	return tc;
 }

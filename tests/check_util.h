@@ -40,7 +40,9 @@ void check_sleep_ms(long ms);
 
 /* A new test case named name, added to s (which owns it), with the
  * timeout CHECK_TIMEOUT_S and, when setup or teardown is not NULL, them
- * as its checked fixture (run around each test, in its process). */
-TCase *check_tcase(Suite *s, const char *name, SFun setup, SFun teardown);
+ * as its checked fixture (run around each test, in its process); its
+ * tests follow (each a START_TEST name, in order) up to a NULL. */
+TCase *check_tcase(Suite *s, const char *name, SFun setup, SFun teardown, ...)
+	__attribute__((sentinel));
 
 #endif

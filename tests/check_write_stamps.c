@@ -117,12 +117,8 @@ END_TEST
 Suite *write_stamps_suite(void)
 {
 	Suite *s = suite_create("write_stamps");
-	TCase *tc = check_tcase(s, "table", NULL, NULL);
-
-	tcase_add_test(tc, test_write_stamps_private);
-	tcase_add_test(tc, test_write_stamps_null);
-	tcase_add_test(tc, test_write_stamps_shared_across_processes);
-	tcase_add_test(tc, test_write_stamps_foreign_object);
-	tcase_add_test(tc, test_write_stamps_default_name);
+	check_tcase(s, "table", NULL, NULL, test_write_stamps_private, test_write_stamps_null,
+		    test_write_stamps_shared_across_processes, test_write_stamps_foreign_object,
+		    test_write_stamps_default_name, NULL);
 	return s;
 }
