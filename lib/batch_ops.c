@@ -211,8 +211,8 @@ static void batch_log(req_ctx *rc, const cJSON *data)
 		    json_get_uuid(item, "attempt_id", &id) != JSON_FIELD_OK) {
 			batch_error(&b, i, NULL, "validation_failed", "attempt_id must be a UUID",
 				    p.text);
-		} else if (events_check(cJSON_GetObjectItemCaseSensitive(item, "events"), prefix,
-					cfg, &bad) != 0) {
+		} else if (events_within_limits(cJSON_GetObjectItemCaseSensitive(item, "events"),
+						prefix, cfg, &bad) != 0) {
 			batch_error(&b, i, id, bad.code, bad.message, bad.field);
 		} else {
 			buf_printf(&valid, "%s%d", nvalid++ ? "," : "", i + 1);

@@ -73,12 +73,9 @@ static const db_statement db_statements[DB_STMT_COUNT] = {
 		 "SELECT attempts.get_multiple_attempt_infos($1::uuid[], $2::bigint)", 2, 1},
 	[DB_STMT_BATCH_LOG] =
 		{"batch_log",
-		 /* $1 the body, $2 the indexes (1-based) of the items C accepted. */
-		 "SELECT attempts.batch_log_attempt_activity((SELECT jsonb_agg(e.item ORDER BY "
-		 "e.n) "
-		 "FROM jsonb_array_elements($1::jsonb -> 'data') WITH ORDINALITY AS e(item, n) "
-		 "WHERE e.n = ANY ($2::bigint[])))",
-		 2, 0},
+		 /* $1 the body, $2 the positions (1-based) of the items C accepted. */
+		 "SELECT attempts.batch_log_attempt_activity($1::jsonb -> 'data', $2::bigint[])", 2,
+		 0},
 	[DB_STMT_VALIDATE_MULTIPLE] = {"validate_multiple",
 				       "SELECT attempts.validate_multiple_attempts($1::uuid[])", 1,
 				       1},

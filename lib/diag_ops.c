@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "http_cond.h"
 #include "log.h"
 #include "reply.h"
@@ -172,7 +173,7 @@ static void exam_statistics(req_ctx *rc, const char *type, const char *exam_id,
 	size_t len;
 	unsigned long long epoch;
 
-	if (rc->claims.role == AUTH_ROLE_STUDENT) {
+	if (!access_may_read_stats(&rc->claims)) {
 		http_error(rc->resp, 403, "forbidden", "proctor or admin role required", NULL);
 		return;
 	}

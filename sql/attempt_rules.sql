@@ -65,18 +65,19 @@ $$;
 -- NULL when the caller may use attempt a in p_mode, else the error:
 --   'read'  owner, proctor, admin;
 --   'owner' owner only (another student: not_found; proctor/admin: forbidden);
---   'staff' proctor, admin (a student: forbidden on its own, not_found otherwise).
--- A missing attempt (a.attempt_id NULL) is not_found in every mode.
+--   'staff' proctor, admin (a student: forbidden, whichever attempt).
+-- A missing attempt (a.attempt_id NULL) is not_found in every mode but a
+-- student's 'staff'.
 CREATE OR REPLACE FUNCTION attempts.access_error(a attempts.attempts, p_sub uuid,
                                                  p_role text, p_mode text)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT CASE
+        WHEN p_mode = 'staff' AND p_role NOT IN ('proctor', 'admin')
+            THEN attempts.err('forbidden', 'proctor or admin role required')
         WHEN a.attempt_id IS NULL OR (p_role = 'student' AND a.user_id <> p_sub)
             THEN attempts.err('not_found', 'attempt not found')
         WHEN p_mode = 'owner' AND a.user_id <> p_sub
             THEN attempts.err('forbidden', 'only the attempt''s owner may change it')
-        WHEN p_mode = 'staff' AND p_role NOT IN ('proctor', 'admin')
-            THEN attempts.err('forbidden', 'proctor or admin role required')
     END
 $$;
 

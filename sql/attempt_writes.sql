@@ -69,7 +69,10 @@ END
 $$;
 
 -- NULL when p_events is an array of well-formed events, else validation_failed
--- naming the first bad field (events[i].event_type, ...).
+-- naming the first bad field (events[i].event_type, ...): the one statement
+-- of these rules (the service checks only the limits on count and payload
+-- size before the call, lib/events.h). occurred_at is RFC 3339 with a "T",
+-- at most nanoseconds and a zone of Z or +hh:mm, and a real time.
 CREATE OR REPLACE FUNCTION attempts.events_error(p_events jsonb)
 RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, attempts AS $$
 DECLARE
@@ -79,7 +82,7 @@ DECLARE
     v_id jsonb;
 BEGIN
     IF jsonb_typeof(p_events) IS DISTINCT FROM 'array' THEN
-        RETURN invalid('events', 'events must be an array');
+        RETURN invalid('events', 'events must be an array of event objects');
     END IF;
     FOR v_ev, v_i IN SELECT e.value, e.ord - 1
                        FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(value, ord) LOOP
@@ -98,6 +101,7 @@ BEGIN
         END IF;
         IF nullif(v_ev -> 'occurred_at', 'null'::jsonb) IS NOT NULL
            AND (jsonb_typeof(v_ev -> 'occurred_at') <> 'string'
+                OR (v_ev ->> 'occurred_at') !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$'
                 OR try_ts(v_ev ->> 'occurred_at') IS NULL) THEN
             RETURN invalid(v_at || '.occurred_at', 'occurred_at must be an RFC 3339 timestamp');
         END IF;
@@ -111,7 +115,8 @@ CREATE OR REPLACE FUNCTION attempts.log_core(p_sub uuid, p_role text, p_attempt_
 RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
     v_a attempts.attempts := load_attempt(p_attempt_id, false);
-    v_err jsonb := coalesce(access_error(v_a, p_sub, p_role, 'owner'), events_error(p_events));
+    -- The events first: a malformed request is refused as such, whoever sends it.
+    v_err jsonb := coalesce(events_error(p_events), access_error(v_a, p_sub, p_role, 'owner'));
     v_total int;
     v_logged int;
 BEGIN

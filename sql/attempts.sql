@@ -110,8 +110,9 @@ END
 $$;
 
 -- Moves the deadline by p_extra_s (1..86400) seconds; proctor/admin.
--- Returns the state. Errors: not_found, forbidden, validation_failed,
--- not_extendable (no deadline, or submitted).
+-- Returns the state. Errors, in this order: validation_failed (p_extra_s,
+-- NULL when the request's extra_s is not an integer), forbidden (a
+-- student), not_found, not_extendable (no deadline, or submitted).
 CREATE OR REPLACE FUNCTION attempts.extend_attempt(p_attempt_id uuid, p_extra_s int)
 RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
@@ -119,14 +120,14 @@ DECLARE
     v_a attempts.attempts;
     v_err jsonb := c.error;
 BEGIN
-    IF v_err IS NULL THEN
+    IF v_err IS NULL AND (p_extra_s IS NULL OR p_extra_s NOT BETWEEN 1 AND 86400) THEN
+        v_err := invalid('extra_s', 'extra_s must be an integer in 1..86400');
+    ELSIF v_err IS NULL THEN
         v_a := load_attempt(p_attempt_id, true);
         v_err := access_error(v_a, c.sub, c.role, 'staff');
     END IF;
     IF v_err IS NOT NULL THEN
         RETURN v_err;
-    ELSIF p_extra_s IS NULL OR p_extra_s NOT BETWEEN 1 AND 86400 THEN
-        RETURN invalid('extra_s', 'extra_s must be an integer 1..86400');
     ELSIF v_a.status <> 'in_progress' OR v_a.deadline_at IS NULL THEN
         RETURN err('not_extendable', 'only an attempt in progress with a deadline can be extended');
     END IF;

@@ -296,8 +296,13 @@ $$;
 
 -- Logs activity for many attempts, each item {"attempt_id", "events"} as
 -- log_attempt_activity. Returns [{"attempt_id", "logged", "duplicates"} |
--- {"attempt_id", "error"}].
-CREATE OR REPLACE FUNCTION attempts.batch_log_attempt_activity(p_batch jsonb)
+-- {"attempt_id", "error"}]. p_items, when given, are the 1-based positions
+-- of the items to log (the service answers the others itself, e.g. over
+-- its size limits): only they are answered, in order, and their error
+-- paths (data[i]...) still count every item of p_batch.
+DROP FUNCTION IF EXISTS attempts.batch_log_attempt_activity(jsonb);
+CREATE OR REPLACE FUNCTION attempts.batch_log_attempt_activity(p_batch jsonb,
+                                                               p_items bigint[] DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
 DECLARE
     c record := require_caller(NULL);
@@ -314,6 +319,7 @@ BEGIN
     PERFORM lock_attempts(item_attempt_ids(p_batch), c.sub, false);
     FOR v_item, v_i IN SELECT e.value, e.ord - 1
                          FROM jsonb_array_elements(p_batch) WITH ORDINALITY AS e(value, ord)
+                        WHERE p_items IS NULL OR e.ord = ANY (p_items)
                         ORDER BY e.ord LOOP
         v_at := 'data[' || v_i || ']';
         v_id := CASE WHEN jsonb_typeof(v_item) = 'object' THEN v_item -> 'attempt_id' END;

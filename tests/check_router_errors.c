@@ -106,17 +106,6 @@ static const rt_case errors[] = {
 	 NULL},
 	{"GET", "/api/attempts/nope", "action=stats&type=stats", RT_PROCTOR, NULL, 400,
 	 "invalid_uuid", NULL},
-	/* activity checks */
-	{"POST", ATTEMPT, "action=activity", RT_STUDENT, "{}", 422, "validation_failed", "events"},
-	{"POST", ATTEMPT, "action=activity", RT_STUDENT, "{\"events\":{}}", 422,
-	 "validation_failed", "events"},
-	{"POST", ATTEMPT, "action=activity", RT_STUDENT, "{\"events\":[1]}", 422,
-	 "validation_failed", "events[0]"},
-	{"POST", ATTEMPT, "action=activity", RT_STUDENT,
-	 "{\"events\":[{\"event_type\":\"ok\"},{\"event_type\":\"Bad Type\"}]}", 422,
-	 "validation_failed", "events[1].event_type"},
-	{"POST", ATTEMPT, "action=activity", RT_STUDENT, "{\"events\":[{}]}", 422,
-	 "validation_failed", "events[0].event_type"},
 	/* submit checks */
 	{"POST", ATTEMPT, "action=submit", RT_STUDENT, "{\"answers\":[]}", 422, "validation_failed",
 	 "answers"},

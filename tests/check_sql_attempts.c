@@ -6,8 +6,9 @@
 #include "check_sql.h"
 
 /* What each call on one attempt answers a caller who may not make it
- * (another student: as if it did not exist; staff on an owner's write:
- * forbidden), or for an attempt that does not exist; nothing is written. */
+ * (another student: as if it did not exist, but for a staff call; staff
+ * on an owner's write: forbidden), or for an attempt that does not exist;
+ * nothing is written. */
 START_TEST(test_attempt_refusals)
 {
 	static const refusal calls[] = {
@@ -20,8 +21,9 @@ START_TEST(test_attempt_refusals)
 		 .proctor = "forbidden"},
 		{"SELECT attempts.log_attempt_activity($1, '[{\"event_type\": \"late\"}]')",
 		 .other = "not_found", .proctor = "forbidden"},
+		/* a staff call: any student is refused as such (API.md §6) */
 		{"SELECT attempts.extend_attempt($1, 60)", .owner = "forbidden",
-		 .other = "not_found", .missing = "not_found"},
+		 .other = "forbidden", .missing = "not_found"},
 		{"SELECT attempts.validate_attempt_upload($1)", .other = "not_found",
 		 .proctor = "forbidden"},
 		{"SELECT attempts.list_attempt_uploads($1)", .other = "not_found"},
@@ -389,6 +391,78 @@ START_TEST(test_activity_validation)
 }
 END_TEST
 
+/* occurred_at: RFC 3339 with a "T", at most nanoseconds, Z or +hh:mm, a
+ * real time (the one statement of the rule: the service sends events on
+ * unchecked). client_event_id counts characters, not bytes. */
+START_TEST(test_activity_timestamps_and_ids)
+{
+	static const char *const refused[] = {
+		"2024-05-01 10:00:00Z",
+		"2024-05-01T10:00:00",
+		"2024-05-01T10:00:00+0100",
+		"2024-05-01T10:00:00+01",
+		"2024-13-01T00:00:00Z",
+		"2024-02-30T00:00:00Z",
+		"2024-05-01T10:00:00.Z",
+		"2024-05-01T10:00:00.1234567890Z",
+		"now",
+		"2024-05-01T25:00:00Z",
+		"",
+	};
+	static const char *const accepted[] = {
+		"2024-05-01T10:00:00Z",		  "2024-05-01t10:00:00z",
+		"2024-05-01T10:00:00.123456789Z", "2024-05-01T10:00:00+05:30",
+		"2024-05-01T10:00:00-00:00",
+	};
+	const char *u = new_uuid(), *a = mk_attempt(u, mk_exam(NULL));
+	cJSON *r;
+
+	for (size_t i = 0; i < N_OF(refused); i++) {
+		r = J("SELECT attempts.log_attempt_activity($1, $2)", a,
+		      fmt("[{\"event_type\": \"x\", \"occurred_at\": \"%s\"}]", refused[i]));
+		ck_assert_msg(strcmp(jstr(r, "error.details.field"), "events[0].occurred_at") == 0,
+			      "%s: %s", refused[i], show(r));
+	}
+	ck_assert_int_eq(count_of("attempt_activity", a), 0);
+	for (size_t i = 0; i < N_OF(accepted); i++) {
+		r = J("SELECT attempts.log_attempt_activity($1, $2)", a,
+		      fmt("[{\"event_type\": \"x\", \"occurred_at\": \"%s\"}]", accepted[i]));
+		ck_assert_msg(jint(r, "logged") == 1, "%s: %s", accepted[i], show(r));
+	}
+	/* 128 characters of three bytes each are allowed, 129 are not */
+	r = J("SELECT attempts.log_attempt_activity($1, jsonb_build_array(jsonb_build_object("
+	      "'event_type', 'x', 'client_event_id', repeat('\u20ac', 128))))",
+	      a);
+	ck_assert_int_eq(jint(r, "logged"), 1);
+	r = J("SELECT attempts.log_attempt_activity($1, jsonb_build_array(jsonb_build_object("
+	      "'event_type', 'x', 'client_event_id', repeat('\u20ac', 129))))",
+	      a);
+	ck_assert_field(r, "events[0].client_event_id");
+}
+END_TEST
+
+/* A malformed request is refused as such whoever sends it: the events are
+ * checked before the caller's access (so are extend's extra_s before its
+ * role), as the service always answered. */
+START_TEST(test_validation_before_access)
+{
+	const char *u = new_uuid(), *a = mk_attempt(u, mk_exam("\"time_limit_s\": 600"));
+	cJSON *r;
+
+	as(new_uuid(), "student");
+	r = J("SELECT attempts.log_attempt_activity($1, '[{\"event_type\": \"NO\"}]')", a);
+	ck_assert_field(r, "events[0].event_type");
+	r = J0("SELECT attempts.log_attempt_activity(gen_random_uuid(), '{}')");
+	ck_assert_field(r, "events");
+	r = J("SELECT attempts.extend_attempt($1, 0)", a);
+	ck_assert_field(r, "extra_s");
+	ck_assert_err(J0("SELECT attempts.extend_attempt(gen_random_uuid(), 60)"), "forbidden");
+	as(new_uuid(), "proctor");
+	ck_assert_err(J0("SELECT attempts.extend_attempt(gen_random_uuid(), 60)"), "not_found");
+	ck_assert_int_eq(count_of("attempt_activity", a), 0);
+}
+END_TEST
+
 void sql_add_attempts(Suite *s)
 {
 	TCase *tc = sql_tcase("reads");
@@ -421,5 +495,7 @@ void sql_add_attempts(Suite *s)
 	tcase_add_test(tc, test_activity_dedupe);
 	tcase_add_test(tc, test_activity_after_submit);
 	tcase_add_test(tc, test_activity_validation);
+	tcase_add_test(tc, test_activity_timestamps_and_ids);
+	tcase_add_test(tc, test_validation_before_access);
 	suite_add_tcase(s, tc);
 }

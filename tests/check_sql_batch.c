@@ -240,6 +240,18 @@ START_TEST(test_batch_log)
 	ck_assert_str_eq(jstr(r, "4.error.details.field"), "data[4].events[0].event_type");
 	ck_assert_int_eq(count_of("attempt_activity", mine), 2);
 	ck_assert_int_eq(count_of("attempt_activity", theirs), 0);
+
+	/* p_items: only those items (1-based) are logged and answered, and an
+	 * error still names the item's place in the whole batch */
+	r = J("SELECT attempts.batch_log_attempt_activity($1, '{2,3}')",
+	      fmt("[{\"attempt_id\": \"%s\", \"events\": [{\"event_type\": \"skipped\"}]},"
+		  " {\"attempt_id\": \"%s\", \"events\": [{\"event_type\": \"NO\"}]},"
+		  " {\"attempt_id\": \"%s\", \"events\": [{\"event_type\": \"c\"}]}]",
+		  mine, mine, mine));
+	ck_assert_int_eq(jsize(r, NULL), 2);
+	ck_assert_str_eq(jstr(r, "0.error.details.field"), "data[1].events[0].event_type");
+	ck_assert_int_eq(jint(r, "1.logged"), 1);
+	ck_assert_int_eq(count_of("attempt_activity", mine), 3);
 }
 END_TEST
 

@@ -17,11 +17,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib/stack.sh"
 check_bin=${CHECK_DB_POOL:-$builddir/tests/check_db_pool}
 stack_need_built "$check_bin"
-stack_pg_scratch db_pool_test 57000
-"$srcdir/sql/migrate.sh" "$conninfo" >/dev/null || {
-	echo "db_pool_test: migrate failed" >&2
-	exit 99
-}
+stack_pg_migrated db_pool_test 57000
 
 export ATTEMPTS_TEST_DB=$conninfo
 "$check_bin" || exit

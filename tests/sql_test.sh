@@ -12,11 +12,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib/stack.sh"
 check_sql=${CHECK_SQL:-$builddir/tests/check_sql}
 stack_need_built "$check_sql"
-stack_pg_scratch sql_test 55000
-"$srcdir/sql/migrate.sh" "$conninfo" || {
-	echo "sql_test: migrate failed" >&2
-	exit 1
-}
+stack_pg_migrated sql_test 55000
 again=$("$srcdir/sql/migrate.sh" "$conninfo") || {
 	echo "sql_test: second migrate failed" >&2
 	exit 1

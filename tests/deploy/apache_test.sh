@@ -107,13 +107,8 @@ stack_exit_hook=stop_all
 
 # ------------------------------------------------------------ PostgreSQL
 
-stack_pg_scratch apache 56900 APACHE_TEST_KEEP
+stack_pg_migrated apache 56900 APACHE_TEST_KEEP
 psql_bin=$(pg_bindir)/psql
-if ! out=$(PSQL=$psql_bin bash "$srcdir/sql/migrate.sh" "$conninfo" 2>&1); then
-	echo "$out"
-	echo "ERROR: sql/migrate.sh failed"
-	exit 99
-fi
 
 exam=00000000-0000-4000-8000-0000000ae001
 admin=00000000-0000-4000-8000-0000000ae0ad

@@ -103,7 +103,6 @@ static const sql_case sql_cases[] = {
 	{"save_attempt", C_OTHER, "not_found", 0},
 	{"submit_attempt", C_OTHER, "not_found", 0},
 	{"log_attempt_activity", C_OTHER, "not_found", 0},
-	{"extend_attempt", C_OTHER, "not_found", 0},
 	{"record_attempt_upload", C_OTHER, "not_found", 0},
 	{"get_attempt_upload", C_OTHER, "not_found", 0},
 	{"list_attempt_uploads", C_OTHER, "not_found", 0},
@@ -113,8 +112,10 @@ static const sql_case sql_cases[] = {
 	{"get_multiple_attempt_infos", C_OTHER, "not_found", 1},
 	{"batch_log_attempt_activity", C_OTHER, "not_found", 1},
 	{"validate_multiple_attempts", C_OTHER, "not_found", 1},
-	/* A student on proctor/admin functions (its own attempt). */
+	/* A student on proctor/admin functions (its own attempt, or any:
+	 * extend answers any student forbidden, as the HTTP route does). */
 	{"extend_attempt", C_OWNER, "forbidden", 0},
+	{"extend_attempt", C_OTHER, "forbidden", 0},
 	{"batch_submit_attempts", C_OWNER, "forbidden", 0},
 	{"batch_submit_attempts", C_OTHER, "forbidden", 0},
 	{"get_attempt_statistics", C_OWNER, "forbidden", 0},

@@ -284,6 +284,18 @@ stack_pg_scratch() {
 	echo "# $1: temp dir $dir, PostgreSQL port $pgport"
 }
 
+# stack_pg_migrated NAME PORT [KEEP_VAR]: stack_pg_scratch, then sql/
+# migrated into it; exits 99 with migrate's output when that fails.
+stack_pg_migrated() {
+	local out
+	stack_pg_scratch "$@"
+	if ! out=$(PSQL="$(pg_bindir)/psql" bash "$srcdir/sql/migrate.sh" "$conninfo" 2>&1); then
+		echo "$out"
+		echo "ERROR: sql/migrate.sh failed"
+		exit 99
+	fi
+}
+
 # Prints the last $1 lines of each log of the stack in run directory $dir.
 stack_print_logs() {
 	local f
