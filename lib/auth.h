@@ -11,41 +11,7 @@
 #include <time.h>
 
 #include "att_err.h"
-#include "uuid.h"
-
-typedef enum auth_role {
-	AUTH_ROLE_NONE = 0,
-	AUTH_ROLE_STUDENT,
-	AUTH_ROLE_PROCTOR,
-	AUTH_ROLE_ADMIN
-} auth_role;
-
-#define AUTH_LEEWAY_S 60
-#define AUTH_MAX_TOKEN_LEN 4096
-
-/* Why a token was refused; the router says it in the 401 (auth_fail_message). */
-typedef enum auth_fail {
-	AUTH_FAIL_NONE = 0,
-	AUTH_FAIL_MISSING,	 /* no Authorization: Bearer <token> at all */
-	AUTH_FAIL_MALFORMED,	 /* not a compact JWS of strict JSON objects */
-	AUTH_FAIL_ALG,		 /* alg not the key's (none, HS512, HS256 on an RSA key) */
-	AUTH_FAIL_UNKNOWN_KEY,	 /* RS256/ES256 without a kid, or a kid naming no key */
-	AUTH_FAIL_SIGNATURE,	 /* the signature does not verify */
-	AUTH_FAIL_CLAIMS,	 /* sub or role missing or invalid */
-	AUTH_FAIL_EXPIRED,	 /* exp + leeway passed */
-	AUTH_FAIL_NOT_YET_VALID, /* nbf - leeway not reached */
-	AUTH_FAIL_ISSUED_FUTURE, /* iat - leeway not reached */
-	AUTH_FAIL_AUDIENCE,	 /* jwt_audience set, aud does not hold it */
-	AUTH_FAIL_ISSUER	 /* jwt_issuer set, iss is not it */
-} auth_fail;
-
-typedef struct auth_claims {
-	char sub[UUID_STR_LEN + 1];
-	auth_role role;
-	long long exp;
-	/* Claims as JSON for request.jwt.claims: {"sub":"…","role":"…"}. */
-	char json[96];
-} auth_claims;
+#include "auth_claims.h"
 
 /* Verifies an "Authorization" header value ("Bearer <jwt>") against the
  * secret alone (HS256, no key set, no aud or iss) at time now. On success fills *out and returns
@@ -59,10 +25,6 @@ att_err auth_verify_header(const char *authorization, const char *secret, size_t
  * nothing (a verifier remembers the tokens it verified). Thread-safe. */
 att_err auth_verify(const char *token, const char *secret, size_t secret_len, time_t now,
 		    auth_claims *out) ATT_MUSTCHECK;
-
-/* The 401 message for why: static text of printable ASCII without '"' or
- * '\\', so that it may stand in a quoted-string (error_description). */
-const char *auth_fail_message(auth_fail why);
 
 /* What a verifier accepts. Strings are copied. */
 typedef struct auth_options {
@@ -122,12 +84,6 @@ char *auth_sign(const char *sub, auth_role role, time_t iat, time_t exp, const c
  * command signs for a service that checks jwt_audience and jwt_issuer). */
 char *auth_sign_for(const char *sub, auth_role role, time_t iat, time_t exp, const char *audience,
 		    const char *issuer, const char *secret, size_t secret_len) ATT_MUSTCHECK;
-
-/* "student", "proctor", "admin"; NULL for AUTH_ROLE_NONE. */
-const char *auth_role_name(auth_role role);
-
-/* Parses a role name; AUTH_ROLE_NONE if unknown. */
-auth_role auth_role_parse(const char *name);
 
 /* Base64url without padding. Returns bytes written to out, or -1 on bad
  * input or if out (of size cap) is too small. */

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "auth.h"
+#include "auth_claims.h"
 #include "jwks.h"
 #include "token_memo.h"
 
