@@ -96,12 +96,12 @@ static cJSON *setup_call(const char *method, const char *target, const char *tok
 	perform(&q, &a);
 	if (a.status != want) {
 		fprintf(stderr, "hostile: setup %s %s: status %d (%s), want %d: %.300s\n", method,
-			target, a.status, a.error, want, a.body.p ? a.body.p : "");
+			target, a.status, a.error, want, a.body.data ? a.body.data : "");
 		exit(1);
 	}
-	json = cJSON_ParseWithLength(a.body.p, a.body.len);
+	json = cJSON_ParseWithLength(a.body.data, a.body.len);
 	request_free(&q);
-	b_free(&a.body);
+	buf_free(&a.body);
 	return json;
 }
 
@@ -181,10 +181,10 @@ static void one(run *ru, long index, stats *s, int verbose)
 	perform(&q, &a);
 	if (verbose) {
 		char text[2048];
-		printable(text, sizeof text, q.raw.p, q.raw.len < 1500 ? q.raw.len : 1500);
+		printable(text, sizeof text, q.raw.data, q.raw.len < 1500 ? q.raw.len : 1500);
 		printf("request #%ld (%s, %zu bytes): %s\n", index, kind_names[q.kind], q.raw.len,
 		       text);
-		printable(text, sizeof text, a.body.p ? a.body.p : "",
+		printable(text, sizeof text, a.body.data ? a.body.data : "",
 			  a.body.len < 1500 ? a.body.len : 1500);
 		printf("answer: status %d, Content-Type %s%s%s\n%s\n", a.status, a.ctype,
 		       a.error[0] ? ", " : "", a.error, text);
@@ -193,7 +193,7 @@ static void one(run *ru, long index, stats *s, int verbose)
 	account(s, index, &q, &a);
 	pthread_mutex_unlock(&g_stats_lock);
 	request_free(&q);
-	b_free(&a.body);
+	buf_free(&a.body);
 }
 
 static void *worker(void *arg)
@@ -305,13 +305,13 @@ static long unread_body_pairs(int pairs)
 		memset(&q, 0, sizeof q);
 		head(&q.raw, "PATCH",
 		     "/api/attempts/00000000-0000-4000-8000-000000000000?action=state", NULL);
-		b_printf(&q.raw, "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n",
-			 unread);
+		buf_printf(&q.raw, "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n",
+			   unread);
 		b_fill(&q.raw, '[', (size_t)unread);
 		perform(&q, &a);
 		first[a.status >= 0 && a.status < 600 ? a.status : 0]++;
 		request_free(&q);
-		b_free(&a.body);
+		buf_free(&a.body);
 
 		memset(&q, 0, sizeof q);
 		head(&q.raw, "POST", "/api/exams", NULL);
@@ -322,12 +322,13 @@ static long unread_body_pairs(int pairs)
 			bad++;
 			bad_by_size[i % 10]++;
 			if (sample[0] == '\0')
-				printable(sample, sizeof sample, a.body.p ? a.body.p : a.error,
-					  a.body.p ? (a.body.len < 200 ? a.body.len : 200)
-						   : strlen(a.error));
+				printable(sample, sizeof sample,
+					  a.body.data ? a.body.data : a.error,
+					  a.body.data ? (a.body.len < 200 ? a.body.len : 200)
+						      : strlen(a.error));
 		}
 		request_free(&q);
-		b_free(&a.body);
+		buf_free(&a.body);
 	}
 	printf("  unread-body pairs: %d; first answers:", pairs);
 	for (int st = 0; st < 600; st++)

@@ -1,5 +1,5 @@
 /* hostile: what the files of the hostile program share (see hostile.c for
- * what it does): the limits, the byte buffer, the seeded randomness, a
+ * what it does): the limits, the seeded randomness, a
  * request and its answer, the kinds of traffic and of failures, the
  * statistics, the world set up on the stack (globals defined in hostile.c
  * and hostile_stats.c) and the functions each file offers the others. */
@@ -12,17 +12,13 @@
 #include <stdio.h>
 
 #include "auth.h"
+#include "buf.h"
 #include "uuid.h"
 
 #define TIMEOUT_MS 10000
 #define ID_LEN (UUID_STR_LEN + 1)
 #define NSTUDENTS 4
 #define TWO_MIB (2 * 1024 * 1024)
-
-typedef struct bytes {
-	char *p;
-	size_t len, cap;
-} bytes;
 
 /* splitmix64: every request index has its own stream, so a run is the
  * same whatever the thread interleaving, and -1 INDEX replays one. */
@@ -42,8 +38,8 @@ typedef struct hostile_user {
 /* How a request is sent and what may come back. */
 typedef struct request {
 	int kind;
-	bytes raw;	     /* the whole request, or its head when slow */
-	bytes slow_body;     /* sent 1 byte per 100 ms after raw */
+	buf raw;	     /* the whole request, or its head when slow */
+	buf slow_body;	     /* sent 1 byte per 100 ms after raw */
 	int slow_give_up;    /* close after the slow bytes, read nothing */
 	int half_close;	     /* shutdown(SHUT_WR) after sending */
 	int may_succeed;     /* a 2xx is acceptable */
@@ -59,7 +55,7 @@ typedef struct answer {
 	int timed_out;
 	char ctype[128];
 	int has_request_id;
-	bytes body;
+	buf body;
 	char error[128];
 } answer;
 
@@ -119,13 +115,10 @@ extern char *g_bad_tokens[3]; /* expired, wrong secret, unknown role */
 
 /* ------------------------------------------------ hostile_io.c */
 
-/* The buffer grows as needed; b_free releases it. */
-void b_reserve(bytes *b, size_t more);
-void b_add(bytes *b, const void *p, size_t n);
-void b_puts(bytes *b, const char *s);
-void b_fill(bytes *b, char c, size_t n);
-void b_free(bytes *b);
-void b_printf(bytes *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends n bytes c to b (lib/buf: appends, buf_free releases). */
+void b_fill(buf *b, char c, size_t n);
+/* Exits with "hostile: out of memory" if an append to b failed. */
+void b_must(const buf *b);
 /* splitmix64; below(n) in [0, n); chance(percent); a random v4 UUID. */
 uint64_t rnd(rng *r);
 unsigned below(rng *r, unsigned n);
@@ -141,8 +134,8 @@ void perform_on(int fd, const request *req, answer *a);
 void perform(const request *req, answer *a);
 /* The body is exactly the API.md section 3 error shape (why says what is
  * wrong); the body is JSON; nginx wrote the answer. */
-int error_shape_ok(const bytes *body, char *why, size_t cap);
-int is_json(const bytes *body);
+int error_shape_ok(const buf *body, char *why, size_t cap);
+int is_json(const buf *body);
 int by_nginx(const answer *a);
 
 /* ------------------------------------------------ hostile_stats.c */
@@ -164,10 +157,10 @@ void account(stats *s, long index, const request *q, const answer *a);
 const char *pick_token(rng *r, int *valid, int *student);
 void pick_attempt(rng *r, int student, char out[ID_LEN + 40]);
 /* Random JSON, nested up to a depth. */
-void rand_json(rng *r, bytes *b, int depth);
-void plausible_body(rng *r, const char *action, int student, bytes *b);
-void head(bytes *raw, const char *method, const char *target, const char *token);
-void finish(bytes *raw, const char *ctype, const char *body, size_t len);
+void rand_json(rng *r, buf *b, int depth);
+void plausible_body(rng *r, const char *action, int student, buf *b);
+void head(buf *raw, const char *method, const char *target, const char *token);
+void finish(buf *raw, const char *ctype, const char *body, size_t len);
 
 /* ------------------------------------------------ hostile_build.c */
 

@@ -53,31 +53,31 @@ static const route_t known[] = {
 #define NKNOWN ((unsigned)(sizeof known / sizeof known[0]))
 
 /* A path and query for a known route, with a random target. */
-static void route_target(rng *r, const route_t *rt, int student, bytes *t)
+static void route_target(rng *r, const route_t *rt, int student, buf *t)
 {
 	char id[ID_LEN + 40], up[ID_LEN];
 
 	if (rt->action == NULL) {
 		if (strstr(rt->path, "{E}") != NULL)
-			b_printf(t, "/api/exams/%s", chance(r, 70) ? g_exam : "bogus");
+			buf_printf(t, "/api/exams/%s", chance(r, 70) ? g_exam : "bogus");
 		else
-			b_puts(t, rt->path);
+			buf_puts(t, rt->path);
 		return;
 	}
 	pick_attempt(r, student, id);
-	b_printf(t, "/api/attempts/%s%s?action=%s", id, chance(r, 10) ? "/route.ts" : "",
-		 rt->action);
+	buf_printf(t, "/api/attempts/%s%s?action=%s", id, chance(r, 10) ? "/route.ts" : "",
+		   rt->action);
 	if (strcmp(rt->action, "stats") == 0) {
 		static const char *const types[] = {"stats", "active", "optimization", "x", ""};
-		b_printf(t, "&type=%s", PICK(r, types));
+		buf_printf(t, "&type=%s", PICK(r, types));
 	} else if (strcmp(rt->action, "upload") == 0 && strcmp(rt->method, "GET") == 0) {
 		rand_uuid(r, up);
-		b_printf(t, "&upload_id=%s", up);
+		buf_printf(t, "&upload_id=%s", up);
 	} else if (strcmp(rt->action, "upload") == 0) {
 		static const char *const names[] = {
 			"a.txt",	"essay.pdf", ".hidden",		  "a/b",     "..",
 			"%2e%2e%2fetc", "x%0d%0ay",  "%c3%a9t%c3%a9.png", "%ff.txt", ""};
-		b_printf(t, "&filename=%s", PICK(r, names));
+		buf_printf(t, "&filename=%s", PICK(r, names));
 	}
 }
 
@@ -88,7 +88,7 @@ void build(long index, uint64_t seed, request *q)
 	int valid, student;
 	const char *token = pick_token(&r, &valid, &student);
 	const route_t *rt = &known[below(&r, NKNOWN)];
-	bytes t = {0}, body = {0};
+	buf t = BUF_INIT, body = BUF_INIT;
 	unsigned k = below(&r, 1000);
 	int kind;
 
@@ -124,13 +124,11 @@ void build(long index, uint64_t seed, request *q)
 	switch (kind) {
 	case K_GARBAGE: {
 		size_t n = below(&r, 4096) + 1;
-		b_reserve(&body, n);
 		for (size_t i = 0; i < n; i++)
-			body.p[i] = (char)rnd(&r);
-		body.len = n;
-		head(&q->raw, rt->method, t.p, token);
+			buf_putc(&body, (char)rnd(&r));
+		head(&q->raw, rt->method, t.data, token);
 		finish(&q->raw, chance(&r, 50) ? "application/json" : "application/octet-stream",
-		       body.p, body.len);
+		       body.data, body.len);
 		/* Random bytes are a valid upload body. */
 		q->may_succeed = valid;
 		break;
@@ -138,34 +136,34 @@ void build(long index, uint64_t seed, request *q)
 	case K_HUGE_HEADERS: {
 		unsigned v = below(&r, 5);
 		size_t n = 8192 + below(&r, 8192); /* up to ~16 KiB */
-		head(&q->raw, rt->method, t.p, v == 0 ? NULL : token);
+		head(&q->raw, rt->method, t.data, v == 0 ? NULL : token);
 		if (v == 0) { /* a huge token */
-			b_puts(&q->raw, "Authorization: Bearer ");
+			buf_puts(&q->raw, "Authorization: Bearer ");
 			b_fill(&q->raw, 'A', n);
-			b_puts(&q->raw, "\r\n");
+			buf_puts(&q->raw, "\r\n");
 		} else if (v == 1) {
-			b_puts(&q->raw, "X-Filler: ");
+			buf_puts(&q->raw, "X-Filler: ");
 			b_fill(&q->raw, 'x', n);
-			b_puts(&q->raw, "\r\n");
+			buf_puts(&q->raw, "\r\n");
 		} else if (v == 2) { /* many medium headers */
 			for (size_t i = 0; i * 80 < n; i++) {
-				b_printf(&q->raw, "X-H%zu: ", i);
+				buf_printf(&q->raw, "X-H%zu: ", i);
 				b_fill(&q->raw, 'h', 70);
-				b_puts(&q->raw, "\r\n");
+				buf_puts(&q->raw, "\r\n");
 			}
 		} else if (v == 3) {
-			b_puts(&q->raw, "Cookie: ");
+			buf_puts(&q->raw, "Cookie: ");
 			for (size_t i = 0; i * 20 < n; i++)
-				b_printf(&q->raw, "c%zu=%012zu; ", i, i);
-			b_puts(&q->raw, "\r\n");
+				buf_printf(&q->raw, "c%zu=%012zu; ", i, i);
+			buf_puts(&q->raw, "\r\n");
 		} else {
-			b_puts(&q->raw, "X-Request-Id: ");
+			buf_puts(&q->raw, "X-Request-Id: ");
 			b_fill(&q->raw, 'r', n);
-			b_puts(&q->raw, "\r\n");
+			buf_puts(&q->raw, "\r\n");
 		}
 		if (strcmp(rt->method, "GET") != 0) {
 			plausible_body(&r, rt->action, student, &body);
-			finish(&q->raw, NULL, body.p, body.len);
+			finish(&q->raw, NULL, body.data, body.len);
 		} else {
 			finish(&q->raw, NULL, NULL, 0);
 		}
@@ -178,15 +176,15 @@ void build(long index, uint64_t seed, request *q)
 			b_fill(&body, '[', 100000);
 		else if (v == 1)
 			for (int i = 0; i < 50000; i++)
-				b_puts(&body, "{\"a\":");
+				buf_puts(&body, "{\"a\":");
 		else { /* deep inside a valid save body, closed properly */
-			b_puts(&body, "{\"answers\":{\"q\":");
+			buf_puts(&body, "{\"answers\":{\"q\":");
 			b_fill(&body, '[', 5000);
 			b_fill(&body, ']', 5000);
-			b_puts(&body, "}}");
+			buf_puts(&body, "}}");
 		}
-		head(&q->raw, strcmp(rt->method, "GET") ? rt->method : "PATCH", t.p, token);
-		finish(&q->raw, NULL, body.p, body.len);
+		head(&q->raw, strcmp(rt->method, "GET") ? rt->method : "PATCH", t.data, token);
+		finish(&q->raw, NULL, body.data, body.len);
 		q->may_succeed = valid && v == 2;
 		break;
 	}
@@ -197,20 +195,21 @@ void build(long index, uint64_t seed, request *q)
 		const char *x = PICK(&r, bad);
 		switch (below(&r, 3)) {
 		case 0:
-			b_printf(&body, "{\"answers\":{\"q\":\"a%sb\"}}", x);
+			buf_printf(&body, "{\"answers\":{\"q\":\"a%sb\"}}", x);
 			break;
 		case 1:
-			b_printf(&body, "{\"answers\":{\"%s\":1}}", x);
+			buf_printf(&body, "{\"answers\":{\"%s\":1}}", x);
 			break;
 		default:
-			b_printf(&body,
-				 "{\"events\":[{\"event_type\":\"focus\",\"payload\":{\"t\":\"%s\"}"
-				 "}]}",
-				 x);
+			buf_printf(
+				&body,
+				"{\"events\":[{\"event_type\":\"focus\",\"payload\":{\"t\":\"%s\"}"
+				"}]}",
+				x);
 			break;
 		}
-		head(&q->raw, strcmp(rt->method, "GET") ? rt->method : "POST", t.p, token);
-		finish(&q->raw, NULL, body.p, body.len);
+		head(&q->raw, strcmp(rt->method, "GET") ? rt->method : "POST", t.data, token);
+		finish(&q->raw, NULL, body.data, body.len);
 		/* An upload's bytes are not text: anything goes there. */
 		q->may_succeed = valid && rt->action != NULL && strcmp(rt->action, "upload") == 0;
 		break;
@@ -220,37 +219,37 @@ void build(long index, uint64_t seed, request *q)
 		char id[ID_LEN + 40];
 		pick_attempt(&r, student, id);
 		if (v == 0) { /* NUL inside a JSON string */
-			b_puts(&body, "{\"answers\":{\"q\":\"a");
-			b_add(&body, "\0", 1);
-			b_puts(&body, "b\"}}");
-			head(&q->raw, "PATCH", t.p, token);
-			finish(&q->raw, NULL, body.p, body.len);
+			buf_puts(&body, "{\"answers\":{\"q\":\"a");
+			buf_append(&body, "\0", 1);
+			buf_puts(&body, "b\"}}");
+			head(&q->raw, "PATCH", t.data, token);
+			finish(&q->raw, NULL, body.data, body.len);
 		} else if (v == 1) { /* NUL before the JSON */
-			b_add(&body, "\0", 1);
-			b_puts(&body, "{\"answers\":{}}");
-			head(&q->raw, "PATCH", t.p, token);
-			finish(&q->raw, NULL, body.p, body.len);
+			buf_append(&body, "\0", 1);
+			buf_puts(&body, "{\"answers\":{}}");
+			head(&q->raw, "PATCH", t.data, token);
+			finish(&q->raw, NULL, body.data, body.len);
 		} else if (v == 2) { /* %00 in the query */
-			b_free(&t);
-			b_printf(&t, "/api/attempts/%s?action=state%%00&type=%%00", id);
-			head(&q->raw, "GET", t.p, token);
+			buf_free(&t);
+			buf_printf(&t, "/api/attempts/%s?action=state%%00&type=%%00", id);
+			head(&q->raw, "GET", t.data, token);
 			finish(&q->raw, NULL, NULL, 0);
 		} else if (v == 3) { /* %00 in an upload's filename */
-			b_free(&t);
-			b_printf(&t, "/api/attempts/%s?action=upload&filename=a%%00.txt", id);
-			head(&q->raw, "POST", t.p, token);
+			buf_free(&t);
+			buf_printf(&t, "/api/attempts/%s?action=upload&filename=a%%00.txt", id);
+			head(&q->raw, "POST", t.data, token);
 			finish(&q->raw, "text/plain", "hello", 5);
 		} else if (v == 4) { /* %00 in the path */
-			b_free(&t);
-			b_printf(&t, "/api/attempts/%s%%00?action=state", id);
-			head(&q->raw, "GET", t.p, token);
+			buf_free(&t);
+			buf_printf(&t, "/api/attempts/%s%%00?action=state", id);
+			head(&q->raw, "GET", t.data, token);
 			finish(&q->raw, NULL, NULL, 0);
 		} else { /* a raw NUL in the request line */
-			b_printf(&q->raw, "GET /api/attempts/%s?action=st", id);
-			b_add(&q->raw, "\0", 1);
-			b_printf(&q->raw,
-				 "ate HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n", g_host,
-				 g_port);
+			buf_printf(&q->raw, "GET /api/attempts/%s?action=st", id);
+			buf_append(&q->raw, "\0", 1);
+			buf_printf(&q->raw,
+				   "ate HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n",
+				   g_host, g_port);
 		}
 		break;
 	}
@@ -258,16 +257,16 @@ void build(long index, uint64_t seed, request *q)
 		const char *m = PICK(&r, methods);
 		char id[ID_LEN + 40];
 		pick_attempt(&r, student, id);
-		b_free(&t);
-		b_printf(&t, "/api/attempts/%s?action=%s", id, PICK(&r, actions));
+		buf_free(&t);
+		buf_printf(&t, "/api/attempts/%s?action=%s", id, PICK(&r, actions));
 		if (chance(&r, 30))
-			b_printf(&t, "&action=%s", PICK(&r, actions));
+			buf_printf(&t, "&action=%s", PICK(&r, actions));
 		if (chance(&r, 10))
-			b_puts(&t, "&ACTION=upload");
-		head(&q->raw, m, t.p, token);
+			buf_puts(&t, "&ACTION=upload");
+		head(&q->raw, m, t.data, token);
 		if (chance(&r, 50)) {
 			plausible_body(&r, PICK(&r, actions), student, &body);
-			finish(&q->raw, NULL, body.p, body.len);
+			finish(&q->raw, NULL, body.data, body.len);
 		} else {
 			finish(&q->raw, NULL, NULL, 0);
 		}
@@ -303,36 +302,38 @@ void build(long index, uint64_t seed, request *q)
 			"/api/attempts/*?action=state",
 			"http://evil.example/api/health"};
 		const char *p = PICK(&r, paths);
-		b_free(&t);
-		b_puts(&t, p);
+		buf_free(&t);
+		buf_puts(&t, p);
 		if (strcmp(p, "/api/attempts/x?action=state&") == 0)
 			for (int i = 0; i < 40; i++)
-				b_printf(&t, "p%d=%d&", i, i);
+				buf_printf(&t, "p%d=%d&", i, i);
 		if (chance(&r, 20)) { /* a long random path */
-			b_puts(&t, "/");
+			buf_puts(&t, "/");
 			for (unsigned i = 0, n = below(&r, 4000); i < n; i++)
-				b_add(&t,
-				      &"abcdefghijklmnopqrstuvwxyz0123456789-._~%/"[below(&r, 42)],
-				      1);
+				buf_append(&t,
+					   &"abcdefghijklmnopqrstuvwxyz0123456789-._~%/"[below(&r,
+											       42)],
+					   1);
 		}
-		head(&q->raw, chance(&r, 70) ? "GET" : "POST", t.p, token);
+		head(&q->raw, chance(&r, 70) ? "GET" : "POST", t.data, token);
 		finish(&q->raw, NULL, NULL, 0);
 		break;
 	}
 	case K_OVERSIZED: {
 		b_fill(&body, ' ', TWO_MIB - 2);
-		b_puts(&body, "{}");
+		buf_puts(&body, "{}");
 		if (chance(&r, 15)) { /* to the upload location (1 GiB limit) */
 			char id[ID_LEN + 40];
 			pick_attempt(&r, student, id);
-			b_free(&t);
-			b_printf(&t, "/api/attempts/%s?action=upload&filename=big.txt", id);
-			head(&q->raw, "POST", t.p, token);
-			finish(&q->raw, "text/plain", body.p, body.len);
+			buf_free(&t);
+			buf_printf(&t, "/api/attempts/%s?action=upload&filename=big.txt", id);
+			head(&q->raw, "POST", t.data, token);
+			finish(&q->raw, "text/plain", body.data, body.len);
 			q->may_succeed = valid;
 		} else {
-			head(&q->raw, strcmp(rt->method, "GET") ? rt->method : "POST", t.p, token);
-			finish(&q->raw, NULL, body.p, body.len);
+			head(&q->raw, strcmp(rt->method, "GET") ? rt->method : "POST", t.data,
+			     token);
+			finish(&q->raw, NULL, body.data, body.len);
 		}
 		break;
 	}
@@ -340,49 +341,49 @@ void build(long index, uint64_t seed, request *q)
 		unsigned v = below(&r, 9);
 		const char *m = strcmp(rt->method, "GET") ? rt->method : "POST";
 		plausible_body(&r, rt->action, student, &body);
-		head(&q->raw, m, t.p, token);
-		b_puts(&q->raw, "Content-Type: application/json\r\n");
+		head(&q->raw, m, t.data, token);
+		buf_puts(&q->raw, "Content-Type: application/json\r\n");
 		switch (v) {
 		case 0:
-			b_puts(&q->raw, "Content-Length: abc\r\n\r\n");
+			buf_puts(&q->raw, "Content-Length: abc\r\n\r\n");
 			break;
 		case 1:
-			b_puts(&q->raw, "Content-Length: -5\r\n\r\n");
+			buf_puts(&q->raw, "Content-Length: -5\r\n\r\n");
 			break;
 		case 2:
-			b_puts(&q->raw, "Content-Length: 99999999999999999999999\r\n\r\n");
+			buf_puts(&q->raw, "Content-Length: 99999999999999999999999\r\n\r\n");
 			break;
 		case 3:
-			b_printf(&q->raw, "Content-Length: %zu\r\nContent-Length: %zu\r\n\r\n",
-				 body.len, body.len + 7);
+			buf_printf(&q->raw, "Content-Length: %zu\r\nContent-Length: %zu\r\n\r\n",
+				   body.len, body.len + 7);
 			break;
 		case 4:
-			b_printf(&q->raw,
-				 "Content-Length: %zu\r\nTransfer-Encoding: chunked\r\n\r\n",
-				 body.len);
-			b_printf(&q->raw, "%zx\r\n", body.len);
+			buf_printf(&q->raw,
+				   "Content-Length: %zu\r\nTransfer-Encoding: chunked\r\n\r\n",
+				   body.len);
+			buf_printf(&q->raw, "%zx\r\n", body.len);
 			break;
 		case 5: /* promises more than it sends, then stops sending */
-			b_printf(&q->raw, "Content-Length: %zu\r\n\r\n", body.len + 100);
+			buf_printf(&q->raw, "Content-Length: %zu\r\n\r\n", body.len + 100);
 			q->half_close = 1;
 			q->answer_optional = 1;
 			break;
 		case 6: /* sends more than it announces */
-			b_printf(&q->raw, "Content-Length: %zu\r\n\r\n",
-				 body.len > 3 ? body.len - 3 : 0);
+			buf_printf(&q->raw, "Content-Length: %zu\r\n\r\n",
+				   body.len > 3 ? body.len - 3 : 0);
 			break;
 		case 7:
-			b_puts(&q->raw, "Transfer-Encoding: chunked\r\n\r\nzz\r\n");
+			buf_puts(&q->raw, "Transfer-Encoding: chunked\r\n\r\nzz\r\n");
 			break;
 		default:
-			b_puts(&q->raw, "Transfer-Encoding: gzip, chunked\r\n\r\n");
+			buf_puts(&q->raw, "Transfer-Encoding: gzip, chunked\r\n\r\n");
 			q->explained_5xx = 1; /* nginx: 501 Not Implemented */
 			break;
 		}
 		if (v != 7 && v != 8)
-			b_add(&q->raw, body.p, body.len);
+			buf_append(&q->raw, body.data, body.len);
 		if (v == 4)
-			b_puts(&q->raw, "\r\n0\r\n\r\n");
+			buf_puts(&q->raw, "\r\n0\r\n\r\n");
 		/* A chunked body with a stray Content-Length may be taken as
 		 * chunked; a body longer than announced is cut to the length. */
 		q->may_succeed = valid && (v == 4 || v == 6);
@@ -392,7 +393,7 @@ void build(long index, uint64_t seed, request *q)
 		const char *method = rt->method;
 		if (chance(&r, 5))
 			method = PICK(&r, methods);
-		head(&q->raw, method, t.p, token);
+		head(&q->raw, method, t.data, token);
 		if (rt->action != NULL && strcmp(rt->action, "upload") == 0 &&
 		    strcmp(rt->method, "POST") == 0) {
 			static const char *const types[] = {
@@ -401,13 +402,13 @@ void build(long index, uint64_t seed, request *q)
 				"text/html",  "TEXT/PLAIN; charset=utf-8"};
 			size_t n = below(&r, 2048);
 			b_fill(&body, 'u', n);
-			finish(&q->raw, PICK(&r, types), body.p, body.len);
+			finish(&q->raw, PICK(&r, types), body.data, body.len);
 		} else if (strcmp(rt->method, "GET") != 0 || chance(&r, 10)) {
 			if (chance(&r, 60))
 				plausible_body(&r, rt->action, student, &body);
 			else
 				rand_json(&r, &body, 0);
-			finish(&q->raw, NULL, body.p, body.len);
+			finish(&q->raw, NULL, body.data, body.len);
 		} else {
 			finish(&q->raw, NULL, NULL, 0);
 		}
@@ -421,24 +422,24 @@ void build(long index, uint64_t seed, request *q)
 	if (!valid)
 		q->may_succeed = 0;
 	if (q->raw.len > 0) {
-		const char *eol = memchr(q->raw.p, '\r', q->raw.len);
-		size_t n = eol ? (size_t)(eol - q->raw.p) : q->raw.len;
-		const char *sp = memchr(q->raw.p, ' ', n);
-		printable(q->line, sizeof q->line, q->raw.p, n < 150 ? n : 150);
+		const char *eol = memchr(q->raw.data, '\r', q->raw.len);
+		size_t n = eol ? (size_t)(eol - q->raw.data) : q->raw.len;
+		const char *sp = memchr(q->raw.data, ' ', n);
+		printable(q->line, sizeof q->line, q->raw.data, n < 150 ? n : 150);
 		if (sp != NULL) {
 			size_t tl = strcspn(sp + 1, " ?\r");
 			/* Someone else's attempt in the path: never a 2xx (the
 			 * path id of batch and start is ignored). */
 			if (g_foreign != NULL && memmem(sp + 1, tl, g_foreign, strlen(g_foreign)) &&
-			    !memmem(q->raw.p, n, "action=batch", 12) &&
-			    !memmem(q->raw.p, n, "action=start", 12))
+			    !memmem(q->raw.data, n, "action=batch", 12) &&
+			    !memmem(q->raw.data, n, "action=start", 12))
 				q->may_succeed = 0;
 			if (memmem(sp + 1, tl, "health", 6) != NULL)
 				q->may_succeed = 1;
 		}
 	}
-	b_free(&t);
-	b_free(&body);
+	buf_free(&t);
+	buf_free(&body);
 }
 
 /* A slow request: the head at once, then a body 1 byte per 100 ms; odd
@@ -453,13 +454,13 @@ void slow_request(long index, request *q)
 	q->kind = K_SLOW;
 	snprintf(target, sizeof target, "/api/attempts/%s?action=save", id);
 	head(&q->raw, "PATCH", target, g_students[(index + 1) % NSTUDENTS].token);
-	b_printf(&q->raw, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-		 sizeof body - 1);
+	buf_printf(&q->raw, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+		   sizeof body - 1);
 	if (index % 2) {
-		b_add(&q->slow_body, body, 10);
+		buf_append(&q->slow_body, body, 10);
 		q->slow_give_up = 1;
 	} else {
-		b_add(&q->slow_body, body, sizeof body - 1);
+		buf_append(&q->slow_body, body, sizeof body - 1);
 	}
 	snprintf(q->line, sizeof q->line, "PATCH %s (slow body%s)", target,
 		 q->slow_give_up ? ", given up" : "");
@@ -467,6 +468,6 @@ void slow_request(long index, request *q)
 
 void request_free(request *q)
 {
-	b_free(&q->raw);
-	b_free(&q->slow_body);
+	buf_free(&q->raw);
+	buf_free(&q->slow_body);
 }

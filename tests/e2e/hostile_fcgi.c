@@ -28,7 +28,7 @@
 /* ------------------------------------------------ the worker's socket */
 
 /* Appends one FastCGI record (type, request id 1, content). */
-static void fcgi_record(bytes *b, int type, const char *content, size_t len)
+static void fcgi_record(buf *b, int type, const char *content, size_t len)
 {
 	unsigned char h[8] = {1,
 			      (unsigned char)type,
@@ -39,28 +39,28 @@ static void fcgi_record(bytes *b, int type, const char *content, size_t len)
 			      0,
 			      0};
 
-	b_add(b, h, sizeof h);
+	buf_append(b, h, sizeof h);
 	if (len > 0)
-		b_add(b, content, len);
+		buf_append(b, content, len);
 }
 
-static void fcgi_pair(bytes *params, const char *name, const char *value)
+static void fcgi_pair(buf *params, const char *name, const char *value)
 {
 	unsigned char l[2] = {(unsigned char)strlen(name), (unsigned char)strlen(value)};
 
-	b_add(params, l, 2); /* names and values here are < 128 bytes */
-	b_puts(params, name);
-	b_puts(params, value);
+	buf_append(params, l, 2); /* names and values here are < 128 buf */
+	buf_puts(params, name);
+	buf_puts(params, value);
 }
 
 /* One whole request as nginx sends it over a kept-alive connection
  * (FCGI_KEEP_CONN), with a body of body_len bytes of '['. */
-static void fcgi_request(bytes *out, const char *method, const char *path, const char *query,
+static void fcgi_request(buf *out, const char *method, const char *path, const char *query,
 			 size_t body_len)
 {
 	static const char begin[8] = {0, 1, 1, 0, 0, 0, 0, 0}; /* responder, keep conn */
 	char uri[256], len[24];
-	bytes params = {0};
+	buf params = BUF_INIT;
 
 	snprintf(uri, sizeof uri, "%s?%s", path, query);
 	snprintf(len, sizeof len, "%zu", body_len);
@@ -72,7 +72,7 @@ static void fcgi_request(bytes *out, const char *method, const char *path, const
 	fcgi_pair(&params, "CONTENT_LENGTH", len);
 	fcgi_pair(&params, "SERVER_PROTOCOL", "HTTP/1.1");
 	fcgi_record(out, 1, begin, sizeof begin);
-	fcgi_record(out, 4, params.p, params.len);
+	fcgi_record(out, 4, params.data, params.len);
 	fcgi_record(out, 4, NULL, 0);
 	while (body_len > 0) {
 		size_t n = body_len > 32768 ? 32768 : body_len;
@@ -82,7 +82,7 @@ static void fcgi_request(bytes *out, const char *method, const char *path, const
 		body_len -= n;
 	}
 	fcgi_record(out, 5, NULL, 0);
-	b_free(&params);
+	buf_free(&params);
 }
 
 /* Reads records until FCGI_END_REQUEST; returns the HTTP status of the
@@ -90,7 +90,7 @@ static void fcgi_request(bytes *out, const char *method, const char *path, const
  * connection ends or stalls first. */
 static int fcgi_answer(int fd)
 {
-	bytes out = {0};
+	buf out = BUF_INIT;
 	int status = 0, done = 0;
 	long long deadline = now_ms() + TIMEOUT_MS;
 
@@ -125,16 +125,17 @@ static int fcgi_answer(int fd)
 			got += (size_t)n;
 		}
 		if (h[1] == 6)
-			b_add(&out, body, len);
+			buf_append(&out, body, len);
 		else if (h[1] == 3)
 			done = 1;
 		free(body);
 	}
+	b_must(&out);
 	status = 200;
-	if (out.p != NULL && strncmp(out.p, "Status: ", 8) == 0)
-		status = atoi(out.p + 8);
+	if (out.data != NULL && strncmp(out.data, "Status: ", 8) == 0)
+		status = atoi(out.data + 8);
 out:
-	b_free(&out);
+	buf_free(&out);
 	return status;
 }
 
@@ -147,7 +148,7 @@ static int fcgi_keepalive_check(const char *sock, size_t unread, int *first)
 {
 	struct sockaddr_un sa;
 	struct timeval tv = {TIMEOUT_MS / 1000, 0};
-	bytes req = {0};
+	buf req = BUF_INIT;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), ok = -1;
 
 	memset(&sa, 0, sizeof sa);
@@ -160,16 +161,18 @@ static int fcgi_keepalive_check(const char *sock, size_t unread, int *first)
 		goto out;
 	fcgi_request(&req, "PATCH", "/api/attempts/00000000-0000-4000-8000-000000000000",
 		     "action=state", unread);
-	if (http_client_send_all(fd, req.p, req.len) != 0)
+	b_must(&req);
+	if (http_client_send_all(fd, req.data, req.len) != 0)
 		goto out;
 	*first = fcgi_answer(fd);
-	b_free(&req);
+	buf_free(&req);
 	fcgi_request(&req, "POST", "/api/exams", "", 2);
-	ok = http_client_send_all(fd, req.p, req.len) == 0 && fcgi_answer(fd) == 401;
+	b_must(&req);
+	ok = http_client_send_all(fd, req.data, req.len) == 0 && fcgi_answer(fd) == 401;
 out:
 	if (fd >= 0)
 		close(fd);
-	b_free(&req);
+	buf_free(&req);
 	return ok;
 }
 

@@ -23,6 +23,7 @@
 #include "auth.h"
 #include "uuid.h"
 #include "hostile.h"
+#include "../api_member_names.h"
 
 /* ================================================================ generators */
 
@@ -77,31 +78,10 @@ void pick_attempt(rng *r, int student, char out[ID_LEN + 40])
 }
 
 /* A random JSON value (text), depth-bounded. */
-void rand_json(rng *r, bytes *b, int depth)
+void rand_json(rng *r, buf *b, int depth)
 {
-	static const char *const keys[] = {"answers",
-					   "auto_save_data",
-					   "expected_version",
-					   "events",
-					   "event_type",
-					   "payload",
-					   "client_event_id",
-					   "occurred_at",
-					   "operation",
-					   "data",
-					   "attempt_id",
-					   "exam_id",
-					   "extra_s",
-					   "exam_ids",
-					   "title",
-					   "type",
-					   "q1",
-					   "q2",
-					   "",
-					   "__proto__",
-					   "error",
-					   "\\u0000",
-					   "a\\\"b"};
+	static const char *const keys[] = {API_MEMBER_NAMES, "q1",    "q2",	 "",
+					   "__proto__",	     "error", "\\u0000", "a\\\"b"};
 	static const char *const strings[] = {"",
 					      "x",
 					      "focus",
@@ -138,113 +118,114 @@ void rand_json(rng *r, bytes *b, int depth)
 
 	switch (k) {
 	case 0:
-		b_puts(b, PICK(r, numbers));
+		buf_puts(b, PICK(r, numbers));
 		break;
 	case 1:
-		b_printf(b, "\"%s\"", PICK(r, strings));
+		buf_printf(b, "\"%s\"", PICK(r, strings));
 		break;
 	case 2:
-		b_puts(b, chance(r, 50) ? "true" : "false");
+		buf_puts(b, chance(r, 50) ? "true" : "false");
 		break;
 	case 3:
-		b_puts(b, "null");
+		buf_puts(b, "null");
 		break;
 	case 4: /* an attempt id, never the foreign one (staff may send this) */
-		b_printf(b, "\"%s\"", g_students[below(r, NSTUDENTS)].attempt);
+		buf_printf(b, "\"%s\"", g_students[below(r, NSTUDENTS)].attempt);
 		break;
 	case 5:
-		b_printf(b, "\"%s\"", g_exam);
+		buf_printf(b, "\"%s\"", g_exam);
 		break;
 	case 6:
 	case 7: {
 		unsigned n = below(r, 5);
-		b_puts(b, "{");
+		buf_puts(b, "{");
 		for (unsigned i = 0; i < n; i++) {
-			b_printf(b, "%s\"%s\":", i ? "," : "", PICK(r, keys));
+			buf_printf(b, "%s\"%s\":", i ? "," : "", PICK(r, keys));
 			rand_json(r, b, depth + 1);
 		}
-		b_puts(b, "}");
+		buf_puts(b, "}");
 		break;
 	}
 	default: {
 		unsigned n = below(r, 4);
-		b_puts(b, "[");
+		buf_puts(b, "[");
 		for (unsigned i = 0; i < n; i++) {
 			if (i)
-				b_puts(b, ",");
+				buf_puts(b, ",");
 			rand_json(r, b, depth + 1);
 		}
-		b_puts(b, "]");
+		buf_puts(b, "]");
 		break;
 	}
 	}
 }
 
 /* A body shaped like what action expects, with random parts. */
-void plausible_body(rng *r, const char *action, int student, bytes *b)
+void plausible_body(rng *r, const char *action, int student, buf *b)
 {
 	char id[ID_LEN + 40];
 
 	if (action == NULL) { /* POST /api/exams */
-		b_puts(b, "{\"title\":");
+		buf_puts(b, "{\"title\":");
 		rand_json(r, b, 2);
-		b_puts(b, ",\"time_limit_s\":");
-		b_puts(b, chance(r, 50) ? "3600" : "null");
-		b_puts(b, "}");
+		buf_puts(b, ",\"time_limit_s\":");
+		buf_puts(b, chance(r, 50) ? "3600" : "null");
+		buf_puts(b, "}");
 	} else if (strcmp(action, "save") == 0) {
-		b_puts(b, "{\"answers\":{\"q1\":");
+		buf_puts(b, "{\"answers\":{\"q1\":");
 		rand_json(r, b, 1);
-		b_puts(b, "},\"auto_save_data\":");
+		buf_puts(b, "},\"auto_save_data\":");
 		rand_json(r, b, 1);
 		if (chance(r, 30))
-			b_printf(b, ",\"expected_version\":%u", below(r, 5));
-		b_puts(b, "}");
+			buf_printf(b, ",\"expected_version\":%u", below(r, 5));
+		buf_puts(b, "}");
 	} else if (strcmp(action, "submit") == 0) {
 		if (chance(r, 50))
-			b_puts(b, "{}");
+			buf_puts(b, "{}");
 		else
-			b_puts(b, "{\"answers\":{\"final\":true}}");
+			buf_puts(b, "{\"answers\":{\"final\":true}}");
 	} else if (strcmp(action, "activity") == 0) {
-		b_puts(b, "{\"events\":[{\"event_type\":\"focus\",\"payload\":");
+		buf_puts(b, "{\"events\":[{\"event_type\":\"focus\",\"payload\":");
 		rand_json(r, b, 1);
 		if (chance(r, 50))
-			b_printf(b, ",\"client_event_id\":\"h%u\"", below(r, 50));
-		b_puts(b, "}]}");
+			buf_printf(b, ",\"client_event_id\":\"h%u\"", below(r, 50));
+		buf_puts(b, "}]}");
 	} else if (strcmp(action, "batch") == 0) {
 		static const char *const ops[] = {
 			"batch_save",	"multiple_states", "batch_log", "validate_multiple",
 			"batch_submit", "query",	   "nope"};
 		const char *op = PICK(r, ops);
 		unsigned n = below(r, 4);
-		b_printf(b, "{\"operation\":\"%s\",\"data\":[", op);
+		buf_printf(b, "{\"operation\":\"%s\",\"data\":[", op);
 		for (unsigned i = 0; i < n; i++) {
 			pick_attempt(r, student, id);
 			if (i)
-				b_puts(b, ",");
+				buf_puts(b, ",");
 			if (strcmp(op, "batch_save") == 0)
-				b_printf(b, "{\"attempt_id\":\"%s\",\"answers\":{\"b\":%u}}", id,
-					 below(r, 9));
+				buf_printf(b, "{\"attempt_id\":\"%s\",\"answers\":{\"b\":%u}}", id,
+					   below(r, 9));
 			else if (strcmp(op, "batch_log") == 0)
-				b_printf(b,
-					 "{\"attempt_id\":\"%s\",\"events\":[{\"event_type\":\"b\"}"
-					 "]}",
-					 id);
+				buf_printf(
+					b,
+					"{\"attempt_id\":\"%s\",\"events\":[{\"event_type\":\"b\"}"
+					"]}",
+					id);
 			else if (strcmp(op, "query") == 0)
-				b_printf(b, "{\"type\":\"%s\",\"attempt_id\":\"%s\"}",
-					 chance(r, 50) ? "state" : "info", id);
+				buf_printf(b, "{\"type\":\"%s\",\"attempt_id\":\"%s\"}",
+					   chance(r, 50) ? "state" : "info", id);
 			else
-				b_printf(b, "\"%s\"", id);
+				buf_printf(b, "\"%s\"", id);
 		}
-		b_puts(b, "]}");
+		buf_puts(b, "]}");
 	} else if (strcmp(action, "start") == 0) {
-		b_printf(b, "{\"exam_id\":\"%s\"}", g_exam);
+		buf_printf(b, "{\"exam_id\":\"%s\"}", g_exam);
 	} else if (strcmp(action, "optimize") == 0) {
 		static const char *const ops[] = {"clear_cache", "preload", "analyze", "vacuum"};
-		b_printf(b, "{\"operation\":\"%s\",\"exam_ids\":[\"%s\"]}", PICK(r, ops), g_exam);
+		buf_printf(b, "{\"operation\":\"%s\",\"exam_ids\":[\"%s\"]}", PICK(r, ops), g_exam);
 	} else if (strcmp(action, "extend") == 0) {
-		b_puts(b, "{\"extra_s\":");
-		b_puts(b, chance(r, 50) ? "60" : "0");
-		b_puts(b, "}");
+		buf_puts(b, "{\"extra_s\":");
+		buf_puts(b, chance(r, 50) ? "60" : "0");
+		buf_puts(b, "}");
 	} else {
 		rand_json(r, b, 0);
 	}
@@ -252,22 +233,22 @@ void plausible_body(rng *r, const char *action, int student, bytes *b)
 
 /* The start of a request: request line, Host, Connection: close and
  * optionally a bearer token. */
-void head(bytes *raw, const char *method, const char *target, const char *token)
+void head(buf *raw, const char *method, const char *target, const char *token)
 {
-	b_printf(raw, "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n", method, target,
-		 g_host, g_port);
+	buf_printf(raw, "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n", method, target,
+		   g_host, g_port);
 	if (token != NULL)
-		b_printf(raw, "Authorization: Bearer %s\r\n", token);
+		buf_printf(raw, "Authorization: Bearer %s\r\n", token);
 }
 
 /* Ends the head and appends a body with its Content-Length. */
-void finish(bytes *raw, const char *ctype, const char *body, size_t len)
+void finish(buf *raw, const char *ctype, const char *body, size_t len)
 {
 	if (body != NULL) {
-		b_printf(raw, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
-			 ctype ? ctype : "application/json", len);
-		b_add(raw, body, len);
+		buf_printf(raw, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+			   ctype ? ctype : "application/json", len);
+		buf_append(raw, body, len);
 	} else {
-		b_puts(raw, "\r\n");
+		buf_puts(raw, "\r\n");
 	}
 }

@@ -1,6 +1,7 @@
-/* hostile_io: the byte buffers, the seeded randomness, one exchange over
- * a plain socket to the stack (send, read with a deadline, parse the
- * answer, chunked bodies undone) and the checks of one error body. */
+/* hostile_io: what it adds to lib/buf (fill, out of memory), the seeded
+ * randomness, one exchange over a plain socket to the stack (send, read
+ * with a deadline, parse the answer, chunked bodies undone) and the
+ * checks of one error body. */
 #include <cJSON.h>
 #include <arpa/inet.h>
 #include <errno.h>
@@ -9,7 +10,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,61 +27,23 @@
 
 /* ================================================================ buffers */
 
-void b_reserve(bytes *b, size_t more)
+void b_fill(buf *b, char c, size_t n)
 {
-	if (b->len + more + 1 <= b->cap)
-		return;
-	size_t cap = b->cap ? b->cap : 1024;
-	while (cap < b->len + more + 1)
-		cap *= 2;
-	b->p = realloc(b->p, cap);
-	if (b->p == NULL) {
+	char block[4096];
+
+	memset(block, c, sizeof block);
+	for (size_t k; n > 0; n -= k) {
+		k = n < sizeof block ? n : sizeof block;
+		buf_append(b, block, k);
+	}
+}
+
+void b_must(const buf *b)
+{
+	if (b->failed) {
 		fputs("hostile: out of memory\n", stderr);
 		exit(1);
 	}
-	b->cap = cap;
-}
-
-void b_add(bytes *b, const void *p, size_t n)
-{
-	b_reserve(b, n);
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void b_puts(bytes *b, const char *s)
-{
-	b_add(b, s, strlen(s));
-}
-
-void b_printf(bytes *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	b_reserve(b, (size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-void b_fill(bytes *b, char c, size_t n)
-{
-	b_reserve(b, n);
-	memset(b->p + b->len, c, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void b_free(bytes *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof *b);
 }
 
 /* ================================================================ randomness */
@@ -146,7 +108,7 @@ int connect_local(void)
 }
 
 /* Reads until the peer closes or the deadline passes. */
-static void read_all(int fd, bytes *in, long long deadline, answer *a)
+static void read_all(int fd, buf *in, long long deadline, answer *a)
 {
 	char chunk[16384];
 
@@ -175,7 +137,7 @@ static void read_all(int fd, bytes *in, long long deadline, answer *a)
 				snprintf(a->error, sizeof a->error, "recv: %s", strerror(errno));
 			return;
 		}
-		b_add(in, chunk, (size_t)n);
+		buf_append(in, chunk, (size_t)n);
 	}
 }
 
@@ -217,7 +179,7 @@ static int header_value(const char *h, const char *e, const char *name, char *ou
 }
 
 /* Undoes chunked framing of [p, p+n) into out; -1 if malformed. */
-static int dechunk(const char *p, size_t n, bytes *out)
+static int dechunk(const char *p, size_t n, buf *out)
 {
 	size_t i = 0;
 
@@ -241,15 +203,15 @@ static int dechunk(const char *p, size_t n, bytes *out)
 			return 0;
 		if (i + size + 2 > n)
 			return -1;
-		b_add(out, p + i, size);
+		buf_append(out, p + i, size);
 		i += size + 2;
 	}
 }
 
 /* Parses the first final (non-1xx) response of in into a. */
-static void parse_answer(const bytes *in, answer *a, int head)
+static void parse_answer(const buf *in, answer *a, int head)
 {
-	const char *p = in->p, *e = in->p + in->len;
+	const char *p = in->data, *e = in->data + in->len;
 	char value[64];
 
 	a->got_any = in->len > 0;
@@ -284,9 +246,9 @@ static void parse_answer(const bytes *in, answer *a, int head)
 			if ((size_t)(e - p) < want)
 				snprintf(a->error, sizeof a->error,
 					 "body cut short: %zu of %zu bytes", (size_t)(e - p), want);
-			b_add(&a->body, p, (size_t)(e - p) < want ? (size_t)(e - p) : want);
+			buf_append(&a->body, p, (size_t)(e - p) < want ? (size_t)(e - p) : want);
 		} else {
-			b_add(&a->body, p, (size_t)(e - p));
+			buf_append(&a->body, p, (size_t)(e - p));
 		}
 		return;
 	}
@@ -296,7 +258,7 @@ static void parse_answer(const bytes *in, answer *a, int head)
 /* As perform(), on a connection already open (fd < 0: none could be). */
 void perform_on(int fd, const request *req, answer *a)
 {
-	bytes in = {0};
+	buf in = BUF_INIT;
 	int err = 0;
 
 	memset(a, 0, sizeof *a);
@@ -304,11 +266,13 @@ void perform_on(int fd, const request *req, answer *a)
 		snprintf(a->error, sizeof a->error, "connect: %s", strerror(errno));
 		return;
 	}
-	err = http_client_send_all(fd, req->raw.p, req->raw.len);
+	b_must(&req->raw);
+	b_must(&req->slow_body);
+	err = http_client_send_all(fd, req->raw.data, req->raw.len);
 	for (size_t i = 0; err == 0 && i < req->slow_body.len; i++) {
 		struct timespec ts = {0, 100 * 1000 * 1000};
 		nanosleep(&ts, NULL);
-		err = http_client_send_all(fd, req->slow_body.p + i, 1);
+		err = http_client_send_all(fd, req->slow_body.data + i, 1);
 	}
 	if (req->slow_give_up) {
 		close(fd);
@@ -318,10 +282,12 @@ void perform_on(int fd, const request *req, answer *a)
 		shutdown(fd, SHUT_WR);
 	read_all(fd, &in, now_ms() + TIMEOUT_MS, a);
 	close(fd);
+	b_must(&in);
 	parse_answer(&in, a, req->head);
+	b_must(&a->body);
 	if (a->status == 0 && a->error[0] == '\0' && err != 0)
 		snprintf(a->error, sizeof a->error, "send: %s", strerror(err));
-	b_free(&in);
+	buf_free(&in);
 }
 
 void perform(const request *req, answer *a)
@@ -332,9 +298,9 @@ void perform(const request *req, answer *a)
 /* ================================================================ checks */
 
 /* 1 if body is exactly {"error": {"code", "message"[, "details"]}}. */
-int error_shape_ok(const bytes *body, char *why, size_t cap)
+int error_shape_ok(const buf *body, char *why, size_t cap)
 {
-	cJSON *root = cJSON_ParseWithLength(body->p ? body->p : "", body->len);
+	cJSON *root = cJSON_ParseWithLength(body->data ? body->data : "", body->len);
 	const cJSON *err, *it, *c, *m, *d;
 	int top = 0, ok = 0;
 
@@ -370,9 +336,9 @@ out:
 	return ok;
 }
 
-int is_json(const bytes *body)
+int is_json(const buf *body)
 {
-	cJSON *root = cJSON_ParseWithLength(body->p ? body->p : "", body->len);
+	cJSON *root = cJSON_ParseWithLength(body->data ? body->data : "", body->len);
 	int ok = root != NULL;
 
 	cJSON_Delete(root);
@@ -382,6 +348,6 @@ int is_json(const bytes *body)
 /* Who wrote a non-JSON body: nginx's own pages name it. */
 int by_nginx(const answer *a)
 {
-	return (a->body.p != NULL && strstr(a->body.p, "<center>nginx</center>") != NULL) ||
+	return (a->body.data != NULL && strstr(a->body.data, "<center>nginx</center>") != NULL) ||
 	       strncmp(a->ctype, "text/html", 9) == 0;
 }

@@ -73,7 +73,7 @@ static void fail(stats *s, int f, long index, const request *q, const answer *a,
 	s->fails[f]++;
 	if (s->fail_sample[f][0] != '\0')
 		return;
-	printable(body, sizeof body, a->body.p ? a->body.p : "",
+	printable(body, sizeof body, a->body.data ? a->body.data : "",
 		  a->body.len < 150 ? a->body.len : 150);
 	snprintf(s->fail_sample[f], sizeof s->fail_sample[f],
 		 "request #%ld (%s) %s -> status %d%s%s%s; %sbody: %s", index, kind_names[q->kind],
@@ -121,13 +121,13 @@ void account(stats *s, long index, const request *q, const answer *a)
 			s->nonjson_nginx[st]++;
 		if (s->nonjson_sample[st][0] == '\0') {
 			char body[120];
-			printable(body, sizeof body, a->body.p,
+			printable(body, sizeof body, a->body.data,
 				  a->body.len < 100 ? a->body.len : 100);
 			snprintf(s->nonjson_sample[st], sizeof s->nonjson_sample[st],
 				 "#%ld %s %.80s -> %s", index, kind_names[q->kind], q->line, body);
 		}
 	}
-	if (g_marker != NULL && a->body.p != NULL && strstr(a->body.p, g_marker) != NULL)
+	if (g_marker != NULL && a->body.data != NULL && strstr(a->body.data, g_marker) != NULL)
 		fail(s, F_LEAK, index, q, a, NULL);
 	if (st >= 200 && st < 300) {
 		if (!q->may_succeed)

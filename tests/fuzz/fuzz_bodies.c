@@ -43,6 +43,7 @@
 #include "config.h"
 #include "json.h"
 #include "log.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -121,39 +122,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* ------------------------------------------------------- fake server */
 
 typedef struct fake_req {
-	const char *method;
-	const char *document_uri;
-	const char *query;
-	const char *authorization;
-	const char *if_match;
-	const char *content_length;
+	fuzz_cgi cgi; /* the CGI parameters */
 	const char *body;
 	size_t body_len, pos;
 	int one_byte_reads;
-	int uploads_via_file; /* nginx's marker: upload bodies come as files */
 } fake_req;
 
 static const char *fake_param(void *ctx, const char *name)
 {
-	const fake_req *r = ctx;
+	fake_req *r = ctx;
 
-	if (strcmp(name, "REQUEST_METHOD") == 0)
-		return r->method;
-	if (strcmp(name, "DOCUMENT_URI") == 0)
-		return r->document_uri;
-	if (strcmp(name, "QUERY_STRING") == 0)
-		return r->query;
-	if (strcmp(name, "HTTP_AUTHORIZATION") == 0)
-		return r->authorization;
-	if (strcmp(name, "HTTP_IF_MATCH") == 0)
-		return r->if_match;
-	if (strcmp(name, "CONTENT_LENGTH") == 0)
-		return r->content_length;
-	if (strcmp(name, "CONTENT_TYPE") == 0)
-		return "application/json";
-	if (strcmp(name, "ATTEMPTS_UPLOADS_VIA_FILE") == 0 && r->uploads_via_file)
-		return "1";
-	return NULL;
+	return fuzz_cgi_param(&r->cgi, name);
 }
 
 static long fake_read(void *ctx, char *dst, size_t n)
@@ -168,12 +147,6 @@ static long fake_read(void *ctx, char *dst, size_t n)
 	memcpy(dst, r->body + r->pos, n);
 	r->pos += n;
 	return (long)n;
-}
-
-static int sink_write(void *ctx, const char *data, size_t n)
-{
-	buf_append(ctx, data, n);
-	return 0;
 }
 
 /* ------------------------------------------------------ response checks */
@@ -261,35 +234,29 @@ static void check_response(int status, const buf *out, int health)
 
 /* --------------------------------------------------------------- routes */
 
-typedef struct route_case {
-	const char *method;
-	const char *path;   /* "%s" is replaced by the path id */
-	const char *action; /* NULL: no action parameter */
-	int get;	    /* the rest of the input extends the query */
-} route_case;
-
-static const route_case route_table[] = {
-	{"POST", "/api/exams", NULL, 0},
-	{"POST", "/api/attempts/new", "start", 0},
-	{"PATCH", "/api/attempts/%s", "save", 0},
-	{"POST", "/api/attempts/%s", "submit", 0},
-	{"POST", "/api/attempts/%s", "activity", 0},
-	{"PATCH", "/api/attempts/%s", "extend", 0},
-	{"POST", "/api/attempts/any-id", "batch", 0},
-	{"PATCH", "/api/attempts/%s", "optimize", 0},
-	{"GET", "/api/attempts/%s", "state", 1},
-	{"GET", "/api/attempts/%s", "info", 1},
-	{"GET", "/api/attempts/%s", "stats", 1},
-	{"GET", "/api/attempts/%s", "upload", 1},
-	{"GET", "/api/attempts/%s", "uploads", 1},
-	{"POST", "/api/attempts/%s", "upload", 1},
-	{"GET", "/api/health", NULL, 1},
-	{"GET", "/api/exams/%s", NULL, 1},
-};
+/* The routes byte 0 picks, as "METHOD PATH[?QUERY]"; "%s" in PATH is
+ * the path id. */
+static const char *const route_table[] = {"POST /api/exams",
+					  "POST /api/attempts/new?action=start",
+					  "PATCH /api/attempts/%s?action=save",
+					  "POST /api/attempts/%s?action=submit",
+					  "POST /api/attempts/%s?action=activity",
+					  "PATCH /api/attempts/%s?action=extend",
+					  "POST /api/attempts/any-id?action=batch",
+					  "PATCH /api/attempts/%s?action=optimize",
+					  "GET /api/attempts/%s?action=state",
+					  "GET /api/attempts/%s?action=info",
+					  "GET /api/attempts/%s?action=stats",
+					  "GET /api/attempts/%s?action=upload",
+					  "GET /api/attempts/%s?action=uploads",
+					  "POST /api/attempts/%s?action=upload",
+					  "GET /api/health",
+					  "GET /api/exams/%s"};
 
 #define NROUTE_CASES (sizeof route_table / sizeof route_table[0])
 #define ROUTE_FREE_FORM NROUTE_CASES
 #define ROUTE_EVENTS (NROUTE_CASES + 1)
+#define ROUTE_LINE_MAX 64
 
 enum {
 	FL_ROLE = 0x03,	    /* 0 student, 1 proctor, 2 admin, 3 bad token */
@@ -302,6 +269,23 @@ enum {
 	FL_BYTEWISE = 0x80  /* the body arrives one byte per read */
 };
 
+/* The text one input's request is made of; req_text_free frees it. */
+typedef struct req_text {
+	char *if_match, *method, *path, *query; /* lines of a free-form input */
+	char route[ROUTE_LINE_MAX];		/* the route row, split in place */
+	buf doc, q;				/* a route's path and query */
+} req_text;
+
+static void req_text_free(req_text *t)
+{
+	free(t->if_match);
+	free(t->method);
+	free(t->path);
+	free(t->query);
+	buf_free(&t->doc);
+	buf_free(&t->q);
+}
+
 /* Splits off the text up to the first '\n' (NUL-terminated copy in *line). */
 static const char *take_line(const char *p, const char *end, char **line)
 {
@@ -310,23 +294,6 @@ static const char *take_line(const char *p, const char *end, char **line)
 
 	*line = strndup(p, (size_t)(stop - p));
 	return nl ? nl + 1 : end;
-}
-
-/* Does any object in the tree hold two members of the same name? */
-static int has_duplicate_keys(const cJSON *item)
-{
-	const cJSON *a, *b;
-
-	cJSON_ArrayForEach(a, item)
-	{
-		if (cJSON_IsObject(item) && a->string != NULL)
-			for (b = a->next; b != NULL; b = b->next)
-				if (b->string != NULL && strcmp(a->string, b->string) == 0)
-					return 1;
-		if (has_duplicate_keys(a))
-			return 1;
-	}
-	return 0;
 }
 
 /* Does route sel hand the body to SQL as it came (see the file comment)? */
@@ -356,11 +323,12 @@ static void check_sql_view(unsigned sel, const fake_req *r, int status)
 	if (allow_dup_keys || status != 503 || sel >= NROUTE_CASES)
 		return;
 	body = json_parse(r->body, r->body_len);
-	if (body != NULL && body_goes_to_sql(sel, body) && has_duplicate_keys(body)) {
+	if (body != NULL && body_goes_to_sql(sel, body) && fuzz_has_duplicate_keys(body)) {
 		fprintf(stderr,
 			"fuzz_bodies: %s %s?%s: a body with a repeated member name was "
 			"validated by C (first wins) and handed to SQL (jsonb: last wins)\n",
-			r->method, r->document_uri, r->query);
+			r->cgi.value[FUZZ_CGI_METHOD], r->cgi.value[FUZZ_CGI_DOCUMENT_URI],
+			r->cgi.value[FUZZ_CGI_QUERY]);
 		abort();
 	}
 	cJSON_Delete(body);
@@ -371,13 +339,15 @@ static void serve(unsigned sel, fake_req *r)
 	buf out = BUF_INIT;
 	int status;
 
-	status = app_serve(the_app, fake_param, fake_read, r, sink_write, &out);
+	status = app_serve(the_app, fake_param, fake_read, r, fuzz_sink_write, &out);
 	if (status < 0)
 		abort(); /* the sink never fails */
 	if (debug)
-		fprintf(stderr, "%s %s?%s -> %.*s\n", r->method, r->document_uri, r->query,
+		fprintf(stderr, "%s %s?%s -> %.*s\n", r->cgi.value[FUZZ_CGI_METHOD],
+			r->cgi.value[FUZZ_CGI_DOCUMENT_URI], r->cgi.value[FUZZ_CGI_QUERY],
 			(int)out.len, out.data);
-	check_response(status, &out, strcmp(r->document_uri, "/api/health") == 0);
+	check_response(status, &out,
+		       strcmp(r->cgi.value[FUZZ_CGI_DOCUMENT_URI], "/api/health") == 0);
 	buf_free(&out);
 	check_sql_view(sel, r, status);
 }
@@ -405,14 +375,71 @@ static void direct_events(const char *body, size_t len, unsigned flags)
 	cJSON_Delete(root);
 }
 
+/* Sets r's method, path and query for route row sel (the path id and
+ * the alias as the flags say) and returns where the body starts in
+ * p..end. GET routes and the upload POST (whose body nginx stores as a
+ * file) read no JSON body: the rest of the input, up to a NUL, extends
+ * their query instead. */
+static const char *route_request(unsigned sel, unsigned flags, const char *p, const char *end,
+				 req_text *t, fake_req *r)
+{
+	const char *id = (flags & FL_BAD_ID) ? "5F2B8C1E-3D4A-4B6C-9E8F-0A1B2C3D4E5F" : FUZZ_UUID;
+	char *path, *query, *slot;
+	int get;
+
+	snprintf(t->route, sizeof t->route, "%s", route_table[sel]);
+	path = strchr(t->route, ' ');
+	*path++ = '\0';
+	query = strchr(path, '?');
+	if (query != NULL)
+		*query++ = '\0';
+	get = strcmp(t->route, "GET") == 0 ||
+	      (query != NULL && strcmp(query, "action=upload") == 0);
+	slot = strstr(path, "%s");
+	if (slot != NULL) {
+		buf_append(&t->doc, path, (size_t)(slot - path));
+		buf_puts(&t->doc, id);
+		buf_puts(&t->doc, slot + 2);
+	} else {
+		buf_puts(&t->doc, path);
+	}
+	if ((flags & FL_ROUTETS) && strncmp(path, "/api/attempts/", 14) == 0)
+		buf_puts(&t->doc, "/route.ts");
+	if (query != NULL)
+		buf_puts(&t->q, query);
+	if (get) {
+		if (t->q.len > 0 && *p)
+			buf_putc(&t->q, '&');
+		buf_puts(&t->q, p);
+		p = end;
+	}
+	buf_putc(&t->q, '\0');
+	r->cgi.value[FUZZ_CGI_METHOD] = t->route;
+	r->cgi.value[FUZZ_CGI_DOCUMENT_URI] = t->doc.data;
+	r->cgi.value[FUZZ_CGI_QUERY] = t->q.data;
+	return p;
+}
+
+/* Sets r's method, path and query from the first three lines of p..end
+ * and returns where the body starts. */
+static const char *free_form_request(const char *p, const char *end, req_text *t, fake_req *r)
+{
+	p = take_line(p, end, &t->method);
+	p = take_line(p, end, &t->path);
+	p = take_line(p, end, &t->query);
+	r->cgi.value[FUZZ_CGI_METHOD] = t->method;
+	r->cgi.value[FUZZ_CGI_DOCUMENT_URI] = t->path;
+	r->cgi.value[FUZZ_CGI_QUERY] = t->query;
+	return p;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p, *end;
-	char *text, *if_match = NULL, *method = NULL, *path = NULL, *query = NULL;
-	char clen[32], *doc = NULL;
+	char *text, clen[32];
 	unsigned sel, flags;
 	fake_req r;
-	buf q = BUF_INIT, d = BUF_INIT;
+	req_text t = {.doc = BUF_INIT, .q = BUF_INIT};
 
 	if (size < 2)
 		return 0;
@@ -433,65 +460,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	memset(&r, 0, sizeof r);
-	r.authorization = (flags & FL_ROLE) == 3 ? ((flags & FL_BAD_ID) ? NULL : "Bearer x.y.z")
-						 : tokens[flags & FL_ROLE];
+	r.cgi.value[FUZZ_CGI_AUTHORIZATION] =
+		(flags & FL_ROLE) == 3 ? ((flags & FL_BAD_ID) ? NULL : "Bearer x.y.z")
+				       : tokens[flags & FL_ROLE];
+	r.cgi.value[FUZZ_CGI_CONTENT_TYPE] = "application/json";
 	if (flags & FL_IFMATCH)
-		p = take_line(p, end, &if_match);
-	r.if_match = if_match;
-
-	if (sel == ROUTE_FREE_FORM) {
-		p = take_line(p, end, &method);
-		p = take_line(p, end, &path);
-		p = take_line(p, end, &query);
-		r.method = method;
-		r.document_uri = path;
-		r.query = query;
-	} else {
-		const route_case *rc = &route_table[sel];
-		const char *id =
-			(flags & FL_BAD_ID) ? "5F2B8C1E-3D4A-4B6C-9E8F-0A1B2C3D4E5F" : FUZZ_UUID;
-		r.method = rc->method;
-		const char *slot = strstr(rc->path, "%s");
-		if (slot != NULL) {
-			buf_append(&d, rc->path, (size_t)(slot - rc->path));
-			buf_puts(&d, id);
-			buf_puts(&d, slot + 2);
-		} else {
-			buf_puts(&d, rc->path);
-		}
-		if ((flags & FL_ROUTETS) && strncmp(rc->path, "/api/attempts/", 14) == 0)
-			buf_puts(&d, "/route.ts");
-		doc = buf_take(&d);
-		r.document_uri = doc;
-		if (rc->action != NULL)
-			buf_printf(&q, "action=%s", rc->action);
-		if (rc->get) {
-			/* The rest is more query text (up to a NUL); no body. */
-			if (q.len > 0 && *p)
-				buf_putc(&q, '&');
-			buf_puts(&q, p);
-			p = end;
-		}
-		buf_putc(&q, '\0');
-		r.query = q.data;
-	}
+		p = take_line(p, end, &t.if_match);
+	r.cgi.value[FUZZ_CGI_IF_MATCH] = t.if_match;
+	if (sel == ROUTE_FREE_FORM)
+		p = free_form_request(p, end, &t, &r);
+	else
+		p = route_request(sel, flags, p, end, &t, &r);
 	r.body = p;
 	r.body_len = (size_t)(end - p);
 	r.one_byte_reads = (flags & FL_BYTEWISE) != 0;
-	r.uploads_via_file = (flags & (FL_CLEN | FL_CLEN_BAD)) == FL_CLEN_BAD;
+	if ((flags & (FL_CLEN | FL_CLEN_BAD)) == FL_CLEN_BAD)
+		r.cgi.value[FUZZ_CGI_UPLOADS_VIA_FILE] = "1";
 	if (flags & FL_CLEN) {
 		snprintf(clen, sizeof clen, "%zu", r.body_len + ((flags & FL_CLEN_BAD) ? 1 : 0));
-		r.content_length = clen;
+		r.cgi.value[FUZZ_CGI_CONTENT_LENGTH] = clen;
 	}
-	if (r.method != NULL && r.document_uri != NULL && !q.failed)
+	if (r.cgi.value[FUZZ_CGI_METHOD] != NULL && r.cgi.value[FUZZ_CGI_DOCUMENT_URI] != NULL &&
+	    !t.q.failed && !t.doc.failed)
 		serve(sel, &r);
-
-	free(if_match);
-	free(method);
-	free(path);
-	free(query);
-	free(doc);
-	buf_free(&q);
+	req_text_free(&t);
 	free(text);
 	return 0;
 }

@@ -28,6 +28,8 @@
 #include "http.h"
 #include "json.h"
 #include "uploads.h"
+#include "buf.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -84,69 +86,59 @@ static int reference_valid(const unsigned char *name, size_t len)
 	return 1;
 }
 
-/* The CGI parameters of an upload request whose query string is ctx. */
-static const char *fuzz_param(void *ctx, const char *name)
+/* Is byte c at index i of a filename escaped in the query spelled by
+ * spelling (see decided_in_query)? */
+static int spelled_escaped(unsigned char c, size_t i, unsigned spelling)
 {
-	if (strcmp(name, "QUERY_STRING") == 0)
-		return ctx;
-	if (strcmp(name, "DOCUMENT_URI") == 0)
-		return "/api/attempts/x";
-	if (strcmp(name, "REQUEST_METHOD") == 0)
-		return "POST";
-	return NULL;
+	if (c == 0 || c == '%' || c == '&' || c == '+' || c == '=')
+		return 1; /* these must be escaped to stay in the value */
+	switch (spelling & 3) {
+	case 0:
+		return 0;
+	case 1:
+		return 1;
+	case 2:
+		return c >= 0x80 || c < 0x20;
+	default:
+		return ((spelling >> 2) >> (i % 5)) & 1;
+	}
 }
 
 /* The decision for name as the filename parameter of a query string in
  * which the bytes picked by spelling (and every byte that must be) are
- * percent-escaped, in upper or lower case hex. */
+ * percent-escaped, in upper or lower case hex; -1 when out of memory. */
 static int decided_in_query(const unsigned char *name, size_t len, unsigned spelling)
 {
 	static const char upper[] = "0123456789ABCDEF", lower[] = "0123456789abcdef";
 	const char *hexd = spelling & 0x80 ? lower : upper;
-	char *query = malloc(len * 3 + 32);
+	buf query = BUF_INIT;
+	fuzz_cgi cgi = {{[FUZZ_CGI_METHOD] = "POST", [FUZZ_CGI_DOCUMENT_URI] = "/api/attempts/x"}};
 	const char *v;
-	size_t n, vlen = 0;
+	size_t vlen = 0;
 	http_request req;
 	int ok;
 
-	if (query == NULL)
-		return -1;
-	n = (size_t)sprintf(query, "action=upload&filename=");
+	buf_puts(&query, "action=upload&filename=");
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = name[i];
-		int must = c == 0 || c == '%' || c == '&' || c == '+' || c == '=';
-		int pick;
-		switch (spelling & 3) {
-		case 0:
-			pick = 0;
-			break;
-		case 1:
-			pick = 1;
-			break;
-		case 2:
-			pick = c >= 0x80 || c < 0x20;
-			break;
-		default:
-			pick = ((spelling >> 2) >> (i % 5)) & 1;
-			break;
-		}
-		if (must || pick) {
-			query[n++] = '%';
-			query[n++] = hexd[c >> 4];
-			query[n++] = hexd[c & 15];
-		} else {
-			query[n++] = (char)c;
-		}
+		if (spelled_escaped(c, i, spelling))
+			buf_printf(&query, "%%%c%c", hexd[c >> 4], hexd[c & 15]);
+		else
+			buf_putc(&query, (char)c);
 	}
-	query[n] = '\0';
-	if (http_request_init(&req, fuzz_param, NULL, query) != ATT_OK)
+	if (query.failed) {
+		buf_free(&query);
+		return -1;
+	}
+	cgi.value[FUZZ_CGI_QUERY] = query.data;
+	if (http_request_init(&req, fuzz_cgi_param, NULL, &cgi) != ATT_OK)
 		abort(); /* every escape is well formed */
 	v = http_query(&req, "filename", &vlen);
 	if (v == NULL || vlen != len || memcmp(v, name, len) != 0)
 		abort(); /* decoding gives back the bytes */
 	ok = uploads_filename_valid(v, vlen);
 	http_request_free(&req);
-	free(query);
+	buf_free(&query);
 	return ok;
 }
 

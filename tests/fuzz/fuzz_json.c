@@ -31,6 +31,8 @@
 #include "cache.h"
 #include "json.h"
 #include "uuid.h"
+#include "fuzz_util.h"
+#include "../api_member_names.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -101,23 +103,7 @@ static void walk(const cJSON *item, int depth)
 	}
 	/* Names that the validators look up, present or not. */
 	if (cJSON_IsObject(item)) {
-		static const char *const names[] = {"answers",
-						    "auto_save_data",
-						    "expected_version",
-						    "events",
-						    "event_type",
-						    "payload",
-						    "client_event_id",
-						    "occurred_at",
-						    "exam_id",
-						    "extra_s",
-						    "operation",
-						    "data",
-						    "attempt_id",
-						    "type",
-						    "exam_ids",
-						    "title",
-						    ""};
+		static const char *const names[] = {API_MEMBER_NAMES, ""};
 		for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
 			probe_member(item, names[k]);
 	}
@@ -133,23 +119,6 @@ static int same_value(const cJSON *a, const cJSON *b)
 	cJSON_free(pa);
 	cJSON_free(pb);
 	return same;
-}
-
-/* Does any object in the tree hold two members of the same (decoded) name? */
-static int has_duplicate_keys(const cJSON *item)
-{
-	const cJSON *a, *b;
-
-	cJSON_ArrayForEach(a, item)
-	{
-		if (cJSON_IsObject(item) && a->string != NULL)
-			for (b = a->next; b != NULL; b = b->next)
-				if (b->string != NULL && strcmp(a->string, b->string) == 0)
-					return 1;
-		if (has_duplicate_keys(a))
-			return 1;
-	}
-	return 0;
 }
 
 /* json_top_members against the parsed tree (text: len bytes, valid JSON). */
@@ -183,7 +152,7 @@ static void check_top_members(const char *text, size_t len, const cJSON *tree)
 			abort(); /* a span that is not the value, or a member the tree lacks */
 		/* Keys are compared as written by the scan, decoded by cJSON: only
 		 * when no name repeats do both necessarily pick the same member. */
-		if (!has_duplicate_keys(tree) && !same_value(got, want))
+		if (!fuzz_has_duplicate_keys(tree) && !same_value(got, want))
 			abort();
 		cJSON_Delete(got);
 	}
@@ -239,7 +208,8 @@ static void check_describe(const char *text, size_t len, const cJSON *tree)
 		attempt_view_render(copy, len, &meta, &out);
 		if (out.failed)
 			abort();
-		if (meta.hole_offset >= 0 && meta.deadline_ms >= 0 && !has_duplicate_keys(tree)) {
+		if (meta.hole_offset >= 0 && meta.deadline_ms >= 0 &&
+		    !fuzz_has_duplicate_keys(tree)) {
 			cJSON *r = json_parse(out.data, out.len);
 			const cJSON *a, *t;
 			if (r == NULL)
@@ -285,7 +255,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fail("json_parse accepted what json_valid refuses", data, size);
 	if (utf8 && size > 0 && valid != (tree != NULL))
 		fail("json_valid and json_parse disagree on valid UTF-8", data, size);
-	if (tree != NULL && has_duplicate_keys(tree))
+	if (tree != NULL && fuzz_has_duplicate_keys(tree))
 		fail("json_parse accepted an object with a repeated member name", data, size);
 	if (tree != NULL) {
 		char *once = json_print(tree);

@@ -28,53 +28,11 @@
 #include "http.h"
 #include "router.h"
 #include "uuid.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum { F_QUERY, F_PATH, F_REQID, F_IFMATCH, F_IFNONE, F_CLEN, F_TIME, F_COUNT };
-
-typedef struct fake_params {
-	const char *method;
-	const char *query;
-	const char *document_uri;
-	const char *request_uri;
-	const char *attempts_path;
-	const char *script_name;
-	const char *path_info;
-	const char *request_id;
-	const char *if_match;
-	const char *if_none_match;
-	const char *content_length;
-} fake_params;
-
-static const char *param(void *ctx, const char *name)
-{
-	const fake_params *p = ctx;
-
-	if (strcmp(name, "REQUEST_METHOD") == 0)
-		return p->method;
-	if (strcmp(name, "QUERY_STRING") == 0)
-		return p->query;
-	if (strcmp(name, "DOCUMENT_URI") == 0)
-		return p->document_uri;
-	if (strcmp(name, "REQUEST_URI") == 0)
-		return p->request_uri;
-	if (strcmp(name, "ATTEMPTS_PATH") == 0)
-		return p->attempts_path;
-	if (strcmp(name, "SCRIPT_NAME") == 0)
-		return p->script_name;
-	if (strcmp(name, "PATH_INFO") == 0)
-		return p->path_info;
-	if (strcmp(name, "HTTP_X_REQUEST_ID") == 0)
-		return p->request_id;
-	if (strcmp(name, "HTTP_IF_MATCH") == 0)
-		return p->if_match;
-	if (strcmp(name, "HTTP_IF_NONE_MATCH") == 0)
-		return p->if_none_match;
-	if (strcmp(name, "CONTENT_LENGTH") == 0)
-		return p->content_length;
-	return NULL;
-}
 
 static int id_char(char c)
 {
@@ -157,20 +115,12 @@ static void sink_check(const char *data, size_t n)
 			abort();
 }
 
-static int sink_write(void *ctx, const char *data, size_t n)
-{
-	buf *b = ctx;
-
-	buf_append(b, data, n);
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const methods[] = {"GET",  "POST",	 "PATCH", "PUT", "DELETE",
 					      "HEAD", "OPTIONS", "BREW",  "",	 NULL};
 	const char *fields[F_COUNT] = {0};
-	fake_params p;
+	fuzz_cgi p;
 	http_request req;
 	http_response resp;
 	buf out = BUF_INIT;
@@ -196,31 +146,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	memset(&p, 0, sizeof p);
-	p.method = methods[(sel >> 2) % (sizeof methods / sizeof methods[0])];
-	p.query = fields[F_QUERY];
+	p.value[FUZZ_CGI_METHOD] = methods[(sel >> 2) % (sizeof methods / sizeof methods[0])];
+	p.value[FUZZ_CGI_QUERY] = fields[F_QUERY];
 	switch (sel & 3) {
 	case 0:
-		p.document_uri = fields[F_PATH];
+		p.value[FUZZ_CGI_DOCUMENT_URI] = fields[F_PATH];
 		break;
 	case 1:
-		p.request_uri = fields[F_PATH];
+		p.value[FUZZ_CGI_REQUEST_URI] = fields[F_PATH];
 		break;
 	case 2:
-		p.attempts_path = fields[F_PATH];
-		p.document_uri = "/upload-internal";
+		p.value[FUZZ_CGI_ATTEMPTS_PATH] = fields[F_PATH];
+		p.value[FUZZ_CGI_DOCUMENT_URI] = "/upload-internal";
 		break;
 	default:
-		p.script_name = "/api";
-		p.path_info = fields[F_PATH];
+		p.value[FUZZ_CGI_SCRIPT_NAME] = "/api";
+		p.value[FUZZ_CGI_PATH_INFO] = fields[F_PATH];
 		break;
 	}
-	p.request_id = fields[F_REQID];
-	p.if_match = fields[F_IFMATCH];
-	p.if_none_match = fields[F_IFNONE];
-	p.content_length = fields[F_CLEN];
+	p.value[FUZZ_CGI_REQUEST_ID] = fields[F_REQID];
+	p.value[FUZZ_CGI_IF_MATCH] = fields[F_IFMATCH];
+	p.value[FUZZ_CGI_IF_NONE_MATCH] = fields[F_IFNONE];
+	p.value[FUZZ_CGI_CONTENT_LENGTH] = fields[F_CLEN];
 
-	err = http_request_init(&req, param, NULL, &p);
-	check_request_id(req.request_id, p.request_id);
+	err = http_request_init(&req, fuzz_cgi_param, NULL, &p);
+	check_request_id(req.request_id, p.value[FUZZ_CGI_REQUEST_ID]);
 	if (req.nparams < 0 || req.nparams > HTTP_MAX_QUERY_PARAMS)
 		abort();
 	if (err == ATT_OK) {
@@ -264,7 +214,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		http_header(&resp, "Allow", allow);
 	}
 	http_error(&resp, 400, "invalid_query", "the query string is malformed", NULL);
-	if (http_response_write(&resp, sink_write, &out) != ATT_OK)
+	if (http_response_write(&resp, fuzz_sink_write, &out) != ATT_OK)
 		abort();
 	if (!out.failed)
 		sink_check(out.data, out.len);
