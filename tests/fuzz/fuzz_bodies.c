@@ -3,7 +3,7 @@
  * method, token, path id, body size, strict JSON, object check) and each
  * handler's own validation (start, save, submit, activity, extend, batch
  * with all six operations, optimize, exams, stats, uploads). It also calls
- * events_check directly.
+ * events_within_limits (the size limits) directly.
  *
  * The app is a one-shot app whose database is an unreachable socket
  * directory with pool_min 0, a 1 ms acquire timeout and one try: every
@@ -363,13 +363,12 @@ static void direct_events(const char *body, size_t len, unsigned flags)
 	if (cJSON_IsObject(root))
 		events = cJSON_GetObjectItemCaseSensitive(root, "events");
 	memset(&bad, 0, sizeof bad);
-	if (events_check(events, (flags & 1) ? "data[7]." : "", &cfg, &bad) != 0) {
-		if ((bad.status != 422 && bad.status != 413) || bad.code == NULL ||
-		    bad.message == NULL ||
+	if (events_within_limits(events, (flags & 1) ? "data[7]." : "", &cfg, &bad) != 0) {
+		if (bad.status != 413 || bad.code == NULL || bad.message == NULL ||
 		    strnlen(bad.field, sizeof bad.field) == sizeof bad.field ||
 		    bad.field[0] == '\0')
 			abort();
-	} else if (!cJSON_IsArray(events) || cJSON_GetArraySize(events) > cfg.max_events) {
+	} else if (cJSON_IsArray(events) && cJSON_GetArraySize(events) > cfg.max_events) {
 		abort();
 	}
 	cJSON_Delete(root);
