@@ -191,10 +191,8 @@ START_TEST(test_buf_free_null)
 }
 END_TEST
 
-Suite *buf_suite(void)
+void buf_cases(Suite *s)
 {
-	Suite *s = suite_create("buf");
-
 	check_tcase(s, "append", NULL, NULL, test_buf_init_empty, test_buf_append_puts_putc,
 		    test_buf_append_binary, test_buf_grows, test_buf_reset_keeps_memory, NULL);
 
@@ -204,5 +202,4 @@ Suite *buf_suite(void)
 		    NULL);
 
 	check_tcase(s, "failed", NULL, NULL, test_buf_failed_sticky, test_buf_free_null, NULL);
-	return s;
 }

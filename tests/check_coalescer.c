@@ -294,12 +294,10 @@ START_TEST(test_create_rejects_bad_arguments)
 }
 END_TEST
 
-Suite *coalescer_suite(void)
+void coalescer_cases(Suite *s)
 {
-	Suite *s = suite_create("coalescer");
 	check_tcase(s, "coalescer", NULL, NULL, test_lone_item_runs_alone_at_once,
 		    test_arrivals_ride_next_batch_in_order, test_every_item_once_under_contention,
 		    test_queued_item_gives_up_after_timeout, test_create_rejects_bad_arguments,
 		    NULL);
-	return s;
 }

@@ -1,7 +1,7 @@
 /* check_db_pool: the connection pool and db_call. Two suites:
- *  - db_pool_suite (in tests/check_unit): what needs no server, i.e. the
+ *  - db_pool (in tests/check_unit; this file): what needs no server, i.e. the
  *    failure paths against a socket directory where nothing listens;
- *  - db_pool_live_suite (tests/check_db_pool, run by tests/db_pool_test.sh
+ *  - db_pool_live (tests/check_db_pool, run by tests/db_pool_test.sh
  *    against a throw-away PostgreSQL): the pool and db_call against a real
  *    server whose conninfo comes from ATTEMPTS_TEST_DB. Without it every
  *    test of that suite fails, naming the variable. */
@@ -116,13 +116,10 @@ START_TEST(test_db_call_breaker_opens)
 }
 END_TEST
 
-Suite *db_pool_suite(void)
+void db_pool_cases(Suite *s)
 {
-	Suite *s = suite_create("db_pool");
-
 	check_tcase(s, "pool", NULL, NULL, test_pool_free_null, NULL);
 
 	check_tcase(s, "unreachable", dead_setup, dead_teardown, test_pool_unreachable,
 		    test_db_call_unavailable_after_retries, test_db_call_breaker_opens, NULL);
-	return s;
 }

@@ -1,4 +1,4 @@
-/* check_db_pool_live: db_pool_live_suite (see check_db_pool.c): the pool
+/* check_db_pool_live: the db_pool_live suite (see check_db_pool.c): the pool
  * and db_call against the real PostgreSQL named by ATTEMPTS_TEST_DB. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -483,10 +483,8 @@ END_TEST
 
 /* What needs no server: runs in tests/check_unit. */
 
-Suite *db_pool_live_suite(void)
+void db_pool_live_cases(Suite *s)
 {
-	Suite *s = suite_create("db_pool_live");
-
 	check_tcase(s, "pool", NULL, NULL, test_pool_create_opens_min,
 		    test_pool_acquire_release_counts, test_pool_acquire_times_out_at_max,
 		    test_pool_release_wakes_waiter, test_pool_release_broken_reconnects,
@@ -496,5 +494,4 @@ Suite *db_pool_live_suite(void)
 
 	check_tcase(s, "db_call", NULL, NULL, test_db_call_ping, test_db_call_ping_with_breaker,
 		    test_db_call_sql_error_not_retried, NULL);
-	return s;
 }

@@ -352,12 +352,10 @@ START_TEST(test_host_metrics_default_name)
 }
 END_TEST
 
-Suite *host_metrics_suite(void)
+void host_metrics_cases(Suite *s)
 {
-	Suite *s = suite_create("host_metrics");
 	check_tcase(s, "table", NULL, NULL, test_host_metrics_two_processes,
 		    test_host_metrics_adoption, test_host_metrics_live_slot_kept,
 		    test_host_metrics_private, test_host_metrics_shape,
 		    test_host_metrics_default_name, NULL);
-	return s;
 }

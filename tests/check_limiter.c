@@ -154,11 +154,9 @@ START_TEST(test_limiter_hold_refusal_parks_and_is_bounded)
 }
 END_TEST
 
-Suite *limiter_suite(void)
+void limiter_cases(Suite *s)
 {
-	Suite *s = suite_create("limiter");
 	check_tcase(s, "counts", NULL, NULL, test_limiter_per_key_cap, test_limiter_keys_and_slots,
 		    test_limiter_concurrent_cap, test_limiter_hold_refusal_parks_and_is_bounded,
 		    NULL);
-	return s;
 }

@@ -327,22 +327,18 @@ START_TEST(test_metrics_concurrent_sums)
 }
 END_TEST
 
-Suite *metrics_suite(void);
-Suite *metrics_suite(void)
+void metrics_cases(Suite *s)
 {
-	Suite *s = suite_create("metrics");
 	TCase *tc;
 
-	tc = check_tcase(
-		s, "counters", NULL, NULL, test_metrics_fresh, test_metrics_record_and_read,
-		test_metrics_op_minus_one_counts_request_only, test_metrics_free_null, NULL);
+	check_tcase(s, "counters", NULL, NULL, test_metrics_fresh, test_metrics_record_and_read,
+		    test_metrics_op_minus_one_counts_request_only, test_metrics_free_null, NULL);
 
-	tc = check_tcase(s, "quantiles", NULL, NULL, test_metrics_quantile_single_sample_bounds,
-			 test_metrics_quantiles, test_metrics_quantiles_monotonic, NULL);
+	check_tcase(s, "quantiles", NULL, NULL, test_metrics_quantile_single_sample_bounds,
+		    test_metrics_quantiles, test_metrics_quantiles_monotonic, NULL);
 
-	tc = check_tcase(s, "json", NULL, NULL, test_metrics_json_shape, NULL);
+	check_tcase(s, "json", NULL, NULL, test_metrics_json_shape, NULL);
 
 	tc = check_tcase(s, "concurrency", NULL, NULL, test_metrics_concurrent_sums, NULL);
 	tcase_set_timeout(tc, 6 * CHECK_TIMEOUT_S);
-	return s;
 }
