@@ -455,17 +455,10 @@ START_TEST(test_breaker_concurrent_single_probe)
 {
 	log_set_level(LOG_LVL_ERROR); /* thousands of transitions */
 	for (int round = 0; round < HAMMER_ROUNDS; round++) {
-		hammer_shared sh;
+		hammer_shared sh = {0};
 		breaker_stats s;
 		int max_out;
 
-		memset(&sh, 0, sizeof sh);
-		atomic_init(&sh.now, 0);
-		atomic_init(&sh.probes_out, 0);
-		atomic_init(&sh.max_probes_out, 0);
-		atomic_init(&sh.probes, 0);
-		atomic_init(&sh.allowed, 0);
-		atomic_init(&sh.refused, 0);
 		ck_assert_int_eq(breaker_create(3, 20, check_atomic_clock, &sh.now, &sh.b), ATT_OK);
 		check_threads(HAMMER_THREADS, HAMMER_ITERS, hammer_call, &sh,
 			      777u + (unsigned)round * 104729u);

@@ -36,13 +36,18 @@ static void new_cache(size_t max_entries, size_t max_bytes)
 	ck_assert_ptr_nonnull(c);
 }
 
-/* Puts a NUL-terminated value with an empty meta under the current epoch. */
-static void put(const char *key, const char *value, long long ttl_ms)
+/* Puts a NUL-terminated value with an empty meta under epoch. */
+static void put_in(unsigned long long epoch, const char *key, const char *value, long long ttl_ms)
 {
 	cache_meta meta = {.version = 1, .deadline_ms = -1, .hole_offset = -1};
 
-	ck_assert_int_eq(cache_put(c, key, value, strlen(value), &meta, ttl_ms, cache_epoch(c)),
-			 ATT_OK);
+	ck_assert_int_eq(cache_put(c, key, value, strlen(value), &meta, ttl_ms, epoch), ATT_OK);
+}
+
+/* The same under the current epoch. */
+static void put(const char *key, const char *value, long long ttl_ms)
+{
+	put_in(cache_epoch(c), key, value, ttl_ms);
 }
 
 /* Returns 1 and checks the value if key is live, else 0. want may be NULL. */
@@ -432,7 +437,6 @@ END_TEST
 
 START_TEST(test_cache_epoch_rule)
 {
-	cache_meta meta = {.deadline_ms = -1, .hole_offset = -1};
 	unsigned long long e0, e1, e2;
 
 	new_cache(10, BIG_BYTES);
@@ -447,12 +451,10 @@ START_TEST(test_cache_epoch_rule)
 	ck_assert_int_eq(cache_remove(c, "absent"), 0);
 	e1 = cache_epoch(c);
 	ck_assert_uint_ne(e1, e0);
-	ck_assert_int_eq(cache_put(c, "k", "stale", 5, &meta, 1000, e0), ATT_OK);
-	ck_assert_int_eq(get("k", NULL), 0);
-	/* A stale put does not disturb what is cached. */
-	ck_assert_int_eq(cache_put(c, "a", "stale", 5, &meta, 1000, e0), ATT_OK);
-	ck_assert_int_eq(get("a", "A"), 1);
-	ck_assert_int_eq(cache_put(c, "k", "fresh", 5, &meta, 1000, e1), ATT_OK);
+	put_in(e0, "k", "stale", 1000);
+	put_in(e0, "a", "stale", 1000); /* does not disturb what is cached */
+	expect_gets("k", NULL, "a", "A", NULL);
+	put_in(e1, "k", "fresh", 1000);
 	ck_assert_int_eq(get("k", "fresh"), 1);
 
 	/* cache_clear bumps it, on an empty cache too. */
@@ -460,9 +462,9 @@ START_TEST(test_cache_epoch_rule)
 	ck_assert_uint_eq(cache_clear(c), 0);
 	e2 = cache_epoch(c);
 	ck_assert_uint_ne(e2, e1);
-	ck_assert_int_eq(cache_put(c, "k", "stale", 5, &meta, 1000, e1), ATT_OK);
+	put_in(e1, "k", "stale", 1000);
 	ck_assert_int_eq(get("k", NULL), 0);
-	ck_assert_int_eq(cache_put(c, "k", "fresh", 5, &meta, 1000, e2), ATT_OK);
+	put_in(e2, "k", "fresh", 1000);
 	ck_assert_int_eq(get("k", "fresh"), 1);
 	EXPECT_COUNTERS("entries", 1);
 }

@@ -71,15 +71,11 @@ static void conc_op(check_thread *t, int i)
 
 START_TEST(test_cache_concurrent_invariants)
 {
-	conc_shared sh;
+	conc_shared sh = {0};
 	cache_stats s, after;
 	size_t cleared;
 	int bad;
 
-	memset(&sh, 0, sizeof sh);
-	atomic_init(&sh.now, 0);
-	atomic_init(&sh.gets, 0);
-	atomic_init(&sh.bad_values, 0);
 	ck_assert_int_eq(
 		cache_create(CONC_MAX_ENTRIES, CONC_MAX_BYTES, check_atomic_clock, &sh.now, &sh.c),
 		ATT_OK);

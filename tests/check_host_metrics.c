@@ -68,6 +68,17 @@ static void expect_series(const char *text, const series_value *want, size_t n)
 
 #define EXPECT_SERIES(text, table) expect_series(text, table, CHECK_ROWS(table))
 
+/* Asserts that a scrape of hm holds the n series of want with their values. */
+static void expect_scrape(host_metrics *hm, const series_value *want, size_t n)
+{
+	char *text = scrape(hm);
+
+	expect_series(text, want, n);
+	free(text);
+}
+
+#define EXPECT_SCRAPE(hm, table) expect_scrape(hm, table, CHECK_ROWS(table))
+
 /* In a child: opens the table, counts n state requests with status 200
  * and publishes hits cache hits, then exits without closing (as a killed
  * worker would). Returns the child's pid once it is gone (not reaped). */
@@ -199,7 +210,7 @@ static const series_value adopted_published[] = {
  * nothing summed goes backwards, published counters included. */
 START_TEST(test_host_metrics_adoption)
 {
-	char name[64], *t;
+	char name[64];
 	host_metrics *hm = NULL;
 	int slot1, slot2;
 
@@ -211,17 +222,13 @@ START_TEST(test_host_metrics_adoption)
 	/* This process adopts it again. */
 	ck_assert_int_eq(host_metrics_slot(hm), slot1);
 	ck_assert_int_eq(host_metrics_adopted(hm), 1);
-	t = scrape(hm);
-	EXPECT_SERIES(t, adopted);
-	free(t);
+	EXPECT_SCRAPE(hm, adopted);
 	{
 		host_metrics_sample s = {0};
 		s.cache_hits = 1;
 		host_metrics_publish(hm, &s);
 	}
-	t = scrape(hm);
-	EXPECT_SERIES(t, adopted_published);
-	free(t);
+	EXPECT_SCRAPE(hm, adopted_published);
 	host_metrics_close(hm);
 	shm_unlink(name);
 }
@@ -275,15 +282,12 @@ START_TEST(test_host_metrics_private)
 {
 	host_metrics *hm = NULL;
 	host_metrics_sample s = {0};
-	char *t;
 
 	ck_assert_int_eq(host_metrics_open(NULL, ops, NOPS, &hm), ATT_OK);
 	ck_assert_int_eq(host_metrics_shared(hm), 0);
 	host_metrics_record(hm, 0, 200, 5, 1);
 	host_metrics_publish(hm, &s);
-	t = scrape(hm);
-	EXPECT_SERIES(t, private_table);
-	free(t);
+	EXPECT_SCRAPE(hm, private_table);
 	host_metrics_close(hm);
 	host_metrics_close(NULL);
 	host_metrics_record(NULL, 0, 200, 1, 1);

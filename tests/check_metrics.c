@@ -47,6 +47,20 @@ static double num(const cJSON *obj, const char *key)
 	return item->valuedouble;
 }
 
+/* Asserts the counts json gives operation name: calls, db_calls,
+ * cache_hits, errors. */
+static void expect_op_counts(const char *name, double calls, double db_calls, double cache_hits,
+			     double errors)
+{
+	const cJSON *op = cJSON_GetObjectItemCaseSensitive(json, name);
+
+	ck_assert_msg(op != NULL, "no operation \"%s\"", name);
+	ck_assert_double_eq(num(op, "calls"), calls);
+	ck_assert_double_eq(num(op, "db_calls"), db_calls);
+	ck_assert_double_eq(num(op, "cache_hits"), cache_hits);
+	ck_assert_double_eq(num(op, "errors"), errors);
+}
+
 START_TEST(test_metrics_fresh)
 {
 
@@ -66,8 +80,6 @@ END_TEST
 
 START_TEST(test_metrics_record_and_read)
 {
-	cJSON *op;
-
 	metrics_record(m, 0, 1000, 2, 1, 0);
 	metrics_record(m, 0, 2000, 3, 0, 1);
 	metrics_record(m, 0, 500, 0, 4, 1);
@@ -92,18 +104,8 @@ START_TEST(test_metrics_record_and_read)
 
 	/* cache_hits and errors are read through the JSON. */
 	ops_json();
-	op = cJSON_GetObjectItemCaseSensitive(json, "alpha");
-	ck_assert_ptr_nonnull(op);
-	ck_assert_double_eq(num(op, "calls"), 3);
-	ck_assert_double_eq(num(op, "db_calls"), 5);
-	ck_assert_double_eq(num(op, "cache_hits"), 5);
-	ck_assert_double_eq(num(op, "errors"), 2);
-	op = cJSON_GetObjectItemCaseSensitive(json, "gamma");
-	ck_assert_ptr_nonnull(op);
-	ck_assert_double_eq(num(op, "calls"), 1);
-	ck_assert_double_eq(num(op, "db_calls"), 1);
-	ck_assert_double_eq(num(op, "cache_hits"), 0);
-	ck_assert_double_eq(num(op, "errors"), 0);
+	expect_op_counts("alpha", 3, 5, 5, 2);
+	expect_op_counts("gamma", 1, 1, 0, 0);
 }
 END_TEST
 
@@ -287,14 +289,10 @@ START_TEST(test_metrics_concurrent_sums)
 	ck_assert_uint_eq(metrics_db_calls(m), want_db_total);
 	ops_json();
 	for (int i = 0; i < NOPS; i++) {
-		const cJSON *op = cJSON_GetObjectItemCaseSensitive(json, op_names[i]);
-
 		ck_assert_uint_eq(metrics_calls(m, i), want_calls[i]);
 		ck_assert_uint_eq(metrics_op_db_calls(m, i), want_db[i]);
-		ck_assert_ptr_nonnull(op);
-		ck_assert_double_eq(num(op, "calls"), (double)want_calls[i]);
-		ck_assert_double_eq(num(op, "cache_hits"), (double)want_hits[i]);
-		ck_assert_double_eq(num(op, "errors"), (double)want_err[i]);
+		expect_op_counts(op_names[i], (double)want_calls[i], (double)want_db[i],
+				 (double)want_hits[i], (double)want_err[i]);
 		/* Every sample landed in some bucket: the maximum is found. */
 		ck_assert_int_ge(metrics_quantile_us(m, i, 1.0), 1 + 4999 * 37);
 	}
