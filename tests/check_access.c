@@ -23,9 +23,7 @@ START_TEST(test_access_may_read_attempt)
 }
 END_TEST
 
-Suite *access_suite(void)
+void access_cases(Suite *s)
 {
-	Suite *s = suite_create("access");
 	check_tcase(s, "cached_attempt", NULL, NULL, test_access_may_read_attempt, NULL);
-	return s;
 }

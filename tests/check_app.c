@@ -43,11 +43,9 @@ START_TEST(test_app_housekeeping_sleeps)
 }
 END_TEST
 
-Suite *app_suite(void)
+void app_cases(Suite *s)
 {
-	Suite *s = suite_create("app");
 	TCase *tc = check_tcase(s, "housekeeping", NULL, NULL, test_app_housekeeping_sleeps, NULL);
 
 	tcase_set_timeout(tc, 30);
-	return s;
 }

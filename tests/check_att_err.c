@@ -41,15 +41,8 @@ START_TEST(test_errmsg_set_null_and_long)
 }
 END_TEST
 
-Suite *att_err_suite(void)
+void att_err_cases(Suite *s)
 {
-	Suite *s = suite_create("att_err");
-	TCase *tc = tcase_create("messages");
-
-	tcase_set_timeout(tc, CHECK_TIMEOUT_S);
-	tcase_add_test(tc, test_strerror_never_null);
-	tcase_add_test(tc, test_errmsg_set_replaces);
-	tcase_add_test(tc, test_errmsg_set_null_and_long);
-	suite_add_tcase(s, tc);
-	return s;
+	check_tcase(s, "messages", NULL, NULL, test_strerror_never_null, test_errmsg_set_replaces,
+		    test_errmsg_set_null_and_long, NULL);
 }

@@ -70,11 +70,9 @@ START_TEST(test_attempt_cache_oneshot_never_used)
 }
 END_TEST
 
-Suite *attempt_cache_suite(void)
+void attempt_cache_cases(Suite *s)
 {
-	Suite *s = suite_create("attempt_cache");
 	check_tcase(s, "stamps", NULL, NULL,
 		    test_attempt_cache_write_in_one_worker_hides_cached_in_other,
 		    test_attempt_cache_oneshot_never_used, NULL);
-	return s;
 }

@@ -61,10 +61,8 @@ START_TEST(test_describe_attempt_span)
 }
 END_TEST
 
-Suite *attempt_view_suite(void)
+void attempt_view_cases(Suite *s)
 {
-	Suite *s = suite_create("attempt_view");
 	check_tcase(s, "describe", NULL, NULL, test_describe_attempt, test_describe_attempt_span,
 		    NULL);
-	return s;
 }

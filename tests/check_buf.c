@@ -7,21 +7,34 @@
 #include "buf.h"
 #include "check_suites.h"
 
+/* The fixture: the buffer b, empty as each test starts, freed after it. */
+static buf b;
+
+static void setup(void)
+{
+	buf_init(&b);
+}
+
+static void teardown(void)
+{
+	buf_free(&b);
+}
+
 /* Puts b into the failed state without allocating: an append whose size
  * cannot be represented. */
-static void make_failed(buf *b)
+static void make_failed(void)
 {
-	buf_append(b, "x", SIZE_MAX);
+	buf_append(&b, "x", SIZE_MAX);
 }
 
 START_TEST(test_buf_init_empty)
 {
-	buf b = BUF_INIT;
+	buf fresh = BUF_INIT;
 	buf c;
 
-	ck_assert_ptr_null(b.data);
-	ck_assert_uint_eq(b.len, 0);
-	ck_assert_int_eq(b.failed, 0);
+	ck_assert_ptr_null(fresh.data);
+	ck_assert_uint_eq(fresh.len, 0);
+	ck_assert_int_eq(fresh.failed, 0);
 	memset(&c, 0x5a, sizeof c);
 	buf_init(&c);
 	ck_assert_ptr_null(c.data);
@@ -33,8 +46,6 @@ END_TEST
 
 START_TEST(test_buf_append_puts_putc)
 {
-	buf b = BUF_INIT;
-
 	buf_append(&b, "ab", 2);
 	buf_puts(&b, "cd");
 	buf_putc(&b, 'e');
@@ -42,26 +53,22 @@ START_TEST(test_buf_append_puts_putc)
 	ck_assert_int_eq(b.failed, 0);
 	ck_assert_uint_eq(b.len, 5);
 	ck_assert_str_eq(b.data, "abcde");
-	buf_free(&b);
 }
 END_TEST
 
 START_TEST(test_buf_append_binary)
 {
-	buf b = BUF_INIT;
 	static const char bytes[4] = {'a', '\0', 'b', '\0'};
 
 	buf_append(&b, bytes, sizeof bytes);
 	ck_assert_uint_eq(b.len, 4);
 	ck_assert_mem_eq(b.data, bytes, 4);
 	ck_assert_int_eq(b.data[4], '\0');
-	buf_free(&b);
 }
 END_TEST
 
 START_TEST(test_buf_grows)
 {
-	buf b = BUF_INIT;
 	char expect[10001];
 
 	for (int i = 0; i < 10000; i++) {
@@ -73,13 +80,11 @@ START_TEST(test_buf_grows)
 	ck_assert_uint_eq(b.len, 10000);
 	ck_assert_uint_ge(b.cap, 10001);
 	ck_assert_str_eq(b.data, expect);
-	buf_free(&b);
 }
 END_TEST
 
 START_TEST(test_buf_printf)
 {
-	buf b = BUF_INIT;
 	char big[300];
 
 	buf_printf(&b, "%d-%s", 42, "x");
@@ -92,13 +97,11 @@ START_TEST(test_buf_printf)
 	ck_assert_uint_eq(b.len, 10 + 299);
 	ck_assert_int_eq(b.data[b.len], '\0');
 	ck_assert_int_eq(b.data[10], 'z');
-	buf_free(&b);
 }
 END_TEST
 
 START_TEST(test_buf_reset_keeps_memory)
 {
-	buf b = BUF_INIT;
 	char *mem;
 
 	buf_puts(&b, "hello");
@@ -109,13 +112,11 @@ START_TEST(test_buf_reset_keeps_memory)
 	ck_assert_str_eq(b.data, "");
 	buf_puts(&b, "x");
 	ck_assert_str_eq(b.data, "x");
-	buf_free(&b);
 }
 END_TEST
 
 START_TEST(test_buf_take)
 {
-	buf b = BUF_INIT;
 	char *s;
 
 	buf_puts(&b, "taken");
@@ -128,13 +129,11 @@ START_TEST(test_buf_take)
 	buf_puts(&b, "again");
 	ck_assert_str_eq(b.data, "again");
 	free(s);
-	buf_free(&b);
 }
 END_TEST
 
 START_TEST(test_buf_take_empty)
 {
-	buf b = BUF_INIT;
 	char *s = buf_take(&b);
 
 	ck_assert_ptr_nonnull(s);
@@ -145,10 +144,8 @@ END_TEST
 
 START_TEST(test_buf_failed_sticky)
 {
-	buf b = BUF_INIT;
-
 	buf_puts(&b, "ok");
-	make_failed(&b);
+	make_failed();
 	ck_assert_int_eq(b.failed, 1);
 	ck_assert_uint_eq(b.len, 2);
 	buf_puts(&b, "more");
@@ -166,11 +163,10 @@ END_TEST
 
 START_TEST(test_buf_take_failed)
 {
-	buf b = BUF_INIT;
 	char *s;
 
 	buf_puts(&b, "partial");
-	make_failed(&b);
+	make_failed();
 	s = buf_take(&b);
 	ck_assert_ptr_null(s);
 	/* the buffer's memory was released and b is usable again */
@@ -182,8 +178,6 @@ END_TEST
 
 START_TEST(test_buf_free_null)
 {
-	buf b = BUF_INIT;
-
 	buf_free(NULL);
 	buf_free(&b); /* never allocated */
 	buf_free(&b); /* twice */
@@ -191,18 +185,15 @@ START_TEST(test_buf_free_null)
 }
 END_TEST
 
-Suite *buf_suite(void)
+void buf_cases(Suite *s)
 {
-	Suite *s = suite_create("buf");
-
-	check_tcase(s, "append", NULL, NULL, test_buf_init_empty, test_buf_append_puts_putc,
+	check_tcase(s, "append", setup, teardown, test_buf_init_empty, test_buf_append_puts_putc,
 		    test_buf_append_binary, test_buf_grows, test_buf_reset_keeps_memory, NULL);
 
-	check_tcase(s, "printf", NULL, NULL, test_buf_printf, NULL);
+	check_tcase(s, "printf", setup, teardown, test_buf_printf, NULL);
 
-	check_tcase(s, "take", NULL, NULL, test_buf_take, test_buf_take_empty, test_buf_take_failed,
-		    NULL);
+	check_tcase(s, "take", setup, teardown, test_buf_take, test_buf_take_empty,
+		    test_buf_take_failed, NULL);
 
-	check_tcase(s, "failed", NULL, NULL, test_buf_failed_sticky, test_buf_free_null, NULL);
-	return s;
+	check_tcase(s, "failed", setup, teardown, test_buf_failed_sticky, test_buf_free_null, NULL);
 }

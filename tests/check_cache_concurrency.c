@@ -1,7 +1,6 @@
 /* check_cache_concurrency: the response cache's invariants under
  * concurrent use: threads getting, putting, removing and clearing on a
  * shared clock; the books balance afterwards. */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,88 +24,62 @@ typedef struct conc_shared {
 	atomic_int bad_values; /* a get returned something never put for its key */
 } conc_shared;
 
-static long long atomic_clock(void *ctx)
+/* One operation of a thread, at random: a get, a put, a remove, rarely a
+ * clear. Values are "<key>=<digits>", so a get can check it got its own
+ * key's. */
+static void conc_op(check_thread *t, int i)
 {
-	return atomic_load(&((conc_shared *)ctx)->now);
-}
-
-typedef struct conc_arg {
-	conc_shared *sh;
-	unsigned seed;
-} conc_arg;
-
-/* Values are "<key>=<digits>", so a get can check it got its own key's. */
-static void *conc_worker(void *p)
-{
-	conc_arg *a = p;
-	conc_shared *sh = a->sh;
-	unsigned long long gets = 0;
+	conc_shared *sh = t->shared;
 	char key[16], value[160];
+	int r = rand_r(&t->seed);
+	int k = r % CONC_KEYS;
+	int op = (r / CONC_KEYS) % 10;
 
-	for (int i = 0; i < CONC_OPS; i++) {
-		int r = rand_r(&a->seed);
-		int k = r % CONC_KEYS;
-		int op = (r / CONC_KEYS) % 10;
+	snprintf(key, sizeof key, "k%d", k);
+	atomic_fetch_add(&sh->now, 1);
+	if (op < 5) {
+		char *got = NULL;
+		size_t len = 0;
+		cache_meta meta;
+		size_t klen = strlen(key);
 
-		snprintf(key, sizeof key, "k%d", k);
-		atomic_fetch_add(&sh->now, 1);
-		if (op < 5) {
-			char *got = NULL;
-			size_t len = 0;
-			cache_meta meta;
-			size_t klen = strlen(key);
-
-			gets++;
-			if (cache_get(sh->c, key, &got, &len, &meta)) {
-				if (len != strlen(got) || strncmp(got, key, klen) != 0 ||
-				    got[klen] != '=' || meta.hole_offset != k)
-					atomic_fetch_add(&sh->bad_values, 1);
-				free(got);
-			}
-		} else if (op < 9) {
-			unsigned long long epoch = cache_epoch(sh->c);
-			cache_meta meta = {.version = i, .deadline_ms = -1, .hole_offset = k};
-			int n = snprintf(value, sizeof value, "%s=", key);
-			int pad = rand_r(&a->seed) % 120;
-
-			for (int j = 0; j < pad; j++)
-				value[n++] = (char)('0' + j % 10);
-			value[n] = '\0';
-			if (cache_put(sh->c, key, value, (size_t)n, &meta,
-				      1 + rand_r(&a->seed) % 3000, epoch) != ATT_OK)
+		atomic_fetch_add(&sh->gets, 1);
+		if (cache_get(sh->c, key, &got, &len, &meta)) {
+			if (len != strlen(got) || strncmp(got, key, klen) != 0 ||
+			    got[klen] != '=' || meta.hole_offset != k)
 				atomic_fetch_add(&sh->bad_values, 1);
-		} else if (r % 97 == 0) {
-			(void)cache_clear(sh->c);
-		} else {
-			(void)cache_remove(sh->c, key);
+			free(got);
 		}
+	} else if (op < 9) {
+		unsigned long long epoch = cache_epoch(sh->c);
+		cache_meta meta = {.version = i, .deadline_ms = -1, .hole_offset = k};
+		int n = snprintf(value, sizeof value, "%s=", key);
+		int pad = rand_r(&t->seed) % 120;
+
+		for (int j = 0; j < pad; j++)
+			value[n++] = (char)('0' + j % 10);
+		value[n] = '\0';
+		if (cache_put(sh->c, key, value, (size_t)n, &meta, 1 + rand_r(&t->seed) % 3000,
+			      epoch) != ATT_OK)
+			atomic_fetch_add(&sh->bad_values, 1);
+	} else if (r % 97 == 0) {
+		(void)cache_clear(sh->c);
+	} else {
+		(void)cache_remove(sh->c, key);
 	}
-	atomic_fetch_add(&sh->gets, gets);
-	return NULL;
 }
 
 START_TEST(test_cache_concurrent_invariants)
 {
-	conc_shared sh;
-	conc_arg args[CONC_THREADS];
-	pthread_t th[CONC_THREADS];
+	conc_shared sh = {0};
 	cache_stats s, after;
 	size_t cleared;
 	int bad;
 
-	memset(&sh, 0, sizeof sh);
-	atomic_init(&sh.now, 0);
-	atomic_init(&sh.gets, 0);
-	atomic_init(&sh.bad_values, 0);
-	ck_assert_int_eq(cache_create(CONC_MAX_ENTRIES, CONC_MAX_BYTES, atomic_clock, &sh, &sh.c),
-			 ATT_OK);
-	for (int i = 0; i < CONC_THREADS; i++) {
-		args[i].sh = &sh;
-		args[i].seed = 12345u + (unsigned)i * 7919u;
-		ck_assert_int_eq(pthread_create(&th[i], NULL, conc_worker, &args[i]), 0);
-	}
-	for (int i = 0; i < CONC_THREADS; i++)
-		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+	ck_assert_int_eq(
+		cache_create(CONC_MAX_ENTRIES, CONC_MAX_BYTES, check_atomic_clock, &sh.now, &sh.c),
+		ATT_OK);
+	check_threads(CONC_THREADS, CONC_OPS, conc_op, &sh, 12345u);
 
 	cache_get_stats(sh.c, &s);
 	/* The books balance: clearing removes exactly the entries counted, and
@@ -130,13 +103,11 @@ START_TEST(test_cache_concurrent_invariants)
 }
 END_TEST
 
-Suite *cache_concurrency_suite(void)
+void cache_concurrency_cases(Suite *s)
 {
-	Suite *s = suite_create("cache_concurrency");
-	TCase *tc;
+	TCase *tc =
+		check_tcase(s, "concurrency", NULL, NULL, test_cache_concurrent_invariants, NULL);
 
-	tc = check_tcase(s, "concurrency", NULL, NULL, test_cache_concurrent_invariants, NULL);
 	/* Under valgrind (CK_FORK=no) no timeout applies; forked, this is ample. */
 	tcase_set_timeout(tc, 6 * CHECK_TIMEOUT_S);
-	return s;
 }

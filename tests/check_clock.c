@@ -34,9 +34,7 @@ START_TEST(test_parse_utc_ms)
 }
 END_TEST
 
-Suite *clock_suite(void)
+void clock_cases(Suite *s)
 {
-	Suite *s = suite_create("clock");
 	check_tcase(s, "utc", NULL, NULL, test_parse_utc_ms, NULL);
-	return s;
 }

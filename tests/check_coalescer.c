@@ -64,6 +64,30 @@ static void recorder_init(recorder *r)
 	pthread_cond_init(&r->cv, NULL);
 }
 
+/* The fixture: the recorder rec, and the coalescer co a test makes on it
+ * with new_coalescer(), freed after it. */
+static recorder rec;
+static coalescer *co;
+
+static void setup(void)
+{
+	recorder_init(&rec);
+	co = NULL;
+}
+
+static void teardown(void)
+{
+	coalescer_free(co);
+	co = NULL;
+}
+
+/* Makes co, running its batches through record_exec into rec. */
+static void new_coalescer(int max_items, long long wait_timeout_ms)
+{
+	ck_assert_int_eq(coalescer_create(max_items, wait_timeout_ms, record_exec, &rec, &co),
+			 ATT_OK);
+}
+
 static void set_gate(recorder *r, int closed)
 {
 	pthread_mutex_lock(&r->mu);
@@ -72,8 +96,8 @@ static void set_gate(recorder *r, int closed)
 	pthread_mutex_unlock(&r->mu);
 }
 
+/* An item run on co by a thread of its own. */
 typedef struct runner {
-	coalescer *c;
 	item it;
 	pthread_t thread;
 } runner;
@@ -82,7 +106,7 @@ static void *run_one(void *arg)
 {
 	runner *r = arg;
 
-	ck_assert_int_eq(coalescer_run(r->c, &r->it), ATT_OK);
+	ck_assert_int_eq(coalescer_run(co, &r->it), ATT_OK);
 	return NULL;
 }
 
@@ -120,25 +144,21 @@ static int batch_running(void *arg, int n)
 
 START_TEST(test_lone_item_runs_alone_at_once)
 {
-	recorder r;
-	coalescer *c = NULL;
 	item a = {1, 0}, b = {2, 0};
 	coalescer_stats st;
 
-	recorder_init(&r);
-	ck_assert_int_eq(coalescer_create(8, 0, record_exec, &r, &c), ATT_OK);
-	ck_assert_int_eq(coalescer_run(c, &a), ATT_OK);
-	ck_assert_int_eq(coalescer_run(c, &b), ATT_OK);
+	new_coalescer(8, 0);
+	ck_assert_int_eq(coalescer_run(co, &a), ATT_OK);
+	ck_assert_int_eq(coalescer_run(co, &b), ATT_OK);
 	ck_assert(a.ran && b.ran);
-	ck_assert_int_eq(r.nbatches, 2);
-	ck_assert_int_eq(r.sizes[0], 1);
-	ck_assert_int_eq(r.sizes[1], 1);
-	coalescer_get_stats(c, &st);
+	ck_assert_int_eq(rec.nbatches, 2);
+	ck_assert_int_eq(rec.sizes[0], 1);
+	ck_assert_int_eq(rec.sizes[1], 1);
+	coalescer_get_stats(co, &st);
 	ck_assert_uint_eq(st.batches, 2);
 	ck_assert_uint_eq(st.items, 2);
 	ck_assert_int_eq(st.items_p50, 1);
 	ck_assert_int_eq(st.waiting, 0);
-	coalescer_free(c);
 	coalescer_free(NULL);
 }
 END_TEST
@@ -148,102 +168,78 @@ END_TEST
 START_TEST(test_arrivals_ride_next_batch_in_order)
 {
 	enum { N = 8, MAX = 3 };
-	recorder r;
-	coalescer *c = NULL;
 	runner rs[N];
 	coalescer_stats st;
 
-	recorder_init(&r);
-	ck_assert_int_eq(coalescer_create(MAX, 0, record_exec, &r, &c), ATT_OK);
-	set_gate(&r, 1);
+	new_coalescer(MAX, 0);
+	set_gate(&rec, 1);
 	for (int i = 0; i < N; i++) {
-		rs[i].c = c;
 		rs[i].it = (item){i, 0};
 		ck_assert_int_eq(pthread_create(&rs[i].thread, NULL, run_one, &rs[i]), 0);
 		if (i == 0)
-			poll_until(batch_running, &r, 0, "item 0 runs, alone, held at the gate");
+			poll_until(batch_running, &rec, 0, "item 0 runs, alone, held at the gate");
 		else
-			poll_until(queue_holds, c, i, "the queue holds the items so far");
+			poll_until(queue_holds, co, i, "the queue holds the items so far");
 	}
-	set_gate(&r, 0);
+	set_gate(&rec, 0);
 	for (int i = 0; i < N; i++)
 		pthread_join(rs[i].thread, NULL);
 	/* 1 (the leader alone), then 3, 3, 1, in arrival order. */
-	ck_assert_int_eq(r.nbatches, 4);
-	ck_assert_int_eq(r.sizes[0], 1);
-	ck_assert_int_eq(r.sizes[1], 3);
-	ck_assert_int_eq(r.sizes[2], 3);
-	ck_assert_int_eq(r.sizes[3], 1);
-	ck_assert_int_eq(r.nseen, N);
+	ck_assert_int_eq(rec.nbatches, 4);
+	ck_assert_int_eq(rec.sizes[0], 1);
+	ck_assert_int_eq(rec.sizes[1], 3);
+	ck_assert_int_eq(rec.sizes[2], 3);
+	ck_assert_int_eq(rec.sizes[3], 1);
+	ck_assert_int_eq(rec.nseen, N);
 	for (int i = 0; i < N; i++) {
-		ck_assert_int_eq(r.seen[i], i);
+		ck_assert_int_eq(rec.seen[i], i);
 		ck_assert(rs[i].it.ran);
 	}
-	ck_assert_int_eq(r.overlapped, 0);
-	coalescer_get_stats(c, &st);
+	ck_assert_int_eq(rec.overlapped, 0);
+	coalescer_get_stats(co, &st);
 	ck_assert_uint_eq(st.batches, 4);
 	ck_assert_uint_eq(st.items, N);
 	ck_assert_int_eq(st.items_p50, 1); /* sizes 1,1,3,3: the 2nd of 4 */
 	ck_assert_int_eq(st.items_p99, 3);
 	ck_assert_int_eq(st.largest, 3);
 	ck_assert_int_eq(st.waiting, 0);
-	coalescer_free(c);
 }
 END_TEST
 
 #define STRESS_THREADS 8
 #define STRESS_ITEMS 500
 
-typedef struct stress_arg {
-	coalescer *c;
-	int base;
-	int not_ran;
-} stress_arg;
-
-static void *stress_thread(void *arg)
+/* Item i of a stress thread: it runs exactly once, before its thread goes
+ * on; not_ran counts the items that did not. */
+static void stress_item(check_thread *t, int i)
 {
-	stress_arg *s = arg;
+	item it = {t->index * STRESS_ITEMS + i, 0};
 
-	for (int i = 0; i < STRESS_ITEMS; i++) {
-		item it = {s->base + i, 0};
-
-		if (coalescer_run(s->c, &it) != ATT_OK)
-			s->not_ran++;
-		if (!it.ran)
-			s->not_ran++; /* returned before its batch ran */
-	}
-	return NULL;
+	if (coalescer_run(co, &it) != ATT_OK)
+		atomic_fetch_add((atomic_int *)t->shared, 1);
+	if (!it.ran)
+		atomic_fetch_add((atomic_int *)t->shared, 1); /* returned before its batch ran */
 }
 
 /* Many threads: every item runs exactly once, before its thread goes on;
  * batches never overlap; some batches hold more than one item. */
 START_TEST(test_every_item_once_under_contention)
 {
-	static recorder r;
-	coalescer *c = NULL;
-	pthread_t th[STRESS_THREADS];
-	stress_arg args[STRESS_THREADS];
+	atomic_int not_ran;
 	coalescer_stats st;
 
-	recorder_init(&r);
-	ck_assert_int_eq(coalescer_create(4, 0, record_exec, &r, &c), ATT_OK);
-	for (int t = 0; t < STRESS_THREADS; t++) {
-		args[t] = (stress_arg){c, t * STRESS_ITEMS, 0};
-		ck_assert_int_eq(pthread_create(&th[t], NULL, stress_thread, &args[t]), 0);
-	}
-	for (int t = 0; t < STRESS_THREADS; t++) {
-		pthread_join(th[t], NULL);
-		ck_assert_int_eq(args[t].not_ran, 0);
-	}
+	atomic_init(&not_ran, 0);
+	new_coalescer(4, 0);
+	check_threads(STRESS_THREADS, STRESS_ITEMS, stress_item, &not_ran, 0);
+	ck_assert_int_eq(atomic_load(&not_ran), 0);
 	for (int i = 0; i < STRESS_THREADS * STRESS_ITEMS; i++)
-		ck_assert_int_eq(atomic_load(&r.runs[i]), 1);
-	ck_assert_int_eq(r.overlapped, 0);
-	coalescer_get_stats(c, &st);
+		ck_assert_int_eq(atomic_load(&rec.runs[i]), 1);
+	ck_assert_int_eq(rec.overlapped, 0);
+	coalescer_get_stats(co, &st);
 	ck_assert_uint_eq(st.items, STRESS_THREADS * STRESS_ITEMS);
 	ck_assert_uint_le(st.batches, st.items);
 	ck_assert_int_le(st.largest, 4);
 	ck_assert_int_eq(st.waiting, 0);
-	coalescer_free(c);
 }
 END_TEST
 
@@ -252,54 +248,45 @@ END_TEST
  * and the items after it are unaffected. */
 START_TEST(test_queued_item_gives_up_after_timeout)
 {
-	recorder r;
-	coalescer *c = NULL;
 	runner leader, late;
 	item lone = {2, 0};
 	coalescer_stats st;
 
-	recorder_init(&r);
-	ck_assert_int_eq(coalescer_create(4, 1000, record_exec, &r, &c), ATT_OK);
-	set_gate(&r, 1);
-	leader.c = c;
+	new_coalescer(4, 1000);
+	set_gate(&rec, 1);
 	leader.it = (item){0, 0};
 	ck_assert_int_eq(pthread_create(&leader.thread, NULL, run_one, &leader), 0);
-	poll_until(batch_running, &r, 0, "item 0 runs, held at the gate");
-	ck_assert_int_eq(coalescer_run(c, &lone), ATT_ETIMEOUT);
+	poll_until(batch_running, &rec, 0, "item 0 runs, held at the gate");
+	ck_assert_int_eq(coalescer_run(co, &lone), ATT_ETIMEOUT);
 	ck_assert_int_eq(lone.ran, 0);
-	coalescer_get_stats(c, &st);
+	coalescer_get_stats(co, &st);
 	ck_assert_uint_eq(st.timeouts, 1);
 	ck_assert_int_eq(st.waiting, 0);
-	late.c = c;
 	late.it = (item){1, 0};
 	ck_assert_int_eq(pthread_create(&late.thread, NULL, run_one, &late), 0);
-	poll_until(queue_holds, c, 1, "item 1 waits");
-	set_gate(&r, 0);
+	poll_until(queue_holds, co, 1, "item 1 waits");
+	set_gate(&rec, 0);
 	pthread_join(leader.thread, NULL);
 	pthread_join(late.thread, NULL);
 	ck_assert(leader.it.ran && late.it.ran);
-	ck_assert_int_eq(atomic_load(&r.runs[2]), 0);
-	coalescer_free(c);
+	ck_assert_int_eq(atomic_load(&rec.runs[2]), 0);
 }
 END_TEST
 
 START_TEST(test_create_rejects_bad_arguments)
 {
-	coalescer *c = (coalescer *)1;
-	recorder r;
+	coalescer *none = (coalescer *)1;
 
-	ck_assert_int_eq(coalescer_create(0, 0, record_exec, &r, &c), ATT_EINVAL);
-	ck_assert_ptr_null(c);
-	ck_assert_int_eq(coalescer_create(4, 0, NULL, &r, &c), ATT_EINVAL);
+	ck_assert_int_eq(coalescer_create(0, 0, record_exec, &rec, &none), ATT_EINVAL);
+	ck_assert_ptr_null(none);
+	ck_assert_int_eq(coalescer_create(4, 0, NULL, &rec, &none), ATT_EINVAL);
 }
 END_TEST
 
-Suite *coalescer_suite(void)
+void coalescer_cases(Suite *s)
 {
-	Suite *s = suite_create("coalescer");
-	check_tcase(s, "coalescer", NULL, NULL, test_lone_item_runs_alone_at_once,
+	check_tcase(s, "coalescer", setup, teardown, test_lone_item_runs_alone_at_once,
 		    test_arrivals_ride_next_batch_in_order, test_every_item_once_under_contention,
 		    test_queued_item_gives_up_after_timeout, test_create_rejects_bad_arguments,
 		    NULL);
-	return s;
 }

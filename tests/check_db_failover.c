@@ -6,7 +6,7 @@
  * target_session_attrs=read-write takes to the new primary: the write did
  * nothing, so repeating it is safe. Simulated on one server: a connection
  * the pool opens is made read-only (default_transaction_read_only) while
- * the test's counter says so. Part of db_pool_live_suite's program
+ * the test's counter says so. Part of the db_pool_live suite's program
  * (tests/check_db_pool, run by tests/db_pool_test.sh). */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -151,15 +151,11 @@ START_TEST(test_sqlstate_is_standby)
 END_TEST
 
 /* Part of tests/check_db_pool (tests/check_db_pool_main.c). */
-Suite *db_failover_suite(void)
+void db_failover_cases(Suite *s)
 {
-	Suite *s = suite_create("db_failover");
-	TCase *tc = tcase_create("standby");
+	TCase *tc = check_tcase(s, "standby", NULL, NULL, test_sqlstate_is_standby,
+				test_write_on_standby_moves_on,
+				test_only_standbys_unavailable_not_sent, NULL);
 
-	tcase_add_test(tc, test_sqlstate_is_standby);
 	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_write_on_standby_moves_on);
-	tcase_add_test(tc, test_only_standbys_unavailable_not_sent);
-	suite_add_tcase(s, tc);
-	return s;
 }

@@ -1,6 +1,7 @@
-/* check_db_pool: the suite of tests/check_db_pool_live.c that needs a real
- * PostgreSQL (ATTEMPTS_TEST_DB); tests/check_db_pool_main.c runs it. The
- * suite that needs none, db_pool_suite, is declared in check_suites.h. */
+/* check_db_pool: the cases of tests/check_db_pool_live.c and
+ * tests/check_db_failover.c, which need a real PostgreSQL
+ * (ATTEMPTS_TEST_DB); tests/check_db_pool_main.c runs them. The cases that
+ * need none, db_pool_cases, are declared in check_suites.h. */
 #ifndef ATT_CHECK_DB_POOL_H
 #define ATT_CHECK_DB_POOL_H
 
@@ -8,12 +9,14 @@
 #include <libpq-fe.h>
 
 #include "breaker.h"
+#include "check_util.h"
 #include "db.h"
 #include "db_pool.h"
 
-Suite *db_pool_live_suite(void);
+/* Each adds its file's test cases to s (check_db_pool_main.c's suites[]). */
+void db_pool_live_cases(Suite *s);
 /* tests/check_db_failover.c: db_call leaving a standby (SQLSTATE 25006). */
-Suite *db_failover_suite(void);
+void db_failover_cases(Suite *s);
 
 /* What both suites share (check_db_pool_util.c). */
 

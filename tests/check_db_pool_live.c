@@ -1,4 +1,4 @@
-/* check_db_pool_live: db_pool_live_suite (see check_db_pool.c): the pool
+/* check_db_pool_live: the db_pool_live suite (see check_db_pool.c): the pool
  * and db_call against the real PostgreSQL named by ATTEMPTS_TEST_DB. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,26 +15,37 @@
 #include "db.h"
 #include "db_pool.h"
 
+/* The fixture: the pool a test makes, with its options opt; freed after
+ * the test. */
+static pool_options opt;
+static db_pool *pool;
+
+static void setup(void)
+{
+	pool = NULL;
+}
+
+static void teardown(void)
+{
+	pool_free(pool);
+	pool = NULL;
+}
+
 /* ---------------------------------------------------------------- pool */
 
 START_TEST(test_pool_create_opens_min)
 {
-	pool_options opt;
-	db_pool *pool;
 	pool_stats s;
 
 	pool = dp_live_pool(&opt, 2, 4);
 	s = dp_expect_counts(pool, 2, 0, 2);
 	ck_assert_uint_eq(s.connect_failures, 0);
 	ck_assert_uint_eq(s.reconnects, 0);
-	pool_free(pool);
 }
 END_TEST
 
 START_TEST(test_pool_acquire_release_counts)
 {
-	pool_options opt;
-	db_pool *pool;
 	PGconn *c[3];
 	pool_stats s;
 
@@ -63,14 +74,11 @@ START_TEST(test_pool_acquire_release_counts)
 	pool_count_query(pool);
 	pool_count_query(pool);
 	ck_assert_uint_eq(dp_stats_of(pool).queries, 2);
-	pool_free(pool);
 }
 END_TEST
 
 START_TEST(test_pool_acquire_times_out_at_max)
 {
-	pool_options opt;
-	db_pool *pool;
 	PGconn *a, *b, *c = NULL;
 	long long start, waited;
 	pool_stats s;
@@ -92,7 +100,6 @@ START_TEST(test_pool_acquire_times_out_at_max)
 	ck_assert_int_eq(s.active, 2);
 	pool_release(pool, a, 0);
 	pool_release(pool, b, 0);
-	pool_free(pool);
 }
 END_TEST
 
@@ -112,8 +119,6 @@ static void *wait_for_connection(void *p)
 
 START_TEST(test_pool_release_wakes_waiter)
 {
-	pool_options opt;
-	db_pool *pool;
 	PGconn *mine;
 	pthread_t th;
 	waiter w;
@@ -141,14 +146,11 @@ START_TEST(test_pool_release_wakes_waiter)
 	ck_assert_uint_eq(s.acquire_timeouts, 0);
 	ck_assert_int_eq(s.active, 1);
 	pool_release(pool, w.conn, 0);
-	pool_free(pool);
 }
 END_TEST
 
 START_TEST(test_pool_release_broken_reconnects)
 {
-	pool_options opt;
-	db_pool *pool;
 	PGconn *conn;
 	char *pid1, *pid2;
 	pool_stats s;
@@ -179,14 +181,11 @@ START_TEST(test_pool_release_broken_reconnects)
 	pool_release(pool, conn, 0);
 	free(pid1);
 	free(pid2);
-	pool_free(pool);
 }
 END_TEST
 
 START_TEST(test_pool_replaces_connection_killed_server_side)
 {
-	pool_options opt;
-	db_pool *pool;
 	PGconn *conn, *admin;
 	PGresult *res;
 	ExecStatusType status;
@@ -229,7 +228,6 @@ START_TEST(test_pool_replaces_connection_killed_server_side)
 	pool_release(pool, conn, 0);
 	reconnects = dp_stats_of(pool).reconnects;
 	PQfinish(admin);
-	pool_free(pool); /* before asserting: no leak under CK_FORK=no */
 	ck_assert_msg(status == PGRES_TUPLES_OK, "query on the acquired connection: %s", error);
 	ck_assert_str_ne(new_pid, pid);
 	ck_assert_uint_eq(reconnects, 1);
@@ -255,8 +253,6 @@ static int failing_setup(PGconn *conn, void *arg)
 
 START_TEST(test_pool_setup_runs_on_every_connection)
 {
-	pool_options opt;
-	db_pool *pool;
 	atomic_int calls;
 	PGconn *c[3];
 
@@ -277,14 +273,11 @@ START_TEST(test_pool_setup_runs_on_every_connection)
 	ck_assert_int_eq(atomic_load(&calls), 4);
 	for (int i = 0; i < 3; i++)
 		pool_release(pool, c[i], 0);
-	pool_free(pool);
 }
 END_TEST
 
 START_TEST(test_pool_setup_failure_closes)
 {
-	pool_options opt;
-	db_pool *pool;
 	atomic_int calls;
 	PGconn *conn = NULL;
 	pool_stats s;
@@ -303,14 +296,11 @@ START_TEST(test_pool_setup_failure_closes)
 	ck_assert_int_eq(s.size, 0);
 	ck_assert_uint_eq(s.connect_failures, 2);
 	ck_assert_int_eq(atomic_load(&calls), 2);
-	pool_free(pool);
 }
 END_TEST
 
 START_TEST(test_pool_session_setup)
 {
-	pool_options opt;
-	db_pool *pool;
 	PGconn *conn;
 
 	opt = dp_options(dp_test_db(), 1, 2);
@@ -328,14 +318,11 @@ START_TEST(test_pool_session_setup)
 		pool_release(pool, second, 0);
 	}
 	pool_release(pool, conn, 0);
-	pool_free(pool);
 }
 END_TEST
 
 START_TEST(test_pool_reap_idle)
 {
-	pool_options opt;
-	db_pool *pool;
 	PGconn *c[3];
 	pool_stats s;
 
@@ -362,14 +349,11 @@ START_TEST(test_pool_reap_idle)
 	pool_release(pool, c[0], 0);
 	pool_release(pool, c[1], 0);
 	ck_assert_int_eq(dp_stats_of(pool).size, 2);
-	pool_free(pool);
 }
 END_TEST
 
 START_TEST(test_pool_reap_spares_busy)
 {
-	pool_options opt;
-	db_pool *pool;
 	PGconn *c[3];
 
 	opt = dp_options(dp_test_db(), 0, 3);
@@ -384,64 +368,81 @@ START_TEST(test_pool_reap_spares_busy)
 	dp_assert_scalar(c[0], "SELECT 1", NULL, "1");
 	pool_release(pool, c[0], 0);
 	pool_release(pool, c[1], 0);
-	pool_free(pool);
 }
 END_TEST
 
 /* ------------------------------------------------------ db_call with DB */
 
-START_TEST(test_db_call_ping)
-{
-	pool_options opt;
-	db_pool *pool;
-	db_env env;
-	db_failure why;
-	char *out = NULL;
+/* The fixture of the db_call tests: pool, of one prepared connection,
+ * the env for db_call on it (with breaker b once a test makes one with
+ * use_breaker()), and the out text of the last call; freed after each. */
+static breaker *b;
+static db_env env;
+static char *out;
 
-	opt = dp_options(dp_test_db(), 1, 2);
+static void call_setup(void)
+{
+	opt = dp_options(dp_test_db(), 1, 1);
 	opt.setup = db_prepare_all;
 	pool = dp_new_pool(&opt);
+	b = NULL;
+	out = NULL;
 	env = dp_make_env(pool, NULL);
-	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_PING, NULL, &out, &why), ATT_OK);
+}
+
+static void call_teardown(void)
+{
+	free(out);
+	out = NULL;
+	breaker_free(b);
+	b = NULL;
+	teardown();
+}
+
+/* Puts a breaker of threshold failures in front of the pool. */
+static void use_breaker(int threshold)
+{
+	ck_assert_int_eq(breaker_create(threshold, 60000, NULL, NULL, &b), ATT_OK);
+	env = dp_make_env(pool, b);
+}
+
+/* db_call on env of stmt with claims and params; returns its result, the
+ * text in out (which it replaces), the failure in *why. */
+static att_err call(const char *claims, db_stmt stmt, const char *const *params, db_failure *why)
+{
+	free(out);
+	out = NULL;
+	return db_call(&env, claims, stmt, params, &out, why);
+}
+
+START_TEST(test_db_call_ping)
+{
+	db_failure why;
+
+	ck_assert_int_eq(call(NULL, DB_STMT_PING, NULL, &why), ATT_OK);
 	ck_assert_ptr_nonnull(out);
 	ck_assert_str_eq(out, "1");
 	ck_assert_int_eq(why.tries, 1);
 	ck_assert_int_eq(why.breaker_open, 0);
-	free(out);
-	out = NULL;
 	/* With claims: still one try, and the connection goes back clean. */
-	ck_assert_int_eq(db_call(&env, "{\"sub\":\"x\"}", DB_STMT_PING, NULL, &out, &why), ATT_OK);
+	ck_assert_int_eq(call("{\"sub\":\"x\"}", DB_STMT_PING, NULL, &why), ATT_OK);
 	ck_assert_str_eq(out, "1");
 	ck_assert_int_eq(why.tries, 1);
-	free(out);
 	ck_assert_int_eq(dp_stats_of(pool).active, 0);
 	ck_assert_int_eq(dp_stats_of(pool).idle, 1);
 	ck_assert_uint_eq(dp_stats_of(pool).queries, 2);
-	pool_free(pool);
 }
 END_TEST
 
 START_TEST(test_db_call_ping_with_breaker)
 {
-	pool_options opt;
-	db_pool *pool;
-	breaker *b = NULL;
-	db_env env;
 	db_failure why;
-	char *out = NULL;
 
-	opt = dp_options(dp_test_db(), 1, 1);
-	opt.setup = db_prepare_all;
-	pool = dp_new_pool(&opt);
-	ck_assert_int_eq(breaker_create(2, 60000, NULL, NULL, &b), ATT_OK);
-	env = dp_make_env(pool, b);
-	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_PING, NULL, &out, &why), ATT_OK);
+	use_breaker(2);
+	ck_assert_int_eq(call(NULL, DB_STMT_PING, NULL, &why), ATT_OK);
 	ck_assert_str_eq(out, "1");
 	ck_assert_int_eq(why.tries, 1);
 	ck_assert_int_eq(breaker_get_state(b), BREAKER_CLOSED);
-	free(out);
-	breaker_free(b);
-	pool_free(pool);
 }
 END_TEST
 
@@ -449,21 +450,12 @@ END_TEST
  * failure. */
 START_TEST(test_db_call_sql_error_not_retried)
 {
-	pool_options opt;
-	db_pool *pool;
-	breaker *b = NULL;
-	db_env env;
 	db_failure why;
-	char *out = NULL;
 	const char *params[1] = {"not-a-uuid"};
 	breaker_stats bs;
 
-	opt = dp_options(dp_test_db(), 1, 1);
-	opt.setup = db_prepare_all;
-	pool = dp_new_pool(&opt);
-	ck_assert_int_eq(breaker_create(1, 60000, NULL, NULL, &b), ATT_OK);
-	env = dp_make_env(pool, b);
-	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_GET_EXAM, params, &out, &why), ATT_EDB);
+	use_breaker(1);
+	ck_assert_int_eq(call(NULL, DB_STMT_GET_EXAM, params, &why), ATT_EDB);
 	ck_assert_ptr_null(out);
 	ck_assert_str_eq(why.sqlstate, "22P02");
 	ck_assert_int_eq(why.tries, 1);
@@ -472,29 +464,23 @@ START_TEST(test_db_call_sql_error_not_retried)
 	ck_assert_int_eq(bs.state, BREAKER_CLOSED);
 	ck_assert_int_eq(bs.failures, 0);
 	/* The connection is still good for the next call. */
-	ck_assert_int_eq(db_call(&env, NULL, DB_STMT_PING, NULL, &out, &why), ATT_OK);
+	ck_assert_int_eq(call(NULL, DB_STMT_PING, NULL, &why), ATT_OK);
 	ck_assert_str_eq(out, "1");
 	ck_assert_uint_eq(dp_stats_of(pool).reconnects, 0);
-	free(out);
-	breaker_free(b);
-	pool_free(pool);
 }
 END_TEST
 
 /* What needs no server: runs in tests/check_unit. */
 
-Suite *db_pool_live_suite(void)
+void db_pool_live_cases(Suite *s)
 {
-	Suite *s = suite_create("db_pool_live");
-
-	check_tcase(s, "pool", NULL, NULL, test_pool_create_opens_min,
+	check_tcase(s, "pool", setup, teardown, test_pool_create_opens_min,
 		    test_pool_acquire_release_counts, test_pool_acquire_times_out_at_max,
 		    test_pool_release_wakes_waiter, test_pool_release_broken_reconnects,
 		    test_pool_replaces_connection_killed_server_side,
 		    test_pool_setup_runs_on_every_connection, test_pool_setup_failure_closes,
 		    test_pool_session_setup, test_pool_reap_idle, test_pool_reap_spares_busy, NULL);
 
-	check_tcase(s, "db_call", NULL, NULL, test_db_call_ping, test_db_call_ping_with_breaker,
-		    test_db_call_sql_error_not_retried, NULL);
-	return s;
+	check_tcase(s, "db_call", call_setup, call_teardown, test_db_call_ping,
+		    test_db_call_ping_with_breaker, test_db_call_sql_error_not_retried, NULL);
 }

@@ -418,9 +418,8 @@ START_TEST(test_fcgi_server_protocol_error_closes)
 }
 END_TEST
 
-Suite *fcgi_server_suite(void)
+void fcgi_server_cases(Suite *s)
 {
-	Suite *s = suite_create("fcgi_server");
 	TCase *tc;
 
 	tc = check_tcase(s, "server", NULL, NULL, test_fcgi_server_keep_conn,
@@ -431,5 +430,4 @@ Suite *fcgi_server_suite(void)
 			 test_fcgi_server_sheds_after_queue_timeout,
 			 test_fcgi_server_protocol_error_closes, NULL);
 	tcase_set_timeout(tc, 3 * CHECK_TIMEOUT_S);
-	return s;
 }

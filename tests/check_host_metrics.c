@@ -49,6 +49,36 @@ static double value_of(const char *text, const char *series)
 	return -1;
 }
 
+/* A sample line expected in a scrape: its series and its value. */
+typedef struct series_value {
+	const char *series;
+	double value;
+} series_value;
+
+/* Asserts that each of the n series of want holds its value in text. */
+static void expect_series(const char *text, const series_value *want, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		double got = value_of(text, want[i].series);
+
+		ck_assert_msg(got == want[i].value, "%s: %g, expected %g", want[i].series, got,
+			      want[i].value);
+	}
+}
+
+#define EXPECT_SERIES(text, table) expect_series(text, table, CHECK_ROWS(table))
+
+/* Asserts that a scrape of hm holds the n series of want with their values. */
+static void expect_scrape(host_metrics *hm, const series_value *want, size_t n)
+{
+	char *text = scrape(hm);
+
+	expect_series(text, want, n);
+	free(text);
+}
+
+#define EXPECT_SCRAPE(hm, table) expect_scrape(hm, table, CHECK_ROWS(table))
+
 /* In a child: opens the table, counts n state requests with status 200
  * and publishes hits cache hits, then exits without closing (as a killed
  * worker would). Returns the child's pid once it is gone (not reaped). */
@@ -92,6 +122,28 @@ static pid_t child_counts(const char *name, int n, unsigned long long hits, int 
 	return pid;
 }
 
+/* What the scrape of test_host_metrics_two_processes holds. */
+static const series_value two_processes[] = {
+	{"attempts_http_requests_total{action=\"state\",status=\"200\"}", 6},
+	{"attempts_http_requests_total{action=\"health\",status=\"503\"}", 1},
+	{"attempts_http_requests_total{action=\"none\",status=\"404\"}", 1},
+	{"attempts_http_requests_total{action=\"save\",status=\"other\"}", 1},
+	{"attempts_http_request_duration_seconds_bucket{action=\"state\",le=\"0.0005\"}", 1},
+	{"attempts_http_request_duration_seconds_bucket{action=\"state\",le=\"0.0025\"}", 6},
+	{"attempts_http_request_duration_seconds_bucket{action=\"state\",le=\"+Inf\"}", 6},
+	{"attempts_http_request_duration_seconds_count{action=\"state\"}", 6},
+	/* 20 s is above every bound: only +Inf holds it. */
+	{"attempts_http_request_duration_seconds_bucket{action=\"health\",le=\"10\"}", 0},
+	{"attempts_http_request_duration_seconds_bucket{action=\"health\",le=\"+Inf\"}", 1},
+	{"attempts_db_calls_total", 7},
+	{"attempts_cache_hits_total", 14},
+	{"attempts_cache_misses_total", 1},
+	/* Gauges: only the live process (the child is gone). */
+	{"attempts_workers", 1},
+	{"attempts_db_pool_connections{state=\"active\"}", 2},
+	{"attempts_db_pool_connections{state=\"idle\"}", 1},
+};
+
 /* Two processes' counts are summed; the dead one's counts stay. */
 START_TEST(test_host_metrics_two_processes)
 {
@@ -118,44 +170,12 @@ START_TEST(test_host_metrics_two_processes)
 	child_counts(name, 5, 10, &child_slot);
 	ck_assert_int_ne(child_slot, host_metrics_slot(hm));
 	t = scrape(hm);
-	ck_assert_double_eq(
-		value_of(t, "attempts_http_requests_total{action=\"state\",status=\"200\"}"), 6);
-	ck_assert_double_eq(
-		value_of(t, "attempts_http_requests_total{action=\"health\",status=\"503\"}"), 1);
-	ck_assert_double_eq(
-		value_of(t, "attempts_http_requests_total{action=\"none\",status=\"404\"}"), 1);
-	ck_assert_double_eq(
-		value_of(t, "attempts_http_requests_total{action=\"save\",status=\"other\"}"), 1);
+	EXPECT_SERIES(t, two_processes);
 	/* Zero series are left out. */
 	ck_assert_ptr_null(strstr(t, "action=\"save\",status=\"200\""));
-	ck_assert_double_eq(value_of(t, "attempts_http_request_duration_seconds_bucket{action="
-					"\"state\",le=\"0.0005\"}"),
-			    1);
-	ck_assert_double_eq(value_of(t, "attempts_http_request_duration_seconds_bucket{action="
-					"\"state\",le=\"0.0025\"}"),
-			    6);
-	ck_assert_double_eq(value_of(t, "attempts_http_request_duration_seconds_bucket{action="
-					"\"state\",le=\"+Inf\"}"),
-			    6);
-	ck_assert_double_eq(
-		value_of(t, "attempts_http_request_duration_seconds_count{action=\"state\"}"), 6);
 	ck_assert_double_eq_tol(
 		value_of(t, "attempts_http_request_duration_seconds_sum{action=\"state\"}"), 0.0077,
 		1e-9);
-	/* 20 s is above every bound: only +Inf holds it. */
-	ck_assert_double_eq(value_of(t, "attempts_http_request_duration_seconds_bucket{action="
-					"\"health\",le=\"10\"}"),
-			    0);
-	ck_assert_double_eq(value_of(t, "attempts_http_request_duration_seconds_bucket{action="
-					"\"health\",le=\"+Inf\"}"),
-			    1);
-	ck_assert_double_eq(value_of(t, "attempts_db_calls_total"), 7);
-	ck_assert_double_eq(value_of(t, "attempts_cache_hits_total"), 14);
-	ck_assert_double_eq(value_of(t, "attempts_cache_misses_total"), 1);
-	/* Gauges: only the live process (the child is gone). */
-	ck_assert_double_eq(value_of(t, "attempts_workers"), 1);
-	ck_assert_double_eq(value_of(t, "attempts_db_pool_connections{state=\"active\"}"), 2);
-	ck_assert_double_eq(value_of(t, "attempts_db_pool_connections{state=\"idle\"}"), 1);
 	{
 		char series[96];
 		snprintf(series, sizeof series, "attempts_breaker_state{pid=\"%ld\"}",
@@ -173,11 +193,24 @@ START_TEST(test_host_metrics_two_processes)
 }
 END_TEST
 
+/* What the scrape of test_host_metrics_adoption holds, before and after
+ * this process publishes. */
+static const series_value adopted[] = {
+	{"attempts_http_requests_total{action=\"state\",status=\"200\"}", 5},
+	{"attempts_cache_hits_total", 14},
+	/* Not published yet: no live worker's gauges. */
+	{"attempts_workers", 0},
+};
+static const series_value adopted_published[] = {
+	{"attempts_cache_hits_total", 15},
+	{"attempts_workers", 1},
+};
+
 /* A new process takes the dead one's slot and goes on from its counts:
  * nothing summed goes backwards, published counters included. */
 START_TEST(test_host_metrics_adoption)
 {
-	char name[64], *t;
+	char name[64];
 	host_metrics *hm = NULL;
 	int slot1, slot2;
 
@@ -189,22 +222,13 @@ START_TEST(test_host_metrics_adoption)
 	/* This process adopts it again. */
 	ck_assert_int_eq(host_metrics_slot(hm), slot1);
 	ck_assert_int_eq(host_metrics_adopted(hm), 1);
-	t = scrape(hm);
-	ck_assert_double_eq(
-		value_of(t, "attempts_http_requests_total{action=\"state\",status=\"200\"}"), 5);
-	ck_assert_double_eq(value_of(t, "attempts_cache_hits_total"), 14);
-	/* Not published yet: no live worker's gauges. */
-	ck_assert_double_eq(value_of(t, "attempts_workers"), 0);
-	free(t);
+	EXPECT_SCRAPE(hm, adopted);
 	{
 		host_metrics_sample s = {0};
 		s.cache_hits = 1;
 		host_metrics_publish(hm, &s);
 	}
-	t = scrape(hm);
-	ck_assert_double_eq(value_of(t, "attempts_cache_hits_total"), 15);
-	ck_assert_double_eq(value_of(t, "attempts_workers"), 1);
-	free(t);
+	EXPECT_SCRAPE(hm, adopted_published);
 	host_metrics_close(hm);
 	shm_unlink(name);
 }
@@ -249,27 +273,38 @@ START_TEST(test_host_metrics_live_slot_kept)
 END_TEST
 
 /* A private table (plain CGI): this process alone. */
+static const series_value private_table[] = {
+	{"attempts_http_requests_total{action=\"health\",status=\"200\"}", 1},
+	{"attempts_workers", 1},
+};
+
 START_TEST(test_host_metrics_private)
 {
 	host_metrics *hm = NULL;
 	host_metrics_sample s = {0};
-	char *t;
 
 	ck_assert_int_eq(host_metrics_open(NULL, ops, NOPS, &hm), ATT_OK);
 	ck_assert_int_eq(host_metrics_shared(hm), 0);
 	host_metrics_record(hm, 0, 200, 5, 1);
 	host_metrics_publish(hm, &s);
-	t = scrape(hm);
-	ck_assert_double_eq(
-		value_of(t, "attempts_http_requests_total{action=\"health\",status=\"200\"}"), 1);
-	ck_assert_double_eq(value_of(t, "attempts_workers"), 1);
-	free(t);
+	EXPECT_SCRAPE(hm, private_table);
 	host_metrics_close(hm);
 	host_metrics_close(NULL);
 	host_metrics_record(NULL, 0, 200, 1, 1);
 	host_metrics_publish(NULL, &s);
 }
 END_TEST
+
+/* The coalescer's sizes in test_host_metrics_shape's scrape. */
+static const series_value batch_sizes[] = {
+	{"attempts_coalesced_batch_size_bucket{lane=\"writes\",le=\"1\"}", 3},
+	{"attempts_coalesced_batch_size_bucket{lane=\"writes\",le=\"2\"}", 3},
+	{"attempts_coalesced_batch_size_bucket{lane=\"writes\",le=\"4\"}", 5},
+	{"attempts_coalesced_batch_size_bucket{lane=\"writes\",le=\"+Inf\"}", 5},
+	{"attempts_coalesced_batch_size_sum{lane=\"writes\"}", 10},
+	{"attempts_coalesced_batch_size_count{lane=\"writes\"}", 5},
+	{"attempts_coalesced_batch_size_count{lane=\"reads\"}", 0},
+};
 
 /* Every family has HELP and TYPE once, before its samples; histograms end
  * in +Inf, _sum, _count; the coalescer's sizes are a histogram by lane. */
@@ -306,18 +341,7 @@ START_TEST(test_host_metrics_shape)
 		type = strstr(t, pattern);
 		ck_assert_msg(type != NULL && type > help, "TYPE of %s", families[i]);
 	}
-	ck_assert_double_eq(
-		value_of(t, "attempts_coalesced_batch_size_bucket{lane=\"writes\",le=\"1\"}"), 3);
-	ck_assert_double_eq(
-		value_of(t, "attempts_coalesced_batch_size_bucket{lane=\"writes\",le=\"2\"}"), 3);
-	ck_assert_double_eq(
-		value_of(t, "attempts_coalesced_batch_size_bucket{lane=\"writes\",le=\"4\"}"), 5);
-	ck_assert_double_eq(
-		value_of(t, "attempts_coalesced_batch_size_bucket{lane=\"writes\",le=\"+Inf\"}"),
-		5);
-	ck_assert_double_eq(value_of(t, "attempts_coalesced_batch_size_sum{lane=\"writes\"}"), 10);
-	ck_assert_double_eq(value_of(t, "attempts_coalesced_batch_size_count{lane=\"writes\"}"), 5);
-	ck_assert_double_eq(value_of(t, "attempts_coalesced_batch_size_count{lane=\"reads\"}"), 0);
+	EXPECT_SERIES(t, batch_sizes);
 	ck_assert_int_eq(t[strlen(t) - 1], '\n');
 	free(t);
 	host_metrics_close(hm);
@@ -352,12 +376,10 @@ START_TEST(test_host_metrics_default_name)
 }
 END_TEST
 
-Suite *host_metrics_suite(void)
+void host_metrics_cases(Suite *s)
 {
-	Suite *s = suite_create("host_metrics");
 	check_tcase(s, "table", NULL, NULL, test_host_metrics_two_processes,
 		    test_host_metrics_adoption, test_host_metrics_live_slot_kept,
 		    test_host_metrics_private, test_host_metrics_shape,
 		    test_host_metrics_default_name, NULL);
-	return s;
 }

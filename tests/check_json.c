@@ -327,9 +327,8 @@ START_TEST(test_json_print)
 }
 END_TEST
 
-Suite *json_suite(void)
+void json_cases(Suite *s)
 {
-	Suite *s = suite_create("json");
 	TCase *tc;
 
 	tc = check_tcase(s, "fields", json_setup, json_teardown, test_json_get_object,
@@ -337,16 +336,15 @@ Suite *json_suite(void)
 			 test_json_get_uuid, test_json_get_timestamp, NULL);
 	tcase_add_loop_test(tc, test_json_field_refusals, 0, CHECK_ROWS(refusals));
 
-	tc = check_tcase(s, "fields_edge", NULL, NULL, test_json_fields_of_null,
-			 test_json_string_length_in_bytes, NULL);
+	check_tcase(s, "fields_edge", NULL, NULL, test_json_fields_of_null,
+		    test_json_string_length_in_bytes, NULL);
 
-	tc = check_tcase(s, "numbers", NULL, NULL, test_json_number_is_long,
-			 test_json_number_is_long_2pow63, NULL);
+	check_tcase(s, "numbers", NULL, NULL, test_json_number_is_long,
+		    test_json_number_is_long_2pow63, NULL);
 
 	tc = check_tcase(s, "timestamps", NULL, NULL, NULL);
 	tcase_add_loop_test(tc, test_json_is_timestamp, 0, CHECK_ROWS(timestamp_rows));
 
-	tc = check_tcase(s, "paths", NULL, NULL, test_json_path, test_json_path_truncates,
-			 test_json_print, NULL);
-	return s;
+	check_tcase(s, "paths", NULL, NULL, test_json_path, test_json_path_truncates,
+		    test_json_print, NULL);
 }

@@ -369,9 +369,8 @@ START_TEST(test_json_array_elements_depth)
 }
 END_TEST
 
-Suite *json_parse_suite(void)
+void json_parse_cases(Suite *s)
 {
-	Suite *s = suite_create("json_parse");
 	TCase *tc;
 
 	tc = check_tcase(s, "parse", NULL, NULL, test_json_parse_accepts,
@@ -381,13 +380,12 @@ Suite *json_parse_suite(void)
 	tcase_add_loop_test(tc, test_json_utf8_valid, 0, CHECK_ROWS(utf8_rows));
 	tcase_add_test(tc, test_json_parse_deep_nesting);
 
-	tc = check_tcase(s, "parse_strict", NULL, NULL, test_json_parse_control_whitespace,
-			 test_json_parse_raw_control_in_string, test_json_parse_bad_numbers,
-			 test_json_parse_escaped_nul, test_json_top_members,
-			 test_json_duplicate_names, NULL);
+	check_tcase(s, "parse_strict", NULL, NULL, test_json_parse_control_whitespace,
+		    test_json_parse_raw_control_in_string, test_json_parse_bad_numbers,
+		    test_json_parse_escaped_nul, test_json_top_members, test_json_duplicate_names,
+		    NULL);
 
-	tc = check_tcase(s, "array_elements", NULL, NULL, test_json_array_elements,
-			 test_json_array_elements_empty, test_json_array_elements_malformed,
-			 test_json_array_elements_depth, NULL);
-	return s;
+	check_tcase(s, "array_elements", NULL, NULL, test_json_array_elements,
+		    test_json_array_elements_empty, test_json_array_elements_malformed,
+		    test_json_array_elements_depth, NULL);
 }

@@ -8,45 +8,77 @@
 #include "check_suites.h"
 #include "limiter.h"
 
-START_TEST(test_limiter_per_key_cap)
-{
-	limiter *l = NULL;
+/* A step of a scenario: a limiter_enter (want: 1 let in, 0 refused), a
+ * limiter_leave, or a limiter_in_flight (want: the count). */
+typedef enum { ENTER, LEAVE, IN_FLIGHT } step_op;
 
-	ck_assert_int_eq(limiter_create(2, 4, &l), ATT_OK);
-	ck_assert_int_eq(limiter_enter(l, "alice"), 1);
-	ck_assert_int_eq(limiter_enter(l, "alice"), 1);
+typedef struct step {
+	step_op op;
+	const char *key;
+	int want;
+} step;
+
+/* A limiter of per_key and slots, and its steps in order, up to a NULL key. */
+typedef struct scenario {
+	const char *name;
+	int per_key, slots;
+	step steps[16];
+} scenario;
+
+#define UUID1 "00000000-0000-4000-8000-000000000001"
+
+static const scenario scenarios[] = {
 	/* The third of one caller is refused, another caller is not. */
-	ck_assert_int_eq(limiter_enter(l, "alice"), 0);
-	ck_assert_int_eq(limiter_enter(l, "bob"), 1);
-	ck_assert_int_eq(limiter_in_flight(l, "alice"), 2);
-	ck_assert_int_eq(limiter_in_flight(l, "bob"), 1);
-	limiter_leave(l, "alice");
-	ck_assert_int_eq(limiter_enter(l, "alice"), 1);
-	limiter_leave(l, "alice");
-	limiter_leave(l, "alice");
-	limiter_leave(l, "bob");
-	ck_assert_int_eq(limiter_in_flight(l, "alice"), 0);
-	ck_assert_int_eq(limiter_in_flight(l, "bob"), 0);
-	limiter_free(l);
-}
-END_TEST
+	{"per_key_cap",
+	 2,
+	 4,
+	 {{ENTER, "alice", 1},
+	  {ENTER, "alice", 1},
+	  {ENTER, "alice", 0},
+	  {ENTER, "bob", 1},
+	  {IN_FLIGHT, "alice", 2},
+	  {IN_FLIGHT, "bob", 1},
+	  {LEAVE, "alice", 0},
+	  {ENTER, "alice", 1},
+	  {LEAVE, "alice", 0},
+	  {LEAVE, "alice", 0},
+	  {LEAVE, "bob", 0},
+	  {IN_FLIGHT, "alice", 0},
+	  {IN_FLIGHT, "bob", 0}}},
+	/* Keys are compared in full (up to LIMITER_KEY_MAX bytes): a prefix is
+	 * another caller. Both slots taken, a third caller waits for one; a
+	 * slot frees up when a caller's count drops to 0. Leaving a key that
+	 * is not in flight changes nothing. */
+	{"keys_and_slots",
+	 1,
+	 2,
+	 {{ENTER, UUID1, 1},
+	  {ENTER, "00000000-0000-4000-8000-00000000000", 1},
+	  {ENTER, "carol", 0},
+	  {LEAVE, UUID1, 0},
+	  {ENTER, "carol", 1},
+	  {LEAVE, "nobody", 0},
+	  {IN_FLIGHT, "carol", 1}}},
+};
 
-/* Keys are compared in full (up to LIMITER_KEY_MAX bytes): a prefix is
- * another caller. Slots free up when a caller's count drops to 0. */
-START_TEST(test_limiter_keys_and_slots)
+START_TEST(test_limiter_scenario)
 {
+	const scenario *sc = &scenarios[_i];
 	limiter *l = NULL;
 
-	ck_assert_int_eq(limiter_create(1, 2, &l), ATT_OK);
-	ck_assert_int_eq(limiter_enter(l, "00000000-0000-4000-8000-000000000001"), 1);
-	ck_assert_int_eq(limiter_enter(l, "00000000-0000-4000-8000-00000000000"), 1);
-	/* Both slots taken: a third caller waits for one. */
-	ck_assert_int_eq(limiter_enter(l, "carol"), 0);
-	limiter_leave(l, "00000000-0000-4000-8000-000000000001");
-	ck_assert_int_eq(limiter_enter(l, "carol"), 1);
-	/* Leaving a key that is not in flight changes nothing. */
-	limiter_leave(l, "nobody");
-	ck_assert_int_eq(limiter_in_flight(l, "carol"), 1);
+	ck_assert_int_eq(limiter_create(sc->per_key, sc->slots, &l), ATT_OK);
+	for (const step *st = sc->steps; st->key != NULL; st++) {
+		int got = st->want;
+
+		if (st->op == ENTER)
+			got = limiter_enter(l, st->key);
+		else if (st->op == IN_FLIGHT)
+			got = limiter_in_flight(l, st->key);
+		else
+			limiter_leave(l, st->key);
+		ck_assert_msg(got == st->want, "%s, step %d (%s): %d, expected %d", sc->name,
+			      (int)(st - sc->steps), st->key, got, st->want);
+	}
 	limiter_free(l);
 	limiter_free(NULL);
 }
@@ -61,35 +93,26 @@ typedef struct shared {
 	atomic_int max_seen;
 } shared;
 
-static void *hammer(void *p)
+/* One call of a hammer thread: in, counted, out. */
+static void hammer_call(check_thread *t, int i)
 {
-	shared *sh = p;
+	shared *sh = t->shared;
 
-	for (int i = 0; i < ITERS; i++) {
-		if (!limiter_enter(sh->l, "same"))
-			continue;
-		int now = atomic_fetch_add(&sh->in_flight, 1) + 1;
-		int max = atomic_load(&sh->max_seen);
-
-		while (now > max && !atomic_compare_exchange_weak(&sh->max_seen, &max, now))
-			;
-		atomic_fetch_sub(&sh->in_flight, 1);
-		limiter_leave(sh->l, "same");
-	}
-	return NULL;
+	(void)i;
+	if (!limiter_enter(sh->l, "same"))
+		return;
+	check_note_max(&sh->max_seen, atomic_fetch_add(&sh->in_flight, 1) + 1);
+	atomic_fetch_sub(&sh->in_flight, 1);
+	limiter_leave(sh->l, "same");
 }
 
 /* Under contention one caller never has more than its cap in flight. */
 START_TEST(test_limiter_concurrent_cap)
 {
 	shared sh = {NULL, 0, 0};
-	pthread_t th[THREADS];
 
 	ck_assert_int_eq(limiter_create(3, THREADS, &sh.l), ATT_OK);
-	for (int i = 0; i < THREADS; i++)
-		ck_assert_int_eq(pthread_create(&th[i], NULL, hammer, &sh), 0);
-	for (int i = 0; i < THREADS; i++)
-		pthread_join(th[i], NULL);
+	check_threads(THREADS, ITERS, hammer_call, &sh, 0);
 	ck_assert_int_le(atomic_load(&sh.max_seen), 3);
 	ck_assert_int_ge(atomic_load(&sh.max_seen), 1);
 	ck_assert_int_eq(limiter_in_flight(sh.l, "same"), 0);
@@ -104,13 +127,9 @@ static atomic_int parked_now, parked_most, begins;
 
 static void count_begin(void *arg)
 {
-	int now = atomic_fetch_add(&parked_now, 1) + 1;
-
 	(void)arg;
 	atomic_fetch_add(&begins, 1);
-	for (int most = atomic_load(&parked_most);
-	     now > most && !atomic_compare_exchange_weak(&parked_most, &most, now);)
-		;
+	check_note_max(&parked_most, atomic_fetch_add(&parked_now, 1) + 1);
 }
 
 static void count_end(void *arg)
@@ -123,28 +142,24 @@ static void count_end(void *arg)
  * loaded machine or under valgrind, which runs one thread at a time. */
 static pthread_barrier_t start_together;
 
-static void *hold_one(void *arg)
+static void hold_one(check_thread *t, int i)
 {
 	static const blocking_hooks hooks = {count_begin, count_end, NULL};
 
+	(void)i;
 	blocking_set_hooks(&hooks);
 	pthread_barrier_wait(&start_together);
-	limiter_hold_refusal(arg);
+	limiter_hold_refusal(t->shared);
 	blocking_set_hooks(NULL);
-	return NULL;
 }
 
 START_TEST(test_limiter_hold_refusal_parks_and_is_bounded)
 {
 	limiter *a = NULL;
-	pthread_t t[6];
 
 	ck_assert_int_eq(limiter_create(1, 1, &a), ATT_OK);
 	ck_assert_int_eq(pthread_barrier_init(&start_together, NULL, 6), 0);
-	for (int i = 0; i < 6; i++)
-		ck_assert_int_eq(pthread_create(&t[i], NULL, hold_one, a), 0);
-	for (int i = 0; i < 6; i++)
-		pthread_join(t[i], NULL);
+	check_threads(6, 1, hold_one, a, 0);
 	pthread_barrier_destroy(&start_together);
 	ck_assert_int_le(atomic_load(&begins), 4);
 	ck_assert_int_ge(atomic_load(&begins), 1);
@@ -154,11 +169,10 @@ START_TEST(test_limiter_hold_refusal_parks_and_is_bounded)
 }
 END_TEST
 
-Suite *limiter_suite(void)
+void limiter_cases(Suite *s)
 {
-	Suite *s = suite_create("limiter");
-	check_tcase(s, "counts", NULL, NULL, test_limiter_per_key_cap, test_limiter_keys_and_slots,
-		    test_limiter_concurrent_cap, test_limiter_hold_refusal_parks_and_is_bounded,
-		    NULL);
-	return s;
+	TCase *tc = check_tcase(s, "counts", NULL, NULL, test_limiter_concurrent_cap,
+				test_limiter_hold_refusal_parks_and_is_bounded, NULL);
+
+	tcase_add_loop_test(tc, test_limiter_scenario, 0, CHECK_ROWS(scenarios));
 }

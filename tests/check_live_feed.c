@@ -215,12 +215,10 @@ START_TEST(test_one_publisher_then_takeover)
 }
 END_TEST
 
-Suite *live_feed_suite(void)
+void live_feed_cases(Suite *s)
 {
-	Suite *s = suite_create("live_feed");
 	check_tcase(s, "core", NULL, NULL, test_parse_status, test_post_answered,
 		    test_post_refused_status, test_post_no_server,
 		    test_post_silent_server_times_out, test_post_path_too_long, test_free_null,
 		    test_one_publisher_then_takeover, NULL);
-	return s;
 }

@@ -109,11 +109,9 @@ START_TEST(test_log_limit)
 }
 END_TEST
 
-Suite *log_suite(void)
+void log_cases(Suite *s)
 {
-	Suite *s = suite_create("log");
 	check_tcase(s, "records", NULL, NULL, test_log_text_line, test_log_json_line,
 		    test_log_json_truncated, test_log_request_id_per_thread, test_log_parse,
 		    test_log_limit, NULL);
-	return s;
 }

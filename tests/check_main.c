@@ -4,15 +4,42 @@
 
 #include "check_suites.h"
 
+/* The suites made here, each from its file's x_cases(). */
+static const check_suite_def suites[] = {
+	{"buf", buf_cases},
+	{"att_err", att_err_cases},
+	{"json", json_cases},
+	{"json_parse", json_parse_cases},
+	{"token_memo", token_memo_cases},
+	{"clock", clock_cases},
+	{"attempt_view", attempt_view_cases},
+	{"access", access_cases},
+	{"uploads", uploads_cases},
+	{"cache", cache_cases},
+	{"cache_concurrency", cache_concurrency_cases},
+	{"write_stamps", write_stamps_cases},
+	{"limiter", limiter_cases},
+	{"coalescer", coalescer_cases},
+	{"fcgi_server", fcgi_server_cases},
+	{"breaker", breaker_cases},
+	{"retry", retry_cases},
+	{"metrics", metrics_cases},
+	{"prom", prom_cases},
+	{"host_metrics", host_metrics_cases},
+	{"log", log_cases},
+	{"db_pool", db_pool_cases},
+	{"attempt_cache", attempt_cache_cases},
+	{"app", app_cases},
+	{"live_feed", live_feed_cases},
+};
+
 int main(void)
 {
-	SRunner *sr = srunner_create(buf_suite());
+	SRunner *sr = srunner_create(NULL);
 	int failed;
 
-	srunner_add_suite(sr, att_err_suite());
+	check_add_suites(sr, suites, CHECK_ROWS(suites));
 	srunner_add_suite(sr, config_suite());
-	srunner_add_suite(sr, json_suite());
-	srunner_add_suite(sr, json_parse_suite());
 	srunner_add_suite(sr, http_suite());
 	srunner_add_suite(sr, http_query_suite());
 	srunner_add_suite(sr, http_body_suite());
@@ -21,11 +48,7 @@ int main(void)
 	srunner_add_suite(sr, auth_claims_suite());
 	srunner_add_suite(sr, auth_json_suite());
 	srunner_add_suite(sr, jwks_suite());
-	srunner_add_suite(sr, token_memo_suite());
 	srunner_add_suite(sr, http_cond_suite());
-	srunner_add_suite(sr, clock_suite());
-	srunner_add_suite(sr, attempt_view_suite());
-	srunner_add_suite(sr, access_suite());
 	srunner_add_suite(sr, reply_suite());
 	srunner_add_suite(sr, router_suite());
 	srunner_add_suite(sr, router_routing_suite());
@@ -33,24 +56,7 @@ int main(void)
 	srunner_add_suite(sr, router_actions_suite());
 	srunner_add_suite(sr, router_errors_suite());
 	srunner_add_suite(sr, cors_suite());
-	srunner_add_suite(sr, uploads_suite());
-	srunner_add_suite(sr, cache_suite());
-	srunner_add_suite(sr, cache_concurrency_suite());
-	srunner_add_suite(sr, write_stamps_suite());
-	srunner_add_suite(sr, limiter_suite());
-	srunner_add_suite(sr, coalescer_suite());
 	srunner_add_suite(sr, fcgi_suite());
-	srunner_add_suite(sr, fcgi_server_suite());
-	srunner_add_suite(sr, breaker_suite());
-	srunner_add_suite(sr, retry_suite());
-	srunner_add_suite(sr, metrics_suite());
-	srunner_add_suite(sr, prom_suite());
-	srunner_add_suite(sr, host_metrics_suite());
-	srunner_add_suite(sr, log_suite());
-	srunner_add_suite(sr, db_pool_suite());
-	srunner_add_suite(sr, attempt_cache_suite());
-	srunner_add_suite(sr, app_suite());
-	srunner_add_suite(sr, live_feed_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -1,7 +1,6 @@
 /* check_metrics: per-operation counters, histogram quantiles, the JSON of
  * the optimization statistics, and exact sums under concurrent recording. */
 #include <math.h>
-#include <pthread.h>
 #include <string.h>
 
 #include "check_suites.h"
@@ -10,13 +9,33 @@
 static const char *const op_names[] = {"alpha", "beta", "gamma"};
 #define NOPS 3
 
-static metrics *new_metrics(void)
-{
-	metrics *m = NULL;
+/* The fixture: metrics m of the NOPS operations op_names, and the JSON of
+ * its operations once a test reads it (ops_json()), freed after it. */
+static metrics *m;
+static cJSON *json;
 
+static void setup(void)
+{
+	m = NULL;
+	json = NULL;
 	ck_assert_int_eq(metrics_create(op_names, NOPS, &m), ATT_OK);
 	ck_assert_ptr_nonnull(m);
-	return m;
+}
+
+static void teardown(void)
+{
+	cJSON_Delete(json);
+	json = NULL;
+	metrics_free(m);
+	m = NULL;
+}
+
+/* Reads metrics_operations_json(m) into json, replacing what it held. */
+static void ops_json(void)
+{
+	cJSON_Delete(json);
+	json = metrics_operations_json(m);
+	ck_assert_ptr_nonnull(json);
 }
 
 /* The number at key in obj, which must be there and be a number. */
@@ -28,10 +47,22 @@ static double num(const cJSON *obj, const char *key)
 	return item->valuedouble;
 }
 
+/* Asserts the counts json gives operation name: calls, db_calls,
+ * cache_hits, errors. */
+static void expect_op_counts(const char *name, double calls, double db_calls, double cache_hits,
+			     double errors)
+{
+	const cJSON *op = cJSON_GetObjectItemCaseSensitive(json, name);
+
+	ck_assert_msg(op != NULL, "no operation \"%s\"", name);
+	ck_assert_double_eq(num(op, "calls"), calls);
+	ck_assert_double_eq(num(op, "db_calls"), db_calls);
+	ck_assert_double_eq(num(op, "cache_hits"), cache_hits);
+	ck_assert_double_eq(num(op, "errors"), errors);
+}
+
 START_TEST(test_metrics_fresh)
 {
-	metrics *m = new_metrics();
-	cJSON *json;
 
 	ck_assert_uint_eq(metrics_requests(m), 0);
 	ck_assert_uint_eq(metrics_db_calls(m), 0);
@@ -41,20 +72,14 @@ START_TEST(test_metrics_fresh)
 		ck_assert_int_eq(metrics_quantile_us(m, i, 0.5), 0);
 	}
 	ck_assert_int_ge(metrics_uptime_s(m), 0);
-	json = metrics_operations_json(m);
-	ck_assert_ptr_nonnull(json);
+	ops_json();
 	ck_assert(cJSON_IsObject(json));
 	ck_assert_int_eq(cJSON_GetArraySize(json), 0);
-	cJSON_Delete(json);
-	metrics_free(m);
 }
 END_TEST
 
 START_TEST(test_metrics_record_and_read)
 {
-	metrics *m = new_metrics();
-	cJSON *json, *op;
-
 	metrics_record(m, 0, 1000, 2, 1, 0);
 	metrics_record(m, 0, 2000, 3, 0, 1);
 	metrics_record(m, 0, 500, 0, 4, 1);
@@ -78,29 +103,14 @@ START_TEST(test_metrics_record_and_read)
 	ck_assert_int_eq(metrics_quantile_us(m, -1, 0.5), 0);
 
 	/* cache_hits and errors are read through the JSON. */
-	json = metrics_operations_json(m);
-	ck_assert_ptr_nonnull(json);
-	op = cJSON_GetObjectItemCaseSensitive(json, "alpha");
-	ck_assert_ptr_nonnull(op);
-	ck_assert_double_eq(num(op, "calls"), 3);
-	ck_assert_double_eq(num(op, "db_calls"), 5);
-	ck_assert_double_eq(num(op, "cache_hits"), 5);
-	ck_assert_double_eq(num(op, "errors"), 2);
-	op = cJSON_GetObjectItemCaseSensitive(json, "gamma");
-	ck_assert_ptr_nonnull(op);
-	ck_assert_double_eq(num(op, "calls"), 1);
-	ck_assert_double_eq(num(op, "db_calls"), 1);
-	ck_assert_double_eq(num(op, "cache_hits"), 0);
-	ck_assert_double_eq(num(op, "errors"), 0);
-	cJSON_Delete(json);
-	metrics_free(m);
+	ops_json();
+	expect_op_counts("alpha", 3, 5, 5, 2);
+	expect_op_counts("gamma", 1, 1, 0, 0);
 }
 END_TEST
 
 START_TEST(test_metrics_op_minus_one_counts_request_only)
 {
-	metrics *m = new_metrics();
-	cJSON *json;
 
 	metrics_record(m, -1, 12345, 9, 9, 1);
 	metrics_record(m, NOPS, 12345, 9, 9, 1); /* out of range: the same */
@@ -110,11 +120,8 @@ START_TEST(test_metrics_op_minus_one_counts_request_only)
 		ck_assert_uint_eq(metrics_calls(m, i), 0);
 		ck_assert_int_eq(metrics_quantile_us(m, i, 0.99), 0);
 	}
-	json = metrics_operations_json(m);
-	ck_assert_ptr_nonnull(json);
+	ops_json();
 	ck_assert_int_eq(cJSON_GetArraySize(json), 0);
-	cJSON_Delete(json);
-	metrics_free(m);
 }
 END_TEST
 
@@ -130,23 +137,22 @@ START_TEST(test_metrics_quantile_single_sample_bounds)
 	for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
 		static const char *const one[] = {"op"};
 		long long l = samples[i], q;
-		metrics *m = NULL;
+		metrics *lone = NULL;
 
-		ck_assert_int_eq(metrics_create(one, 1, &m), ATT_OK);
-		metrics_record(m, 0, l, 0, 0, 0);
-		q = metrics_quantile_us(m, 0, 0.5);
+		ck_assert_int_eq(metrics_create(one, 1, &lone), ATT_OK);
+		metrics_record(lone, 0, l, 0, 0, 0);
+		q = metrics_quantile_us(lone, 0, 0.5);
 		ck_assert_msg(q >= l && q <= (long long)ceil(1.2 * (double)l),
 			      "latency %lld us reads as %lld us", l, q);
-		ck_assert_int_eq(metrics_quantile_us(m, 0, 0.0), q);
-		ck_assert_int_eq(metrics_quantile_us(m, 0, 1.0), q);
-		metrics_free(m);
+		ck_assert_int_eq(metrics_quantile_us(lone, 0, 0.0), q);
+		ck_assert_int_eq(metrics_quantile_us(lone, 0, 1.0), q);
+		metrics_free(lone);
 	}
 }
 END_TEST
 
 START_TEST(test_metrics_quantiles)
 {
-	metrics *m = new_metrics();
 	long long p50, p95, p99, pmax;
 
 	for (int i = 0; i < 100; i++)
@@ -170,13 +176,11 @@ START_TEST(test_metrics_quantiles)
 	/* Other operations are untouched: empty reads as 0. */
 	ck_assert_int_eq(metrics_quantile_us(m, 0, 0.5), 0);
 	ck_assert_int_eq(metrics_quantile_us(m, 2, 0.99), 0);
-	metrics_free(m);
 }
 END_TEST
 
 START_TEST(test_metrics_quantiles_monotonic)
 {
-	metrics *m = new_metrics();
 	long long prev = 0;
 
 	for (long long l = 1; l <= 1000000; l = l * 3 + 1)
@@ -188,7 +192,6 @@ START_TEST(test_metrics_quantiles_monotonic)
 		ck_assert_int_ge(q, prev);
 		prev = q;
 	}
-	metrics_free(m);
 }
 END_TEST
 
@@ -196,14 +199,12 @@ START_TEST(test_metrics_json_shape)
 {
 	static const char *const keys[] = {"calls",  "db_calls", "cache_hits", "errors",
 					   "p50_ms", "p95_ms",	 "p99_ms"};
-	metrics *m = new_metrics();
-	cJSON *json, *op, *field;
+	cJSON *op, *field;
 	int nops = 0;
 
 	metrics_record(m, 0, 1000, 1, 0, 0);
 	metrics_record(m, 2, 2500, 0, 1, 1);
-	json = metrics_operations_json(m);
-	ck_assert_ptr_nonnull(json);
+	ops_json();
 	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(json, "beta"));
 	cJSON_ArrayForEach(op, json)
 	{
@@ -238,8 +239,6 @@ START_TEST(test_metrics_json_shape)
 	op = cJSON_GetObjectItemCaseSensitive(json, "gamma");
 	ck_assert_double_ge(num(op, "p50_ms"), 2.5);
 	ck_assert_double_le(num(op, "p50_ms"), 3.0);
-	cJSON_Delete(json);
-	metrics_free(m);
 }
 END_TEST
 
@@ -254,34 +253,20 @@ END_TEST
 #define REC_THREADS 8
 #define REC_ITERS 50000
 
-typedef struct rec_arg {
-	metrics *m;
-	int id;
-} rec_arg;
-
-/* Thread t records REC_ITERS requests round-robin over ops -1..NOPS-1,
- * each with 2 db calls, 1 cache hit, and a failure every 4th. */
-static void *recorder(void *p)
+/* Request i of thread t: round-robin over ops -1..NOPS-1, each with 2 db
+ * calls, 1 cache hit, and a failure every 4th. */
+static void record_one(check_thread *t, int i)
 {
-	rec_arg *a = p;
+	int op = (i + t->index) % (NOPS + 1) - 1;
 
-	for (int i = 0; i < REC_ITERS; i++) {
-		int op = (i + a->id) % (NOPS + 1) - 1;
-
-		metrics_record(a->m, op, 1 + (i % 5000) * 37, 2, 1, i % 4 == 0);
-	}
-	return NULL;
+	metrics_record(m, op, 1 + (i % 5000) * 37, 2, 1, i % 4 == 0);
 }
 
 START_TEST(test_metrics_concurrent_sums)
 {
-	metrics *m = new_metrics();
-	pthread_t th[REC_THREADS];
-	rec_arg args[REC_THREADS];
 	unsigned long long want_calls[NOPS] = {0}, want_db[NOPS] = {0};
 	unsigned long long want_hits[NOPS] = {0}, want_err[NOPS] = {0};
 	unsigned long long want_db_total = 0;
-	cJSON *json;
 
 	/* What the threads will record, computed the same way serially. */
 	for (int t = 0; t < REC_THREADS; t++)
@@ -298,51 +283,35 @@ START_TEST(test_metrics_concurrent_sums)
 	for (int i = 0; i < NOPS; i++)
 		want_db_total += want_db[i];
 
-	for (int t = 0; t < REC_THREADS; t++) {
-		args[t].m = m;
-		args[t].id = t;
-		ck_assert_int_eq(pthread_create(&th[t], NULL, recorder, &args[t]), 0);
-	}
-	for (int t = 0; t < REC_THREADS; t++)
-		ck_assert_int_eq(pthread_join(th[t], NULL), 0);
+	check_threads(REC_THREADS, REC_ITERS, record_one, NULL, 0);
 
 	ck_assert_uint_eq(metrics_requests(m), (unsigned long long)REC_THREADS * REC_ITERS);
 	ck_assert_uint_eq(metrics_db_calls(m), want_db_total);
-	json = metrics_operations_json(m);
-	ck_assert_ptr_nonnull(json);
+	ops_json();
 	for (int i = 0; i < NOPS; i++) {
-		const cJSON *op = cJSON_GetObjectItemCaseSensitive(json, op_names[i]);
-
 		ck_assert_uint_eq(metrics_calls(m, i), want_calls[i]);
 		ck_assert_uint_eq(metrics_op_db_calls(m, i), want_db[i]);
-		ck_assert_ptr_nonnull(op);
-		ck_assert_double_eq(num(op, "calls"), (double)want_calls[i]);
-		ck_assert_double_eq(num(op, "cache_hits"), (double)want_hits[i]);
-		ck_assert_double_eq(num(op, "errors"), (double)want_err[i]);
+		expect_op_counts(op_names[i], (double)want_calls[i], (double)want_db[i],
+				 (double)want_hits[i], (double)want_err[i]);
 		/* Every sample landed in some bucket: the maximum is found. */
 		ck_assert_int_ge(metrics_quantile_us(m, i, 1.0), 1 + 4999 * 37);
 	}
-	cJSON_Delete(json);
-	metrics_free(m);
 }
 END_TEST
 
-Suite *metrics_suite(void);
-Suite *metrics_suite(void)
+void metrics_cases(Suite *s)
 {
-	Suite *s = suite_create("metrics");
 	TCase *tc;
 
-	tc = check_tcase(
-		s, "counters", NULL, NULL, test_metrics_fresh, test_metrics_record_and_read,
-		test_metrics_op_minus_one_counts_request_only, test_metrics_free_null, NULL);
+	check_tcase(s, "counters", setup, teardown, test_metrics_fresh,
+		    test_metrics_record_and_read, test_metrics_op_minus_one_counts_request_only,
+		    test_metrics_free_null, NULL);
 
-	tc = check_tcase(s, "quantiles", NULL, NULL, test_metrics_quantile_single_sample_bounds,
-			 test_metrics_quantiles, test_metrics_quantiles_monotonic, NULL);
+	check_tcase(s, "quantiles", setup, teardown, test_metrics_quantile_single_sample_bounds,
+		    test_metrics_quantiles, test_metrics_quantiles_monotonic, NULL);
 
-	tc = check_tcase(s, "json", NULL, NULL, test_metrics_json_shape, NULL);
+	check_tcase(s, "json", setup, teardown, test_metrics_json_shape, NULL);
 
-	tc = check_tcase(s, "concurrency", NULL, NULL, test_metrics_concurrent_sums, NULL);
+	tc = check_tcase(s, "concurrency", setup, teardown, test_metrics_concurrent_sums, NULL);
 	tcase_set_timeout(tc, 6 * CHECK_TIMEOUT_S);
-	return s;
 }

@@ -103,11 +103,9 @@ START_TEST(test_prom_histogram_no_labels)
 }
 END_TEST
 
-Suite *prom_suite(void)
+void prom_cases(Suite *s)
 {
-	Suite *s = suite_create("prom");
 	check_tcase(s, "text", NULL, NULL, test_prom_family_and_samples, test_prom_label_escaping,
 		    test_prom_special_values, test_prom_histogram, test_prom_histogram_no_labels,
 		    NULL);
-	return s;
 }

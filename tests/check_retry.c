@@ -143,11 +143,8 @@ START_TEST(test_retry_delay_seeded)
 }
 END_TEST
 
-Suite *retry_suite(void);
-Suite *retry_suite(void)
+void retry_cases(Suite *s)
 {
-	Suite *s = suite_create("retry");
-
 	check_tcase(s, "is_safe", NULL, NULL, test_retry_not_sent_always_safe,
 		    test_retry_lost_after_send_only_idempotent, test_retry_sql_errors,
 		    test_retry_unknown_kind_unsafe, NULL);
@@ -155,5 +152,4 @@ Suite *retry_suite(void)
 	check_tcase(s, "backoff", NULL, NULL, test_retry_cap_doubles_to_max,
 		    test_retry_cap_base_above_max, test_retry_delay_zero_cap,
 		    test_retry_delay_full_jitter, test_retry_delay_seeded, NULL);
-	return s;
 }

@@ -79,10 +79,8 @@ START_TEST(test_token_memo_limits)
 }
 END_TEST
 
-Suite *token_memo_suite(void)
+void token_memo_cases(Suite *s)
 {
-	Suite *s = suite_create("token_memo");
 	check_tcase(s, "memo", NULL, NULL, test_token_memo_find_exact,
 		    test_token_memo_evicts_least_recent, test_token_memo_limits, NULL);
-	return s;
 }

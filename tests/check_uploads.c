@@ -192,10 +192,8 @@ START_TEST(test_uploads_filename_length)
 }
 END_TEST
 
-Suite *uploads_suite(void)
+void uploads_cases(Suite *s)
 {
-	Suite *s = suite_create("uploads");
 	check_tcase(s, "filename", NULL, NULL, test_uploads_filename_raw,
 		    test_uploads_filename_encoded, test_uploads_filename_length, NULL);
-	return s;
 }

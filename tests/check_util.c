@@ -1,4 +1,5 @@
 /* check_util: helpers every unit-test file shares (check_util.h). */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +22,66 @@ TCase *check_tcase(Suite *s, const char *name, SFun setup, SFun teardown, ...)
 	va_end(ap);
 	suite_add_tcase(s, tc);
 	return tc;
+}
+
+void check_add_suites(SRunner *sr, const check_suite_def *defs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		Suite *s = suite_create(defs[i].name);
+
+		defs[i].add_cases(s);
+		srunner_add_suite(sr, s);
+	}
+}
+
+long long check_fake_clock(void *ctx)
+{
+	return *(const long long *)ctx;
+}
+
+long long check_atomic_clock(void *ctx)
+{
+	return atomic_load((atomic_llong *)ctx);
+}
+
+void check_note_max(atomic_int *max, int v)
+{
+	int cur = atomic_load(max);
+
+	while (v > cur && !atomic_compare_exchange_weak(max, &cur, v))
+		;
+}
+
+/* A thread of check_threads() and what it runs. */
+typedef struct thread_job {
+	check_thread t;
+	int iters;
+	void (*step)(check_thread *t, int i);
+	pthread_t th;
+} thread_job;
+
+static void *run_steps(void *p)
+{
+	thread_job *job = p;
+
+	for (int i = 0; i < job->iters; i++)
+		job->step(&job->t, i);
+	return NULL;
+}
+
+void check_threads(int nthreads, int iters, void (*step)(check_thread *t, int i), void *shared,
+		   unsigned seed)
+{
+	thread_job jobs[CHECK_MAX_THREADS];
+
+	ck_assert_int_le(nthreads, CHECK_MAX_THREADS);
+	for (int k = 0; k < nthreads; k++) {
+		jobs[k] = (thread_job){
+			.t = {k, seed + (unsigned)k * 7919u, shared}, .iters = iters, .step = step};
+		ck_assert_int_eq(pthread_create(&jobs[k].th, NULL, run_steps, &jobs[k]), 0);
+	}
+	for (int k = 0; k < nthreads; k++)
+		ck_assert_int_eq(pthread_join(jobs[k].th, NULL), 0);
 }
 
 void check_sleep_ms(long ms)

@@ -1,10 +1,13 @@
-/* check_util: what the unit-test files share: one way to make a test case
- * (the common timeout, an optional checked fixture, added to its suite).
- * The helpers of one module's tests stay in that module's test files. */
+/* check_util: what the unit-test files share: one way to make a suite (a
+ * runner's table of names and case-adding functions) and a test case (the
+ * common timeout, an optional checked fixture), fake clocks, and threads
+ * that hammer a module at once. The helpers of one module's tests stay in
+ * that module's test files. */
 #ifndef ATT_CHECK_UTIL_H
 #define ATT_CHECK_UTIL_H
 
 #include <check.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 /* Generous per-test timeout (seconds) for every TCase. */
@@ -44,5 +47,43 @@ void check_sleep_ms(long ms);
  * tests follow (each a START_TEST name, in order) up to a NULL. */
 TCase *check_tcase(Suite *s, const char *name, SFun setup, SFun teardown, ...)
 	__attribute__((sentinel));
+
+/* A suite of a test program: its name, and the function that adds its
+ * test cases (check_tcase) to the Suite made for it. */
+typedef struct check_suite_def {
+	const char *name;
+	void (*add_cases)(Suite *s);
+} check_suite_def;
+
+/* Makes the n suites of defs, in order, and adds each to sr. */
+void check_add_suites(SRunner *sr, const check_suite_def *defs, size_t n);
+
+/* A clock for the modules' clock hooks (clock_ms_fn): ctx points at the
+ * long long the test sets. */
+long long check_fake_clock(void *ctx);
+
+/* The same for threads: ctx points at an atomic_llong they advance. */
+long long check_atomic_clock(void *ctx);
+
+/* Raises *max to v when v is larger, atomically. */
+void check_note_max(atomic_int *max, int v);
+
+/* The most threads check_threads() runs. */
+#define CHECK_MAX_THREADS 16
+
+/* One thread of check_threads(): which it is, its own seed for rand_r(),
+ * and the state all of them share. */
+typedef struct check_thread {
+	int index;
+	unsigned seed;
+	void *shared;
+} check_thread;
+
+/* Runs nthreads threads at once (at most CHECK_MAX_THREADS), each calling
+ * step(itself, i) for i from 0 to iters - 1; thread k's seed is seed + k *
+ * 7919. Returns once all have ended; fails the test if one cannot be
+ * started or joined. */
+void check_threads(int nthreads, int iters, void (*step)(check_thread *t, int i), void *shared,
+		   unsigned seed);
 
 #endif

@@ -114,11 +114,9 @@ START_TEST(test_write_stamps_default_name)
 }
 END_TEST
 
-Suite *write_stamps_suite(void)
+void write_stamps_cases(Suite *s)
 {
-	Suite *s = suite_create("write_stamps");
 	check_tcase(s, "table", NULL, NULL, test_write_stamps_private, test_write_stamps_null,
 		    test_write_stamps_shared_across_processes, test_write_stamps_foreign_object,
 		    test_write_stamps_default_name, NULL);
-	return s;
 }
