@@ -1,4 +1,4 @@
-/* check_access: who may see a cached attempt. */
+/* check_access: who may see a cached attempt, cached statistics. */
 #include <string.h>
 
 #include "access.h"
@@ -23,7 +23,25 @@ START_TEST(test_access_may_read_attempt)
 }
 END_TEST
 
+START_TEST(test_access_may_read_stats)
+{
+	static const struct {
+		auth_role role;
+		int may;
+	} rows[] = {{AUTH_ROLE_STUDENT, 0}, {AUTH_ROLE_PROCTOR, 1}, {AUTH_ROLE_ADMIN, 1}};
+	auth_claims c;
+
+	memset(&c, 0, sizeof c);
+	strcpy(c.sub, SUB);
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		c.role = rows[i].role;
+		ck_assert_int_eq(access_may_read_stats(&c), rows[i].may);
+	}
+}
+END_TEST
+
 void access_cases(Suite *s)
 {
-	check_tcase(s, "cached_attempt", NULL, NULL, test_access_may_read_attempt, NULL);
+	check_tcase(s, "cached_attempt", NULL, NULL, test_access_may_read_attempt,
+		    test_access_may_read_stats, NULL);
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/db_pool_test.sh — runs the connection pool's tests that need a real
-# server (tests/check_db_pool: db_pool_live_suite of tests/check_db_pool.c)
+# server (tests/check_db_pool: the db_pool_live and db_failover cases)
 # against a throw-away PostgreSQL cluster: a temp dir, a free port, unix
 # socket only, sql/ migrated, stopped and removed on exit; then once more
 # under valgrind's memcheck with CK_FORK=no, as tests/valgrind_unit.sh runs
