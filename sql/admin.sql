@@ -91,16 +91,13 @@ $$;
 -- n}, or {"closed": 0, "skipped": true} while another sweep runs.
 CREATE OR REPLACE FUNCTION attempts.close_expired_attempts()
 RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, attempts AS $$
-DECLARE
-    v_err jsonb := caller_error('{admin}');
-    v_closed int;
 BEGIN
-    IF v_err IS NOT NULL THEN
-        RETURN v_err;
-    END IF;
-    v_closed := sweep_expired_attempts();
-    RETURN CASE WHEN v_closed IS NULL THEN '{"closed": 0, "skipped": true}'::jsonb
-                ELSE jsonb_build_object('closed', v_closed) END;
+    -- coalesce evaluates no argument after the first that is not NULL:
+    -- the sweep runs only for an admin.
+    RETURN coalesce(caller_error('{admin}'),
+                    (SELECT CASE WHEN n IS NULL THEN '{"closed": 0, "skipped": true}'::jsonb
+                                 ELSE jsonb_build_object('closed', n) END
+                       FROM sweep_expired_attempts() AS n));
 END
 $$;
 

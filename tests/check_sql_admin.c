@@ -65,6 +65,11 @@ START_TEST(test_sweep)
 		J("SELECT attempts.save_attempt($1, $2, NULL, NULL)", expired, "{\"q\": [1, 2]}"));
 	backdate(expired, 600);
 	backdate(in_grace, 600);
+	/* a refused caller runs no sweep */
+	as(new_uuid(), "proctor");
+	ck_assert_err(J0("SELECT attempts.close_expired_attempts()"), "forbidden");
+	ck_assert_str_eq(V("SELECT status FROM attempts.attempts WHERE attempt_id = $1", expired),
+			 "in_progress");
 	as(new_uuid(), "admin");
 	r = J0("SELECT attempts.close_expired_attempts()");
 	ck_assert_ok(r);
