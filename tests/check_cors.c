@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "buf.h"
+#include "check_proto_util.h"
 #include "check_suites.h"
 #include "cors.h"
 #include "fake_cgi.h"
@@ -127,19 +128,17 @@ END_TEST
 
 START_TEST(test_cors_nginx_map)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	static const char *const both[] = {
+		"\n\"" ALLOWED "\" $http_origin;\n\"" ALLOWED2 "\" $http_origin;\n", NULL};
+	proto_text t;
+	char *text;
 
-	ck_assert_ptr_nonnull(f);
-	cors_write_nginx_map(ALLOWED ", " ALLOWED2, f);
-	ck_assert_int_eq(fclose(f), 0);
-	ck_assert_ptr_nonnull(
-		strstr(text, "\n\"" ALLOWED "\" $http_origin;\n\"" ALLOWED2 "\" $http_origin;\n"));
+	cors_write_nginx_map(ALLOWED ", " ALLOWED2, proto_text_open(&t));
+	text = proto_text_close(&t);
+	proto_expect_contains(text, both);
 	free(text);
-	f = open_memstream(&text, &len);
-	cors_write_nginx_map(NULL, f);
-	ck_assert_int_eq(fclose(f), 0);
+	cors_write_nginx_map(NULL, proto_text_open(&t));
+	text = proto_text_close(&t);
 	ck_assert_ptr_null(strstr(text, "$http_origin")); /* comments only */
 	free(text);
 }
