@@ -26,7 +26,8 @@ char *proto_text_close(proto_text *t)
 void proto_expect_contains(const char *text, const char *const *needles)
 {
 	for (int i = 0; needles[i] != NULL; i++)
-		ck_assert_msg(strstr(text, needles[i]) != NULL, "\"%s\" not in the text", needles[i]);
+		ck_assert_msg(strstr(text, needles[i]) != NULL, "\"%s\" not in the text",
+			      needles[i]);
 }
 
 void proto_expect_written(void (*write)(FILE *f), const char *const *needles)
