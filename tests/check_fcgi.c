@@ -31,10 +31,18 @@ static void parser(size_t cap)
 	ck_assert_int_eq(fcgi_parser_create(cap, &p), ATT_OK);
 }
 
-/* Feeds all of in (from at) to the parser and parses once. */
-static fcgi_event feed_from(size_t at)
+/* Appends the empty PARAMS and STDIN records that end request id's
+ * parameters and its body. */
+static void end_streams(int id)
 {
-	ck_assert_int_eq(fcgi_parser_feed(p, in.data + at, in.len - at), ATT_OK);
+	fc_rec(&in, PARAMS, id, "", 0);
+	fc_rec(&in, STDIN_, id, "", 0);
+}
+
+/* Feeds all of in to the parser and parses once. */
+static fcgi_event feed_all(void)
+{
+	ck_assert_int_eq(fcgi_parser_feed(p, in.data, in.len), ATT_OK);
 	return fcgi_parse(p, &r, &reply);
 }
 
@@ -53,7 +61,7 @@ START_TEST(test_fcgi_request_whole_and_bytewise)
 				ev = fcgi_parse(p, &r, &reply);
 			}
 		} else {
-			ev = feed_from(0);
+			ev = feed_all();
 		}
 		ck_assert_int_eq(ev, FCGI_REQUEST);
 		ck_assert_int_eq(r.id, 1);
@@ -95,10 +103,9 @@ START_TEST(test_fcgi_long_pairs_and_two_requests)
 	fc_rec(&in, PARAMS, 7, pairs.data, 40000);
 	fc_rec(&in, PARAMS, 7, pairs.data + 40000, pairs.len - 40000);
 	buf_free(&pairs);
-	fc_rec(&in, PARAMS, 7, "", 0);
-	fc_rec(&in, STDIN_, 7, "", 0);
+	end_streams(7);
 	fc_request(&in, 8, 1, "GET", "", 1);
-	ck_assert_int_eq(feed_from(0), FCGI_REQUEST);
+	ck_assert_int_eq(feed_all(), FCGI_REQUEST);
 	ck_assert_int_eq(r.keep_conn, 0);
 	ck_assert_str_eq(fcgi_request_param(&r, name), value);
 	ck_assert_str_eq(fcgi_request_param(&r, "EMPTY"), "");
@@ -119,9 +126,8 @@ START_TEST(test_fcgi_no_params)
 {
 	parser(16);
 	fc_begin(&in, 1, 1, 0);
-	fc_rec(&in, PARAMS, 1, "", 0);
-	fc_rec(&in, STDIN_, 1, "", 0);
-	ck_assert_int_eq(feed_from(0), FCGI_REQUEST);
+	end_streams(1);
+	ck_assert_int_eq(feed_all(), FCGI_REQUEST);
 	ck_assert_uint_eq(r.nparams, 0);
 	ck_assert_ptr_null(fcgi_request_param(&r, "REQUEST_METHOD"));
 	fcgi_request_free(&r);
@@ -161,9 +167,8 @@ START_TEST(test_fcgi_refusals)
 	       "\x01\x01"
 	       "ab",
 	       4);
-	fc_rec(&in, PARAMS, 1, "", 0);
-	fc_rec(&in, STDIN_, 1, "", 0);
-	ck_assert_int_eq(feed_from(0), FCGI_REQUEST);
+	end_streams(1);
+	ck_assert_int_eq(feed_all(), FCGI_REQUEST);
 	fcgi_request_free(&r);
 	/* Now idle: an unknown role is refused as such. */
 	buf_reset(&in);
@@ -187,7 +192,7 @@ START_TEST(test_fcgi_management_records)
 	fc_rec(&in, GET_VALUES, 0, q.data, q.len);
 	buf_free(&q);
 	fc_rec(&in, 42, 0, "", 0);
-	ck_assert_int_eq(feed_from(0), FCGI_REPLY);
+	ck_assert_int_eq(feed_all(), FCGI_REPLY);
 	h = (const unsigned char *)reply.data;
 	ck_assert_int_eq(h[1], GET_VALUES_RESULT);
 	ck_assert_int_eq(h[5], 18);
@@ -225,8 +230,7 @@ START_TEST(test_fcgi_protocol_errors)
 		       "\x05\x01"
 		       "ab",
 		       4);
-		fc_rec(&in, PARAMS, 1, "", 0);
-		fc_rec(&in, STDIN_, 1, "", 0);
+		end_streams(1);
 		break;
 	case 2:
 		fc_begin(&in, 1, 1, 1);
@@ -308,7 +312,7 @@ START_TEST(test_fcgi_streaming_body_exactly_cap)
 
 	parser(4);
 	fc_request(&in, 1, 0, "POST", "abcd", 4);
-	ck_assert_int_eq(feed_from(0), FCGI_REQUEST);
+	ck_assert_int_eq(feed_all(), FCGI_REQUEST);
 	ck_assert_int_eq(r.body_more, 1);
 	ck_assert_uint_eq(r.body_len, 4);
 	ck_assert_int_eq(fcgi_parser_body(p, sink, sizeof sink, &got), 1);
