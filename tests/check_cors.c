@@ -188,35 +188,23 @@ typedef struct answer {
 static void serve(answer *a, const char *method, const char *uri, const char *query,
 		  const char *origin, const char *acrm, const char *authorization)
 {
-	const char *params[32];
-	int n = 0;
+	const char *params[16] = {
+		"REQUEST_METHOD",	    method, "DOCUMENT_URI", uri, "QUERY_STRING",
+		query != NULL ? query : "", NULL};
 	fake_cgi_io io;
 	fake_cgi_capture cap;
 	const char *eol, *sep;
 
 	memset(a, 0, sizeof *a);
 	memset(&cap, 0, sizeof cap);
-	params[n++] = "REQUEST_METHOD";
-	params[n++] = method;
-	params[n++] = "DOCUMENT_URI";
-	params[n++] = uri;
-	params[n++] = "QUERY_STRING";
-	params[n++] = query != NULL ? query : "";
-	if (origin != NULL) {
-		params[n++] = "HTTP_ORIGIN";
-		params[n++] = origin;
-	}
+	proto_param_add(params, CHECK_ROWS(params), "HTTP_ORIGIN", origin);
 	if (acrm != NULL) {
-		params[n++] = "HTTP_ACCESS_CONTROL_REQUEST_METHOD";
-		params[n++] = acrm;
-		params[n++] = "HTTP_ACCESS_CONTROL_REQUEST_HEADERS";
-		params[n++] = "authorization, content-type";
+		proto_param_add(params, CHECK_ROWS(params), "HTTP_ACCESS_CONTROL_REQUEST_METHOD",
+				acrm);
+		proto_param_add(params, CHECK_ROWS(params), "HTTP_ACCESS_CONTROL_REQUEST_HEADERS",
+				"authorization, content-type");
 	}
-	if (authorization != NULL) {
-		params[n++] = "HTTP_AUTHORIZATION";
-		params[n++] = authorization;
-	}
-	params[n] = NULL;
+	proto_param_add(params, CHECK_ROWS(params), "HTTP_AUTHORIZATION", authorization);
 	fake_cgi_init(&io, params, NULL, 0);
 	a->status = app_serve(the_app, fake_cgi_param, fake_cgi_read, &io, fake_cgi_write, &cap);
 	a->raw = cap.out;

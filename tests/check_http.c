@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_proto_util.h"
 #include "check_suites.h"
 #include "fake_cgi.h"
 #include "http.h"
@@ -213,19 +214,12 @@ END_TEST
 /* The request id chosen for a client id and an nginx id (either NULL). */
 static void request_id_for(const char *client, const char *nginx, char *out)
 {
-	const char *p[7] = {"DOCUMENT_URI", "/x", NULL, NULL, NULL, NULL, NULL};
-	int n = 2;
+	const char *p[7] = {"DOCUMENT_URI", "/x", NULL};
 	http_request req;
 	fake_cgi_io io;
 
-	if (client != NULL) {
-		p[n++] = "HTTP_X_REQUEST_ID";
-		p[n++] = client;
-	}
-	if (nginx != NULL) {
-		p[n++] = "REQUEST_ID";
-		p[n++] = nginx;
-	}
+	proto_param_add(p, CHECK_ROWS(p), "HTTP_X_REQUEST_ID", client);
+	proto_param_add(p, CHECK_ROWS(p), "REQUEST_ID", nginx);
 	fake_cgi_request(&req, &io, p, ATT_OK);
 	strcpy(out, req.request_id);
 	http_request_free(&req);

@@ -1,10 +1,24 @@
-/* check_proto_util: the text a writer prints into a memory stream, and
- * checks of it (check_proto_util.h). */
+/* check_proto_util: CGI parameter tables, the text a writer prints into a
+ * memory stream, and checks of it (check_proto_util.h). */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check_proto_util.h"
+
+void proto_param_add(const char **params, int cap, const char *name, const char *value)
+{
+	int n = 0;
+
+	if (value == NULL)
+		return;
+	while (params[n] != NULL)
+		n++;
+	ck_assert_int_lt(n + 2, cap);
+	params[n] = name;
+	params[n + 1] = value;
+	params[n + 2] = NULL;
+}
 
 FILE *proto_text_open(proto_text *t)
 {

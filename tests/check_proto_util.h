@@ -1,11 +1,16 @@
 /* check_proto_util: what the protocol-side test files (config, router,
- * cors, http, fcgi) share (check_proto_util.c): the text a writer prints
- * into a stream, and checks of it. */
+ * cors, http) share (check_proto_util.c): CGI parameter tables, the text
+ * a writer prints into a stream, and checks of it. */
 #ifndef ATT_CHECK_PROTO_UTIL_H
 #define ATT_CHECK_PROTO_UTIL_H
 
 #include <stddef.h>
 #include <stdio.h>
+
+/* Appends name and value to params, a NULL-terminated table of name,
+ * value pairs with room for cap entries (asserted), when value is not
+ * NULL; params stays NULL-terminated. */
+void proto_param_add(const char **params, int cap, const char *name, const char *value);
 
 /* A stream into memory: open it, write to it, close it for the text. */
 typedef struct proto_text {
