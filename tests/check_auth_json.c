@@ -34,64 +34,67 @@ static void expect_role(char *token, auth_role role, const char *why)
 	free(token);
 }
 
-START_TEST(test_auth_claim_nul)
-{
-	static const char role_nul[] = "{" P_SUB ",\"role\":\"admin\0\"," P_EXP "}";
-	static const char sub_nul[] = "{\"sub\":\"" SUB "\0junk\",\"role\":\"admin\"," P_EXP "}";
-	static const char key_nul[] = "{" P_SUB ",\"role\0\":\"admin\"," P_EXP "}";
+#define RAW_ROLE_NUL "{" P_SUB ",\"role\":\"admin\0\"," P_EXP "}"
+#define RAW_SUB_NUL "{\"sub\":\"" SUB "\0junk\",\"role\":\"admin\"," P_EXP "}"
+#define RAW_KEY_NUL "{" P_SUB ",\"role\0\":\"admin\"," P_EXP "}"
 
-	tok_expect_refused(payload("{" P_SUB ",\"role\":\"admin\\u0000\"," P_EXP "}"),
-			   "role admin\\u0000");
-	tok_expect_refused(payload("{" P_SUB ",\"role\":\"admin\\u0000student\"," P_EXP "}"),
-			   "role admin\\u0000student");
-	tok_expect_refused(
-		payload("{\"sub\":\"" SUB "\\u0000junk\",\"role\":\"student\"," P_EXP "}"),
-		"sub uuid\\u0000junk");
-	tok_expect_refused(payload("{\"sub\":\"" SUB "\\u0000\",\"role\":\"student\"," P_EXP "}"),
-			   "sub uuid\\u0000");
+/* Payloads refused however well signed (len bytes of text; 0: all of it,
+ * up to its NUL), and why. */
+static const struct refused_row {
+	const char *text;
+	size_t len;
+	const char *why;
+} refused[] = {
+	/* NUL written as an escape is no end of a claim */
+	{"{" P_SUB ",\"role\":\"admin\\u0000\"," P_EXP "}", 0, "role admin\\u0000"},
+	{"{" P_SUB ",\"role\":\"admin\\u0000student\"," P_EXP "}", 0, "role admin\\u0000student"},
+	{"{\"sub\":\"" SUB "\\u0000junk\",\"role\":\"student\"," P_EXP "}", 0,
+	 "sub uuid\\u0000junk"},
+	{"{\"sub\":\"" SUB "\\u0000\",\"role\":\"student\"," P_EXP "}", 0, "sub uuid\\u0000"},
 	/* a name holding NUL is not the claim's name either */
-	tok_expect_refused(
-		payload("{\"role\\u0000x\":\"admin\"," P_SUB ",\"role\":\"student\"," P_EXP "}"),
-		"name role\\u0000x before role");
-	tok_expect_refused(payload("{" P_SUB ",\"role\\u0000\":\"admin\"," P_EXP "}"),
-			   "name role\\u0000 alone");
+	{"{\"role\\u0000x\":\"admin\"," P_SUB ",\"role\":\"student\"," P_EXP "}", 0,
+	 "name role\\u0000x before role"},
+	{"{" P_SUB ",\"role\\u0000\":\"admin\"," P_EXP "}", 0, "name role\\u0000 alone"},
 	/* and NUL bytes written raw */
-	tok_expect_refused(tok_craftn(HDR, strlen(HDR), role_nul, sizeof role_nul - 1, SECRET),
-			   "role admin + raw NUL");
-	tok_expect_refused(tok_craftn(HDR, strlen(HDR), sub_nul, sizeof sub_nul - 1, SECRET),
-			   "sub uuid + raw NUL + junk");
-	tok_expect_refused(tok_craftn(HDR, strlen(HDR), key_nul, sizeof key_nul - 1, SECRET),
-			   "name role + raw NUL");
-}
-END_TEST
-
-START_TEST(test_auth_claim_duplicates)
-{
-	tok_expect_refused(payload("{" P_SUB ",\"role\":\"admin\",\"role\":\"student\"," P_EXP "}"),
-			   "role admin, role student");
-	tok_expect_refused(payload("{" P_SUB ",\"role\":\"student\",\"role\":\"admin\"," P_EXP "}"),
-			   "role student, role admin");
-	tok_expect_refused(
-		payload("{" P_SUB ",\"role\":\"student\",\"r\\u006fle\":\"admin\"," P_EXP "}"),
-		"role, then r\\u006fle");
-	tok_expect_refused(
-		payload("{" P_SUB ",\"r\\u006fle\":\"admin\",\"role\":\"student\"," P_EXP "}"),
-		"r\\u006fle, then role");
-	tok_expect_refused(payload("{" P_SUB "," P_SUB ",\"role\":\"student\"," P_EXP "}"),
-			   "sub twice, same value");
-	tok_expect_refused(payload("{" P_SUB
-				   ",\"\\u0073ub\":\"0a1b2c3d-4e5f-4a6b-8c7d-000000000000\","
-				   "\"role\":\"student\"," P_EXP "}"),
-			   "sub and \\u0073ub");
-	tok_expect_refused(payload("{" P_SUB ",\"role\":\"student\"," P_EXP ",\"exp\":1600000000}"),
-			   "exp twice");
-	tok_expect_refused(payload("{" P_SUB ",\"role\":\"student\"," P_EXP ",\"nbf\":1,"
-				   "\"nbf\":1800000000}"),
-			   "nbf twice");
+	{RAW_ROLE_NUL, sizeof RAW_ROLE_NUL - 1, "role admin + raw NUL"},
+	{RAW_SUB_NUL, sizeof RAW_SUB_NUL - 1, "sub uuid + raw NUL + junk"},
+	{RAW_KEY_NUL, sizeof RAW_KEY_NUL - 1, "name role + raw NUL"},
+	/* a claim twice, however its name is spelt */
+	{"{" P_SUB ",\"role\":\"admin\",\"role\":\"student\"," P_EXP "}", 0,
+	 "role admin, role student"},
+	{"{" P_SUB ",\"role\":\"student\",\"role\":\"admin\"," P_EXP "}", 0,
+	 "role student, role admin"},
+	{"{" P_SUB ",\"role\":\"student\",\"r\\u006fle\":\"admin\"," P_EXP "}", 0,
+	 "role, then r\\u006fle"},
+	{"{" P_SUB ",\"r\\u006fle\":\"admin\",\"role\":\"student\"," P_EXP "}", 0,
+	 "r\\u006fle, then role"},
+	{"{" P_SUB "," P_SUB ",\"role\":\"student\"," P_EXP "}", 0, "sub twice, same value"},
+	{"{" P_SUB
+	 ",\"\\u0073ub\":\"0a1b2c3d-4e5f-4a6b-8c7d-000000000000\",\"role\":\"student\"," P_EXP "}",
+	 0, "sub and \\u0073ub"},
+	{"{" P_SUB ",\"role\":\"student\"," P_EXP ",\"exp\":1600000000}", 0, "exp twice"},
+	{"{" P_SUB ",\"role\":\"student\"," P_EXP ",\"nbf\":1,\"nbf\":1800000000}", 0, "nbf twice"},
 	/* everywhere in the document, as in bodies */
-	tok_expect_refused(payload("{" P_SUB ",\"role\":\"student\"," P_EXP ",\"ext\":{\"a\":1,"
-				   "\"a\":2}}"),
-			   "name repeated in a nested object");
+	{"{" P_SUB ",\"role\":\"student\"," P_EXP ",\"ext\":{\"a\":1,\"a\":2}}", 0,
+	 "name repeated in a nested object"},
+	/* what escapes decode to is the claim (test_auth_escaped_claims) */
+	{"{\"sub\":\"0\\u0041"
+	 "1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d\",\"role\":\"student\"," P_EXP "}",
+	 0, "sub escape decodes to upper case"},
+	{"{\"sub\":\"" SUB "\\n\",\"role\":\"student\"," P_EXP "}", 0,
+	 "sub with an escaped newline after"},
+	{"{\"sub\":\"" SUB " \",\"role\":\"student\"," P_EXP "}", 0, "sub with a space after"},
+	{"{" P_SUB ",\"role\":\"admin \"," P_EXP "}", 0, "role with a space after"},
+	{"{" P_SUB ",\"role\":\"\\u0041dmin\"," P_EXP "}", 0, "role escape decodes to Admin"},
+};
+
+START_TEST(test_auth_refused_payload)
+{
+	const struct refused_row *r = &refused[_i];
+
+	tok_expect_refused(r->len != 0 ? tok_craftn(HDR, strlen(HDR), r->text, r->len, SECRET)
+				       : payload(r->text),
+			   r->why);
 }
 END_TEST
 
@@ -286,7 +289,8 @@ END_TEST
 /* A sub is the canonical UUID text once JSON escapes are decoded: escapes
  * are the JSON text's spelling, as they are in bodies (where names and
  * values are compared decoded too); what the escapes decode to must be
- * lowercase 8-4-4-4-12, exactly 36 bytes. */
+ * lowercase 8-4-4-4-12, exactly 36 bytes (the refusals: rows of
+ * refused[]). */
 START_TEST(test_auth_escaped_claims)
 {
 	expect_role(payload("{\"sub\":\"\\u0030a1b2c3d\\u002d4e5f-4a6b-8c7d-9e0f1a2b3c4d\","
@@ -295,18 +299,6 @@ START_TEST(test_auth_escaped_claims)
 	expect_role(payload("{\"\\u0073ub\":\"" SUB "\",\"r\\u006fle\":\"proctor\","
 			    "\"\\u0065xp\":1700000100}"),
 		    AUTH_ROLE_PROCTOR, "escaped names");
-	tok_expect_refused(payload("{\"sub\":\"0\\u0041"
-				   "1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d\","
-				   "\"role\":\"student\"," P_EXP "}"),
-			   "sub escape decodes to upper case");
-	tok_expect_refused(payload("{\"sub\":\"" SUB "\\n\",\"role\":\"student\"," P_EXP "}"),
-			   "sub with an escaped newline after");
-	tok_expect_refused(payload("{\"sub\":\"" SUB " \",\"role\":\"student\"," P_EXP "}"),
-			   "sub with a space after");
-	tok_expect_refused(payload("{" P_SUB ",\"role\":\"admin \"," P_EXP "}"),
-			   "role with a space after");
-	tok_expect_refused(payload("{" P_SUB ",\"role\":\"\\u0041dmin\"," P_EXP "}"),
-			   "role escape decodes to Admin");
 }
 END_TEST
 
@@ -314,9 +306,11 @@ Suite *auth_json_suite(void)
 {
 	Suite *s = suite_create("auth_json");
 
-	check_tcase(s, "strict_json", NULL, NULL, test_auth_claim_nul, test_auth_claim_duplicates,
-		    test_auth_trailing, test_auth_header_strict, test_auth_claim_utf8,
-		    test_auth_numeric_dates, test_auth_not_object, test_auth_depth,
-		    test_auth_escaped_claims, NULL);
+	TCase *tc =
+		check_tcase(s, "strict_json", NULL, NULL, test_auth_trailing,
+			    test_auth_header_strict, test_auth_claim_utf8, test_auth_numeric_dates,
+			    test_auth_not_object, test_auth_depth, test_auth_escaped_claims, NULL);
+
+	tcase_add_loop_test(tc, test_auth_refused_payload, 0, CHECK_ROWS(refused));
 	return s;
 }

@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "buf.h"
+#include "check_proto_util.h"
 #include "check_suites.h"
 #include "cors.h"
 #include "fake_cgi.h"
@@ -127,19 +128,17 @@ END_TEST
 
 START_TEST(test_cors_nginx_map)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	static const char *const both[] = {
+		"\n\"" ALLOWED "\" $http_origin;\n\"" ALLOWED2 "\" $http_origin;\n", NULL};
+	proto_text t;
+	char *text;
 
-	ck_assert_ptr_nonnull(f);
-	cors_write_nginx_map(ALLOWED ", " ALLOWED2, f);
-	ck_assert_int_eq(fclose(f), 0);
-	ck_assert_ptr_nonnull(
-		strstr(text, "\n\"" ALLOWED "\" $http_origin;\n\"" ALLOWED2 "\" $http_origin;\n"));
+	cors_write_nginx_map(ALLOWED ", " ALLOWED2, proto_text_open(&t));
+	text = proto_text_close(&t);
+	proto_expect_contains(text, both);
 	free(text);
-	f = open_memstream(&text, &len);
-	cors_write_nginx_map(NULL, f);
-	ck_assert_int_eq(fclose(f), 0);
+	cors_write_nginx_map(NULL, proto_text_open(&t));
+	text = proto_text_close(&t);
 	ck_assert_ptr_null(strstr(text, "$http_origin")); /* comments only */
 	free(text);
 }
@@ -189,35 +188,23 @@ typedef struct answer {
 static void serve(answer *a, const char *method, const char *uri, const char *query,
 		  const char *origin, const char *acrm, const char *authorization)
 {
-	const char *params[32];
-	int n = 0;
+	const char *params[16] = {
+		"REQUEST_METHOD",	    method, "DOCUMENT_URI", uri, "QUERY_STRING",
+		query != NULL ? query : "", NULL};
 	fake_cgi_io io;
 	fake_cgi_capture cap;
 	const char *eol, *sep;
 
 	memset(a, 0, sizeof *a);
 	memset(&cap, 0, sizeof cap);
-	params[n++] = "REQUEST_METHOD";
-	params[n++] = method;
-	params[n++] = "DOCUMENT_URI";
-	params[n++] = uri;
-	params[n++] = "QUERY_STRING";
-	params[n++] = query != NULL ? query : "";
-	if (origin != NULL) {
-		params[n++] = "HTTP_ORIGIN";
-		params[n++] = origin;
-	}
+	proto_param_add(params, CHECK_ROWS(params), "HTTP_ORIGIN", origin);
 	if (acrm != NULL) {
-		params[n++] = "HTTP_ACCESS_CONTROL_REQUEST_METHOD";
-		params[n++] = acrm;
-		params[n++] = "HTTP_ACCESS_CONTROL_REQUEST_HEADERS";
-		params[n++] = "authorization, content-type";
+		proto_param_add(params, CHECK_ROWS(params), "HTTP_ACCESS_CONTROL_REQUEST_METHOD",
+				acrm);
+		proto_param_add(params, CHECK_ROWS(params), "HTTP_ACCESS_CONTROL_REQUEST_HEADERS",
+				"authorization, content-type");
 	}
-	if (authorization != NULL) {
-		params[n++] = "HTTP_AUTHORIZATION";
-		params[n++] = authorization;
-	}
-	params[n] = NULL;
+	proto_param_add(params, CHECK_ROWS(params), "HTTP_AUTHORIZATION", authorization);
 	fake_cgi_init(&io, params, NULL, 0);
 	a->status = app_serve(the_app, fake_cgi_param, fake_cgi_read, &io, fake_cgi_write, &cap);
 	a->raw = cap.out;
@@ -319,78 +306,68 @@ START_TEST(test_cors_preflight_allowed)
 }
 END_TEST
 
-START_TEST(test_cors_preflight_refused)
+/* What an answer must carry of CORS: the row's origin, Vary, the exposed
+ * headers (AS_ALLOWED); no CORS header but Vary: Origin (VARY_ONLY); none
+ * at all, no Vary either (NO_CORS). */
+enum cors_want { NO_CORS, VARY_ONLY, AS_ALLOWED };
+
+/* A request (method uri?query, Origin, Access-Control-Request-Method; no
+ * token) and its answer: status, the error code (NULL: not an error),
+ * Allow (NULL: not checked), its CORS. */
+typedef struct cors_row {
+	const char *method, *uri, *query, *origin, *acrm;
+	int status;
+	const char *code, *allow;
+	enum cors_want cors;
+} cors_row;
+
+static void expect_answer(const cors_row *r)
 {
 	answer a;
 
-	/* another origin: 403 in the error shape, no CORS header */
-	serve(&a, "OPTIONS", ATTEMPT, "action=save", OTHER, "PATCH", NULL);
-	expect_code(&a, 403, "origin_not_allowed");
-	expect_no_cors(&a, 1);
-	answer_free(&a);
-	serve(&a, "OPTIONS", ATTEMPT, "action=save", "null", "PATCH", NULL);
-	expect_code(&a, 403, "origin_not_allowed");
-	expect_no_cors(&a, 1);
-	answer_free(&a);
-	/* the path comes first: no route, 404 (with CORS: the origin is allowed) */
-	serve(&a, "OPTIONS", "/api/nothing", NULL, ALLOWED, "GET", NULL);
-	expect_code(&a, 404, "not_found");
-	expect_cors(&a, ALLOWED);
-	answer_free(&a);
-	/* OPTIONS that is no preflight (no Access-Control-Request-Method): 405 */
-	serve(&a, "OPTIONS", ATTEMPT, "action=state", ALLOWED, NULL, NULL);
-	expect_code(&a, 405, "method_not_allowed");
-	expect_header(&a, "Allow", "GET");
-	expect_cors(&a, ALLOWED);
-	answer_free(&a);
-	serve(&a, "OPTIONS", "/api/health", NULL, NULL, NULL, NULL);
-	expect_code(&a, 405, "method_not_allowed");
+	serve(&a, r->method, r->uri, r->query, r->origin, r->acrm, NULL);
+	if (r->code != NULL)
+		expect_code(&a, r->status, r->code);
+	else
+		ck_assert_int_eq(a.status, r->status);
+	if (r->allow != NULL)
+		expect_header(&a, "Allow", r->allow);
+	if (r->cors == AS_ALLOWED)
+		expect_cors(&a, r->origin);
+	else
+		expect_no_cors(&a, r->cors == VARY_ONLY);
 	answer_free(&a);
 }
-END_TEST
 
-START_TEST(test_cors_on_every_answer)
-{
-	answer a;
-
-	/* errors included: 401, 400, 404, 405, 503 */
-	serve(&a, "GET", ATTEMPT, "action=state", ALLOWED, NULL, NULL);
-	expect_code(&a, 401, "unauthorized");
-	expect_cors(&a, ALLOWED);
-	answer_free(&a);
-	serve(&a, "GET", ATTEMPT, "action=nonsense", ALLOWED, NULL, NULL);
-	expect_code(&a, 400, "unknown_action");
-	expect_cors(&a, ALLOWED);
-	answer_free(&a);
-	serve(&a, "GET", ATTEMPT, "action=%zz", ALLOWED, NULL, NULL);
-	expect_code(&a, 400, "invalid_query");
-	expect_cors(&a, ALLOWED);
-	answer_free(&a);
-	serve(&a, "GET", "/api/nothing", NULL, ALLOWED2, NULL, NULL);
-	expect_code(&a, 404, "not_found");
-	expect_cors(&a, ALLOWED2);
-	answer_free(&a);
-	serve(&a, "DELETE", "/api/health", NULL, ALLOWED, NULL, NULL);
-	expect_code(&a, 405, "method_not_allowed");
-	expect_cors(&a, ALLOWED);
-	answer_free(&a);
-	serve(&a, "GET", "/api/ready", NULL, ALLOWED, NULL, NULL);
-	ck_assert_int_eq(a.status, 503); /* no database */
-	expect_cors(&a, ALLOWED);
-	answer_free(&a);
-	serve(&a, "GET", "/api/openapi.json", NULL, ALLOWED, NULL, NULL);
-	ck_assert_int_eq(a.status, 200);
-	expect_cors(&a, ALLOWED);
-	answer_free(&a);
+/* With cors_origins ALLOWED and ALLOWED2. */
+static const cors_row allowing_rows[] = {
+	/* a preflight from another origin: 403 in the error shape, no CORS header */
+	{"OPTIONS", ATTEMPT, "action=save", OTHER, "PATCH", 403, "origin_not_allowed", NULL,
+	 VARY_ONLY},
+	{"OPTIONS", ATTEMPT, "action=save", "null", "PATCH", 403, "origin_not_allowed", NULL,
+	 VARY_ONLY},
+	/* the path comes first: no route, 404 (with CORS: the origin is allowed) */
+	{"OPTIONS", "/api/nothing", NULL, ALLOWED, "GET", 404, "not_found", NULL, AS_ALLOWED},
+	/* OPTIONS that is no preflight (no Access-Control-Request-Method): 405 */
+	{"OPTIONS", ATTEMPT, "action=state", ALLOWED, NULL, 405, "method_not_allowed", "GET",
+	 AS_ALLOWED},
+	{"OPTIONS", "/api/health", NULL, NULL, NULL, 405, "method_not_allowed", NULL, VARY_ONLY},
+	/* CORS on every answer, errors included: 401, 400, 404, 405, 503 */
+	{"GET", ATTEMPT, "action=state", ALLOWED, NULL, 401, "unauthorized", NULL, AS_ALLOWED},
+	{"GET", ATTEMPT, "action=nonsense", ALLOWED, NULL, 400, "unknown_action", NULL, AS_ALLOWED},
+	{"GET", ATTEMPT, "action=%zz", ALLOWED, NULL, 400, "invalid_query", NULL, AS_ALLOWED},
+	{"GET", "/api/nothing", NULL, ALLOWED2, NULL, 404, "not_found", NULL, AS_ALLOWED},
+	{"DELETE", "/api/health", NULL, ALLOWED, NULL, 405, "method_not_allowed", NULL, AS_ALLOWED},
+	{"GET", "/api/ready", NULL, ALLOWED, NULL, 503, NULL, NULL, AS_ALLOWED}, /* no database */
+	{"GET", "/api/openapi.json", NULL, ALLOWED, NULL, 200, NULL, NULL, AS_ALLOWED},
 	/* another origin, or none: Vary only */
-	serve(&a, "GET", ATTEMPT, "action=state", OTHER, NULL, NULL);
-	expect_code(&a, 401, "unauthorized");
-	expect_no_cors(&a, 1);
-	answer_free(&a);
-	serve(&a, "GET", "/api/openapi.json", NULL, NULL, NULL, NULL);
-	ck_assert_int_eq(a.status, 200);
-	expect_no_cors(&a, 1);
-	answer_free(&a);
+	{"GET", ATTEMPT, "action=state", OTHER, NULL, 401, "unauthorized", NULL, VARY_ONLY},
+	{"GET", "/api/openapi.json", NULL, NULL, NULL, 200, NULL, NULL, VARY_ONLY},
+};
+
+START_TEST(test_cors_allowing_answers)
+{
+	expect_answer(&allowing_rows[_i]);
 }
 END_TEST
 
@@ -414,30 +391,31 @@ START_TEST(test_cors_shed)
 }
 END_TEST
 
-START_TEST(test_cors_default_none)
-{
-	answer a;
+/* cors_origins unset: same origin only - no CORS header, no Vary; a
+ * preflight is refused. */
+static const cors_row default_rows[] = {
+	{"OPTIONS", ATTEMPT, "action=save", ALLOWED, "PATCH", 403, "origin_not_allowed", NULL,
+	 NO_CORS},
+	{"GET", ATTEMPT, "action=state", ALLOWED, NULL, 401, "unauthorized", NULL, NO_CORS},
+};
 
-	/* cors_origins unset: same origin only - no CORS header, no Vary; a
-	 * preflight is refused */
-	serve(&a, "OPTIONS", ATTEMPT, "action=save", ALLOWED, "PATCH", NULL);
-	expect_code(&a, 403, "origin_not_allowed");
-	expect_no_cors(&a, 0);
-	answer_free(&a);
-	serve(&a, "GET", ATTEMPT, "action=state", ALLOWED, NULL, NULL);
-	expect_code(&a, 401, "unauthorized");
-	expect_no_cors(&a, 0);
-	answer_free(&a);
+START_TEST(test_cors_default_answers)
+{
+	expect_answer(&default_rows[_i]);
 }
 END_TEST
 
 Suite *cors_suite(void)
 {
 	Suite *s = suite_create("cors");
+	TCase *tc;
+
 	check_tcase(s, "units", NULL, NULL, test_cors_config_accepts, test_cors_config_refuses,
 		    test_cors_origin_allowed, test_cors_nginx_map, NULL);
-	check_tcase(s, "allowed origins", setup_allowing, teardown, test_cors_preflight_allowed,
-		    test_cors_preflight_refused, test_cors_on_every_answer, test_cors_shed, NULL);
-	check_tcase(s, "default", setup_default, teardown, test_cors_default_none, NULL);
+	tc = check_tcase(s, "allowed origins", setup_allowing, teardown,
+			 test_cors_preflight_allowed, test_cors_shed, NULL);
+	tcase_add_loop_test(tc, test_cors_allowing_answers, 0, CHECK_ROWS(allowing_rows));
+	tc = check_tcase(s, "default", setup_default, teardown, NULL);
+	tcase_add_loop_test(tc, test_cors_default_answers, 0, CHECK_ROWS(default_rows));
 	return s;
 }

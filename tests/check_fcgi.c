@@ -10,35 +10,58 @@
 #include "check_suites.h"
 #include "fcgi_proto.h"
 
-static fcgi_parser *parser(size_t cap)
-{
-	fcgi_parser *p = NULL;
+/* What a test feeds (in), what the parser answers (reply), the parser of
+ * the test (made by parser()) and the request it hands out: the checked
+ * fixture's, freed after each test. */
+static buf in, reply;
+static fcgi_parser *p;
+static fcgi_request r;
 
+static void fixture_teardown(void)
+{
+	buf_free(&in);
+	buf_free(&reply);
+	fcgi_parser_free(p);
+	p = NULL;
+}
+
+/* Makes the test's parser, of a body cap of cap bytes. */
+static void parser(size_t cap)
+{
 	ck_assert_int_eq(fcgi_parser_create(cap, &p), ATT_OK);
-	return p;
+}
+
+/* Appends the empty PARAMS and STDIN records that end request id's
+ * parameters and its body. */
+static void end_streams(int id)
+{
+	fc_rec(&in, PARAMS, id, "", 0);
+	fc_rec(&in, STDIN_, id, "", 0);
+}
+
+/* Feeds all of in to the parser and parses once. */
+static fcgi_event feed_all(void)
+{
+	ck_assert_int_eq(fcgi_parser_feed(p, in.data, in.len), ATT_OK);
+	return fcgi_parse(p, &r, &reply);
 }
 
 /* --------------------------------------------------------------- proto */
 
 START_TEST(test_fcgi_request_whole_and_bytewise)
 {
-	buf in = BUF_INIT;
-
 	fc_request(&in, 1, 1, "POST", "{\"a\":1}", 3);
 	for (int bytewise = 0; bytewise < 2; bytewise++) {
-		fcgi_parser *p = parser(1 << 20);
-		fcgi_request r;
-		buf reply = BUF_INIT;
 		fcgi_event ev = FCGI_NEED_MORE;
 
+		parser(1 << 20);
 		if (bytewise) {
 			for (size_t i = 0; i < in.len && ev == FCGI_NEED_MORE; i++) {
 				ck_assert_int_eq(fcgi_parser_feed(p, in.data + i, 1), ATT_OK);
 				ev = fcgi_parse(p, &r, &reply);
 			}
 		} else {
-			ck_assert_int_eq(fcgi_parser_feed(p, in.data, in.len), ATT_OK);
-			ev = fcgi_parse(p, &r, &reply);
+			ev = feed_all();
 		}
 		ck_assert_int_eq(ev, FCGI_REQUEST);
 		ck_assert_int_eq(r.id, 1);
@@ -55,9 +78,9 @@ START_TEST(test_fcgi_request_whole_and_bytewise)
 		fcgi_request_free(&r);
 		fcgi_request_free(NULL);
 		fcgi_parser_free(p);
+		p = NULL;
 	}
 	fcgi_parser_free(NULL);
-	buf_free(&in);
 }
 END_TEST
 
@@ -65,41 +88,35 @@ END_TEST
  * requests back to back on a kept-alive connection come out one by one. */
 START_TEST(test_fcgi_long_pairs_and_two_requests)
 {
-	buf in = BUF_INIT, p = BUF_INIT, reply = BUF_INIT;
+	buf pairs = BUF_INIT;
 	char name[200], value[70000];
-	fcgi_parser *ps = parser(1 << 20);
-	fcgi_request r;
 
+	parser(1 << 20);
 	memset(name, 'N', sizeof name - 1);
 	name[sizeof name - 1] = '\0';
 	memset(value, 'v', sizeof value - 1);
 	value[sizeof value - 1] = '\0';
 	fc_begin(&in, 7, 1, 0);
-	fc_pair(&p, name, value);
-	fc_pair(&p, "EMPTY", "");
+	fc_pair(&pairs, name, value);
+	fc_pair(&pairs, "EMPTY", "");
 	/* The PARAMS stream may cut a pair anywhere between records. */
-	fc_rec(&in, PARAMS, 7, p.data, 40000);
-	fc_rec(&in, PARAMS, 7, p.data + 40000, p.len - 40000);
-	fc_rec(&in, PARAMS, 7, "", 0);
-	fc_rec(&in, STDIN_, 7, "", 0);
+	fc_rec(&in, PARAMS, 7, pairs.data, 40000);
+	fc_rec(&in, PARAMS, 7, pairs.data + 40000, pairs.len - 40000);
+	buf_free(&pairs);
+	end_streams(7);
 	fc_request(&in, 8, 1, "GET", "", 1);
-	ck_assert_int_eq(fcgi_parser_feed(ps, in.data, in.len), ATT_OK);
-	ck_assert_int_eq(fcgi_parse(ps, &r, &reply), FCGI_REQUEST);
+	ck_assert_int_eq(feed_all(), FCGI_REQUEST);
 	ck_assert_int_eq(r.keep_conn, 0);
 	ck_assert_str_eq(fcgi_request_param(&r, name), value);
 	ck_assert_str_eq(fcgi_request_param(&r, "EMPTY"), "");
 	ck_assert_uint_eq(r.body_len, 0);
 	ck_assert_ptr_nonnull(r.body);
 	fcgi_request_free(&r);
-	ck_assert_int_eq(fcgi_parse(ps, &r, &reply), FCGI_REQUEST);
+	ck_assert_int_eq(fcgi_parse(p, &r, &reply), FCGI_REQUEST);
 	ck_assert_int_eq(r.id, 8);
 	ck_assert_str_eq(fcgi_request_param(&r, "REQUEST_METHOD"), "GET");
 	fcgi_request_free(&r);
-	ck_assert_int_eq(fcgi_parse(ps, &r, &reply), FCGI_NEED_MORE);
-	fcgi_parser_free(ps);
-	buf_free(&in);
-	buf_free(&p);
-	buf_free(&reply);
+	ck_assert_int_eq(fcgi_parse(p, &r, &reply), FCGI_NEED_MORE);
 }
 END_TEST
 
@@ -107,66 +124,51 @@ END_TEST
  * decoder did pointer arithmetic on a NULL buffer). */
 START_TEST(test_fcgi_no_params)
 {
-	buf in = BUF_INIT, reply = BUF_INIT;
-	fcgi_parser *p = parser(16);
-	fcgi_request r;
-
+	parser(16);
 	fc_begin(&in, 1, 1, 0);
-	fc_rec(&in, PARAMS, 1, "", 0);
-	fc_rec(&in, STDIN_, 1, "", 0);
-	ck_assert_int_eq(fcgi_parser_feed(p, in.data, in.len), ATT_OK);
-	ck_assert_int_eq(fcgi_parse(p, &r, &reply), FCGI_REQUEST);
+	end_streams(1);
+	ck_assert_int_eq(feed_all(), FCGI_REQUEST);
 	ck_assert_uint_eq(r.nparams, 0);
 	ck_assert_ptr_null(fcgi_request_param(&r, "REQUEST_METHOD"));
 	fcgi_request_free(&r);
-	fcgi_parser_free(p);
-	buf_free(&in);
-	buf_free(&reply);
 }
 END_TEST
 
-/* The END_REQUEST of a refusal: type 3, id, appStatus 0, protocolStatus. */
-static void expect_end(const buf *reply, size_t at, int id, int status)
+/* The next reply is an END_REQUEST (after an empty STDOUT) of a refusal:
+ * type 3, id, appStatus 0, protocolStatus status. */
+static void expect_end(int id, int status)
 {
 	const unsigned char *h;
 
-	ck_assert_uint_ge(reply->len, at + 16);
-	h = (const unsigned char *)reply->data + at;
+	ck_assert_int_eq(fcgi_parse(p, &r, &reply), FCGI_REPLY);
+	ck_assert_uint_ge(reply.len, 8 + 16);
+	h = (const unsigned char *)reply.data + 8;
 	ck_assert_int_eq(h[1], END);
 	ck_assert_int_eq((h[2] << 8) | h[3], id);
 	ck_assert_int_eq(h[5], 8);
 	ck_assert_int_eq(h[8 + 4], status);
+	buf_reset(&reply);
 }
 
 /* A second request while one is open (multiplexing), an unknown role and
  * an abort are answered with END_REQUEST; the open request goes on. */
 START_TEST(test_fcgi_refusals)
 {
-	buf in = BUF_INIT, reply = BUF_INIT;
-	fcgi_parser *p = parser(1 << 20);
-	fcgi_request r;
-
+	parser(1 << 20);
 	fc_begin(&in, 1, 1, 1);
 	fc_begin(&in, 2, 1, 1);
 	fc_begin(&in, 3, 2 /* AUTHORIZER */, 1);
 	ck_assert_int_eq(fcgi_parser_feed(p, in.data, in.len), ATT_OK);
-	ck_assert_int_eq(fcgi_parse(p, &r, &reply), FCGI_REPLY);
-	/* an empty STDOUT, then END_REQUEST */
-	expect_end(&reply, 8, 2, FCGI_CANT_MPX_CONN);
-	buf_reset(&reply);
-	ck_assert_int_eq(fcgi_parse(p, &r, &reply), FCGI_REPLY);
-	expect_end(&reply, 8, 3, FCGI_CANT_MPX_CONN);
-	buf_reset(&reply);
+	expect_end(2, FCGI_CANT_MPX_CONN);
+	expect_end(3, FCGI_CANT_MPX_CONN);
 	buf_reset(&in);
 	/* Records of the refused ids are ignored; request 1 completes. */
 	fc_rec(&in, PARAMS, 2,
 	       "\x01\x01"
 	       "ab",
 	       4);
-	fc_rec(&in, PARAMS, 1, "", 0);
-	fc_rec(&in, STDIN_, 1, "", 0);
-	ck_assert_int_eq(fcgi_parser_feed(p, in.data, in.len), ATT_OK);
-	ck_assert_int_eq(fcgi_parse(p, &r, &reply), FCGI_REQUEST);
+	end_streams(1);
+	ck_assert_int_eq(feed_all(), FCGI_REQUEST);
 	fcgi_request_free(&r);
 	/* Now idle: an unknown role is refused as such. */
 	buf_reset(&in);
@@ -174,30 +176,23 @@ START_TEST(test_fcgi_refusals)
 	fc_begin(&in, 5, 1, 1);
 	fc_rec(&in, ABORT, 5, "", 0);
 	ck_assert_int_eq(fcgi_parser_feed(p, in.data, in.len), ATT_OK);
-	ck_assert_int_eq(fcgi_parse(p, &r, &reply), FCGI_REPLY);
-	expect_end(&reply, 8, 4, FCGI_UNKNOWN_ROLE);
-	buf_reset(&reply);
-	ck_assert_int_eq(fcgi_parse(p, &r, &reply), FCGI_REPLY);
-	expect_end(&reply, 8, 5, FCGI_REQUEST_COMPLETE);
-	fcgi_parser_free(p);
-	buf_free(&in);
-	buf_free(&reply);
+	expect_end(4, FCGI_UNKNOWN_ROLE);
+	expect_end(5, FCGI_REQUEST_COMPLETE);
 }
 END_TEST
 
 START_TEST(test_fcgi_management_records)
 {
-	buf in = BUF_INIT, q = BUF_INIT, reply = BUF_INIT;
-	fcgi_parser *p = parser(1 << 20);
-	fcgi_request r;
+	buf q = BUF_INIT;
 	const unsigned char *h;
 
+	parser(1 << 20);
 	fc_pair(&q, "FCGI_MAX_CONNS", "");
 	fc_pair(&q, "FCGI_MPXS_CONNS", "");
 	fc_rec(&in, GET_VALUES, 0, q.data, q.len);
+	buf_free(&q);
 	fc_rec(&in, 42, 0, "", 0);
-	ck_assert_int_eq(fcgi_parser_feed(p, in.data, in.len), ATT_OK);
-	ck_assert_int_eq(fcgi_parse(p, &r, &reply), FCGI_REPLY);
+	ck_assert_int_eq(feed_all(), FCGI_REPLY);
 	h = (const unsigned char *)reply.data;
 	ck_assert_int_eq(h[1], GET_VALUES_RESULT);
 	ck_assert_int_eq(h[5], 18);
@@ -211,70 +206,58 @@ START_TEST(test_fcgi_management_records)
 	h = (const unsigned char *)reply.data;
 	ck_assert_int_eq(h[1], UNKNOWN_TYPE);
 	ck_assert_int_eq(h[8], 42);
-	fcgi_parser_free(p);
-	buf_free(&in);
-	buf_free(&q);
-	buf_free(&reply);
 }
 END_TEST
 
-/* Each of these closes the connection (FCGI_BAD). */
+/* Each of these closes the connection (FCGI_BAD); one row per test. */
+static const char *const protocol_errors[] = {
+	"version 2",	    "pair longer than its record", "STDIN before the end of PARAMS",
+	"BEGIN of 7 bytes", "parameters over the limit",   "unknown application record"};
+
 START_TEST(test_fcgi_protocol_errors)
 {
-	static const char *const what[] = {
-		"version 2",	    "pair longer than its record", "STDIN before the end of PARAMS",
-		"BEGIN of 7 bytes", "parameters over the limit",   "unknown application record"};
+	fcgi_event ev = FCGI_NEED_MORE;
 
-	for (int k = 0; k < 6; k++) {
-		buf in = BUF_INIT, reply = BUF_INIT;
-		fcgi_parser *p = parser(1 << 20);
-		fcgi_request r;
-		fcgi_event ev = FCGI_NEED_MORE;
-
-		switch (k) {
-		case 0:
-			fc_begin(&in, 1, 1, 1);
-			in.data[0] = 2;
-			break;
-		case 1:
-			fc_begin(&in, 1, 1, 1);
-			fc_rec(&in, PARAMS, 1,
-			       "\x05\x01"
-			       "ab",
-			       4);
-			fc_rec(&in, PARAMS, 1, "", 0);
-			fc_rec(&in, STDIN_, 1, "", 0);
-			break;
-		case 2:
-			fc_begin(&in, 1, 1, 1);
-			fc_rec(&in, STDIN_, 1, "x", 1);
-			break;
-		case 3:
-			fc_rec(&in, BEGIN, 1, "\0\1\1\0\0\0\0", 7);
-			break;
-		case 4: {
-			char big[60000];
-			memset(big, 'x', sizeof big);
-			fc_begin(&in, 1, 1, 1);
-			for (int i = 0; i < 6; i++)
-				fc_rec(&in, PARAMS, 1, big, sizeof big);
-			break;
-		}
-		default:
-			fc_begin(&in, 1, 1, 1);
-			fc_rec(&in, 42, 1, "", 0);
-		}
-		ck_assert_int_eq(fcgi_parser_feed(p, in.data, in.len), ATT_OK);
-		for (int i = 0; i < 10 && ev != FCGI_BAD; i++) {
-			ev = fcgi_parse(p, &r, &reply);
-			if (ev == FCGI_REQUEST)
-				fcgi_request_free(&r);
-		}
-		ck_assert_msg(ev == FCGI_BAD, "%s: not refused", what[k]);
-		fcgi_parser_free(p);
-		buf_free(&in);
-		buf_free(&reply);
+	parser(1 << 20);
+	switch (_i) {
+	case 0:
+		fc_begin(&in, 1, 1, 1);
+		in.data[0] = 2;
+		break;
+	case 1:
+		fc_begin(&in, 1, 1, 1);
+		fc_rec(&in, PARAMS, 1,
+		       "\x05\x01"
+		       "ab",
+		       4);
+		end_streams(1);
+		break;
+	case 2:
+		fc_begin(&in, 1, 1, 1);
+		fc_rec(&in, STDIN_, 1, "x", 1);
+		break;
+	case 3:
+		fc_rec(&in, BEGIN, 1, "\0\1\1\0\0\0\0", 7);
+		break;
+	case 4: {
+		char big[60000];
+		memset(big, 'x', sizeof big);
+		fc_begin(&in, 1, 1, 1);
+		for (int i = 0; i < 6; i++)
+			fc_rec(&in, PARAMS, 1, big, sizeof big);
+		break;
 	}
+	default:
+		fc_begin(&in, 1, 1, 1);
+		fc_rec(&in, 42, 1, "", 0);
+	}
+	ck_assert_int_eq(fcgi_parser_feed(p, in.data, in.len), ATT_OK);
+	for (int i = 0; i < 10 && ev != FCGI_BAD; i++) {
+		ev = fcgi_parse(p, &r, &reply);
+		if (ev == FCGI_REQUEST)
+			fcgi_request_free(&r);
+	}
+	ck_assert_msg(ev == FCGI_BAD, "%s: not refused", protocol_errors[_i]);
 }
 END_TEST
 
@@ -283,12 +266,10 @@ END_TEST
 START_TEST(test_fcgi_streaming_body)
 {
 	char body[1000], got[1000];
-	buf in = BUF_INIT, reply = BUF_INIT;
-	fcgi_parser *p = parser(100);
-	fcgi_request r;
 	size_t have, n = 0;
 	int rc = 0;
 
+	parser(100);
 	for (size_t i = 0; i < sizeof body - 1; i++)
 		body[i] = (char)('a' + i % 26);
 	body[sizeof body - 1] = '\0';
@@ -319,9 +300,6 @@ START_TEST(test_fcgi_streaming_body)
 	ck_assert_int_eq(fcgi_parse(p, &r, &reply), FCGI_REQUEST);
 	ck_assert_int_eq(r.id, 2);
 	fcgi_request_free(&r);
-	fcgi_parser_free(p);
-	buf_free(&in);
-	buf_free(&reply);
 }
 END_TEST
 
@@ -329,32 +307,29 @@ END_TEST
  * by fuzz_fcgi: a copy from the empty stream's NULL buffer). */
 START_TEST(test_fcgi_streaming_body_exactly_cap)
 {
-	buf in = BUF_INIT, reply = BUF_INIT;
-	fcgi_parser *p = parser(4);
-	fcgi_request r;
 	char sink[8];
 	size_t got = 1;
 
+	parser(4);
 	fc_request(&in, 1, 0, "POST", "abcd", 4);
-	ck_assert_int_eq(fcgi_parser_feed(p, in.data, in.len), ATT_OK);
-	ck_assert_int_eq(fcgi_parse(p, &r, &reply), FCGI_REQUEST);
+	ck_assert_int_eq(feed_all(), FCGI_REQUEST);
 	ck_assert_int_eq(r.body_more, 1);
 	ck_assert_uint_eq(r.body_len, 4);
 	ck_assert_int_eq(fcgi_parser_body(p, sink, sizeof sink, &got), 1);
 	ck_assert_uint_eq(got, 0);
 	fcgi_request_free(&r);
-	fcgi_parser_free(p);
-	buf_free(&in);
-	buf_free(&reply);
 }
 END_TEST
 
 Suite *fcgi_suite(void)
 {
 	Suite *s = suite_create("fcgi");
-	check_tcase(s, "proto", NULL, NULL, test_fcgi_request_whole_and_bytewise,
-		    test_fcgi_long_pairs_and_two_requests, test_fcgi_no_params, test_fcgi_refusals,
-		    test_fcgi_management_records, test_fcgi_protocol_errors,
-		    test_fcgi_streaming_body, test_fcgi_streaming_body_exactly_cap, NULL);
+	TCase *tc = check_tcase(
+		s, "proto", NULL, fixture_teardown, test_fcgi_request_whole_and_bytewise,
+		test_fcgi_long_pairs_and_two_requests, test_fcgi_no_params, test_fcgi_refusals,
+		test_fcgi_management_records, test_fcgi_streaming_body,
+		test_fcgi_streaming_body_exactly_cap, NULL);
+
+	tcase_add_loop_test(tc, test_fcgi_protocol_errors, 0, CHECK_ROWS(protocol_errors));
 	return s;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_proto_util.h"
 #include "check_suites.h"
 #include "fake_cgi.h"
 #include "http.h"
@@ -23,19 +24,19 @@ static int is_hex32(const char *s)
 
 /* ------------------------------------------------------------ method */
 
+/* http_method_parse on each name (NULL included), and the method it is. */
+static const check_text_row method_rows[] = {
+	{"GET", HTTP_GET},	   {"HEAD", HTTP_HEAD},	  {"POST", HTTP_POST},
+	{"PUT", HTTP_PUT},	   {"PATCH", HTTP_PATCH}, {"DELETE", HTTP_DELETE},
+	{"OPTIONS", HTTP_OPTIONS}, {"get", HTTP_OTHER},	  {"BREW", HTTP_OTHER},
+	{"", HTTP_OTHER},	   {NULL, HTTP_OTHER},
+};
+
 START_TEST(test_http_method_parse)
 {
-	ck_assert_int_eq(http_method_parse("GET"), HTTP_GET);
-	ck_assert_int_eq(http_method_parse("HEAD"), HTTP_HEAD);
-	ck_assert_int_eq(http_method_parse("POST"), HTTP_POST);
-	ck_assert_int_eq(http_method_parse("PUT"), HTTP_PUT);
-	ck_assert_int_eq(http_method_parse("PATCH"), HTTP_PATCH);
-	ck_assert_int_eq(http_method_parse("DELETE"), HTTP_DELETE);
-	ck_assert_int_eq(http_method_parse("OPTIONS"), HTTP_OPTIONS);
-	ck_assert_int_eq(http_method_parse("get"), HTTP_OTHER);
-	ck_assert_int_eq(http_method_parse("BREW"), HTTP_OTHER);
-	ck_assert_int_eq(http_method_parse(""), HTTP_OTHER);
-	ck_assert_int_eq(http_method_parse(NULL), HTTP_OTHER);
+	for (int i = 0; i < CHECK_ROWS(method_rows); i++)
+		ck_assert_msg((int)http_method_parse(method_rows[i].text) == method_rows[i].want,
+			      "http_method_parse(\"%s\")", method_rows[i].text);
 }
 END_TEST
 
@@ -79,87 +80,45 @@ END_TEST
 
 /* ------------------------------------------------------------ path */
 
-START_TEST(test_http_path_document_uri)
-{
-	static const char *const p[] = {
-		"REQUEST_METHOD", "GET", "DOCUMENT_URI", "/api/health", "REQUEST_URI", "/other?x=1",
-		"SCRIPT_NAME",	  "/s",	 "PATH_INFO",	 "/i",		NULL};
-	http_request req;
-	fake_cgi_io io;
-
-	fake_cgi_request(&req, &io, p, ATT_OK);
-	ck_assert_str_eq(req.path, "/api/health");
-	http_request_free(&req);
-}
-END_TEST
-
-START_TEST(test_http_path_request_uri)
-{
-	static const char *const p[] = {"REQUEST_METHOD",
-					"GET",
-					"REQUEST_URI",
-					"/api/a%20b+c?action=x%20y",
-					"SCRIPT_NAME",
-					"/s",
-					"PATH_INFO",
-					"/i",
-					NULL};
-	static const char *const nul[] = {"REQUEST_URI", "/api/a%00b", NULL};
-	static const char *const bad[] = {"REQUEST_URI", "/api/%zz", NULL};
-	static const char *const empty_doc[] = {"DOCUMENT_URI", "", "REQUEST_URI", "/r", NULL};
-	http_request req;
-	fake_cgi_io io;
-
-	fake_cgi_request(&req, &io, p, ATT_OK);
-	ck_assert_str_eq(req.path, "/api/a b+c"); /* '+' is no space in a path */
-	http_request_free(&req);
+/* A parameter table (no body) and the path of the request it makes. */
+static const struct path_row {
+	const char *const *params;
+	const char *path;
+} path_rows[] = {
+	/* DOCUMENT_URI first */
+	{(const char *const[]){"REQUEST_METHOD", "GET", "DOCUMENT_URI", "/api/health",
+			       "REQUEST_URI", "/other?x=1", "SCRIPT_NAME", "/s", "PATH_INFO", "/i",
+			       NULL},
+	 "/api/health"},
+	/* else REQUEST_URI without its query, decoded ('+' is no space in a path) */
+	{(const char *const[]){"REQUEST_METHOD", "GET", "REQUEST_URI", "/api/a%20b+c?action=x%20y",
+			       "SCRIPT_NAME", "/s", "PATH_INFO", "/i", NULL},
+	 "/api/a b+c"},
 	/* undecodable: kept as sent, for the path's own rules to refuse */
-	fake_cgi_request(&req, &io, nul, ATT_OK);
-	ck_assert_str_eq(req.path, "/api/a%00b");
-	http_request_free(&req);
-	fake_cgi_request(&req, &io, bad, ATT_OK);
-	ck_assert_str_eq(req.path, "/api/%zz");
-	http_request_free(&req);
-	fake_cgi_request(&req, &io, empty_doc, ATT_OK);
-	ck_assert_str_eq(req.path, "/r");
-	http_request_free(&req);
-}
-END_TEST
-
-START_TEST(test_http_path_script_name)
-{
-	static const char *const p[] = {
-		"REQUEST_METHOD", "GET",	 "SCRIPT_NAME", "/cgi-bin/attempts.fcgi",
-		"PATH_INFO",	  "/api/health", NULL};
-	static const char *const none[] = {"REQUEST_METHOD", "GET", NULL};
-	http_request req;
-	fake_cgi_io io;
-
-	fake_cgi_request(&req, &io, p, ATT_OK);
-	ck_assert_str_eq(req.path, "/cgi-bin/attempts.fcgi/api/health");
-	http_request_free(&req);
-	fake_cgi_request(&req, &io, none, ATT_OK);
-	ck_assert_ptr_nonnull(req.path);
-	ck_assert_str_eq(req.path, "");
-	http_request_free(&req);
-}
-END_TEST
-
-START_TEST(test_http_path_attempts_path)
-{
+	{(const char *const[]){"REQUEST_URI", "/api/a%00b", NULL}, "/api/a%00b"},
+	{(const char *const[]){"REQUEST_URI", "/api/%zz", NULL}, "/api/%zz"},
+	{(const char *const[]){"DOCUMENT_URI", "", "REQUEST_URI", "/r", NULL}, "/r"},
+	/* else SCRIPT_NAME and PATH_INFO; nothing at all: "" */
+	{(const char *const[]){"REQUEST_METHOD", "GET", "SCRIPT_NAME", "/cgi-bin/attempts.fcgi",
+			       "PATH_INFO", "/api/health", NULL},
+	 "/cgi-bin/attempts.fcgi/api/health"},
+	{(const char *const[]){"REQUEST_METHOD", "GET", NULL}, ""},
 	/* nginx's upload location rewrites the URI and passes the original */
-	static const char *const p[] = {"ATTEMPTS_PATH", "/api/attempts/x", "DOCUMENT_URI",
-					"/internal/upload", NULL};
-	static const char *const empty[] = {"ATTEMPTS_PATH", "", "DOCUMENT_URI", "/api/health",
-					    NULL};
+	{(const char *const[]){"ATTEMPTS_PATH", "/api/attempts/x", "DOCUMENT_URI",
+			       "/internal/upload", NULL},
+	 "/api/attempts/x"},
+	{(const char *const[]){"ATTEMPTS_PATH", "", "DOCUMENT_URI", "/api/health", NULL},
+	 "/api/health"},
+};
+
+START_TEST(test_http_path)
+{
 	http_request req;
 	fake_cgi_io io;
 
-	fake_cgi_request(&req, &io, p, ATT_OK);
-	ck_assert_str_eq(req.path, "/api/attempts/x");
-	http_request_free(&req);
-	fake_cgi_request(&req, &io, empty, ATT_OK);
-	ck_assert_str_eq(req.path, "/api/health");
+	fake_cgi_request(&req, &io, path_rows[_i].params, ATT_OK);
+	ck_assert_ptr_nonnull(req.path);
+	ck_assert_str_eq(req.path, path_rows[_i].path);
 	http_request_free(&req);
 }
 END_TEST
@@ -255,19 +214,12 @@ END_TEST
 /* The request id chosen for a client id and an nginx id (either NULL). */
 static void request_id_for(const char *client, const char *nginx, char *out)
 {
-	const char *p[7] = {"DOCUMENT_URI", "/x", NULL, NULL, NULL, NULL, NULL};
-	int n = 2;
+	const char *p[7] = {"DOCUMENT_URI", "/x", NULL};
 	http_request req;
 	fake_cgi_io io;
 
-	if (client != NULL) {
-		p[n++] = "HTTP_X_REQUEST_ID";
-		p[n++] = client;
-	}
-	if (nginx != NULL) {
-		p[n++] = "REQUEST_ID";
-		p[n++] = nginx;
-	}
+	proto_param_add(p, CHECK_ROWS(p), "HTTP_X_REQUEST_ID", client);
+	proto_param_add(p, CHECK_ROWS(p), "REQUEST_ID", nginx);
 	fake_cgi_request(&req, &io, p, ATT_OK);
 	strcpy(out, req.request_id);
 	http_request_free(&req);
@@ -375,9 +327,8 @@ Suite *http_suite(void)
 	tc = check_tcase(s, "method", NULL, NULL, test_http_method_parse, test_http_request_method,
 			 test_http_methods_text, NULL);
 
-	tc = check_tcase(s, "path", NULL, NULL, test_http_path_document_uri,
-			 test_http_path_request_uri, test_http_path_script_name,
-			 test_http_path_attempts_path, NULL);
+	tc = check_tcase(s, "path", NULL, NULL, NULL);
+	tcase_add_loop_test(tc, test_http_path, 0, CHECK_ROWS(path_rows));
 
 	tc = check_tcase(s, "headers", NULL, NULL, test_http_request_headers,
 			 test_http_content_length_garbage, test_http_body_file_params, NULL);

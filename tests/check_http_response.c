@@ -20,6 +20,29 @@ static int count_of(const char *hay, const char *needle)
 	return n;
 }
 
+/* The response of each test and what writing it captures: the checked
+ * fixture's, freed after each test. */
+static http_response resp;
+static fake_cgi_capture cap;
+
+static void fixture_setup(void)
+{
+	memset(&cap, 0, sizeof cap);
+	http_response_init(&resp);
+}
+
+static void fixture_teardown(void)
+{
+	buf_free(&cap.out);
+	http_response_free(&resp);
+}
+
+/* Writes the response through the capture, asserting it returns want. */
+static void expect_written(att_err want)
+{
+	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &cap), want);
+}
+
 static int starts_with(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;
@@ -27,9 +50,6 @@ static int starts_with(const char *s, const char *prefix)
 
 START_TEST(test_http_response_precheck)
 {
-	http_response resp;
-
-	http_response_init(&resp);
 	http_header(&resp, "X-Attempts-Upload-Key", "abc");
 	http_json_text(&resp, 200, "{}", 2);
 	http_response_precheck(&resp);
@@ -37,7 +57,6 @@ START_TEST(test_http_response_precheck)
 	ck_assert_uint_eq(resp.body.len, 0);
 	ck_assert_ptr_nonnull(strstr(resp.headers.data, "X-Attempts-Upload-Key: abc\r\n"));
 	http_response_free(&resp);
-
 	http_response_init(&resp);
 	http_header(&resp, "X-Request-Id", "r1");
 	http_header(&resp, "Retry-After", "3");
@@ -54,23 +73,15 @@ START_TEST(test_http_response_precheck)
 		"X-Attempts-Status: 503\r\n"
 		"X-Attempts-Error: "
 		"{\"error\":{\"code\":\"service_unavailable\",\"message\":\"later\"}}\r\n");
-	http_response_free(&resp);
 }
 END_TEST
 
 START_TEST(test_http_response_write_204)
 {
-	http_response resp;
-	fake_cgi_capture c;
-
-	memset(&c, 0, sizeof c);
-	http_response_init(&resp);
 	resp.status = 204;
 	http_header(&resp, "X-Request-Id", "r");
-	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_OK);
-	ck_assert_str_eq(c.out.data, "Status: 204 No Content\r\nX-Request-Id: r\r\n\r\n");
-	buf_free(&c.out);
-	http_response_free(&resp);
+	expect_written(ATT_OK);
+	ck_assert_str_eq(cap.out.data, "Status: 204 No Content\r\nX-Request-Id: r\r\n\r\n");
 }
 END_TEST
 
@@ -78,15 +89,15 @@ END_TEST
 
 /* Parses an error body and checks it is exactly the section 3 shape with
  * this code; returns the tree (caller deletes) for further checks. */
-static cJSON *check_error_body(const http_response *resp, const char *code)
+static cJSON *check_error_body(const http_response *r, const char *code)
 {
 	cJSON *root, *err;
 	const cJSON *c, *m, *it;
 	int n = 0;
 
-	ck_assert_int_eq(resp->body.failed, 0);
-	ck_assert_ptr_nonnull(resp->body.data);
-	root = cJSON_ParseWithLength(resp->body.data, resp->body.len);
+	ck_assert_int_eq(r->body.failed, 0);
+	ck_assert_ptr_nonnull(r->body.data);
+	root = cJSON_ParseWithLength(r->body.data, r->body.len);
 	ck_assert_ptr_nonnull(root);
 	ck_assert_int_eq(cJSON_GetArraySize(root), 1);
 	err = cJSON_GetObjectItemCaseSensitive(root, "error");
@@ -111,10 +122,8 @@ static cJSON *check_error_body(const http_response *resp, const char *code)
 
 START_TEST(test_http_error_shape)
 {
-	http_response resp;
 	cJSON *root;
 
-	http_response_init(&resp);
 	http_error(&resp, 404, "not_found", "no such attempt", NULL);
 	ck_assert_int_eq(resp.status, 404);
 	root = check_error_body(&resp, "not_found");
@@ -128,19 +137,16 @@ START_TEST(test_http_error_shape)
 	ck_assert_int_eq(
 		count_of(resp.headers.data, "Content-Type: application/json; charset=utf-8\r\n"),
 		1);
-	http_response_free(&resp);
 }
 END_TEST
 
 START_TEST(test_http_error_details)
 {
-	http_response resp;
 	cJSON *details = cJSON_CreateObject();
 	cJSON *root;
 	const cJSON *d;
 
 	cJSON_AddNumberToObject(details, "current_version", 3);
-	http_response_init(&resp);
 	http_error(&resp, 409, "version_conflict", "stale", details);
 	ck_assert_int_eq(resp.status, 409);
 	root = check_error_body(&resp, "version_conflict");
@@ -152,17 +158,14 @@ START_TEST(test_http_error_details)
 	/* details is not consumed */
 	ck_assert_int_eq(cJSON_GetArraySize(details), 1);
 	cJSON_Delete(details);
-	http_response_free(&resp);
 }
 END_TEST
 
 START_TEST(test_http_error_field)
 {
-	http_response resp;
 	cJSON *root;
 	const cJSON *d;
 
-	http_response_init(&resp);
 	http_error_field(&resp, "events[0].event_type", "bad event type");
 	ck_assert_int_eq(resp.status, 422);
 	root = check_error_body(&resp, "validation_failed");
@@ -173,61 +176,47 @@ START_TEST(test_http_error_field)
 	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(d, "field")->valuestring,
 			 "events[0].event_type");
 	cJSON_Delete(root);
-	http_response_free(&resp);
 }
 END_TEST
 
 START_TEST(test_http_error_replaces_body)
 {
-	http_response resp;
 	cJSON *root;
 
-	http_response_init(&resp);
 	http_json_text(&resp, 200, "{\"ok\":true}", 11);
 	http_error(&resp, 500, "internal_error", "late failure", NULL);
 	ck_assert_int_eq(resp.status, 500);
 	root = check_error_body(&resp, "internal_error");
 	cJSON_Delete(root);
 	ck_assert_int_eq(count_of(resp.headers.data, "Content-Type"), 1);
-	http_response_free(&resp);
 }
 END_TEST
 
 START_TEST(test_http_header_crlf)
 {
-	http_response resp;
-
-	http_response_init(&resp);
 	http_header(&resp, "X-Test", "a\r\nSet-Cookie: evil\rb\nc");
 	ck_assert_str_eq(resp.headers.data, "X-Test: aSet-Cookie: evilbc\r\n");
 	http_headerf(&resp, "X-Num", "%d\r\n%s", 7, "z");
 	ck_assert_str_eq(resp.headers.data, "X-Test: aSet-Cookie: evilbc\r\nX-Num: 7z\r\n");
-	http_response_free(&resp);
 }
 END_TEST
 
 START_TEST(test_http_json)
 {
-	http_response resp;
 	cJSON *obj = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(obj, "status", "ok");
-	http_response_init(&resp);
 	ck_assert_int_eq(resp.status, 200);
 	http_json(&resp, 201, obj);
 	ck_assert_int_eq(resp.status, 201);
 	ck_assert_str_eq(resp.body.data, "{\"status\":\"ok\"}");
 	ck_assert_int_eq(resp.has_content_type, 1);
 	cJSON_Delete(obj);
-	http_response_free(&resp);
 }
 END_TEST
 
 START_TEST(test_http_content_type_once)
 {
-	http_response resp;
-
-	http_response_init(&resp);
 	http_header(&resp, "content-type", "application/problem+json");
 	http_json_text(&resp, 200, "{}", 2);
 	http_json_text(&resp, 200, "[]", 2);
@@ -246,24 +235,18 @@ END_TEST
 
 START_TEST(test_http_response_write)
 {
-	http_response resp;
-	fake_cgi_capture c;
 	const char *out;
 
-	memset(&c, 0, sizeof c);
-	http_response_init(&resp);
 	http_header(&resp, "X-Request-Id", "rid");
 	http_json_text(&resp, 201, "{\"a\":1}", 7);
-	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_OK);
-	out = c.out.data;
+	expect_written(ATT_OK);
+	out = cap.out.data;
 	ck_assert_str_eq(out, "Status: 201 Created\r\n"
 			      "X-Request-Id: rid\r\n"
 			      "Content-Type: application/json; charset=utf-8\r\n"
 			      "Content-Length: 7\r\n"
 			      "\r\n"
 			      "{\"a\":1}");
-	buf_free(&c.out);
-	http_response_free(&resp);
 }
 END_TEST
 
@@ -271,58 +254,37 @@ END_TEST
  * after a reset. */
 START_TEST(test_http_response_write_head)
 {
-	http_response resp;
-	fake_cgi_capture c;
-
-	memset(&c, 0, sizeof c);
-	http_response_init(&resp);
 	resp.head_only = 1;
 	http_json_text(&resp, 500, "{}", 2);
 	http_response_reset(&resp);
 	http_json_text(&resp, 200, "{\"a\":1}", 7);
-	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_OK);
-	ck_assert_str_eq(c.out.data, "Status: 200 OK\r\n"
-				     "Content-Type: application/json; charset=utf-8\r\n"
-				     "Content-Length: 7\r\n"
-				     "\r\n");
-	buf_free(&c.out);
-	http_response_free(&resp);
+	expect_written(ATT_OK);
+	ck_assert_str_eq(cap.out.data, "Status: 200 OK\r\n"
+				       "Content-Type: application/json; charset=utf-8\r\n"
+				       "Content-Length: 7\r\n"
+				       "\r\n");
 }
 END_TEST
 
 START_TEST(test_http_response_write_empty_body)
 {
-	http_response resp;
-	fake_cgi_capture c;
-
-	memset(&c, 0, sizeof c);
-	http_response_init(&resp);
 	resp.status = 200;
-	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_OK);
-	ck_assert_str_eq(c.out.data, "Status: 200 OK\r\nContent-Length: 0\r\n\r\n");
-	buf_free(&c.out);
-	http_response_free(&resp);
+	expect_written(ATT_OK);
+	ck_assert_str_eq(cap.out.data, "Status: 200 OK\r\nContent-Length: 0\r\n\r\n");
 }
 END_TEST
 
 START_TEST(test_http_response_write_304)
 {
-	http_response resp;
-	fake_cgi_capture c;
-
-	memset(&c, 0, sizeof c);
-	http_response_init(&resp);
 	http_header(&resp, "ETag", "\"3\"");
 	http_json_text(&resp, 304, "{\"ignored\":1}", 13);
-	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_OK);
-	ck_assert_ptr_null(strstr(c.out.data, "ignored"));
-	ck_assert_ptr_null(strstr(c.out.data, "Content-Length"));
-	ck_assert(starts_with(c.out.data, "Status: 304 Not Modified\r\nETag: \"3\"\r\n"));
-	ck_assert_uint_ge(c.out.len, 4);
-	ck_assert_str_eq(c.out.data + c.out.len - 4, "\r\n\r\n");
-	ck_assert_int_eq(count_of(c.out.data, "\r\n\r\n"), 1);
-	buf_free(&c.out);
-	http_response_free(&resp);
+	expect_written(ATT_OK);
+	ck_assert_ptr_null(strstr(cap.out.data, "ignored"));
+	ck_assert_ptr_null(strstr(cap.out.data, "Content-Length"));
+	ck_assert(starts_with(cap.out.data, "Status: 304 Not Modified\r\nETag: \"3\"\r\n"));
+	ck_assert_uint_ge(cap.out.len, 4);
+	ck_assert_str_eq(cap.out.data + cap.out.len - 4, "\r\n\r\n");
+	ck_assert_int_eq(count_of(cap.out.data, "\r\n\r\n"), 1);
 }
 END_TEST
 
@@ -341,20 +303,14 @@ static int temp_file_with(const char *text)
 
 START_TEST(test_http_response_write_file)
 {
-	http_response resp;
-	fake_cgi_capture c;
-
-	memset(&c, 0, sizeof c);
-	http_response_init(&resp);
 	http_header(&resp, "Content-Type", "application/pdf");
 	http_file(&resp, 200, temp_file_with("%PDF-1.4 bytes"), 14);
-	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_OK);
-	ck_assert_str_eq(c.out.data, "Status: 200 OK\r\n"
-				     "Content-Type: application/pdf\r\n"
-				     "Content-Length: 14\r\n"
-				     "\r\n"
-				     "%PDF-1.4 bytes");
-	buf_free(&c.out);
+	expect_written(ATT_OK);
+	ck_assert_str_eq(cap.out.data, "Status: 200 OK\r\n"
+				       "Content-Type: application/pdf\r\n"
+				       "Content-Length: 14\r\n"
+				       "\r\n"
+				       "%PDF-1.4 bytes");
 	http_response_free(&resp); /* closes the file */
 	ck_assert_int_eq(resp.body_fd, -1);
 }
@@ -362,65 +318,58 @@ END_TEST
 
 START_TEST(test_http_response_write_file_short)
 {
-	http_response resp;
-	fake_cgi_capture c;
-
-	memset(&c, 0, sizeof c);
-	http_response_init(&resp);
 	/* the file ends before the promised size */
 	http_file(&resp, 200, temp_file_with("short"), 100);
-	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_EIO);
-	buf_free(&c.out);
-	http_response_free(&resp);
+	expect_written(ATT_EIO);
 }
 END_TEST
 
 START_TEST(test_http_response_write_fails)
 {
-	http_response resp;
-	fake_cgi_capture c;
-
-	http_response_init(&resp);
 	http_json_text(&resp, 200, "{}", 2);
 	for (int call = 1; call <= 4; call++) {
-		memset(&c, 0, sizeof c);
-		c.fail_call = call;
-		ck_assert_msg(http_response_write(&resp, fake_cgi_write, &c) == ATT_EIO,
+		buf_free(&cap.out);
+		memset(&cap, 0, sizeof cap);
+		cap.fail_call = call;
+		ck_assert_msg(http_response_write(&resp, fake_cgi_write, &cap) == ATT_EIO,
 			      "failure of write call %d not reported", call);
-		buf_free(&c.out);
 	}
-	http_response_free(&resp);
 }
 END_TEST
 
 START_TEST(test_http_response_write_failed_buffer)
 {
-	http_response resp;
-	fake_cgi_capture c;
-
-	memset(&c, 0, sizeof c);
-	http_response_init(&resp);
 	http_json_text(&resp, 200, "{}", 2);
 	resp.body.failed = 1;
-	ck_assert_int_eq(http_response_write(&resp, fake_cgi_write, &c), ATT_ENOMEM);
-	ck_assert(starts_with(c.out.data, "Status: 500 Internal Server Error\r\n"));
-	ck_assert_ptr_nonnull(strstr(c.out.data, "\"code\":\"internal_error\""));
-	buf_free(&c.out);
-	http_response_free(&resp);
+	expect_written(ATT_ENOMEM);
+	ck_assert(starts_with(cap.out.data, "Status: 500 Internal Server Error\r\n"));
+	ck_assert_ptr_nonnull(strstr(cap.out.data, "\"code\":\"internal_error\""));
 }
 END_TEST
 
+/* Statuses and their reason phrases (NULL: any, but one). */
+static const struct reason_row {
+	int status;
+	const char *reason;
+} reasons[] = {
+	{200, "OK"},
+	{304, "Not Modified"},
+	{401, "Unauthorized"},
+	{404, "Not Found"},
+	{405, "Method Not Allowed"},
+	{413, "Payload Too Large"},
+	{422, "Unprocessable Entity"},
+	{503, "Service Unavailable"},
+	{599, NULL},
+};
+
 START_TEST(test_http_reason)
 {
-	ck_assert_str_eq(http_reason(200), "OK");
-	ck_assert_str_eq(http_reason(304), "Not Modified");
-	ck_assert_str_eq(http_reason(401), "Unauthorized");
-	ck_assert_str_eq(http_reason(404), "Not Found");
-	ck_assert_str_eq(http_reason(405), "Method Not Allowed");
-	ck_assert_str_eq(http_reason(413), "Payload Too Large");
-	ck_assert_str_eq(http_reason(422), "Unprocessable Entity");
-	ck_assert_str_eq(http_reason(503), "Service Unavailable");
-	ck_assert_ptr_nonnull(http_reason(599));
+	for (int i = 0; i < CHECK_ROWS(reasons); i++) {
+		ck_assert_ptr_nonnull(http_reason(reasons[i].status));
+		if (reasons[i].reason != NULL)
+			ck_assert_str_eq(http_reason(reasons[i].status), reasons[i].reason);
+	}
 }
 END_TEST
 
@@ -428,13 +377,14 @@ Suite *http_response_suite(void)
 {
 	Suite *s = suite_create("http_response");
 
-	check_tcase(s, "error_shape", NULL, NULL, test_http_error_shape, test_http_error_details,
-		    test_http_error_field, test_http_error_replaces_body, NULL);
+	check_tcase(s, "error_shape", fixture_setup, fixture_teardown, test_http_error_shape,
+		    test_http_error_details, test_http_error_field, test_http_error_replaces_body,
+		    NULL);
 
-	check_tcase(s, "response", NULL, NULL, test_http_header_crlf, test_http_json,
-		    test_http_content_type_once, test_http_reason, NULL);
+	check_tcase(s, "response", fixture_setup, fixture_teardown, test_http_header_crlf,
+		    test_http_json, test_http_content_type_once, test_http_reason, NULL);
 
-	check_tcase(s, "write", NULL, NULL, test_http_response_write,
+	check_tcase(s, "write", fixture_setup, fixture_teardown, test_http_response_write,
 		    test_http_response_write_empty_body, test_http_response_write_head,
 		    test_http_response_write_304, test_http_response_write_204,
 		    test_http_response_precheck, test_http_response_write_file,

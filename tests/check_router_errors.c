@@ -3,6 +3,18 @@
  * action's own checks - in one table, run one row per test. */
 #include "check_router.h"
 
+/* A save whose expected_version is refused, an upload (of "data") whose
+ * filename is. */
+#define BAD_VERSION(body)                                                                          \
+	{                                                                                          \
+		"PATCH", ATTEMPT, "action=save", RT_STUDENT, body, 422, "validation_failed",       \
+			"expected_version"                                                         \
+	}
+#define BAD_UPLOAD(query)                                                                          \
+	{                                                                                          \
+		"POST", ATTEMPT, query, RT_STUDENT, "data", 400, "invalid_filename", NULL          \
+	}
+
 static const rt_case errors[] = {
 	/* unknown path */
 	{"GET", "/", NULL, RT_NOBODY, NULL, 404, "not_found", NULL},
@@ -84,6 +96,23 @@ static const rt_case errors[] = {
 	 "validation_failed", "answers"},
 	{"PATCH", ATTEMPT, "action=save", RT_STUDENT, "{\"answers\":{},\"auto_save_data\":5}", 422,
 	 "validation_failed", "auto_save_data"},
+	{"PATCH", ATTEMPT, "action=save", RT_STUDENT, "{}", 422, "validation_failed", "answers"},
+	{"PATCH", ATTEMPT, "action=save", RT_STUDENT, "{\"answers\":null,\"expected_version\":1}",
+	 422, "validation_failed", "answers"},
+	/* save expected_version */
+	BAD_VERSION("{\"answers\":{},\"expected_version\":-1}"),
+	BAD_VERSION("{\"answers\":{},\"expected_version\":1.5}"),
+	BAD_VERSION("{\"answers\":{},\"expected_version\":\"3\"}"),
+	BAD_VERSION("{\"answers\":{},\"expected_version\":2147483648}"),
+	BAD_VERSION("{\"answers\":{},\"expected_version\":true}"),
+	BAD_VERSION("{\"auto_save_data\":{},\"expected_version\":[3]}"),
+	/* exam create: title, body */
+	{"POST", "/api/exams", NULL, RT_STUDENT, "{\"time_limit_s\":60}", 422, "validation_failed",
+	 "title"},
+	{"POST", "/api/exams", NULL, RT_STUDENT, "{\"title\":7}", 422, "validation_failed",
+	 "title"},
+	{"POST", "/api/exams", NULL, RT_STUDENT, "[\"title\"]", 422, "validation_failed", "body"},
+	{"POST", "/api/exams", NULL, RT_STUDENT, "", 400, "invalid_json", NULL},
 	/* start exam id */
 	{"POST", "/api/attempts/new", "action=start", RT_STUDENT, "{\"exam_id\":\"nope\"}", 422,
 	 "validation_failed", "exam_id"},
@@ -106,6 +135,15 @@ static const rt_case errors[] = {
 	 NULL},
 	{"GET", "/api/attempts/nope", "action=stats&type=stats", RT_PROCTOR, NULL, 400,
 	 "invalid_uuid", NULL},
+	/* limits: max_events 3 in this app (the shape of events is SQL's:
+	 * check_router_actions.c) */
+	{"POST", ATTEMPT, "action=activity", RT_STUDENT,
+	 "{\"events\":[{\"event_type\":\"a\"},{\"event_type\":\"b\"},"
+	 "{\"event_type\":\"c\"},{\"event_type\":\"d\"}]}",
+	 413, "batch_too_large", NULL},
+	/* upload checks: the filename (encodings: check_router_actions.c) */
+	BAD_UPLOAD("action=upload"),
+	BAD_UPLOAD("action=upload&filename="),
 	/* submit checks */
 	{"POST", ATTEMPT, "action=submit", RT_STUDENT, "{\"answers\":[]}", 422, "validation_failed",
 	 "answers"},
@@ -118,6 +156,7 @@ static const rt_case errors[] = {
 	{"GET", ATTEMPT, "action=upload&upload_id=x", RT_STUDENT, NULL, 400, "invalid_uuid", NULL},
 	{"GET", ATTEMPT, "action=upload&upload_id=0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D", RT_STUDENT,
 	 NULL, 400, "invalid_uuid", NULL},
+	{"DELETE", ATTEMPT, "action=upload", RT_STUDENT, NULL, 405, "method_not_allowed", NULL},
 	/* batch checks */
 	{"POST", "/api/attempts/any-id", "action=batch", RT_STUDENT, "{\"data\":[]}", 422,
 	 "validation_failed", "operation"},
