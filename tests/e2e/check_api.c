@@ -100,6 +100,14 @@ void db_push_past(const char *attempt_id)
 		attempt_id, NULL, 1);
 }
 
+PGconn *db_expire_held(const char *attempt_id)
+{
+	PGconn *lock = sweep_hold();
+
+	db_push_past(attempt_id);
+	return lock;
+}
+
 /* ------------------------------------------------------------ fixtures */
 
 void warm(const user *u, const char *attempt_id)
@@ -125,6 +133,26 @@ void batch(resp *r, const user *u, const char *op, const char *data_json)
 	snprintf(body, cap, "{\"operation\":\"%s\",\"data\":%s}", op, data_json);
 	send_req(r, "POST", "/api/attempts/any-id?action=batch", u, body, NULL);
 	free(body);
+}
+
+const cJSON *batch_of(resp *r, const user *u, const char *op, int n, const char *fmt, ...)
+{
+	va_list ap;
+	char *data;
+	int len;
+
+	va_start(ap, fmt);
+	len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	ck_assert_int_ge(len, 0);
+	data = malloc((size_t)len + 1);
+	ck_assert_ptr_nonnull(data);
+	va_start(ap, fmt);
+	vsnprintf(data, (size_t)len + 1, fmt, ap);
+	va_end(ap);
+	batch(r, u, op, data);
+	free(data);
+	return batch_results(r, n);
 }
 
 /* batch, then asserts the error answer and frees the answer. */
@@ -245,6 +273,7 @@ void expect_submitted(const resp *r, const char *want_answers, int already, long
 void fleet_new(fleet *f, int n, const char *exam_body)
 {
 	ck_assert(n <= 8);
+	memset(f, 0, sizeof *f);
 	f->proctor = user_new(AUTH_ROLE_PROCTOR);
 	f->student = user_new(AUTH_ROLE_STUDENT);
 	f->n = n;
@@ -254,10 +283,17 @@ void fleet_new(fleet *f, int n, const char *exam_body)
 	}
 }
 
+void fleet_new_other(fleet *f, int n, const char *exam_body)
+{
+	fleet_new(f, n, exam_body);
+	world_new(&f->other, TIMED_EXAM);
+}
+
 void fleet_free(fleet *f)
 {
 	user_free(&f->proctor);
 	user_free(&f->student);
+	world_free(&f->other);
 }
 
 long request_calls(const stmt_calls *s)

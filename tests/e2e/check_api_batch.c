@@ -36,29 +36,25 @@ static void expect_save_item(const cJSON *item, const char *attempt_id, long ver
 START_TEST(test_batch_save)
 {
 	fleet f;
-	world other;
 	resp r;
-	char data[2048];
 	const cJSON *res;
 
-	fleet_new(&f, 3, TIMED_EXAM);
-	world_new(&other, TIMED_EXAM);
+	fleet_new_other(&f, 3, TIMED_EXAM);
 	save_ok(&f.student, f.att[1], "{\"answers\":{\"keep\":1,\"drop\":2}}");
 	warm(&f.student, f.att[0]);
-	snprintf(data, sizeof data,
-		 "[{\"attempt_id\":\"%s\",\"answers\":{\"q\":\"a0\"},\"auto_save_data\":{\"p\":0}},"
-		 "{\"attempt_id\":\"%s\",\"answers\":{\"drop\":null,\"q\":\"a1\"},"
-		 "\"expected_version\":2},"
-		 "{\"attempt_id\":\"%s\",\"answers\":{\"x\":1}},"
-		 "{\"attempt_id\":\"not-a-uuid\",\"answers\":{\"x\":1}},"
-		 "{\"attempt_id\":\"%s\",\"auto_save_data\":{\"only\":true}}]",
-		 f.att[0], f.att[1], other.attempt_id, f.att[2]);
-	batch(&r, &f.student, "batch_save", data);
-	res = batch_results(&r, 5);
+	res = batch_of(
+		&r, &f.student, "batch_save", 5,
+		"[{\"attempt_id\":\"%s\",\"answers\":{\"q\":\"a0\"},\"auto_save_data\":{\"p\":0}},"
+		"{\"attempt_id\":\"%s\",\"answers\":{\"drop\":null,\"q\":\"a1\"},"
+		"\"expected_version\":2},"
+		"{\"attempt_id\":\"%s\",\"answers\":{\"x\":1}},"
+		"{\"attempt_id\":\"not-a-uuid\",\"answers\":{\"x\":1}},"
+		"{\"attempt_id\":\"%s\",\"auto_save_data\":{\"only\":true}}]",
+		f.att[0], f.att[1], f.other.attempt_id, f.att[2]);
 	expect_save_item(cJSON_GetArrayItem(res, 0), f.att[0], 2);
 	expect_save_item(cJSON_GetArrayItem(res, 1), f.att[1], 3);
 	/* Someone else's attempt fails alone, as a missing one would. */
-	expect_item_error(cJSON_GetArrayItem(res, 2), other.attempt_id, "not_found", 1);
+	expect_item_error(cJSON_GetArrayItem(res, 2), f.other.attempt_id, "not_found", 1);
 	expect_details_field(
 		expect_item_error(cJSON_GetArrayItem(res, 3), "not-a-uuid", "validation_failed", 1),
 		"data[3].attempt_id", "item 3");
@@ -68,15 +64,13 @@ START_TEST(test_batch_save)
 	db_expect_answers(f.att[1], "{\"keep\":1,\"q\":\"a1\"}");
 	db_expect_answers(f.att[2], "{}");
 	db_expect_col(f.att[2], "auto_save_data", "{\"only\": true}");
-	db_expect_answers(other.attempt_id, "{}");
-	ck_assert_int_eq(db_version(other.attempt_id), 1);
+	db_expect_stored(f.other.attempt_id, 1, "{}");
 	/* Read-your-writes: the state read before the batch is not served. */
 	act(&r, "GET", &f.student, f.att[0], "state", NULL);
 	expect_num(expect_ok(&r, 200), "version", 2);
 	expect_json_eq(r.json, "answers", "{\"q\":\"a0\"}");
 	resp_free(&r);
 	fleet_free(&f);
-	world_free(&other);
 }
 END_TEST
 
@@ -84,23 +78,19 @@ START_TEST(test_batch_save_conflict)
 {
 	fleet f;
 	resp r;
-	char data[1024];
-	const cJSON *res, *d;
+	const cJSON *res;
 
 	fleet_new(&f, 2, TIMED_EXAM);
 	save_ok(&f.student, f.att[0], "{\"answers\":{\"v\":1}}");
-	snprintf(data, sizeof data,
-		 "[{\"attempt_id\":\"%s\",\"answers\":{\"v\":2},\"expected_version\":1},"
-		 "{\"attempt_id\":\"%s\",\"answers\":{\"w\":1},\"expected_version\":1}]",
-		 f.att[0], f.att[1]);
-	batch(&r, &f.student, "batch_save", data);
-	res = batch_results(&r, 2);
-	d = expect_item_error(cJSON_GetArrayItem(res, 0), f.att[0], "version_conflict", 1);
-	expect_num(d, "current_version", 2);
+	res = batch_of(&r, &f.student, "batch_save", 2,
+		       "[{\"attempt_id\":\"%s\",\"answers\":{\"v\":2},\"expected_version\":1},"
+		       "{\"attempt_id\":\"%s\",\"answers\":{\"w\":1},\"expected_version\":1}]",
+		       f.att[0], f.att[1]);
+	expect_num(expect_item_error(cJSON_GetArrayItem(res, 0), f.att[0], "version_conflict", 1),
+		   "current_version", 2);
 	expect_save_item(cJSON_GetArrayItem(res, 1), f.att[1], 2);
 	resp_free(&r);
-	db_expect_answers(f.att[0], "{\"v\":1}");
-	ck_assert_int_eq(db_version(f.att[0]), 2);
+	db_expect_stored(f.att[0], 2, "{\"v\":1}");
 	db_expect_answers(f.att[1], "{\"w\":1}");
 	fleet_free(&f);
 }
@@ -110,18 +100,15 @@ START_TEST(test_batch_save_item_errors)
 {
 	fleet f;
 	resp r;
-	char data[1024];
 	const cJSON *res;
 
 	fleet_new(&f, 2, TIMED_EXAM);
 	submit_ok(&f.student, f.att[1], NULL);
-	snprintf(data, sizeof data,
-		 "[{\"attempt_id\":\"%s\",\"answers\":[1]},"
-		 "{\"attempt_id\":\"%s\",\"answers\":{\"a\":1}},"
-		 "\"%s\"]",
-		 f.att[0], f.att[1], f.att[0]);
-	batch(&r, &f.student, "batch_save", data);
-	res = batch_results(&r, 3);
+	res = batch_of(&r, &f.student, "batch_save", 3,
+		       "[{\"attempt_id\":\"%s\",\"answers\":[1]},"
+		       "{\"attempt_id\":\"%s\",\"answers\":{\"a\":1}},"
+		       "\"%s\"]",
+		       f.att[0], f.att[1], f.att[0]);
 	expect_details_field(
 		expect_item_error(cJSON_GetArrayItem(res, 0), f.att[0], "validation_failed", 1),
 		"data[0].answers", "item 0");
@@ -139,28 +126,23 @@ START_TEST(test_batch_save_past_deadline)
 {
 	fleet f;
 	resp r;
-	char data[512];
 	const cJSON *res;
 	PGconn *lock;
 
 	fleet_new(&f, 2, MINUTE_EXAM);
 	save_ok(&f.student, f.att[0], "{\"answers\":{\"q\":\"in time\"}}");
-	lock = sweep_hold();
-	db_push_past(f.att[0]);
-	snprintf(data, sizeof data,
-		 "[{\"attempt_id\":\"%s\",\"answers\":{\"q\":\"late\"}},"
-		 "{\"attempt_id\":\"%s\",\"answers\":{\"q\":\"fine\"}}]",
-		 f.att[0], f.att[1]);
-	batch(&r, &f.student, "batch_save", data);
-	res = batch_results(&r, 2);
+	lock = db_expire_held(f.att[0]);
+	res = batch_of(&r, &f.student, "batch_save", 2,
+		       "[{\"attempt_id\":\"%s\",\"answers\":{\"q\":\"late\"}},"
+		       "{\"attempt_id\":\"%s\",\"answers\":{\"q\":\"fine\"}}]",
+		       f.att[0], f.att[1]);
 	sweep_release(lock);
 	/* The expired item is closed as the single save would close it. */
 	expect_item_error(cJSON_GetArrayItem(res, 0), f.att[0], "attempt_closed", 1);
 	expect_save_item(cJSON_GetArrayItem(res, 1), f.att[1], 2);
 	resp_free(&r);
 	db_expect_col(f.att[0], "submit_reason", "deadline");
-	db_expect_answers(f.att[0], "{\"q\":\"in time\"}");
-	ck_assert_int_eq(db_version(f.att[0]), 3);
+	db_expect_stored(f.att[0], 3, "{\"q\":\"in time\"}");
 	fleet_free(&f);
 }
 END_TEST
@@ -202,19 +184,16 @@ END_TEST
 START_TEST(test_batch_multiple_states)
 {
 	fleet f;
-	world other;
 	resp r;
-	char data[1024], missing[ID_LEN];
+	char missing[ID_LEN];
 	const cJSON *res, *s;
 
-	fleet_new(&f, 2, TIMED_EXAM);
-	world_new(&other, TIMED_EXAM);
+	fleet_new_other(&f, 2, TIMED_EXAM);
 	ck_assert_int_eq(uuid_generate(missing), ATT_OK);
 	save_ok(&f.student, f.att[1], "{\"answers\":{\"q\":1}}");
-	snprintf(data, sizeof data, "[\"%s\",\"%s\",\"%s\",\"%s\",42,\"%s\"]", f.att[1], f.att[0],
-		 other.attempt_id, missing, f.att[1]);
-	batch(&r, &f.student, "multiple_states", data);
-	res = batch_results(&r, 6);
+	res = batch_of(&r, &f.student, "multiple_states", 6,
+		       "[\"%s\",\"%s\",\"%s\",\"%s\",42,\"%s\"]", f.att[1], f.att[0],
+		       f.other.attempt_id, missing, f.att[1]);
 	s = cJSON_GetArrayItem(res, 0);
 	expect_keys(s, "multiple_states item", state_keys);
 	expect_str(s, "attempt_id", f.att[1]);
@@ -222,7 +201,7 @@ START_TEST(test_batch_multiple_states)
 	expect_json_eq(s, "answers", "{\"q\":1}");
 	expect_str(cJSON_GetArrayItem(res, 1), "attempt_id", f.att[0]);
 	expect_num(cJSON_GetArrayItem(res, 1), "version", 1);
-	expect_item_error(cJSON_GetArrayItem(res, 2), other.attempt_id, "not_found", 0);
+	expect_item_error(cJSON_GetArrayItem(res, 2), f.other.attempt_id, "not_found", 0);
 	expect_item_error(cJSON_GetArrayItem(res, 3), missing, "not_found", 0);
 	expect_details_field(
 		expect_item_error(cJSON_GetArrayItem(res, 4), NULL, "validation_failed", 0),
@@ -233,14 +212,12 @@ START_TEST(test_batch_multiple_states)
 		"data[5]", "item 5");
 	resp_free(&r);
 	/* Staff may read anyone's. */
-	snprintf(data, sizeof data, "[\"%s\",\"%s\"]", other.attempt_id, f.att[0]);
-	batch(&r, &other.proctor, "multiple_states", data);
-	res = batch_results(&r, 2);
+	res = batch_of(&r, &f.other.proctor, "multiple_states", 2, "[\"%s\",\"%s\"]",
+		       f.other.attempt_id, f.att[0]);
 	expect_str(cJSON_GetArrayItem(res, 0), "status", "in_progress");
 	expect_str(cJSON_GetArrayItem(res, 1), "user_id", f.student.sub);
 	resp_free(&r);
 	fleet_free(&f);
-	world_free(&other);
 }
 END_TEST
 
@@ -279,14 +256,13 @@ START_TEST(test_batch_repeats_answered_once)
 	expect_item_error(cJSON_GetArrayItem(res, 4), w.attempt_id, "duplicate_item", 0);
 	resp_free(&r);
 
-	snprintf(data, sizeof data,
-		 "[{\"type\":\"state\",\"attempt_id\":\"%s\"},{\"type\":\"info\",\"attempt_id\":\"%"
-		 "s\"},"
-		 "{\"type\":\"state\",\"attempt_id\":\"%s\"},{\"type\":\"info\",\"attempt_id\":\"%"
-		 "s\"}]",
-		 w.attempt_id, w.attempt_id, w.attempt_id, w.attempt_id);
-	batch(&r, &w.student, "query", data);
-	res = batch_results(&r, 4);
+	res = batch_of(
+		&r, &w.student, "query", 4,
+		"[{\"type\":\"state\",\"attempt_id\":\"%s\"},{\"type\":\"info\",\"attempt_id\":\"%"
+		"s\"},"
+		"{\"type\":\"state\",\"attempt_id\":\"%s\"},{\"type\":\"info\",\"attempt_id\":\"%"
+		"s\"}]",
+		w.attempt_id, w.attempt_id, w.attempt_id, w.attempt_id);
 	expect_str(cJSON_GetArrayItem(res, 0), "status", "in_progress");
 	expect_str(cJSON_GetArrayItem(res, 1), "exam_title", "timed");
 	expect_details_field(

@@ -257,21 +257,31 @@ START_TEST(test_start_route_ts_alias)
 }
 END_TEST
 
+/* The owner's first read (action) of a fresh world w of exam: asserts 200
+ * and what any such read says (the ids, in_progress, version 1); the
+ * answer stays in *r. */
+static const cJSON *fresh_read(resp *r, world *w, const char *exam, const char *action)
+{
+	const cJSON *o;
+
+	world_new(w, exam);
+	get_action(r, &w->student, w->attempt_id, action);
+	o = expect_ok(r, 200);
+	expect_str(o, "attempt_id", w->attempt_id);
+	expect_str(o, "exam_id", w->exam_id);
+	expect_str(o, "user_id", w->student.sub);
+	expect_str(o, "status", "in_progress");
+	expect_num(o, "version", 1);
+	return o;
+}
+
 START_TEST(test_state_owner)
 {
 	world w;
 	resp r;
-	const cJSON *o;
+	const cJSON *o = fresh_read(&r, &w, "{\"title\":\"State\",\"time_limit_s\":900}", "state");
 
-	world_new(&w, "{\"title\":\"State\",\"time_limit_s\":900}");
-	get_action(&r, &w.student, w.attempt_id, "state");
-	o = expect_ok(&r, 200);
 	expect_state_keys(o);
-	expect_str(o, "attempt_id", w.attempt_id);
-	expect_str(o, "exam_id", w.exam_id);
-	expect_str(o, "user_id", w.student.sub);
-	expect_str(o, "status", "in_progress");
-	expect_num(o, "version", 1);
 	expect_json_eq(o, "answers", "{}");
 	ck_assert(jnum(o, "time_remaining_s") > 880);
 	resp_free(&r);
@@ -422,17 +432,10 @@ START_TEST(test_info_fields)
 {
 	world w;
 	resp r;
-	const cJSON *o;
+	const cJSON *o =
+		fresh_read(&r, &w, "{\"title\":\"Info exam\",\"time_limit_s\":1200}", "info");
 
-	world_new(&w, "{\"title\":\"Info exam\",\"time_limit_s\":1200}");
-	get_action(&r, &w.student, w.attempt_id, "info");
-	o = expect_ok(&r, 200);
-	expect_str(o, "attempt_id", w.attempt_id);
-	expect_str(o, "exam_id", w.exam_id);
-	expect_str(o, "user_id", w.student.sub);
 	expect_num(o, "attempt_number", 1);
-	expect_str(o, "status", "in_progress");
-	expect_num(o, "version", 1);
 	expect_str(o, "exam_title", "Info exam");
 	expect_num(o, "activity_count", 0);
 	expect_num(o, "upload_count", 0);
@@ -498,15 +501,13 @@ END_TEST
 void e2e_attempts_tests(Suite *s)
 {
 	E2E_ADD_TESTS(s, "start", 60, test_start_timed, test_start_untimed,
-		      test_start_again_same_attempt, test_start_invalid_json_and_no_token);
-	E2E_ADD_LOOP(s, "start", 60, test_start_refused, start_refusals);
-	E2E_ADD_TESTS(s, "start", 60, test_start_max_attempts, test_start_second_attempt,
-		      test_start_route_ts_alias);
+		      test_start_again_same_attempt, test_start_invalid_json_and_no_token,
+		      E2E_LOOP(test_start_refused, start_refusals), test_start_max_attempts,
+		      test_start_second_attempt, test_start_route_ts_alias);
 	E2E_ADD_TESTS(s, "state", 60, test_state_owner, test_state_proctor_admin,
 		      test_state_route_ts_alias, test_state_other_student_as_missing,
-		      test_state_missing, test_state_invalid_uuid, test_state_no_token);
-	tcase_add_loop_test(tcase_named(s, "state", 60), test_read_submitted, 0, 1);
-	E2E_ADD_TESTS(s, "info", 60, test_info_fields, test_info_staff_and_alias);
-	tcase_add_loop_test(tcase_named(s, "info", 60), test_read_submitted, 1, 2);
-	E2E_ADD_TESTS(s, "info", 60, test_info_errors);
+		      test_state_missing, test_state_invalid_uuid, test_state_no_token,
+		      E2E_ROWS(test_read_submitted, 0, 1));
+	E2E_ADD_TESTS(s, "info", 60, test_info_fields, test_info_staff_and_alias,
+		      E2E_ROWS(test_read_submitted, 1, 2), test_info_errors);
 }

@@ -300,12 +300,12 @@ END_TEST
 
 void e2e_routing_tests(Suite *s)
 {
-	E2E_ADD_LOOP(s, "routing", 60, test_route_refused, route_refusals);
-	E2E_ADD_LOOP(s, "routing", 60, test_route_wrong_method, wrong_methods);
-	E2E_ADD_TESTS(s, "routing", 60, test_route_other_wrong_methods);
-	E2E_ADD_LOOP(s, "auth", 60, test_auth_signed_refused, signed_refusals);
-	E2E_ADD_TESTS(s, "auth", 60, test_auth_expired_within_leeway);
-	E2E_ADD_LOOP(s, "auth", 60, test_auth_handmade_refused, handmade_refusals);
-	E2E_ADD_TESTS(s, "auth", 60, test_auth_handmade_token_accepted, test_auth_missing_claims,
+	E2E_ADD_TESTS(s, "routing", 60, E2E_LOOP(test_route_refused, route_refusals),
+		      E2E_LOOP(test_route_wrong_method, wrong_methods),
+		      test_route_other_wrong_methods);
+	E2E_ADD_TESTS(s, "auth", 60, E2E_LOOP(test_auth_signed_refused, signed_refusals),
+		      test_auth_expired_within_leeway,
+		      E2E_LOOP(test_auth_handmade_refused, handmade_refusals),
+		      test_auth_handmade_token_accepted, test_auth_missing_claims,
 		      test_auth_malformed_header);
 }
