@@ -320,6 +320,24 @@ void act_refused(const char *method, const user *u, const char *attempt_id, cons
 	refused(method, path, u, body, status, code);
 }
 
+void expect_as_missing(const char *method, const user *u, const char *attempt_id,
+		       const char *action, const char *body)
+{
+	char missing[ID_LEN];
+	resp r1, r2;
+
+	act(&r1, method, u, attempt_id, action, body);
+	expect_error(&r1, 404, "not_found");
+	ck_assert_int_eq(uuid_generate(missing), ATT_OK);
+	act(&r2, method, u, missing, action, body);
+	expect_error(&r2, 404, "not_found");
+	ck_assert_msg(cJSON_Compare(r1.json, r2.json, 1),
+		      "%s: someone else's attempt answers %s, a missing one %s", r1.what, r1.r.body,
+		      r2.r.body);
+	resp_free(&r1);
+	resp_free(&r2);
+}
+
 void act_field_refused(const char *method, const user *u, const char *attempt_id,
 		       const char *action, const char *body, const char *field)
 {

@@ -9,7 +9,7 @@
  *    act, get_action, get_version, save, save_ok, save_version,
  *    bearer_line (an Authorization header line of a token); the
  *    checks every answer gets: expect_request_id; error answers (API.md
- *    section 3): expect_error, expect_error_body,
+ *    section 3): expect_error, expect_error_body, expect_as_missing,
  *    expect_error_object, expect_details_field, expect_field, expect_405,
  *    expect_unauthorized;
  *  - fixtures: exam_create, attempt_start, expect_created and the world
@@ -141,6 +141,11 @@ void refused(const char *method, const char *path, const user *u, const char *bo
 /* As refused, for METHOD /api/attempts/{id}?action=... */
 void act_refused(const char *method, const user *u, const char *attempt_id, const char *action,
 		 const char *body, int status, const char *code);
+/* METHOD ?action=action with body as u on attempt_id (someone else's) and
+ * on a missing attempt: both 404 not_found, the same answer (API.md
+ * section 4: no existence leak). */
+void expect_as_missing(const char *method, const user *u, const char *attempt_id,
+		       const char *action, const char *body);
 /* As act_refused, asserting 422 validation_failed naming field. */
 void act_field_refused(const char *method, const user *u, const char *attempt_id,
 		       const char *action, const char *body, const char *field);
