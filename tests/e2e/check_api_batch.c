@@ -97,8 +97,11 @@ static const struct save_case {
 	const char *data;
 	int nitems;
 	save_item items[3];
-	long version0;
-	const char *answers0, *reason0, *answers1;
+	struct {
+		long version;
+		const char *answers, *reason;
+	} att0;
+	const char *answers1;
 } save_cases[] = {
 	{.name = "conflict",
 	 .exam = TIMED_EXAM,
@@ -107,8 +110,7 @@ static const struct save_case {
 		 "{\"attempt_id\":\"{1}\",\"answers\":{\"w\":1},\"expected_version\":1}]",
 	 .nitems = 2,
 	 .items = {{"version_conflict", 0, NULL, 2}, {NULL, 1, NULL, 2}},
-	 .version0 = 2,
-	 .answers0 = "{\"v\":1}",
+	 .att0 = {2, "{\"v\":1}", NULL},
 	 .answers1 = "{\"w\":1}"},
 	{.name = "item errors",
 	 .exam = TIMED_EXAM,
@@ -119,8 +121,7 @@ static const struct save_case {
 	 .items = {{"validation_failed", 0, "data[0].answers", 0},
 		   {"attempt_submitted", 1, NULL, 0},
 		   {"validation_failed", -1, "data[2]", 0}},
-	 .version0 = 1,
-	 .answers0 = "{}"},
+	 .att0 = {1, "{}", NULL}},
 	/* The expired item is closed as the single save would close it. */
 	{.name = "past deadline",
 	 .exam = MINUTE_EXAM,
@@ -130,9 +131,7 @@ static const struct save_case {
 		 "{\"attempt_id\":\"{1}\",\"answers\":{\"q\":\"fine\"}}]",
 	 .nitems = 2,
 	 .items = {{"attempt_closed", 0, NULL, 0}, {NULL, 1, NULL, 2}},
-	 .version0 = 3,
-	 .answers0 = "{\"q\":\"in time\"}",
-	 .reason0 = "deadline"},
+	 .att0 = {3, "{\"q\":\"in time\"}", "deadline"}},
 };
 
 /* tmpl with {0} and {1} replaced by the fleet's first two attempt ids. */
@@ -199,9 +198,9 @@ START_TEST(test_batch_save_item_fails_alone)
 		sweep_release(lock);
 	expect_save_items(batch_results(&r, c->nitems), c, &f);
 	resp_free(&r);
-	db_expect_stored(f.att[0], c->version0, c->answers0);
-	if (c->reason0 != NULL)
-		db_expect_col(f.att[0], "submit_reason", c->reason0);
+	db_expect_stored(f.att[0], c->att0.version, c->att0.answers);
+	if (c->att0.reason != NULL)
+		db_expect_col(f.att[0], "submit_reason", c->att0.reason);
 	if (c->answers1 != NULL)
 		db_expect_answers(f.att[1], c->answers1);
 	fleet_free(&f);

@@ -355,19 +355,12 @@ static void send_route(resp *out, int r, const target *t, const char *auth)
 	const route_spec *rs = &routes[r];
 	char *path = fill_target(rs->path, t);
 	char *body = fill_target(rs->body, t);
-	const char *lines[3];
-	size_t n = 0;
+	const char *ctype = rs->ctype ? rs->ctype : "application/json";
+	/* The header lines: auth and the route's own, either may be NULL. */
+	const char *lines[3] = {auth ? auth : rs->header, auth ? rs->header : NULL, NULL};
 
-	if (auth != NULL)
-		lines[n++] = auth;
-	if (rs->header != NULL)
-		lines[n++] = rs->header;
-	lines[n] = NULL;
-	send_plain(out, rs->method, path, NULL,
-		   body == NULL ? NULL
-		   : rs->ctype	? rs->ctype
-				: "application/json",
-		   body, body ? strlen(body) : 0, lines);
+	send_plain(out, rs->method, path, NULL, body ? ctype : NULL, body, body ? strlen(body) : 0,
+		   lines);
 	free(path);
 	free(body);
 }
