@@ -162,8 +162,7 @@ void batch_refused(const user *u, const char *op, const char *data_json, int sta
 	resp r;
 
 	batch(&r, u, op, data_json);
-	expect_error(&r, status, code);
-	resp_free(&r);
+	expect_error_free(&r, status, code);
 }
 
 void activity(resp *r, const user *u, const char *attempt_id, const char *events_json)
@@ -184,8 +183,7 @@ void activity_field_refused(const user *u, const char *attempt_id, const char *e
 	resp r;
 
 	activity(&r, u, attempt_id, events_json);
-	expect_field(&r, field);
-	resp_free(&r);
+	expect_field_free(&r, field);
 }
 
 /* activity, then asserts the error answer and frees the answer. */
@@ -195,8 +193,7 @@ void activity_refused(const user *u, const char *attempt_id, const char *events_
 	resp r;
 
 	activity(&r, u, attempt_id, events_json);
-	expect_error(&r, status, code);
-	resp_free(&r);
+	expect_error_free(&r, status, code);
 }
 
 char *many_events(int n)
@@ -324,8 +321,7 @@ void stats_refused(const user *u, const char *attempt_id, const char *query, int
 	resp r;
 
 	stats(&r, u, attempt_id, query);
-	expect_error(&r, status, code);
-	resp_free(&r);
+	expect_error_free(&r, status, code);
 }
 
 void stats_world_new(stats_world *w)
@@ -372,8 +368,7 @@ void optimize_field_refused(const user *u, const char *body, const char *field)
 	resp r;
 
 	optimize(&r, u, body);
-	expect_field(&r, field);
-	resp_free(&r);
+	expect_field_free(&r, field);
 }
 
 /* optimize, then asserts the error answer and frees the answer. */
@@ -382,8 +377,7 @@ void optimize_refused(const user *u, const char *body, int status, const char *c
 	resp r;
 
 	optimize(&r, u, body);
-	expect_error(&r, status, code);
-	resp_free(&r);
+	expect_error_free(&r, status, code);
 }
 
 /* ============================================================ runner */

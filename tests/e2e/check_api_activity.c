@@ -331,11 +331,9 @@ START_TEST(test_activity_events_not_array)
 	activity_field_refused(&w.student, w.attempt_id, "{\"event_type\":\"x\"}", "events");
 	activity_field_refused(&w.student, w.attempt_id, "\"x\"", "events");
 	act(&r, "POST", &w.student, w.attempt_id, "activity", "{}");
-	expect_field(&r, "events");
-	resp_free(&r);
+	expect_field_free(&r, "events");
 	act(&r, "POST", &w.student, w.attempt_id, "activity", "[]");
-	expect_field(&r, "body");
-	resp_free(&r);
+	expect_field_free(&r, "body");
 	world_free(&w);
 }
 END_TEST

@@ -339,29 +339,24 @@ START_TEST(test_batch_save_too_large_writes_nothing)
 }
 END_TEST
 
+/* POSTs body to the batch action as u: 422 naming field. */
+static void batch_body_refused(const user *u, const char *body, const char *field)
+{
+	resp r;
+
+	send_req(&r, "POST", "/api/attempts/any-id?action=batch", u, body, NULL);
+	expect_field_free(&r, field);
+}
+
 START_TEST(test_batch_request_errors)
 {
 	user s = user_new(AUTH_ROLE_STUDENT);
-	resp r;
 
-	batch(&r, &s, "reticulate", "[]");
-	expect_field(&r, "operation");
-	resp_free(&r);
-	send_req(&r, "POST", "/api/attempts/any-id?action=batch", &s,
-		 "{\"operation\":\"multiple_states\"}", NULL);
-	expect_field(&r, "data");
-	resp_free(&r);
-	send_req(&r, "POST", "/api/attempts/any-id?action=batch", &s,
-		 "{\"operation\":\"multiple_states\",\"data\":{\"a\":1}}", NULL);
-	expect_field(&r, "data");
-	resp_free(&r);
-	send_req(&r, "POST", "/api/attempts/any-id?action=batch", &s, "{\"data\":[]}", NULL);
-	expect_field(&r, "operation");
-	resp_free(&r);
-	send_req(&r, "POST", "/api/attempts/any-id?action=batch", &s,
-		 "{\"operation\":7,\"data\":[]}", NULL);
-	expect_field(&r, "operation");
-	resp_free(&r);
+	batch_body_refused(&s, "{\"operation\":\"reticulate\",\"data\":[]}", "operation");
+	batch_body_refused(&s, "{\"operation\":\"multiple_states\"}", "data");
+	batch_body_refused(&s, "{\"operation\":\"multiple_states\",\"data\":{\"a\":1}}", "data");
+	batch_body_refused(&s, "{\"data\":[]}", "operation");
+	batch_body_refused(&s, "{\"operation\":7,\"data\":[]}", "operation");
 	refused("POST", "/api/attempts/any-id?action=batch", &s, "{\"operation\":", 400,
 		"invalid_json");
 	refused("POST", "/api/attempts/any-id?action=batch", NULL,

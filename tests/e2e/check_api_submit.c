@@ -272,8 +272,7 @@ START_TEST(test_submit_if_match)
 	world_new(&w, TIMED_EXAM);
 	attempt_path(path, sizeof path, w.attempt_id, "submit");
 	send_req(&r, "POST", path, &w.student, NULL, stale);
-	expect_error(&r, 409, "version_conflict");
-	resp_free(&r);
+	expect_error_free(&r, 409, "version_conflict");
 	db_expect_col(w.attempt_id, "status", "in_progress");
 	send_req(&r, "POST", path, &w.student, NULL, good);
 	expect_submitted(&r, "{}", 0, 2);
@@ -372,8 +371,7 @@ START_TEST(test_submit_if_match_malformed)
 	world_new(&w, TIMED_EXAM);
 	attempt_path(path, sizeof path, w.attempt_id, "submit");
 	send_req(&r, "POST", path, &w.student, NULL, bad);
-	expect_field(&r, "If-Match");
-	resp_free(&r);
+	expect_field_free(&r, "If-Match");
 	db_expect_col(w.attempt_id, "status", "in_progress");
 	world_free(&w);
 }

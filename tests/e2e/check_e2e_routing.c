@@ -239,8 +239,7 @@ START_TEST(test_auth_handmade_token_accepted)
 	admin_payload(payload, sizeof payload, "student");
 	tok = sign_raw("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", payload, EVP_sha256(), g_secret);
 	send_raw(&r, "GET", "/api/exams/00000000-0000-4000-8000-000000000009", tok, NULL, 0, NULL);
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
+	expect_error_free(&r, 404, "not_found");
 	free(tok);
 }
 END_TEST

@@ -301,14 +301,25 @@ const cJSON *expect_error(const resp *r, int status, const char *code)
 	return cJSON_GetObjectItemCaseSensitive(expect_error_body(r, code, NULL), "details");
 }
 
+void expect_error_free(resp *r, int status, const char *code)
+{
+	expect_error(r, status, code);
+	resp_free(r);
+}
+
+void expect_field_free(resp *r, const char *field)
+{
+	expect_field(r, field);
+	resp_free(r);
+}
+
 void refused(const char *method, const char *path, const user *u, const char *body, int status,
 	     const char *code)
 {
 	resp r;
 
 	send_req(&r, method, path, u, body, NULL);
-	expect_error(&r, status, code);
-	resp_free(&r);
+	expect_error_free(&r, status, code);
 }
 
 void act_refused(const char *method, const user *u, const char *attempt_id, const char *action,
@@ -344,8 +355,7 @@ void act_field_refused(const char *method, const user *u, const char *attempt_id
 	resp r;
 
 	act(&r, method, u, attempt_id, action, body);
-	expect_field(&r, field);
-	resp_free(&r);
+	expect_field_free(&r, field);
 }
 
 void expect_details_field(const cJSON *details, const char *field, const char *what)

@@ -11,6 +11,7 @@
  *    checks every answer gets: expect_request_id; error answers (API.md
  *    section 3): expect_error, expect_error_body, expect_as_missing,
  *    expect_error_object, expect_details_field, expect_field, expect_405,
+ *    expect_error_free, expect_field_free (and resp_free),
  *    expect_unauthorized;
  *  - fixtures: exam_create, attempt_start, expect_created and the world
  *    most tests need (world_new, world_add_other, world_free);
@@ -160,6 +161,9 @@ const cJSON *expect_error_object(const cJSON *err, const char *code, const char 
 const cJSON *expect_error_body(const resp *r, const char *code, const char *what);
 /* Asserts status and the error body with code; returns details (or NULL). */
 const cJSON *expect_error(const resp *r, int status, const char *code);
+/* expect_error, expect_field, then resp_free(r). */
+void expect_error_free(resp *r, int status, const char *code);
+void expect_field_free(resp *r, const char *field);
 /* details.field of an error's details object equals field. */
 void expect_details_field(const cJSON *details, const char *field, const char *what);
 /* Asserts 422 validation_failed naming field in details.field. */
