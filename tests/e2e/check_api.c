@@ -100,6 +100,14 @@ void db_push_past(const char *attempt_id)
 		attempt_id, NULL, 1);
 }
 
+PGconn *db_expire_held(const char *attempt_id)
+{
+	PGconn *lock = sweep_hold();
+
+	db_push_past(attempt_id);
+	return lock;
+}
+
 /* ------------------------------------------------------------ fixtures */
 
 void warm(const user *u, const char *attempt_id)
@@ -127,6 +135,26 @@ void batch(resp *r, const user *u, const char *op, const char *data_json)
 	free(body);
 }
 
+const cJSON *batch_of(resp *r, const user *u, const char *op, int n, const char *fmt, ...)
+{
+	va_list ap;
+	char *data;
+	int len;
+
+	va_start(ap, fmt);
+	len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	ck_assert_int_ge(len, 0);
+	data = malloc((size_t)len + 1);
+	ck_assert_ptr_nonnull(data);
+	va_start(ap, fmt);
+	vsnprintf(data, (size_t)len + 1, fmt, ap);
+	va_end(ap);
+	batch(r, u, op, data);
+	free(data);
+	return batch_results(r, n);
+}
+
 /* batch, then asserts the error answer and frees the answer. */
 void batch_refused(const user *u, const char *op, const char *data_json, int status,
 		   const char *code)
@@ -134,8 +162,7 @@ void batch_refused(const user *u, const char *op, const char *data_json, int sta
 	resp r;
 
 	batch(&r, u, op, data_json);
-	expect_error(&r, status, code);
-	resp_free(&r);
+	expect_error_free(&r, status, code);
 }
 
 void activity(resp *r, const user *u, const char *attempt_id, const char *events_json)
@@ -156,8 +183,7 @@ void activity_field_refused(const user *u, const char *attempt_id, const char *e
 	resp r;
 
 	activity(&r, u, attempt_id, events_json);
-	expect_field(&r, field);
-	resp_free(&r);
+	expect_field_free(&r, field);
 }
 
 /* activity, then asserts the error answer and frees the answer. */
@@ -167,8 +193,7 @@ void activity_refused(const user *u, const char *attempt_id, const char *events_
 	resp r;
 
 	activity(&r, u, attempt_id, events_json);
-	expect_error(&r, status, code);
-	resp_free(&r);
+	expect_error_free(&r, status, code);
 }
 
 char *many_events(int n)
@@ -245,6 +270,7 @@ void expect_submitted(const resp *r, const char *want_answers, int already, long
 void fleet_new(fleet *f, int n, const char *exam_body)
 {
 	ck_assert(n <= 8);
+	memset(f, 0, sizeof *f);
 	f->proctor = user_new(AUTH_ROLE_PROCTOR);
 	f->student = user_new(AUTH_ROLE_STUDENT);
 	f->n = n;
@@ -254,10 +280,17 @@ void fleet_new(fleet *f, int n, const char *exam_body)
 	}
 }
 
+void fleet_new_other(fleet *f, int n, const char *exam_body)
+{
+	fleet_new(f, n, exam_body);
+	world_new(&f->other, TIMED_EXAM);
+}
+
 void fleet_free(fleet *f)
 {
 	user_free(&f->proctor);
 	user_free(&f->student);
+	world_free(&f->other);
 }
 
 long request_calls(const stmt_calls *s)
@@ -288,8 +321,7 @@ void stats_refused(const user *u, const char *attempt_id, const char *query, int
 	resp r;
 
 	stats(&r, u, attempt_id, query);
-	expect_error(&r, status, code);
-	resp_free(&r);
+	expect_error_free(&r, status, code);
 }
 
 void stats_world_new(stats_world *w)
@@ -336,8 +368,7 @@ void optimize_field_refused(const user *u, const char *body, const char *field)
 	resp r;
 
 	optimize(&r, u, body);
-	expect_field(&r, field);
-	resp_free(&r);
+	expect_field_free(&r, field);
 }
 
 /* optimize, then asserts the error answer and frees the answer. */
@@ -346,8 +377,7 @@ void optimize_refused(const user *u, const char *body, int status, const char *c
 	resp r;
 
 	optimize(&r, u, body);
-	expect_error(&r, status, code);
-	resp_free(&r);
+	expect_error_free(&r, status, code);
 }
 
 /* ============================================================ runner */

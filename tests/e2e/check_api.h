@@ -17,12 +17,13 @@
 #define MINUTE_EXAM "{\"title\":\"one minute\",\"time_limit_s\":60,\"grace_s\":0}"
 
 /* A student with n attempts in progress, one per exam (made by a proctor
- * over HTTP). */
+ * over HTTP), and with fleet_new_other someone else's world next to it. */
 typedef struct fleet {
 	user proctor, student;
 	int n;
 	char exam[8][ID_LEN];
 	char att[8][ID_LEN];
+	world other; /* a TIMED_EXAM world: only after fleet_new_other */
 } fleet;
 
 /* Statement calls recorded by pg_stat_statements since the last reset,
@@ -74,6 +75,9 @@ void db_expect_col(const char *attempt_id, const char *column, const char *want)
 
 /* Moves the attempt's start 180 s and its deadline 120 s into the past. */
 void db_push_past(const char *attempt_id);
+/* sweep_hold, then db_push_past: the attempt stays expired but open until
+ * the caller's sweep_release of the returned connection. */
+PGconn *db_expire_held(const char *attempt_id);
 
 /* Reads the attempt's state and info a few times as u, so that the worker
  * that answers holds them in its cache (read-your-writes checks). */
@@ -81,6 +85,10 @@ void warm(const user *u, const char *attempt_id);
 
 /* Sends {"operation": op, "data": data_json} to the batch action as u. */
 void batch(resp *r, const user *u, const char *op, const char *data_json);
+
+/* batch with the data made from fmt (printf), then batch_results(r, n). */
+const cJSON *batch_of(resp *r, const user *u, const char *op, int n, const char *fmt, ...)
+	ATT_PRINTF(5, 6);
 
 /* POSTs {"events": events_json} to the attempt's activity as u. */
 void activity(resp *r, const user *u, const char *attempt_id, const char *events_json);
@@ -102,6 +110,8 @@ void submit_ok(const user *u, const char *attempt_id, const char *body);
 void expect_submitted(const resp *r, const char *want_answers, int already, long version);
 
 void fleet_new(fleet *f, int n, const char *exam_body);
+/* fleet_new, and other's world (another proctor, exam and student). */
+void fleet_new_other(fleet *f, int n, const char *exam_body);
 
 void fleet_free(fleet *f);
 

@@ -36,29 +36,25 @@ static void expect_save_item(const cJSON *item, const char *attempt_id, long ver
 START_TEST(test_batch_save)
 {
 	fleet f;
-	world other;
 	resp r;
-	char data[2048];
 	const cJSON *res;
 
-	fleet_new(&f, 3, TIMED_EXAM);
-	world_new(&other, TIMED_EXAM);
+	fleet_new_other(&f, 3, TIMED_EXAM);
 	save_ok(&f.student, f.att[1], "{\"answers\":{\"keep\":1,\"drop\":2}}");
 	warm(&f.student, f.att[0]);
-	snprintf(data, sizeof data,
-		 "[{\"attempt_id\":\"%s\",\"answers\":{\"q\":\"a0\"},\"auto_save_data\":{\"p\":0}},"
-		 "{\"attempt_id\":\"%s\",\"answers\":{\"drop\":null,\"q\":\"a1\"},"
-		 "\"expected_version\":2},"
-		 "{\"attempt_id\":\"%s\",\"answers\":{\"x\":1}},"
-		 "{\"attempt_id\":\"not-a-uuid\",\"answers\":{\"x\":1}},"
-		 "{\"attempt_id\":\"%s\",\"auto_save_data\":{\"only\":true}}]",
-		 f.att[0], f.att[1], other.attempt_id, f.att[2]);
-	batch(&r, &f.student, "batch_save", data);
-	res = batch_results(&r, 5);
+	res = batch_of(
+		&r, &f.student, "batch_save", 5,
+		"[{\"attempt_id\":\"%s\",\"answers\":{\"q\":\"a0\"},\"auto_save_data\":{\"p\":0}},"
+		"{\"attempt_id\":\"%s\",\"answers\":{\"drop\":null,\"q\":\"a1\"},"
+		"\"expected_version\":2},"
+		"{\"attempt_id\":\"%s\",\"answers\":{\"x\":1}},"
+		"{\"attempt_id\":\"not-a-uuid\",\"answers\":{\"x\":1}},"
+		"{\"attempt_id\":\"%s\",\"auto_save_data\":{\"only\":true}}]",
+		f.att[0], f.att[1], f.other.attempt_id, f.att[2]);
 	expect_save_item(cJSON_GetArrayItem(res, 0), f.att[0], 2);
 	expect_save_item(cJSON_GetArrayItem(res, 1), f.att[1], 3);
 	/* Someone else's attempt fails alone, as a missing one would. */
-	expect_item_error(cJSON_GetArrayItem(res, 2), other.attempt_id, "not_found", 1);
+	expect_item_error(cJSON_GetArrayItem(res, 2), f.other.attempt_id, "not_found", 1);
 	expect_details_field(
 		expect_item_error(cJSON_GetArrayItem(res, 3), "not-a-uuid", "validation_failed", 1),
 		"data[3].attempt_id", "item 3");
@@ -68,99 +64,145 @@ START_TEST(test_batch_save)
 	db_expect_answers(f.att[1], "{\"keep\":1,\"q\":\"a1\"}");
 	db_expect_answers(f.att[2], "{}");
 	db_expect_col(f.att[2], "auto_save_data", "{\"only\": true}");
-	db_expect_answers(other.attempt_id, "{}");
-	ck_assert_int_eq(db_version(other.attempt_id), 1);
+	db_expect_stored(f.other.attempt_id, 1, "{}");
 	/* Read-your-writes: the state read before the batch is not served. */
 	act(&r, "GET", &f.student, f.att[0], "state", NULL);
 	expect_num(expect_ok(&r, 200), "version", 2);
 	expect_json_eq(r.json, "answers", "{\"q\":\"a0\"}");
 	resp_free(&r);
 	fleet_free(&f);
-	world_free(&other);
 }
 END_TEST
 
-START_TEST(test_batch_save_conflict)
-{
-	fleet f;
-	resp r;
-	char data[1024];
-	const cJSON *res, *d;
+/* What a batch_save result item must be: success with version (code
+ * NULL), or the error code on the attempt (its index in the fleet, -1:
+ * none) with details.field (NULL: not checked) and, for version_conflict,
+ * current_version = version. */
+typedef struct save_item {
+	const char *code;
+	int att;
+	const char *field;
+	long version;
+} save_item;
 
-	fleet_new(&f, 2, TIMED_EXAM);
-	save_ok(&f.student, f.att[0], "{\"answers\":{\"v\":1}}");
-	snprintf(data, sizeof data,
-		 "[{\"attempt_id\":\"%s\",\"answers\":{\"v\":2},\"expected_version\":1},"
-		 "{\"attempt_id\":\"%s\",\"answers\":{\"w\":1},\"expected_version\":1}]",
-		 f.att[0], f.att[1]);
-	batch(&r, &f.student, "batch_save", data);
-	res = batch_results(&r, 2);
-	d = expect_item_error(cJSON_GetArrayItem(res, 0), f.att[0], "version_conflict", 1);
-	expect_num(d, "current_version", 2);
-	expect_save_item(cJSON_GetArrayItem(res, 1), f.att[1], 2);
-	resp_free(&r);
-	db_expect_answers(f.att[0], "{\"v\":1}");
-	ck_assert_int_eq(db_version(f.att[0]), 2);
-	db_expect_answers(f.att[1], "{\"w\":1}");
-	fleet_free(&f);
-}
-END_TEST
-
-START_TEST(test_batch_save_item_errors)
-{
-	fleet f;
-	resp r;
-	char data[1024];
-	const cJSON *res;
-
-	fleet_new(&f, 2, TIMED_EXAM);
-	submit_ok(&f.student, f.att[1], NULL);
-	snprintf(data, sizeof data,
-		 "[{\"attempt_id\":\"%s\",\"answers\":[1]},"
-		 "{\"attempt_id\":\"%s\",\"answers\":{\"a\":1}},"
-		 "\"%s\"]",
-		 f.att[0], f.att[1], f.att[0]);
-	batch(&r, &f.student, "batch_save", data);
-	res = batch_results(&r, 3);
-	expect_details_field(
-		expect_item_error(cJSON_GetArrayItem(res, 0), f.att[0], "validation_failed", 1),
-		"data[0].answers", "item 0");
-	expect_item_error(cJSON_GetArrayItem(res, 1), f.att[1], "attempt_submitted", 1);
-	expect_details_field(
-		expect_item_error(cJSON_GetArrayItem(res, 2), NULL, "validation_failed", 1),
-		"data[2]", "item 2");
-	resp_free(&r);
-	ck_assert_int_eq(db_version(f.att[0]), 1);
-	fleet_free(&f);
-}
-END_TEST
-
-START_TEST(test_batch_save_past_deadline)
-{
-	fleet f;
-	resp r;
-	char data[512];
-	const cJSON *res;
-	PGconn *lock;
-
-	fleet_new(&f, 2, MINUTE_EXAM);
-	save_ok(&f.student, f.att[0], "{\"answers\":{\"q\":\"in time\"}}");
-	lock = sweep_hold();
-	db_push_past(f.att[0]);
-	snprintf(data, sizeof data,
-		 "[{\"attempt_id\":\"%s\",\"answers\":{\"q\":\"late\"}},"
-		 "{\"attempt_id\":\"%s\",\"answers\":{\"q\":\"fine\"}}]",
-		 f.att[0], f.att[1]);
-	batch(&r, &f.student, "batch_save", data);
-	res = batch_results(&r, 2);
-	sweep_release(lock);
+/* A batch_save on a fleet of two whose items fail alone: the fleet's
+ * attempts are made ready (save0 saved into att[0], att[1] submitted,
+ * att[0] past its deadline with the sweep held), data ({0}, {1}: the
+ * attempts' ids) is sent, each item is checked, then what att[0] stores
+ * (version, answers, submit_reason: NULL not checked) and att[1]'s answers
+ * (NULL: not checked). */
+static const struct save_case {
+	const char *name, *exam, *save0;
+	int submit1, expire0;
+	const char *data;
+	int nitems;
+	save_item items[3];
+	struct {
+		long version;
+		const char *answers, *reason;
+	} att0;
+	const char *answers1;
+} save_cases[] = {
+	{.name = "conflict",
+	 .exam = TIMED_EXAM,
+	 .save0 = "{\"answers\":{\"v\":1}}",
+	 .data = "[{\"attempt_id\":\"{0}\",\"answers\":{\"v\":2},\"expected_version\":1},"
+		 "{\"attempt_id\":\"{1}\",\"answers\":{\"w\":1},\"expected_version\":1}]",
+	 .nitems = 2,
+	 .items = {{"version_conflict", 0, NULL, 2}, {NULL, 1, NULL, 2}},
+	 .att0 = {2, "{\"v\":1}", NULL},
+	 .answers1 = "{\"w\":1}"},
+	{.name = "item errors",
+	 .exam = TIMED_EXAM,
+	 .submit1 = 1,
+	 .data = "[{\"attempt_id\":\"{0}\",\"answers\":[1]},"
+		 "{\"attempt_id\":\"{1}\",\"answers\":{\"a\":1}},\"{0}\"]",
+	 .nitems = 3,
+	 .items = {{"validation_failed", 0, "data[0].answers", 0},
+		   {"attempt_submitted", 1, NULL, 0},
+		   {"validation_failed", -1, "data[2]", 0}},
+	 .att0 = {1, "{}", NULL}},
 	/* The expired item is closed as the single save would close it. */
-	expect_item_error(cJSON_GetArrayItem(res, 0), f.att[0], "attempt_closed", 1);
-	expect_save_item(cJSON_GetArrayItem(res, 1), f.att[1], 2);
+	{.name = "past deadline",
+	 .exam = MINUTE_EXAM,
+	 .save0 = "{\"answers\":{\"q\":\"in time\"}}",
+	 .expire0 = 1,
+	 .data = "[{\"attempt_id\":\"{0}\",\"answers\":{\"q\":\"late\"}},"
+		 "{\"attempt_id\":\"{1}\",\"answers\":{\"q\":\"fine\"}}]",
+	 .nitems = 2,
+	 .items = {{"attempt_closed", 0, NULL, 0}, {NULL, 1, NULL, 2}},
+	 .att0 = {3, "{\"q\":\"in time\"}", "deadline"}},
+};
+
+/* tmpl with {0} and {1} replaced by the fleet's first two attempt ids. */
+static char *with_ids(const char *tmpl, const fleet *f)
+{
+	buf b = BUF_INIT;
+	char *out;
+
+	for (const char *p = tmpl; *p; p++) {
+		if (p[0] == '{' && (p[1] == '0' || p[1] == '1') && p[2] == '}') {
+			buf_printf(&b, "%s", f->att[p[1] - '0']);
+			p += 2;
+		} else {
+			buf_putc(&b, *p);
+		}
+	}
+	out = buf_take(&b);
+	ck_assert_ptr_nonnull(out);
+	return out;
+}
+
+static void expect_save_items(const cJSON *res, const struct save_case *c, const fleet *f)
+{
+	const save_item *want = c->items;
+	int n = c->nitems;
+
+	for (int i = 0; i < n; i++) {
+		const save_item *w = &want[i];
+		const cJSON *item = cJSON_GetArrayItem(res, i), *d;
+		char what[64];
+
+		if (w->code == NULL) {
+			expect_save_item(item, f->att[w->att], w->version);
+			continue;
+		}
+		d = expect_item_error(item, w->att >= 0 ? f->att[w->att] : NULL, w->code, 1);
+		snprintf(what, sizeof what, "%s: item %d", c->name, i);
+		if (w->field != NULL)
+			expect_details_field(d, w->field, what);
+		if (strcmp(w->code, "version_conflict") == 0)
+			expect_num(d, "current_version", (double)w->version);
+	}
+}
+
+START_TEST(test_batch_save_item_fails_alone)
+{
+	const struct save_case *c = &save_cases[_i];
+	fleet f;
+	resp r;
+	PGconn *lock = NULL;
+	char *data;
+
+	fleet_new(&f, 2, c->exam);
+	if (c->save0 != NULL)
+		save_ok(&f.student, f.att[0], c->save0);
+	if (c->submit1)
+		submit_ok(&f.student, f.att[1], NULL);
+	if (c->expire0)
+		lock = db_expire_held(f.att[0]);
+	data = with_ids(c->data, &f);
+	batch(&r, &f.student, "batch_save", data);
+	free(data);
+	if (lock != NULL)
+		sweep_release(lock);
+	expect_save_items(batch_results(&r, c->nitems), c, &f);
 	resp_free(&r);
-	db_expect_col(f.att[0], "submit_reason", "deadline");
-	db_expect_answers(f.att[0], "{\"q\":\"in time\"}");
-	ck_assert_int_eq(db_version(f.att[0]), 3);
+	db_expect_stored(f.att[0], c->att0.version, c->att0.answers);
+	if (c->att0.reason != NULL)
+		db_expect_col(f.att[0], "submit_reason", c->att0.reason);
+	if (c->answers1 != NULL)
+		db_expect_answers(f.att[1], c->answers1);
 	fleet_free(&f);
 }
 END_TEST
@@ -202,19 +244,16 @@ END_TEST
 START_TEST(test_batch_multiple_states)
 {
 	fleet f;
-	world other;
 	resp r;
-	char data[1024], missing[ID_LEN];
+	char missing[ID_LEN];
 	const cJSON *res, *s;
 
-	fleet_new(&f, 2, TIMED_EXAM);
-	world_new(&other, TIMED_EXAM);
+	fleet_new_other(&f, 2, TIMED_EXAM);
 	ck_assert_int_eq(uuid_generate(missing), ATT_OK);
 	save_ok(&f.student, f.att[1], "{\"answers\":{\"q\":1}}");
-	snprintf(data, sizeof data, "[\"%s\",\"%s\",\"%s\",\"%s\",42,\"%s\"]", f.att[1], f.att[0],
-		 other.attempt_id, missing, f.att[1]);
-	batch(&r, &f.student, "multiple_states", data);
-	res = batch_results(&r, 6);
+	res = batch_of(&r, &f.student, "multiple_states", 6,
+		       "[\"%s\",\"%s\",\"%s\",\"%s\",42,\"%s\"]", f.att[1], f.att[0],
+		       f.other.attempt_id, missing, f.att[1]);
 	s = cJSON_GetArrayItem(res, 0);
 	expect_keys(s, "multiple_states item", state_keys);
 	expect_str(s, "attempt_id", f.att[1]);
@@ -222,7 +261,7 @@ START_TEST(test_batch_multiple_states)
 	expect_json_eq(s, "answers", "{\"q\":1}");
 	expect_str(cJSON_GetArrayItem(res, 1), "attempt_id", f.att[0]);
 	expect_num(cJSON_GetArrayItem(res, 1), "version", 1);
-	expect_item_error(cJSON_GetArrayItem(res, 2), other.attempt_id, "not_found", 0);
+	expect_item_error(cJSON_GetArrayItem(res, 2), f.other.attempt_id, "not_found", 0);
 	expect_item_error(cJSON_GetArrayItem(res, 3), missing, "not_found", 0);
 	expect_details_field(
 		expect_item_error(cJSON_GetArrayItem(res, 4), NULL, "validation_failed", 0),
@@ -233,14 +272,12 @@ START_TEST(test_batch_multiple_states)
 		"data[5]", "item 5");
 	resp_free(&r);
 	/* Staff may read anyone's. */
-	snprintf(data, sizeof data, "[\"%s\",\"%s\"]", other.attempt_id, f.att[0]);
-	batch(&r, &other.proctor, "multiple_states", data);
-	res = batch_results(&r, 2);
+	res = batch_of(&r, &f.other.proctor, "multiple_states", 2, "[\"%s\",\"%s\"]",
+		       f.other.attempt_id, f.att[0]);
 	expect_str(cJSON_GetArrayItem(res, 0), "status", "in_progress");
 	expect_str(cJSON_GetArrayItem(res, 1), "user_id", f.student.sub);
 	resp_free(&r);
 	fleet_free(&f);
-	world_free(&other);
 }
 END_TEST
 
@@ -279,14 +316,13 @@ START_TEST(test_batch_repeats_answered_once)
 	expect_item_error(cJSON_GetArrayItem(res, 4), w.attempt_id, "duplicate_item", 0);
 	resp_free(&r);
 
-	snprintf(data, sizeof data,
-		 "[{\"type\":\"state\",\"attempt_id\":\"%s\"},{\"type\":\"info\",\"attempt_id\":\"%"
-		 "s\"},"
-		 "{\"type\":\"state\",\"attempt_id\":\"%s\"},{\"type\":\"info\",\"attempt_id\":\"%"
-		 "s\"}]",
-		 w.attempt_id, w.attempt_id, w.attempt_id, w.attempt_id);
-	batch(&r, &w.student, "query", data);
-	res = batch_results(&r, 4);
+	res = batch_of(
+		&r, &w.student, "query", 4,
+		"[{\"type\":\"state\",\"attempt_id\":\"%s\"},{\"type\":\"info\",\"attempt_id\":\"%"
+		"s\"},"
+		"{\"type\":\"state\",\"attempt_id\":\"%s\"},{\"type\":\"info\",\"attempt_id\":\"%"
+		"s\"}]",
+		w.attempt_id, w.attempt_id, w.attempt_id, w.attempt_id);
 	expect_str(cJSON_GetArrayItem(res, 0), "status", "in_progress");
 	expect_str(cJSON_GetArrayItem(res, 1), "exam_title", "timed");
 	expect_details_field(
@@ -477,8 +513,8 @@ END_TEST
 
 void api_batch_tests(Suite *s)
 {
-	E2E_ADD_TESTS(s, "batch", 60, test_batch_save, test_batch_save_conflict,
-		      test_batch_save_item_errors, test_batch_save_past_deadline,
+	E2E_ADD_TESTS(s, "batch", 60, test_batch_save,
+		      E2E_LOOP(test_batch_save_item_fails_alone, save_cases),
 		      test_batch_log_item_limits, test_batch_multiple_states,
 		      test_batch_repeats_answered_once, test_batch_response_budget,
 		      test_batch_per_caller_limit);

@@ -26,25 +26,21 @@
 START_TEST(test_batch_log)
 {
 	fleet f;
-	world other;
 	resp r;
-	char data[2048];
 	const cJSON *res, *it;
 
-	fleet_new(&f, 2, TIMED_EXAM);
-	world_new(&other, TIMED_EXAM);
-	snprintf(data, sizeof data,
-		 "[{\"attempt_id\":\"%s\",\"events\":[{\"event_type\":\"a\",\"client_event_id\":"
-		 "\"1\"},"
-		 "{\"event_type\":\"a\",\"client_event_id\":\"1\"},{\"event_type\":\"b\"}]},"
-		 "{\"attempt_id\":\"%s\",\"events\":[{\"event_type\":\"BAD\"}]},"
-		 "{\"attempt_id\":\"%s\",\"events\":[{\"event_type\":\"c\",\"client_event_id\":"
-		 "\"9\"}]},"
-		 "{\"attempt_id\":\"%s\",\"events\":[{\"event_type\":\"x\"}]},"
-		 "{\"attempt_id\":\"nope\",\"events\":[]}]",
-		 f.att[0], f.att[1], f.att[1], other.attempt_id);
-	batch(&r, &f.student, "batch_log", data);
-	res = batch_results(&r, 5);
+	fleet_new_other(&f, 2, TIMED_EXAM);
+	res = batch_of(
+		&r, &f.student, "batch_log", 5,
+		"[{\"attempt_id\":\"%s\",\"events\":[{\"event_type\":\"a\",\"client_event_id\":"
+		"\"1\"},"
+		"{\"event_type\":\"a\",\"client_event_id\":\"1\"},{\"event_type\":\"b\"}]},"
+		"{\"attempt_id\":\"%s\",\"events\":[{\"event_type\":\"BAD\"}]},"
+		"{\"attempt_id\":\"%s\",\"events\":[{\"event_type\":\"c\",\"client_event_id\":"
+		"\"9\"}]},"
+		"{\"attempt_id\":\"%s\",\"events\":[{\"event_type\":\"x\"}]},"
+		"{\"attempt_id\":\"nope\",\"events\":[]}]",
+		f.att[0], f.att[1], f.att[1], f.other.attempt_id);
 	it = cJSON_GetArrayItem(res, 0);
 	expect_str(it, "attempt_id", f.att[0]);
 	expect_num(it, "logged", 2);
@@ -57,49 +53,43 @@ START_TEST(test_batch_log)
 	expect_str(it, "attempt_id", f.att[1]);
 	expect_num(it, "logged", 1);
 	expect_num(it, "duplicates", 0);
-	expect_item_error(cJSON_GetArrayItem(res, 3), other.attempt_id, "not_found", 0);
+	expect_item_error(cJSON_GetArrayItem(res, 3), f.other.attempt_id, "not_found", 0);
 	expect_item_error(cJSON_GetArrayItem(res, 4), NULL, "validation_failed", 0);
 	resp_free(&r);
 	ck_assert_int_eq(db_activity_count(f.att[0]), 2);
 	ck_assert_int_eq(db_activity_count(f.att[1]), 1);
-	ck_assert_int_eq(db_activity_count(other.attempt_id), 0);
+	ck_assert_int_eq(db_activity_count(f.other.attempt_id), 0);
 	ck_assert_int_eq(db_version(f.att[0]), 1);
 	/* Across requests too. */
-	snprintf(data, sizeof data,
-		 "[{\"attempt_id\":\"%s\",\"events\":[{\"event_type\":\"c\",\"client_event_id\":"
-		 "\"9\"}]}]",
-		 f.att[1]);
-	batch(&r, &f.student, "batch_log", data);
-	it = cJSON_GetArrayItem(batch_results(&r, 1), 0);
+	it = cJSON_GetArrayItem(batch_of(&r, &f.student, "batch_log", 1,
+					 "[{\"attempt_id\":\"%s\",\"events\":[{\"event_type\":"
+					 "\"c\",\"client_event_id\":"
+					 "\"9\"}]}]",
+					 f.att[1]),
+				0);
 	expect_num(it, "logged", 0);
 	expect_num(it, "duplicates", 1);
 	resp_free(&r);
 	fleet_free(&f);
-	world_free(&other);
 }
 END_TEST
 
 START_TEST(test_batch_validate_multiple)
 {
 	fleet f;
-	world other;
 	resp r;
-	char data[1024];
 	const cJSON *res, *it;
 	PGconn *lock;
 
-	fleet_new(&f, 4, MINUTE_EXAM);
-	world_new(&other, TIMED_EXAM);
+	fleet_new_other(&f, 4, MINUTE_EXAM);
 	submit_ok(&f.student, f.att[1], NULL);
-	lock = sweep_hold();
-	db_push_past(f.att[2]);
+	lock = db_expire_held(f.att[2]);
 	/* A submitted attempt past its deadline is "submitted" alone. */
 	db_push_past(f.att[3]);
 	db_submit(f.att[3]);
-	snprintf(data, sizeof data, "[\"%s\",\"%s\",\"%s\",\"%s\",\"%s\",\"x\"]", f.att[0],
-		 f.att[1], f.att[2], f.att[3], other.attempt_id);
-	batch(&r, &f.student, "validate_multiple", data);
-	res = batch_results(&r, 6);
+	res = batch_of(&r, &f.student, "validate_multiple", 6,
+		       "[\"%s\",\"%s\",\"%s\",\"%s\",\"%s\",\"x\"]", f.att[0], f.att[1], f.att[2],
+		       f.att[3], f.other.attempt_id);
 	/* Validation writes nothing: the expired attempt is still open. */
 	db_expect_col(f.att[2], "status", "in_progress");
 	sweep_release(lock);
@@ -118,11 +108,10 @@ START_TEST(test_batch_validate_multiple)
 	expect_json_eq(it, "problems", "[\"deadline_passed\"]");
 	it = cJSON_GetArrayItem(res, 3);
 	expect_json_eq(it, "problems", "[\"submitted\"]");
-	expect_item_error(cJSON_GetArrayItem(res, 4), other.attempt_id, "not_found", 0);
+	expect_item_error(cJSON_GetArrayItem(res, 4), f.other.attempt_id, "not_found", 0);
 	expect_item_error(cJSON_GetArrayItem(res, 5), NULL, "validation_failed", 0);
 	resp_free(&r);
 	fleet_free(&f);
-	world_free(&other);
 }
 END_TEST
 
@@ -130,7 +119,7 @@ START_TEST(test_batch_submit_proctor)
 {
 	fleet f;
 	resp r;
-	char data[1024], missing[ID_LEN], hex[65], receipt1[65];
+	char missing[ID_LEN], hex[65], receipt1[65];
 	const cJSON *res, *it;
 
 	fleet_new(&f, 3, TIMED_EXAM);
@@ -141,10 +130,8 @@ START_TEST(test_batch_submit_proctor)
 	snprintf(receipt1, sizeof receipt1, "%s", jstr(r.json, "receipt"));
 	resp_free(&r);
 	warm(&f.student, f.att[0]);
-	snprintf(data, sizeof data, "[\"%s\",\"%s\",\"%s\",\"%s\",\"bad\"]", f.att[0], f.att[1],
-		 missing, f.att[2]);
-	batch(&r, &f.proctor, "batch_submit", data);
-	res = batch_results(&r, 5);
+	res = batch_of(&r, &f.proctor, "batch_submit", 5, "[\"%s\",\"%s\",\"%s\",\"%s\",\"bad\"]",
+		       f.att[0], f.att[1], missing, f.att[2]);
 	it = cJSON_GetArrayItem(res, 0);
 	expect_str(it, "attempt_id", f.att[0]);
 	expect_bool(it, "submitted", 1);
@@ -189,12 +176,11 @@ START_TEST(test_batch_submit_admin)
 	fleet f;
 	user admin = user_new(AUTH_ROLE_ADMIN);
 	resp r;
-	char data[128];
 
 	fleet_new(&f, 1, TIMED_EXAM);
-	snprintf(data, sizeof data, "[\"%s\"]", f.att[0]);
-	batch(&r, &admin, "batch_submit", data);
-	expect_bool(cJSON_GetArrayItem(batch_results(&r, 1), 0), "submitted", 1);
+	expect_bool(cJSON_GetArrayItem(
+			    batch_of(&r, &admin, "batch_submit", 1, "[\"%s\"]", f.att[0]), 0),
+		    "submitted", 1);
 	resp_free(&r);
 	db_expect_col(f.att[0], "submit_reason", "cleanup");
 	user_free(&admin);
@@ -219,25 +205,21 @@ END_TEST
 START_TEST(test_batch_query)
 {
 	fleet f;
-	world other;
 	resp r;
-	char data[2048];
 	const cJSON *res, *it;
 
-	fleet_new(&f, 2, TIMED_EXAM);
-	world_new(&other, TIMED_EXAM);
+	fleet_new_other(&f, 2, TIMED_EXAM);
 	save_ok(&f.student, f.att[0], "{\"answers\":{\"q\":\"s\"}}");
-	snprintf(data, sizeof data,
-		 "[{\"type\":\"state\",\"attempt_id\":\"%s\"},{\"type\":\"info\",\"attempt_id\":\"%"
-		 "s\"},"
-		 "{\"type\":\"info\",\"attempt_id\":\"%s\"},{\"type\":\"state\",\"attempt_id\":\"%"
-		 "s\"},"
-		 "{\"type\":\"stats\",\"attempt_id\":\"%s\"},{\"type\":\"state\",\"attempt_id\":"
-		 "\"x\"},"
-		 "{\"type\":\"info\",\"attempt_id\":\"%s\"}]",
-		 f.att[0], f.att[0], f.att[1], other.attempt_id, f.att[0], other.attempt_id);
-	batch(&r, &f.student, "query", data);
-	res = batch_results(&r, 7);
+	res = batch_of(
+		&r, &f.student, "query", 7,
+		"[{\"type\":\"state\",\"attempt_id\":\"%s\"},{\"type\":\"info\",\"attempt_id\":\"%"
+		"s\"},"
+		"{\"type\":\"info\",\"attempt_id\":\"%s\"},{\"type\":\"state\",\"attempt_id\":\"%"
+		"s\"},"
+		"{\"type\":\"stats\",\"attempt_id\":\"%s\"},{\"type\":\"state\",\"attempt_id\":"
+		"\"x\"},"
+		"{\"type\":\"info\",\"attempt_id\":\"%s\"}]",
+		f.att[0], f.att[0], f.att[1], f.other.attempt_id, f.att[0], f.other.attempt_id);
 	it = cJSON_GetArrayItem(res, 0);
 	expect_keys(it, "query state", state_keys);
 	expect_json_eq(it, "answers", "{\"q\":\"s\"}");
@@ -251,17 +233,16 @@ START_TEST(test_batch_query)
 	it = cJSON_GetArrayItem(res, 2);
 	expect_str(it, "attempt_id", f.att[1]);
 	expect_null(it, "submit_reason");
-	expect_item_error(cJSON_GetArrayItem(res, 3), other.attempt_id, "not_found", 0);
+	expect_item_error(cJSON_GetArrayItem(res, 3), f.other.attempt_id, "not_found", 0);
 	expect_details_field(
 		expect_item_error(cJSON_GetArrayItem(res, 4), NULL, "validation_failed", 0),
 		"data[4].type", "item 4");
 	expect_details_field(
 		expect_item_error(cJSON_GetArrayItem(res, 5), NULL, "validation_failed", 0),
 		"data[5].attempt_id", "item 5");
-	expect_item_error(cJSON_GetArrayItem(res, 6), other.attempt_id, "not_found", 0);
+	expect_item_error(cJSON_GetArrayItem(res, 6), f.other.attempt_id, "not_found", 0);
 	resp_free(&r);
 	fleet_free(&f);
-	world_free(&other);
 }
 END_TEST
 
@@ -323,7 +304,6 @@ START_TEST(test_batch_too_large)
 	world w;
 	resp r;
 	char *data;
-	const cJSON *res;
 
 	world_new(&w, TIMED_EXAM);
 	data = repeat_ids(w.attempt_id, 101);
@@ -331,8 +311,7 @@ START_TEST(test_batch_too_large)
 	free(data);
 	data = repeat_ids(w.attempt_id, 100);
 	batch(&r, &w.student, "multiple_states", data);
-	res = batch_results(&r, 100);
-	expect_str(cJSON_GetArrayItem(res, 99), "attempt_id", w.attempt_id);
+	expect_str(cJSON_GetArrayItem(batch_results(&r, 100), 99), "attempt_id", w.attempt_id);
 	resp_free(&r);
 	free(data);
 	world_free(&w);
@@ -360,29 +339,24 @@ START_TEST(test_batch_save_too_large_writes_nothing)
 }
 END_TEST
 
+/* POSTs body to the batch action as u: 422 naming field. */
+static void batch_body_refused(const user *u, const char *body, const char *field)
+{
+	resp r;
+
+	send_req(&r, "POST", "/api/attempts/any-id?action=batch", u, body, NULL);
+	expect_field_free(&r, field);
+}
+
 START_TEST(test_batch_request_errors)
 {
 	user s = user_new(AUTH_ROLE_STUDENT);
-	resp r;
 
-	batch(&r, &s, "reticulate", "[]");
-	expect_field(&r, "operation");
-	resp_free(&r);
-	send_req(&r, "POST", "/api/attempts/any-id?action=batch", &s,
-		 "{\"operation\":\"multiple_states\"}", NULL);
-	expect_field(&r, "data");
-	resp_free(&r);
-	send_req(&r, "POST", "/api/attempts/any-id?action=batch", &s,
-		 "{\"operation\":\"multiple_states\",\"data\":{\"a\":1}}", NULL);
-	expect_field(&r, "data");
-	resp_free(&r);
-	send_req(&r, "POST", "/api/attempts/any-id?action=batch", &s, "{\"data\":[]}", NULL);
-	expect_field(&r, "operation");
-	resp_free(&r);
-	send_req(&r, "POST", "/api/attempts/any-id?action=batch", &s,
-		 "{\"operation\":7,\"data\":[]}", NULL);
-	expect_field(&r, "operation");
-	resp_free(&r);
+	batch_body_refused(&s, "{\"operation\":\"reticulate\",\"data\":[]}", "operation");
+	batch_body_refused(&s, "{\"operation\":\"multiple_states\"}", "data");
+	batch_body_refused(&s, "{\"operation\":\"multiple_states\",\"data\":{\"a\":1}}", "data");
+	batch_body_refused(&s, "{\"data\":[]}", "operation");
+	batch_body_refused(&s, "{\"operation\":7,\"data\":[]}", "operation");
 	refused("POST", "/api/attempts/any-id?action=batch", &s, "{\"operation\":", 400,
 		"invalid_json");
 	refused("POST", "/api/attempts/any-id?action=batch", NULL,

@@ -75,39 +75,23 @@ static int jcs_key_cmp(const void *a, const void *b)
 	return nx < ny ? -1 : nx > ny;
 }
 
-/* A JSON string as JCS writes it (ECMAScript JSON.stringify). */
+/* A JSON string as JCS writes it (ECMAScript JSON.stringify): a character
+ * of from as a backslash and the character at its place in to, the other
+ * controls as a backslash, u and four hex digits. */
 static void jcs_string(buf *b, const char *s)
 {
+	static const char from[] = "\"\\\b\f\n\r\t", to[] = "\"\\bfnrt";
+
 	buf_putc(b, '"');
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"':
-			buf_puts(b, "\\\"");
-			break;
-		case '\\':
-			buf_puts(b, "\\\\");
-			break;
-		case '\b':
-			buf_puts(b, "\\b");
-			break;
-		case '\f':
-			buf_puts(b, "\\f");
-			break;
-		case '\n':
-			buf_puts(b, "\\n");
-			break;
-		case '\r':
-			buf_puts(b, "\\r");
-			break;
-		case '\t':
-			buf_puts(b, "\\t");
-			break;
-		default:
-			if (*p < 0x20)
-				buf_printf(b, "\\u%04x", *p);
-			else
-				buf_putc(b, (char)*p);
-		}
+		const char *e = strchr(from, *p);
+
+		if (e != NULL)
+			buf_printf(b, "\\%c", to[e - from]);
+		else if (*p < 0x20)
+			buf_printf(b, "\\u%04x", *p);
+		else
+			buf_putc(b, (char)*p);
 	}
 	buf_putc(b, '"');
 }

@@ -572,8 +572,7 @@ START_TEST(test_stats_optimization_admin_only)
 	resp r;
 
 	optimization(&r, &p);
-	expect_error(&r, 403, "forbidden");
-	resp_free(&r);
+	expect_error_free(&r, 403, "forbidden");
 	user_free(&p);
 }
 END_TEST

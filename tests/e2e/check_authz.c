@@ -32,20 +32,17 @@
  * one is missing. The stack must be quiet while this
  * runs (nothing else writing to the attempts it creates).
  *
- * This file holds the runner, the world and the helpers of check_authz.h;
+ * This file holds the runner, the world (built with e2e_util's requests
+ * before the first test) and the helpers of check_authz.h;
  * the matrix is in check_authz_matrix.c, the SQL level in
  * check_authz_sql.c. */
 #include <check.h>
 #include <cJSON.h>
 #include <dirent.h>
 #include <libpq-fe.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "auth.h"
 #include "e2e_util.h"
@@ -55,175 +52,63 @@
 
 static const char *g_upload_dir;
 
-/* ================================================================ users */
-
-/* Set while Check runs the tests: a setup step then fails the test
- * instead of the program. */
-static int g_in_test;
-
-/* Fails a setup step: before the tests (building the world) the program
- * stops; inside a test (a control cell's fresh attempt), the test fails. */
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-	char text[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof text, fmt, ap);
-	va_end(ap);
-	if (g_in_test)
-		ck_abort_msg("setup step failed: %s", text);
-	fprintf(stderr, "check_authz: setup failed: %s\n", text);
-	exit(1);
-}
-
-void user_init(user *u, auth_role role)
-{
-	time_t now = time(NULL);
-
-	if (uuid_generate(u->sub) != ATT_OK)
-		die("uuid_generate");
-	u->role = role;
-	u->token = auth_sign(u->sub, role, now, now + 3600, g_secret, strlen(g_secret));
-	if (u->token == NULL)
-		die("auth_sign");
-}
-
-/* ================================================================ HTTP */
-
-/* One exchange. auth is a whole header line ("Authorization: ...") or
- * NULL; ctype the body's Content-Type (NULL: application/json when there
- * is a body). Returns 0, or -1 with the reason in out->r.error. */
-int exchange(resp *out, const char *method, const char *path, const char *auth, const char *body,
-	     const char *ctype, const char *extra)
-{
-	const char *headers[5];
-	char ct[160];
-	size_t n = 0;
-	int rc;
-
-	memset(out, 0, sizeof *out);
-	snprintf(out->what, sizeof out->what, "%s %.180s", method, path);
-	if (auth != NULL)
-		headers[n++] = auth;
-	if (extra != NULL)
-		headers[n++] = extra;
-	if (body != NULL) {
-		snprintf(ct, sizeof ct, "Content-Type: %s", ctype ? ctype : "application/json");
-		headers[n++] = ct;
-	}
-	headers[n] = NULL;
-	rc = http_client_request(g_url, method, path, headers, body, body ? strlen(body) : 0,
-				 &out->r);
-	if (rc == 0)
-		out->json = cJSON_ParseWithLength(out->r.body, out->r.body_len);
-	return rc;
-}
-
-void bearer_line(char *out, size_t cap, const char *token)
-{
-	snprintf(out, cap, "Authorization: Bearer %s", token);
-}
-
-/* For the setup: sends as u (NULL: no token), dies unless the status is
- * want; returns the JSON body, which the caller deletes. */
-static cJSON *setup_call(const char *method, const char *path, const user *u, const char *body,
-			 const char *ctype, int want)
-{
-	char auth[AUTH_MAX_TOKEN_LEN + 64];
-	resp r;
-	cJSON *json;
-
-	if (u != NULL)
-		bearer_line(auth, sizeof auth, u->token);
-	if (exchange(&r, method, path, u ? auth : NULL, body, ctype, NULL) != 0)
-		die("%s: %s", r.what, r.r.error);
-	if (r.r.status != want)
-		die("%s: status %d, want %d: %.400s", r.what, r.r.status, want, r.r.body);
-	json = r.json;
-	r.json = NULL;
-	resp_free(&r);
-	return json;
-}
-
-static void copy_id(char out[ID_LEN], const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	if (!cJSON_IsString(v) || !uuid_valid(v->valuestring))
-		die("no %s in the answer", key);
-	memcpy(out, v->valuestring, ID_LEN);
-}
-
 /* ================================================================ the world */
 
 matrix_world W;
-
-static void exam_new(const user *by, char out[ID_LEN])
-{
-	cJSON *o = setup_call(
-		"POST", "/api/exams", by,
-		"{\"title\":\"authz matrix\",\"time_limit_s\":7200,\"max_attempts\":1}", NULL, 201);
-
-	copy_id(out, o, "exam_id");
-	cJSON_Delete(o);
-}
-
-void attempt_new(const user *u, const char *exam, char out[ID_LEN])
-{
-	char body[128];
-	cJSON *o;
-
-	snprintf(body, sizeof body, "{\"exam_id\":\"%s\"}", exam);
-	o = setup_call("POST", "/api/attempts/new?action=start", u, body, NULL, 201);
-	copy_id(out, o, "attempt_id");
-	cJSON_Delete(o);
-}
 
 const char upload_bytes[] = "authz upload bytes\n";
 
 void upload_new(const user *u, const char *attempt, char out[ID_LEN])
 {
 	char path[160];
-	cJSON *o;
+	resp r;
 
 	snprintf(path, sizeof path, "/api/attempts/%s?action=upload&filename=authz.txt", attempt);
-	o = setup_call("POST", path, u, upload_bytes, "text/plain", 201);
-	copy_id(out, o, "upload_id");
-	cJSON_Delete(o);
+	send_plain(&r, "POST", path, u->token, "text/plain", upload_bytes, strlen(upload_bytes),
+		   NULL);
+	expect_created(&r, "upload_id", out);
+	resp_free(&r);
 }
 
+/* Builds W the first time it is called: the unchecked fixture of every
+ * test case, so it runs in the runner's own process (each test's fork
+ * sees W) and a failing step fails the test case. */
 static void world_build(void)
 {
-	char path[160];
+	static int built;
+	resp r;
 
-	user_init(&W.proctor, AUTH_ROLE_PROCTOR);
-	user_init(&W.admin, AUTH_ROLE_ADMIN);
-	user_init(&W.owner, AUTH_ROLE_STUDENT);
-	user_init(&W.other, AUTH_ROLE_STUDENT);
-	user_init(&W.starter, AUTH_ROLE_STUDENT);
-	exam_new(&W.proctor, W.exam);
-	attempt_new(&W.owner, W.exam, W.attempt_id);
-	attempt_new(&W.other, W.exam, W.other_attempt_id);
+	if (built)
+		return;
+	W.proctor = user_new(AUTH_ROLE_PROCTOR);
+	W.admin = user_new(AUTH_ROLE_ADMIN);
+	W.owner = user_new(AUTH_ROLE_STUDENT);
+	W.other = user_new(AUTH_ROLE_STUDENT);
+	W.starter = user_new(AUTH_ROLE_STUDENT);
+	exam_create(&W.proctor,
+		    "{\"title\":\"authz matrix\",\"time_limit_s\":7200,\"max_attempts\":1}",
+		    W.exam);
+	attempt_start(&W.owner, W.exam, W.attempt_id);
+	attempt_start(&W.other, W.exam, W.other_attempt_id);
 	/* Known content: answers, auto-save data, one event, one upload. */
-	snprintf(path, sizeof path, "/api/attempts/%s?action=save", W.attempt_id);
-	cJSON_Delete(setup_call(
-		"PATCH", path, &W.owner,
-		"{\"answers\":{\"q1\":\"a\",\"q2\":42},\"auto_save_data\":{\"p\":1}}", NULL, 200));
-	snprintf(path, sizeof path, "/api/attempts/%s?action=activity", W.attempt_id);
-	cJSON_Delete(setup_call(
-		"POST", path, &W.owner,
-		"{\"events\":[{\"event_type\":\"focus\",\"client_event_id\":\"w1\"}]}", NULL, 200));
+	save_ok(&W.owner, W.attempt_id,
+		"{\"answers\":{\"q1\":\"a\",\"q2\":42},\"auto_save_data\":{\"p\":1}}");
+	act(&r, "POST", &W.owner, W.attempt_id, "activity",
+	    "{\"events\":[{\"event_type\":\"focus\",\"client_event_id\":\"w1\"}]}");
+	expect_ok(&r, 200);
+	resp_free(&r);
 	upload_new(&W.owner, W.attempt_id, W.upload_id);
 	/* Warm every worker's cache with the owner's reads, so that the
 	 * refusals below also go through the cached path. */
 	for (int i = 0; i < 16; i++) {
-		snprintf(path, sizeof path, "/api/attempts/%s?action=%s", W.attempt_id,
-			 i % 2 ? "info" : "state");
-		cJSON_Delete(setup_call("GET", path, &W.owner, NULL, NULL, 200));
+		get_action(&r, &W.owner, W.attempt_id, i % 2 ? "info" : "state");
+		expect_ok(&r, 200);
+		resp_free(&r);
 	}
+	printf("authz world: exam %s, attempt %s (owner %s), upload %s\n", W.exam, W.attempt_id,
+	       W.owner.sub, W.upload_id);
+	fflush(stdout);
+	built = 1;
 }
 
 /* ================================================================ database */
@@ -349,22 +234,23 @@ char *fill_target(const char *tmpl, const target *t)
 
 /* ================================================================ runner */
 
+static const e2e_case authz_cases[] = {{"matrix", 60}, {"sql", 60}};
 static const e2e_adder authz_adders[] = {authz_matrix_tests, authz_sql_tests};
 
 int main(void)
 {
+	Suite *s;
+
 	if (e2e_read_env("check_authz", "ATTEMPTS_TEST_UPLOAD_DIR") != 0)
 		return 77;
 	g_upload_dir = getenv("ATTEMPTS_TEST_UPLOAD_DIR");
 
 	authz_print_matrix();
-	world_build();
-	printf("authz world: exam %s, attempt %s (owner %s), upload %s\n", W.exam, W.attempt_id,
-	       W.owner.sub, W.upload_id);
-	fflush(stdout);
-
-	g_in_test = 1;
-	return e2e_run(e2e_suite("authz", NULL, 0, authz_adders,
-				 sizeof authz_adders / sizeof authz_adders[0]),
-		       CK_NORMAL);
+	s = e2e_suite("authz", authz_cases, sizeof authz_cases / sizeof authz_cases[0],
+		      authz_adders, sizeof authz_adders / sizeof authz_adders[0]);
+	for (size_t i = 0; i < sizeof authz_cases / sizeof authz_cases[0]; i++)
+		tcase_add_unchecked_fixture(
+			tcase_named(s, authz_cases[i].name, authz_cases[i].timeout_s), world_build,
+			NULL);
+	return e2e_run(s, CK_NORMAL);
 }

@@ -1,6 +1,6 @@
 /* check_authz: what the files of the check_authz program share: the
- * fixed world every matrix cell and SQL case works on, the exchanges and
- * setup steps that build it, the database snapshot a refusal must leave
+ * fixed world every matrix cell and SQL case works on, the upload step
+ * that builds it, the database snapshot a refusal must leave
  * alone, the checks of an error answer, and one function per file that
  * adds its tests (check_authz_matrix.c: HTTP; check_authz_sql.c: SQL). */
 #ifndef E2E_CHECK_AUTHZ_H
@@ -28,18 +28,8 @@ extern matrix_world W;
 /* The bytes of the world's upload. */
 extern const char upload_bytes[];
 
-/* A fresh user of role with a token valid for an hour (dies on failure). */
-void user_init(user *u, auth_role role);
-/* One exchange. auth is a whole header line ("Authorization: ...") or
- * NULL; ctype the body's Content-Type (NULL: application/json when there
- * is a body). Returns 0, or -1 with the reason in out->r.error. */
-int exchange(resp *out, const char *method, const char *path, const char *auth, const char *body,
-	     const char *ctype, const char *extra);
-/* "Authorization: Bearer <token>" into out. */
-void bearer_line(char *out, size_t cap, const char *token);
-/* Setup steps (the test fails, or before the tests the program stops,
- * unless they succeed): u's new attempt of exam; u's new upload. */
-void attempt_new(const user *u, const char *exam, char out[ID_LEN]);
+/* A setup step (the test fails unless it succeeds): u's new upload of
+ * upload_bytes to attempt. */
 void upload_new(const user *u, const char *attempt, char out[ID_LEN]);
 /* Everything a refused request must leave alone, as one text: the target
  * attempt's row, its activity and upload counts, the attempts of its exam

@@ -299,8 +299,6 @@ int authz_sql_calls(void)
 
 void authz_sql_tests(Suite *s)
 {
-	TCase *tc = tcase(s, "sql", 60);
-
-	tcase_add_loop_test(tc, test_sql_case, 0, NSQLCASES);
-	tcase_add_loop_test(tc, test_sql_unauthorized, 0, NBADCLAIMS);
+	E2E_ADD_TESTS(s, "sql", 60, E2E_ROWS(test_sql_case, 0, NSQLCASES),
+		      E2E_ROWS(test_sql_unauthorized, 0, NBADCLAIMS));
 }

@@ -27,6 +27,8 @@
 
 #define READERS 16
 #define BURNERS 2
+/* The size of the first stale read's and the first error's text. */
+#define FIRST_LEN 256
 
 typedef struct stress {
 	char attempt_path[128];
@@ -40,8 +42,8 @@ typedef struct stress {
 	atomic_long errors;
 	atomic_long saves;
 	atomic_int stop;
-	char first_stale[256];
-	char first_error[256];
+	char first_stale[FIRST_LEN];
+	char first_error[FIRST_LEN];
 	pthread_mutex_t lock;
 } stress;
 
@@ -53,13 +55,15 @@ static long body_version(const char *body)
 	return p ? strtol(p + 10, NULL, 10) : -1;
 }
 
-static void note_stale(stress *s, const char *what)
+/* Counts one event in *count and keeps the first one's text in first
+ * (first_stale or first_error). */
+static void note(stress *s, atomic_long *count, char first[FIRST_LEN], const char *what)
 {
 	pthread_mutex_lock(&s->lock);
-	if (s->first_stale[0] == '\0')
-		snprintf(s->first_stale, sizeof s->first_stale, "%s", what);
+	if (first[0] == '\0')
+		snprintf(first, FIRST_LEN, "%s", what);
 	pthread_mutex_unlock(&s->lock);
-	atomic_fetch_add(&s->stale, 1);
+	atomic_fetch_add(count, 1);
 }
 
 /* The read paths that may answer from (or fill) the cache: GET state,
@@ -87,15 +91,6 @@ typedef struct reader_arg {
 	user proctor;
 	char auth[AUTH_MAX_TOKEN_LEN + 32];
 } reader_arg;
-
-static void note_error(stress *s, const char *what)
-{
-	pthread_mutex_lock(&s->lock);
-	if (s->first_error[0] == '\0')
-		snprintf(s->first_error, sizeof s->first_error, "%s", what);
-	pthread_mutex_unlock(&s->lock);
-	atomic_fetch_add(&s->errors, 1);
-}
 
 static void *reader(void *arg)
 {
@@ -125,7 +120,7 @@ static void *reader(void *arg)
 		    r.status != 200) {
 			snprintf(what, sizeof what, "%s: status %d %.100s %.60s", rp->method,
 				 r.status, r.body ? r.body : "", r.status ? "" : r.error);
-			note_error(s, what);
+			note(s, &s->errors, s->first_error, what);
 			http_client_response_free(&r);
 			continue;
 		}
@@ -144,7 +139,7 @@ static void *reader(void *arg)
 				 "acknowledged",
 				 rp->method, rp->batch ? rp->body_head : "state",
 				 etag ? etag : "none", got_body, xc ? xc : "none", want);
-			note_stale(s, what);
+			note(s, &s->stale, s->first_stale, what);
 		}
 		http_client_response_free(&r);
 	}
@@ -179,7 +174,7 @@ static void *writer(void *arg)
 
 			snprintf(what, sizeof what, "save: status %d %.100s %.60s", r.status,
 				 r.body ? r.body : "", r.status ? "" : r.error);
-			note_error(s, what);
+			note(s, &s->errors, s->first_error, what);
 		}
 		http_client_response_free(&r);
 	}

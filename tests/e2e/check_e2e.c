@@ -44,8 +44,7 @@ void get_action_refused(const user *u, const char *attempt_id, const char *actio
 	resp r;
 
 	get_action(&r, u, attempt_id, action);
-	expect_error(&r, status, code);
-	resp_free(&r);
+	expect_error_free(&r, status, code);
 }
 
 /* save, then asserts 422 validation_failed naming field and frees the answer. */
@@ -55,8 +54,7 @@ void save_field_refused(const user *u, const char *attempt_id, const char *body,
 	resp r;
 
 	save(&r, u, attempt_id, body, extra);
-	expect_field(&r, field);
-	resp_free(&r);
+	expect_field_free(&r, field);
 }
 
 /* save, then asserts the error answer and frees the answer. */
@@ -66,14 +64,12 @@ void save_refused(const user *u, const char *attempt_id, const char *body, const
 	resp r;
 
 	save(&r, u, attempt_id, body, extra);
-	expect_error(&r, status, code);
-	resp_free(&r);
+	expect_error_free(&r, status, code);
 }
 
 void db_expect_untouched(const char *attempt_id)
 {
-	ck_assert_int_eq(db_version(attempt_id), 1);
-	db_expect_answers(attempt_id, "{}");
+	db_expect_stored(attempt_id, 1, "{}");
 }
 
 void exam_create_expect_field(const char *body, const char *field)
@@ -82,8 +78,7 @@ void exam_create_expect_field(const char *body, const char *field)
 	resp r;
 
 	send_req(&r, "POST", "/api/exams", &p, body, NULL);
-	expect_field(&r, field);
-	resp_free(&r);
+	expect_field_free(&r, field);
 	ck_assert_int_eq(
 		db_long("SELECT count(*) FROM attempts.exams WHERE created_by = $1", p.sub), 0);
 	user_free(&p);

@@ -22,6 +22,9 @@
 #include "uuid.h"
 #include "check_e2e.h"
 
+#define START_PATH "/api/attempts/new?action=start"
+#define START_ALIAS "/api/attempts/any-id/route.ts?action=start"
+
 /* Asserts every key of an attempt state (API.md section 5). */
 static void expect_state_keys(const cJSON *o)
 {
@@ -54,18 +57,39 @@ static void start_expect_error(const user *u, const char *body, int status, cons
 				 0);
 }
 
-START_TEST(test_start_timed)
+/* POSTs the start of exam as u to path (either spelling of the action),
+ * expecting status (201: a new attempt, 200: the one in progress); the
+ * answer stays in *r. */
+static const cJSON *start_at(resp *r, const char *path, const user *u, const char *exam, int status)
 {
+	char body[96];
+
+	start_body(body, sizeof body, exam);
+	send_req(r, "POST", path, u, body, NULL);
+	return expect_ok(r, status);
+}
+
+/* A first start: timed (a deadline, time remaining counting down from
+ * 600 s) or untimed (neither). */
+static const struct start_first {
+	const char *exam;
+	int timed;
+} start_firsts[] = {
+	{"{\"title\":\"Timed\",\"time_limit_s\":600}", 1},
+	{"{\"title\":\"Untimed\"}", 0},
+};
+
+START_TEST(test_start_first)
+{
+	const struct start_first *c = &start_firsts[_i];
 	user p = user_new(AUTH_ROLE_PROCTOR), s = user_new(AUTH_ROLE_STUDENT);
-	char exam[UUID_STR_LEN + 1], body[96];
+	char exam[ID_LEN];
 	resp r;
 	const cJSON *o;
 	double left;
 
-	exam_create(&p, "{\"title\":\"Timed\",\"time_limit_s\":600}", exam);
-	start_body(body, sizeof body, exam);
-	send_req(&r, "POST", "/api/attempts/new?action=start", &s, body, NULL);
-	o = expect_ok(&r, 201);
+	exam_create(&p, c->exam, exam);
+	o = start_at(&r, START_PATH, &s, exam, 201);
 	expect_state_keys(o);
 	expect_uuid(o, "attempt_id");
 	expect_str(o, "exam_id", exam);
@@ -76,11 +100,16 @@ START_TEST(test_start_timed)
 	ck_assert(cJSON_IsObject(jget(o, "auto_save_data")));
 	expect_num(o, "version", 1);
 	expect_ts(o, "started_at");
-	expect_ts(o, "deadline_at");
 	expect_ts(o, "updated_at");
 	expect_null(o, "submitted_at");
-	left = jnum(o, "time_remaining_s");
-	ck_assert_msg(left > 590 && left <= 600, "time_remaining_s %g, want ~600", left);
+	if (c->timed) {
+		expect_ts(o, "deadline_at");
+		left = jnum(o, "time_remaining_s");
+		ck_assert_msg(left > 590 && left <= 600, "time_remaining_s %g, want ~600", left);
+	} else {
+		expect_null(o, "deadline_at");
+		expect_null(o, "time_remaining_s");
+	}
 	ck_assert_int_eq(db_version(jstr(o, "attempt_id")), 1);
 	resp_free(&r);
 	user_free(&p);
@@ -88,47 +117,51 @@ START_TEST(test_start_timed)
 }
 END_TEST
 
-START_TEST(test_start_untimed)
-{
-	user p = user_new(AUTH_ROLE_PROCTOR), s = user_new(AUTH_ROLE_STUDENT);
-	char exam[UUID_STR_LEN + 1], body[96];
-	resp r;
-	const cJSON *o;
+/* A start by a student who has an attempt of the exam: the one in
+ * progress again (200), or, once it is submitted, a new one while
+ * max_attempts allows (201), else 409 max_attempts_reached. */
+static const struct start_again {
+	const char *exam;
+	int submit_first;
+	int status;
+	int number; /* the answer's attempt_number (200, 201) */
+	long rows;  /* the student's attempts afterwards */
+} start_agains[] = {
+	{"{\"title\":\"Retry\",\"max_attempts\":3}", 0, 200, 1, 1},
+	{"{\"title\":\"Once\"}", 1, 409, 0, 1},
+	{"{\"title\":\"Twice\",\"max_attempts\":2}", 1, 201, 2, 2},
+};
 
-	exam_create(&p, "{\"title\":\"Untimed\"}", exam);
-	start_body(body, sizeof body, exam);
-	send_req(&r, "POST", "/api/attempts/new?action=start", &s, body, NULL);
-	o = expect_ok(&r, 201);
-	expect_state_keys(o);
-	expect_str(o, "status", "in_progress");
-	expect_null(o, "time_remaining_s");
-	expect_null(o, "deadline_at");
-	expect_num(o, "version", 1);
-	resp_free(&r);
-	user_free(&p);
-	user_free(&s);
-}
-END_TEST
-
-START_TEST(test_start_again_same_attempt)
+START_TEST(test_start_again)
 {
+	const struct start_again *c = &start_agains[_i];
 	world w;
 	char body[96];
 	resp r;
 	const cJSON *o;
 
-	world_new(&w, "{\"title\":\"Retry\",\"max_attempts\":3}");
+	world_new(&w, c->exam);
+	if (c->submit_first)
+		db_submit(w.attempt_id);
 	start_body(body, sizeof body, w.exam_id);
-	send_req(&r, "POST", "/api/attempts/new?action=start", &w.student, body, NULL);
-	o = expect_ok(&r, 200);
-	expect_state_keys(o);
-	expect_str(o, "attempt_id", w.attempt_id);
-	expect_num(o, "attempt_number", 1);
-	expect_num(o, "version", 1);
+	send_req(&r, "POST", START_PATH, &w.student, body, NULL);
+	if (c->status == 409) {
+		expect_error(&r, 409, "max_attempts_reached");
+	} else {
+		o = expect_ok(&r, c->status);
+		expect_num(o, "attempt_number", c->number);
+		expect_num(o, "version", 1);
+		if (c->status == 200) {
+			expect_state_keys(o);
+			expect_str(o, "attempt_id", w.attempt_id);
+		} else {
+			ck_assert_str_ne(jstr(o, "attempt_id"), w.attempt_id);
+		}
+	}
 	resp_free(&r);
 	ck_assert_int_eq(
 		db_long("SELECT count(*) FROM attempts.attempts WHERE user_id = $1", w.student.sub),
-		1);
+		c->rows);
 	world_free(&w);
 }
 END_TEST
@@ -197,81 +230,51 @@ START_TEST(test_start_invalid_json_and_no_token)
 }
 END_TEST
 
-START_TEST(test_start_max_attempts)
-{
-	world w;
-	char body[96];
-
-	world_new(&w, "{\"title\":\"Once\"}");
-	db_submit(w.attempt_id);
-	start_body(body, sizeof body, w.exam_id);
-	refused("POST", "/api/attempts/new?action=start", &w.student, body, 409,
-		"max_attempts_reached");
-	ck_assert_int_eq(
-		db_long("SELECT count(*) FROM attempts.attempts WHERE user_id = $1", w.student.sub),
-		1);
-	world_free(&w);
-}
-END_TEST
-
-START_TEST(test_start_second_attempt)
-{
-	world w;
-	char body[96];
-	resp r;
-	const cJSON *o;
-
-	world_new(&w, "{\"title\":\"Twice\",\"max_attempts\":2}");
-	db_submit(w.attempt_id);
-	start_body(body, sizeof body, w.exam_id);
-	send_req(&r, "POST", "/api/attempts/new?action=start", &w.student, body, NULL);
-	o = expect_ok(&r, 201);
-	expect_num(o, "attempt_number", 2);
-	expect_num(o, "version", 1);
-	ck_assert_str_ne(jstr(o, "attempt_id"), w.attempt_id);
-	resp_free(&r);
-	world_free(&w);
-}
-END_TEST
-
 START_TEST(test_start_route_ts_alias)
 {
 	user p = user_new(AUTH_ROLE_PROCTOR), s = user_new(AUTH_ROLE_STUDENT);
-	char exam[UUID_STR_LEN + 1], body[96], first[UUID_STR_LEN + 1];
+	char exam[UUID_STR_LEN + 1], first[UUID_STR_LEN + 1];
 	resp r;
 	const cJSON *o;
 
 	exam_create(&p, "{\"title\":\"Alias\"}", exam);
-	start_body(body, sizeof body, exam);
-	send_req(&r, "POST", "/api/attempts/any-id/route.ts?action=start", &s, body, NULL);
-	o = expect_ok(&r, 201);
+	o = start_at(&r, START_ALIAS, &s, exam, 201);
 	expect_str(o, "exam_id", exam);
 	expect_str(o, "user_id", s.sub);
 	memcpy(first, jstr(o, "attempt_id"), sizeof first);
 	resp_free(&r);
-	send_req(&r, "POST", "/api/attempts/any-id/route.ts?action=start", &s, body, NULL);
-	expect_str(expect_ok(&r, 200), "attempt_id", first);
+	expect_str(start_at(&r, START_ALIAS, &s, exam, 200), "attempt_id", first);
 	resp_free(&r);
 	user_free(&p);
 	user_free(&s);
 }
 END_TEST
 
+/* The owner's first read (action) of a fresh world w of exam: asserts 200
+ * and what any such read says (the ids, in_progress, version 1); the
+ * answer stays in *r. */
+static const cJSON *fresh_read(resp *r, world *w, const char *exam, const char *action)
+{
+	const cJSON *o;
+
+	world_new(w, exam);
+	get_action(r, &w->student, w->attempt_id, action);
+	o = expect_ok(r, 200);
+	expect_str(o, "attempt_id", w->attempt_id);
+	expect_str(o, "exam_id", w->exam_id);
+	expect_str(o, "user_id", w->student.sub);
+	expect_str(o, "status", "in_progress");
+	expect_num(o, "version", 1);
+	return o;
+}
+
 START_TEST(test_state_owner)
 {
 	world w;
 	resp r;
-	const cJSON *o;
+	const cJSON *o = fresh_read(&r, &w, "{\"title\":\"State\",\"time_limit_s\":900}", "state");
 
-	world_new(&w, "{\"title\":\"State\",\"time_limit_s\":900}");
-	get_action(&r, &w.student, w.attempt_id, "state");
-	o = expect_ok(&r, 200);
 	expect_state_keys(o);
-	expect_str(o, "attempt_id", w.attempt_id);
-	expect_str(o, "exam_id", w.exam_id);
-	expect_str(o, "user_id", w.student.sub);
-	expect_str(o, "status", "in_progress");
-	expect_num(o, "version", 1);
 	expect_json_eq(o, "answers", "{}");
 	ck_assert(jnum(o, "time_remaining_s") > 880);
 	resp_free(&r);
@@ -323,24 +326,12 @@ START_TEST(test_state_other_student_as_missing)
 {
 	world w;
 	user other = user_new(AUTH_ROLE_STUDENT);
-	char path[128], missing[UUID_STR_LEN + 1];
-	resp r1, r2;
+	char path[128];
 
 	world_new(&w, "{\"title\":\"Leak\"}");
-	get_action(&r1, &other, w.attempt_id, "state");
-	expect_error(&r1, 404, "not_found");
-	ck_assert_int_eq(uuid_generate(missing), ATT_OK);
-	get_action(&r2, &other, missing, "state");
-	expect_error(&r2, 404, "not_found");
-	ck_assert_msg(cJSON_Compare(r1.json, r2.json, 1),
-		      "someone else's attempt answers %s, a missing one %s", r1.r.body, r2.r.body);
-	resp_free(&r1);
-	resp_free(&r2);
-
+	expect_as_missing("GET", &other, w.attempt_id, "state", NULL);
 	snprintf(path, sizeof path, "/api/attempts/%s/route.ts?action=state", w.attempt_id);
-	send_req(&r1, "GET", path, &other, NULL, NULL);
-	expect_error(&r1, 404, "not_found");
-	resp_free(&r1);
+	refused("GET", path, &other, NULL, 404, "not_found");
 	user_free(&other);
 	world_free(&w);
 }
@@ -422,17 +413,10 @@ START_TEST(test_info_fields)
 {
 	world w;
 	resp r;
-	const cJSON *o;
+	const cJSON *o =
+		fresh_read(&r, &w, "{\"title\":\"Info exam\",\"time_limit_s\":1200}", "info");
 
-	world_new(&w, "{\"title\":\"Info exam\",\"time_limit_s\":1200}");
-	get_action(&r, &w.student, w.attempt_id, "info");
-	o = expect_ok(&r, 200);
-	expect_str(o, "attempt_id", w.attempt_id);
-	expect_str(o, "exam_id", w.exam_id);
-	expect_str(o, "user_id", w.student.sub);
 	expect_num(o, "attempt_number", 1);
-	expect_str(o, "status", "in_progress");
-	expect_num(o, "version", 1);
 	expect_str(o, "exam_title", "Info exam");
 	expect_num(o, "activity_count", 0);
 	expect_num(o, "upload_count", 0);
@@ -497,16 +481,14 @@ END_TEST
 
 void e2e_attempts_tests(Suite *s)
 {
-	E2E_ADD_TESTS(s, "start", 60, test_start_timed, test_start_untimed,
-		      test_start_again_same_attempt, test_start_invalid_json_and_no_token);
-	E2E_ADD_LOOP(s, "start", 60, test_start_refused, start_refusals);
-	E2E_ADD_TESTS(s, "start", 60, test_start_max_attempts, test_start_second_attempt,
-		      test_start_route_ts_alias);
+	E2E_ADD_TESTS(s, "start", 60, E2E_LOOP(test_start_first, start_firsts),
+		      E2E_LOOP(test_start_again, start_agains),
+		      test_start_invalid_json_and_no_token,
+		      E2E_LOOP(test_start_refused, start_refusals), test_start_route_ts_alias);
 	E2E_ADD_TESTS(s, "state", 60, test_state_owner, test_state_proctor_admin,
 		      test_state_route_ts_alias, test_state_other_student_as_missing,
-		      test_state_missing, test_state_invalid_uuid, test_state_no_token);
-	tcase_add_loop_test(tcase_named(s, "state", 60), test_read_submitted, 0, 1);
-	E2E_ADD_TESTS(s, "info", 60, test_info_fields, test_info_staff_and_alias);
-	tcase_add_loop_test(tcase_named(s, "info", 60), test_read_submitted, 1, 2);
-	E2E_ADD_TESTS(s, "info", 60, test_info_errors);
+		      test_state_missing, test_state_invalid_uuid, test_state_no_token,
+		      E2E_ROWS(test_read_submitted, 0, 1));
+	E2E_ADD_TESTS(s, "info", 60, test_info_fields, test_info_staff_and_alias,
+		      E2E_ROWS(test_read_submitted, 1, 2), test_info_errors);
 }

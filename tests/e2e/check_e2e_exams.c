@@ -419,17 +419,15 @@ END_TEST
 
 void e2e_exams_tests(Suite *s)
 {
-	E2E_ADD_LOOP(s, "health", 60, test_probe_ok, probe_cases);
-	E2E_ADD_TESTS(s, "health", 60, test_probes_head, test_request_id_generated);
-	E2E_ADD_LOOP(s, "health", 60, test_request_id_sent, request_id_cases);
-	E2E_ADD_TESTS(s, "health", 60, test_request_id_on_errors);
+	E2E_ADD_TESTS(s, "health", 60, E2E_LOOP(test_probe_ok, probe_cases), test_probes_head,
+		      test_request_id_generated, E2E_LOOP(test_request_id_sent, request_id_cases),
+		      test_request_id_on_errors);
 	E2E_ADD_TESTS(s, "exams", 60, test_exam_create_defaults, test_exam_create_all_fields,
-		      test_exam_get_any_role);
-	E2E_ADD_LOOP(s, "exams", 60, test_exam_create_partial_upload, partial_uploads);
-	E2E_ADD_TESTS(s, "exams", 60, test_exam_create_student_forbidden);
-	E2E_ADD_LOOP(s, "exams", 60, test_exam_create_field_refused, exam_field_cases);
-	E2E_ADD_TESTS(s, "exams", 60, test_exam_create_invalid_json);
-	E2E_ADD_LOOP(s, "exams", 60, test_exam_no_token, no_token_cases);
-	E2E_ADD_TESTS(s, "exams", 60, test_exam_get_unknown, test_exam_get_invalid_uuid,
-		      test_exam_list, test_exam_stats_paths);
+		      test_exam_get_any_role,
+		      E2E_LOOP(test_exam_create_partial_upload, partial_uploads),
+		      test_exam_create_student_forbidden,
+		      E2E_LOOP(test_exam_create_field_refused, exam_field_cases),
+		      test_exam_create_invalid_json, E2E_LOOP(test_exam_no_token, no_token_cases),
+		      test_exam_get_unknown, test_exam_get_invalid_uuid, test_exam_list,
+		      test_exam_stats_paths);
 }

@@ -173,9 +173,8 @@ START_TEST(test_save_concurrent_versions)
 	/* Each save took exactly one version: 2..PAR+1, each once. */
 	for (int v = 2; v <= PAR + 1; v++)
 		ck_assert_msg(seen[v] == 1, "version %d answered %d times", v, seen[v]);
-	ck_assert_int_eq(db_version(w.attempt_id), PAR + 1);
-	db_expect_answers(
-		w.attempt_id,
+	db_expect_stored(
+		w.attempt_id, PAR + 1,
 		"{\"q0\":0,\"q1\":1,\"q2\":2,\"q3\":3,\"q4\":4,\"q5\":5,\"q6\":6,\"q7\":7}");
 	world_free(&w);
 }
@@ -415,18 +414,25 @@ START_TEST(test_client_request_shape)
 }
 END_TEST
 
+/* one_shot of canned to method, asserting success with status and exactly
+ * body (len bytes); the response stays in *r. */
+static void canned_ok(const char *canned, const char *method, int status, const char *body,
+		      size_t len, http_client_response *r)
+{
+	ck_assert_int_eq(one_shot(canned, method, NULL, NULL, r), 0);
+	ck_assert_int_eq(r->status, status);
+	ck_assert_str_eq(r->body, body);
+	ck_assert_int_eq(r->body_len, len);
+}
+
 START_TEST(test_client_chunked)
 {
 	http_client_response r;
 
-	ck_assert_int_eq(one_shot("HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n"
-				  "X-Test:  v1 \r\n\r\n5\r\nhello\r\n7;ext=1\r\n, world\r\n"
-				  "0\r\nTrailer: x\r\n\r\n",
-				  "GET", NULL, NULL, &r),
-			 0);
-	ck_assert_int_eq(r.status, 201);
-	ck_assert_str_eq(r.body, "hello, world");
-	ck_assert_int_eq(r.body_len, 12);
+	canned_ok("HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n"
+		  "X-Test:  v1 \r\n\r\n5\r\nhello\r\n7;ext=1\r\n, world\r\n"
+		  "0\r\nTrailer: x\r\n\r\n",
+		  "GET", 201, "hello, world", 12, &r);
 	ck_assert_str_eq(http_client_header(&r, "x-test"), "v1");
 	ck_assert_ptr_null(http_client_header(&r, "X-Absent"));
 	ck_assert_ptr_nonnull(strstr(r.raw_headers, "Transfer-Encoding: chunked\r\n"));
@@ -438,18 +444,10 @@ START_TEST(test_client_close_delimited_and_empty)
 {
 	http_client_response r;
 
-	ck_assert_int_eq(one_shot("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close",
-				  "GET", NULL, NULL, &r),
-			 0);
-	ck_assert_int_eq(r.status, 200);
-	ck_assert_str_eq(r.body, "until close");
+	canned_ok("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close", "GET", 200,
+		  "until close", 11, &r);
 	http_client_response_free(&r);
-
-	ck_assert_int_eq(
-		one_shot("HTTP/1.1 204 No Content\r\nX-A: b\r\n\r\n", "DELETE", NULL, NULL, &r), 0);
-	ck_assert_int_eq(r.status, 204);
-	ck_assert_str_eq(r.body, "");
-	ck_assert_int_eq(r.body_len, 0);
+	canned_ok("HTTP/1.1 204 No Content\r\nX-A: b\r\n\r\n", "DELETE", 204, "", 0, &r);
 	http_client_response_free(&r);
 }
 END_TEST

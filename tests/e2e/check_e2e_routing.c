@@ -239,8 +239,7 @@ START_TEST(test_auth_handmade_token_accepted)
 	admin_payload(payload, sizeof payload, "student");
 	tok = sign_raw("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", payload, EVP_sha256(), g_secret);
 	send_raw(&r, "GET", "/api/exams/00000000-0000-4000-8000-000000000009", tok, NULL, 0, NULL);
-	expect_error(&r, 404, "not_found");
-	resp_free(&r);
+	expect_error_free(&r, 404, "not_found");
 	free(tok);
 }
 END_TEST
@@ -300,12 +299,12 @@ END_TEST
 
 void e2e_routing_tests(Suite *s)
 {
-	E2E_ADD_LOOP(s, "routing", 60, test_route_refused, route_refusals);
-	E2E_ADD_LOOP(s, "routing", 60, test_route_wrong_method, wrong_methods);
-	E2E_ADD_TESTS(s, "routing", 60, test_route_other_wrong_methods);
-	E2E_ADD_LOOP(s, "auth", 60, test_auth_signed_refused, signed_refusals);
-	E2E_ADD_TESTS(s, "auth", 60, test_auth_expired_within_leeway);
-	E2E_ADD_LOOP(s, "auth", 60, test_auth_handmade_refused, handmade_refusals);
-	E2E_ADD_TESTS(s, "auth", 60, test_auth_handmade_token_accepted, test_auth_missing_claims,
+	E2E_ADD_TESTS(s, "routing", 60, E2E_LOOP(test_route_refused, route_refusals),
+		      E2E_LOOP(test_route_wrong_method, wrong_methods),
+		      test_route_other_wrong_methods);
+	E2E_ADD_TESTS(s, "auth", 60, E2E_LOOP(test_auth_signed_refused, signed_refusals),
+		      test_auth_expired_within_leeway,
+		      E2E_LOOP(test_auth_handmade_refused, handmade_refusals),
+		      test_auth_handmade_token_accepted, test_auth_missing_claims,
 		      test_auth_malformed_header);
 }

@@ -254,8 +254,7 @@ void upload_refused(const user *u, const char *attempt_id, const char *fq, const
 	resp r;
 
 	upload(&r, u, attempt_id, fq, content_type, data, n);
-	expect_error(&r, status, code);
-	resp_free(&r);
+	expect_error_free(&r, status, code);
 }
 
 /* Asserts a 201 upload answer for the given bytes; copies the upload id. */
@@ -330,8 +329,7 @@ void download_refused(const user *u, const char *attempt_id, const char *upload_
 	resp r;
 
 	download(&r, u, attempt_id, upload_id);
-	expect_error(&r, status, code);
-	resp_free(&r);
+	expect_error_free(&r, status, code);
 }
 
 /* Downloads as u, expecting exactly data with type (expect_download). */

@@ -179,16 +179,14 @@ START_TEST(test_upload_filename_percent_encodings)
 		/* through the seed's alias too */
 		upload_as(&r, w.student.token, w.attempt_id, bad[i], "application/pdf", "%PDF-1.4",
 			  8, 1);
-		expect_error(&r, 400, "invalid_filename");
-		resp_free(&r);
+		expect_error_free(&r, 400, "invalid_filename");
 		snap_expect_same(&s, bad[i]);
 	}
 	/* The body comes through FastCGI here: still the filename rule. */
 	snprintf(path, sizeof path, "/api/attempts/%s?action=%%75pload&filename=x%%00.pdf",
 		 w.attempt_id);
 	send_typed(&r, "POST", path, w.student.token, "application/pdf", "%PDF-1.4", 8, NULL);
-	expect_error(&r, 400, "invalid_filename");
-	resp_free(&r);
+	expect_error_free(&r, 400, "invalid_filename");
 	snap_expect_same(&s, "escaped action, NUL in the filename");
 	for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
 		upload_refused(&w.student, w.attempt_id, malformed[i], "application/pdf",
@@ -330,8 +328,7 @@ START_TEST(test_upload_access)
 		      "401 without WWW-Authenticate: Bearer");
 	resp_free(&r);
 	upload_as(&r, "not.a.token", w.attempt_id, "x.pdf", "application/pdf", "%PDF-1.4", 8, 0);
-	expect_error(&r, 401, "unauthorized");
-	resp_free(&r);
+	expect_error_free(&r, 401, "unauthorized");
 	/* A path id that is no UUID. */
 	upload_refused(&w.student, "not-a-uuid", "x.pdf", "application/pdf", "%PDF-1.4", 8, 400,
 		       "invalid_uuid");
@@ -393,8 +390,7 @@ START_TEST(test_download_errors)
 	download_refused(&w.student, w.attempt_id, upper, 400, "invalid_uuid");
 	snprintf(path, sizeof path, "/api/attempts/%s?action=upload", w.attempt_id);
 	send_typed(&r, "GET", path, w.student.token, NULL, NULL, 0, NULL);
-	expect_error(&r, 400, "invalid_uuid");
-	resp_free(&r);
+	expect_error_free(&r, 400, "invalid_uuid");
 	/* Unknown upload. */
 	download_refused(&w.student, w.attempt_id, missing, 404, "not_found");
 	/* Another student's upload, through their attempt or through mine. */
@@ -568,8 +564,7 @@ START_TEST(test_upload_c1_control_filename)
 
 		upload(&r, &w.student, w.attempt_id, names[i], "application/pdf", "%PDF-1.4", 8);
 		snap_expect_same(&s, names[i]);
-		expect_error(&r, 400, "invalid_filename");
-		resp_free(&r);
+		expect_error_free(&r, 400, "invalid_filename");
 	}
 	snap_free(&s);
 	world_free(&w);

@@ -236,8 +236,7 @@ START_TEST(test_upload_action_percent_encoded)
 	snprintf(path, sizeof path, "/api/attempts/%s?action=%%75pload&filename=enc.pdf",
 		 w.attempt_id);
 	send_typed(&r, "POST", path, w.student.token, "application/pdf", data, 5000, NULL);
-	expect_error(&r, 400, "invalid_query");
-	resp_free(&r);
+	expect_error_free(&r, 400, "invalid_query");
 	snap_expect_same(&s, "upload with an escaped action");
 	snap_free(&s);
 	/* A download spelled that way is still checked and served. */

@@ -190,21 +190,21 @@ END_TEST
 START_TEST(test_upload_route_ts_alias)
 {
 	world w;
-	unsigned char *data = random_bytes(20000);
+	const size_t n = 20000;
+	unsigned char *data = random_bytes(n);
 	char id[ID_LEN], path[256];
 	resp r;
 
 	world_new(&w, EXAM_1MIB);
-	upload_as(&r, w.student.token, w.attempt_id, "alias.pdf", "application/pdf", data, 20000,
-		  1);
-	expect_uploaded(&r, "alias.pdf", "application/pdf", data, 20000, id);
+	upload_as(&r, w.student.token, w.attempt_id, "alias.pdf", "application/pdf", data, n, 1);
+	expect_uploaded(&r, "alias.pdf", "application/pdf", data, n, id);
 	resp_free(&r);
-	expect_stored(id, data, 20000);
+	expect_stored(id, data, n);
 	ck_assert_int_eq(db_attempt_upload_rows(w.attempt_id), 1);
 	snprintf(path, sizeof path, "/api/attempts/%s/route.ts?action=upload&upload_id=%s",
 		 w.attempt_id, id);
 	send_typed(&r, "GET", path, w.student.token, NULL, NULL, 0, NULL);
-	expect_download(&r, "application/pdf", data, 20000);
+	expect_download(&r, "application/pdf", data, n);
 	expect_disposition(&r, "alias.pdf");
 	resp_free(&r);
 	snprintf(path, sizeof path, "/api/attempts/%s/route.ts?action=uploads", w.attempt_id);

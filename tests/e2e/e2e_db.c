@@ -113,6 +113,12 @@ void db_expect_answers(const char *attempt_id, const char *want)
 	PQclear(res);
 }
 
+void db_expect_stored(const char *attempt_id, long version, const char *answers)
+{
+	ck_assert_int_eq(db_version(attempt_id), version);
+	db_expect_answers(attempt_id, answers);
+}
+
 void db_submit(const char *attempt_id)
 {
 	db_exec("UPDATE attempts.attempts SET status = 'submitted', submitted_at = now(),"

@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <openssl/hmac.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,11 @@ char *sign_raw(const char *header, const char *payload, const EVP_MD *md, const 
 
 /* ------------------------------------------------------------ requests */
 
+void bearer_line(char *out, size_t cap, const char *token)
+{
+	snprintf(out, cap, "Authorization: Bearer %s", token);
+}
+
 size_t header_count(const resp *r, const char *name)
 {
 	size_t n = 0;
@@ -146,7 +152,7 @@ void send_plain(resp *out, const char *method, const char *path, const char *tok
 	memset(out, 0, sizeof *out);
 	snprintf(out->what, sizeof out->what, "%s %.180s", method, path);
 	if (token != NULL) {
-		snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+		bearer_line(auth, sizeof auth, token);
 		headers[n++] = auth;
 	}
 	if (content_type != NULL) {
@@ -295,14 +301,25 @@ const cJSON *expect_error(const resp *r, int status, const char *code)
 	return cJSON_GetObjectItemCaseSensitive(expect_error_body(r, code, NULL), "details");
 }
 
+void expect_error_free(resp *r, int status, const char *code)
+{
+	expect_error(r, status, code);
+	resp_free(r);
+}
+
+void expect_field_free(resp *r, const char *field)
+{
+	expect_field(r, field);
+	resp_free(r);
+}
+
 void refused(const char *method, const char *path, const user *u, const char *body, int status,
 	     const char *code)
 {
 	resp r;
 
 	send_req(&r, method, path, u, body, NULL);
-	expect_error(&r, status, code);
-	resp_free(&r);
+	expect_error_free(&r, status, code);
 }
 
 void act_refused(const char *method, const user *u, const char *attempt_id, const char *action,
@@ -314,14 +331,31 @@ void act_refused(const char *method, const user *u, const char *attempt_id, cons
 	refused(method, path, u, body, status, code);
 }
 
+void expect_as_missing(const char *method, const user *u, const char *attempt_id,
+		       const char *action, const char *body)
+{
+	char missing[ID_LEN];
+	resp r1, r2;
+
+	act(&r1, method, u, attempt_id, action, body);
+	expect_error(&r1, 404, "not_found");
+	ck_assert_int_eq(uuid_generate(missing), ATT_OK);
+	act(&r2, method, u, missing, action, body);
+	expect_error(&r2, 404, "not_found");
+	ck_assert_msg(cJSON_Compare(r1.json, r2.json, 1),
+		      "%s: someone else's attempt answers %s, a missing one %s", r1.what, r1.r.body,
+		      r2.r.body);
+	resp_free(&r1);
+	resp_free(&r2);
+}
+
 void act_field_refused(const char *method, const user *u, const char *attempt_id,
 		       const char *action, const char *body, const char *field)
 {
 	resp r;
 
 	act(&r, method, u, attempt_id, action, body);
-	expect_field(&r, field);
-	resp_free(&r);
+	expect_field_free(&r, field);
 }
 
 void expect_details_field(const cJSON *details, const char *field, const char *what)
@@ -359,17 +393,22 @@ void expect_unauthorized(const resp *r)
 
 /* ------------------------------------------------------------ fixtures */
 
+void expect_created(const resp *r, const char *key, char id[ID_LEN])
+{
+	const cJSON *o = expect_ok(r, 201);
+
+	expect_uuid(o, key);
+	memcpy(id, jstr(o, key), ID_LEN);
+}
+
 /* POSTs body to path as u expecting 201; copies the answer's key. */
 static void create_201(const user *u, const char *path, const char *body, const char *key,
 		       char id[ID_LEN])
 {
 	resp r;
-	const cJSON *o;
 
 	send_req(&r, "POST", path, u, body, NULL);
-	o = expect_ok(&r, 201);
-	expect_uuid(o, key);
-	memcpy(id, jstr(o, key), ID_LEN);
+	expect_created(&r, key, id);
 	resp_free(&r);
 }
 
@@ -443,12 +482,26 @@ TCase *tcase_named(Suite *s, const char *name, int timeout_s)
 	return known[n++].tc;
 }
 
-void tcase_add_tests(Suite *s, const char *name, int timeout_s, const TTest *const *tests, size_t n)
+const TTest e2e_loop_mark = {"e2e_loop_mark", NULL, __FILE__, __LINE__};
+
+void e2e_add_tests(Suite *s, const char *name, int timeout_s, ...)
 {
 	TCase *tc = tcase_named(s, name, timeout_s);
+	const TTest *t;
+	va_list ap;
 
-	for (size_t i = 0; i < n; i++)
-		tcase_add_test(tc, tests[i]);
+	va_start(ap, timeout_s);
+	while ((t = va_arg(ap, const TTest *)) != NULL) {
+		if (t == &e2e_loop_mark) {
+			const TTest *loop = va_arg(ap, const TTest *);
+			int from = va_arg(ap, int);
+
+			tcase_add_loop_test(tc, loop, from, va_arg(ap, int));
+		} else {
+			tcase_add_test(tc, t);
+		}
+	}
+	va_end(ap);
 }
 
 Suite *e2e_suite(const char *name, const e2e_case *cases, size_t ncases, const e2e_adder *adds,

@@ -6,14 +6,16 @@
  *    user_new, user_free, resp_free, expect_json_type, expect_ok, and
  *    sign_raw for hand-made tokens;
  *  - requests: send_plain, send_typed, send_raw, send_req, attempt_path,
- *    act, get_action, get_version, save, save_ok, save_version; the
+ *    act, get_action, get_version, save, save_ok, save_version,
+ *    bearer_line (an Authorization header line of a token); the
  *    checks every answer gets: expect_request_id; error answers (API.md
- *    section 3): expect_error, expect_error_body,
+ *    section 3): expect_error, expect_error_body, expect_as_missing,
  *    expect_error_object, expect_details_field, expect_field, expect_405,
+ *    expect_error_free, expect_field_free (and resp_free),
  *    expect_unauthorized;
- *  - fixtures: exam_create, attempt_start and the world most tests need
- *    (world_new, world_add_other, world_free);
- *  - the runner: tcase, tcase_named, E2E_ADD_TESTS, E2E_ADD_LOOP,
+ *  - fixtures: exam_create, attempt_start, expect_created and the world
+ *    most tests need (world_new, world_add_other, world_free);
+ *  - the runner: tcase, tcase_named, E2E_ADD_TESTS (E2E_LOOP, E2E_ROWS),
  *    e2e_suite, e2e_main, e2e_run;
  *  - the stack's environment: g_url, g_secret, g_db and e2e_read_env(),
  *    which checks ATTEMPTS_TEST_URL, ATTEMPTS_JWT_SECRET, ATTEMPTS_TEST_DB
@@ -23,7 +25,7 @@
  *    expect_str, expect_num, expect_bool, expect_json_eq, expect_ts;
  *  - database access on the stack's database: db_connect, db_run,
  *    db_query, db_exec, db_value, db_long, db_version, db_expect_answers,
- *    db_submit, and sweep_hold / sweep_release (the deadline sweep's
+ *    db_expect_stored, db_submit, and sweep_hold / sweep_release (the deadline sweep's
  *    advisory lock).
  *
  * All failures are Check assertions (ck_assert_msg). */
@@ -90,6 +92,8 @@ char *sign_raw(const char *header, const char *payload, const EVP_MD *md, const 
 
 /* ------------------------------------------------------------ requests */
 
+/* "Authorization: Bearer <token>" into out. */
+void bearer_line(char *out, size_t cap, const char *token);
 /* How many header lines called name (case-insensitive) r has. */
 size_t header_count(const resp *r, const char *name);
 /* Every answer carries exactly one X-Request-Id of 1..128 characters of
@@ -138,6 +142,11 @@ void refused(const char *method, const char *path, const user *u, const char *bo
 /* As refused, for METHOD /api/attempts/{id}?action=... */
 void act_refused(const char *method, const user *u, const char *attempt_id, const char *action,
 		 const char *body, int status, const char *code);
+/* METHOD ?action=action with body as u on attempt_id (someone else's) and
+ * on a missing attempt: both 404 not_found, the same answer (API.md
+ * section 4: no existence leak). */
+void expect_as_missing(const char *method, const user *u, const char *attempt_id,
+		       const char *action, const char *body);
 /* As act_refused, asserting 422 validation_failed naming field. */
 void act_field_refused(const char *method, const user *u, const char *attempt_id,
 		       const char *action, const char *body, const char *field);
@@ -152,6 +161,9 @@ const cJSON *expect_error_object(const cJSON *err, const char *code, const char 
 const cJSON *expect_error_body(const resp *r, const char *code, const char *what);
 /* Asserts status and the error body with code; returns details (or NULL). */
 const cJSON *expect_error(const resp *r, int status, const char *code);
+/* expect_error, expect_field, then resp_free(r). */
+void expect_error_free(resp *r, int status, const char *code);
+void expect_field_free(resp *r, const char *field);
 /* details.field of an error's details object equals field. */
 void expect_details_field(const cJSON *details, const char *field, const char *what);
 /* Asserts 422 validation_failed naming field in details.field. */
@@ -208,6 +220,8 @@ long db_long(const char *sql, const char *param);
 long db_version(const char *attempt_id);
 /* Asserts the stored answers equal the JSON text want. */
 void db_expect_answers(const char *attempt_id, const char *want);
+/* Asserts the stored version and answers (the JSON text answers). */
+void db_expect_stored(const char *attempt_id, long version, const char *answers);
 /* Marks an in-progress attempt submitted directly in the database (reason
  * student, the receipt of the service's own SQL function, version + 1). */
 void db_submit(const char *attempt_id);
@@ -216,6 +230,8 @@ void db_submit(const char *attempt_id);
 
 /* Creates an exam as u from the JSON body, expecting 201; copies its id. */
 void exam_create(const user *u, const char *body, char id[ID_LEN]);
+/* Asserts r is 201 with a UUID under key, which it copies into id. */
+void expect_created(const resp *r, const char *key, char id[ID_LEN]);
 /* Starts u's attempt of exam_id, expecting 201; copies its id. */
 void attempt_start(const user *u, const char *exam_id, char id[ID_LEN]);
 
@@ -243,21 +259,17 @@ TCase *tcase(Suite *s, const char *name, int timeout_s);
  * asked for, the same one after that (for suites whose tests are spread
  * over several files). At most 64 names. */
 TCase *tcase_named(Suite *s, const char *name, int timeout_s);
-/* Adds the n tests to the test case called name of s (see tcase_named). */
-void tcase_add_tests(Suite *s, const char *name, int timeout_s, const TTest *const *tests,
-		     size_t n);
-/* tcase_add_tests with the tests as arguments. */
-#define E2E_ADD_TESTS(s, name, timeout_s, ...)                                                     \
-	do {                                                                                       \
-		const TTest *const e2e_tests_[] = {__VA_ARGS__};                                   \
-		tcase_add_tests(s, name, timeout_s, e2e_tests_,                                    \
-				sizeof e2e_tests_ / sizeof e2e_tests_[0]);                         \
-	} while (0)
-/* Adds test as a loop test of the test case called name of s, run once
- * per row of the static array table (_i the row). */
-#define E2E_ADD_LOOP(s, name, timeout_s, test, table)                                              \
-	tcase_add_loop_test(tcase_named(s, name, timeout_s), test, 0,                              \
-			    (int)(sizeof(table) / sizeof((table)[0])))
+/* The mark that starts a loop test in e2e_add_tests' list (E2E_ROWS). */
+extern const TTest e2e_loop_mark;
+/* In e2e_add_tests' list: test as a loop test, run once per row from..to-1
+ * (_i the row); E2E_LOOP: once per row of the static array table. */
+#define E2E_ROWS(test, from, to) &e2e_loop_mark, test, (int)(from), (int)(to)
+#define E2E_LOOP(test, table) E2E_ROWS(test, 0, sizeof(table) / sizeof((table)[0]))
+/* Adds its tests, in order up to a NULL, to the test case called name of s
+ * (see tcase_named): each a START_TEST name or an E2E_ROWS/E2E_LOOP. */
+void e2e_add_tests(Suite *s, const char *name, int timeout_s, ...) __attribute__((sentinel));
+/* e2e_add_tests with the NULL that ends the list. */
+#define E2E_ADD_TESTS(s, name, timeout_s, ...) e2e_add_tests(s, name, timeout_s, __VA_ARGS__, NULL)
 /* A test case of a suite: its name and timeout. */
 typedef struct e2e_case {
 	const char *name;
