@@ -6,8 +6,10 @@
  * when it was due, so a stall delays and is charged to every save behind
  * it). The same schedule first runs without the flood, as the baseline.
  *
- * Checks: every save of the other student succeeds, their p99 stays
- * within -l ms (default 50); each worker's peak RSS (VmHWM) stays under
+ * Checks: every save of the other student succeeds; with -l, their p99
+ * stays within that many ms (a benchmark's check: the pass/fail test in
+ * tests/e2e/security_test.sh gives none, timing on a shared machine is
+ * noise; it prints the figures); each worker's peak RSS (VmHWM) stays under
  * -m MiB (default 256), and after the flood its RSS is back within 64 MiB
  * of where it started; the flood's answers are 200, 413 or 429 only.
  * Prints the figures (latencies with and without the flood, answers per
@@ -252,7 +254,7 @@ int main(int argc, char **argv)
 	static saves base, loaded;
 	static flood f;
 	int seconds = 10, conns = 16, opt, npids = 0, pids[MAX_PIDS];
-	long p99_limit = 50, mib_limit = 256, rss0[MAX_PIDS];
+	long p99_limit = 0, mib_limit = 256, rss0[MAX_PIDS];
 	pthread_t th[256];
 	who proctor, hostile, other;
 	char exam[UUID_STR_LEN + 1], hostile_id[UUID_STR_LEN + 1], other_id[UUID_STR_LEN + 1];
@@ -335,10 +337,11 @@ int main(int argc, char **argv)
 	check(loaded.failed == 0 && base.failed == 0,
 	      "every save of the other student succeeded (%d and %d failed)", base.failed,
 	      loaded.failed);
-	check(pct(&loaded, 0.99) <= (double)p99_limit,
-	      "the other student's save p99 during the flood is %.1f ms (limit %ld ms; alone %.1f "
-	      "ms)",
-	      pct(&loaded, 0.99), p99_limit, pct(&base, 0.99));
+	if (p99_limit > 0)
+		check(pct(&loaded, 0.99) <= (double)p99_limit,
+		      "the other student's save p99 during the flood is %.1f ms (limit %ld ms; "
+		      "alone %.1f ms)",
+		      pct(&loaded, 0.99), p99_limit, pct(&base, 0.99));
 	check(answers > 0 && atomic_load(&f.other) == 0 &&
 		      answers == atomic_load(&f.by_status[200]) + atomic_load(&f.by_status[413]) +
 					 atomic_load(&f.by_status[429]),
