@@ -99,7 +99,8 @@ static void world_build(void)
 	resp_free(&r);
 	upload_new(&W.owner, W.attempt_id, W.upload_id);
 	/* Warm every worker's cache with the owner's reads, so that the
-	 * refusals below also go through the cached path. */
+	 * refusals below also go through the cached path (each refused read
+	 * of the matrix warms its own route first: warm_caches). */
 	for (int i = 0; i < 16; i++) {
 		get_action(&r, &W.owner, W.attempt_id, i % 2 ? "info" : "state");
 		expect_ok(&r, 200);
