@@ -1,8 +1,9 @@
 /* check_authz: what the files of the check_authz program share: the
  * fixed world every matrix cell and SQL case works on, the upload step
  * that builds it, the database snapshot a refusal must leave
- * alone, the checks of an error answer, and one function per file that
- * adds its tests (check_authz_matrix.c: HTTP; check_authz_sql.c: SQL). */
+ * alone, the checks of an error answer, the matrix's columns and their
+ * tokens (check_authz_tokens.c), and one function per file that adds its
+ * tests (check_authz_matrix.c: HTTP; check_authz_sql.c: SQL). */
 #ifndef E2E_CHECK_AUTHZ_H
 #define E2E_CHECK_AUTHZ_H
 
@@ -57,6 +58,33 @@ typedef struct target {
 
 /* Replaces the placeholders of tmpl; NULL in, NULL out. Caller frees. */
 char *fill_target(const char *tmpl, const target *t);
+
+/* The columns. The first eight are token defects (sent with the identity
+ * of someone who may make the request); the next five are role
+ * mismatches with valid tokens; the last is the control. */
+typedef enum kase {
+	K_NO_TOKEN,
+	K_MALFORMED,
+	K_BAD_SIGNATURE,
+	K_EXPIRED,    /* exp 600 s ago: beyond the 60 s leeway */
+	K_NBF_FUTURE, /* nbf 600 s ahead */
+	K_ALG_NONE,
+	K_ALG_HS512, /* a valid HMAC-SHA512 with the stack's secret */
+	K_UNKNOWN_ROLE,
+	K_OTHER_STUDENT, /* another student, on the owner's attempt */
+	K_STUDENT_STAFF, /* the owner, on a proctor/admin action */
+	K_PROCTOR_ADMIN, /* a proctor, on an admin action */
+	K_PROCTOR_OWNER, /* a proctor, on an owner-only write */
+	K_ADMIN_OWNER,	 /* an admin, on an owner-only write */
+	K_CONTROL,	 /* someone allowed, on a fresh attempt: succeeds */
+	K_COUNT
+} kase;
+
+/* check_authz_tokens.c: the Authorization header line of token case k (up
+ * to K_UNKNOWN_ROLE) for u; NULL for no header. Varies the malformed shape
+ * with the route, so every shape is tried on several routes. Caller
+ * frees. */
+char *authz_token_case_header(kase k, const user *u, int route);
 
 /* check_authz_matrix.c: prints the matrix; adds its cells to s. */
 void authz_print_matrix(void);

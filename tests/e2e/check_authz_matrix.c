@@ -118,27 +118,6 @@ static const route_spec routes[] = {
 
 #define NROUTES ((int)(sizeof routes / sizeof routes[0]))
 
-/* The columns. The first eight are token defects (sent with the identity
- * of someone who may make the request); the next five are role
- * mismatches with valid tokens; the last is the control. */
-typedef enum kase {
-	K_NO_TOKEN,
-	K_MALFORMED,
-	K_BAD_SIGNATURE,
-	K_EXPIRED,    /* exp 600 s ago: beyond the 60 s leeway */
-	K_NBF_FUTURE, /* nbf 600 s ahead */
-	K_ALG_NONE,
-	K_ALG_HS512, /* a valid HMAC-SHA512 with the stack's secret */
-	K_UNKNOWN_ROLE,
-	K_OTHER_STUDENT, /* another student, on the owner's attempt */
-	K_STUDENT_STAFF, /* the owner, on a proctor/admin action */
-	K_PROCTOR_ADMIN, /* a proctor, on an admin action */
-	K_PROCTOR_OWNER, /* a proctor, on an owner-only write */
-	K_ADMIN_OWNER,	 /* an admin, on an owner-only write */
-	K_CONTROL,	 /* someone allowed, on a fresh attempt: succeeds */
-	K_COUNT
-} kase;
-
 static const char *const kase_names[K_COUNT] = {"no token",
 						"malformed token",
 						"bad signature",
@@ -236,98 +215,6 @@ static const user *legit_user(who w)
 		break;
 	}
 	return &W.owner;
-}
-
-/* The claims of u as JSON, with the given role name and time claims. */
-static void claims_json(char *out, size_t cap, const user *u, const char *role, long long iat,
-			long long nbf, long long exp)
-{
-	if (nbf != 0)
-		snprintf(out, cap,
-			 "{\"sub\":\"%s\",\"role\":\"%s\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld}",
-			 u->sub, role, iat, nbf, exp);
-	else
-		snprintf(out, cap, "{\"sub\":\"%s\",\"role\":\"%s\",\"iat\":%lld,\"exp\":%lld}",
-			 u->sub, role, iat, exp);
-}
-
-#define HS256 "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
-
-/* The Authorization header line of a token case for u; NULL for no
- * header. Varies the malformed shape with the route, so every shape is
- * tried on several routes. Caller frees. */
-static char *token_case_header(kase k, const user *u, int route)
-{
-	const char *role = auth_role_name(u->role);
-	long long now = (long long)time(NULL);
-	char claims[256], line[AUTH_MAX_TOKEN_LEN + 64];
-	char *tok = NULL;
-
-	switch (k) {
-	case K_NO_TOKEN:
-		return NULL;
-	case K_MALFORMED:
-		switch (route % 6) {
-		case 0:
-			snprintf(line, sizeof line, "Authorization: Bearer not.a.jwt");
-			break;
-		case 1:
-			snprintf(line, sizeof line, "Authorization: Bearer");
-			break;
-		case 2: /* a valid token under another scheme */
-			snprintf(line, sizeof line, "Authorization: Basic %s", u->token);
-			break;
-		case 3: /* four segments */
-			snprintf(line, sizeof line, "Authorization: Bearer %s.%s", u->token,
-				 "AAAA");
-			break;
-		case 4: { /* two segments: the signature cut off */
-			const char *dot = strrchr(u->token, '.');
-			snprintf(line, sizeof line, "Authorization: Bearer %.*s",
-				 (int)(dot - u->token), u->token);
-			break;
-		}
-		default: /* validly signed, but the payload is not JSON */
-			tok = sign_raw(HS256, "not json at all", EVP_sha256(), g_secret);
-			ck_assert_ptr_nonnull(tok);
-			bearer_line(line, sizeof line, tok);
-			break;
-		}
-		free(tok);
-		return strdup(line);
-	case K_BAD_SIGNATURE:
-		claims_json(claims, sizeof claims, u, role, now, 0, now + 3600);
-		tok = sign_raw(HS256, claims, EVP_sha256(),
-			       "this is not the stack's secret, 0123456789abcdef");
-		break;
-	case K_EXPIRED:
-		claims_json(claims, sizeof claims, u, role, now - 4200, 0, now - 600);
-		tok = sign_raw(HS256, claims, EVP_sha256(), g_secret);
-		break;
-	case K_NBF_FUTURE:
-		claims_json(claims, sizeof claims, u, role, now, now + 600, now + 3600);
-		tok = sign_raw(HS256, claims, EVP_sha256(), g_secret);
-		break;
-	case K_ALG_NONE:
-		claims_json(claims, sizeof claims, u, role, now, 0, now + 3600);
-		tok = sign_raw("{\"alg\":\"none\",\"typ\":\"JWT\"}", claims, NULL, NULL);
-		break;
-	case K_ALG_HS512:
-		claims_json(claims, sizeof claims, u, role, now, 0, now + 3600);
-		tok = sign_raw("{\"alg\":\"HS512\",\"typ\":\"JWT\"}", claims, EVP_sha512(),
-			       g_secret);
-		break;
-	case K_UNKNOWN_ROLE:
-		claims_json(claims, sizeof claims, u, "superadmin", now, 0, now + 3600);
-		tok = sign_raw(HS256, claims, EVP_sha256(), g_secret);
-		break;
-	default:
-		ck_abort_msg("not a token case: %d", (int)k);
-	}
-	ck_assert_ptr_nonnull(tok);
-	bearer_line(line, sizeof line, tok);
-	free(tok);
-	return strdup(line);
 }
 
 /* The valid token of the role-mismatch cases. */
@@ -525,7 +412,7 @@ START_TEST(test_cell)
 		return;
 	}
 	if (k <= K_UNKNOWN_ROLE) {
-		auth = token_case_header(k, legit_user(routes[ri].legit), ri);
+		auth = authz_token_case_header(k, legit_user(routes[ri].legit), ri);
 	} else {
 		bearer_line(vauth, sizeof vauth, role_case_user(k)->token);
 		auth = strdup(vauth);
