@@ -76,11 +76,23 @@ static void reply_db_failure(req_ctx *rc, att_err err, const db_failure *why)
 	http_error(rc->resp, 500, "internal_error", "internal error", NULL);
 }
 
-/* Is text the error object {"error": {...}} of docs/SQL.md? jsonb prints an
- * object with the single key "error" exactly this way. */
-static int is_error_result(const char *text)
+/* Skips JSON whitespace. */
+static const char *skip_ws(const char *p)
 {
-	return strncmp(text, "{\"error\": {", 11) == 0;
+	return p + strspn(p, " \t\r\n");
+}
+
+int reply_is_error_text(const char *text)
+{
+	const char *p = skip_ws(text);
+
+	if (*p != '{')
+		return 0;
+	p = skip_ws(p + 1);
+	if (strncmp(p, "\"error\"", 7) != 0)
+		return 0;
+	p = skip_ws(p + 7);
+	return *p == ':' && *skip_ws(p + 1) == '{';
 }
 
 /* Writes an error result of a SQL function with its HTTP status. */
@@ -109,7 +121,7 @@ char *reply_outcome(req_ctx *rc, att_err err, const db_failure *why, char *text)
 		http_error(rc->resp, 500, "internal_error", "empty result", NULL);
 		return NULL;
 	}
-	if (is_error_result(text)) {
+	if (reply_is_error_text(text)) {
 		reply_sql_error(rc, text);
 		free(text);
 		return NULL;

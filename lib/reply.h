@@ -33,6 +33,12 @@ char *reply_outcome(req_ctx *rc, att_err err, const db_failure *why, char *text)
  * unknown code). */
 int reply_status_for_code(const char *code);
 
+/* Is text an SQL function's error answer, {"error": {...}} (docs/SQL.md)?
+ * Reads only up to the first member's value, whatever the whitespace: an
+ * answer may be megabytes long, and no other answer of a function has a
+ * member "error" at the top (a batch's item errors sit inside an array). */
+int reply_is_error_text(const char *text);
+
 /* Writes the error answer for *bad. */
 void reply_bad(req_ctx *rc, const reply_bad_field *bad);
 

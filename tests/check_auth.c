@@ -374,10 +374,8 @@ START_TEST(test_auth_roles)
 }
 END_TEST
 
-Suite *auth_suite(void)
+void auth_cases(Suite *s)
 {
-	Suite *s = suite_create("auth");
-
 	check_tcase(s, "sign_verify", NULL, NULL, test_auth_round_trip, test_auth_sign_for_aud_iss,
 		    test_auth_memo_rechecks, test_auth_memo_shared_by_threads,
 		    test_auth_crafted_valid, test_auth_sign_refuses, NULL);
@@ -391,5 +389,4 @@ Suite *auth_suite(void)
 		    test_auth_b64url_round_trip, test_auth_b64url_invalid, NULL);
 
 	check_tcase(s, "roles", NULL, NULL, test_auth_roles, NULL);
-	return s;
 }

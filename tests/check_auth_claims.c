@@ -198,9 +198,8 @@ START_TEST(test_auth_bearer_prefix)
 }
 END_TEST
 
-Suite *auth_claims_suite(void)
+void auth_claims_cases(Suite *s)
 {
-	Suite *s = suite_create("auth_claims");
 	TCase *tc = check_tcase(s, "time_claims", NULL, NULL, NULL);
 
 	tcase_add_loop_test(tc, test_auth_time_claims, 0, CHECK_ROWS(time_rows));
@@ -210,5 +209,4 @@ Suite *auth_claims_suite(void)
 
 	check_tcase(s, "token_shape", NULL, NULL, test_auth_token_shape, test_auth_token_length,
 		    test_auth_bearer_prefix, NULL);
-	return s;
 }

@@ -302,15 +302,12 @@ START_TEST(test_auth_escaped_claims)
 }
 END_TEST
 
-Suite *auth_json_suite(void)
+void auth_json_cases(Suite *s)
 {
-	Suite *s = suite_create("auth_json");
-
 	TCase *tc =
 		check_tcase(s, "strict_json", NULL, NULL, test_auth_trailing,
 			    test_auth_header_strict, test_auth_claim_utf8, test_auth_numeric_dates,
 			    test_auth_not_object, test_auth_depth, test_auth_escaped_claims, NULL);
 
 	tcase_add_loop_test(tc, test_auth_refused_payload, 0, CHECK_ROWS(refused));
-	return s;
 }

@@ -417,9 +417,8 @@ START_TEST(test_config_write_table)
 }
 END_TEST
 
-Suite *config_suite(void)
+void config_cases(Suite *s)
 {
-	Suite *s = suite_create("config");
 	TCase *tc;
 
 	check_tcase(s, "defaults", NULL, NULL, test_config_defaults,
@@ -436,5 +435,4 @@ Suite *config_suite(void)
 	tcase_add_loop_test(tc, test_config_refused, 0, CHECK_ROWS(refusals));
 
 	check_tcase(s, "free", NULL, NULL, test_config_free_null, test_config_write_table, NULL);
-	return s;
 }

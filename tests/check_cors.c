@@ -405,9 +405,8 @@ START_TEST(test_cors_default_answers)
 }
 END_TEST
 
-Suite *cors_suite(void)
+void cors_cases(Suite *s)
 {
-	Suite *s = suite_create("cors");
 	TCase *tc;
 
 	check_tcase(s, "units", NULL, NULL, test_cors_config_accepts, test_cors_config_refuses,
@@ -417,5 +416,4 @@ Suite *cors_suite(void)
 	tcase_add_loop_test(tc, test_cors_allowing_answers, 0, CHECK_ROWS(allowing_rows));
 	tc = check_tcase(s, "default", setup_default, teardown, NULL);
 	tcase_add_loop_test(tc, test_cors_default_answers, 0, CHECK_ROWS(default_rows));
-	return s;
 }

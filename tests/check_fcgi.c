@@ -321,9 +321,8 @@ START_TEST(test_fcgi_streaming_body_exactly_cap)
 }
 END_TEST
 
-Suite *fcgi_suite(void)
+void fcgi_cases(Suite *s)
 {
-	Suite *s = suite_create("fcgi");
 	TCase *tc = check_tcase(
 		s, "proto", NULL, fixture_teardown, test_fcgi_request_whole_and_bytewise,
 		test_fcgi_long_pairs_and_two_requests, test_fcgi_no_params, test_fcgi_refusals,
@@ -331,5 +330,4 @@ Suite *fcgi_suite(void)
 		test_fcgi_streaming_body_exactly_cap, NULL);
 
 	tcase_add_loop_test(tc, test_fcgi_protocol_errors, 0, CHECK_ROWS(protocol_errors));
-	return s;
 }

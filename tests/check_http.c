@@ -319,9 +319,8 @@ START_TEST(test_uuid_generate)
 }
 END_TEST
 
-Suite *http_suite(void)
+void http_cases(Suite *s)
 {
-	Suite *s = suite_create("http");
 	TCase *tc;
 
 	tc = check_tcase(s, "method", NULL, NULL, test_http_method_parse, test_http_request_method,
@@ -338,5 +337,4 @@ Suite *http_suite(void)
 
 	tc = check_tcase(s, "uuid", NULL, NULL, test_uuid_generate, NULL);
 	tcase_add_loop_test(tc, test_uuid_valid, 0, CHECK_ROWS(uuid_rows));
-	return s;
 }

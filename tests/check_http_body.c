@@ -166,13 +166,10 @@ START_TEST(test_http_body_read_twice)
 }
 END_TEST
 
-Suite *http_body_suite(void)
+void http_body_cases(Suite *s)
 {
-	Suite *s = suite_create("http_body");
-
 	check_tcase(s, "body", NULL, NULL, test_http_body_chunks, test_http_body_empty,
 		    test_http_body_exact_max, test_http_body_too_big_by_length,
 		    test_http_body_too_big_by_count, test_http_body_stream_error,
 		    test_http_body_short, test_http_body_read_twice, NULL);
-	return s;
 }

@@ -85,11 +85,9 @@ START_TEST(test_http_cond_no_cache)
 }
 END_TEST
 
-Suite *http_cond_suite(void)
+void http_cond_cases(Suite *s)
 {
-	Suite *s = suite_create("http_cond");
 	TCase *tc = check_tcase(s, "headers", NULL, NULL, test_parse_if_match, NULL);
 	tcase_add_loop_test(tc, test_etag_matches, 0, CHECK_ROWS(etag_rows));
 	tcase_add_loop_test(tc, test_http_cond_no_cache, 0, CHECK_ROWS(no_cache_rows));
-	return s;
 }

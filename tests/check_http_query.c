@@ -194,14 +194,11 @@ START_TEST(test_http_percent_decode)
 }
 END_TEST
 
-Suite *http_query_suite(void)
+void http_query_cases(Suite *s)
 {
-	Suite *s = suite_create("http_query");
-
 	TCase *tc = check_tcase(s, "query", NULL, NULL, test_http_query_malformed,
 				test_http_query_encoded_nul, test_http_query_too_many, NULL);
 
 	tcase_add_loop_test(tc, test_http_query_lookup, 0, CHECK_ROWS(query_rows));
 	tcase_add_loop_test(tc, test_http_percent_decode, 0, CHECK_ROWS(decode_rows));
-	return s;
 }

@@ -373,10 +373,8 @@ START_TEST(test_http_reason)
 }
 END_TEST
 
-Suite *http_response_suite(void)
+void http_response_cases(Suite *s)
 {
-	Suite *s = suite_create("http_response");
-
 	check_tcase(s, "error_shape", fixture_setup, fixture_teardown, test_http_error_shape,
 		    test_http_error_details, test_http_error_field, test_http_error_replaces_body,
 		    NULL);
@@ -390,5 +388,4 @@ Suite *http_response_suite(void)
 		    test_http_response_precheck, test_http_response_write_file,
 		    test_http_response_write_file_short, test_http_response_write_fails,
 		    test_http_response_write_failed_buffer, NULL);
-	return s;
 }

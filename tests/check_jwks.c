@@ -256,14 +256,12 @@ START_TEST(test_jwks_reload_while_verifying)
 }
 END_TEST
 
-Suite *jwks_suite(void)
+void jwks_cases(Suite *s)
 {
-	Suite *s = suite_create("jwks");
 	TCase *tc =
 		check_tcase(s, "jwks", NULL, NULL, test_jwks_parse_keys, test_jwks_parse_refused,
 			    test_jwks_reload_replaces_keys, test_jwks_reload_while_verifying, NULL);
 
 	tcase_add_unchecked_fixture(tc, jwks_keys_setup, jwks_keys_teardown);
 	jwks_verify_tests(tc);
-	return s;
 }

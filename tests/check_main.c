@@ -31,6 +31,24 @@ static const check_suite_def suites[] = {
 	{"attempt_cache", attempt_cache_cases},
 	{"app", app_cases},
 	{"live_feed", live_feed_cases},
+	{"config", config_cases},
+	{"http", http_cases},
+	{"http_query", http_query_cases},
+	{"http_body", http_body_cases},
+	{"http_response", http_response_cases},
+	{"auth", auth_cases},
+	{"auth_claims", auth_claims_cases},
+	{"auth_json", auth_json_cases},
+	{"jwks", jwks_cases},
+	{"http_cond", http_cond_cases},
+	{"reply", reply_cases},
+	{"router", router_cases},
+	{"router_routing", router_routing_cases},
+	{"router_requests", router_requests_cases},
+	{"router_actions", router_actions_cases},
+	{"router_errors", router_errors_cases},
+	{"cors", cors_cases},
+	{"fcgi", fcgi_cases},
 };
 
 int main(void)
@@ -39,24 +57,6 @@ int main(void)
 	int failed;
 
 	check_add_suites(sr, suites, CHECK_ROWS(suites));
-	srunner_add_suite(sr, config_suite());
-	srunner_add_suite(sr, http_suite());
-	srunner_add_suite(sr, http_query_suite());
-	srunner_add_suite(sr, http_body_suite());
-	srunner_add_suite(sr, http_response_suite());
-	srunner_add_suite(sr, auth_suite());
-	srunner_add_suite(sr, auth_claims_suite());
-	srunner_add_suite(sr, auth_json_suite());
-	srunner_add_suite(sr, jwks_suite());
-	srunner_add_suite(sr, http_cond_suite());
-	srunner_add_suite(sr, reply_suite());
-	srunner_add_suite(sr, router_suite());
-	srunner_add_suite(sr, router_routing_suite());
-	srunner_add_suite(sr, router_requests_suite());
-	srunner_add_suite(sr, router_actions_suite());
-	srunner_add_suite(sr, router_errors_suite());
-	srunner_add_suite(sr, cors_suite());
-	srunner_add_suite(sr, fcgi_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -1,4 +1,4 @@
-/* check_reply: the SQL functions' error codes -> HTTP statuses, held
+/* check_reply: which SQL answers are errors; their codes -> HTTP statuses, held
  * against the sources: every code an sql/ file raises (err('code', ...),
  * invalid(...) for validation_failed) gets the status docs/API.md names
  * for it ("`409 version_conflict`"), and no documented code gets another
@@ -150,10 +150,32 @@ START_TEST(test_status_of_documented_codes)
 }
 END_TEST
 
-Suite *reply_suite(void)
+START_TEST(test_error_text)
 {
-	Suite *s = suite_create("reply");
+	static const struct {
+		const char *text;
+		int is_error;
+	} rows[] = {
+		{"{\"error\": {\"code\": \"not_found\", \"message\": \"x\"}}", 1},
+		{"{\"error\":{\"code\":\"not_found\"}}", 1},
+		{" \n{ \"error\" :\t{ \"code\": \"x\"}}", 1},
+		{"{\"errors\": {\"code\": \"x\"}}", 0},
+		{"{\"error\": \"x\"}", 0},
+		{"{\"attempt_id\": \"a\", \"error\": {\"code\": \"x\"}}", 0},
+		{"[{\"attempt_id\": null, \"error\": {\"code\": \"x\"}}]", 0},
+		{"{\"version\": 2, \"answers\": {\"error\": {}}}", 0},
+		{"{\"error", 0},
+		{"", 0},
+	};
+
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		ck_assert_msg(reply_is_error_text(rows[i].text) == rows[i].is_error, "%s: %d",
+			      rows[i].text, reply_is_error_text(rows[i].text));
+}
+END_TEST
+
+void reply_cases(Suite *s)
+{
 	check_tcase(s, "status", NULL, NULL, test_status_of_raised_codes,
-		    test_status_of_documented_codes, NULL);
-	return s;
+		    test_status_of_documented_codes, test_error_text, NULL);
 }

@@ -186,14 +186,11 @@ START_TEST(test_router_write_table)
 }
 END_TEST
 
-Suite *router_suite(void)
+void router_cases(Suite *s)
 {
-	Suite *s = suite_create("router");
-
 	check_tcase(s, "match_path", NULL, NULL, test_router_match_path,
 		    test_router_match_path_none, test_router_match_path_long_id, NULL);
 
 	check_tcase(s, "find", NULL, NULL, test_router_find, test_router_find_refusals,
 		    test_router_write_table, NULL);
-	return s;
 }

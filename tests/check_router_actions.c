@@ -250,9 +250,8 @@ START_TEST(test_app_upload_precheck)
 }
 END_TEST
 
-Suite *router_actions_suite(void)
+void router_actions_cases(Suite *s)
 {
-	Suite *s = suite_create("router_actions");
 	TCase *tc = check_tcase(s, "actions", router_setup, router_teardown,
 				test_app_stats_optimization, test_app_activity_checks,
 				test_app_submit_checks, test_app_upload_long_name,
@@ -260,5 +259,4 @@ Suite *router_actions_suite(void)
 				test_app_upload_precheck, NULL);
 
 	tcase_add_loop_test(tc, test_app_passes, 0, CHECK_ROWS(passes));
-	return s;
 }

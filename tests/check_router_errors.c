@@ -198,11 +198,9 @@ START_TEST(test_app_errors)
 }
 END_TEST
 
-Suite *router_errors_suite(void)
+void router_errors_cases(Suite *s)
 {
-	Suite *s = suite_create("router_errors");
 	TCase *tc = check_tcase(s, "errors", router_setup, router_teardown, NULL);
 
 	tcase_add_loop_test(tc, test_app_errors, 0, CHECK_ROWS(errors));
-	return s;
 }

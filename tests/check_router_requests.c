@@ -255,10 +255,8 @@ START_TEST(test_app_db_unreachable)
 }
 END_TEST
 
-Suite *router_requests_suite(void)
+void router_requests_cases(Suite *s)
 {
-	Suite *s = suite_create("router_requests");
-
 	check_tcase(s, "authentication", router_setup, router_teardown, test_app_no_token,
 		    test_app_bad_token, NULL);
 
@@ -270,5 +268,4 @@ Suite *router_requests_suite(void)
 
 	check_tcase(s, "database_unreachable", router_setup, router_teardown,
 		    test_app_health_degraded, test_app_db_unreachable, NULL);
-	return s;
 }

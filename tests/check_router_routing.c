@@ -161,13 +161,10 @@ START_TEST(test_app_openapi)
 }
 END_TEST
 
-Suite *router_routing_suite(void)
+void router_routing_cases(Suite *s)
 {
-	Suite *s = suite_create("router_routing");
-
 	check_tcase(s, "routing", router_setup, router_teardown, test_app_unknown_path,
 		    test_app_unknown_action, test_app_method_not_allowed, test_app_malformed_query,
 		    test_app_encoded_nul, test_app_undecodable_path, test_app_other_methods,
 		    test_app_openapi, NULL);
-	return s;
 }
