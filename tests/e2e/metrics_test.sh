@@ -180,9 +180,12 @@ fi
 # ------------------------------------------------------------ loopback only
 
 nginx_conf=$dir/nginx/nginx.conf
-if "$(command -v nginx || echo /usr/sbin/nginx)" -T -c "$nginx_conf" 2>/dev/null |
-	awk '/location = \/metrics/ { on = 1 } on && /allow +127\.0\.0\.1;/ { a = 1 } on && /allow +::1;/ { b = 1 }
-		on && /deny +all;/ { d = 1 } on && /^ *}/ { exit } END { exit !(a && b && d) }'; then
+# Into a file first: awk stops reading at the location's end, and under
+# pipefail nginx's SIGPIPE from an early-closed pipe failed this check.
+if ! "$(command -v nginx || echo /usr/sbin/nginx)" -T -c "$nginx_conf" >"$dir/nginx-T.txt" 2>"$dir/nginx-T.err"; then
+	not_ok "nginx -T reads the stack's configuration" "$(tail -n 3 "$dir/nginx-T.err")"
+elif awk '/location = \/metrics/ { on = 1 } on && /allow +127\.0\.0\.1;/ { a = 1 } on && /allow +::1;/ { b = 1 }
+		on && /deny +all;/ { d = 1 } on && /^ *}/ { exit } END { exit !(a && b && d) }' "$dir/nginx-T.txt"; then
 	ok "nginx's /metrics location allows 127.0.0.1 and ::1 and denies the rest"
 else
 	not_ok "nginx's /metrics location allows 127.0.0.1 and ::1 and denies the rest"
