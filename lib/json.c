@@ -104,52 +104,6 @@ json_field json_get_uuid(const cJSON *obj, const char *name, const char **out)
 	return JSON_FIELD_OK;
 }
 
-static int digits(const char *s, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
-}
-
-int json_is_timestamp(const char *s)
-{
-	size_t i;
-
-	/* YYYY-MM-DDTHH:MM:SS */
-	if (strlen(s) < 20 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' ||
-	    !digits(s + 8, 2) || (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2) ||
-	    s[13] != ':' || !digits(s + 14, 2) || s[16] != ':' || !digits(s + 17, 2))
-		return 0;
-	i = 19;
-	if (s[i] == '.') {
-		size_t start = ++i;
-		while (s[i] >= '0' && s[i] <= '9')
-			i++;
-		if (i == start)
-			return 0;
-	}
-	if ((s[i] == 'Z' || s[i] == 'z') && s[i + 1] == '\0')
-		return 1;
-	if ((s[i] == '+' || s[i] == '-') && digits(s + i + 1, 2) && s[i + 3] == ':' &&
-	    digits(s + i + 4, 2) && s[i + 6] == '\0')
-		return 1;
-	return 0;
-}
-
-json_field json_get_timestamp(const cJSON *obj, const char *name, const char **out)
-{
-	const char *s;
-	json_field f = json_get_string(obj, name, 1, 64, &s);
-
-	if (f != JSON_FIELD_OK)
-		return f;
-	if (!json_is_timestamp(s))
-		return JSON_FIELD_BAD;
-	*out = s;
-	return JSON_FIELD_OK;
-}
-
 char *json_print(const cJSON *item)
 {
 	return cJSON_PrintUnformatted(item);

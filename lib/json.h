@@ -33,12 +33,6 @@ json_field json_get_string(const cJSON *obj, const char *name, size_t minlen, si
 json_field json_get_long(const cJSON *obj, const char *name, long min, long max, long *out);
 /* A canonical lowercase UUID string. */
 json_field json_get_uuid(const cJSON *obj, const char *name, const char **out);
-/* An RFC 3339 timestamp string (shape check only). */
-json_field json_get_timestamp(const cJSON *obj, const char *name, const char **out);
-
-/* Returns 1 if s looks like an RFC 3339 date-time. */
-int json_is_timestamp(const char *s);
-
 /* Returns 1 if d is an integer within [min, max]. */
 int json_number_is_long(double d, long min, long max);
 

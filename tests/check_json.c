@@ -1,5 +1,5 @@
-/* check_json: typed field access (ABSENT / OK / BAD), numbers,
- * timestamps and paths. Strict parsing of request bodies:
+/* check_json: typed field access (ABSENT / OK / BAD), numbers and
+ * paths. Strict parsing of request bodies:
  * check_json_parse.c. */
 #include <limits.h>
 #include <math.h>
@@ -23,7 +23,6 @@ static void json_setup(void)
 		"\"numstr\":\"42\",\"t\":true,\"uuid\":\"" UUID_A "\","
 		"\"UUID\":\"0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D\","
 		"\"short_uuid\":\"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4\","
-		"\"ts\":\"2024-05-01T12:30:00Z\",\"ts_bad\":\"2024-05-01 12:30:00\","
 		"\"zero\":0,\"exp\":1e2}";
 
 	doc = json_parse(text, sizeof text - 1);
@@ -43,7 +42,6 @@ typedef enum field_kind {
 	FIELD_STRING,
 	FIELD_LONG,
 	FIELD_UUID,
-	FIELD_TIMESTAMP,
 } field_kind;
 
 /* A member of doc that a json_get_* refuses (BAD) or finds absent, with the
@@ -90,12 +88,6 @@ static const struct refusal_row {
 	{FIELD_UUID, "n", 0, 0, JSON_FIELD_BAD},
 	{FIELD_UUID, "nul", 0, 0, JSON_FIELD_ABSENT},
 	{FIELD_UUID, "missing", 0, 0, JSON_FIELD_ABSENT},
-	/* get timestamp */
-	{FIELD_TIMESTAMP, "ts_bad", 0, 0, JSON_FIELD_BAD},
-	{FIELD_TIMESTAMP, "n", 0, 0, JSON_FIELD_BAD},
-	{FIELD_TIMESTAMP, "empty", 0, 0, JSON_FIELD_BAD},
-	{FIELD_TIMESTAMP, "nul", 0, 0, JSON_FIELD_ABSENT},
-	{FIELD_TIMESTAMP, "missing", 0, 0, JSON_FIELD_ABSENT},
 };
 
 /* Each row's verdict; the out-parameter is written only on success. */
@@ -122,9 +114,6 @@ START_TEST(test_json_field_refusals)
 		break;
 	case FIELD_UUID:
 		got = json_get_uuid(doc, r->name, &text);
-		break;
-	case FIELD_TIMESTAMP:
-		got = json_get_timestamp(doc, r->name, &text);
 		break;
 	}
 	ck_assert_msg(got == r->want, "row %d (%s): %d, expected %d", _i, r->name, got, r->want);
@@ -247,46 +236,6 @@ START_TEST(test_json_get_uuid)
 }
 END_TEST
 
-START_TEST(test_json_get_timestamp)
-{
-	const char *out = NULL;
-
-	ck_assert_int_eq(json_get_timestamp(doc, "ts", &out), JSON_FIELD_OK);
-	ck_assert_str_eq(out, "2024-05-01T12:30:00Z");
-}
-END_TEST
-
-/* json_is_timestamp on each text, and whether it is one. */
-static const check_text_row timestamp_rows[] = {
-	{"2024-05-01T12:30:00Z", 1},
-	{"2024-05-01t12:30:00z", 1},
-	{"2024-05-01T12:30:00.123456Z", 1},
-	{"2024-05-01T12:30:00+02:00", 1},
-	{"2024-05-01T12:30:00.5-05:30", 1},
-	{"", 0},
-	{"2024-05-01", 0},
-	{"2024-05-01T12:30:00", 0},
-	{"2024-05-01 12:30:00Z", 0},
-	{"2024-05-01T12:30:00.Z", 0},
-	{"2024-05-01T12:30:00ZZ", 0},
-	{"2024-05-01T12:30:00+0200", 0},
-	{"2024-05-01T12:30:00+02:00x", 0},
-	{"2024-05-01T12:30:00+02", 0},
-	{"24-05-01T12:30:00Zxx", 0},
-	{"2024/05/01T12:30:00Z", 0},
-	{"2024-05-01T12-30-00Z", 0},
-	{"abcd-ef-ghTij:kl:mnZ", 0},
-};
-
-START_TEST(test_json_is_timestamp)
-{
-	const check_text_row *r = &timestamp_rows[_i];
-
-	ck_assert_msg(json_is_timestamp(r->text) == r->want, "json_is_timestamp(\"%s\") != %d",
-		      r->text, r->want);
-}
-END_TEST
-
 START_TEST(test_json_path)
 {
 	json_path p;
@@ -333,7 +282,7 @@ void json_cases(Suite *s)
 
 	tc = check_tcase(s, "fields", json_setup, json_teardown, test_json_get_object,
 			 test_json_get_array, test_json_get_string, test_json_get_long,
-			 test_json_get_uuid, test_json_get_timestamp, NULL);
+			 test_json_get_uuid, NULL);
 	tcase_add_loop_test(tc, test_json_field_refusals, 0, CHECK_ROWS(refusals));
 
 	check_tcase(s, "fields_edge", NULL, NULL, test_json_fields_of_null,
@@ -341,9 +290,6 @@ void json_cases(Suite *s)
 
 	check_tcase(s, "numbers", NULL, NULL, test_json_number_is_long,
 		    test_json_number_is_long_2pow63, NULL);
-
-	tc = check_tcase(s, "timestamps", NULL, NULL, NULL);
-	tcase_add_loop_test(tc, test_json_is_timestamp, 0, CHECK_ROWS(timestamp_rows));
 
 	check_tcase(s, "paths", NULL, NULL, test_json_path, test_json_path_truncates,
 		    test_json_print, NULL);
